@@ -1,0 +1,183 @@
+//! The field envelope: one sensitive value, sealed under its own data key,
+//! which is sealed under the access key.
+//!
+//! # Use case
+//! Every sensitive field of every record version is stored as one envelope
+//! string. The store calls [`seal_field`] on write and [`open_field`] on read,
+//! after the record's signature has been verified.
+//!
+//! # Parameters
+//! A [`FieldContext`] names where the value lives (record type, record id,
+//! writer, field name, access key version). It is bound into the AAD of both
+//! seals, so an envelope moved anywhere else fails to open.
+//!
+//! # Errors
+//! Opening fails with the opaque [`Error::Decryption`] for every tampered,
+//! moved, truncated, badly encoded or unknown-version envelope, and for a
+//! wrong access key.
+//!
+//! # Security
+//! A fresh 32-byte data key and fresh random 24-byte nonces for every seal.
+//! The envelope's length reveals the value's length.
+//!
+//! # Example
+//! ```
+//! use strongroom::{envelope, AccessKey, ClientId, RecordId};
+//! use strongroom::envelope::FieldContext;
+//!
+//! let ak = AccessKey::generate();
+//! let ctx = FieldContext {
+//!     record_type: "patient",
+//!     record_id: RecordId::random(),
+//!     writer_id: ClientId::random(),
+//!     field: "name",
+//!     key_version: 1,
+//! };
+//! let sealed = envelope::seal_field(&ak, &ctx, b"Ada Lovelace")?;
+//! assert!(sealed.as_str().starts_with("srf1."));
+//! assert_eq!(envelope::open_field(&ak, &ctx, sealed.as_str())?, b"Ada Lovelace");
+//! # Ok::<(), strongroom::Error>(())
+//! ```
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use zeroize::Zeroize;
+
+use crate::crypto::aead::{self, OVERHEAD};
+use crate::crypto::keys::{AccessKey, DataKey, KEY_LEN};
+use crate::error::{Error, Result};
+use crate::format::{b64, canonical::Canonical};
+use crate::ids::{ClientId, RecordId};
+
+/// The envelope format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The text every version-1 envelope starts with.
+pub const PREFIX: &str = "srf1.";
+/// Domain label of the field AAD.
+const AAD_LABEL: &str = "strongroom/field";
+/// Bytes of the sealed data key: nonce, key, tag.
+const SEALED_DK_LEN: usize = KEY_LEN + OVERHEAD;
+
+/// Where a sealed value belongs; bound into both seals as AAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldContext<'a> {
+    /// The record type (for example `patient`).
+    pub record_type: &'a str,
+    /// The record the field belongs to.
+    pub record_id: RecordId,
+    /// The client that wrote (and owns) the record.
+    pub writer_id: ClientId,
+    /// The field's stored name.
+    pub field: &'a str,
+    /// The version of the access key that seals the data key.
+    pub key_version: u32,
+}
+
+impl FieldContext<'_> {
+    /// The canonical AAD: label, format version, record type, record id,
+    /// writer id, field name, key version.
+    pub(crate) fn aad(&self) -> Result<Vec<u8>> {
+        Ok(Canonical::new(AAD_LABEL)
+            .u32(FORMAT_VERSION)
+            .str(self.record_type)?
+            .uuid(self.record_id.as_uuid())
+            .uuid(self.writer_id.as_uuid())
+            .str(self.field)?
+            .u32(self.key_version)
+            .finish())
+    }
+}
+
+/// One sealed field value: `srf1.` followed by unpadded base64url.
+///
+/// `Debug` shows only the version and length, never the ciphertext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Envelope(String);
+
+impl Envelope {
+    /// The stored text form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored text form, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Envelope(v{FORMAT_VERSION}, {} chars)", self.0.len())
+    }
+}
+
+/// Seals `plaintext` for the field named by `ctx` under a fresh data key,
+/// itself sealed under `access_key`.
+#[must_use = "the sealed value is the only copy"]
+pub fn seal_field(access_key: &AccessKey, ctx: &FieldContext<'_>, plaintext: &[u8]) -> Result<Envelope> {
+    let aad = ctx.aad()?;
+    let data_key = DataKey::generate();
+    let mut body = Vec::with_capacity(SEALED_DK_LEN + OVERHEAD + plaintext.len());
+    aead::seal_into(access_key.unprotected_as_bytes(), &aad, data_key.unprotected_as_bytes(), &mut body)?;
+    aead::seal_into(data_key.unprotected_as_bytes(), &aad, plaintext, &mut body)?;
+    let mut text = String::with_capacity(PREFIX.len() + body.len().div_ceil(3) * 4);
+    text.push_str(PREFIX);
+    b64::encode_into(&body, &mut text);
+    Ok(Envelope(text))
+}
+
+/// Opens an envelope made by [`seal_field`] for the same `ctx`.
+///
+/// Every failure is the opaque [`Error::Decryption`].
+#[must_use = "the opened value is the only result"]
+pub fn open_field(access_key: &AccessKey, ctx: &FieldContext<'_>, envelope: &str) -> Result<Vec<u8>> {
+    let encoded = envelope.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
+    let body = b64::decode(encoded).map_err(|_| Error::Decryption)?;
+    if body.len() < SEALED_DK_LEN + OVERHEAD {
+        return Err(Error::Decryption);
+    }
+    let aad = ctx.aad().map_err(|_| Error::Decryption)?;
+    let (sealed_dk, sealed_value) = body.split_at(SEALED_DK_LEN);
+    let mut dk_bytes = [0u8; KEY_LEN];
+    let opened = aead::open_into(access_key.unprotected_as_bytes(), &aad, sealed_dk, &mut dk_bytes);
+    let data_key = DataKey::from_bytes(dk_bytes);
+    dk_bytes.zeroize();
+    opened?;
+    let mut plaintext = vec![0u8; sealed_value.len() - OVERHEAD];
+    aead::open_into(data_key.unprotected_as_bytes(), &aad, sealed_value, &mut plaintext)?;
+    Ok(plaintext)
+}
+
+/// Seals any serde value as its JSON encoding.
+#[must_use = "the sealed value is the only copy"]
+pub fn seal_json<T: Serialize + ?Sized>(
+    access_key: &AccessKey,
+    ctx: &FieldContext<'_>,
+    value: &T,
+) -> Result<Envelope> {
+    let mut json = serde_json::to_vec(value).map_err(|_| Error::Serialization)?;
+    let sealed = seal_field(access_key, ctx, &json);
+    json.zeroize();
+    sealed
+}
+
+/// Opens an envelope and decodes its JSON into `T`.
+///
+/// A value that opens but does not decode into `T` is
+/// [`Error::ValueType`] (naming the field, never the value).
+#[must_use = "the opened value is the only result"]
+pub fn open_json<T: DeserializeOwned>(
+    access_key: &AccessKey,
+    ctx: &FieldContext<'_>,
+    envelope: &str,
+) -> Result<T> {
+    let mut json = open_field(access_key, ctx, envelope)?;
+    let value = serde_json::from_slice(&json).map_err(|_| Error::ValueType {
+        field: ctx.field.to_owned(),
+    });
+    json.zeroize();
+    value
+}

@@ -1,0 +1,9 @@
+//! Cryptographic building blocks: key types, the field envelope, access-key
+//! wrapping and record signatures. Nothing here touches the database.
+
+pub(crate) mod aead;
+pub mod envelope;
+pub mod keys;
+pub(crate) mod rng;
+pub mod signature;
+pub mod wrap;

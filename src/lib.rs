@@ -1,0 +1,55 @@
+//! strongroom: application-level encryption for the sensitive part of an
+//! application's data.
+//!
+//! Each sensitive field is sealed on the client under its own data key; the
+//! data key is sealed under a per-(writer, record type) access key; the
+//! access key is stored only wrapped (HPKE) to the public keys of the clients
+//! allowed to read; every record version is signed by its writer. The
+//! database holds ciphertext, wrapped keys and signatures only.
+//!
+//! The byte-level formats are specified in `FORMAT.md`; the threat model is
+//! in `SECURITY.md`.
+//!
+//! # Example
+//! ```
+//! use std::collections::BTreeMap;
+//! use strongroom::{record, AccessKey, Identity, RecordId};
+//! use strongroom::signature::RecordHeader;
+//!
+//! let alice = Identity::generate()?;
+//! let access_key = AccessKey::generate();
+//! let values = BTreeMap::from([("name".to_owned(), b"Ada Lovelace".to_vec())]);
+//! let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
+//! let header = RecordHeader {
+//!     record_id: RecordId::random(),
+//!     version: 1,
+//!     record_type: "patient",
+//!     writer_id: alice.client_id(),
+//!     key_version: 1,
+//! };
+//! let sealed = record::seal_record(alice.signer(), &access_key, header, plain, &values)?;
+//! // Signature verified first, then every field decrypted.
+//! let opened = record::open_record(&sealed, &alice.public().signing_key, &access_key)?;
+//! assert_eq!(opened["name"], b"Ada Lovelace");
+//! # Ok::<(), strongroom::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod crypto;
+mod error;
+mod format;
+pub mod identity;
+mod ids;
+pub mod profile;
+pub mod record;
+
+pub use crypto::keys::{
+    AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
+    SigningSecretKey, KEY_LEN,
+};
+pub use crypto::{envelope, signature, wrap};
+pub use error::{Error, Result};
+pub use identity::{Identity, PublicIdentity};
+pub use ids::{ClientId, RecordId};
+pub use profile::{Profile, ProfileOptions};

@@ -1,0 +1,555 @@
+//! The client profile: one JSON file holding a client's identity (secret
+//! keys included) and the public keys of the peers it has pinned.
+//!
+//! # Use case
+//! A client process loads its profile at start. The store registers the
+//! public half; the secret half never leaves this file and memory.
+//!
+//! # Parameters
+//! A profile may be sealed under a passphrase: Argon2id (orion, 64 MiB,
+//! 3 passes, a random 16-byte salt) derives a key that seals the secret keys
+//! with XChaCha20-Poly1305; everything else in the file (id, name, public
+//! keys, KDF parameters, pinned peers) is the AAD of that seal, so an edit to
+//! it is detected when the profile is opened.
+//!
+//! # Errors
+//! A missing passphrase, a wrong passphrase, a truncated or edited file and
+//! an unknown format version each have their own [`Error`] variant; none
+//! panics.
+//!
+//! # Security
+//! Files are written atomically (a temporary file in the same folder, synced,
+//! then renamed over the old one) with mode 0600. Loading a profile that
+//! other users can read logs a warning (tracing). Without a passphrase the
+//! secret keys are stored in the clear in the file: its permissions are the
+//! only protection.
+//!
+//! # Example
+//! ```
+//! use strongroom::profile::{Profile, ProfileOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("alice.profile");
+//! let created = Profile::create(&path, ProfileOptions::named("alice"))?;
+//! let loaded = Profile::load(&path, None)?;
+//! assert_eq!(created.identity().client_id(), loaded.identity().client_id());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use orion::kdf::{self, CostParams, Password, Salt};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::crypto::aead;
+use crate::crypto::keys::{
+    EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey, SigningSecretKey,
+    KEY_LEN,
+};
+use crate::crypto::rng;
+use crate::error::{Error, Result};
+use crate::format::{b64, canonical::Canonical};
+use crate::identity::{Identity, PublicIdentity};
+use crate::ids::ClientId;
+
+/// The profile format version this build writes and reads.
+pub const PROFILE_VERSION: u32 = 1;
+/// Argon2id passes for new sealed profiles.
+pub const ARGON2_ITERATIONS: u32 = 3;
+/// Argon2id memory (KiB) for new sealed profiles: 64 MiB.
+pub const ARGON2_MEMORY_KIB: u32 = 64 * 1024;
+/// The smallest Argon2id memory a profile may name (OWASP's minimum, 19 MiB).
+const MIN_MEMORY_KIB: u32 = 19 * 1024;
+/// The largest Argon2id memory a profile may name (4 GiB), so an edited
+/// file cannot make loading exhaust memory.
+const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+const MAX_ITERATIONS: u32 = 64;
+const SALT_LEN: usize = 16;
+const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+const AAD_LABEL: &str = "strongroom/profile";
+
+/// How to create a profile.
+#[derive(Default)]
+pub struct ProfileOptions<'a> {
+    /// A human-readable name for the client (stored in the clear).
+    pub name: Option<&'a str>,
+    /// Seal the secret keys under this passphrase.
+    pub passphrase: Option<&'a str>,
+}
+
+impl<'a> ProfileOptions<'a> {
+    /// Options with a name and no passphrase.
+    pub fn named(name: &'a str) -> Self {
+        ProfileOptions {
+            name: Some(name),
+            passphrase: None,
+        }
+    }
+}
+
+impl fmt::Debug for ProfileOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProfileOptions")
+            .field("name", &self.name)
+            .field("passphrase", &self.passphrase.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The passphrase-derived key and the parameters that derived it, kept so
+/// that saving re-seals without asking for the passphrase again.
+struct Sealing {
+    key: PassphraseKey,
+    salt: [u8; SALT_LEN],
+    iterations: u32,
+    memory_kib: u32,
+}
+
+/// A loaded client profile.
+pub struct Profile {
+    path: PathBuf,
+    name: Option<String>,
+    identity: Identity,
+    pinned: BTreeMap<ClientId, PublicIdentity>,
+    sealing: Option<Sealing>,
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile")
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("identity", &self.identity)
+            .field("pinned", &self.pinned.len())
+            .field("sealed", &self.sealing.is_some())
+            .finish()
+    }
+}
+
+// ---- the file's JSON shape ----
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    strongroom_profile: u32,
+    client_id: ClientId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    encryption_public_key: String,
+    signing_public_key: String,
+    secrets: SecretsFile,
+    #[serde(default)]
+    pinned: BTreeMap<ClientId, PinnedFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum SecretsFile {
+    Plain {
+        encryption_key: String,
+        signing_key: String,
+    },
+    Sealed {
+        kdf: String,
+        salt: String,
+        iterations: u32,
+        memory_kib: u32,
+        sealed_keys: String,
+    },
+}
+
+impl Drop for SecretsFile {
+    fn drop(&mut self) {
+        if let SecretsFile::Plain {
+            encryption_key,
+            signing_key,
+        } = self
+        {
+            encryption_key.zeroize();
+            signing_key.zeroize();
+        }
+    }
+}
+
+/// Reads only the version, so that a file of another version is reported as
+/// such rather than as malformed.
+#[derive(Deserialize)]
+struct VersionProbe {
+    strongroom_profile: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinnedFile {
+    encryption_public_key: String,
+    signing_public_key: String,
+}
+
+impl Profile {
+    /// Creates a new identity and writes it to a new profile at `path`.
+    /// Refuses to overwrite an existing file ([`Error::ProfileExists`]).
+    pub fn create(path: impl AsRef<Path>, options: ProfileOptions<'_>) -> Result<Profile> {
+        let path = path.as_ref().to_path_buf();
+        let sealing = match options.passphrase {
+            None => None,
+            Some(passphrase) => {
+                let salt: [u8; SALT_LEN] = rng::bytes();
+                Some(Sealing {
+                    key: derive_key(passphrase, &salt, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB)?,
+                    salt,
+                    iterations: ARGON2_ITERATIONS,
+                    memory_kib: ARGON2_MEMORY_KIB,
+                })
+            }
+        };
+        let profile = Profile {
+            path,
+            name: options.name.map(str::to_owned),
+            identity: Identity::generate()?,
+            pinned: BTreeMap::new(),
+            sealing,
+        };
+        let bytes = profile.to_json()?;
+        write_atomically(&profile.path, &bytes, false).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::ProfileExists {
+                    path: profile.path.clone(),
+                }
+            } else {
+                Error::ProfileIo {
+                    path: profile.path.clone(),
+                    source,
+                }
+            }
+        })?;
+        tracing::info!(client_id = %profile.identity.client_id(), sealed = profile.sealing.is_some(), "created profile");
+        Ok(profile)
+    }
+
+    /// Loads the profile at `path`, opening it with `passphrase` if it is
+    /// sealed.
+    pub fn load(path: impl AsRef<Path>, passphrase: Option<&str>) -> Result<Profile> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| Error::ProfileIo {
+            path: path.clone(),
+            source,
+        };
+        let metadata = std::fs::metadata(&path).map_err(io)?;
+        warn_if_readable_by_others(&path, &metadata);
+        if metadata.len() > MAX_FILE_LEN {
+            return Err(malformed(&path, "file is too large to be a profile"));
+        }
+        let bytes = Zeroizing::new(std::fs::read(&path).map_err(io)?);
+        let probe: VersionProbe = serde_json::from_slice(&bytes)
+            .map_err(|_| malformed(&path, "not JSON (truncated or edited)"))?;
+        let version = probe
+            .strongroom_profile
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| malformed(&path, "no format version: not a strongroom profile"))?;
+        if version != u64::from(PROFILE_VERSION) {
+            return Err(Error::ProfileVersion {
+                path,
+                found: version,
+                supported: PROFILE_VERSION,
+            });
+        }
+        let file: ProfileFile = serde_json::from_slice(&bytes)
+            .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
+        Self::from_file(path, file, passphrase)
+    }
+
+    fn from_file(path: PathBuf, file: ProfileFile, passphrase: Option<&str>) -> Result<Profile> {
+        let public = PublicIdentity {
+            client_id: file.client_id,
+            encryption_key: EncryptionPublicKey::from_base64(&file.encryption_public_key)
+                .map_err(|_| malformed(&path, "bad encryption public key"))?,
+            signing_key: SigningPublicKey::from_base64(&file.signing_public_key)
+                .map_err(|_| malformed(&path, "bad signing public key"))?,
+        };
+        let mut pinned = BTreeMap::new();
+        for (client_id, pin) in &file.pinned {
+            let peer = PublicIdentity {
+                client_id: *client_id,
+                encryption_key: EncryptionPublicKey::from_base64(&pin.encryption_public_key)
+                    .map_err(|_| malformed(&path, "bad pinned public key"))?,
+                signing_key: SigningPublicKey::from_base64(&pin.signing_public_key)
+                    .map_err(|_| malformed(&path, "bad pinned public key"))?,
+            };
+            pinned.insert(*client_id, peer);
+        }
+        let (encryption, signing, sealing) = match &file.secrets {
+            SecretsFile::Plain {
+                encryption_key,
+                signing_key,
+            } => {
+                let enc = decode_key(encryption_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
+                let sign = decode_key(signing_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
+                (EncryptionSecretKey::from_bytes(enc), SigningSecretKey::from_bytes(sign), None)
+            }
+            SecretsFile::Sealed {
+                kdf,
+                salt,
+                iterations,
+                memory_kib,
+                sealed_keys,
+            } => {
+                if kdf != "argon2id" {
+                    return Err(malformed(&path, "unknown passphrase KDF"));
+                }
+                if !(1..=MAX_ITERATIONS).contains(iterations)
+                    || !(MIN_MEMORY_KIB..=MAX_MEMORY_KIB).contains(memory_kib)
+                {
+                    return Err(malformed(&path, "passphrase KDF parameters out of range"));
+                }
+                let salt: [u8; SALT_LEN] = b64::decode(salt)
+                    .ok()
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| malformed(&path, "bad passphrase salt"))?;
+                let sealed = b64::decode(sealed_keys)
+                    .ok()
+                    .filter(|s| s.len() == 2 * KEY_LEN + aead::OVERHEAD)
+                    .ok_or_else(|| malformed(&path, "bad sealed keys"))?;
+                let passphrase = passphrase.ok_or_else(|| Error::PassphraseRequired {
+                    path: path.clone(),
+                })?;
+                let sealing = Sealing {
+                    key: derive_key(passphrase, &salt, *iterations, *memory_kib)?,
+                    salt,
+                    iterations: *iterations,
+                    memory_kib: *memory_kib,
+                };
+                let aad = sealed_aad(&file.name, &public, &pinned, &sealing)?;
+                let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
+                aead::open_into(sealing.key.unprotected_as_bytes(), &aad, &sealed, &mut keys[..])
+                    .map_err(|_| Error::WrongPassphrase { path: path.clone() })?;
+                let enc = EncryptionSecretKey::try_from_slice(&keys[..KEY_LEN])?;
+                let sign = SigningSecretKey::try_from_slice(&keys[KEY_LEN..])?;
+                (enc, sign, Some(sealing))
+            }
+        };
+        let identity = Identity::from_secret_keys(public.client_id, encryption, signing)?;
+        if identity.public() != &public {
+            return Err(malformed(&path, "secret keys do not match the public keys"));
+        }
+        Ok(Profile {
+            path,
+            name: file.name.clone(),
+            identity,
+            pinned,
+            sealing,
+        })
+    }
+
+    /// Writes the profile back to its file, atomically.
+    pub fn save(&self) -> Result<()> {
+        let bytes = self.to_json()?;
+        write_atomically(&self.path, &bytes, true).map_err(|source| Error::ProfileIo {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// The client's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The client's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Where the profile lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the secret keys are sealed under a passphrase.
+    pub fn is_sealed(&self) -> bool {
+        self.sealing.is_some()
+    }
+
+    /// The keys pinned for `client_id`, if any.
+    pub fn pinned(&self, client_id: ClientId) -> Option<&PublicIdentity> {
+        self.pinned.get(&client_id)
+    }
+
+    /// Pins `peer`'s public keys on first use (and saves the profile), or
+    /// checks them against the pinned ones: a difference is
+    /// [`Error::KeyChanged`] and nothing is changed.
+    pub fn pin(&mut self, peer: &PublicIdentity) -> Result<()> {
+        if let Some(pinned) = self.pinned.get(&peer.client_id) {
+            return if pinned == peer {
+                Ok(())
+            } else {
+                tracing::warn!(client_id = %peer.client_id, "peer public keys differ from the pinned ones");
+                Err(Error::KeyChanged {
+                    client_id: peer.client_id,
+                })
+            };
+        }
+        self.pinned.insert(peer.client_id, *peer);
+        if let Err(err) = self.save() {
+            self.pinned.remove(&peer.client_id);
+            return Err(err);
+        }
+        tracing::debug!(client_id = %peer.client_id, "pinned peer public keys");
+        Ok(())
+    }
+
+    fn to_json(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let public = self.identity.public();
+        let secrets = match &self.sealing {
+            None => SecretsFile::Plain {
+                encryption_key: b64::encode(self.identity.encryption_secret().unprotected_as_bytes()),
+                signing_key: b64::encode(self.identity.signing_secret().unprotected_as_bytes()),
+            },
+            Some(sealing) => {
+                let aad = sealed_aad(&self.name, public, &self.pinned, sealing)?;
+                let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
+                keys[..KEY_LEN].copy_from_slice(self.identity.encryption_secret().unprotected_as_bytes());
+                keys[KEY_LEN..].copy_from_slice(self.identity.signing_secret().unprotected_as_bytes());
+                let mut sealed = Vec::with_capacity(keys.len() + aead::OVERHEAD);
+                aead::seal_into(sealing.key.unprotected_as_bytes(), &aad, &keys[..], &mut sealed)?;
+                SecretsFile::Sealed {
+                    kdf: "argon2id".to_owned(),
+                    salt: b64::encode(&sealing.salt),
+                    iterations: sealing.iterations,
+                    memory_kib: sealing.memory_kib,
+                    sealed_keys: b64::encode(&sealed),
+                }
+            }
+        };
+        let file = ProfileFile {
+            strongroom_profile: PROFILE_VERSION,
+            client_id: public.client_id,
+            name: self.name.clone(),
+            encryption_public_key: public.encryption_key.to_base64(),
+            signing_public_key: public.signing_key.to_base64(),
+            secrets,
+            pinned: self
+                .pinned
+                .iter()
+                .map(|(id, peer)| {
+                    (
+                        *id,
+                        PinnedFile {
+                            encryption_public_key: peer.encryption_key.to_base64(),
+                            signing_public_key: peer.signing_key.to_base64(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        let mut json = serde_json::to_vec_pretty(&file).map_err(|_| Error::Serialization)?;
+        json.push(b'\n');
+        Ok(Zeroizing::new(json))
+    }
+}
+
+/// The AAD of a sealed profile: every clear-text part of the file.
+fn sealed_aad(
+    name: &Option<String>,
+    public: &PublicIdentity,
+    pinned: &BTreeMap<ClientId, PublicIdentity>,
+    sealing: &Sealing,
+) -> Result<Vec<u8>> {
+    let mut aad = Canonical::new(AAD_LABEL)
+        .u32(PROFILE_VERSION)
+        .uuid(public.client_id.as_uuid());
+    aad = match name {
+        None => aad.u32(0),
+        Some(name) => aad.u32(1).str(name)?,
+    };
+    aad = aad
+        .bytes(public.encryption_key.as_bytes())?
+        .bytes(public.signing_key.as_bytes())?
+        .str("argon2id")?
+        .bytes(&sealing.salt)?
+        .u32(sealing.iterations)
+        .u32(sealing.memory_kib)
+        .u32(u32::try_from(pinned.len()).map_err(|_| Error::InvalidInput("too many pinned peers"))?);
+    for peer in pinned.values() {
+        aad = aad
+            .uuid(peer.client_id.as_uuid())
+            .bytes(peer.encryption_key.as_bytes())?
+            .bytes(peer.signing_key.as_bytes())?;
+    }
+    Ok(aad.finish())
+}
+
+fn derive_key(passphrase: &str, salt: &[u8; SALT_LEN], iterations: u32, memory_kib: u32) -> Result<PassphraseKey> {
+    if passphrase.is_empty() {
+        return Err(Error::InvalidInput("the passphrase is empty"));
+    }
+    let password = Password::try_from(passphrase.as_bytes())
+        .map_err(|_| Error::InvalidInput("unusable passphrase"))?;
+    let salt = Salt::try_from(&salt[..]).map_err(|_| Error::Crypto("Argon2id salt"))?;
+    let cost = CostParams::new(iterations, memory_kib, 1).map_err(|_| Error::Crypto("Argon2id parameters"))?;
+    let derived = kdf::derive_key(&password, &salt, &cost, KEY_LEN as u32)
+        .map_err(|_| Error::Crypto("Argon2id"))?;
+    PassphraseKey::try_from_slice(derived.unprotected_as_ref())
+}
+
+fn decode_key(text: &str) -> Option<[u8; KEY_LEN]> {
+    let mut bytes = b64::decode(text).ok()?;
+    let key = <[u8; KEY_LEN]>::try_from(bytes.as_slice()).ok();
+    bytes.zeroize();
+    key
+}
+
+fn malformed(path: &Path, reason: &'static str) -> Error {
+    Error::ProfileMalformed {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path, metadata: &std::fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "profile is readable by other users; it holds secret keys (chmod 600 it)"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path, _metadata: &std::fs::Metadata) {}
+
+/// Writes `bytes` to `path` through a 0600 temporary file in the same folder,
+/// synced and renamed into place. With `replace` false an existing file is
+/// left alone and the error is `AlreadyExists`.
+fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".strongroom-profile-")
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    if replace {
+        temp.persist(path).map_err(|e| e.error)?;
+    } else {
+        temp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
