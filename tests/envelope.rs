@@ -1,0 +1,225 @@
+//! Field envelope: round trips (property tests) and the tamper matrix.
+//! Every failure must be the one opaque `Error::Decryption`: no panic, no
+//! plaintext.
+
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use strongroom::envelope::{self, FieldContext};
+use strongroom::{AccessKey, ClientId, Error, RecordId};
+
+const SECRET: &[u8] = b"national id 1985-07-13-4421";
+
+fn ctx() -> FieldContext<'static> {
+    FieldContext {
+        record_type: "patient",
+        record_id: RecordId::random(),
+        writer_id: ClientId::random(),
+        field: "national_id",
+        key_version: 1,
+    }
+}
+
+/// Asserts the opaque error, and that its text carries no plaintext.
+fn assert_opaque(result: strongroom::Result<Vec<u8>>, what: &str) {
+    match result {
+        Err(Error::Decryption) => {
+            let text = Error::Decryption.to_string();
+            assert!(!text.contains("1985"), "{what}: error text leaks");
+        }
+        Err(other) => panic!("{what}: expected Error::Decryption, got {other:?}"),
+        Ok(value) => panic!("{what}: opened to {} bytes instead of failing", value.len()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Visit {
+    date: String,
+    notes: Option<String>,
+    codes: Vec<u32>,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn bytes_round_trip(
+        value in proptest::collection::vec(any::<u8>(), 0..4096),
+        record_type in "[a-z_]{1,24}",
+        field in "\\PC{0,24}",
+        key_version in any::<u32>(),
+    ) {
+        let ak = AccessKey::generate();
+        let ctx = FieldContext { record_type: &record_type, field: &field, key_version, ..ctx() };
+        let sealed = envelope::seal_field(&ak, &ctx, &value).unwrap();
+        prop_assert!(sealed.as_str().starts_with(envelope::PREFIX));
+        prop_assert_eq!(envelope::open_field(&ak, &ctx, sealed.as_str()).unwrap(), value);
+    }
+
+    #[test]
+    fn json_round_trip(visits in proptest::collection::vec(
+        ("\\PC{0,12}", proptest::option::of("\\PC{0,40}"), proptest::collection::vec(any::<u32>(), 0..4))
+            .prop_map(|(date, notes, codes)| Visit { date, notes, codes }),
+        0..6,
+    )) {
+        let ak = AccessKey::generate();
+        let ctx = ctx();
+        let sealed = envelope::seal_json(&ak, &ctx, &visits).unwrap();
+        let back: Vec<Visit> = envelope::open_json(&ak, &ctx, sealed.as_str()).unwrap();
+        prop_assert_eq!(back, visits);
+    }
+
+    #[test]
+    fn arbitrary_strings_never_panic(text in "\\PC{0,200}") {
+        let ak = AccessKey::generate();
+        let attempt = format!("{}{}", envelope::PREFIX, text);
+        prop_assert!(envelope::open_field(&ak, &ctx(), &text).is_err());
+        prop_assert!(envelope::open_field(&ak, &ctx(), &attempt).is_err());
+    }
+}
+
+#[test]
+fn same_value_seals_differently_each_time() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let a = envelope::seal_field(&ak, &ctx, SECRET).unwrap();
+    let b = envelope::seal_field(&ak, &ctx, SECRET).unwrap();
+    assert_ne!(a, b, "fresh data key and nonces per seal");
+}
+
+#[test]
+fn envelope_debug_and_text_hold_no_plaintext() {
+    let ak = AccessKey::generate();
+    let sealed = envelope::seal_field(&ak, &ctx(), SECRET).unwrap();
+    assert!(!format!("{sealed:?}").contains(&sealed.as_str()[5..20]));
+    assert!(!sealed.as_str().contains("1985"));
+}
+
+#[test]
+fn every_single_byte_flip_of_the_decoded_envelope_fails() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let sealed = envelope::seal_field(&ak, &ctx, SECRET).unwrap();
+    let body = b64_decode(&sealed.as_str()[envelope::PREFIX.len()..]);
+    let mut tried = 0;
+    for i in 0..body.len() {
+        for mask in [0x01u8, 0x80, 0xFF] {
+            let mut bad = body.clone();
+            bad[i] ^= mask;
+            let text = format!("{}{}", envelope::PREFIX, b64_encode(&bad));
+            assert_opaque(envelope::open_field(&ak, &ctx, &text), &format!("byte {i} ^ {mask:#x}"));
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, body.len() * 3);
+    assert_eq!(body.len(), 72 + 40 + SECRET.len(), "sealed DK + sealed value");
+}
+
+#[test]
+fn every_single_character_change_of_the_text_fails() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    for i in 0..text.len() {
+        for replacement in ['A', '_', '=', ' ', 'é'] {
+            let mut bad: Vec<char> = text.chars().collect();
+            if bad[i] == replacement {
+                continue;
+            }
+            bad[i] = replacement;
+            let bad: String = bad.into_iter().collect();
+            assert_opaque(envelope::open_field(&ak, &ctx, &bad), &format!("char {i} -> {replacement}"));
+        }
+    }
+}
+
+#[test]
+fn moved_envelopes_fail() {
+    let ak = AccessKey::generate();
+    let home = ctx();
+    let sealed = envelope::seal_field(&ak, &home, SECRET).unwrap();
+    let moves = [
+        ("another field", FieldContext { field: "name", ..home }),
+        ("another record", FieldContext { record_id: RecordId::random(), ..home }),
+        ("another record type", FieldContext { record_type: "invoice", ..home }),
+        ("another writer", FieldContext { writer_id: ClientId::random(), ..home }),
+        ("another key version", FieldContext { key_version: 2, ..home }),
+    ];
+    for (what, moved) in moves {
+        assert_opaque(envelope::open_field(&ak, &moved, sealed.as_str()), what);
+    }
+    assert_eq!(envelope::open_field(&ak, &home, sealed.as_str()).unwrap(), SECRET);
+}
+
+#[test]
+fn wrong_access_key_fails() {
+    let sealed = envelope::seal_field(&AccessKey::generate(), &ctx(), SECRET).unwrap();
+    assert_opaque(
+        envelope::open_field(&AccessKey::generate(), &ctx(), sealed.as_str()),
+        "wrong access key",
+    );
+}
+
+#[test]
+fn truncated_strings_fail() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    for len in 0..text.len() {
+        assert_opaque(envelope::open_field(&ak, &ctx, &text[..len]), &format!("truncated to {len}"));
+    }
+    let mut longer = text.clone();
+    longer.push('A');
+    assert_opaque(envelope::open_field(&ak, &ctx, &longer), "one char appended");
+}
+
+#[test]
+fn bad_base64_fails() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    let body = &text[envelope::PREFIX.len()..];
+    let standard_alphabet = body.replace('-', "+").replace('_', "/");
+    for (what, bad) in [
+        ("padding added", format!("{text}==")),
+        ("standard alphabet", format!("{}{}", envelope::PREFIX, standard_alphabet)),
+        ("whitespace inside", format!("{}{} {}", envelope::PREFIX, &body[..10], &body[10..])),
+        ("not base64", format!("{}!!!!", envelope::PREFIX)),
+        ("empty body", envelope::PREFIX.to_owned()),
+    ] {
+        if bad == text {
+            continue;
+        }
+        assert_opaque(envelope::open_field(&ak, &ctx, &bad), what);
+    }
+}
+
+#[test]
+fn unknown_versions_fail() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    let body = &text[envelope::PREFIX.len()..];
+    for prefix in ["srf2.", "srf0.", "srf1:", "SRF1.", "", "srk1.", "srs1."] {
+        assert_opaque(envelope::open_field(&ak, &ctx, &format!("{prefix}{body}")), prefix);
+    }
+}
+
+#[test]
+fn json_of_the_wrong_type_names_the_field_not_the_value() {
+    let ak = AccessKey::generate();
+    let ctx = ctx();
+    let sealed = envelope::seal_json(&ak, &ctx, "secret-string-value").unwrap();
+    let err = envelope::open_json::<u64>(&ak, &ctx, sealed.as_str()).unwrap_err();
+    assert!(matches!(err, Error::ValueType { ref field } if field == "national_id"));
+    assert!(!err.to_string().contains("secret-string-value"));
+}
+
+fn b64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn b64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).unwrap()
+}
