@@ -14,7 +14,9 @@ use std::path::PathBuf;
 pub enum Error {
     /// Decryption or verification failed: the data was altered, moved to
     /// another context, is malformed, or is not meant for this key.
-    #[error("decryption failed: the data was altered, is malformed, or is not for this key or context")]
+    #[error(
+        "decryption failed: the data was altered, is malformed, or is not for this key or context"
+    )]
     Decryption,
 
     /// An argument is out of the range the formats can encode (for example a
@@ -43,7 +45,9 @@ pub enum Error {
     },
 
     /// A profile file was written by a newer (or unknown) format version.
-    #[error("profile {path} has format version {found}, this strongroom reads version {supported}")]
+    #[error(
+        "profile {path} has format version {found}, this strongroom reads version {supported}"
+    )]
     ProfileVersion {
         /// The profile file.
         path: PathBuf,

@@ -287,9 +287,15 @@ impl Profile {
                 encryption_key,
                 signing_key,
             } => {
-                let enc = decode_key(encryption_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
-                let sign = decode_key(signing_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
-                (EncryptionSecretKey::from_bytes(enc), SigningSecretKey::from_bytes(sign), None)
+                let enc =
+                    decode_key(encryption_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
+                let sign =
+                    decode_key(signing_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
+                (
+                    EncryptionSecretKey::from_bytes(enc),
+                    SigningSecretKey::from_bytes(sign),
+                    None,
+                )
             }
             SecretsFile::Sealed {
                 kdf,
@@ -306,17 +312,17 @@ impl Profile {
                 {
                     return Err(malformed(&path, "passphrase KDF parameters out of range"));
                 }
-                let salt: [u8; SALT_LEN] = b64::decode(salt)
-                    .ok()
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| malformed(&path, "bad passphrase salt"))?;
+                let salt: [u8; SALT_LEN] =
+                    b64::decode(salt)
+                        .ok()
+                        .and_then(|s| s.try_into().ok())
+                        .ok_or_else(|| malformed(&path, "bad passphrase salt"))?;
                 let sealed = b64::decode(sealed_keys)
                     .ok()
                     .filter(|s| s.len() == 2 * KEY_LEN + aead::OVERHEAD)
                     .ok_or_else(|| malformed(&path, "bad sealed keys"))?;
-                let passphrase = passphrase.ok_or_else(|| Error::PassphraseRequired {
-                    path: path.clone(),
-                })?;
+                let passphrase =
+                    passphrase.ok_or_else(|| Error::PassphraseRequired { path: path.clone() })?;
                 let sealing = Sealing {
                     key: derive_key(passphrase, &salt, *iterations, *memory_kib)?,
                     salt,
@@ -325,8 +331,13 @@ impl Profile {
                 };
                 let aad = sealed_aad(&file.name, &public, &pinned, &sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
-                aead::open_into(sealing.key.unprotected_as_bytes(), &aad, &sealed, &mut keys[..])
-                    .map_err(|_| Error::WrongPassphrase { path: path.clone() })?;
+                aead::open_into(
+                    sealing.key.unprotected_as_bytes(),
+                    &aad,
+                    &sealed,
+                    &mut keys[..],
+                )
+                .map_err(|_| Error::WrongPassphrase { path: path.clone() })?;
                 let enc = EncryptionSecretKey::try_from_slice(&keys[..KEY_LEN])?;
                 let sign = SigningSecretKey::try_from_slice(&keys[KEY_LEN..])?;
                 (enc, sign, Some(sealing))
@@ -406,16 +417,25 @@ impl Profile {
         let public = self.identity.public();
         let secrets = match &self.sealing {
             None => SecretsFile::Plain {
-                encryption_key: b64::encode(self.identity.encryption_secret().unprotected_as_bytes()),
+                encryption_key: b64::encode(
+                    self.identity.encryption_secret().unprotected_as_bytes(),
+                ),
                 signing_key: b64::encode(self.identity.signing_secret().unprotected_as_bytes()),
             },
             Some(sealing) => {
                 let aad = sealed_aad(&self.name, public, &self.pinned, sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
-                keys[..KEY_LEN].copy_from_slice(self.identity.encryption_secret().unprotected_as_bytes());
-                keys[KEY_LEN..].copy_from_slice(self.identity.signing_secret().unprotected_as_bytes());
+                keys[..KEY_LEN]
+                    .copy_from_slice(self.identity.encryption_secret().unprotected_as_bytes());
+                keys[KEY_LEN..]
+                    .copy_from_slice(self.identity.signing_secret().unprotected_as_bytes());
                 let mut sealed = Vec::with_capacity(keys.len() + aead::OVERHEAD);
-                aead::seal_into(sealing.key.unprotected_as_bytes(), &aad, &keys[..], &mut sealed)?;
+                aead::seal_into(
+                    sealing.key.unprotected_as_bytes(),
+                    &aad,
+                    &keys[..],
+                    &mut sealed,
+                )?;
                 SecretsFile::Sealed {
                     kdf: "argon2id".to_owned(),
                     salt: b64::encode(&sealing.salt),
@@ -473,7 +493,10 @@ fn sealed_aad(
         .bytes(&sealing.salt)?
         .u32(sealing.iterations)
         .u32(sealing.memory_kib)
-        .u32(u32::try_from(pinned.len()).map_err(|_| Error::InvalidInput("too many pinned peers"))?);
+        .u32(
+            u32::try_from(pinned.len())
+                .map_err(|_| Error::InvalidInput("too many pinned peers"))?,
+        );
     for peer in pinned.values() {
         aad = aad
             .uuid(peer.client_id.as_uuid())
@@ -483,14 +506,20 @@ fn sealed_aad(
     Ok(aad.finish())
 }
 
-fn derive_key(passphrase: &str, salt: &[u8; SALT_LEN], iterations: u32, memory_kib: u32) -> Result<PassphraseKey> {
+fn derive_key(
+    passphrase: &str,
+    salt: &[u8; SALT_LEN],
+    iterations: u32,
+    memory_kib: u32,
+) -> Result<PassphraseKey> {
     if passphrase.is_empty() {
         return Err(Error::InvalidInput("the passphrase is empty"));
     }
     let password = Password::try_from(passphrase.as_bytes())
         .map_err(|_| Error::InvalidInput("unusable passphrase"))?;
     let salt = Salt::try_from(&salt[..]).map_err(|_| Error::Crypto("Argon2id salt"))?;
-    let cost = CostParams::new(iterations, memory_kib, 1).map_err(|_| Error::Crypto("Argon2id parameters"))?;
+    let cost = CostParams::new(iterations, memory_kib, 1)
+        .map_err(|_| Error::Crypto("Argon2id parameters"))?;
     let derived = kdf::derive_key(&password, &salt, &cost, KEY_LEN as u32)
         .map_err(|_| Error::Crypto("Argon2id"))?;
     PassphraseKey::try_from_slice(derived.unprotected_as_ref())
@@ -540,7 +569,8 @@ fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;

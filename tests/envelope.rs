@@ -106,19 +106,28 @@ fn every_single_byte_flip_of_the_decoded_envelope_fails() {
             let mut bad = body.clone();
             bad[i] ^= mask;
             let text = format!("{}{}", envelope::PREFIX, b64_encode(&bad));
-            assert_opaque(envelope::open_field(&ak, &ctx, &text), &format!("byte {i} ^ {mask:#x}"));
+            assert_opaque(
+                envelope::open_field(&ak, &ctx, &text),
+                &format!("byte {i} ^ {mask:#x}"),
+            );
             tried += 1;
         }
     }
     assert_eq!(tried, body.len() * 3);
-    assert_eq!(body.len(), 72 + 40 + SECRET.len(), "sealed DK + sealed value");
+    assert_eq!(
+        body.len(),
+        72 + 40 + SECRET.len(),
+        "sealed DK + sealed value"
+    );
 }
 
 #[test]
 fn every_single_character_change_of_the_text_fails() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    let text = envelope::seal_field(&ak, &ctx, SECRET)
+        .unwrap()
+        .into_string();
     for i in 0..text.len() {
         for replacement in ['A', '_', '=', ' ', 'é'] {
             let mut bad: Vec<char> = text.chars().collect();
@@ -127,7 +136,10 @@ fn every_single_character_change_of_the_text_fails() {
             }
             bad[i] = replacement;
             let bad: String = bad.into_iter().collect();
-            assert_opaque(envelope::open_field(&ak, &ctx, &bad), &format!("char {i} -> {replacement}"));
+            assert_opaque(
+                envelope::open_field(&ak, &ctx, &bad),
+                &format!("char {i} -> {replacement}"),
+            );
         }
     }
 }
@@ -138,16 +150,49 @@ fn moved_envelopes_fail() {
     let home = ctx();
     let sealed = envelope::seal_field(&ak, &home, SECRET).unwrap();
     let moves = [
-        ("another field", FieldContext { field: "name", ..home }),
-        ("another record", FieldContext { record_id: RecordId::random(), ..home }),
-        ("another record type", FieldContext { record_type: "invoice", ..home }),
-        ("another writer", FieldContext { writer_id: ClientId::random(), ..home }),
-        ("another key version", FieldContext { key_version: 2, ..home }),
+        (
+            "another field",
+            FieldContext {
+                field: "name",
+                ..home
+            },
+        ),
+        (
+            "another record",
+            FieldContext {
+                record_id: RecordId::random(),
+                ..home
+            },
+        ),
+        (
+            "another record type",
+            FieldContext {
+                record_type: "invoice",
+                ..home
+            },
+        ),
+        (
+            "another writer",
+            FieldContext {
+                writer_id: ClientId::random(),
+                ..home
+            },
+        ),
+        (
+            "another key version",
+            FieldContext {
+                key_version: 2,
+                ..home
+            },
+        ),
     ];
     for (what, moved) in moves {
         assert_opaque(envelope::open_field(&ak, &moved, sealed.as_str()), what);
     }
-    assert_eq!(envelope::open_field(&ak, &home, sealed.as_str()).unwrap(), SECRET);
+    assert_eq!(
+        envelope::open_field(&ak, &home, sealed.as_str()).unwrap(),
+        SECRET
+    );
 }
 
 #[test]
@@ -163,26 +208,42 @@ fn wrong_access_key_fails() {
 fn truncated_strings_fail() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    let text = envelope::seal_field(&ak, &ctx, SECRET)
+        .unwrap()
+        .into_string();
     for len in 0..text.len() {
-        assert_opaque(envelope::open_field(&ak, &ctx, &text[..len]), &format!("truncated to {len}"));
+        assert_opaque(
+            envelope::open_field(&ak, &ctx, &text[..len]),
+            &format!("truncated to {len}"),
+        );
     }
     let mut longer = text.clone();
     longer.push('A');
-    assert_opaque(envelope::open_field(&ak, &ctx, &longer), "one char appended");
+    assert_opaque(
+        envelope::open_field(&ak, &ctx, &longer),
+        "one char appended",
+    );
 }
 
 #[test]
 fn bad_base64_fails() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    let text = envelope::seal_field(&ak, &ctx, SECRET)
+        .unwrap()
+        .into_string();
     let body = &text[envelope::PREFIX.len()..];
     let standard_alphabet = body.replace('-', "+").replace('_', "/");
     for (what, bad) in [
         ("padding added", format!("{text}==")),
-        ("standard alphabet", format!("{}{}", envelope::PREFIX, standard_alphabet)),
-        ("whitespace inside", format!("{}{} {}", envelope::PREFIX, &body[..10], &body[10..])),
+        (
+            "standard alphabet",
+            format!("{}{}", envelope::PREFIX, standard_alphabet),
+        ),
+        (
+            "whitespace inside",
+            format!("{}{} {}", envelope::PREFIX, &body[..10], &body[10..]),
+        ),
         ("not base64", format!("{}!!!!", envelope::PREFIX)),
         ("empty body", envelope::PREFIX.to_owned()),
     ] {
@@ -197,10 +258,15 @@ fn bad_base64_fails() {
 fn unknown_versions_fail() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().into_string();
+    let text = envelope::seal_field(&ak, &ctx, SECRET)
+        .unwrap()
+        .into_string();
     let body = &text[envelope::PREFIX.len()..];
     for prefix in ["srf2.", "srf0.", "srf1:", "SRF1.", "", "srk1.", "srs1."] {
-        assert_opaque(envelope::open_field(&ak, &ctx, &format!("{prefix}{body}")), prefix);
+        assert_opaque(
+            envelope::open_field(&ak, &ctx, &format!("{prefix}{body}")),
+            prefix,
+        );
     }
 }
 
@@ -221,5 +287,7 @@ fn b64_encode(bytes: &[u8]) -> String {
 
 fn b64_decode(text: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).unwrap()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
 }

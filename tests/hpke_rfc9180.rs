@@ -183,7 +183,11 @@ fn rfc9180_a23_auth_mode_vectors() {
 
     // Exported values (entries whose value the file lists in full).
     let mut exported = 0;
-    for x in v.exports.iter().filter(|x| x.contains_key("exported_value")) {
+    for x in v
+        .exports
+        .iter()
+        .filter(|x| x.contains_key("exported_value"))
+    {
         let len: usize = x["L"].parse().unwrap();
         let mut out = vec![0u8; len];
         recipient
@@ -210,7 +214,10 @@ fn rfc9180_a23_rejects_wrong_sender_key_and_tampering() {
     // A wrong pkS (here the ephemeral key, and the recipient's own key).
     for wrong in ["pkEm", "pkRm"] {
         let mut r = Hpke::new_recipient(&enc, &sk_r, &info, &public(&hex(s, wrong))).unwrap();
-        assert!(r.open(&ct, &aad, &mut pt).is_err(), "pkS = {wrong} must fail");
+        assert!(
+            r.open(&ct, &aad, &mut pt).is_err(),
+            "pkS = {wrong} must fail"
+        );
     }
 
     let pk_s = public(&hex(s, "pkSm"));

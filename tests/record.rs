@@ -40,9 +40,15 @@ fn round_trip_three_fields() {
     let alice = Identity::generate().unwrap();
     let ak = AccessKey::generate();
     let record = sealed(&alice, &ak);
-    assert_eq!(record::open_record(&record, &alice.public().signing_key, &ak).unwrap(), values());
+    assert_eq!(
+        record::open_record(&record, &alice.public().signing_key, &ak).unwrap(),
+        values()
+    );
     let debug = format!("{record:?}");
-    assert!(!debug.contains("srf1.") && !debug.contains("srs1."), "{debug}");
+    assert!(
+        !debug.contains("srf1.") && !debug.contains("srs1."),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -57,7 +63,8 @@ fn a_signature_by_another_key_is_rejected() {
         writer_id: alice.client_id(),
         key_version: 1,
     };
-    let forged = record::seal_record(mallory.signer(), &ak, header, BTreeMap::new(), &values()).unwrap();
+    let forged =
+        record::seal_record(mallory.signer(), &ak, header, BTreeMap::new(), &values()).unwrap();
     assert_rejected(&forged, &alice, &ak, "signed by another key");
 }
 
@@ -77,8 +84,13 @@ fn a_reader_holding_the_access_key_cannot_forge_a_field() {
         key_version: record.key_version,
     };
     let forged = envelope::seal_field(&ak, &ctx, b"Mallory").unwrap();
-    assert_eq!(envelope::open_field(&ak, &ctx, forged.as_str()).unwrap(), b"Mallory");
-    record.fields.insert("name".to_owned(), forged.into_string());
+    assert_eq!(
+        envelope::open_field(&ak, &ctx, forged.as_str()).unwrap(),
+        b"Mallory"
+    );
+    record
+        .fields
+        .insert("name".to_owned(), forged.into_string());
     assert_rejected(&record, &alice, &ak, "forged field");
 }
 

@@ -40,8 +40,13 @@ fn round_trip_by_writer_and_by_authoriser() {
     let ak = AccessKey::generate();
     for wrapper in [&writer, &authoriser] {
         let c = ctx(&writer, &reader, wrapper);
-        let wrapped =
-            wrap::wrap_access_key(&ak, &c, &reader.secret.public_key().unwrap(), &wrapper.secret).unwrap();
+        let wrapped = wrap::wrap_access_key(
+            &ak,
+            &c,
+            &reader.secret.public_key().unwrap(),
+            &wrapper.secret,
+        )
+        .unwrap();
         assert!(wrapped.as_str().starts_with(wrap::PREFIX));
         let back = wrap::unwrap_access_key(
             wrapped.as_str(),
@@ -59,8 +64,13 @@ fn a_key_wrapped_for_another_reader_cannot_be_unwrapped() {
     let (writer, bob, carol) = (party(), party(), party());
     let ak = AccessKey::generate();
     let for_carol = ctx(&writer, &carol, &writer);
-    let wrapped =
-        wrap::wrap_access_key(&ak, &for_carol, &carol.secret.public_key().unwrap(), &writer.secret).unwrap();
+    let wrapped = wrap::wrap_access_key(
+        &ak,
+        &for_carol,
+        &carol.secret.public_key().unwrap(),
+        &writer.secret,
+    )
+    .unwrap();
     let writer_pk = writer.secret.public_key().unwrap();
     // Bob with Carol's context, and Bob with the reader id swapped to his own.
     assert_opaque(
@@ -68,7 +78,12 @@ fn a_key_wrapped_for_another_reader_cannot_be_unwrapped() {
         "other reader's secret",
     );
     assert_opaque(
-        wrap::unwrap_access_key(wrapped.as_str(), &ctx(&writer, &bob, &writer), &bob.secret, &writer_pk),
+        wrap::unwrap_access_key(
+            wrapped.as_str(),
+            &ctx(&writer, &bob, &writer),
+            &bob.secret,
+            &writer_pk,
+        ),
         "reader id swapped",
     );
 }
@@ -79,9 +94,13 @@ fn a_key_wrapped_by_someone_other_than_the_claimed_wrapper_is_rejected() {
     let forged_ak = AccessKey::generate();
     // Mallory wraps a key of her choosing but claims the writer wrapped it.
     let claimed = ctx(&writer, &reader, &writer);
-    let forged =
-        wrap::wrap_access_key(&forged_ak, &claimed, &reader.secret.public_key().unwrap(), &mallory.secret)
-            .unwrap();
+    let forged = wrap::wrap_access_key(
+        &forged_ak,
+        &claimed,
+        &reader.secret.public_key().unwrap(),
+        &mallory.secret,
+    )
+    .unwrap();
     assert_opaque(
         wrap::unwrap_access_key(
             forged.as_str(),
@@ -98,15 +117,50 @@ fn every_context_component_is_bound() {
     let (writer, reader) = (party(), party());
     let ak = AccessKey::generate();
     let c = ctx(&writer, &reader, &writer);
-    let wrapped =
-        wrap::wrap_access_key(&ak, &c, &reader.secret.public_key().unwrap(), &writer.secret).unwrap();
+    let wrapped = wrap::wrap_access_key(
+        &ak,
+        &c,
+        &reader.secret.public_key().unwrap(),
+        &writer.secret,
+    )
+    .unwrap();
     let writer_pk = writer.secret.public_key().unwrap();
     for (what, moved) in [
-        ("writer", WrapContext { writer_id: ClientId::random(), ..c }),
-        ("record type", WrapContext { record_type: "invoice", ..c }),
-        ("key version", WrapContext { key_version: 4, ..c }),
-        ("reader", WrapContext { reader_id: ClientId::random(), ..c }),
-        ("wrapper", WrapContext { wrapper_id: ClientId::random(), ..c }),
+        (
+            "writer",
+            WrapContext {
+                writer_id: ClientId::random(),
+                ..c
+            },
+        ),
+        (
+            "record type",
+            WrapContext {
+                record_type: "invoice",
+                ..c
+            },
+        ),
+        (
+            "key version",
+            WrapContext {
+                key_version: 4,
+                ..c
+            },
+        ),
+        (
+            "reader",
+            WrapContext {
+                reader_id: ClientId::random(),
+                ..c
+            },
+        ),
+        (
+            "wrapper",
+            WrapContext {
+                wrapper_id: ClientId::random(),
+                ..c
+            },
+        ),
     ] {
         assert_opaque(
             wrap::unwrap_access_key(wrapped.as_str(), &moved, &reader.secret, &writer_pk),
@@ -137,7 +191,10 @@ fn flipped_truncated_and_malformed_wraps_fail() {
     for i in 0..body.len() {
         let mut bad = body.clone();
         bad[i] ^= 0x01;
-        assert_opaque(open(&format!("{}{}", wrap::PREFIX, b64.encode(&bad))), &format!("flip {i}"));
+        assert_opaque(
+            open(&format!("{}{}", wrap::PREFIX, b64.encode(&bad))),
+            &format!("flip {i}"),
+        );
     }
     for len in 0..wrapped.len() {
         assert_opaque(open(&wrapped[..len]), &format!("truncated to {len}"));
@@ -156,5 +213,8 @@ fn flipped_truncated_and_malformed_wraps_fail() {
     // The all-zero (low-order) public key as enc.
     let mut zero_enc = body.clone();
     zero_enc[..32].fill(0);
-    assert_opaque(open(&format!("{}{}", wrap::PREFIX, b64.encode(&zero_enc))), "zero enc");
+    assert_opaque(
+        open(&format!("{}{}", wrap::PREFIX, b64.encode(&zero_enc))),
+        "zero enc",
+    );
 }

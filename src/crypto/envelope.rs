@@ -117,11 +117,20 @@ impl fmt::Debug for Envelope {
 /// Seals `plaintext` for the field named by `ctx` under a fresh data key,
 /// itself sealed under `access_key`.
 #[must_use = "the sealed value is the only copy"]
-pub fn seal_field(access_key: &AccessKey, ctx: &FieldContext<'_>, plaintext: &[u8]) -> Result<Envelope> {
+pub fn seal_field(
+    access_key: &AccessKey,
+    ctx: &FieldContext<'_>,
+    plaintext: &[u8],
+) -> Result<Envelope> {
     let aad = ctx.aad()?;
     let data_key = DataKey::generate();
     let mut body = Vec::with_capacity(SEALED_DK_LEN + OVERHEAD + plaintext.len());
-    aead::seal_into(access_key.unprotected_as_bytes(), &aad, data_key.unprotected_as_bytes(), &mut body)?;
+    aead::seal_into(
+        access_key.unprotected_as_bytes(),
+        &aad,
+        data_key.unprotected_as_bytes(),
+        &mut body,
+    )?;
     aead::seal_into(data_key.unprotected_as_bytes(), &aad, plaintext, &mut body)?;
     let mut text = String::with_capacity(PREFIX.len() + body.len().div_ceil(3) * 4);
     text.push_str(PREFIX);
@@ -133,7 +142,11 @@ pub fn seal_field(access_key: &AccessKey, ctx: &FieldContext<'_>, plaintext: &[u
 ///
 /// Every failure is the opaque [`Error::Decryption`].
 #[must_use = "the opened value is the only result"]
-pub fn open_field(access_key: &AccessKey, ctx: &FieldContext<'_>, envelope: &str) -> Result<Vec<u8>> {
+pub fn open_field(
+    access_key: &AccessKey,
+    ctx: &FieldContext<'_>,
+    envelope: &str,
+) -> Result<Vec<u8>> {
     let encoded = envelope.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
     let body = b64::decode(encoded).map_err(|_| Error::Decryption)?;
     if body.len() < SEALED_DK_LEN + OVERHEAD {
@@ -142,12 +155,22 @@ pub fn open_field(access_key: &AccessKey, ctx: &FieldContext<'_>, envelope: &str
     let aad = ctx.aad().map_err(|_| Error::Decryption)?;
     let (sealed_dk, sealed_value) = body.split_at(SEALED_DK_LEN);
     let mut dk_bytes = [0u8; KEY_LEN];
-    let opened = aead::open_into(access_key.unprotected_as_bytes(), &aad, sealed_dk, &mut dk_bytes);
+    let opened = aead::open_into(
+        access_key.unprotected_as_bytes(),
+        &aad,
+        sealed_dk,
+        &mut dk_bytes,
+    );
     let data_key = DataKey::from_bytes(dk_bytes);
     dk_bytes.zeroize();
     opened?;
     let mut plaintext = vec![0u8; sealed_value.len() - OVERHEAD];
-    aead::open_into(data_key.unprotected_as_bytes(), &aad, sealed_value, &mut plaintext)?;
+    aead::open_into(
+        data_key.unprotected_as_bytes(),
+        &aad,
+        sealed_value,
+        &mut plaintext,
+    )?;
     Ok(plaintext)
 }
 

@@ -91,7 +91,9 @@ impl WrapContext<'_> {
             .uuid(self.wrapper_id.as_uuid())
             .finish();
         if info.len() > usize::from(u16::MAX) {
-            return Err(Error::InvalidInput("record type too long for HPKE info (64 KiB)"));
+            return Err(Error::InvalidInput(
+                "record type too long for HPKE info (64 KiB)",
+            ));
         }
         Ok(info)
     }
@@ -169,7 +171,15 @@ pub fn unwrap_access_key(
     let reader = reader.to_orion()?;
     let wrapper = wrapper.to_orion()?;
     let mut key = [0u8; KEY_LEN];
-    let opened = Hpke::auth_open(&enc, &reader, &info, &wrapper, &body[ENC_LEN..], &info, &mut key);
+    let opened = Hpke::auth_open(
+        &enc,
+        &reader,
+        &info,
+        &wrapper,
+        &body[ENC_LEN..],
+        &info,
+        &mut key,
+    );
     let access_key = AccessKey::from_bytes(key);
     key.zeroize();
     opened.map_err(|_| Error::Decryption)?;

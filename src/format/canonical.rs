@@ -26,7 +26,9 @@ impl Canonical {
             out: Vec::with_capacity(capacity),
         };
         // A label is a compile-time constant well under 4 GiB.
-        builder.out.extend_from_slice(&(label.len() as u32).to_be_bytes());
+        builder
+            .out
+            .extend_from_slice(&(label.len() as u32).to_be_bytes());
         builder.out.extend_from_slice(label.as_bytes());
         builder
     }
@@ -96,8 +98,18 @@ mod tests {
 
     #[test]
     fn moving_a_boundary_changes_the_encoding() {
-        let a = Canonical::new("d").str("ab").unwrap().str("c").unwrap().finish();
-        let b = Canonical::new("d").str("a").unwrap().str("bc").unwrap().finish();
+        let a = Canonical::new("d")
+            .str("ab")
+            .unwrap()
+            .str("c")
+            .unwrap()
+            .finish();
+        let b = Canonical::new("d")
+            .str("a")
+            .unwrap()
+            .str("bc")
+            .unwrap()
+            .finish();
         assert_ne!(a, b);
     }
 
