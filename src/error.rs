@@ -87,6 +87,14 @@ pub enum Error {
         client_id: crate::ids::ClientId,
     },
 
+    /// A record has no field of this name (for example a record written
+    /// before the field was added to the model).
+    #[error("the record has no field `{field}`")]
+    MissingField {
+        /// The field's stored name.
+        field: String,
+    },
+
     /// A value could not be encoded as JSON (its `Serialize` impl failed).
     #[error("a value could not be serialized to JSON")]
     Serialization,
@@ -99,10 +107,99 @@ pub enum Error {
         field: String,
     },
 
+    /// The database URL is not one strongroom can open. The URL is shown
+    /// without its password.
+    #[error("invalid database url {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, password removed.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The database could not be reached or refused the connection.
+    /// `target` names scheme, user, host, port and database, never the
+    /// password.
+    #[error("cannot connect to {target}: {reason}")]
+    Connect {
+        /// The URL, password removed.
+        target: String,
+        /// The driver's message, password scrubbed.
+        reason: String,
+    },
+
+    /// No pooled connection became free within the connection timeout.
+    #[error("timed out waiting for a connection to {target}")]
+    PoolTimeout {
+        /// The URL, password removed.
+        target: String,
+    },
+
+    /// Applying or listing migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+
+    /// A write was refused by a constraint (unique, foreign key, check).
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+
+    /// Optimistic concurrency: the record is not at the expected version
+    /// (another writer got there first). Nothing was written.
+    #[error("conflict: {}", conflict_text(record_id, expected, found))]
+    Conflict {
+        /// The record, when known.
+        record_id: Option<crate::ids::RecordId>,
+        /// The version the caller expected.
+        expected: Option<u64>,
+        /// The version found, if the record still exists.
+        found: Option<u64>,
+    },
+
+    /// No record with this id is visible to this client.
+    #[error("record {record_id} not found")]
+    NotFound {
+        /// The record asked for.
+        record_id: crate::ids::RecordId,
+    },
+
+    /// The record exists but this client may not do this with it: it holds
+    /// no access key for it, or it is not the record's writer.
+    #[error("access denied to record {record_id}: {reason}")]
+    AccessDenied {
+        /// The record.
+        record_id: crate::ids::RecordId,
+        /// Why (never key material).
+        reason: &'static str,
+    },
+
+    /// A client id has no registered public keys in the store.
+    #[error("client {client_id} is not registered in this store")]
+    UnknownClient {
+        /// The client asked for.
+        client_id: crate::ids::ClientId,
+    },
+
+    /// Any other database error (diesel's message only).
+    #[error("database error: {0}")]
+    Database(String),
+
     /// A primitive failed for a reason that is not the data's fault (the
     /// operating system's random source, for example).
     #[error("cryptographic primitive failed: {0}")]
     Crypto(&'static str),
+}
+
+fn conflict_text(
+    record_id: &Option<crate::ids::RecordId>,
+    expected: &Option<u64>,
+    found: &Option<u64>,
+) -> String {
+    let record = record_id.map_or_else(|| "a record".to_owned(), |id| format!("record {id}"));
+    match (expected, found) {
+        (Some(e), Some(f)) => format!("{record} is at version {f}, not the expected {e}"),
+        (Some(e), None) => format!("{record} changed or was deleted since version {e}"),
+        _ => format!("{record} was changed concurrently; retry"),
+    }
 }
 
 /// `Result` with strongroom's [`Error`].

@@ -57,11 +57,21 @@ impl Identity {
             signing_key: signing.public_key(),
         };
         Ok(Identity {
-            signer: RecordSigner::new(&signing),
+            signer: RecordSigner::new(&signing)?,
             encryption,
             signing,
             public,
         })
+    }
+
+    /// A second copy of this identity (secret keys copied into new,
+    /// zeroize-on-drop values).
+    pub(crate) fn duplicate(&self) -> Result<Identity> {
+        Identity::from_secret_keys(
+            self.client_id(),
+            EncryptionSecretKey::from_bytes(*self.encryption.unprotected_as_bytes()),
+            SigningSecretKey::from_bytes(*self.signing.unprotected_as_bytes()),
+        )
     }
 
     /// The client's id.

@@ -36,20 +36,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod crypto;
 mod error;
 mod format;
 pub mod identity;
 mod ids;
+mod keycache;
+pub mod model;
 pub mod profile;
 pub mod record;
+pub mod store;
 
 pub use crypto::keys::{
     AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
     SigningSecretKey, KEY_LEN,
 };
 pub use crypto::{envelope, signature, wrap};
+pub use client::{Client, ClientStats, Cursor, Order, Page, Query, SkipReason, Skipped};
 pub use error::{Error, Result};
 pub use identity::{Identity, PublicIdentity};
 pub use ids::{ClientId, RecordId};
+pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
 pub use profile::{Profile, ProfileOptions};
+pub use store::{Backend, MigrationStatus, Store, StoreOptions};

@@ -1,9 +1,10 @@
 //! A whole record version, sealed and signed: the unit the store writes and
 //! reads.
 //!
-//! [`seal_record`] seals each field with its own data key and signs the
-//! result; [`open_record`] verifies the signature against the writer's key
-//! first, and only then decrypts.
+//! [`seal_record`] seals each field with its own data key, signs the result
+//! and tags it with the writer's own MAC key; [`open_record`] verifies the
+//! signature against the writer's key first, and only then decrypts;
+//! [`open_own_record`] does the same for the writer itself with the tag.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,6 +36,9 @@ pub struct SealedRecord {
     pub fields: BTreeMap<String, String>,
     /// The writer's signature over all of the above.
     pub signature: String,
+    /// The writer's own tag over the same message (see
+    /// [`RecordSigner`]).
+    pub writer_tag: String,
 }
 
 impl SealedRecord {
@@ -58,15 +62,35 @@ impl SealedRecord {
         }
     }
 
-    /// Checks the signature against the writer's signing key.
-    pub fn verify(&self, writer: &SigningPublicKey) -> Result<()> {
-        let content = SignedContent {
+    fn content(&self) -> SignedContent<'_> {
+        SignedContent {
             header: self.header(),
             plain: &self.plain,
             fields: &self.fields,
             file_digest: None,
-        };
-        signature::verify_record(writer, &content, &self.signature)
+        }
+    }
+
+    /// Checks the signature against the writer's signing key.
+    pub fn verify(&self, writer: &SigningPublicKey) -> Result<()> {
+        signature::verify_record(writer, &self.content(), &self.signature)
+    }
+
+    /// Checks the writer tag with the writer's own signer: how a writer
+    /// checks its own records (a MAC instead of an Ed25519 verification).
+    pub fn verify_own(&self, signer: &RecordSigner) -> Result<()> {
+        signer.verify_tag(&self.content(), &self.writer_tag)
+    }
+
+    /// Opens every field (after a check by the caller).
+    fn open_fields(&self, access_key: &AccessKey) -> Result<BTreeMap<String, Vec<u8>>> {
+        self.fields
+            .iter()
+            .map(|(name, sealed)| {
+                envelope::open_field(access_key, &self.field_context(name), sealed)
+                    .map(|value| (name.clone(), value))
+            })
+            .collect()
     }
 }
 
@@ -87,12 +111,12 @@ impl fmt::Debug for SealedRecord {
 /// Seals every value with its own data key under `access_key` and signs the
 /// record version with `signer`.
 #[must_use = "the sealed record is the only copy"]
-pub fn seal_record(
+pub fn seal_record<V: AsRef<[u8]>>(
     signer: &RecordSigner,
     access_key: &AccessKey,
     header: RecordHeader<'_>,
     plain: BTreeMap<String, String>,
-    values: &BTreeMap<String, Vec<u8>>,
+    values: &BTreeMap<String, V>,
 ) -> Result<SealedRecord> {
     let mut record = SealedRecord {
         record_id: header.record_id,
@@ -103,20 +127,17 @@ pub fn seal_record(
         plain,
         fields: BTreeMap::new(),
         signature: String::new(),
+        writer_tag: String::new(),
     };
     let mut fields = BTreeMap::new();
     for (name, value) in values {
-        let sealed = envelope::seal_field(access_key, &record.field_context(name), value)?;
+        let sealed = envelope::seal_field(access_key, &record.field_context(name), value.as_ref())?;
         fields.insert(name.clone(), sealed.into_string());
     }
     record.fields = fields;
-    let content = SignedContent {
-        header: record.header(),
-        plain: &record.plain,
-        fields: &record.fields,
-        file_digest: None,
-    };
-    record.signature = signer.sign(&content)?.into_string();
+    let (signature, tag) = signer.sign_and_tag(&record.content())?;
+    record.signature = signature.into_string();
+    record.writer_tag = tag;
     Ok(record)
 }
 
@@ -129,12 +150,23 @@ pub fn open_record(
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
     record.verify(writer)?;
-    record
-        .fields
-        .iter()
-        .map(|(name, sealed)| {
-            envelope::open_field(access_key, &record.field_context(name), sealed)
-                .map(|value| (name.clone(), value))
-        })
-        .collect()
+    record.open_fields(access_key)
+}
+
+/// Opens every field of a record the caller has already verified.
+pub(crate) fn open_verified(record: &SealedRecord, access_key: &AccessKey) -> Result<BTreeMap<String, Vec<u8>>> {
+    record.open_fields(access_key)
+}
+
+/// Checks the writer tag of one of the caller's own records with its
+/// signer, then opens every field. Nothing is decrypted unless the tag
+/// holds.
+#[must_use = "the opened values are the only result"]
+pub fn open_own_record(
+    record: &SealedRecord,
+    signer: &RecordSigner,
+    access_key: &AccessKey,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    record.verify_own(signer)?;
+    record.open_fields(access_key)
 }

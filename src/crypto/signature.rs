@@ -22,7 +22,7 @@
 //! use strongroom::{ClientId, RecordId, SigningSecretKey};
 //!
 //! let secret = SigningSecretKey::generate();
-//! let signer = RecordSigner::new(&secret);
+//! let signer = RecordSigner::new(&secret)?;
 //! let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
 //! let fields = BTreeMap::new();
 //! let content = SignedContent {
@@ -132,18 +132,90 @@ impl fmt::Debug for RecordSignature {
     }
 }
 
-/// Signs records with one client's Ed25519 key. Holds the expanded key so
-/// signing many records does not re-derive it; zeroized on drop.
+/// A writer tag: `srt1.` and the unpadded base64url of a 32-byte keyed
+/// BLAKE2b tag over the same message as the signature.
+pub const TAG_PREFIX: &str = "srt1.";
+const TAG_LEN: usize = 32;
+const TAG_KEY_INFO: &[u8] = b"strongroom/writer-tag/v1";
+
+/// Signs records with one client's Ed25519 key, and tags them with a
+/// BLAKE2b key only that client holds (derived from its signing seed with
+/// HKDF-SHA256). Holds the expanded keys so signing many records does not
+/// re-derive them; zeroized on drop.
+///
+/// The signature is what every reader verifies. The tag lets the writer
+/// check its own records at the cost of a MAC instead of an Ed25519
+/// verification: nobody else — not the database, not a reader holding the
+/// access key — can compute it.
 pub struct RecordSigner {
     key: SigningKey,
+    tag_key: orion::hazardous::mac::blake2b::SecretKey,
 }
 
 impl RecordSigner {
     /// A signer for `secret`.
-    pub fn new(secret: &SigningSecretKey) -> Self {
-        RecordSigner {
+    pub fn new(secret: &SigningSecretKey) -> Result<Self> {
+        use orion::hazardous::kdf::hkdf::{Hkdf, SHA256};
+        let mut tag_key = zeroize::Zeroizing::new([0u8; 32]);
+        Hkdf::<SHA256>::derive_key(
+            b"strongroom",
+            secret.unprotected_as_bytes(),
+            Some(TAG_KEY_INFO),
+            &mut tag_key[..],
+        )
+        .map_err(|_| Error::Crypto("HKDF"))?;
+        Ok(RecordSigner {
             key: secret.to_dalek(),
+            tag_key: orion::hazardous::mac::blake2b::SecretKey::try_from(&tag_key[..])
+                .map_err(|_| Error::Crypto("BLAKE2b key"))?,
+        })
+    }
+
+    /// The writer tag of `content` (see [`RecordSigner`]).
+    #[must_use = "the tag must be stored with the record"]
+    pub fn tag(&self, content: &SignedContent<'_>) -> Result<String> {
+        let tag = self.raw_tag(&content.message()?)?;
+        let mut text = String::with_capacity(TAG_PREFIX.len() + 43);
+        text.push_str(TAG_PREFIX);
+        b64::encode_into(tag.unprotected_as_ref(), &mut text);
+        Ok(text)
+    }
+
+    /// Checks a writer tag made by this signer's client. Every failure is
+    /// [`Error::Decryption`].
+    #[must_use = "a failed check must stop the read"]
+    pub fn verify_tag(&self, content: &SignedContent<'_>, tag: &str) -> Result<()> {
+        let encoded = tag.strip_prefix(TAG_PREFIX).ok_or(Error::Decryption)?;
+        let bytes = b64::decode(encoded).map_err(|_| Error::Decryption)?;
+        if bytes.len() != TAG_LEN {
+            return Err(Error::Decryption);
         }
+        let expected = orion::hazardous::mac::blake2b::Tag::try_from(&bytes[..])
+            .map_err(|_| Error::Decryption)?;
+        let message = content.message().map_err(|_| Error::Decryption)?;
+        orion::hazardous::mac::blake2b::Blake2b::verify(&expected, &self.tag_key, TAG_LEN, &message)
+            .map_err(|_| Error::Decryption)
+    }
+
+    fn raw_tag(&self, message: &[u8]) -> Result<orion::hazardous::mac::blake2b::Tag> {
+        let mut mac = orion::hazardous::mac::blake2b::Blake2b::new(&self.tag_key, TAG_LEN)
+            .map_err(|_| Error::Crypto("BLAKE2b"))?;
+        mac.update(message).map_err(|_| Error::Crypto("BLAKE2b"))?;
+        mac.finalize().map_err(|_| Error::Crypto("BLAKE2b"))
+    }
+
+    /// Signs `content` and tags it, computing the message once.
+    pub(crate) fn sign_and_tag(&self, content: &SignedContent<'_>) -> Result<(RecordSignature, String)> {
+        let message = content.message()?;
+        let signature = self.key.sign(&message);
+        let mut sig_text = String::with_capacity(PREFIX.len() + 86);
+        sig_text.push_str(PREFIX);
+        b64::encode_into(&signature.to_bytes(), &mut sig_text);
+        let tag = self.raw_tag(&message)?;
+        let mut tag_text = String::with_capacity(TAG_PREFIX.len() + 43);
+        tag_text.push_str(TAG_PREFIX);
+        b64::encode_into(tag.unprotected_as_ref(), &mut tag_text);
+        Ok((RecordSignature(sig_text), tag_text))
     }
 
     /// Signs `content`.

@@ -1,0 +1,143 @@
+//! A client: one identity (from its profile) working on one store.
+//!
+//! # Use case
+//! The key-value API: [`Client::put`], [`Client::get`], [`Client::update`],
+//! [`Client::delete`], [`Client::put_many`] and [`Client::query`]. Every
+//! write seals each field under a fresh data key, seals the data keys under
+//! the record type's access key and signs the record; every read verifies
+//! before it decrypts.
+//!
+//! # Example
+//! ```
+//! use strongroom::{Client, Fields, Plain, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open("sqlite::memory:")?;
+//! let alice = Client::open_or_create(dir.path().join("alice.profile"), &store)?;
+//! let fields = Fields::new().with("name", "Ada Lovelace")?.with("born", &1815)?;
+//! let plain = Plain::from([("clinic".to_owned(), "north".to_owned())]);
+//! let meta = alice.put("patient", &fields, &plain)?;
+//! let record = alice.get(meta.id)?;
+//! assert_eq!(record.field::<String>("name")?, "Ada Lovelace");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod access;
+mod peers;
+mod query;
+mod read;
+mod validate;
+mod write;
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use crate::error::Result;
+use crate::identity::{Identity, PublicIdentity};
+use crate::ids::ClientId;
+use crate::keycache::{KeyCache, DEFAULT_CAPACITY};
+use crate::profile::{Profile, ProfileOptions};
+use crate::store::Store;
+
+pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
+
+/// Counters a client keeps about its key work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Access keys unwrapped (HPKE opens) since the client was made.
+    pub key_unwraps: u64,
+    /// Access key look-ups answered by the cache.
+    pub key_cache_hits: u64,
+    /// Access keys in the cache now.
+    pub cached_keys: usize,
+}
+
+/// One client identity working on one store.
+pub struct Client {
+    store: Store,
+    identity: Identity,
+    profile: Mutex<Profile>,
+    keys: KeyCache,
+    unwraps: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id())
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Loads the profile at `profile_path` (creating it, with a new
+    /// identity, if there is none) and registers the client's public keys
+    /// in `store`.
+    pub fn open_or_create(profile_path: impl AsRef<Path>, store: &Store) -> Result<Client> {
+        Self::open_or_create_with(profile_path, store, ProfileOptions::default())
+    }
+
+    /// [`Client::open_or_create`] with a name and/or passphrase for the
+    /// profile (the passphrase also opens an existing sealed profile).
+    pub fn open_or_create_with(
+        profile_path: impl AsRef<Path>,
+        store: &Store,
+        options: ProfileOptions<'_>,
+    ) -> Result<Client> {
+        let path = profile_path.as_ref();
+        let profile = if path.exists() {
+            Profile::load(path, options.passphrase)?
+        } else {
+            Profile::create(path, options)?
+        };
+        Self::from_profile(profile, store)
+    }
+
+    /// A client for an already loaded profile; registers its public keys.
+    pub fn from_profile(profile: Profile, store: &Store) -> Result<Client> {
+        let client = Client {
+            store: store.clone(),
+            identity: profile.identity().duplicate()?,
+            profile: Mutex::new(profile),
+            keys: KeyCache::new(DEFAULT_CAPACITY),
+            unwraps: Default::default(),
+        };
+        client.register()?;
+        Ok(client)
+    }
+
+    /// This client's id.
+    pub fn id(&self) -> ClientId {
+        self.identity.client_id()
+    }
+
+    /// This client's public keys.
+    pub fn public(&self) -> &PublicIdentity {
+        self.identity.public()
+    }
+
+    /// The store this client works on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Key counters (for tests and monitoring).
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            key_unwraps: self.unwraps.load(std::sync::atomic::Ordering::Relaxed),
+            key_cache_hits: self.keys.hits(),
+            cached_keys: self.keys.len(),
+        }
+    }
+
+    /// Drops every cached access key (they are zeroized).
+    pub fn clear_key_cache(&self) {
+        self.keys.clear();
+    }
+
+    fn with_profile<T>(&self, f: impl FnOnce(&mut Profile) -> T) -> T {
+        f(&mut self.profile.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}

@@ -1,0 +1,254 @@
+//! Queries over records: filters, ordering, keyset pagination with an
+//! opaque cursor, and the page of results.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::format::b64;
+use crate::ids::{ClientId, RecordId};
+use crate::model::Record;
+
+/// The largest page a query returns.
+pub const MAX_PAGE_SIZE: usize = 1000;
+const CURSOR_PREFIX: &str = "c1.";
+
+/// Result order. Ties are broken by record id, so pages never overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Order {
+    /// Oldest first (by creation time).
+    #[default]
+    CreatedAsc,
+    /// Newest first (by creation time).
+    CreatedDesc,
+    /// Least recently written first.
+    UpdatedAsc,
+    /// Most recently written first.
+    UpdatedDesc,
+}
+
+impl Order {
+    pub(crate) fn by_created(self) -> bool {
+        matches!(self, Order::CreatedAsc | Order::CreatedDesc)
+    }
+
+    pub(crate) fn ascending(self) -> bool {
+        matches!(self, Order::CreatedAsc | Order::UpdatedAsc)
+    }
+}
+
+/// Where the next page starts: opaque text, valid only for a query with
+/// the same order.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+#[derive(Serialize, Deserialize)]
+struct CursorBody {
+    o: Order,
+    t: i64,
+    id: String,
+}
+
+impl Cursor {
+    pub(crate) fn new(order: Order, timestamp: i64, record_id: &str) -> Self {
+        let body = CursorBody {
+            o: order,
+            t: timestamp,
+            id: record_id.to_owned(),
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        Cursor(format!("{CURSOR_PREFIX}{}", b64::encode(&json)))
+    }
+
+    /// Parses a cursor's text (as given to a caller before).
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::decode(text)?;
+        Ok(Cursor(text.to_owned()))
+    }
+
+    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, String)> {
+        let body = Self::decode(&self.0)?;
+        if body.o != order {
+            return Err(Error::InvalidInput("the cursor belongs to a query with another order"));
+        }
+        Ok((body.t, body.id))
+    }
+
+    fn decode(text: &str) -> Result<CursorBody> {
+        const BAD: Error = Error::InvalidInput("malformed query cursor");
+        let encoded = text.strip_prefix(CURSOR_PREFIX).ok_or(BAD)?;
+        let json = b64::decode(encoded).map_err(|_| BAD)?;
+        let body: CursorBody = serde_json::from_slice(&json).map_err(|_| BAD)?;
+        body.id.parse::<RecordId>().map_err(|_| BAD)?;
+        Ok(body)
+    }
+
+    /// The cursor's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cursor({})", self.0)
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A query: which records, in which order, how many, with or without
+/// decrypting them. Built with chained methods.
+///
+/// By default: this client's own records of every type, oldest first, 100
+/// per page, decrypted.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub(crate) record_type: Option<String>,
+    pub(crate) writers: Option<Vec<ClientId>>,
+    pub(crate) plain: Vec<(String, String)>,
+    pub(crate) created_from: Option<i64>,
+    pub(crate) created_before: Option<i64>,
+    pub(crate) updated_from: Option<i64>,
+    pub(crate) updated_before: Option<i64>,
+    pub(crate) order: Order,
+    pub(crate) limit: usize,
+    pub(crate) after: Option<Cursor>,
+    pub(crate) with_data: bool,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            record_type: None,
+            writers: None,
+            plain: Vec::new(),
+            created_from: None,
+            created_before: None,
+            updated_from: None,
+            updated_before: None,
+            order: Order::default(),
+            limit: 100,
+            after: None,
+            with_data: true,
+        }
+    }
+}
+
+impl Query {
+    /// This client's records of every type.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only records of this type.
+    pub fn record_type(mut self, record_type: impl Into<String>) -> Self {
+        self.record_type = Some(record_type.into());
+        self
+    }
+
+    /// Only records by these writers (default: this client only).
+    pub fn writers(mut self, writers: impl IntoIterator<Item = ClientId>) -> Self {
+        self.writers = Some(writers.into_iter().collect());
+        self
+    }
+
+    /// Only records whose plain meta `name` equals `value` (repeatable: all
+    /// must hold).
+    pub fn plain_eq(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.plain.push((name.into(), value.into()));
+        self
+    }
+
+    /// Only records created at or after `from` and before `before`.
+    pub fn created_between(mut self, from: Option<DateTime<Utc>>, before: Option<DateTime<Utc>>) -> Self {
+        self.created_from = from.map(|t| t.timestamp_micros());
+        self.created_before = before.map(|t| t.timestamp_micros());
+        self
+    }
+
+    /// Only records last written at or after `from` and before `before`.
+    pub fn updated_between(mut self, from: Option<DateTime<Utc>>, before: Option<DateTime<Utc>>) -> Self {
+        self.updated_from = from.map(|t| t.timestamp_micros());
+        self.updated_before = before.map(|t| t.timestamp_micros());
+        self
+    }
+
+    /// Result order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Page size, 1 to [`MAX_PAGE_SIZE`].
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Continue after the page that returned `cursor`.
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+
+    /// Decrypt the fields (default) or return meta only (signatures are
+    /// still verified).
+    pub fn with_data(mut self, with_data: bool) -> Self {
+        self.with_data = with_data;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
+            return Err(Error::InvalidInput("a page holds 1 to 1000 records"));
+        }
+        if let Some(cursor) = &self.after {
+            cursor.decode_for(self.order)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a record was left out of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// This client holds no access key for the record's type and key
+    /// version (not shared with it, or revoked).
+    NoAccess,
+    /// The writer is not registered, or its keys differ from the pinned
+    /// ones.
+    UnknownWriter,
+    /// The stored record failed verification or decryption (tampered or
+    /// malformed).
+    Invalid,
+}
+
+/// A record a query matched but could not return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The record's id (`None` if the stored id itself is malformed).
+    pub record_id: Option<RecordId>,
+    /// Its writer, if the stored id parses.
+    pub writer_id: Option<ClientId>,
+    /// Why it was left out.
+    pub reason: SkipReason,
+}
+
+/// One page of query results.
+#[derive(Debug)]
+pub struct Page {
+    /// The records, verified (and decrypted when asked).
+    pub records: Vec<Record>,
+    /// Matches that could not be returned, and why. One missing share or
+    /// one bad record never fails the whole query.
+    pub skipped: Vec<Skipped>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}

@@ -1,0 +1,326 @@
+//! Reading: get one record, query many. Every record is verified (the
+//! writer's signature, or this client's own tag on its own records) before
+//! anything in it is decrypted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use zeroize::Zeroizing;
+
+use super::access::KeyUnavailable;
+use super::query::{Cursor, Page, Query, SkipReason, Skipped};
+use super::Client;
+use crate::crypto::keys::{AccessKey, SigningPublicKey};
+use crate::error::{Error, Result};
+use crate::ids::{ClientId, RecordId};
+use crate::model::{Record, RecordMeta};
+use crate::record::SealedRecord;
+use crate::store::rows::RecordRow;
+use crate::store::schema::{record_meta, records};
+use crate::store::tx::db_err;
+use crate::store::AnyConnection;
+
+/// Below this many records a page is opened on the calling thread.
+const PARALLEL_THRESHOLD: usize = 128;
+
+type DB = <AnyConnection as diesel::Connection>::Backend;
+
+/// How to check one writer's records.
+#[derive(Clone, Copy)]
+enum Verifier {
+    Own,
+    Peer(SigningPublicKey),
+}
+
+/// A parsed row with what it needs to be opened.
+struct Pending {
+    sealed: SealedRecord,
+    meta: RecordMeta,
+    verifier: Verifier,
+    key: Option<Arc<AccessKey>>,
+}
+
+impl Client {
+    /// Reads, verifies and decrypts one record.
+    ///
+    /// Errors: [`Error::NotFound`] if there is no such record,
+    /// [`Error::AccessDenied`] if this client holds no key for it,
+    /// [`Error::Decryption`] if it fails verification.
+    pub fn get(&self, id: RecordId) -> Result<Record> {
+        let mut conn = self.store.conn()?;
+        let row: Option<RecordRow> = records::table
+            .find(id.to_string())
+            .select(RecordRow::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map_err(db_err)?;
+        let row = row.ok_or(Error::NotFound { record_id: id })?;
+        let (sealed, meta) = row.to_sealed()?;
+        if sealed.record_id != id {
+            return Err(Error::Decryption);
+        }
+        let verifier = self.verifier(&mut conn, sealed.writer_id)?;
+        let key = match self.access_key(&mut conn, sealed.writer_id, &sealed.record_type, sealed.key_version) {
+            Ok(key) => key,
+            Err(KeyUnavailable::NotShared) => {
+                return Err(Error::AccessDenied {
+                    record_id: id,
+                    reason: "no access key for this record type is shared with this client",
+                })
+            }
+            Err(KeyUnavailable::Failed(err)) => return Err(err),
+        };
+        self.open(Pending {
+            sealed,
+            meta,
+            verifier,
+            key: Some(key),
+        })
+    }
+
+    /// Runs a query and returns one page, each record verified (and
+    /// decrypted unless the query says otherwise). Records this client
+    /// cannot read are listed in [`Page::skipped`], not errors.
+    pub fn query(&self, query: &Query) -> Result<Page> {
+        query.check()?;
+        let mut conn = self.store.conn()?;
+        let mut rows = self.select_rows(&mut conn, query)?;
+        let next = if rows.len() > query.limit {
+            rows.truncate(query.limit);
+            rows.last().map(|row| {
+                let t = if query.order.by_created() { row.created_at } else { row.updated_at };
+                Cursor::new(query.order, t, &row.record_id)
+            })
+        } else {
+            None
+        };
+        let (records, skipped) = self.open_rows(&mut conn, rows, query.with_data)?;
+        if !skipped.is_empty() {
+            tracing::warn!(skipped = skipped.len(), returned = records.len(), "query skipped records");
+        }
+        Ok(Page { records, skipped, next })
+    }
+
+    fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<RecordRow>> {
+        let writers: Vec<String> = match &query.writers {
+            Some(writers) => writers.iter().map(ToString::to_string).collect(),
+            None => vec![self.id().to_string()],
+        };
+        let mut q = records::table
+            .select(RecordRow::as_select())
+            .filter(records::writer_id.eq_any(writers))
+            .into_boxed::<DB>();
+        if let Some(record_type) = &query.record_type {
+            q = q.filter(records::record_type.eq(record_type.clone()));
+        }
+        for (name, value) in &query.plain {
+            q = q.filter(
+                records::record_id.eq_any(
+                    record_meta::table
+                        .filter(record_meta::name.eq(name.clone()))
+                        .filter(record_meta::value.eq(value.clone()))
+                        .select(record_meta::record_id),
+                ),
+            );
+        }
+        if let Some(t) = query.created_from {
+            q = q.filter(records::created_at.ge(t));
+        }
+        if let Some(t) = query.created_before {
+            q = q.filter(records::created_at.lt(t));
+        }
+        if let Some(t) = query.updated_from {
+            q = q.filter(records::updated_at.ge(t));
+        }
+        if let Some(t) = query.updated_before {
+            q = q.filter(records::updated_at.lt(t));
+        }
+        let after = query.after.as_ref().map(|c| c.decode_for(query.order)).transpose()?;
+        let asc = query.order.ascending();
+        q = match (query.order.by_created(), asc) {
+            (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
+            (true, false) => q.order((records::created_at.desc(), records::record_id.desc())),
+            (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
+            (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
+        };
+        if let Some((t, id)) = after {
+            q = match (query.order.by_created(), asc) {
+                (true, true) => q.filter(
+                    records::created_at
+                        .gt(t)
+                        .or(records::created_at.eq(t).and(records::record_id.gt(id))),
+                ),
+                (true, false) => q.filter(
+                    records::created_at
+                        .lt(t)
+                        .or(records::created_at.eq(t).and(records::record_id.lt(id))),
+                ),
+                (false, true) => q.filter(
+                    records::updated_at
+                        .gt(t)
+                        .or(records::updated_at.eq(t).and(records::record_id.gt(id))),
+                ),
+                (false, false) => q.filter(
+                    records::updated_at
+                        .lt(t)
+                        .or(records::updated_at.eq(t).and(records::record_id.lt(id))),
+                ),
+            };
+        }
+        let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
+        q.limit(limit).load(conn).map_err(db_err)
+    }
+
+    fn verifier(&self, conn: &mut AnyConnection, writer: ClientId) -> Result<Verifier> {
+        if writer == self.id() {
+            Ok(Verifier::Own)
+        } else {
+            Ok(Verifier::Peer(self.peer(conn, writer)?.signing_key))
+        }
+    }
+
+    /// Verifies, then (when a key is given) decrypts.
+    fn open(&self, pending: Pending) -> Result<Record> {
+        let Pending {
+            sealed,
+            meta,
+            verifier,
+            key,
+        } = pending;
+        match verifier {
+            Verifier::Own => sealed.verify_own(self.identity.signer())?,
+            Verifier::Peer(public) => sealed.verify(&public)?,
+        }
+        let data = match key {
+            None => None,
+            Some(key) => Some(
+                crate::record::open_verified(&sealed, &key)?
+                    .into_iter()
+                    .map(|(name, value)| (name, Zeroizing::new(value)))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+        };
+        Ok(Record::new(meta, data))
+    }
+
+    /// Parses, resolves writers and keys (once each), then verifies and
+    /// decrypts, on both cores for a large page.
+    fn open_rows(
+        &self,
+        conn: &mut AnyConnection,
+        rows: Vec<RecordRow>,
+        with_data: bool,
+    ) -> Result<(Vec<Record>, Vec<Skipped>)> {
+        let mut skipped = Vec::new();
+        let mut verifiers: HashMap<ClientId, Option<Verifier>> = HashMap::new();
+        let mut keys: HashMap<(ClientId, String, u32), Option<Arc<AccessKey>>> = HashMap::new();
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in rows {
+            let skip = |reason| Skipped {
+                record_id: row.id(),
+                writer_id: row.writer(),
+                reason,
+            };
+            let Ok((sealed, meta)) = row.to_sealed() else {
+                skipped.push(skip(SkipReason::Invalid));
+                continue;
+            };
+            let verifier = match verifiers.get(&sealed.writer_id) {
+                Some(v) => *v,
+                None => {
+                    let v = match self.verifier(conn, sealed.writer_id) {
+                        Ok(v) => Some(v),
+                        Err(Error::UnknownClient { .. } | Error::KeyChanged { .. } | Error::Decryption) => None,
+                        Err(other) => return Err(other),
+                    };
+                    verifiers.insert(sealed.writer_id, v);
+                    v
+                }
+            };
+            let Some(verifier) = verifier else {
+                skipped.push(skip(SkipReason::UnknownWriter));
+                continue;
+            };
+            let key = if with_data {
+                let id = (sealed.writer_id, sealed.record_type.clone(), sealed.key_version);
+                let key = match keys.get(&id) {
+                    Some(key) => key.clone(),
+                    None => {
+                        let key = match self.access_key(conn, id.0, &id.1, id.2) {
+                            Ok(key) => Some(key),
+                            Err(KeyUnavailable::NotShared) => None,
+                            Err(KeyUnavailable::Failed(Error::Decryption)) => None,
+                            Err(KeyUnavailable::Failed(other)) => return Err(other),
+                        };
+                        keys.insert(id, key.clone());
+                        key
+                    }
+                };
+                match key {
+                    Some(key) => Some(key),
+                    None => {
+                        skipped.push(skip(SkipReason::NoAccess));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            pending.push(Pending {
+                sealed,
+                meta,
+                verifier,
+                key,
+            });
+        }
+        let opened = self.open_all(pending);
+        let mut records = Vec::with_capacity(opened.len());
+        for (id, writer, result) in opened {
+            match result {
+                Ok(record) => records.push(record),
+                Err(_) => {
+                    tracing::warn!(record_id = %id, "record failed verification or decryption");
+                    skipped.push(Skipped {
+                        record_id: Some(id),
+                        writer_id: Some(writer),
+                        reason: SkipReason::Invalid,
+                    });
+                }
+            }
+        }
+        Ok((records, skipped))
+    }
+
+    /// Opens every pending record, in order, splitting a large batch
+    /// across the machine's cores.
+    fn open_all(&self, pending: Vec<Pending>) -> Vec<(RecordId, ClientId, Result<Record>)> {
+        let open_one = |p: Pending| {
+            let (id, writer) = (p.sealed.record_id, p.sealed.writer_id);
+            (id, writer, self.open(p))
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+        if pending.len() < PARALLEL_THRESHOLD || threads < 2 {
+            return pending.into_iter().map(open_one).collect();
+        }
+        let chunk = pending.len().div_ceil(threads);
+        let mut batches: Vec<Vec<Pending>> = Vec::with_capacity(threads);
+        let mut rest = pending;
+        while rest.len() > chunk {
+            let tail = rest.split_off(chunk);
+            batches.push(rest);
+            rest = tail;
+        }
+        batches.push(rest);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batches
+                .into_iter()
+                .map(|batch| scope.spawn(move || batch.into_iter().map(open_one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,37 @@
+//! Checks on what callers pass in, before anything is sealed or written.
+
+use crate::error::{Error, Result};
+use crate::model::{Fields, Plain};
+
+const MAX_NAME_LEN: usize = 255;
+const MAX_PLAIN_VALUE_LEN: usize = 64 * 1024;
+
+fn name_ok(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME_LEN && !name.chars().any(char::is_control)
+}
+
+pub(super) fn record_type(record_type: &str) -> Result<()> {
+    if name_ok(record_type) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput("a record type is 1 to 255 bytes without control characters"))
+    }
+}
+
+pub(super) fn fields(fields: &Fields) -> Result<()> {
+    if fields.names().all(name_ok) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput("a field name is 1 to 255 bytes without control characters"))
+    }
+}
+
+pub(super) fn plain(plain: &Plain) -> Result<()> {
+    if !plain.keys().all(|k| name_ok(k)) {
+        return Err(Error::InvalidInput("a plain meta name is 1 to 255 bytes without control characters"));
+    }
+    if plain.values().any(|v| v.len() > MAX_PLAIN_VALUE_LEN) {
+        return Err(Error::InvalidInput("a plain meta value is at most 64 KiB"));
+    }
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! Writing: put, put_many, update and delete. Each call is one transaction:
+//! on any failure nothing of it is stored. A write reads the current access
+//! key version inside its own transaction, so it never uses a key that a
+//! concurrent rotation has replaced.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use diesel::prelude::*;
+
+use super::access::WriteKey;
+use super::{validate, Client};
+use crate::crypto::signature::RecordHeader;
+use crate::error::{Error, Result};
+use crate::ids::RecordId;
+use crate::model::{Fields, NewRecord, Plain, RecordMeta};
+use crate::record::seal_record;
+use crate::store::rows::{from_micros, now_micros, MetaRow, RecordRow};
+use crate::store::schema::{record_meta, records};
+use crate::store::tx::{db_err, is_unique_violation, on_backend, write_transaction};
+use crate::store::AnyConnection;
+
+/// Records sealed per chunk (and inserted per statement).
+const CHUNK: usize = 200;
+/// Attempts of a write that loses a race on creating a type's first key.
+const ATTEMPTS: usize = 3;
+
+/// One chunk, sealed: the rows to insert and the meta to return.
+struct SealedChunk {
+    index: usize,
+    rows: Vec<RecordRow>,
+    meta_rows: Vec<MetaRow>,
+    metas: Vec<RecordMeta>,
+}
+
+impl Client {
+    /// Writes one new record; returns its meta (version 1).
+    pub fn put(&self, record_type: &str, fields: &Fields, plain: &Plain) -> Result<RecordMeta> {
+        let record = NewRecord::new(record_type, fields.clone(), plain.clone());
+        let mut metas = self.put_many(std::slice::from_ref(&record))?;
+        metas.pop().ok_or(Error::Database("insert returned nothing".to_owned()))
+    }
+
+    /// Writes many new records in one transaction: all or none. Records
+    /// are sealed on the other cores while the database writes.
+    pub fn put_many(&self, new_records: &[NewRecord]) -> Result<Vec<RecordMeta>> {
+        for record in new_records {
+            validate::record_type(&record.record_type)?;
+            validate::fields(&record.fields)?;
+            validate::plain(&record.plain)?;
+        }
+        if new_records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let types: BTreeSet<&str> = new_records.iter().map(|r| r.record_type.as_str()).collect();
+        self.retrying(|conn| {
+            let mut keys: HashMap<&str, WriteKey> = HashMap::new();
+            for &record_type in &types {
+                keys.insert(record_type, self.write_key(conn, record_type)?);
+            }
+            let metas = self.seal_and_insert(conn, new_records, &keys, now_micros())?;
+            Ok((metas, keys))
+        })
+        .map(|(metas, keys)| {
+            for (record_type, key) in &keys {
+                self.cache_created_key(record_type, key);
+            }
+            tracing::debug!(count = metas.len(), "stored records");
+            metas
+        })
+    }
+
+    /// Replaces the fields and plain meta of one of this client's records,
+    /// if it is still at `expected_version`: every field is sealed again
+    /// under fresh data keys with the current access key, the version goes
+    /// up by one and the record is signed again. A stale version is
+    /// [`Error::Conflict`] and writes nothing.
+    pub fn update(&self, id: RecordId, expected_version: u64, fields: &Fields, plain: &Plain) -> Result<RecordMeta> {
+        validate::fields(fields)?;
+        validate::plain(plain)?;
+        let (meta, key) = self.retrying(|conn| {
+            let current = self.owned_row(conn, id, expected_version)?;
+            let key = self.write_key(conn, &current.record_type)?;
+            let now = now_micros();
+            let header = RecordHeader {
+                record_id: id,
+                version: expected_version + 1,
+                record_type: &current.record_type,
+                writer_id: self.id(),
+                key_version: key.version,
+            };
+            let sealed = seal_record(self.identity.signer(), &key.key, header, plain.clone(), fields.encoded())?;
+            let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
+            let changed = diesel::update(
+                records::table
+                    .filter(records::record_id.eq(id.to_string()))
+                    .filter(records::version.eq(to_i64(expected_version)?)),
+            )
+            .set(&row)
+            .execute(conn)
+            .map_err(db_err)?;
+            if changed != 1 {
+                return Err(conflict(id, expected_version, None));
+            }
+            diesel::delete(record_meta::table.filter(record_meta::record_id.eq(id.to_string())))
+                .execute(conn)
+                .map_err(db_err)?;
+            insert_meta(conn, &row.meta_rows(plain))?;
+            let meta = RecordMeta {
+                id,
+                version: expected_version + 1,
+                writer_id: self.id(),
+                record_type: current.record_type,
+                key_version: key.version,
+                plain: plain.clone(),
+                created_at: from_micros(current.created_at).ok_or(Error::Decryption)?,
+                updated_at: from_micros(now).ok_or(Error::Decryption)?,
+            };
+            Ok((meta, key))
+        })?;
+        self.cache_created_key(&meta.record_type, &key);
+        Ok(meta)
+    }
+
+    /// Deletes one of this client's records if it is still at
+    /// `expected_version` ([`Error::Conflict`] otherwise).
+    pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
+        self.retrying(|conn| {
+            self.owned_row(conn, id, expected_version)?;
+            diesel::delete(record_meta::table.filter(record_meta::record_id.eq(id.to_string())))
+                .execute(conn)
+                .map_err(db_err)?;
+            let deleted = diesel::delete(
+                records::table
+                    .filter(records::record_id.eq(id.to_string()))
+                    .filter(records::version.eq(to_i64(expected_version)?)),
+            )
+            .execute(conn)
+            .map_err(db_err)?;
+            if deleted != 1 {
+                return Err(conflict(id, expected_version, None));
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `write` in a write transaction, again (a fresh transaction) if
+    /// it lost a race on a unique constraint.
+    fn retrying<T>(&self, mut write: impl FnMut(&mut AnyConnection) -> Result<T>) -> Result<T> {
+        let mut conn = self.store.conn()?;
+        let mut attempt = 1;
+        loop {
+            match write_transaction(&mut conn, &mut write) {
+                Err(err) if is_unique_violation(&err) && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, "write lost a race; retrying");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The stored row of `id`, checked to be this client's and at
+    /// `expected_version`.
+    fn owned_row(&self, conn: &mut AnyConnection, id: RecordId, expected_version: u64) -> Result<RecordRow> {
+        let row: RecordRow = records::table
+            .find(id.to_string())
+            .select(RecordRow::as_select())
+            .first(conn)
+            .optional()
+            .map_err(db_err)?
+            .ok_or(Error::NotFound { record_id: id })?;
+        if row.writer() != Some(self.id()) {
+            return Err(Error::AccessDenied {
+                record_id: id,
+                reason: "only the record's writer may change it",
+            });
+        }
+        let found = u64::try_from(row.version).map_err(|_| Error::Decryption)?;
+        if found != expected_version {
+            return Err(conflict(id, expected_version, Some(found)));
+        }
+        Ok(row)
+    }
+
+    /// Seals `new_records` in chunks on worker threads and inserts each
+    /// chunk as it arrives; returns the metas in input order.
+    fn seal_and_insert(
+        &self,
+        conn: &mut AnyConnection,
+        new_records: &[NewRecord],
+        keys: &HashMap<&str, WriteKey>,
+        now: i64,
+    ) -> Result<Vec<RecordMeta>> {
+        let chunks: Vec<&[NewRecord]> = new_records.chunks(CHUNK).collect();
+        let mut out: Vec<Option<Vec<RecordMeta>>> = (0..chunks.len()).map(|_| None).collect();
+        if chunks.len() == 1 {
+            let chunk = self.seal_chunk(0, chunks[0], keys, now)?;
+            insert_chunk(conn, &chunk)?;
+            return Ok(chunk.metas);
+        }
+        let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| -> Result<()> {
+            let (sender, receiver) = mpsc::sync_channel::<Result<SealedChunk>>(workers * 2);
+            for _ in 0..workers {
+                let sender = sender.clone();
+                let (chunks, next) = (&chunks, &next);
+                scope.spawn(move || loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(index) else { break };
+                    if sender.send(self.seal_chunk(index, chunk, keys, now)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(sender);
+            for sealed in receiver {
+                let sealed = sealed?;
+                insert_chunk(conn, &sealed)?;
+                out[sealed.index] = Some(sealed.metas);
+            }
+            Ok(())
+        })?;
+        Ok(out.into_iter().flatten().flatten().collect())
+    }
+
+    fn seal_chunk(
+        &self,
+        index: usize,
+        chunk: &[NewRecord],
+        keys: &HashMap<&str, WriteKey>,
+        now: i64,
+    ) -> Result<SealedChunk> {
+        let mut sealed = SealedChunk {
+            index,
+            rows: Vec::with_capacity(chunk.len()),
+            meta_rows: Vec::new(),
+            metas: Vec::with_capacity(chunk.len()),
+        };
+        for record in chunk {
+            let key = &keys[record.record_type.as_str()];
+            let id = RecordId::random();
+            let header = RecordHeader {
+                record_id: id,
+                version: 1,
+                record_type: &record.record_type,
+                writer_id: self.id(),
+                key_version: key.version,
+            };
+            let record_sealed =
+                seal_record(self.identity.signer(), &key.key, header, record.plain.clone(), record.fields.encoded())?;
+            let row = RecordRow::from_sealed(record_sealed, now, now)?;
+            sealed.meta_rows.extend(row.meta_rows(&record.plain));
+            sealed.rows.push(row);
+            let at = from_micros(now).ok_or(Error::InvalidInput("clock out of range"))?;
+            sealed.metas.push(RecordMeta {
+                id,
+                version: 1,
+                writer_id: self.id(),
+                record_type: record.record_type.clone(),
+                key_version: key.version,
+                plain: record.plain.clone(),
+                created_at: at,
+                updated_at: at,
+            });
+        }
+        Ok(sealed)
+    }
+}
+
+fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
+    on_backend!(conn, |c| diesel::insert_into(records::table).values(&chunk.rows).execute(c))
+        .map_err(db_err)?;
+    insert_meta(conn, &chunk.meta_rows)
+}
+
+fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
+    for batch in rows.chunks(1000) {
+        on_backend!(&mut *conn, |c| diesel::insert_into(record_meta::table).values(batch).execute(c))
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn to_i64(version: u64) -> Result<i64> {
+    i64::try_from(version).map_err(|_| Error::InvalidInput("version out of range"))
+}
+
+fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {
+    Error::Conflict {
+        record_id: Some(id),
+        expected: Some(expected),
+        found,
+    }
+}
+

@@ -1,0 +1,203 @@
+//! What callers put in and get out of the store: field values, plain meta,
+//! record meta and decrypted records.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::ids::{ClientId, RecordId};
+
+/// Plain (unencrypted) meta: name → string, stored in the clear and
+/// filterable.
+pub type Plain = BTreeMap<String, String>;
+
+/// Sensitive field values by name, each any serde value (kept as its JSON
+/// encoding, zeroized on drop). `Debug` shows the names only.
+#[derive(Default, Clone)]
+pub struct Fields {
+    values: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl Fields {
+    /// No fields.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a field.
+    pub fn insert<T: Serialize + ?Sized>(&mut self, name: impl Into<String>, value: &T) -> Result<&mut Self> {
+        let json = serde_json::to_vec(value).map_err(|_| Error::Serialization)?;
+        self.values.insert(name.into(), Zeroizing::new(json));
+        Ok(self)
+    }
+
+    /// Builder form of [`Fields::insert`].
+    pub fn with<T: Serialize + ?Sized>(mut self, name: impl Into<String>, value: &T) -> Result<Self> {
+        self.insert(name, value)?;
+        Ok(self)
+    }
+
+    /// Every entry of a JSON object becomes a field.
+    pub fn from_json_object(object: &serde_json::Map<String, serde_json::Value>) -> Result<Self> {
+        let mut fields = Fields::new();
+        for (name, value) in object {
+            fields.insert(name.clone(), value)?;
+        }
+        Ok(fields)
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The field names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// The JSON encodings, by name.
+    pub(crate) fn encoded(&self) -> &BTreeMap<String, Zeroizing<Vec<u8>>> {
+        &self.values
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Fields").field(&self.values.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+/// A record to write: its type, sensitive fields and plain meta.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// The record type.
+    pub record_type: String,
+    /// Sensitive fields, sealed one by one.
+    pub fields: Fields,
+    /// Plain meta, stored in the clear.
+    pub plain: Plain,
+}
+
+impl NewRecord {
+    /// A record of `record_type` with these fields and plain meta.
+    pub fn new(record_type: impl Into<String>, fields: Fields, plain: Plain) -> Self {
+        NewRecord {
+            record_type: record_type.into(),
+            fields,
+            plain,
+        }
+    }
+}
+
+/// Everything about a stored record except its sensitive values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordMeta {
+    /// The record's id.
+    pub id: RecordId,
+    /// Its version: 1 when written, +1 on each update.
+    pub version: u64,
+    /// The client that wrote it (and owns it).
+    pub writer_id: ClientId,
+    /// Its type.
+    pub record_type: String,
+    /// The access key version its data keys are sealed under.
+    pub key_version: u32,
+    /// Its plain meta.
+    pub plain: Plain,
+    /// When it was first written (UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it was last written (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A record read back: its meta and (when asked for) its decrypted fields,
+/// held as JSON and zeroized on drop. `Debug` shows meta and field names.
+#[derive(Clone)]
+pub struct Record {
+    meta: RecordMeta,
+    data: Option<BTreeMap<String, Zeroizing<Vec<u8>>>>,
+}
+
+impl Record {
+    pub(crate) fn new(meta: RecordMeta, data: Option<BTreeMap<String, Zeroizing<Vec<u8>>>>) -> Self {
+        Record { meta, data }
+    }
+
+    /// The record's meta.
+    pub fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+
+    /// The record's id.
+    pub fn id(&self) -> RecordId {
+        self.meta.id
+    }
+
+    /// The record's version.
+    pub fn version(&self) -> u64 {
+        self.meta.version
+    }
+
+    /// Whether the fields were decrypted (queries may skip that).
+    pub fn has_data(&self) -> bool {
+        self.data.is_some()
+    }
+
+    /// The decrypted field names, sorted (empty without data).
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.data.iter().flat_map(|d| d.keys().map(String::as_str))
+    }
+
+    /// Decodes field `name` into `T`. A missing field is
+    /// [`Error::MissingField`]; a value of another type is
+    /// [`Error::ValueType`].
+    pub fn field<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        self.field_opt(name)?.ok_or_else(|| Error::MissingField { field: name.to_owned() })
+    }
+
+    /// Decodes field `name` into `T`, or `None` if the record has no such
+    /// field.
+    pub fn field_opt<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let Some(json) = self.data.as_ref().and_then(|d| d.get(name)) else {
+            return Ok(None);
+        };
+        serde_json::from_slice(json)
+            .map(Some)
+            .map_err(|_| Error::ValueType { field: name.to_owned() })
+    }
+
+    /// All decrypted fields as one JSON object.
+    pub fn data_json(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut object = serde_json::Map::new();
+        for name in self.field_names() {
+            object.insert(name.to_owned(), self.field(name)?);
+        }
+        Ok(object)
+    }
+
+    /// Drops the data, keeping the meta.
+    pub fn into_meta(self) -> RecordMeta {
+        self.meta
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("meta", &self.meta)
+            .field("fields", &self.field_names().collect::<Vec<_>>())
+            .finish()
+    }
+}

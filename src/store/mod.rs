@@ -1,0 +1,198 @@
+//! The sensitive database: a diesel connection pool on SQLite (embedded,
+//! the default) or PostgreSQL, with the schema's migrations embedded.
+//!
+//! # Use case
+//! A [`Store`] is opened once per process and shared (it is a cheap clone
+//! of a pool). Clients read and write records through it; it stores only
+//! ciphertext, wrapped keys, signatures and plain meta.
+//!
+//! # Parameters
+//! [`StoreOptions`]: pool size, connection timeout, whether to run the
+//! embedded migrations on open, SQLite's busy timeout. SQLite connections
+//! use WAL mode, `synchronous = NORMAL` and foreign keys. `sqlite::memory:`
+//! is one private database, so its pool holds exactly one connection.
+//!
+//! # Errors
+//! An unreachable database is [`Error::Connect`], naming host, port and
+//! database but never the password; a pool that has no free connection in
+//! time is [`Error::PoolTimeout`].
+//!
+//! # Example
+//! ```
+//! let store = strongroom::Store::open("sqlite::memory:")?;
+//! assert_eq!(store.backend(), strongroom::Backend::Sqlite);
+//! # Ok::<(), strongroom::Error>(())
+//! ```
+
+mod connection;
+mod migrate;
+pub(crate) mod rows;
+pub(crate) mod schema;
+pub(crate) mod tx;
+mod url;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+
+use crate::error::{Error, Result};
+pub(crate) use connection::AnyConnection;
+pub use migrate::MigrationStatus;
+use url::DatabaseUrl;
+
+pub(crate) type Conn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+/// Which database engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite (bundled), a file or in memory.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// How to open a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections the pool holds (default 8; always 1 in memory).
+    pub pool_size: u32,
+    /// How long to wait for a connection, from the pool or the server
+    /// (default 10 s).
+    pub connection_timeout: Duration,
+    /// Run pending embedded migrations on open (default true).
+    pub run_migrations: bool,
+    /// How long SQLite waits on a locked database (default 5 s).
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            pool_size: 8,
+            connection_timeout: Duration::from_secs(10),
+            run_migrations: true,
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The sensitive database. Cloning shares the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager<AnyConnection>>,
+    backend: Backend,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct SessionSetup {
+    sqlite_busy_timeout: Duration,
+}
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> std::result::Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(conn) = conn {
+            let sql = format!(
+                "PRAGMA busy_timeout = {};
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;",
+                self.sqlite_busy_timeout.as_millis()
+            );
+            conn.batch_execute(&sql).map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Opens `sqlite://PATH` (created if absent), `sqlite::memory:` or
+    /// `postgres://…` with default options.
+    pub fn open(url: &str) -> Result<Store> {
+        Self::open_with(url, StoreOptions::default())
+    }
+
+    /// Opens a store with explicit options.
+    pub fn open_with(url: &str, options: StoreOptions) -> Result<Store> {
+        let url = DatabaseUrl::parse(url)?;
+        let backend = match url {
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+            _ => Backend::Sqlite,
+        };
+        let in_memory = url == DatabaseUrl::SqliteMemory;
+        let manager = ConnectionManager::<AnyConnection>::new(url.connection_string());
+        let mut builder = Pool::builder()
+            .max_size(if in_memory { 1 } else { options.pool_size.max(1) })
+            .connection_timeout(options.connection_timeout)
+            .connection_customizer(Box::new(SessionSetup {
+                sqlite_busy_timeout: options.sqlite_busy_timeout,
+            }))
+            .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler));
+        if in_memory {
+            // The one connection *is* the database: never close it.
+            builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
+        } else {
+            builder = builder.min_idle(Some(1));
+        }
+        let pool = builder.build(manager).map_err(|err| Error::Connect {
+            target: url.redacted(),
+            reason: scrub(&err.to_string(), url.password()),
+        })?;
+        let store = Store { pool, backend, url };
+        if options.run_migrations {
+            let applied = store.run_migrations()?;
+            if !applied.is_empty() {
+                tracing::info!(count = applied.len(), backend = ?store.backend, "applied migrations");
+            }
+        }
+        tracing::debug!(url = ?store.url, "opened store");
+        Ok(store)
+    }
+
+    /// The database engine.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database URL without its password.
+    pub fn redacted_url(&self) -> String {
+        self.url.redacted()
+    }
+
+    /// A pooled connection.
+    pub(crate) fn conn(&self) -> Result<Conn> {
+        self.pool.get().map_err(|err| {
+            let reason = scrub(&err.to_string(), self.url.password());
+            if reason.contains("timed out") {
+                Error::PoolTimeout {
+                    target: self.url.redacted(),
+                }
+            } else {
+                Error::Connect {
+                    target: self.url.redacted(),
+                    reason,
+                }
+            }
+        })
+    }
+}
+
+/// Removes `secret` from a driver's message (drivers should never echo a
+/// password, but an error path is no place to find out).
+fn scrub(message: &str, secret: Option<&str>) -> String {
+    match secret {
+        Some(secret) if !secret.is_empty() => message.replace(secret, "***"),
+        _ => message.to_owned(),
+    }
+}

@@ -1,0 +1,149 @@
+//! Rows as diesel reads and writes them, and their conversion to and from
+//! the crypto layer's types. A stored row that does not parse is the opaque
+//! decryption error: the database is not trusted to be well-formed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{access_keys, clients, key_heads, record_meta, records};
+use crate::error::{Error, Result};
+use crate::ids::{ClientId, RecordId};
+use crate::model::RecordMeta;
+use crate::record::SealedRecord;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+pub(crate) struct ClientRow {
+    pub client_id: String,
+    pub name: Option<String>,
+    pub public_key: String,
+    pub signing_key: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = key_heads)]
+pub(crate) struct KeyHeadRow {
+    pub writer_id: String,
+    pub record_type: String,
+    pub current_version: i32,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = access_keys)]
+pub(crate) struct AccessKeyRow {
+    pub writer_id: String,
+    pub record_type: String,
+    pub key_version: i32,
+    pub reader_id: String,
+    pub wrapper_id: String,
+    pub eak: String,
+    pub created_at: i64,
+}
+
+/// One stored record version. `Debug` is not derived: the row holds
+/// ciphertext.
+#[derive(Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = records)]
+pub(crate) struct RecordRow {
+    pub record_id: String,
+    pub writer_id: String,
+    pub record_type: String,
+    pub version: i64,
+    pub plain: String,
+    pub data: String,
+    pub key_version: i32,
+    pub signature: String,
+    pub writer_tag: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = record_meta)]
+pub(crate) struct MetaRow {
+    pub record_id: String,
+    pub name: String,
+    pub value: String,
+}
+
+/// Microseconds since the Unix epoch, UTC.
+pub(crate) fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+pub(crate) fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+}
+
+impl RecordRow {
+    /// The row for a sealed record.
+    pub(crate) fn from_sealed(sealed: SealedRecord, created_at: i64, updated_at: i64) -> Result<Self> {
+        Ok(RecordRow {
+            record_id: sealed.record_id.to_string(),
+            writer_id: sealed.writer_id.to_string(),
+            version: i64::try_from(sealed.version).map_err(|_| Error::InvalidInput("version overflow"))?,
+            plain: serde_json::to_string(&sealed.plain).map_err(|_| Error::Serialization)?,
+            data: serde_json::to_string(&sealed.fields).map_err(|_| Error::Serialization)?,
+            key_version: i32::try_from(sealed.key_version)
+                .map_err(|_| Error::InvalidInput("key version overflow"))?,
+            record_type: sealed.record_type,
+            signature: sealed.signature,
+            writer_tag: sealed.writer_tag,
+            created_at,
+            updated_at,
+        })
+    }
+
+    /// Parses the row back; anything malformed is [`Error::Decryption`].
+    pub(crate) fn to_sealed(&self) -> Result<(SealedRecord, RecordMeta)> {
+        let bad = |_| Error::Decryption;
+        let sealed = SealedRecord {
+            record_id: self.record_id.parse().map_err(bad)?,
+            version: u64::try_from(self.version).map_err(|_| Error::Decryption)?,
+            record_type: self.record_type.clone(),
+            writer_id: self.writer_id.parse().map_err(bad)?,
+            key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
+            plain: serde_json::from_str::<BTreeMap<String, String>>(&self.plain).map_err(|_| Error::Decryption)?,
+            fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data).map_err(|_| Error::Decryption)?,
+            signature: self.signature.clone(),
+            writer_tag: self.writer_tag.clone(),
+        };
+        let meta = RecordMeta {
+            id: sealed.record_id,
+            version: sealed.version,
+            writer_id: sealed.writer_id,
+            record_type: sealed.record_type.clone(),
+            key_version: sealed.key_version,
+            plain: sealed.plain.clone(),
+            created_at: from_micros(self.created_at).ok_or(Error::Decryption)?,
+            updated_at: from_micros(self.updated_at).ok_or(Error::Decryption)?,
+        };
+        Ok((sealed, meta))
+    }
+
+    /// The record id, parsed.
+    pub(crate) fn id(&self) -> Option<RecordId> {
+        self.record_id.parse().ok()
+    }
+
+    /// The writer id, parsed.
+    pub(crate) fn writer(&self) -> Option<ClientId> {
+        self.writer_id.parse().ok()
+    }
+
+    /// The plain meta as filter rows.
+    pub(crate) fn meta_rows(&self, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
+        plain
+            .iter()
+            .map(|(name, value)| MetaRow {
+                record_id: self.record_id.clone(),
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,78 @@
+//! Diesel's view of the tables (the migrations are the truth).
+#![allow(missing_docs)]
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        name -> Nullable<Text>,
+        public_key -> Text,
+        signing_key -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_heads (writer_id, record_type) {
+        writer_id -> Text,
+        record_type -> Text,
+        current_version -> Integer,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    access_keys (writer_id, record_type, key_version, reader_id) {
+        writer_id -> Text,
+        record_type -> Text,
+        key_version -> Integer,
+        reader_id -> Text,
+        wrapper_id -> Text,
+        eak -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    policies (writer_id, record_type, reader_id, kind) {
+        writer_id -> Text,
+        record_type -> Text,
+        reader_id -> Text,
+        kind -> Text,
+        granted_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    records (record_id) {
+        record_id -> Text,
+        writer_id -> Text,
+        record_type -> Text,
+        version -> BigInt,
+        plain -> Text,
+        data -> Text,
+        key_version -> Integer,
+        signature -> Text,
+        writer_tag -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    record_meta (record_id, name) {
+        record_id -> Text,
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(record_meta -> records (record_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    key_heads,
+    access_keys,
+    policies,
+    records,
+    record_meta,
+);

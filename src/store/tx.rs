@@ -1,0 +1,82 @@
+//! Write transactions and database error mapping.
+//!
+//! SQLite write transactions start with `BEGIN IMMEDIATE`, so two writers
+//! never both read and then fail to upgrade their lock; PostgreSQL runs at
+//! READ COMMITTED with row locks taken by the statements themselves.
+
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::AnyConnection;
+use crate::error::{Error, Result};
+
+/// Runs `$body` with `$c` bound to the concrete connection of whichever
+/// backend `$conn` is; for statements diesel's multi-backend does not
+/// support (batch inserts, locking clauses).
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::AnyConnection::Sqlite($c) => $body,
+            $crate::store::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// Maps a diesel error to the library's error, keeping only diesel's
+/// message (never the row values a driver may put in its details).
+pub(crate) fn db_err(err: DieselError) -> Error {
+    match err {
+        DieselError::DatabaseError(kind, info) => {
+            let message = info.message().to_owned();
+            match kind {
+                DatabaseErrorKind::UniqueViolation
+                | DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::NotNullViolation
+                | DatabaseErrorKind::CheckViolation => Error::Constraint(message),
+                DatabaseErrorKind::SerializationFailure => Error::Conflict {
+                    record_id: None,
+                    expected: None,
+                    found: None,
+                },
+                _ => Error::Database(message),
+            }
+        }
+        other => Error::Database(other.to_string()),
+    }
+}
+
+/// Runs `f` in a write transaction: committed when `f` returns `Ok`, rolled
+/// back otherwise (nothing half-written).
+pub(crate) fn write_transaction<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T>,
+) -> Result<T> {
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+    .map_err(db_err)?;
+    match f(conn) {
+        Ok(value) => match <AnyConnection as Connection>::TransactionManager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(err) => {
+                let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
+                Err(db_err(err))
+            }
+        },
+        Err(err) => {
+            if let Err(rollback) =
+                <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Whether `err` is a unique-constraint violation (a lost race on insert).
+pub(crate) fn is_unique_violation(err: &Error) -> bool {
+    matches!(err, Error::Constraint(_))
+}

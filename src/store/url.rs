@@ -1,0 +1,149 @@
+//! Database URLs: which backend, where, and a form safe to print.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// A parsed database URL.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum DatabaseUrl {
+    /// An SQLite file (created if absent).
+    SqliteFile(String),
+    /// A private in-memory SQLite database.
+    SqliteMemory,
+    /// A PostgreSQL connection string (passed to libpq unchanged).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `sqlite::memory:` and `postgres://…` /
+    /// `postgresql://…`.
+    pub(crate) fn parse(url: &str) -> Result<Self> {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Ok(DatabaseUrl::SqliteMemory);
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(Error::InvalidUrl {
+                    url: redact(url),
+                    reason: "sqlite:// needs a file path",
+                });
+            }
+            return Ok(DatabaseUrl::SqliteFile(path.to_owned()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        Err(Error::InvalidUrl {
+            url: redact(url),
+            reason: "expected sqlite://PATH, sqlite::memory: or postgres://…",
+        })
+    }
+
+    /// What to pass to diesel's `establish`.
+    pub(crate) fn connection_string(&self) -> &str {
+        match self {
+            DatabaseUrl::SqliteFile(path) => path,
+            DatabaseUrl::SqliteMemory => ":memory:",
+            DatabaseUrl::Postgres(url) => url,
+        }
+    }
+
+    /// The URL without its password: scheme, user, host, port, database.
+    pub(crate) fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::SqliteFile(path) => format!("sqlite://{path}"),
+            DatabaseUrl::SqliteMemory => "sqlite::memory:".to_owned(),
+            DatabaseUrl::Postgres(url) => redact(url),
+        }
+    }
+
+    /// The password in the URL, if any (to scrub it from driver messages).
+    pub(crate) fn password(&self) -> Option<&str> {
+        match self {
+            DatabaseUrl::Postgres(url) => {
+                let rest = url.split_once("://")?.1;
+                let authority = rest.split(['/', '?']).next()?;
+                let userinfo = authority.rsplit_once('@')?.0;
+                userinfo.split_once(':').map(|(_, pw)| pw).filter(|pw| !pw.is_empty())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Removes the password from `scheme://user:password@host…` and any
+/// `password=` query parameter; the rest is kept.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.contains('@') || url.contains("password") {
+            "<unprintable url>".to_owned()
+        } else {
+            url.to_owned()
+        };
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{user}@{host}")
+        }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_forms() {
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap(), DatabaseUrl::SqliteMemory);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/s.db").unwrap(),
+            DatabaseUrl::SqliteFile("data/s.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///abs/s.db").unwrap(),
+            DatabaseUrl::SqliteFile("/abs/s.db".into())
+        );
+        assert!(matches!(DatabaseUrl::parse("postgresql://h/db").unwrap(), DatabaseUrl::Postgres(_)));
+        assert!(DatabaseUrl::parse("mysql://root@h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redaction_drops_passwords_only() {
+        assert_eq!(redact("postgres://bob:hunter2@db.example:5433/app"), "postgres://bob@db.example:5433/app");
+        assert_eq!(redact("postgres://db:5432/app?sslmode=require&password=hunter2"), "postgres://db:5432/app?sslmode=require");
+        assert_eq!(redact("postgres://bob@h/app"), "postgres://bob@h/app");
+        assert_eq!(redact("postgres://b:p@ss@h/app"), "postgres://b@h/app");
+        let url = DatabaseUrl::parse("postgres://bob:hunter2@h:1/app").unwrap();
+        assert_eq!(url.password(), Some("hunter2"));
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+}

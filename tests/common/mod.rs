@@ -1,0 +1,144 @@
+//! Test databases: every store test runs on SQLite and on the real
+//! PostgreSQL server, each in a database of its own that is dropped after.
+//!
+//! PostgreSQL is found at `STRONGROOM_TEST_POSTGRES` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). Outside CI a missing server
+//! skips the PostgreSQL half with a loud message; with `CI=true` it fails.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use strongroom::{Backend, Store};
+
+pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("STRONGROOM_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
+}
+
+/// One isolated database for one test.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn store(&self) -> Store {
+        Store::open(&self.url).expect("open test store")
+    }
+
+    /// A profile path in this test's own temporary folder.
+    pub fn profile(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.profile"))
+    }
+
+    /// The SQLite file, for byte scans.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        (self.backend == Backend::Sqlite).then(|| self.dir.path().join("sensitive.db"))
+    }
+
+    /// Runs raw SQL on the test database (to tamper, inspect, dump).
+    pub fn sql(&self, statement: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(self.sqlite_path().unwrap().to_str().unwrap())
+                    .expect("sqlite connect");
+                diesel::sql_query(statement).execute(&mut conn).expect(statement);
+            }
+            _ => {
+                let mut conn = PgConnection::establish(&self.url).expect("postgres connect");
+                diesel::sql_query(statement).execute(&mut conn).expect(statement);
+            }
+        }
+    }
+
+    /// Counts rows matching a `SELECT COUNT(*) AS n FROM …` statement.
+    pub fn count(&self, statement: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Vec<Count> = match self.backend {
+            Backend::Sqlite => {
+                let mut conn =
+                    diesel::SqliteConnection::establish(self.sqlite_path().unwrap().to_str().unwrap()).unwrap();
+                diesel::sql_query(statement).load(&mut conn).expect(statement)
+            }
+            _ => {
+                let mut conn = PgConnection::establish(&self.url).unwrap();
+                diesel::sql_query(statement).load(&mut conn).expect(statement)
+            }
+        };
+        rows[0].n
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            if let Ok(mut admin) = PgConnection::establish(&postgres_admin_url()) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+    }
+}
+
+fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sensitive.db").display());
+    TestDb {
+        backend: Backend::Sqlite,
+        url,
+        dir,
+        pg_name: None,
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` (loudly) when the server is not
+/// reachable outside CI.
+pub fn postgres_db(test: &str) -> Option<TestDb> {
+    let admin_url = postgres_admin_url();
+    let mut admin = match PgConnection::establish(&admin_url) {
+        Ok(conn) => conn,
+        Err(err) => {
+            let message = format!(
+                "PostgreSQL not reachable at {admin_url} ({err}); set STRONGROOM_TEST_POSTGRES or start the server"
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: {message} (CI=true: this is a failure)");
+            }
+            // Straight to the process's stderr, past the test harness's
+            // capture, so the skip shows even when the test passes.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\n!!!!!!!! SKIPPED the PostgreSQL half of `{test}`: {message} !!!!!!!!\n"
+            );
+            return None;
+        }
+    };
+    let name = format!("strongroom_test_{}", uuid::Uuid::new_v4().simple());
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create test database");
+    let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
+    Some(TestDb {
+        backend: Backend::Postgres,
+        url: format!("{base}/{name}"),
+        dir: tempfile::tempdir().unwrap(),
+        pg_name: Some(name),
+    })
+}
+
+/// Runs `test` on SQLite, then on PostgreSQL.
+pub fn each_backend(test: &str, body: impl Fn(&TestDb)) {
+    let sqlite = sqlite_db();
+    body(&sqlite);
+    if let Some(pg) = postgres_db(test) {
+        body(&pg);
+    }
+}
