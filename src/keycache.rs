@@ -55,7 +55,11 @@ impl KeyCache {
         let (map, clock) = &mut *guard;
         *clock += 1;
         if map.len() >= self.capacity && !map.contains_key(&id) {
-            if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }
@@ -70,11 +74,19 @@ impl KeyCache {
     }
 
     pub(crate) fn clear(&self) {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).0.clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clear();
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).0.len()
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .len()
     }
 
     pub(crate) fn hits(&self) -> u64 {

@@ -48,12 +48,12 @@ pub mod profile;
 pub mod record;
 pub mod store;
 
+pub use client::{Client, ClientStats, Cursor, Order, Page, Query, SkipReason, Skipped};
 pub use crypto::keys::{
     AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
     SigningSecretKey, KEY_LEN,
 };
 pub use crypto::{envelope, signature, wrap};
-pub use client::{Client, ClientStats, Cursor, Order, Page, Query, SkipReason, Skipped};
 pub use error::{Error, Result};
 pub use identity::{Identity, PublicIdentity};
 pub use ids::{ClientId, RecordId};

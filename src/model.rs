@@ -30,14 +30,22 @@ impl Fields {
     }
 
     /// Adds (or replaces) a field.
-    pub fn insert<T: Serialize + ?Sized>(&mut self, name: impl Into<String>, value: &T) -> Result<&mut Self> {
+    pub fn insert<T: Serialize + ?Sized>(
+        &mut self,
+        name: impl Into<String>,
+        value: &T,
+    ) -> Result<&mut Self> {
         let json = serde_json::to_vec(value).map_err(|_| Error::Serialization)?;
         self.values.insert(name.into(), Zeroizing::new(json));
         Ok(self)
     }
 
     /// Builder form of [`Fields::insert`].
-    pub fn with<T: Serialize + ?Sized>(mut self, name: impl Into<String>, value: &T) -> Result<Self> {
+    pub fn with<T: Serialize + ?Sized>(
+        mut self,
+        name: impl Into<String>,
+        value: &T,
+    ) -> Result<Self> {
         self.insert(name, value)?;
         Ok(self)
     }
@@ -74,7 +82,9 @@ impl Fields {
 
 impl fmt::Debug for Fields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Fields").field(&self.values.keys().collect::<Vec<_>>()).finish()
+        f.debug_tuple("Fields")
+            .field(&self.values.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -131,7 +141,10 @@ pub struct Record {
 }
 
 impl Record {
-    pub(crate) fn new(meta: RecordMeta, data: Option<BTreeMap<String, Zeroizing<Vec<u8>>>>) -> Self {
+    pub(crate) fn new(
+        meta: RecordMeta,
+        data: Option<BTreeMap<String, Zeroizing<Vec<u8>>>>,
+    ) -> Self {
         Record { meta, data }
     }
 
@@ -164,7 +177,9 @@ impl Record {
     /// [`Error::MissingField`]; a value of another type is
     /// [`Error::ValueType`].
     pub fn field<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
-        self.field_opt(name)?.ok_or_else(|| Error::MissingField { field: name.to_owned() })
+        self.field_opt(name)?.ok_or_else(|| Error::MissingField {
+            field: name.to_owned(),
+        })
     }
 
     /// Decodes field `name` into `T`, or `None` if the record has no such
@@ -175,7 +190,9 @@ impl Record {
         };
         serde_json::from_slice(json)
             .map(Some)
-            .map_err(|_| Error::ValueType { field: name.to_owned() })
+            .map_err(|_| Error::ValueType {
+                field: name.to_owned(),
+            })
     }
 
     /// All decrypted fields as one JSON object.

@@ -154,7 +154,10 @@ pub fn open_record(
 }
 
 /// Opens every field of a record the caller has already verified.
-pub(crate) fn open_verified(record: &SealedRecord, access_key: &AccessKey) -> Result<BTreeMap<String, Vec<u8>>> {
+pub(crate) fn open_verified(
+    record: &SealedRecord,
+    access_key: &AccessKey,
+) -> Result<BTreeMap<String, Vec<u8>>> {
     record.open_fields(access_key)
 }
 

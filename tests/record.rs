@@ -171,3 +171,56 @@ fn wrong_access_key_after_a_valid_signature_is_still_opaque() {
     assert!(record.verify(&alice.public().signing_key).is_ok());
     assert_rejected(&record, &alice, &AccessKey::generate(), "wrong access key");
 }
+
+#[test]
+fn the_writer_tag_checks_own_records_and_nobody_else_can_make_it() {
+    let (alice, reader) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+    let ak = AccessKey::generate();
+    let record = sealed(&alice, &ak);
+    assert!(record
+        .writer_tag
+        .starts_with(strongroom::signature::TAG_PREFIX));
+    assert_eq!(
+        record::open_own_record(&record, alice.signer(), &ak).unwrap(),
+        values()
+    );
+    // Another client (a reader holding the access key) has another tag key.
+    assert!(matches!(
+        record::open_own_record(&record, reader.signer(), &ak),
+        Err(Error::Decryption)
+    ));
+    // Any change to the signed content or the tag fails the tag check.
+    let mut edited = record.clone();
+    edited.plain.insert("clinic".to_owned(), "south".to_owned());
+    assert!(matches!(
+        record::open_own_record(&edited, alice.signer(), &ak),
+        Err(Error::Decryption)
+    ));
+    for bad in ["", "srt1.", "srt2.AAAA", &record.writer_tag[..20]] {
+        let mut edited = record.clone();
+        edited.writer_tag = bad.to_owned();
+        assert!(
+            matches!(
+                record::open_own_record(&edited, alice.signer(), &ak),
+                Err(Error::Decryption)
+            ),
+            "{bad}"
+        );
+    }
+    // A record forged by a reader: valid envelopes, its own signature and
+    // tag, claiming Alice as writer: both checks refuse it.
+    let header = RecordHeader {
+        record_id: RecordId::random(),
+        version: 1,
+        record_type: "patient",
+        writer_id: alice.client_id(),
+        key_version: 1,
+    };
+    let forged =
+        record::seal_record(reader.signer(), &ak, header, BTreeMap::new(), &values()).unwrap();
+    assert!(matches!(
+        record::open_own_record(&forged, alice.signer(), &ak),
+        Err(Error::Decryption)
+    ));
+    assert_rejected(&forged, &alice, &ak, "forged by a reader");
+}

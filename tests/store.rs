@@ -18,7 +18,10 @@ struct Visit {
 }
 
 fn plain(pairs: &[(&str, &str)]) -> Plain {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn patient(name: &str, clinic: &str) -> NewRecord {
@@ -27,9 +30,19 @@ fn patient(name: &str, clinic: &str) -> NewRecord {
         .unwrap()
         .with("national_id", "1815-12-10")
         .unwrap()
-        .with("history", &vec![Visit { date: "1843".into(), notes: "fine".into() }])
+        .with(
+            "history",
+            &vec![Visit {
+                date: "1843".into(),
+                notes: "fine".into(),
+            }],
+        )
         .unwrap();
-    NewRecord::new("patient", fields, plain(&[("clinic", clinic), ("ward", "7")]))
+    NewRecord::new(
+        "patient",
+        fields,
+        plain(&[("clinic", clinic), ("ward", "7")]),
+    )
 }
 
 fn client(db: &TestDb, store: &Store, name: &str) -> Client {
@@ -51,15 +64,27 @@ fn put_get_round_trip_with_meta() {
         assert_eq!(record.field::<String>("name").unwrap(), "Ada Lovelace");
         assert_eq!(
             record.field::<Vec<Visit>>("history").unwrap(),
-            vec![Visit { date: "1843".into(), notes: "fine".into() }]
+            vec![Visit {
+                date: "1843".into(),
+                notes: "fine".into()
+            }]
         );
-        assert!(matches!(record.field::<String>("absent"), Err(Error::MissingField { .. })));
-        assert!(matches!(record.field::<u64>("name"), Err(Error::ValueType { .. })));
+        assert!(matches!(
+            record.field::<String>("absent"),
+            Err(Error::MissingField { .. })
+        ));
+        assert!(matches!(
+            record.field::<u64>("name"),
+            Err(Error::ValueType { .. })
+        ));
         let debug = format!("{record:?}");
         assert!(!debug.contains("Ada"), "{debug}");
         // The same profile opened again (another process) reads it too.
         let again = Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
-        assert_eq!(again.get(meta.id).unwrap().field::<String>("name").unwrap(), "Ada Lovelace");
+        assert_eq!(
+            again.get(meta.id).unwrap().field::<String>("name").unwrap(),
+            "Ada Lovelace"
+        );
         let missing = strongroom::RecordId::random();
         assert!(matches!(alice.get(missing), Err(Error::NotFound { .. })));
     });
@@ -74,14 +99,30 @@ fn update_checks_the_version_and_reencrypts() {
         let v1 = alice.put(&p.record_type, &p.fields, &p.plain).unwrap();
         let data_v1 = stored_data(db, &v1.id.to_string());
         let fields = Fields::new().with("name", "Ada King").unwrap();
-        let v2 = alice.update(v1.id, 1, &fields, &plain(&[("clinic", "south")])).unwrap();
+        let v2 = alice
+            .update(v1.id, 1, &fields, &plain(&[("clinic", "south")]))
+            .unwrap();
         assert_eq!(v2.version, 2);
         assert_eq!(v2.created_at, v1.created_at);
         assert_ne!(stored_data(db, &v1.id.to_string()), data_v1);
         // A stale version writes nothing.
-        let err = alice.update(v1.id, 1, &Fields::new().with("name", "stale").unwrap(), &Plain::new()).unwrap_err();
+        let err = alice
+            .update(
+                v1.id,
+                1,
+                &Fields::new().with("name", "stale").unwrap(),
+                &Plain::new(),
+            )
+            .unwrap_err();
         assert!(
-            matches!(err, Error::Conflict { expected: Some(1), found: Some(2), .. }),
+            matches!(
+                err,
+                Error::Conflict {
+                    expected: Some(1),
+                    found: Some(2),
+                    ..
+                }
+            ),
             "{err:?}"
         );
         let record = alice.get(v1.id).unwrap();
@@ -89,9 +130,13 @@ fn update_checks_the_version_and_reencrypts() {
         assert_eq!(record.field::<String>("name").unwrap(), "Ada King");
         assert_eq!(record.meta().plain, plain(&[("clinic", "south")]));
         // Filters follow the new plain meta.
-        let page = alice.query(&Query::new().plain_eq("clinic", "north")).unwrap();
+        let page = alice
+            .query(&Query::new().plain_eq("clinic", "north"))
+            .unwrap();
         assert!(page.records.is_empty());
-        let page = alice.query(&Query::new().plain_eq("clinic", "south")).unwrap();
+        let page = alice
+            .query(&Query::new().plain_eq("clinic", "south"))
+            .unwrap();
         assert_eq!(page.records.len(), 1);
     });
 }
@@ -106,7 +151,12 @@ fn stored_data(db: &TestDb, id: &str) -> String {
     let sql = format!("SELECT data FROM records WHERE record_id = '{id}'");
     let rows: Vec<Data> = match db.backend {
         Backend::Sqlite => diesel::sql_query(sql)
-            .load(&mut diesel::SqliteConnection::establish(db.sqlite_path().unwrap().to_str().unwrap()).unwrap())
+            .load(
+                &mut diesel::SqliteConnection::establish(
+                    db.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .unwrap(),
+            )
             .unwrap(),
         _ => diesel::sql_query(sql)
             .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
@@ -123,11 +173,14 @@ fn delete_checks_the_version() {
         let p = patient("Ada", "north");
         let meta = alice.put(&p.record_type, &p.fields, &p.plain).unwrap();
         alice.update(meta.id, 1, &p.fields, &p.plain).unwrap();
-        assert!(matches!(alice.delete(meta.id, 1), Err(Error::Conflict { .. })));
+        assert!(matches!(
+            alice.delete(meta.id, 1),
+            Err(Error::Conflict { .. })
+        ));
         assert!(alice.get(meta.id).is_ok());
         alice.delete(meta.id, 2).unwrap();
         assert!(matches!(alice.get(meta.id), Err(Error::NotFound { .. })));
-        assert_eq!(db.count("SELECT COUNT(*) AS n FROM record_meta"), 0);
+        assert_eq!(db.count("SELECT COUNT(*) AS n FROM meta_index"), 0);
     });
 }
 
@@ -139,49 +192,71 @@ fn only_the_writer_may_change_a_record() {
         let mallory = client(db, &store, "mallory");
         let p = patient("Ada", "north");
         let meta = alice.put(&p.record_type, &p.fields, &p.plain).unwrap();
-        assert!(matches!(mallory.update(meta.id, 1, &p.fields, &p.plain), Err(Error::AccessDenied { .. })));
-        assert!(matches!(mallory.delete(meta.id, 1), Err(Error::AccessDenied { .. })));
+        assert!(matches!(
+            mallory.update(meta.id, 1, &p.fields, &p.plain),
+            Err(Error::AccessDenied { .. })
+        ));
+        assert!(matches!(
+            mallory.delete(meta.id, 1),
+            Err(Error::AccessDenied { .. })
+        ));
         // Not shared: the reader gets access denied, not data.
-        assert!(matches!(mallory.get(meta.id), Err(Error::AccessDenied { .. })));
+        assert!(matches!(
+            mallory.get(meta.id),
+            Err(Error::AccessDenied { .. })
+        ));
     });
 }
 
 #[test]
 fn a_transaction_that_fails_midway_leaves_no_record_and_no_key() {
-    each_backend("a_transaction_that_fails_midway_leaves_no_record_and_no_key", |db| {
-        let store = db.store();
-        let alice = client(db, &store, "alice");
-        // The database refuses the last record's plain meta: by then version
-        // 1 of the key and hundreds of records were written in the same
-        // transaction.
-        match db.backend {
+    each_backend(
+        "a_transaction_that_fails_midway_leaves_no_record_and_no_key",
+        |db| {
+            let store = db.store();
+            let alice = client(db, &store, "alice");
+            // The database refuses the last record's plain meta: by then version
+            // 1 of the key and hundreds of records were written in the same
+            // transaction.
+            match db.backend {
             Backend::Sqlite => db.sql(
-                "CREATE TRIGGER refuse_boom BEFORE INSERT ON record_meta WHEN NEW.value = 'boom' \
+                "CREATE TRIGGER refuse_boom BEFORE INSERT ON records WHEN NEW.plain LIKE '%boom%' \
                  BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END",
             ),
             _ => {
                 db.sql(
                     "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN \
-                     IF NEW.value = 'boom' THEN RAISE EXCEPTION 'refused by test trigger'; END IF; \
+                     IF NEW.plain LIKE '%boom%' THEN RAISE EXCEPTION 'refused by test trigger'; END IF; \
                      RETURN NEW; END $$ LANGUAGE plpgsql",
                 );
-                db.sql("CREATE TRIGGER refuse_boom BEFORE INSERT ON record_meta FOR EACH ROW EXECUTE FUNCTION refuse_boom()");
+                db.sql("CREATE TRIGGER refuse_boom BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION refuse_boom()");
             }
         }
-        let mut batch: Vec<NewRecord> = (0..650).map(|i| patient(&format!("p{i}"), "north")).collect();
-        batch.last_mut().unwrap().plain.insert("ward".into(), "boom".into());
-        let err = alice.put_many(&batch).unwrap_err();
-        assert!(matches!(err, Error::Database(_)), "{err:?}");
-        for table in ["records", "record_meta", "access_keys", "key_heads"] {
-            assert_eq!(db.count(&format!("SELECT COUNT(*) AS n FROM {table}")), 0, "{table} is empty");
-        }
-        // The next write works and creates version 1 afresh.
-        batch.pop();
-        let metas = alice.put_many(&batch).unwrap();
-        assert_eq!(metas.len(), 649);
-        assert!(metas.iter().all(|m| m.key_version == 1));
-        assert_eq!(db.count("SELECT COUNT(*) AS n FROM access_keys"), 1);
-    });
+            let mut batch: Vec<NewRecord> = (0..650)
+                .map(|i| patient(&format!("p{i}"), "north"))
+                .collect();
+            batch
+                .last_mut()
+                .unwrap()
+                .plain
+                .insert("ward".into(), "boom".into());
+            let err = alice.put_many(&batch).unwrap_err();
+            assert!(matches!(err, Error::Database(_)), "{err:?}");
+            for table in ["records", "meta_index", "access_keys", "key_heads"] {
+                assert_eq!(
+                    db.count(&format!("SELECT COUNT(*) AS n FROM {table}")),
+                    0,
+                    "{table} is empty"
+                );
+            }
+            // The next write works and creates version 1 afresh.
+            batch.pop();
+            let metas = alice.put_many(&batch).unwrap();
+            assert_eq!(metas.len(), 649);
+            assert!(metas.iter().all(|m| m.key_version == 1));
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM access_keys"), 1);
+        },
+    );
 }
 
 #[test]
@@ -189,21 +264,32 @@ fn put_many_returns_metas_in_order_and_all_read_back() {
     each_backend("put_many_returns_metas_in_order_and_all_read_back", |db| {
         let store = db.store();
         let alice = client(db, &store, "alice");
-        let batch: Vec<NewRecord> = (0..1000).map(|i| patient(&format!("patient {i}"), "north")).collect();
+        let batch: Vec<NewRecord> = (0..1000)
+            .map(|i| patient(&format!("patient {i}"), "north"))
+            .collect();
         let metas = alice.put_many(&batch).unwrap();
         assert_eq!(metas.len(), 1000);
         for (i, meta) in metas.iter().enumerate().step_by(97) {
-            assert_eq!(alice.get(meta.id).unwrap().field::<String>("name").unwrap(), format!("patient {i}"));
+            assert_eq!(
+                alice.get(meta.id).unwrap().field::<String>("name").unwrap(),
+                format!("patient {i}")
+            );
         }
         // A query over the 1,000 records of one writer unwraps exactly one key.
         let fresh = Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
         assert_eq!(fresh.stats().key_unwraps, 0);
-        let page = fresh.query(&Query::new().record_type("patient").limit(1000)).unwrap();
+        let page = fresh
+            .query(&Query::new().record_type("patient").limit(1000))
+            .unwrap();
         assert_eq!(page.records.len(), 1000);
         assert!(page.skipped.is_empty());
         assert!(page.records.iter().all(|r| r.has_data()));
         assert_eq!(fresh.stats().key_unwraps, 1, "one unwrap for 1,000 records");
-        let names: HashSet<String> = page.records.iter().map(|r| r.field("name").unwrap()).collect();
+        let names: HashSet<String> = page
+            .records
+            .iter()
+            .map(|r| r.field("name").unwrap())
+            .collect();
         assert_eq!(names.len(), 1000);
     });
 }
@@ -221,10 +307,18 @@ fn queries_filter_order_and_paginate() {
             p.plain.insert("ward".into(), (i % 3).to_string());
             batch.push(p);
         }
-        batch.push(NewRecord::new("invoice", Fields::new().with("amount", &12).unwrap(), Plain::new()));
+        batch.push(NewRecord::new(
+            "invoice",
+            Fields::new().with("amount", &12).unwrap(),
+            Plain::new(),
+        ));
         let metas = alice.put_many(&batch).unwrap();
-        bob.put("patient", &Fields::new().with("name", "bob's").unwrap(), &plain(&[("clinic", "north")]))
-            .unwrap();
+        bob.put(
+            "patient",
+            &Fields::new().with("name", "bob's").unwrap(),
+            &plain(&[("clinic", "north")]),
+        )
+        .unwrap();
 
         // Keyset pagination: pages of 10, no overlap, nothing missed.
         let mut seen = Vec::new();
@@ -245,33 +339,83 @@ fn queries_filter_order_and_paginate() {
 
         // Descending order is the reverse.
         let desc = alice
-            .query(&Query::new().record_type("patient").order(strongroom::Order::CreatedDesc).limit(1000))
+            .query(
+                &Query::new()
+                    .record_type("patient")
+                    .order(strongroom::Order::CreatedDesc)
+                    .limit(1000),
+            )
             .unwrap();
         let mut reversed: Vec<_> = desc.records.iter().map(|r| r.id()).collect();
         reversed.reverse();
         assert_eq!(reversed, seen);
 
         // Equality on two plain keys.
-        let page = alice.query(&Query::new().plain_eq("clinic", "north").plain_eq("ward", "0")).unwrap();
+        let page = alice
+            .query(
+                &Query::new()
+                    .plain_eq("clinic", "north")
+                    .plain_eq("ward", "0"),
+            )
+            .unwrap();
         let expected = (0..25).filter(|i| i % 2 == 0 && i % 3 == 0).count();
         assert_eq!(page.records.len(), expected);
-        assert!(page.records.iter().all(|r| r.meta().plain["clinic"] == "north" && r.meta().plain["ward"] == "0"));
+        assert!(page
+            .records
+            .iter()
+            .all(|r| r.meta().plain["clinic"] == "north" && r.meta().plain["ward"] == "0"));
+
+        // The index is a hint from an untrusted database: an index row moved
+        // to a record whose signed meta does not match is filtered out.
+        let north = page.records[0].id();
+        let south = metas
+            .iter()
+            .find(|m| m.plain["clinic"] == "south")
+            .unwrap()
+            .id;
+        db.sql(&format!(
+            "UPDATE meta_index SET record_id = '{south}' WHERE record_id = '{north}'"
+        ));
+        let page = alice
+            .query(
+                &Query::new()
+                    .plain_eq("clinic", "north")
+                    .plain_eq("ward", "0"),
+            )
+            .unwrap();
+        assert_eq!(page.records.len(), expected - 1);
+        assert!(page
+            .records
+            .iter()
+            .all(|r| r.meta().plain["clinic"] == "north"));
 
         // Meta only: nothing decrypted, signatures still checked.
-        let page = alice.query(&Query::new().record_type("invoice").with_data(false)).unwrap();
+        let page = alice
+            .query(&Query::new().record_type("invoice").with_data(false))
+            .unwrap();
         assert_eq!(page.records.len(), 1);
         assert!(!page.records[0].has_data());
 
         // Created range: everything was created at or after the first meta.
         let from = metas[0].created_at;
-        let page = alice.query(&Query::new().created_between(Some(from), None).limit(1000)).unwrap();
+        let page = alice
+            .query(&Query::new().created_between(Some(from), None).limit(1000))
+            .unwrap();
         assert_eq!(page.records.len(), 26);
-        let page = alice.query(&Query::new().created_between(None, Some(from))).unwrap();
+        let page = alice
+            .query(&Query::new().created_between(None, Some(from)))
+            .unwrap();
         assert!(page.records.is_empty());
 
         // A cursor is opaque and bound to its order; junk is a clear error.
-        assert!(matches!(alice.query(&Query::new().limit(0)), Err(Error::InvalidInput(_))));
-        assert!(matches!(alice.query(&Query::new().limit(1001)), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            alice.query(&Query::new().limit(0)),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            alice.query(&Query::new().limit(1001)),
+            Err(Error::InvalidInput(_))
+        ));
         assert!(strongroom::Cursor::parse("c1.junk").is_err());
 
         // Bob's record is not in Alice's default query (her own records).
@@ -285,7 +429,11 @@ fn the_database_holds_no_sensitive_marker() {
     each_backend("the_database_holds_no_sensitive_marker", |db| {
         let store = db.store();
         let alice = client(db, &store, "alice");
-        let markers = ["MARKER-NAME-7f3a9c", "MARKER-ID-19c4e2", "MARKER-NOTE-ab81d0"];
+        let markers = [
+            "MARKER-NAME-7f3a9c",
+            "MARKER-ID-19c4e2",
+            "MARKER-NOTE-ab81d0",
+        ];
         let mut batch = Vec::new();
         for i in 0..50 {
             let fields = Fields::new()
@@ -293,18 +441,42 @@ fn the_database_holds_no_sensitive_marker() {
                 .unwrap()
                 .with("national_id", markers[1])
                 .unwrap()
-                .with("history", &vec![Visit { date: "x".into(), notes: markers[2].into() }])
+                .with(
+                    "history",
+                    &vec![Visit {
+                        date: "x".into(),
+                        notes: markers[2].into(),
+                    }],
+                )
                 .unwrap();
-            batch.push(NewRecord::new("patient", fields, plain(&[("clinic", "PLAIN-CONTROL-55e1")])));
+            batch.push(NewRecord::new(
+                "patient",
+                fields,
+                plain(&[("clinic", "PLAIN-CONTROL-55e1")]),
+            ));
         }
         let metas = alice.put_many(&batch).unwrap();
-        alice.update(metas[0].id, 1, &batch[1].fields, &batch[1].plain).unwrap();
+        alice
+            .update(metas[0].id, 1, &batch[1].fields, &batch[1].plain)
+            .unwrap();
         let dump = dump_everything(db, &store);
-        assert!(dump.contains("PLAIN-CONTROL-55e1"), "the scan sees what is stored in the clear");
+        assert!(
+            dump.contains("PLAIN-CONTROL-55e1"),
+            "the scan sees what is stored in the clear"
+        );
         for marker in markers {
-            assert!(!dump.contains(marker), "{marker} found in the {:?} database", db.backend);
+            assert!(
+                !dump.contains(marker),
+                "{marker} found in the {:?} database",
+                db.backend
+            );
         }
-        assert!(alice.get(metas[0].id).unwrap().field::<String>("name").unwrap().starts_with(markers[0]));
+        assert!(alice
+            .get(metas[0].id)
+            .unwrap()
+            .field::<String>("name")
+            .unwrap()
+            .starts_with(markers[0]));
     });
 }
 
@@ -346,10 +518,12 @@ fn dump_everything(db: &TestDb, store: &Store) -> String {
             assert!(tables.len() >= 6, "all tables listed");
             let mut dump = String::new();
             for table in tables {
-                let lines: Vec<Line> =
-                    diesel::sql_query(format!("SELECT row_to_json(t)::text AS line FROM \"{}\" t", table.table_name))
-                        .load(&mut conn)
-                        .unwrap();
+                let lines: Vec<Line> = diesel::sql_query(format!(
+                    "SELECT row_to_json(t)::text AS line FROM \"{}\" t",
+                    table.table_name
+                ))
+                .load(&mut conn)
+                .unwrap();
                 for line in lines {
                     dump.push_str(&line.line);
                     dump.push('\n');
@@ -362,45 +536,63 @@ fn dump_everything(db: &TestDb, store: &Store) -> String {
 
 #[test]
 fn eight_threads_updating_one_record_have_one_winner_per_version() {
-    each_backend("eight_threads_updating_one_record_have_one_winner_per_version", |db| {
-        let store = db.store();
-        let alice = Arc::new(client(db, &store, "alice"));
-        let fields = Fields::new().with("counter", &0u64).unwrap();
-        let meta = alice.put("counter", &fields, &Plain::new()).unwrap();
-        let wins: Arc<Mutex<BTreeMap<u64, usize>>> = Arc::default();
-        let conflicts = Arc::new(Mutex::new(0usize));
-        let barrier = Arc::new(Barrier::new(8));
-        std::thread::scope(|scope| {
-            for t in 0..8 {
-                let (alice, wins, conflicts, barrier) = (alice.clone(), wins.clone(), conflicts.clone(), barrier.clone());
-                // Half the threads use their own Client and Store, as another
-                // process of the same client would.
-                let own = (t % 2 == 1).then(|| Client::open_or_create(db.profile("alice"), &db.store()).unwrap());
-                scope.spawn(move || {
-                    let client = own.as_ref().unwrap_or(&alice);
-                    barrier.wait();
-                    for _ in 0..6 {
-                        let current = client.get(meta.id).unwrap();
-                        let counter: u64 = current.field("counter").unwrap();
-                        let next = Fields::new().with("counter", &(counter + 1)).unwrap();
-                        match client.update(meta.id, current.version(), &next, &Plain::new()) {
-                            Ok(updated) => *wins.lock().unwrap().entry(updated.version).or_default() += 1,
-                            Err(Error::Conflict { .. }) => *conflicts.lock().unwrap() += 1,
-                            Err(other) => panic!("unexpected error: {other:?}"),
+    each_backend(
+        "eight_threads_updating_one_record_have_one_winner_per_version",
+        |db| {
+            let store = db.store();
+            let alice = Arc::new(client(db, &store, "alice"));
+            let fields = Fields::new().with("counter", &0u64).unwrap();
+            let meta = alice.put("counter", &fields, &Plain::new()).unwrap();
+            let wins: Arc<Mutex<BTreeMap<u64, usize>>> = Arc::default();
+            let conflicts = Arc::new(Mutex::new(0usize));
+            let barrier = Arc::new(Barrier::new(8));
+            std::thread::scope(|scope| {
+                for t in 0..8 {
+                    let (alice, wins, conflicts, barrier) = (
+                        alice.clone(),
+                        wins.clone(),
+                        conflicts.clone(),
+                        barrier.clone(),
+                    );
+                    // Half the threads use their own Client and Store, as another
+                    // process of the same client would.
+                    let own = (t % 2 == 1)
+                        .then(|| Client::open_or_create(db.profile("alice"), &db.store()).unwrap());
+                    scope.spawn(move || {
+                        let client = own.as_ref().unwrap_or(&alice);
+                        barrier.wait();
+                        for _ in 0..6 {
+                            let current = client.get(meta.id).unwrap();
+                            let counter: u64 = current.field("counter").unwrap();
+                            let next = Fields::new().with("counter", &(counter + 1)).unwrap();
+                            match client.update(meta.id, current.version(), &next, &Plain::new()) {
+                                Ok(updated) => {
+                                    *wins.lock().unwrap().entry(updated.version).or_default() += 1
+                                }
+                                Err(Error::Conflict { .. }) => *conflicts.lock().unwrap() += 1,
+                                Err(other) => panic!("unexpected error: {other:?}"),
+                            }
                         }
-                    }
-                });
-            }
-        });
-        let wins = wins.lock().unwrap();
-        let total: usize = wins.values().sum();
-        assert!(wins.values().all(|&n| n == 1), "one winner per version: {wins:?}");
-        assert_eq!(total + *conflicts.lock().unwrap(), 48);
-        let last = alice.get(meta.id).unwrap();
-        assert_eq!(last.version(), 1 + total as u64);
-        assert_eq!(last.field::<u64>("counter").unwrap(), total as u64, "no lost update");
-        assert!(total >= 1);
-    });
+                    });
+                }
+            });
+            let wins = wins.lock().unwrap();
+            let total: usize = wins.values().sum();
+            assert!(
+                wins.values().all(|&n| n == 1),
+                "one winner per version: {wins:?}"
+            );
+            assert_eq!(total + *conflicts.lock().unwrap(), 48);
+            let last = alice.get(meta.id).unwrap();
+            assert_eq!(last.version(), 1 + total as u64);
+            assert_eq!(
+                last.field::<u64>("counter").unwrap(),
+                total as u64,
+                "no lost update"
+            );
+            assert!(total >= 1);
+        },
+    );
 }
 
 #[test]
@@ -421,44 +613,61 @@ fn racing_first_writes_converge_on_one_key() {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
         });
         assert_eq!(db.count("SELECT COUNT(*) AS n FROM key_heads"), 1);
         assert_eq!(db.count("SELECT COUNT(*) AS n FROM access_keys"), 1);
         let reader = Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
         for id in ids {
-            assert_eq!(reader.get(id).unwrap().field::<String>("name").unwrap(), "race");
+            assert_eq!(
+                reader.get(id).unwrap().field::<String>("name").unwrap(),
+                "race"
+            );
         }
     });
 }
 
 #[test]
 fn tampered_rows_are_the_opaque_error_and_skipped_in_queries() {
-    each_backend("tampered_rows_are_the_opaque_error_and_skipped_in_queries", |db| {
-        let store = db.store();
-        let alice = client(db, &store, "alice");
-        let batch: Vec<NewRecord> = (0..3).map(|i| patient(&format!("p{i}"), "north")).collect();
-        let metas = alice.put_many(&batch).unwrap();
-        let (a, b, c) = (metas[0].id, metas[1].id, metas[2].id);
-        // a: its envelope moved to another field; b: malformed JSON; c: a
-        // plain meta value changed in the clear.
-        let moved = stored_data(db, &a.to_string());
-        let map: BTreeMap<String, String> = serde_json::from_str(&moved).unwrap();
-        let swapped = serde_json::json!({
-            "name": map["national_id"], "national_id": map["name"], "history": map["history"],
-        });
-        db.sql(&format!("UPDATE records SET data = '{swapped}' WHERE record_id = '{a}'"));
-        db.sql(&format!("UPDATE records SET data = '{{\"name\": 7' WHERE record_id = '{b}'"));
-        db.sql(&format!("UPDATE records SET plain = '{{\"clinic\":\"south\",\"ward\":\"7\"}}' WHERE record_id = '{c}'"));
-        for id in [a, b, c] {
-            let err = alice.get(id).unwrap_err();
-            assert!(matches!(err, Error::Decryption), "{id}: {err:?}");
-        }
-        let page = alice.query(&Query::new()).unwrap();
-        assert!(page.records.is_empty());
-        assert_eq!(page.skipped.len(), 3);
-        assert!(page.skipped.iter().all(|s| s.reason == strongroom::SkipReason::Invalid));
-    });
+    each_backend(
+        "tampered_rows_are_the_opaque_error_and_skipped_in_queries",
+        |db| {
+            let store = db.store();
+            let alice = client(db, &store, "alice");
+            let batch: Vec<NewRecord> =
+                (0..3).map(|i| patient(&format!("p{i}"), "north")).collect();
+            let metas = alice.put_many(&batch).unwrap();
+            let (a, b, c) = (metas[0].id, metas[1].id, metas[2].id);
+            // a: its envelope moved to another field; b: malformed JSON; c: a
+            // plain meta value changed in the clear.
+            let moved = stored_data(db, &a.to_string());
+            let map: BTreeMap<String, String> = serde_json::from_str(&moved).unwrap();
+            let swapped = serde_json::json!({
+                "name": map["national_id"], "national_id": map["name"], "history": map["history"],
+            });
+            db.sql(&format!(
+                "UPDATE records SET data = '{swapped}' WHERE record_id = '{a}'"
+            ));
+            db.sql(&format!(
+                "UPDATE records SET data = '{{\"name\": 7' WHERE record_id = '{b}'"
+            ));
+            db.sql(&format!("UPDATE records SET plain = '{{\"clinic\":\"south\",\"ward\":\"7\"}}' WHERE record_id = '{c}'"));
+            for id in [a, b, c] {
+                let err = alice.get(id).unwrap_err();
+                assert!(matches!(err, Error::Decryption), "{id}: {err:?}");
+            }
+            let page = alice.query(&Query::new()).unwrap();
+            assert!(page.records.is_empty());
+            assert_eq!(page.skipped.len(), 3);
+            assert!(page
+                .skipped
+                .iter()
+                .all(|s| s.reason == strongroom::SkipReason::Invalid));
+        },
+    );
 }
 
 #[test]
@@ -477,27 +686,43 @@ fn a_changed_registered_key_is_refused() {
         ));
         // A fresh process of Alice still has the pin in her profile.
         let alice2 = Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
-        assert_eq!(alice2.lookup_client(bob.id()).unwrap(), *bob.public(), "the pin wins");
+        assert_eq!(
+            alice2.lookup_client(bob.id()).unwrap(),
+            *bob.public(),
+            "the pin wins"
+        );
         // Bob's own registration no longer matches his profile.
         let err = Client::open_or_create(db.profile("bob"), &db.store()).unwrap_err();
         assert!(matches!(err, Error::KeyChanged { .. }), "{err:?}");
-        assert!(matches!(alice.lookup_client(strongroom::ClientId::random()), Err(Error::UnknownClient { .. })));
+        assert!(matches!(
+            alice.lookup_client(strongroom::ClientId::random()),
+            Err(Error::UnknownClient { .. })
+        ));
     });
 }
 
 #[test]
 fn invalid_input_is_refused_before_anything_is_written() {
-    each_backend("invalid_input_is_refused_before_anything_is_written", |db| {
-        let store = db.store();
-        let alice = client(db, &store, "alice");
-        let fields = Fields::new().with("name", "x").unwrap();
-        for bad_type in ["", "a\u{0}b", &"t".repeat(256)] {
-            assert!(matches!(alice.put(bad_type, &fields, &Plain::new()), Err(Error::InvalidInput(_))));
-        }
-        let bad_fields = Fields::new().with("", "x").unwrap();
-        assert!(matches!(alice.put("t", &bad_fields, &Plain::new()), Err(Error::InvalidInput(_))));
-        assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
-    });
+    each_backend(
+        "invalid_input_is_refused_before_anything_is_written",
+        |db| {
+            let store = db.store();
+            let alice = client(db, &store, "alice");
+            let fields = Fields::new().with("name", "x").unwrap();
+            for bad_type in ["", "a\u{0}b", &"t".repeat(256)] {
+                assert!(matches!(
+                    alice.put(bad_type, &fields, &Plain::new()),
+                    Err(Error::InvalidInput(_))
+                ));
+            }
+            let bad_fields = Fields::new().with("", "x").unwrap();
+            assert!(matches!(
+                alice.put("t", &bad_fields, &Plain::new()),
+                Err(Error::InvalidInput(_))
+            ));
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
+        },
+    );
 }
 
 #[test]
@@ -506,18 +731,35 @@ fn unreachable_database_names_the_target_but_never_the_password() {
         connection_timeout: std::time::Duration::from_secs(2),
         ..StoreOptions::default()
     };
-    let err = Store::open_with("postgres://alice:s3cr3t-pw@127.0.0.1:1/ledger", options).unwrap_err();
+    let err =
+        Store::open_with("postgres://alice:s3cr3t-pw@127.0.0.1:1/ledger", options).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
-    assert!(text.contains("127.0.0.1") && text.contains(":1/") && text.contains("ledger"), "{text}");
-    assert!(!text.contains("s3cr3t-pw") && !format!("{err:?}").contains("s3cr3t-pw"), "{text}");
-    assert!(matches!(Store::open("mysql://x@y/z"), Err(Error::InvalidUrl { .. })));
+    assert!(
+        text.contains("127.0.0.1") && text.contains(":1/") && text.contains("ledger"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cr3t-pw") && !format!("{err:?}").contains("s3cr3t-pw"),
+        "{text}"
+    );
+    assert!(matches!(
+        Store::open("mysql://x@y/z"),
+        Err(Error::InvalidUrl { .. })
+    ));
 }
 
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {
     each_backend("migrations_report_their_status_and_can_be_skipped", |db| {
-        let bare = Store::open_with(&db.url, StoreOptions { run_migrations: false, ..StoreOptions::default() }).unwrap();
+        let bare = Store::open_with(
+            &db.url,
+            StoreOptions {
+                run_migrations: false,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap();
         let status = bare.migration_status().unwrap();
         assert!(status.applied.is_empty());
         assert_eq!(status.pending.len(), 1);

@@ -43,7 +43,11 @@ impl From<Error> for KeyUnavailable {
 /// The current key version of (writer, type), read so that a concurrent
 /// rotation waits for this transaction (PostgreSQL: `FOR SHARE`; SQLite's
 /// write transactions are already exclusive).
-fn current_version(conn: &mut AnyConnection, writer: ClientId, record_type: &str) -> Result<Option<u32>> {
+fn current_version(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+) -> Result<Option<u32>> {
     let query = key_heads::table
         .filter(key_heads::writer_id.eq(writer.to_string()))
         .filter(key_heads::record_type.eq(record_type))
@@ -63,13 +67,19 @@ impl Client {
     /// the write's transaction. On the type's first write this creates
     /// version 1 and its wrapped copy for the writer; two writers racing
     /// there meet on the primary key and the loser retries.
-    pub(crate) fn write_key(&self, conn: &mut AnyConnection, record_type: &str) -> Result<WriteKey> {
+    pub(crate) fn write_key(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<WriteKey> {
         let me = self.id();
         if let Some(version) = current_version(conn, me, record_type)? {
-            let key = self.access_key(conn, me, record_type, version).map_err(|e| match e {
-                KeyUnavailable::NotShared => Error::Decryption,
-                KeyUnavailable::Failed(err) => err,
-            })?;
+            let key = self
+                .access_key(conn, me, record_type, version)
+                .map_err(|e| match e {
+                    KeyUnavailable::NotShared => Error::Decryption,
+                    KeyUnavailable::Failed(err) => err,
+                })?;
             return Ok(WriteKey {
                 version,
                 key,
@@ -114,12 +124,18 @@ impl Client {
             reader_id: reader.client_id,
             wrapper_id: self.id(),
         };
-        let wrapped = wrap::wrap_access_key(key, &ctx, &reader.encryption_key, self.identity.encryption_secret())?;
+        let wrapped = wrap::wrap_access_key(
+            key,
+            &ctx,
+            &reader.encryption_key,
+            self.identity.encryption_secret(),
+        )?;
         diesel::insert_into(access_keys::table)
             .values(&AccessKeyRow {
                 writer_id: self.id().to_string(),
                 record_type: record_type.to_owned(),
-                key_version: i32::try_from(version).map_err(|_| Error::InvalidInput("key version overflow"))?,
+                key_version: i32::try_from(version)
+                    .map_err(|_| Error::InvalidInput("key version overflow"))?,
                 reader_id: reader.client_id.to_string(),
                 wrapper_id: self.id().to_string(),
                 eak: wrapped.into_string(),
@@ -163,7 +179,9 @@ impl Client {
         let row: Option<AccessKeyRow> = access_keys::table
             .filter(access_keys::writer_id.eq(writer.to_string()))
             .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::key_version.eq(i32::try_from(version).map_err(|_| Error::Decryption)?))
+            .filter(
+                access_keys::key_version.eq(i32::try_from(version).map_err(|_| Error::Decryption)?),
+            )
             .filter(access_keys::reader_id.eq(self.id().to_string()))
             .select(AccessKeyRow::as_select())
             .first(conn)
@@ -183,7 +201,12 @@ impl Client {
             reader_id: self.id(),
             wrapper_id: wrapper,
         };
-        let key = wrap::unwrap_access_key(&row.eak, &ctx, self.identity.encryption_secret(), &wrapper_keys.encryption_key)?;
+        let key = wrap::unwrap_access_key(
+            &row.eak,
+            &ctx,
+            self.identity.encryption_secret(),
+            &wrapper_keys.encryption_key,
+        )?;
         self.unwraps.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%writer, record_type, version, "unwrapped access key");
         Ok(self.keys.insert(id, Arc::new(key)))

@@ -16,8 +16,10 @@ use crate::store::AnyConnection;
 fn parse_row(row: &ClientRow) -> Result<PublicIdentity> {
     Ok(PublicIdentity {
         client_id: row.client_id.parse().map_err(|_| Error::Decryption)?,
-        encryption_key: EncryptionPublicKey::from_base64(&row.public_key).map_err(|_| Error::Decryption)?,
-        signing_key: SigningPublicKey::from_base64(&row.signing_key).map_err(|_| Error::Decryption)?,
+        encryption_key: EncryptionPublicKey::from_base64(&row.public_key)
+            .map_err(|_| Error::Decryption)?,
+        signing_key: SigningPublicKey::from_base64(&row.signing_key)
+            .map_err(|_| Error::Decryption)?,
     })
 }
 
@@ -43,7 +45,9 @@ impl Client {
                     Ok(())
                 } else {
                     tracing::warn!(client_id = %me.client_id, "registered public keys differ from the profile's");
-                    Err(Error::KeyChanged { client_id: me.client_id })
+                    Err(Error::KeyChanged {
+                        client_id: me.client_id,
+                    })
                 };
             }
             let row = ClientRow {
@@ -53,7 +57,11 @@ impl Client {
                 signing_key: me.signing_key.to_base64(),
                 created_at: now_micros(),
             };
-            match diesel::insert_into(clients::table).values(&row).execute(&mut *conn).map_err(db_err) {
+            match diesel::insert_into(clients::table)
+                .values(&row)
+                .execute(&mut *conn)
+                .map_err(db_err)
+            {
                 Ok(_) => {
                     tracing::info!(client_id = %me.client_id, "registered client");
                     return Ok(());
@@ -62,12 +70,18 @@ impl Client {
                 Err(err) => return Err(err),
             }
         }
-        Err(Error::Database("client registration raced twice".to_owned()))
+        Err(Error::Database(
+            "client registration raced twice".to_owned(),
+        ))
     }
 
     /// The public keys of `client_id`: this client's own, the pinned ones,
     /// or the registered ones, pinned now (first use).
-    pub(crate) fn peer(&self, conn: &mut AnyConnection, client_id: ClientId) -> Result<PublicIdentity> {
+    pub(crate) fn peer(
+        &self,
+        conn: &mut AnyConnection,
+        client_id: ClientId,
+    ) -> Result<PublicIdentity> {
         if client_id == self.id() {
             return Ok(*self.public());
         }

@@ -70,7 +70,9 @@ impl Cursor {
     pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, String)> {
         let body = Self::decode(&self.0)?;
         if body.o != order {
-            return Err(Error::InvalidInput("the cursor belongs to a query with another order"));
+            return Err(Error::InvalidInput(
+                "the cursor belongs to a query with another order",
+            ));
         }
         Ok((body.t, body.id))
     }
@@ -166,14 +168,22 @@ impl Query {
     }
 
     /// Only records created at or after `from` and before `before`.
-    pub fn created_between(mut self, from: Option<DateTime<Utc>>, before: Option<DateTime<Utc>>) -> Self {
+    pub fn created_between(
+        mut self,
+        from: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+    ) -> Self {
         self.created_from = from.map(|t| t.timestamp_micros());
         self.created_before = before.map(|t| t.timestamp_micros());
         self
     }
 
     /// Only records last written at or after `from` and before `before`.
-    pub fn updated_between(mut self, from: Option<DateTime<Utc>>, before: Option<DateTime<Utc>>) -> Self {
+    pub fn updated_between(
+        mut self,
+        from: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+    ) -> Self {
         self.updated_from = from.map(|t| t.timestamp_micros());
         self.updated_before = before.map(|t| t.timestamp_micros());
         self

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::{Record, RecordMeta};
 use crate::record::SealedRecord;
-use crate::store::rows::RecordRow;
-use crate::store::schema::{record_meta, records};
+use crate::store::rows::{meta_tag, RecordRow};
+use crate::store::schema::{meta_index, records};
 use crate::store::tx::db_err;
 use crate::store::AnyConnection;
 
@@ -61,7 +61,12 @@ impl Client {
             return Err(Error::Decryption);
         }
         let verifier = self.verifier(&mut conn, sealed.writer_id)?;
-        let key = match self.access_key(&mut conn, sealed.writer_id, &sealed.record_type, sealed.key_version) {
+        let key = match self.access_key(
+            &mut conn,
+            sealed.writer_id,
+            &sealed.record_type,
+            sealed.key_version,
+        ) {
             Ok(key) => key,
             Err(KeyUnavailable::NotShared) => {
                 return Err(Error::AccessDenied {
@@ -89,17 +94,37 @@ impl Client {
         let next = if rows.len() > query.limit {
             rows.truncate(query.limit);
             rows.last().map(|row| {
-                let t = if query.order.by_created() { row.created_at } else { row.updated_at };
+                let t = if query.order.by_created() {
+                    row.created_at
+                } else {
+                    row.updated_at
+                };
                 Cursor::new(query.order, t, &row.record_id)
             })
         } else {
             None
         };
-        let (records, skipped) = self.open_rows(&mut conn, rows, query.with_data)?;
+        let (mut records, skipped) = self.open_rows(&mut conn, rows, query.with_data)?;
+        // The index is only a hint from an untrusted database: keep the
+        // records whose verified plain meta really matches.
+        records.retain(|r| {
+            query
+                .plain
+                .iter()
+                .all(|(n, v)| r.meta().plain.get(n) == Some(v))
+        });
         if !skipped.is_empty() {
-            tracing::warn!(skipped = skipped.len(), returned = records.len(), "query skipped records");
+            tracing::warn!(
+                skipped = skipped.len(),
+                returned = records.len(),
+                "query skipped records"
+            );
         }
-        Ok(Page { records, skipped, next })
+        Ok(Page {
+            records,
+            skipped,
+            next,
+        })
     }
 
     fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<RecordRow>> {
@@ -117,10 +142,9 @@ impl Client {
         for (name, value) in &query.plain {
             q = q.filter(
                 records::record_id.eq_any(
-                    record_meta::table
-                        .filter(record_meta::name.eq(name.clone()))
-                        .filter(record_meta::value.eq(value.clone()))
-                        .select(record_meta::record_id),
+                    meta_index::table
+                        .filter(meta_index::tag.eq(meta_tag(name, value)))
+                        .select(meta_index::record_id),
                 ),
             );
         }
@@ -136,7 +160,11 @@ impl Client {
         if let Some(t) = query.updated_before {
             q = q.filter(records::updated_at.lt(t));
         }
-        let after = query.after.as_ref().map(|c| c.decode_for(query.order)).transpose()?;
+        let after = query
+            .after
+            .as_ref()
+            .map(|c| c.decode_for(query.order))
+            .transpose()?;
         let asc = query.order.ascending();
         q = match (query.order.by_created(), asc) {
             (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
@@ -145,28 +173,23 @@ impl Client {
             (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
         };
         if let Some((t, id)) = after {
-            q = match (query.order.by_created(), asc) {
-                (true, true) => q.filter(
-                    records::created_at
-                        .gt(t)
-                        .or(records::created_at.eq(t).and(records::record_id.gt(id))),
-                ),
-                (true, false) => q.filter(
-                    records::created_at
-                        .lt(t)
-                        .or(records::created_at.eq(t).and(records::record_id.lt(id))),
-                ),
-                (false, true) => q.filter(
-                    records::updated_at
-                        .gt(t)
-                        .or(records::updated_at.eq(t).and(records::record_id.gt(id))),
-                ),
-                (false, false) => q.filter(
-                    records::updated_at
-                        .lt(t)
-                        .or(records::updated_at.eq(t).and(records::record_id.lt(id))),
-                ),
+            // A row-value comparison, so both engines seek the index to the
+            // cursor instead of filtering every earlier row.
+            let column = if query.order.by_created() {
+                "records.created_at"
+            } else {
+                "records.updated_at"
             };
+            let op = if asc { ">" } else { "<" };
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                    "({column}, records.record_id) {op} ("
+                ))
+                .bind::<diesel::sql_types::BigInt, _>(t)
+                .sql(", ")
+                .bind::<diesel::sql_types::Text, _>(id)
+                .sql(")"),
+            );
         }
         let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
         q.limit(limit).load(conn).map_err(db_err)
@@ -231,7 +254,11 @@ impl Client {
                 None => {
                     let v = match self.verifier(conn, sealed.writer_id) {
                         Ok(v) => Some(v),
-                        Err(Error::UnknownClient { .. } | Error::KeyChanged { .. } | Error::Decryption) => None,
+                        Err(
+                            Error::UnknownClient { .. }
+                            | Error::KeyChanged { .. }
+                            | Error::Decryption,
+                        ) => None,
                         Err(other) => return Err(other),
                     };
                     verifiers.insert(sealed.writer_id, v);
@@ -243,7 +270,11 @@ impl Client {
                 continue;
             };
             let key = if with_data {
-                let id = (sealed.writer_id, sealed.record_type.clone(), sealed.key_version);
+                let id = (
+                    sealed.writer_id,
+                    sealed.record_type.clone(),
+                    sealed.key_version,
+                );
                 let key = match keys.get(&id) {
                     Some(key) => key.clone(),
                     None => {
@@ -299,7 +330,9 @@ impl Client {
             let (id, writer) = (p.sealed.record_id, p.sealed.writer_id);
             (id, writer, self.open(p))
         };
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(8);
         if pending.len() < PARALLEL_THRESHOLD || threads < 2 {
             return pending.into_iter().map(open_one).collect();
         }
@@ -315,11 +348,16 @@ impl Client {
         std::thread::scope(|scope| {
             let handles: Vec<_> = batches
                 .into_iter()
-                .map(|batch| scope.spawn(move || batch.into_iter().map(open_one).collect::<Vec<_>>()))
+                .map(|batch| {
+                    scope.spawn(move || batch.into_iter().map(open_one).collect::<Vec<_>>())
+                })
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         })
     }

@@ -14,7 +14,9 @@ pub(super) fn record_type(record_type: &str) -> Result<()> {
     if name_ok(record_type) {
         Ok(())
     } else {
-        Err(Error::InvalidInput("a record type is 1 to 255 bytes without control characters"))
+        Err(Error::InvalidInput(
+            "a record type is 1 to 255 bytes without control characters",
+        ))
     }
 }
 
@@ -22,13 +24,17 @@ pub(super) fn fields(fields: &Fields) -> Result<()> {
     if fields.names().all(name_ok) {
         Ok(())
     } else {
-        Err(Error::InvalidInput("a field name is 1 to 255 bytes without control characters"))
+        Err(Error::InvalidInput(
+            "a field name is 1 to 255 bytes without control characters",
+        ))
     }
 }
 
 pub(super) fn plain(plain: &Plain) -> Result<()> {
     if !plain.keys().all(|k| name_ok(k)) {
-        return Err(Error::InvalidInput("a plain meta name is 1 to 255 bytes without control characters"));
+        return Err(Error::InvalidInput(
+            "a plain meta name is 1 to 255 bytes without control characters",
+        ));
     }
     if plain.values().any(|v| v.len() > MAX_PLAIN_VALUE_LEN) {
         return Err(Error::InvalidInput("a plain meta value is at most 64 KiB"));

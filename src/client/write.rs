@@ -17,7 +17,7 @@ use crate::ids::RecordId;
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::seal_record;
 use crate::store::rows::{from_micros, now_micros, MetaRow, RecordRow};
-use crate::store::schema::{record_meta, records};
+use crate::store::schema::{meta_index, records};
 use crate::store::tx::{db_err, is_unique_violation, on_backend, write_transaction};
 use crate::store::AnyConnection;
 
@@ -39,7 +39,9 @@ impl Client {
     pub fn put(&self, record_type: &str, fields: &Fields, plain: &Plain) -> Result<RecordMeta> {
         let record = NewRecord::new(record_type, fields.clone(), plain.clone());
         let mut metas = self.put_many(std::slice::from_ref(&record))?;
-        metas.pop().ok_or(Error::Database("insert returned nothing".to_owned()))
+        metas
+            .pop()
+            .ok_or(Error::Database("insert returned nothing".to_owned()))
     }
 
     /// Writes many new records in one transaction: all or none. Records
@@ -76,7 +78,13 @@ impl Client {
     /// under fresh data keys with the current access key, the version goes
     /// up by one and the record is signed again. A stale version is
     /// [`Error::Conflict`] and writes nothing.
-    pub fn update(&self, id: RecordId, expected_version: u64, fields: &Fields, plain: &Plain) -> Result<RecordMeta> {
+    pub fn update(
+        &self,
+        id: RecordId,
+        expected_version: u64,
+        fields: &Fields,
+        plain: &Plain,
+    ) -> Result<RecordMeta> {
         validate::fields(fields)?;
         validate::plain(plain)?;
         let (meta, key) = self.retrying(|conn| {
@@ -90,7 +98,13 @@ impl Client {
                 writer_id: self.id(),
                 key_version: key.version,
             };
-            let sealed = seal_record(self.identity.signer(), &key.key, header, plain.clone(), fields.encoded())?;
+            let sealed = seal_record(
+                self.identity.signer(),
+                &key.key,
+                header,
+                plain.clone(),
+                fields.encoded(),
+            )?;
             let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
             let changed = diesel::update(
                 records::table
@@ -103,9 +117,7 @@ impl Client {
             if changed != 1 {
                 return Err(conflict(id, expected_version, None));
             }
-            diesel::delete(record_meta::table.filter(record_meta::record_id.eq(id.to_string())))
-                .execute(conn)
-                .map_err(db_err)?;
+            delete_meta(conn, &current)?;
             insert_meta(conn, &row.meta_rows(plain))?;
             let meta = RecordMeta {
                 id,
@@ -127,10 +139,8 @@ impl Client {
     /// `expected_version` ([`Error::Conflict`] otherwise).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
         self.retrying(|conn| {
-            self.owned_row(conn, id, expected_version)?;
-            diesel::delete(record_meta::table.filter(record_meta::record_id.eq(id.to_string())))
-                .execute(conn)
-                .map_err(db_err)?;
+            let current = self.owned_row(conn, id, expected_version)?;
+            delete_meta(conn, &current)?;
             let deleted = diesel::delete(
                 records::table
                     .filter(records::record_id.eq(id.to_string()))
@@ -163,7 +173,12 @@ impl Client {
 
     /// The stored row of `id`, checked to be this client's and at
     /// `expected_version`.
-    fn owned_row(&self, conn: &mut AnyConnection, id: RecordId, expected_version: u64) -> Result<RecordRow> {
+    fn owned_row(
+        &self,
+        conn: &mut AnyConnection,
+        id: RecordId,
+        expected_version: u64,
+    ) -> Result<RecordRow> {
         let row: RecordRow = records::table
             .find(id.to_string())
             .select(RecordRow::as_select())
@@ -200,7 +215,9 @@ impl Client {
             insert_chunk(conn, &chunk)?;
             return Ok(chunk.metas);
         }
-        let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 8);
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| -> Result<()> {
             let (sender, receiver) = mpsc::sync_channel::<Result<SealedChunk>>(workers * 2);
@@ -209,8 +226,13 @@ impl Client {
                 let (chunks, next) = (&chunks, &next);
                 scope.spawn(move || loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(chunk) = chunks.get(index) else { break };
-                    if sender.send(self.seal_chunk(index, chunk, keys, now)).is_err() {
+                    let Some(chunk) = chunks.get(index) else {
+                        break;
+                    };
+                    if sender
+                        .send(self.seal_chunk(index, chunk, keys, now))
+                        .is_err()
+                    {
                         break;
                     }
                 });
@@ -249,8 +271,13 @@ impl Client {
                 writer_id: self.id(),
                 key_version: key.version,
             };
-            let record_sealed =
-                seal_record(self.identity.signer(), &key.key, header, record.plain.clone(), record.fields.encoded())?;
+            let record_sealed = seal_record(
+                self.identity.signer(),
+                &key.key,
+                header,
+                record.plain.clone(),
+                record.fields.encoded(),
+            )?;
             let row = RecordRow::from_sealed(record_sealed, now, now)?;
             sealed.meta_rows.extend(row.meta_rows(&record.plain));
             sealed.rows.push(row);
@@ -271,16 +298,32 @@ impl Client {
 }
 
 fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
-    on_backend!(conn, |c| diesel::insert_into(records::table).values(&chunk.rows).execute(c))
-        .map_err(db_err)?;
+    on_backend!(conn, |c| diesel::insert_into(records::table)
+        .values(&chunk.rows)
+        .execute(c))
+    .map_err(db_err)?;
     insert_meta(conn, &chunk.meta_rows)
 }
 
 fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
     for batch in rows.chunks(1000) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(record_meta::table).values(batch).execute(c))
-            .map_err(db_err)?;
+        on_backend!(&mut *conn, |c| diesel::insert_into(meta_index::table)
+            .values(batch)
+            .execute(c))
+        .map_err(db_err)?;
     }
+    Ok(())
+}
+
+/// Removes the index rows of a stored record's plain meta.
+fn delete_meta(conn: &mut AnyConnection, row: &RecordRow) -> Result<()> {
+    diesel::delete(
+        meta_index::table
+            .filter(meta_index::tag.eq_any(row.stored_meta_tags()))
+            .filter(meta_index::record_id.eq(&row.record_id)),
+    )
+    .execute(conn)
+    .map_err(db_err)?;
     Ok(())
 }
 
@@ -295,4 +338,3 @@ fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {
         found,
     }
 }
-

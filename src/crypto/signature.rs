@@ -205,7 +205,10 @@ impl RecordSigner {
     }
 
     /// Signs `content` and tags it, computing the message once.
-    pub(crate) fn sign_and_tag(&self, content: &SignedContent<'_>) -> Result<(RecordSignature, String)> {
+    pub(crate) fn sign_and_tag(
+        &self,
+        content: &SignedContent<'_>,
+    ) -> Result<(RecordSignature, String)> {
         let message = content.message()?;
         let signature = self.key.sign(&message);
         let mut sig_text = String::with_capacity(PREFIX.len() + 86);

@@ -29,10 +29,12 @@ impl Store {
     pub fn run_migrations(&self) -> Result<Vec<String>> {
         let mut conn = self.conn()?;
         let versions = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(migration_error)?,
-            AnyConnection::Postgresql(c) => {
-                c.run_pending_migrations(POSTGRES).map_err(migration_error)?
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE).map_err(migration_error)?
             }
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES)
+                .map_err(migration_error)?,
         };
         Ok(versions.iter().map(ToString::to_string).collect())
     }

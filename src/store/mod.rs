@@ -107,10 +107,12 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
                 "PRAGMA busy_timeout = {};
                  PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;",
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA cache_size = -16384;",
                 self.sqlite_busy_timeout.as_millis()
             );
-            conn.batch_execute(&sql).map_err(diesel::r2d2::Error::QueryError)?;
+            conn.batch_execute(&sql)
+                .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }
@@ -133,7 +135,11 @@ impl Store {
         let in_memory = url == DatabaseUrl::SqliteMemory;
         let manager = ConnectionManager::<AnyConnection>::new(url.connection_string());
         let mut builder = Pool::builder()
-            .max_size(if in_memory { 1 } else { options.pool_size.max(1) })
+            .max_size(if in_memory {
+                1
+            } else {
+                options.pool_size.max(1)
+            })
             .connection_timeout(options.connection_timeout)
             .connection_customizer(Box::new(SessionSetup {
                 sqlite_busy_timeout: options.sqlite_busy_timeout,
@@ -141,7 +147,10 @@ impl Store {
             .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler));
         if in_memory {
             // The one connection *is* the database: never close it.
-            builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
+            builder = builder
+                .min_idle(Some(1))
+                .idle_timeout(None)
+                .max_lifetime(None);
         } else {
             builder = builder.min_idle(Some(1));
         }
@@ -194,5 +203,24 @@ fn scrub(message: &str, secret: Option<&str>) -> String {
     match secret {
         Some(secret) if !secret.is_empty() => message.replace(secret, "***"),
         _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_with_no_free_connection_times_out_with_its_own_error() {
+        let options = StoreOptions {
+            connection_timeout: Duration::from_millis(200),
+            ..StoreOptions::default()
+        };
+        let store = Store::open_with("sqlite::memory:", options).unwrap();
+        let _held = store.conn().unwrap();
+        let Err(err) = store.conn() else {
+            panic!("a second connection from a pool of one")
+        };
+        assert!(matches!(err, Error::PoolTimeout { .. }), "{err:?}");
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{access_keys, clients, key_heads, record_meta, records};
+use super::schema::{access_keys, clients, key_heads, meta_index, records};
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::RecordMeta;
@@ -63,11 +63,32 @@ pub(crate) struct RecordRow {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = record_meta)]
+#[diesel(table_name = meta_index)]
 pub(crate) struct MetaRow {
+    pub tag: i64,
     pub record_id: String,
-    pub name: String,
-    pub value: String,
+}
+
+/// The index tag of one plain meta entry: BLAKE2b-64 of the canonical
+/// (name, value).
+pub(crate) fn meta_tag(name: &str, value: &str) -> i64 {
+    let encoded = crate::format::canonical::Canonical::new("strongroom/meta-index")
+        .str(name)
+        .and_then(|c| c.str(value))
+        .map(|c| c.finish())
+        .unwrap_or_default();
+    let digest = orion::hazardous::hash::blake2::blake2b::Blake2b::new(8)
+        .and_then(|mut h| h.update(&encoded).and_then(|()| h.finalize()));
+    match digest {
+        Ok(digest) => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(digest.as_ref());
+            i64::from_be_bytes(bytes)
+        }
+        // BLAKE2b with an 8-byte output cannot fail; a constant tag would
+        // only widen the candidates, which readers filter again.
+        Err(_) => 0,
+    }
 }
 
 /// Microseconds since the Unix epoch, UTC.
@@ -81,11 +102,16 @@ pub(crate) fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
 
 impl RecordRow {
     /// The row for a sealed record.
-    pub(crate) fn from_sealed(sealed: SealedRecord, created_at: i64, updated_at: i64) -> Result<Self> {
+    pub(crate) fn from_sealed(
+        sealed: SealedRecord,
+        created_at: i64,
+        updated_at: i64,
+    ) -> Result<Self> {
         Ok(RecordRow {
             record_id: sealed.record_id.to_string(),
             writer_id: sealed.writer_id.to_string(),
-            version: i64::try_from(sealed.version).map_err(|_| Error::InvalidInput("version overflow"))?,
+            version: i64::try_from(sealed.version)
+                .map_err(|_| Error::InvalidInput("version overflow"))?,
             plain: serde_json::to_string(&sealed.plain).map_err(|_| Error::Serialization)?,
             data: serde_json::to_string(&sealed.fields).map_err(|_| Error::Serialization)?,
             key_version: i32::try_from(sealed.key_version)
@@ -107,8 +133,10 @@ impl RecordRow {
             record_type: self.record_type.clone(),
             writer_id: self.writer_id.parse().map_err(bad)?,
             key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
-            plain: serde_json::from_str::<BTreeMap<String, String>>(&self.plain).map_err(|_| Error::Decryption)?,
-            fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data).map_err(|_| Error::Decryption)?,
+            plain: serde_json::from_str::<BTreeMap<String, String>>(&self.plain)
+                .map_err(|_| Error::Decryption)?,
+            fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data)
+                .map_err(|_| Error::Decryption)?,
             signature: self.signature.clone(),
             writer_tag: self.writer_tag.clone(),
         };
@@ -135,15 +163,22 @@ impl RecordRow {
         self.writer_id.parse().ok()
     }
 
-    /// The plain meta as filter rows.
+    /// The plain meta as index rows.
     pub(crate) fn meta_rows(&self, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
         plain
             .iter()
             .map(|(name, value)| MetaRow {
+                tag: meta_tag(name, value),
                 record_id: self.record_id.clone(),
-                name: name.clone(),
-                value: value.clone(),
             })
             .collect()
+    }
+
+    /// The index tags of the plain meta as stored in this row (empty if it
+    /// does not parse).
+    pub(crate) fn stored_meta_tags(&self) -> Vec<i64> {
+        serde_json::from_str::<BTreeMap<String, String>>(&self.plain)
+            .map(|plain| plain.iter().map(|(n, v)| meta_tag(n, v)).collect())
+            .unwrap_or_default()
     }
 }

@@ -60,19 +60,16 @@ diesel::table! {
 }
 
 diesel::table! {
-    record_meta (record_id, name) {
+    meta_index (tag, record_id) {
+        tag -> BigInt,
         record_id -> Text,
-        name -> Text,
-        value -> Text,
     }
 }
-
-diesel::joinable!(record_meta -> records (record_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     key_heads,
     access_keys,
     policies,
     records,
-    record_meta,
+    meta_index,
 );

@@ -53,18 +53,24 @@ pub(crate) fn write_transaction<T>(
     f: impl FnOnce(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
     match conn {
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
     }
     .map_err(db_err)?;
     match f(conn) {
-        Ok(value) => match <AnyConnection as Connection>::TransactionManager::commit_transaction(conn) {
-            Ok(()) => Ok(value),
-            Err(err) => {
-                let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
-                Err(db_err(err))
+        Ok(value) => {
+            match <AnyConnection as Connection>::TransactionManager::commit_transaction(conn) {
+                Ok(()) => Ok(value),
+                Err(err) => {
+                    let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(
+                        conn,
+                    );
+                    Err(db_err(err))
+                }
             }
-        },
+        }
         Err(err) => {
             if let Err(rollback) =
                 <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn)

@@ -65,7 +65,10 @@ impl DatabaseUrl {
                 let rest = url.split_once("://")?.1;
                 let authority = rest.split(['/', '?']).next()?;
                 let userinfo = authority.rsplit_once('@')?.0;
-                userinfo.split_once(':').map(|(_, pw)| pw).filter(|pw| !pw.is_empty())
+                userinfo
+                    .split_once(':')
+                    .map(|(_, pw)| pw)
+                    .filter(|pw| !pw.is_empty())
             }
             _ => None,
         }
@@ -122,7 +125,10 @@ mod tests {
 
     #[test]
     fn parses_the_three_forms() {
-        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap(), DatabaseUrl::SqliteMemory);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:").unwrap(),
+            DatabaseUrl::SqliteMemory
+        );
         assert_eq!(
             DatabaseUrl::parse("sqlite://data/s.db").unwrap(),
             DatabaseUrl::SqliteFile("data/s.db".into())
@@ -131,15 +137,24 @@ mod tests {
             DatabaseUrl::parse("sqlite:///abs/s.db").unwrap(),
             DatabaseUrl::SqliteFile("/abs/s.db".into())
         );
-        assert!(matches!(DatabaseUrl::parse("postgresql://h/db").unwrap(), DatabaseUrl::Postgres(_)));
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
         assert!(DatabaseUrl::parse("mysql://root@h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
     #[test]
     fn redaction_drops_passwords_only() {
-        assert_eq!(redact("postgres://bob:hunter2@db.example:5433/app"), "postgres://bob@db.example:5433/app");
-        assert_eq!(redact("postgres://db:5432/app?sslmode=require&password=hunter2"), "postgres://db:5432/app?sslmode=require");
+        assert_eq!(
+            redact("postgres://bob:hunter2@db.example:5433/app"),
+            "postgres://bob@db.example:5433/app"
+        );
+        assert_eq!(
+            redact("postgres://db:5432/app?sslmode=require&password=hunter2"),
+            "postgres://db:5432/app?sslmode=require"
+        );
         assert_eq!(redact("postgres://bob@h/app"), "postgres://bob@h/app");
         assert_eq!(redact("postgres://b:p@ss@h/app"), "postgres://b@h/app");
         let url = DatabaseUrl::parse("postgres://bob:hunter2@h:1/app").unwrap();

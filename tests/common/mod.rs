@@ -44,13 +44,19 @@ impl TestDb {
     pub fn sql(&self, statement: &str) {
         match self.backend {
             Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(self.sqlite_path().unwrap().to_str().unwrap())
-                    .expect("sqlite connect");
-                diesel::sql_query(statement).execute(&mut conn).expect(statement);
+                let mut conn = diesel::SqliteConnection::establish(
+                    self.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .expect("sqlite connect");
+                diesel::sql_query(statement)
+                    .execute(&mut conn)
+                    .expect(statement);
             }
             _ => {
                 let mut conn = PgConnection::establish(&self.url).expect("postgres connect");
-                diesel::sql_query(statement).execute(&mut conn).expect(statement);
+                diesel::sql_query(statement)
+                    .execute(&mut conn)
+                    .expect(statement);
             }
         }
     }
@@ -64,13 +70,19 @@ impl TestDb {
         }
         let rows: Vec<Count> = match self.backend {
             Backend::Sqlite => {
-                let mut conn =
-                    diesel::SqliteConnection::establish(self.sqlite_path().unwrap().to_str().unwrap()).unwrap();
-                diesel::sql_query(statement).load(&mut conn).expect(statement)
+                let mut conn = diesel::SqliteConnection::establish(
+                    self.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .unwrap();
+                diesel::sql_query(statement)
+                    .load(&mut conn)
+                    .expect(statement)
             }
             _ => {
                 let mut conn = PgConnection::establish(&self.url).unwrap();
-                diesel::sql_query(statement).load(&mut conn).expect(statement)
+                diesel::sql_query(statement)
+                    .load(&mut conn)
+                    .expect(statement)
             }
         };
         rows[0].n
@@ -81,7 +93,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
             if let Ok(mut admin) = PgConnection::establish(&postgres_admin_url()) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
             }
         }
     }

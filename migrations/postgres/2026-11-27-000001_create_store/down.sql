@@ -1,4 +1,4 @@
-DROP TABLE record_meta;
+DROP TABLE meta_index;
 DROP TABLE records;
 DROP TABLE policies;
 DROP TABLE access_keys;

@@ -57,15 +57,15 @@ CREATE TABLE records (
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
-CREATE INDEX records_by_type_created ON records (record_type, writer_id, created_at, record_id);
-CREATE INDEX records_by_type_updated ON records (record_type, writer_id, updated_at, record_id);
-CREATE INDEX records_by_writer_created ON records (writer_id, created_at, record_id);
+-- Every query names its writer(s); most name a type and page by creation.
+CREATE INDEX records_by_writer_type_created ON records (writer_id, record_type, created_at, record_id);
 
--- Plain meta as rows, for equality filters on any number of keys.
-CREATE TABLE record_meta (
-    record_id TEXT NOT NULL REFERENCES records (record_id) ON DELETE CASCADE,
-    name      TEXT NOT NULL,
-    value     TEXT NOT NULL,
-    PRIMARY KEY (record_id, name)
-);
-CREATE INDEX record_meta_lookup ON record_meta (name, value, record_id);
+-- An equality index over plain meta: one row per (record, meta entry),
+-- tag = BLAKE2b-64 of the canonical (name, value). Plain meta is clear text
+-- anyway; the tag only makes the index small. Readers re-check matches
+-- against the record's signed plain meta.
+CREATE TABLE meta_index (
+    tag       BIGINT NOT NULL,
+    record_id TEXT NOT NULL,
+    PRIMARY KEY (tag, record_id)
+) WITHOUT ROWID;

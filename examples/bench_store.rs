@@ -1,0 +1,298 @@
+//! Store benchmark: 10,000 records — 3 sensitive fields of 16, 11 and 200
+//! bytes and 2 plain fields — written with `put_many` and read back with a
+//! decrypting query, beside plain diesel inserting and reading the same
+//! rows unencrypted into the same database, in the same run. On an SQLite
+//! file and on PostgreSQL.
+//!
+//! Run: `cargo run --release --example bench_store [records] [rounds]`
+//! (PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; skipped if unreachable).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use diesel::prelude::*;
+use strongroom::{Client, Fields, NewRecord, Plain, Query, Store};
+
+diesel::table! {
+    plain_patients (id) {
+        id -> Text,
+        name -> Text,
+        national_id -> Text,
+        notes -> Text,
+        clinic -> Text,
+        ward -> Text,
+        created_at -> BigInt,
+    }
+}
+
+#[derive(Insertable, Queryable, Selectable, Clone)]
+#[diesel(table_name = plain_patients)]
+struct PlainPatient {
+    id: String,
+    name: String,
+    national_id: String,
+    notes: String,
+    clinic: String,
+    ward: String,
+    created_at: i64,
+}
+
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS plain_patients (id TEXT PRIMARY KEY NOT NULL, \
+    name TEXT NOT NULL, national_id TEXT NOT NULL, notes TEXT NOT NULL, clinic TEXT NOT NULL, \
+    ward TEXT NOT NULL, created_at BIGINT NOT NULL)";
+const INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS plain_patients_created ON plain_patients (created_at, id)";
+
+fn value(len: usize, i: usize) -> String {
+    let mut s = format!("{i:08}");
+    while s.len() < len {
+        s.push('x');
+    }
+    s.truncate(len);
+    s
+}
+
+fn plain_rows(n: usize) -> Vec<PlainPatient> {
+    let now = chrono::Utc::now().timestamp_micros();
+    (0..n)
+        .map(|i| PlainPatient {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: value(16, i),
+            national_id: value(11, i),
+            notes: value(200, i),
+            clinic: format!("clinic-{}", i % 10),
+            ward: format!("ward-{}", i % 7),
+            created_at: now,
+        })
+        .collect()
+}
+
+fn new_records(rows: &[PlainPatient]) -> anyhow::Result<Vec<NewRecord>> {
+    rows.iter()
+        .map(|r| {
+            let fields = Fields::new()
+                .with("name", &r.name)?
+                .with("national_id", &r.national_id)?
+                .with("notes", &r.notes)?;
+            let plain = Plain::from([
+                ("clinic".to_owned(), r.clinic.clone()),
+                ("ward".to_owned(), r.ward.clone()),
+            ]);
+            Ok(NewRecord::new("patient", fields, plain))
+        })
+        .collect()
+}
+
+trait PlainDb {
+    fn reset(&mut self) -> anyhow::Result<()>;
+    fn insert(&mut self, rows: &[PlainPatient]) -> anyhow::Result<()>;
+    fn read_all(&mut self, page: i64) -> anyhow::Result<usize>;
+}
+
+macro_rules! plain_db {
+    ($conn:ty) => {
+        impl PlainDb for $conn {
+            fn reset(&mut self) -> anyhow::Result<()> {
+                diesel::sql_query(CREATE).execute(self)?;
+                diesel::sql_query(INDEX).execute(self)?;
+                diesel::sql_query("DELETE FROM plain_patients").execute(self)?;
+                Ok(())
+            }
+
+            fn insert(&mut self, rows: &[PlainPatient]) -> anyhow::Result<()> {
+                self.transaction(|conn| {
+                    for chunk in rows.chunks(200) {
+                        diesel::insert_into(plain_patients::table)
+                            .values(chunk)
+                            .execute(conn)?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
+                })?;
+                Ok(())
+            }
+
+            fn read_all(&mut self, page: i64) -> anyhow::Result<usize> {
+                use crate::plain_patients::dsl::{created_at, id, plain_patients as table};
+                let mut total = 0;
+                let mut after: Option<(i64, String)> = None;
+                loop {
+                    let mut q = table
+                        .select(PlainPatient::as_select())
+                        .order((created_at.asc(), id.asc()))
+                        .limit(page)
+                        .into_boxed();
+                    if let Some((t, last)) = after.clone() {
+                        q = q.filter(created_at.gt(t).or(created_at.eq(t).and(id.gt(last))));
+                    }
+                    let rows: Vec<PlainPatient> = q.load(self)?;
+                    total += rows.len();
+                    match rows.last() {
+                        Some(last) if rows.len() as i64 == page => {
+                            after = Some((last.created_at, last.id.clone()))
+                        }
+                        _ => return Ok(total),
+                    }
+                }
+            }
+        }
+    };
+}
+plain_db!(diesel::SqliteConnection);
+plain_db!(diesel::PgConnection);
+
+fn read_encrypted(client: &Client) -> anyhow::Result<usize> {
+    let mut total = 0;
+    let mut query = Query::new().record_type("patient").limit(1000);
+    loop {
+        let page = client.query(&query)?;
+        anyhow::ensure!(page.skipped.is_empty(), "records skipped");
+        total += page.records.len();
+        match page.next {
+            Some(cursor) => query = query.after(cursor),
+            None => return Ok(total),
+        }
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Result4 {
+    plain_write: Duration,
+    enc_write: Duration,
+    plain_read: Duration,
+    enc_read: Duration,
+}
+
+fn run(
+    label: &str,
+    store_url: &str,
+    plain: &mut dyn PlainDb,
+    sql_reset: &dyn Fn() -> anyhow::Result<()>,
+    n: usize,
+    rounds: usize,
+    dir: &std::path::Path,
+) -> anyhow::Result<Result4> {
+    let store = Store::open(store_url)?;
+    let mut pw = vec![];
+    let mut ew = vec![];
+    let mut pr = vec![];
+    let mut er = vec![];
+    for round in 0..rounds {
+        sql_reset()?;
+        plain.reset()?;
+        let profile = dir.join(format!("{label}-{round}.profile"));
+        let client = Client::open_or_create(&profile, &store)?;
+        let rows = plain_rows(n);
+        let records = new_records(&rows)?;
+
+        let t = Instant::now();
+        plain.insert(&rows)?;
+        pw.push(t.elapsed());
+
+        let t = Instant::now();
+        client.put_many(&records)?;
+        ew.push(t.elapsed());
+
+        let t = Instant::now();
+        anyhow::ensure!(plain.read_all(1000)? == n);
+        pr.push(t.elapsed());
+
+        let reader = Client::open_or_create(&profile, &store)?; // cold key cache
+        let t = Instant::now();
+        anyhow::ensure!(read_encrypted(&reader)? == n);
+        er.push(t.elapsed());
+        anyhow::ensure!(reader.stats().key_unwraps == 1);
+    }
+    Ok(Result4 {
+        plain_write: median(pw),
+        enc_write: median(ew),
+        plain_read: median(pr),
+        enc_read: median(er),
+    })
+}
+
+fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f64) {
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("\n{label}: {n} records (median of rounds)");
+    println!(
+        "  write  plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {:.2}x (target <= {write_target}x)",
+        rate(r.plain_write),
+        r.plain_write,
+        rate(r.enc_write),
+        r.enc_write,
+        r.enc_write.as_secs_f64() / r.plain_write.as_secs_f64()
+    );
+    println!(
+        "  read   plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {:.2}x (target <= {read_target}x)",
+        rate(r.plain_read),
+        r.plain_read,
+        rate(r.enc_read),
+        r.enc_read,
+        r.enc_read.as_secs_f64() / r.plain_read.as_secs_f64()
+    );
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
+    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
+    let dir = tempfile::tempdir()?;
+    println!(
+        "strongroom store benchmark: {} cores; compare ratios, not absolute times",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+
+    // SQLite: one file holds both the plaintext table and strongroom's.
+    let file = dir.path().join("bench.db");
+    let url = format!("sqlite://{}", file.display());
+    drop(Store::open(&url)?);
+    let mut sqlite = diesel::SqliteConnection::establish(file.to_str().context("path")?)?;
+    diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut sqlite)?;
+    diesel::sql_query("PRAGMA synchronous = NORMAL").execute(&mut sqlite)?;
+    let reset_file = file.clone();
+    let reset = move || -> anyhow::Result<()> {
+        let mut c = diesel::SqliteConnection::establish(reset_file.to_str().context("path")?)?;
+        for t in ["meta_index", "records", "access_keys", "key_heads"] {
+            diesel::sql_query(format!("DELETE FROM {t}")).execute(&mut c)?;
+        }
+        Ok(())
+    };
+    let r = run("sqlite", &url, &mut sqlite, &reset, n, rounds, dir.path())?;
+    report("SQLite file", n, &r, 3.0, 3.0);
+
+    // PostgreSQL: a database of its own, dropped after.
+    let admin_url = std::env::var("STRONGROOM_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    match diesel::PgConnection::establish(&admin_url) {
+        Err(err) => println!("\nPostgreSQL: SKIPPED, not reachable at {admin_url}: {err}"),
+        Ok(mut admin) => {
+            let name = format!("strongroom_bench_{}", uuid::Uuid::new_v4().simple());
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+            let url = format!("{}/{name}", admin_url.rsplit_once('/').context("url")?.0);
+            let result = (|| {
+                drop(Store::open(&url)?);
+                let mut pg = diesel::PgConnection::establish(&url)?;
+                let reset_url = url.clone();
+                let reset = move || -> anyhow::Result<()> {
+                    let mut c = diesel::PgConnection::establish(&reset_url)?;
+                    diesel::sql_query("TRUNCATE meta_index, records, access_keys, key_heads")
+                        .execute(&mut c)?;
+                    Ok(())
+                };
+                run("postgres", &url, &mut pg, &reset, n, rounds, dir.path())
+            })();
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)?;
+            report("PostgreSQL", n, &result?, 2.0, 2.0);
+        }
+    }
+    Ok(())
+}
