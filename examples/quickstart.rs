@@ -1,47 +1,92 @@
-//! Quickstart: a client profile, one record sealed and signed, then verified
-//! and opened again. (The sensitive database joins with the store.)
+//! Quickstart: an SQLite file next to where it runs, a client profile, a
+//! few records written and read back, and one raw stored row printed beside
+//! its decrypted value — what the database holds, and what the client sees.
 //!
-//! Run: `cargo run --example quickstart`
+//! Run: `cargo run --example quickstart` (again: it reuses the profile and
+//! the database and adds a few more records).
 
-use std::collections::BTreeMap;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use strongroom::{Client, Fields, NewRecord, Plain, Query, Store};
 
-use anyhow::Context;
-use strongroom::signature::RecordHeader;
-use strongroom::{record, AccessKey, Profile, ProfileOptions, RecordId};
+const DATABASE: &str = "quickstart.db";
+const PROFILE: &str = "quickstart.profile";
+
+#[derive(QueryableByName)]
+struct RawRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    record_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    plain: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    data: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    signature: String,
+}
 
 fn main() -> anyhow::Result<()> {
-    let path = "quickstart.profile";
-    let profile = match Profile::load(path, None) {
-        Ok(profile) => profile,
-        Err(strongroom::Error::ProfileIo { .. }) => {
-            Profile::create(path, ProfileOptions::named("quickstart"))?
-        }
-        Err(other) => return Err(other).context("loading quickstart.profile"),
-    };
-    let me = profile.identity();
-    println!("client {} (profile {path})", me.client_id());
-
-    let access_key = AccessKey::generate();
-    let values = BTreeMap::from([
-        ("name".to_owned(), b"Ada Lovelace".to_vec()),
-        ("national_id".to_owned(), b"1815-12-10-0001".to_vec()),
-    ]);
-    let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
-    let header = RecordHeader {
-        record_id: RecordId::random(),
-        version: 1,
-        record_type: "patient",
-        writer_id: me.client_id(),
-        key_version: 1,
-    };
-    let sealed = record::seal_record(me.signer(), &access_key, header, plain, &values)?;
-
-    println!("stored form of field `name`: {}", sealed.fields["name"]);
-    println!("signature: {}", sealed.signature);
-    let opened = record::open_record(&sealed, &me.public().signing_key, &access_key)?;
+    // The sensitive database (created, with its tables, on first use) and
+    // this program's identity (created on first use, 0600).
+    let store = Store::open(&format!("sqlite://{DATABASE}"))?;
+    let client = Client::open_or_create(PROFILE, &store)?;
     println!(
-        "verified and decrypted `name`: {}",
-        String::from_utf8_lossy(&opened["name"])
+        "client {} · profile {PROFILE} · database {DATABASE}\n",
+        client.id()
+    );
+
+    let patients = [
+        ("Ada Lovelace", "1815-12-10-0001", "north"),
+        ("Grace Hopper", "1906-12-09-0002", "south"),
+        ("Alan Turing", "1912-06-23-0003", "north"),
+    ];
+    let mut batch = Vec::new();
+    for (name, national_id, clinic) in patients {
+        let fields = Fields::new()
+            .with("name", name)?
+            .with("national_id", national_id)?
+            .with("allergies", &["penicillin", "latex"])?;
+        let plain = Plain::from([("clinic".to_owned(), clinic.to_owned())]);
+        batch.push(NewRecord::new("patient", fields, plain));
+    }
+    let written = client.put_many(&batch)?;
+    println!("wrote {} patient records in one transaction", written.len());
+
+    let north = client.query(
+        &Query::new()
+            .record_type("patient")
+            .plain_eq("clinic", "north")
+            .limit(1000),
+    )?;
+    println!(
+        "patients of clinic=north in the database now: {}",
+        north.records.len()
+    );
+
+    // One record, as the database holds it and as the client reads it.
+    let id = written[0].id;
+    let mut raw = diesel::SqliteConnection::establish(DATABASE)?;
+    let row: RawRow = diesel::sql_query(
+        "SELECT record_id, plain, data, signature FROM records WHERE record_id = ?",
+    )
+    .bind::<diesel::sql_types::Text, _>(id.to_string())
+    .get_result(&mut raw)?;
+    println!("\n--- stored row (what the database, its backups and its operators see)");
+    println!("record_id: {}", row.record_id);
+    println!("plain:     {}", row.plain);
+    println!("data:      {}", row.data);
+    println!("signature: {}", row.signature);
+
+    let record = client.get(id)?;
+    println!("\n--- decrypted by the client (signature checked first)");
+    println!("name:        {}", record.field::<String>("name")?);
+    println!("national_id: {}", record.field::<String>("national_id")?);
+    println!(
+        "allergies:   {:?}",
+        record.field::<Vec<String>>("allergies")?
+    );
+    println!(
+        "version {} · clinic {}",
+        record.version(),
+        record.meta().plain["clinic"]
     );
     Ok(())
 }
