@@ -36,6 +36,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Lets the derive's `::strongroom::…` paths resolve inside this crate too.
+extern crate self as strongroom;
+
 pub mod client;
 pub mod crypto;
 mod error;
@@ -47,6 +50,7 @@ pub mod model;
 pub mod profile;
 pub mod record;
 pub mod store;
+pub mod typed;
 
 pub use client::{Client, ClientStats, Cursor, Order, Page, Query, SkipReason, Skipped};
 pub use crypto::keys::{
@@ -60,3 +64,5 @@ pub use ids::{ClientId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
 pub use profile::{Profile, ProfileOptions};
 pub use store::{Backend, MigrationStatus, Store, StoreOptions};
+pub use strongroom_derive::Sensitive;
+pub use typed::{PlainValue, Repo, Sensitive, Stored, TypedPage, TypedQuery};

@@ -1,0 +1,51 @@
+//! Step 3: check the model: names valid and unique, no generics.
+
+use std::collections::HashMap;
+
+use crate::ast::Model;
+use crate::attr::Errors;
+
+const MAX_NAME: usize = 255;
+
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > MAX_NAME {
+        Some("is longer than 255 bytes")
+    } else if name.chars().any(char::is_control) {
+        Some("contains control characters")
+    } else {
+        None
+    }
+}
+
+pub(crate) fn check(model: &Model<'_>, generics: &syn::Generics, errors: &mut Errors) {
+    if !generics.params.is_empty() {
+        errors.spanned(
+            generics
+                .lt_token
+                .map_or_else(|| model.ident.span(), |t| t.span),
+            "#[derive(Sensitive)] does not support generic structs",
+        );
+    }
+    if let Some(problem) = name_problem(&model.record_type) {
+        errors.spanned(model.record_type_span, format!("the record type {problem}"));
+    }
+    let mut seen: HashMap<&str, &crate::ast::FieldModel<'_>> = HashMap::new();
+    for field in &model.fields {
+        if let Some(problem) = name_problem(&field.stored) {
+            errors.spanned(field.stored_span, format!("the stored name {problem}"));
+        }
+        if let Some(first) = seen.get(field.stored.as_str()) {
+            errors.spanned(
+                field.stored_span,
+                format!(
+                    "duplicate stored name `{}`: field `{}` is already stored under it; give one `#[sensitive(rename = \"...\")]`",
+                    field.stored, first.ident
+                ),
+            );
+        } else {
+            seen.insert(&field.stored, field);
+        }
+    }
+}

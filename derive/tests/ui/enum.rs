@@ -1,0 +1,9 @@
+use strongroom::Sensitive;
+
+#[derive(Sensitive)]
+enum Status {
+    Active,
+    Closed,
+}
+
+fn main() {}

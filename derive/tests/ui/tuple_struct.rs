@@ -1,0 +1,6 @@
+use strongroom::Sensitive;
+
+#[derive(Sensitive)]
+struct Name(#[sensitive] String);
+
+fn main() {}

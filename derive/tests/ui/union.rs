@@ -1,0 +1,9 @@
+use strongroom::Sensitive;
+
+#[derive(Sensitive)]
+union Bits {
+    a: u32,
+    b: f32,
+}
+
+fn main() {}

@@ -1,0 +1,243 @@
+//! `Repo<T>`: insert, get, update, delete and query values of one model.
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use super::Sensitive;
+use crate::client::{Client, Cursor, Order, Query, Skipped};
+use crate::error::{Error, Result};
+use crate::ids::RecordId;
+use crate::model::{NewRecord, RecordMeta};
+
+/// A value read from or written to the store, with its record's meta (id,
+/// version, writer, timestamps). Derefs to the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<T> {
+    meta: RecordMeta,
+    value: T,
+}
+
+impl<T> Stored<T> {
+    /// The record's meta.
+    pub fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+
+    /// The record's id.
+    pub fn id(&self) -> RecordId {
+        self.meta.id
+    }
+
+    /// The version this value was read or written at.
+    pub fn version(&self) -> u64 {
+        self.meta.version
+    }
+
+    /// The value.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The value, dropping the meta.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> Deref for Stored<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for Stored<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+/// A typed repository: values of `T` through one client.
+pub struct Repo<'c, T> {
+    client: &'c Client,
+    _model: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Repo<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("record_type", &std::any::type_name::<T>())
+            .field("client", &self.client.id())
+            .finish()
+    }
+}
+
+impl Client {
+    /// The typed repository of model `T`.
+    pub fn repo<T: Sensitive>(&self) -> Repo<'_, T> {
+        Repo {
+            client: self,
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<'c, T: Sensitive> Repo<'c, T> {
+    fn new_record(value: &T) -> Result<NewRecord> {
+        let (fields, plain) = value.to_parts()?;
+        Ok(NewRecord::new(T::RECORD_TYPE, fields, plain))
+    }
+
+    /// Stores a new value (version 1).
+    pub fn insert(&self, value: T) -> Result<Stored<T>> {
+        let record = Self::new_record(&value)?;
+        let meta = self
+            .client
+            .put(&record.record_type, &record.fields, &record.plain)?;
+        Ok(Stored { meta, value })
+    }
+
+    /// Stores many new values in one transaction: all or none.
+    pub fn insert_many(&self, values: Vec<T>) -> Result<Vec<Stored<T>>> {
+        let records = values
+            .iter()
+            .map(Self::new_record)
+            .collect::<Result<Vec<_>>>()?;
+        let metas = self.client.put_many(&records)?;
+        Ok(metas
+            .into_iter()
+            .zip(values)
+            .map(|(meta, value)| Stored { meta, value })
+            .collect())
+    }
+
+    /// Reads one value. A record of another type is [`Error::NotFound`].
+    pub fn get(&self, id: RecordId) -> Result<Stored<T>> {
+        let record = self.client.get(id)?;
+        if record.meta().record_type != T::RECORD_TYPE {
+            return Err(Error::NotFound { record_id: id });
+        }
+        Ok(Stored {
+            value: T::from_record(&record)?,
+            meta: record.into_meta(),
+        })
+    }
+
+    /// Writes a changed value back, if the record is still at the version
+    /// it was read at ([`Error::Conflict`] otherwise; nothing is written).
+    pub fn update(&self, stored: Stored<T>) -> Result<Stored<T>> {
+        let (fields, plain) = stored.value.to_parts()?;
+        let meta = self
+            .client
+            .update(stored.meta.id, stored.meta.version, &fields, &plain)?;
+        Ok(Stored {
+            meta,
+            value: stored.value,
+        })
+    }
+
+    /// Deletes a value, if its record is still at the version it was read
+    /// at ([`Error::Conflict`] otherwise).
+    pub fn delete(&self, stored: &Stored<T>) -> Result<()> {
+        self.client.delete(stored.meta.id, stored.meta.version)
+    }
+
+    /// A query over this model's records (this client's own by default).
+    pub fn query(&self) -> TypedQuery<'c, T> {
+        TypedQuery {
+            client: self.client,
+            query: Query::new().record_type(T::RECORD_TYPE),
+            filter: Some(T::Filter::default()),
+            _model: PhantomData,
+        }
+    }
+}
+
+/// A typed query: the key-value [`Query`] plus filters on the model's plain
+/// fields. Filtering on a sensitive field does not compile: the generated
+/// filter has no method for it.
+pub struct TypedQuery<'c, T: Sensitive> {
+    client: &'c Client,
+    query: Query,
+    filter: Option<T::Filter>,
+    _model: PhantomData<fn() -> T>,
+}
+
+impl<'c, T: Sensitive> TypedQuery<'c, T> {
+    /// Adds equality filters on plain fields: `.filter(|p| p.clinic("north"))`.
+    pub fn filter(mut self, build: impl FnOnce(T::Filter) -> T::Filter) -> Self {
+        let current = self.filter.take().unwrap_or_default();
+        self.filter = Some(build(current));
+        self
+    }
+
+    /// Only records by these writers (records shared with this client).
+    pub fn writers(mut self, writers: impl IntoIterator<Item = crate::ids::ClientId>) -> Self {
+        self.query = self.query.writers(writers);
+        self
+    }
+
+    /// Result order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.query = self.query.order(order);
+        self
+    }
+
+    /// Page size, 1 to 1,000.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.query = self.query.limit(limit);
+        self
+    }
+
+    /// Continue after the page that returned `cursor`.
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.query = self.query.after(cursor);
+        self
+    }
+
+    /// Only records created in `[from, before)`.
+    pub fn created_between(
+        mut self,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Self {
+        self.query = self.query.created_between(from, before);
+        self
+    }
+
+    /// Runs the query: one page of values, verified and decrypted.
+    pub fn fetch(self) -> Result<TypedPage<T>> {
+        let mut query = self.query;
+        for (name, value) in self.filter.map(T::filter_pairs).unwrap_or_default() {
+            query = query.plain_eq(name, value);
+        }
+        let page = self.client.query(&query)?;
+        let records = page
+            .records
+            .into_iter()
+            .map(|record| {
+                Ok(Stored {
+                    value: T::from_record(&record)?,
+                    meta: record.into_meta(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TypedPage {
+            records,
+            skipped: page.skipped,
+            next: page.next,
+        })
+    }
+}
+
+/// One page of typed results.
+#[derive(Debug)]
+pub struct TypedPage<T> {
+    /// The values, with their meta.
+    pub records: Vec<Stored<T>>,
+    /// Matches that could not be returned, and why.
+    pub skipped: Vec<Skipped>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
