@@ -4,6 +4,9 @@
 //! rows unencrypted into the same database, in the same run. On an SQLite
 //! file and on PostgreSQL.
 //!
+//! The same workload also runs through the typed layer (`#[derive(Sensitive)]`
+//! and `Repo`), compared with the key-value path.
+//!
 //! Run: `cargo run --release --example bench_store [records] [rounds]`
 //! (PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; skipped if unreachable).
@@ -12,7 +15,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use diesel::prelude::*;
-use strongroom::{Client, Fields, NewRecord, Plain, Query, Store};
+use strongroom::{Client, Fields, NewRecord, Plain, Query, Sensitive, Store};
+
+#[derive(Clone, Sensitive)]
+#[sensitive(record_type = "typed_patient")]
+struct TypedPatient {
+    clinic: String,
+    ward: String,
+    #[sensitive]
+    name: String,
+    #[sensitive]
+    national_id: String,
+    #[sensitive]
+    notes: String,
+}
 
 diesel::table! {
     plain_patients (id) {
@@ -141,15 +157,50 @@ macro_rules! plain_db {
 plain_db!(diesel::SqliteConnection);
 plain_db!(diesel::PgConnection);
 
+/// Reads every record through the key-value API, decoding each field as
+/// an application would.
 fn read_encrypted(client: &Client) -> anyhow::Result<usize> {
     let mut total = 0;
     let mut query = Query::new().record_type("patient").limit(1000);
     loop {
         let page = client.query(&query)?;
         anyhow::ensure!(page.skipped.is_empty(), "records skipped");
+        for record in &page.records {
+            let name: String = record.field("name")?;
+            let national_id: String = record.field("national_id")?;
+            let notes: String = record.field("notes")?;
+            std::hint::black_box((name, national_id, notes));
+        }
         total += page.records.len();
         match page.next {
             Some(cursor) => query = query.after(cursor),
+            None => return Ok(total),
+        }
+    }
+}
+
+fn typed_values(rows: &[PlainPatient]) -> Vec<TypedPatient> {
+    rows.iter()
+        .map(|r| TypedPatient {
+            clinic: r.clinic.clone(),
+            ward: r.ward.clone(),
+            name: r.name.clone(),
+            national_id: r.national_id.clone(),
+            notes: r.notes.clone(),
+        })
+        .collect()
+}
+
+fn read_typed(client: &Client) -> anyhow::Result<usize> {
+    let repo = client.repo::<TypedPatient>();
+    let mut total = 0;
+    let mut query = repo.query().limit(1000);
+    loop {
+        let page = query.fetch()?;
+        anyhow::ensure!(page.skipped.is_empty(), "records skipped");
+        total += page.records.len();
+        match page.next {
+            Some(cursor) => query = repo.query().limit(1000).after(cursor),
             None => return Ok(total),
         }
     }
@@ -165,6 +216,8 @@ struct Result4 {
     enc_write: Duration,
     plain_read: Duration,
     enc_read: Duration,
+    typed_write: Duration,
+    typed_read: Duration,
 }
 
 fn run(
@@ -181,37 +234,58 @@ fn run(
     let mut ew = vec![];
     let mut pr = vec![];
     let mut er = vec![];
+    let mut tw = vec![];
+    let mut tr = vec![];
     for round in 0..rounds {
         sql_reset()?;
         plain.reset()?;
         let profile = dir.join(format!("{label}-{round}.profile"));
-        let client = Client::open_or_create(&profile, &store)?;
         let rows = plain_rows(n);
-        let records = new_records(&rows)?;
 
         let t = Instant::now();
         plain.insert(&rows)?;
         pw.push(t.elapsed());
 
         let t = Instant::now();
-        client.put_many(&records)?;
-        ew.push(t.elapsed());
-
-        let t = Instant::now();
         anyhow::ensure!(plain.read_all(1000)? == n);
         pr.push(t.elapsed());
 
-        let reader = Client::open_or_create(&profile, &store)?; // cold key cache
-        let t = Instant::now();
-        anyhow::ensure!(read_encrypted(&reader)? == n);
-        er.push(t.elapsed());
-        anyhow::ensure!(reader.stats().key_unwraps == 1);
+        // Key-value and typed paths, each into the same empty schema, in
+        // alternating order from round to round.
+        let typed_first = round % 2 == 1;
+        for typed in [typed_first, !typed_first] {
+            sql_reset()?;
+            let writer = Client::open_or_create(&profile, &store)?;
+            if typed {
+                let values = typed_values(&rows);
+                let t = Instant::now();
+                writer.repo::<TypedPatient>().insert_many(values)?;
+                tw.push(t.elapsed());
+                let reader = Client::open_or_create(&profile, &store)?; // cold key cache
+                let t = Instant::now();
+                anyhow::ensure!(read_typed(&reader)? == n);
+                tr.push(t.elapsed());
+            } else {
+                // Building the fields is part of the work, as it is for the
+                // typed path.
+                let t = Instant::now();
+                writer.put_many(&new_records(&rows)?)?;
+                ew.push(t.elapsed());
+                let reader = Client::open_or_create(&profile, &store)?; // cold key cache
+                let t = Instant::now();
+                anyhow::ensure!(read_encrypted(&reader)? == n);
+                er.push(t.elapsed());
+                anyhow::ensure!(reader.stats().key_unwraps == 1);
+            }
+        }
     }
     Ok(Result4 {
         plain_write: median(pw),
         enc_write: median(ew),
         plain_read: median(pr),
         enc_read: median(er),
+        typed_write: median(tw),
+        typed_read: median(tr),
     })
 }
 
@@ -233,6 +307,13 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
         rate(r.enc_read),
         r.enc_read,
         r.enc_read.as_secs_f64() / r.plain_read.as_secs_f64()
+    );
+    println!(
+        "  typed  write {:>8.1?} ({:.2}x key-value)   read {:>8.1?} ({:.2}x key-value)   (target <= 1.10x)",
+        r.typed_write,
+        r.typed_write.as_secs_f64() / r.enc_write.as_secs_f64(),
+        r.typed_read,
+        r.typed_read.as_secs_f64() / r.enc_read.as_secs_f64()
     );
 }
 

@@ -1,15 +1,38 @@
 //! Quickstart: an SQLite file next to where it runs, a client profile, a
-//! few records written and read back, and one raw stored row printed beside
-//! its decrypted value — what the database holds, and what the client sees.
+//! model with `#[derive(Sensitive)]`, a few records written and read back,
+//! and one raw stored row printed beside its decrypted value — what the
+//! database holds, and what the client sees.
 //!
 //! Run: `cargo run --example quickstart` (again: it reuses the profile and
 //! the database and adds a few more records).
 
 use diesel::{Connection, QueryableByName, RunQueryDsl};
-use strongroom::{Client, Fields, NewRecord, Plain, Query, Store};
+use serde::{Deserialize, Serialize};
+use strongroom::{Client, Sensitive, Store};
 
 const DATABASE: &str = "quickstart.db";
 const PROFILE: &str = "quickstart.profile";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Visit {
+    date: String,
+    notes: String,
+}
+
+#[derive(Debug, Clone, Sensitive)]
+#[sensitive(record_type = "patient")]
+struct Patient {
+    /// Plain meta: stored in the clear, filterable.
+    clinic: String,
+    ward: u32,
+    /// Sensitive: each sealed under its own data key.
+    #[sensitive]
+    name: String,
+    #[sensitive]
+    national_id: String,
+    #[sensitive]
+    history: Vec<Visit>,
+}
 
 #[derive(QueryableByName)]
 struct RawRow {
@@ -23,9 +46,16 @@ struct RawRow {
     signature: String,
 }
 
+fn visit(date: &str, notes: &str) -> Visit {
+    Visit {
+        date: date.into(),
+        notes: notes.into(),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     // The sensitive database (created, with its tables, on first use) and
-    // this program's identity (created on first use, 0600).
+    // this program's identity (created on first use, mode 0600).
     let store = Store::open(&format!("sqlite://{DATABASE}"))?;
     let client = Client::open_or_create(PROFILE, &store)?;
     println!(
@@ -33,60 +63,68 @@ fn main() -> anyhow::Result<()> {
         client.id()
     );
 
-    let patients = [
-        ("Ada Lovelace", "1815-12-10-0001", "north"),
-        ("Grace Hopper", "1906-12-09-0002", "south"),
-        ("Alan Turing", "1912-06-23-0003", "north"),
-    ];
-    let mut batch = Vec::new();
-    for (name, national_id, clinic) in patients {
-        let fields = Fields::new()
-            .with("name", name)?
-            .with("national_id", national_id)?
-            .with("allergies", &["penicillin", "latex"])?;
-        let plain = Plain::from([("clinic".to_owned(), clinic.to_owned())]);
-        batch.push(NewRecord::new("patient", fields, plain));
-    }
-    let written = client.put_many(&batch)?;
-    println!("wrote {} patient records in one transaction", written.len());
+    let patients = client.repo::<Patient>();
+    let written = patients.insert_many(vec![
+        Patient {
+            clinic: "north".into(),
+            ward: 3,
+            name: "Ada Lovelace".into(),
+            national_id: "1815-12-10-0001".into(),
+            history: vec![
+                visit("1843-09-01", "notes on the engine"),
+                visit("1852-11-27", ""),
+            ],
+        },
+        Patient {
+            clinic: "south".into(),
+            ward: 1,
+            name: "Grace Hopper".into(),
+            national_id: "1906-12-09-0002".into(),
+            history: vec![visit("1947-09-09", "found a moth")],
+        },
+        Patient {
+            clinic: "north".into(),
+            ward: 3,
+            name: "Alan Turing".into(),
+            national_id: "1912-06-23-0003".into(),
+            history: vec![],
+        },
+    ])?;
+    println!("wrote {} patients in one transaction", written.len());
 
-    let north = client.query(
-        &Query::new()
-            .record_type("patient")
-            .plain_eq("clinic", "north")
-            .limit(1000),
-    )?;
+    let north = patients
+        .query()
+        .filter(|p| p.clinic("north").ward(3u32))
+        .limit(1000)
+        .fetch()?;
     println!(
-        "patients of clinic=north in the database now: {}",
+        "patients in clinic north, ward 3, so far: {}",
         north.records.len()
     );
 
     // One record, as the database holds it and as the client reads it.
-    let id = written[0].id;
+    let id = written[0].id();
     let mut raw = diesel::SqliteConnection::establish(DATABASE)?;
     let row: RawRow = diesel::sql_query(
         "SELECT record_id, plain, data, signature FROM records WHERE record_id = ?",
     )
     .bind::<diesel::sql_types::Text, _>(id.to_string())
     .get_result(&mut raw)?;
-    println!("\n--- stored row (what the database, its backups and its operators see)");
+    println!("\n--- the stored row (what the database, its backups and its operators see)");
     println!("record_id: {}", row.record_id);
     println!("plain:     {}", row.plain);
     println!("data:      {}", row.data);
     println!("signature: {}", row.signature);
 
-    let record = client.get(id)?;
-    println!("\n--- decrypted by the client (signature checked first)");
-    println!("name:        {}", record.field::<String>("name")?);
-    println!("national_id: {}", record.field::<String>("national_id")?);
+    let mut ada = patients.get(id)?;
+    println!("\n--- the same record, verified and decrypted by the client");
+    println!("{:#?}", *ada);
+
+    ada.history.push(visit("1852-11-28", "follow-up"));
+    let updated = patients.update(ada)?;
     println!(
-        "allergies:   {:?}",
-        record.field::<Vec<String>>("allergies")?
-    );
-    println!(
-        "version {} · clinic {}",
-        record.version(),
-        record.meta().plain["clinic"]
+        "\nupdated to version {} (every field sealed again under fresh data keys)",
+        updated.version()
     );
     Ok(())
 }

@@ -53,6 +53,11 @@ pub mod store;
 pub mod typed;
 
 pub use client::{Client, ClientStats, Cursor, Order, Page, Query, SkipReason, Skipped};
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use crypto::keys::{
     AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
     SigningSecretKey, KEY_LEN,

@@ -2,13 +2,12 @@
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type, Visibility};
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
 use crate::attr::{self, Errors};
 
 pub(crate) struct Model<'a> {
     pub(crate) ident: &'a Ident,
-    pub(crate) vis: &'a Visibility,
     pub(crate) record_type: String,
     pub(crate) record_type_span: Span,
     pub(crate) fields: Vec<FieldModel<'a>>,
@@ -88,7 +87,6 @@ pub(crate) fn model<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<M
         .collect();
     Some(Model {
         ident: &input.ident,
-        vis: &input.vis,
         record_type,
         record_type_span,
         fields,

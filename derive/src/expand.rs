@@ -52,7 +52,6 @@ fn fallback(input: &DeriveInput) -> TokenStream {
 
 fn expand(model: &Model<'_>) -> TokenStream {
     let ident = model.ident;
-    let vis = model.vis;
     let record_type = &model.record_type;
     let filter = format_ident!("{}Filter", ident);
     let (sensitive, plain): (Vec<&FieldModel<'_>>, Vec<&FieldModel<'_>>) =
@@ -116,13 +115,13 @@ fn expand(model: &Model<'_>) -> TokenStream {
     );
 
     quote! {
-        #[doc = #filter_doc]
-        #[derive(Debug, Default, Clone)]
-        #vis struct #filter {
-            pairs: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-        }
-
         const _: () = {
+            #[doc = #filter_doc]
+            #[derive(Debug, Default, Clone)]
+            pub struct #filter {
+                pairs: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            }
+
             // A model need not filter on every plain field.
             #[allow(dead_code)]
             impl #filter {
