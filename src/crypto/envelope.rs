@@ -57,6 +57,10 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const PREFIX: &str = "srf1.";
 /// Domain label of the field AAD.
 const AAD_LABEL: &str = "strongroom/field";
+/// Role marker of the data-key seal's AAD.
+const ROLE_DATA_KEY: u32 = 1;
+/// Role marker of the value seal's AAD.
+const ROLE_VALUE: u32 = 0;
 /// Bytes of the sealed data key: nonce, key, tag.
 const SEALED_DK_LEN: usize = KEY_LEN + OVERHEAD;
 
@@ -76,17 +80,24 @@ pub struct FieldContext<'a> {
 }
 
 impl FieldContext<'_> {
-    /// The canonical AAD: label, format version, record type, record id,
-    /// writer id, field name, key version.
-    pub(crate) fn aad(&self) -> Result<Vec<u8>> {
-        Ok(Canonical::new(AAD_LABEL)
+    /// The canonical AADs of the two seals: label, format version, record
+    /// type, record id, writer id, field name, then the seal's role — and,
+    /// for the sealed data key, the access key version.
+    ///
+    /// The value's AAD leaves the key version out, so that re-wrapping a
+    /// data key under a newer access key leaves the value's ciphertext
+    /// untouched; the value stays bound to its key version through its data
+    /// key, which only the data-key seal (bound to the version) releases.
+    pub(crate) fn aads(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+        let common = Canonical::new(AAD_LABEL)
             .u32(FORMAT_VERSION)
             .str(self.record_type)?
             .uuid(self.record_id.as_uuid())
             .uuid(self.writer_id.as_uuid())
-            .str(self.field)?
-            .u32(self.key_version)
-            .finish())
+            .str(self.field)?;
+        let value_aad = common.clone().u32(ROLE_VALUE).finish();
+        let dk_aad = common.u32(ROLE_DATA_KEY).u32(self.key_version).finish();
+        Ok((dk_aad, value_aad))
     }
 }
 
@@ -122,20 +133,44 @@ pub fn seal_field(
     ctx: &FieldContext<'_>,
     plaintext: &[u8],
 ) -> Result<Envelope> {
-    let aad = ctx.aad()?;
+    let (dk_aad, value_aad) = ctx.aads()?;
     let data_key = DataKey::generate();
     let mut body = Vec::with_capacity(SEALED_DK_LEN + OVERHEAD + plaintext.len());
     aead::seal_into(
         access_key.unprotected_as_bytes(),
-        &aad,
+        &dk_aad,
         data_key.unprotected_as_bytes(),
         &mut body,
     )?;
-    aead::seal_into(data_key.unprotected_as_bytes(), &aad, plaintext, &mut body)?;
+    aead::seal_into(data_key.unprotected_as_bytes(), &value_aad, plaintext, &mut body)?;
+    Ok(encode(&body))
+}
+
+fn encode(body: &[u8]) -> Envelope {
     let mut text = String::with_capacity(PREFIX.len() + body.len().div_ceil(3) * 4);
     text.push_str(PREFIX);
-    b64::encode_into(&body, &mut text);
-    Ok(Envelope(text))
+    b64::encode_into(body, &mut text);
+    Envelope(text)
+}
+
+/// Decodes an envelope's text into its body, checked for length.
+fn decode(envelope: &str) -> Result<Vec<u8>> {
+    let encoded = envelope.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
+    let body = b64::decode(encoded).map_err(|_| Error::Decryption)?;
+    if body.len() < SEALED_DK_LEN + OVERHEAD {
+        return Err(Error::Decryption);
+    }
+    Ok(body)
+}
+
+/// Opens the sealed data key at the start of `body`.
+fn open_data_key(access_key: &AccessKey, dk_aad: &[u8], body: &[u8]) -> Result<DataKey> {
+    let mut dk_bytes = [0u8; KEY_LEN];
+    let opened = aead::open_into(access_key.unprotected_as_bytes(), dk_aad, &body[..SEALED_DK_LEN], &mut dk_bytes);
+    let data_key = DataKey::from_bytes(dk_bytes);
+    dk_bytes.zeroize();
+    opened?;
+    Ok(data_key)
 }
 
 /// Opens an envelope made by [`seal_field`] for the same `ctx`.
@@ -147,31 +182,42 @@ pub fn open_field(
     ctx: &FieldContext<'_>,
     envelope: &str,
 ) -> Result<Vec<u8>> {
-    let encoded = envelope.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
-    let body = b64::decode(encoded).map_err(|_| Error::Decryption)?;
-    if body.len() < SEALED_DK_LEN + OVERHEAD {
-        return Err(Error::Decryption);
-    }
-    let aad = ctx.aad().map_err(|_| Error::Decryption)?;
-    let (sealed_dk, sealed_value) = body.split_at(SEALED_DK_LEN);
-    let mut dk_bytes = [0u8; KEY_LEN];
-    let opened = aead::open_into(
-        access_key.unprotected_as_bytes(),
-        &aad,
-        sealed_dk,
-        &mut dk_bytes,
-    );
-    let data_key = DataKey::from_bytes(dk_bytes);
-    dk_bytes.zeroize();
-    opened?;
+    let body = decode(envelope)?;
+    let (dk_aad, value_aad) = ctx.aads().map_err(|_| Error::Decryption)?;
+    let data_key = open_data_key(access_key, &dk_aad, &body)?;
+    let sealed_value = &body[SEALED_DK_LEN..];
     let mut plaintext = vec![0u8; sealed_value.len() - OVERHEAD];
-    aead::open_into(
-        data_key.unprotected_as_bytes(),
-        &aad,
-        sealed_value,
-        &mut plaintext,
-    )?;
+    aead::open_into(data_key.unprotected_as_bytes(), &value_aad, sealed_value, &mut plaintext)?;
     Ok(plaintext)
+}
+
+/// Re-wraps an envelope's data key from `from` (the access key of
+/// `ctx.key_version`) to `to` (the access key of `to_version`), leaving the
+/// value's ciphertext byte for byte as it was. Checks that the value opens
+/// before re-wrapping it. Every failure is [`Error::Decryption`].
+#[must_use = "the re-wrapped envelope replaces the old one"]
+pub fn rewrap_field(
+    from: &AccessKey,
+    ctx: &FieldContext<'_>,
+    to: &AccessKey,
+    to_version: u32,
+    envelope: &str,
+) -> Result<Envelope> {
+    let mut body = decode(envelope)?;
+    let (dk_aad, value_aad) = ctx.aads().map_err(|_| Error::Decryption)?;
+    let data_key = open_data_key(from, &dk_aad, &body)?;
+    let sealed_value = &body[SEALED_DK_LEN..];
+    let mut check = zeroize::Zeroizing::new(vec![0u8; sealed_value.len() - OVERHEAD]);
+    aead::open_into(data_key.unprotected_as_bytes(), &value_aad, sealed_value, &mut check)?;
+    let moved = FieldContext {
+        key_version: to_version,
+        ..*ctx
+    };
+    let (new_dk_aad, _) = moved.aads()?;
+    let mut sealed_dk = Vec::with_capacity(SEALED_DK_LEN);
+    aead::seal_into(to.unprotected_as_bytes(), &new_dk_aad, data_key.unprotected_as_bytes(), &mut sealed_dk)?;
+    body[..SEALED_DK_LEN].copy_from_slice(&sealed_dk);
+    Ok(encode(&body))
 }
 
 /// Seals any serde value as its JSON encoding.

@@ -257,3 +257,53 @@ pub fn verify_record(
     key.verify_strict(&message, &signature)
         .map_err(|_| Error::Decryption)
 }
+
+/// A writer's grant that lets another client share one of its record types
+/// (an "authoriser"): the writer signs it, readers verify it before they
+/// accept an access key wrapped by that client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthorizerGrant<'a> {
+    /// The writer granting.
+    pub writer_id: ClientId,
+    /// The record type.
+    pub record_type: &'a str,
+    /// The client allowed to share it.
+    pub authorizer_id: ClientId,
+}
+
+impl AuthorizerGrant<'_> {
+    fn message(&self) -> Result<Vec<u8>> {
+        Ok(Canonical::new("strongroom/authorizer-grant")
+            .u32(FORMAT_VERSION)
+            .uuid(self.writer_id.as_uuid())
+            .str(self.record_type)?
+            .uuid(self.authorizer_id.as_uuid())
+            .finish())
+    }
+}
+
+impl RecordSigner {
+    /// Signs an authoriser grant (the signer must be the grant's writer).
+    pub fn sign_grant(&self, grant: &AuthorizerGrant<'_>) -> Result<String> {
+        let signature = self.key.sign(&grant.message()?);
+        let mut text = String::with_capacity(PREFIX.len() + 86);
+        text.push_str(PREFIX);
+        b64::encode_into(&signature.to_bytes(), &mut text);
+        Ok(text)
+    }
+}
+
+/// Verifies an authoriser grant against the writer's signing key. Every
+/// failure is [`Error::Decryption`].
+#[must_use = "a failed verification must stop the unwrap"]
+pub fn verify_grant(writer: &SigningPublicKey, grant: &AuthorizerGrant<'_>, signature: &str) -> Result<()> {
+    let encoded = signature.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
+    let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
+        .map_err(|_| Error::Decryption)?
+        .try_into()
+        .map_err(|_| Error::Decryption)?;
+    let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
+    let message = grant.message().map_err(|_| Error::Decryption)?;
+    key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&bytes))
+        .map_err(|_| Error::Decryption)
+}

@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 
 /// Builds one canonical message.
+#[derive(Clone)]
 pub(crate) struct Canonical {
     out: Vec<u8>,
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{access_keys, clients, key_heads, meta_index, records};
+use super::schema::{access_keys, clients, key_heads, meta_index, policies, records};
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::RecordMeta;
@@ -41,6 +41,18 @@ pub(crate) struct AccessKeyRow {
     pub reader_id: String,
     pub wrapper_id: String,
     pub eak: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = policies)]
+pub(crate) struct PolicyRow {
+    pub writer_id: String,
+    pub record_type: String,
+    pub reader_id: String,
+    pub kind: String,
+    pub granted_by: String,
+    pub signature: Option<String>,
     pub created_at: i64,
 }
 

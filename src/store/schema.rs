@@ -39,6 +39,7 @@ diesel::table! {
         reader_id -> Text,
         kind -> Text,
         granted_by -> Text,
+        signature -> Nullable<Text>,
         created_at -> BigInt,
     }
 }

@@ -39,6 +39,7 @@ CREATE TABLE policies (
     reader_id   TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('read', 'authorize')),
     granted_by  TEXT NOT NULL,
+    signature   TEXT,            -- "srs1." by the writer, on 'authorize' rows
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (writer_id, record_type, reader_id, kind)
 );
