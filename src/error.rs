@@ -172,6 +172,11 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The operation needs a right this client does not hold (an
+    /// authoriser grant, an access key).
+    #[error("not permitted: {0}")]
+    NotPermitted(&'static str),
+
     /// A client id has no registered public keys in the store.
     #[error("client {client_id} is not registered in this store")]
     UnknownClient {

@@ -52,7 +52,10 @@ pub mod record;
 pub mod store;
 pub mod typed;
 
-pub use client::{Client, ClientStats, Cursor, Order, Page, Query, SkipReason, Skipped};
+pub use client::{
+    Client, ClientStats, Cursor, Order, Page, Query, RevokeOutcome, RewrapOutcome, Share,
+    ShareKind, ShareOutcome, SkipReason, Skipped,
+};
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -302,19 +302,50 @@ fn rewrapping_moves_the_data_key_and_leaves_the_value_ciphertext_untouched() {
         b64_decode(&sealed.as_str()[5..]),
         b64_decode(&moved.as_str()[5..]),
     );
-    assert_eq!(before[72..], after[72..], "value nonce and ciphertext unchanged");
+    assert_eq!(
+        before[72..],
+        after[72..],
+        "value nonce and ciphertext unchanged"
+    );
     assert_ne!(before[..72], after[..72], "data key sealed anew");
-    let v2 = FieldContext { key_version: 2, ..ctx };
-    assert_eq!(envelope::open_field(&new, &v2, moved.as_str()).unwrap(), SECRET);
+    let v2 = FieldContext {
+        key_version: 2,
+        ..ctx
+    };
+    assert_eq!(
+        envelope::open_field(&new, &v2, moved.as_str()).unwrap(),
+        SECRET
+    );
     // Neither the old key nor the old version opens it any more.
     assert_opaque(envelope::open_field(&old, &v2, moved.as_str()), "old key");
-    assert_opaque(envelope::open_field(&new, &ctx, moved.as_str()), "old version");
-    assert_opaque(envelope::open_field(&old, &ctx, moved.as_str()), "old key and version");
+    assert_opaque(
+        envelope::open_field(&new, &ctx, moved.as_str()),
+        "old version",
+    );
+    assert_opaque(
+        envelope::open_field(&old, &ctx, moved.as_str()),
+        "old key and version",
+    );
     // A wrong source key, a moved or a tampered envelope is refused.
     for (what, result) in [
-        ("wrong key", envelope::rewrap_field(&new, &ctx, &new, 2, sealed.as_str())),
-        ("moved", envelope::rewrap_field(&old, &FieldContext { field: "x", ..ctx }, &new, 2, sealed.as_str())),
-        ("truncated", envelope::rewrap_field(&old, &ctx, &new, 2, &sealed.as_str()[..60])),
+        (
+            "wrong key",
+            envelope::rewrap_field(&new, &ctx, &new, 2, sealed.as_str()),
+        ),
+        (
+            "moved",
+            envelope::rewrap_field(
+                &old,
+                &FieldContext { field: "x", ..ctx },
+                &new,
+                2,
+                sealed.as_str(),
+            ),
+        ),
+        (
+            "truncated",
+            envelope::rewrap_field(&old, &ctx, &new, 2, &sealed.as_str()[..60]),
+        ),
     ] {
         assert!(matches!(result, Err(Error::Decryption)), "{what}");
     }
@@ -332,10 +363,21 @@ fn rewrapping_moves_the_data_key_and_leaves_the_value_ciphertext_untouched() {
 fn a_value_spliced_into_another_envelope_fails() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let a = b64_decode(&envelope::seal_field(&ak, &ctx, b"value a").unwrap().as_str()[5..]);
-    let b = b64_decode(&envelope::seal_field(&ak, &ctx, b"value b").unwrap().as_str()[5..]);
+    let a = b64_decode(
+        &envelope::seal_field(&ak, &ctx, b"value a")
+            .unwrap()
+            .as_str()[5..],
+    );
+    let b = b64_decode(
+        &envelope::seal_field(&ak, &ctx, b"value b")
+            .unwrap()
+            .as_str()[5..],
+    );
     let mut spliced = a[..72].to_vec();
     spliced.extend_from_slice(&b[72..]);
     let text = format!("{}{}", envelope::PREFIX, b64_encode(&spliced));
-    assert_opaque(envelope::open_field(&ak, &ctx, &text), "value of b under the data key of a");
+    assert_opaque(
+        envelope::open_field(&ak, &ctx, &text),
+        "value of b under the data key of a",
+    );
 }

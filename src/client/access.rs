@@ -9,12 +9,13 @@ use diesel::prelude::*;
 
 use super::Client;
 use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::{self, AuthorizerGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::keycache::KeyId;
 use crate::store::rows::{now_micros, AccessKeyRow, KeyHeadRow};
-use crate::store::schema::{access_keys, key_heads};
+use crate::store::schema::{access_keys, key_heads, policies};
 use crate::store::tx::db_err;
 use crate::store::AnyConnection;
 
@@ -40,10 +41,15 @@ impl From<Error> for KeyUnavailable {
     }
 }
 
+/// `policies.kind` of a read share.
+pub(crate) const KIND_READ: &str = "read";
+/// `policies.kind` of an authoriser grant.
+pub(crate) const KIND_AUTHORIZE: &str = "authorize";
+
 /// The current key version of (writer, type), read so that a concurrent
 /// rotation waits for this transaction (PostgreSQL: `FOR SHARE`; SQLite's
 /// write transactions are already exclusive).
-fn current_version(
+pub(crate) fn current_version(
     conn: &mut AnyConnection,
     writer: ClientId,
     record_type: &str,
@@ -98,7 +104,7 @@ impl Client {
             })
             .execute(conn)
             .map_err(db_err)?;
-        self.store_wrapped_key(conn, &key, record_type, version, *self.public(), now)?;
+        self.store_wrapped_key(conn, &key, me, record_type, version, *self.public(), now)?;
         tracing::info!(record_type, version, "created access key");
         Ok(WriteKey {
             version,
@@ -112,13 +118,14 @@ impl Client {
         &self,
         conn: &mut AnyConnection,
         key: &AccessKey,
+        writer: ClientId,
         record_type: &str,
         version: u32,
         reader: crate::identity::PublicIdentity,
         now: i64,
     ) -> Result<()> {
         let ctx = WrapContext {
-            writer_id: self.id(),
+            writer_id: writer,
             record_type,
             key_version: version,
             reader_id: reader.client_id,
@@ -132,7 +139,7 @@ impl Client {
         )?;
         diesel::insert_into(access_keys::table)
             .values(&AccessKeyRow {
-                writer_id: self.id().to_string(),
+                writer_id: writer.to_string(),
                 record_type: record_type.to_owned(),
                 key_version: i32::try_from(version)
                     .map_err(|_| Error::InvalidInput("key version overflow"))?,
@@ -213,14 +220,37 @@ impl Client {
     }
 
     /// Whether a key wrapped by `wrapper` is acceptable for `writer`'s
-    /// type: only the writer itself wraps its keys.
+    /// type: the writer itself, or a client holding a grant the writer
+    /// signed (checked against the writer's pinned key; the database alone
+    /// cannot make a client an authoriser).
     fn accepts_wrapper(
         &self,
-        _conn: &mut AnyConnection,
+        conn: &mut AnyConnection,
         writer: ClientId,
-        _record_type: &str,
+        record_type: &str,
         wrapper: ClientId,
     ) -> Result<bool> {
-        Ok(wrapper == writer)
+        if wrapper == writer {
+            return Ok(true);
+        }
+        let signature: Option<Option<String>> = policies::table
+            .filter(policies::writer_id.eq(writer.to_string()))
+            .filter(policies::record_type.eq(record_type))
+            .filter(policies::reader_id.eq(wrapper.to_string()))
+            .filter(policies::kind.eq(KIND_AUTHORIZE))
+            .select(policies::signature)
+            .first(conn)
+            .optional()
+            .map_err(db_err)?;
+        let Some(Some(signature)) = signature else {
+            return Ok(false);
+        };
+        let writer_keys = self.peer(conn, writer)?;
+        let grant = AuthorizerGrant {
+            writer_id: writer,
+            record_type,
+            authorizer_id: wrapper,
+        };
+        Ok(signature::verify_grant(&writer_keys.signing_key, &grant, &signature).is_ok())
     }
 }

@@ -26,6 +26,7 @@ mod access;
 mod peers;
 mod query;
 mod read;
+mod share;
 mod validate;
 mod write;
 
@@ -40,6 +41,9 @@ use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
+pub use share::{
+    RevokeOutcome, RewrapOutcome, Share, ShareKind, ShareOutcome, DEFAULT_REWRAP_BATCH,
+};
 
 /// Counters a client keeps about its key work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

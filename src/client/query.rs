@@ -113,6 +113,7 @@ impl std::fmt::Display for Cursor {
 pub struct Query {
     pub(crate) record_type: Option<String>,
     pub(crate) writers: Option<Vec<ClientId>>,
+    pub(crate) shared: bool,
     pub(crate) plain: Vec<(String, String)>,
     pub(crate) created_from: Option<i64>,
     pub(crate) created_before: Option<i64>,
@@ -129,6 +130,7 @@ impl Default for Query {
         Query {
             record_type: None,
             writers: None,
+            shared: false,
             plain: Vec::new(),
             created_from: None,
             created_before: None,
@@ -154,7 +156,16 @@ impl Query {
         self
     }
 
-    /// Only records by these writers (default: this client only).
+    /// Also the records of every writer that shares the record type with
+    /// this client (a record whose key this client cannot obtain is
+    /// reported in [`Page::skipped`], not an error).
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// Only records by these writers (default: this client only; with
+    /// [`Query::shared`], this client and everyone sharing with it).
     pub fn writers(mut self, writers: impl IntoIterator<Item = ClientId>) -> Self {
         self.writers = Some(writers.into_iter().collect());
         self

@@ -128,14 +128,22 @@ impl Client {
     }
 
     fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<RecordRow>> {
-        let writers: Vec<String> = match &query.writers {
-            Some(writers) => writers.iter().map(ToString::to_string).collect(),
-            None => vec![self.id().to_string()],
-        };
+        let me = self.id().to_string();
         let mut q = records::table
             .select(RecordRow::as_select())
-            .filter(records::writer_id.eq_any(writers))
             .into_boxed::<DB>();
+        q = match (&query.writers, query.shared) {
+            (Some(writers), _) => q.filter(records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>())),
+            (None, false) => q.filter(records::writer_id.eq(me)),
+            (None, true) => q.filter(
+                records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(records.writer_id, records.record_type) IN \
+                     (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
+                )
+                .bind::<diesel::sql_types::Text, _>(me)
+                .sql(")")),
+            ),
+        };
         if let Some(record_type) = &query.record_type {
             q = q.filter(records::record_type.eq(record_type.clone()));
         }

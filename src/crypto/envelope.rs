@@ -142,7 +142,12 @@ pub fn seal_field(
         data_key.unprotected_as_bytes(),
         &mut body,
     )?;
-    aead::seal_into(data_key.unprotected_as_bytes(), &value_aad, plaintext, &mut body)?;
+    aead::seal_into(
+        data_key.unprotected_as_bytes(),
+        &value_aad,
+        plaintext,
+        &mut body,
+    )?;
     Ok(encode(&body))
 }
 
@@ -166,7 +171,12 @@ fn decode(envelope: &str) -> Result<Vec<u8>> {
 /// Opens the sealed data key at the start of `body`.
 fn open_data_key(access_key: &AccessKey, dk_aad: &[u8], body: &[u8]) -> Result<DataKey> {
     let mut dk_bytes = [0u8; KEY_LEN];
-    let opened = aead::open_into(access_key.unprotected_as_bytes(), dk_aad, &body[..SEALED_DK_LEN], &mut dk_bytes);
+    let opened = aead::open_into(
+        access_key.unprotected_as_bytes(),
+        dk_aad,
+        &body[..SEALED_DK_LEN],
+        &mut dk_bytes,
+    );
     let data_key = DataKey::from_bytes(dk_bytes);
     dk_bytes.zeroize();
     opened?;
@@ -187,7 +197,12 @@ pub fn open_field(
     let data_key = open_data_key(access_key, &dk_aad, &body)?;
     let sealed_value = &body[SEALED_DK_LEN..];
     let mut plaintext = vec![0u8; sealed_value.len() - OVERHEAD];
-    aead::open_into(data_key.unprotected_as_bytes(), &value_aad, sealed_value, &mut plaintext)?;
+    aead::open_into(
+        data_key.unprotected_as_bytes(),
+        &value_aad,
+        sealed_value,
+        &mut plaintext,
+    )?;
     Ok(plaintext)
 }
 
@@ -208,14 +223,24 @@ pub fn rewrap_field(
     let data_key = open_data_key(from, &dk_aad, &body)?;
     let sealed_value = &body[SEALED_DK_LEN..];
     let mut check = zeroize::Zeroizing::new(vec![0u8; sealed_value.len() - OVERHEAD]);
-    aead::open_into(data_key.unprotected_as_bytes(), &value_aad, sealed_value, &mut check)?;
+    aead::open_into(
+        data_key.unprotected_as_bytes(),
+        &value_aad,
+        sealed_value,
+        &mut check,
+    )?;
     let moved = FieldContext {
         key_version: to_version,
         ..*ctx
     };
     let (new_dk_aad, _) = moved.aads()?;
     let mut sealed_dk = Vec::with_capacity(SEALED_DK_LEN);
-    aead::seal_into(to.unprotected_as_bytes(), &new_dk_aad, data_key.unprotected_as_bytes(), &mut sealed_dk)?;
+    aead::seal_into(
+        to.unprotected_as_bytes(),
+        &new_dk_aad,
+        data_key.unprotected_as_bytes(),
+        &mut sealed_dk,
+    )?;
     body[..SEALED_DK_LEN].copy_from_slice(&sealed_dk);
     Ok(encode(&body))
 }

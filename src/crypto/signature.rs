@@ -296,7 +296,11 @@ impl RecordSigner {
 /// Verifies an authoriser grant against the writer's signing key. Every
 /// failure is [`Error::Decryption`].
 #[must_use = "a failed verification must stop the unwrap"]
-pub fn verify_grant(writer: &SigningPublicKey, grant: &AuthorizerGrant<'_>, signature: &str) -> Result<()> {
+pub fn verify_grant(
+    writer: &SigningPublicKey,
+    grant: &AuthorizerGrant<'_>,
+    signature: &str,
+) -> Result<()> {
     let encoded = signature.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
     let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
         .map_err(|_| Error::Decryption)?

@@ -172,6 +172,12 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
         self
     }
 
+    /// Also records of writers who share this model's type with this client.
+    pub fn shared(mut self) -> Self {
+        self.query = self.query.shared();
+        self
+    }
+
     /// Only records by these writers (records shared with this client).
     pub fn writers(mut self, writers: impl IntoIterator<Item = crate::ids::ClientId>) -> Self {
         self.query = self.query.writers(writers);

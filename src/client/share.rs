@@ -1,0 +1,716 @@
+//! Sharing a record type with another client, revoking it, rotating access
+//! keys, re-wrapping existing records, and authorisers (clients allowed to
+//! share on the writer's behalf).
+//!
+//! No data is moved or re-encrypted to share: a share is one wrapped access
+//! key per live key version plus a policy row, whatever the number of
+//! records. Revoking deletes them and rotates to a new key version wrapped
+//! to the writer and every remaining reader; records written after that are
+//! out of the revoked reader's reach, even with the old key in its memory.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::access::{current_version, KeyUnavailable, KIND_AUTHORIZE, KIND_READ};
+use super::{validate, Client};
+use crate::crypto::envelope::{self, FieldContext};
+use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::{AuthorizerGrant, RecordHeader, SignedContent};
+use crate::error::{Error, Result};
+use crate::ids::ClientId;
+use crate::keycache::KeyId;
+use crate::store::rows::{from_micros, now_micros, PolicyRow, RecordRow};
+use crate::store::schema::{access_keys, key_heads, policies, records};
+use crate::store::tx::{db_err, write_transaction};
+use crate::store::AnyConnection;
+
+/// What a share grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShareKind {
+    /// The reader may read the writer's records of the type.
+    Read,
+    /// The client may share the writer's type with others on its behalf.
+    Authorize,
+}
+
+/// One share, as listed by [`Client::outgoing_shares`] and
+/// [`Client::incoming_shares`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Share {
+    /// The owner of the records.
+    pub writer_id: ClientId,
+    /// The record type shared.
+    pub record_type: String,
+    /// The client it is shared with.
+    pub reader_id: ClientId,
+    /// Read access or authoriser.
+    pub kind: ShareKind,
+    /// Who made the share: the writer, or an authoriser.
+    pub granted_by: ClientId,
+    /// When.
+    pub since: DateTime<Utc>,
+}
+
+/// The rows a share wrote (0 when it already existed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShareOutcome {
+    /// Wrapped access keys written (one per live key version).
+    pub wrapped_keys: usize,
+    /// Policy rows written.
+    pub policies: usize,
+}
+
+/// What a revocation (or rotation) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevokeOutcome {
+    /// The new current key version (`None` if the type had no key yet).
+    pub new_version: Option<u32>,
+    /// Rows deleted (the reader's wrapped keys and policies).
+    pub rows_deleted: usize,
+    /// Wrapped keys written for the new version (writer and remaining
+    /// readers).
+    pub wrapped_keys: usize,
+}
+
+/// What a re-wrap pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RewrapOutcome {
+    /// Records whose data keys now sit under the current key version.
+    pub rewrapped: usize,
+    /// Records left as they were because they failed verification.
+    pub invalid: usize,
+    /// Transactions committed (one per batch).
+    pub batches: usize,
+}
+
+fn parse_kind(kind: &str) -> Option<ShareKind> {
+    match kind {
+        KIND_READ => Some(ShareKind::Read),
+        KIND_AUTHORIZE => Some(ShareKind::Authorize),
+        _ => None,
+    }
+}
+
+impl Client {
+    /// Shares this client's records of `record_type` with `reader`: wraps
+    /// every live access key version to the reader's pinned public key and
+    /// writes a `read` policy, in one transaction — O(1) rows whatever the
+    /// number of records. Sharing again is a no-op. An unregistered reader
+    /// is [`Error::UnknownClient`].
+    pub fn share(&self, record_type: &str, reader: ClientId) -> Result<ShareOutcome> {
+        validate::record_type(record_type)?;
+        if reader == self.id() {
+            return Err(Error::InvalidInput("a client cannot share with itself"));
+        }
+        let mut conn = self.store.conn()?;
+        let (outcome, created) = write_transaction(&mut conn, |conn| {
+            let reader_keys = self.peer(conn, reader)?;
+            // Sharing a type before its first record creates its key.
+            let created = self.write_key(conn, record_type)?;
+            let me = self.id();
+            let mut outcome = ShareOutcome {
+                wrapped_keys: 0,
+                policies: 0,
+            };
+            let now = now_micros();
+            for version in self.held_versions(conn, me, record_type, me)? {
+                if !self.has_wrapped_key(conn, me, record_type, version, reader)? {
+                    let key = self.key_or_err(conn, me, record_type, version)?;
+                    self.store_wrapped_key(conn, &key, me, record_type, version, reader_keys, now)?;
+                    outcome.wrapped_keys += 1;
+                }
+            }
+            outcome.policies +=
+                self.insert_policy(conn, me, record_type, reader, KIND_READ, None, now)?;
+            Ok((outcome, created))
+        })?;
+        self.cache_created_key(record_type, &created);
+        tracing::info!(record_type, %reader, wrapped = outcome.wrapped_keys, "shared record type");
+        Ok(outcome)
+    }
+
+    /// As an authoriser of `writer`'s `record_type`, shares it with
+    /// `reader`: wraps (with this client's key) every key version this
+    /// client holds. Needs a grant from the writer
+    /// ([`Client::add_authorizer`]).
+    pub fn share_on_behalf(
+        &self,
+        writer: ClientId,
+        record_type: &str,
+        reader: ClientId,
+    ) -> Result<ShareOutcome> {
+        validate::record_type(record_type)?;
+        if writer == self.id() {
+            return self.share(record_type, reader);
+        }
+        let mut conn = self.store.conn()?;
+        write_transaction(&mut conn, |conn| {
+            if !self.is_authorizer(conn, writer, record_type)? {
+                return Err(Error::NotPermitted(
+                    "this client holds no authoriser grant from the writer for this record type",
+                ));
+            }
+            let reader_keys = self.peer(conn, reader)?;
+            let me = self.id();
+            let mut outcome = ShareOutcome {
+                wrapped_keys: 0,
+                policies: 0,
+            };
+            let now = now_micros();
+            for version in self.held_versions(conn, writer, record_type, me)? {
+                if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
+                    let key = self.key_or_err(conn, writer, record_type, version)?;
+                    self.store_wrapped_key(
+                        conn,
+                        &key,
+                        writer,
+                        record_type,
+                        version,
+                        reader_keys,
+                        now,
+                    )?;
+                    outcome.wrapped_keys += 1;
+                }
+            }
+            outcome.policies +=
+                self.insert_policy(conn, writer, record_type, reader, KIND_READ, None, now)?;
+            tracing::info!(%writer, record_type, %reader, "shared record type on the writer's behalf");
+            Ok(outcome)
+        })
+    }
+
+    /// Lets `authorizer` share this client's `record_type` on its behalf:
+    /// shares the type with it (it needs the key) and stores a grant signed
+    /// by this client, which readers check before accepting a key it
+    /// wrapped.
+    pub fn add_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<ShareOutcome> {
+        let mut outcome = self.share(record_type, authorizer)?;
+        let mut conn = self.store.conn()?;
+        let grant = AuthorizerGrant {
+            writer_id: self.id(),
+            record_type,
+            authorizer_id: authorizer,
+        };
+        let signature = self.identity.signer().sign_grant(&grant)?;
+        outcome.policies += write_transaction(&mut conn, |conn| {
+            self.insert_policy(
+                conn,
+                self.id(),
+                record_type,
+                authorizer,
+                KIND_AUTHORIZE,
+                Some(signature),
+                now_micros(),
+            )
+        })?;
+        Ok(outcome)
+    }
+
+    /// Withdraws `authorizer`'s grant: it can share this type no more, and
+    /// the shares it made are withdrawn too (their wrapped keys and
+    /// policies are deleted; readers also refuse any key it wraps from now
+    /// on). It keeps its own read access, and readers it shared with keep
+    /// whatever keys they already hold in memory until this client rotates
+    /// (see [`Client::revoke`] and [`Client::rotate`]). Returns the rows
+    /// deleted.
+    pub fn remove_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
+        let mut conn = self.store.conn()?;
+        let me = self.id().to_string();
+        let deleted = write_transaction(&mut conn, |conn| {
+            let mut deleted = diesel::delete(
+                policies::table
+                    .filter(policies::writer_id.eq(&me))
+                    .filter(policies::record_type.eq(record_type))
+                    .filter(policies::reader_id.eq(authorizer.to_string()))
+                    .filter(policies::kind.eq(KIND_AUTHORIZE)),
+            )
+            .execute(conn)
+            .map_err(db_err)?;
+            deleted += self.withdraw_shares_by(conn, record_type, authorizer)?;
+            Ok(deleted)
+        })?;
+        tracing::info!(record_type, %authorizer, deleted, "removed authoriser");
+        Ok(deleted)
+    }
+
+    /// Revokes `reader`'s access to this client's `record_type`: deletes its
+    /// wrapped keys and policies (and, if it was an authoriser, its grant
+    /// and the shares it made), then rotates to a new key version wrapped to
+    /// this client and every remaining reader; new writes use it. With
+    /// `rewrap_existing`, the data keys of existing records are then
+    /// re-wrapped under the new version (see [`Client::rewrap_existing`]).
+    pub fn revoke(
+        &self,
+        record_type: &str,
+        reader: ClientId,
+        rewrap_existing: bool,
+    ) -> Result<RevokeOutcome> {
+        validate::record_type(record_type)?;
+        let mut conn = self.store.conn()?;
+        let me = self.id().to_string();
+        let (outcome, key) = write_transaction(&mut conn, |conn| {
+            let mut deleted = diesel::delete(
+                access_keys::table
+                    .filter(access_keys::writer_id.eq(&me))
+                    .filter(access_keys::record_type.eq(record_type))
+                    .filter(access_keys::reader_id.eq(reader.to_string())),
+            )
+            .execute(conn)
+            .map_err(db_err)?;
+            deleted += diesel::delete(
+                policies::table
+                    .filter(policies::writer_id.eq(&me))
+                    .filter(policies::record_type.eq(record_type))
+                    .filter(policies::reader_id.eq(reader.to_string())),
+            )
+            .execute(conn)
+            .map_err(db_err)?;
+            deleted += self.withdraw_shares_by(conn, record_type, reader)?;
+            let (mut outcome, key) = self.rotate_in(conn, record_type)?;
+            outcome.rows_deleted = deleted;
+            Ok((outcome, key))
+        })?;
+        self.cache_rotated(record_type, &outcome, key);
+        tracing::info!(record_type, %reader, new_version = ?outcome.new_version, "revoked reader");
+        if rewrap_existing && outcome.new_version.is_some() {
+            self.rewrap_existing(record_type, DEFAULT_REWRAP_BATCH)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Starts a new access key version for this client's `record_type`,
+    /// wrapped to this client and every current reader; new writes use it.
+    pub fn rotate(&self, record_type: &str) -> Result<RevokeOutcome> {
+        validate::record_type(record_type)?;
+        let mut conn = self.store.conn()?;
+        let (outcome, key) =
+            write_transaction(&mut conn, |conn| self.rotate_in(conn, record_type))?;
+        self.cache_rotated(record_type, &outcome, key);
+        Ok(outcome)
+    }
+
+    /// Re-wraps the data keys of this client's records of `record_type`
+    /// that are sealed under an older key version, under the current one —
+    /// values untouched, each record signed again. Works in batches of
+    /// `batch_size`, one transaction each; interrupted, it resumes where it
+    /// stopped when called again. Records that fail verification are left
+    /// as they are and counted.
+    pub fn rewrap_existing(&self, record_type: &str, batch_size: usize) -> Result<RewrapOutcome> {
+        validate::record_type(record_type)?;
+        let batch_size = i64::try_from(batch_size.clamp(1, 10_000)).unwrap_or(500);
+        let mut conn = self.store.conn()?;
+        let me = self.id();
+        let mut total = RewrapOutcome::default();
+        let mut after = String::new();
+        loop {
+            let (done, last) = write_transaction(&mut conn, |conn| {
+                let Some(current) = current_version(conn, me, record_type)? else {
+                    return Ok((RewrapOutcome::default(), None));
+                };
+                let rows: Vec<RecordRow> = records::table
+                    .filter(records::writer_id.eq(me.to_string()))
+                    .filter(records::record_type.eq(record_type))
+                    .filter(records::key_version.lt(current as i32))
+                    .filter(records::record_id.gt(&after))
+                    .order(records::record_id.asc())
+                    .limit(batch_size)
+                    .select(RecordRow::as_select())
+                    .load(conn)
+                    .map_err(db_err)?;
+                let last = rows.last().map(|r| r.record_id.clone());
+                let new_key = self.key_or_err(conn, me, record_type, current)?;
+                let mut done = RewrapOutcome::default();
+                for row in rows {
+                    match self.rewrap_row(conn, &row, current, &new_key)? {
+                        true => done.rewrapped += 1,
+                        false => done.invalid += 1,
+                    }
+                }
+                Ok((done, last))
+            })?;
+            let Some(last) = last else { break };
+            total.rewrapped += done.rewrapped;
+            total.invalid += done.invalid;
+            total.batches += 1;
+            after = last;
+        }
+        tracing::info!(
+            record_type,
+            rewrapped = total.rewrapped,
+            invalid = total.invalid,
+            "re-wrapped existing records"
+        );
+        Ok(total)
+    }
+
+    /// Shares where this client is the writer.
+    pub fn outgoing_shares(&self) -> Result<Vec<Share>> {
+        self.list_shares(true)
+    }
+
+    /// Shares where this client is the reader (or authoriser): which
+    /// writers share which types with it.
+    pub fn incoming_shares(&self) -> Result<Vec<Share>> {
+        self.list_shares(false)
+    }
+
+    fn list_shares(&self, outgoing: bool) -> Result<Vec<Share>> {
+        let mut conn = self.store.conn()?;
+        let me = self.id().to_string();
+        let mut query =
+            policies::table.into_boxed::<<AnyConnection as diesel::Connection>::Backend>();
+        query = if outgoing {
+            query.filter(policies::writer_id.eq(me))
+        } else {
+            query.filter(policies::reader_id.eq(me))
+        };
+        let rows: Vec<PolicyRow> = query
+            .order((policies::record_type.asc(), policies::created_at.asc()))
+            .select(PolicyRow::as_select())
+            .load(&mut *conn)
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(Share {
+                    writer_id: row.writer_id.parse().ok()?,
+                    record_type: row.record_type,
+                    reader_id: row.reader_id.parse().ok()?,
+                    kind: parse_kind(&row.kind)?,
+                    granted_by: row.granted_by.parse().ok()?,
+                    since: from_micros(row.created_at)?,
+                })
+            })
+            .collect())
+    }
+
+    /// The key versions of (writer, type) for which `holder` has a wrapped
+    /// key.
+    fn held_versions(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        holder: ClientId,
+    ) -> Result<Vec<u32>> {
+        let versions: Vec<i32> = access_keys::table
+            .filter(access_keys::writer_id.eq(writer.to_string()))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::reader_id.eq(holder.to_string()))
+            .order(access_keys::key_version.asc())
+            .select(access_keys::key_version)
+            .load(conn)
+            .map_err(db_err)?;
+        Ok(versions
+            .into_iter()
+            .filter_map(|v| u32::try_from(v).ok())
+            .collect())
+    }
+
+    fn has_wrapped_key(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        version: u32,
+        reader: ClientId,
+    ) -> Result<bool> {
+        let count: i64 = access_keys::table
+            .filter(access_keys::writer_id.eq(writer.to_string()))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::key_version.eq(version as i32))
+            .filter(access_keys::reader_id.eq(reader.to_string()))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        Ok(count > 0)
+    }
+
+    /// The access key of (writer, type, version), or an error if this
+    /// client cannot have it.
+    fn key_or_err(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        version: u32,
+    ) -> Result<Arc<AccessKey>> {
+        self.access_key(conn, writer, record_type, version)
+            .map_err(|e| match e {
+                KeyUnavailable::NotShared => {
+                    Error::NotPermitted("this client holds no access key for this record type")
+                }
+                KeyUnavailable::Failed(err) => err,
+            })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_policy(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        reader: ClientId,
+        kind: &str,
+        signature: Option<String>,
+        now: i64,
+    ) -> Result<usize> {
+        let exists: i64 = policies::table
+            .filter(policies::writer_id.eq(writer.to_string()))
+            .filter(policies::record_type.eq(record_type))
+            .filter(policies::reader_id.eq(reader.to_string()))
+            .filter(policies::kind.eq(kind))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        if exists > 0 {
+            return Ok(0);
+        }
+        diesel::insert_into(policies::table)
+            .values(&PolicyRow {
+                writer_id: writer.to_string(),
+                record_type: record_type.to_owned(),
+                reader_id: reader.to_string(),
+                kind: kind.to_owned(),
+                granted_by: self.id().to_string(),
+                signature,
+                created_at: now,
+            })
+            .execute(conn)
+            .map_err(db_err)
+    }
+
+    fn is_authorizer(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+    ) -> Result<bool> {
+        let signature: Option<Option<String>> = policies::table
+            .filter(policies::writer_id.eq(writer.to_string()))
+            .filter(policies::record_type.eq(record_type))
+            .filter(policies::reader_id.eq(self.id().to_string()))
+            .filter(policies::kind.eq(KIND_AUTHORIZE))
+            .select(policies::signature)
+            .first(conn)
+            .optional()
+            .map_err(db_err)?;
+        let Some(Some(signature)) = signature else {
+            return Ok(false);
+        };
+        let writer_keys = self.peer(conn, writer)?;
+        let grant = AuthorizerGrant {
+            writer_id: writer,
+            record_type,
+            authorizer_id: self.id(),
+        };
+        Ok(
+            crate::crypto::signature::verify_grant(&writer_keys.signing_key, &grant, &signature)
+                .is_ok(),
+        )
+    }
+
+    /// Deletes the wrapped keys `wrapper` made for this client's type and
+    /// the read policies it granted.
+    fn withdraw_shares_by(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        wrapper: ClientId,
+    ) -> Result<usize> {
+        let me = self.id().to_string();
+        let mut deleted = diesel::delete(
+            access_keys::table
+                .filter(access_keys::writer_id.eq(&me))
+                .filter(access_keys::record_type.eq(record_type))
+                .filter(access_keys::wrapper_id.eq(wrapper.to_string())),
+        )
+        .execute(conn)
+        .map_err(db_err)?;
+        deleted += diesel::delete(
+            policies::table
+                .filter(policies::writer_id.eq(&me))
+                .filter(policies::record_type.eq(record_type))
+                .filter(policies::granted_by.eq(wrapper.to_string()))
+                .filter(policies::kind.eq(KIND_READ)),
+        )
+        .execute(conn)
+        .map_err(db_err)?;
+        Ok(deleted)
+    }
+
+    /// Inside a write transaction: a new key version, wrapped to this
+    /// client and every client holding the current version.
+    fn rotate_in(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<(RevokeOutcome, Option<AccessKey>)> {
+        let me = self.id();
+        let Some(current) = current_version(conn, me, record_type)? else {
+            return Ok((
+                RevokeOutcome {
+                    new_version: None,
+                    rows_deleted: 0,
+                    wrapped_keys: 0,
+                },
+                None,
+            ));
+        };
+        let next = current
+            .checked_add(1)
+            .ok_or(Error::InvalidInput("key version overflow"))?;
+        let readers: BTreeSet<String> = access_keys::table
+            .filter(access_keys::writer_id.eq(me.to_string()))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::key_version.eq(current as i32))
+            .select(access_keys::reader_id)
+            .load::<String>(conn)
+            .map_err(db_err)?
+            .into_iter()
+            .collect();
+        let key = AccessKey::generate();
+        let now = now_micros();
+        let mut wrapped = 0;
+        self.store_wrapped_key(conn, &key, me, record_type, next, *self.public(), now)?;
+        wrapped += 1;
+        for reader in readers {
+            let Ok(reader) = reader.parse::<ClientId>() else {
+                continue;
+            };
+            if reader == me {
+                continue;
+            }
+            let keys = self.peer(conn, reader)?;
+            self.store_wrapped_key(conn, &key, me, record_type, next, keys, now)?;
+            wrapped += 1;
+        }
+        let updated = diesel::update(
+            key_heads::table
+                .filter(key_heads::writer_id.eq(me.to_string()))
+                .filter(key_heads::record_type.eq(record_type))
+                .filter(key_heads::current_version.eq(current as i32)),
+        )
+        .set((
+            key_heads::current_version.eq(next as i32),
+            key_heads::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(db_err)?;
+        if updated != 1 {
+            return Err(Error::Conflict {
+                record_id: None,
+                expected: None,
+                found: None,
+            });
+        }
+        tracing::info!(
+            record_type,
+            version = next,
+            readers = wrapped - 1,
+            "rotated access key"
+        );
+        Ok((
+            RevokeOutcome {
+                new_version: Some(next),
+                rows_deleted: 0,
+                wrapped_keys: wrapped,
+            },
+            Some(key),
+        ))
+    }
+
+    /// Caches a key made by a rotation, after its commit.
+    fn cache_rotated(&self, record_type: &str, outcome: &RevokeOutcome, key: Option<AccessKey>) {
+        if let (Some(version), Some(key)) = (outcome.new_version, key) {
+            let id = KeyId {
+                writer_id: self.id(),
+                record_type: record_type.to_owned(),
+                key_version: version,
+            };
+            self.keys.insert(id, Arc::new(key));
+        }
+    }
+
+    /// Re-wraps one record's data keys under `new_key` (version
+    /// `current`), re-signs it and writes it back if it has not changed
+    /// meanwhile. `false` if the record fails verification.
+    fn rewrap_row(
+        &self,
+        conn: &mut AnyConnection,
+        row: &RecordRow,
+        current: u32,
+        new_key: &AccessKey,
+    ) -> Result<bool> {
+        let Ok((sealed, _)) = row.to_sealed() else {
+            return Ok(false);
+        };
+        if sealed.writer_id != self.id() || sealed.verify_own(self.identity.signer()).is_err() {
+            tracing::warn!(record_id = %sealed.record_id, "not re-wrapping a record that fails verification");
+            return Ok(false);
+        }
+        let old_key = match self.access_key(
+            conn,
+            sealed.writer_id,
+            &sealed.record_type,
+            sealed.key_version,
+        ) {
+            Ok(key) => key,
+            Err(_) => return Ok(false),
+        };
+        let mut fields = std::collections::BTreeMap::new();
+        for (name, text) in &sealed.fields {
+            let ctx = FieldContext {
+                record_type: &sealed.record_type,
+                record_id: sealed.record_id,
+                writer_id: sealed.writer_id,
+                field: name,
+                key_version: sealed.key_version,
+            };
+            match envelope::rewrap_field(&old_key, &ctx, new_key, current, text) {
+                Ok(moved) => fields.insert(name.clone(), moved.into_string()),
+                Err(_) => return Ok(false),
+            };
+        }
+        let content = SignedContent {
+            header: RecordHeader {
+                record_id: sealed.record_id,
+                version: sealed.version,
+                record_type: &sealed.record_type,
+                writer_id: sealed.writer_id,
+                key_version: current,
+            },
+            plain: &sealed.plain,
+            fields: &fields,
+            file_digest: None,
+        };
+        let (signature, tag) = self.identity.signer().sign_and_tag(&content)?;
+        let data = serde_json::to_string(&fields).map_err(|_| Error::Serialization)?;
+        let changed = diesel::update(
+            records::table
+                .filter(records::record_id.eq(&row.record_id))
+                .filter(records::version.eq(row.version))
+                .filter(records::key_version.eq(row.key_version)),
+        )
+        .set((
+            records::data.eq(data),
+            records::key_version.eq(current as i32),
+            records::signature.eq(signature.into_string()),
+            records::writer_tag.eq(tag),
+        ))
+        .execute(conn)
+        .map_err(db_err)?;
+        Ok(changed == 1)
+    }
+}
+
+/// Records per re-wrap transaction when [`Client::revoke`] re-wraps.
+pub const DEFAULT_REWRAP_BATCH: usize = 500;

@@ -1,0 +1,652 @@
+//! Sharing, revoking and delegating access between clients, each with its
+//! own profile and its own `Store` handle (as separate processes would), on
+//! SQLite and PostgreSQL; plus two real OS processes on PostgreSQL.
+
+mod common;
+
+use common::{each_backend, TestDb};
+use strongroom::{
+    record, AccessKey, Client, ClientId, Error, Fields, NewRecord, Plain, Profile, Query,
+    ShareKind, SkipReason,
+};
+
+fn client(db: &TestDb, name: &str) -> Client {
+    Client::open_or_create(db.profile(name), &db.store()).unwrap()
+}
+
+fn note(text: &str) -> Fields {
+    Fields::new().with("note", text).unwrap()
+}
+
+fn write(client: &Client, record_type: &str, text: &str) -> strongroom::RecordId {
+    client
+        .put(record_type, &note(text), &Plain::new())
+        .unwrap()
+        .id
+}
+
+fn read(client: &Client, id: strongroom::RecordId) -> strongroom::Result<String> {
+    client.get(id).and_then(|r| r.field::<String>("note"))
+}
+
+fn count(db: &TestDb, table: &str) -> i64 {
+    db.count(&format!("SELECT COUNT(*) AS n FROM {table}"))
+}
+
+#[test]
+fn a_shared_type_is_readable_by_its_reader_only() {
+    each_backend("a_shared_type_is_readable_by_its_reader_only", |db| {
+        let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+        let ids: Vec<_> = (0..3)
+            .map(|i| write(&alice, "note", &format!("alice {i}")))
+            .collect();
+        let bobs_own = write(&bob, "note", "bob's own");
+
+        let first = alice.share("note", bob.id()).unwrap();
+        assert_eq!((first.wrapped_keys, first.policies), (1, 1));
+        let again = alice.share("note", bob.id()).unwrap();
+        assert_eq!(
+            (again.wrapped_keys, again.policies),
+            (0, 0),
+            "sharing twice is a no-op"
+        );
+
+        assert_eq!(read(&bob, ids[0]).unwrap(), "alice 0");
+        let page = bob
+            .query(&Query::new().record_type("note").shared().limit(100))
+            .unwrap();
+        assert_eq!(page.records.len(), 4, "alice's three and bob's own");
+        assert!(page.skipped.is_empty());
+        assert!(page.records.iter().any(|r| r.id() == bobs_own));
+        let only_alice = bob
+            .query(&Query::new().record_type("note").writers([alice.id()]))
+            .unwrap();
+        assert_eq!(only_alice.records.len(), 3);
+
+        // Carol has no share: access denied on get, skipped in a query.
+        assert!(matches!(
+            read(&carol, ids[0]),
+            Err(Error::AccessDenied { .. })
+        ));
+        let page = carol.query(&Query::new().writers([alice.id()])).unwrap();
+        assert!(page.records.is_empty());
+        assert_eq!(page.skipped.len(), 3);
+        assert!(page
+            .skipped
+            .iter()
+            .all(|s| s.reason == SkipReason::NoAccess));
+        assert!(carol
+            .query(&Query::new().shared())
+            .unwrap()
+            .records
+            .is_empty());
+
+        // Errors: unknown client, oneself.
+        assert!(matches!(
+            alice.share("note", ClientId::random()),
+            Err(Error::UnknownClient { .. })
+        ));
+        assert!(matches!(
+            alice.share("note", alice.id()),
+            Err(Error::InvalidInput(_))
+        ));
+    });
+}
+
+#[test]
+fn one_missing_share_does_not_fail_a_multi_writer_query() {
+    each_backend(
+        "one_missing_share_does_not_fail_a_multi_writer_query",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            write(&alice, "note", "from alice");
+            write(&carol, "note", "from carol");
+            alice.share("note", bob.id()).unwrap();
+            let page = bob
+                .query(
+                    &Query::new()
+                        .record_type("note")
+                        .writers([alice.id(), carol.id()]),
+                )
+                .unwrap();
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(
+                page.records[0].field::<String>("note").unwrap(),
+                "from alice"
+            );
+            assert_eq!(page.skipped.len(), 1);
+            assert_eq!(page.skipped[0].writer_id, Some(carol.id()));
+            assert_eq!(page.skipped[0].reason, SkipReason::NoAccess);
+        },
+    );
+}
+
+#[test]
+fn sharing_writes_the_same_rows_whatever_the_number_of_records() {
+    each_backend(
+        "sharing_writes_the_same_rows_whatever_the_number_of_records",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            let batch: Vec<NewRecord> = (0..10_000)
+                .map(|i| NewRecord::new("bulk", note(&format!("r{i}")), Plain::new()))
+                .collect();
+            alice.put_many(&batch).unwrap();
+            write(&alice, "small", "one");
+            let rows = |db: &TestDb| count(db, "access_keys") + count(db, "policies");
+            let before = rows(db);
+            let outcome = alice.share("bulk", bob.id()).unwrap();
+            assert_eq!(
+                rows(db) - before,
+                2,
+                "one wrapped key and one policy for 10,000 records"
+            );
+            assert_eq!((outcome.wrapped_keys, outcome.policies), (1, 1));
+            let before = rows(db);
+            alice.share("small", bob.id()).unwrap();
+            assert_eq!(rows(db) - before, 2, "the same for one record");
+            // After a rotation a new reader gets one wrapped key per live version.
+            alice.rotate("bulk").unwrap();
+            let before = rows(db);
+            let outcome = alice.share("bulk", carol.id()).unwrap();
+            assert_eq!(outcome.wrapped_keys, 2);
+            assert_eq!(rows(db) - before, 3);
+        },
+    );
+}
+
+#[test]
+fn a_revoked_reader_with_a_warm_cache_cannot_read_later_records() {
+    each_backend(
+        "a_revoked_reader_with_a_warm_cache_cannot_read_later_records",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            let old = write(&alice, "note", "before");
+            alice.share("note", bob.id()).unwrap();
+            alice.share("note", carol.id()).unwrap();
+            assert_eq!(read(&bob, old).unwrap(), "before");
+            assert_eq!(bob.stats().cached_keys, 1, "bob's cache is warm");
+
+            let outcome = alice.revoke("note", bob.id(), false).unwrap();
+            assert_eq!(outcome.new_version, Some(2));
+            assert_eq!(outcome.wrapped_keys, 2, "alice and carol get version 2");
+            let new = write(&alice, "note", "after");
+            assert_eq!(
+                alice.get(new).unwrap().meta().key_version,
+                2,
+                "new writes use the new version"
+            );
+
+            // Bob, same process, warm cache: the new record is out of reach.
+            assert!(matches!(read(&bob, new), Err(Error::AccessDenied { .. })));
+            // What he had already decrypted stays his: the old record, from
+            // his cached version-1 key (documented).
+            assert_eq!(read(&bob, old).unwrap(), "before");
+            // Bob in a new process has nothing at all.
+            let bob2 = client(db, "bob");
+            assert!(matches!(read(&bob2, old), Err(Error::AccessDenied { .. })));
+            // Carol, who remains, reads both.
+            assert_eq!(read(&carol, new).unwrap(), "after");
+            assert_eq!(read(&carol, old).unwrap(), "before");
+            assert!(bob.incoming_shares().unwrap().is_empty());
+        },
+    );
+}
+
+#[test]
+fn rewrapping_existing_records_puts_them_out_of_a_revoked_readers_reach() {
+    each_backend(
+        "rewrapping_existing_records_puts_them_out_of_a_revoked_readers_reach",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            let batch: Vec<NewRecord> = (0..25)
+                .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
+                .collect();
+            let metas = alice.put_many(&batch).unwrap();
+            alice.share("note", bob.id()).unwrap();
+            alice.share("note", carol.id()).unwrap();
+            assert_eq!(read(&bob, metas[0].id).unwrap(), "n0");
+            let before = stored_values(db);
+
+            alice.revoke("note", bob.id(), false).unwrap();
+            // Resumable batches of 10: three transactions for 25 records.
+            let done = alice.rewrap_existing("note", 10).unwrap();
+            assert_eq!((done.rewrapped, done.invalid, done.batches), (25, 0, 3));
+            assert_eq!(
+                alice.rewrap_existing("note", 10).unwrap().rewrapped,
+                0,
+                "nothing left"
+            );
+            let after = stored_values(db);
+            assert_eq!(before, after, "the value ciphertexts are untouched");
+
+            for meta in &metas {
+                let record = alice.get(meta.id).unwrap();
+                assert_eq!(record.meta().key_version, 2);
+                assert_eq!(record.version(), meta.version, "re-wrapping is not an edit");
+                // Bob's warm version-1 key no longer opens anything.
+                assert!(matches!(
+                    read(&bob, meta.id),
+                    Err(Error::AccessDenied { .. })
+                ));
+            }
+            assert_eq!(read(&carol, metas[7].id).unwrap(), "n7");
+        },
+    );
+}
+
+/// Every value ciphertext (the part of each envelope after the sealed data
+/// key), by record and field.
+fn stored_values(db: &TestDb) -> Vec<String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut out = Vec::new();
+    for data in all_data(db) {
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&data).unwrap();
+        for envelope in map.values() {
+            let body = b64.decode(&envelope[5..]).unwrap();
+            out.push(b64.encode(&body[72..]));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn all_data(db: &TestDb) -> Vec<String> {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Data {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        data: String,
+    }
+    let sql = "SELECT data FROM records";
+    let rows: Vec<Data> = match db.backend {
+        strongroom::Backend::Sqlite => diesel::sql_query(sql)
+            .load(
+                &mut diesel::SqliteConnection::establish(
+                    db.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        _ => diesel::sql_query(sql)
+            .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
+            .unwrap(),
+    };
+    rows.into_iter().map(|r| r.data).collect()
+}
+
+#[test]
+fn authorizers_share_on_the_writers_behalf_until_removed() {
+    each_backend(
+        "authorizers_share_on_the_writers_behalf_until_removed",
+        |db| {
+            let (alice, dave, erin) = (client(db, "alice"), client(db, "dave"), client(db, "erin"));
+            let frank = client(db, "frank");
+            let id = write(&alice, "note", "delegated");
+            // Without a grant Dave cannot share Alice's type.
+            alice.share("note", dave.id()).unwrap();
+            assert!(matches!(
+                dave.share_on_behalf(alice.id(), "note", erin.id()),
+                Err(Error::NotPermitted(_))
+            ));
+
+            alice.add_authorizer("note", dave.id()).unwrap();
+            let outcome = dave.share_on_behalf(alice.id(), "note", erin.id()).unwrap();
+            assert_eq!((outcome.wrapped_keys, outcome.policies), (1, 1));
+            assert_eq!(
+                read(&erin, id).unwrap(),
+                "delegated",
+                "a key wrapped by an authoriser is accepted"
+            );
+            let incoming = erin.incoming_shares().unwrap();
+            assert_eq!(incoming.len(), 1);
+            assert_eq!(
+                (incoming[0].writer_id, incoming[0].granted_by),
+                (alice.id(), dave.id())
+            );
+            let outgoing = alice.outgoing_shares().unwrap();
+            assert!(outgoing
+                .iter()
+                .any(|s| s.reader_id == dave.id() && s.kind == ShareKind::Authorize));
+            assert!(outgoing
+                .iter()
+                .any(|s| s.reader_id == erin.id() && s.kind == ShareKind::Read));
+
+            // Removing Dave stops further sharing and withdraws the shares he
+            // made: Erin, in a new process, can no longer read.
+            alice.remove_authorizer("note", dave.id()).unwrap();
+            assert!(matches!(
+                dave.share_on_behalf(alice.id(), "note", frank.id()),
+                Err(Error::NotPermitted(_))
+            ));
+            let erin2 = client(db, "erin");
+            assert!(matches!(read(&erin2, id), Err(Error::AccessDenied { .. })));
+            assert!(erin2.incoming_shares().unwrap().is_empty());
+            // Dave keeps his own read access.
+            assert_eq!(read(&dave, id).unwrap(), "delegated");
+        },
+    );
+}
+
+#[test]
+fn a_key_wrapped_by_someone_not_authorised_is_rejected() {
+    each_backend(
+        "a_key_wrapped_by_someone_not_authorised_is_rejected",
+        |db| {
+            let (alice, mallory, carol) = (
+                client(db, "alice"),
+                client(db, "mallory"),
+                client(db, "carol"),
+            );
+            let id = write(&alice, "note", "secret");
+            alice.share("note", mallory.id()).unwrap();
+            // Mallory, a legitimate reader, wraps the real key to Carol herself
+            // and plants the row — and a policy naming herself an authoriser,
+            // without Alice's signature.
+            let key = unwrap_as(db, "mallory", &mallory, &alice, "note", 1);
+            plant_wrapped_key(db, &mallory, &alice, &carol, "note", &key);
+            db.sql(&format!(
+                "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', NULL, 0)",
+                alice.id(),
+                mallory.id(),
+                mallory.id()
+            ));
+            let err = read(&carol, id).unwrap_err();
+            assert!(
+                matches!(err, Error::Decryption | Error::AccessDenied { .. }),
+                "{err:?}"
+            );
+            // A forged grant signature does not help either.
+            db.sql(&format!(
+            "UPDATE policies SET signature = 'srs1.{}' WHERE reader_id = '{}' AND kind = 'authorize'",
+            "A".repeat(86),
+            mallory.id()
+        ));
+            let carol2 = client(db, "carol");
+            assert!(read(&carol2, id).is_err());
+        },
+    );
+}
+
+#[test]
+fn swapping_the_reader_on_a_wrapped_key_is_rejected() {
+    each_backend("swapping_the_reader_on_a_wrapped_key_is_rejected", |db| {
+        let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+        let id = write(&alice, "note", "secret");
+        alice.share("note", bob.id()).unwrap();
+        db.sql(&format!(
+            "INSERT INTO access_keys SELECT writer_id, record_type, key_version, '{}', wrapper_id, eak, created_at \
+             FROM access_keys WHERE reader_id = '{}'",
+            carol.id(),
+            bob.id()
+        ));
+        let err = read(&carol, id).unwrap_err();
+        assert!(matches!(err, Error::Decryption), "{err:?}");
+    });
+}
+
+#[test]
+fn a_reader_never_learns_another_readers_wrapped_key() {
+    each_backend("a_reader_never_learns_another_readers_wrapped_key", |db| {
+        let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+        write(&alice, "note", "secret");
+        alice.share("note", bob.id()).unwrap();
+        alice.share("note", carol.id()).unwrap();
+        // Even reading Carol's row straight from the database, Bob cannot
+        // open it: it is wrapped to Carol's key.
+        let carols_row = wrapped_key_of(db, &alice, &carol, "note", 1);
+        let bob_secret = Profile::load(db.profile("bob"), None).unwrap();
+        let ctx = strongroom::wrap::WrapContext {
+            writer_id: alice.id(),
+            record_type: "note",
+            key_version: 1,
+            reader_id: carol.id(),
+            wrapper_id: alice.id(),
+        };
+        let result = strongroom::wrap::unwrap_access_key(
+            &carols_row,
+            &ctx,
+            bob_secret.identity().encryption_secret(),
+            &alice.public().encryption_key,
+        );
+        assert!(matches!(result, Err(Error::Decryption)));
+        let as_bob = strongroom::wrap::WrapContext {
+            reader_id: bob.id(),
+            ..ctx
+        };
+        assert!(strongroom::wrap::unwrap_access_key(
+            &carols_row,
+            &as_bob,
+            bob_secret.identity().encryption_secret(),
+            &alice.public().encryption_key
+        )
+        .is_err());
+    });
+}
+
+#[test]
+fn a_reader_holding_the_key_cannot_forge_the_writers_records() {
+    each_backend(
+        "a_reader_holding_the_key_cannot_forge_the_writers_records",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            let real = write(&alice, "note", "genuine");
+            alice.share("note", bob.id()).unwrap();
+            alice.share("note", carol.id()).unwrap();
+            // Bob unwraps the real access key and seals a record claiming Alice
+            // wrote it, signed with his own key; he plants it in the database.
+            let key = unwrap_as(db, "bob", &bob, &alice, "note", 1);
+            let bob_profile = Profile::load(db.profile("bob"), None).unwrap();
+            let header = strongroom::signature::RecordHeader {
+                record_id: strongroom::RecordId::random(),
+                version: 1,
+                record_type: "note",
+                writer_id: alice.id(),
+                key_version: 1,
+            };
+            let values =
+                std::collections::BTreeMap::from([("note".to_owned(), br#""forged""#.to_vec())]);
+            let forged = record::seal_record(
+                bob_profile.identity().signer(),
+                &key,
+                header,
+                Plain::new(),
+                &values,
+            )
+            .unwrap();
+            let fields = serde_json::to_string(&forged.fields).unwrap();
+            db.sql(&format!(
+            "INSERT INTO records VALUES ('{}', '{}', 'note', 1, '{{}}', '{}', 1, '{}', '{}', 0, 0)",
+            forged.record_id,
+            alice.id(),
+            fields,
+            forged.signature,
+            forged.writer_tag
+        ));
+            for reader in [&alice, &bob, &carol] {
+                assert!(matches!(
+                    reader.get(forged.record_id),
+                    Err(Error::Decryption)
+                ));
+            }
+            let page = carol
+                .query(&Query::new().shared().record_type("note"))
+                .unwrap();
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(page.records[0].id(), real);
+            assert_eq!(page.skipped.len(), 1);
+            assert_eq!(page.skipped[0].reason, SkipReason::Invalid);
+        },
+    );
+}
+
+/// Unwraps (writer, type, version) with `reader`'s profile, from the row in
+/// the database — what a reader can do outside the library.
+fn unwrap_as(
+    db: &TestDb,
+    profile: &str,
+    reader: &Client,
+    writer: &Client,
+    record_type: &str,
+    version: u32,
+) -> AccessKey {
+    let row = wrapped_key_of(db, writer, reader, record_type, version);
+    let profile = Profile::load(db.profile(profile), None).unwrap();
+    let ctx = strongroom::wrap::WrapContext {
+        writer_id: writer.id(),
+        record_type,
+        key_version: version,
+        reader_id: reader.id(),
+        wrapper_id: writer.id(),
+    };
+    strongroom::wrap::unwrap_access_key(
+        &row,
+        &ctx,
+        profile.identity().encryption_secret(),
+        &writer.public().encryption_key,
+    )
+    .unwrap()
+}
+
+fn plant_wrapped_key(
+    db: &TestDb,
+    wrapper: &Client,
+    writer: &Client,
+    reader: &Client,
+    record_type: &str,
+    key: &AccessKey,
+) {
+    let wrapper_profile = Profile::load(db.profile("mallory"), None).unwrap();
+    let ctx = strongroom::wrap::WrapContext {
+        writer_id: writer.id(),
+        record_type,
+        key_version: 1,
+        reader_id: reader.id(),
+        wrapper_id: wrapper.id(),
+    };
+    let wrapped = strongroom::wrap::wrap_access_key(
+        key,
+        &ctx,
+        &reader.public().encryption_key,
+        wrapper_profile.identity().encryption_secret(),
+    )
+    .unwrap();
+    db.sql(&format!(
+        "INSERT INTO access_keys VALUES ('{}', '{record_type}', 1, '{}', '{}', '{}', 0)",
+        writer.id(),
+        reader.id(),
+        wrapper.id(),
+        wrapped.as_str()
+    ));
+}
+
+fn wrapped_key_of(
+    db: &TestDb,
+    writer: &Client,
+    reader: &Client,
+    record_type: &str,
+    version: u32,
+) -> String {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Eak {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        eak: String,
+    }
+    let sql = format!(
+        "SELECT eak FROM access_keys WHERE writer_id = '{}' AND record_type = '{record_type}' \
+         AND key_version = {version} AND reader_id = '{}'",
+        writer.id(),
+        reader.id()
+    );
+    let rows: Vec<Eak> = match db.backend {
+        strongroom::Backend::Sqlite => diesel::sql_query(sql)
+            .load(
+                &mut diesel::SqliteConnection::establish(
+                    db.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        _ => diesel::sql_query(sql)
+            .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
+            .unwrap(),
+    };
+    rows.into_iter().next().expect("wrapped key row").eak
+}
+
+const CHILD_ENV: &str = "STRONGROOM_TEST_CHILD";
+
+/// Runs one step of the reader side in a separate OS process: this test
+/// binary again, running only `child_process_reader`.
+fn run_child(step: &str, url: &str, profile: &std::path::Path, arg: &str) -> String {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process_reader",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(
+            CHILD_ENV,
+            format!("{step}|{url}|{}|{arg}", profile.display()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "child step {step} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD-RESULT ").map(|(_, result)| result))
+        .unwrap_or_else(|| panic!("no result from child step {step}:\n{stdout}"))
+        .to_owned()
+}
+
+#[test]
+fn two_os_processes_share_through_postgres() {
+    let Some(db) = common::postgres_db("two_os_processes_share_through_postgres") else {
+        return;
+    };
+    let bob_profile = db.profile("bob");
+    let bob_id: ClientId = run_child("register", &db.url, &bob_profile, "")
+        .parse()
+        .unwrap();
+    let alice = client(&db, "alice");
+    let old = write(&alice, "note", "for bob");
+    alice.share("note", bob_id).unwrap();
+    assert_eq!(
+        run_child("read", &db.url, &bob_profile, &old.to_string()),
+        "ok:for bob"
+    );
+    alice.revoke("note", bob_id, false).unwrap();
+    let new = write(&alice, "note", "not for bob");
+    assert_eq!(
+        run_child("read", &db.url, &bob_profile, &new.to_string()),
+        "access-denied"
+    );
+}
+
+#[test]
+#[ignore = "the reader half of two_os_processes_share_through_postgres: run by it in a child process"]
+fn child_process_reader() {
+    let spec = std::env::var(CHILD_ENV).expect("run by two_os_processes_share_through_postgres");
+    let parts: Vec<&str> = spec.splitn(4, '|').collect();
+    let (step, url, profile, arg) = (parts[0], parts[1], parts[2], parts[3]);
+    let store = strongroom::Store::open(url).unwrap();
+    let bob = Client::open_or_create(profile, &store).unwrap();
+    let result = match step {
+        "register" => bob.id().to_string(),
+        "read" => match bob.get(arg.parse().unwrap()) {
+            Ok(record) => format!("ok:{}", record.field::<String>("note").unwrap()),
+            Err(Error::AccessDenied { .. }) => "access-denied".to_owned(),
+            Err(other) => format!("error:{other}"),
+        },
+        other => panic!("unknown step {other}"),
+    };
+    println!("CHILD-RESULT {result}");
+}
