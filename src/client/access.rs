@@ -104,7 +104,12 @@ impl Client {
             })
             .execute(conn)
             .map_err(db_err)?;
-        self.store_wrapped_key(conn, &key, me, record_type, version, *self.public(), now)?;
+        let of = KeyId {
+            writer_id: me,
+            record_type: record_type.to_owned(),
+            key_version: version,
+        };
+        self.store_wrapped_key(conn, &key, &of, *self.public(), now)?;
         tracing::info!(record_type, version, "created access key");
         Ok(WriteKey {
             version,
@@ -118,12 +123,12 @@ impl Client {
         &self,
         conn: &mut AnyConnection,
         key: &AccessKey,
-        writer: ClientId,
-        record_type: &str,
-        version: u32,
+        of: &KeyId,
         reader: crate::identity::PublicIdentity,
         now: i64,
     ) -> Result<()> {
+        let (writer, record_type, version) =
+            (of.writer_id, of.record_type.as_str(), of.key_version);
         let ctx = WrapContext {
             writer_id: writer,
             record_type,

@@ -124,7 +124,12 @@ impl Client {
             for version in self.held_versions(conn, me, record_type, me)? {
                 if !self.has_wrapped_key(conn, me, record_type, version, reader)? {
                     let key = self.key_or_err(conn, me, record_type, version)?;
-                    self.store_wrapped_key(conn, &key, me, record_type, version, reader_keys, now)?;
+                    let of = KeyId {
+                        writer_id: me,
+                        record_type: record_type.to_owned(),
+                        key_version: version,
+                    };
+                    self.store_wrapped_key(conn, &key, &of, reader_keys, now)?;
                     outcome.wrapped_keys += 1;
                 }
             }
@@ -168,15 +173,12 @@ impl Client {
             for version in self.held_versions(conn, writer, record_type, me)? {
                 if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
                     let key = self.key_or_err(conn, writer, record_type, version)?;
-                    self.store_wrapped_key(
-                        conn,
-                        &key,
-                        writer,
-                        record_type,
-                        version,
-                        reader_keys,
-                        now,
-                    )?;
+                    let of = KeyId {
+                        writer_id: writer,
+                        record_type: record_type.to_owned(),
+                        key_version: version,
+                    };
+                    self.store_wrapped_key(conn, &key, &of, reader_keys, now)?;
                     outcome.wrapped_keys += 1;
                 }
             }
@@ -580,7 +582,12 @@ impl Client {
         let key = AccessKey::generate();
         let now = now_micros();
         let mut wrapped = 0;
-        self.store_wrapped_key(conn, &key, me, record_type, next, *self.public(), now)?;
+        let of = KeyId {
+            writer_id: me,
+            record_type: record_type.to_owned(),
+            key_version: next,
+        };
+        self.store_wrapped_key(conn, &key, &of, *self.public(), now)?;
         wrapped += 1;
         for reader in readers {
             let Ok(reader) = reader.parse::<ClientId>() else {
@@ -590,7 +597,7 @@ impl Client {
                 continue;
             }
             let keys = self.peer(conn, reader)?;
-            self.store_wrapped_key(conn, &key, me, record_type, next, keys, now)?;
+            self.store_wrapped_key(conn, &key, &of, keys, now)?;
             wrapped += 1;
         }
         let updated = diesel::update(
