@@ -54,11 +54,32 @@ pub(crate) fn current_version(
     writer: ClientId,
     record_type: &str,
 ) -> Result<Option<u32>> {
+    read_head(conn, writer, record_type, false)
+}
+
+/// The current key version of (writer, type), locked for a rotation
+/// (PostgreSQL: `FOR UPDATE`, so two rotations queue instead of
+/// deadlocking on a lock upgrade).
+pub(crate) fn current_version_for_rotation(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+) -> Result<Option<u32>> {
+    read_head(conn, writer, record_type, true)
+}
+
+fn read_head(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    exclusive: bool,
+) -> Result<Option<u32>> {
     let query = key_heads::table
         .filter(key_heads::writer_id.eq(writer.to_string()))
         .filter(key_heads::record_type.eq(record_type))
         .select(key_heads::current_version);
     let version: Option<i32> = match conn {
+        AnyConnection::Postgresql(pg) if exclusive => query.for_update().first(pg).optional(),
         AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional(),
         AnyConnection::Sqlite(_) => query.first(conn).optional(),
     }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::access::{current_version, KeyUnavailable, KIND_AUTHORIZE, KIND_READ};
+use super::access::{
+    current_version, current_version_for_rotation, KeyUnavailable, KIND_AUTHORIZE, KIND_READ,
+};
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::AccessKey;
@@ -259,6 +261,9 @@ impl Client {
         let mut conn = self.store.conn()?;
         let me = self.id().to_string();
         let (outcome, key) = write_transaction(&mut conn, |conn| {
+            // Lock the key head first, so a concurrent revocation of another
+            // reader cannot wrap its new version to this one in between.
+            current_version_for_rotation(conn, self.id(), record_type)?;
             let mut deleted = diesel::delete(
                 access_keys::table
                     .filter(access_keys::writer_id.eq(&me))
@@ -557,7 +562,7 @@ impl Client {
         record_type: &str,
     ) -> Result<(RevokeOutcome, Option<AccessKey>)> {
         let me = self.id();
-        let Some(current) = current_version(conn, me, record_type)? else {
+        let Some(current) = current_version_for_rotation(conn, me, record_type)? else {
             return Ok((
                 RevokeOutcome {
                     new_version: None,
