@@ -650,3 +650,51 @@ fn child_process_reader() {
     };
     println!("CHILD-RESULT {result}");
 }
+
+#[test]
+fn an_interrupted_rewrap_resumes_where_it_stopped() {
+    each_backend("an_interrupted_rewrap_resumes_where_it_stopped", |db| {
+        let alice = client(db, "alice");
+        let batch: Vec<NewRecord> = (0..25)
+            .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
+            .collect();
+        let metas = alice.put_many(&batch).unwrap();
+        alice.rotate("note").unwrap();
+        // The database fails the re-wrap once ten records are done: the
+        // second batch's transaction rolls back.
+        let guard = "(SELECT COUNT(*) FROM records WHERE key_version = 2) >= 10";
+        match db.backend {
+            strongroom::Backend::Sqlite => db.sql(&format!(
+                "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 AND {guard} \
+                 BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END"
+            )),
+            _ => {
+                db.sql(&format!(
+                    "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
+                     IF NEW.key_version = 2 AND {guard} THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
+                     RETURN NEW; END $$ LANGUAGE plpgsql"
+                ));
+                db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
+            }
+        }
+        assert!(alice.rewrap_existing("note", 10).is_err());
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM records WHERE key_version = 2"),
+            10,
+            "one batch committed"
+        );
+        db.sql(match db.backend {
+            strongroom::Backend::Sqlite => "DROP TRIGGER stop_rewrap",
+            _ => "DROP TRIGGER stop_rewrap ON records",
+        });
+        let resumed = alice.rewrap_existing("note", 10).unwrap();
+        assert_eq!(resumed.rewrapped, 15, "only the rest");
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM records WHERE key_version = 2"),
+            25
+        );
+        for meta in &metas {
+            assert!(read(&alice, meta.id).unwrap().starts_with('n'));
+        }
+    });
+}
