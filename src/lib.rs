@@ -53,8 +53,8 @@ pub mod store;
 pub mod typed;
 
 pub use client::{
-    Client, ClientStats, Cursor, Order, Page, Query, RevokeOutcome, RewrapOutcome, Share,
-    ShareKind, ShareOutcome, SkipReason, Skipped,
+    Client, ClientStats, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query, RevokeOutcome,
+    RewrapOutcome, Share, ShareKind, ShareOutcome, SkipReason, Skipped,
 };
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -23,6 +23,7 @@
 //! ```
 
 mod access;
+mod import;
 mod peers;
 mod query;
 mod read;
@@ -40,6 +41,7 @@ use crate::keycache::{KeyCache, DEFAULT_CAPACITY};
 use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
+pub use import::{ImportBatchOutcome, ImportRow};
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
 pub use share::{
     RevokeOutcome, RewrapOutcome, Share, ShareKind, ShareOutcome, DEFAULT_REWRAP_BATCH,

@@ -311,6 +311,17 @@ impl Client {
     /// stopped when called again. Records that fail verification are left
     /// as they are and counted.
     pub fn rewrap_existing(&self, record_type: &str, batch_size: usize) -> Result<RewrapOutcome> {
+        self.rewrap_existing_with_progress(record_type, batch_size, |_| {})
+    }
+
+    /// [`Client::rewrap_existing`], calling `progress` with the running
+    /// totals after each committed batch.
+    pub fn rewrap_existing_with_progress(
+        &self,
+        record_type: &str,
+        batch_size: usize,
+        mut progress: impl FnMut(&RewrapOutcome),
+    ) -> Result<RewrapOutcome> {
         validate::record_type(record_type)?;
         let batch_size = i64::try_from(batch_size.clamp(1, 10_000)).unwrap_or(500);
         let mut conn = self.store.conn()?;
@@ -347,6 +358,7 @@ impl Client {
             total.rewrapped += done.rewrapped;
             total.invalid += done.invalid;
             total.batches += 1;
+            progress(&total);
             after = last;
         }
         tracing::info!(

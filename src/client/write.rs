@@ -47,6 +47,17 @@ impl Client {
     /// Writes many new records in one transaction: all or none. Records
     /// are sealed on the other cores while the database writes.
     pub fn put_many(&self, new_records: &[NewRecord]) -> Result<Vec<RecordMeta>> {
+        self.put_many_then(new_records, |_, _| Ok(()))
+    }
+
+    /// [`Client::put_many`], running `also` in the same transaction once
+    /// the records are written (with their metas, in input order): both or
+    /// neither are stored.
+    pub(crate) fn put_many_then(
+        &self,
+        new_records: &[NewRecord],
+        mut also: impl FnMut(&mut AnyConnection, &[RecordMeta]) -> Result<()>,
+    ) -> Result<Vec<RecordMeta>> {
         for record in new_records {
             validate::record_type(&record.record_type)?;
             validate::fields(&record.fields)?;
@@ -62,6 +73,7 @@ impl Client {
                 keys.insert(record_type, self.write_key(conn, record_type)?);
             }
             let metas = self.seal_and_insert(conn, new_records, &keys, now_micros())?;
+            also(conn, &metas)?;
             Ok((metas, keys))
         })
         .map(|(metas, keys)| {
@@ -157,7 +169,10 @@ impl Client {
 
     /// Runs `write` in a write transaction, again (a fresh transaction) if
     /// it lost a race on a unique constraint.
-    fn retrying<T>(&self, mut write: impl FnMut(&mut AnyConnection) -> Result<T>) -> Result<T> {
+    pub(crate) fn retrying<T>(
+        &self,
+        mut write: impl FnMut(&mut AnyConnection) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.store.conn()?;
         let mut attempt = 1;
         loop {

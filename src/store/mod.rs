@@ -197,6 +197,11 @@ impl Store {
     }
 }
 
+/// A database URL with its password removed, for messages and logs.
+pub fn redacted_url(url: &str) -> String {
+    url::redact(url)
+}
+
 /// Removes `secret` from a driver's message (drivers should never echo a
 /// password, but an error path is no place to find out).
 fn scrub(message: &str, secret: Option<&str>) -> String {

@@ -66,7 +66,17 @@ diesel::table! {
         record_id -> Text,
     }
 }
+diesel::table! {
+    import_map (source, source_id) {
+        source -> Text,
+        source_id -> Text,
+        record_id -> Text,
+        imported_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    import_map,
     clients,
     key_heads,
     access_keys,

@@ -100,6 +100,13 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// A fresh SQLite database in a temporary folder.
+    pub fn sqlite() -> TestDb {
+        sqlite_db()
+    }
+}
+
 fn sqlite_db() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sensitive.db").display());

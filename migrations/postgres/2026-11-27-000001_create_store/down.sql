@@ -1,3 +1,4 @@
+DROP TABLE import_map;
 DROP TABLE meta_index;
 DROP TABLE records;
 DROP TABLE policies;

@@ -70,3 +70,13 @@ CREATE TABLE meta_index (
     record_id TEXT NOT NULL,
     PRIMARY KEY (tag, record_id)
 ) WITHOUT ROWID;
+
+-- Migration tooling: which source row became which record, written in the
+-- same transaction as the record, so an import can be re-run safely.
+CREATE TABLE import_map (
+    source      TEXT NOT NULL,   -- source database (no password) and table
+    source_id   TEXT NOT NULL,
+    record_id   TEXT NOT NULL,
+    imported_at BIGINT NOT NULL,
+    PRIMARY KEY (source, source_id)
+);

@@ -1,0 +1,372 @@
+//! One function per subcommand.
+
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use strongroom::{
+    Client, ClientId, Fields, Plain, Profile, ProfileOptions, Query, RecordId, Store, StoreOptions,
+};
+
+use crate::cli::{Cli, Command, FileCommand, Values};
+use crate::{output, progress, Usage};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Context_ { cli: &cli };
+    match &cli.command {
+        Command::Init { name } => ctx.init(name.as_deref()),
+        Command::Whoami => {
+            let profile = ctx.profile()?;
+            println!("{}", profile.identity().client_id());
+            Ok(())
+        }
+        Command::Migrate { status } => ctx.migrate(*status),
+        Command::Write {
+            record_type,
+            values,
+            json,
+        } => ctx.write(record_type, values, json.as_deref()),
+        Command::Read { id } => {
+            let client = ctx.client()?;
+            let record = client.get(parse_record_id(id)?)?;
+            output::line(&output::record(&record, true)?);
+            Ok(())
+        }
+        Command::Ls {
+            record_type,
+            writer,
+            all_writers,
+            plain,
+            limit,
+            data,
+        } => ctx.ls(
+            record_type.as_deref(),
+            writer,
+            *all_writers,
+            plain,
+            *limit,
+            *data,
+        ),
+        Command::Update {
+            id,
+            version,
+            values,
+        } => ctx.update(id, *version, values),
+        Command::Delete { id, version } => {
+            let client = ctx.client()?;
+            let id = parse_record_id(id)?;
+            client.delete(id, *version)?;
+            output::line(&json!({ "deleted": id.to_string() }));
+            Ok(())
+        }
+        Command::Share { record_type, with } => {
+            let client = ctx.client()?;
+            let reader = parse_client_id(with)?;
+            let outcome = client.share(record_type, reader)?;
+            output::line(&json!({
+                "shared": record_type, "with": reader.to_string(),
+                "wrapped_keys": outcome.wrapped_keys, "policies": outcome.policies,
+            }));
+            Ok(())
+        }
+        Command::Revoke {
+            record_type,
+            from,
+            rewrap,
+        } => {
+            let client = ctx.client()?;
+            let reader = parse_client_id(from)?;
+            let outcome = client.revoke(record_type, reader, false)?;
+            let rewrapped = if *rewrap {
+                ctx.rewrap(&client, record_type)?
+            } else {
+                0
+            };
+            output::line(&json!({
+                "revoked": record_type, "from": reader.to_string(),
+                "new_key_version": outcome.new_version, "rewrapped": rewrapped,
+            }));
+            Ok(())
+        }
+        Command::Authorize { record_type, to } => {
+            let client = ctx.client()?;
+            let authorizer = parse_client_id(to)?;
+            client.add_authorizer(record_type, authorizer)?;
+            output::line(&json!({ "authorized": record_type, "to": authorizer.to_string() }));
+            Ok(())
+        }
+        Command::Unauthorize { record_type, from } => {
+            let client = ctx.client()?;
+            let authorizer = parse_client_id(from)?;
+            let deleted = client.remove_authorizer(record_type, authorizer)?;
+            output::line(&json!({
+                "unauthorized": record_type, "from": authorizer.to_string(), "rows_deleted": deleted,
+            }));
+            Ok(())
+        }
+        Command::Shares => {
+            let client = ctx.client()?;
+            for share in client.outgoing_shares()? {
+                output::line(&output::share(&share, "outgoing"));
+            }
+            for share in client.incoming_shares()? {
+                output::line(&output::share(&share, "incoming"));
+            }
+            Ok(())
+        }
+        Command::Rotate {
+            record_type,
+            rewrap,
+        } => {
+            let client = ctx.client()?;
+            let outcome = client.rotate(record_type)?;
+            let rewrapped = if *rewrap {
+                ctx.rewrap(&client, record_type)?
+            } else {
+                0
+            };
+            output::line(&json!({
+                "rotated": record_type, "new_key_version": outcome.new_version, "rewrapped": rewrapped,
+            }));
+            Ok(())
+        }
+        Command::File(FileCommand::Put { .. } | FileCommand::Get { .. }) => {
+            bail!("files are not supported yet (they arrive with the large-file support)")
+        }
+        Command::Import(args) => crate::import::run(&ctx.client()?, args),
+    }
+}
+
+/// What every command needs from the global options.
+struct Context_<'a> {
+    cli: &'a Cli,
+}
+
+impl Context_<'_> {
+    fn passphrase(&self) -> Result<Option<String>> {
+        match &self.cli.passphrase_env {
+            None => Ok(None),
+            Some(var) => std::env::var(var)
+                .map(Some)
+                .with_context(|| format!("the passphrase variable {var} is not set")),
+        }
+    }
+
+    fn profile(&self) -> Result<Profile> {
+        let passphrase = self.passphrase()?;
+        Profile::load(&self.cli.profile, passphrase.as_deref()).map_err(|err| match err {
+            strongroom::Error::ProfileIo { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                anyhow::anyhow!(
+                    "no profile at {} (create one with `strongroom init`)",
+                    self.cli.profile.display()
+                )
+            }
+            other => other.into(),
+        })
+    }
+
+    fn store(&self) -> Result<Store> {
+        Ok(Store::open(&self.cli.db)?)
+    }
+
+    fn client(&self) -> Result<Client> {
+        let profile = self.profile()?;
+        Ok(Client::from_profile(profile, &self.store()?)?)
+    }
+
+    fn init(&self, name: Option<&str>) -> Result<()> {
+        let passphrase = self.passphrase()?;
+        let store = self.store()?;
+        let profile = Profile::create(
+            &self.cli.profile,
+            ProfileOptions {
+                name,
+                passphrase: passphrase.as_deref(),
+            },
+        )?;
+        let client = Client::from_profile(profile, &store)?;
+        eprintln!(
+            "created profile {} and registered in {}",
+            self.cli.profile.display(),
+            store.redacted_url()
+        );
+        println!("{}", client.id());
+        Ok(())
+    }
+
+    fn migrate(&self, status: bool) -> Result<()> {
+        let options = StoreOptions {
+            run_migrations: false,
+            ..StoreOptions::default()
+        };
+        let store = Store::open_with(&self.cli.db, options)?;
+        if status {
+            let status = store.migration_status()?;
+            for version in &status.applied {
+                output::line(&json!({ "migration": version, "state": "applied" }));
+            }
+            for version in &status.pending {
+                output::line(&json!({ "migration": version, "state": "pending" }));
+            }
+        } else {
+            let applied = store.run_migrations()?;
+            output::line(&json!({ "applied": applied }));
+        }
+        Ok(())
+    }
+
+    fn write(&self, record_type: &str, values: &Values, json_source: Option<&str>) -> Result<()> {
+        let mut fields = match json_source {
+            None => Fields::new(),
+            Some(source) => {
+                let text = if source == "-" {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .context("reading stdin")?;
+                    text
+                } else {
+                    std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?
+                };
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|_| Usage("--json needs a JSON object".into()))?;
+                let object = value
+                    .as_object()
+                    .ok_or_else(|| Usage("--json needs a JSON object".into()))?;
+                Fields::from_json_object(object)?
+            }
+        };
+        for (name, value) in pairs(&values.fields, "-f")? {
+            fields.insert(name, &value)?;
+        }
+        let plain: Plain = pairs(&values.plain, "-p")?.into_iter().collect();
+        let client = self.client()?;
+        let meta = client.put(record_type, &fields, &plain)?;
+        println!("{}", meta.id);
+        Ok(())
+    }
+
+    fn ls(
+        &self,
+        record_type: Option<&str>,
+        writers: &[String],
+        all_writers: bool,
+        plain: &[String],
+        limit: usize,
+        data: bool,
+    ) -> Result<()> {
+        if limit == 0 {
+            return Err(Usage("--limit must be at least 1".into()).into());
+        }
+        let client = self.client()?;
+        let mut query = Query::new()
+            .with_data(data)
+            .limit(limit.min(strongroom::client::MAX_PAGE_SIZE));
+        if let Some(record_type) = record_type {
+            query = query.record_type(record_type);
+        }
+        if all_writers {
+            query = query.shared();
+        }
+        if !writers.is_empty() {
+            query = query.writers(
+                writers
+                    .iter()
+                    .map(|w| parse_client_id(w))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        for (name, value) in pairs(plain, "-p")? {
+            query = query.plain_eq(name, value);
+        }
+        let (mut printed, mut skipped) = (0, 0);
+        loop {
+            let page = client.query(&query)?;
+            skipped += page.skipped.len();
+            for record in &page.records {
+                if printed == limit {
+                    break;
+                }
+                output::line(&output::record(record, data)?);
+                printed += 1;
+            }
+            match page.next {
+                Some(cursor) if printed < limit => query = query.after(cursor),
+                _ => break,
+            }
+        }
+        if skipped > 0 {
+            eprintln!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
+        }
+        Ok(())
+    }
+
+    fn update(&self, id: &str, version: u64, values: &Values) -> Result<()> {
+        let client = self.client()?;
+        let id = parse_record_id(id)?;
+        let current = client.get(id)?;
+        if current.version() != version {
+            return Err(strongroom::Error::Conflict {
+                record_id: Some(id),
+                expected: Some(version),
+                found: Some(current.version()),
+            }
+            .into());
+        }
+        let mut fields = Fields::from_json_object(&current.data_json()?)?;
+        for (name, value) in pairs(&values.fields, "-f")? {
+            fields.insert(name, &value)?;
+        }
+        let mut plain = current.meta().plain.clone();
+        plain.extend(pairs(&values.plain, "-p")?);
+        let meta = client.update(id, version, &fields, &plain)?;
+        output::line(&json!({ "id": meta.id.to_string(), "version": meta.version }));
+        Ok(())
+    }
+
+    fn rewrap(&self, client: &Client, record_type: &str) -> Result<usize> {
+        let bar = progress::bar(None, "re-wrapping");
+        let outcome = client.rewrap_existing_with_progress(
+            record_type,
+            strongroom::client::DEFAULT_REWRAP_BATCH,
+            |done| {
+                bar.set_position(done.rewrapped as u64);
+            },
+        )?;
+        bar.finish_and_clear();
+        if outcome.invalid > 0 {
+            eprintln!(
+                "warning: {} record(s) failed verification and were left as they were",
+                outcome.invalid
+            );
+        }
+        Ok(outcome.rewrapped)
+    }
+}
+
+/// Splits `NAME=VALUE` arguments.
+fn pairs(args: &[String], flag: &str) -> Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|arg: &String| match arg.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+            // The argument itself is not echoed: it may be a sensitive value.
+            _ => Err(Usage(format!(
+                "{flag} takes NAME=VALUE (an argument has no name or no `=`)"
+            ))
+            .into()),
+        })
+        .collect()
+}
+
+fn parse_record_id(text: &str) -> Result<RecordId> {
+    text.parse()
+        .map_err(|_| Usage(format!("`{text}` is not a record id (a UUID)")).into())
+}
+
+pub fn parse_client_id(text: &str) -> Result<ClientId> {
+    text.parse()
+        .map_err(|_| Usage(format!("`{text}` is not a client id (a UUID)")).into())
+}

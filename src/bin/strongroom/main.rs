@@ -1,0 +1,74 @@
+//! `strongroom`, the command-line tool over the library.
+//!
+//! Exit status: 0 on success, 1 on any error (one line `error: …` on
+//! stderr, no panic, no backtrace), 2 on usage errors.
+
+mod cli;
+mod commands;
+mod import;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A usage error found after parsing (exit status 2).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging();
+    // A bug must still end as one line and exit status 1; the panic's own
+    // message is not printed (it is no place for data).
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| commands::run(cli));
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) if err.downcast_ref::<Usage>().is_some() => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Ok(Err(err)) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::from(1)
+        }
+        Err(_) => {
+            eprintln!("error: internal error (a bug in strongroom; please report it)");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text.replace('\n', " ")
+}
+
+/// `RUST_LOG` controls tracing output (stderr); warnings by default.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

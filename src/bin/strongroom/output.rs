@@ -1,0 +1,47 @@
+//! What the tool prints for scripts: JSON.
+
+use serde_json::{json, Value};
+use strongroom::{Record, RecordMeta, Share, ShareKind};
+
+pub fn meta(meta: &RecordMeta) -> Value {
+    json!({
+        "id": meta.id.to_string(),
+        "version": meta.version,
+        "writer_id": meta.writer_id.to_string(),
+        "record_type": meta.record_type,
+        "key_version": meta.key_version,
+        "plain": meta.plain,
+        "created_at": meta.created_at.to_rfc3339(),
+        "updated_at": meta.updated_at.to_rfc3339(),
+    })
+}
+
+pub fn record(record: &Record, with_data: bool) -> anyhow::Result<Value> {
+    let mut out = json!({ "meta": meta(record.meta()) });
+    if with_data {
+        out["data"] = Value::Object(record.data_json()?);
+    }
+    Ok(out)
+}
+
+pub fn share(share: &Share, direction: &str) -> Value {
+    let kind = match share.kind {
+        ShareKind::Read => "read",
+        ShareKind::Authorize => "authorize",
+        _ => "other",
+    };
+    json!({
+        "direction": direction,
+        "writer_id": share.writer_id.to_string(),
+        "record_type": share.record_type,
+        "client_id": share.reader_id.to_string(),
+        "kind": kind,
+        "granted_by": share.granted_by.to_string(),
+        "since": share.since.to_rfc3339(),
+    })
+}
+
+/// Prints one JSON value on one line.
+pub fn line(value: &Value) {
+    println!("{value}");
+}

@@ -1,0 +1,127 @@
+//! Importing rows of an existing plaintext table: each source row becomes
+//! one record, and the source id → record id mapping is written in the same
+//! transaction, so an import killed at any point and run again ends with
+//! every row imported exactly once.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::ids::RecordId;
+use crate::model::NewRecord;
+use crate::store::rows::now_micros;
+use crate::store::schema::import_map;
+use crate::store::tx::{db_err, on_backend};
+
+/// One source row to import.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// The row's id in the source table (as text).
+    pub source_id: String,
+    /// The record it becomes.
+    pub record: NewRecord,
+}
+
+/// What one import batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ImportBatchOutcome {
+    /// Rows imported now.
+    pub imported: usize,
+    /// Rows skipped because an earlier run had imported them.
+    pub already_imported: usize,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = import_map)]
+struct MapRow<'a> {
+    source: &'a str,
+    source_id: &'a str,
+    record_id: String,
+    imported_at: i64,
+}
+
+impl Client {
+    /// Imports a batch of source rows from `source` (a name for the source
+    /// table, stable across runs): the rows not imported before become
+    /// records, and their mapping is stored, all in one transaction.
+    pub fn import_batch(&self, source: &str, rows: &[ImportRow]) -> Result<ImportBatchOutcome> {
+        if source.is_empty() {
+            return Err(Error::InvalidInput("an import source needs a name"));
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.source_id.clone()).collect();
+        let done = self.imported(source, &ids)?;
+        let todo: Vec<&ImportRow> = rows
+            .iter()
+            .filter(|r| !done.contains_key(&r.source_id))
+            .collect();
+        let mut unique = HashSet::new();
+        if !todo.iter().all(|r| unique.insert(r.source_id.as_str())) {
+            return Err(Error::InvalidInput(
+                "a batch names the same source id twice",
+            ));
+        }
+        let records: Vec<NewRecord> = todo.iter().map(|r| r.record.clone()).collect();
+        self.put_many_then(&records, |conn, metas| {
+            let now = now_micros();
+            let map: Vec<MapRow<'_>> = todo
+                .iter()
+                .zip(metas)
+                .map(|(row, meta)| MapRow {
+                    source,
+                    source_id: &row.source_id,
+                    record_id: meta.id.to_string(),
+                    imported_at: now,
+                })
+                .collect();
+            for chunk in map.chunks(1000) {
+                on_backend!(&mut *conn, |c| diesel::insert_into(import_map::table)
+                    .values(chunk)
+                    .execute(c))
+                .map_err(db_err)?;
+            }
+            Ok(())
+        })?;
+        Ok(ImportBatchOutcome {
+            imported: todo.len(),
+            already_imported: done.len(),
+        })
+    }
+
+    /// The records that rows of `source` became, for those of `source_ids`
+    /// already imported.
+    pub fn imported(
+        &self,
+        source: &str,
+        source_ids: &[String],
+    ) -> Result<HashMap<String, RecordId>> {
+        let mut conn = self.store.conn()?;
+        let mut out = HashMap::new();
+        for chunk in source_ids.chunks(1000) {
+            let rows: Vec<(String, String)> = import_map::table
+                .filter(import_map::source.eq(source))
+                .filter(import_map::source_id.eq_any(chunk))
+                .select((import_map::source_id, import_map::record_id))
+                .load(&mut *conn)
+                .map_err(db_err)?;
+            for (source_id, record_id) in rows {
+                let record_id = record_id.parse().map_err(|_| Error::Decryption)?;
+                out.insert(source_id, record_id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many rows of `source` have been imported.
+    pub fn imported_count(&self, source: &str) -> Result<u64> {
+        let mut conn = self.store.conn()?;
+        let count: i64 = import_map::table
+            .filter(import_map::source.eq(source))
+            .count()
+            .get_result(&mut *conn)
+            .map_err(db_err)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}

@@ -1,0 +1,359 @@
+//! The `strongroom` command line, run as a real process: two profiles on
+//! one database, on SQLite and on PostgreSQL; tampering; and an import of a
+//! PostgreSQL table killed midway and resumed.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use common::{each_backend, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_strongroom");
+
+fn run(db: &TestDb, profile: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile(profile))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run strongroom")
+}
+
+/// Runs and expects exit status 0; returns stdout.
+fn ok(db: &TestDb, profile: &str, args: &[&str]) -> String {
+    let out = run(db, profile, args);
+    assert!(
+        out.status.success(),
+        "strongroom {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs and expects exit status `code` with one `error: …` line and no
+/// panic; returns stderr.
+fn fails(db: &TestDb, profile: &str, args: &[&str], code: i32) -> String {
+    let out = run(db, profile, args);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "strongroom {args:?}: {stderr}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+fn last_line(text: &str) -> String {
+    text.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_two_client_session() {
+    each_backend("a_two_client_session", |db| {
+        let alice = last_line(&ok(db, "alice", &["init", "--name", "alice"]));
+        let bob = last_line(&ok(db, "bob", &["init"]));
+        assert!(
+            alice.parse::<strongroom::ClientId>().is_ok(),
+            "init prints the client id last"
+        );
+        assert_eq!(last_line(&ok(db, "alice", &["whoami"])), alice);
+        fails(db, "alice", &["init"], 1);
+
+        let id = last_line(&ok(
+            db,
+            "alice",
+            &[
+                "write",
+                "patient",
+                "-f",
+                "name=Ada",
+                "-f",
+                "nid=1815",
+                "-p",
+                "clinic=north",
+            ],
+        ));
+        let read: serde_json::Value =
+            serde_json::from_str(&ok(db, "alice", &["read", &id])).unwrap();
+        assert_eq!(read["data"]["name"], "Ada");
+        assert_eq!(read["meta"]["plain"]["clinic"], "north");
+        assert_eq!(read["meta"]["version"], 1);
+
+        let listed = json_lines(&ok(
+            db,
+            "alice",
+            &["ls", "--type", "patient", "-p", "clinic=north"],
+        ));
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].get("data").is_none(), "no data without --data");
+        let listed = json_lines(&ok(db, "alice", &["ls", "--data"]));
+        assert_eq!(listed[0]["data"]["nid"], "1815");
+
+        ok(
+            db,
+            "alice",
+            &["update", &id, "--version", "1", "-f", "name=Ada King"],
+        );
+        fails(
+            db,
+            "alice",
+            &["update", &id, "--version", "1", "-f", "name=stale"],
+            1,
+        );
+        let read: serde_json::Value =
+            serde_json::from_str(&ok(db, "alice", &["read", &id])).unwrap();
+        assert_eq!(
+            (read["data"]["name"].as_str(), read["data"]["nid"].as_str()),
+            (Some("Ada King"), Some("1815"))
+        );
+
+        fails(db, "bob", &["read", &id], 1);
+        ok(db, "alice", &["share", "patient", "--with", &bob]);
+        let as_bob: serde_json::Value =
+            serde_json::from_str(&ok(db, "bob", &["read", &id])).unwrap();
+        assert_eq!(as_bob["data"]["name"], "Ada King");
+        assert_eq!(
+            json_lines(&ok(db, "bob", &["ls", "--all-writers"])).len(),
+            1
+        );
+        let shares = json_lines(&ok(db, "bob", &["shares"]));
+        assert_eq!(shares[0]["direction"], "incoming");
+
+        ok(db, "alice", &["revoke", "patient", "--from", &bob]);
+        let later = last_line(&ok(db, "alice", &["write", "patient", "-f", "name=Grace"]));
+        let err = fails(db, "bob", &["read", &later], 1);
+        assert!(err.contains("access denied"), "{err}");
+        assert!(!err.contains("Grace"));
+
+        ok(db, "alice", &["delete", &id, "--version", "2"]);
+        fails(db, "alice", &["read", &id], 1);
+        fails(db, "alice", &["file", "get", &later, "--out", "x"], 1);
+        // Usage errors: exit status 2.
+        fails(db, "alice", &["frobnicate"], 2);
+        let usage = fails(
+            db,
+            "alice",
+            &["write", "patient", "-f", "secret-without-equals"],
+            2,
+        );
+        assert!(
+            !usage.contains("secret-without-equals"),
+            "a value is never echoed"
+        );
+        fails(db, "alice", &["read", "not-a-uuid"], 2);
+    });
+}
+
+#[test]
+fn a_tampered_row_makes_read_fail_cleanly() {
+    each_backend("a_tampered_row_makes_read_fail_cleanly", |db| {
+        ok(db, "alice", &["init"]);
+        let id = last_line(&ok(
+            db,
+            "alice",
+            &["write", "patient", "-f", "name=Ada", "-p", "clinic=north"],
+        ));
+        db.sql(&format!(
+            "UPDATE records SET plain = '{{\"clinic\":\"south\"}}' WHERE record_id = '{id}'"
+        ));
+        let err = fails(db, "alice", &["read", &id], 1);
+        assert!(err.contains("decryption failed"), "{err}");
+        db.sql(&format!(
+            "UPDATE records SET data = 'not json' WHERE record_id = '{id}'"
+        ));
+        fails(db, "alice", &["read", &id], 1);
+    });
+}
+
+#[test]
+fn importing_a_sqlite_table_is_idempotent_and_verified() {
+    let db = TestDb::sqlite();
+    let source = db.dir.path().join("legacy.db");
+    {
+        use diesel::{Connection, RunQueryDsl};
+        let mut conn = diesel::SqliteConnection::establish(source.to_str().unwrap()).unwrap();
+        diesel::sql_query(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        for i in 0..120 {
+            let ssn = if i % 10 == 0 {
+                "NULL".to_owned()
+            } else {
+                format!("'ssn-{i}'")
+            };
+            diesel::sql_query(format!(
+                "INSERT INTO people VALUES ({i}, 'name {i}', {ssn}, 'city {}')",
+                i % 4
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        }
+    }
+    ok(&db, "importer", &["init"]);
+    let from = format!("sqlite://{}", source.display());
+    let args = [
+        "import",
+        "--from",
+        &from,
+        "--table",
+        "people",
+        "--id-column",
+        "id",
+        "--sensitive",
+        "name,ssn",
+        "--plain",
+        "city",
+        "--type",
+        "person",
+        "--batch",
+        "50",
+        "--verify",
+    ];
+    let before = std::fs::read(&source).unwrap();
+    let out = ok(&db, "importer", &args);
+    assert!(out.contains("\"ok\":true"), "{out}");
+    let again = run_json(&db, &args);
+    assert_eq!(
+        (
+            again["imported"].as_u64(),
+            again["already_imported"].as_u64()
+        ),
+        (Some(0), Some(120))
+    );
+    assert_eq!(
+        std::fs::read(&source).unwrap(),
+        before,
+        "the source is never modified"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 120);
+    let listed = json_lines(&ok(
+        &db,
+        "importer",
+        &[
+            "ls",
+            "--type",
+            "person",
+            "-p",
+            "city=city 1",
+            "--data",
+            "--limit",
+            "500",
+        ],
+    ));
+    assert_eq!(listed.len(), 30);
+}
+
+fn run_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.retain(|a| *a != "--verify");
+    args.push("--json");
+    serde_json::from_str(&last_line(&ok(db, "importer", &args))).unwrap()
+}
+
+#[test]
+fn a_postgres_import_killed_midway_resumes_to_exactly_every_row() {
+    let Some(db) =
+        common::postgres_db("a_postgres_import_killed_midway_resumes_to_exactly_every_row")
+    else {
+        return;
+    };
+    const ROWS: i64 = 50_000;
+    db.sql("CREATE TABLE legacy_patients (id BIGINT PRIMARY KEY, name TEXT NOT NULL, ssn TEXT, clinic TEXT)");
+    db.sql(&format!(
+        "INSERT INTO legacy_patients SELECT g, 'patient ' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'ssn-' || g END, \
+         'clinic ' || (g % 5) FROM generate_series(1, {ROWS}) g"
+    ));
+    ok(&db, "importer", &["init"]);
+    let args = [
+        "import",
+        "--from",
+        &db.url,
+        "--table",
+        "legacy_patients",
+        "--id-column",
+        "id",
+        "--sensitive",
+        "name,ssn",
+        "--plain",
+        "clinic",
+        "--type",
+        "patient",
+        "--batch",
+        "500",
+    ];
+    // Start the import and kill it (SIGKILL) once some batches are in.
+    let mut child = Command::new(BIN)
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile("importer"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let done = db.count("SELECT COUNT(*) AS n FROM import_map");
+        if done >= 2_000 {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "the import made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = db.count("SELECT COUNT(*) AS n FROM import_map");
+    assert!(
+        partial > 0 && partial < ROWS,
+        "killed midway: {partial} rows in"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM records"),
+        partial,
+        "nothing half-written"
+    );
+
+    let out = ok(&db, "importer", &[&args[..], &["--json"]].concat());
+    let summary: serde_json::Value = serde_json::from_str(&last_line(&out)).unwrap();
+    assert_eq!(summary["imported"].as_i64(), Some(ROWS - partial));
+    assert_eq!(summary["imported_total"].as_i64(), Some(ROWS));
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), ROWS);
+    assert_eq!(
+        db.count("SELECT COUNT(DISTINCT source_id) AS n FROM import_map"),
+        ROWS
+    );
+    let verified = ok(
+        &db,
+        "importer",
+        &[&args[..], &["--verify", "--json"]].concat(),
+    );
+    assert!(
+        verified.contains("\"ok\":true") && verified.contains(&format!("\"verified\":{ROWS}")),
+        "{verified}"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM legacy_patients"),
+        ROWS,
+        "the source is untouched"
+    );
+}
