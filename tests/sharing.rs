@@ -252,27 +252,7 @@ fn stored_values(db: &TestDb) -> Vec<String> {
 }
 
 fn all_data(db: &TestDb) -> Vec<String> {
-    use diesel::{Connection, RunQueryDsl};
-    #[derive(diesel::QueryableByName)]
-    struct Data {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        data: String,
-    }
-    let sql = "SELECT data FROM records";
-    let rows: Vec<Data> = match db.backend {
-        strongroom::Backend::Sqlite => diesel::sql_query(sql)
-            .load(
-                &mut diesel::SqliteConnection::establish(
-                    db.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-        _ => diesel::sql_query(sql)
-            .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
-            .unwrap(),
-    };
-    rows.into_iter().map(|r| r.data).collect()
+    db.texts("SELECT data AS t FROM records")
 }
 
 #[test]
@@ -547,32 +527,14 @@ fn wrapped_key_of(
     record_type: &str,
     version: u32,
 ) -> String {
-    use diesel::{Connection, RunQueryDsl};
-    #[derive(diesel::QueryableByName)]
-    struct Eak {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        eak: String,
-    }
-    let sql = format!(
-        "SELECT eak FROM access_keys WHERE writer_id = '{}' AND record_type = '{record_type}' \
+    db.texts(&format!(
+        "SELECT eak AS t FROM access_keys WHERE writer_id = '{}' AND record_type = '{record_type}' \
          AND key_version = {version} AND reader_id = '{}'",
         writer.id(),
         reader.id()
-    );
-    let rows: Vec<Eak> = match db.backend {
-        strongroom::Backend::Sqlite => diesel::sql_query(sql)
-            .load(
-                &mut diesel::SqliteConnection::establish(
-                    db.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-        _ => diesel::sql_query(sql)
-            .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
-            .unwrap(),
-    };
-    rows.into_iter().next().expect("wrapped key row").eak
+    ))
+    .pop()
+    .expect("wrapped key row")
 }
 
 const CHILD_ENV: &str = "STRONGROOM_TEST_CHILD";

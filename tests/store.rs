@@ -142,27 +142,10 @@ fn update_checks_the_version_and_reencrypts() {
 }
 
 fn stored_data(db: &TestDb, id: &str) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct Data {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        data: String,
-    }
-    use diesel::{Connection, RunQueryDsl};
-    let sql = format!("SELECT data FROM records WHERE record_id = '{id}'");
-    let rows: Vec<Data> = match db.backend {
-        Backend::Sqlite => diesel::sql_query(sql)
-            .load(
-                &mut diesel::SqliteConnection::establish(
-                    db.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-        _ => diesel::sql_query(sql)
-            .load(&mut diesel::PgConnection::establish(&db.url).unwrap())
-            .unwrap(),
-    };
-    rows[0].data.clone()
+    db.texts(&format!(
+        "SELECT data AS t FROM records WHERE record_id = '{id}'"
+    ))
+    .remove(0)
 }
 
 #[test]

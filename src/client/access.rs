@@ -247,8 +247,7 @@ impl Client {
 
     /// Whether a key wrapped by `wrapper` is acceptable for `writer`'s
     /// type: the writer itself, or a client holding a grant the writer
-    /// signed (checked against the writer's pinned key; the database alone
-    /// cannot make a client an authoriser).
+    /// signed.
     fn accepts_wrapper(
         &self,
         conn: &mut AnyConnection,
@@ -256,13 +255,23 @@ impl Client {
         record_type: &str,
         wrapper: ClientId,
     ) -> Result<bool> {
-        if wrapper == writer {
-            return Ok(true);
-        }
+        Ok(wrapper == writer || self.grant_holds(conn, writer, record_type, wrapper)?)
+    }
+
+    /// Whether `authorizer` holds an authoriser grant for `writer`'s type
+    /// that verifies against the writer's pinned signing key (the database
+    /// alone cannot make a client an authoriser).
+    pub(crate) fn grant_holds(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        authorizer: ClientId,
+    ) -> Result<bool> {
         let signature: Option<Option<String>> = policies::table
             .filter(policies::writer_id.eq(writer.to_string()))
             .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(wrapper.to_string()))
+            .filter(policies::reader_id.eq(authorizer.to_string()))
             .filter(policies::kind.eq(KIND_AUTHORIZE))
             .select(policies::signature)
             .first(conn)
@@ -275,7 +284,7 @@ impl Client {
         let grant = AuthorizerGrant {
             writer_id: writer,
             record_type,
-            authorizer_id: wrapper,
+            authorizer_id: authorizer,
         };
         Ok(signature::verify_grant(&writer_keys.signing_key, &grant, &signature).is_ok())
     }

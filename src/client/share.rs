@@ -114,29 +114,9 @@ impl Client {
         }
         let mut conn = self.store.conn()?;
         let (outcome, created) = write_transaction(&mut conn, |conn| {
-            let reader_keys = self.peer(conn, reader)?;
             // Sharing a type before its first record creates its key.
             let created = self.write_key(conn, record_type)?;
-            let me = self.id();
-            let mut outcome = ShareOutcome {
-                wrapped_keys: 0,
-                policies: 0,
-            };
-            let now = now_micros();
-            for version in self.held_versions(conn, me, record_type, me)? {
-                if !self.has_wrapped_key(conn, me, record_type, version, reader)? {
-                    let key = self.key_or_err(conn, me, record_type, version)?;
-                    let of = KeyId {
-                        writer_id: me,
-                        record_type: record_type.to_owned(),
-                        key_version: version,
-                    };
-                    self.store_wrapped_key(conn, &key, &of, reader_keys, now)?;
-                    outcome.wrapped_keys += 1;
-                }
-            }
-            outcome.policies +=
-                self.insert_policy(conn, me, record_type, reader, KIND_READ, None, now)?;
+            let outcome = self.share_in(conn, self.id(), record_type, reader)?;
             Ok((outcome, created))
         })?;
         self.cache_created_key(record_type, &created);
@@ -165,27 +145,7 @@ impl Client {
                     "this client holds no authoriser grant from the writer for this record type",
                 ));
             }
-            let reader_keys = self.peer(conn, reader)?;
-            let me = self.id();
-            let mut outcome = ShareOutcome {
-                wrapped_keys: 0,
-                policies: 0,
-            };
-            let now = now_micros();
-            for version in self.held_versions(conn, writer, record_type, me)? {
-                if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
-                    let key = self.key_or_err(conn, writer, record_type, version)?;
-                    let of = KeyId {
-                        writer_id: writer,
-                        record_type: record_type.to_owned(),
-                        key_version: version,
-                    };
-                    self.store_wrapped_key(conn, &key, &of, reader_keys, now)?;
-                    outcome.wrapped_keys += 1;
-                }
-            }
-            outcome.policies +=
-                self.insert_policy(conn, writer, record_type, reader, KIND_READ, None, now)?;
+            let outcome = self.share_in(conn, writer, record_type, reader)?;
             tracing::info!(%writer, record_type, %reader, "shared record type on the writer's behalf");
             Ok(outcome)
         })
@@ -411,6 +371,39 @@ impl Client {
             .collect())
     }
 
+    /// Inside a write transaction: wraps every key version of (writer,
+    /// type) this client holds to `reader` (where the reader has none yet)
+    /// and adds the read policy.
+    fn share_in(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        reader: ClientId,
+    ) -> Result<ShareOutcome> {
+        let reader_keys = self.peer(conn, reader)?;
+        let now = now_micros();
+        let mut outcome = ShareOutcome {
+            wrapped_keys: 0,
+            policies: 0,
+        };
+        for version in self.held_versions(conn, writer, record_type, self.id())? {
+            if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
+                let key = self.key_or_err(conn, writer, record_type, version)?;
+                let of = KeyId {
+                    writer_id: writer,
+                    record_type: record_type.to_owned(),
+                    key_version: version,
+                };
+                self.store_wrapped_key(conn, &key, &of, reader_keys, now)?;
+                outcome.wrapped_keys += 1;
+            }
+        }
+        outcome.policies +=
+            self.insert_policy(conn, writer, record_type, reader, KIND_READ, None, now)?;
+        Ok(outcome)
+    }
+
     /// The key versions of (writer, type) for which `holder` has a wrapped
     /// key.
     fn held_versions(
@@ -513,28 +506,7 @@ impl Client {
         writer: ClientId,
         record_type: &str,
     ) -> Result<bool> {
-        let signature: Option<Option<String>> = policies::table
-            .filter(policies::writer_id.eq(writer.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(self.id().to_string()))
-            .filter(policies::kind.eq(KIND_AUTHORIZE))
-            .select(policies::signature)
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let Some(Some(signature)) = signature else {
-            return Ok(false);
-        };
-        let writer_keys = self.peer(conn, writer)?;
-        let grant = AuthorizerGrant {
-            writer_id: writer,
-            record_type,
-            authorizer_id: self.id(),
-        };
-        Ok(
-            crate::crypto::signature::verify_grant(&writer_keys.signing_key, &grant, &signature)
-                .is_ok(),
-        )
+        self.grant_holds(conn, writer, record_type, self.id())
     }
 
     /// Deletes the wrapped keys `wrapper` made for this client's type and

@@ -174,7 +174,12 @@ impl RecordSigner {
     /// The writer tag of `content` (see [`RecordSigner`]).
     #[must_use = "the tag must be stored with the record"]
     pub fn tag(&self, content: &SignedContent<'_>) -> Result<String> {
-        let tag = self.raw_tag(&content.message()?)?;
+        self.tag_text(&content.message()?)
+    }
+
+    /// `srt1.` and the base64url tag of `message`.
+    fn tag_text(&self, message: &[u8]) -> Result<String> {
+        let tag = self.raw_tag(message)?;
         let mut text = String::with_capacity(TAG_PREFIX.len() + 43);
         text.push_str(TAG_PREFIX);
         b64::encode_into(tag.unprotected_as_ref(), &mut text);
@@ -210,25 +215,25 @@ impl RecordSigner {
         content: &SignedContent<'_>,
     ) -> Result<(RecordSignature, String)> {
         let message = content.message()?;
-        let signature = self.key.sign(&message);
-        let mut sig_text = String::with_capacity(PREFIX.len() + 86);
-        sig_text.push_str(PREFIX);
-        b64::encode_into(&signature.to_bytes(), &mut sig_text);
-        let tag = self.raw_tag(&message)?;
-        let mut tag_text = String::with_capacity(TAG_PREFIX.len() + 43);
-        tag_text.push_str(TAG_PREFIX);
-        b64::encode_into(tag.unprotected_as_ref(), &mut tag_text);
-        Ok((RecordSignature(sig_text), tag_text))
+        Ok((
+            RecordSignature(self.sign_message(&message)),
+            self.tag_text(&message)?,
+        ))
     }
 
     /// Signs `content`.
     #[must_use = "the signature must be stored with the record"]
     pub fn sign(&self, content: &SignedContent<'_>) -> Result<RecordSignature> {
-        let signature = self.key.sign(&content.message()?);
+        Ok(RecordSignature(self.sign_message(&content.message()?)))
+    }
+
+    /// `srs1.` and the base64url Ed25519 signature of `message`.
+    fn sign_message(&self, message: &[u8]) -> String {
+        let signature = self.key.sign(message);
         let mut text = String::with_capacity(PREFIX.len() + 86);
         text.push_str(PREFIX);
         b64::encode_into(&signature.to_bytes(), &mut text);
-        Ok(RecordSignature(text))
+        text
     }
 }
 
@@ -246,15 +251,20 @@ pub fn verify_record(
     content: &SignedContent<'_>,
     signature: &str,
 ) -> Result<()> {
+    let message = content.message().map_err(|_| Error::Decryption)?;
+    verify_message(writer, &message, signature)
+}
+
+/// Strict Ed25519 verification of an `srs1.` signature over `message`.
+/// Every failure is [`Error::Decryption`].
+fn verify_message(writer: &SigningPublicKey, message: &[u8], signature: &str) -> Result<()> {
     let encoded = signature.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
     let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
         .map_err(|_| Error::Decryption)?
         .try_into()
         .map_err(|_| Error::Decryption)?;
     let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
-    let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-    let message = content.message().map_err(|_| Error::Decryption)?;
-    key.verify_strict(&message, &signature)
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&bytes))
         .map_err(|_| Error::Decryption)
 }
 
@@ -285,11 +295,7 @@ impl AuthorizerGrant<'_> {
 impl RecordSigner {
     /// Signs an authoriser grant (the signer must be the grant's writer).
     pub fn sign_grant(&self, grant: &AuthorizerGrant<'_>) -> Result<String> {
-        let signature = self.key.sign(&grant.message()?);
-        let mut text = String::with_capacity(PREFIX.len() + 86);
-        text.push_str(PREFIX);
-        b64::encode_into(&signature.to_bytes(), &mut text);
-        Ok(text)
+        Ok(self.sign_message(&grant.message()?))
     }
 }
 
@@ -301,13 +307,6 @@ pub fn verify_grant(
     grant: &AuthorizerGrant<'_>,
     signature: &str,
 ) -> Result<()> {
-    let encoded = signature.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
-    let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
-        .map_err(|_| Error::Decryption)?
-        .try_into()
-        .map_err(|_| Error::Decryption)?;
-    let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
     let message = grant.message().map_err(|_| Error::Decryption)?;
-    key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&bytes))
-        .map_err(|_| Error::Decryption)
+    verify_message(writer, &message, signature)
 }

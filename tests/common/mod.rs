@@ -61,6 +61,33 @@ impl TestDb {
         }
     }
 
+    /// The values of the one text column `t` that `statement` selects.
+    pub fn texts(&self, statement: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let rows: Vec<Text> = match self.backend {
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(
+                    self.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .unwrap();
+                diesel::sql_query(statement)
+                    .load(&mut conn)
+                    .expect(statement)
+            }
+            _ => {
+                let mut conn = PgConnection::establish(&self.url).unwrap();
+                diesel::sql_query(statement)
+                    .load(&mut conn)
+                    .expect(statement)
+            }
+        };
+        rows.into_iter().map(|r| r.t).collect()
+    }
+
     /// Counts rows matching a `SELECT COUNT(*) AS n FROM …` statement.
     pub fn count(&self, statement: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
