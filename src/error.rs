@@ -172,6 +172,16 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The database offers an older access key version for one of this
+    /// client's record types than the client has already used (or has lost
+    /// the newest one): a rollback, perhaps to re-admit a revoked reader.
+    /// Nothing is written.
+    #[error("the database offers an older access key for record type `{record_type}` than this client has used; refusing to write")]
+    KeyRollback {
+        /// The record type.
+        record_type: String,
+    },
+
     /// The operation needs a right this client does not hold (an
     /// authoriser grant, an access key).
     #[error("not permitted: {0}")]

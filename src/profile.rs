@@ -100,6 +100,14 @@ impl fmt::Debug for ProfileOptions<'_> {
     }
 }
 
+/// How to open the sealed part of a profile file.
+enum Unlock<'a> {
+    /// With a passphrase (Argon2id runs).
+    Passphrase(Option<&'a str>),
+    /// With the key this process already derived for the same file.
+    Known(&'a Sealing),
+}
+
 /// The passphrase-derived key and the parameters that derived it, kept so
 /// that saving re-seals without asking for the passphrase again.
 struct Sealing {
@@ -115,6 +123,7 @@ pub struct Profile {
     name: Option<String>,
     identity: Identity,
     pinned: BTreeMap<ClientId, PublicIdentity>,
+    key_marks: BTreeMap<String, u32>,
     sealing: Option<Sealing>,
 }
 
@@ -144,6 +153,10 @@ struct ProfileFile {
     secrets: SecretsFile,
     #[serde(default)]
     pinned: BTreeMap<ClientId, PinnedFile>,
+    /// The newest access key version this client has used for each of its
+    /// record types: a database that offers an older one is refused.
+    #[serde(default)]
+    key_versions: BTreeMap<String, u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -211,6 +224,7 @@ impl Profile {
             name: options.name.map(str::to_owned),
             identity: Identity::generate()?,
             pinned: BTreeMap::new(),
+            key_marks: BTreeMap::new(),
             sealing,
         };
         let bytes = profile.to_json()?;
@@ -260,10 +274,10 @@ impl Profile {
         }
         let file: ProfileFile = serde_json::from_slice(&bytes)
             .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
-        Self::from_file(path, file, passphrase)
+        Self::from_file(path, file, Unlock::Passphrase(passphrase))
     }
 
-    fn from_file(path: PathBuf, file: ProfileFile, passphrase: Option<&str>) -> Result<Profile> {
+    fn from_file(path: PathBuf, file: ProfileFile, unlock: Unlock<'_>) -> Result<Profile> {
         let public = PublicIdentity {
             client_id: file.client_id,
             encryption_key: EncryptionPublicKey::from_base64(&file.encryption_public_key)
@@ -321,15 +335,30 @@ impl Profile {
                     .ok()
                     .filter(|s| s.len() == 2 * KEY_LEN + aead::OVERHEAD)
                     .ok_or_else(|| malformed(&path, "bad sealed keys"))?;
-                let passphrase =
-                    passphrase.ok_or_else(|| Error::PassphraseRequired { path: path.clone() })?;
+                let key = match unlock {
+                    Unlock::Passphrase(passphrase) => {
+                        let passphrase = passphrase
+                            .ok_or_else(|| Error::PassphraseRequired { path: path.clone() })?;
+                        derive_key(passphrase, &salt, *iterations, *memory_kib)?
+                    }
+                    // Re-reading a file this process opened: the same salt
+                    // and parameters give the same key.
+                    Unlock::Known(known)
+                        if known.salt == salt
+                            && known.iterations == *iterations
+                            && known.memory_kib == *memory_kib =>
+                    {
+                        PassphraseKey::from_bytes(*known.key.unprotected_as_bytes())
+                    }
+                    Unlock::Known(_) => return Err(Error::WrongPassphrase { path: path.clone() }),
+                };
                 let sealing = Sealing {
-                    key: derive_key(passphrase, &salt, *iterations, *memory_kib)?,
+                    key,
                     salt,
                     iterations: *iterations,
                     memory_kib: *memory_kib,
                 };
-                let aad = sealed_aad(&file.name, &public, &pinned, &sealing)?;
+                let aad = sealed_aad(&file.name, &public, &pinned, &file.key_versions, &sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
                 aead::open_into(
                     sealing.key.unprotected_as_bytes(),
@@ -352,8 +381,71 @@ impl Profile {
             name: file.name.clone(),
             identity,
             pinned,
+            key_marks: file.key_versions.clone(),
             sealing,
         })
+    }
+
+    /// Re-reads this profile's file (written meanwhile by another process
+    /// using the same profile) and merges what it learnt: pins it lacks,
+    /// and higher key version marks. Best effort: a file it cannot read is
+    /// left out of the merge.
+    fn merge_from_disk(&mut self) {
+        let Ok(bytes) = std::fs::read(&self.path).map(Zeroizing::new) else {
+            return;
+        };
+        let Ok(file) = serde_json::from_slice::<ProfileFile>(&bytes) else {
+            return;
+        };
+        let unlock = match &self.sealing {
+            Some(sealing) => Unlock::Known(sealing),
+            None => Unlock::Passphrase(None),
+        };
+        let Ok(other) = Self::from_file(self.path.clone(), file, unlock) else {
+            return;
+        };
+        if other.identity.public() != self.identity.public() {
+            return;
+        }
+        for (id, peer) in other.pinned {
+            match self.pinned.get(&id) {
+                None => {
+                    self.pinned.insert(id, peer);
+                }
+                Some(mine) if *mine != peer => {
+                    tracing::warn!(client_id = %id, "another process pinned different keys for a peer; keeping this process's pin");
+                }
+                Some(_) => {}
+            }
+        }
+        for (record_type, version) in other.key_marks {
+            let mark = self.key_marks.entry(record_type).or_insert(version);
+            *mark = (*mark).max(version);
+        }
+    }
+
+    /// The newest access key version this client has used for its
+    /// `record_type`, if any.
+    pub fn key_version_mark(&self, record_type: &str) -> Option<u32> {
+        self.key_marks.get(record_type).copied()
+    }
+
+    /// Records that this client has used `version` of its `record_type`
+    /// (saved at once; lower values are ignored).
+    pub(crate) fn raise_key_version_mark(&mut self, record_type: &str, version: u32) -> Result<()> {
+        if self
+            .key_version_mark(record_type)
+            .is_some_and(|mark| mark >= version)
+        {
+            return Ok(());
+        }
+        self.merge_from_disk();
+        let mark = self
+            .key_marks
+            .entry(record_type.to_owned())
+            .or_insert(version);
+        *mark = (*mark).max(version);
+        self.save()
     }
 
     /// Writes the profile back to its file, atomically.
@@ -404,6 +496,15 @@ impl Profile {
                 })
             };
         }
+        self.merge_from_disk();
+        if let Some(pinned) = self.pinned.get(&peer.client_id) {
+            if pinned != peer {
+                return Err(Error::KeyChanged {
+                    client_id: peer.client_id,
+                });
+            }
+            return Ok(());
+        }
         self.pinned.insert(peer.client_id, *peer);
         if let Err(err) = self.save() {
             self.pinned.remove(&peer.client_id);
@@ -423,7 +524,7 @@ impl Profile {
                 signing_key: b64::encode(self.identity.signing_secret().unprotected_as_bytes()),
             },
             Some(sealing) => {
-                let aad = sealed_aad(&self.name, public, &self.pinned, sealing)?;
+                let aad = sealed_aad(&self.name, public, &self.pinned, &self.key_marks, sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
                 keys[..KEY_LEN]
                     .copy_from_slice(self.identity.encryption_secret().unprotected_as_bytes());
@@ -465,6 +566,7 @@ impl Profile {
                     )
                 })
                 .collect(),
+            key_versions: self.key_marks.clone(),
         };
         let mut json = serde_json::to_vec_pretty(&file).map_err(|_| Error::Serialization)?;
         json.push(b'\n');
@@ -477,6 +579,7 @@ fn sealed_aad(
     name: &Option<String>,
     public: &PublicIdentity,
     pinned: &BTreeMap<ClientId, PublicIdentity>,
+    key_marks: &BTreeMap<String, u32>,
     sealing: &Sealing,
 ) -> Result<Vec<u8>> {
     let mut aad = Canonical::new(AAD_LABEL)
@@ -503,6 +606,7 @@ fn sealed_aad(
             .bytes(peer.encryption_key.as_bytes())?
             .bytes(peer.signing_key.as_bytes())?;
     }
+    aad = aad.pairs_u32(key_marks)?;
     Ok(aad.finish())
 }
 

@@ -315,3 +315,22 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[test]
+fn two_processes_pinning_through_one_profile_keep_both_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "shared.profile");
+    Profile::create(&path, sealed_options("pass phrase")).unwrap();
+    let mut first = Profile::load(&path, Some("pass phrase")).unwrap();
+    let mut second = Profile::load(&path, Some("pass phrase")).unwrap();
+    let (x, y) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+    first.pin(x.public()).unwrap();
+    second.pin(y.public()).unwrap();
+    let reloaded = Profile::load(&path, Some("pass phrase")).unwrap();
+    assert_eq!(
+        reloaded.pinned(x.client_id()),
+        Some(x.public()),
+        "the first process's pin survives"
+    );
+    assert_eq!(reloaded.pinned(y.client_id()), Some(y.public()));
+}

@@ -326,7 +326,7 @@ fn a_key_wrapped_by_someone_not_authorised_is_rejected() {
             let key = unwrap_as(db, "mallory", &mallory, &alice, "note", 1);
             plant_wrapped_key(db, &mallory, &alice, &carol, "note", &key);
             db.sql(&format!(
-                "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', NULL, 0)",
+                "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', 1, 'srs1.junk', 0)",
                 alice.id(),
                 mallory.id(),
                 mallory.id()
@@ -338,7 +338,8 @@ fn a_key_wrapped_by_someone_not_authorised_is_rejected() {
             );
             // A forged grant signature does not help either.
             db.sql(&format!(
-            "UPDATE policies SET signature = 'srs1.{}' WHERE reader_id = '{}' AND kind = 'authorize'",
+            "UPDATE policies SET granted_by = '{}', signature = 'srs1.{}' WHERE reader_id = '{}' AND kind = 'authorize'",
+            alice.id(),
             "A".repeat(86),
             mallory.id()
         ));
@@ -658,5 +659,192 @@ fn an_interrupted_rewrap_resumes_where_it_stopped() {
         for meta in &metas {
             assert!(read(&alice, meta.id).unwrap().starts_with('n'));
         }
+    });
+}
+
+#[test]
+fn a_rolled_back_key_head_does_not_readmit_a_revoked_reader() {
+    each_backend(
+        "a_rolled_back_key_head_does_not_readmit_a_revoked_reader",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            write(&alice, "note", "v1 era");
+            alice.share("note", bob.id()).unwrap();
+            alice.revoke("note", bob.id(), false).unwrap();
+            // Bob, still holding version 1, moves the head back.
+            db.sql(&format!(
+                "UPDATE key_heads SET current_version = 1 WHERE writer_id = '{}'",
+                alice.id()
+            ));
+            let after = write(&alice, "note", "after");
+            assert_eq!(
+                alice.get(after).unwrap().meta().key_version,
+                2,
+                "the writer's own keys decide, not the head"
+            );
+            assert!(matches!(read(&bob, after), Err(Error::AccessDenied { .. })));
+            // And if the newest key itself disappears, a fresh process of Alice
+            // refuses to write rather than fall back to version 1.
+            db.sql(&format!(
+            "DELETE FROM access_keys WHERE writer_id = '{0}' AND reader_id = '{0}' AND key_version = 2",
+            alice.id()
+        ));
+            let alice2 = client(db, "alice");
+            let err = alice2.put("note", &note("x"), &Plain::new()).unwrap_err();
+            assert!(matches!(err, Error::KeyRollback { .. }), "{err:?}");
+        },
+    );
+}
+
+#[test]
+fn rotation_wraps_only_to_readers_with_valid_grants_and_survives_junk_rows() {
+    each_backend(
+        "rotation_wraps_only_to_readers_with_valid_grants_and_survives_junk_rows",
+        |db| {
+            let (alice, bob, carol, mallory) = (
+                client(db, "alice"),
+                client(db, "bob"),
+                client(db, "carol"),
+                client(db, "mallory"),
+            );
+            write(&alice, "note", "v1");
+            alice.share("note", bob.id()).unwrap();
+            alice.share("note", carol.id()).unwrap();
+            // Mallory plants a wrapped-key row and a read grant for herself, and
+            // a row naming a client that does not exist.
+            db.sql(&format!(
+                "INSERT INTO access_keys VALUES ('{0}', 'note', 1, '{1}', '{0}', 'srk1.junk', 0)",
+                alice.id(),
+                mallory.id()
+            ));
+            db.sql(&format!(
+            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'read', '{0}', 1, 'srs1.junk', 0)",
+            alice.id(),
+            mallory.id()
+        ));
+            db.sql(&format!(
+                "INSERT INTO access_keys VALUES ('{0}', 'note', 1, '{1}', '{0}', 'srk1.junk', 0)",
+                alice.id(),
+                ClientId::random()
+            ));
+            let outcome = alice.revoke("note", bob.id(), false).unwrap();
+            assert_eq!(outcome.wrapped_keys, 2, "alice and carol only");
+            let later = write(&alice, "note", "v2");
+            assert!(read(&mallory, later).is_err());
+            assert_eq!(read(&carol, later).unwrap(), "v2");
+            // A revoked reader replaying its old grant is not carried forward.
+            alice.rotate("note").unwrap();
+            let again = write(&alice, "note", "v3");
+            assert!(read(&client(db, "bob"), again).is_err());
+            assert_eq!(read(&carol, again).unwrap(), "v3");
+        },
+    );
+}
+
+#[test]
+fn a_removed_authorizer_cannot_replay_its_grant() {
+    each_backend("a_removed_authorizer_cannot_replay_its_grant", |db| {
+        let (alice, dave, erin) = (client(db, "alice"), client(db, "dave"), client(db, "erin"));
+        write(&alice, "note", "before");
+        alice.add_authorizer("note", dave.id()).unwrap();
+        let saved = db.texts(&format!(
+            "SELECT signature AS t FROM policies WHERE reader_id = '{}' AND kind = 'authorize'",
+            dave.id()
+        ));
+        alice.remove_authorizer("note", dave.id()).unwrap();
+        let after = write(&alice, "note", "after");
+        assert_eq!(
+            read(&dave, after).unwrap(),
+            "after",
+            "dave keeps his own read access"
+        );
+        // Dave puts his old (version 1) grant back and shares again.
+        db.sql(&format!(
+            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'authorize', '{0}', 1, '{2}', 0)",
+            alice.id(),
+            dave.id(),
+            saved[0]
+        ));
+        dave.share_on_behalf(alice.id(), "note", erin.id()).unwrap();
+        assert!(
+            matches!(read(&erin, after), Err(Error::AccessDenied { .. })),
+            "the new version is out of reach"
+        );
+        // Even a new-version key Dave wraps to Erin himself is refused.
+        let key = unwrap_as(db, "dave", &dave, &alice, "note", 2);
+        let dave_profile = Profile::load(db.profile("dave"), None).unwrap();
+        let ctx = strongroom::wrap::WrapContext {
+            writer_id: alice.id(),
+            record_type: "note",
+            key_version: 2,
+            reader_id: erin.id(),
+            wrapper_id: dave.id(),
+        };
+        let wrapped = strongroom::wrap::wrap_access_key(
+            &key,
+            &ctx,
+            &erin.public().encryption_key,
+            dave_profile.identity().encryption_secret(),
+        )
+        .unwrap();
+        db.sql(&format!(
+            "INSERT INTO access_keys VALUES ('{}', 'note', 2, '{}', '{}', '{}', 0)",
+            alice.id(),
+            erin.id(),
+            dave.id(),
+            wrapped.as_str()
+        ));
+        assert!(read(&client(db, "erin"), after).is_err());
+    });
+}
+
+#[test]
+fn the_writers_own_key_is_only_taken_from_itself() {
+    each_backend("the_writers_own_key_is_only_taken_from_itself", |db| {
+        let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+        write(&alice, "note", "v1");
+        alice.add_authorizer("note", bob.id()).unwrap();
+        // Bob plants a version 2 "for Alice" that he wrapped, with a key he
+        // chose, and moves the head to it.
+        let chosen = AccessKey::generate();
+        let bob_profile = Profile::load(db.profile("bob"), None).unwrap();
+        let ctx = strongroom::wrap::WrapContext {
+            writer_id: alice.id(),
+            record_type: "note",
+            key_version: 2,
+            reader_id: alice.id(),
+            wrapper_id: bob.id(),
+        };
+        let wrapped = strongroom::wrap::wrap_access_key(
+            &chosen,
+            &ctx,
+            &alice.public().encryption_key,
+            bob_profile.identity().encryption_secret(),
+        )
+        .unwrap();
+        db.sql(&format!(
+            "INSERT INTO access_keys VALUES ('{0}', 'note', 2, '{0}', '{1}', '{2}', 0)",
+            alice.id(),
+            bob.id(),
+            wrapped.as_str()
+        ));
+        db.sql(&format!(
+            "UPDATE key_heads SET current_version = 2 WHERE writer_id = '{}'",
+            alice.id()
+        ));
+        let id = write(&alice, "note", "secret");
+        assert_eq!(
+            alice.get(id).unwrap().meta().key_version,
+            1,
+            "Bob's key is never used"
+        );
+        assert!(matches!(
+            alice.revoke("note", alice.id(), false),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            alice.remove_authorizer("note", alice.id()),
+            Err(Error::InvalidInput(_))
+        ));
     });
 }

@@ -751,3 +751,70 @@ fn migrations_report_their_status_and_can_be_skipped() {
         assert_eq!((status.applied.len(), status.pending.len()), (1, 0));
     });
 }
+
+#[test]
+fn an_update_never_follows_a_record_type_changed_in_the_database() {
+    each_backend(
+        "an_update_never_follows_a_record_type_changed_in_the_database",
+        |db| {
+            let store = db.store();
+            let alice = client(db, &store, "alice");
+            let p = patient("Ada", "north");
+            let meta = alice.put(&p.record_type, &p.fields, &p.plain).unwrap();
+            alice
+                .put(
+                    "public",
+                    &Fields::new().with("x", "y").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap();
+            db.sql(&format!(
+                "UPDATE records SET record_type = 'public' WHERE record_id = '{}'",
+                meta.id
+            ));
+            let err = alice
+                .update(
+                    meta.id,
+                    1,
+                    &Fields::new().with("name", "secret v2").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap_err();
+            assert!(matches!(err, Error::Decryption), "{err:?}");
+            assert_eq!(
+                db.count(&format!(
+                    "SELECT COUNT(*) AS n FROM records WHERE record_id = '{}' AND version = 1",
+                    meta.id
+                )),
+                1
+            );
+            drop(store);
+        },
+    );
+}
+
+#[test]
+fn a_record_copied_under_another_spelling_of_its_id_is_refused() {
+    each_backend(
+        "a_record_copied_under_another_spelling_of_its_id_is_refused",
+        |db| {
+            let alice = client(db, &db.store(), "alice");
+            let meta = alice
+                .put(
+                    "note",
+                    &Fields::new().with("n", "1").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap();
+            db.sql(&format!(
+            "INSERT INTO records SELECT upper(record_id), writer_id, record_type, version, plain, data, key_version, \
+             signature, writer_tag, created_at, updated_at FROM records WHERE record_id = '{}'",
+            meta.id
+        ));
+            let page = alice.query(&Query::new().record_type("note")).unwrap();
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(page.skipped.len(), 1);
+            assert_eq!(page.skipped[0].reason, strongroom::SkipReason::Invalid);
+        },
+    );
+}

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::Client;
 use crate::crypto::keys::AccessKey;
-use crate::crypto::signature::{self, AuthorizerGrant};
+use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
@@ -100,7 +100,11 @@ impl Client {
         record_type: &str,
     ) -> Result<WriteKey> {
         let me = self.id();
-        if let Some(version) = current_version(conn, me, record_type)? {
+        // The head row is the lock that orders this write after a rotation;
+        // the version itself comes from this client's own wrapped keys,
+        // checked against its profile.
+        current_version(conn, me, record_type)?;
+        if let Some(version) = self.own_current_version(conn, record_type)? {
             let key = self
                 .access_key(conn, me, record_type, version)
                 .map_err(|e| match e {
@@ -136,6 +140,46 @@ impl Client {
             version,
             key: Arc::new(key),
             created: true,
+        })
+    }
+
+    /// The newest version of this client's own access key for
+    /// `record_type`: the highest version it wrapped to itself (rows only it
+    /// can make), never below the mark in its profile. A database that
+    /// lost or hid the newest version is [`Error::KeyRollback`].
+    pub(crate) fn own_current_version(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<Option<u32>> {
+        let me = self.id().to_string();
+        let newest: Option<i32> = access_keys::table
+            .filter(access_keys::writer_id.eq(&me))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::reader_id.eq(&me))
+            .filter(access_keys::wrapper_id.eq(&me))
+            .select(diesel::dsl::max(access_keys::key_version))
+            .first(conn)
+            .map_err(db_err)?;
+        let newest = newest
+            .map(|v| u32::try_from(v).map_err(|_| Error::Decryption))
+            .transpose()?;
+        let mark = self.with_profile(|p| p.key_version_mark(record_type));
+        match (newest, mark) {
+            (Some(v), Some(m)) if v < m => {}
+            (None, Some(_)) => {}
+            (Some(v), _) => {
+                if mark.is_none_or(|m| v > m) {
+                    // Another process of this client rotated: remember it.
+                    self.with_profile(|p| p.raise_key_version_mark(record_type, v))?;
+                }
+                return Ok(Some(v));
+            }
+            (None, None) => return Ok(None),
+        }
+        tracing::warn!(record_type, newest = ?newest, mark = ?mark, "access key version rolled back in the database");
+        Err(Error::KeyRollback {
+            record_type: record_type.to_owned(),
         })
     }
 
@@ -182,6 +226,11 @@ impl Client {
     /// Puts a key this client created into the cache (after its commit).
     pub(crate) fn cache_created_key(&self, record_type: &str, write_key: &WriteKey) {
         if write_key.created {
+            if let Err(err) =
+                self.with_profile(|p| p.raise_key_version_mark(record_type, write_key.version))
+            {
+                tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
+            }
             let id = KeyId {
                 writer_id: self.id(),
                 record_type: record_type.to_owned(),
@@ -222,7 +271,7 @@ impl Client {
             .map_err(db_err)?;
         let row = row.ok_or(KeyUnavailable::NotShared)?;
         let wrapper: ClientId = row.wrapper_id.parse().map_err(|_| Error::Decryption)?;
-        if !self.accepts_wrapper(conn, writer, record_type, wrapper)? {
+        if !self.accepts_wrapper(conn, writer, record_type, wrapper, version)? {
             tracing::warn!(%writer, record_type, %wrapper, "wrapped key by a client the writer did not authorise");
             return Err(KeyUnavailable::Failed(Error::Decryption));
         }
@@ -245,47 +294,66 @@ impl Client {
         Ok(self.keys.insert(id, Arc::new(key)))
     }
 
-    /// Whether a key wrapped by `wrapper` is acceptable for `writer`'s
-    /// type: the writer itself, or a client holding a grant the writer
-    /// signed.
+    /// Whether a key of `version` wrapped by `wrapper` is acceptable for
+    /// `writer`'s type: this client's own keys only from itself; another
+    /// writer's from that writer, or from a client holding an authoriser
+    /// grant the writer signed that covers the version.
     fn accepts_wrapper(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
         record_type: &str,
         wrapper: ClientId,
+        version: u32,
     ) -> Result<bool> {
-        Ok(wrapper == writer || self.grant_holds(conn, writer, record_type, wrapper)?)
+        if writer == self.id() || wrapper == writer {
+            return Ok(wrapper == writer);
+        }
+        Ok(self
+            .authorizer_grant(conn, writer, record_type, wrapper)?
+            .is_some_and(|covers| covers >= version))
     }
 
-    /// Whether `authorizer` holds an authoriser grant for `writer`'s type
-    /// that verifies against the writer's pinned signing key (the database
-    /// alone cannot make a client an authoriser).
-    pub(crate) fn grant_holds(
+    /// The key version up to which `authorizer` may share `writer`'s type:
+    /// from its `authorize` row, if the grant there verifies against the
+    /// writer's pinned signing key (the database alone cannot make a client
+    /// an authoriser, nor extend an old grant past a rotation).
+    pub(crate) fn authorizer_grant(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
         record_type: &str,
         authorizer: ClientId,
-    ) -> Result<bool> {
-        let signature: Option<Option<String>> = policies::table
+    ) -> Result<Option<u32>> {
+        let row: Option<(i32, String)> = policies::table
             .filter(policies::writer_id.eq(writer.to_string()))
             .filter(policies::record_type.eq(record_type))
             .filter(policies::reader_id.eq(authorizer.to_string()))
             .filter(policies::kind.eq(KIND_AUTHORIZE))
-            .select(policies::signature)
+            .filter(policies::granted_by.eq(writer.to_string()))
+            .select((policies::key_version, policies::signature))
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        let Some(Some(signature)) = signature else {
-            return Ok(false);
+        let Some((version, signature)) = row else {
+            return Ok(None);
+        };
+        let Ok(version) = u32::try_from(version) else {
+            return Ok(None);
         };
         let writer_keys = self.peer(conn, writer)?;
-        let grant = AuthorizerGrant {
+        let grant = ShareGrant {
             writer_id: writer,
             record_type,
-            authorizer_id: authorizer,
+            reader_id: authorizer,
+            kind: GrantKind::Authorize,
+            key_version: version,
+            granted_by: writer,
         };
-        Ok(signature::verify_grant(&writer_keys.signing_key, &grant, &signature).is_ok())
+        Ok(
+            signature::verify_grant(&writer_keys.signing_key, &grant, &signature)
+                .is_ok()
+                .then_some(version),
+        )
     }
 }

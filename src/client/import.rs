@@ -51,43 +51,56 @@ impl Client {
         if source.is_empty() {
             return Err(Error::InvalidInput("an import source needs a name"));
         }
-        let ids: Vec<String> = rows.iter().map(|r| r.source_id.clone()).collect();
-        let done = self.imported(source, &ids)?;
-        let todo: Vec<&ImportRow> = rows
-            .iter()
-            .filter(|r| !done.contains_key(&r.source_id))
-            .collect();
         let mut unique = HashSet::new();
-        if !todo.iter().all(|r| unique.insert(r.source_id.as_str())) {
+        if !rows.iter().all(|r| unique.insert(r.source_id.as_str())) {
             return Err(Error::InvalidInput(
                 "a batch names the same source id twice",
             ));
         }
-        let records: Vec<NewRecord> = todo.iter().map(|r| r.record.clone()).collect();
-        self.put_many_then(&records, |conn, metas| {
-            let now = now_micros();
-            let map: Vec<MapRow<'_>> = todo
+        let ids: Vec<String> = rows.iter().map(|r| r.source_id.clone()).collect();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let done = self.imported(source, &ids)?;
+            let todo: Vec<&ImportRow> = rows
                 .iter()
-                .zip(metas)
-                .map(|(row, meta)| MapRow {
-                    source,
-                    source_id: &row.source_id,
-                    record_id: meta.id.to_string(),
-                    imported_at: now,
-                })
+                .filter(|r| !done.contains_key(&r.source_id))
                 .collect();
-            for chunk in map.chunks(1000) {
-                on_backend!(&mut *conn, |c| diesel::insert_into(import_map::table)
-                    .values(chunk)
-                    .execute(c))
-                .map_err(db_err)?;
+            let records: Vec<NewRecord> = todo.iter().map(|r| r.record.clone()).collect();
+            let written = self.put_many_then(&records, |conn, metas| {
+                let now = now_micros();
+                let map: Vec<MapRow<'_>> = todo
+                    .iter()
+                    .zip(metas)
+                    .map(|(row, meta)| MapRow {
+                        source,
+                        source_id: &row.source_id,
+                        record_id: meta.id.to_string(),
+                        imported_at: now,
+                    })
+                    .collect();
+                for chunk in map.chunks(1000) {
+                    on_backend!(&mut *conn, |c| diesel::insert_into(import_map::table)
+                        .values(chunk)
+                        .execute(c))
+                    .map_err(db_err)?;
+                }
+                Ok(())
+            });
+            match written {
+                Ok(_) => {
+                    return Ok(ImportBatchOutcome {
+                        imported: todo.len(),
+                        already_imported: done.len(),
+                    })
+                }
+                // Another import of the same source mapped some of these
+                // rows meanwhile: nothing of this batch was written; look
+                // again.
+                Err(Error::Constraint(_)) if attempt < 3 => continue,
+                Err(err) => return Err(err),
             }
-            Ok(())
-        })?;
-        Ok(ImportBatchOutcome {
-            imported: todo.len(),
-            already_imported: done.len(),
-        })
+        }
     }
 
     /// The records that rows of `source` became, for those of `source_ids`

@@ -20,11 +20,11 @@ use super::access::{
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::AccessKey;
-use crate::crypto::signature::{AuthorizerGrant, RecordHeader, SignedContent};
+use crate::crypto::signature::{self, GrantKind, RecordHeader, ShareGrant, SignedContent};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::keycache::KeyId;
-use crate::store::rows::{from_micros, now_micros, PolicyRow, RecordRow};
+use crate::store::rows::{from_micros, now_micros, KeyHeadRow, PolicyRow, RecordRow};
 use crate::store::schema::{access_keys, key_heads, policies, records};
 use crate::store::tx::{db_err, write_transaction};
 use crate::store::AnyConnection;
@@ -104,9 +104,9 @@ fn parse_kind(kind: &str) -> Option<ShareKind> {
 impl Client {
     /// Shares this client's records of `record_type` with `reader`: wraps
     /// every live access key version to the reader's pinned public key and
-    /// writes a `read` policy, in one transaction — O(1) rows whatever the
-    /// number of records. Sharing again is a no-op. An unregistered reader
-    /// is [`Error::UnknownClient`].
+    /// writes a `read` policy carrying a grant this client signs, in one
+    /// transaction — O(1) rows whatever the number of records. Sharing
+    /// again is a no-op. An unregistered reader is [`Error::UnknownClient`].
     pub fn share(&self, record_type: &str, reader: ClientId) -> Result<ShareOutcome> {
         validate::record_type(record_type)?;
         if reader == self.id() {
@@ -116,7 +116,7 @@ impl Client {
         let (outcome, created) = write_transaction(&mut conn, |conn| {
             // Sharing a type before its first record creates its key.
             let created = self.write_key(conn, record_type)?;
-            let outcome = self.share_in(conn, self.id(), record_type, reader)?;
+            let outcome = self.share_in(conn, self.id(), record_type, reader, created.version)?;
             Ok((outcome, created))
         })?;
         self.cache_created_key(record_type, &created);
@@ -126,8 +126,8 @@ impl Client {
 
     /// As an authoriser of `writer`'s `record_type`, shares it with
     /// `reader`: wraps (with this client's key) every key version this
-    /// client holds. Needs a grant from the writer
-    /// ([`Client::add_authorizer`]).
+    /// client holds up to the one its grant covers. Needs a grant from the
+    /// writer ([`Client::add_authorizer`]).
     pub fn share_on_behalf(
         &self,
         writer: ClientId,
@@ -138,79 +138,83 @@ impl Client {
         if writer == self.id() {
             return self.share(record_type, reader);
         }
+        if reader == self.id() {
+            return Err(Error::InvalidInput("a client cannot share with itself"));
+        }
         let mut conn = self.store.conn()?;
         write_transaction(&mut conn, |conn| {
-            if !self.is_authorizer(conn, writer, record_type)? {
+            let Some(covers) = self.authorizer_grant(conn, writer, record_type, self.id())? else {
                 return Err(Error::NotPermitted(
                     "this client holds no authoriser grant from the writer for this record type",
                 ));
-            }
-            let outcome = self.share_in(conn, writer, record_type, reader)?;
+            };
+            let outcome = self.share_in(conn, writer, record_type, reader, covers)?;
             tracing::info!(%writer, record_type, %reader, "shared record type on the writer's behalf");
             Ok(outcome)
         })
     }
 
-    /// Lets `authorizer` share this client's `record_type` on its behalf:
-    /// shares the type with it (it needs the key) and stores a grant signed
-    /// by this client, which readers check before accepting a key it
-    /// wrapped.
+    /// Lets `authorizer` share this client's `record_type` on its behalf,
+    /// in one transaction: shares the type with it (it needs the key) and
+    /// stores a grant signed by this client for the current key version,
+    /// which readers check before accepting a key it wrapped.
     pub fn add_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<ShareOutcome> {
-        let mut outcome = self.share(record_type, authorizer)?;
+        validate::record_type(record_type)?;
+        if authorizer == self.id() {
+            return Err(Error::InvalidInput("a client cannot authorise itself"));
+        }
         let mut conn = self.store.conn()?;
-        let grant = AuthorizerGrant {
-            writer_id: self.id(),
-            record_type,
-            authorizer_id: authorizer,
-        };
-        let signature = self.identity.signer().sign_grant(&grant)?;
-        outcome.policies += write_transaction(&mut conn, |conn| {
-            self.insert_policy(
+        let (outcome, created) = write_transaction(&mut conn, |conn| {
+            let created = self.write_key(conn, record_type)?;
+            let mut outcome =
+                self.share_in(conn, self.id(), record_type, authorizer, created.version)?;
+            outcome.policies += self.put_grant(
                 conn,
-                self.id(),
                 record_type,
                 authorizer,
-                KIND_AUTHORIZE,
-                Some(signature),
-                now_micros(),
-            )
+                GrantKind::Authorize,
+                created.version,
+            )?;
+            Ok((outcome, created))
         })?;
+        self.cache_created_key(record_type, &created);
+        tracing::info!(record_type, %authorizer, "added authoriser");
         Ok(outcome)
     }
 
-    /// Withdraws `authorizer`'s grant: it can share this type no more, and
-    /// the shares it made are withdrawn too (their wrapped keys and
-    /// policies are deleted; readers also refuse any key it wraps from now
-    /// on). It keeps its own read access, and readers it shared with keep
-    /// whatever keys they already hold in memory until this client rotates
-    /// (see [`Client::revoke`] and [`Client::rotate`]). Returns the rows
-    /// deleted.
+    /// Withdraws `authorizer`'s grant: the shares it made are withdrawn
+    /// (their wrapped keys and policies deleted) and the key rotates, so
+    /// keys it wraps from then on — of the new version — are refused by
+    /// readers, even if its old grant is replayed. It keeps its own read
+    /// access; readers it shared with keep what they already decrypted and
+    /// the old versions they hold. Returns the rows deleted.
     pub fn remove_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
+        validate::record_type(record_type)?;
+        if authorizer == self.id() {
+            return Err(Error::InvalidInput(
+                "a client cannot remove itself as authoriser",
+            ));
+        }
         let mut conn = self.store.conn()?;
-        let me = self.id().to_string();
-        let deleted = write_transaction(&mut conn, |conn| {
-            let mut deleted = diesel::delete(
-                policies::table
-                    .filter(policies::writer_id.eq(&me))
-                    .filter(policies::record_type.eq(record_type))
-                    .filter(policies::reader_id.eq(authorizer.to_string()))
-                    .filter(policies::kind.eq(KIND_AUTHORIZE)),
-            )
-            .execute(conn)
-            .map_err(db_err)?;
-            deleted += self.withdraw_shares_by(conn, record_type, authorizer)?;
-            Ok(deleted)
+        let (outcome, key) = write_transaction(&mut conn, |conn| {
+            current_version_for_rotation(conn, self.id(), record_type)?;
+            let deleted = self.withdraw_shares_by(conn, record_type, authorizer, false)?;
+            let (mut outcome, key) = self.rotate_in(conn, record_type, None, Some(authorizer))?;
+            outcome.rows_deleted = deleted;
+            Ok((outcome, key))
         })?;
-        tracing::info!(record_type, %authorizer, deleted, "removed authoriser");
-        Ok(deleted)
+        self.after_rotation(record_type, &outcome, key);
+        tracing::info!(record_type, %authorizer, deleted = outcome.rows_deleted, "removed authoriser");
+        Ok(outcome.rows_deleted)
     }
 
     /// Revokes `reader`'s access to this client's `record_type`: deletes its
-    /// wrapped keys and policies (and, if it was an authoriser, its grant
-    /// and the shares it made), then rotates to a new key version wrapped to
-    /// this client and every remaining reader; new writes use it. With
-    /// `rewrap_existing`, the data keys of existing records are then
-    /// re-wrapped under the new version (see [`Client::rewrap_existing`]).
+    /// wrapped keys and policies (and, if it was an authoriser, the shares
+    /// it made), then rotates to a new key version wrapped to this client
+    /// and every remaining reader — those with a valid signed grant for the
+    /// current version; new writes use it. With `rewrap_existing`, the data
+    /// keys of existing records are then re-wrapped under the new version
+    /// (see [`Client::rewrap_existing`]).
     pub fn revoke(
         &self,
         record_type: &str,
@@ -218,6 +222,9 @@ impl Client {
         rewrap_existing: bool,
     ) -> Result<RevokeOutcome> {
         validate::record_type(record_type)?;
+        if reader == self.id() {
+            return Err(Error::InvalidInput("a client cannot revoke itself"));
+        }
         let mut conn = self.store.conn()?;
         let me = self.id().to_string();
         let (outcome, key) = write_transaction(&mut conn, |conn| {
@@ -232,20 +239,13 @@ impl Client {
             )
             .execute(conn)
             .map_err(db_err)?;
-            deleted += diesel::delete(
-                policies::table
-                    .filter(policies::writer_id.eq(&me))
-                    .filter(policies::record_type.eq(record_type))
-                    .filter(policies::reader_id.eq(reader.to_string())),
-            )
-            .execute(conn)
-            .map_err(db_err)?;
-            deleted += self.withdraw_shares_by(conn, record_type, reader)?;
-            let (mut outcome, key) = self.rotate_in(conn, record_type)?;
-            outcome.rows_deleted = deleted;
+            deleted += self.withdraw_shares_by(conn, record_type, reader, true)?;
+            let (mut outcome, key) =
+                self.rotate_in(conn, record_type, Some(reader), Some(reader))?;
+            outcome.rows_deleted += deleted;
             Ok((outcome, key))
         })?;
-        self.cache_rotated(record_type, &outcome, key);
+        self.after_rotation(record_type, &outcome, key);
         tracing::info!(record_type, %reader, new_version = ?outcome.new_version, "revoked reader");
         if rewrap_existing && outcome.new_version.is_some() {
             self.rewrap_existing(record_type, DEFAULT_REWRAP_BATCH)?;
@@ -254,13 +254,15 @@ impl Client {
     }
 
     /// Starts a new access key version for this client's `record_type`,
-    /// wrapped to this client and every current reader; new writes use it.
+    /// wrapped to this client and every reader with a valid grant; new
+    /// writes use it.
     pub fn rotate(&self, record_type: &str) -> Result<RevokeOutcome> {
         validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;
-        let (outcome, key) =
-            write_transaction(&mut conn, |conn| self.rotate_in(conn, record_type))?;
-        self.cache_rotated(record_type, &outcome, key);
+        let (outcome, key) = write_transaction(&mut conn, |conn| {
+            self.rotate_in(conn, record_type, None, None)
+        })?;
+        self.after_rotation(record_type, &outcome, key);
         Ok(outcome)
     }
 
@@ -372,14 +374,15 @@ impl Client {
     }
 
     /// Inside a write transaction: wraps every key version of (writer,
-    /// type) this client holds to `reader` (where the reader has none yet)
-    /// and adds the read policy.
+    /// type) this client holds, up to `up_to`, to `reader` (where it has
+    /// none yet) and stores this client's signed read grant for `up_to`.
     fn share_in(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
         record_type: &str,
         reader: ClientId,
+        up_to: u32,
     ) -> Result<ShareOutcome> {
         let reader_keys = self.peer(conn, reader)?;
         let now = now_micros();
@@ -387,7 +390,8 @@ impl Client {
             wrapped_keys: 0,
             policies: 0,
         };
-        for version in self.held_versions(conn, writer, record_type, self.id())? {
+        let versions = self.held_versions(conn, writer, record_type, self.id())?;
+        for version in versions.into_iter().filter(|v| *v <= up_to) {
             if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
                 let key = self.key_or_err(conn, writer, record_type, version)?;
                 let of = KeyId {
@@ -400,7 +404,7 @@ impl Client {
             }
         }
         outcome.policies +=
-            self.insert_policy(conn, writer, record_type, reader, KIND_READ, None, now)?;
+            self.put_grant_for(conn, writer, record_type, reader, GrantKind::Read, up_to)?;
         Ok(outcome)
     }
 
@@ -464,89 +468,206 @@ impl Client {
             })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn insert_policy(
+    /// Stores a grant this client signs on its own type.
+    fn put_grant(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        reader: ClientId,
+        kind: GrantKind,
+        version: u32,
+    ) -> Result<usize> {
+        self.put_grant_for(conn, self.id(), record_type, reader, kind, version)
+    }
+
+    /// Stores (or replaces) the policy row for (writer, type, reader, kind)
+    /// with a grant signed by this client; `0` if the same grant is there.
+    fn put_grant_for(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
         record_type: &str,
         reader: ClientId,
-        kind: &str,
-        signature: Option<String>,
-        now: i64,
+        kind: GrantKind,
+        version: u32,
     ) -> Result<usize> {
-        let exists: i64 = policies::table
+        let kind_text = match kind {
+            GrantKind::Read => KIND_READ,
+            _ => KIND_AUTHORIZE,
+        };
+        let row = policies::table
             .filter(policies::writer_id.eq(writer.to_string()))
             .filter(policies::record_type.eq(record_type))
             .filter(policies::reader_id.eq(reader.to_string()))
-            .filter(policies::kind.eq(kind))
-            .count()
-            .get_result(conn)
+            .filter(policies::kind.eq(kind_text));
+        let existing: Option<(String, i32)> = row
+            .clone()
+            .select((policies::granted_by, policies::key_version))
+            .first(conn)
+            .optional()
             .map_err(db_err)?;
-        if exists > 0 {
+        if existing == Some((self.id().to_string(), version as i32)) {
             return Ok(0);
         }
+        diesel::delete(row).execute(conn).map_err(db_err)?;
+        let grant = ShareGrant {
+            writer_id: writer,
+            record_type,
+            reader_id: reader,
+            kind,
+            key_version: version,
+            granted_by: self.id(),
+        };
         diesel::insert_into(policies::table)
             .values(&PolicyRow {
                 writer_id: writer.to_string(),
                 record_type: record_type.to_owned(),
                 reader_id: reader.to_string(),
-                kind: kind.to_owned(),
+                kind: kind_text.to_owned(),
                 granted_by: self.id().to_string(),
-                signature,
-                created_at: now,
+                key_version: version as i32,
+                signature: self.identity.signer().sign_grant(&grant)?,
+                created_at: now_micros(),
             })
             .execute(conn)
             .map_err(db_err)
     }
 
-    fn is_authorizer(
-        &self,
-        conn: &mut AnyConnection,
-        writer: ClientId,
-        record_type: &str,
-    ) -> Result<bool> {
-        self.grant_holds(conn, writer, record_type, self.id())
-    }
-
-    /// Deletes the wrapped keys `wrapper` made for this client's type and
-    /// the read policies it granted.
+    /// Deletes the wrapped keys and read grants `client` made for others on
+    /// this client's type, its authoriser grant, and — with `own_access` —
+    /// its own read grant.
     fn withdraw_shares_by(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
-        wrapper: ClientId,
+        client: ClientId,
+        own_access: bool,
     ) -> Result<usize> {
         let me = self.id().to_string();
         let mut deleted = diesel::delete(
             access_keys::table
                 .filter(access_keys::writer_id.eq(&me))
                 .filter(access_keys::record_type.eq(record_type))
-                .filter(access_keys::wrapper_id.eq(wrapper.to_string())),
+                .filter(access_keys::wrapper_id.eq(client.to_string())),
         )
         .execute(conn)
         .map_err(db_err)?;
-        deleted += diesel::delete(
+        let mine = || {
             policies::table
-                .filter(policies::writer_id.eq(&me))
+                .filter(policies::writer_id.eq(me.clone()))
                 .filter(policies::record_type.eq(record_type))
-                .filter(policies::granted_by.eq(wrapper.to_string()))
-                .filter(policies::kind.eq(KIND_READ)),
-        )
-        .execute(conn)
+        };
+        deleted += diesel::delete(mine().filter(policies::granted_by.eq(client.to_string())))
+            .execute(conn)
+            .map_err(db_err)?;
+        let its_grants = mine().filter(policies::reader_id.eq(client.to_string()));
+        deleted += if own_access {
+            diesel::delete(its_grants).execute(conn)
+        } else {
+            diesel::delete(its_grants.filter(policies::kind.eq(KIND_AUTHORIZE))).execute(conn)
+        }
         .map_err(db_err)?;
         Ok(deleted)
     }
 
+    /// The readers and authorisers of this client's type whose grants for
+    /// `current` verify: read grants signed by this client, or by an
+    /// authoriser whose own grant (signed by this client) covers `current`.
+    /// Rows the database made up, or replayed from before a rotation, do
+    /// not count.
+    fn valid_grants(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        current: u32,
+    ) -> Result<(BTreeSet<ClientId>, BTreeSet<ClientId>)> {
+        let me = self.id();
+        let rows: Vec<PolicyRow> = policies::table
+            .filter(policies::writer_id.eq(me.to_string()))
+            .filter(policies::record_type.eq(record_type))
+            .select(PolicyRow::as_select())
+            .load(conn)
+            .map_err(db_err)?;
+        let parse = |row: &PolicyRow| -> Option<(ClientId, ClientId, GrantKind, u32)> {
+            let kind = match row.kind.as_str() {
+                KIND_READ => GrantKind::Read,
+                KIND_AUTHORIZE => GrantKind::Authorize,
+                _ => return None,
+            };
+            Some((
+                row.reader_id.parse().ok()?,
+                row.granted_by.parse().ok()?,
+                kind,
+                u32::try_from(row.key_version).ok()?,
+            ))
+        };
+        let mut authorizers = BTreeSet::new();
+        for row in &rows {
+            let Some((reader, granted_by, GrantKind::Authorize, version)) = parse(row) else {
+                continue;
+            };
+            let grant = ShareGrant {
+                writer_id: me,
+                record_type,
+                reader_id: reader,
+                kind: GrantKind::Authorize,
+                key_version: version,
+                granted_by,
+            };
+            if granted_by == me
+                && version >= current
+                && signature::verify_grant(&self.public().signing_key, &grant, &row.signature)
+                    .is_ok()
+            {
+                authorizers.insert(reader);
+            }
+        }
+        let mut readers = BTreeSet::new();
+        for row in &rows {
+            let Some((reader, granted_by, GrantKind::Read, version)) = parse(row) else {
+                continue;
+            };
+            if version < current
+                || reader == me
+                || !(granted_by == me || authorizers.contains(&granted_by))
+            {
+                continue;
+            }
+            let Ok(signer) = self.peer(conn, granted_by) else {
+                continue;
+            };
+            let grant = ShareGrant {
+                writer_id: me,
+                record_type,
+                reader_id: reader,
+                kind: GrantKind::Read,
+                key_version: version,
+                granted_by,
+            };
+            if signature::verify_grant(&signer.signing_key, &grant, &row.signature).is_ok() {
+                readers.insert(reader);
+            } else {
+                tracing::warn!(record_type, %reader, "ignoring a read grant that does not verify");
+            }
+        }
+        Ok((readers, authorizers))
+    }
+
     /// Inside a write transaction: a new key version, wrapped to this
-    /// client and every client holding the current version.
+    /// client and every reader with a valid grant for the current version
+    /// (less `exclude_reader` and the shares made by `exclude_grantor`);
+    /// their grants, and the authorisers', are re-signed for the new
+    /// version.
     fn rotate_in(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
+        exclude_reader: Option<ClientId>,
+        exclude_grantor: Option<ClientId>,
     ) -> Result<(RevokeOutcome, Option<AccessKey>)> {
         let me = self.id();
-        let Some(current) = current_version_for_rotation(conn, me, record_type)? else {
+        let head = current_version_for_rotation(conn, me, record_type)?;
+        let Some(current) = self.own_current_version(conn, record_type)? else {
             return Ok((
                 RevokeOutcome {
                     new_version: None,
@@ -559,49 +680,68 @@ impl Client {
         let next = current
             .checked_add(1)
             .ok_or(Error::InvalidInput("key version overflow"))?;
-        let readers: BTreeSet<String> = access_keys::table
-            .filter(access_keys::writer_id.eq(me.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::key_version.eq(current as i32))
-            .select(access_keys::reader_id)
-            .load::<String>(conn)
-            .map_err(db_err)?
-            .into_iter()
-            .collect();
+        let (mut readers, mut authorizers) = self.valid_grants(conn, record_type, current)?;
+        if let Some(excluded) = exclude_reader {
+            readers.remove(&excluded);
+            authorizers.remove(&excluded);
+        }
+        if let Some(excluded) = exclude_grantor {
+            authorizers.remove(&excluded);
+        }
         let key = AccessKey::generate();
         let now = now_micros();
-        let mut wrapped = 0;
         let of = KeyId {
             writer_id: me,
             record_type: record_type.to_owned(),
             key_version: next,
         };
         self.store_wrapped_key(conn, &key, &of, *self.public(), now)?;
-        wrapped += 1;
-        for reader in readers {
-            let Ok(reader) = reader.parse::<ClientId>() else {
-                continue;
-            };
-            if reader == me {
-                continue;
-            }
-            let keys = self.peer(conn, reader)?;
-            self.store_wrapped_key(conn, &key, &of, keys, now)?;
-            wrapped += 1;
-        }
-        let updated = diesel::update(
-            key_heads::table
-                .filter(key_heads::writer_id.eq(me.to_string()))
-                .filter(key_heads::record_type.eq(record_type))
-                .filter(key_heads::current_version.eq(current as i32)),
+        let mut wrapped = 1;
+        // Every grant is replaced by one for the new version.
+        diesel::delete(
+            policies::table
+                .filter(policies::writer_id.eq(me.to_string()))
+                .filter(policies::record_type.eq(record_type)),
         )
-        .set((
-            key_heads::current_version.eq(next as i32),
-            key_heads::updated_at.eq(now),
-        ))
         .execute(conn)
         .map_err(db_err)?;
-        if updated != 1 {
+        for reader in readers {
+            match self.peer(conn, reader) {
+                Ok(keys) => {
+                    self.store_wrapped_key(conn, &key, &of, keys, now)?;
+                    self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
+                    wrapped += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(record_type, %reader, error = %err, "not wrapping the new key to a reader whose keys cannot be had");
+                }
+            }
+        }
+        for authorizer in authorizers {
+            self.put_grant(conn, record_type, authorizer, GrantKind::Authorize, next)?;
+        }
+        let moved = match head {
+            Some(_) => diesel::update(
+                key_heads::table
+                    .filter(key_heads::writer_id.eq(me.to_string()))
+                    .filter(key_heads::record_type.eq(record_type)),
+            )
+            .set((
+                key_heads::current_version.eq(next as i32),
+                key_heads::updated_at.eq(now),
+            ))
+            .execute(conn),
+            None => diesel::insert_into(key_heads::table)
+                .values(&KeyHeadRow {
+                    writer_id: me.to_string(),
+                    record_type: record_type.to_owned(),
+                    current_version: next as i32,
+                    updated_at: now,
+                })
+                .execute(conn),
+        }
+        .map_err(db_err)?;
+        if moved != 1 {
             return Err(Error::Conflict {
                 record_id: None,
                 expected: None,
@@ -624,8 +764,9 @@ impl Client {
         ))
     }
 
-    /// Caches a key made by a rotation, after its commit.
-    fn cache_rotated(&self, record_type: &str, outcome: &RevokeOutcome, key: Option<AccessKey>) {
+    /// After a rotation's commit: the new key into the cache, its version
+    /// into the profile.
+    fn after_rotation(&self, record_type: &str, outcome: &RevokeOutcome, key: Option<AccessKey>) {
         if let (Some(version), Some(key)) = (outcome.new_version, key) {
             let id = KeyId {
                 writer_id: self.id(),
@@ -633,6 +774,10 @@ impl Client {
                 key_version: version,
             };
             self.keys.insert(id, Arc::new(key));
+            if let Err(err) = self.with_profile(|p| p.raise_key_version_mark(record_type, version))
+            {
+                tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
+            }
         }
     }
 

@@ -100,7 +100,7 @@ impl Client {
         validate::fields(fields)?;
         validate::plain(plain)?;
         let (meta, key) = self.retrying(|conn| {
-            let current = self.owned_row(conn, id, expected_version)?;
+            let current = self.owned_row(conn, id, expected_version, true)?;
             let key = self.write_key(conn, &current.record_type)?;
             let now = now_micros();
             let header = RecordHeader {
@@ -151,7 +151,8 @@ impl Client {
     /// `expected_version` ([`Error::Conflict`] otherwise).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
         self.retrying(|conn| {
-            let current = self.owned_row(conn, id, expected_version)?;
+            // A record that fails verification can still be deleted.
+            let current = self.owned_row(conn, id, expected_version, false)?;
             delete_meta(conn, &current)?;
             let deleted = diesel::delete(
                 records::table
@@ -188,11 +189,16 @@ impl Client {
 
     /// The stored row of `id`, checked to be this client's and at
     /// `expected_version`.
+    ///
+    /// With `verify`, the row must also carry this client's valid writer
+    /// tag: an update takes the record type (and so the key that seals the
+    /// new values) from it, and the database must not choose those.
     fn owned_row(
         &self,
         conn: &mut AnyConnection,
         id: RecordId,
         expected_version: u64,
+        verify: bool,
     ) -> Result<RecordRow> {
         let row: RecordRow = records::table
             .find(id.to_string())
@@ -206,6 +212,13 @@ impl Client {
                 record_id: id,
                 reason: "only the record's writer may change it",
             });
+        }
+        if verify {
+            let (sealed, _) = row.to_sealed()?;
+            if sealed.record_id != id {
+                return Err(Error::Decryption);
+            }
+            sealed.verify_own(self.identity.signer())?;
         }
         let found = u64::try_from(row.version).map_err(|_| Error::Decryption)?;
         if found != expected_version {

@@ -268,45 +268,70 @@ fn verify_message(writer: &SigningPublicKey, message: &[u8], signature: &str) ->
         .map_err(|_| Error::Decryption)
 }
 
-/// A writer's grant that lets another client share one of its record types
-/// (an "authoriser"): the writer signs it, readers verify it before they
-/// accept an access key wrapped by that client.
+/// What a share grant allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthorizerGrant<'a> {
-    /// The writer granting.
+#[non_exhaustive]
+pub enum GrantKind {
+    /// The reader may read the writer's records of the type.
+    Read,
+    /// The client may share the writer's type on its behalf.
+    Authorize,
+}
+
+/// A signed share: `granted_by` (the writer, or an authoriser for `Read`)
+/// lets `reader_id` read — or, for `Authorize`, share — `writer_id`'s
+/// `record_type` up to `key_version`. Grants are stored with the policy
+/// rows; clients check them before they act on a row, so the database
+/// alone can neither make nor replay a share past a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareGrant<'a> {
+    /// The owner of the records.
     pub writer_id: ClientId,
     /// The record type.
     pub record_type: &'a str,
-    /// The client allowed to share it.
-    pub authorizer_id: ClientId,
+    /// The client the grant is for.
+    pub reader_id: ClientId,
+    /// What it allows.
+    pub kind: GrantKind,
+    /// The newest access key version it covers.
+    pub key_version: u32,
+    /// Who signed it.
+    pub granted_by: ClientId,
 }
 
-impl AuthorizerGrant<'_> {
+impl ShareGrant<'_> {
     fn message(&self) -> Result<Vec<u8>> {
-        Ok(Canonical::new("strongroom/authorizer-grant")
+        let kind = match self.kind {
+            GrantKind::Read => 0,
+            GrantKind::Authorize => 1,
+        };
+        Ok(Canonical::new("strongroom/share-grant")
             .u32(FORMAT_VERSION)
             .uuid(self.writer_id.as_uuid())
             .str(self.record_type)?
-            .uuid(self.authorizer_id.as_uuid())
+            .uuid(self.reader_id.as_uuid())
+            .u32(kind)
+            .u32(self.key_version)
+            .uuid(self.granted_by.as_uuid())
             .finish())
     }
 }
 
 impl RecordSigner {
-    /// Signs an authoriser grant (the signer must be the grant's writer).
-    pub fn sign_grant(&self, grant: &AuthorizerGrant<'_>) -> Result<String> {
+    /// Signs a share grant (the signer must be its `granted_by`).
+    pub fn sign_grant(&self, grant: &ShareGrant<'_>) -> Result<String> {
         Ok(self.sign_message(&grant.message()?))
     }
 }
 
-/// Verifies an authoriser grant against the writer's signing key. Every
-/// failure is [`Error::Decryption`].
-#[must_use = "a failed verification must stop the unwrap"]
+/// Verifies a share grant against its signer's (`granted_by`) signing key.
+/// Every failure is [`Error::Decryption`].
+#[must_use = "a failed verification must stop whatever relies on the grant"]
 pub fn verify_grant(
-    writer: &SigningPublicKey,
-    grant: &AuthorizerGrant<'_>,
+    signer: &SigningPublicKey,
+    grant: &ShareGrant<'_>,
     signature: &str,
 ) -> Result<()> {
     let message = grant.message().map_err(|_| Error::Decryption)?;
-    verify_message(writer, &message, signature)
+    verify_message(signer, &message, signature)
 }

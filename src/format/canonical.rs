@@ -81,6 +81,21 @@ impl Canonical {
         Ok(self)
     }
 
+    /// Appends a count (4-byte big-endian) followed by each entry as a
+    /// length-prefixed string and a fixed-width `u32`, in key order.
+    pub(crate) fn pairs_u32(
+        mut self,
+        map: &std::collections::BTreeMap<String, u32>,
+    ) -> Result<Self> {
+        let count = u32::try_from(map.len())
+            .map_err(|_| Error::InvalidInput("more than 4 billion entries"))?;
+        self = self.u32(count);
+        for (key, value) in map {
+            self = self.str(key)?.u32(*value);
+        }
+        Ok(self)
+    }
+
     /// The encoded message.
     pub(crate) fn finish(self) -> Vec<u8> {
         self.out

@@ -52,7 +52,8 @@ pub(crate) struct PolicyRow {
     pub reader_id: String,
     pub kind: String,
     pub granted_by: String,
-    pub signature: Option<String>,
+    pub key_version: i32,
+    pub signature: String,
     pub created_at: i64,
 }
 
@@ -136,7 +137,9 @@ impl RecordRow {
         })
     }
 
-    /// Parses the row back; anything malformed is [`Error::Decryption`].
+    /// Parses the row back; anything malformed is [`Error::Decryption`],
+    /// ids not in their canonical (lower-case, hyphenated) spelling
+    /// included, so one signed record cannot appear under two ids.
     pub(crate) fn to_sealed(&self) -> Result<(SealedRecord, RecordMeta)> {
         let bad = |_| Error::Decryption;
         let sealed = SealedRecord {
@@ -152,6 +155,11 @@ impl RecordRow {
             signature: self.signature.clone(),
             writer_tag: self.writer_tag.clone(),
         };
+        if sealed.record_id.to_string() != self.record_id
+            || sealed.writer_id.to_string() != self.writer_id
+        {
+            return Err(Error::Decryption);
+        }
         let meta = RecordMeta {
             id: sealed.record_id,
             version: sealed.version,

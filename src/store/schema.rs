@@ -39,7 +39,8 @@ diesel::table! {
         reader_id -> Text,
         kind -> Text,
         granted_by -> Text,
-        signature -> Nullable<Text>,
+        key_version -> Integer,
+        signature -> Text,
         created_at -> BigInt,
     }
 }

@@ -39,7 +39,8 @@ CREATE TABLE policies (
     reader_id   TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('read', 'authorize')),
     granted_by  TEXT NOT NULL,
-    signature   TEXT,            -- "srs1." by the writer, on 'authorize' rows
+    key_version INTEGER NOT NULL, -- the access key version the grant covers
+    signature   TEXT NOT NULL,   -- "srs1." share grant signed by granted_by
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (writer_id, record_type, reader_id, kind)
 );

@@ -116,8 +116,24 @@ struct Plan {
     plain: Vec<String>,
 }
 
+/// A stable name for the source: whose import (a client imports a table
+/// once), which database (a SQLite path made absolute; a URL without its
+/// password) and which table.
+fn source_key(client: &Client, from: &str, table: &str) -> Result<String> {
+    let database = match from.strip_prefix("sqlite://") {
+        Some(path) => format!(
+            "sqlite://{}",
+            std::fs::canonicalize(path)
+                .with_context(|| format!("the source database {path}"))?
+                .display()
+        ),
+        None => strongroom::store::redacted_url(from),
+    };
+    Ok(format!("{}:{database}#{table}", client.id()))
+}
+
 impl Plan {
-    fn new(args: &ImportArgs) -> Result<Plan> {
+    fn new(client: &Client, args: &ImportArgs) -> Result<Plan> {
         if args.sensitive.is_empty() {
             return Err(Usage("--sensitive names at least one column".into()).into());
         }
@@ -136,11 +152,7 @@ impl Plan {
             .map(|c| quote(c))
             .collect::<Result<Vec<_>>>()?;
         Ok(Plan {
-            source_key: format!(
-                "{}#{}",
-                strongroom::store::redacted_url(&args.from),
-                args.table
-            ),
+            source_key: source_key(client, &args.from, &args.table)?,
             table: quote(&args.table)?,
             id: quote(&args.id_column)?,
             columns,
@@ -179,7 +191,7 @@ impl Plan {
 }
 
 pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
-    let plan = Plan::new(args)?;
+    let plan = Plan::new(client, args)?;
     let mut source = Source::open(&args.from)?;
     let total = source.count(&plan.table)?;
     let already = client.imported_count(&plan.source_key)?;
