@@ -390,22 +390,32 @@ impl Profile {
     /// using the same profile) and merges what it learnt: pins it lacks,
     /// and higher key version marks. Best effort: a file it cannot read is
     /// left out of the merge.
-    fn merge_from_disk(&mut self) {
-        let Ok(bytes) = std::fs::read(&self.path).map(Zeroizing::new) else {
-            return;
+    fn merge_from_disk(&mut self) -> Result<()> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(Error::ProfileIo {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
         };
-        let Ok(file) = serde_json::from_slice::<ProfileFile>(&bytes) else {
-            return;
-        };
+        let refuse = |reason| malformed(&self.path, reason);
+        let file = serde_json::from_slice::<ProfileFile>(&bytes).map_err(|_| {
+            refuse("the file changed into something this process cannot read; not overwriting it")
+        })?;
         let unlock = match &self.sealing {
             Some(sealing) => Unlock::Known(sealing),
             None => Unlock::Passphrase(None),
         };
-        let Ok(other) = Self::from_file(self.path.clone(), file, unlock) else {
-            return;
-        };
+        let other = Self::from_file(self.path.clone(), file, unlock).map_err(|_| {
+            refuse("the file changed into something this process cannot open; not overwriting it")
+        })?;
         if other.identity.public() != self.identity.public() {
-            return;
+            return Err(refuse(
+                "the file now holds another client's profile; not overwriting it",
+            ));
         }
         for (id, peer) in other.pinned {
             match self.pinned.get(&id) {
@@ -422,6 +432,32 @@ impl Profile {
             let mark = self.key_marks.entry(record_type).or_insert(version);
             *mark = (*mark).max(version);
         }
+        Ok(())
+    }
+
+    /// Runs `update` between re-reading the file and saving it, under an
+    /// exclusive lock on `<profile>.lock`, so processes sharing the profile
+    /// do not lose each other's pins and key marks.
+    fn update_file<T>(&mut self, update: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let io = |source| Error::ProfileIo {
+            path: self.path.clone(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock = options.open(&lock_path).map_err(io)?;
+        lock.lock().map_err(io)?;
+        self.merge_from_disk()?;
+        let out = update(self)?;
+        self.save()?;
+        Ok(out)
     }
 
     /// The newest access key version this client has used for its
@@ -439,13 +475,14 @@ impl Profile {
         {
             return Ok(());
         }
-        self.merge_from_disk();
-        let mark = self
-            .key_marks
-            .entry(record_type.to_owned())
-            .or_insert(version);
-        *mark = (*mark).max(version);
-        self.save()
+        self.update_file(|profile| {
+            let mark = profile
+                .key_marks
+                .entry(record_type.to_owned())
+                .or_insert(version);
+            *mark = (*mark).max(version);
+            Ok(())
+        })
     }
 
     /// Writes the profile back to its file, atomically.
@@ -496,22 +533,17 @@ impl Profile {
                 })
             };
         }
-        self.merge_from_disk();
-        if let Some(pinned) = self.pinned.get(&peer.client_id) {
-            if pinned != peer {
-                return Err(Error::KeyChanged {
-                    client_id: peer.client_id,
-                });
+        self.update_file(|profile| match profile.pinned.get(&peer.client_id) {
+            Some(pinned) if pinned != peer => Err(Error::KeyChanged {
+                client_id: peer.client_id,
+            }),
+            Some(_) => Ok(()),
+            None => {
+                profile.pinned.insert(peer.client_id, *peer);
+                tracing::debug!(client_id = %peer.client_id, "pinned peer public keys");
+                Ok(())
             }
-            return Ok(());
-        }
-        self.pinned.insert(peer.client_id, *peer);
-        if let Err(err) = self.save() {
-            self.pinned.remove(&peer.client_id);
-            return Err(err);
-        }
-        tracing::debug!(client_id = %peer.client_id, "pinned peer public keys");
-        Ok(())
+        })
     }
 
     fn to_json(&self) -> Result<Zeroizing<Vec<u8>>> {

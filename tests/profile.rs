@@ -60,8 +60,21 @@ fn profiles_are_written_with_mode_0600_and_no_temp_files_left() {
         fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-    assert_eq!(entries.len(), 1, "only the profile itself remains");
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["p.profile", "p.profile.lock"],
+        "no temporary file left, only the lock file beside the profile"
+    );
+    let lock = dir.path().join("p.profile.lock");
+    assert_eq!(
+        fs::metadata(&lock).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[test]

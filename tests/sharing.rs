@@ -326,10 +326,11 @@ fn a_key_wrapped_by_someone_not_authorised_is_rejected() {
             let key = unwrap_as(db, "mallory", &mallory, &alice, "note", 1);
             plant_wrapped_key(db, &mallory, &alice, &carol, "note", &key);
             db.sql(&format!(
-                "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', 1, 'srs1.junk', 0)",
+                "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', NULL, '{}', 1, 'srs1.junk', 0)",
                 alice.id(),
                 mallory.id(),
-                mallory.id()
+                mallory.id(),
+                mallory.public().encryption_key.to_base64()
             ));
             let err = read(&carol, id).unwrap_err();
             assert!(
@@ -718,9 +719,10 @@ fn rotation_wraps_only_to_readers_with_valid_grants_and_survives_junk_rows() {
                 mallory.id()
             ));
             db.sql(&format!(
-            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'read', '{0}', 1, 'srs1.junk', 0)",
+            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'read', '{0}', NULL, '{2}', 1, 'srs1.junk', 0)",
             alice.id(),
-            mallory.id()
+            mallory.id(),
+            mallory.public().encryption_key.to_base64()
         ));
             db.sql(&format!(
                 "INSERT INTO access_keys VALUES ('{0}', 'note', 1, '{1}', '{0}', 'srk1.junk', 0)",
@@ -760,10 +762,11 @@ fn a_removed_authorizer_cannot_replay_its_grant() {
         );
         // Dave puts his old (version 1) grant back and shares again.
         db.sql(&format!(
-            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'authorize', '{0}', 1, '{2}', 0)",
+            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'authorize', '{0}', NULL, '{3}', 1, '{2}', 0)",
             alice.id(),
             dave.id(),
-            saved[0]
+            saved[0],
+            dave.public().encryption_key.to_base64()
         ));
         dave.share_on_behalf(alice.id(), "note", erin.id()).unwrap();
         assert!(
@@ -847,4 +850,120 @@ fn the_writers_own_key_is_only_taken_from_itself() {
             Err(Error::InvalidInput(_))
         ));
     });
+}
+
+#[test]
+fn a_rotation_wraps_to_the_key_in_the_grant_not_the_one_the_database_serves() {
+    each_backend(
+        "a_rotation_wraps_to_the_key_in_the_grant_not_the_one_the_database_serves",
+        |db| {
+            let (alice, bob, carol, mallory) = (
+                client(db, "alice"),
+                client(db, "bob"),
+                client(db, "carol"),
+                client(db, "mallory"),
+            );
+            write(&alice, "note", "v1");
+            alice.add_authorizer("note", bob.id()).unwrap();
+            bob.share_on_behalf(alice.id(), "note", carol.id()).unwrap();
+            // Alice never pinned Carol. The database now serves Mallory's keys
+            // under Carol's id.
+            db.sql(&format!(
+                "UPDATE clients SET public_key = '{}', signing_key = '{}' WHERE client_id = '{}'",
+                mallory.public().encryption_key.to_base64(),
+                mallory.public().signing_key.to_base64(),
+                carol.id()
+            ));
+            alice.rotate("note").unwrap();
+            let later = write(&alice, "note", "v2");
+            assert_eq!(
+                read(&carol, later).unwrap(),
+                "v2",
+                "wrapped to Carol's real key"
+            );
+            let row = wrapped_key_of(db, &alice, &carol, "note", 2);
+            let mallory_profile = Profile::load(db.profile("mallory"), None).unwrap();
+            let ctx = strongroom::wrap::WrapContext {
+                writer_id: alice.id(),
+                record_type: "note",
+                key_version: 2,
+                reader_id: carol.id(),
+                wrapper_id: alice.id(),
+            };
+            assert!(strongroom::wrap::unwrap_access_key(
+                &row,
+                &ctx,
+                mallory_profile.identity().encryption_secret(),
+                &alice.public().encryption_key
+            )
+            .is_err());
+        },
+    );
+}
+
+#[test]
+fn a_planted_high_key_version_neither_stops_writes_nor_poisons_the_profile() {
+    each_backend(
+        "a_planted_high_key_version_neither_stops_writes_nor_poisons_the_profile",
+        |db| {
+            let alice = client(db, "alice");
+            write(&alice, "note", "v1");
+            db.sql(&format!(
+            "INSERT INTO access_keys VALUES ('{0}', 'note', 1000000, '{0}', '{0}', 'srk1.junk', 0)",
+            alice.id()
+        ));
+            let id = write(&alice, "note", "still v1");
+            assert_eq!(alice.get(id).unwrap().meta().key_version, 1);
+            let profile = Profile::load(db.profile("alice"), None).unwrap();
+            assert_eq!(
+                profile.key_version_mark("note"),
+                Some(1),
+                "the mark only follows keys that open"
+            );
+            db.sql("DELETE FROM access_keys WHERE key_version = 1000000");
+            write(&client(db, "alice"), "note", "fine");
+        },
+    );
+}
+
+#[test]
+fn removing_an_authorizer_after_a_rotation_still_withdraws_its_shares() {
+    each_backend(
+        "removing_an_authorizer_after_a_rotation_still_withdraws_its_shares",
+        |db| {
+            let (alice, bob, carol, dan) = (
+                client(db, "alice"),
+                client(db, "bob"),
+                client(db, "carol"),
+                client(db, "dan"),
+            );
+            write(&alice, "note", "v1");
+            alice.share("note", dan.id()).unwrap();
+            alice.add_authorizer("note", bob.id()).unwrap();
+            bob.share_on_behalf(alice.id(), "note", carol.id()).unwrap();
+            alice.rotate("note").unwrap();
+            let between = write(&alice, "note", "v2");
+            assert_eq!(
+                read(&client(db, "carol"), between).unwrap(),
+                "v2",
+                "the share survives an unrelated rotation"
+            );
+            alice.remove_authorizer("note", bob.id()).unwrap();
+            let after = write(&alice, "note", "v3");
+            assert!(
+                read(&client(db, "carol"), after).is_err(),
+                "shares that came through Bob are withdrawn"
+            );
+            assert_eq!(
+                read(&client(db, "dan"), after).unwrap(),
+                "v3",
+                "Alice's own share stays"
+            );
+            assert_eq!(
+                read(&client(db, "bob"), after).unwrap(),
+                "v3",
+                "Bob keeps his own read access"
+            );
+        },
+    );
 }

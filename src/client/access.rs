@@ -8,7 +8,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::Client;
-use crate::crypto::keys::AccessKey;
+use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
 use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
@@ -16,7 +16,7 @@ use crate::ids::ClientId;
 use crate::keycache::KeyId;
 use crate::store::rows::{now_micros, AccessKeyRow, KeyHeadRow};
 use crate::store::schema::{access_keys, key_heads, policies};
-use crate::store::tx::db_err;
+use crate::store::tx::{db_err, on_backend};
 use crate::store::AnyConnection;
 
 /// The key a write uses.
@@ -74,6 +74,20 @@ fn read_head(
     record_type: &str,
     exclusive: bool,
 ) -> Result<Option<u32>> {
+    // The head row is the lock writes and rotations meet on; the database
+    // may have deleted it, and locking a missing row locks nothing, so it
+    // is (re)created first. Its value is only a hint.
+    let placeholder = KeyHeadRow {
+        writer_id: writer.to_string(),
+        record_type: record_type.to_owned(),
+        current_version: 0,
+        updated_at: now_micros(),
+    };
+    on_backend!(&mut *conn, |c| diesel::insert_into(key_heads::table)
+        .values(&placeholder)
+        .on_conflict_do_nothing()
+        .execute(c))
+    .map_err(db_err)?;
     let query = key_heads::table
         .filter(key_heads::writer_id.eq(writer.to_string()))
         .filter(key_heads::record_type.eq(record_type))
@@ -120,21 +134,25 @@ impl Client {
         let key = AccessKey::generate();
         let version = 1;
         let now = now_micros();
-        diesel::insert_into(key_heads::table)
-            .values(&KeyHeadRow {
-                writer_id: me.to_string(),
-                record_type: record_type.to_owned(),
-                current_version: version as i32,
-                updated_at: now,
-            })
-            .execute(conn)
-            .map_err(db_err)?;
+        // Two processes creating the first key meet on the primary key of
+        // this row; the loser's transaction rolls back and it retries.
         let of = KeyId {
             writer_id: me,
             record_type: record_type.to_owned(),
             key_version: version,
         };
-        self.store_wrapped_key(conn, &key, &of, *self.public(), now)?;
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key, now)?;
+        diesel::update(
+            key_heads::table
+                .filter(key_heads::writer_id.eq(me.to_string()))
+                .filter(key_heads::record_type.eq(record_type)),
+        )
+        .set((
+            key_heads::current_version.eq(version as i32),
+            key_heads::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(db_err)?;
         tracing::info!(record_type, version, "created access key");
         Ok(WriteKey {
             version,
@@ -152,18 +170,37 @@ impl Client {
         conn: &mut AnyConnection,
         record_type: &str,
     ) -> Result<Option<u32>> {
-        let me = self.id().to_string();
-        let newest: Option<i32> = access_keys::table
-            .filter(access_keys::writer_id.eq(&me))
+        let me = self.id();
+        let versions: Vec<i32> = access_keys::table
+            .filter(access_keys::writer_id.eq(me.to_string()))
             .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(&me))
-            .filter(access_keys::wrapper_id.eq(&me))
-            .select(diesel::dsl::max(access_keys::key_version))
-            .first(conn)
+            .filter(access_keys::reader_id.eq(me.to_string()))
+            .filter(access_keys::wrapper_id.eq(me.to_string()))
+            .order(access_keys::key_version.desc())
+            .select(access_keys::key_version)
+            .load(conn)
             .map_err(db_err)?;
-        let newest = newest
-            .map(|v| u32::try_from(v).map_err(|_| Error::Decryption))
-            .transpose()?;
+        // The newest version whose key really opens: the wrapper column is
+        // only a claim, the HPKE auth tag is the proof.
+        let mut newest = None;
+        for version in versions {
+            let Ok(version) = u32::try_from(version) else {
+                continue;
+            };
+            match self.access_key(conn, me, record_type, version) {
+                Ok(_) => {
+                    newest = Some(version);
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        record_type,
+                        version,
+                        "ignoring an own access key row that does not open"
+                    );
+                }
+            }
+        }
         let mark = self.with_profile(|p| p.key_version_mark(record_type));
         match (newest, mark) {
             (Some(v), Some(m)) if v < m => {}
@@ -175,12 +212,49 @@ impl Client {
                 }
                 return Ok(Some(v));
             }
-            (None, None) => return Ok(None),
+            (None, None) => {
+                if self.type_has_rows(conn, record_type)? {
+                    tracing::warn!(
+                        record_type,
+                        "rows exist for this type but none of this client's own keys open"
+                    );
+                    return Err(Error::KeyRollback {
+                        record_type: record_type.to_owned(),
+                    });
+                }
+                return Ok(None);
+            }
         }
         tracing::warn!(record_type, newest = ?newest, mark = ?mark, "access key version rolled back in the database");
         Err(Error::KeyRollback {
             record_type: record_type.to_owned(),
         })
+    }
+
+    /// Whether anything is stored for this client's `record_type` (records,
+    /// wrapped keys or grants): a type that has them must not start a new
+    /// key lineage.
+    fn type_has_rows(&self, conn: &mut AnyConnection, record_type: &str) -> Result<bool> {
+        let me = self.id().to_string();
+        let keys: i64 = access_keys::table
+            .filter(access_keys::writer_id.eq(&me))
+            .filter(access_keys::record_type.eq(record_type))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        let grants: i64 = policies::table
+            .filter(policies::writer_id.eq(&me))
+            .filter(policies::record_type.eq(record_type))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        let records: i64 = crate::store::schema::records::table
+            .filter(crate::store::schema::records::writer_id.eq(&me))
+            .filter(crate::store::schema::records::record_type.eq(record_type))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        Ok(keys + grants + records > 0)
     }
 
     /// Wraps `key` to `reader` (this client is the wrapper) and stores it.
@@ -189,7 +263,8 @@ impl Client {
         conn: &mut AnyConnection,
         key: &AccessKey,
         of: &KeyId,
-        reader: crate::identity::PublicIdentity,
+        reader_id: ClientId,
+        reader_key: &EncryptionPublicKey,
         now: i64,
     ) -> Result<()> {
         let (writer, record_type, version) =
@@ -198,22 +273,18 @@ impl Client {
             writer_id: writer,
             record_type,
             key_version: version,
-            reader_id: reader.client_id,
+            reader_id,
             wrapper_id: self.id(),
         };
-        let wrapped = wrap::wrap_access_key(
-            key,
-            &ctx,
-            &reader.encryption_key,
-            self.identity.encryption_secret(),
-        )?;
+        let wrapped =
+            wrap::wrap_access_key(key, &ctx, reader_key, self.identity.encryption_secret())?;
         diesel::insert_into(access_keys::table)
             .values(&AccessKeyRow {
                 writer_id: writer.to_string(),
                 record_type: record_type.to_owned(),
                 key_version: i32::try_from(version)
                     .map_err(|_| Error::InvalidInput("key version overflow"))?,
-                reader_id: reader.client_id.to_string(),
+                reader_id: reader_id.to_string(),
                 wrapper_id: self.id().to_string(),
                 eak: wrapped.into_string(),
                 created_at: now,
@@ -325,18 +396,31 @@ impl Client {
         record_type: &str,
         authorizer: ClientId,
     ) -> Result<Option<u32>> {
-        let row: Option<(i32, String)> = policies::table
+        let row: Option<(i32, String, String, Option<String>)> = policies::table
             .filter(policies::writer_id.eq(writer.to_string()))
             .filter(policies::record_type.eq(record_type))
             .filter(policies::reader_id.eq(authorizer.to_string()))
             .filter(policies::kind.eq(KIND_AUTHORIZE))
             .filter(policies::granted_by.eq(writer.to_string()))
-            .select((policies::key_version, policies::signature))
+            .select((
+                policies::key_version,
+                policies::signature,
+                policies::reader_key,
+                policies::via,
+            ))
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        let Some((version, signature)) = row else {
+        let Some((version, signature, reader_key, via)) = row else {
             return Ok(None);
+        };
+        let Ok(reader_key) = EncryptionPublicKey::from_base64(&reader_key) else {
+            return Ok(None);
+        };
+        let via = match via.map(|v| v.parse::<ClientId>()) {
+            None => None,
+            Some(Ok(via)) => Some(via),
+            Some(Err(_)) => return Ok(None),
         };
         let Ok(version) = u32::try_from(version) else {
             return Ok(None);
@@ -346,9 +430,11 @@ impl Client {
             writer_id: writer,
             record_type,
             reader_id: authorizer,
+            reader_key,
             kind: GrantKind::Authorize,
             key_version: version,
             granted_by: writer,
+            via,
         };
         Ok(
             signature::verify_grant(&writer_keys.signing_key, &grant, &signature)

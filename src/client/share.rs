@@ -8,7 +8,6 @@
 //! to the writer and every remaining reader; records written after that are
 //! out of the revoked reader's reach, even with the old key in its memory.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,12 +18,12 @@ use super::access::{
 };
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
-use crate::crypto::keys::AccessKey;
+use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
 use crate::crypto::signature::{self, GrantKind, RecordHeader, ShareGrant, SignedContent};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::keycache::KeyId;
-use crate::store::rows::{from_micros, now_micros, KeyHeadRow, PolicyRow, RecordRow};
+use crate::store::rows::{from_micros, now_micros, PolicyRow, RecordRow};
 use crate::store::schema::{access_keys, key_heads, policies, records};
 use crate::store::tx::{db_err, write_transaction};
 use crate::store::AnyConnection;
@@ -168,10 +167,15 @@ impl Client {
             let created = self.write_key(conn, record_type)?;
             let mut outcome =
                 self.share_in(conn, self.id(), record_type, authorizer, created.version)?;
+            let authorizer_keys = self.peer(conn, authorizer)?;
             outcome.policies += self.put_grant(
                 conn,
                 record_type,
-                authorizer,
+                Grantee {
+                    id: authorizer,
+                    key: authorizer_keys.encryption_key,
+                    via: None,
+                },
                 GrantKind::Authorize,
                 created.version,
             )?;
@@ -292,7 +296,8 @@ impl Client {
         let mut after = String::new();
         loop {
             let (done, last) = write_transaction(&mut conn, |conn| {
-                let Some(current) = current_version(conn, me, record_type)? else {
+                current_version(conn, me, record_type)?;
+                let Some(current) = self.own_current_version(conn, record_type)? else {
                     return Ok((RewrapOutcome::default(), None));
                 };
                 let rows: Vec<RecordRow> = records::table
@@ -399,12 +404,22 @@ impl Client {
                     record_type: record_type.to_owned(),
                     key_version: version,
                 };
-                self.store_wrapped_key(conn, &key, &of, reader_keys, now)?;
+                self.store_wrapped_key(conn, &key, &of, reader, &reader_keys.encryption_key, now)?;
                 outcome.wrapped_keys += 1;
             }
         }
-        outcome.policies +=
-            self.put_grant_for(conn, writer, record_type, reader, GrantKind::Read, up_to)?;
+        outcome.policies += self.put_grant_for(
+            conn,
+            writer,
+            record_type,
+            Grantee {
+                id: reader,
+                key: reader_keys.encryption_key,
+                via: None,
+            },
+            GrantKind::Read,
+            up_to,
+        )?;
         Ok(outcome)
     }
 
@@ -473,21 +488,22 @@ impl Client {
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
-        reader: ClientId,
+        grantee: Grantee,
         kind: GrantKind,
         version: u32,
     ) -> Result<usize> {
-        self.put_grant_for(conn, self.id(), record_type, reader, kind, version)
+        self.put_grant_for(conn, self.id(), record_type, grantee, kind, version)
     }
 
-    /// Stores (or replaces) the policy row for (writer, type, reader, kind)
-    /// with a grant signed by this client; `0` if the same grant is there.
+    /// Stores (or replaces) the policy row for (writer, type, grantee,
+    /// kind) with a grant signed by this client; `0` if the same grant is
+    /// there.
     fn put_grant_for(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
         record_type: &str,
-        reader: ClientId,
+        grantee: Grantee,
         kind: GrantKind,
         version: u32,
     ) -> Result<usize> {
@@ -498,33 +514,47 @@ impl Client {
         let row = policies::table
             .filter(policies::writer_id.eq(writer.to_string()))
             .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(reader.to_string()))
+            .filter(policies::reader_id.eq(grantee.id.to_string()))
             .filter(policies::kind.eq(kind_text));
-        let existing: Option<(String, i32)> = row
+        let existing: Option<(String, i32, String)> = row
             .clone()
-            .select((policies::granted_by, policies::key_version))
+            .select((
+                policies::granted_by,
+                policies::key_version,
+                policies::reader_key,
+            ))
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        if existing == Some((self.id().to_string(), version as i32)) {
+        if existing
+            == Some((
+                self.id().to_string(),
+                version as i32,
+                grantee.key.to_base64(),
+            ))
+        {
             return Ok(0);
         }
         diesel::delete(row).execute(conn).map_err(db_err)?;
         let grant = ShareGrant {
             writer_id: writer,
             record_type,
-            reader_id: reader,
+            reader_id: grantee.id,
+            reader_key: grantee.key,
             kind,
             key_version: version,
             granted_by: self.id(),
+            via: grantee.via,
         };
         diesel::insert_into(policies::table)
             .values(&PolicyRow {
                 writer_id: writer.to_string(),
                 record_type: record_type.to_owned(),
-                reader_id: reader.to_string(),
+                reader_id: grantee.id.to_string(),
                 kind: kind_text.to_owned(),
                 granted_by: self.id().to_string(),
+                via: grantee.via.map(|v| v.to_string()),
+                reader_key: grantee.key.to_base64(),
                 key_version: version as i32,
                 signature: self.identity.signer().sign_grant(&grant)?,
                 created_at: now_micros(),
@@ -533,9 +563,10 @@ impl Client {
             .map_err(db_err)
     }
 
-    /// Deletes the wrapped keys and read grants `client` made for others on
-    /// this client's type, its authoriser grant, and — with `own_access` —
-    /// its own read grant.
+    /// Deletes, on this client's type, the wrapped keys `client` made and
+    /// the access of every reader whose share came through it (directly,
+    /// or re-signed by this client at a rotation), its authoriser grant,
+    /// and — with `own_access` — its own read grant and keys.
     fn withdraw_shares_by(
         &self,
         conn: &mut AnyConnection,
@@ -544,22 +575,40 @@ impl Client {
         own_access: bool,
     ) -> Result<usize> {
         let me = self.id().to_string();
-        let mut deleted = diesel::delete(
-            access_keys::table
-                .filter(access_keys::writer_id.eq(&me))
-                .filter(access_keys::record_type.eq(record_type))
-                .filter(access_keys::wrapper_id.eq(client.to_string())),
-        )
-        .execute(conn)
-        .map_err(db_err)?;
         let mine = || {
             policies::table
                 .filter(policies::writer_id.eq(me.clone()))
                 .filter(policies::record_type.eq(record_type))
         };
-        deleted += diesel::delete(mine().filter(policies::granted_by.eq(client.to_string())))
+        let through: Vec<String> = mine()
+            .filter(policies::kind.eq(KIND_READ))
+            .filter(
+                policies::granted_by
+                    .eq(client.to_string())
+                    .or(policies::via.eq(client.to_string())),
+            )
+            .select(policies::reader_id)
+            .load(conn)
+            .map_err(db_err)?;
+        let keys_of = || {
+            access_keys::table
+                .filter(access_keys::writer_id.eq(me.clone()))
+                .filter(access_keys::record_type.eq(record_type))
+        };
+        let mut deleted =
+            diesel::delete(keys_of().filter(access_keys::wrapper_id.eq(client.to_string())))
+                .execute(conn)
+                .map_err(db_err)?;
+        deleted += diesel::delete(keys_of().filter(access_keys::reader_id.eq_any(&through)))
             .execute(conn)
             .map_err(db_err)?;
+        deleted += diesel::delete(
+            mine()
+                .filter(policies::reader_id.eq_any(&through))
+                .filter(policies::kind.eq(KIND_READ)),
+        )
+        .execute(conn)
+        .map_err(db_err)?;
         let its_grants = mine().filter(policies::reader_id.eq(client.to_string()));
         deleted += if own_access {
             diesel::delete(its_grants).execute(conn)
@@ -574,13 +623,13 @@ impl Client {
     /// `current` verify: read grants signed by this client, or by an
     /// authoriser whose own grant (signed by this client) covers `current`.
     /// Rows the database made up, or replayed from before a rotation, do
-    /// not count.
+    /// not count. Each comes with the public key its grantor pinned.
     fn valid_grants(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
         current: u32,
-    ) -> Result<(BTreeSet<ClientId>, BTreeSet<ClientId>)> {
+    ) -> Result<(Vec<Grantee>, Vec<Grantee>)> {
         let me = self.id();
         let rows: Vec<PolicyRow> = policies::table
             .filter(policies::writer_id.eq(me.to_string()))
@@ -588,76 +637,84 @@ impl Client {
             .select(PolicyRow::as_select())
             .load(conn)
             .map_err(db_err)?;
-        let parse = |row: &PolicyRow| -> Option<(ClientId, ClientId, GrantKind, u32)> {
-            let kind = match row.kind.as_str() {
-                KIND_READ => GrantKind::Read,
-                KIND_AUTHORIZE => GrantKind::Authorize,
-                _ => return None,
-            };
-            Some((
-                row.reader_id.parse().ok()?,
-                row.granted_by.parse().ok()?,
-                kind,
-                u32::try_from(row.key_version).ok()?,
-            ))
-        };
-        let mut authorizers = BTreeSet::new();
-        for row in &rows {
-            let Some((reader, granted_by, GrantKind::Authorize, version)) = parse(row) else {
-                continue;
-            };
-            let grant = ShareGrant {
-                writer_id: me,
-                record_type,
-                reader_id: reader,
-                kind: GrantKind::Authorize,
-                key_version: version,
-                granted_by,
-            };
-            if granted_by == me
-                && version >= current
-                && signature::verify_grant(&self.public().signing_key, &grant, &row.signature)
+        struct Parsed<'a> {
+            row: &'a PolicyRow,
+            grant: ShareGrant<'a>,
+        }
+        let parsed: Vec<Parsed<'_>> = rows
+            .iter()
+            .filter_map(|row| {
+                let kind = match row.kind.as_str() {
+                    KIND_READ => GrantKind::Read,
+                    KIND_AUTHORIZE => GrantKind::Authorize,
+                    _ => return None,
+                };
+                let via = match &row.via {
+                    None => None,
+                    Some(via) => Some(via.parse().ok()?),
+                };
+                Some(Parsed {
+                    row,
+                    grant: ShareGrant {
+                        writer_id: me,
+                        record_type,
+                        reader_id: row.reader_id.parse().ok()?,
+                        reader_key: EncryptionPublicKey::from_base64(&row.reader_key).ok()?,
+                        kind,
+                        key_version: u32::try_from(row.key_version).ok()?,
+                        granted_by: row.granted_by.parse().ok()?,
+                        via,
+                    },
+                })
+            })
+            .filter(|p| p.grant.key_version >= current && p.grant.reader_id != me)
+            .collect();
+        let mut authorizers = Vec::new();
+        for p in parsed
+            .iter()
+            .filter(|p| p.grant.kind == GrantKind::Authorize)
+        {
+            if p.grant.granted_by == me
+                && signature::verify_grant(&self.public().signing_key, &p.grant, &p.row.signature)
                     .is_ok()
             {
-                authorizers.insert(reader);
+                authorizers.push(Grantee {
+                    id: p.grant.reader_id,
+                    key: p.grant.reader_key,
+                    via: None,
+                });
             }
         }
-        let mut readers = BTreeSet::new();
-        for row in &rows {
-            let Some((reader, granted_by, GrantKind::Read, version)) = parse(row) else {
-                continue;
-            };
-            if version < current
-                || reader == me
-                || !(granted_by == me || authorizers.contains(&granted_by))
-            {
+        let mut readers = Vec::new();
+        for p in parsed.iter().filter(|p| p.grant.kind == GrantKind::Read) {
+            let by = p.grant.granted_by;
+            if !(by == me || authorizers.iter().any(|a| a.id == by)) {
                 continue;
             }
-            let Ok(signer) = self.peer(conn, granted_by) else {
+            let Ok(signer) = self.peer(conn, by) else {
                 continue;
             };
-            let grant = ShareGrant {
-                writer_id: me,
-                record_type,
-                reader_id: reader,
-                kind: GrantKind::Read,
-                key_version: version,
-                granted_by,
-            };
-            if signature::verify_grant(&signer.signing_key, &grant, &row.signature).is_ok() {
-                readers.insert(reader);
+            if signature::verify_grant(&signer.signing_key, &p.grant, &p.row.signature).is_ok() {
+                // Remember which authoriser the share came through.
+                let via = if by == me { p.grant.via } else { Some(by) };
+                readers.push(Grantee {
+                    id: p.grant.reader_id,
+                    key: p.grant.reader_key,
+                    via,
+                });
             } else {
-                tracing::warn!(record_type, %reader, "ignoring a read grant that does not verify");
+                tracing::warn!(record_type, reader = %p.grant.reader_id, "ignoring a read grant that does not verify");
             }
         }
         Ok((readers, authorizers))
     }
 
     /// Inside a write transaction: a new key version, wrapped to this
-    /// client and every reader with a valid grant for the current version
-    /// (less `exclude_reader` and the shares made by `exclude_grantor`);
-    /// their grants, and the authorisers', are re-signed for the new
-    /// version.
+    /// client and to every reader with a valid grant for the current
+    /// version — to the key in that grant, never one the database serves —
+    /// less `exclude_reader` and the shares that came through
+    /// `exclude_grantor`; their grants, and the authorisers', are re-signed
+    /// for the new version.
     fn rotate_in(
         &self,
         conn: &mut AnyConnection,
@@ -666,7 +723,7 @@ impl Client {
         exclude_grantor: Option<ClientId>,
     ) -> Result<(RevokeOutcome, Option<AccessKey>)> {
         let me = self.id();
-        let head = current_version_for_rotation(conn, me, record_type)?;
+        current_version_for_rotation(conn, me, record_type)?;
         let Some(current) = self.own_current_version(conn, record_type)? else {
             return Ok((
                 RevokeOutcome {
@@ -681,13 +738,10 @@ impl Client {
             .checked_add(1)
             .ok_or(Error::InvalidInput("key version overflow"))?;
         let (mut readers, mut authorizers) = self.valid_grants(conn, record_type, current)?;
-        if let Some(excluded) = exclude_reader {
-            readers.remove(&excluded);
-            authorizers.remove(&excluded);
-        }
-        if let Some(excluded) = exclude_grantor {
-            authorizers.remove(&excluded);
-        }
+        readers.retain(|r| {
+            Some(r.id) != exclude_reader && (exclude_grantor.is_none() || r.via != exclude_grantor)
+        });
+        authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
         let key = AccessKey::generate();
         let now = now_micros();
         let of = KeyId {
@@ -695,7 +749,7 @@ impl Client {
             record_type: record_type.to_owned(),
             key_version: next,
         };
-        self.store_wrapped_key(conn, &key, &of, *self.public(), now)?;
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key, now)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
         diesel::delete(
@@ -706,40 +760,23 @@ impl Client {
         .execute(conn)
         .map_err(db_err)?;
         for reader in readers {
-            match self.peer(conn, reader) {
-                Ok(keys) => {
-                    self.store_wrapped_key(conn, &key, &of, keys, now)?;
-                    self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
-                    wrapped += 1;
-                }
-                Err(err) => {
-                    tracing::warn!(record_type, %reader, error = %err, "not wrapping the new key to a reader whose keys cannot be had");
-                }
-            }
+            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key, now)?;
+            self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
+            wrapped += 1;
         }
         for authorizer in authorizers {
             self.put_grant(conn, record_type, authorizer, GrantKind::Authorize, next)?;
         }
-        let moved = match head {
-            Some(_) => diesel::update(
-                key_heads::table
-                    .filter(key_heads::writer_id.eq(me.to_string()))
-                    .filter(key_heads::record_type.eq(record_type)),
-            )
-            .set((
-                key_heads::current_version.eq(next as i32),
-                key_heads::updated_at.eq(now),
-            ))
-            .execute(conn),
-            None => diesel::insert_into(key_heads::table)
-                .values(&KeyHeadRow {
-                    writer_id: me.to_string(),
-                    record_type: record_type.to_owned(),
-                    current_version: next as i32,
-                    updated_at: now,
-                })
-                .execute(conn),
-        }
+        let moved = diesel::update(
+            key_heads::table
+                .filter(key_heads::writer_id.eq(me.to_string()))
+                .filter(key_heads::record_type.eq(record_type)),
+        )
+        .set((
+            key_heads::current_version.eq(next as i32),
+            key_heads::updated_at.eq(now),
+        ))
+        .execute(conn)
         .map_err(db_err)?;
         if moved != 1 {
             return Err(Error::Conflict {
@@ -851,6 +888,15 @@ impl Client {
         .map_err(db_err)?;
         Ok(changed == 1)
     }
+}
+
+/// A client a grant is made to: its id, the X25519 key its grantor pinned,
+/// and the authoriser the share came through.
+#[derive(Debug, Clone, Copy)]
+struct Grantee {
+    id: ClientId,
+    key: EncryptionPublicKey,
+    via: Option<ClientId>,
 }
 
 /// Records per re-wrap transaction when [`Client::revoke`] re-wraps.

@@ -291,12 +291,19 @@ pub struct ShareGrant<'a> {
     pub record_type: &'a str,
     /// The client the grant is for.
     pub reader_id: ClientId,
+    /// That client's X25519 public key, as the grantor pinned it: a
+    /// rotation wraps the new key to this key, never to one the database
+    /// serves.
+    pub reader_key: crate::crypto::keys::EncryptionPublicKey,
     /// What it allows.
     pub kind: GrantKind,
     /// The newest access key version it covers.
     pub key_version: u32,
     /// Who signed it.
     pub granted_by: ClientId,
+    /// For a grant the writer re-signed at a rotation: the authoriser the
+    /// share originally came through.
+    pub via: Option<ClientId>,
 }
 
 impl ShareGrant<'_> {
@@ -305,15 +312,20 @@ impl ShareGrant<'_> {
             GrantKind::Read => 0,
             GrantKind::Authorize => 1,
         };
-        Ok(Canonical::new("strongroom/share-grant")
+        let message = Canonical::new("strongroom/share-grant")
             .u32(FORMAT_VERSION)
             .uuid(self.writer_id.as_uuid())
             .str(self.record_type)?
             .uuid(self.reader_id.as_uuid())
+            .bytes(self.reader_key.as_bytes())?
             .u32(kind)
             .u32(self.key_version)
-            .uuid(self.granted_by.as_uuid())
-            .finish())
+            .uuid(self.granted_by.as_uuid());
+        Ok(match self.via {
+            None => message.u32(0),
+            Some(via) => message.u32(1).uuid(via.as_uuid()),
+        }
+        .finish())
     }
 }
 

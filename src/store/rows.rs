@@ -52,6 +52,8 @@ pub(crate) struct PolicyRow {
     pub reader_id: String,
     pub kind: String,
     pub granted_by: String,
+    pub via: Option<String>,
+    pub reader_key: String,
     pub key_version: i32,
     pub signature: String,
     pub created_at: i64,

@@ -39,6 +39,8 @@ diesel::table! {
         reader_id -> Text,
         kind -> Text,
         granted_by -> Text,
+        via -> Nullable<Text>,
+        reader_key -> Text,
         key_version -> Integer,
         signature -> Text,
         created_at -> BigInt,

@@ -39,6 +39,8 @@ CREATE TABLE policies (
     reader_id   TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('read', 'authorize')),
     granted_by  TEXT NOT NULL,
+    via         TEXT,            -- the authoriser a writer-signed grant came through
+    reader_key  TEXT NOT NULL,   -- the reader's X25519 key the grantor pinned
     key_version INTEGER NOT NULL, -- the access key version the grant covers
     signature   TEXT NOT NULL,   -- "srs1." share grant signed by granted_by
     created_at  BIGINT NOT NULL,
