@@ -460,26 +460,23 @@ impl Profile {
         Ok(out)
     }
 
-    /// The newest access key version this client has used for its
-    /// `record_type`, if any.
-    pub fn key_version_mark(&self, record_type: &str) -> Option<u32> {
-        self.key_marks.get(record_type).copied()
+    /// The newest access key version this client has used for one of its
+    /// record types in one database (`key` names both), if any.
+    pub fn key_version_mark(&self, key: &str) -> Option<u32> {
+        self.key_marks.get(key).copied()
     }
 
-    /// Records that this client has used `version` of its `record_type`
-    /// (saved at once; lower values are ignored).
-    pub(crate) fn raise_key_version_mark(&mut self, record_type: &str, version: u32) -> Result<()> {
+    /// Records that this client has used `version` of the access key named
+    /// by `key` (saved at once; lower values are ignored).
+    pub(crate) fn raise_key_version_mark(&mut self, key: &str, version: u32) -> Result<()> {
         if self
-            .key_version_mark(record_type)
+            .key_version_mark(key)
             .is_some_and(|mark| mark >= version)
         {
             return Ok(());
         }
         self.update_file(|profile| {
-            let mark = profile
-                .key_marks
-                .entry(record_type.to_owned())
-                .or_insert(version);
+            let mark = profile.key_marks.entry(key.to_owned()).or_insert(version);
             *mark = (*mark).max(version);
             Ok(())
         })

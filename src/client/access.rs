@@ -201,14 +201,17 @@ impl Client {
                 }
             }
         }
-        let mark = self.with_profile(|p| p.key_version_mark(record_type));
+        let mark_key = self.mark_key(record_type);
+        let mark = mark_key
+            .as_deref()
+            .and_then(|k| self.with_profile(|p| p.key_version_mark(k)));
         match (newest, mark) {
             (Some(v), Some(m)) if v < m => {}
             (None, Some(_)) => {}
             (Some(v), _) => {
-                if mark.is_none_or(|m| v > m) {
+                if let Some(key) = mark_key.as_deref().filter(|_| mark.is_none_or(|m| v > m)) {
                     // Another process of this client rotated: remember it.
-                    self.with_profile(|p| p.raise_key_version_mark(record_type, v))?;
+                    self.with_profile(|p| p.raise_key_version_mark(key, v))?;
                 }
                 return Ok(Some(v));
             }
@@ -229,6 +232,24 @@ impl Client {
         Err(Error::KeyRollback {
             record_type: record_type.to_owned(),
         })
+    }
+
+    /// The profile key of the version mark of `record_type` in this store
+    /// (`None` for an in-memory store).
+    fn mark_key(&self, record_type: &str) -> Option<String> {
+        // Record types hold no control characters, so the newline cannot
+        // be part of either side.
+        self.store
+            .mark_scope()
+            .map(|scope| format!("{scope}\n{record_type}"))
+    }
+
+    /// Raises the version mark of `record_type` in this store.
+    pub(crate) fn raise_mark(&self, record_type: &str, version: u32) -> Result<()> {
+        match self.mark_key(record_type) {
+            Some(key) => self.with_profile(|p| p.raise_key_version_mark(&key, version)),
+            None => Ok(()),
+        }
     }
 
     /// Whether anything is stored for this client's `record_type` (records,
@@ -297,9 +318,7 @@ impl Client {
     /// Puts a key this client created into the cache (after its commit).
     pub(crate) fn cache_created_key(&self, record_type: &str, write_key: &WriteKey) {
         if write_key.created {
-            if let Err(err) =
-                self.with_profile(|p| p.raise_key_version_mark(record_type, write_key.version))
-            {
+            if let Err(err) = self.raise_mark(record_type, write_key.version) {
                 tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
             }
             let id = KeyId {

@@ -811,8 +811,7 @@ impl Client {
                 key_version: version,
             };
             self.keys.insert(id, Arc::new(key));
-            if let Err(err) = self.with_profile(|p| p.raise_key_version_mark(record_type, version))
-            {
+            if let Err(err) = self.raise_mark(record_type, version) {
                 tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
             }
         }

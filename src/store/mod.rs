@@ -179,6 +179,22 @@ impl Store {
         self.url.redacted()
     }
 
+    /// Names this database for the key version marks a client keeps in its
+    /// profile: an SQLite file's absolute path, a PostgreSQL URL without
+    /// its password; `None` in memory (such a database ends with its
+    /// process, and marks would outlive it).
+    pub(crate) fn mark_scope(&self) -> Option<String> {
+        match &self.url {
+            DatabaseUrl::SqliteMemory => None,
+            DatabaseUrl::SqliteFile(path) => Some(format!(
+                "sqlite://{}",
+                std::fs::canonicalize(path)
+                    .map_or_else(|_| path.clone(), |p| p.display().to_string())
+            )),
+            DatabaseUrl::Postgres(_) => Some(self.url.redacted()),
+        }
+    }
+
     /// A pooled connection.
     pub(crate) fn conn(&self) -> Result<Conn> {
         self.pool.get().map_err(|err| {
