@@ -324,7 +324,7 @@ fn a_key_wrapped_by_someone_not_authorised_is_rejected() {
             // and plants the row — and a policy naming herself an authoriser,
             // without Alice's signature.
             let key = unwrap_as(db, "mallory", &mallory, &alice, "note", 1);
-            plant_wrapped_key(db, &mallory, &alice, &carol, "note", &key);
+            plant_wrapped_key(db, "mallory", &mallory, &alice, &carol, "note", 1, &key);
             db.sql(&format!(
                 "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', NULL, '{}', 1, 'srs1.junk', 0)",
                 alice.id(),
@@ -490,19 +490,25 @@ fn unwrap_as(
     .unwrap()
 }
 
+/// Wraps `key` (version `version` of `writer`'s `record_type`) to
+/// `reader` with the profile named `wrapper_profile`, as client `wrapper`
+/// outside the library would, and plants the row in the database.
+#[allow(clippy::too_many_arguments)]
 fn plant_wrapped_key(
     db: &TestDb,
+    wrapper_profile: &str,
     wrapper: &Client,
     writer: &Client,
     reader: &Client,
     record_type: &str,
+    version: u32,
     key: &AccessKey,
 ) {
-    let wrapper_profile = Profile::load(db.profile("mallory"), None).unwrap();
+    let wrapper_profile = Profile::load(db.profile(wrapper_profile), None).unwrap();
     let ctx = strongroom::wrap::WrapContext {
         writer_id: writer.id(),
         record_type,
-        key_version: 1,
+        key_version: version,
         reader_id: reader.id(),
         wrapper_id: wrapper.id(),
     };
@@ -514,7 +520,7 @@ fn plant_wrapped_key(
     )
     .unwrap();
     db.sql(&format!(
-        "INSERT INTO access_keys VALUES ('{}', '{record_type}', 1, '{}', '{}', '{}', 0)",
+        "INSERT INTO access_keys VALUES ('{}', '{record_type}', {version}, '{}', '{}', '{}', 0)",
         writer.id(),
         reader.id(),
         wrapper.id(),
@@ -775,28 +781,7 @@ fn a_removed_authorizer_cannot_replay_its_grant() {
         );
         // Even a new-version key Dave wraps to Erin himself is refused.
         let key = unwrap_as(db, "dave", &dave, &alice, "note", 2);
-        let dave_profile = Profile::load(db.profile("dave"), None).unwrap();
-        let ctx = strongroom::wrap::WrapContext {
-            writer_id: alice.id(),
-            record_type: "note",
-            key_version: 2,
-            reader_id: erin.id(),
-            wrapper_id: dave.id(),
-        };
-        let wrapped = strongroom::wrap::wrap_access_key(
-            &key,
-            &ctx,
-            &erin.public().encryption_key,
-            dave_profile.identity().encryption_secret(),
-        )
-        .unwrap();
-        db.sql(&format!(
-            "INSERT INTO access_keys VALUES ('{}', 'note', 2, '{}', '{}', '{}', 0)",
-            alice.id(),
-            erin.id(),
-            dave.id(),
-            wrapped.as_str()
-        ));
+        plant_wrapped_key(db, "dave", &dave, &alice, &erin, "note", 2, &key);
         assert!(read(&client(db, "erin"), after).is_err());
     });
 }
@@ -810,27 +795,7 @@ fn the_writers_own_key_is_only_taken_from_itself() {
         // Bob plants a version 2 "for Alice" that he wrapped, with a key he
         // chose, and moves the head to it.
         let chosen = AccessKey::generate();
-        let bob_profile = Profile::load(db.profile("bob"), None).unwrap();
-        let ctx = strongroom::wrap::WrapContext {
-            writer_id: alice.id(),
-            record_type: "note",
-            key_version: 2,
-            reader_id: alice.id(),
-            wrapper_id: bob.id(),
-        };
-        let wrapped = strongroom::wrap::wrap_access_key(
-            &chosen,
-            &ctx,
-            &alice.public().encryption_key,
-            bob_profile.identity().encryption_secret(),
-        )
-        .unwrap();
-        db.sql(&format!(
-            "INSERT INTO access_keys VALUES ('{0}', 'note', 2, '{0}', '{1}', '{2}', 0)",
-            alice.id(),
-            bob.id(),
-            wrapped.as_str()
-        ));
+        plant_wrapped_key(db, "bob", &bob, &alice, &alice, "note", 2, &chosen);
         db.sql(&format!(
             "UPDATE key_heads SET current_version = 2 WHERE writer_id = '{}'",
             alice.id()
