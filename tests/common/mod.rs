@@ -61,14 +61,14 @@ impl TestDb {
         }
     }
 
-    /// The values of the one text column `t` that `statement` selects.
-    pub fn texts(&self, statement: &str) -> Vec<String> {
-        #[derive(diesel::QueryableByName)]
-        struct Text {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            t: String,
-        }
-        let rows: Vec<Text> = match self.backend {
+    /// Loads the rows `statement` selects, on whichever backend this is.
+    fn load<R>(&self, statement: &str) -> Vec<R>
+    where
+        R: diesel::QueryableByName<diesel::sqlite::Sqlite>
+            + diesel::QueryableByName<diesel::pg::Pg>
+            + 'static,
+    {
+        match self.backend {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(
                     self.sqlite_path().unwrap().to_str().unwrap(),
@@ -84,8 +84,20 @@ impl TestDb {
                     .load(&mut conn)
                     .expect(statement)
             }
-        };
-        rows.into_iter().map(|r| r.t).collect()
+        }
+    }
+
+    /// The values of the one text column `t` that `statement` selects.
+    pub fn texts(&self, statement: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        self.load::<Text>(statement)
+            .into_iter()
+            .map(|r| r.t)
+            .collect()
     }
 
     /// Counts rows matching a `SELECT COUNT(*) AS n FROM …` statement.
@@ -95,24 +107,7 @@ impl TestDb {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let rows: Vec<Count> = match self.backend {
-            Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(
-                    self.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .unwrap();
-                diesel::sql_query(statement)
-                    .load(&mut conn)
-                    .expect(statement)
-            }
-            _ => {
-                let mut conn = PgConnection::establish(&self.url).unwrap();
-                diesel::sql_query(statement)
-                    .load(&mut conn)
-                    .expect(statement)
-            }
-        };
-        rows[0].n
+        self.load::<Count>(statement)[0].n
     }
 }
 
