@@ -73,7 +73,7 @@ fn plain_rows(n: usize) -> Vec<PlainPatient> {
     let now = chrono::Utc::now().timestamp_micros();
     (0..n)
         .map(|i| PlainPatient {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: strongroom::RecordId::random().to_string(), // the same time-ordered ids strongroom uses,
             name: value(16, i),
             national_id: value(11, i),
             notes: value(200, i),

@@ -1,4 +1,8 @@
-//! Identifiers: clients and records are named by random UUIDs (v4).
+//! Identifiers: clients are named by random UUIDs (v4), records by
+//! time-ordered UUIDs (v7: a millisecond timestamp and 74 random bits), so
+//! that new records land at the end of the database's indexes instead of
+//! at random places in them. The creation time a v7 id carries is stored in
+//! the clear beside every record anyway.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,11 +20,6 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         impl $name {
-            /// A fresh random (v4) id.
-            pub fn random() -> Self {
-                Self(Uuid::new_v4())
-            }
-
             /// Wraps an existing UUID.
             pub fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
@@ -64,3 +63,22 @@ uuid_id!(
     /// Names a record in the sensitive database.
     RecordId
 );
+
+impl ClientId {
+    /// A fresh random (v4) id.
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl RecordId {
+    /// A fresh time-ordered (v7) id: the current Unix time in milliseconds
+    /// and 74 random bits from the library's CSPRNG.
+    pub fn random() -> Self {
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let random: [u8; 10] = crate::crypto::rng::bytes();
+        Self(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+    }
+}
