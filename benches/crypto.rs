@@ -136,7 +136,12 @@ fn bench_wrap(c: &mut Criterion) {
     group.finish();
 }
 
-fn three_field_record(identity: &Identity, ak: &AccessKey) -> record::SealedRecord {
+fn three_field_record(
+    identity: &Identity,
+    ak: &AccessKey,
+    batch_id: strongroom::BatchId,
+    index: u32,
+) -> record::SealedRecord {
     let values = BTreeMap::from([
         ("a".to_owned(), vec![1u8; 16]),
         ("b".to_owned(), vec![2u8; 11]),
@@ -150,13 +155,20 @@ fn three_field_record(identity: &Identity, ak: &AccessKey) -> record::SealedReco
         key_version: 1,
     };
     let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
-    record::seal_record(identity.signer(), ak, header, plain, &values).unwrap()
+    record::seal_record(ak, header, plain, &values, batch_id, index).unwrap()
 }
 
 fn bench_signature(c: &mut Criterion) {
     let identity = Identity::generate().unwrap();
     let ak = AccessKey::generate();
-    let sealed = three_field_record(&identity, &ak);
+    let batch_id = strongroom::BatchId::random();
+    let batch: Vec<record::SealedRecord> = (0..200)
+        .map(|i| three_field_record(&identity, &ak, batch_id, i))
+        .collect();
+    let sealed = batch[0].clone();
+    let signed = record::sign_batch(identity.signer(), batch_id, &batch).unwrap();
+    let key = identity.public().signing_key;
+    let verified = signed.clone().verify(&key).unwrap();
     let content = strongroom::signature::SignedContent {
         header: RecordHeader {
             record_id: sealed.record_id,
@@ -170,18 +182,23 @@ fn bench_signature(c: &mut Criterion) {
         file_digest: None,
     };
     let mut group = c.benchmark_group("record_3_fields");
-    group.bench_function("sign", |b| {
+    group.bench_function("seal", |b| {
+        b.iter(|| three_field_record(&identity, &ak, batch_id, 0))
+    });
+    group.bench_function("digest", |b| {
+        b.iter(|| black_box(&sealed).digest().unwrap())
+    });
+    group.bench_function("sign_one_alone", |b| {
         b.iter(|| identity.signer().sign(black_box(&content)).unwrap())
     });
-    let key = identity.public().signing_key;
-    group.bench_function("verify", |b| {
-        b.iter(|| sealed.verify(black_box(&key)).unwrap())
+    group.bench_function("sign_batch_of_200", |b| {
+        b.iter(|| record::sign_batch(identity.signer(), batch_id, black_box(&batch)).unwrap())
     });
-    group.bench_function("seal_and_sign", |b| {
-        b.iter(|| three_field_record(&identity, &ak))
+    group.bench_function("verify_batch_of_200", |b| {
+        b.iter(|| signed.clone().verify(black_box(&key)).unwrap())
     });
-    group.bench_function("verify_and_open", |b| {
-        b.iter(|| record::open_record(black_box(&sealed), &key, &ak).unwrap())
+    group.bench_function("check_in_batch_and_open", |b| {
+        b.iter(|| record::open_record(black_box(&sealed), &verified, &ak).unwrap())
     });
     group.finish();
 }

@@ -43,6 +43,10 @@ struct RawRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     data: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
+    batch_id: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    batch_index: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     signature: String,
 }
 
@@ -106,7 +110,8 @@ fn main() -> anyhow::Result<()> {
     let id = written[0].id();
     let mut raw = diesel::SqliteConnection::establish(DATABASE)?;
     let row: RawRow = diesel::sql_query(
-        "SELECT record_id, plain, data, signature FROM records WHERE record_id = ?",
+        "SELECT r.record_id, r.plain, r.data, r.batch_id, r.batch_index, b.signature \
+         FROM records r JOIN record_batches b ON b.batch_id = r.batch_id WHERE r.record_id = ?",
     )
     .bind::<diesel::sql_types::Text, _>(id.to_string())
     .get_result(&mut raw)?;
@@ -114,7 +119,10 @@ fn main() -> anyhow::Result<()> {
     println!("record_id: {}", row.record_id);
     println!("plain:     {}", row.plain);
     println!("data:      {}", row.data);
-    println!("signature: {}", row.signature);
+    println!(
+        "signed:    record {} of batch {}, whose signature is {}",
+        row.batch_index, row.batch_id, row.signature
+    );
 
     let mut ada = patients.get(id)?;
     println!("\n--- the same record, verified and decrypted by the client");

@@ -28,7 +28,7 @@ cargo run -q --example migrate_only -- "sqlite://$work/lib.db"
 diff <(sqlite_schema "$work/cli.db") <(sqlite_schema "$work/lib.db")
 "$DIESEL" migration redo --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
 diff <(sqlite_schema "$work/cli.db") <(sqlite_schema "$work/lib.db")
-"$DIESEL" migration revert --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
+"$DIESEL" migration revert --all --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
 [ -z "$(sqlite_schema "$work/cli.db")" ] || { echo "down.sql left tables behind" >&2; exit 1; }
 echo "sqlite: CLI schema == library schema; redo and revert work"
 
@@ -46,7 +46,7 @@ cargo run -q --example migrate_only -- "$base/$lib_db"
 diff <(pg_schema "$base/$cli_db") <(pg_schema "$base/$lib_db")
 "$DIESEL" migration redo --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
 diff <(pg_schema "$base/$cli_db") <(pg_schema "$base/$lib_db")
-"$DIESEL" migration revert --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
+"$DIESEL" migration revert --all --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
 [ "$(psql "$base/$cli_db" -Atc "SELECT count(*) FROM information_schema.tables WHERE table_schema='public' AND table_name <> '__diesel_schema_migrations'")" = 0 ] \
     || { echo "down.sql left tables behind" >&2; exit 1; }
 echo "postgres: CLI schema == library schema; redo and revert work"

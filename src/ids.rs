@@ -75,10 +75,28 @@ impl RecordId {
     /// A fresh time-ordered (v7) id: the current Unix time in milliseconds
     /// and 74 random bits from the library's CSPRNG.
     pub fn random() -> Self {
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let random: [u8; 10] = crate::crypto::rng::bytes();
-        Self(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+        Self(time_ordered())
     }
+}
+
+uuid_id!(
+    /// Names a batch of record versions signed together (see
+    /// [`crate::batch`]).
+    BatchId
+);
+
+impl BatchId {
+    /// A fresh time-ordered (v7) id, like [`RecordId::random`].
+    pub fn random() -> Self {
+        Self(time_ordered())
+    }
+}
+
+/// A UUIDv7: the current Unix time in milliseconds and 74 random bits.
+fn time_ordered() -> Uuid {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let random: [u8; 10] = crate::crypto::rng::bytes();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }

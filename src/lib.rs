@@ -4,8 +4,9 @@
 //! Each sensitive field is sealed on the client under its own data key; the
 //! data key is sealed under a per-(writer, record type) access key; the
 //! access key is stored only wrapped (HPKE) to the public keys of the clients
-//! allowed to read; every record version is signed by its writer. The
-//! database holds ciphertext, wrapped keys and signatures only.
+//! allowed to read; every record version is signed by its writer (one
+//! Ed25519 signature per batch of record digests). The database holds
+//! ciphertext, wrapped keys and signatures only.
 //!
 //! The byte-level formats are specified in `FORMAT.md`; the threat model is
 //! in `SECURITY.md`.
@@ -13,7 +14,7 @@
 //! # Example
 //! ```
 //! use std::collections::BTreeMap;
-//! use strongroom::{record, AccessKey, Identity, RecordId};
+//! use strongroom::{record, AccessKey, BatchId, Identity, RecordId};
 //! use strongroom::signature::RecordHeader;
 //!
 //! let alice = Identity::generate()?;
@@ -27,9 +28,13 @@
 //!     writer_id: alice.client_id(),
 //!     key_version: 1,
 //! };
-//! let sealed = record::seal_record(alice.signer(), &access_key, header, plain, &values)?;
-//! // Signature verified first, then every field decrypted.
-//! let opened = record::open_record(&sealed, &alice.public().signing_key, &access_key)?;
+//! let batch_id = BatchId::random();
+//! let sealed = record::seal_record(&access_key, header, plain, &values, batch_id, 0)?;
+//! let batch = record::sign_batch(alice.signer(), batch_id, std::slice::from_ref(&sealed))?;
+//! // The batch signature verified first, the record checked against it,
+//! // then every field decrypted.
+//! let verified = batch.verify(&alice.public().signing_key)?;
+//! let opened = record::open_record(&sealed, &verified, &access_key)?;
 //! assert_eq!(opened["name"], b"Ada Lovelace");
 //! # Ok::<(), strongroom::Error>(())
 //! ```
@@ -65,10 +70,10 @@ pub use crypto::keys::{
     AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
     SigningSecretKey, KEY_LEN,
 };
-pub use crypto::{envelope, signature, wrap};
+pub use crypto::{batch, envelope, signature, wrap};
 pub use error::{Error, Result};
 pub use identity::{Identity, PublicIdentity};
-pub use ids::{ClientId, RecordId};
+pub use ids::{BatchId, ClientId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
 pub use profile::{Profile, ProfileOptions};
 pub use store::{Backend, MigrationStatus, Store, StoreOptions};

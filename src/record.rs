@@ -1,19 +1,59 @@
 //! A whole record version, sealed and signed: the unit the store writes and
 //! reads.
 //!
-//! [`seal_record`] seals each field with its own data key, signs the result
-//! and tags it with the writer's own MAC key; [`open_record`] verifies the
-//! signature against the writer's key first, and only then decrypts;
-//! [`open_own_record`] does the same for the writer itself with the tag.
+//! [`seal_record`] seals each field with its own data key and places the
+//! record in a batch; [`sign_batch`] signs the batch's record digests with
+//! one Ed25519 signature (see [`crate::batch`]); [`open_record`] checks the
+//! record against its verified batch first, and only then decrypts.
+//!
+//! Records stored before batch signatures carry their own Ed25519
+//! signature and the writer's tag ([`RecordProof::Single`]); they are still
+//! read ([`open_single_record`], [`open_own_single_record`]) but never
+//! written.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::crypto::batch::{RecordDigest, SignedBatch, VerifiedBatch};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::{AccessKey, SigningPublicKey};
 use crate::crypto::signature::{self, RecordHeader, RecordSigner, SignedContent};
-use crate::error::Result;
-use crate::ids::{ClientId, RecordId};
+use crate::error::{Error, Result};
+use crate::ids::{BatchId, ClientId, RecordId};
+
+/// What vouches for a stored record version.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordProof {
+    /// The record's digest at `index` of a batch its writer signed.
+    Batch {
+        /// The batch.
+        batch_id: BatchId,
+        /// The record's place in the batch.
+        index: u32,
+    },
+    /// A record stored before batch signatures: its own `srs1.` Ed25519
+    /// signature and the writer's `srt1.` tag over the same message.
+    Single {
+        /// The writer's signature.
+        signature: String,
+        /// The writer's own tag.
+        writer_tag: String,
+    },
+}
+
+impl fmt::Debug for RecordProof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordProof::Batch { batch_id, index } => f
+                .debug_struct("Batch")
+                .field("batch_id", batch_id)
+                .field("index", index)
+                .finish(),
+            RecordProof::Single { .. } => f.write_str("Single(..)"),
+        }
+    }
+}
 
 /// One stored record version: ids, plain meta, field envelopes, signature.
 ///
@@ -34,11 +74,8 @@ pub struct SealedRecord {
     pub plain: BTreeMap<String, String>,
     /// Field envelopes by field name.
     pub fields: BTreeMap<String, String>,
-    /// The writer's signature over all of the above.
-    pub signature: String,
-    /// The writer's own tag over the same message (see
-    /// [`RecordSigner`]).
-    pub writer_tag: String,
+    /// What vouches for all of the above.
+    pub proof: RecordProof,
 }
 
 impl SealedRecord {
@@ -71,15 +108,45 @@ impl SealedRecord {
         }
     }
 
-    /// Checks the signature against the writer's signing key.
-    pub fn verify(&self, writer: &SigningPublicKey) -> Result<()> {
-        signature::verify_record(writer, &self.content(), &self.signature)
+    /// The digest its batch signature covers (see [`crate::batch`]).
+    pub fn digest(&self) -> Result<RecordDigest> {
+        self.content().digest()
     }
 
-    /// Checks the writer tag with the writer's own signer: how a writer
-    /// checks its own records (a MAC instead of an Ed25519 verification).
-    pub fn verify_own(&self, signer: &RecordSigner) -> Result<()> {
-        signer.verify_tag(&self.content(), &self.writer_tag)
+    /// Checks the record against its batch, verified against the writer's
+    /// key: the batch is the one the record names, signed by the record's
+    /// writer, with the record's digest at the record's place.
+    pub fn verify_in(&self, batch: &VerifiedBatch) -> Result<()> {
+        match &self.proof {
+            RecordProof::Batch { batch_id, index } if *batch_id == batch.batch_id() => {
+                let digest = self.digest().map_err(|_| Error::Decryption)?;
+                batch.check(self.writer_id, *index, &digest)
+            }
+            _ => Err(Error::Decryption),
+        }
+    }
+
+    /// Checks a [`RecordProof::Single`] record's signature against the
+    /// writer's signing key.
+    pub fn verify_single(&self, writer: &SigningPublicKey) -> Result<()> {
+        match &self.proof {
+            RecordProof::Single { signature, .. } => {
+                signature::verify_record(writer, &self.content(), signature)
+            }
+            RecordProof::Batch { .. } => Err(Error::Decryption),
+        }
+    }
+
+    /// Checks a [`RecordProof::Single`] record's writer tag with the
+    /// writer's own signer: how a writer checks its own older records (a
+    /// MAC instead of an Ed25519 verification).
+    pub fn verify_own_single(&self, signer: &RecordSigner) -> Result<()> {
+        match &self.proof {
+            RecordProof::Single { writer_tag, .. } => {
+                signer.verify_tag(&self.content(), writer_tag)
+            }
+            RecordProof::Batch { .. } => Err(Error::Decryption),
+        }
     }
 
     /// Opens every field (after a check by the caller).
@@ -104,19 +171,21 @@ impl fmt::Debug for SealedRecord {
             .field("key_version", &self.key_version)
             .field("plain", &self.plain)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("proof", &self.proof)
             .finish_non_exhaustive()
     }
 }
 
-/// Seals every value with its own data key under `access_key` and signs the
-/// record version with `signer`.
+/// Seals every value with its own data key under `access_key`, as the
+/// record at `index` of batch `batch_id`; [`sign_batch`] signs it.
 #[must_use = "the sealed record is the only copy"]
 pub fn seal_record<V: AsRef<[u8]>>(
-    signer: &RecordSigner,
     access_key: &AccessKey,
     header: RecordHeader<'_>,
     plain: BTreeMap<String, String>,
     values: &BTreeMap<String, V>,
+    batch_id: BatchId,
+    index: u32,
 ) -> Result<SealedRecord> {
     let mut record = SealedRecord {
         record_id: header.record_id,
@@ -126,8 +195,7 @@ pub fn seal_record<V: AsRef<[u8]>>(
         key_version: header.key_version,
         plain,
         fields: BTreeMap::new(),
-        signature: String::new(),
-        writer_tag: String::new(),
+        proof: RecordProof::Batch { batch_id, index },
     };
     let mut fields = BTreeMap::new();
     for (name, value) in values {
@@ -135,21 +203,56 @@ pub fn seal_record<V: AsRef<[u8]>>(
         fields.insert(name.clone(), sealed.into_string());
     }
     record.fields = fields;
-    let (signature, tag) = signer.sign_and_tag(&record.content())?;
-    record.signature = signature.into_string();
-    record.writer_tag = tag;
     Ok(record)
 }
 
-/// Verifies `record` against the writer's signing key, then opens every
-/// field. Nothing is decrypted unless the signature holds.
+/// Signs `records`, all sealed by `signer`'s client as the records of batch
+/// `batch_id` in order (record `i` at index `i`), with one signature.
+pub fn sign_batch(
+    signer: &RecordSigner,
+    batch_id: BatchId,
+    records: &[SealedRecord],
+) -> Result<SignedBatch> {
+    let writer_id = records
+        .first()
+        .map(|r| r.writer_id)
+        .ok_or(Error::InvalidInput("a batch covers at least one record"))?;
+    let mut digests = Vec::with_capacity(records.len());
+    for (at, record) in records.iter().enumerate() {
+        let placed = matches!(&record.proof,
+            RecordProof::Batch { batch_id: b, index } if *b == batch_id && usize::try_from(*index).ok() == Some(at));
+        if !placed || record.writer_id != writer_id {
+            return Err(Error::InvalidInput(
+                "every record of a batch names the batch, its place in it and the same writer",
+            ));
+        }
+        digests.push(record.digest()?);
+    }
+    signer.sign_batch(batch_id, writer_id, digests)
+}
+
+/// Checks `record` against its verified batch, then opens every field.
+/// Nothing is decrypted unless the check holds.
 #[must_use = "the opened values are the only result"]
 pub fn open_record(
+    record: &SealedRecord,
+    batch: &VerifiedBatch,
+    access_key: &AccessKey,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    record.verify_in(batch)?;
+    record.open_fields(access_key)
+}
+
+/// Verifies a [`RecordProof::Single`] record against the writer's signing
+/// key, then opens every field. Nothing is decrypted unless the signature
+/// holds.
+#[must_use = "the opened values are the only result"]
+pub fn open_single_record(
     record: &SealedRecord,
     writer: &SigningPublicKey,
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
-    record.verify(writer)?;
+    record.verify_single(writer)?;
     record.open_fields(access_key)
 }
 
@@ -161,15 +264,15 @@ pub(crate) fn open_verified(
     record.open_fields(access_key)
 }
 
-/// Checks the writer tag of one of the caller's own records with its
-/// signer, then opens every field. Nothing is decrypted unless the tag
-/// holds.
+/// Checks the writer tag of one of the caller's own [`RecordProof::Single`]
+/// records with its signer, then opens every field. Nothing is decrypted
+/// unless the tag holds.
 #[must_use = "the opened values are the only result"]
-pub fn open_own_record(
+pub fn open_own_single_record(
     record: &SealedRecord,
     signer: &RecordSigner,
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
-    record.verify_own(signer)?;
+    record.verify_own_single(signer)?;
     record.open_fields(access_key)
 }

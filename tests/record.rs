@@ -1,10 +1,13 @@
-//! Record signatures and whole-record sealing: verification before
-//! decryption, forgery by a reader, and every signed component bound.
+//! Whole-record sealing and batch signatures: verification before
+//! decryption, forgery by a reader, every signed component bound, records
+//! moved between batches, and the older single-signature records still
+//! read.
 
 use std::collections::BTreeMap;
 
-use strongroom::record::{self, SealedRecord};
-use strongroom::signature::RecordHeader;
+use strongroom::batch::{BatchId, SignedBatch, VerifiedBatch};
+use strongroom::record::{self, RecordProof, SealedRecord};
+use strongroom::signature::{RecordHeader, SignedContent};
 use strongroom::{envelope, AccessKey, ClientId, Error, Identity, RecordId};
 
 fn values() -> BTreeMap<String, Vec<u8>> {
@@ -15,20 +18,60 @@ fn values() -> BTreeMap<String, Vec<u8>> {
     ])
 }
 
-fn sealed(writer: &Identity, ak: &AccessKey) -> SealedRecord {
-    let header = RecordHeader {
+fn header(writer: ClientId, version: u64) -> RecordHeader<'static> {
+    RecordHeader {
         record_id: RecordId::random(),
-        version: 1,
+        version,
         record_type: "patient",
-        writer_id: writer.client_id(),
+        writer_id: writer,
         key_version: 1,
-    };
-    let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
-    record::seal_record(writer.signer(), ak, header, plain, &values()).unwrap()
+    }
 }
 
-fn assert_rejected(record: &SealedRecord, writer: &Identity, ak: &AccessKey, what: &str) {
-    match record::open_record(record, &writer.public().signing_key, ak) {
+/// `n` records of `writer_id`, sealed under `ak` and signed as one batch by
+/// `signer`.
+fn batch_of(
+    signer: &Identity,
+    writer_id: ClientId,
+    ak: &AccessKey,
+    n: u32,
+) -> (Vec<SealedRecord>, SignedBatch) {
+    let batch_id = BatchId::random();
+    let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
+    let records: Vec<SealedRecord> = (0..n)
+        .map(|i| {
+            record::seal_record(
+                ak,
+                header(writer_id, 1),
+                plain.clone(),
+                &values(),
+                batch_id,
+                i,
+            )
+            .unwrap()
+        })
+        .collect();
+    let batch = record::sign_batch(signer.signer(), batch_id, &records).unwrap();
+    (records, batch)
+}
+
+fn verified(batch: &SignedBatch, writer: &Identity) -> VerifiedBatch {
+    batch.clone().verify(&writer.public().signing_key).unwrap()
+}
+
+/// Fails unless the record is refused with the opaque error, whether at the
+/// batch or at the record.
+fn assert_rejected(
+    record: &SealedRecord,
+    batch: &SignedBatch,
+    writer: &Identity,
+    ak: &AccessKey,
+    what: &str,
+) {
+    let Ok(batch) = batch.clone().verify(&writer.public().signing_key) else {
+        return;
+    };
+    match record::open_record(record, &batch, ak) {
         Err(Error::Decryption) => {}
         Err(other) => panic!("{what}: expected Error::Decryption, got {other:?}"),
         Ok(_) => panic!("{what}: opened instead of failing"),
@@ -36,46 +79,89 @@ fn assert_rejected(record: &SealedRecord, writer: &Identity, ak: &AccessKey, wha
 }
 
 #[test]
-fn round_trip_three_fields() {
+fn round_trip_a_batch_of_records() {
     let alice = Identity::generate().unwrap();
     let ak = AccessKey::generate();
-    let record = sealed(&alice, &ak);
-    assert_eq!(
-        record::open_record(&record, &alice.public().signing_key, &ak).unwrap(),
-        values()
-    );
-    let debug = format!("{record:?}");
-    assert!(
-        !debug.contains("srf1.") && !debug.contains("srs1."),
-        "{debug}"
-    );
+    let (records, batch) = batch_of(&alice, alice.client_id(), &ak, 3);
+    assert_eq!(batch.len(), 3);
+    assert!(batch.signature().starts_with(strongroom::batch::PREFIX));
+    let checked = verified(&batch, &alice);
+    for record in &records {
+        assert_eq!(
+            record::open_record(record, &checked, &ak).unwrap(),
+            values()
+        );
+        let debug = format!("{record:?}");
+        assert!(!debug.contains("srf1."), "{debug}");
+    }
+    let debug = format!("{batch:?}");
+    assert!(!debug.contains("srb1."), "{debug}");
 }
 
 #[test]
-fn a_signature_by_another_key_is_rejected() {
+fn a_batch_stores_and_parses_back() {
+    let alice = Identity::generate().unwrap();
+    let ak = AccessKey::generate();
+    let (records, batch) = batch_of(&alice, alice.client_id(), &ak, 5);
+    let parsed = SignedBatch::from_stored(
+        batch.batch_id(),
+        batch.writer_id(),
+        &batch.digests_text(),
+        batch.signature(),
+    )
+    .unwrap();
+    assert_eq!(parsed, batch);
+    let checked = verified(&parsed, &alice);
+    assert_eq!(
+        record::open_record(&records[4], &checked, &ak).unwrap(),
+        values()
+    );
+    for bad in ["", "AAAA", "!!!!", &batch.digests_text()[..40]] {
+        assert!(
+            matches!(
+                SignedBatch::from_stored(
+                    batch.batch_id(),
+                    batch.writer_id(),
+                    bad,
+                    batch.signature()
+                ),
+                Err(Error::Decryption)
+            ),
+            "digests {bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_batch_signed_by_another_key_is_rejected() {
     let (alice, mallory) = (Identity::generate().unwrap(), Identity::generate().unwrap());
     let ak = AccessKey::generate();
-    // Mallory seals a record claiming to be Alice's.
-    let header = RecordHeader {
-        record_id: RecordId::random(),
-        version: 1,
-        record_type: "patient",
-        writer_id: alice.client_id(),
-        key_version: 1,
-    };
-    let forged =
-        record::seal_record(mallory.signer(), &ak, header, BTreeMap::new(), &values()).unwrap();
-    assert_rejected(&forged, &alice, &ak, "signed by another key");
+    // Mallory seals and signs records claiming to be Alice's.
+    let (records, forged) = batch_of(&mallory, alice.client_id(), &ak, 2);
+    assert!(matches!(
+        forged.clone().verify(&alice.public().signing_key),
+        Err(Error::Decryption)
+    ));
+    // Checked against a batch Alice really signed, the records still fail.
+    let (_, genuine) = batch_of(&alice, alice.client_id(), &ak, 2);
+    let genuine = verified(&genuine, &alice);
+    for record in &records {
+        assert!(matches!(
+            record::open_record(record, &genuine, &ak),
+            Err(Error::Decryption)
+        ));
+    }
 }
 
 #[test]
 fn a_reader_holding_the_access_key_cannot_forge_a_field() {
     let alice = Identity::generate().unwrap();
     let ak = AccessKey::generate();
-    let mut record = sealed(&alice, &ak);
+    let (mut records, batch) = batch_of(&alice, alice.client_id(), &ak, 1);
+    let record = &mut records[0];
     // A reader with the access key seals a perfectly valid envelope for the
     // exact same context; without Alice's signing key the record must fail,
-    // which also shows the signature is checked before decrypting.
+    // which also shows the record is checked before decrypting.
     let ctx = envelope::FieldContext {
         record_type: &record.record_type,
         record_id: record.record_id,
@@ -91,14 +177,15 @@ fn a_reader_holding_the_access_key_cannot_forge_a_field() {
     record
         .fields
         .insert("name".to_owned(), forged.into_string());
-    assert_rejected(&record, &alice, &ak, "forged field");
+    assert_rejected(record, &batch, &alice, &ak, "forged field");
 }
 
 #[test]
-fn every_signed_component_is_bound() {
+fn every_signed_component_of_a_record_is_bound() {
     let alice = Identity::generate().unwrap();
     let ak = AccessKey::generate();
-    let original = sealed(&alice, &ak);
+    let (records, batch) = batch_of(&alice, alice.client_id(), &ak, 3);
+    let original = records[1].clone();
     type Edit = fn(&mut SealedRecord);
     let edits: [(&str, Edit); 11] = [
         ("version", |r| r.version += 1),
@@ -121,106 +208,332 @@ fn every_signed_component_is_bound() {
             r.fields.insert("name".to_owned(), id);
             r.fields.insert("national_id".to_owned(), name);
         }),
-        ("signature flipped", |r| {
-            let mut chars: Vec<char> = r.signature.chars().collect();
-            chars[10] = if chars[10] == 'A' { 'B' } else { 'A' };
-            r.signature = chars.into_iter().collect();
+        ("moved to another place in its batch", |r| {
+            if let RecordProof::Batch { index, .. } = &mut r.proof {
+                *index = 2;
+            }
         }),
-        ("signature truncated", |r| {
-            r.signature.truncate(40);
+        ("place past the end of its batch", |r| {
+            if let RecordProof::Batch { index, .. } = &mut r.proof {
+                *index = 3;
+            }
         }),
     ];
     for (what, edit) in edits {
         let mut record = original.clone();
         edit(&mut record);
-        assert_rejected(&record, &alice, &ak, what);
+        assert_rejected(&record, &batch, &alice, &ak, what);
     }
-    for bad in ["", "srs2.AAAA", "srs1.!!", "srs1."] {
-        let mut record = original.clone();
-        record.signature = bad.to_owned();
-        assert_rejected(&record, &alice, &ak, bad);
+    assert_eq!(
+        record::open_record(&original, &verified(&batch, &alice), &ak).unwrap(),
+        values(),
+        "the unedited record still opens"
+    );
+}
+
+#[test]
+fn every_part_of_a_batch_is_bound() {
+    let alice = Identity::generate().unwrap();
+    let ak = AccessKey::generate();
+    let (_, batch) = batch_of(&alice, alice.client_id(), &ak, 3);
+    let digests = batch.digests_text();
+    let sig = batch.signature().to_owned();
+    let flip = |text: &str, at: usize| {
+        let mut chars: Vec<char> = text.chars().collect();
+        chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+        chars.into_iter().collect::<String>()
+    };
+    // Digests re-ordered: the second record's digest first.
+    let bytes = base64_decode(&digests);
+    let mut swapped = bytes[32..64].to_vec();
+    swapped.extend_from_slice(&bytes[..32]);
+    swapped.extend_from_slice(&bytes[64..]);
+    let cases: Vec<(&str, BatchId, ClientId, String, String)> = vec![
+        (
+            "batch id",
+            BatchId::random(),
+            batch.writer_id(),
+            digests.clone(),
+            sig.clone(),
+        ),
+        (
+            "writer",
+            batch.batch_id(),
+            ClientId::random(),
+            digests.clone(),
+            sig.clone(),
+        ),
+        (
+            "digest flipped",
+            batch.batch_id(),
+            batch.writer_id(),
+            flip(&digests, 5),
+            sig.clone(),
+        ),
+        (
+            "digest dropped",
+            batch.batch_id(),
+            batch.writer_id(),
+            base64_encode(&bytes[..64]),
+            sig.clone(),
+        ),
+        (
+            "digests re-ordered",
+            batch.batch_id(),
+            batch.writer_id(),
+            base64_encode(&swapped),
+            sig.clone(),
+        ),
+        (
+            "signature flipped",
+            batch.batch_id(),
+            batch.writer_id(),
+            digests.clone(),
+            flip(&sig, 10),
+        ),
+        (
+            "signature truncated",
+            batch.batch_id(),
+            batch.writer_id(),
+            digests.clone(),
+            sig[..40].to_owned(),
+        ),
+        (
+            "no prefix",
+            batch.batch_id(),
+            batch.writer_id(),
+            digests.clone(),
+            sig[5..].to_owned(),
+        ),
+        (
+            "other prefix",
+            batch.batch_id(),
+            batch.writer_id(),
+            digests.clone(),
+            format!("srs1.{}", &sig[5..]),
+        ),
+        (
+            "empty signature",
+            batch.batch_id(),
+            batch.writer_id(),
+            digests.clone(),
+            String::new(),
+        ),
+    ];
+    for (what, id, writer, digests, sig) in cases {
+        let result = SignedBatch::from_stored(id, writer, &digests, &sig)
+            .and_then(|b| b.verify(&alice.public().signing_key));
+        assert!(matches!(result, Err(Error::Decryption)), "{what}");
     }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn a_record_checked_against_another_batch_of_its_writer_fails() {
+    let alice = Identity::generate().unwrap();
+    let ak = AccessKey::generate();
+    let (a_records, _) = batch_of(&alice, alice.client_id(), &ak, 2);
+    let (_, b_batch) = batch_of(&alice, alice.client_id(), &ak, 2);
+    let b = verified(&b_batch, &alice);
+    // The record names batch A; B does not vouch for it, even at the same
+    // index and with the database rewriting the record's batch reference.
+    assert!(matches!(
+        record::open_record(&a_records[0], &b, &ak),
+        Err(Error::Decryption)
+    ));
+    let mut moved = a_records[0].clone();
+    moved.proof = RecordProof::Batch {
+        batch_id: b.batch_id(),
+        index: 0,
+    };
+    assert!(matches!(
+        record::open_record(&moved, &b, &ak),
+        Err(Error::Decryption)
+    ));
+}
+
+#[test]
+fn sign_batch_refuses_records_out_of_place() {
+    let alice = Identity::generate().unwrap();
+    let ak = AccessKey::generate();
+    let (mut records, batch) = batch_of(&alice, alice.client_id(), &ak, 2);
+    records.swap(0, 1);
+    assert!(matches!(
+        record::sign_batch(alice.signer(), batch.batch_id(), &records),
+        Err(Error::InvalidInput(_))
+    ));
+    records.swap(0, 1);
+    assert!(matches!(
+        record::sign_batch(alice.signer(), BatchId::random(), &records),
+        Err(Error::InvalidInput(_))
+    ));
+    records[1].writer_id = ClientId::random();
+    assert!(matches!(
+        record::sign_batch(alice.signer(), batch.batch_id(), &records),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        record::sign_batch(alice.signer(), batch.batch_id(), &[]),
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 #[test]
 fn an_older_versions_envelopes_do_not_verify_under_a_newer_version() {
     let alice = Identity::generate().unwrap();
     let ak = AccessKey::generate();
-    let v1 = sealed(&alice, &ak);
-    let header = RecordHeader {
+    let (v1s, v1_batch) = batch_of(&alice, alice.client_id(), &ak, 1);
+    let v1 = &v1s[0];
+    let batch_id = BatchId::random();
+    let h = RecordHeader {
         record_id: v1.record_id,
         version: 2,
         record_type: "patient",
         writer_id: alice.client_id(),
         key_version: 1,
     };
-    let v2 = record::seal_record(alice.signer(), &ak, header, v1.plain.clone(), &values()).unwrap();
+    let v2 = record::seal_record(&ak, h, v1.plain.clone(), &values(), batch_id, 0).unwrap();
+    let v2_batch = record::sign_batch(alice.signer(), batch_id, std::slice::from_ref(&v2)).unwrap();
     assert_ne!(v1.fields, v2.fields, "an update re-encrypts every field");
     let mut mixed = v2.clone();
     mixed.fields = v1.fields.clone();
-    assert_rejected(&mixed, &alice, &ak, "v1 envelopes under v2 signature");
+    assert_rejected(
+        &mixed,
+        &v2_batch,
+        &alice,
+        &ak,
+        "v1 envelopes under v2's batch",
+    );
     let mut rolled = v1.clone();
     rolled.version = 2;
-    assert_rejected(&rolled, &alice, &ak, "v1 relabelled v2");
+    assert_rejected(&rolled, &v1_batch, &alice, &ak, "v1 relabelled v2");
 }
 
 #[test]
-fn wrong_access_key_after_a_valid_signature_is_still_opaque() {
+fn wrong_access_key_after_a_valid_check_is_still_opaque() {
     let alice = Identity::generate().unwrap();
-    let record = sealed(&alice, &AccessKey::generate());
-    assert!(record.verify(&alice.public().signing_key).is_ok());
-    assert_rejected(&record, &alice, &AccessKey::generate(), "wrong access key");
+    let (records, batch) = batch_of(&alice, alice.client_id(), &AccessKey::generate(), 1);
+    let checked = verified(&batch, &alice);
+    assert!(records[0].verify_in(&checked).is_ok());
+    assert!(matches!(
+        record::open_record(&records[0], &checked, &AccessKey::generate()),
+        Err(Error::Decryption)
+    ));
+}
+
+/// A record as stored before batch signatures: its own signature and the
+/// writer's tag over the same content.
+fn single_signed(writer: &Identity, claimed: ClientId, ak: &AccessKey) -> SealedRecord {
+    let (records, _) = batch_of(writer, claimed, ak, 1);
+    let mut record = records[0].clone();
+    let content = SignedContent {
+        header: RecordHeader {
+            record_id: record.record_id,
+            version: record.version,
+            record_type: &record.record_type,
+            writer_id: record.writer_id,
+            key_version: record.key_version,
+        },
+        plain: &record.plain,
+        fields: &record.fields,
+        file_digest: None,
+    };
+    let signature = writer.signer().sign(&content).unwrap().into_string();
+    let writer_tag = writer.signer().tag(&content).unwrap();
+    record.proof = RecordProof::Single {
+        signature,
+        writer_tag,
+    };
+    record
 }
 
 #[test]
-fn the_writer_tag_checks_own_records_and_nobody_else_can_make_it() {
+fn records_signed_one_by_one_before_batches_still_read_and_still_fail_when_forged() {
     let (alice, reader) = (Identity::generate().unwrap(), Identity::generate().unwrap());
     let ak = AccessKey::generate();
-    let record = sealed(&alice, &ak);
-    assert!(record
-        .writer_tag
-        .starts_with(strongroom::signature::TAG_PREFIX));
+    let record = single_signed(&alice, alice.client_id(), &ak);
+    let alice_key = alice.public().signing_key;
     assert_eq!(
-        record::open_own_record(&record, alice.signer(), &ak).unwrap(),
+        record::open_single_record(&record, &alice_key, &ak).unwrap(),
+        values()
+    );
+    assert_eq!(
+        record::open_own_single_record(&record, alice.signer(), &ak).unwrap(),
         values()
     );
     // Another client (a reader holding the access key) has another tag key.
     assert!(matches!(
-        record::open_own_record(&record, reader.signer(), &ak),
+        record::open_own_single_record(&record, reader.signer(), &ak),
         Err(Error::Decryption)
     ));
-    // Any change to the signed content or the tag fails the tag check.
+    // Any change to the content fails both checks.
     let mut edited = record.clone();
     edited.plain.insert("clinic".to_owned(), "south".to_owned());
     assert!(matches!(
-        record::open_own_record(&edited, alice.signer(), &ak),
+        record::open_single_record(&edited, &alice_key, &ak),
         Err(Error::Decryption)
     ));
-    for bad in ["", "srt1.", "srt2.AAAA", &record.writer_tag[..20]] {
+    assert!(matches!(
+        record::open_own_single_record(&edited, alice.signer(), &ak),
+        Err(Error::Decryption)
+    ));
+    // A record a reader signs while claiming Alice as writer.
+    let forged = single_signed(&reader, alice.client_id(), &ak);
+    assert!(matches!(
+        record::open_single_record(&forged, &alice_key, &ak),
+        Err(Error::Decryption)
+    ));
+    assert!(matches!(
+        record::open_own_single_record(&forged, alice.signer(), &ak),
+        Err(Error::Decryption)
+    ));
+    // Broken signatures and tags.
+    for bad in ["", "srs2.AAAA", "srs1.!!", "srs1."] {
         let mut edited = record.clone();
-        edited.writer_tag = bad.to_owned();
+        if let RecordProof::Single { signature, .. } = &mut edited.proof {
+            *signature = bad.to_owned();
+        }
         assert!(
             matches!(
-                record::open_own_record(&edited, alice.signer(), &ak),
+                record::open_single_record(&edited, &alice_key, &ak),
                 Err(Error::Decryption)
             ),
             "{bad}"
         );
     }
-    // A record forged by a reader: valid envelopes, its own signature and
-    // tag, claiming Alice as writer: both checks refuse it.
-    let header = RecordHeader {
-        record_id: RecordId::random(),
-        version: 1,
-        record_type: "patient",
-        writer_id: alice.client_id(),
-        key_version: 1,
-    };
-    let forged =
-        record::seal_record(reader.signer(), &ak, header, BTreeMap::new(), &values()).unwrap();
+    for bad in ["", "srt1.", "srt2.AAAA"] {
+        let mut edited = record.clone();
+        if let RecordProof::Single { writer_tag, .. } = &mut edited.proof {
+            *writer_tag = bad.to_owned();
+        }
+        assert!(
+            matches!(
+                record::open_own_single_record(&edited, alice.signer(), &ak),
+                Err(Error::Decryption)
+            ),
+            "{bad}"
+        );
+    }
+    // A single-signed record is not vouched for by any batch, and a batch
+    // record does not pass as single-signed.
+    let (batched, batch) = batch_of(&alice, alice.client_id(), &ak, 1);
     assert!(matches!(
-        record::open_own_record(&forged, alice.signer(), &ak),
+        record::open_record(&record, &verified(&batch, &alice), &ak),
         Err(Error::Decryption)
     ));
-    assert_rejected(&forged, &alice, &ak, "forged by a reader");
+    assert!(matches!(
+        record::open_single_record(&batched[0], &alice_key, &ak),
+        Err(Error::Decryption)
+    ));
 }

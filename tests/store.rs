@@ -732,6 +732,9 @@ fn unreachable_database_names_the_target_but_never_the_password() {
     ));
 }
 
+/// Migrations in each backend's folder.
+const MIGRATIONS: usize = 2;
+
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {
     each_backend("migrations_report_their_status_and_can_be_skipped", |db| {
@@ -745,10 +748,13 @@ fn migrations_report_their_status_and_can_be_skipped() {
         .unwrap();
         let status = bare.migration_status().unwrap();
         assert!(status.applied.is_empty());
-        assert_eq!(status.pending.len(), 1);
-        assert_eq!(bare.run_migrations().unwrap().len(), 1);
+        assert_eq!(status.pending.len(), MIGRATIONS);
+        assert_eq!(bare.run_migrations().unwrap().len(), MIGRATIONS);
         let status = db.store().migration_status().unwrap();
-        assert_eq!((status.applied.len(), status.pending.len()), (1, 0));
+        assert_eq!(
+            (status.applied.len(), status.pending.len()),
+            (MIGRATIONS, 0)
+        );
     });
 }
 
@@ -807,8 +813,10 @@ fn a_record_copied_under_another_spelling_of_its_id_is_refused() {
                 )
                 .unwrap();
             db.sql(&format!(
-            "INSERT INTO records SELECT upper(record_id), writer_id, record_type, version, plain, data, key_version, \
-             signature, writer_tag, created_at, updated_at FROM records WHERE record_id = '{}'",
+            "INSERT INTO records (record_id, writer_id, record_type, version, plain, data, key_version, \
+             batch_id, batch_index, created_at, updated_at) SELECT upper(record_id), writer_id, record_type, \
+             version, plain, data, key_version, batch_id, batch_index, created_at, updated_at \
+             FROM records WHERE record_id = '{}'",
             meta.id
         ));
             let page = alice.query(&Query::new().record_type("note")).unwrap();

@@ -27,8 +27,10 @@ mod import;
 mod peers;
 mod query;
 mod read;
+mod rewrap;
 mod share;
 mod validate;
+mod verify;
 mod write;
 
 use std::path::Path;
@@ -43,9 +45,8 @@ use crate::store::Store;
 
 pub use import::{ImportBatchOutcome, ImportRow};
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
-pub use share::{
-    RevokeOutcome, RewrapOutcome, Share, ShareKind, ShareOutcome, DEFAULT_REWRAP_BATCH,
-};
+pub use rewrap::{RewrapOutcome, DEFAULT_REWRAP_BATCH};
+pub use share::{RevokeOutcome, Share, ShareKind, ShareOutcome};
 
 /// Counters a client keeps about its key work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

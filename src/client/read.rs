@@ -1,6 +1,6 @@
-//! Reading: get one record, query many. Every record is verified (the
-//! writer's signature, or this client's own tag on its own records) before
-//! anything in it is decrypted.
+//! Reading: get one record, query many. Every record is verified (against
+//! its batch signature, see [`super::verify`]) before anything in it is
+//! decrypted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,15 +10,16 @@ use zeroize::Zeroizing;
 
 use super::access::KeyUnavailable;
 use super::query::{Cursor, Page, Query, SkipReason, Skipped};
+use super::verify::{Check, Checks};
 use super::Client;
-use crate::crypto::keys::{AccessKey, SigningPublicKey};
+use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::{Record, RecordMeta};
 use crate::record::SealedRecord;
 use crate::store::rows::{meta_tag, RecordRow};
 use crate::store::schema::{meta_index, records};
-use crate::store::tx::db_err;
+use crate::store::tx::{db_err, read_transaction};
 use crate::store::AnyConnection;
 
 /// Below this many records a page is opened on the calling thread.
@@ -26,18 +27,11 @@ const PARALLEL_THRESHOLD: usize = 128;
 
 type DB = <AnyConnection as diesel::Connection>::Backend;
 
-/// How to check one writer's records.
-#[derive(Clone, Copy)]
-enum Verifier {
-    Own,
-    Peer(SigningPublicKey),
-}
-
 /// A parsed row with what it needs to be opened.
 struct Pending {
     sealed: SealedRecord,
     meta: RecordMeta,
-    verifier: Verifier,
+    check: Check,
     key: Option<Arc<AccessKey>>,
 }
 
@@ -49,10 +43,14 @@ impl Client {
     /// [`Error::Decryption`] if it fails verification.
     pub fn get(&self, id: RecordId) -> Result<Record> {
         let mut conn = self.store.conn()?;
+        read_transaction(&mut conn, |conn| self.get_in(conn, id))
+    }
+
+    fn get_in(&self, conn: &mut AnyConnection, id: RecordId) -> Result<Record> {
         let row: Option<RecordRow> = records::table
             .find(id.to_string())
             .select(RecordRow::as_select())
-            .first(&mut *conn)
+            .first(conn)
             .optional()
             .map_err(db_err)?;
         let row = row.ok_or(Error::NotFound { record_id: id })?;
@@ -60,9 +58,17 @@ impl Client {
         if sealed.record_id != id {
             return Err(Error::Decryption);
         }
-        let verifier = self.verifier(&mut conn, sealed.writer_id)?;
+        if sealed.writer_id != self.id() {
+            // The precise error for a writer this client cannot trust.
+            self.peer(conn, sealed.writer_id)?;
+        }
+        let mut checks = Checks::default();
+        checks.load(self, conn, &[&sealed])?;
+        let check = checks
+            .check_for(self, conn, &sealed)?
+            .map_err(|_| Error::Decryption)?;
         let key = match self.access_key(
-            &mut conn,
+            conn,
             sealed.writer_id,
             &sealed.record_type,
             sealed.key_version,
@@ -79,7 +85,7 @@ impl Client {
         self.open(Pending {
             sealed,
             meta,
-            verifier,
+            check,
             key: Some(key),
         })
     }
@@ -90,7 +96,11 @@ impl Client {
     pub fn query(&self, query: &Query) -> Result<Page> {
         query.check()?;
         let mut conn = self.store.conn()?;
-        let mut rows = self.select_rows(&mut conn, query)?;
+        read_transaction(&mut conn, |conn| self.query_in(conn, query))
+    }
+
+    fn query_in(&self, conn: &mut AnyConnection, query: &Query) -> Result<Page> {
+        let mut rows = self.select_rows(conn, query)?;
         let next = if rows.len() > query.limit {
             rows.truncate(query.limit);
             rows.last().map(|row| {
@@ -104,7 +114,7 @@ impl Client {
         } else {
             None
         };
-        let (mut records, skipped) = self.open_rows(&mut conn, rows, query.with_data)?;
+        let (mut records, skipped) = self.open_rows(conn, rows, query.with_data)?;
         // The index is only a hint from an untrusted database: keep the
         // records whose verified plain meta really matches.
         records.retain(|r| {
@@ -203,26 +213,15 @@ impl Client {
         q.limit(limit).load(conn).map_err(db_err)
     }
 
-    fn verifier(&self, conn: &mut AnyConnection, writer: ClientId) -> Result<Verifier> {
-        if writer == self.id() {
-            Ok(Verifier::Own)
-        } else {
-            Ok(Verifier::Peer(self.peer(conn, writer)?.signing_key))
-        }
-    }
-
     /// Verifies, then (when a key is given) decrypts.
     fn open(&self, pending: Pending) -> Result<Record> {
         let Pending {
             sealed,
             meta,
-            verifier,
+            check,
             key,
         } = pending;
-        match verifier {
-            Verifier::Own => sealed.verify_own(self.identity.signer())?,
-            Verifier::Peer(public) => sealed.verify(&public)?,
-        }
+        self.run_check(&sealed, &check)?;
         let data = match key {
             None => None,
             Some(key) => Some(
@@ -244,38 +243,37 @@ impl Client {
         with_data: bool,
     ) -> Result<(Vec<Record>, Vec<Skipped>)> {
         let mut skipped = Vec::new();
-        let mut verifiers: HashMap<ClientId, Option<Verifier>> = HashMap::new();
-        let mut keys: HashMap<(ClientId, String, u32), Option<Arc<AccessKey>>> = HashMap::new();
-        let mut pending = Vec::with_capacity(rows.len());
+        let mut parsed = Vec::with_capacity(rows.len());
         for row in rows {
+            match row.to_sealed() {
+                Ok(pair) => parsed.push(pair),
+                Err(_) => skipped.push(Skipped {
+                    record_id: row.id(),
+                    writer_id: row.writer(),
+                    reason: SkipReason::Invalid,
+                }),
+            }
+        }
+        let mut checks = Checks::default();
+        checks.load(
+            self,
+            conn,
+            &parsed.iter().map(|(sealed, _)| sealed).collect::<Vec<_>>(),
+        )?;
+        let mut keys: HashMap<(ClientId, String, u32), Option<Arc<AccessKey>>> = HashMap::new();
+        let mut pending = Vec::with_capacity(parsed.len());
+        for (sealed, meta) in parsed {
             let skip = |reason| Skipped {
-                record_id: row.id(),
-                writer_id: row.writer(),
+                record_id: Some(sealed.record_id),
+                writer_id: Some(sealed.writer_id),
                 reason,
             };
-            let Ok((sealed, meta)) = row.to_sealed() else {
-                skipped.push(skip(SkipReason::Invalid));
-                continue;
-            };
-            let verifier = match verifiers.get(&sealed.writer_id) {
-                Some(v) => *v,
-                None => {
-                    let v = match self.verifier(conn, sealed.writer_id) {
-                        Ok(v) => Some(v),
-                        Err(
-                            Error::UnknownClient { .. }
-                            | Error::KeyChanged { .. }
-                            | Error::Decryption,
-                        ) => None,
-                        Err(other) => return Err(other),
-                    };
-                    verifiers.insert(sealed.writer_id, v);
-                    v
+            let check = match checks.check_for(self, conn, &sealed)? {
+                Ok(check) => check,
+                Err(reason) => {
+                    skipped.push(skip(reason));
+                    continue;
                 }
-            };
-            let Some(verifier) = verifier else {
-                skipped.push(skip(SkipReason::UnknownWriter));
-                continue;
             };
             let key = if with_data {
                 let id = (
@@ -309,7 +307,7 @@ impl Client {
             pending.push(Pending {
                 sealed,
                 meta,
-                verifier,
+                check,
                 key,
             });
         }

@@ -13,18 +13,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::access::{
-    current_version, current_version_for_rotation, KeyUnavailable, KIND_AUTHORIZE, KIND_READ,
-};
+use super::access::{current_version_for_rotation, KeyUnavailable, KIND_AUTHORIZE, KIND_READ};
+use super::rewrap::DEFAULT_REWRAP_BATCH;
 use super::{validate, Client};
-use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
-use crate::crypto::signature::{self, GrantKind, RecordHeader, ShareGrant, SignedContent};
+use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::keycache::KeyId;
-use crate::store::rows::{from_micros, now_micros, PolicyRow, RecordRow};
-use crate::store::schema::{access_keys, key_heads, policies, records};
+use crate::store::rows::{from_micros, now_micros, PolicyRow};
+use crate::store::schema::{access_keys, key_heads, policies};
 use crate::store::tx::{db_err, write_transaction};
 use crate::store::AnyConnection;
 
@@ -78,18 +76,6 @@ pub struct RevokeOutcome {
     /// Wrapped keys written for the new version (writer and remaining
     /// readers).
     pub wrapped_keys: usize,
-}
-
-/// What a re-wrap pass did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct RewrapOutcome {
-    /// Records whose data keys now sit under the current key version.
-    pub rewrapped: usize,
-    /// Records left as they were because they failed verification.
-    pub invalid: usize,
-    /// Transactions committed (one per batch).
-    pub batches: usize,
 }
 
 fn parse_kind(kind: &str) -> Option<ShareKind> {
@@ -270,73 +256,6 @@ impl Client {
         Ok(outcome)
     }
 
-    /// Re-wraps the data keys of this client's records of `record_type`
-    /// that are sealed under an older key version, under the current one —
-    /// values untouched, each record signed again. Works in batches of
-    /// `batch_size`, one transaction each; interrupted, it resumes where it
-    /// stopped when called again. Records that fail verification are left
-    /// as they are and counted.
-    pub fn rewrap_existing(&self, record_type: &str, batch_size: usize) -> Result<RewrapOutcome> {
-        self.rewrap_existing_with_progress(record_type, batch_size, |_| {})
-    }
-
-    /// [`Client::rewrap_existing`], calling `progress` with the running
-    /// totals after each committed batch.
-    pub fn rewrap_existing_with_progress(
-        &self,
-        record_type: &str,
-        batch_size: usize,
-        mut progress: impl FnMut(&RewrapOutcome),
-    ) -> Result<RewrapOutcome> {
-        validate::record_type(record_type)?;
-        let batch_size = i64::try_from(batch_size.clamp(1, 10_000)).unwrap_or(500);
-        let mut conn = self.store.conn()?;
-        let me = self.id();
-        let mut total = RewrapOutcome::default();
-        let mut after = String::new();
-        loop {
-            let (done, last) = write_transaction(&mut conn, |conn| {
-                current_version(conn, me, record_type)?;
-                let Some(current) = self.own_current_version(conn, record_type)? else {
-                    return Ok((RewrapOutcome::default(), None));
-                };
-                let rows: Vec<RecordRow> = records::table
-                    .filter(records::writer_id.eq(me.to_string()))
-                    .filter(records::record_type.eq(record_type))
-                    .filter(records::key_version.lt(current as i32))
-                    .filter(records::record_id.gt(&after))
-                    .order(records::record_id.asc())
-                    .limit(batch_size)
-                    .select(RecordRow::as_select())
-                    .load(conn)
-                    .map_err(db_err)?;
-                let last = rows.last().map(|r| r.record_id.clone());
-                let new_key = self.key_or_err(conn, me, record_type, current)?;
-                let mut done = RewrapOutcome::default();
-                for row in rows {
-                    match self.rewrap_row(conn, &row, current, &new_key)? {
-                        true => done.rewrapped += 1,
-                        false => done.invalid += 1,
-                    }
-                }
-                Ok((done, last))
-            })?;
-            let Some(last) = last else { break };
-            total.rewrapped += done.rewrapped;
-            total.invalid += done.invalid;
-            total.batches += 1;
-            progress(&total);
-            after = last;
-        }
-        tracing::info!(
-            record_type,
-            rewrapped = total.rewrapped,
-            invalid = total.invalid,
-            "re-wrapped existing records"
-        );
-        Ok(total)
-    }
-
     /// Shares where this client is the writer.
     pub fn outgoing_shares(&self) -> Result<Vec<Share>> {
         self.list_shares(true)
@@ -467,7 +386,7 @@ impl Client {
 
     /// The access key of (writer, type, version), or an error if this
     /// client cannot have it.
-    fn key_or_err(
+    pub(super) fn key_or_err(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
@@ -816,77 +735,6 @@ impl Client {
             }
         }
     }
-
-    /// Re-wraps one record's data keys under `new_key` (version
-    /// `current`), re-signs it and writes it back if it has not changed
-    /// meanwhile. `false` if the record fails verification.
-    fn rewrap_row(
-        &self,
-        conn: &mut AnyConnection,
-        row: &RecordRow,
-        current: u32,
-        new_key: &AccessKey,
-    ) -> Result<bool> {
-        let Ok((sealed, _)) = row.to_sealed() else {
-            return Ok(false);
-        };
-        if sealed.writer_id != self.id() || sealed.verify_own(self.identity.signer()).is_err() {
-            tracing::warn!(record_id = %sealed.record_id, "not re-wrapping a record that fails verification");
-            return Ok(false);
-        }
-        let old_key = match self.access_key(
-            conn,
-            sealed.writer_id,
-            &sealed.record_type,
-            sealed.key_version,
-        ) {
-            Ok(key) => key,
-            Err(_) => return Ok(false),
-        };
-        let mut fields = std::collections::BTreeMap::new();
-        for (name, text) in &sealed.fields {
-            let ctx = FieldContext {
-                record_type: &sealed.record_type,
-                record_id: sealed.record_id,
-                writer_id: sealed.writer_id,
-                field: name,
-                key_version: sealed.key_version,
-            };
-            match envelope::rewrap_field(&old_key, &ctx, new_key, current, text) {
-                Ok(moved) => fields.insert(name.clone(), moved.into_string()),
-                Err(_) => return Ok(false),
-            };
-        }
-        let content = SignedContent {
-            header: RecordHeader {
-                record_id: sealed.record_id,
-                version: sealed.version,
-                record_type: &sealed.record_type,
-                writer_id: sealed.writer_id,
-                key_version: current,
-            },
-            plain: &sealed.plain,
-            fields: &fields,
-            file_digest: None,
-        };
-        let (signature, tag) = self.identity.signer().sign_and_tag(&content)?;
-        let data = serde_json::to_string(&fields).map_err(|_| Error::Serialization)?;
-        let changed = diesel::update(
-            records::table
-                .filter(records::record_id.eq(&row.record_id))
-                .filter(records::version.eq(row.version))
-                .filter(records::key_version.eq(row.key_version)),
-        )
-        .set((
-            records::data.eq(data),
-            records::key_version.eq(current as i32),
-            records::signature.eq(signature.into_string()),
-            records::writer_tag.eq(tag),
-        ))
-        .execute(conn)
-        .map_err(db_err)?;
-        Ok(changed == 1)
-    }
 }
 
 /// A client a grant is made to: its id, the X25519 key its grantor pinned,
@@ -897,6 +745,3 @@ struct Grantee {
     key: EncryptionPublicKey,
     via: Option<ClientId>,
 }
-
-/// Records per re-wrap transaction when [`Client::revoke`] re-wraps.
-pub const DEFAULT_REWRAP_BATCH: usize = 500;

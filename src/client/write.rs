@@ -13,15 +13,16 @@ use super::access::WriteKey;
 use super::{validate, Client};
 use crate::crypto::signature::RecordHeader;
 use crate::error::{Error, Result};
-use crate::ids::RecordId;
+use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
-use crate::record::seal_record;
-use crate::store::rows::{from_micros, now_micros, MetaRow, RecordRow};
-use crate::store::schema::{meta_index, records};
-use crate::store::tx::{db_err, is_unique_violation, on_backend, write_transaction};
+use crate::record::{seal_record, sign_batch};
+use crate::store::rows::{from_micros, now_micros, BatchRow, MetaRow, RecordRow};
+use crate::store::schema::{meta_index, record_batches, records};
+use crate::store::tx::{db_err, is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
 
-/// Records sealed per chunk (and inserted per statement).
+/// Records sealed per chunk, signed per batch signature and inserted per
+/// statement.
 const CHUNK: usize = 200;
 /// Attempts of a write that loses a race on creating a type's first key.
 const ATTEMPTS: usize = 3;
@@ -29,6 +30,7 @@ const ATTEMPTS: usize = 3;
 /// One chunk, sealed: the rows to insert and the meta to return.
 struct SealedChunk {
     index: usize,
+    batch: BatchRow,
     rows: Vec<RecordRow>,
     meta_rows: Vec<MetaRow>,
     metas: Vec<RecordMeta>,
@@ -110,13 +112,21 @@ impl Client {
                 writer_id: self.id(),
                 key_version: key.version,
             };
+            let batch_id = BatchId::random();
             let sealed = seal_record(
-                self.identity.signer(),
                 &key.key,
                 header,
                 plain.clone(),
                 fields.encoded(),
+                batch_id,
+                0,
             )?;
+            let batch = sign_batch(
+                self.identity.signer(),
+                batch_id,
+                std::slice::from_ref(&sealed),
+            )?;
+            insert_batch(conn, &BatchRow::from_signed(&batch, now))?;
             let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
             let changed = diesel::update(
                 records::table
@@ -131,6 +141,7 @@ impl Client {
             }
             delete_meta(conn, &current)?;
             insert_meta(conn, &row.meta_rows(plain))?;
+            drop_unused_batches(conn, current.batch())?;
             let meta = RecordMeta {
                 id,
                 version: expected_version + 1,
@@ -164,7 +175,7 @@ impl Client {
             if deleted != 1 {
                 return Err(conflict(id, expected_version, None));
             }
-            Ok(())
+            drop_unused_batches(conn, current.batch())
         })
     }
 
@@ -200,13 +211,18 @@ impl Client {
         expected_version: u64,
         verify: bool,
     ) -> Result<RecordRow> {
-        let row: RecordRow = records::table
-            .find(id.to_string())
-            .select(RecordRow::as_select())
-            .first(conn)
-            .optional()
-            .map_err(db_err)?
-            .ok_or(Error::NotFound { record_id: id })?;
+        // Locked on PostgreSQL (SQLite's write transaction already holds
+        // the database), so the batch that signs it stays until we are done.
+        let query = || records::table.find(id.to_string());
+        let row: RecordRow = match conn {
+            AnyConnection::Sqlite(c) => query().select(RecordRow::as_select()).first(c),
+            AnyConnection::Postgresql(c) => {
+                query().select(RecordRow::as_select()).for_update().first(c)
+            }
+        }
+        .optional()
+        .map_err(db_err)?
+        .ok_or(Error::NotFound { record_id: id })?;
         if row.writer() != Some(self.id()) {
             return Err(Error::AccessDenied {
                 record_id: id,
@@ -218,7 +234,7 @@ impl Client {
             if sealed.record_id != id {
                 return Err(Error::Decryption);
             }
-            sealed.verify_own(self.identity.signer())?;
+            self.check_record(conn, &sealed)?;
         }
         let found = u64::try_from(row.version).map_err(|_| Error::Decryption)?;
         if found != expected_version {
@@ -283,13 +299,11 @@ impl Client {
         keys: &HashMap<&str, WriteKey>,
         now: i64,
     ) -> Result<SealedChunk> {
-        let mut sealed = SealedChunk {
-            index,
-            rows: Vec::with_capacity(chunk.len()),
-            meta_rows: Vec::new(),
-            metas: Vec::with_capacity(chunk.len()),
-        };
-        for record in chunk {
+        let batch_id = BatchId::random();
+        let at = from_micros(now).ok_or(Error::InvalidInput("clock out of range"))?;
+        let mut records = Vec::with_capacity(chunk.len());
+        let mut metas = Vec::with_capacity(chunk.len());
+        for (index, record) in (0u32..).zip(chunk) {
             let key = &keys[record.record_type.as_str()];
             let id = RecordId::random();
             let header = RecordHeader {
@@ -299,18 +313,15 @@ impl Client {
                 writer_id: self.id(),
                 key_version: key.version,
             };
-            let record_sealed = seal_record(
-                self.identity.signer(),
+            records.push(seal_record(
                 &key.key,
                 header,
                 record.plain.clone(),
                 record.fields.encoded(),
-            )?;
-            let row = RecordRow::from_sealed(record_sealed, now, now)?;
-            sealed.meta_rows.extend(row.meta_rows(&record.plain));
-            sealed.rows.push(row);
-            let at = from_micros(now).ok_or(Error::InvalidInput("clock out of range"))?;
-            sealed.metas.push(RecordMeta {
+                batch_id,
+                index,
+            )?);
+            metas.push(RecordMeta {
                 id,
                 version: 1,
                 writer_id: self.id(),
@@ -321,25 +332,89 @@ impl Client {
                 updated_at: at,
             });
         }
+        let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
+        let mut sealed = SealedChunk {
+            index,
+            batch: BatchRow::from_signed(&batch, now),
+            rows: Vec::with_capacity(chunk.len()),
+            meta_rows: Vec::with_capacity(chunk.len() * 2),
+            metas,
+        };
+        for (record, new) in records.into_iter().zip(chunk) {
+            let row = RecordRow::from_sealed(record, now, now)?;
+            sealed.meta_rows.extend(row.meta_rows(&new.plain));
+            sealed.rows.push(row);
+        }
         Ok(sealed)
     }
 }
 
 fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
-    on_backend!(conn, |c| diesel::insert_into(records::table)
-        .values(&chunk.rows)
-        .execute(c))
-    .map_err(db_err)?;
+    insert_batch(conn, &chunk.batch)?;
+    insert_rows(conn, &chunk.rows)?;
     insert_meta(conn, &chunk.meta_rows)
 }
 
+/// Inserts many rows: on SQLite one cached, prepared single-row statement
+/// per row (an in-process call each; a multi-row statement would be built
+/// and prepared again for every chunk), on PostgreSQL multi-row statements
+/// (one round trip per 1,000 rows or fewer).
+macro_rules! insert_many {
+    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {{
+        let rows = $rows;
+        match $conn {
+            AnyConnection::Sqlite(c) => {
+                for row in rows {
+                    diesel::insert_into($table)
+                        .values(row)
+                        .execute(c)
+                        .map_err(db_err)?;
+                }
+            }
+            AnyConnection::Postgresql(c) => {
+                for batch in rows.chunks($per_statement) {
+                    diesel::insert_into($table)
+                        .values(batch)
+                        .execute(c)
+                        .map_err(db_err)?;
+                }
+            }
+        }
+        Ok(())
+    }};
+}
+
+fn insert_rows(conn: &mut AnyConnection, rows: &[RecordRow]) -> Result<()> {
+    insert_many!(conn, records::table, rows, CHUNK)
+}
+
 fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
-    for batch in rows.chunks(1000) {
-        on_backend!(&mut *conn, |c| diesel::insert_into(meta_index::table)
-            .values(batch)
-            .execute(c))
+    insert_many!(conn, meta_index::table, rows, 1000)
+}
+
+pub(super) fn insert_batch(conn: &mut AnyConnection, batch: &BatchRow) -> Result<()> {
+    diesel::insert_into(record_batches::table)
+        .values(batch)
+        .execute(conn)
         .map_err(db_err)?;
-    }
+    Ok(())
+}
+
+/// Removes `batch` if no record names it any more (after an update, a
+/// delete or a re-wrap moved its last record to another batch).
+pub(super) fn drop_unused_batches(conn: &mut AnyConnection, batch: Option<&str>) -> Result<()> {
+    let Some(batch) = batch else {
+        return Ok(());
+    };
+    diesel::delete(
+        record_batches::table
+            .filter(record_batches::batch_id.eq(batch))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                records::table.filter(records::batch_id.eq(record_batches::batch_id.nullable())),
+            ))),
+    )
+    .execute(conn)
+    .map_err(db_err)?;
     Ok(())
 }
 

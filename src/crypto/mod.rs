@@ -2,6 +2,7 @@
 //! wrapping and record signatures. Nothing here touches the database.
 
 pub(crate) mod aead;
+pub mod batch;
 pub mod envelope;
 pub mod keys;
 pub(crate) mod rng;

@@ -171,6 +171,11 @@ impl RecordSigner {
         })
     }
 
+    /// The Ed25519 key, for [`crate::batch`].
+    pub(crate) fn dalek(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The writer tag of `content` (see [`RecordSigner`]).
     #[must_use = "the tag must be stored with the record"]
     pub fn tag(&self, content: &SignedContent<'_>) -> Result<String> {
@@ -207,18 +212,6 @@ impl RecordSigner {
             .map_err(|_| Error::Crypto("BLAKE2b"))?;
         mac.update(message).map_err(|_| Error::Crypto("BLAKE2b"))?;
         mac.finalize().map_err(|_| Error::Crypto("BLAKE2b"))
-    }
-
-    /// Signs `content` and tags it, computing the message once.
-    pub(crate) fn sign_and_tag(
-        &self,
-        content: &SignedContent<'_>,
-    ) -> Result<(RecordSignature, String)> {
-        let message = content.message()?;
-        Ok((
-            RecordSignature(self.sign_message(&message)),
-            self.tag_text(&message)?,
-        ))
     }
 
     /// Signs `content`.

@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{access_keys, clients, key_heads, meta_index, policies, records};
+use super::schema::{
+    access_keys, clients, key_heads, meta_index, policies, record_batches, records,
+};
+use crate::crypto::batch::SignedBatch;
 use crate::error::{Error, Result};
-use crate::ids::{ClientId, RecordId};
+use crate::ids::{BatchId, ClientId, RecordId};
 use crate::model::RecordMeta;
-use crate::record::SealedRecord;
+use crate::record::{RecordProof, SealedRecord};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -62,7 +65,7 @@ pub(crate) struct PolicyRow {
 /// One stored record version. `Debug` is not derived: the row holds
 /// ciphertext.
 #[derive(Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = records)]
+#[diesel(table_name = records, treat_none_as_null = true)]
 pub(crate) struct RecordRow {
     pub record_id: String,
     pub writer_id: String,
@@ -71,10 +74,47 @@ pub(crate) struct RecordRow {
     pub plain: String,
     pub data: String,
     pub key_version: i32,
-    pub signature: String,
-    pub writer_tag: String,
+    pub signature: Option<String>,
+    pub writer_tag: Option<String>,
+    pub batch_id: Option<String>,
+    pub batch_index: Option<i32>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// One signed batch of record digests.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = record_batches)]
+pub(crate) struct BatchRow {
+    pub batch_id: String,
+    pub writer_id: String,
+    pub digests: String,
+    pub signature: String,
+    pub created_at: i64,
+}
+
+impl BatchRow {
+    /// The row for a signed batch.
+    pub(crate) fn from_signed(batch: &SignedBatch, created_at: i64) -> Self {
+        BatchRow {
+            batch_id: batch.batch_id().to_string(),
+            writer_id: batch.writer_id().to_string(),
+            digests: batch.digests_text(),
+            signature: batch.signature().to_owned(),
+            created_at,
+        }
+    }
+
+    /// Parses the row back (not verified); anything malformed, ids in a
+    /// non-canonical spelling included, is [`Error::Decryption`].
+    pub(crate) fn to_signed(&self) -> Result<SignedBatch> {
+        let batch_id: BatchId = self.batch_id.parse().map_err(|_| Error::Decryption)?;
+        let writer_id: ClientId = self.writer_id.parse().map_err(|_| Error::Decryption)?;
+        if batch_id.to_string() != self.batch_id || writer_id.to_string() != self.writer_id {
+            return Err(Error::Decryption);
+        }
+        SignedBatch::from_stored(batch_id, writer_id, &self.digests, &self.signature)
+    }
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -122,6 +162,21 @@ impl RecordRow {
         created_at: i64,
         updated_at: i64,
     ) -> Result<Self> {
+        let (signature, writer_tag, batch_id, batch_index) = match sealed.proof {
+            RecordProof::Batch { batch_id, index } => (
+                None,
+                None,
+                Some(batch_id.to_string()),
+                Some(
+                    i32::try_from(index)
+                        .map_err(|_| Error::InvalidInput("batch index overflow"))?,
+                ),
+            ),
+            RecordProof::Single {
+                signature,
+                writer_tag,
+            } => (Some(signature), Some(writer_tag), None, None),
+        };
         Ok(RecordRow {
             record_id: sealed.record_id.to_string(),
             writer_id: sealed.writer_id.to_string(),
@@ -132,8 +187,10 @@ impl RecordRow {
             key_version: i32::try_from(sealed.key_version)
                 .map_err(|_| Error::InvalidInput("key version overflow"))?,
             record_type: sealed.record_type,
-            signature: sealed.signature,
-            writer_tag: sealed.writer_tag,
+            signature,
+            writer_tag,
+            batch_id,
+            batch_index,
             created_at,
             updated_at,
         })
@@ -154,8 +211,7 @@ impl RecordRow {
                 .map_err(|_| Error::Decryption)?,
             fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data)
                 .map_err(|_| Error::Decryption)?,
-            signature: self.signature.clone(),
-            writer_tag: self.writer_tag.clone(),
+            proof: self.proof()?,
         };
         if sealed.record_id.to_string() != self.record_id
             || sealed.writer_id.to_string() != self.writer_id
@@ -173,6 +229,38 @@ impl RecordRow {
             updated_at: from_micros(self.updated_at).ok_or(Error::Decryption)?,
         };
         Ok((sealed, meta))
+    }
+
+    /// What vouches for the row: a batch reference, or (rows stored before
+    /// batch signatures) a signature and tag; exactly one of the two.
+    fn proof(&self) -> Result<RecordProof> {
+        match (
+            &self.batch_id,
+            self.batch_index,
+            &self.signature,
+            &self.writer_tag,
+        ) {
+            (Some(batch_id), Some(index), None, None) => {
+                let parsed: BatchId = batch_id.parse().map_err(|_| Error::Decryption)?;
+                if parsed.to_string() != *batch_id {
+                    return Err(Error::Decryption);
+                }
+                Ok(RecordProof::Batch {
+                    batch_id: parsed,
+                    index: u32::try_from(index).map_err(|_| Error::Decryption)?,
+                })
+            }
+            (None, None, Some(signature), Some(writer_tag)) => Ok(RecordProof::Single {
+                signature: signature.clone(),
+                writer_tag: writer_tag.clone(),
+            }),
+            _ => Err(Error::Decryption),
+        }
+    }
+
+    /// The batch that signs this row, if it names one.
+    pub(crate) fn batch(&self) -> Option<&str> {
+        self.batch_id.as_deref()
     }
 
     /// The record id, parsed.

@@ -56,10 +56,22 @@ diesel::table! {
         plain -> Text,
         data -> Text,
         key_version -> Integer,
-        signature -> Text,
-        writer_tag -> Text,
+        signature -> Nullable<Text>,
+        writer_tag -> Nullable<Text>,
+        batch_id -> Nullable<Text>,
+        batch_index -> Nullable<Integer>,
         created_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    record_batches (batch_id) {
+        batch_id -> Text,
+        writer_id -> Text,
+        digests -> Text,
+        signature -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -85,5 +97,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_keys,
     policies,
     records,
+    record_batches,
     meta_index,
 );

@@ -1,8 +1,12 @@
-//! Write transactions and database error mapping.
+//! Transactions and database error mapping.
 //!
 //! SQLite write transactions start with `BEGIN IMMEDIATE`, so two writers
-//! never both read and then fail to upgrade their lock; PostgreSQL runs at
-//! READ COMMITTED with row locks taken by the statements themselves.
+//! never both read and then fail to upgrade their lock; PostgreSQL writes
+//! run at READ COMMITTED with row locks taken by the statements themselves.
+//! Reads that need a record and the batch that signs it run in one
+//! snapshot: a deferred transaction on SQLite (WAL), REPEATABLE READ READ
+//! ONLY on PostgreSQL, so a concurrent update cannot remove the batch
+//! between the two.
 
 use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -52,11 +56,33 @@ pub(crate) fn write_transaction<T>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
+    transaction(conn, "BEGIN IMMEDIATE", "BEGIN", f)
+}
+
+/// Runs `f` in a read-only snapshot (see the module docs).
+pub(crate) fn read_transaction<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T>,
+) -> Result<T> {
+    transaction(
+        conn,
+        "BEGIN DEFERRED",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        f,
+    )
+}
+
+fn transaction<T>(
+    conn: &mut AnyConnection,
+    sqlite_begin: &str,
+    postgres_begin: &str,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T>,
+) -> Result<T> {
     match conn {
-        AnyConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, sqlite_begin),
+        AnyConnection::Postgresql(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, postgres_begin)
         }
-        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
     }
     .map_err(db_err)?;
     match f(conn) {

@@ -1,0 +1,172 @@
+//! Checking stored records before anything in them is decrypted.
+//!
+//! A record signed in a batch is checked against that batch, and each batch
+//! is verified once (per read) against its writer's key: this client's own
+//! key for its own records, a peer's pinned key otherwise. Records stored
+//! before batch signatures carry their own signature, checked against the
+//! writer's key, or (this client's own) the writer tag.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use diesel::prelude::*;
+
+use super::query::SkipReason;
+use super::Client;
+use crate::crypto::batch::VerifiedBatch;
+use crate::crypto::keys::SigningPublicKey;
+use crate::error::{Error, Result};
+use crate::ids::{BatchId, ClientId};
+use crate::record::{RecordProof, SealedRecord};
+use crate::store::rows::BatchRow;
+use crate::store::schema::record_batches;
+use crate::store::tx::db_err;
+use crate::store::AnyConnection;
+
+/// Batch ids per `IN (…)` query.
+const BATCHES_PER_QUERY: usize = 500;
+
+/// How one record is checked (cheap to clone: the batch is shared).
+#[derive(Clone)]
+pub(super) enum Check {
+    /// Its digest must sit at its place in this batch, already verified
+    /// against the writer's key.
+    InBatch(Arc<VerifiedBatch>),
+    /// A record stored before batches, by a peer: its own signature.
+    Signature(SigningPublicKey),
+    /// A record stored before batches, by this client: its writer tag.
+    OwnTag,
+}
+
+/// Resolves checks for the records of one read, loading and verifying
+/// each batch and each writer's key once.
+#[derive(Default)]
+pub(super) struct Checks {
+    writers: HashMap<ClientId, Option<SigningPublicKey>>,
+    batches: HashMap<BatchId, Option<Arc<VerifiedBatch>>>,
+}
+
+impl Checks {
+    /// Loads and verifies every batch `records` name that is not loaded yet.
+    pub(super) fn load(
+        &mut self,
+        client: &Client,
+        conn: &mut AnyConnection,
+        records: &[&SealedRecord],
+    ) -> Result<()> {
+        let wanted: BTreeSet<BatchId> = records
+            .iter()
+            .filter_map(|r| match r.proof {
+                RecordProof::Batch { batch_id, .. } => Some(batch_id),
+                _ => None,
+            })
+            .filter(|id| !self.batches.contains_key(id))
+            .collect();
+        let wanted: Vec<BatchId> = wanted.into_iter().collect();
+        for ids in wanted.chunks(BATCHES_PER_QUERY) {
+            let rows: Vec<BatchRow> = record_batches::table
+                .filter(record_batches::batch_id.eq_any(ids.iter().map(ToString::to_string)))
+                .select(BatchRow::as_select())
+                .load(conn)
+                .map_err(db_err)?;
+            for id in ids {
+                self.batches.insert(*id, None);
+            }
+            for row in rows {
+                let Ok(signed) = row.to_signed() else {
+                    continue;
+                };
+                let Some(key) = self.writer_key(client, conn, signed.writer_id())? else {
+                    continue;
+                };
+                let id = signed.batch_id();
+                match signed.verify(&key) {
+                    Ok(verified) => {
+                        self.batches.insert(id, Some(Arc::new(verified)));
+                    }
+                    Err(_) => tracing::warn!(batch_id = %id, "a record batch failed verification"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How to check `record` (after [`Checks::load`]), or why it cannot be
+    /// checked.
+    pub(super) fn check_for(
+        &mut self,
+        client: &Client,
+        conn: &mut AnyConnection,
+        record: &SealedRecord,
+    ) -> Result<std::result::Result<Check, SkipReason>> {
+        let Some(key) = self.writer_key(client, conn, record.writer_id)? else {
+            return Ok(Err(SkipReason::UnknownWriter));
+        };
+        Ok(match &record.proof {
+            RecordProof::Batch { batch_id, .. } => match self.batches.get(batch_id) {
+                Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
+                _ => Err(SkipReason::Invalid),
+            },
+            RecordProof::Single { .. } if record.writer_id == client.id() => Ok(Check::OwnTag),
+            RecordProof::Single { .. } => Ok(Check::Signature(key)),
+        })
+    }
+
+    /// The signing key of `writer`: this client's own, or the peer's pinned
+    /// key; `None` for a writer that is unknown or whose keys changed.
+    fn writer_key(
+        &mut self,
+        client: &Client,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+    ) -> Result<Option<SigningPublicKey>> {
+        if let Some(known) = self.writers.get(&writer) {
+            return Ok(*known);
+        }
+        let key = if writer == client.id() {
+            Some(client.public().signing_key)
+        } else {
+            match client.peer(conn, writer) {
+                Ok(peer) => Some(peer.signing_key),
+                Err(Error::UnknownClient { .. } | Error::KeyChanged { .. } | Error::Decryption) => {
+                    None
+                }
+                Err(other) => return Err(other),
+            }
+        };
+        self.writers.insert(writer, key);
+        Ok(key)
+    }
+}
+
+impl Client {
+    /// Runs a resolved check on `record`. Every failure is
+    /// [`Error::Decryption`].
+    pub(super) fn run_check(&self, record: &SealedRecord, check: &Check) -> Result<()> {
+        match check {
+            Check::InBatch(batch) => record.verify_in(batch),
+            Check::Signature(key) => record.verify_single(key),
+            Check::OwnTag => record.verify_own_single(self.identity.signer()),
+        }
+    }
+
+    /// Checks one record on the calling thread. An unknown writer or one
+    /// whose keys changed is that error; any other failure is
+    /// [`Error::Decryption`].
+    pub(super) fn check_record(
+        &self,
+        conn: &mut AnyConnection,
+        record: &SealedRecord,
+    ) -> Result<()> {
+        if record.writer_id != self.id() {
+            // The precise error for a writer this client cannot trust.
+            self.peer(conn, record.writer_id)?;
+        }
+        let mut checks = Checks::default();
+        checks.load(self, conn, &[record])?;
+        match checks.check_for(self, conn, record)? {
+            Ok(check) => self.run_check(record, &check),
+            Err(_) => Err(Error::Decryption),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Batch signatures: one Ed25519 signature over the BLAKE2b-256 digests of
+//! many record versions.
+//!
+//! # Use case
+//! A writer that stores 200 records at once signs them with one Ed25519
+//! signature instead of 200: each record's canonical message (the one
+//! [`SignedContent::message`] builds) is hashed with BLAKE2b-256, and the
+//! writer signs the list of digests together with the batch id and its own
+//! id. A record names its batch and its place in it; a reader verifies the
+//! batch once against the writer's pinned signing key and then checks each
+//! record's digest against its place in the list.
+//!
+//! # Security
+//! Forging a record means either forging the writer's Ed25519 signature
+//! over a digest list, or finding a second record message with the same
+//! BLAKE2b-256 digest as one the writer signed (a collision, 2^128 work).
+//! A reader that holds the access key can do neither. The database can
+//! point a record at another batch only if that batch holds the same
+//! digest, that is, the same record version signed by the same writer.
+//!
+//! # Errors
+//! A malformed, foreign or forged batch, and a record whose digest is not
+//! at its place in the batch, are the opaque [`Error::Decryption`].
+//!
+//! # Example
+//! ```
+//! use std::collections::BTreeMap;
+//! use strongroom::batch::{self, BatchId, SignedBatch};
+//! use strongroom::signature::{RecordHeader, RecordSigner, SignedContent};
+//! use strongroom::{ClientId, RecordId, SigningSecretKey};
+//!
+//! let secret = SigningSecretKey::generate();
+//! let signer = RecordSigner::new(&secret)?;
+//! let writer = ClientId::random();
+//! let (plain, fields) = (BTreeMap::new(), BTreeMap::new());
+//! let content = SignedContent {
+//!     header: RecordHeader {
+//!         record_id: RecordId::random(),
+//!         version: 1,
+//!         record_type: "patient",
+//!         writer_id: writer,
+//!         key_version: 1,
+//!     },
+//!     plain: &plain,
+//!     fields: &fields,
+//!     file_digest: None,
+//! };
+//! let digest = content.digest()?;
+//! let signed = signer.sign_batch(BatchId::random(), writer, vec![digest])?;
+//! let verified = signed.verify(&secret.public_key())?;
+//! verified.check(writer, 0, &digest)?;
+//! # Ok::<(), strongroom::Error>(())
+//! ```
+
+use std::fmt;
+
+use ed25519_dalek::{Signer, VerifyingKey};
+
+use crate::crypto::keys::SigningPublicKey;
+use crate::crypto::signature::{RecordSigner, SignedContent};
+use crate::error::{Error, Result};
+use crate::format::{b64, canonical::Canonical};
+pub use crate::ids::BatchId;
+use crate::ids::ClientId;
+
+/// The batch signature format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The text every version-1 batch signature starts with.
+pub const PREFIX: &str = "srb1.";
+/// Bytes in one record digest (BLAKE2b-256).
+pub const DIGEST_LEN: usize = 32;
+/// The most records one batch may cover.
+pub const MAX_RECORDS: usize = 4096;
+const MESSAGE_LABEL: &str = "strongroom/record-batch";
+const DIGEST_LABEL: &str = "strongroom/record-digest";
+const SIGNATURE_LEN: usize = 64;
+
+/// The BLAKE2b-256 digest of one record version's canonical message.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordDigest([u8; DIGEST_LEN]);
+
+impl RecordDigest {
+    /// The digest's bytes.
+    pub fn as_bytes(&self) -> &[u8; DIGEST_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RecordDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A digest of ciphertext and clear meta: not secret, but long.
+        write!(
+            f,
+            "RecordDigest({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+impl SignedContent<'_> {
+    /// The record version's digest: BLAKE2b-256, keyed by nothing, of a
+    /// label and [`SignedContent::message`].
+    pub fn digest(&self) -> Result<RecordDigest> {
+        digest_message(&self.message()?)
+    }
+}
+
+fn digest_message(message: &[u8]) -> Result<RecordDigest> {
+    use orion::hazardous::hash::blake2::blake2b::Blake2b;
+    let label = Canonical::new(DIGEST_LABEL).finish();
+    let mut hasher = Blake2b::new(DIGEST_LEN).map_err(|_| Error::Crypto("BLAKE2b"))?;
+    hasher
+        .update(&label)
+        .and_then(|()| hasher.update(message))
+        .map_err(|_| Error::Crypto("BLAKE2b"))?;
+    let digest = hasher.finalize().map_err(|_| Error::Crypto("BLAKE2b"))?;
+    let mut out = [0u8; DIGEST_LEN];
+    out.copy_from_slice(digest.as_ref());
+    Ok(RecordDigest(out))
+}
+
+/// A batch as stored: its id, its writer, the digests it covers in order,
+/// and the writer's signature over all three. Not yet verified.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedBatch {
+    batch_id: BatchId,
+    writer_id: ClientId,
+    digests: Vec<RecordDigest>,
+    signature: String,
+}
+
+impl fmt::Debug for SignedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedBatch")
+            .field("batch_id", &self.batch_id)
+            .field("writer_id", &self.writer_id)
+            .field("records", &self.digests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignedBatch {
+    /// Parses a stored batch: `digests` is the unpadded base64url of the
+    /// concatenated digests, `signature` the `srb1.` text. Anything
+    /// malformed is [`Error::Decryption`]; nothing is verified yet.
+    pub fn from_stored(
+        batch_id: BatchId,
+        writer_id: ClientId,
+        digests: &str,
+        signature: &str,
+    ) -> Result<Self> {
+        let bytes = b64::decode(digests).map_err(|_| Error::Decryption)?;
+        if bytes.is_empty()
+            || bytes.len() % DIGEST_LEN != 0
+            || bytes.len() / DIGEST_LEN > MAX_RECORDS
+        {
+            return Err(Error::Decryption);
+        }
+        let digests = bytes
+            .chunks_exact(DIGEST_LEN)
+            .map(|chunk| {
+                let mut d = [0u8; DIGEST_LEN];
+                d.copy_from_slice(chunk);
+                RecordDigest(d)
+            })
+            .collect();
+        Ok(SignedBatch {
+            batch_id,
+            writer_id,
+            digests,
+            signature: signature.to_owned(),
+        })
+    }
+
+    /// The batch id.
+    pub fn batch_id(&self) -> BatchId {
+        self.batch_id
+    }
+
+    /// The writer that signed the batch.
+    pub fn writer_id(&self) -> ClientId {
+        self.writer_id
+    }
+
+    /// How many record versions the batch covers.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    /// Whether the batch covers no record (never true of a parsed one).
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// The digests as stored: unpadded base64url of their concatenation.
+    pub fn digests_text(&self) -> String {
+        let mut bytes = Vec::with_capacity(self.digests.len() * DIGEST_LEN);
+        for digest in &self.digests {
+            bytes.extend_from_slice(&digest.0);
+        }
+        b64::encode(&bytes)
+    }
+
+    /// The signature as stored (`srb1.` text).
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
+    /// Verifies the signature against the writer's signing key (strict
+    /// Ed25519). Every failure is [`Error::Decryption`].
+    #[must_use = "only a verified batch vouches for records"]
+    pub fn verify(self, writer: &SigningPublicKey) -> Result<VerifiedBatch> {
+        let encoded = self
+            .signature
+            .strip_prefix(PREFIX)
+            .ok_or(Error::Decryption)?;
+        let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
+            .map_err(|_| Error::Decryption)?
+            .try_into()
+            .map_err(|_| Error::Decryption)?;
+        let message = batch_message(self.batch_id, self.writer_id, &self.digests)
+            .map_err(|_| Error::Decryption)?;
+        let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
+        key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&bytes))
+            .map_err(|_| Error::Decryption)?;
+        Ok(VerifiedBatch {
+            batch_id: self.batch_id,
+            writer_id: self.writer_id,
+            digests: self.digests,
+        })
+    }
+}
+
+/// A batch whose signature verified against its writer's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedBatch {
+    batch_id: BatchId,
+    writer_id: ClientId,
+    digests: Vec<RecordDigest>,
+}
+
+impl VerifiedBatch {
+    /// The batch id.
+    pub fn batch_id(&self) -> BatchId {
+        self.batch_id
+    }
+
+    /// The writer whose signature verified.
+    pub fn writer_id(&self) -> ClientId {
+        self.writer_id
+    }
+
+    /// Checks that this batch, signed by `writer`, holds `digest` at
+    /// `index`. Every failure is [`Error::Decryption`].
+    #[must_use = "a failed check must stop the read"]
+    pub fn check(&self, writer: ClientId, index: u32, digest: &RecordDigest) -> Result<()> {
+        let at = usize::try_from(index).map_err(|_| Error::Decryption)?;
+        match self.digests.get(at) {
+            Some(signed) if self.writer_id == writer && signed == digest => Ok(()),
+            _ => Err(Error::Decryption),
+        }
+    }
+}
+
+impl RecordSigner {
+    /// Signs the digests of a batch of this writer's record versions, in
+    /// order (a record's place in `digests` is its index in the batch).
+    pub fn sign_batch(
+        &self,
+        batch_id: BatchId,
+        writer_id: ClientId,
+        digests: Vec<RecordDigest>,
+    ) -> Result<SignedBatch> {
+        if digests.is_empty() || digests.len() > MAX_RECORDS {
+            return Err(Error::InvalidInput("a batch covers 1 to 4096 records"));
+        }
+        let message = batch_message(batch_id, writer_id, &digests)?;
+        let signature = self.dalek().sign(&message);
+        let mut text = String::with_capacity(PREFIX.len() + 86);
+        text.push_str(PREFIX);
+        b64::encode_into(&signature.to_bytes(), &mut text);
+        Ok(SignedBatch {
+            batch_id,
+            writer_id,
+            digests,
+            signature: text,
+        })
+    }
+}
+
+/// The canonical message a batch signature covers.
+fn batch_message(
+    batch_id: BatchId,
+    writer_id: ClientId,
+    digests: &[RecordDigest],
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(digests.len() * DIGEST_LEN);
+    for digest in digests {
+        bytes.extend_from_slice(&digest.0);
+    }
+    Ok(Canonical::with_capacity(MESSAGE_LABEL, bytes.len() + 96)
+        .u32(FORMAT_VERSION)
+        .uuid(batch_id.as_uuid())
+        .uuid(writer_id.as_uuid())
+        .bytes(&bytes)?
+        .finish())
+}

@@ -1,0 +1,367 @@
+//! Batch signatures in the store, on SQLite and PostgreSQL: one signed
+//! batch per chunk of a write, batches removed once no record names them,
+//! tampered batches and batch references refused, and records stored before
+//! batch signatures (their own signature and tag) still read and updated.
+
+mod common;
+
+use common::{each_backend, TestDb};
+use strongroom::record;
+use strongroom::signature::{RecordHeader, SignedContent};
+use strongroom::{
+    BatchId, Client, Error, Fields, NewRecord, Plain, Profile, Query, RecordId, SkipReason, Store,
+};
+
+fn client(db: &TestDb, store: &Store, name: &str) -> Client {
+    Client::open_or_create(db.profile(name), store).unwrap()
+}
+
+fn notes(n: usize) -> Vec<NewRecord> {
+    (0..n)
+        .map(|i| {
+            NewRecord::new(
+                "note",
+                Fields::new().with("text", &format!("note {i}")).unwrap(),
+                Plain::new(),
+            )
+        })
+        .collect()
+}
+
+fn batches(db: &TestDb) -> i64 {
+    db.count("SELECT COUNT(*) AS n FROM record_batches")
+}
+
+fn batch_of(db: &TestDb, id: RecordId) -> String {
+    db.texts(&format!(
+        "SELECT batch_id AS t FROM records WHERE record_id = '{id}'"
+    ))
+    .remove(0)
+}
+
+#[test]
+fn a_large_write_is_signed_in_batches_and_every_record_verifies() {
+    each_backend(
+        "a_large_write_is_signed_in_batches_and_every_record_verifies",
+        |db| {
+            let alice = client(db, &db.store(), "alice");
+            let metas = alice.put_many(&notes(450)).unwrap();
+            // 200 records per batch: 200 + 200 + 50.
+            assert_eq!(batches(db), 3);
+            assert_eq!(
+                db.count("SELECT COUNT(*) AS n FROM records WHERE batch_id IS NULL OR signature IS NOT NULL"),
+                0
+            );
+            let page = alice
+                .query(&Query::new().record_type("note").limit(1000))
+                .unwrap();
+            assert_eq!(page.records.len(), 450);
+            assert!(page.skipped.is_empty());
+            assert_eq!(
+                alice
+                    .get(metas[449].id)
+                    .unwrap()
+                    .field::<String>("text")
+                    .unwrap(),
+                "note 449"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_batch_is_removed_once_no_record_names_it() {
+    each_backend("a_batch_is_removed_once_no_record_names_it", |db| {
+        let alice = client(db, &db.store(), "alice");
+        let metas = alice.put_many(&notes(3)).unwrap();
+        assert_eq!(batches(db), 1);
+        let first = batch_of(db, metas[0].id);
+        // An update signs the new version in a batch of its own; the old
+        // batch stays while two records still name it.
+        let fields = Fields::new().with("text", "changed").unwrap();
+        alice
+            .update(metas[0].id, 1, &fields, &Plain::new())
+            .unwrap();
+        assert_eq!(batches(db), 2);
+        assert_ne!(batch_of(db, metas[0].id), first);
+        // Updated again: its one-record batch is replaced, not kept.
+        alice
+            .update(metas[0].id, 2, &fields, &Plain::new())
+            .unwrap();
+        assert_eq!(batches(db), 2);
+        alice.delete(metas[1].id, 1).unwrap();
+        assert_eq!(batches(db), 2);
+        // The last record of the first batch goes: so does the batch.
+        alice.delete(metas[2].id, 1).unwrap();
+        assert_eq!(batches(db), 1);
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) AS n FROM record_batches WHERE batch_id = '{first}'"
+            )),
+            0
+        );
+        alice.delete(metas[0].id, 3).unwrap();
+        assert_eq!(batches(db), 0);
+    });
+}
+
+#[test]
+fn tampered_batches_and_batch_references_are_refused() {
+    each_backend("tampered_batches_and_batch_references_are_refused", |db| {
+        let alice = client(db, &db.store(), "alice");
+        let first = alice.put_many(&notes(3)).unwrap();
+        let second = alice.put_many(&notes(1)).unwrap();
+        let (a, b, c) = (first[0].id, first[1].id, first[2].id);
+        let other_batch = batch_of(db, second[0].id);
+        // a: moved to another place of its own batch.
+        db.sql(&format!(
+            "UPDATE records SET batch_index = 2 WHERE record_id = '{a}'"
+        ));
+        // b: pointed at another batch of the same writer.
+        db.sql(&format!(
+            "UPDATE records SET batch_id = '{other_batch}', batch_index = 0 WHERE record_id = '{b}'"
+        ));
+        for id in [a, b] {
+            assert!(matches!(alice.get(id), Err(Error::Decryption)), "{id}");
+        }
+        // c still verifies; then its batch's digests are edited.
+        assert!(alice.get(c).is_ok());
+        let batch = batch_of(db, c);
+        let digests = db
+            .texts(&format!(
+                "SELECT digests AS t FROM record_batches WHERE batch_id = '{batch}'"
+            ))
+            .remove(0);
+        let flipped = format!(
+            "{}{}",
+            if digests.starts_with('A') { "B" } else { "A" },
+            &digests[1..]
+        );
+        db.sql(&format!(
+            "UPDATE record_batches SET digests = '{flipped}' WHERE batch_id = '{batch}'"
+        ));
+        assert!(matches!(alice.get(c), Err(Error::Decryption)));
+        // The second write's batch deleted: its record cannot be verified.
+        db.sql(&format!(
+            "DELETE FROM record_batches WHERE batch_id = '{other_batch}'"
+        ));
+        assert!(matches!(alice.get(second[0].id), Err(Error::Decryption)));
+        // A query skips all four as invalid rather than failing.
+        let page = alice.query(&Query::new().record_type("note")).unwrap();
+        assert!(page.records.is_empty());
+        assert_eq!(page.skipped.len(), 4);
+        assert!(page.skipped.iter().all(|s| s.reason == SkipReason::Invalid));
+        // And an update refuses to build on an unverifiable record.
+        let fields = Fields::new().with("text", "x").unwrap();
+        assert!(matches!(
+            alice.update(c, 1, &fields, &Plain::new()),
+            Err(Error::Decryption)
+        ));
+    });
+}
+
+#[test]
+fn records_signed_one_by_one_before_batches_still_read_update_and_rewrap() {
+    each_backend(
+        "records_signed_one_by_one_before_batches_still_read_update_and_rewrap",
+        |db| {
+            let store = db.store();
+            let alice = client(db, &store, "alice");
+            let bob = client(db, &store, "bob");
+            // One real record creates the type's access key; then a record in
+            // the older shape is stored beside it, sealed under that key and
+            // signed and tagged by Alice alone, as the earlier release did.
+            alice.put_many(&notes(1)).unwrap();
+            alice.share("note", bob.id()).unwrap();
+            let profile = Profile::load(db.profile("alice"), None).unwrap();
+            let identity = profile.identity();
+            let key = alice_access_key(db, &alice, identity);
+            let id = RecordId::random();
+            let header = RecordHeader {
+                record_id: id,
+                version: 1,
+                record_type: "note",
+                writer_id: alice.id(),
+                key_version: 1,
+            };
+            let values = std::collections::BTreeMap::from([(
+                "text".to_owned(),
+                br#""written before batches""#.to_vec(),
+            )]);
+            let sealed =
+                record::seal_record(&key, header, Plain::new(), &values, BatchId::random(), 0)
+                    .unwrap();
+            let content = SignedContent {
+                header,
+                plain: &sealed.plain,
+                fields: &sealed.fields,
+                file_digest: None,
+            };
+            let signature = identity.signer().sign(&content).unwrap();
+            let tag = identity.signer().tag(&content).unwrap();
+            db.sql(&format!(
+                "INSERT INTO records (record_id, writer_id, record_type, version, plain, data, \
+                 key_version, signature, writer_tag, created_at, updated_at) \
+                 VALUES ('{id}', '{}', 'note', 1, '{{}}', '{}', 1, '{}', '{tag}', 1, 1)",
+                alice.id(),
+                serde_json::to_string(&sealed.fields).unwrap(),
+                signature.as_str(),
+            ));
+            // The writer reads it by its tag, the reader by its signature.
+            for reader in [&alice, &bob] {
+                assert_eq!(
+                    reader.get(id).unwrap().field::<String>("text").unwrap(),
+                    "written before batches"
+                );
+            }
+            let page = bob
+                .query(&Query::new().shared().record_type("note"))
+                .unwrap();
+            assert_eq!((page.records.len(), page.skipped.len()), (2, 0));
+            // Its tag edited: the writer refuses it.
+            db.sql(&format!(
+                "UPDATE records SET writer_tag = 'srt1.{}' WHERE record_id = '{id}'",
+                "A".repeat(43)
+            ));
+            assert!(matches!(alice.get(id), Err(Error::Decryption)));
+            db.sql(&format!(
+                "UPDATE records SET writer_tag = '{tag}' WHERE record_id = '{id}'"
+            ));
+            // A revocation with re-wrap moves it into a signed batch.
+            alice.revoke("note", bob.id(), true).unwrap();
+            assert_eq!(
+                db.count("SELECT COUNT(*) AS n FROM records WHERE key_version = 2"),
+                2,
+                "both records re-wrapped under the new key version"
+            );
+            assert_eq!(
+                db.count(&format!(
+                    "SELECT COUNT(*) AS n FROM records WHERE record_id = '{id}' \
+                     AND signature IS NULL AND writer_tag IS NULL AND batch_id IS NOT NULL"
+                )),
+                1
+            );
+            assert_eq!(
+                alice.get(id).unwrap().field::<String>("text").unwrap(),
+                "written before batches"
+            );
+            // And an update of an older record works like any other.
+            let fields = Fields::new().with("text", "updated").unwrap();
+            alice.update(id, 1, &fields, &Plain::new()).unwrap();
+            assert_eq!(
+                alice.get(id).unwrap().field::<String>("text").unwrap(),
+                "updated"
+            );
+        },
+    );
+}
+
+/// Alice's access key for "note" v1, unwrapped from her own row as she
+/// would (what the earlier release sealed older records under).
+fn alice_access_key(
+    db: &TestDb,
+    alice: &Client,
+    identity: &strongroom::Identity,
+) -> strongroom::AccessKey {
+    let eak = db
+        .texts(&format!(
+            "SELECT eak AS t FROM access_keys WHERE writer_id = '{0}' AND reader_id = '{0}' \
+             AND record_type = 'note' AND key_version = 1",
+            alice.id()
+        ))
+        .remove(0);
+    let ctx = strongroom::wrap::WrapContext {
+        writer_id: alice.id(),
+        record_type: "note",
+        key_version: 1,
+        reader_id: alice.id(),
+        wrapper_id: alice.id(),
+    };
+    strongroom::wrap::unwrap_access_key(
+        &eak,
+        &ctx,
+        identity.encryption_secret(),
+        &alice.public().encryption_key,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_record_proof_names_exactly_one_kind() {
+    each_backend("a_record_proof_names_exactly_one_kind", |db| {
+        let alice = client(db, &db.store(), "alice");
+        let meta = alice.put_many(&notes(1)).unwrap().remove(0);
+        // Both a batch and a signature: the database's own check refuses
+        // the row; with the check bypassed it would be refused on read.
+        let both = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.sql(&format!(
+                "UPDATE records SET signature = 'srs1.x', writer_tag = 'srt1.x' \
+                 WHERE record_id = '{}'",
+                meta.id
+            ))
+        }));
+        assert!(both.is_err(), "the CHECK constraint refuses two proofs");
+        assert!(alice.get(meta.id).is_ok());
+    });
+}
+
+/// Applies only the first migration (the schema of the release before batch
+/// signatures), with diesel's own migration runner.
+fn apply_first_migration<C>(conn: &mut C, backend: &str)
+where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+{
+    let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
+    let source = diesel_migrations::FileBasedMigrations::from_path(dir).unwrap();
+    let applied = conn.run_next_migration(source).unwrap();
+    assert!(applied.to_string().ends_with("000001"), "{applied}");
+}
+
+#[test]
+fn the_batch_migration_keeps_every_existing_row() {
+    each_backend("the_batch_migration_keeps_every_existing_row", |db| {
+        use diesel::Connection;
+        match db.backend {
+            strongroom::Backend::Sqlite => apply_first_migration(
+                &mut diesel::SqliteConnection::establish(
+                    db.sqlite_path().unwrap().to_str().unwrap(),
+                )
+                .unwrap(),
+                "sqlite",
+            ),
+            _ => apply_first_migration(
+                &mut diesel::PgConnection::establish(&db.url).unwrap(),
+                "postgres",
+            ),
+        }
+        let row = |i: usize| {
+            format!(
+                "('{}', 'w', 'note', {i}, '{{}}', '{{\"f\":\"srf1.{i}\"}}', 1, 'srs1.sig{i}', 'srt1.tag{i}', {i}, {i})",
+                RecordId::random()
+            )
+        };
+        db.sql(&format!(
+            "INSERT INTO records VALUES {}",
+            (1..=3).map(row).collect::<Vec<_>>().join(", ")
+        ));
+        let dump = |db: &TestDb| {
+            db.texts(
+                "SELECT record_id || '|' || writer_id || '|' || record_type || '|' || version || '|' \
+                 || plain || '|' || data || '|' || key_version || '|' || signature || '|' \
+                 || writer_tag || '|' || created_at || '|' || updated_at AS t FROM records ORDER BY version",
+            )
+        };
+        let before = dump(db);
+        assert_eq!(before.len(), 3);
+        // Opening the store applies the batch migration.
+        let store = db.store();
+        assert!(store.migration_status().unwrap().pending.is_empty());
+        assert_eq!(dump(db), before, "every row and column kept");
+        assert_eq!(
+            db.count(
+                "SELECT COUNT(*) AS n FROM records WHERE batch_id IS NULL AND batch_index IS NULL"
+            ),
+            3
+        );
+    });
+}
