@@ -26,7 +26,7 @@ echo "== SQLite"
 "$DIESEL" migration run --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
 cargo run -q --example migrate_only -- "sqlite://$work/lib.db"
 diff <(sqlite_schema "$work/cli.db") <(sqlite_schema "$work/lib.db")
-"$DIESEL" migration redo --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
+"$DIESEL" migration redo --all --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
 diff <(sqlite_schema "$work/cli.db") <(sqlite_schema "$work/lib.db")
 "$DIESEL" migration revert --all --migration-dir migrations/sqlite --database-url "$work/cli.db" >/dev/null
 [ -z "$(sqlite_schema "$work/cli.db")" ] || { echo "down.sql left tables behind" >&2; exit 1; }
@@ -44,7 +44,7 @@ pg_schema() { pg_dump --schema-only --no-owner --exclude-table=__diesel_schema_m
 "$DIESEL" migration run --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
 cargo run -q --example migrate_only -- "$base/$lib_db"
 diff <(pg_schema "$base/$cli_db") <(pg_schema "$base/$lib_db")
-"$DIESEL" migration redo --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
+"$DIESEL" migration redo --all --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
 diff <(pg_schema "$base/$cli_db") <(pg_schema "$base/$lib_db")
 "$DIESEL" migration revert --all --migration-dir migrations/postgres --database-url "$base/$cli_db" >/dev/null
 [ "$(psql "$base/$cli_db" -Atc "SELECT count(*) FROM information_schema.tables WHERE table_schema='public' AND table_name <> '__diesel_schema_migrations'")" = 0 ] \
