@@ -168,7 +168,7 @@ fn bench_signature(c: &mut Criterion) {
     let sealed = batch[0].clone();
     let signed = record::sign_batch(identity.signer(), batch_id, &batch).unwrap();
     let key = identity.public().signing_key;
-    let verified = signed.clone().verify(&key).unwrap();
+    let verified = signed.clone().verify(identity.client_id(), &key).unwrap();
     let content = strongroom::signature::SignedContent {
         header: RecordHeader {
             record_id: sealed.record_id,
@@ -195,7 +195,12 @@ fn bench_signature(c: &mut Criterion) {
         b.iter(|| record::sign_batch(identity.signer(), batch_id, black_box(&batch)).unwrap())
     });
     group.bench_function("verify_batch_of_200", |b| {
-        b.iter(|| signed.clone().verify(black_box(&key)).unwrap())
+        b.iter(|| {
+            signed
+                .clone()
+                .verify(identity.client_id(), black_box(&key))
+                .unwrap()
+        })
     });
     group.bench_function("check_in_batch_and_open", |b| {
         b.iter(|| record::open_record(black_box(&sealed), &verified, &ak).unwrap())

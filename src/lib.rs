@@ -33,7 +33,7 @@
 //! let batch = record::sign_batch(alice.signer(), batch_id, std::slice::from_ref(&sealed))?;
 //! // The batch signature verified first, the record checked against it,
 //! // then every field decrypted.
-//! let verified = batch.verify(&alice.public().signing_key)?;
+//! let verified = batch.verify(alice.client_id(), &alice.public().signing_key)?;
 //! let opened = record::open_record(&sealed, &verified, &access_key)?;
 //! assert_eq!(opened["name"], b"Ada Lovelace");
 //! # Ok::<(), strongroom::Error>(())

@@ -108,6 +108,14 @@ impl SealedRecord {
         }
     }
 
+    /// The batch the record names, if it is signed in one.
+    pub fn proof_batch(&self) -> Option<BatchId> {
+        match self.proof {
+            RecordProof::Batch { batch_id, .. } => Some(batch_id),
+            RecordProof::Single { .. } => None,
+        }
+    }
+
     /// The digest its batch signature covers (see [`crate::batch`]).
     pub fn digest(&self) -> Result<RecordDigest> {
         self.content().digest()

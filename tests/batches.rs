@@ -365,3 +365,66 @@ fn the_batch_migration_keeps_every_existing_row() {
         );
     });
 }
+
+#[test]
+fn concurrent_updates_of_sibling_records_leave_no_batch_behind() {
+    each_backend(
+        "concurrent_updates_of_sibling_records_leave_no_batch_behind",
+        |db| {
+            // Two processes of one client (own Store each), each updating one
+            // of two records that share a batch, at the same moment.
+            let a = client(db, &db.store(), "alice");
+            let b = client(db, &db.store(), "alice");
+            let fields = Fields::new().with("text", "changed").unwrap();
+            for _ in 0..20 {
+                let metas = a.put_many(&notes(2)).unwrap();
+                let barrier = std::sync::Barrier::new(2);
+                std::thread::scope(|scope| {
+                    for (who, meta) in [(&a, &metas[0]), (&b, &metas[1])] {
+                        let (barrier, fields) = (&barrier, &fields);
+                        scope.spawn(move || {
+                            barrier.wait();
+                            who.update(meta.id, 1, fields, &Plain::new()).unwrap();
+                        });
+                    }
+                });
+            }
+            let unused = db.count(
+                "SELECT COUNT(*) AS n FROM record_batches b WHERE NOT EXISTS \
+                 (SELECT 1 FROM records r WHERE r.batch_id = b.batch_id)",
+            );
+            assert_eq!(unused, 0, "batches no record names");
+            assert_eq!(batches(db), 40, "one batch per updated record");
+        },
+    );
+}
+
+#[test]
+fn a_rewrap_signs_at_most_200_records_per_batch() {
+    each_backend("a_rewrap_signs_at_most_200_records_per_batch", |db| {
+        let store = db.store();
+        let alice = client(db, &store, "alice");
+        alice.put_many(&notes(450)).unwrap();
+        alice.rotate("note").unwrap();
+        let outcome = alice.rewrap_existing("note", 4096).unwrap();
+        assert_eq!(
+            (outcome.rewrapped, outcome.invalid, outcome.batches),
+            (450, 0, 1)
+        );
+        assert_eq!(
+            batches(db),
+            3,
+            "200 + 200 + 50, the write's batches removed"
+        );
+        assert_eq!(
+            db.count(
+                "SELECT COUNT(*) AS n FROM records WHERE key_version = 2 AND batch_index < 200"
+            ),
+            450
+        );
+        let page = alice
+            .query(&Query::new().record_type("note").limit(1000))
+            .unwrap();
+        assert_eq!((page.records.len(), page.skipped.len()), (450, 0));
+    });
+}

@@ -55,8 +55,18 @@ fn batch_of(
     (records, batch)
 }
 
+fn record_batch_id(record: &SealedRecord) -> BatchId {
+    match record.proof {
+        RecordProof::Batch { batch_id, .. } => batch_id,
+        _ => panic!("not in a batch"),
+    }
+}
+
 fn verified(batch: &SignedBatch, writer: &Identity) -> VerifiedBatch {
-    batch.clone().verify(&writer.public().signing_key).unwrap()
+    batch
+        .clone()
+        .verify(writer.client_id(), &writer.public().signing_key)
+        .unwrap()
 }
 
 /// Fails unless the record is refused with the opaque error, whether at the
@@ -68,7 +78,10 @@ fn assert_rejected(
     ak: &AccessKey,
     what: &str,
 ) {
-    let Ok(batch) = batch.clone().verify(&writer.public().signing_key) else {
+    let Ok(batch) = batch
+        .clone()
+        .verify(writer.client_id(), &writer.public().signing_key)
+    else {
         return;
     };
     match record::open_record(record, &batch, ak) {
@@ -116,7 +129,9 @@ fn a_batch_stores_and_parses_back() {
         record::open_record(&records[4], &checked, &ak).unwrap(),
         values()
     );
-    for bad in ["", "AAAA", "!!!!", &batch.digests_text()[..40]] {
+    // More digests than a batch may hold: refused before decoding.
+    let too_many = "A".repeat((strongroom::batch::MAX_RECORDS + 1) * 43);
+    for bad in ["", "AAAA", "!!!!", &batch.digests_text()[..40], &too_many] {
         assert!(
             matches!(
                 SignedBatch::from_stored(
@@ -139,7 +154,43 @@ fn a_batch_signed_by_another_key_is_rejected() {
     // Mallory seals and signs records claiming to be Alice's.
     let (records, forged) = batch_of(&mallory, alice.client_id(), &ak, 2);
     assert!(matches!(
-        forged.clone().verify(&alice.public().signing_key),
+        forged
+            .clone()
+            .verify(alice.client_id(), &alice.public().signing_key),
+        Err(Error::Decryption)
+    ));
+    // Mallory's batch naming Mallory as writer, holding the digest of a
+    // record that claims Alice: refused when the caller expects Alice (even
+    // with Mallory's key), and a record claiming Alice fails against a batch
+    // verified as Mallory's.
+    let record = record::seal_record(
+        &ak,
+        header(alice.client_id(), 1),
+        BTreeMap::new(),
+        &values(),
+        BatchId::random(),
+        0,
+    )
+    .unwrap();
+    let own_batch = mallory
+        .signer()
+        .sign_batch(
+            record_batch_id(&record),
+            mallory.client_id(),
+            vec![record.digest().unwrap()],
+        )
+        .unwrap();
+    assert!(matches!(
+        own_batch
+            .clone()
+            .verify(alice.client_id(), &mallory.public().signing_key),
+        Err(Error::Decryption)
+    ));
+    let as_mallory = own_batch
+        .verify(mallory.client_id(), &mallory.public().signing_key)
+        .unwrap();
+    assert!(matches!(
+        record::open_record(&record, &as_mallory, &ak),
         Err(Error::Decryption)
     ));
     // Checked against a batch Alice really signed, the records still fail.
@@ -322,7 +373,7 @@ fn every_part_of_a_batch_is_bound() {
     ];
     for (what, id, writer, digests, sig) in cases {
         let result = SignedBatch::from_stored(id, writer, &digests, &sig)
-            .and_then(|b| b.verify(&alice.public().signing_key));
+            .and_then(|b| b.verify(alice.client_id(), &alice.public().signing_key));
         assert!(matches!(result, Err(Error::Decryption)), "{what}");
     }
 }

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::access::current_version;
 use super::verify::Checks;
-use super::write::{drop_unused_batches, insert_batch};
+use super::write::{drop_unused_batches, insert_batch, RECORDS_PER_BATCH};
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::AccessKey;
@@ -132,11 +132,17 @@ impl Client {
             conn,
             &parsed.iter().map(|(_, s)| s).collect::<Vec<_>>(),
         )?;
-        let batch_id = BatchId::random();
+        // Signed RECORDS_PER_BATCH at a time, like a write, so a later read
+        // of one record never loads a larger batch than a write makes.
+        let mut batch_id = BatchId::random();
+        let mut in_batch = 0u32;
         let mut moved: Vec<(&RecordRow, SealedRecord)> = Vec::with_capacity(parsed.len());
         for (row, sealed) in parsed {
-            let index =
-                u32::try_from(moved.len()).map_err(|_| Error::InvalidInput("batch too large"))?;
+            if in_batch as usize == RECORDS_PER_BATCH {
+                batch_id = BatchId::random();
+                in_batch = 0;
+            }
+            let index = in_batch;
             let checked = sealed.writer_id == self.id()
                 && match checks.check_for(self, conn, &sealed)? {
                     Ok(check) => self.run_check(&sealed, &check).is_ok(),
@@ -148,7 +154,10 @@ impl Client {
                 None
             };
             match rewrapped {
-                Some(record) => moved.push((row, record)),
+                Some(record) => {
+                    moved.push((row, record));
+                    in_batch += 1;
+                }
                 None => {
                     tracing::warn!(record_id = %sealed.record_id, "not re-wrapping a record that fails verification");
                     done.invalid += 1;
@@ -158,13 +167,19 @@ impl Client {
         if moved.is_empty() {
             return Ok(done);
         }
-        let records: Vec<SealedRecord> = moved.iter().map(|(_, r)| r.clone()).collect();
-        let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
-        insert_batch(conn, &BatchRow::from_signed(&batch, now_micros()))?;
+        let now = now_micros();
+        for group in moved.chunk_by(|(_, a), (_, b)| a.proof_batch() == b.proof_batch()) {
+            let records: Vec<SealedRecord> = group.iter().map(|(_, r)| r.clone()).collect();
+            let batch_id = records[0]
+                .proof_batch()
+                .ok_or(Error::Crypto("re-wrapped record outside a batch"))?;
+            let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
+            insert_batch(conn, &BatchRow::from_signed(&batch, now))?;
+        }
         let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
             let data = serde_json::to_string(&record.fields).map_err(|_| Error::Serialization)?;
-            let RecordProof::Batch { index, .. } = record.proof else {
+            let RecordProof::Batch { batch_id, index } = record.proof else {
                 return Err(Error::Crypto("re-wrapped record outside its batch"));
             };
             let changed = diesel::update(

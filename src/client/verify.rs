@@ -6,7 +6,7 @@
 //! before batch signatures carry their own signature, checked against the
 //! writer's key, or (this client's own) the writer tag.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -48,39 +48,45 @@ pub(super) struct Checks {
 
 impl Checks {
     /// Loads and verifies every batch `records` name that is not loaded yet.
+    /// A batch row is only looked at if it names a writer that one of the
+    /// records naming it claims: the database cannot make this client pin
+    /// or verify keys for writers no record is about.
     pub(super) fn load(
         &mut self,
         client: &Client,
         conn: &mut AnyConnection,
         records: &[&SealedRecord],
     ) -> Result<()> {
-        let wanted: BTreeSet<BatchId> = records
-            .iter()
-            .filter_map(|r| match r.proof {
-                RecordProof::Batch { batch_id, .. } => Some(batch_id),
-                _ => None,
-            })
-            .filter(|id| !self.batches.contains_key(id))
-            .collect();
-        let wanted: Vec<BatchId> = wanted.into_iter().collect();
-        for ids in wanted.chunks(BATCHES_PER_QUERY) {
+        let mut wanted: BTreeMap<BatchId, BTreeSet<ClientId>> = BTreeMap::new();
+        for record in records {
+            if let RecordProof::Batch { batch_id, .. } = record.proof {
+                if !self.batches.contains_key(&batch_id) {
+                    wanted.entry(batch_id).or_default().insert(record.writer_id);
+                }
+            }
+        }
+        let ids: Vec<BatchId> = wanted.keys().copied().collect();
+        for chunk in ids.chunks(BATCHES_PER_QUERY) {
             let rows: Vec<BatchRow> = record_batches::table
-                .filter(record_batches::batch_id.eq_any(ids.iter().map(ToString::to_string)))
+                .filter(record_batches::batch_id.eq_any(chunk.iter().map(ToString::to_string)))
                 .select(BatchRow::as_select())
                 .load(conn)
                 .map_err(db_err)?;
-            for id in ids {
+            for id in chunk {
                 self.batches.insert(*id, None);
             }
             for row in rows {
                 let Ok(signed) = row.to_signed() else {
                     continue;
                 };
-                let Some(key) = self.writer_key(client, conn, signed.writer_id())? else {
+                let (id, writer) = (signed.batch_id(), signed.writer_id());
+                if !wanted.get(&id).is_some_and(|w| w.contains(&writer)) {
+                    continue;
+                }
+                let Some(key) = self.writer_key(client, conn, writer)? else {
                     continue;
                 };
-                let id = signed.batch_id();
-                match signed.verify(&key) {
+                match signed.verify(writer, &key) {
                     Ok(verified) => {
                         self.batches.insert(id, Some(Arc::new(verified)));
                     }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
-use crate::store::rows::{from_micros, now_micros, BatchRow, MetaRow, RecordRow};
+use crate::store::rows::{from_micros, now_micros, BatchRow, BatchedRecordRow, MetaRow, RecordRow};
 use crate::store::schema::{meta_index, record_batches, records};
 use crate::store::tx::{db_err, is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
@@ -24,6 +24,8 @@ use crate::store::AnyConnection;
 /// Records sealed per chunk, signed per batch signature and inserted per
 /// statement.
 const CHUNK: usize = 200;
+/// The most records one batch signature covers when this client signs.
+pub(super) const RECORDS_PER_BATCH: usize = CHUNK;
 /// Attempts of a write that loses a race on creating a type's first key.
 const ATTEMPTS: usize = 3;
 
@@ -31,7 +33,7 @@ const ATTEMPTS: usize = 3;
 struct SealedChunk {
     index: usize,
     batch: BatchRow,
-    rows: Vec<RecordRow>,
+    rows: Vec<BatchedRecordRow>,
     meta_rows: Vec<MetaRow>,
     metas: Vec<RecordMeta>,
 }
@@ -343,7 +345,7 @@ impl Client {
         for (record, new) in records.into_iter().zip(chunk) {
             let row = RecordRow::from_sealed(record, now, now)?;
             sealed.meta_rows.extend(row.meta_rows(&new.plain));
-            sealed.rows.push(row);
+            sealed.rows.push(BatchedRecordRow::try_from(row)?);
         }
         Ok(sealed)
     }
@@ -384,7 +386,7 @@ macro_rules! insert_many {
     }};
 }
 
-fn insert_rows(conn: &mut AnyConnection, rows: &[RecordRow]) -> Result<()> {
+fn insert_rows(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
     insert_many!(conn, records::table, rows, CHUNK)
 }
 
@@ -402,10 +404,24 @@ pub(super) fn insert_batch(conn: &mut AnyConnection, batch: &BatchRow) -> Result
 
 /// Removes `batch` if no record names it any more (after an update, a
 /// delete or a re-wrap moved its last record to another batch).
+///
+/// On PostgreSQL the batch row is locked first: two transactions moving the
+/// last two records of one batch then run one after the other, and the
+/// second sees the first's change, so the batch is not left behind. (SQLite
+/// writers are serial already.) Callers removing several batches pass them
+/// in ascending order, so two such transactions cannot deadlock.
 pub(super) fn drop_unused_batches(conn: &mut AnyConnection, batch: Option<&str>) -> Result<()> {
     let Some(batch) = batch else {
         return Ok(());
     };
+    if let AnyConnection::Postgresql(c) = conn {
+        record_batches::table
+            .filter(record_batches::batch_id.eq(batch))
+            .select(record_batches::batch_id)
+            .for_update()
+            .load::<String>(c)
+            .map_err(db_err)?;
+    }
     diesel::delete(
         record_batches::table
             .filter(record_batches::batch_id.eq(batch))

@@ -47,7 +47,7 @@
 //! };
 //! let digest = content.digest()?;
 //! let signed = signer.sign_batch(BatchId::random(), writer, vec![digest])?;
-//! let verified = signed.verify(&secret.public_key())?;
+//! let verified = signed.verify(writer, &secret.public_key())?;
 //! verified.check(writer, 0, &digest)?;
 //! # Ok::<(), strongroom::Error>(())
 //! ```
@@ -149,6 +149,10 @@ impl SignedBatch {
         digests: &str,
         signature: &str,
     ) -> Result<Self> {
+        // Refuse an oversized list before decoding it.
+        if digests.len() > (MAX_RECORDS * DIGEST_LEN).div_ceil(3) * 4 {
+            return Err(Error::Decryption);
+        }
         let bytes = b64::decode(digests).map_err(|_| Error::Decryption)?;
         if bytes.is_empty()
             || bytes.len() % DIGEST_LEN != 0
@@ -206,10 +210,14 @@ impl SignedBatch {
         &self.signature
     }
 
-    /// Verifies the signature against the writer's signing key (strict
-    /// Ed25519). Every failure is [`Error::Decryption`].
+    /// Verifies the signature against the signing key of `writer_id`, the
+    /// writer the caller expects (strict Ed25519). A batch naming another
+    /// writer, or signed by another key, is [`Error::Decryption`].
     #[must_use = "only a verified batch vouches for records"]
-    pub fn verify(self, writer: &SigningPublicKey) -> Result<VerifiedBatch> {
+    pub fn verify(self, writer_id: ClientId, writer: &SigningPublicKey) -> Result<VerifiedBatch> {
+        if writer_id != self.writer_id {
+            return Err(Error::Decryption);
+        }
         let encoded = self
             .signature
             .strip_prefix(PREFIX)

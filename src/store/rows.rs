@@ -82,6 +82,48 @@ pub(crate) struct RecordRow {
     pub updated_at: i64,
 }
 
+/// A new record version signed in a batch, as inserted: the columns of
+/// [`RecordRow`] without the older proof pair, so the insert is the same
+/// statement for every row (prepared once and cached, not rebuilt per row).
+#[derive(Clone, Insertable)]
+#[diesel(table_name = records)]
+pub(crate) struct BatchedRecordRow {
+    pub record_id: String,
+    pub writer_id: String,
+    pub record_type: String,
+    pub version: i64,
+    pub plain: String,
+    pub data: String,
+    pub key_version: i32,
+    pub batch_id: String,
+    pub batch_index: i32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<RecordRow> for BatchedRecordRow {
+    type Error = Error;
+
+    fn try_from(row: RecordRow) -> Result<Self> {
+        match (row.batch_id, row.batch_index, row.signature, row.writer_tag) {
+            (Some(batch_id), Some(batch_index), None, None) => Ok(BatchedRecordRow {
+                record_id: row.record_id,
+                writer_id: row.writer_id,
+                record_type: row.record_type,
+                version: row.version,
+                plain: row.plain,
+                data: row.data,
+                key_version: row.key_version,
+                batch_id,
+                batch_index,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            }),
+            _ => Err(Error::Crypto("a new record must be signed in a batch")),
+        }
+    }
+}
+
 /// One signed batch of record digests.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = record_batches)]
