@@ -359,10 +359,11 @@ fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
 
 /// Inserts many rows: on SQLite one cached, prepared single-row statement
 /// per row (an in-process call each; a multi-row statement would be built
-/// and prepared again for every chunk), on PostgreSQL multi-row statements
-/// (one round trip per 1,000 rows or fewer).
+/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
+/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
+/// so it is all or nothing like the rest of the write).
 macro_rules! insert_many {
-    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {{
+    ($conn:expr, $table:expr, $rows:expr) => {{
         let rows = $rows;
         match $conn {
             AnyConnection::Sqlite(c) => {
@@ -374,9 +375,9 @@ macro_rules! insert_many {
                 }
             }
             AnyConnection::Postgresql(c) => {
-                for batch in rows.chunks($per_statement) {
-                    diesel::insert_into($table)
-                        .values(batch)
+                if !rows.is_empty() {
+                    diesel::copy_from($table)
+                        .from_insertable(rows)
                         .execute(c)
                         .map_err(db_err)?;
                 }
@@ -387,11 +388,11 @@ macro_rules! insert_many {
 }
 
 fn insert_rows(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
-    insert_many!(conn, records::table, rows, CHUNK)
+    insert_many!(conn, records::table, rows)
 }
 
 fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
-    insert_many!(conn, meta_index::table, rows, 1000)
+    insert_many!(conn, meta_index::table, rows)
 }
 
 pub(super) fn insert_batch(conn: &mut AnyConnection, batch: &BatchRow) -> Result<()> {

@@ -84,9 +84,10 @@ pub(crate) struct RecordRow {
 
 /// A new record version signed in a batch, as inserted: the columns of
 /// [`RecordRow`] without the older proof pair, so the insert is the same
-/// statement for every row (prepared once and cached, not rebuilt per row).
+/// statement for every row (prepared once and cached, not rebuilt per row)
+/// and PostgreSQL's binary `COPY` can take it.
 #[derive(Clone, Insertable)]
-#[diesel(table_name = records)]
+#[diesel(table_name = records, treat_none_as_default_value = false)]
 pub(crate) struct BatchedRecordRow {
     pub record_id: String,
     pub writer_id: String,
@@ -160,7 +161,7 @@ impl BatchRow {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = meta_index)]
+#[diesel(table_name = meta_index, treat_none_as_default_value = false)]
 pub(crate) struct MetaRow {
     pub tag: i64,
     pub record_id: String,
