@@ -172,7 +172,17 @@ macro_rules! plain_db {
                         .limit(page)
                         .into_boxed();
                     if let Some((t, last)) = after.clone() {
-                        q = q.filter(created_at.gt(t).or(created_at.eq(t).and(id.gt(last))));
+                        // A row-value comparison, as strongroom's own keyset
+                        // cursor uses, so both engines seek the index.
+                        q = q.filter(
+                            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                                "(plain_patients.created_at, plain_patients.id) > (",
+                            )
+                            .bind::<diesel::sql_types::BigInt, _>(t)
+                            .sql(", ")
+                            .bind::<diesel::sql_types::Text, _>(last)
+                            .sql(")"),
+                        );
                     }
                     let rows: Vec<PlainPatient> = q.load(self)?;
                     total += rows.len();
