@@ -16,7 +16,7 @@ use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::BatchId;
 use crate::record::{sign_batch, RecordProof, SealedRecord};
-use crate::store::rows::{now_micros, BatchRow, RecordRow};
+use crate::store::rows::{json_object, now_micros, BatchRow, RecordRow};
 use crate::store::schema::records;
 use crate::store::tx::{db_err, write_transaction};
 use crate::store::AnyConnection;
@@ -178,7 +178,7 @@ impl Client {
         }
         let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
-            let data = serde_json::to_string(&record.fields).map_err(|_| Error::Serialization)?;
+            let data = json_object(&record.fields)?;
             let RecordProof::Batch { batch_id, index } = record.proof else {
                 return Err(Error::Crypto("re-wrapped record outside its batch"));
             };

@@ -101,16 +101,28 @@ impl SignedContent<'_> {
     /// The record version's digest: BLAKE2b-256, keyed by nothing, of a
     /// label and [`SignedContent::message`].
     pub fn digest(&self) -> Result<RecordDigest> {
-        digest_message(&self.message()?)
+        // The message (ciphertext and clear meta, nothing secret) is built
+        // in a buffer each thread keeps, not allocated afresh per record.
+        thread_local! {
+            static MESSAGE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        MESSAGE.with(|cell| {
+            let message = self.message_into(cell.take())?;
+            let digest = digest_message(&message);
+            cell.replace(message);
+            digest
+        })
     }
 }
 
 fn digest_message(message: &[u8]) -> Result<RecordDigest> {
     use orion::hazardous::hash::blake2::blake2b::Blake2b;
-    let label = Canonical::new(DIGEST_LABEL).finish();
+    // `label(DIGEST_LABEL)` of the canonical encoding, written directly.
+    let label_len = u32::try_from(DIGEST_LABEL.len()).map_err(|_| Error::Crypto("label"))?;
     let mut hasher = Blake2b::new(DIGEST_LEN).map_err(|_| Error::Crypto("BLAKE2b"))?;
     hasher
-        .update(&label)
+        .update(&label_len.to_be_bytes())
+        .and_then(|()| hasher.update(DIGEST_LABEL.as_bytes()))
         .and_then(|()| hasher.update(message))
         .map_err(|_| Error::Crypto("BLAKE2b"))?;
     let digest = hasher.finalize().map_err(|_| Error::Crypto("BLAKE2b"))?;

@@ -90,9 +90,15 @@ pub struct SignedContent<'a> {
 impl SignedContent<'_> {
     /// The canonical message that is signed.
     pub(crate) fn message(&self) -> Result<Vec<u8>> {
+        self.message_into(Vec::new())
+    }
+
+    /// [`SignedContent::message`], written into `buffer` (cleared first;
+    /// its allocation is reused).
+    pub(crate) fn message_into(&self, buffer: Vec<u8>) -> Result<Vec<u8>> {
         let h = &self.header;
         let size: usize = self.fields.values().map(|v| v.len() + 40).sum::<usize>() + 256;
-        let mut msg = Canonical::with_capacity(MESSAGE_LABEL, size)
+        let mut msg = Canonical::reusing(MESSAGE_LABEL, buffer, size)
             .u32(FORMAT_VERSION)
             .uuid(h.record_id.as_uuid())
             .u64(h.version)

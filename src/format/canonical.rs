@@ -23,9 +23,15 @@ impl Canonical {
 
     /// Starts a message with room for `capacity` bytes.
     pub(crate) fn with_capacity(label: &str, capacity: usize) -> Self {
-        let mut builder = Canonical {
-            out: Vec::with_capacity(capacity),
-        };
+        Self::reusing(label, Vec::new(), capacity)
+    }
+
+    /// Starts a message in `buffer`, cleared first, with room for
+    /// `capacity` bytes (its allocation is reused when large enough).
+    pub(crate) fn reusing(label: &str, mut buffer: Vec<u8>, capacity: usize) -> Self {
+        buffer.clear();
+        buffer.reserve(capacity);
+        let mut builder = Canonical { out: buffer };
         // A label is a compile-time constant well under 4 GiB.
         builder
             .out

@@ -189,6 +189,18 @@ pub(crate) fn meta_tag(name: &str, value: &str) -> i64 {
     }
 }
 
+/// A map of strings as a JSON object, written into a buffer sized for it
+/// up front (no regrowing while it is written).
+pub(crate) fn json_object(map: &BTreeMap<String, String>) -> Result<String> {
+    let size = 2 + map
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 6)
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    serde_json::to_writer(&mut out, map).map_err(|_| Error::Serialization)?;
+    String::from_utf8(out).map_err(|_| Error::Serialization)
+}
+
 /// Microseconds since the Unix epoch, UTC.
 pub(crate) fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
@@ -225,8 +237,8 @@ impl RecordRow {
             writer_id: sealed.writer_id.to_string(),
             version: i64::try_from(sealed.version)
                 .map_err(|_| Error::InvalidInput("version overflow"))?,
-            plain: serde_json::to_string(&sealed.plain).map_err(|_| Error::Serialization)?,
-            data: serde_json::to_string(&sealed.fields).map_err(|_| Error::Serialization)?,
+            plain: json_object(&sealed.plain)?,
+            data: json_object(&sealed.fields)?,
             key_version: i32::try_from(sealed.key_version)
                 .map_err(|_| Error::InvalidInput("key version overflow"))?,
             record_type: sealed.record_type,
