@@ -124,6 +124,17 @@ fn tampered_batches_and_batch_references_are_refused() {
         for id in [a, b] {
             assert!(matches!(alice.get(id), Err(Error::Decryption)), "{id}");
         }
+        // Out-of-range places and a malformed batch reference: the opaque
+        // error, never a panic.
+        for bad in [
+            "batch_index = -1",
+            "batch_index = 2147483647",
+            "batch_id = 'not-a-uuid'",
+            "batch_id = upper(batch_id)",
+        ] {
+            db.sql(&format!("UPDATE records SET {bad} WHERE record_id = '{a}'"));
+            assert!(matches!(alice.get(a), Err(Error::Decryption)), "{bad}");
+        }
         // c still verifies; then its batch's digests are edited.
         assert!(alice.get(c).is_ok());
         let batch = batch_of(db, c);
