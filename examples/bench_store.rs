@@ -1,13 +1,15 @@
 //! Store benchmark: 10,000 records — 3 sensitive fields of 16, 11 and 200
 //! bytes and 2 plain fields — written with `put_many` and read back with a
-//! decrypting query, beside plain diesel inserting and reading the same
-//! rows unencrypted into the same database, in the same run. On an SQLite
-//! file and on PostgreSQL.
+//! decrypting query (three reads a round, the median kept), beside plain
+//! diesel inserting and reading the same rows unencrypted into the same
+//! database, in the same run. On an SQLite file and on PostgreSQL.
 //!
 //! The same workload also runs through the typed layer (`#[derive(Sensitive)]`
 //! and `Repo`), compared with the key-value path.
 //!
 //! Run: `cargo run --release --example bench_store [records] [rounds]`
+//! (an even number of rounds balances which of the key-value and typed
+//! paths goes first)
 //! (PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; skipped if unreachable).
 
@@ -264,6 +266,20 @@ fn read_typed(client: &Client) -> anyhow::Result<usize> {
     }
 }
 
+/// Reads per path and round; the round keeps their median (the first one
+/// starts with a cold key cache: one unwrap).
+const READS: usize = 3;
+
+fn median_of_reads(mut read: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+    let mut times = Vec::with_capacity(READS);
+    for _ in 0..READS {
+        let t = Instant::now();
+        read()?;
+        times.push(t.elapsed());
+    }
+    Ok(median(times))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -280,6 +296,35 @@ struct Result4 {
     enc_read: Duration,
     typed_write: Duration,
     typed_read: Duration,
+    /// Each round's times, to take ratios within a round.
+    rounds: Vec<Round>,
+}
+
+/// One round's times.
+struct Round {
+    plain_write: Duration,
+    enc_write: Duration,
+    plain_read: Duration,
+    enc_read: Duration,
+    typed_write: Duration,
+    typed_read: Duration,
+}
+
+/// The median, lowest and highest of the ratio `a / b` taken within each
+/// round: steadier than a ratio of medians when the machine's speed drifts
+/// between rounds.
+fn round_ratios(rounds: &[Round], a: fn(&Round) -> Duration, b: fn(&Round) -> Duration) -> String {
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .map(|r| a(r).as_secs_f64() / b(r).as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    format!(
+        "{:.2}x (rounds {:.2}-{:.2})",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
 }
 
 fn run(
@@ -328,9 +373,10 @@ fn run(
         pw.push(fastest);
         fastest_ways.push(best);
 
-        let t = Instant::now();
-        anyhow::ensure!(plain.read_all(1000)? == n);
-        pr.push(t.elapsed());
+        pr.push(median_of_reads(|| {
+            anyhow::ensure!(plain.read_all(1000)? == n);
+            Ok(())
+        })?);
 
         // Key-value and typed paths, each into the same empty schema, in
         // alternating order from round to round.
@@ -344,9 +390,10 @@ fn run(
                 writer.repo::<TypedPatient>().insert_many(values)?;
                 tw.push(t.elapsed());
                 let reader = Client::open_or_create(&profile, &store)?; // cold key cache
-                let t = Instant::now();
-                anyhow::ensure!(read_typed(&reader)? == n);
-                tr.push(t.elapsed());
+                tr.push(median_of_reads(|| {
+                    anyhow::ensure!(read_typed(&reader)? == n);
+                    Ok(())
+                })?);
             } else {
                 // Building the fields is part of the work, as it is for the
                 // typed path.
@@ -354,9 +401,10 @@ fn run(
                 writer.put_many(&new_records(&rows)?)?;
                 ew.push(t.elapsed());
                 let reader = Client::open_or_create(&profile, &store)?; // cold key cache
-                let t = Instant::now();
-                anyhow::ensure!(read_encrypted(&reader)? == n);
-                er.push(t.elapsed());
+                er.push(median_of_reads(|| {
+                    anyhow::ensure!(read_encrypted(&reader)? == n);
+                    Ok(())
+                })?);
                 anyhow::ensure!(reader.stats().key_unwraps == 1);
             }
         }
@@ -364,33 +412,46 @@ fn run(
     Ok(Result4 {
         plain_ways: fastest_ways,
         plain_by_way: by_way.into_iter().map(|(w, d)| (w, median(d))).collect(),
-        plain_write: median(pw),
-        enc_write: median(ew),
-        plain_read: median(pr),
-        enc_read: median(er),
-        typed_write: median(tw),
-        typed_read: median(tr),
+        plain_write: median(pw.clone()),
+        enc_write: median(ew.clone()),
+        plain_read: median(pr.clone()),
+        enc_read: median(er.clone()),
+        rounds: (0..pw.len())
+            .map(|i| Round {
+                plain_write: pw[i],
+                enc_write: ew[i],
+                plain_read: pr[i],
+                enc_read: er[i],
+                typed_write: tw[i],
+                typed_read: tr[i],
+            })
+            .collect(),
+        typed_write: median(tw.clone()),
+        typed_read: median(tr.clone()),
     })
 }
 
 fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f64) {
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("\n{label}: {n} records (median of rounds)");
     println!(
-        "  write  plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {:.2}x (target <= {write_target}x)",
+        "\n{label}: {n} records, {} rounds (times: medians; ratios: median of each round's ratio)",
+        r.rounds.len()
+    );
+    println!(
+        "  write  plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {} (target <= {write_target}x)",
         rate(r.plain_write),
         r.plain_write,
         rate(r.enc_write),
         r.enc_write,
-        r.enc_write.as_secs_f64() / r.plain_write.as_secs_f64()
+        round_ratios(&r.rounds, |x| x.enc_write, |x| x.plain_write)
     );
     println!(
-        "  read   plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {:.2}x (target <= {read_target}x)",
+        "  read   plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {} (target <= {read_target}x)",
         rate(r.plain_read),
         r.plain_read,
         rate(r.enc_read),
         r.enc_read,
-        r.enc_read.as_secs_f64() / r.plain_read.as_secs_f64()
+        round_ratios(&r.rounds, |x| x.enc_read, |x| x.plain_read)
     );
     println!(
         "  (plain write: fastest insert way per round {:?}; strongroom write against each way: {})",
@@ -405,11 +466,11 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
             .join(", ")
     );
     println!(
-        "  typed  write {:>8.1?} ({:.2}x key-value)   read {:>8.1?} ({:.2}x key-value)   (target <= 1.10x)",
+        "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
         r.typed_write,
-        r.typed_write.as_secs_f64() / r.enc_write.as_secs_f64(),
+        round_ratios(&r.rounds, |x| x.typed_write, |x| x.enc_write),
         r.typed_read,
-        r.typed_read.as_secs_f64() / r.enc_read.as_secs_f64()
+        round_ratios(&r.rounds, |x| x.typed_read, |x| x.enc_read)
     );
 }
 
@@ -420,7 +481,7 @@ fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(10_000);
-    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
+    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4);
     let dir = tempfile::tempdir()?;
     println!(
         "strongroom store benchmark: {} cores; compare ratios, not absolute times",
