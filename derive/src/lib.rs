@@ -2,8 +2,8 @@
 //! encrypted and generates the code that splits a value into sealed fields
 //! and plain meta and rebuilds it, plus a filter over the plain fields.
 //!
-//! Four steps, one module each: [`attr`] parses the attributes, [`ast`]
-//! builds the model, [`valid`] checks it, [`expand`] writes the code. Every
+//! Four steps, one module each: `attr` parses the attributes, `ast`
+//! builds the model, `valid` checks it, `expand` writes the code. Every
 //! attribute error is reported at once, at its span; after errors the macro
 //! still emits a stub impl so the user sees only the real mistakes.
 //!

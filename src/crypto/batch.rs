@@ -3,8 +3,8 @@
 //!
 //! # Use case
 //! A writer that stores 200 records at once signs them with one Ed25519
-//! signature instead of 200: each record's canonical message (the one
-//! [`SignedContent::message`] builds) is hashed with BLAKE2b-256, and the
+//! signature instead of 200: each record's canonical message (the signed
+//! record message of FORMAT.md) is hashed with BLAKE2b-256, and the
 //! writer signs the list of digests together with the batch id and its own
 //! id. A record names its batch and its place in it; a reader verifies the
 //! batch once against the writer's pinned signing key and then checks each
@@ -99,7 +99,8 @@ impl fmt::Debug for RecordDigest {
 
 impl SignedContent<'_> {
     /// The record version's digest: BLAKE2b-256, keyed by nothing, of a
-    /// label and [`SignedContent::message`].
+    /// label and the record's canonical message (FORMAT.md, "Signed record
+    /// message").
     pub fn digest(&self) -> Result<RecordDigest> {
         // The message (ciphertext and clear meta, nothing secret) is built
         // in a buffer each thread keeps, not allocated afresh per record.
