@@ -106,8 +106,9 @@ impl Client {
         Ok(total)
     }
 
-    /// Re-wraps `rows` under `new_key` (version `current`), signs them as one
-    /// new batch and writes back each one that has not changed meanwhile.
+    /// Re-wraps `rows` under `new_key` (version `current`), signs them in new
+    /// batches of at most `RECORDS_PER_BATCH`, and writes back each one that
+    /// has not changed meanwhile; batches no record names any more go.
     fn rewrap_rows(
         &self,
         conn: &mut AnyConnection,
