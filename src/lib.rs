@@ -44,13 +44,13 @@
 // Lets the derive's `::strongroom::…` paths resolve inside this crate too.
 extern crate self as strongroom;
 
+mod cache;
 pub mod client;
 pub mod crypto;
 mod error;
 mod format;
 pub mod identity;
 mod ids;
-mod keycache;
 pub mod model;
 pub mod profile;
 pub mod record;

@@ -151,6 +151,11 @@ fn tampered_batches_and_batch_references_are_refused() {
         db.sql(&format!(
             "UPDATE record_batches SET digests = '{flipped}' WHERE batch_id = '{batch}'"
         ));
+        // This client verified the genuine batch before and keeps that
+        // copy: c, unchanged, is still what Alice signed. A client without
+        // the copy (another process, say) refuses the edited batch.
+        assert!(alice.get(c).is_ok());
+        let alice = client(db, &db.store(), "alice");
         assert!(matches!(alice.get(c), Err(Error::Decryption)));
         // The second write's batch deleted: its record cannot be verified.
         db.sql(&format!(
@@ -437,5 +442,41 @@ fn a_rewrap_signs_at_most_200_records_per_batch() {
             .query(&Query::new().record_type("note").limit(1000))
             .unwrap();
         assert_eq!((page.records.len(), page.skipped.len()), (450, 0));
+    });
+}
+
+#[test]
+fn a_verified_batch_is_not_fetched_or_verified_again() {
+    each_backend("a_verified_batch_is_not_fetched_or_verified_again", |db| {
+        let store = db.store();
+        let alice = client(db, &store, "alice");
+        let bob = client(db, &store, "bob");
+        let metas = alice.put_many(&notes(450)).unwrap();
+        alice.share("note", bob.id()).unwrap();
+        // A fresh reader: three batches, each verified once.
+        let reader = client(db, &store, "bob");
+        let page = reader
+            .query(&Query::new().shared().record_type("note").limit(1000))
+            .unwrap();
+        assert_eq!(page.records.len(), 450);
+        assert_eq!(reader.stats().batch_verifications, 3);
+        // Reading again, and single gets, use the verified copies.
+        reader
+            .query(&Query::new().shared().record_type("note").limit(1000))
+            .unwrap();
+        for meta in metas.iter().step_by(50) {
+            reader.get(meta.id).unwrap();
+        }
+        let stats = reader.stats();
+        assert_eq!(stats.batch_verifications, 3);
+        assert!(stats.batch_cache_hits >= 3 + 9, "{stats:?}");
+        // A cached batch still checks every record against it: a record
+        // edited in the database is refused although its batch is cached.
+        db.sql(&format!(
+            "UPDATE records SET version = 7 WHERE record_id = '{}'",
+            metas[0].id
+        ));
+        assert!(matches!(reader.get(metas[0].id), Err(Error::Decryption)));
+        assert!(reader.get(metas[1].id).is_ok());
     });
 }

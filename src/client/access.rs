@@ -8,12 +8,12 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::Client;
+use crate::cache::KeyId;
 use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
 use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::keycache::KeyId;
 use crate::store::rows::{now_micros, AccessKeyRow, KeyHeadRow};
 use crate::store::schema::{access_keys, key_heads, policies};
 use crate::store::tx::{db_err, on_backend};

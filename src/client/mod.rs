@@ -36,10 +36,10 @@ mod write;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
+use crate::cache::{BatchCache, KeyCache, DEFAULT_BATCHES, DEFAULT_CAPACITY};
 use crate::error::Result;
 use crate::identity::{Identity, PublicIdentity};
 use crate::ids::ClientId;
-use crate::keycache::{KeyCache, DEFAULT_CAPACITY};
 use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
@@ -58,6 +58,11 @@ pub struct ClientStats {
     pub key_cache_hits: u64,
     /// Access keys in the cache now.
     pub cached_keys: usize,
+    /// Record batch signatures verified (Ed25519) since the client was
+    /// made.
+    pub batch_verifications: u64,
+    /// Record batches found already verified in the cache.
+    pub batch_cache_hits: u64,
 }
 
 /// One client identity working on one store.
@@ -67,6 +72,8 @@ pub struct Client {
     profile: Mutex<Profile>,
     keys: KeyCache,
     unwraps: std::sync::atomic::AtomicU64,
+    batches: BatchCache,
+    batch_verifications: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Client {
@@ -110,6 +117,8 @@ impl Client {
             profile: Mutex::new(profile),
             keys: KeyCache::new(DEFAULT_CAPACITY),
             unwraps: Default::default(),
+            batches: BatchCache::new(DEFAULT_BATCHES),
+            batch_verifications: Default::default(),
         };
         client.register()?;
         Ok(client)
@@ -130,12 +139,16 @@ impl Client {
         &self.store
     }
 
-    /// Key counters (for tests and monitoring).
+    /// Key and batch counters (for tests and monitoring).
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             key_unwraps: self.unwraps.load(std::sync::atomic::Ordering::Relaxed),
             key_cache_hits: self.keys.hits(),
             cached_keys: self.keys.len(),
+            batch_verifications: self
+                .batch_verifications
+                .load(std::sync::atomic::Ordering::Relaxed),
+            batch_cache_hits: self.batches.hits(),
         }
     }
 

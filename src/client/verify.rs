@@ -1,8 +1,10 @@
 //! Checking stored records before anything in them is decrypted.
 //!
 //! A record signed in a batch is checked against that batch, and each batch
-//! is verified once (per read) against its writer's key: this client's own
-//! key for its own records, a peer's pinned key otherwise. Records stored
+//! is verified once against its writer's key — this client's own key for its
+//! own records, a peer's pinned key otherwise — then kept in the client's
+//! bounded batch cache, so later reads of its records neither fetch nor
+//! verify it again. Records stored
 //! before batch signatures carry their own signature, checked against the
 //! writer's key, or (this client's own) the writer tag.
 
@@ -65,7 +67,20 @@ impl Checks {
                 }
             }
         }
-        let ids: Vec<BatchId> = wanted.keys().copied().collect();
+        // Batches this client verified before need no query and no
+        // verification: a batch never changes once written.
+        let mut ids = Vec::with_capacity(wanted.len());
+        for (id, writers) in &wanted {
+            let cached = writers
+                .iter()
+                .find_map(|writer| client.batches.get(&(*id, *writer)));
+            match cached {
+                Some(batch) => {
+                    self.batches.insert(*id, Some(batch));
+                }
+                None => ids.push(*id),
+            }
+        }
         for chunk in ids.chunks(BATCHES_PER_QUERY) {
             let rows: Vec<BatchRow> = record_batches::table
                 .filter(record_batches::batch_id.eq_any(chunk.iter().map(ToString::to_string)))
@@ -86,9 +101,13 @@ impl Checks {
                 let Some(key) = self.writer_key(client, conn, writer)? else {
                     continue;
                 };
+                client
+                    .batch_verifications
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match signed.verify(writer, &key) {
                     Ok(verified) => {
-                        self.batches.insert(id, Some(Arc::new(verified)));
+                        let verified = client.batches.insert((id, writer), Arc::new(verified));
+                        self.batches.insert(id, Some(verified));
                     }
                     Err(_) => tracing::warn!(batch_id = %id, "a record batch failed verification"),
                 }

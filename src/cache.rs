@@ -1,13 +1,17 @@
-//! A bounded cache of unwrapped access keys, by (writer, record type, key
-//! version). The least recently used key is evicted when full; an evicted
-//! key is zeroized when its last user drops it.
+//! Bounded caches, least recently used out first: unwrapped access keys by
+//! (writer, record type, key version) — an evicted key is zeroized when its
+//! last user drops it — and record batches whose signature verified, by
+//! batch id (a batch is never changed once written, so a verified copy stays
+//! good evidence of what its writer signed).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::crypto::batch::VerifiedBatch;
 use crate::crypto::keys::AccessKey;
-use crate::ids::ClientId;
+use crate::ids::{BatchId, ClientId};
 
 /// Names one access key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,40 +21,49 @@ pub(crate) struct KeyId {
     pub(crate) key_version: u32,
 }
 
-struct Entry {
-    key: Arc<AccessKey>,
-    last_used: u64,
-}
+/// Unwrapped access keys.
+pub(crate) type KeyCache = Cache<KeyId, AccessKey>;
+/// Record batches whose signature verified, by (batch, writer).
+pub(crate) type BatchCache = Cache<(BatchId, ClientId), VerifiedBatch>;
 
 /// Default number of keys kept.
 pub(crate) const DEFAULT_CAPACITY: usize = 1024;
+/// Default number of verified batches kept (≈ 6.4 KB of digests each).
+pub(crate) const DEFAULT_BATCHES: usize = 256;
 
-pub(crate) struct KeyCache {
+struct Entry<V> {
+    value: Arc<V>,
+    last_used: u64,
+}
+
+/// A bounded map of shared values; the least recently used entry goes
+/// when it is full.
+pub(crate) struct Cache<K, V> {
     capacity: usize,
-    entries: Mutex<(HashMap<KeyId, Entry>, u64)>,
+    entries: Mutex<(HashMap<K, Entry<V>>, u64)>,
     hits: AtomicU64,
 }
 
-impl KeyCache {
+impl<K: Eq + Hash + Clone, V> Cache<K, V> {
     pub(crate) fn new(capacity: usize) -> Self {
-        KeyCache {
+        Cache {
             capacity: capacity.max(1),
             entries: Mutex::new((HashMap::new(), 0)),
             hits: AtomicU64::new(0),
         }
     }
 
-    pub(crate) fn get(&self, id: &KeyId) -> Option<Arc<AccessKey>> {
+    pub(crate) fn get(&self, id: &K) -> Option<Arc<V>> {
         let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (map, clock) = &mut *guard;
         *clock += 1;
         let entry = map.get_mut(id)?;
         entry.last_used = *clock;
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry.key.clone())
+        Some(entry.value.clone())
     }
 
-    pub(crate) fn insert(&self, id: KeyId, key: Arc<AccessKey>) -> Arc<AccessKey> {
+    pub(crate) fn insert(&self, id: K, value: Arc<V>) -> Arc<V> {
         let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (map, clock) = &mut *guard;
         *clock += 1;
@@ -66,11 +79,11 @@ impl KeyCache {
         map.insert(
             id,
             Entry {
-                key: key.clone(),
+                value: value.clone(),
                 last_used: *clock,
             },
         );
-        key
+        value
     }
 
     pub(crate) fn clear(&self) {
