@@ -28,7 +28,8 @@ pub(crate) type BatchCache = Cache<(BatchId, ClientId), VerifiedBatch>;
 
 /// Default number of keys kept.
 pub(crate) const DEFAULT_CAPACITY: usize = 1024;
-/// Default number of verified batches kept (≈ 6.4 KB of digests each).
+/// Default number of verified batches kept (at most 200 digests, 6.4 KB,
+/// each: larger ones are not kept).
 pub(crate) const DEFAULT_BATCHES: usize = 256;
 
 struct Entry<V> {

@@ -126,12 +126,17 @@ fn tampered_batches_and_batch_references_are_refused() {
         }
         // Out-of-range places and a malformed batch reference: the opaque
         // error, never a panic.
+        let a_batch = batch_of(db, a);
         for bad in [
             "batch_index = -1",
             "batch_index = 2147483647",
             "batch_id = 'not-a-uuid'",
             "batch_id = upper(batch_id)",
         ] {
+            // Each case from the same starting row (its real batch).
+            db.sql(&format!(
+                "UPDATE records SET batch_id = '{a_batch}', batch_index = 2 WHERE record_id = '{a}'"
+            ));
             db.sql(&format!("UPDATE records SET {bad} WHERE record_id = '{a}'"));
             assert!(matches!(alice.get(a), Err(Error::Decryption)), "{bad}");
         }
@@ -155,12 +160,16 @@ fn tampered_batches_and_batch_references_are_refused() {
         // copy: c, unchanged, is still what Alice signed. A client without
         // the copy (another process, say) refuses the edited batch.
         assert!(alice.get(c).is_ok());
-        let alice = client(db, &db.store(), "alice");
-        assert!(matches!(alice.get(c), Err(Error::Decryption)));
-        // The second write's batch deleted: its record cannot be verified.
+        let fresh = client(db, &db.store(), "alice");
+        assert!(matches!(fresh.get(c), Err(Error::Decryption)));
+        // The second write's batch deleted: a client that verified it (when
+        // b pointed there) still reads its record; any other cannot verify
+        // it.
         db.sql(&format!(
             "DELETE FROM record_batches WHERE batch_id = '{other_batch}'"
         ));
+        assert!(alice.get(second[0].id).is_ok());
+        let alice = fresh;
         assert!(matches!(alice.get(second[0].id), Err(Error::Decryption)));
         // A query skips all four as invalid rather than failing.
         let page = alice.query(&Query::new().record_type("note")).unwrap();
@@ -469,7 +478,7 @@ fn a_verified_batch_is_not_fetched_or_verified_again() {
         }
         let stats = reader.stats();
         assert_eq!(stats.batch_verifications, 3);
-        assert!(stats.batch_cache_hits >= 3 + 9, "{stats:?}");
+        assert_eq!(stats.batch_cache_hits, 3 + 9, "{stats:?}");
         // A cached batch still checks every record against it: a record
         // edited in the database is refused although its batch is cached.
         db.sql(&format!(
@@ -478,5 +487,48 @@ fn a_verified_batch_is_not_fetched_or_verified_again() {
         ));
         assert!(matches!(reader.get(metas[0].id), Err(Error::Decryption)));
         assert!(reader.get(metas[1].id).is_ok());
+        // Not fetched either: with every batch row gone from the database,
+        // this reader still reads, a fresh one refuses every record.
+        db.sql("DELETE FROM record_batches");
+        let page = reader
+            .query(&Query::new().shared().record_type("note").limit(1000))
+            .unwrap();
+        assert_eq!((page.records.len(), page.skipped.len()), (449, 1));
+        let fresh = client(db, &store, "bob");
+        let page = fresh
+            .query(&Query::new().shared().record_type("note").limit(1000))
+            .unwrap();
+        assert_eq!((page.records.len(), page.skipped.len()), (0, 450));
+        // Cleared, the cache is filled again from the database only.
+        reader.clear_batch_cache();
+        assert!(matches!(reader.get(metas[1].id), Err(Error::Decryption)));
+    });
+}
+
+#[test]
+fn a_cached_batch_vouches_only_for_its_own_writer() {
+    each_backend("a_cached_batch_vouches_only_for_its_own_writer", |db| {
+        let store = db.store();
+        let (alice, bob, carol) = (
+            client(db, &store, "alice"),
+            client(db, &store, "bob"),
+            client(db, &store, "carol"),
+        );
+        let metas = alice.put_many(&notes(2)).unwrap();
+        alice.share("note", carol.id()).unwrap();
+        assert!(
+            bob.put_many(&notes(1)).is_ok(),
+            "bob is a registered writer"
+        );
+        // Carol verifies and keeps Alice's batch.
+        assert!(carol.get(metas[0].id).is_ok());
+        // The database hands one of Alice's records to Bob.
+        db.sql(&format!(
+            "UPDATE records SET writer_id = '{}' WHERE record_id = '{}'",
+            bob.id(),
+            metas[1].id
+        ));
+        assert!(matches!(carol.get(metas[1].id), Err(Error::Decryption)));
+        assert!(carol.get(metas[0].id).is_ok());
     });
 }

@@ -157,6 +157,12 @@ impl Client {
         self.keys.clear();
     }
 
+    /// Drops every cached verified record batch: later reads fetch and
+    /// verify their batches again.
+    pub fn clear_batch_cache(&self) {
+        self.batches.clear();
+    }
+
     fn with_profile<T>(&self, f: impl FnOnce(&mut Profile) -> T) -> T {
         f(&mut self.profile.lock().unwrap_or_else(PoisonError::into_inner))
     }

@@ -27,6 +27,8 @@ use crate::store::AnyConnection;
 
 /// Batch ids per `IN (…)` query.
 const BATCHES_PER_QUERY: usize = 500;
+/// The largest batch kept in the client's cache.
+const MAX_CACHED_DIGESTS: usize = super::write::RECORDS_PER_BATCH;
 
 /// How one record is checked (cheap to clone: the batch is shared).
 #[derive(Clone)]
@@ -45,7 +47,9 @@ pub(super) enum Check {
 #[derive(Default)]
 pub(super) struct Checks {
     writers: HashMap<ClientId, Option<SigningPublicKey>>,
-    batches: HashMap<BatchId, Option<Arc<VerifiedBatch>>>,
+    /// By (batch, the writer a record claims): `None` where that writer's
+    /// batch is missing or failed verification.
+    batches: HashMap<(BatchId, ClientId), Option<Arc<VerifiedBatch>>>,
 }
 
 impl Checks {
@@ -59,28 +63,26 @@ impl Checks {
         conn: &mut AnyConnection,
         records: &[&SealedRecord],
     ) -> Result<()> {
+        // Batches this client verified before need no query and no
+        // verification: a batch never changes once written.
         let mut wanted: BTreeMap<BatchId, BTreeSet<ClientId>> = BTreeMap::new();
         for record in records {
             if let RecordProof::Batch { batch_id, .. } = record.proof {
-                if !self.batches.contains_key(&batch_id) {
-                    wanted.entry(batch_id).or_default().insert(record.writer_id);
+                let claim = (batch_id, record.writer_id);
+                if self.batches.contains_key(&claim) {
+                    continue;
+                }
+                match client.batches.get(&claim) {
+                    Some(batch) => {
+                        self.batches.insert(claim, Some(batch));
+                    }
+                    None => {
+                        wanted.entry(batch_id).or_default().insert(record.writer_id);
+                    }
                 }
             }
         }
-        // Batches this client verified before need no query and no
-        // verification: a batch never changes once written.
-        let mut ids = Vec::with_capacity(wanted.len());
-        for (id, writers) in &wanted {
-            let cached = writers
-                .iter()
-                .find_map(|writer| client.batches.get(&(*id, *writer)));
-            match cached {
-                Some(batch) => {
-                    self.batches.insert(*id, Some(batch));
-                }
-                None => ids.push(*id),
-            }
-        }
+        let ids: Vec<BatchId> = wanted.keys().copied().collect();
         for chunk in ids.chunks(BATCHES_PER_QUERY) {
             let rows: Vec<BatchRow> = record_batches::table
                 .filter(record_batches::batch_id.eq_any(chunk.iter().map(ToString::to_string)))
@@ -88,7 +90,9 @@ impl Checks {
                 .load(conn)
                 .map_err(db_err)?;
             for id in chunk {
-                self.batches.insert(*id, None);
+                for writer in &wanted[id] {
+                    self.batches.insert((*id, *writer), None);
+                }
             }
             for row in rows {
                 let Ok(signed) = row.to_signed() else {
@@ -106,8 +110,15 @@ impl Checks {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match signed.verify(writer, &key) {
                     Ok(verified) => {
-                        let verified = client.batches.insert((id, writer), Arc::new(verified));
-                        self.batches.insert(id, Some(verified));
+                        let verified = Arc::new(verified);
+                        // Batches this client signs hold at most 200
+                        // digests; a larger one (up to 4096 is valid) is
+                        // used for this read but not kept, which bounds the
+                        // cache at 256 × 6.4 KB.
+                        if verified.len() <= MAX_CACHED_DIGESTS {
+                            client.batches.insert((id, writer), Arc::clone(&verified));
+                        }
+                        self.batches.insert((id, writer), Some(verified));
                     }
                     Err(_) => tracing::warn!(batch_id = %id, "a record batch failed verification"),
                 }
@@ -128,10 +139,12 @@ impl Checks {
             return Ok(Err(SkipReason::UnknownWriter));
         };
         Ok(match &record.proof {
-            RecordProof::Batch { batch_id, .. } => match self.batches.get(batch_id) {
-                Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
-                _ => Err(SkipReason::Invalid),
-            },
+            RecordProof::Batch { batch_id, .. } => {
+                match self.batches.get(&(*batch_id, record.writer_id)) {
+                    Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
+                    _ => Err(SkipReason::Invalid),
+                }
+            }
             RecordProof::Single { .. } if record.writer_id == client.id() => Ok(Check::OwnTag),
             RecordProof::Single { .. } => Ok(Check::Signature(key)),
         })

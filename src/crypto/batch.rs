@@ -271,6 +271,16 @@ impl VerifiedBatch {
         self.writer_id
     }
 
+    /// How many record versions the batch covers.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    /// Whether the batch covers no record (never true of a verified one).
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
     /// Checks that this batch, signed by `writer`, holds `digest` at
     /// `index`. Every failure is [`Error::Decryption`].
     #[must_use = "a failed check must stop the read"]
