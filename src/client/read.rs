@@ -58,15 +58,7 @@ impl Client {
         if sealed.record_id != id {
             return Err(Error::Decryption);
         }
-        if sealed.writer_id != self.id() {
-            // The precise error for a writer this client cannot trust.
-            self.peer(conn, sealed.writer_id)?;
-        }
-        let mut checks = Checks::default();
-        checks.load(self, conn, &[&sealed])?;
-        let check = checks
-            .check_for(self, conn, &sealed)?
-            .map_err(|_| Error::Decryption)?;
+        let check = self.record_check(conn, &sealed)?;
         let key = match self.access_key(
             conn,
             sealed.writer_id,

@@ -188,23 +188,33 @@ impl Client {
         }
     }
 
-    /// Checks one record on the calling thread. An unknown writer or one
-    /// whose keys changed is that error; any other failure is
-    /// [`Error::Decryption`].
-    pub(super) fn check_record(
+    /// How to check one record on the calling thread. An unknown writer or
+    /// one whose keys changed is that error; a batch that is missing or
+    /// fails verification is [`Error::Decryption`].
+    pub(super) fn record_check(
         &self,
         conn: &mut AnyConnection,
         record: &SealedRecord,
-    ) -> Result<()> {
+    ) -> Result<Check> {
         if record.writer_id != self.id() {
             // The precise error for a writer this client cannot trust.
             self.peer(conn, record.writer_id)?;
         }
         let mut checks = Checks::default();
         checks.load(self, conn, &[record])?;
-        match checks.check_for(self, conn, record)? {
-            Ok(check) => self.run_check(record, &check),
-            Err(_) => Err(Error::Decryption),
-        }
+        checks
+            .check_for(self, conn, record)?
+            .map_err(|_| Error::Decryption)
+    }
+
+    /// Checks one record on the calling thread (see
+    /// [`Client::record_check`]).
+    pub(super) fn check_record(
+        &self,
+        conn: &mut AnyConnection,
+        record: &SealedRecord,
+    ) -> Result<()> {
+        let check = self.record_check(conn, record)?;
+        self.run_check(record, &check)
     }
 }

@@ -211,11 +211,7 @@ impl SignedBatch {
 
     /// The digests as stored: unpadded base64url of their concatenation.
     pub fn digests_text(&self) -> String {
-        let mut bytes = Vec::with_capacity(self.digests.len() * DIGEST_LEN);
-        for digest in &self.digests {
-            bytes.extend_from_slice(&digest.0);
-        }
-        b64::encode(&bytes)
+        b64::encode(&concatenated(&self.digests))
     }
 
     /// The signature as stored (`srb1.` text).
@@ -244,50 +240,32 @@ impl SignedBatch {
         let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
         key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&bytes))
             .map_err(|_| Error::Decryption)?;
-        Ok(VerifiedBatch {
-            batch_id: self.batch_id,
-            writer_id: self.writer_id,
-            digests: self.digests,
-        })
+        Ok(VerifiedBatch(self))
     }
 }
 
-/// A batch whose signature verified against its writer's key.
+/// A batch whose signature verified against its writer's key: the
+/// [`SignedBatch`] (read through `Deref`), and the one way to check a
+/// record against it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedBatch {
-    batch_id: BatchId,
-    writer_id: ClientId,
-    digests: Vec<RecordDigest>,
+pub struct VerifiedBatch(SignedBatch);
+
+impl std::ops::Deref for VerifiedBatch {
+    type Target = SignedBatch;
+
+    fn deref(&self) -> &SignedBatch {
+        &self.0
+    }
 }
 
 impl VerifiedBatch {
-    /// The batch id.
-    pub fn batch_id(&self) -> BatchId {
-        self.batch_id
-    }
-
-    /// The writer whose signature verified.
-    pub fn writer_id(&self) -> ClientId {
-        self.writer_id
-    }
-
-    /// How many record versions the batch covers.
-    pub fn len(&self) -> usize {
-        self.digests.len()
-    }
-
-    /// Whether the batch covers no record (never true of a verified one).
-    pub fn is_empty(&self) -> bool {
-        self.digests.is_empty()
-    }
-
     /// Checks that this batch, signed by `writer`, holds `digest` at
     /// `index`. Every failure is [`Error::Decryption`].
     #[must_use = "a failed check must stop the read"]
     pub fn check(&self, writer: ClientId, index: u32, digest: &RecordDigest) -> Result<()> {
         let at = usize::try_from(index).map_err(|_| Error::Decryption)?;
-        match self.digests.get(at) {
-            Some(signed) if self.writer_id == writer && signed == digest => Ok(()),
+        match self.0.digests.get(at) {
+            Some(signed) if self.0.writer_id == writer && signed == digest => Ok(()),
             _ => Err(Error::Decryption),
         }
     }
@@ -325,14 +303,21 @@ fn batch_message(
     writer_id: ClientId,
     digests: &[RecordDigest],
 ) -> Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(digests.len() * DIGEST_LEN);
-    for digest in digests {
-        bytes.extend_from_slice(&digest.0);
-    }
+    let bytes = concatenated(digests);
     Ok(Canonical::with_capacity(MESSAGE_LABEL, bytes.len() + 96)
         .u32(FORMAT_VERSION)
         .uuid(batch_id.as_uuid())
         .uuid(writer_id.as_uuid())
         .bytes(&bytes)?
         .finish())
+}
+
+/// The digests back to back, as the batch message and the stored text hold
+/// them.
+fn concatenated(digests: &[RecordDigest]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(digests.len() * DIGEST_LEN);
+    for digest in digests {
+        bytes.extend_from_slice(&digest.0);
+    }
+    bytes
 }
