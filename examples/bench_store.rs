@@ -290,17 +290,19 @@ struct Result4 {
     plain_ways: Vec<InsertWay>,
     /// The median plain write of each insert way.
     plain_by_way: Vec<(InsertWay, Duration)>,
-    plain_write: Duration,
-    enc_write: Duration,
-    plain_read: Duration,
-    enc_read: Duration,
-    typed_write: Duration,
-    typed_read: Duration,
-    /// Each round's times, to take ratios within a round.
+    /// Each round's times.
     rounds: Vec<Round>,
 }
 
+impl Result4 {
+    /// The median over the rounds of one time.
+    fn median(&self, time: fn(&Round) -> Duration) -> Duration {
+        median(self.rounds.iter().map(time).collect())
+    }
+}
+
 /// One round's times.
+#[derive(Default)]
 struct Round {
     plain_write: Duration,
     enc_write: Duration,
@@ -337,12 +339,7 @@ fn run(
     dir: &std::path::Path,
 ) -> anyhow::Result<Result4> {
     let store = Store::open(store_url)?;
-    let mut pw = vec![];
-    let mut ew = vec![];
-    let mut pr = vec![];
-    let mut er = vec![];
-    let mut tw = vec![];
-    let mut tr = vec![];
+    let mut times = vec![];
     let mut fastest_ways = vec![];
     let mut by_way: Vec<(InsertWay, Vec<Duration>)> =
         plain.ways().iter().map(|w| (*w, vec![])).collect();
@@ -350,6 +347,7 @@ fn run(
         sql_reset()?;
         plain.reset()?;
         let profile = dir.join(format!("{label}-{round}.profile"));
+        let mut time = Round::default();
         let rows = plain_rows(n);
 
         // The plain baseline inserts every way its database has and keeps
@@ -370,13 +368,13 @@ fn run(
                 best = way;
             }
         }
-        pw.push(fastest);
+        time.plain_write = fastest;
         fastest_ways.push(best);
 
-        pr.push(median_of_reads(|| {
+        time.plain_read = median_of_reads(|| {
             anyhow::ensure!(plain.read_all(1000)? == n);
             Ok(())
-        })?);
+        })?;
 
         // Key-value and typed paths, each into the same empty schema, in
         // alternating order from round to round.
@@ -388,69 +386,59 @@ fn run(
                 let values = typed_values(&rows);
                 let t = Instant::now();
                 writer.repo::<TypedPatient>().insert_many(values)?;
-                tw.push(t.elapsed());
+                time.typed_write = t.elapsed();
                 let reader = Client::open_or_create(&profile, &store)?; // cold key cache
-                tr.push(median_of_reads(|| {
+                time.typed_read = median_of_reads(|| {
                     anyhow::ensure!(read_typed(&reader)? == n);
                     Ok(())
-                })?);
+                })?;
             } else {
                 // Building the fields is part of the work, as it is for the
                 // typed path.
                 let t = Instant::now();
                 writer.put_many(&new_records(&rows)?)?;
-                ew.push(t.elapsed());
+                time.enc_write = t.elapsed();
                 let reader = Client::open_or_create(&profile, &store)?; // cold key cache
-                er.push(median_of_reads(|| {
+                time.enc_read = median_of_reads(|| {
                     anyhow::ensure!(read_encrypted(&reader)? == n);
                     Ok(())
-                })?);
+                })?;
                 anyhow::ensure!(reader.stats().key_unwraps == 1);
             }
         }
+        times.push(time);
     }
     Ok(Result4 {
         plain_ways: fastest_ways,
         plain_by_way: by_way.into_iter().map(|(w, d)| (w, median(d))).collect(),
-        plain_write: median(pw.clone()),
-        enc_write: median(ew.clone()),
-        plain_read: median(pr.clone()),
-        enc_read: median(er.clone()),
-        rounds: (0..pw.len())
-            .map(|i| Round {
-                plain_write: pw[i],
-                enc_write: ew[i],
-                plain_read: pr[i],
-                enc_read: er[i],
-                typed_write: tw[i],
-                typed_read: tr[i],
-            })
-            .collect(),
-        typed_write: median(tw.clone()),
-        typed_read: median(tr.clone()),
+        rounds: times,
     })
 }
 
 fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f64) {
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let plain_write = r.median(|x| x.plain_write);
+    let enc_write = r.median(|x| x.enc_write);
+    let plain_read = r.median(|x| x.plain_read);
+    let enc_read = r.median(|x| x.enc_read);
     println!(
         "\n{label}: {n} records, {} rounds (times: medians; ratios: median of each round's ratio)",
         r.rounds.len()
     );
     println!(
         "  write  plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {} (target <= {write_target}x)",
-        rate(r.plain_write),
-        r.plain_write,
-        rate(r.enc_write),
-        r.enc_write,
+        rate(plain_write),
+        plain_write,
+        rate(enc_write),
+        enc_write,
         round_ratios(&r.rounds, |x| x.enc_write, |x| x.plain_write)
     );
     println!(
         "  read   plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {} (target <= {read_target}x)",
-        rate(r.plain_read),
-        r.plain_read,
-        rate(r.enc_read),
-        r.enc_read,
+        rate(plain_read),
+        plain_read,
+        rate(enc_read),
+        enc_read,
         round_ratios(&r.rounds, |x| x.enc_read, |x| x.plain_read)
     );
     println!(
@@ -460,16 +448,16 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
             .iter()
             .map(|(w, d)| format!(
                 "{w:?} {d:.1?} -> {:.2}x",
-                r.enc_write.as_secs_f64() / d.as_secs_f64()
+                enc_write.as_secs_f64() / d.as_secs_f64()
             ))
             .collect::<Vec<_>>()
             .join(", ")
     );
     println!(
         "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
-        r.typed_write,
+        r.median(|x| x.typed_write),
         round_ratios(&r.rounds, |x| x.typed_write, |x| x.enc_write),
-        r.typed_read,
+        r.median(|x| x.typed_read),
         round_ratios(&r.rounds, |x| x.typed_read, |x| x.enc_read)
     );
 }
