@@ -305,7 +305,7 @@ impl Client {
         let at = from_micros(now).ok_or(Error::InvalidInput("clock out of range"))?;
         let mut records = Vec::with_capacity(chunk.len());
         let mut metas = Vec::with_capacity(chunk.len());
-        for (index, record) in (0u32..).zip(chunk) {
+        for (place, record) in (0u32..).zip(chunk) {
             let key = &keys[record.record_type.as_str()];
             let id = RecordId::random();
             let header = RecordHeader {
@@ -321,7 +321,7 @@ impl Client {
                 record.plain.clone(),
                 record.fields.encoded(),
                 batch_id,
-                index,
+                place,
             )?);
             metas.push(RecordMeta {
                 id,
