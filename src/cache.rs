@@ -1,8 +1,8 @@
 //! Bounded caches, least recently used out first: unwrapped access keys by
 //! (writer, record type, key version) — an evicted key is zeroized when its
 //! last user drops it — and record batches whose signature verified, by
-//! batch id (a batch is never changed once written, so a verified copy stays
-//! good evidence of what its writer signed).
+//! (batch, writer) (a batch is never changed once written, so a verified
+//! copy stays good evidence of what its writer signed).
 
 use std::collections::HashMap;
 use std::hash::Hash;
