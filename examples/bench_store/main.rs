@@ -13,6 +13,8 @@
 //! (PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; skipped if unreachable).
 
+mod floor;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -310,6 +312,8 @@ struct Round {
     enc_read: Duration,
     typed_write: Duration,
     typed_read: Duration,
+    /// The mandated cryptography alone, one core (see `floor`).
+    floor: Option<floor::Floor>,
 }
 
 /// The median, lowest and highest of the ratio `a / b` taken within each
@@ -406,6 +410,7 @@ fn run(
                 anyhow::ensure!(reader.stats().key_unwraps == 1);
             }
         }
+        time.floor = Some(floor::measure(n, 1));
         times.push(time);
     }
     Ok(Result4 {
@@ -453,6 +458,29 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let bounds = |plain: fn(&Round) -> Duration, crypto: fn(&floor::Floor) -> Duration| {
+        let mut b: Vec<f64> = r
+            .rounds
+            .iter()
+            .filter_map(|x| {
+                Some(floor::Floor::bound(
+                    plain(x),
+                    crypto(x.floor.as_ref()?),
+                    cores,
+                ))
+            })
+            .collect();
+        b.sort_by(f64::total_cmp);
+        b[b.len() / 2]
+    };
+    println!(
+        "  floor  mandated crypto alone, one core: write {:.1?}, read {:.1?}; plain + that crypto on {cores} cores >= write {:.2}x, read {:.2}x of plain",
+        r.median(|x| x.floor.as_ref().map_or(Duration::ZERO, |f| f.write)),
+        r.median(|x| x.floor.as_ref().map_or(Duration::ZERO, |f| f.read)),
+        bounds(|x| x.plain_write, |f| f.write),
+        bounds(|x| x.plain_read, |f| f.read),
+    );
     println!(
         "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
         r.median(|x| x.typed_write),
@@ -490,7 +518,13 @@ fn main() -> anyhow::Result<()> {
         let reset_file = file.clone();
         let reset = move || -> anyhow::Result<()> {
             let mut c = diesel::SqliteConnection::establish(reset_file.to_str().context("path")?)?;
-            for t in ["meta_index", "records", "access_keys", "key_heads"] {
+            for t in [
+                "meta_index",
+                "records",
+                "record_batches",
+                "access_keys",
+                "key_heads",
+            ] {
                 diesel::sql_query(format!("DELETE FROM {t}")).execute(&mut c)?;
             }
             Ok(())
@@ -517,8 +551,10 @@ fn main() -> anyhow::Result<()> {
                 let reset_url = url.clone();
                 let reset = move || -> anyhow::Result<()> {
                     let mut c = diesel::PgConnection::establish(&reset_url)?;
-                    diesel::sql_query("TRUNCATE meta_index, records, access_keys, key_heads")
-                        .execute(&mut c)?;
+                    diesel::sql_query(
+                        "TRUNCATE meta_index, records, record_batches, access_keys, key_heads",
+                    )
+                    .execute(&mut c)?;
                     Ok(())
                 };
                 run("postgres", &url, &mut pg, &reset, n, rounds, dir.path())
