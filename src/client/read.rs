@@ -10,14 +10,14 @@ use zeroize::Zeroizing;
 
 use super::access::KeyUnavailable;
 use super::query::{Cursor, Page, Query, SkipReason, Skipped};
-use super::verify::{Check, Checks};
+use super::verify::{Check, Checks, Claim};
 use super::Client;
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::{Record, RecordMeta};
 use crate::record::SealedRecord;
-use crate::store::rows::{meta_tag, RecordRow};
+use crate::store::rows::{meta_tag, RecordRow, RowHead};
 use crate::store::schema::{meta_index, records};
 use crate::store::tx::{db_err, read_transaction};
 use crate::store::AnyConnection;
@@ -27,10 +27,12 @@ const PARALLEL_THRESHOLD: usize = 128;
 
 type DB = <AnyConnection as diesel::Connection>::Backend;
 
-/// A parsed row with what it needs to be opened.
+/// A fetched row with what it needs to be parsed, checked and opened.
 struct Pending {
-    sealed: SealedRecord,
-    meta: RecordMeta,
+    row: RecordRow,
+    /// The ids its head names (for skip reports).
+    record_id: RecordId,
+    writer_id: ClientId,
     check: Check,
     key: Option<Arc<AccessKey>>,
 }
@@ -74,12 +76,7 @@ impl Client {
             }
             Err(KeyUnavailable::Failed(err)) => return Err(err),
         };
-        self.open(Pending {
-            sealed,
-            meta,
-            check,
-            key: Some(key),
-        })
+        self.open(&sealed, meta, &check, Some(&key))
     }
 
     /// Runs a query and returns one page, each record verified (and
@@ -206,18 +203,18 @@ impl Client {
     }
 
     /// Verifies, then (when a key is given) decrypts.
-    fn open(&self, pending: Pending) -> Result<Record> {
-        let Pending {
-            sealed,
-            meta,
-            check,
-            key,
-        } = pending;
-        self.run_check(&sealed, &check)?;
+    fn open(
+        &self,
+        sealed: &SealedRecord,
+        meta: RecordMeta,
+        check: &Check,
+        key: Option<&AccessKey>,
+    ) -> Result<Record> {
+        self.run_check(sealed, check)?;
         let data = match key {
             None => None,
             Some(key) => Some(
-                crate::record::open_verified(&sealed, &key)?
+                crate::record::open_verified(sealed, key)?
                     .into_iter()
                     .map(|(name, value)| (name, Zeroizing::new(value)))
                     .collect::<BTreeMap<_, _>>(),
@@ -226,8 +223,8 @@ impl Client {
         Ok(Record::new(meta, data))
     }
 
-    /// Parses, resolves writers and keys (once each), then verifies and
-    /// decrypts, on both cores for a large page.
+    /// Resolves writers, batches and keys (once each) from the rows' heads,
+    /// then parses, verifies and decrypts, on both cores for a large page.
     fn open_rows(
         &self,
         conn: &mut AnyConnection,
@@ -235,10 +232,10 @@ impl Client {
         with_data: bool,
     ) -> Result<(Vec<Record>, Vec<Skipped>)> {
         let mut skipped = Vec::new();
-        let mut parsed = Vec::with_capacity(rows.len());
+        let mut heads = Vec::with_capacity(rows.len());
         for row in rows {
-            match row.to_sealed() {
-                Ok(pair) => parsed.push(pair),
+            match row.head() {
+                Ok(head) => heads.push((row, head)),
                 Err(_) => skipped.push(Skipped {
                     record_id: row.id(),
                     writer_id: row.writer(),
@@ -246,21 +243,28 @@ impl Client {
                 }),
             }
         }
+        let claim = |head: &RowHead| Claim {
+            writer_id: head.writer_id,
+            batch_id: head.batch_id,
+        };
         let mut checks = Checks::default();
         checks.load(
             self,
             conn,
-            &parsed.iter().map(|(sealed, _)| sealed).collect::<Vec<_>>(),
+            &heads
+                .iter()
+                .map(|(_, head)| claim(head))
+                .collect::<Vec<_>>(),
         )?;
         let mut keys: HashMap<(ClientId, String, u32), Option<Arc<AccessKey>>> = HashMap::new();
-        let mut pending = Vec::with_capacity(parsed.len());
-        for (sealed, meta) in parsed {
+        let mut pending = Vec::with_capacity(heads.len());
+        for (row, head) in heads {
             let skip = |reason| Skipped {
-                record_id: Some(sealed.record_id),
-                writer_id: Some(sealed.writer_id),
+                record_id: Some(head.record_id),
+                writer_id: Some(head.writer_id),
                 reason,
             };
-            let check = match checks.check_for(self, conn, &sealed)? {
+            let check = match checks.check_for(self, conn, claim(&head))? {
                 Ok(check) => check,
                 Err(reason) => {
                     skipped.push(skip(reason));
@@ -268,11 +272,7 @@ impl Client {
                 }
             };
             let key = if with_data {
-                let id = (
-                    sealed.writer_id,
-                    sealed.record_type.clone(),
-                    sealed.key_version,
-                );
+                let id = (head.writer_id, row.record_type.clone(), head.key_version);
                 let key = match keys.get(&id) {
                     Some(key) => key.clone(),
                     None => {
@@ -297,8 +297,9 @@ impl Client {
                 None
             };
             pending.push(Pending {
-                sealed,
-                meta,
+                row,
+                record_id: head.record_id,
+                writer_id: head.writer_id,
                 check,
                 key,
             });
@@ -321,12 +322,15 @@ impl Client {
         Ok((records, skipped))
     }
 
-    /// Opens every pending record, in order, splitting a large batch
-    /// across the machine's cores.
+    /// Parses and opens every pending record, in order, splitting a large
+    /// batch across the machine's cores.
     fn open_all(&self, pending: Vec<Pending>) -> Vec<(RecordId, ClientId, Result<Record>)> {
         let open_one = |p: Pending| {
-            let (id, writer) = (p.sealed.record_id, p.sealed.writer_id);
-            (id, writer, self.open(p))
+            let opened = p
+                .row
+                .to_sealed()
+                .and_then(|(sealed, meta)| self.open(&sealed, meta, &p.check, p.key.as_deref()));
+            (p.record_id, p.writer_id, opened)
         };
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 
 use super::access::current_version;
-use super::verify::Checks;
+use super::verify::{Checks, Claim};
 use super::write::{drop_unused_batches, insert_batch, RECORDS_PER_BATCH};
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
@@ -131,7 +131,10 @@ impl Client {
         checks.load(
             self,
             conn,
-            &parsed.iter().map(|(_, s)| s).collect::<Vec<_>>(),
+            &parsed
+                .iter()
+                .map(|(_, s)| Claim::from(s))
+                .collect::<Vec<_>>(),
         )?;
         // Signed RECORDS_PER_BATCH at a time, like a write, so a later read
         // of one record never loads a larger batch than a write makes.
@@ -145,7 +148,7 @@ impl Client {
             }
             let index = in_batch;
             let checked = sealed.writer_id == self.id()
-                && match checks.check_for(self, conn, &sealed)? {
+                && match checks.check_for(self, conn, Claim::from(&sealed))? {
                     Ok(check) => self.run_check(&sealed, &check).is_ok(),
                     Err(_) => false,
                 };

@@ -19,7 +19,7 @@ use crate::crypto::batch::VerifiedBatch;
 use crate::crypto::keys::SigningPublicKey;
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId};
-use crate::record::{RecordProof, SealedRecord};
+use crate::record::SealedRecord;
 use crate::store::rows::BatchRow;
 use crate::store::schema::record_batches;
 use crate::store::tx::db_err;
@@ -42,6 +42,25 @@ pub(super) enum Check {
     OwnTag,
 }
 
+/// What a record claims about who vouches for it: its writer and, for a
+/// record signed in a batch, the batch. Enough to pick the check; the check
+/// itself runs on the whole record.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Claim {
+    pub writer_id: ClientId,
+    /// `None` for a record stored before batches (its own signature).
+    pub batch_id: Option<BatchId>,
+}
+
+impl From<&SealedRecord> for Claim {
+    fn from(record: &SealedRecord) -> Self {
+        Claim {
+            writer_id: record.writer_id,
+            batch_id: record.proof_batch(),
+        }
+    }
+}
+
 /// Resolves checks for the records of one read, loading and verifying
 /// each batch and each writer's key once.
 #[derive(Default)]
@@ -53,21 +72,21 @@ pub(super) struct Checks {
 }
 
 impl Checks {
-    /// Loads and verifies every batch `records` name that is not loaded yet.
-    /// A batch row is only looked at if it names a writer that one of the
-    /// records naming it claims: the database cannot make this client pin
-    /// or verify keys for writers no record is about.
+    /// Loads and verifies every batch the `claims` name that is not loaded
+    /// yet. A batch row is only looked at if it names a writer that one of
+    /// the records naming it claims: the database cannot make this client
+    /// pin or verify keys for writers no record is about.
     pub(super) fn load(
         &mut self,
         client: &Client,
         conn: &mut AnyConnection,
-        records: &[&SealedRecord],
+        claims: &[Claim],
     ) -> Result<()> {
         // Batches this client verified before need no query and no
         // verification: a batch never changes once written.
         let mut wanted: BTreeMap<BatchId, BTreeSet<ClientId>> = BTreeMap::new();
-        for record in records {
-            if let RecordProof::Batch { batch_id, .. } = record.proof {
+        for record in claims {
+            if let Some(batch_id) = record.batch_id {
                 let claim = (batch_id, record.writer_id);
                 if self.batches.contains_key(&claim) {
                     continue;
@@ -127,26 +146,24 @@ impl Checks {
         Ok(())
     }
 
-    /// How to check `record` (after [`Checks::load`]), or why it cannot be
-    /// checked.
+    /// How to check a record that makes `claim` (after [`Checks::load`]),
+    /// or why it cannot be checked.
     pub(super) fn check_for(
         &mut self,
         client: &Client,
         conn: &mut AnyConnection,
-        record: &SealedRecord,
+        claim: Claim,
     ) -> Result<std::result::Result<Check, SkipReason>> {
-        let Some(key) = self.writer_key(client, conn, record.writer_id)? else {
+        let Some(key) = self.writer_key(client, conn, claim.writer_id)? else {
             return Ok(Err(SkipReason::UnknownWriter));
         };
-        Ok(match &record.proof {
-            RecordProof::Batch { batch_id, .. } => {
-                match self.batches.get(&(*batch_id, record.writer_id)) {
-                    Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
-                    _ => Err(SkipReason::Invalid),
-                }
-            }
-            RecordProof::Single { .. } if record.writer_id == client.id() => Ok(Check::OwnTag),
-            RecordProof::Single { .. } => Ok(Check::Signature(key)),
+        Ok(match claim.batch_id {
+            Some(batch_id) => match self.batches.get(&(batch_id, claim.writer_id)) {
+                Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
+                _ => Err(SkipReason::Invalid),
+            },
+            None if claim.writer_id == client.id() => Ok(Check::OwnTag),
+            None => Ok(Check::Signature(key)),
         })
     }
 
@@ -201,9 +218,9 @@ impl Client {
             self.peer(conn, record.writer_id)?;
         }
         let mut checks = Checks::default();
-        checks.load(self, conn, &[record])?;
+        checks.load(self, conn, &[Claim::from(record)])?;
         checks
-            .check_for(self, conn, record)?
+            .check_for(self, conn, Claim::from(record))?
             .map_err(|_| Error::Decryption)
     }
 

@@ -206,6 +206,25 @@ pub(crate) fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
 }
 
+/// What [`RecordRow::head`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowHead {
+    pub record_id: RecordId,
+    pub writer_id: ClientId,
+    pub key_version: u32,
+    /// The batch that signs the row, if it names one.
+    pub batch_id: Option<BatchId>,
+}
+
+/// Parses an id stored as text, which must be in its canonical spelling.
+fn canonical_id<T: std::str::FromStr + std::fmt::Display>(text: &str) -> Result<T> {
+    let id: T = text.parse().map_err(|_| Error::Decryption)?;
+    if id.to_string() != text {
+        return Err(Error::Decryption);
+    }
+    Ok(id)
+}
+
 pub(crate) fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }
@@ -251,28 +270,36 @@ impl RecordRow {
         })
     }
 
+    /// The row's ids, key version and batch, parsed without its JSON
+    /// columns: what a reader needs to find the checks and keys before it
+    /// parses the rest (see [`RecordRow::to_sealed`], which agrees).
+    /// Anything malformed is [`Error::Decryption`].
+    pub(crate) fn head(&self) -> Result<RowHead> {
+        Ok(RowHead {
+            record_id: canonical_id(&self.record_id)?,
+            writer_id: canonical_id(&self.writer_id)?,
+            key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
+            batch_id: self.batch_id.as_deref().map(canonical_id).transpose()?,
+        })
+    }
+
     /// Parses the row back; anything malformed is [`Error::Decryption`],
     /// ids not in their canonical (lower-case, hyphenated) spelling
     /// included, so one signed record cannot appear under two ids.
     pub(crate) fn to_sealed(&self) -> Result<(SealedRecord, RecordMeta)> {
-        let bad = |_| Error::Decryption;
+        let head = self.head()?;
         let sealed = SealedRecord {
-            record_id: self.record_id.parse().map_err(bad)?,
+            record_id: head.record_id,
             version: u64::try_from(self.version).map_err(|_| Error::Decryption)?,
             record_type: self.record_type.clone(),
-            writer_id: self.writer_id.parse().map_err(bad)?,
-            key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
+            writer_id: head.writer_id,
+            key_version: head.key_version,
             plain: serde_json::from_str::<BTreeMap<String, String>>(&self.plain)
                 .map_err(|_| Error::Decryption)?,
             fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data)
                 .map_err(|_| Error::Decryption)?,
             proof: self.proof()?,
         };
-        if sealed.record_id.to_string() != self.record_id
-            || sealed.writer_id.to_string() != self.writer_id
-        {
-            return Err(Error::Decryption);
-        }
         let meta = RecordMeta {
             id: sealed.record_id,
             version: sealed.version,
@@ -295,16 +322,10 @@ impl RecordRow {
             &self.signature,
             &self.writer_tag,
         ) {
-            (Some(batch_id), Some(index), None, None) => {
-                let parsed: BatchId = batch_id.parse().map_err(|_| Error::Decryption)?;
-                if parsed.to_string() != *batch_id {
-                    return Err(Error::Decryption);
-                }
-                Ok(RecordProof::Batch {
-                    batch_id: parsed,
-                    index: u32::try_from(index).map_err(|_| Error::Decryption)?,
-                })
-            }
+            (Some(batch_id), Some(index), None, None) => Ok(RecordProof::Batch {
+                batch_id: canonical_id(batch_id)?,
+                index: u32::try_from(index).map_err(|_| Error::Decryption)?,
+            }),
             (None, None, Some(signature), Some(writer_tag)) => Ok(RecordProof::Single {
                 signature: signature.clone(),
                 writer_tag: writer_tag.clone(),
