@@ -14,6 +14,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 use crate::crypto::batch::{RecordDigest, SignedBatch, VerifiedBatch};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::{AccessKey, SigningPublicKey};
@@ -157,15 +159,25 @@ impl SealedRecord {
         }
     }
 
-    /// Opens every field (after a check by the caller).
-    fn open_fields(&self, access_key: &AccessKey) -> Result<BTreeMap<String, Vec<u8>>> {
+    /// Opens every field (after a check by the caller). Values already
+    /// opened are wiped if a later one fails.
+    fn open_fields(&self, access_key: &AccessKey) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
         self.fields
             .iter()
             .map(|(name, sealed)| {
                 envelope::open_field(access_key, &self.field_context(name), sealed)
-                    .map(|value| (name.clone(), value))
+                    .map(|value| (name.clone(), Zeroizing::new(value)))
             })
             .collect()
+    }
+
+    /// [`SealedRecord::open_fields`], the values handed over unwrapped.
+    fn open_fields_plain(&self, access_key: &AccessKey) -> Result<BTreeMap<String, Vec<u8>>> {
+        Ok(self
+            .open_fields(access_key)?
+            .into_iter()
+            .map(|(name, mut value)| (name, std::mem::take(&mut *value)))
+            .collect())
     }
 }
 
@@ -248,7 +260,7 @@ pub fn open_record(
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
     record.verify_in(batch)?;
-    record.open_fields(access_key)
+    record.open_fields_plain(access_key)
 }
 
 /// Verifies a [`RecordProof::Single`] record against the writer's signing
@@ -261,14 +273,14 @@ pub fn open_single_record(
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
     record.verify_single(writer)?;
-    record.open_fields(access_key)
+    record.open_fields_plain(access_key)
 }
 
 /// Opens every field of a record the caller has already verified.
 pub(crate) fn open_verified(
     record: &SealedRecord,
     access_key: &AccessKey,
-) -> Result<BTreeMap<String, Vec<u8>>> {
+) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
     record.open_fields(access_key)
 }
 
@@ -282,5 +294,5 @@ pub fn open_own_single_record(
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
     record.verify_own_single(signer)?;
-    record.open_fields(access_key)
+    record.open_fields_plain(access_key)
 }

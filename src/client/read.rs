@@ -2,11 +2,10 @@
 //! its batch signature, see [`super::verify`]) before anything in it is
 //! decrypted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use zeroize::Zeroizing;
 
 use super::access::KeyUnavailable;
 use super::query::{Cursor, Page, Query, SkipReason, Skipped};
@@ -15,9 +14,9 @@ use super::Client;
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
-use crate::model::{Record, RecordMeta};
+use crate::model::Record;
 use crate::record::SealedRecord;
-use crate::store::rows::{meta_tag, RecordRow, RowHead};
+use crate::store::rows::{meta_tag, record_meta, RecordRow, RecordTimes, RowHead};
 use crate::store::schema::{meta_index, records};
 use crate::store::tx::{db_err, read_transaction};
 use crate::store::AnyConnection;
@@ -56,7 +55,8 @@ impl Client {
             .optional()
             .map_err(db_err)?;
         let row = row.ok_or(Error::NotFound { record_id: id })?;
-        let (sealed, meta) = row.to_sealed()?;
+        let sealed = row.to_sealed()?;
+        let times = row.times()?;
         if sealed.record_id != id {
             return Err(Error::Decryption);
         }
@@ -76,7 +76,7 @@ impl Client {
             }
             Err(KeyUnavailable::Failed(err)) => return Err(err),
         };
-        self.open(&sealed, meta, &check, Some(&key))
+        self.open(sealed, times, &check, Some(&key))
     }
 
     /// Runs a query and returns one page, each record verified (and
@@ -205,22 +205,17 @@ impl Client {
     /// Verifies, then (when a key is given) decrypts.
     fn open(
         &self,
-        sealed: &SealedRecord,
-        meta: RecordMeta,
+        sealed: SealedRecord,
+        times: RecordTimes,
         check: &Check,
         key: Option<&AccessKey>,
     ) -> Result<Record> {
-        self.run_check(sealed, check)?;
+        self.run_check(&sealed, check)?;
         let data = match key {
             None => None,
-            Some(key) => Some(
-                crate::record::open_verified(sealed, key)?
-                    .into_iter()
-                    .map(|(name, value)| (name, Zeroizing::new(value)))
-                    .collect::<BTreeMap<_, _>>(),
-            ),
+            Some(key) => Some(crate::record::open_verified(&sealed, key)?),
         };
-        Ok(Record::new(meta, data))
+        Ok(Record::new(record_meta(sealed, times), data))
     }
 
     /// Resolves writers, batches and keys (once each) from the rows' heads,
@@ -329,7 +324,7 @@ impl Client {
             let opened = p
                 .row
                 .to_sealed()
-                .and_then(|(sealed, meta)| self.open(&sealed, meta, &p.check, p.key.as_deref()));
+                .and_then(|sealed| self.open(sealed, p.row.times()?, &p.check, p.key.as_deref()));
             (p.record_id, p.writer_id, opened)
         };
         let threads = std::thread::available_parallelism()

@@ -120,7 +120,7 @@ impl Client {
         let parsed: Vec<(&RecordRow, SealedRecord)> = rows
             .iter()
             .filter_map(|row| match row.to_sealed() {
-                Ok((sealed, _)) => Some((row, sealed)),
+                Ok(sealed) => Some((row, sealed)),
                 Err(_) => {
                     done.invalid += 1;
                     None

@@ -232,7 +232,7 @@ impl Client {
             });
         }
         if verify {
-            let (sealed, _) = row.to_sealed()?;
+            let sealed = row.to_sealed()?;
             if sealed.record_id != id {
                 return Err(Error::Decryption);
             }

@@ -206,6 +206,27 @@ pub(crate) fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
 }
 
+/// What [`RecordRow::times`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordTimes {
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The meta of a record read back, taken from its (checked) sealed form.
+pub(crate) fn record_meta(sealed: SealedRecord, times: RecordTimes) -> RecordMeta {
+    RecordMeta {
+        id: sealed.record_id,
+        version: sealed.version,
+        writer_id: sealed.writer_id,
+        record_type: sealed.record_type,
+        key_version: sealed.key_version,
+        plain: sealed.plain,
+        created_at: times.created_at,
+        updated_at: times.updated_at,
+    }
+}
+
 /// What [`RecordRow::head`] reads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RowHead {
@@ -286,9 +307,9 @@ impl RecordRow {
     /// Parses the row back; anything malformed is [`Error::Decryption`],
     /// ids not in their canonical (lower-case, hyphenated) spelling
     /// included, so one signed record cannot appear under two ids.
-    pub(crate) fn to_sealed(&self) -> Result<(SealedRecord, RecordMeta)> {
+    pub(crate) fn to_sealed(&self) -> Result<SealedRecord> {
         let head = self.head()?;
-        let sealed = SealedRecord {
+        Ok(SealedRecord {
             record_id: head.record_id,
             version: u64::try_from(self.version).map_err(|_| Error::Decryption)?,
             record_type: self.record_type.clone(),
@@ -299,18 +320,16 @@ impl RecordRow {
             fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data)
                 .map_err(|_| Error::Decryption)?,
             proof: self.proof()?,
-        };
-        let meta = RecordMeta {
-            id: sealed.record_id,
-            version: sealed.version,
-            writer_id: sealed.writer_id,
-            record_type: sealed.record_type.clone(),
-            key_version: sealed.key_version,
-            plain: sealed.plain.clone(),
+        })
+    }
+
+    /// When the record was created and last updated; a timestamp out of
+    /// range is [`Error::Decryption`].
+    pub(crate) fn times(&self) -> Result<RecordTimes> {
+        Ok(RecordTimes {
             created_at: from_micros(self.created_at).ok_or(Error::Decryption)?,
             updated_at: from_micros(self.updated_at).ok_or(Error::Decryption)?,
-        };
-        Ok((sealed, meta))
+        })
     }
 
     /// What vouches for the row: a batch reference, or (rows stored before
