@@ -22,7 +22,9 @@ use diesel::prelude::*;
 use strongroom::{Client, Fields, NewRecord, Plain, Query, Sensitive, Store};
 
 #[derive(Clone, Sensitive)]
-#[sensitive(record_type = "typed_patient")]
+// The same record type as the key-value path (each path writes into a
+// freshly emptied store), so both store rows of the same size.
+#[sensitive(record_type = "patient")]
 struct TypedPatient {
     clinic: String,
     ward: String,
@@ -427,7 +429,10 @@ fn run(
     for round in 0..rounds {
         sql_reset()?;
         plain.reset()?;
-        let profile = dir.join(format!("{label}-{round}.profile"));
+        // One client per path: a client remembers the key versions it used,
+        // and each path starts from an emptied store.
+        let profiles =
+            [false, true].map(|typed| dir.join(format!("{label}-{round}-{typed}.profile")));
         let mut time = Round::default();
         let rows = plain_rows(n);
 
@@ -462,13 +467,14 @@ fn run(
         let typed_first = round % 2 == 1;
         for typed in [typed_first, !typed_first] {
             sql_reset()?;
-            let writer = Client::open_or_create(&profile, &store)?;
+            let profile = &profiles[usize::from(typed)];
+            let writer = Client::open_or_create(profile, &store)?;
             if typed {
                 let values = typed_values(&rows);
                 let t = Instant::now();
                 writer.repo::<TypedPatient>().insert_many(values)?;
                 time.typed_write = t.elapsed();
-                let reader = Client::open_or_create(&profile, &store)?; // cold key cache
+                let reader = Client::open_or_create(profile, &store)?; // cold key cache
                 time.typed_read = median_of_reads(|| {
                     anyhow::ensure!(read_typed(&reader)? == n);
                     Ok(())
@@ -479,7 +485,7 @@ fn run(
                 let t = Instant::now();
                 writer.put_many(&new_records(&rows)?)?;
                 time.enc_write = t.elapsed();
-                let reader = Client::open_or_create(&profile, &store)?; // cold key cache
+                let reader = Client::open_or_create(profile, &store)?; // cold key cache
                 time.enc_read = median_of_reads(|| {
                     anyhow::ensure!(read_encrypted(&reader)? == n);
                     Ok(())
