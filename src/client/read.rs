@@ -29,9 +29,8 @@ type DB = <AnyConnection as diesel::Connection>::Backend;
 /// A fetched row with what it needs to be parsed, checked and opened.
 struct Pending {
     row: RecordRow,
-    /// The ids its head names (for skip reports).
-    record_id: RecordId,
-    writer_id: ClientId,
+    /// The row's head, read once.
+    head: RowHead,
     check: Check,
     key: Option<Arc<AccessKey>>,
 }
@@ -238,17 +237,13 @@ impl Client {
                 }),
             }
         }
-        let claim = |head: &RowHead| Claim {
-            writer_id: head.writer_id,
-            batch_id: head.batch_id,
-        };
         let mut checks = Checks::default();
         checks.load(
             self,
             conn,
             &heads
                 .iter()
-                .map(|(_, head)| claim(head))
+                .map(|(_, head)| Claim::from(*head))
                 .collect::<Vec<_>>(),
         )?;
         let mut keys: HashMap<(ClientId, String, u32), Option<Arc<AccessKey>>> = HashMap::new();
@@ -259,7 +254,7 @@ impl Client {
                 writer_id: Some(head.writer_id),
                 reason,
             };
-            let check = match checks.check_for(self, conn, claim(&head))? {
+            let check = match checks.check_for(self, conn, Claim::from(head))? {
                 Ok(check) => check,
                 Err(reason) => {
                     skipped.push(skip(reason));
@@ -293,8 +288,7 @@ impl Client {
             };
             pending.push(Pending {
                 row,
-                record_id: head.record_id,
-                writer_id: head.writer_id,
+                head,
                 check,
                 key,
             });
@@ -323,9 +317,9 @@ impl Client {
         let open_one = |p: Pending| {
             let opened = p
                 .row
-                .to_sealed()
+                .to_sealed_with(p.head)
                 .and_then(|sealed| self.open(sealed, p.row.times()?, &p.check, p.key.as_deref()));
-            (p.record_id, p.writer_id, opened)
+            (p.head.record_id, p.head.writer_id, opened)
         };
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)

@@ -20,7 +20,7 @@ use crate::crypto::keys::SigningPublicKey;
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId};
 use crate::record::SealedRecord;
-use crate::store::rows::BatchRow;
+use crate::store::rows::{BatchRow, RowHead};
 use crate::store::schema::record_batches;
 use crate::store::tx::db_err;
 use crate::store::AnyConnection;
@@ -50,6 +50,15 @@ pub(super) struct Claim {
     pub writer_id: ClientId,
     /// `None` for a record stored before batches (its own signature).
     pub batch_id: Option<BatchId>,
+}
+
+impl From<RowHead> for Claim {
+    fn from(head: RowHead) -> Self {
+        Claim {
+            writer_id: head.writer_id,
+            batch_id: head.batch_id,
+        }
+    }
 }
 
 impl From<&SealedRecord> for Claim {

@@ -308,7 +308,12 @@ impl RecordRow {
     /// ids not in their canonical (lower-case, hyphenated) spelling
     /// included, so one signed record cannot appear under two ids.
     pub(crate) fn to_sealed(&self) -> Result<SealedRecord> {
-        let head = self.head()?;
+        self.to_sealed_with(self.head()?)
+    }
+
+    /// [`RecordRow::to_sealed`] with the row's head already read (by
+    /// [`RecordRow::head`] of this row).
+    pub(crate) fn to_sealed_with(&self, head: RowHead) -> Result<SealedRecord> {
         Ok(SealedRecord {
             record_id: head.record_id,
             version: u64::try_from(self.version).map_err(|_| Error::Decryption)?,
@@ -319,7 +324,7 @@ impl RecordRow {
                 .map_err(|_| Error::Decryption)?,
             fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data)
                 .map_err(|_| Error::Decryption)?,
-            proof: self.proof()?,
+            proof: self.proof(head.batch_id)?,
         })
     }
 
@@ -334,15 +339,16 @@ impl RecordRow {
 
     /// What vouches for the row: a batch reference, or (rows stored before
     /// batch signatures) a signature and tag; exactly one of the two.
-    fn proof(&self) -> Result<RecordProof> {
+    /// `batch_id` is the row's batch as its head parsed it.
+    fn proof(&self, batch_id: Option<BatchId>) -> Result<RecordProof> {
         match (
-            &self.batch_id,
+            batch_id,
             self.batch_index,
             &self.signature,
             &self.writer_tag,
         ) {
             (Some(batch_id), Some(index), None, None) => Ok(RecordProof::Batch {
-                batch_id: canonical_id(batch_id)?,
+                batch_id,
                 index: u32::try_from(index).map_err(|_| Error::Decryption)?,
             }),
             (None, None, Some(signature), Some(writer_tag)) => Ok(RecordProof::Single {
