@@ -14,8 +14,9 @@
 //! the machine's cores. With the plain path's own database time it bounds
 //! any encrypted store on this machine (an encrypted row, ≈ 3.5× larger,
 //! costs the database at least what a plain row does); with the time plain
-//! diesel takes to fetch strongroom's stored rows, it bounds any reader of
-//! the design's stored shape (base64url envelopes in a JSON column).
+//! diesel takes to insert or fetch strongroom's stored rows, it bounds any
+//! writer or reader of the design's stored shape (base64url envelopes in a
+//! JSON column, text ids, a batch reference and meta-index rows).
 
 use std::time::{Duration, Instant};
 
