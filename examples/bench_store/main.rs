@@ -202,7 +202,7 @@ enum InsertWay {
     Copy,
 }
 
-trait PlainDb {
+trait PlainDb: least_shape::LeastDb {
     fn reset(&mut self) -> anyhow::Result<()>;
     /// The insert ways this database has.
     fn ways(&self) -> &'static [InsertWay];
@@ -377,6 +377,9 @@ macro_rules! pg_copy {
     };
 }
 
+// After the macros it uses.
+mod least_shape;
+
 plain_db!(
     diesel::SqliteConnection,
     &[InsertWay::MultiRow, InsertWay::PerRow],
@@ -489,6 +492,11 @@ struct Round {
     /// Fetching strongroom's stored rows with plain diesel (no parsing,
     /// no cryptography).
     stored_fetch: Duration,
+    /// Inserting the least stored shape the design allows (see
+    /// `least_shape`), the fastest way.
+    least_write: Duration,
+    /// Fetching it.
+    least_read: Duration,
     /// Inserting strongroom's stored rows (records, meta index, batches)
     /// with plain diesel in one transaction, the fastest way (no sealing,
     /// no signing).
@@ -565,6 +573,21 @@ fn run(
             anyhow::ensure!(plain.read_all(1000)? == n);
             Ok(())
         })?;
+
+        // The least stored shape the design allows, with plain diesel.
+        let least = least_shape::rows(&rows);
+        time.least_write = Duration::MAX;
+        for &way in plain.ways() {
+            plain.least_reset()?;
+            let t = Instant::now();
+            plain.least_insert(&least, way)?;
+            time.least_write = time.least_write.min(t.elapsed());
+        }
+        time.least_read = median_of_reads(|| {
+            anyhow::ensure!(plain.least_read_all(1000)? == n);
+            Ok(())
+        })?;
+        plain.least_reset()?;
 
         // Key-value and typed paths, each into the same empty schema, in
         // alternating order from round to round.
@@ -695,6 +718,18 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
         bound(|x| x.plain_read, |f| f.read, |x| x.plain_read),
         bound(|x| x.stored_write, |f| f.write, |x| x.plain_write),
         bound(|x| x.stored_fetch, |f| f.read, |x| x.plain_read),
+    );
+    println!(
+        "  least  stored shape the design allows (binary, no meta or batch index), plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
+        r.median(|x| x.least_write),
+        round_ratios(&r.rounds, |x| x.least_write, |x| x.plain_write),
+        r.median(|x| x.least_read),
+        round_ratios(&r.rounds, |x| x.least_read, |x| x.plain_read),
+    );
+    println!(
+        "         least ratio on {cores} cores with that crypto: write {:.2}x, read {:.2}x",
+        bound(|x| x.least_write, |f| f.write, |x| x.plain_write),
+        bound(|x| x.least_read, |f| f.read, |x| x.plain_read),
     );
     println!(
         "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
