@@ -6,9 +6,11 @@
 //! Run: `cargo run --release --example bench_sharing`
 //! (PostgreSQL from `STRONGROOM_TEST_POSTGRES`; skipped if unreachable).
 
+#[path = "common/scratch_pg.rs"]
+mod scratch_pg;
+
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use strongroom::{Client, Fields, NewRecord, Plain, Query, Store};
 
@@ -116,19 +118,6 @@ fn main() -> anyhow::Result<()> {
         &format!("sqlite://{}", dir.path().join("share.db").display()),
         dir.path(),
     )?;
-    let admin_url = std::env::var("STRONGROOM_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    match diesel::PgConnection::establish(&admin_url) {
-        Err(err) => println!("\nPostgreSQL: SKIPPED, not reachable at {admin_url}: {err}"),
-        Ok(mut admin) => {
-            let name = format!("strongroom_bench_{}", uuid::Uuid::new_v4().simple());
-            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-            let url = format!("{}/{name}", admin_url.rsplit_once('/').context("url")?.0);
-            let result = run("PostgreSQL", &url, dir.path());
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)?;
-            result?;
-        }
-    }
+    scratch_pg::with_scratch_database("PostgreSQL", |url| run("PostgreSQL", url, dir.path()))?;
     Ok(())
 }

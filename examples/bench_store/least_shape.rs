@@ -7,9 +7,11 @@
 //! the plain table stores it in columns, about as long), and the three
 //! sealed fields as raw bytes: each a sealed data key (24-byte nonce,
 //! 32-byte key, 16-byte tag) and the sealed value (nonce, value, tag), so
-//! 3 × 112 bytes beyond the 227 value bytes. No base64, no JSON around the
-//! ciphertext, no meta index, no batch index; the batch signatures (one
-//! row per 200 records) are left out as negligible.
+//! 3 × 112 bytes beyond the 227 value bytes, and 32 bytes for the record's
+//! share of its writer's signature (a digest in a signed batch, the least
+//! any signing scheme stores per record; a record's own Ed25519 signature
+//! would be 64). No base64, no JSON around the ciphertext, no meta index,
+//! no batch index, no batch rows.
 //!
 //! Plain diesel inserting and fetching these rows, beside the plain table,
 //! shows how much of strongroom's cost any implementation of the design
@@ -26,6 +28,8 @@ use super::{InsertWay, PlainPatient};
 /// (the data key's and the value's), each a 24-byte nonce and a 16-byte
 /// tag, plus the 32-byte data key.
 const FIELD_OVERHEAD: usize = 2 * (24 + 16) + 32;
+/// Signature bytes stored per record: its digest in a signed batch.
+const SIGNATURE_SHARE: usize = 32;
 
 diesel::table! {
     least_records (record_id) {
@@ -92,7 +96,7 @@ pub fn rows(plain: &[PlainPatient]) -> Vec<LeastRow> {
                 rng.fill_bytes(&mut batch_id);
             }
             let values = p.name.len() + p.national_id.len() + p.notes.len();
-            let mut data = vec![0u8; values + 3 * FIELD_OVERHEAD];
+            let mut data = vec![0u8; values + 3 * FIELD_OVERHEAD + SIGNATURE_SHARE];
             rng.fill_bytes(&mut data);
             LeastRow {
                 record_id: strongroom::RecordId::random().as_uuid().as_bytes().to_vec(),

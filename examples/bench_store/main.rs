@@ -20,6 +20,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`; skipped if unreachable).
 
 mod floor;
+#[path = "../common/scratch_pg.rs"]
+mod scratch_pg;
 
 use std::time::{Duration, Instant};
 
@@ -789,32 +791,22 @@ fn main() -> anyhow::Result<()> {
     }
 
     // PostgreSQL: a database of its own, dropped after.
-    let admin_url = std::env::var("STRONGROOM_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    match diesel::PgConnection::establish(&admin_url) {
-        Err(err) => println!("\nPostgreSQL: SKIPPED, not reachable at {admin_url}: {err}"),
-        Ok(mut admin) => {
-            let name = format!("strongroom_bench_{}", uuid::Uuid::new_v4().simple());
-            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-            let url = format!("{}/{name}", admin_url.rsplit_once('/').context("url")?.0);
-            let result = (|| {
-                drop(Store::open(&url)?);
-                let mut pg = diesel::PgConnection::establish(&url)?;
-                let reset_url = url.clone();
-                let reset = move || -> anyhow::Result<()> {
-                    let mut c = diesel::PgConnection::establish(&reset_url)?;
-                    diesel::sql_query(
-                        "TRUNCATE meta_index, records, record_batches, access_keys, key_heads",
-                    )
-                    .execute(&mut c)?;
-                    Ok(())
-                };
-                run("postgres", &url, &mut pg, &reset, n, rounds, dir.path())
-            })();
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)?;
-            report("PostgreSQL", n, &result?, 2.0, 2.0);
-        }
+    let result = scratch_pg::with_scratch_database("PostgreSQL", |url| {
+        drop(Store::open(url)?);
+        let mut pg = diesel::PgConnection::establish(url)?;
+        let reset_url = url.to_owned();
+        let reset = move || -> anyhow::Result<()> {
+            let mut c = diesel::PgConnection::establish(&reset_url)?;
+            diesel::sql_query(
+                "TRUNCATE meta_index, records, record_batches, access_keys, key_heads",
+            )
+            .execute(&mut c)?;
+            Ok(())
+        };
+        run("postgres", url, &mut pg, &reset, n, rounds, dir.path())
+    })?;
+    if let Some(result) = result {
+        report("PostgreSQL", n, &result, 2.0, 2.0);
     }
     Ok(())
 }
