@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
-use crate::store::rows::{from_micros, now_micros, BatchRow, BatchedRecordRow, MetaRow, RecordRow};
+use crate::store::rows::{
+    from_micros, meta_rows, now_micros, record_meta, BatchRow, BatchedRecordRow, MetaRow,
+    RecordRow, RecordTimes,
+};
 use crate::store::schema::{meta_index, record_batches, records};
 use crate::store::tx::{db_err, is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
@@ -304,12 +307,10 @@ impl Client {
         let batch_id = BatchId::random();
         let at = from_micros(now).ok_or(Error::InvalidInput("clock out of range"))?;
         let mut records = Vec::with_capacity(chunk.len());
-        let mut metas = Vec::with_capacity(chunk.len());
         for (place, record) in (0u32..).zip(chunk) {
             let key = &keys[record.record_type.as_str()];
-            let id = RecordId::random();
             let header = RecordHeader {
-                record_id: id,
+                record_id: RecordId::random(),
                 version: 1,
                 record_type: &record.record_type,
                 writer_id: self.id(),
@@ -323,16 +324,6 @@ impl Client {
                 batch_id,
                 place,
             )?);
-            metas.push(RecordMeta {
-                id,
-                version: 1,
-                writer_id: self.id(),
-                record_type: record.record_type.clone(),
-                key_version: key.version,
-                plain: record.plain.clone(),
-                created_at: at,
-                updated_at: at,
-            });
         }
         let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
         let mut sealed = SealedChunk {
@@ -340,12 +331,21 @@ impl Client {
             batch: BatchRow::from_signed(&batch, now),
             rows: Vec::with_capacity(chunk.len()),
             meta_rows: Vec::with_capacity(chunk.len() * 2),
-            metas,
+            metas: Vec::with_capacity(chunk.len()),
         };
-        for (record, new) in records.into_iter().zip(chunk) {
-            let row = RecordRow::from_sealed(record, now, now)?;
-            sealed.meta_rows.extend(row.meta_rows(&new.plain));
-            sealed.rows.push(BatchedRecordRow::try_from(row)?);
+        for record in records {
+            let row = BatchedRecordRow::from_sealed(&record, now)?;
+            sealed
+                .meta_rows
+                .extend(meta_rows(&row.record_id, &record.plain));
+            sealed.rows.push(row);
+            sealed.metas.push(record_meta(
+                record,
+                RecordTimes {
+                    created_at: at,
+                    updated_at: at,
+                },
+            ));
         }
         Ok(sealed)
     }

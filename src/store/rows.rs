@@ -102,26 +102,30 @@ pub(crate) struct BatchedRecordRow {
     pub updated_at: i64,
 }
 
-impl TryFrom<RecordRow> for BatchedRecordRow {
-    type Error = Error;
-
-    fn try_from(row: RecordRow) -> Result<Self> {
-        match (row.batch_id, row.batch_index, row.signature, row.writer_tag) {
-            (Some(batch_id), Some(batch_index), None, None) => Ok(BatchedRecordRow {
-                record_id: row.record_id,
-                writer_id: row.writer_id,
-                record_type: row.record_type,
-                version: row.version,
-                plain: row.plain,
-                data: row.data,
-                key_version: row.key_version,
-                batch_id,
-                batch_index,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            }),
-            _ => Err(Error::Crypto("a new record must be signed in a batch")),
-        }
+impl BatchedRecordRow {
+    /// The row for a new record version sealed at `at` (its creation and
+    /// last update, a new version being both), signed in a batch; any
+    /// other proof is refused.
+    pub(crate) fn from_sealed(sealed: &SealedRecord, at: i64) -> Result<Self> {
+        let RecordProof::Batch { batch_id, index } = sealed.proof else {
+            return Err(Error::Crypto("a new record must be signed in a batch"));
+        };
+        Ok(BatchedRecordRow {
+            record_id: sealed.record_id.to_string(),
+            writer_id: sealed.writer_id.to_string(),
+            record_type: sealed.record_type.clone(),
+            version: i64::try_from(sealed.version)
+                .map_err(|_| Error::InvalidInput("version overflow"))?,
+            plain: json_object(&sealed.plain)?,
+            data: json_object(&sealed.fields)?,
+            key_version: i32::try_from(sealed.key_version)
+                .map_err(|_| Error::InvalidInput("key version overflow"))?,
+            batch_id: batch_id.to_string(),
+            batch_index: i32::try_from(index)
+                .map_err(|_| Error::InvalidInput("batch index overflow"))?,
+            created_at: at,
+            updated_at: at,
+        })
     }
 }
 
@@ -165,6 +169,17 @@ impl BatchRow {
 pub(crate) struct MetaRow {
     pub tag: i64,
     pub record_id: String,
+}
+
+/// The index rows of a record's plain meta.
+pub(crate) fn meta_rows(record_id: &str, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
+    plain
+        .iter()
+        .map(|(name, value)| MetaRow {
+            tag: meta_tag(name, value),
+            record_id: record_id.to_owned(),
+        })
+        .collect()
 }
 
 /// The index tag of one plain meta entry: BLAKE2b-64 of the canonical
@@ -376,13 +391,7 @@ impl RecordRow {
 
     /// The plain meta as index rows.
     pub(crate) fn meta_rows(&self, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
-        plain
-            .iter()
-            .map(|(name, value)| MetaRow {
-                tag: meta_tag(name, value),
-                record_id: self.record_id.clone(),
-            })
-            .collect()
+        meta_rows(&self.record_id, plain)
     }
 
     /// The index tags of the plain meta as stored in this row (empty if it
