@@ -206,6 +206,10 @@ enum InsertWay {
 
 trait PlainDb: least_shape::LeastDb {
     fn reset(&mut self) -> anyhow::Result<()>;
+    /// Brings the database to the same state before every timed insert:
+    /// on SQLite no free pages and an empty WAL left by earlier phases; on
+    /// PostgreSQL no dirty buffers from them.
+    fn settle(&mut self) -> anyhow::Result<()>;
     /// The insert ways this database has.
     fn ways(&self) -> &'static [InsertWay];
     /// Inserts in one transaction.
@@ -243,12 +247,17 @@ macro_rules! insert_way {
 }
 
 macro_rules! plain_db {
-    ($conn:ty, $ways:expr, $copy:expr, $empty_plain:expr, $empty_stored:expr) => {
+    ($conn:ty, $ways:expr, $copy:expr, $empty_plain:expr, $empty_stored:expr, $settle:expr) => {
         impl PlainDb for $conn {
             fn reset(&mut self) -> anyhow::Result<()> {
                 diesel::sql_query(CREATE).execute(self)?;
                 diesel::sql_query(INDEX).execute(self)?;
                 self.batch_execute($empty_plain)?;
+                Ok(())
+            }
+
+            fn settle(&mut self) -> anyhow::Result<()> {
+                self.batch_execute($settle)?;
                 Ok(())
             }
 
@@ -298,7 +307,7 @@ macro_rules! plain_db {
                     let mut q = table
                         .select(PlainPatient::as_select())
                         .order((created_at.asc(), id.asc()))
-                        .limit(page)
+                        .limit(page + 1)
                         .into_boxed();
                     if let Some((t, last)) = after.clone() {
                         // A row-value comparison, as strongroom's own keyset
@@ -313,12 +322,14 @@ macro_rules! plain_db {
                             .sql(")"),
                         );
                     }
-                    let rows: Vec<PlainPatient> = q.load(self)?;
+                    // One more than a page, as strongroom's query asks, to
+                    // know whether another page follows.
+                    let mut rows: Vec<PlainPatient> = q.load(self)?;
+                    let more = rows.len() as i64 > page;
+                    rows.truncate(page as usize);
                     total += rows.len();
                     match rows.last() {
-                        Some(last) if rows.len() as i64 == page => {
-                            after = Some((last.created_at, last.id.clone()))
-                        }
+                        Some(last) if more => after = Some((last.created_at, last.id.clone())),
                         _ => return Ok(total),
                     }
                 }
@@ -388,7 +399,8 @@ plain_db!(
     no_copy,
     // SQLite empties a table whole when DELETE has no WHERE.
     "DELETE FROM plain_patients",
-    "DELETE FROM meta_index; DELETE FROM records; DELETE FROM record_batches"
+    "DELETE FROM meta_index; DELETE FROM records; DELETE FROM record_batches",
+    "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)"
 );
 plain_db!(
     diesel::PgConnection,
@@ -397,7 +409,8 @@ plain_db!(
     // TRUNCATE, as the store's reset does: DELETE would leave dead rows
     // and index entries that slow the next insert.
     "TRUNCATE plain_patients",
-    "TRUNCATE meta_index, records, record_batches"
+    "TRUNCATE meta_index, records, record_batches",
+    "CHECKPOINT"
 );
 
 /// Reads every record through the key-value API, decoding each field as
@@ -506,7 +519,7 @@ struct Round {
     typed_write: Duration,
     typed_read: Duration,
     /// The mandated cryptography alone, one core (see `floor`).
-    floor: Option<floor::Floor>,
+    floor: Option<floor::Floors>,
 }
 
 /// The median, lowest and highest of the ratio `a / b` taken within each
@@ -558,6 +571,7 @@ fn run(
         let ways = plain.ways();
         for k in 0..ways.len() {
             plain.reset()?;
+            plain.settle()?;
             let way = ways[(round + k) % ways.len()];
             let t = Instant::now();
             plain.insert(&rows, way)?;
@@ -579,8 +593,10 @@ fn run(
         // The least stored shape the design allows, with plain diesel.
         let least = least_shape::rows(&rows);
         time.least_write = Duration::MAX;
-        for &way in plain.ways() {
+        for k in 0..ways.len() {
+            let way = ways[(round + k) % ways.len()];
             plain.least_reset()?;
+            plain.settle()?;
             let t = Instant::now();
             plain.least_insert(&least, way)?;
             time.least_write = time.least_write.min(t.elapsed());
@@ -598,6 +614,7 @@ fn run(
             sql_reset()?;
             let profile = &profiles[usize::from(typed)];
             let writer = Client::open_or_create(profile, &store)?;
+            plain.settle()?;
             if typed {
                 let values = typed_values(&rows);
                 let t = Instant::now();
@@ -628,16 +645,23 @@ fn run(
                 // Taking the rows out and putting them back leaves the
                 // store as the write left it.
                 time.stored_write = Duration::MAX;
-                for &way in plain.ways() {
+                for k in 0..ways.len() {
+                    let way = ways[(round + k) % ways.len()];
                     let stored = plain.take_stored()?;
-                    anyhow::ensure!(stored.records.len() == n);
+                    anyhow::ensure!(
+                        stored.records.len() == n
+                            && stored.meta.len() == 2 * n
+                            && stored.batches.len() == n.div_ceil(200),
+                        "unexpected stored rows"
+                    );
+                    plain.settle()?;
                     let t = Instant::now();
                     plain.insert_stored(&stored, way)?;
                     time.stored_write = time.stored_write.min(t.elapsed());
                 }
             }
         }
-        time.floor = Some(floor::measure(n, 1));
+        time.floor = Some(floor::measure(n));
         times.push(time);
     }
     Ok(Result4 {
@@ -686,9 +710,10 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
             .join(", ")
     );
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // Each round's bound, the median kept.
+    // Each round's bound: their median, and their range (noise only adds
+    // time, so the lowest round is the most telling).
     let bound = |base: fn(&Round) -> Duration,
-                 crypto: fn(&floor::Floor) -> Duration,
+                 crypto: fn(&floor::Floors) -> Duration,
                  plain: fn(&Round) -> Duration| {
         let mut b: Vec<f64> = r
             .rounds
@@ -703,23 +728,44 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
             })
             .collect();
         b.sort_by(f64::total_cmp);
-        b[b.len() / 2]
+        format!(
+            "{:.2}x (rounds {:.2}-{:.2})",
+            b[b.len() / 2],
+            b[0],
+            b[b.len() - 1]
+        )
+    };
+    let crypto = |time: fn(&floor::Floors) -> Duration| {
+        median(
+            r.rounds
+                .iter()
+                .filter_map(|x| x.floor.as_ref().map(time))
+                .collect(),
+        )
     };
     println!(
-        "  floor  mandated crypto alone, one core: write {:.1?}, read {:.1?}; plain diesel on strongroom's stored rows: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
-        r.median(|x| x.floor.as_ref().map_or(Duration::ZERO, |f| f.write)),
-        r.median(|x| x.floor.as_ref().map_or(Duration::ZERO, |f| f.read)),
+        "  floor  mandated crypto alone, one core: write {:.1?}, read {:.1?} (signing envelopes as text; as bytes {:.1?}, {:.1?}); reads are warm (batches verified and cached)",
+        crypto(|f| f.text.write),
+        crypto(|f| f.text.read),
+        crypto(|f| f.binary.write),
+        crypto(|f| f.binary.read),
+    );
+    println!(
+        "         least ratio on {cores} cores, plain's database work + that crypto: write {}, read {}",
+        bound(|x| x.plain_write, |f| f.text.write, |x| x.plain_write),
+        bound(|x| x.plain_read, |f| f.text.read, |x| x.plain_read),
+    );
+    println!(
+        "  stored strongroom's stored rows with plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
         r.median(|x| x.stored_write),
         round_ratios(&r.rounds, |x| x.stored_write, |x| x.plain_write),
         r.median(|x| x.stored_fetch),
         round_ratios(&r.rounds, |x| x.stored_fetch, |x| x.plain_read),
     );
     println!(
-        "         least ratio on {cores} cores: plain's database work + that crypto: write {:.2}x, read {:.2}x; the stored rows' database work + crypto: write {:.2}x, read {:.2}x",
-        bound(|x| x.plain_write, |f| f.write, |x| x.plain_write),
-        bound(|x| x.plain_read, |f| f.read, |x| x.plain_read),
-        bound(|x| x.stored_write, |f| f.write, |x| x.plain_write),
-        bound(|x| x.stored_fetch, |f| f.read, |x| x.plain_read),
+        "         least ratio on {cores} cores with that crypto: write {}, read {}",
+        bound(|x| x.stored_write, |f| f.text.write, |x| x.plain_write),
+        bound(|x| x.stored_fetch, |f| f.text.read, |x| x.plain_read),
     );
     println!(
         "  least  stored shape the design allows (binary, no meta or batch index), plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
@@ -729,9 +775,9 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
         round_ratios(&r.rounds, |x| x.least_read, |x| x.plain_read),
     );
     println!(
-        "         least ratio on {cores} cores with that crypto: write {:.2}x, read {:.2}x",
-        bound(|x| x.least_write, |f| f.write, |x| x.plain_write),
-        bound(|x| x.least_read, |f| f.read, |x| x.plain_read),
+        "         least ratio on {cores} cores with that crypto: write {}, read {}",
+        bound(|x| x.least_write, |f| f.binary.write, |x| x.plain_write),
+        bound(|x| x.least_read, |f| f.binary.read, |x| x.plain_read),
     );
     println!(
         "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
