@@ -102,6 +102,37 @@ pub(crate) struct BatchedRecordRow {
     pub updated_at: i64,
 }
 
+/// The columns every stored record version has, from its sealed form
+/// (whichever proof vouches for it).
+struct SealedColumns {
+    record_id: String,
+    writer_id: String,
+    version: i64,
+    plain: String,
+    data: String,
+    key_version: i32,
+}
+
+impl SealedColumns {
+    fn of(sealed: &SealedRecord) -> Result<Self> {
+        Ok(SealedColumns {
+            record_id: sealed.record_id.to_string(),
+            writer_id: sealed.writer_id.to_string(),
+            version: i64::try_from(sealed.version)
+                .map_err(|_| Error::InvalidInput("version overflow"))?,
+            plain: json_object(&sealed.plain)?,
+            data: json_object(&sealed.fields)?,
+            key_version: i32::try_from(sealed.key_version)
+                .map_err(|_| Error::InvalidInput("key version overflow"))?,
+        })
+    }
+}
+
+/// A record's place in its batch, as stored.
+fn stored_batch_index(index: u32) -> Result<i32> {
+    i32::try_from(index).map_err(|_| Error::InvalidInput("batch index overflow"))
+}
+
 impl BatchedRecordRow {
     /// The row for a new record version sealed at `at` (its creation and
     /// last update, a new version being both), signed in a batch; any
@@ -110,19 +141,17 @@ impl BatchedRecordRow {
         let RecordProof::Batch { batch_id, index } = sealed.proof else {
             return Err(Error::Crypto("a new record must be signed in a batch"));
         };
+        let columns = SealedColumns::of(sealed)?;
         Ok(BatchedRecordRow {
-            record_id: sealed.record_id.to_string(),
-            writer_id: sealed.writer_id.to_string(),
+            record_id: columns.record_id,
+            writer_id: columns.writer_id,
             record_type: sealed.record_type.clone(),
-            version: i64::try_from(sealed.version)
-                .map_err(|_| Error::InvalidInput("version overflow"))?,
-            plain: json_object(&sealed.plain)?,
-            data: json_object(&sealed.fields)?,
-            key_version: i32::try_from(sealed.key_version)
-                .map_err(|_| Error::InvalidInput("key version overflow"))?,
+            version: columns.version,
+            plain: columns.plain,
+            data: columns.data,
+            key_version: columns.key_version,
             batch_id: batch_id.to_string(),
-            batch_index: i32::try_from(index)
-                .map_err(|_| Error::InvalidInput("batch index overflow"))?,
+            batch_index: stored_batch_index(index)?,
             created_at: at,
             updated_at: at,
         })
@@ -272,15 +301,13 @@ impl RecordRow {
         created_at: i64,
         updated_at: i64,
     ) -> Result<Self> {
+        let columns = SealedColumns::of(&sealed)?;
         let (signature, writer_tag, batch_id, batch_index) = match sealed.proof {
             RecordProof::Batch { batch_id, index } => (
                 None,
                 None,
                 Some(batch_id.to_string()),
-                Some(
-                    i32::try_from(index)
-                        .map_err(|_| Error::InvalidInput("batch index overflow"))?,
-                ),
+                Some(stored_batch_index(index)?),
             ),
             RecordProof::Single {
                 signature,
@@ -288,14 +315,12 @@ impl RecordRow {
             } => (Some(signature), Some(writer_tag), None, None),
         };
         Ok(RecordRow {
-            record_id: sealed.record_id.to_string(),
-            writer_id: sealed.writer_id.to_string(),
-            version: i64::try_from(sealed.version)
-                .map_err(|_| Error::InvalidInput("version overflow"))?,
-            plain: json_object(&sealed.plain)?,
-            data: json_object(&sealed.fields)?,
-            key_version: i32::try_from(sealed.key_version)
-                .map_err(|_| Error::InvalidInput("key version overflow"))?,
+            record_id: columns.record_id,
+            writer_id: columns.writer_id,
+            version: columns.version,
+            plain: columns.plain,
+            data: columns.data,
+            key_version: columns.key_version,
             record_type: sealed.record_type,
             signature,
             writer_tag,
