@@ -147,36 +147,31 @@ macro_rules! least_db {
 
             fn least_read_all(&mut self, page: i64) -> anyhow::Result<usize> {
                 use least_records::dsl as r;
-                let mut total = 0;
-                let mut after: Option<(i64, Vec<u8>)> = None;
-                loop {
-                    let mut q = r::least_records
-                        .select(LeastRow::as_select())
-                        .filter(r::writer_id.eq(WRITER.to_vec()))
-                        .filter(r::record_type.eq("patient"))
-                        .order((r::created_at.asc(), r::record_id.asc()))
-                        .limit(page + 1)
-                        .into_boxed();
-                    if let Some((t, last)) = after.take() {
-                        q = q.filter(
-                            diesel::dsl::sql::<diesel::sql_types::Bool>(
-                                "(least_records.created_at, least_records.record_id) > (",
-                            )
-                            .bind::<diesel::sql_types::BigInt, _>(t)
-                            .sql(", ")
-                            .bind::<diesel::sql_types::Binary, _>(last)
-                            .sql(")"),
-                        );
-                    }
-                    let mut rows: Vec<LeastRow> = q.load(self)?;
-                    let more = rows.len() as i64 > page;
-                    rows.truncate(page as usize);
-                    total += rows.len();
-                    match rows.pop() {
-                        Some(last) if more => after = Some((last.created_at, last.record_id)),
-                        _ => return Ok(total),
-                    }
-                }
+                super::count_by_keyset(
+                    page,
+                    |after: Option<(i64, Vec<u8>)>| {
+                        let mut q = r::least_records
+                            .select(LeastRow::as_select())
+                            .filter(r::writer_id.eq(WRITER.to_vec()))
+                            .filter(r::record_type.eq("patient"))
+                            .order((r::created_at.asc(), r::record_id.asc()))
+                            .limit(page + 1)
+                            .into_boxed();
+                        if let Some((t, last)) = after {
+                            q = q.filter(
+                                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                                    "(least_records.created_at, least_records.record_id) > (",
+                                )
+                                .bind::<diesel::sql_types::BigInt, _>(t)
+                                .sql(", ")
+                                .bind::<diesel::sql_types::Binary, _>(last)
+                                .sql(")"),
+                            );
+                        }
+                        q.load(self)
+                    },
+                    |row: &LeastRow| (row.created_at, row.record_id.clone()),
+                )
             }
         }
     };

@@ -226,6 +226,30 @@ trait PlainDb: least_shape::LeastDb {
     fn insert_stored(&mut self, stored: &Stored, way: InsertWay) -> anyhow::Result<()>;
 }
 
+/// Pages through rows by keyset, as strongroom's query does: `fetch` asks
+/// for one row more than `page` after the key of the last row kept (none
+/// at first), so it knows whether another page follows; returns how many
+/// rows there were.
+fn count_by_keyset<R, K>(
+    page: i64,
+    mut fetch: impl FnMut(Option<K>) -> QueryResult<Vec<R>>,
+    key: impl Fn(&R) -> K,
+) -> anyhow::Result<usize> {
+    let page = usize::try_from(page)?;
+    let mut total = 0;
+    let mut after = None;
+    loop {
+        let mut rows = fetch(after.take())?;
+        let more = rows.len() > page;
+        rows.truncate(page);
+        total += rows.len();
+        match rows.last() {
+            Some(last) if more => after = Some(key(last)),
+            _ => return Ok(total),
+        }
+    }
+}
+
 /// Inserts `rows` into `table` the given way, inside the caller's
 /// transaction.
 macro_rules! insert_way {
@@ -301,74 +325,61 @@ macro_rules! plain_db {
 
             fn read_all(&mut self, page: i64) -> anyhow::Result<usize> {
                 use crate::plain_patients::dsl::{created_at, id, plain_patients as table};
-                let mut total = 0;
-                let mut after: Option<(i64, String)> = None;
-                loop {
-                    let mut q = table
-                        .select(PlainPatient::as_select())
-                        .order((created_at.asc(), id.asc()))
-                        .limit(page + 1)
-                        .into_boxed();
-                    if let Some((t, last)) = after.clone() {
-                        // A row-value comparison, as strongroom's own keyset
-                        // cursor uses, so both engines seek the index.
-                        q = q.filter(
-                            diesel::dsl::sql::<diesel::sql_types::Bool>(
-                                "(plain_patients.created_at, plain_patients.id) > (",
-                            )
-                            .bind::<diesel::sql_types::BigInt, _>(t)
-                            .sql(", ")
-                            .bind::<diesel::sql_types::Text, _>(last)
-                            .sql(")"),
-                        );
-                    }
-                    // One more than a page, as strongroom's query asks, to
-                    // know whether another page follows.
-                    let mut rows: Vec<PlainPatient> = q.load(self)?;
-                    let more = rows.len() as i64 > page;
-                    rows.truncate(page as usize);
-                    total += rows.len();
-                    match rows.last() {
-                        Some(last) if more => after = Some((last.created_at, last.id.clone())),
-                        _ => return Ok(total),
-                    }
-                }
+                count_by_keyset(
+                    page,
+                    |after: Option<(i64, String)>| {
+                        let mut q = table
+                            .select(PlainPatient::as_select())
+                            .order((created_at.asc(), id.asc()))
+                            .limit(page + 1)
+                            .into_boxed();
+                        if let Some((t, last)) = after {
+                            // A row-value comparison, as strongroom's own
+                            // keyset cursor uses, so both engines seek the
+                            // index.
+                            q = q.filter(
+                                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                                    "(plain_patients.created_at, plain_patients.id) > (",
+                                )
+                                .bind::<diesel::sql_types::BigInt, _>(t)
+                                .sql(", ")
+                                .bind::<diesel::sql_types::Text, _>(last)
+                                .sql(")"),
+                            );
+                        }
+                        q.load(self)
+                    },
+                    |row: &PlainPatient| (row.created_at, row.id.clone()),
+                )
             }
 
             fn fetch_stored(&mut self, writer: &str, page: i64) -> anyhow::Result<usize> {
                 use crate::records::dsl as r;
-                let mut total = 0;
-                let mut after: Option<(i64, String)> = None;
-                loop {
-                    let mut q = r::records
-                        .select(StoredRow::as_select())
-                        .filter(r::writer_id.eq(writer.to_owned()))
-                        .filter(r::record_type.eq("patient"))
-                        .order((r::created_at.asc(), r::record_id.asc()))
-                        .limit(page + 1)
-                        .into_boxed();
-                    if let Some((t, last)) = after.clone() {
-                        q = q.filter(
-                            diesel::dsl::sql::<diesel::sql_types::Bool>(
-                                "(records.created_at, records.record_id) > (",
-                            )
-                            .bind::<diesel::sql_types::BigInt, _>(t)
-                            .sql(", ")
-                            .bind::<diesel::sql_types::Text, _>(last)
-                            .sql(")"),
-                        );
-                    }
-                    let mut rows: Vec<StoredRow> = q.load(self)?;
-                    let more = rows.len() as i64 > page;
-                    rows.truncate(page as usize);
-                    total += rows.len();
-                    match rows.last() {
-                        Some(last) if more => {
-                            after = Some((last.created_at, last.record_id.clone()))
+                count_by_keyset(
+                    page,
+                    |after: Option<(i64, String)>| {
+                        let mut q = r::records
+                            .select(StoredRow::as_select())
+                            .filter(r::writer_id.eq(writer.to_owned()))
+                            .filter(r::record_type.eq("patient"))
+                            .order((r::created_at.asc(), r::record_id.asc()))
+                            .limit(page + 1)
+                            .into_boxed();
+                        if let Some((t, last)) = after {
+                            q = q.filter(
+                                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                                    "(records.created_at, records.record_id) > (",
+                                )
+                                .bind::<diesel::sql_types::BigInt, _>(t)
+                                .sql(", ")
+                                .bind::<diesel::sql_types::Text, _>(last)
+                                .sql(")"),
+                            );
                         }
-                        _ => return Ok(total),
-                    }
-                }
+                        q.load(self)
+                    },
+                    |row: &StoredRow| (row.created_at, row.record_id.clone()),
+                )
             }
         }
     };
@@ -755,29 +766,42 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
         bound(|x| x.plain_write, |f| f.text.write, |x| x.plain_write),
         bound(|x| x.plain_read, |f| f.text.read, |x| x.plain_read),
     );
-    println!(
-        "  stored strongroom's stored rows with plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
-        r.median(|x| x.stored_write),
-        round_ratios(&r.rounds, |x| x.stored_write, |x| x.plain_write),
-        r.median(|x| x.stored_fetch),
-        round_ratios(&r.rounds, |x| x.stored_fetch, |x| x.plain_read),
+    // A stored shape inserted and fetched by plain diesel, and the least
+    // ratio it leaves once the cryptography is added.
+    let shape = |label: &str,
+                 what: &str,
+                 write: fn(&Round) -> Duration,
+                 read: fn(&Round) -> Duration,
+                 crypto_write: fn(&floor::Floors) -> Duration,
+                 crypto_read: fn(&floor::Floors) -> Duration| {
+        println!(
+            "  {label} {what}, plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
+            r.median(write),
+            round_ratios(&r.rounds, write, |x| x.plain_write),
+            r.median(read),
+            round_ratios(&r.rounds, read, |x| x.plain_read),
+        );
+        println!(
+            "         least ratio on {cores} cores with that crypto: write {}, read {}",
+            bound(write, crypto_write, |x| x.plain_write),
+            bound(read, crypto_read, |x| x.plain_read),
+        );
+    };
+    shape(
+        "stored",
+        "strongroom's stored rows",
+        |x| x.stored_write,
+        |x| x.stored_fetch,
+        |f| f.text.write,
+        |f| f.text.read,
     );
-    println!(
-        "         least ratio on {cores} cores with that crypto: write {}, read {}",
-        bound(|x| x.stored_write, |f| f.text.write, |x| x.plain_write),
-        bound(|x| x.stored_fetch, |f| f.text.read, |x| x.plain_read),
-    );
-    println!(
-        "  least  stored shape the design allows (binary, no meta or batch index), plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
-        r.median(|x| x.least_write),
-        round_ratios(&r.rounds, |x| x.least_write, |x| x.plain_write),
-        r.median(|x| x.least_read),
-        round_ratios(&r.rounds, |x| x.least_read, |x| x.plain_read),
-    );
-    println!(
-        "         least ratio on {cores} cores with that crypto: write {}, read {}",
-        bound(|x| x.least_write, |f| f.binary.write, |x| x.plain_write),
-        bound(|x| x.least_read, |f| f.binary.read, |x| x.plain_read),
+    shape(
+        "least ",
+        "stored shape the design allows (binary, no meta or batch index)",
+        |x| x.least_write,
+        |x| x.least_read,
+        |f| f.binary.write,
+        |f| f.binary.read,
     );
     println!(
         "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
