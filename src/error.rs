@@ -87,6 +87,35 @@ pub enum Error {
         client_id: crate::ids::ClientId,
     },
 
+    /// This database does not carry an identity this profile has written
+    /// to, yet it holds access keys this client wrapped for itself: a copy
+    /// or restore of a database whose identity row was changed, deleted or
+    /// replaced. Rollback protection cannot vouch for it, so no key
+    /// decision (write, share, rotate, revoke, re-wrap) is made until the
+    /// user adopts it ([`crate::Client::adopt_database`], the CLI's
+    /// `--adopt-database`). `database` is the id it carries, if well-formed.
+    #[error("{}", identity_changed_text(database))]
+    DatabaseIdentityChanged {
+        /// The id the database carries now (`None`: missing or malformed).
+        database: Option<crate::ids::DatabaseId>,
+    },
+
+    /// A peer's public keys do not match the fingerprint the caller
+    /// expected (checked out of band). Nothing was pinned or shared.
+    #[error("the public keys of client {client_id} do not match the expected fingerprint; nothing was pinned or shared")]
+    FingerprintMismatch {
+        /// The peer whose keys were checked.
+        client_id: crate::ids::ClientId,
+    },
+
+    /// The profile trusts only peers pinned from a verified fingerprint
+    /// ([`crate::profile::PeerTrust::Verified`]) and this peer has not been.
+    #[error("client {client_id} is not pinned and this profile trusts only verified peers; pin it from its fingerprint first (Client::pin_peer, `strongroom pin`)")]
+    PeerNotVerified {
+        /// The peer.
+        client_id: crate::ids::ClientId,
+    },
+
     /// A record has no field of this name (for example a record written
     /// before the field was added to the model).
     #[error("the record has no field `{field}`")]
@@ -202,6 +231,18 @@ pub enum Error {
     /// operating system's random source, for example).
     #[error("cryptographic primitive failed: {0}")]
     Crypto(&'static str),
+}
+
+fn identity_changed_text(database: &Option<crate::ids::DatabaseId>) -> String {
+    let which = database.map_or_else(
+        || "has no well-formed identity".to_owned(),
+        |id| format!("has identity {id}, which this profile has never written to,"),
+    );
+    format!(
+        "this database {which} but holds access keys this client wrapped for itself \
+         (a restored or copied database?); refusing to use it for key decisions until it is \
+         adopted (Client::adopt_database or `strongroom --adopt-database`; see SECURITY.md)"
+    )
 }
 
 fn conflict_text(

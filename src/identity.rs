@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::crypto::fingerprint::Fingerprint;
 use crate::crypto::keys::{
     EncryptionPublicKey, EncryptionSecretKey, SigningPublicKey, SigningSecretKey,
 };
@@ -23,6 +24,14 @@ pub struct PublicIdentity {
     pub encryption_key: EncryptionPublicKey,
     /// Its Ed25519 public key.
     pub signing_key: SigningPublicKey,
+}
+
+impl PublicIdentity {
+    /// The short, human-comparable fingerprint of these keys, for checking
+    /// a peer out of band (see [`Fingerprint`]).
+    pub fn fingerprint(&self) -> Result<Fingerprint> {
+        Fingerprint::of(self)
+    }
 }
 
 /// A client's full identity, secret keys included. `Debug` shows only the

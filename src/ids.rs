@@ -71,6 +71,13 @@ impl ClientId {
     }
 }
 
+impl DatabaseId {
+    /// A fresh random (v4) id.
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
 impl RecordId {
     /// A fresh time-ordered (v7) id: the current Unix time in milliseconds
     /// and 74 random bits from the library's CSPRNG.
@@ -78,6 +85,14 @@ impl RecordId {
         Self(time_ordered())
     }
 }
+
+uuid_id!(
+    /// Names a sensitive database: a random id created with its schema
+    /// (one row of its own), kept by dumps and file copies. Profiles key
+    /// their rollback marks by it, never by the URL the database is reached
+    /// at.
+    DatabaseId
+);
 
 uuid_id!(
     /// Names a batch of record versions signed together (see

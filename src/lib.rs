@@ -66,6 +66,7 @@ pub use client::{
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use crypto::fingerprint::Fingerprint;
 pub use crypto::keys::{
     AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
     SigningSecretKey, KEY_LEN,
@@ -73,7 +74,7 @@ pub use crypto::keys::{
 pub use crypto::{batch, envelope, signature, wrap};
 pub use error::{Error, Result};
 pub use identity::{Identity, PublicIdentity};
-pub use ids::{BatchId, ClientId, RecordId};
+pub use ids::{BatchId, ClientId, DatabaseId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
 pub use profile::{Profile, ProfileOptions};
 pub use store::{Backend, MigrationStatus, Store, StoreOptions};

@@ -54,10 +54,10 @@ use crate::crypto::rng;
 use crate::error::{Error, Result};
 use crate::format::{b64, canonical::Canonical};
 use crate::identity::{Identity, PublicIdentity};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, DatabaseId};
 
 /// The profile format version this build writes and reads.
-pub const PROFILE_VERSION: u32 = 1;
+pub const PROFILE_VERSION: u32 = 2;
 /// Argon2id passes for new sealed profiles.
 pub const ARGON2_ITERATIONS: u32 = 3;
 /// Argon2id memory (KiB) for new sealed profiles: 64 MiB.
@@ -117,14 +117,45 @@ struct Sealing {
     memory_kib: u32,
 }
 
+/// Which peers a client trusts the database to name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PeerTrust {
+    /// A peer's keys are taken from the database the first time they are
+    /// needed and pinned (trust on first use); later changes are refused.
+    #[default]
+    FirstUse,
+    /// Only peers pinned from a fingerprint checked out of band
+    /// ([`crate::Client::pin_peer`]) are used; any other is
+    /// [`Error::PeerNotVerified`]. Closes trust on first use.
+    Verified,
+}
+
+/// The key-version marks of one database, by record type.
+type Marks = BTreeMap<String, u32>;
+
+/// What identifies the file last read or written, so that a re-read is
+/// skipped when nothing replaced it (every save is a rename: a new inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
 /// A loaded client profile.
 pub struct Profile {
     path: PathBuf,
     name: Option<String>,
     identity: Identity,
     pinned: BTreeMap<ClientId, PublicIdentity>,
-    key_marks: BTreeMap<String, u32>,
+    peer_trust: PeerTrust,
+    /// The databases this client has written to, with its marks there.
+    databases: BTreeMap<DatabaseId, Marks>,
     sealing: Option<Sealing>,
+    stamp: Option<FileStamp>,
 }
 
 impl fmt::Debug for Profile {
@@ -134,6 +165,8 @@ impl fmt::Debug for Profile {
             .field("name", &self.name)
             .field("identity", &self.identity)
             .field("pinned", &self.pinned.len())
+            .field("peer_trust", &self.peer_trust)
+            .field("databases", &self.databases.len())
             .field("sealed", &self.sealing.is_some())
             .finish()
     }
@@ -153,10 +186,25 @@ struct ProfileFile {
     secrets: SecretsFile,
     #[serde(default)]
     pinned: BTreeMap<ClientId, PinnedFile>,
-    /// The newest access key version this client has used for each of its
-    /// record types: a database that offers an older one is refused.
+    #[serde(default, skip_serializing_if = "is_first_use")]
+    peer_trust: PeerTrust,
+    /// The databases this client has written to (by their identity, never
+    /// by URL) and, in each, the newest access key version it has used for
+    /// each of its record types: a database that offers an older one is
+    /// refused.
     #[serde(default)]
-    key_versions: BTreeMap<String, u32>,
+    databases: BTreeMap<DatabaseId, DatabaseFile>,
+}
+
+fn is_first_use(trust: &PeerTrust) -> bool {
+    *trust == PeerTrust::FirstUse
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseFile {
+    #[serde(default)]
+    key_versions: Marks,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -224,9 +272,12 @@ impl Profile {
             name: options.name.map(str::to_owned),
             identity: Identity::generate()?,
             pinned: BTreeMap::new(),
-            key_marks: BTreeMap::new(),
+            peer_trust: PeerTrust::FirstUse,
+            databases: BTreeMap::new(),
             sealing,
+            stamp: None,
         };
+        let mut profile = profile;
         let bytes = profile.to_json()?;
         write_atomically(&profile.path, &bytes, false).map_err(|source| {
             if source.kind() == std::io::ErrorKind::AlreadyExists {
@@ -240,6 +291,7 @@ impl Profile {
                 }
             }
         })?;
+        profile.stamp = file_stamp(&profile.path);
         tracing::info!(client_id = %profile.identity.client_id(), sealed = profile.sealing.is_some(), "created profile");
         Ok(profile)
     }
@@ -253,6 +305,8 @@ impl Profile {
             source,
         };
         let metadata = std::fs::metadata(&path).map_err(io)?;
+        // A file replaced between this stat and the read below is only read
+        // again at the next refresh: the stamp is never newer than the data.
         warn_if_readable_by_others(&path, &metadata);
         if metadata.len() > MAX_FILE_LEN {
             return Err(malformed(&path, "file is too large to be a profile"));
@@ -274,7 +328,9 @@ impl Profile {
         }
         let file: ProfileFile = serde_json::from_slice(&bytes)
             .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
-        Self::from_file(path, file, Unlock::Passphrase(passphrase))
+        let mut profile = Self::from_file(path, file, Unlock::Passphrase(passphrase))?;
+        profile.stamp = stamp_of(&metadata);
+        Ok(profile)
     }
 
     fn from_file(path: PathBuf, file: ProfileFile, unlock: Unlock<'_>) -> Result<Profile> {
@@ -296,6 +352,11 @@ impl Profile {
             };
             pinned.insert(*client_id, peer);
         }
+        let databases: BTreeMap<DatabaseId, Marks> = file
+            .databases
+            .iter()
+            .map(|(id, db)| (*id, db.key_versions.clone()))
+            .collect();
         let (encryption, signing, sealing) = match &file.secrets {
             SecretsFile::Plain {
                 encryption_key,
@@ -358,7 +419,14 @@ impl Profile {
                     iterations: *iterations,
                     memory_kib: *memory_kib,
                 };
-                let aad = sealed_aad(&file.name, &public, &pinned, &file.key_versions, &sealing)?;
+                let aad = sealed_aad(
+                    &file.name,
+                    &public,
+                    &pinned,
+                    file.peer_trust,
+                    &databases,
+                    &sealing,
+                )?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
                 aead::open_into(
                     sealing.key.unprotected_as_bytes(),
@@ -381,8 +449,10 @@ impl Profile {
             name: file.name.clone(),
             identity,
             pinned,
-            key_marks: file.key_versions.clone(),
+            peer_trust: file.peer_trust,
+            databases,
             sealing,
+            stamp: None,
         })
     }
 
@@ -428,17 +498,22 @@ impl Profile {
                 Some(_) => {}
             }
         }
-        for (record_type, version) in other.key_marks {
-            let mark = self.key_marks.entry(record_type).or_insert(version);
-            *mark = (*mark).max(version);
+        for (database, marks) in other.databases {
+            let mine = self.databases.entry(database).or_default();
+            for (record_type, version) in marks {
+                let mark = mine.entry(record_type).or_insert(version);
+                *mark = (*mark).max(version);
+            }
         }
+        // Only ever changed through `update_file`, so the file's value is
+        // the newest.
+        self.peer_trust = other.peer_trust;
         Ok(())
     }
 
-    /// Runs `update` between re-reading the file and saving it, under an
-    /// exclusive lock on `<profile>.lock`, so processes sharing the profile
-    /// do not lose each other's pins and key marks.
-    fn update_file<T>(&mut self, update: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    /// Opens (creating) `<profile>.lock` and locks it, shared or
+    /// exclusive; the lock is released when the file is dropped.
+    fn lock(&self, exclusive: bool) -> Result<std::fs::File> {
         let mut lock_path = self.path.clone().into_os_string();
         lock_path.push(".lock");
         let io = |source| Error::ProfileIo {
@@ -453,30 +528,87 @@ impl Profile {
             options.mode(0o600);
         }
         let lock = options.open(&lock_path).map_err(io)?;
-        lock.lock().map_err(io)?;
+        if exclusive {
+            lock.lock().map_err(io)?;
+        } else {
+            lock.lock_shared().map_err(io)?;
+        }
+        Ok(lock)
+    }
+
+    /// Re-reads the profile file, under its lock, if another process (or
+    /// another `Client` on this profile) replaced it since this one last
+    /// read or wrote it, and merges what it learnt: pins, databases and
+    /// higher key-version marks. Called before every decision that depends
+    /// on the marks; when nothing changed it costs a lock and a `stat`.
+    pub(crate) fn refresh(&mut self) -> Result<()> {
+        let _lock = self.lock(false)?;
+        let stamp = file_stamp(&self.path);
+        if stamp.is_some() && stamp == self.stamp {
+            return Ok(());
+        }
+        self.merge_from_disk()?;
+        self.stamp = stamp;
+        Ok(())
+    }
+
+    /// Runs `update` between re-reading the file and saving it, under an
+    /// exclusive lock on `<profile>.lock`, so processes sharing the profile
+    /// do not lose each other's pins and key marks.
+    fn update_file<T>(&mut self, update: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let _lock = self.lock(true)?;
         self.merge_from_disk()?;
         let out = update(self)?;
         self.save()?;
+        self.stamp = file_stamp(&self.path);
         Ok(out)
     }
 
-    /// The newest access key version this client has used for one of its
-    /// record types in one database (`key` names both), if any.
-    pub fn key_version_mark(&self, key: &str) -> Option<u32> {
-        self.key_marks.get(key).copied()
+    /// The newest access key version this client has used for its
+    /// `record_type` in `database`, if any.
+    pub fn key_version_mark(&self, database: DatabaseId, record_type: &str) -> Option<u32> {
+        self.databases.get(&database)?.get(record_type).copied()
     }
 
-    /// Records that this client has used `version` of the access key named
-    /// by `key` (saved at once; lower values are ignored).
-    pub(crate) fn raise_key_version_mark(&mut self, key: &str, version: u32) -> Result<()> {
+    /// Whether this client has written to (or adopted) `database`.
+    pub fn knows_database(&self, database: DatabaseId) -> bool {
+        self.databases.contains_key(&database)
+    }
+
+    /// The databases this client has written to or adopted.
+    pub fn databases(&self) -> impl Iterator<Item = DatabaseId> + '_ {
+        self.databases.keys().copied()
+    }
+
+    /// Records `database` as one this client writes to (saved at once).
+    pub(crate) fn remember_database(&mut self, database: DatabaseId) -> Result<()> {
+        if self.knows_database(database) {
+            return Ok(());
+        }
+        self.update_file(|profile| {
+            profile.databases.entry(database).or_default();
+            Ok(())
+        })
+    }
+
+    /// Records that this client has used `version` of its access key for
+    /// `record_type` in `database` (saved at once; lower values are
+    /// ignored).
+    pub(crate) fn raise_key_version_mark(
+        &mut self,
+        database: DatabaseId,
+        record_type: &str,
+        version: u32,
+    ) -> Result<()> {
         if self
-            .key_version_mark(key)
+            .key_version_mark(database, record_type)
             .is_some_and(|mark| mark >= version)
         {
             return Ok(());
         }
         self.update_file(|profile| {
-            let mark = profile.key_marks.entry(key.to_owned()).or_insert(version);
+            let marks = profile.databases.entry(database).or_default();
+            let mark = marks.entry(record_type.to_owned()).or_insert(version);
             *mark = (*mark).max(version);
             Ok(())
         })
@@ -489,6 +621,24 @@ impl Profile {
             path: self.path.clone(),
             source,
         })
+    }
+
+    /// Which peers this client trusts the database to name.
+    pub fn peer_trust(&self) -> PeerTrust {
+        self.peer_trust
+    }
+
+    /// Sets which peers this client trusts (saved at once).
+    pub fn set_peer_trust(&mut self, trust: PeerTrust) -> Result<()> {
+        self.update_file(|profile| {
+            profile.peer_trust = trust;
+            Ok(())
+        })
+    }
+
+    /// Every pinned peer, in ascending client id.
+    pub fn pinned_peers(&self) -> impl Iterator<Item = &PublicIdentity> + '_ {
+        self.pinned.values()
     }
 
     /// The client's identity.
@@ -553,7 +703,14 @@ impl Profile {
                 signing_key: b64::encode(self.identity.signing_secret().unprotected_as_bytes()),
             },
             Some(sealing) => {
-                let aad = sealed_aad(&self.name, public, &self.pinned, &self.key_marks, sealing)?;
+                let aad = sealed_aad(
+                    &self.name,
+                    public,
+                    &self.pinned,
+                    self.peer_trust,
+                    &self.databases,
+                    sealing,
+                )?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
                 keys[..KEY_LEN]
                     .copy_from_slice(self.identity.encryption_secret().unprotected_as_bytes());
@@ -595,7 +752,19 @@ impl Profile {
                     )
                 })
                 .collect(),
-            key_versions: self.key_marks.clone(),
+            peer_trust: self.peer_trust,
+            databases: self
+                .databases
+                .iter()
+                .map(|(id, marks)| {
+                    (
+                        *id,
+                        DatabaseFile {
+                            key_versions: marks.clone(),
+                        },
+                    )
+                })
+                .collect(),
         };
         let mut json = serde_json::to_vec_pretty(&file).map_err(|_| Error::Serialization)?;
         json.push(b'\n');
@@ -608,7 +777,8 @@ fn sealed_aad(
     name: &Option<String>,
     public: &PublicIdentity,
     pinned: &BTreeMap<ClientId, PublicIdentity>,
-    key_marks: &BTreeMap<String, u32>,
+    peer_trust: PeerTrust,
+    databases: &BTreeMap<DatabaseId, Marks>,
     sealing: &Sealing,
 ) -> Result<Vec<u8>> {
     let mut aad = Canonical::new(AAD_LABEL)
@@ -635,7 +805,18 @@ fn sealed_aad(
             .bytes(peer.encryption_key.as_bytes())?
             .bytes(peer.signing_key.as_bytes())?;
     }
-    aad = aad.pairs_u32(key_marks)?;
+    aad = aad
+        .u32(match peer_trust {
+            PeerTrust::FirstUse => 0,
+            PeerTrust::Verified => 1,
+        })
+        .u32(
+            u32::try_from(databases.len())
+                .map_err(|_| Error::InvalidInput("too many databases"))?,
+        );
+    for (database, marks) in databases {
+        aad = aad.uuid(database.as_uuid()).pairs_u32(marks)?;
+    }
     Ok(aad.finish())
 }
 
@@ -670,6 +851,29 @@ fn malformed(path: &Path, reason: &'static str) -> Error {
         path: path.to_path_buf(),
         reason,
     }
+}
+
+/// The stamp of the file at `path` now (`None` if it cannot be read).
+fn file_stamp(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path).ok().as_ref().and_then(stamp_of)
+}
+
+#[cfg(unix)]
+fn stamp_of(metadata: &std::fs::Metadata) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    Some(FileStamp {
+        dev: metadata.dev(),
+        ino: metadata.ino(),
+        len: metadata.len(),
+        modified: metadata.modified().ok(),
+    })
+}
+
+/// Without inode numbers a stamp cannot prove the file unchanged: every
+/// refresh reads it again.
+#[cfg(not(unix))]
+fn stamp_of(_metadata: &std::fs::Metadata) -> Option<FileStamp> {
+    None
 }
 
 #[cfg(unix)]

@@ -252,8 +252,8 @@ fn unknown_versions_are_reported_as_such() {
         matches!(
             err,
             Error::ProfileVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),

@@ -667,13 +667,15 @@ fn a_changed_registered_key_is_refused() {
             other.public().signing_key.to_base64(),
             bob.id()
         ));
-        // A fresh process of Alice still has the pin in her profile.
+        // A fresh process of Alice still has the pin in her profile, and
+        // the substitution is reported, never used silently.
         let alice2 = Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
-        assert_eq!(
-            alice2.lookup_client(bob.id()).unwrap(),
-            *bob.public(),
-            "the pin wins"
+        let err = alice2.lookup_client(bob.id()).unwrap_err();
+        assert!(
+            matches!(err, Error::KeyChanged { client_id } if client_id == bob.id()),
+            "{err:?}"
         );
+        assert_eq!(alice2.pinned_peers(), vec![*bob.public()], "the pin stays");
         // Bob's own registration no longer matches his profile.
         let err = Client::open_or_create(db.profile("bob"), &db.store()).unwrap_err();
         assert!(matches!(err, Error::KeyChanged { .. }), "{err:?}");
@@ -733,7 +735,7 @@ fn unreachable_database_names_the_target_but_never_the_password() {
 }
 
 /// Migrations in each backend's folder.
-const MIGRATIONS: usize = 2;
+const MIGRATIONS: usize = 3;
 
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {

@@ -201,17 +201,21 @@ impl Client {
                 }
             }
         }
-        let mark_key = self.mark_key(record_type);
-        let mark = mark_key
-            .as_deref()
-            .and_then(|k| self.with_profile(|p| p.key_version_mark(k)));
+        // The database's identity first (it may refuse), then the mark,
+        // re-read from the profile file: another process of this client may
+        // have rotated since this one last looked.
+        let database = self.marked_database(conn)?;
+        let mark = match database {
+            Some(database) => self.current_mark(database, record_type)?,
+            None => None,
+        };
         match (newest, mark) {
             (Some(v), Some(m)) if v < m => {}
             (None, Some(_)) => {}
             (Some(v), _) => {
-                if let Some(key) = mark_key.as_deref().filter(|_| mark.is_none_or(|m| v > m)) {
+                if mark.is_none_or(|m| v > m) {
                     // Another process of this client rotated: remember it.
-                    self.with_profile(|p| p.raise_key_version_mark(key, v))?;
+                    self.raise_mark(record_type, v)?;
                 }
                 return Ok(Some(v));
             }
@@ -232,24 +236,6 @@ impl Client {
         Err(Error::KeyRollback {
             record_type: record_type.to_owned(),
         })
-    }
-
-    /// The profile key of the version mark of `record_type` in this store
-    /// (`None` for an in-memory store).
-    fn mark_key(&self, record_type: &str) -> Option<String> {
-        // Record types hold no control characters, so the newline cannot
-        // be part of either side.
-        self.store
-            .mark_scope()
-            .map(|scope| format!("{scope}\n{record_type}"))
-    }
-
-    /// Raises the version mark of `record_type` in this store.
-    pub(crate) fn raise_mark(&self, record_type: &str, version: u32) -> Result<()> {
-        match self.mark_key(record_type) {
-            Some(key) => self.with_profile(|p| p.raise_key_version_mark(&key, version)),
-            None => Ok(()),
-        }
     }
 
     /// Whether anything is stored for this client's `record_type` (records,

@@ -24,6 +24,7 @@
 
 mod access;
 mod import;
+mod marks;
 mod peers;
 mod query;
 mod read;
@@ -39,7 +40,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::cache::{BatchCache, KeyCache, DEFAULT_BATCHES, DEFAULT_CAPACITY};
 use crate::error::Result;
 use crate::identity::{Identity, PublicIdentity};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, DatabaseId};
 use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
@@ -74,6 +75,9 @@ pub struct Client {
     unwraps: std::sync::atomic::AtomicU64,
     batches: BatchCache,
     batch_verifications: std::sync::atomic::AtomicU64,
+    /// The database identity this client checked on its first key
+    /// decision (see [`Client::adopt_database`]).
+    database: Mutex<Option<DatabaseId>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -119,6 +123,7 @@ impl Client {
             unwraps: Default::default(),
             batches: BatchCache::new(DEFAULT_BATCHES),
             batch_verifications: Default::default(),
+            database: Mutex::new(None),
         };
         client.register()?;
         Ok(client)

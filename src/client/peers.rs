@@ -1,13 +1,19 @@
 //! Registering this client's public keys, and reading peers' keys through
-//! the profile's pins (trust on first use; a changed key is refused).
+//! the profile's pins: trust on first use (or only peers pinned from a
+//! fingerprint, with [`PeerTrust::Verified`]); a key the database serves
+//! that differs from the pin is reported as [`Error::KeyChanged`].
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Binary, Nullable};
 
 use super::Client;
+use crate::crypto::fingerprint::Fingerprint;
 use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey};
 use crate::error::{Error, Result};
 use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
+use crate::profile::PeerTrust;
 use crate::store::rows::{now_micros, ClientRow};
 use crate::store::schema::clients;
 use crate::store::tx::{db_err, is_unique_violation};
@@ -23,13 +29,48 @@ fn parse_row(row: &ClientRow) -> Result<PublicIdentity> {
     })
 }
 
-fn find(conn: &mut AnyConnection, client_id: ClientId) -> Result<Option<ClientRow>> {
-    clients::table
-        .find(client_id.to_string())
-        .select(ClientRow::as_select())
+/// What the database serves for a client id.
+enum Served {
+    /// No row.
+    Nothing,
+    /// A row whose keys parse, for this very id.
+    Keys(PublicIdentity),
+    /// A row that does not parse (NULL, not UTF-8, bad base64, wrong id).
+    Malformed,
+}
+
+/// The `clients` row of `client_id`, loaded as bytes so that a malformed
+/// row is [`Served::Malformed`], never a failed query.
+fn find(conn: &mut AnyConnection, client_id: ClientId) -> Result<Served> {
+    type Bytes = Nullable<Binary>;
+    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> = clients::table
+        .filter(clients::client_id.eq(client_id.to_string()))
+        .select((
+            sql::<Bytes>("clients.client_id"),
+            sql::<Bytes>("clients.public_key"),
+            sql::<Bytes>("clients.signing_key"),
+        ))
         .first(conn)
         .optional()
-        .map_err(db_err)
+        .map_err(db_err)?;
+    let Some((id, public_key, signing_key)) = row else {
+        return Ok(Served::Nothing);
+    };
+    let text = |bytes: Option<Vec<u8>>| bytes.and_then(|b| String::from_utf8(b).ok());
+    let parsed = (|| {
+        let row = ClientRow {
+            client_id: text(id)?,
+            name: None,
+            public_key: text(public_key)?,
+            signing_key: text(signing_key)?,
+            created_at: 0,
+        };
+        parse_row(&row).ok()
+    })();
+    Ok(match parsed {
+        Some(keys) if keys.client_id == client_id => Served::Keys(keys),
+        _ => Served::Malformed,
+    })
 }
 
 impl Client {
@@ -40,8 +81,9 @@ impl Client {
         let me = *self.public();
         let name = self.with_profile(|p| p.name().map(str::to_owned));
         for _attempt in 0..2 {
-            if let Some(row) = find(&mut conn, me.client_id)? {
-                return if parse_row(&row).ok() == Some(me) {
+            let served = find(&mut conn, me.client_id)?;
+            if !matches!(served, Served::Nothing) {
+                return if matches!(served, Served::Keys(keys) if keys == me) {
                     Ok(())
                 } else {
                     tracing::warn!(client_id = %me.client_id, "registered public keys differ from the profile's");
@@ -75,8 +117,11 @@ impl Client {
         ))
     }
 
-    /// The public keys of `client_id`: this client's own, the pinned ones,
-    /// or the registered ones, pinned now (first use).
+    /// The public keys of `client_id`: this client's own, or the pinned
+    /// ones — checked against what the database serves now, a difference
+    /// being [`Error::KeyChanged`] (the pin is used, never replaced) — or,
+    /// for a peer not pinned yet, the registered ones, pinned now (first
+    /// use; refused with [`PeerTrust::Verified`]).
     pub(crate) fn peer(
         &self,
         conn: &mut AnyConnection,
@@ -85,16 +130,105 @@ impl Client {
         if client_id == self.id() {
             return Ok(*self.public());
         }
-        if let Some(pinned) = self.with_profile(|p| p.pinned(client_id).copied()) {
-            return Ok(pinned);
+        let (pinned, trust) = self.with_profile(|p| (p.pinned(client_id).copied(), p.peer_trust()));
+        let served = find(conn, client_id)?;
+        if let Some(pinned) = pinned {
+            return match served {
+                Served::Keys(keys) if keys == pinned => Ok(pinned),
+                Served::Nothing => {
+                    tracing::warn!(%client_id, "a pinned peer is no longer registered; using its pinned keys");
+                    Ok(pinned)
+                }
+                Served::Keys(_) | Served::Malformed => {
+                    tracing::warn!(%client_id, "the database serves public keys for a pinned peer that differ from the pin");
+                    Err(Error::KeyChanged { client_id })
+                }
+            };
         }
-        let row = find(conn, client_id)?.ok_or(Error::UnknownClient { client_id })?;
-        let peer = parse_row(&row)?;
-        if peer.client_id != client_id {
-            return Err(Error::Decryption);
+        if trust == PeerTrust::Verified {
+            return Err(Error::PeerNotVerified { client_id });
         }
+        let peer = match served {
+            Served::Nothing => return Err(Error::UnknownClient { client_id }),
+            Served::Malformed => return Err(Error::Decryption),
+            Served::Keys(keys) => keys,
+        };
         self.with_profile(|p| p.pin(&peer))?;
         Ok(peer)
+    }
+
+    /// Pins `client_id`'s public keys after checking them against
+    /// `expected`, a fingerprint obtained out of band (read to you by the
+    /// peer, shown by its `strongroom whoami`). The keys checked are the
+    /// pinned ones if the peer is pinned already (and then the database's
+    /// must still equal them), else the ones the database serves.
+    /// A mismatch is [`Error::FingerprintMismatch`] and pins nothing.
+    ///
+    /// This is how trust on first use is closed: pin every peer this way
+    /// before first use, and set [`PeerTrust::Verified`] so that no other
+    /// peer is ever pinned ([`Client::set_peer_trust`]).
+    pub fn pin_peer(&self, client_id: ClientId, expected: &Fingerprint) -> Result<PublicIdentity> {
+        if client_id == self.id() {
+            return if self.public().fingerprint()? == *expected {
+                Ok(*self.public())
+            } else {
+                Err(Error::FingerprintMismatch { client_id })
+            };
+        }
+        let mut conn = self.store.conn()?;
+        let pinned = self.with_profile(|p| p.pinned(client_id).copied());
+        let keys = match (pinned, find(&mut conn, client_id)?) {
+            (Some(pinned), Served::Keys(keys)) if keys != pinned => {
+                return Err(Error::KeyChanged { client_id })
+            }
+            (Some(_), Served::Malformed) => return Err(Error::KeyChanged { client_id }),
+            (Some(pinned), _) => pinned,
+            (None, Served::Keys(keys)) => keys,
+            (None, Served::Nothing) => return Err(Error::UnknownClient { client_id }),
+            (None, Served::Malformed) => return Err(Error::Decryption),
+        };
+        if keys.fingerprint()? != *expected {
+            tracing::warn!(%client_id, "peer keys do not match the expected fingerprint; not pinned");
+            return Err(Error::FingerprintMismatch { client_id });
+        }
+        self.with_profile(|p| p.pin(&keys))?;
+        Ok(keys)
+    }
+
+    /// [`Client::share`], after checking the reader's keys against
+    /// `expected`, its fingerprint obtained out of band (see
+    /// [`Client::pin_peer`], which this pins with). A mismatch is
+    /// [`Error::FingerprintMismatch`]: nothing is pinned or shared.
+    pub fn share_verified(
+        &self,
+        record_type: &str,
+        reader: ClientId,
+        expected: &Fingerprint,
+    ) -> Result<crate::ShareOutcome> {
+        self.pin_peer(reader, expected)?;
+        self.share(record_type, reader)
+    }
+
+    /// This client's fingerprint, for peers to check out of band.
+    pub fn fingerprint(&self) -> Result<Fingerprint> {
+        self.public().fingerprint()
+    }
+
+    /// Every peer pinned in this client's profile.
+    pub fn pinned_peers(&self) -> Vec<PublicIdentity> {
+        self.with_profile(|p| p.pinned_peers().copied().collect())
+    }
+
+    /// Which peers this client trusts the database to name (saved in the
+    /// profile).
+    pub fn peer_trust(&self) -> PeerTrust {
+        self.with_profile(|p| p.peer_trust())
+    }
+
+    /// Sets which peers this client trusts; [`PeerTrust::Verified`] closes
+    /// trust on first use. Saved in the profile at once.
+    pub fn set_peer_trust(&self, trust: PeerTrust) -> Result<()> {
+        self.with_profile(|p| p.set_peer_trust(trust))
     }
 
     /// Looks up a registered client's public keys (pinning them), for

@@ -177,7 +177,7 @@ impl Checks {
     }
 
     /// The signing key of `writer`: this client's own, or the peer's pinned
-    /// key; `None` for a writer that is unknown or whose keys changed.
+    /// key; `None` for a writer that is unknown or not trusted.
     fn writer_key(
         &mut self,
         client: &Client,
@@ -192,9 +192,14 @@ impl Checks {
         } else {
             match client.peer(conn, writer) {
                 Ok(peer) => Some(peer.signing_key),
-                Err(Error::UnknownClient { .. } | Error::KeyChanged { .. } | Error::Decryption) => {
-                    None
-                }
+                // A writer the database does not name, names badly, or
+                // that this profile does not trust yet: its records are
+                // skipped. A key that differs from the pin is an attack on
+                // this client's trust and fails the whole operation
+                // (`Error::KeyChanged`).
+                Err(
+                    Error::UnknownClient { .. } | Error::PeerNotVerified { .. } | Error::Decryption,
+                ) => None,
                 Err(other) => return Err(other),
             }
         };

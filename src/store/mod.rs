@@ -25,6 +25,7 @@
 //! ```
 
 mod connection;
+pub(crate) mod identity;
 mod migrate;
 pub(crate) mod rows;
 pub(crate) mod schema;
@@ -179,19 +180,21 @@ impl Store {
         self.url.redacted()
     }
 
-    /// Names this database for the key version marks a client keeps in its
-    /// profile: an SQLite file's absolute path, a PostgreSQL URL without
-    /// its password; `None` in memory (such a database ends with its
-    /// process, and marks would outlive it).
-    pub(crate) fn mark_scope(&self) -> Option<String> {
-        match &self.url {
-            DatabaseUrl::SqliteMemory => None,
-            DatabaseUrl::SqliteFile(path) => Some(format!(
-                "sqlite://{}",
-                std::fs::canonicalize(path)
-                    .map_or_else(|_| path.clone(), |p| p.display().to_string())
-            )),
-            DatabaseUrl::Postgres(_) => Some(self.url.redacted()),
+    /// Whether clients keep rollback marks for this database in their
+    /// profiles: not in memory (such a database ends with its process, and
+    /// marks would only pile up in the profile).
+    pub(crate) fn keeps_marks(&self) -> bool {
+        self.url != DatabaseUrl::SqliteMemory
+    }
+
+    /// This database's identity: the random id created with its schema
+    /// (see [`crate::DatabaseId`]). A missing or malformed identity row is
+    /// [`Error::DatabaseIdentityChanged`] with no id.
+    pub fn database_id(&self) -> Result<crate::DatabaseId> {
+        let mut conn = self.conn()?;
+        match identity::read(&mut conn)? {
+            identity::StoredIdentity::Id(id) => Ok(id),
+            _ => Err(Error::DatabaseIdentityChanged { database: None }),
         }
     }
 

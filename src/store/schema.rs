@@ -82,6 +82,14 @@ diesel::table! {
     }
 }
 diesel::table! {
+    database_identity (singleton) {
+        singleton -> Integer,
+        database_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     import_map (source, source_id) {
         source -> Text,
         source_id -> Text,
@@ -91,6 +99,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    database_identity,
     import_map,
     clients,
     key_heads,

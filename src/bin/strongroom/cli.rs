@@ -31,6 +31,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "VAR")]
     pub passphrase_env: Option<String>,
 
+    /// Adopt the database as one this profile writes to, whatever identity
+    /// it carries, before the command runs: the way on after "refusing to use
+    /// it for key decisions until it is adopted". Rollback protection for it
+    /// restarts from the key versions it holds now (see SECURITY.md).
+    #[arg(long, global = true)]
+    pub adopt_database: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,7 +50,8 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Print this client's id.
+    /// Print this client's fingerprint (a line `fingerprint: …`) and its id
+    /// (last line).
     Whoami,
     /// Apply the migrations, or list applied and pending ones.
     Migrate {
@@ -113,6 +121,30 @@ pub enum Command {
         /// The reader's client id.
         #[arg(long = "with", value_name = "CLIENT_ID")]
         with: String,
+        /// The reader's fingerprint, checked out of band (its `strongroom
+        /// whoami`); a mismatch refuses, pinning and sharing nothing.
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: Option<String>,
+    },
+    /// List pinned peers with their fingerprints, one JSON object per line.
+    Peers,
+    /// Pin a peer's public keys after checking them against its
+    /// fingerprint (obtained out of band), before first use.
+    Pin {
+        /// The peer's client id.
+        #[arg(value_name = "CLIENT_ID")]
+        client_id: String,
+        /// The peer's fingerprint (30 digits; spaces and hyphens ignored).
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: String,
+    },
+    /// Show or set which peers this profile trusts: `first-use` (pin a
+    /// peer's keys the first time they are needed) or `verified` (only
+    /// peers pinned with `pin`).
+    Trust {
+        /// The new setting; without it, print the current one.
+        #[arg(value_name = "first-use|verified")]
+        mode: Option<TrustMode>,
     },
     /// Revoke a client's access to a record type (rotates the key).
     Revoke {
@@ -156,6 +188,15 @@ pub enum Command {
     File(FileCommand),
     /// Encrypt the rows of an existing plaintext table into strongroom.
     Import(ImportArgs),
+}
+
+/// Which peers a profile trusts (`strongroom trust`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TrustMode {
+    /// Pin a peer's keys the first time they are needed.
+    FirstUse,
+    /// Only peers pinned from their fingerprint.
+    Verified,
 }
 
 /// Field and plain meta values given on the command line.

@@ -4,11 +4,13 @@ use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
+use strongroom::profile::PeerTrust;
 use strongroom::{
-    Client, ClientId, Fields, Plain, Profile, ProfileOptions, Query, RecordId, Store, StoreOptions,
+    Client, ClientId, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId, Store,
+    StoreOptions,
 };
 
-use crate::cli::{Cli, Command, FileCommand, Values};
+use crate::cli::{Cli, Command, FileCommand, TrustMode, Values};
 use crate::{output, progress, Usage};
 
 /// Runs the parsed command line.
@@ -18,7 +20,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init { name } => ctx.init(name.as_deref()),
         Command::Whoami => {
             let profile = ctx.profile()?;
-            println!("{}", profile.identity().client_id());
+            let public = profile.identity().public();
+            println!("fingerprint: {}", public.fingerprint()?);
+            println!("{}", public.client_id);
             Ok(())
         }
         Command::Migrate { status } => ctx.migrate(*status),
@@ -60,10 +64,19 @@ pub fn run(cli: Cli) -> Result<()> {
             output::line(&json!({ "deleted": id.to_string() }));
             Ok(())
         }
-        Command::Share { record_type, with } => {
+        Command::Share {
+            record_type,
+            with,
+            fingerprint,
+        } => {
             let client = ctx.client()?;
             let reader = parse_client_id(with)?;
-            let outcome = client.share(record_type, reader)?;
+            let outcome = match fingerprint {
+                Some(text) => {
+                    client.share_verified(record_type, reader, &parse_fingerprint(text)?)?
+                }
+                None => client.share(record_type, reader)?,
+            };
             output::line(&json!({
                 "shared": record_type, "with": reader.to_string(),
                 "wrapped_keys": outcome.wrapped_keys, "policies": outcome.policies,
@@ -87,6 +100,44 @@ pub fn run(cli: Cli) -> Result<()> {
                 "revoked": record_type, "from": reader.to_string(),
                 "new_key_version": outcome.new_version, "rewrapped": rewrapped,
             }));
+            Ok(())
+        }
+        Command::Peers => {
+            let client = ctx.client()?;
+            for peer in client.pinned_peers() {
+                output::line(&json!({
+                    "client_id": peer.client_id.to_string(),
+                    "fingerprint": peer.fingerprint()?.to_string(),
+                }));
+            }
+            Ok(())
+        }
+        Command::Pin {
+            client_id,
+            fingerprint,
+        } => {
+            let client = ctx.client()?;
+            let peer = parse_client_id(client_id)?;
+            let pinned = client.pin_peer(peer, &parse_fingerprint(fingerprint)?)?;
+            output::line(&json!({
+                "pinned": pinned.client_id.to_string(),
+                "fingerprint": pinned.fingerprint()?.to_string(),
+            }));
+            Ok(())
+        }
+        Command::Trust { mode } => {
+            let client = ctx.client()?;
+            if let Some(mode) = mode {
+                client.set_peer_trust(match mode {
+                    TrustMode::FirstUse => PeerTrust::FirstUse,
+                    TrustMode::Verified => PeerTrust::Verified,
+                })?;
+            }
+            let shown = match client.peer_trust() {
+                PeerTrust::Verified => "verified",
+                _ => "first-use",
+            };
+            output::line(&json!({ "trust": shown }));
             Ok(())
         }
         Command::Authorize { record_type, to } => {
@@ -174,7 +225,14 @@ impl Context_<'_> {
 
     fn client(&self) -> Result<Client> {
         let profile = self.profile()?;
-        Ok(Client::from_profile(profile, &self.store()?)?)
+        let client = Client::from_profile(profile, &self.store()?)?;
+        if self.cli.adopt_database {
+            let database = client.adopt_database()?;
+            eprintln!(
+                "adopted database {database}: rollback protection for it restarts from the key versions it holds now"
+            );
+        }
+        Ok(client)
     }
 
     fn init(&self, name: Option<&str>) -> Result<()> {
@@ -364,6 +422,15 @@ fn pairs(args: &[String], flag: &str) -> Result<Vec<(String, String)>> {
 fn parse_record_id(text: &str) -> Result<RecordId> {
     text.parse()
         .map_err(|_| Usage(format!("`{text}` is not a record id (a UUID)")).into())
+}
+
+fn parse_fingerprint(text: &str) -> Result<Fingerprint> {
+    text.parse().map_err(|_| {
+        Usage(format!(
+            "not a fingerprint: {text:?} (30 digits, as `strongroom whoami` prints it)"
+        ))
+        .into()
+    })
 }
 
 pub fn parse_client_id(text: &str) -> Result<ClientId> {
