@@ -347,3 +347,318 @@ fn two_processes_pinning_through_one_profile_keep_both_pins() {
     );
     assert_eq!(reloaded.pinned(y.client_id()), Some(y.public()));
 }
+
+/// A sealed profile that has pinned a peer, written to a database (so it
+/// holds a database identity with a key-version mark) and set verified
+/// trust: every clear part the AAD covers is present.
+fn full_sealed_profile(dir: &tempfile::TempDir) -> (PathBuf, strongroom::DatabaseId) {
+    let path = temp_path(dir, "full.profile");
+    let store = strongroom::Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("db.sqlite").display()
+    ))
+    .unwrap();
+    let client =
+        strongroom::Client::open_or_create_with(&path, &store, sealed_options("pass phrase"))
+            .unwrap();
+    let fields = strongroom::Fields::new().with("note", "x").unwrap();
+    client
+        .put("patient", &fields, &strongroom::Plain::new())
+        .unwrap();
+    client.rotate("patient").unwrap();
+    let peer = Identity::generate().unwrap();
+    let mut profile = Profile::load(&path, Some("pass phrase")).unwrap();
+    profile.pin(peer.public()).unwrap();
+    profile
+        .set_peer_trust(strongroom::profile::PeerTrust::Verified)
+        .unwrap();
+    (path, store.database_id().unwrap())
+}
+
+#[test]
+fn every_clear_part_of_a_sealed_profile_is_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, database) = full_sealed_profile(&dir);
+    let loaded = Profile::load(&path, Some("pass phrase")).unwrap();
+    assert_eq!(loaded.key_version_mark(database, "patient"), Some(2));
+    let original = fs::read(&path).unwrap();
+    let other = Identity::generate().unwrap();
+    let (other_sign, other_enc) = (
+        other.public().signing_key.to_base64(),
+        other.public().encryption_key.to_base64(),
+    );
+    let db = database.to_string();
+    let db2 = db.clone();
+    let db3 = db.clone();
+    let salt = base64_of(&[7u8; 16]);
+    let edits: Vec<(&str, JsonEdit)> = vec![
+        (
+            "a rollback mark lowered",
+            Box::new(move |v| v["databases"][&db]["key_versions"]["patient"] = 1.into()),
+        ),
+        (
+            "a rollback mark removed",
+            Box::new(move |v| {
+                v["databases"][&db2]["key_versions"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("patient");
+            }),
+        ),
+        (
+            "a database forgotten",
+            Box::new(move |v| {
+                v["databases"].as_object_mut().unwrap().remove(&db3);
+            }),
+        ),
+        (
+            "a database added",
+            Box::new(|v| {
+                v["databases"][strongroom::DatabaseId::random().to_string()] =
+                    serde_json::json!({ "key_versions": {} })
+            }),
+        ),
+        (
+            "peer trust relaxed",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("peer_trust");
+            }),
+        ),
+        (
+            "salt",
+            Box::new(move |v| v["secrets"]["sealed"]["salt"] = salt.clone().into()),
+        ),
+        (
+            "iterations",
+            Box::new(|v| v["secrets"]["sealed"]["iterations"] = 4.into()),
+        ),
+        (
+            "memory",
+            Box::new(|v| v["secrets"]["sealed"]["memory_kib"] = (64 * 1024 + 1024).into()),
+        ),
+        (
+            "signing public key",
+            Box::new(move |v| v["signing_public_key"] = other_sign.clone().into()),
+        ),
+        (
+            "encryption public key",
+            Box::new(move |v| v["encryption_public_key"] = other_enc.clone().into()),
+        ),
+        (
+            "a pin removed",
+            Box::new(|v| {
+                let pins = v["pinned"].as_object_mut().unwrap();
+                let first = pins.keys().next().unwrap().clone();
+                pins.remove(&first);
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        fs::write(&path, &original).unwrap();
+        edit_json(&path, edit);
+        let err = Profile::load(&path, Some("pass phrase")).unwrap_err();
+        assert!(
+            matches!(err, Error::WrongPassphrase { .. }),
+            "{what}: {err:?}"
+        );
+    }
+    fs::write(&path, &original).unwrap();
+    assert!(Profile::load(&path, Some("pass phrase")).is_ok());
+}
+
+#[test]
+fn argon2_parameters_out_of_bounds_are_malformed_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "sealed.profile");
+    Profile::create(&path, sealed_options("pass phrase")).unwrap();
+    let original = fs::read(&path).unwrap();
+    for (field, value) in [
+        ("iterations", 0u64),
+        ("iterations", 65),
+        ("memory_kib", 19 * 1024 - 1),
+        ("memory_kib", 4 * 1024 * 1024 + 1),
+        ("memory_kib", u64::from(u32::MAX)),
+    ] {
+        fs::write(&path, &original).unwrap();
+        edit_json(&path, |v| v["secrets"]["sealed"][field] = value.into());
+        let started = std::time::Instant::now();
+        match Profile::load(&path, Some("pass phrase")) {
+            Err(Error::ProfileMalformed { reason, .. }) => {
+                assert_eq!(
+                    reason, "passphrase KDF parameters out of range",
+                    "{field}={value}"
+                )
+            }
+            other => panic!("{field}={value}: {other:?}"),
+        }
+        // Refused before Argon2id runs (which takes far longer than this).
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+/// The profile AAD of FORMAT.md, built by hand from a profile file's clear
+/// parts (the specification, independent of the library's encoder).
+fn profile_aad_by_hand(v: &serde_json::Value) -> Vec<u8> {
+    fn lp(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    fn b64(text: &serde_json::Value) -> Vec<u8> {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.as_str().unwrap())
+            .unwrap()
+    }
+    fn uuid(text: &str) -> [u8; 16] {
+        *uuid::Uuid::parse_str(text).unwrap().as_bytes()
+    }
+    let sealed = &v["secrets"]["sealed"];
+    let mut out = Vec::new();
+    lp(&mut out, b"strongroom/profile");
+    out.extend_from_slice(&2u32.to_be_bytes());
+    out.extend_from_slice(&uuid(v["client_id"].as_str().unwrap()));
+    match v["name"].as_str() {
+        None => out.extend_from_slice(&0u32.to_be_bytes()),
+        Some(name) => {
+            out.extend_from_slice(&1u32.to_be_bytes());
+            lp(&mut out, name.as_bytes());
+        }
+    }
+    lp(&mut out, &b64(&v["encryption_public_key"]));
+    lp(&mut out, &b64(&v["signing_public_key"]));
+    lp(&mut out, b"argon2id");
+    lp(&mut out, &b64(&sealed["salt"]));
+    out.extend_from_slice(&(sealed["iterations"].as_u64().unwrap() as u32).to_be_bytes());
+    out.extend_from_slice(&(sealed["memory_kib"].as_u64().unwrap() as u32).to_be_bytes());
+    let pins = v["pinned"].as_object().unwrap();
+    out.extend_from_slice(&(pins.len() as u32).to_be_bytes());
+    let mut pin_ids: Vec<&String> = pins.keys().collect();
+    pin_ids.sort_by_key(|id| uuid(id));
+    for id in pin_ids {
+        out.extend_from_slice(&uuid(id));
+        lp(&mut out, &b64(&pins[id]["encryption_public_key"]));
+        lp(&mut out, &b64(&pins[id]["signing_public_key"]));
+    }
+    let trust = match v.get("peer_trust").and_then(|t| t.as_str()) {
+        None | Some("first_use") => 0u32,
+        Some("verified") => 1,
+        Some(other) => panic!("unknown trust {other}"),
+    };
+    out.extend_from_slice(&trust.to_be_bytes());
+    let databases = v["databases"].as_object().unwrap();
+    out.extend_from_slice(&(databases.len() as u32).to_be_bytes());
+    let mut db_ids: Vec<&String> = databases.keys().collect();
+    db_ids.sort_by_key(|id| uuid(id));
+    for id in db_ids {
+        out.extend_from_slice(&uuid(id));
+        let marks = databases[id]["key_versions"].as_object().unwrap();
+        out.extend_from_slice(&(marks.len() as u32).to_be_bytes());
+        let mut types: Vec<&String> = marks.keys().collect();
+        types.sort();
+        for record_type in types {
+            lp(&mut out, record_type.as_bytes());
+            out.extend_from_slice(&(marks[record_type].as_u64().unwrap() as u32).to_be_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_sealed_profile_aad_is_the_one_format_md_specifies() {
+    use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = full_sealed_profile(&dir);
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let sealed = &v["secrets"]["sealed"];
+    let b64 = |name: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed[name].as_str().unwrap())
+            .unwrap()
+    };
+    // K = Argon2id(passphrase, salt, iterations, memory, parallelism 1).
+    let cost = orion::kdf::CostParams::new(
+        sealed["iterations"].as_u64().unwrap() as u32,
+        sealed["memory_kib"].as_u64().unwrap() as u32,
+        1,
+    )
+    .unwrap();
+    let key = orion::kdf::derive_key(
+        &orion::kdf::Password::try_from(&b"pass phrase"[..]).unwrap(),
+        &orion::kdf::Salt::try_from(&b64("salt")[..]).unwrap(),
+        &cost,
+        32,
+    )
+    .unwrap();
+    let blob = b64("sealed_keys");
+    let (nonce, ciphertext) = blob.split_at(24);
+    let aad = profile_aad_by_hand(&v);
+    let mut keys = vec![0u8; ciphertext.len() - 16];
+    let key = SecretKey::try_from(key.unprotected_as_ref()).unwrap();
+    let nonce = Nonce::try_from(nonce).unwrap();
+    XChaCha20Poly1305::open(&key, &nonce, ciphertext, Some(&aad), &mut keys)
+        .expect("the hand-built AAD opens the sealed keys");
+    // One bit off in the AAD and it does not.
+    let mut off = aad.clone();
+    let last = off.len() - 1;
+    off[last] ^= 1;
+    assert!(XChaCha20Poly1305::open(&key, &nonce, ciphertext, Some(&off), &mut keys).is_err());
+    // And the keys are the profile's own.
+    let profile = Profile::load(&path, Some("pass phrase")).unwrap();
+    assert_eq!(
+        &keys[32..],
+        profile.identity().signing_secret().unprotected_as_bytes()
+    );
+}
+
+#[test]
+fn the_hand_built_profile_aad_matches_its_known_answer() {
+    // Fixed clear parts, and the bytes FORMAT.md's layout gives for them
+    // (computed independently with Python's struct module).
+    let v = serde_json::json!({
+        "client_id": "00112233-4455-6677-8899-aabbccddeeff",
+        "name": "alice",
+        "encryption_public_key": base64_of(&[1u8; 32]),
+        "signing_public_key": base64_of(&[2u8; 32]),
+        "secrets": { "sealed": { "salt": base64_of(&[3u8; 16]), "iterations": 3, "memory_kib": 65536 } },
+        "pinned": { "ffeeddcc-bbaa-9988-7766-554433221100": {
+            "encryption_public_key": base64_of(&[4u8; 32]), "signing_public_key": base64_of(&[5u8; 32]) } },
+        "peer_trust": "verified",
+        "databases": { "0f0e0d0c-0b0a-0908-0706-050403020100": { "key_versions": { "patient": 2, "note": 1 } } }
+    });
+    assert_eq!(hex::encode(profile_aad_by_hand(&v)), PROFILE_AAD_KAT);
+}
+
+const PROFILE_AAD_KAT: &str = include_str!("vectors/profile_aad.hex");
+
+#[test]
+fn the_fingerprint_matches_its_known_answer() {
+    // RFC 7748 §6.1 Alice's X25519 public key and RFC 8032 §7.1 test 1's
+    // Ed25519 public key; the expected digits computed independently with
+    // Python's hashlib.blake2b from FORMAT.md's construction.
+    let enc =
+        hex::decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a").unwrap();
+    let sign =
+        hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").unwrap();
+    let identity = strongroom::PublicIdentity {
+        client_id: "00112233-4455-6677-8899-aabbccddeeff".parse().unwrap(),
+        encryption_key: strongroom::EncryptionPublicKey::from_bytes(enc.try_into().unwrap()),
+        signing_key: strongroom::SigningPublicKey::from_bytes(sign.try_into().unwrap()),
+    };
+    let fingerprint = identity.fingerprint().unwrap();
+    assert_eq!(
+        fingerprint.to_string(),
+        "74932 72640 62396 53985 05390 53559"
+    );
+    assert_eq!(
+        "749327264062396539850539053559"
+            .parse::<strongroom::Fingerprint>()
+            .unwrap(),
+        fingerprint
+    );
+    // Any change to the keys or the id changes it.
+    let mut other = identity;
+    other.client_id = strongroom::ClientId::random();
+    assert_ne!(other.fingerprint().unwrap(), fingerprint);
+}

@@ -29,7 +29,9 @@ fn put(client: &Client, text: &str) -> strongroom::Result<strongroom::RecordMeta
 /// The operator's copy of the key tables, taken now.
 fn snapshot_key_tables(db: &TestDb) {
     for table in KEY_TABLES {
-        db.sql(&format!("CREATE TABLE saved_{table} AS SELECT * FROM {table}"));
+        db.sql(&format!(
+            "CREATE TABLE saved_{table} AS SELECT * FROM {table}"
+        ));
     }
 }
 
@@ -129,7 +131,10 @@ fn a_second_process_on_the_profile_sees_the_first_ones_rotation() {
             alice1.share("patient", bob.id()).unwrap();
             snapshot_key_tables(db);
             assert_eq!(
-                alice1.revoke("patient", bob.id(), false).unwrap().new_version,
+                alice1
+                    .revoke("patient", bob.id(), false)
+                    .unwrap()
+                    .new_version,
                 Some(2)
             );
             restore_key_tables(db);
@@ -295,10 +300,16 @@ fn a_substituted_key_after_pinning_is_reported_and_never_used() {
             let bob = client(&db.profile("bob"), &store);
             let bobs_note = bob.put("diary", &note("bob's"), &Plain::new()).unwrap();
             bob.share("diary", alice.id()).unwrap();
-            let pinned = alice.pin_peer(bob.id(), &bob.fingerprint().unwrap()).unwrap();
+            let pinned = alice
+                .pin_peer(bob.id(), &bob.fingerprint().unwrap())
+                .unwrap();
             assert_eq!(pinned, *bob.public());
             assert_eq!(
-                alice.get(bobs_note.id).unwrap().field::<String>("note").unwrap(),
+                alice
+                    .get(bobs_note.id)
+                    .unwrap()
+                    .field::<String>("note")
+                    .unwrap(),
                 "bob's"
             );
             substitute_key(db, &bob);
@@ -355,7 +366,9 @@ fn a_wrong_fingerprint_never_pins() {
             alice.pin_peer(strongroom::ClientId::random(), &wrong),
             Err(Error::UnknownClient { .. })
         ));
-        alice.pin_peer(bob.id(), &bob.fingerprint().unwrap()).unwrap();
+        alice
+            .pin_peer(bob.id(), &bob.fingerprint().unwrap())
+            .unwrap();
         assert_eq!(alice.pinned_peers(), vec![*bob.public()]);
     });
 }

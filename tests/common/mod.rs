@@ -6,6 +6,8 @@
 //! skips the PostgreSQL half with a loud message; with `CI=true` it fails.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::PathBuf;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};

@@ -1,0 +1,63 @@
+//! Running the `strongroom` binary as a real process against a test
+//! database, with one profile per named client.
+
+use std::process::{Command, Output};
+
+use super::TestDb;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_strongroom");
+
+pub fn run(db: &TestDb, profile: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile(profile))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run strongroom")
+}
+
+/// Runs and expects exit status 0; returns stdout.
+pub fn ok(db: &TestDb, profile: &str, args: &[&str]) -> String {
+    let out = run(db, profile, args);
+    assert!(
+        out.status.success(),
+        "strongroom {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs and expects exit status `code` with one `error: …` line, the last
+/// one on stderr (log warnings may come before it), and no panic; returns
+/// stderr.
+pub fn fails(db: &TestDb, profile: &str, args: &[&str], code: i32) -> String {
+    let out = run(db, profile, args);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "strongroom {args:?}: {stderr}"
+    );
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(last_line(&stderr).starts_with("error: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+pub fn last_line(text: &str) -> String {
+    text.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
