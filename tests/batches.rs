@@ -200,7 +200,7 @@ fn records_signed_one_by_one_before_batches_still_read_update_and_rewrap() {
             alice.share("note", bob.id()).unwrap();
             let profile = Profile::load(db.profile("alice"), None).unwrap();
             let identity = profile.identity();
-            let key = alice_access_key(db, &alice, identity);
+            let key = own_access_key(db, &alice, identity);
             let id = RecordId::random();
             let header = RecordHeader {
                 record_id: id,
@@ -281,34 +281,52 @@ fn records_signed_one_by_one_before_batches_still_read_update_and_rewrap() {
     );
 }
 
-/// Alice's access key for "note" v1, unwrapped from her own row as she
+/// A writer's access key for "note" v1, unwrapped from its own row as it
 /// would (what the earlier release sealed older records under).
-fn alice_access_key(
+fn own_access_key(
     db: &TestDb,
-    alice: &Client,
+    writer: &Client,
     identity: &strongroom::Identity,
 ) -> strongroom::AccessKey {
     let eak = db
         .texts(&format!(
             "SELECT eak AS t FROM access_keys WHERE writer_id = '{0}' AND reader_id = '{0}' \
              AND record_type = 'note' AND key_version = 1",
-            alice.id()
+            writer.id()
         ))
         .remove(0);
     let ctx = strongroom::wrap::WrapContext {
-        writer_id: alice.id(),
+        writer_id: writer.id(),
         record_type: "note",
         key_version: 1,
-        reader_id: alice.id(),
-        wrapper_id: alice.id(),
+        reader_id: writer.id(),
+        wrapper_id: writer.id(),
     };
     strongroom::wrap::unwrap_access_key(
         &eak,
         &ctx,
         identity.encryption_secret(),
-        &alice.public().encryption_key,
+        &writer.public().encryption_key,
     )
     .unwrap()
+}
+
+/// Runs `statement` on the test database and returns the database's own
+/// answer (rows changed, or its error) instead of panicking.
+fn try_sql(db: &TestDb, statement: &str) -> Result<usize, diesel::result::Error> {
+    use diesel::{Connection, RunQueryDsl};
+    match db.backend {
+        strongroom::Backend::Sqlite => {
+            let mut conn =
+                diesel::SqliteConnection::establish(db.sqlite_path().unwrap().to_str().unwrap())
+                    .unwrap();
+            diesel::sql_query(statement).execute(&mut conn)
+        }
+        _ => {
+            let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+            diesel::sql_query(statement).execute(&mut conn)
+        }
+    }
 }
 
 #[test]
@@ -316,17 +334,39 @@ fn a_record_proof_names_exactly_one_kind() {
     each_backend("a_record_proof_names_exactly_one_kind", |db| {
         let alice = client(db, &db.store(), "alice");
         let meta = alice.put_many(&notes(1)).unwrap().remove(0);
-        // Both a batch and a signature: the database's own check refuses
-        // the row; with the check bypassed it would be refused on read.
-        let both = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            db.sql(&format!(
-                "UPDATE records SET signature = 'srs1.x', writer_tag = 'srt1.x' \
-                 WHERE record_id = '{}'",
-                meta.id
-            ))
-        }));
-        assert!(both.is_err(), "the CHECK constraint refuses two proofs");
-        assert!(alice.get(meta.id).is_ok());
+        // Both a batch and a signature, or neither: the database's own
+        // CHECK constraint refuses the row (with the check bypassed it would
+        // be refused on read).
+        for (what, set) in [
+            ("both proofs", "signature = 'srs1.x', writer_tag = 'srt1.x'"),
+            ("no proof", "batch_id = NULL, batch_index = NULL"),
+            (
+                "half a signature",
+                "batch_id = NULL, batch_index = NULL, signature = 'srs1.x'",
+            ),
+        ] {
+            let err = try_sql(
+                db,
+                &format!("UPDATE records SET {set} WHERE record_id = '{}'", meta.id),
+            )
+            .unwrap_err();
+            match &err {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::CheckViolation,
+                    info,
+                ) => assert!(
+                    info.message().to_lowercase().contains("check constraint"),
+                    "{what}: {}",
+                    info.message()
+                ),
+                other => panic!("{what}: expected the CHECK constraint violation, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            alice.get(meta.id).unwrap().field::<String>("text").unwrap(),
+            "note 0",
+            "the row is unchanged"
+        );
     });
 }
 
@@ -516,19 +556,98 @@ fn a_cached_batch_vouches_only_for_its_own_writer() {
         );
         let metas = alice.put_many(&notes(2)).unwrap();
         alice.share("note", carol.id()).unwrap();
-        assert!(
-            bob.put_many(&notes(1)).is_ok(),
-            "bob is a registered writer"
+        bob.put_many(&notes(1)).unwrap();
+        bob.share("note", carol.id()).unwrap();
+        let text = |reader: &Client, id: RecordId| {
+            reader
+                .get(id)
+                .and_then(|record| record.field::<String>("text"))
+        };
+        // Carol verifies Alice's batch and keeps it, under (batch, Alice).
+        assert_eq!(text(&carol, metas[0].id).unwrap(), "note 0");
+        assert_eq!(carol.stats().batch_verifications, 1);
+        let shared_id: BatchId = batch_of(db, metas[0].id).parse().unwrap();
+
+        // Bob, with his own keys, signs a genuine record of his in a batch
+        // that reuses the id of Alice's batch (batch ids are the writer's
+        // choice), and the database serves his batch under that id.
+        let profile = Profile::load(db.profile("bob"), None).unwrap();
+        let key = own_access_key(db, &bob, profile.identity());
+        let header = RecordHeader {
+            record_id: RecordId::random(),
+            version: 1,
+            record_type: "note",
+            writer_id: bob.id(),
+            key_version: 1,
+        };
+        let values =
+            std::collections::BTreeMap::from([("text".to_owned(), br#""bob's""#.to_vec())]);
+        let sealed =
+            record::seal_record(&key, header, Plain::new(), &values, shared_id, 0).unwrap();
+        let bobs_batch = record::sign_batch(
+            profile.identity().signer(),
+            shared_id,
+            std::slice::from_ref(&sealed),
+        )
+        .unwrap();
+        let alices_row = db
+            .texts(&format!(
+                "SELECT writer_id || '|' || digests || '|' || signature AS t \
+                 FROM record_batches WHERE batch_id = '{shared_id}'"
+            ))
+            .remove(0);
+        let serve = |writer: &str, digests: &str, signature: &str| {
+            db.sql(&format!(
+                "UPDATE record_batches SET writer_id = '{writer}', digests = '{digests}', \
+                 signature = '{signature}' WHERE batch_id = '{shared_id}'"
+            ))
+        };
+        serve(
+            &bob.id().to_string(),
+            &bobs_batch.digests_text(),
+            bobs_batch.signature(),
         );
-        // Carol verifies and keeps Alice's batch.
-        assert!(carol.get(metas[0].id).is_ok());
-        // The database hands one of Alice's records to Bob.
+        db.sql(&format!(
+            "INSERT INTO records (record_id, writer_id, record_type, version, plain, data, \
+             key_version, batch_id, batch_index, created_at, updated_at) \
+             VALUES ('{}', '{}', 'note', 1, '{{}}', '{}', 1, '{shared_id}', 0, 0, 0)",
+            sealed.record_id,
+            bob.id(),
+            serde_json::to_string(&sealed.fields).unwrap(),
+        ));
+        let bobs = sealed.record_id;
+
+        // Carol's copy of Alice's batch is not Bob's: she fetches and
+        // verifies his batch for his record, and keeps reading Alice's
+        // records from her copy. A cache keyed by the batch id alone would
+        // check Bob's record against Alice's batch and refuse it.
+        assert_eq!(text(&carol, bobs).unwrap(), "bob's");
+        assert_eq!(carol.stats().batch_verifications, 2);
+        assert_eq!(text(&carol, metas[1].id).unwrap(), "note 1");
+        // A reader without a copy finds only Bob's batch under that id:
+        // nothing vouches for Alice's records there.
+        let fresh = client(db, &store, "carol");
+        assert_eq!(text(&fresh, bobs).unwrap(), "bob's");
+        let err = text(&fresh, metas[1].id).unwrap_err();
+        assert!(matches!(err, Error::Decryption), "{err:?}");
+        // The other way round: the fresh reader keeps Bob's batch, the
+        // database serves Alice's again, and both writers' records verify.
+        let parts: Vec<&str> = alices_row.split('|').collect();
+        serve(parts[0], parts[1], parts[2]);
+        assert_eq!(text(&fresh, metas[1].id).unwrap(), "note 1");
+        assert_eq!(text(&fresh, bobs).unwrap(), "bob's");
+
+        // And a record the database hands to another writer is refused,
+        // whatever the cache holds.
         db.sql(&format!(
             "UPDATE records SET writer_id = '{}' WHERE record_id = '{}'",
             bob.id(),
             metas[1].id
         ));
-        assert!(matches!(carol.get(metas[1].id), Err(Error::Decryption)));
-        assert!(carol.get(metas[0].id).is_ok());
+        for reader in [&carol, &fresh] {
+            let err = text(reader, metas[1].id).unwrap_err();
+            assert!(matches!(err, Error::Decryption), "{err:?}");
+        }
+        assert_eq!(text(&carol, metas[0].id).unwrap(), "note 0");
     });
 }
