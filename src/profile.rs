@@ -541,7 +541,7 @@ impl Profile {
     /// read or wrote it, and merges what it learnt: pins, databases and
     /// higher key-version marks. Called before every decision that depends
     /// on the marks; when nothing changed it costs a lock and a `stat`.
-    pub(crate) fn refresh(&mut self) -> Result<()> {
+    pub fn refresh(&mut self) -> Result<()> {
         let _lock = self.lock(false)?;
         let stamp = file_stamp(&self.path);
         if stamp.is_some() && stamp == self.stamp {

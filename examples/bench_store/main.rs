@@ -812,6 +812,36 @@ fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f6
     );
 }
 
+/// What re-reading the profile before a key decision costs (once per
+/// transaction, never per record): the median of many re-reads when the file
+/// is unchanged (a lock and a `stat`) and when another process has just
+/// written it (a read, parse and merge).
+fn profile_reread_cost(dir: &std::path::Path) -> anyhow::Result<(Duration, Duration)> {
+    use strongroom::profile::{PeerTrust, Profile, ProfileOptions};
+    let path = dir.join("reread.profile");
+    Profile::create(&path, ProfileOptions::named("reread"))?;
+    let mut reader = Profile::load(&path, None)?;
+    let mut writer = Profile::load(&path, None)?;
+    let unchanged = (0..2000)
+        .map(|_| {
+            let t = Instant::now();
+            reader.refresh().map(|()| t.elapsed())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut changed = Vec::with_capacity(200);
+    for i in 0..200 {
+        writer.set_peer_trust(if i % 2 == 0 {
+            PeerTrust::Verified
+        } else {
+            PeerTrust::FirstUse
+        })?;
+        let t = Instant::now();
+        reader.refresh()?;
+        changed.push(t.elapsed());
+    }
+    Ok((median(unchanged), median(changed)))
+}
+
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args
@@ -824,6 +854,13 @@ fn main() -> anyhow::Result<()> {
     println!(
         "strongroom store benchmark: {} cores; compare ratios, not absolute times",
         std::thread::available_parallelism().map_or(1, usize::from)
+    );
+
+    let (unchanged, changed) = profile_reread_cost(dir.path())?;
+    println!(
+        "profile re-read before each key decision (once per transaction, e.g. once per \
+         put_many of {n} records): {unchanged:.1?} unchanged, {changed:.1?} after another \
+         process wrote it"
     );
 
     // BENCH_ONLY=sqlite or BENCH_ONLY=postgres runs one backend (profiling).
