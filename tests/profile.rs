@@ -23,6 +23,20 @@ fn sealed_options(passphrase: &str) -> ProfileOptions<'_> {
     }
 }
 
+/// Applies each edit to a fresh copy of `original` (a profile sealed under
+/// "pass phrase") and expects the load to refuse it as the seal's failure.
+fn assert_each_edit_is_detected(path: &Path, original: &[u8], edits: Vec<(&str, JsonEdit)>) {
+    for (what, edit) in edits {
+        fs::write(path, original).unwrap();
+        edit_json(path, edit);
+        let err = Profile::load(path, Some("pass phrase")).unwrap_err();
+        assert!(
+            matches!(err, Error::WrongPassphrase { .. }),
+            "{what}: {err:?}"
+        );
+    }
+}
+
 fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let mut value: serde_json::Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
     edit(&mut value);
@@ -141,15 +155,7 @@ fn sealed_profile_detects_edits_to_its_clear_parts() {
             Box::new(|v| v["secrets"]["sealed"]["iterations"] = 4.into()),
         ),
     ];
-    for (what, edit) in edits {
-        fs::write(&path, &original).unwrap();
-        edit_json(&path, edit);
-        let err = Profile::load(&path, Some("pass phrase")).unwrap_err();
-        assert!(
-            matches!(err, Error::WrongPassphrase { .. }),
-            "{what}: {err:?}"
-        );
-    }
+    assert_each_edit_is_detected(&path, &original, edits);
 }
 
 #[test]
@@ -453,15 +459,7 @@ fn every_clear_part_of_a_sealed_profile_is_protected() {
             }),
         ),
     ];
-    for (what, edit) in edits {
-        fs::write(&path, &original).unwrap();
-        edit_json(&path, edit);
-        let err = Profile::load(&path, Some("pass phrase")).unwrap_err();
-        assert!(
-            matches!(err, Error::WrongPassphrase { .. }),
-            "{what}: {err:?}"
-        );
-    }
+    assert_each_edit_is_detected(&path, &original, edits);
     fs::write(&path, &original).unwrap();
     assert!(Profile::load(&path, Some("pass phrase")).is_ok());
 }
