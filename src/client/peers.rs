@@ -8,7 +8,7 @@ use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey};
 use crate::error::{Error, Result};
 use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
-use crate::store::rows::{now_micros, ClientRow};
+use crate::store::rows::{now_micros, ClientRow, StoredClient, CLIENT_COLUMNS};
 use crate::store::schema::clients;
 use crate::store::tx::{db_err, is_unique_violation};
 use crate::store::AnyConnection;
@@ -24,12 +24,14 @@ fn parse_row(row: &ClientRow) -> Result<PublicIdentity> {
 }
 
 fn find(conn: &mut AnyConnection, client_id: ClientId) -> Result<Option<ClientRow>> {
-    clients::table
+    // Loaded in a form that cannot fail; a malformed row fails `parse_row`.
+    let stored: Option<StoredClient> = clients::table
         .find(client_id.to_string())
-        .select(ClientRow::as_select())
+        .select(CLIENT_COLUMNS)
         .first(conn)
         .optional()
-        .map_err(db_err)
+        .map_err(db_err)?;
+    Ok(stored.map(StoredClient::into_row))
 }
 
 impl Client {
