@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use common::{each_backend, TestDb};
 use strongroom::{
-    Backend, Client, Error, Fields, NewRecord, Order, Plain, Query, RecordId, SkipReason, Skipped,
+    Backend, Client, Error, Fields, ImportRow, NewRecord, Order, Plain, Query, RecordId,
+    SkipReason, Skipped,
 };
 
 fn client(db: &TestDb, name: &str) -> Client {
@@ -466,4 +467,109 @@ fn a_garbage_policy_row_is_ignored_as_if_absent() {
         let rotated = alice.rotate("note").unwrap();
         assert_eq!((rotated.new_version, rotated.wrapped_keys), (Some(3), 2));
     });
+}
+
+#[test]
+fn malformed_rows_of_the_other_tables_fail_only_themselves() {
+    each_backend(
+        "malformed_rows_of_the_other_tables_fail_only_themselves",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            relax(db, "record_batches", &["digests"]);
+            relax(db, "clients", &["signing_key"]);
+            relax(db, "access_keys", &["eak"]);
+            relax(db, "import_map", &["record_id"]);
+
+            // A batch row with no digests: the records it signs are invalid,
+            // the writer's others read.
+            let lost = alice.put("note", &note("lost"), &Plain::new()).unwrap().id;
+            let kept = alice.put("note", &note("kept"), &Plain::new()).unwrap().id;
+            alice.share("note", bob.id()).unwrap();
+            db.sql(&format!(
+                "UPDATE record_batches SET digests = NULL WHERE batch_id = (SELECT batch_id FROM records WHERE record_id = '{lost}')"
+            ));
+            alice.clear_batch_cache();
+            let page = alice.query(&Query::new().record_type("note")).unwrap();
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(page.skipped, vec![invalid(lost, &alice)]);
+            assert!(matches!(alice.get(lost), Err(Error::Decryption)));
+            assert_eq!(read(&alice, kept).unwrap(), "kept");
+
+            // A wrapped key with no key in it: no access to that writer's
+            // records, the reader's own still read.
+            let bobs = bob.put("note", &note("bob's"), &Plain::new()).unwrap().id;
+            db.sql(&format!(
+                "UPDATE access_keys SET eak = NULL WHERE writer_id = '{}' AND reader_id = '{}'",
+                alice.id(),
+                bob.id()
+            ));
+            let page = bob
+                .query(&Query::new().record_type("note").shared())
+                .unwrap();
+            assert_eq!(
+                page.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                vec![bobs]
+            );
+            assert_eq!(
+                sorted(page.skipped)
+                    .iter()
+                    .map(|s| (s.record_id, s.reason))
+                    .collect::<Vec<_>>(),
+                sorted(vec![
+                    invalid(lost, &alice),
+                    Skipped {
+                        record_id: Some(kept),
+                        writer_id: Some(alice.id()),
+                        reason: SkipReason::NoAccess,
+                    },
+                ])
+                .iter()
+                .map(|s| (s.record_id, s.reason))
+                .collect::<Vec<_>>()
+            );
+            assert!(matches!(read(&bob, kept), Err(Error::Decryption)));
+
+            // A writer whose registered keys are unusable (not pinned yet):
+            // its records are skipped as from an unknown writer.
+            bob.share("note", carol.id()).unwrap();
+            alice.share("note", carol.id()).unwrap();
+            db.sql(&format!(
+                "UPDATE clients SET signing_key = NULL WHERE client_id = '{}'",
+                bob.id()
+            ));
+            let page = carol
+                .query(&Query::new().record_type("note").shared())
+                .unwrap();
+            assert_eq!(
+                page.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                vec![kept]
+            );
+            assert!(page.skipped.contains(&Skipped {
+                record_id: Some(bobs),
+                writer_id: Some(bob.id()),
+                reason: SkipReason::UnknownWriter,
+            }));
+            assert!(matches!(read(&carol, bobs), Err(Error::Decryption)));
+
+            // An import mapping with no record id: that source row counts
+            // as imported (never imported twice), and is left out of the
+            // mapping.
+            let rows: Vec<ImportRow> = ["a", "b"]
+                .iter()
+                .map(|id| ImportRow {
+                    source_id: (*id).to_owned(),
+                    record: NewRecord::new("imported", note(id), Plain::new()),
+                })
+                .collect();
+            assert_eq!(alice.import_batch("legacy", &rows).unwrap().imported, 2);
+            db.sql("UPDATE import_map SET record_id = NULL WHERE source_id = 'a'");
+            let again = alice.import_batch("legacy", &rows).unwrap();
+            assert_eq!((again.imported, again.already_imported), (0, 2));
+            let mapped = alice
+                .imported("legacy", &["a".to_owned(), "b".to_owned()])
+                .unwrap();
+            assert_eq!(mapped.keys().collect::<Vec<_>>(), vec!["b"]);
+            assert_eq!(alice.imported_count("legacy").unwrap(), 2);
+        },
+    );
 }
