@@ -250,31 +250,64 @@ impl StoredRecord {
     /// not UTF-8, or out of its range makes the row [`Unreadable`]. Text
     /// is taken over as it is (checked, not copied).
     pub(crate) fn parse(self) -> std::result::Result<RecordRow, Unreadable> {
-        let unreadable = Unreadable {
-            record_id: loose_id(self.record_id.as_deref()),
-            writer_id: loose_id(self.writer_id.as_deref()),
-        };
-        let parsed = (|| {
-            Some(RecordRow {
-                record_id: text(self.record_id)?,
-                writer_id: text(self.writer_id)?,
-                record_type: text(self.record_type)?,
-                version: self.version?,
-                plain: text(self.plain)?,
-                data: text(self.data)?,
-                key_version: int(self.key_version)?,
-                signature: nullable_text(self.signature)?,
-                writer_tag: nullable_text(self.writer_tag)?,
-                batch_id: nullable_text(self.batch_id)?,
-                batch_index: match self.batch_index {
+        let record_id = text(self.record_id);
+        let writer_id = text(self.writer_id);
+        let rest = (|| {
+            Some((
+                text(self.record_type)?,
+                self.version?,
+                text(self.plain)?,
+                text(self.data)?,
+                int(self.key_version)?,
+                nullable_text(self.signature)?,
+                nullable_text(self.writer_tag)?,
+                nullable_text(self.batch_id)?,
+                match self.batch_index {
                     None => None,
                     Some(index) => Some(i32::try_from(index).ok()?),
                 },
-                created_at: self.created_at?,
-                updated_at: self.updated_at?,
-            })
+                self.created_at?,
+                self.updated_at?,
+            ))
         })();
-        parsed.ok_or(unreadable)
+        match (record_id, writer_id, rest) {
+            (
+                Some(record_id),
+                Some(writer_id),
+                Some((
+                    record_type,
+                    version,
+                    plain,
+                    data,
+                    key_version,
+                    signature,
+                    writer_tag,
+                    batch_id,
+                    batch_index,
+                    created_at,
+                    updated_at,
+                )),
+            ) => Ok(RecordRow {
+                record_id,
+                writer_id,
+                record_type,
+                version,
+                plain,
+                data,
+                key_version,
+                signature,
+                writer_tag,
+                batch_id,
+                batch_index,
+                created_at,
+                updated_at,
+            }),
+            // Its ids, if they parse (in any spelling), for the report.
+            (record_id, writer_id, _) => Err(Unreadable {
+                record_id: record_id.and_then(|id| id.parse().ok()),
+                writer_id: writer_id.and_then(|id| id.parse().ok()),
+            }),
+        }
     }
 
     /// The record id as stored (its bytes), if not NULL.
