@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Binary, Nullable};
+use diesel::sqlite::Sqlite;
 
 use super::schema::{
     access_keys, clients, import_map, key_heads, meta_index, policies, record_batches, records,
@@ -25,6 +27,10 @@ use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId, RecordId};
 use crate::model::RecordMeta;
 use crate::record::{RecordProof, SealedRecord};
+use crate::store::AnyConnection;
+
+/// The backend of [`AnyConnection`] (diesel's generated multi-backend).
+type AnyBackend = <AnyConnection as diesel::Connection>::Backend;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = clients)]
@@ -112,11 +118,12 @@ pub(crate) struct BatchedRecordRow {
     pub updated_at: i64,
 }
 
-/// A column read as its raw bytes, NULL allowed, whatever text it holds:
-/// on SQLite a text value is read with `sqlite3_value_blob`, which takes
-/// any bytes (and converts any other storage class); on PostgreSQL text
-/// arrives as its UTF-8 bytes. The SQL is the column itself, so indexes
-/// and prepared statement caching are as before.
+/// A column read as its raw bytes, NULL allowed, whatever text it holds.
+/// On SQLite it is selected as `CAST(column AS BLOB)`, which only retypes
+/// the value (any bytes, any storage class; no copy, unlike reading a text
+/// value as a blob, which diesel copies first); on PostgreSQL as itself,
+/// text arriving as its UTF-8 bytes. Prepared statements are cached as
+/// before.
 #[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
 pub(crate) struct Bytes<C>(pub C);
 
@@ -124,9 +131,25 @@ impl<C: Expression> Expression for Bytes<C> {
     type SqlType = Nullable<Binary>;
 }
 
-impl<C: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for Bytes<C> {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+impl<C: QueryFragment<Sqlite>> QueryFragment<Sqlite> for Bytes<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("CAST(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(" AS BLOB)");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Pg>> QueryFragment<Pg> for Bytes<C> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.0.walk_ast(out)
+    }
+}
+
+/// The backend of [`AnyConnection`]: each connection's own SQL.
+impl<C: QueryFragment<Sqlite> + QueryFragment<Pg>> QueryFragment<AnyBackend> for Bytes<C> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, AnyBackend>) -> QueryResult<()> {
+        AnyBackend::walk_variant_ast(self, out)
     }
 }
 
