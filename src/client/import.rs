@@ -34,6 +34,10 @@ pub struct ImportBatchOutcome {
     pub already_imported: usize,
 }
 
+/// A mapping row's source id and record id, as loaded (see
+/// [`IMPORT_COLUMNS`]).
+type StoredMapping = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 #[derive(Insertable)]
 #[diesel(table_name = import_map)]
 struct MapRow<'a> {
@@ -131,7 +135,7 @@ impl Client {
         let mut conn = self.store.conn()?;
         let mut out = HashMap::new();
         for chunk in source_ids.chunks(1000) {
-            let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = import_map::table
+            let rows: Vec<StoredMapping> = import_map::table
                 .filter(import_map::source.eq(source))
                 .filter(import_map::source_id.eq_any(chunk))
                 .select(IMPORT_COLUMNS)
