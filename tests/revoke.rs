@@ -329,3 +329,53 @@ fn the_cli_revoke_says_what_it_did() {
         assert_eq!(rotated[1]["rewrap"]["remaining"], 0);
     });
 }
+
+#[test]
+fn the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted() {
+    each_backend(
+        "the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted",
+        |db| {
+            ok(db, "alice", &["init"]);
+            let bob = last_line(&ok(db, "bob", &["init"]));
+            ok(db, "alice", &["write", "note", "-f", "note=n0"]);
+            ok(db, "alice", &["share", "note", "--with", &bob]);
+            match db.backend {
+                Backend::Sqlite => db.sql(
+                    "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
+                     BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
+                ),
+                _ => {
+                    db.sql(
+                        "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
+                         IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
+                         RETURN NEW; END $$ LANGUAGE plpgsql",
+                    );
+                    db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
+                }
+            }
+            let out = run(db, "alice", &["revoke", "note", "--from", &bob, "--rewrap"]);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert_eq!(
+                stderr.trim_end(),
+                "error: the revocation is committed, but re-wrapping the existing records was interrupted after 0 record(s): database error: interrupted by test",
+                "one line"
+            );
+            // What was done is printed all the same.
+            let printed = lines(&String::from_utf8(out.stdout).unwrap());
+            assert_eq!(printed[0]["new_key_version"], 2);
+            assert_eq!(printed[1]["removed_readers"], serde_json::json!([bob]));
+            assert_eq!(printed[2]["rewrap"]["remaining"], 1);
+            assert_eq!(
+                printed[2]["rewrap"]["interrupted"],
+                "database error: interrupted by test"
+            );
+            // The revocation stands: a second one finds nothing to revoke.
+            let again = run(db, "alice", &["revoke", "note", "--from", &bob]);
+            assert_eq!(again.status.code(), Some(1));
+            assert!(String::from_utf8(again.stderr)
+                .unwrap()
+                .contains("holds no share"));
+        },
+    );
+}

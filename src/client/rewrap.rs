@@ -112,12 +112,6 @@ impl Client {
                 Ok(()) => None,
                 Err(err) => {
                     total.remaining = self.count_remaining(record_type).ok();
-                    tracing::warn!(
-                        record_type,
-                        rewrapped = total.rewrapped,
-                        error = %err,
-                        "re-wrapping existing records was interrupted"
-                    );
                     Some(err)
                 }
             };
@@ -126,6 +120,7 @@ impl Client {
             rewrapped = total.rewrapped,
             invalid = total.invalid,
             remaining = ?total.remaining,
+            interrupted = interrupted.is_some(),
             "re-wrapped existing records"
         );
         RewrapReport {

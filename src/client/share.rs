@@ -274,8 +274,12 @@ impl Client {
         self.after_rotation(record_type, &outcome, key);
         tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
         if rewrap_existing && outcome.new_version.is_some() {
-            outcome.rewrap =
-                Some(self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {}));
+            let report = self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {});
+            if let Some(err) = &report.interrupted {
+                // Held in the outcome, where a caller may not look.
+                tracing::warn!(record_type, rewrapped = report.done.rewrapped, error = %err, "the revocation is committed, but re-wrapping existing records was interrupted");
+            }
+            outcome.rewrap = Some(report);
         }
         Ok(outcome)
     }
