@@ -14,7 +14,10 @@ use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::rows::{now_micros, AccessKeyRow, KeyHeadRow};
+use crate::store::rows::{
+    int, now_micros, AccessKeyRow, KeyHeadRow, StoredAccessKey, StoredPolicy, Wide,
+    ACCESS_KEY_COLUMNS, HEAD_VERSION, POLICY_COLUMNS,
+};
 use crate::store::schema::{access_keys, key_heads, policies};
 use crate::store::tx::{db_err, on_backend};
 use crate::store::AnyConnection;
@@ -88,19 +91,27 @@ fn read_head(
         .on_conflict_do_nothing()
         .execute(c))
     .map_err(db_err)?;
+    // Loaded as a nullable 64-bit value, so no stored value (NULL in a
+    // relaxed schema, negative, huge) can fail the statement.
     let query = key_heads::table
         .filter(key_heads::writer_id.eq(writer.to_string()))
         .filter(key_heads::record_type.eq(record_type))
-        .select(key_heads::current_version);
-    let version: Option<i32> = match conn {
+        .select(HEAD_VERSION);
+    let version: Option<Option<i64>> = match conn {
         AnyConnection::Postgresql(pg) if exclusive => query.for_update().first(pg).optional(),
         AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional(),
         AnyConnection::Sqlite(_) => query.first(conn).optional(),
     }
     .map_err(db_err)?;
-    version
-        .map(|v| u32::try_from(v).map_err(|_| Error::Decryption))
-        .transpose()
+    // Only a hint: a value that is not a key version is no version, never
+    // an error that would block the writer.
+    Ok(version.and_then(|v| {
+        let parsed = int::<u32>(v);
+        if parsed.is_none() {
+            tracing::warn!(record_type, "ignoring a malformed key head row");
+        }
+        parsed
+    }))
 }
 
 impl Client {
@@ -171,20 +182,22 @@ impl Client {
         record_type: &str,
     ) -> Result<Option<u32>> {
         let me = self.id();
-        let versions: Vec<i32> = access_keys::table
+        // Loaded widened and nullable, so a malformed version (NULL, out of
+        // range, of another type) is passed over, never a failed write.
+        let versions: Vec<Option<i64>> = access_keys::table
             .filter(access_keys::writer_id.eq(me.to_string()))
             .filter(access_keys::record_type.eq(record_type))
             .filter(access_keys::reader_id.eq(me.to_string()))
             .filter(access_keys::wrapper_id.eq(me.to_string()))
             .order(access_keys::key_version.desc())
-            .select(access_keys::key_version)
+            .select(Wide(access_keys::key_version))
             .load(conn)
             .map_err(db_err)?;
         // The newest version whose key really opens: the wrapper column is
         // only a claim, the HPKE auth tag is the proof.
         let mut newest = None;
         for version in versions {
-            let Ok(version) = u32::try_from(version) else {
+            let Some(version) = version.and_then(|v| u32::try_from(v).ok()) else {
                 continue;
             };
             match self.access_key(conn, me, record_type, version) {
@@ -334,19 +347,21 @@ impl Client {
         if let Some(key) = self.keys.get(&id) {
             return Ok(key);
         }
-        let row: Option<AccessKeyRow> = access_keys::table
+        let row: Option<StoredAccessKey> = access_keys::table
             .filter(access_keys::writer_id.eq(writer.to_string()))
             .filter(access_keys::record_type.eq(record_type))
             .filter(
                 access_keys::key_version.eq(i32::try_from(version).map_err(|_| Error::Decryption)?),
             )
             .filter(access_keys::reader_id.eq(self.id().to_string()))
-            .select(AccessKeyRow::as_select())
+            .select(ACCESS_KEY_COLUMNS)
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        let row = row.ok_or(KeyUnavailable::NotShared)?;
-        let wrapper: ClientId = row.wrapper_id.parse().map_err(|_| Error::Decryption)?;
+        let (wrapper, eak) = row
+            .ok_or(KeyUnavailable::NotShared)?
+            .parse()
+            .ok_or(Error::Decryption)?;
         if !self.accepts_wrapper(conn, writer, record_type, wrapper, version)? {
             tracing::warn!(%writer, record_type, %wrapper, "wrapped key by a client the writer did not authorise");
             return Err(KeyUnavailable::Failed(Error::Decryption));
@@ -360,7 +375,7 @@ impl Client {
             wrapper_id: wrapper,
         };
         let key = wrap::unwrap_access_key(
-            &row.eak,
+            &eak,
             &ctx,
             self.identity.encryption_secret(),
             &wrapper_keys.encryption_key,
@@ -401,33 +416,32 @@ impl Client {
         record_type: &str,
         authorizer: ClientId,
     ) -> Result<Option<u32>> {
-        let row: Option<(i32, String, String, Option<String>)> = policies::table
+        let stored: Option<StoredPolicy> = policies::table
             .filter(policies::writer_id.eq(writer.to_string()))
             .filter(policies::record_type.eq(record_type))
             .filter(policies::reader_id.eq(authorizer.to_string()))
             .filter(policies::kind.eq(KIND_AUTHORIZE))
             .filter(policies::granted_by.eq(writer.to_string()))
-            .select((
-                policies::key_version,
-                policies::signature,
-                policies::reader_key,
-                policies::via,
-            ))
+            .select(POLICY_COLUMNS)
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        let Some((version, signature, reader_key, via)) = row else {
+        let Some(stored) = stored else {
             return Ok(None);
         };
-        let Ok(reader_key) = EncryptionPublicKey::from_base64(&reader_key) else {
-            return Ok(None);
-        };
-        let via = match via.map(|v| v.parse::<ClientId>()) {
-            None => None,
-            Some(Ok(via)) => Some(via),
-            Some(Err(_)) => return Ok(None),
-        };
-        let Ok(version) = u32::try_from(version) else {
+        // A malformed row is no grant (as if absent).
+        let parsed = stored.parse().and_then(|row| {
+            let reader_key = EncryptionPublicKey::from_base64(&row.reader_key).ok()?;
+            let via = match row.via.map(|v| v.parse::<ClientId>()) {
+                None => None,
+                Some(Ok(via)) => Some(via),
+                Some(Err(_)) => return None,
+            };
+            let version = u32::try_from(row.key_version).ok()?;
+            Some((version, row.signature, reader_key, via))
+        });
+        let Some((version, signature, reader_key, via)) = parsed else {
+            tracing::warn!(record_type, "ignoring a malformed authoriser grant row");
             return Ok(None);
         };
         let writer_keys = self.peer(conn, writer)?;

@@ -11,7 +11,7 @@ use super::Client;
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
 use crate::model::NewRecord;
-use crate::store::rows::now_micros;
+use crate::store::rows::{now_micros, text, IMPORT_COLUMNS};
 use crate::store::schema::import_map;
 use crate::store::tx::{db_err, on_backend};
 
@@ -33,6 +33,10 @@ pub struct ImportBatchOutcome {
     /// Rows skipped because an earlier run had imported them.
     pub already_imported: usize,
 }
+
+/// A mapping row's source id and record id, as loaded (see
+/// [`IMPORT_COLUMNS`]).
+type StoredMapping = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 #[derive(Insertable)]
 #[diesel(table_name = import_map)]
@@ -61,7 +65,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let done = self.imported(source, &ids)?;
+            let done = self.import_map(source, &ids)?;
             let todo: Vec<&ImportRow> = rows
                 .iter()
                 .filter(|r| !done.contains_key(&r.source_id))
@@ -104,23 +108,48 @@ impl Client {
     }
 
     /// The records that rows of `source` became, for those of `source_ids`
-    /// already imported.
+    /// already imported. A mapping row whose record id is malformed is left
+    /// out here (the row still counts as imported for
+    /// [`Client::import_batch`], which never imports it twice).
     pub fn imported(
         &self,
         source: &str,
         source_ids: &[String],
     ) -> Result<HashMap<String, RecordId>> {
+        Ok(self
+            .import_map(source, source_ids)?
+            .into_iter()
+            .filter_map(|(source_id, record_id)| Some((source_id, record_id?)))
+            .collect())
+    }
+
+    /// The mapping rows of `source` for those of `source_ids` already
+    /// imported, each with its record id if that parses. Loaded in a form
+    /// that cannot fail as a whole: a malformed row is one entry, never an
+    /// error.
+    fn import_map(
+        &self,
+        source: &str,
+        source_ids: &[String],
+    ) -> Result<HashMap<String, Option<RecordId>>> {
         let mut conn = self.store.conn()?;
         let mut out = HashMap::new();
         for chunk in source_ids.chunks(1000) {
-            let rows: Vec<(String, String)> = import_map::table
+            let rows: Vec<StoredMapping> = import_map::table
                 .filter(import_map::source.eq(source))
                 .filter(import_map::source_id.eq_any(chunk))
-                .select((import_map::source_id, import_map::record_id))
+                .select(IMPORT_COLUMNS)
                 .load(&mut *conn)
                 .map_err(db_err)?;
             for (source_id, record_id) in rows {
-                let record_id = record_id.parse().map_err(|_| Error::Decryption)?;
+                // It matched one of `source_ids`, so it is UTF-8.
+                let Some(source_id) = text(source_id) else {
+                    continue;
+                };
+                let record_id = text(record_id).and_then(|id| id.parse().ok());
+                if record_id.is_none() {
+                    tracing::warn!("an import mapping row names a malformed record id");
+                }
                 out.insert(source_id, record_id);
             }
         }

@@ -75,15 +75,14 @@ impl Client {
     /// itself (any record type).
     fn holds_own_keys(&self, conn: &mut AnyConnection) -> Result<bool> {
         let me = self.id().to_string();
-        let found: Option<i32> = access_keys::table
+        let found: i64 = access_keys::table
             .filter(access_keys::writer_id.eq(&me))
             .filter(access_keys::reader_id.eq(&me))
             .filter(access_keys::wrapper_id.eq(&me))
-            .select(access_keys::key_version)
-            .first(conn)
-            .optional()
+            .count()
+            .get_result(conn)
             .map_err(db_err)?;
-        Ok(found.is_some())
+        Ok(found > 0)
     }
 
     /// This client's mark for `record_type` in `database`, re-read from the

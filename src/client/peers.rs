@@ -3,9 +3,7 @@
 //! fingerprint, with [`PeerTrust::Verified`]); a key the database serves
 //! that differs from the pin is reported as [`Error::KeyChanged`].
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Binary, Nullable};
 
 use super::Client;
 use crate::crypto::fingerprint::Fingerprint;
@@ -14,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
 use crate::profile::PeerTrust;
-use crate::store::rows::{now_micros, ClientRow};
+use crate::store::rows::{now_micros, ClientRow, StoredClient, CLIENT_COLUMNS};
 use crate::store::schema::clients;
 use crate::store::tx::{db_err, is_unique_violation};
 use crate::store::AnyConnection;
@@ -39,37 +37,19 @@ enum Served {
     Malformed,
 }
 
-/// The `clients` row of `client_id`, loaded as bytes so that a malformed
-/// row is [`Served::Malformed`], never a failed query.
+/// The `clients` row of `client_id`, loaded in a form that cannot fail:
+/// a malformed row is [`Served::Malformed`], never a failed query.
 fn find(conn: &mut AnyConnection, client_id: ClientId) -> Result<Served> {
-    type Bytes = Nullable<Binary>;
-    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> = clients::table
-        .filter(clients::client_id.eq(client_id.to_string()))
-        .select((
-            sql::<Bytes>("clients.client_id"),
-            sql::<Bytes>("clients.public_key"),
-            sql::<Bytes>("clients.signing_key"),
-        ))
+    let stored: Option<StoredClient> = clients::table
+        .find(client_id.to_string())
+        .select(CLIENT_COLUMNS)
         .first(conn)
         .optional()
         .map_err(db_err)?;
-    let Some((id, public_key, signing_key)) = row else {
-        return Ok(Served::Nothing);
-    };
-    let text = |bytes: Option<Vec<u8>>| bytes.and_then(|b| String::from_utf8(b).ok());
-    let parsed = (|| {
-        let row = ClientRow {
-            client_id: text(id)?,
-            name: None,
-            public_key: text(public_key)?,
-            signing_key: text(signing_key)?,
-            created_at: 0,
-        };
-        parse_row(&row).ok()
-    })();
-    Ok(match parsed {
-        Some(keys) if keys.client_id == client_id => Served::Keys(keys),
-        _ => Served::Malformed,
+    Ok(match stored.map(|s| parse_row(&s.into_row())) {
+        None => Served::Nothing,
+        Some(Ok(keys)) if keys.client_id == client_id => Served::Keys(keys),
+        Some(_) => Served::Malformed,
     })
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::access::KeyUnavailable;
-use super::query::{Cursor, Page, Query, SkipReason, Skipped};
+use super::query::{Cursor, CursorId, Order, Page, Query, SkipReason, Skipped};
 use super::verify::{Check, Checks, Claim};
 use super::Client;
 use crate::crypto::keys::AccessKey;
@@ -16,10 +16,13 @@ use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
 use crate::record::SealedRecord;
-use crate::store::rows::{meta_tag, record_meta, RecordRow, RecordTimes, RowHead};
+use crate::store::rows::{
+    meta_tag, record_meta, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable,
+    RECORD_COLUMNS,
+};
 use crate::store::schema::{meta_index, records};
 use crate::store::tx::{db_err, read_transaction};
-use crate::store::AnyConnection;
+use crate::store::{AnyConnection, Backend};
 
 /// Below this many records a page is opened on the calling thread.
 const PARALLEL_THRESHOLD: usize = 128;
@@ -40,20 +43,24 @@ impl Client {
     ///
     /// Errors: [`Error::NotFound`] if there is no such record,
     /// [`Error::AccessDenied`] if this client holds no key for it,
-    /// [`Error::Decryption`] if it fails verification.
+    /// [`Error::Decryption`] if it fails verification or its stored row is
+    /// malformed (a column NULL, not UTF-8 or out of range).
     pub fn get(&self, id: RecordId) -> Result<Record> {
         let mut conn = self.store.conn()?;
         read_transaction(&mut conn, |conn| self.get_in(conn, id))
     }
 
     fn get_in(&self, conn: &mut AnyConnection, id: RecordId) -> Result<Record> {
-        let row: Option<RecordRow> = records::table
+        let stored: Option<StoredRecord> = records::table
             .find(id.to_string())
-            .select(RecordRow::as_select())
+            .select(RECORD_COLUMNS)
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        let row = row.ok_or(Error::NotFound { record_id: id })?;
+        let row = stored
+            .ok_or(Error::NotFound { record_id: id })?
+            .parse()
+            .map_err(|_| Error::Decryption)?;
         let sealed = row.to_sealed()?;
         let times = row.times()?;
         if sealed.record_id != id {
@@ -91,14 +98,8 @@ impl Client {
         let mut rows = self.select_rows(conn, query)?;
         let next = if rows.len() > query.limit {
             rows.truncate(query.limit);
-            rows.last().map(|row| {
-                let t = if query.order.by_created() {
-                    row.created_at
-                } else {
-                    row.updated_at
-                };
-                Cursor::new(query.order, t, &row.record_id)
-            })
+            rows.last()
+                .and_then(|row| page_end(row, query.order, self.store.backend()))
         } else {
             None
         };
@@ -125,11 +126,9 @@ impl Client {
         })
     }
 
-    fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<RecordRow>> {
+    fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<StoredRecord>> {
         let me = self.id().to_string();
-        let mut q = records::table
-            .select(RecordRow::as_select())
-            .into_boxed::<DB>();
+        let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
         q = match (&query.writers, query.shared) {
             (Some(writers), _) => q.filter(records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>())),
             (None, false) => q.filter(records::writer_id.eq(me)),
@@ -187,15 +186,24 @@ impl Client {
                 "records.updated_at"
             };
             let op = if asc { ">" } else { "<" };
-            q = q.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                    "({column}, records.record_id) {op} ("
-                ))
-                .bind::<diesel::sql_types::BigInt, _>(t)
-                .sql(", ")
-                .bind::<diesel::sql_types::Text, _>(id)
-                .sql(")"),
-            );
+            let before_id = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "({column}, records.record_id) {op} ("
+            ))
+            .bind::<diesel::sql_types::BigInt, _>(t)
+            .sql(", ");
+            q = match id {
+                CursorId::Text(id) => {
+                    q.filter(before_id.bind::<diesel::sql_types::Text, _>(id).sql(")"))
+                }
+                // An id that is not UTF-8 (only SQLite stores such text):
+                // its bytes, compared as text.
+                CursorId::Bytes(id) => q.filter(
+                    before_id
+                        .sql("CAST(")
+                        .bind::<diesel::sql_types::Binary, _>(id)
+                        .sql(" AS TEXT))"),
+                ),
+            };
         }
         let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
         q.limit(limit).load(conn).map_err(db_err)
@@ -222,19 +230,29 @@ impl Client {
     fn open_rows(
         &self,
         conn: &mut AnyConnection,
-        rows: Vec<RecordRow>,
+        rows: Vec<StoredRecord>,
         with_data: bool,
     ) -> Result<(Vec<Record>, Vec<Skipped>)> {
         let mut skipped = Vec::new();
         let mut heads = Vec::with_capacity(rows.len());
-        for row in rows {
-            match row.head() {
-                Ok(head) => heads.push((row, head)),
-                Err(_) => skipped.push(Skipped {
+        for stored in rows {
+            let parsed = stored.parse().and_then(|row| match row.head() {
+                Ok(head) => Ok((row, head)),
+                Err(_) => Err(Unreadable {
                     record_id: row.id(),
                     writer_id: row.writer(),
-                    reason: SkipReason::Invalid,
                 }),
+            });
+            match parsed {
+                Ok(parsed) => heads.push(parsed),
+                Err(bad) => {
+                    tracing::warn!(record_id = ?bad.record_id, "a stored record row is malformed");
+                    skipped.push(Skipped {
+                        record_id: bad.record_id,
+                        writer_id: bad.writer_id,
+                        reason: SkipReason::Invalid,
+                    });
+                }
             }
         }
         let mut checks = Checks::default();
@@ -351,5 +369,26 @@ impl Client {
                 })
                 .collect()
         })
+    }
+}
+
+/// Where the page that ends with `last` ends, for the next page's cursor:
+/// its time and id as stored, whatever they hold, so the keyset always
+/// moves past a malformed row. A NULL time sorts before every time on
+/// SQLite and after every time on PostgreSQL: where the NULLs come first
+/// the next page starts after all of them (the keyset comparison passes
+/// NULL rows over); where they come last, nothing after them is reachable
+/// and this is the last page. A NULL id (SQLite only) sorts first among
+/// rows of its time.
+fn page_end(last: &StoredRecord, order: Order, backend: Backend) -> Option<Cursor> {
+    let asc = order.ascending();
+    match last.time(order.by_created()) {
+        Some(t) => Some(Cursor::new(order, t, last.id_bytes().unwrap_or_default())),
+        None if (backend == Backend::Sqlite) == asc => Some(Cursor::new(
+            order,
+            if asc { i64::MIN } else { i64::MAX },
+            b"",
+        )),
+        None => None,
     }
 }

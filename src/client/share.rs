@@ -14,14 +14,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::access::{current_version_for_rotation, KeyUnavailable, KIND_AUTHORIZE, KIND_READ};
-use super::rewrap::DEFAULT_REWRAP_BATCH;
+use super::rewrap::{RewrapReport, DEFAULT_REWRAP_BATCH};
 use super::{validate, Client};
 use crate::cache::KeyId;
 use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
 use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::rows::{from_micros, now_micros, PolicyRow};
+use crate::store::rows::{
+    from_micros, int, now_micros, text, Bytes, PolicyRow, StoredPolicy, KEY_VERSION, POLICY_COLUMNS,
+};
 use crate::store::schema::{access_keys, key_heads, policies};
 use crate::store::tx::{db_err, write_transaction};
 use crate::store::AnyConnection;
@@ -65,8 +67,11 @@ pub struct ShareOutcome {
     pub policies: usize,
 }
 
-/// What a revocation (or rotation) did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a revocation (or rotation) did. Returned only once the
+/// revocation (or rotation) is committed: whatever [`RevokeOutcome::rewrap`]
+/// says, the revoked readers' keys and grants are gone and new writes use
+/// the new key version.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct RevokeOutcome {
     /// The new current key version (`None` if the type had no key yet).
@@ -76,6 +81,16 @@ pub struct RevokeOutcome {
     /// Wrapped keys written for the new version (writer and remaining
     /// readers).
     pub wrapped_keys: usize,
+    /// The readers whose access was removed: the revoked client, and every
+    /// reader whose share it had made as an authoriser (withdrawn with it).
+    /// Empty for a rotation.
+    pub removed_readers: Vec<ClientId>,
+    /// How re-wrapping the existing records went, when it was asked for
+    /// (and there was a key to re-wrap under): records re-wrapped, left as
+    /// invalid and remaining under older versions, and the error that
+    /// interrupted it, if one did. A later [`Client::rewrap_existing`]
+    /// finishes the work.
+    pub rewrap: Option<RewrapReport>,
 }
 
 fn parse_kind(kind: &str) -> Option<ShareKind> {
@@ -188,9 +203,10 @@ impl Client {
         let mut conn = self.store.conn()?;
         let (outcome, key) = write_transaction(&mut conn, |conn| {
             current_version_for_rotation(conn, self.id(), record_type)?;
-            let deleted = self.withdraw_shares_by(conn, record_type, authorizer, false)?;
+            let withdrawn = self.withdraw_shares_by(conn, record_type, authorizer, false)?;
             let (mut outcome, key) = self.rotate_in(conn, record_type, None, Some(authorizer))?;
-            outcome.rows_deleted = deleted;
+            outcome.rows_deleted = withdrawn.rows;
+            outcome.removed_readers = withdrawn.readers;
             Ok((outcome, key))
         })?;
         self.after_rotation(record_type, &outcome, key);
@@ -202,9 +218,19 @@ impl Client {
     /// wrapped keys and policies (and, if it was an authoriser, the shares
     /// it made), then rotates to a new key version wrapped to this client
     /// and every remaining reader — those with a valid signed grant for the
-    /// current version; new writes use it. With `rewrap_existing`, the data
-    /// keys of existing records are then re-wrapped under the new version
-    /// (see [`Client::rewrap_existing`]).
+    /// current version; new writes use it. [`RevokeOutcome::removed_readers`]
+    /// names every reader whose access went.
+    ///
+    /// With `rewrap_existing`, the data keys of existing records are then
+    /// re-wrapped under the new version (see [`Client::rewrap_existing`]).
+    /// That runs after the revocation has committed, so it never turns the
+    /// call into an error: how it went, an interruption included, is in
+    /// [`RevokeOutcome::rewrap`].
+    ///
+    /// A `reader` that holds nothing of the type here — no policy row and
+    /// no wrapped key (never shared with, already revoked, or a mistyped
+    /// id) — is [`Error::NotShared`], and nothing changes; to start a new
+    /// key version anyway, call [`Client::rotate`].
     pub fn revoke(
         &self,
         record_type: &str,
@@ -217,10 +243,16 @@ impl Client {
         }
         let mut conn = self.store.conn()?;
         let me = self.id().to_string();
-        let (outcome, key) = write_transaction(&mut conn, |conn| {
+        let (mut outcome, key) = write_transaction(&mut conn, |conn| {
             // Lock the key head first, so a concurrent revocation of another
             // reader cannot wrap its new version to this one in between.
             current_version_for_rotation(conn, self.id(), record_type)?;
+            if !self.holds_share(conn, record_type, reader)? {
+                return Err(Error::NotShared {
+                    record_type: record_type.to_owned(),
+                    reader,
+                });
+            }
             let mut deleted = diesel::delete(
                 access_keys::table
                     .filter(access_keys::writer_id.eq(&me))
@@ -229,18 +261,57 @@ impl Client {
             )
             .execute(conn)
             .map_err(db_err)?;
-            deleted += self.withdraw_shares_by(conn, record_type, reader, true)?;
+            let withdrawn = self.withdraw_shares_by(conn, record_type, reader, true)?;
+            deleted += withdrawn.rows;
             let (mut outcome, key) =
                 self.rotate_in(conn, record_type, Some(reader), Some(reader))?;
             outcome.rows_deleted += deleted;
+            outcome.removed_readers = std::iter::once(reader)
+                .chain(withdrawn.readers.into_iter().filter(|r| *r != reader))
+                .collect();
             Ok((outcome, key))
         })?;
         self.after_rotation(record_type, &outcome, key);
-        tracing::info!(record_type, %reader, new_version = ?outcome.new_version, "revoked reader");
+        tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
         if rewrap_existing && outcome.new_version.is_some() {
-            self.rewrap_existing(record_type, DEFAULT_REWRAP_BATCH)?;
+            let report = self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {});
+            if let Some(err) = &report.interrupted {
+                // Held in the outcome, where a caller may not look.
+                tracing::warn!(record_type, rewrapped = report.done.rewrapped, error = %err, "the revocation is committed, but re-wrapping existing records was interrupted");
+            }
+            outcome.rewrap = Some(report);
         }
         Ok(outcome)
+    }
+
+    /// Whether `reader` holds anything of this client's `record_type`: a
+    /// policy row (of any kind, well-formed or not: revoking deletes it)
+    /// or a wrapped key.
+    fn holds_share(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        reader: ClientId,
+    ) -> Result<bool> {
+        let (me, reader) = (self.id().to_string(), reader.to_string());
+        let policies: i64 = policies::table
+            .filter(policies::writer_id.eq(&me))
+            .filter(policies::record_type.eq(record_type))
+            .filter(policies::reader_id.eq(&reader))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        if policies > 0 {
+            return Ok(true);
+        }
+        let keys: i64 = access_keys::table
+            .filter(access_keys::writer_id.eq(&me))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::reader_id.eq(&reader))
+            .count()
+            .get_result(conn)
+            .map_err(db_err)?;
+        Ok(keys > 0)
     }
 
     /// Starts a new access key version for this client's `record_type`,
@@ -277,14 +348,18 @@ impl Client {
         } else {
             query.filter(policies::reader_id.eq(me))
         };
-        let rows: Vec<PolicyRow> = query
+        let rows: Vec<StoredPolicy> = query
             .order((policies::record_type.asc(), policies::created_at.asc()))
-            .select(PolicyRow::as_select())
+            .select(POLICY_COLUMNS)
             .load(&mut *conn)
             .map_err(db_err)?;
         Ok(rows
             .into_iter()
-            .filter_map(|row| {
+            .filter_map(|stored| {
+                let Some(row) = stored.parse() else {
+                    tracing::warn!("ignoring a malformed policy row");
+                    return None;
+                };
                 Some(Share {
                     writer_id: row.writer_id.parse().ok()?,
                     record_type: row.record_type,
@@ -351,18 +426,15 @@ impl Client {
         record_type: &str,
         holder: ClientId,
     ) -> Result<Vec<u32>> {
-        let versions: Vec<i32> = access_keys::table
+        let versions: Vec<Option<i64>> = access_keys::table
             .filter(access_keys::writer_id.eq(writer.to_string()))
             .filter(access_keys::record_type.eq(record_type))
             .filter(access_keys::reader_id.eq(holder.to_string()))
             .order(access_keys::key_version.asc())
-            .select(access_keys::key_version)
+            .select(KEY_VERSION)
             .load(conn)
             .map_err(db_err)?;
-        Ok(versions
-            .into_iter()
-            .filter_map(|v| u32::try_from(v).ok())
-            .collect())
+        Ok(versions.into_iter().filter_map(int::<u32>).collect())
     }
 
     fn has_wrapped_key(
@@ -435,23 +507,20 @@ impl Client {
             .filter(policies::record_type.eq(record_type))
             .filter(policies::reader_id.eq(grantee.id.to_string()))
             .filter(policies::kind.eq(kind_text));
-        let existing: Option<(String, i32, String)> = row
+        // Loaded in a form that cannot fail: a malformed row is not the
+        // same grant, and is replaced.
+        let existing: Option<StoredPolicy> = row
             .clone()
-            .select((
-                policies::granted_by,
-                policies::key_version,
-                policies::reader_key,
-            ))
+            .select(POLICY_COLUMNS)
             .first(conn)
             .optional()
             .map_err(db_err)?;
-        if existing
-            == Some((
-                self.id().to_string(),
-                version as i32,
-                grantee.key.to_base64(),
-            ))
-        {
+        let same = existing.and_then(StoredPolicy::parse).is_some_and(|p| {
+            p.granted_by == self.id().to_string()
+                && i64::from(p.key_version) == i64::from(version)
+                && p.reader_key == grantee.key.to_base64()
+        });
+        if same {
             return Ok(0);
         }
         diesel::delete(row).execute(conn).map_err(db_err)?;
@@ -485,57 +554,70 @@ impl Client {
     /// Deletes, on this client's type, the wrapped keys `client` made and
     /// the access of every reader whose share came through it (directly,
     /// or re-signed by this client at a rotation), its authoriser grant,
-    /// and — with `own_access` — its own read grant and keys.
+    /// and — with `own_access` — its own read grant and keys. Works on the
+    /// rows as stored (subqueries, no values loaded to match), so a
+    /// malformed row is deleted like the others and never fails it.
     fn withdraw_shares_by(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
         client: ClientId,
         own_access: bool,
-    ) -> Result<usize> {
+    ) -> Result<Withdrawn> {
         let me = self.id().to_string();
+        let client_id = client.to_string();
         let mine = || {
             policies::table
                 .filter(policies::writer_id.eq(me.clone()))
                 .filter(policies::record_type.eq(record_type))
         };
-        let through: Vec<String> = mine()
-            .filter(policies::kind.eq(KIND_READ))
-            .filter(
+        let through = || {
+            mine().filter(policies::kind.eq(KIND_READ)).filter(
                 policies::granted_by
-                    .eq(client.to_string())
-                    .or(policies::via.eq(client.to_string())),
+                    .eq(client_id.clone())
+                    .or(policies::via.eq(client_id.clone())),
             )
-            .select(policies::reader_id)
-            .load(conn)
-            .map_err(db_err)?;
+        };
         let keys_of = || {
             access_keys::table
                 .filter(access_keys::writer_id.eq(me.clone()))
                 .filter(access_keys::record_type.eq(record_type))
         };
-        let mut deleted =
-            diesel::delete(keys_of().filter(access_keys::wrapper_id.eq(client.to_string())))
-                .execute(conn)
-                .map_err(db_err)?;
-        deleted += diesel::delete(keys_of().filter(access_keys::reader_id.eq_any(&through)))
-            .execute(conn)
+        let wrapped_by = || keys_of().filter(access_keys::wrapper_id.eq(client_id.clone()));
+        // Whose access goes, for the report (ids that do not parse are
+        // withdrawn all the same).
+        let mut affected: Vec<Option<Vec<u8>>> = through()
+            .select(Bytes(policies::reader_id))
+            .load(conn)
             .map_err(db_err)?;
-        deleted += diesel::delete(
-            mine()
-                .filter(policies::reader_id.eq_any(&through))
-                .filter(policies::kind.eq(KIND_READ)),
+        affected.extend(
+            wrapped_by()
+                .select(Bytes(access_keys::reader_id))
+                .load::<Option<Vec<u8>>>(conn)
+                .map_err(db_err)?,
+        );
+        let mut readers: Vec<ClientId> = affected
+            .into_iter()
+            .filter_map(|id| text(id)?.parse().ok())
+            .filter(|id| *id != self.id() && *id != client)
+            .collect();
+        readers.sort();
+        readers.dedup();
+        let mut rows = diesel::delete(wrapped_by()).execute(conn).map_err(db_err)?;
+        rows += diesel::delete(
+            keys_of().filter(access_keys::reader_id.eq_any(through().select(policies::reader_id))),
         )
         .execute(conn)
         .map_err(db_err)?;
-        let its_grants = mine().filter(policies::reader_id.eq(client.to_string()));
-        deleted += if own_access {
+        rows += diesel::delete(through()).execute(conn).map_err(db_err)?;
+        let its_grants = mine().filter(policies::reader_id.eq(client_id.clone()));
+        rows += if own_access {
             diesel::delete(its_grants).execute(conn)
         } else {
             diesel::delete(its_grants.filter(policies::kind.eq(KIND_AUTHORIZE))).execute(conn)
         }
         .map_err(db_err)?;
-        Ok(deleted)
+        Ok(Withdrawn { rows, readers })
     }
 
     /// The readers and authorisers of this client's type whose grants for
@@ -550,12 +632,23 @@ impl Client {
         current: u32,
     ) -> Result<(Vec<Grantee>, Vec<Grantee>)> {
         let me = self.id();
+        // Loaded in a form that cannot fail as a whole; a row that does not
+        // parse is ignored, as if absent.
         let rows: Vec<PolicyRow> = policies::table
             .filter(policies::writer_id.eq(me.to_string()))
             .filter(policies::record_type.eq(record_type))
-            .select(PolicyRow::as_select())
-            .load(conn)
-            .map_err(db_err)?;
+            .select(POLICY_COLUMNS)
+            .load::<StoredPolicy>(conn)
+            .map_err(db_err)?
+            .into_iter()
+            .filter_map(|stored| {
+                let row = stored.parse();
+                if row.is_none() {
+                    tracing::warn!(record_type, "ignoring a malformed policy row");
+                }
+                row
+            })
+            .collect();
         struct Parsed<'a> {
             row: &'a PolicyRow,
             grant: ShareGrant<'a>,
@@ -649,6 +742,8 @@ impl Client {
                     new_version: None,
                     rows_deleted: 0,
                     wrapped_keys: 0,
+                    removed_readers: Vec::new(),
+                    rewrap: None,
                 },
                 None,
             ));
@@ -715,6 +810,8 @@ impl Client {
                 new_version: Some(next),
                 rows_deleted: 0,
                 wrapped_keys: wrapped,
+                removed_readers: Vec::new(),
+                rewrap: None,
             },
             Some(key),
         ))
@@ -735,6 +832,14 @@ impl Client {
             }
         }
     }
+}
+
+/// What withdrawing a client's shares removed.
+struct Withdrawn {
+    /// Rows deleted.
+    rows: usize,
+    /// The other readers whose access went with it.
+    readers: Vec<ClientId>,
 }
 
 /// A client a grant is made to: its id, the X25519 key its grantor pinned,

@@ -20,7 +20,7 @@ use crate::crypto::keys::SigningPublicKey;
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId};
 use crate::record::SealedRecord;
-use crate::store::rows::{BatchRow, RowHead};
+use crate::store::rows::{RowHead, StoredBatch, BATCH_COLUMNS};
 use crate::store::schema::record_batches;
 use crate::store::tx::db_err;
 use crate::store::AnyConnection;
@@ -112,9 +112,11 @@ impl Checks {
         }
         let ids: Vec<BatchId> = wanted.keys().copied().collect();
         for chunk in ids.chunks(BATCHES_PER_QUERY) {
-            let rows: Vec<BatchRow> = record_batches::table
+            // Loaded in a form that cannot fail as a whole: a malformed
+            // batch row fails only the records that name it.
+            let rows: Vec<StoredBatch> = record_batches::table
                 .filter(record_batches::batch_id.eq_any(chunk.iter().map(ToString::to_string)))
-                .select(BatchRow::as_select())
+                .select(BATCH_COLUMNS)
                 .load(conn)
                 .map_err(db_err)?;
             for id in chunk {

@@ -18,7 +18,7 @@ use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
 use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, BatchedRecordRow, MetaRow,
-    RecordRow, RecordTimes,
+    RecordRow, RecordTimes, StoredRecord, RECORD_COLUMNS,
 };
 use crate::store::schema::{meta_index, record_batches, records};
 use crate::store::tx::{db_err, is_unique_violation, write_transaction};
@@ -107,7 +107,8 @@ impl Client {
         validate::fields(fields)?;
         validate::plain(plain)?;
         let (meta, key) = self.retrying(|conn| {
-            let current = self.owned_row(conn, id, expected_version, true)?;
+            let (stored, current) = self.owned_row(conn, id, expected_version, true)?;
+            let current = current.ok_or(Error::Decryption)?;
             let key = self.write_key(conn, &current.record_type)?;
             let now = now_micros();
             let header = RecordHeader {
@@ -144,9 +145,9 @@ impl Client {
             if changed != 1 {
                 return Err(conflict(id, expected_version, None));
             }
-            delete_meta(conn, &current)?;
+            delete_meta(conn, &stored)?;
             insert_meta(conn, &row.meta_rows(plain))?;
-            drop_unused_batches(conn, current.batch())?;
+            drop_unused_batches(conn, stored.batch())?;
             let meta = RecordMeta {
                 id,
                 version: expected_version + 1,
@@ -167,8 +168,9 @@ impl Client {
     /// `expected_version` ([`Error::Conflict`] otherwise).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
         self.retrying(|conn| {
-            // A record that fails verification can still be deleted.
-            let current = self.owned_row(conn, id, expected_version, false)?;
+            // A record that fails verification, or whose row is malformed
+            // beyond its writer and version, can still be deleted.
+            let (current, _) = self.owned_row(conn, id, expected_version, false)?;
             delete_meta(conn, &current)?;
             let deleted = diesel::delete(
                 records::table
@@ -204,48 +206,56 @@ impl Client {
     }
 
     /// The stored row of `id`, checked to be this client's and at
-    /// `expected_version`.
+    /// `expected_version`; a row whose writer or version is malformed is
+    /// [`Error::Decryption`].
     ///
-    /// With `verify`, the row must also carry this client's valid writer
-    /// tag: an update takes the record type (and so the key that seals the
-    /// new values) from it, and the database must not choose those.
+    /// With `verify`, the row must also parse and carry this client's
+    /// valid signature, and comes back parsed too: an update takes the
+    /// record type (and so the key that seals the new values) from it, and
+    /// the database must not choose those.
     fn owned_row(
         &self,
         conn: &mut AnyConnection,
         id: RecordId,
         expected_version: u64,
         verify: bool,
-    ) -> Result<RecordRow> {
+    ) -> Result<(StoredRecord, Option<RecordRow>)> {
         // Locked on PostgreSQL (SQLite's write transaction already holds
         // the database), so the batch that signs it stays until we are done.
-        let query = || records::table.find(id.to_string());
-        let row: RecordRow = match conn {
-            AnyConnection::Sqlite(c) => query().select(RecordRow::as_select()).first(c),
-            AnyConnection::Postgresql(c) => {
-                query().select(RecordRow::as_select()).for_update().first(c)
-            }
+        let query = || records::table.find(id.to_string()).select(RECORD_COLUMNS);
+        let stored: StoredRecord = match conn {
+            AnyConnection::Sqlite(c) => query().first(c),
+            AnyConnection::Postgresql(c) => query().for_update().first(c),
         }
         .optional()
         .map_err(db_err)?
         .ok_or(Error::NotFound { record_id: id })?;
-        if row.writer() != Some(self.id()) {
-            return Err(Error::AccessDenied {
-                record_id: id,
-                reason: "only the record's writer may change it",
-            });
+        match stored.writer() {
+            None => return Err(Error::Decryption),
+            Some(writer) if writer != self.id() => {
+                return Err(Error::AccessDenied {
+                    record_id: id,
+                    reason: "only the record's writer may change it",
+                })
+            }
+            Some(_) => {}
         }
-        if verify {
+        let parsed = if verify {
+            let row = stored.clone().parse().map_err(|_| Error::Decryption)?;
             let sealed = row.to_sealed()?;
             if sealed.record_id != id {
                 return Err(Error::Decryption);
             }
             self.check_record(conn, &sealed)?;
-        }
-        let found = u64::try_from(row.version).map_err(|_| Error::Decryption)?;
+            Some(row)
+        } else {
+            None
+        };
+        let found = stored.version().ok_or(Error::Decryption)?;
         if found != expected_version {
             return Err(conflict(id, expected_version, Some(found)));
         }
-        Ok(row)
+        Ok((stored, parsed))
     }
 
     /// Seals `new_records` in chunks on worker threads and inserts each
@@ -435,14 +445,17 @@ pub(super) fn drop_unused_batches(conn: &mut AnyConnection, batch: Option<&str>)
     Ok(())
 }
 
-/// Removes the index rows of a stored record's plain meta.
-fn delete_meta(conn: &mut AnyConnection, row: &RecordRow) -> Result<()> {
-    diesel::delete(
-        meta_index::table
-            .filter(meta_index::tag.eq_any(row.stored_meta_tags()))
-            .filter(meta_index::record_id.eq(&row.record_id)),
-    )
-    .execute(conn)
+/// Removes the index rows of a stored record's plain meta (all of the
+/// record's, found without the index, if its stored meta is malformed).
+fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
+    let Some(record_id) = row.id_bytes().and_then(|id| std::str::from_utf8(id).ok()) else {
+        return Ok(());
+    };
+    let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));
+    match row.stored_meta_tags() {
+        Some(tags) => diesel::delete(of_record.filter(meta_index::tag.eq_any(tags))).execute(conn),
+        None => diesel::delete(of_record).execute(conn),
+    }
     .map_err(db_err)?;
     Ok(())
 }
