@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
+use common::cli::{json_lines as lines, last_line, ok, run};
 use common::{each_backend, TestDb};
 use strongroom::{Backend, Client, ClientId, Error, Fields, NewRecord, Plain, RecordId};
 
@@ -223,38 +222,6 @@ fn an_interrupted_rewrap_after_a_revocation_is_reported_not_raised() {
             }
         },
     );
-}
-
-const BIN: &str = env!("CARGO_BIN_EXE_strongroom");
-
-fn run(db: &TestDb, profile: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["--db", &db.url, "--profile"])
-        .arg(db.profile(profile))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run strongroom")
-}
-
-fn ok(db: &TestDb, profile: &str, args: &[&str]) -> String {
-    let out = run(db, profile, args);
-    assert!(
-        out.status.success(),
-        "strongroom {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn last_line(text: &str) -> String {
-    text.lines().last().unwrap_or_default().trim().to_owned()
 }
 
 #[test]
