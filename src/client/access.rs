@@ -14,12 +14,10 @@ use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::rows::{
-    int, now_micros, AccessKeyRow, KeyHeadRow, StoredAccessKey, StoredPolicy, Wide,
-    ACCESS_KEY_COLUMNS, HEAD_VERSION, POLICY_COLUMNS,
-};
-use crate::store::schema::{access_keys, key_heads, policies};
-use crate::store::tx::{db_err, on_backend};
+use crate::store::keys::{self, HeadLock, Wrapped, WrappedKeySlot};
+use crate::store::rows::{StoredPolicy, POLICY_COLUMNS};
+use crate::store::schema::policies;
+use crate::store::tx::db_err;
 use crate::store::AnyConnection;
 
 /// The key a write uses.
@@ -57,7 +55,7 @@ pub(crate) fn current_version(
     writer: ClientId,
     record_type: &str,
 ) -> Result<Option<u32>> {
-    read_head(conn, writer, record_type, false)
+    keys::lock_head(conn, writer, record_type, HeadLock::Write)
 }
 
 /// The current key version of (writer, type), locked for a rotation
@@ -68,50 +66,7 @@ pub(crate) fn current_version_for_rotation(
     writer: ClientId,
     record_type: &str,
 ) -> Result<Option<u32>> {
-    read_head(conn, writer, record_type, true)
-}
-
-fn read_head(
-    conn: &mut AnyConnection,
-    writer: ClientId,
-    record_type: &str,
-    exclusive: bool,
-) -> Result<Option<u32>> {
-    // The head row is the lock writes and rotations meet on; the database
-    // may have deleted it, and locking a missing row locks nothing, so it
-    // is (re)created first. Its value is only a hint.
-    let placeholder = KeyHeadRow {
-        writer_id: writer.to_string(),
-        record_type: record_type.to_owned(),
-        current_version: 0,
-        updated_at: now_micros(),
-    };
-    on_backend!(&mut *conn, |c| diesel::insert_into(key_heads::table)
-        .values(&placeholder)
-        .on_conflict_do_nothing()
-        .execute(c))
-    .map_err(db_err)?;
-    // Loaded as a nullable 64-bit value, so no stored value (NULL in a
-    // relaxed schema, negative, huge) can fail the statement.
-    let query = key_heads::table
-        .filter(key_heads::writer_id.eq(writer.to_string()))
-        .filter(key_heads::record_type.eq(record_type))
-        .select(HEAD_VERSION);
-    let version: Option<Option<i64>> = match conn {
-        AnyConnection::Postgresql(pg) if exclusive => query.for_update().first(pg).optional(),
-        AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional(),
-        AnyConnection::Sqlite(_) => query.first(conn).optional(),
-    }
-    .map_err(db_err)?;
-    // Only a hint: a value that is not a key version is no version, never
-    // an error that would block the writer.
-    Ok(version.and_then(|v| {
-        let parsed = int::<u32>(v);
-        if parsed.is_none() {
-            tracing::warn!(record_type, "ignoring a malformed key head row");
-        }
-        parsed
-    }))
+    keys::lock_head(conn, writer, record_type, HeadLock::Rotation)
 }
 
 impl Client {
@@ -144,7 +99,6 @@ impl Client {
         }
         let key = AccessKey::generate();
         let version = 1;
-        let now = now_micros();
         // Two processes creating the first key meet on the primary key of
         // this row; the loser's transaction rolls back and it retries.
         let of = KeyId {
@@ -152,18 +106,8 @@ impl Client {
             record_type: record_type.to_owned(),
             key_version: version,
         };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key, now)?;
-        diesel::update(
-            key_heads::table
-                .filter(key_heads::writer_id.eq(me.to_string()))
-                .filter(key_heads::record_type.eq(record_type)),
-        )
-        .set((
-            key_heads::current_version.eq(version as i32),
-            key_heads::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map_err(db_err)?;
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
+        keys::set_head(conn, me, record_type, version)?;
         tracing::info!(record_type, version, "created access key");
         Ok(WriteKey {
             version,
@@ -182,24 +126,13 @@ impl Client {
         record_type: &str,
     ) -> Result<Option<u32>> {
         let me = self.id();
-        // Loaded widened and nullable, so a malformed version (NULL, out of
-        // range, of another type) is passed over, never a failed write.
-        let versions: Vec<Option<i64>> = access_keys::table
-            .filter(access_keys::writer_id.eq(me.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(me.to_string()))
-            .filter(access_keys::wrapper_id.eq(me.to_string()))
-            .order(access_keys::key_version.desc())
-            .select(Wide(access_keys::key_version))
-            .load(conn)
-            .map_err(db_err)?;
+        // Malformed versions (NULL, out of range, of another type) are
+        // passed over, never a failed write.
+        let versions = keys::self_wrapped_versions(conn, me, record_type)?;
         // The newest version whose key really opens: the wrapper column is
         // only a claim, the HPKE auth tag is the proof.
         let mut newest = None;
         for version in versions {
-            let Some(version) = version.and_then(|v| u32::try_from(v).ok()) else {
-                continue;
-            };
             match self.access_key(conn, me, record_type, version) {
                 Ok(_) => {
                     newest = Some(version);
@@ -255,26 +188,7 @@ impl Client {
     /// wrapped keys or grants): a type that has them must not start a new
     /// key lineage.
     fn type_has_rows(&self, conn: &mut AnyConnection, record_type: &str) -> Result<bool> {
-        let me = self.id().to_string();
-        let keys: i64 = access_keys::table
-            .filter(access_keys::writer_id.eq(&me))
-            .filter(access_keys::record_type.eq(record_type))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        let grants: i64 = policies::table
-            .filter(policies::writer_id.eq(&me))
-            .filter(policies::record_type.eq(record_type))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        let records: i64 = crate::store::schema::records::table
-            .filter(crate::store::schema::records::writer_id.eq(&me))
-            .filter(crate::store::schema::records::record_type.eq(record_type))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        Ok(keys + grants + records > 0)
+        keys::type_has_rows(conn, self.id(), record_type)
     }
 
     /// Wraps `key` to `reader` (this client is the wrapper) and stores it.
@@ -285,7 +199,6 @@ impl Client {
         of: &KeyId,
         reader_id: ClientId,
         reader_key: &EncryptionPublicKey,
-        now: i64,
     ) -> Result<()> {
         let (writer, record_type, version) =
             (of.writer_id, of.record_type.as_str(), of.key_version);
@@ -298,20 +211,13 @@ impl Client {
         };
         let wrapped =
             wrap::wrap_access_key(key, &ctx, reader_key, self.identity.encryption_secret())?;
-        diesel::insert_into(access_keys::table)
-            .values(&AccessKeyRow {
-                writer_id: writer.to_string(),
-                record_type: record_type.to_owned(),
-                key_version: i32::try_from(version)
-                    .map_err(|_| Error::InvalidInput("key version overflow"))?,
-                reader_id: reader_id.to_string(),
-                wrapper_id: self.id().to_string(),
-                eak: wrapped.into_string(),
-                created_at: now,
-            })
-            .execute(conn)
-            .map_err(db_err)?;
-        Ok(())
+        let slot = WrappedKeySlot {
+            writer_id: writer,
+            record_type,
+            key_version: version,
+            reader_id,
+        };
+        keys::insert_wrapped(conn, slot, self.id(), wrapped.into_string())
     }
 
     /// Puts a key this client created into the cache (after its commit).
@@ -347,21 +253,17 @@ impl Client {
         if let Some(key) = self.keys.get(&id) {
             return Ok(key);
         }
-        let row: Option<StoredAccessKey> = access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(
-                access_keys::key_version.eq(i32::try_from(version).map_err(|_| Error::Decryption)?),
-            )
-            .filter(access_keys::reader_id.eq(self.id().to_string()))
-            .select(ACCESS_KEY_COLUMNS)
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let (wrapper, eak) = row
-            .ok_or(KeyUnavailable::NotShared)?
-            .parse()
-            .ok_or(Error::Decryption)?;
+        let slot = WrappedKeySlot {
+            writer_id: writer,
+            record_type,
+            key_version: version,
+            reader_id: self.id(),
+        };
+        let (wrapper, eak) = match keys::find_wrapped(conn, slot)? {
+            Wrapped::Absent => return Err(KeyUnavailable::NotShared),
+            Wrapped::Malformed => return Err(KeyUnavailable::Failed(Error::Decryption)),
+            Wrapped::Found(wrapper, eak) => (wrapper, eak),
+        };
         if !self.accepts_wrapper(conn, writer, record_type, wrapper, version)? {
             tracing::warn!(%writer, record_type, %wrapper, "wrapped key by a client the writer did not authorise");
             return Err(KeyUnavailable::Failed(Error::Decryption));

@@ -21,10 +21,11 @@ use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
 use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
+use crate::store::keys;
 use crate::store::rows::{
     from_micros, int, now_micros, text, Bytes, PolicyRow, StoredPolicy, KEY_VERSION, POLICY_COLUMNS,
 };
-use crate::store::schema::{access_keys, key_heads, policies};
+use crate::store::schema::{access_keys, policies};
 use crate::store::tx::{db_err, write_transaction};
 use crate::store::AnyConnection;
 
@@ -384,7 +385,6 @@ impl Client {
         up_to: u32,
     ) -> Result<ShareOutcome> {
         let reader_keys = self.peer(conn, reader)?;
-        let now = now_micros();
         let mut outcome = ShareOutcome {
             wrapped_keys: 0,
             policies: 0,
@@ -398,7 +398,7 @@ impl Client {
                     record_type: record_type.to_owned(),
                     key_version: version,
                 };
-                self.store_wrapped_key(conn, &key, &of, reader, &reader_keys.encryption_key, now)?;
+                self.store_wrapped_key(conn, &key, &of, reader, &reader_keys.encryption_key)?;
                 outcome.wrapped_keys += 1;
             }
         }
@@ -757,13 +757,12 @@ impl Client {
         });
         authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
         let key = AccessKey::generate();
-        let now = now_micros();
         let of = KeyId {
             writer_id: me,
             record_type: record_type.to_owned(),
             key_version: next,
         };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key, now)?;
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
         diesel::delete(
@@ -774,24 +773,14 @@ impl Client {
         .execute(conn)
         .map_err(db_err)?;
         for reader in readers {
-            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key, now)?;
+            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key)?;
             self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
             wrapped += 1;
         }
         for authorizer in authorizers {
             self.put_grant(conn, record_type, authorizer, GrantKind::Authorize, next)?;
         }
-        let moved = diesel::update(
-            key_heads::table
-                .filter(key_heads::writer_id.eq(me.to_string()))
-                .filter(key_heads::record_type.eq(record_type)),
-        )
-        .set((
-            key_heads::current_version.eq(next as i32),
-            key_heads::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map_err(db_err)?;
+        let moved = keys::set_head(conn, me, record_type, next)?;
         if moved != 1 {
             return Err(Error::Conflict {
                 record_id: None,

@@ -24,8 +24,10 @@
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
+pub(crate) mod clients;
 mod connection;
 pub(crate) mod identity;
+pub(crate) mod keys;
 mod migrate;
 pub(crate) mod rows;
 pub(crate) mod schema;
