@@ -5,8 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use diesel::prelude::*;
-
 use super::Client;
 use crate::cache::KeyId;
 use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
@@ -14,10 +12,8 @@ use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
+use crate::store::grants::{self, KIND_AUTHORIZE};
 use crate::store::keys::{self, HeadLock, Wrapped, WrappedKeySlot};
-use crate::store::rows::{StoredPolicy, POLICY_COLUMNS};
-use crate::store::schema::policies;
-use crate::store::tx::db_err;
 use crate::store::AnyConnection;
 
 /// The key a write uses.
@@ -41,11 +37,6 @@ impl From<Error> for KeyUnavailable {
         KeyUnavailable::Failed(err)
     }
 }
-
-/// `policies.kind` of a read share.
-pub(crate) const KIND_READ: &str = "read";
-/// `policies.kind` of an authoriser grant.
-pub(crate) const KIND_AUTHORIZE: &str = "authorize";
 
 /// The current key version of (writer, type), read so that a concurrent
 /// rotation waits for this transaction (PostgreSQL: `FOR SHARE`; SQLite's
@@ -318,21 +309,21 @@ impl Client {
         record_type: &str,
         authorizer: ClientId,
     ) -> Result<Option<u32>> {
-        let stored: Option<StoredPolicy> = policies::table
-            .filter(policies::writer_id.eq(writer.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(authorizer.to_string()))
-            .filter(policies::kind.eq(KIND_AUTHORIZE))
-            .filter(policies::granted_by.eq(writer.to_string()))
-            .select(POLICY_COLUMNS)
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
+        let found = grants::find(
+            conn,
+            writer,
+            record_type,
+            authorizer,
+            KIND_AUTHORIZE,
+            Some(writer),
+        )?;
         // A malformed row is no grant (as if absent).
-        let parsed = stored.parse().and_then(|row| {
+        let row = match found {
+            grants::Found::Absent => return Ok(None),
+            grants::Found::Row(row) => Some(*row),
+            grants::Found::Malformed => None,
+        };
+        let parsed = row.and_then(|row| {
             let reader_key = EncryptionPublicKey::from_base64(&row.reader_key).ok()?;
             let via = match row.via.map(|v| v.parse::<ClientId>()) {
                 None => None,

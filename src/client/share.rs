@@ -10,10 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-
-use super::access::{current_version_for_rotation, KeyUnavailable, KIND_AUTHORIZE, KIND_READ};
+use super::access::{current_version_for_rotation, KeyUnavailable};
 use super::rewrap::{RewrapReport, DEFAULT_REWRAP_BATCH};
 use super::{validate, Client};
 use crate::cache::KeyId;
@@ -21,13 +18,12 @@ use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
 use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::keys;
-use crate::store::rows::{
-    from_micros, int, now_micros, text, Bytes, PolicyRow, StoredPolicy, KEY_VERSION, POLICY_COLUMNS,
-};
-use crate::store::schema::{access_keys, policies};
-use crate::store::tx::{db_err, write_transaction};
+use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
+use crate::store::keys::{self, WrappedKeySlot};
+use crate::store::rows::{from_micros, now_micros, PolicyRow};
+use crate::store::tx::write_transaction;
 use crate::store::AnyConnection;
+use chrono::{DateTime, Utc};
 
 /// What a share grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +200,7 @@ impl Client {
         let mut conn = self.store.conn()?;
         let (outcome, key) = write_transaction(&mut conn, |conn| {
             current_version_for_rotation(conn, self.id(), record_type)?;
-            let withdrawn = self.withdraw_shares_by(conn, record_type, authorizer, false)?;
+            let withdrawn = grants::withdraw(conn, self.id(), record_type, authorizer, false)?;
             let (mut outcome, key) = self.rotate_in(conn, record_type, None, Some(authorizer))?;
             outcome.rows_deleted = withdrawn.rows;
             outcome.removed_readers = withdrawn.readers;
@@ -243,7 +239,6 @@ impl Client {
             return Err(Error::InvalidInput("a client cannot revoke itself"));
         }
         let mut conn = self.store.conn()?;
-        let me = self.id().to_string();
         let (mut outcome, key) = write_transaction(&mut conn, |conn| {
             // Lock the key head first, so a concurrent revocation of another
             // reader cannot wrap its new version to this one in between.
@@ -254,15 +249,8 @@ impl Client {
                     reader,
                 });
             }
-            let mut deleted = diesel::delete(
-                access_keys::table
-                    .filter(access_keys::writer_id.eq(&me))
-                    .filter(access_keys::record_type.eq(record_type))
-                    .filter(access_keys::reader_id.eq(reader.to_string())),
-            )
-            .execute(conn)
-            .map_err(db_err)?;
-            let withdrawn = self.withdraw_shares_by(conn, record_type, reader, true)?;
+            let mut deleted = keys::delete_for_reader(conn, self.id(), record_type, reader)?;
+            let withdrawn = grants::withdraw(conn, self.id(), record_type, reader, true)?;
             deleted += withdrawn.rows;
             let (mut outcome, key) =
                 self.rotate_in(conn, record_type, Some(reader), Some(reader))?;
@@ -294,25 +282,7 @@ impl Client {
         record_type: &str,
         reader: ClientId,
     ) -> Result<bool> {
-        let (me, reader) = (self.id().to_string(), reader.to_string());
-        let policies: i64 = policies::table
-            .filter(policies::writer_id.eq(&me))
-            .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(&reader))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        if policies > 0 {
-            return Ok(true);
-        }
-        let keys: i64 = access_keys::table
-            .filter(access_keys::writer_id.eq(&me))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(&reader))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        Ok(keys > 0)
+        grants::holds_share(conn, self.id(), record_type, reader)
     }
 
     /// Starts a new access key version for this client's `record_type`,
@@ -341,26 +311,10 @@ impl Client {
 
     fn list_shares(&self, outgoing: bool) -> Result<Vec<Share>> {
         let mut conn = self.store.conn()?;
-        let me = self.id().to_string();
-        let mut query =
-            policies::table.into_boxed::<<AnyConnection as diesel::Connection>::Backend>();
-        query = if outgoing {
-            query.filter(policies::writer_id.eq(me))
-        } else {
-            query.filter(policies::reader_id.eq(me))
-        };
-        let rows: Vec<StoredPolicy> = query
-            .order((policies::record_type.asc(), policies::created_at.asc()))
-            .select(POLICY_COLUMNS)
-            .load(&mut *conn)
-            .map_err(db_err)?;
+        let rows = grants::listed(&mut conn, self.id(), outgoing)?;
         Ok(rows
             .into_iter()
-            .filter_map(|stored| {
-                let Some(row) = stored.parse() else {
-                    tracing::warn!("ignoring a malformed policy row");
-                    return None;
-                };
+            .filter_map(|row| {
                 Some(Share {
                     writer_id: row.writer_id.parse().ok()?,
                     record_type: row.record_type,
@@ -426,15 +380,7 @@ impl Client {
         record_type: &str,
         holder: ClientId,
     ) -> Result<Vec<u32>> {
-        let versions: Vec<Option<i64>> = access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(holder.to_string()))
-            .order(access_keys::key_version.asc())
-            .select(KEY_VERSION)
-            .load(conn)
-            .map_err(db_err)?;
-        Ok(versions.into_iter().filter_map(int::<u32>).collect())
+        keys::held_versions(conn, writer, record_type, holder)
     }
 
     fn has_wrapped_key(
@@ -445,15 +391,13 @@ impl Client {
         version: u32,
         reader: ClientId,
     ) -> Result<bool> {
-        let count: i64 = access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::key_version.eq(version as i32))
-            .filter(access_keys::reader_id.eq(reader.to_string()))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        Ok(count > 0)
+        let slot = WrappedKeySlot {
+            writer_id: writer,
+            record_type,
+            key_version: version,
+            reader_id: reader,
+        };
+        keys::has_wrapped(conn, slot)
     }
 
     /// The access key of (writer, type, version), or an error if this
@@ -502,28 +446,18 @@ impl Client {
             GrantKind::Read => KIND_READ,
             _ => KIND_AUTHORIZE,
         };
-        let row = policies::table
-            .filter(policies::writer_id.eq(writer.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(grantee.id.to_string()))
-            .filter(policies::kind.eq(kind_text));
-        // Loaded in a form that cannot fail: a malformed row is not the
-        // same grant, and is replaced.
-        let existing: Option<StoredPolicy> = row
-            .clone()
-            .select(POLICY_COLUMNS)
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let same = existing.and_then(StoredPolicy::parse).is_some_and(|p| {
-            p.granted_by == self.id().to_string()
-                && i64::from(p.key_version) == i64::from(version)
-                && p.reader_key == grantee.key.to_base64()
-        });
+        // A malformed row is not the same grant, and is replaced.
+        let same = match grants::find(conn, writer, record_type, grantee.id, kind_text, None)? {
+            grants::Found::Row(p) => {
+                p.granted_by == self.id().to_string()
+                    && i64::from(p.key_version) == i64::from(version)
+                    && p.reader_key == grantee.key.to_base64()
+            }
+            grants::Found::Absent | grants::Found::Malformed => false,
+        };
         if same {
             return Ok(0);
         }
-        diesel::delete(row).execute(conn).map_err(db_err)?;
         let grant = ShareGrant {
             writer_id: writer,
             record_type,
@@ -534,8 +468,9 @@ impl Client {
             granted_by: self.id(),
             via: grantee.via,
         };
-        diesel::insert_into(policies::table)
-            .values(&PolicyRow {
+        grants::replace(
+            conn,
+            &PolicyRow {
                 writer_id: writer.to_string(),
                 record_type: record_type.to_owned(),
                 reader_id: grantee.id.to_string(),
@@ -546,78 +481,8 @@ impl Client {
                 key_version: version as i32,
                 signature: self.identity.signer().sign_grant(&grant)?,
                 created_at: now_micros(),
-            })
-            .execute(conn)
-            .map_err(db_err)
-    }
-
-    /// Deletes, on this client's type, the wrapped keys `client` made and
-    /// the access of every reader whose share came through it (directly,
-    /// or re-signed by this client at a rotation), its authoriser grant,
-    /// and — with `own_access` — its own read grant and keys. Works on the
-    /// rows as stored (subqueries, no values loaded to match), so a
-    /// malformed row is deleted like the others and never fails it.
-    fn withdraw_shares_by(
-        &self,
-        conn: &mut AnyConnection,
-        record_type: &str,
-        client: ClientId,
-        own_access: bool,
-    ) -> Result<Withdrawn> {
-        let me = self.id().to_string();
-        let client_id = client.to_string();
-        let mine = || {
-            policies::table
-                .filter(policies::writer_id.eq(me.clone()))
-                .filter(policies::record_type.eq(record_type))
-        };
-        let through = || {
-            mine().filter(policies::kind.eq(KIND_READ)).filter(
-                policies::granted_by
-                    .eq(client_id.clone())
-                    .or(policies::via.eq(client_id.clone())),
-            )
-        };
-        let keys_of = || {
-            access_keys::table
-                .filter(access_keys::writer_id.eq(me.clone()))
-                .filter(access_keys::record_type.eq(record_type))
-        };
-        let wrapped_by = || keys_of().filter(access_keys::wrapper_id.eq(client_id.clone()));
-        // Whose access goes, for the report (ids that do not parse are
-        // withdrawn all the same).
-        let mut affected: Vec<Option<Vec<u8>>> = through()
-            .select(Bytes(policies::reader_id))
-            .load(conn)
-            .map_err(db_err)?;
-        affected.extend(
-            wrapped_by()
-                .select(Bytes(access_keys::reader_id))
-                .load::<Option<Vec<u8>>>(conn)
-                .map_err(db_err)?,
-        );
-        let mut readers: Vec<ClientId> = affected
-            .into_iter()
-            .filter_map(|id| text(id)?.parse().ok())
-            .filter(|id| *id != self.id() && *id != client)
-            .collect();
-        readers.sort();
-        readers.dedup();
-        let mut rows = diesel::delete(wrapped_by()).execute(conn).map_err(db_err)?;
-        rows += diesel::delete(
-            keys_of().filter(access_keys::reader_id.eq_any(through().select(policies::reader_id))),
+            },
         )
-        .execute(conn)
-        .map_err(db_err)?;
-        rows += diesel::delete(through()).execute(conn).map_err(db_err)?;
-        let its_grants = mine().filter(policies::reader_id.eq(client_id.clone()));
-        rows += if own_access {
-            diesel::delete(its_grants).execute(conn)
-        } else {
-            diesel::delete(its_grants.filter(policies::kind.eq(KIND_AUTHORIZE))).execute(conn)
-        }
-        .map_err(db_err)?;
-        Ok(Withdrawn { rows, readers })
     }
 
     /// The readers and authorisers of this client's type whose grants for
@@ -634,21 +499,7 @@ impl Client {
         let me = self.id();
         // Loaded in a form that cannot fail as a whole; a row that does not
         // parse is ignored, as if absent.
-        let rows: Vec<PolicyRow> = policies::table
-            .filter(policies::writer_id.eq(me.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .select(POLICY_COLUMNS)
-            .load::<StoredPolicy>(conn)
-            .map_err(db_err)?
-            .into_iter()
-            .filter_map(|stored| {
-                let row = stored.parse();
-                if row.is_none() {
-                    tracing::warn!(record_type, "ignoring a malformed policy row");
-                }
-                row
-            })
-            .collect();
+        let rows = grants::of_type(conn, me, record_type)?;
         struct Parsed<'a> {
             row: &'a PolicyRow,
             grant: ShareGrant<'a>,
@@ -765,13 +616,7 @@ impl Client {
         self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
-        diesel::delete(
-            policies::table
-                .filter(policies::writer_id.eq(me.to_string()))
-                .filter(policies::record_type.eq(record_type)),
-        )
-        .execute(conn)
-        .map_err(db_err)?;
+        grants::delete_of_type(conn, me, record_type)?;
         for reader in readers {
             self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key)?;
             self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
@@ -821,14 +666,6 @@ impl Client {
             }
         }
     }
-}
-
-/// What withdrawing a client's shares removed.
-struct Withdrawn {
-    /// Rows deleted.
-    rows: usize,
-    /// The other readers whose access went with it.
-    readers: Vec<ClientId>,
 }
 
 /// A client a grant is made to: its id, the X25519 key its grantor pinned,

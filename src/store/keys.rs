@@ -218,3 +218,52 @@ pub(crate) fn find_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -
         Some(None) => Wrapped::Malformed,
     })
 }
+
+/// Deletes every wrapped key of `writer`'s `record_type` held by `reader`.
+pub(crate) fn delete_for_reader(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    reader: ClientId,
+) -> Result<usize> {
+    diesel::delete(
+        access_keys::table
+            .filter(access_keys::writer_id.eq(writer.to_string()))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::reader_id.eq(reader.to_string())),
+    )
+    .execute(conn)
+    .map_err(db_err)
+}
+
+/// The key versions of (writer, type) for which `holder` has a wrapped
+/// key, oldest first; malformed versions are passed over.
+pub(crate) fn held_versions(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    holder: ClientId,
+) -> Result<Vec<u32>> {
+    let versions: Vec<Option<i64>> = access_keys::table
+        .filter(access_keys::writer_id.eq(writer.to_string()))
+        .filter(access_keys::record_type.eq(record_type))
+        .filter(access_keys::reader_id.eq(holder.to_string()))
+        .order(access_keys::key_version.asc())
+        .select(KEY_VERSION)
+        .load(conn)
+        .map_err(db_err)?;
+    Ok(versions.into_iter().filter_map(int::<u32>).collect())
+}
+
+/// Whether a wrapped key stands in `slot`.
+pub(crate) fn has_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<bool> {
+    let count: i64 = access_keys::table
+        .filter(access_keys::writer_id.eq(slot.writer_id.to_string()))
+        .filter(access_keys::record_type.eq(slot.record_type))
+        .filter(access_keys::key_version.eq(stored_version(slot.key_version)?))
+        .filter(access_keys::reader_id.eq(slot.reader_id.to_string()))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(count > 0)
+}

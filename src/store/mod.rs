@@ -26,6 +26,7 @@
 
 pub(crate) mod clients;
 mod connection;
+pub(crate) mod grants;
 pub(crate) mod identity;
 pub(crate) mod keys;
 mod migrate;
