@@ -5,15 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use diesel::prelude::*;
-
 use super::Client;
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
 use crate::model::NewRecord;
-use crate::store::rows::{now_micros, text, IMPORT_COLUMNS};
-use crate::store::schema::import_map;
-use crate::store::tx::{db_err, on_backend};
+use crate::store::imports;
 
 /// One source row to import.
 #[derive(Debug, Clone)]
@@ -32,19 +28,6 @@ pub struct ImportBatchOutcome {
     pub imported: usize,
     /// Rows skipped because an earlier run had imported them.
     pub already_imported: usize,
-}
-
-/// A mapping row's source id and record id, as loaded (see
-/// [`IMPORT_COLUMNS`]).
-type StoredMapping = (Option<Vec<u8>>, Option<Vec<u8>>);
-
-#[derive(Insertable)]
-#[diesel(table_name = import_map)]
-struct MapRow<'a> {
-    source: &'a str,
-    source_id: &'a str,
-    record_id: String,
-    imported_at: i64,
 }
 
 impl Client {
@@ -72,24 +55,12 @@ impl Client {
                 .collect();
             let records: Vec<NewRecord> = todo.iter().map(|r| r.record.clone()).collect();
             let written = self.put_many_then(&records, |conn, metas| {
-                let now = now_micros();
-                let map: Vec<MapRow<'_>> = todo
+                let mapping: Vec<(&str, RecordId)> = todo
                     .iter()
                     .zip(metas)
-                    .map(|(row, meta)| MapRow {
-                        source,
-                        source_id: &row.source_id,
-                        record_id: meta.id.to_string(),
-                        imported_at: now,
-                    })
+                    .map(|(row, meta)| (row.source_id.as_str(), meta.id))
                     .collect();
-                for chunk in map.chunks(1000) {
-                    on_backend!(&mut *conn, |c| diesel::insert_into(import_map::table)
-                        .values(chunk)
-                        .execute(c))
-                    .map_err(db_err)?;
-                }
-                Ok(())
+                imports::insert(conn, source, &mapping)
             });
             match written {
                 Ok(_) => {
@@ -133,37 +104,12 @@ impl Client {
         source_ids: &[String],
     ) -> Result<HashMap<String, Option<RecordId>>> {
         let mut conn = self.store.conn()?;
-        let mut out = HashMap::new();
-        for chunk in source_ids.chunks(1000) {
-            let rows: Vec<StoredMapping> = import_map::table
-                .filter(import_map::source.eq(source))
-                .filter(import_map::source_id.eq_any(chunk))
-                .select(IMPORT_COLUMNS)
-                .load(&mut *conn)
-                .map_err(db_err)?;
-            for (source_id, record_id) in rows {
-                // It matched one of `source_ids`, so it is UTF-8.
-                let Some(source_id) = text(source_id) else {
-                    continue;
-                };
-                let record_id = text(record_id).and_then(|id| id.parse().ok());
-                if record_id.is_none() {
-                    tracing::warn!("an import mapping row names a malformed record id");
-                }
-                out.insert(source_id, record_id);
-            }
-        }
-        Ok(out)
+        imports::find(&mut conn, source, source_ids)
     }
 
     /// How many rows of `source` have been imported.
     pub fn imported_count(&self, source: &str) -> Result<u64> {
         let mut conn = self.store.conn()?;
-        let count: i64 = import_map::table
-            .filter(import_map::source.eq(source))
-            .count()
-            .get_result(&mut *conn)
-            .map_err(db_err)?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        imports::count(&mut conn, source)
     }
 }

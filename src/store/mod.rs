@@ -28,6 +28,7 @@ pub(crate) mod clients;
 mod connection;
 pub(crate) mod grants;
 pub(crate) mod identity;
+pub(crate) mod imports;
 pub(crate) mod keys;
 mod migrate;
 pub(crate) mod rows;
