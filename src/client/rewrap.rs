@@ -9,13 +9,14 @@ use diesel::prelude::*;
 
 use super::access::current_version;
 use super::verify::{Checks, Claim};
-use super::write::{drop_unused_batches, insert_batch, RECORDS_PER_BATCH};
+use super::write::RECORDS_PER_BATCH;
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::BatchId;
 use crate::record::{sign_batch, RecordProof, SealedRecord};
+use crate::store::batches;
 use crate::store::rows::{
     json_object, now_micros, BatchRow, RecordRow, StoredRecord, RECORD_COLUMNS,
 };
@@ -333,7 +334,7 @@ impl Client {
                 .proof_batch()
                 .ok_or(Error::Crypto("re-wrapped record outside a batch"))?;
             let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
-            insert_batch(conn, &BatchRow::from_signed(&batch, now))?;
+            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
         }
         let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
@@ -365,7 +366,7 @@ impl Client {
             }
         }
         for old in old_batches {
-            drop_unused_batches(conn, Some(old))?;
+            batches::drop_if_unused(conn, Some(old))?;
         }
         Ok(done)
     }

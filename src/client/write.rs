@@ -16,11 +16,12 @@ use crate::error::{Error, Result};
 use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
+use crate::store::batches;
 use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, BatchedRecordRow, MetaRow,
     RecordRow, RecordTimes, StoredRecord, RECORD_COLUMNS,
 };
-use crate::store::schema::{meta_index, record_batches, records};
+use crate::store::schema::{meta_index, records};
 use crate::store::tx::{db_err, is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
 
@@ -132,7 +133,7 @@ impl Client {
                 batch_id,
                 std::slice::from_ref(&sealed),
             )?;
-            insert_batch(conn, &BatchRow::from_signed(&batch, now))?;
+            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
             let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
             let changed = diesel::update(
                 records::table
@@ -147,7 +148,7 @@ impl Client {
             }
             delete_meta(conn, &stored)?;
             insert_meta(conn, &row.meta_rows(plain))?;
-            drop_unused_batches(conn, stored.batch())?;
+            batches::drop_if_unused(conn, stored.batch())?;
             let meta = RecordMeta {
                 id,
                 version: expected_version + 1,
@@ -182,7 +183,7 @@ impl Client {
             if deleted != 1 {
                 return Err(conflict(id, expected_version, None));
             }
-            drop_unused_batches(conn, current.batch())
+            batches::drop_if_unused(conn, current.batch())
         })
     }
 
@@ -362,7 +363,7 @@ impl Client {
 }
 
 fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
-    insert_batch(conn, &chunk.batch)?;
+    batches::insert(conn, &chunk.batch)?;
     insert_rows(conn, &chunk.rows)?;
     insert_meta(conn, &chunk.meta_rows)
 }
@@ -403,46 +404,6 @@ fn insert_rows(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()
 
 fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
     insert_many!(conn, meta_index::table, rows)
-}
-
-pub(super) fn insert_batch(conn: &mut AnyConnection, batch: &BatchRow) -> Result<()> {
-    diesel::insert_into(record_batches::table)
-        .values(batch)
-        .execute(conn)
-        .map_err(db_err)?;
-    Ok(())
-}
-
-/// Removes `batch` if no record names it any more (after an update, a
-/// delete or a re-wrap moved its last record to another batch).
-///
-/// On PostgreSQL the batch row is locked first: two transactions moving the
-/// last two records of one batch then run one after the other, and the
-/// second sees the first's change, so the batch is not left behind. (SQLite
-/// writers are serial already.) Callers removing several batches pass them
-/// in ascending order, so two such transactions cannot deadlock.
-pub(super) fn drop_unused_batches(conn: &mut AnyConnection, batch: Option<&str>) -> Result<()> {
-    let Some(batch) = batch else {
-        return Ok(());
-    };
-    if let AnyConnection::Postgresql(c) = conn {
-        record_batches::table
-            .filter(record_batches::batch_id.eq(batch))
-            .select(record_batches::batch_id)
-            .for_update()
-            .load::<String>(c)
-            .map_err(db_err)?;
-    }
-    diesel::delete(
-        record_batches::table
-            .filter(record_batches::batch_id.eq(batch))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                records::table.filter(records::batch_id.eq(record_batches::batch_id.nullable())),
-            ))),
-    )
-    .execute(conn)
-    .map_err(db_err)?;
-    Ok(())
 }
 
 /// Removes the index rows of a stored record's plain meta (all of the

@@ -24,6 +24,7 @@
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
+pub(crate) mod batches;
 pub(crate) mod clients;
 mod connection;
 pub(crate) mod grants;
