@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use diesel::prelude::*;
-
 use super::access::current_version;
 use super::verify::{Checks, Claim};
 use super::write::RECORDS_PER_BATCH;
@@ -17,11 +15,9 @@ use crate::error::{Error, Result};
 use crate::ids::BatchId;
 use crate::record::{sign_batch, RecordProof, SealedRecord};
 use crate::store::batches;
-use crate::store::rows::{
-    json_object, now_micros, BatchRow, RecordRow, StoredRecord, RECORD_COLUMNS,
-};
-use crate::store::schema::records;
-use crate::store::tx::{db_err, read_transaction, write_transaction};
+use crate::store::records;
+use crate::store::rows::{json_object, now_micros, BatchRow, RecordRow, StoredRecord};
+use crate::store::tx::{read_transaction, write_transaction};
 use crate::store::AnyConnection;
 
 /// Records per re-wrap transaction when [`Client::revoke`] re-wraps.
@@ -172,7 +168,6 @@ impl Client {
         after: &[u8],
         batch_size: i64,
     ) -> Result<Step> {
-        let me = self.id().to_string();
         let Some(current) = self.own_current_version(conn, record_type)? else {
             return Ok(Step {
                 done: RewrapOutcome::default(),
@@ -180,37 +175,7 @@ impl Client {
                 remaining: 0,
             });
         };
-        let older = i32::try_from(current).unwrap_or(i32::MAX);
-        let mine = || {
-            records::table
-                .filter(records::writer_id.eq(me.clone()))
-                .filter(records::record_type.eq(record_type))
-                .filter(records::key_version.lt(older))
-        };
-        // Locked on PostgreSQL (SQLite's write transaction already holds
-        // the database), so their batches stay while we work. The keyset
-        // compares the stored bytes as text: on SQLite through a cast (an
-        // id there may be any bytes); PostgreSQL text is always UTF-8.
-        let rows: Vec<StoredRecord> = match conn {
-            AnyConnection::Sqlite(c) => mine()
-                .filter(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>("records.record_id > CAST(")
-                        .bind::<diesel::sql_types::Binary, _>(after.to_vec())
-                        .sql(" AS TEXT)"),
-                )
-                .order(records::record_id.asc())
-                .limit(batch_size)
-                .select(RECORD_COLUMNS)
-                .load(c),
-            AnyConnection::Postgresql(c) => mine()
-                .filter(records::record_id.gt(String::from_utf8_lossy(after).into_owned()))
-                .order(records::record_id.asc())
-                .limit(batch_size)
-                .select(RECORD_COLUMNS)
-                .for_update()
-                .load(c),
-        }
-        .map_err(db_err)?;
+        let rows = records::older_than(conn, self.id(), record_type, current, after, batch_size)?;
         // A row with a NULL id is never selected (`NULL > x` holds for no
         // x), so every row here has one.
         let Some(last) = rows
@@ -218,11 +183,11 @@ impl Client {
             .and_then(StoredRecord::id_bytes)
             .map(<[u8]>::to_vec)
         else {
-            let remaining: i64 = mine().count().get_result(conn).map_err(db_err)?;
+            let remaining = records::count_older_than(conn, self.id(), record_type, current)?;
             return Ok(Step {
                 done: RewrapOutcome::default(),
                 last: None,
-                remaining: usize::try_from(remaining).unwrap_or(0),
+                remaining,
             });
         };
         let new_key = self.key_or_err(conn, self.id(), record_type, current)?;
@@ -242,14 +207,7 @@ impl Client {
             let Some(current) = self.own_current_version(conn, record_type)? else {
                 return Ok(0);
             };
-            let remaining: i64 = records::table
-                .filter(records::writer_id.eq(self.id().to_string()))
-                .filter(records::record_type.eq(record_type))
-                .filter(records::key_version.lt(i32::try_from(current).unwrap_or(i32::MAX)))
-                .count()
-                .get_result(conn)
-                .map_err(db_err)?;
-            Ok(usize::try_from(remaining).unwrap_or(0))
+            records::count_older_than(conn, self.id(), record_type, current)
         })
     }
 
@@ -342,25 +300,17 @@ impl Client {
             let RecordProof::Batch { batch_id, index } = record.proof else {
                 return Err(Error::Crypto("re-wrapped record outside its batch"));
             };
-            let changed = diesel::update(
-                records::table
-                    .filter(records::record_id.eq(&row.record_id))
-                    .filter(records::version.eq(row.version))
-                    .filter(records::key_version.eq(row.key_version)),
-            )
-            .set((
-                records::data.eq(data),
-                records::key_version.eq(current as i32),
-                records::signature.eq(None::<String>),
-                records::writer_tag.eq(None::<String>),
-                records::batch_id.eq(Some(batch_id.to_string())),
-                records::batch_index.eq(Some(
-                    i32::try_from(index).map_err(|_| Error::InvalidInput("batch too large"))?,
-                )),
-            ))
-            .execute(conn)
-            .map_err(db_err)?;
-            if changed == 1 {
+            let changed = records::update_rewrapped(
+                conn,
+                records::Rewrapped {
+                    data,
+                    key_version: current,
+                    batch_id,
+                    index,
+                    was: row,
+                },
+            )?;
+            if changed {
                 done.rewrapped += 1;
                 old_batches.extend(row.batch());
             }

@@ -32,6 +32,7 @@ pub(crate) mod identity;
 pub(crate) mod imports;
 pub(crate) mod keys;
 mod migrate;
+pub(crate) mod records;
 pub(crate) mod rows;
 pub(crate) mod schema;
 pub(crate) mod tx;
