@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::b64;
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
+use crate::store::records::KeysetId;
 
 /// The largest page a query returns.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -54,15 +55,6 @@ struct CursorBody {
     b: Option<String>,
 }
 
-/// The record id a page ended on, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CursorId {
-    /// UTF-8 text (every id strongroom writes).
-    Text(String),
-    /// Other bytes.
-    Bytes(Vec<u8>),
-}
-
 impl Cursor {
     /// The cursor after the row at (`timestamp`, `record_id`), both as
     /// stored: the id is any bytes, so a page can end on a malformed row.
@@ -87,7 +79,7 @@ impl Cursor {
         Ok(Cursor(text.to_owned()))
     }
 
-    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, CursorId)> {
+    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, KeysetId)> {
         let body = Self::decode(&self.0)?;
         if body.o != order {
             return Err(Error::InvalidInput(
@@ -95,8 +87,8 @@ impl Cursor {
             ));
         }
         let id = match body.b {
-            None => CursorId::Text(body.id),
-            Some(bytes) => CursorId::Bytes(
+            None => KeysetId::Text(body.id),
+            Some(bytes) => KeysetId::Bytes(
                 b64::decode(&bytes).map_err(|_| Error::InvalidInput("malformed query cursor"))?,
             ),
         };

@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use diesel::prelude::*;
-
 use super::access::KeyUnavailable;
-use super::query::{Cursor, CursorId, Order, Page, Query, SkipReason, Skipped};
+use super::query::{Cursor, Order, Page, Query, SkipReason, Skipped};
 use super::verify::{Check, Checks, Claim};
 use super::Client;
 use crate::crypto::keys::AccessKey;
@@ -16,18 +14,13 @@ use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
 use crate::record::SealedRecord;
-use crate::store::rows::{
-    meta_tag, record_meta, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable,
-    RECORD_COLUMNS,
-};
-use crate::store::schema::{meta_index, records};
-use crate::store::tx::{db_err, read_transaction};
+use crate::store::records::{self, Selection, Writers};
+use crate::store::rows::{record_meta, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable};
+use crate::store::tx::read_transaction;
 use crate::store::{AnyConnection, Backend};
 
 /// Below this many records a page is opened on the calling thread.
 const PARALLEL_THRESHOLD: usize = 128;
-
-type DB = <AnyConnection as diesel::Connection>::Backend;
 
 /// A fetched row with what it needs to be parsed, checked and opened.
 struct Pending {
@@ -51,12 +44,7 @@ impl Client {
     }
 
     fn get_in(&self, conn: &mut AnyConnection, id: RecordId) -> Result<Record> {
-        let stored: Option<StoredRecord> = records::table
-            .find(id.to_string())
-            .select(RECORD_COLUMNS)
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
+        let stored = records::find(conn, id)?;
         let row = stored
             .ok_or(Error::NotFound { record_id: id })?
             .parse()
@@ -127,86 +115,32 @@ impl Client {
     }
 
     fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<StoredRecord>> {
-        let me = self.id().to_string();
-        let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
-        q = match (&query.writers, query.shared) {
-            (Some(writers), _) => q.filter(records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>())),
-            (None, false) => q.filter(records::writer_id.eq(me)),
-            (None, true) => q.filter(
-                records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "(records.writer_id, records.record_type) IN \
-                     (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
-                )
-                .bind::<diesel::sql_types::Text, _>(me)
-                .sql(")")),
-            ),
+        let writers = match (&query.writers, query.shared) {
+            (Some(writers), _) => Writers::These(writers),
+            (None, false) => Writers::Own(self.id()),
+            (None, true) => Writers::OwnAndShared(self.id()),
         };
-        if let Some(record_type) = &query.record_type {
-            q = q.filter(records::record_type.eq(record_type.clone()));
-        }
-        for (name, value) in &query.plain {
-            q = q.filter(
-                records::record_id.eq_any(
-                    meta_index::table
-                        .filter(meta_index::tag.eq(meta_tag(name, value)))
-                        .select(meta_index::record_id),
-                ),
-            );
-        }
-        if let Some(t) = query.created_from {
-            q = q.filter(records::created_at.ge(t));
-        }
-        if let Some(t) = query.created_before {
-            q = q.filter(records::created_at.lt(t));
-        }
-        if let Some(t) = query.updated_from {
-            q = q.filter(records::updated_at.ge(t));
-        }
-        if let Some(t) = query.updated_before {
-            q = q.filter(records::updated_at.lt(t));
-        }
         let after = query
             .after
             .as_ref()
             .map(|c| c.decode_for(query.order))
             .transpose()?;
-        let asc = query.order.ascending();
-        q = match (query.order.by_created(), asc) {
-            (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
-            (true, false) => q.order((records::created_at.desc(), records::record_id.desc())),
-            (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
-            (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
-        };
-        if let Some((t, id)) = after {
-            // A row-value comparison, so both engines seek the index to the
-            // cursor instead of filtering every earlier row.
-            let column = if query.order.by_created() {
-                "records.created_at"
-            } else {
-                "records.updated_at"
-            };
-            let op = if asc { ">" } else { "<" };
-            let before_id = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                "({column}, records.record_id) {op} ("
-            ))
-            .bind::<diesel::sql_types::BigInt, _>(t)
-            .sql(", ");
-            q = match id {
-                CursorId::Text(id) => {
-                    q.filter(before_id.bind::<diesel::sql_types::Text, _>(id).sql(")"))
-                }
-                // An id that is not UTF-8 (only SQLite stores such text):
-                // its bytes, compared as text.
-                CursorId::Bytes(id) => q.filter(
-                    before_id
-                        .sql("CAST(")
-                        .bind::<diesel::sql_types::Binary, _>(id)
-                        .sql(" AS TEXT))"),
-                ),
-            };
-        }
-        let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
-        q.limit(limit).load(conn).map_err(db_err)
+        records::select(
+            conn,
+            Selection {
+                writers,
+                record_type: query.record_type.as_deref(),
+                plain: &query.plain,
+                created_from: query.created_from,
+                created_before: query.created_before,
+                updated_from: query.updated_from,
+                updated_before: query.updated_before,
+                by_created: query.order.by_created(),
+                ascending: query.order.ascending(),
+                after,
+                limit: i64::try_from(query.limit + 1).unwrap_or(i64::MAX),
+            },
+        )
     }
 
     /// Verifies, then (when a key is given) decrypts.

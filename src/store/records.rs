@@ -4,12 +4,12 @@
 
 use diesel::prelude::*;
 
-use super::rows::{RecordRow, StoredRecord, RECORD_COLUMNS};
-use super::schema::records;
+use super::rows::{meta_tag, RecordRow, StoredRecord, RECORD_COLUMNS};
+use super::schema::{meta_index, records};
 use super::tx::db_err;
 use super::AnyConnection;
 use crate::error::{Error, Result};
-use crate::ids::{BatchId, ClientId};
+use crate::ids::{BatchId, ClientId, RecordId};
 
 /// A key version as stored (versions past `i32::MAX` compare as the
 /// largest).
@@ -114,4 +114,134 @@ pub(crate) fn update_rewrapped(conn: &mut AnyConnection, rewrapped: Rewrapped<'_
     .execute(conn)
     .map_err(db_err)?;
     Ok(changed == 1)
+}
+
+/// The stored record `id`, as loaded.
+pub(crate) fn find(conn: &mut AnyConnection, id: RecordId) -> Result<Option<StoredRecord>> {
+    records::table
+        .find(id.to_string())
+        .select(RECORD_COLUMNS)
+        .first(conn)
+        .optional()
+        .map_err(db_err)
+}
+
+/// Whose records a selection visits.
+pub(crate) enum Writers<'a> {
+    /// These writers'.
+    These(&'a [ClientId]),
+    /// This client's own.
+    Own(ClientId),
+    /// This client's own and those of every writer with a read policy for
+    /// it on the record's type.
+    OwnAndShared(ClientId),
+}
+
+/// A keyset position's record id as the cursor holds it.
+pub(crate) enum KeysetId {
+    /// UTF-8 text (every id strongroom writes).
+    Text(String),
+    /// Other bytes (only SQLite stores such text), compared as text.
+    Bytes(Vec<u8>),
+}
+
+/// One page of a query, as the database is asked for it.
+pub(crate) struct Selection<'a> {
+    pub writers: Writers<'a>,
+    pub record_type: Option<&'a str>,
+    /// Plain meta equality filters, looked up in the meta index (a hint:
+    /// the caller re-checks the signed meta).
+    pub plain: &'a [(String, String)],
+    pub created_from: Option<i64>,
+    pub created_before: Option<i64>,
+    pub updated_from: Option<i64>,
+    pub updated_before: Option<i64>,
+    /// Ordered by creation (else by last update), ascending or not, then by
+    /// id.
+    pub by_created: bool,
+    pub ascending: bool,
+    /// Start after this (timestamp, id).
+    pub after: Option<(i64, KeysetId)>,
+    pub limit: i64,
+}
+
+type DB = <AnyConnection as diesel::Connection>::Backend;
+
+/// The rows of one page, as loaded.
+pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
+    let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
+    q = match s.writers {
+        Writers::These(writers) => q.filter(
+            records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        ),
+        Writers::Own(me) => q.filter(records::writer_id.eq(me.to_string())),
+        Writers::OwnAndShared(me) => {
+            let me = me.to_string();
+            q.filter(
+                records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(records.writer_id, records.record_type) IN \
+                     (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
+                )
+                .bind::<diesel::sql_types::Text, _>(me)
+                .sql(")")),
+            )
+        }
+    };
+    if let Some(record_type) = s.record_type {
+        q = q.filter(records::record_type.eq(record_type.to_owned()));
+    }
+    for (name, value) in s.plain {
+        q = q.filter(
+            records::record_id.eq_any(
+                meta_index::table
+                    .filter(meta_index::tag.eq(meta_tag(name, value)))
+                    .select(meta_index::record_id),
+            ),
+        );
+    }
+    if let Some(t) = s.created_from {
+        q = q.filter(records::created_at.ge(t));
+    }
+    if let Some(t) = s.created_before {
+        q = q.filter(records::created_at.lt(t));
+    }
+    if let Some(t) = s.updated_from {
+        q = q.filter(records::updated_at.ge(t));
+    }
+    if let Some(t) = s.updated_before {
+        q = q.filter(records::updated_at.lt(t));
+    }
+    q = match (s.by_created, s.ascending) {
+        (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
+        (true, false) => q.order((records::created_at.desc(), records::record_id.desc())),
+        (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
+        (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
+    };
+    if let Some((t, id)) = s.after {
+        // A row-value comparison, so both engines seek the index to the
+        // cursor instead of filtering every earlier row.
+        let column = if s.by_created {
+            "records.created_at"
+        } else {
+            "records.updated_at"
+        };
+        let op = if s.ascending { ">" } else { "<" };
+        let before_id = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "({column}, records.record_id) {op} ("
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(t)
+        .sql(", ");
+        q = match id {
+            KeysetId::Text(id) => {
+                q.filter(before_id.bind::<diesel::sql_types::Text, _>(id).sql(")"))
+            }
+            KeysetId::Bytes(id) => q.filter(
+                before_id
+                    .sql("CAST(")
+                    .bind::<diesel::sql_types::Binary, _>(id)
+                    .sql(" AS TEXT))"),
+            ),
+        };
+    }
+    q.limit(s.limit).load(conn).map_err(db_err)
 }
