@@ -7,8 +7,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use diesel::prelude::*;
-
 use super::access::WriteKey;
 use super::{validate, Client};
 use crate::crypto::signature::RecordHeader;
@@ -17,12 +15,12 @@ use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
 use crate::store::batches;
+use crate::store::records;
 use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, BatchedRecordRow, MetaRow,
-    RecordRow, RecordTimes, StoredRecord, RECORD_COLUMNS,
+    RecordRow, RecordTimes, StoredRecord,
 };
-use crate::store::schema::{meta_index, records};
-use crate::store::tx::{db_err, is_unique_violation, write_transaction};
+use crate::store::tx::{is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
 
 /// Records sealed per chunk, signed per batch signature and inserted per
@@ -135,19 +133,11 @@ impl Client {
             )?;
             batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
             let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
-            let changed = diesel::update(
-                records::table
-                    .filter(records::record_id.eq(id.to_string()))
-                    .filter(records::version.eq(to_i64(expected_version)?)),
-            )
-            .set(&row)
-            .execute(conn)
-            .map_err(db_err)?;
-            if changed != 1 {
+            if !records::replace(conn, id, expected_version, &row)? {
                 return Err(conflict(id, expected_version, None));
             }
-            delete_meta(conn, &stored)?;
-            insert_meta(conn, &row.meta_rows(plain))?;
+            records::delete_meta(conn, &stored)?;
+            records::insert_meta(conn, &row.meta_rows(plain))?;
             batches::drop_if_unused(conn, stored.batch())?;
             let meta = RecordMeta {
                 id,
@@ -172,15 +162,8 @@ impl Client {
             // A record that fails verification, or whose row is malformed
             // beyond its writer and version, can still be deleted.
             let (current, _) = self.owned_row(conn, id, expected_version, false)?;
-            delete_meta(conn, &current)?;
-            let deleted = diesel::delete(
-                records::table
-                    .filter(records::record_id.eq(id.to_string()))
-                    .filter(records::version.eq(to_i64(expected_version)?)),
-            )
-            .execute(conn)
-            .map_err(db_err)?;
-            if deleted != 1 {
+            records::delete_meta(conn, &current)?;
+            if !records::delete(conn, id, expected_version)? {
                 return Err(conflict(id, expected_version, None));
             }
             batches::drop_if_unused(conn, current.batch())
@@ -221,16 +204,9 @@ impl Client {
         expected_version: u64,
         verify: bool,
     ) -> Result<(StoredRecord, Option<RecordRow>)> {
-        // Locked on PostgreSQL (SQLite's write transaction already holds
-        // the database), so the batch that signs it stays until we are done.
-        let query = || records::table.find(id.to_string()).select(RECORD_COLUMNS);
-        let stored: StoredRecord = match conn {
-            AnyConnection::Sqlite(c) => query().first(c),
-            AnyConnection::Postgresql(c) => query().for_update().first(c),
-        }
-        .optional()
-        .map_err(db_err)?
-        .ok_or(Error::NotFound { record_id: id })?;
+        // Locked, so the batch that signs it stays until we are done.
+        let stored =
+            records::find_for_change(conn, id)?.ok_or(Error::NotFound { record_id: id })?;
         match stored.writer() {
             None => return Err(Error::Decryption),
             Some(writer) if writer != self.id() => {
@@ -364,65 +340,8 @@ impl Client {
 
 fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
     batches::insert(conn, &chunk.batch)?;
-    insert_rows(conn, &chunk.rows)?;
-    insert_meta(conn, &chunk.meta_rows)
-}
-
-/// Inserts many rows: on SQLite one cached, prepared single-row statement
-/// per row (an in-process call each; a multi-row statement would be built
-/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
-/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
-/// so it is all or nothing like the rest of the write).
-macro_rules! insert_many {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        let rows = $rows;
-        match $conn {
-            AnyConnection::Sqlite(c) => {
-                for row in rows {
-                    diesel::insert_into($table)
-                        .values(row)
-                        .execute(c)
-                        .map_err(db_err)?;
-                }
-            }
-            AnyConnection::Postgresql(c) => {
-                if !rows.is_empty() {
-                    diesel::copy_from($table)
-                        .from_insertable(rows)
-                        .execute(c)
-                        .map_err(db_err)?;
-                }
-            }
-        }
-        Ok(())
-    }};
-}
-
-fn insert_rows(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
-    insert_many!(conn, records::table, rows)
-}
-
-fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
-    insert_many!(conn, meta_index::table, rows)
-}
-
-/// Removes the index rows of a stored record's plain meta (all of the
-/// record's, found without the index, if its stored meta is malformed).
-fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
-    let Some(record_id) = row.id_bytes().and_then(|id| std::str::from_utf8(id).ok()) else {
-        return Ok(());
-    };
-    let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));
-    match row.stored_meta_tags() {
-        Some(tags) => diesel::delete(of_record.filter(meta_index::tag.eq_any(tags))).execute(conn),
-        None => diesel::delete(of_record).execute(conn),
-    }
-    .map_err(db_err)?;
-    Ok(())
-}
-
-fn to_i64(version: u64) -> Result<i64> {
-    i64::try_from(version).map_err(|_| Error::InvalidInput("version out of range"))
+    records::insert(conn, &chunk.rows)?;
+    records::insert_meta(conn, &chunk.meta_rows)
 }
 
 fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::rows::{meta_tag, RecordRow, StoredRecord, RECORD_COLUMNS};
+use super::rows::{meta_tag, BatchedRecordRow, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
 use super::schema::{meta_index, records};
 use super::tx::db_err;
 use super::AnyConnection;
@@ -244,4 +244,115 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         };
     }
     q.limit(s.limit).load(conn).map_err(db_err)
+}
+
+/// The stored record `id`, as loaded and locked for a change (PostgreSQL
+/// `FOR UPDATE`; SQLite's write transaction already holds the database),
+/// so the batch that signs it stays until the caller is done.
+pub(crate) fn find_for_change(
+    conn: &mut AnyConnection,
+    id: RecordId,
+) -> Result<Option<StoredRecord>> {
+    let query = || records::table.find(id.to_string()).select(RECORD_COLUMNS);
+    match conn {
+        AnyConnection::Sqlite(c) => query().first(c),
+        AnyConnection::Postgresql(c) => query().for_update().first(c),
+    }
+    .optional()
+    .map_err(db_err)
+}
+
+fn stored_version(version: u64) -> Result<i64> {
+    i64::try_from(version).map_err(|_| Error::InvalidInput("version out of range"))
+}
+
+/// Replaces record `id` at `expected_version` with `row`; returns whether
+/// it was there at that version.
+pub(crate) fn replace(
+    conn: &mut AnyConnection,
+    id: RecordId,
+    expected_version: u64,
+    row: &RecordRow,
+) -> Result<bool> {
+    let changed = diesel::update(
+        records::table
+            .filter(records::record_id.eq(id.to_string()))
+            .filter(records::version.eq(stored_version(expected_version)?)),
+    )
+    .set(row)
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(changed == 1)
+}
+
+/// Deletes record `id` at `expected_version`; returns whether it was there
+/// at that version.
+pub(crate) fn delete(
+    conn: &mut AnyConnection,
+    id: RecordId,
+    expected_version: u64,
+) -> Result<bool> {
+    let deleted = diesel::delete(
+        records::table
+            .filter(records::record_id.eq(id.to_string()))
+            .filter(records::version.eq(stored_version(expected_version)?)),
+    )
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(deleted == 1)
+}
+
+/// Inserts many rows: on SQLite one cached, prepared single-row statement
+/// per row (an in-process call each; a multi-row statement would be built
+/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
+/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
+/// so it is all or nothing like the rest of the write).
+macro_rules! insert_many {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        match $conn {
+            AnyConnection::Sqlite(c) => {
+                for row in rows {
+                    diesel::insert_into($table)
+                        .values(row)
+                        .execute(c)
+                        .map_err(db_err)?;
+                }
+            }
+            AnyConnection::Postgresql(c) => {
+                if !rows.is_empty() {
+                    diesel::copy_from($table)
+                        .from_insertable(rows)
+                        .execute(c)
+                        .map_err(db_err)?;
+                }
+            }
+        }
+        Ok(())
+    }};
+}
+
+/// Inserts new record versions signed in batches.
+pub(crate) fn insert(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
+    insert_many!(conn, records::table, rows)
+}
+
+/// Inserts plain-meta index rows.
+pub(crate) fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
+    insert_many!(conn, meta_index::table, rows)
+}
+
+/// Removes the index rows of a stored record's plain meta (all of the
+/// record's, found without the index, if its stored meta is malformed).
+pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
+    let Some(record_id) = row.id_bytes().and_then(|id| std::str::from_utf8(id).ok()) else {
+        return Ok(());
+    };
+    let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));
+    match row.stored_meta_tags() {
+        Some(tags) => diesel::delete(of_record.filter(meta_index::tag.eq_any(tags))).execute(conn),
+        None => diesel::delete(of_record).execute(conn),
+    }
+    .map_err(db_err)?;
+    Ok(())
 }
