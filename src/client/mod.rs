@@ -23,6 +23,7 @@
 //! ```
 
 mod access;
+mod grant_rules;
 mod import;
 mod marks;
 mod peers;

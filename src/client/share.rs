@@ -11,11 +11,12 @@
 use std::sync::Arc;
 
 use super::access::{current_version_for_rotation, KeyUnavailable};
+use super::grant_rules::{self, Grantee};
 use super::rewrap::{RewrapReport, DEFAULT_REWRAP_BATCH};
 use super::{validate, Client};
 use crate::cache::KeyId;
-use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
-use crate::crypto::signature::{self, GrantKind, ShareGrant};
+use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::{GrantKind, ShareGrant};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
@@ -500,75 +501,14 @@ impl Client {
         // Loaded in a form that cannot fail as a whole; a row that does not
         // parse is ignored, as if absent.
         let rows = grants::of_type(conn, me, record_type)?;
-        struct Parsed<'a> {
-            row: &'a PolicyRow,
-            grant: ShareGrant<'a>,
-        }
-        let parsed: Vec<Parsed<'_>> = rows
-            .iter()
-            .filter_map(|row| {
-                let kind = match row.kind.as_str() {
-                    KIND_READ => GrantKind::Read,
-                    KIND_AUTHORIZE => GrantKind::Authorize,
-                    _ => return None,
-                };
-                let via = match &row.via {
-                    None => None,
-                    Some(via) => Some(via.parse().ok()?),
-                };
-                Some(Parsed {
-                    row,
-                    grant: ShareGrant {
-                        writer_id: me,
-                        record_type,
-                        reader_id: row.reader_id.parse().ok()?,
-                        reader_key: EncryptionPublicKey::from_base64(&row.reader_key).ok()?,
-                        kind,
-                        key_version: u32::try_from(row.key_version).ok()?,
-                        granted_by: row.granted_by.parse().ok()?,
-                        via,
-                    },
-                })
-            })
-            .filter(|p| p.grant.key_version >= current && p.grant.reader_id != me)
-            .collect();
-        let mut authorizers = Vec::new();
-        for p in parsed
-            .iter()
-            .filter(|p| p.grant.kind == GrantKind::Authorize)
-        {
-            if p.grant.granted_by == me
-                && signature::verify_grant(&self.public().signing_key, &p.grant, &p.row.signature)
-                    .is_ok()
-            {
-                authorizers.push(Grantee {
-                    id: p.grant.reader_id,
-                    key: p.grant.reader_key,
-                    via: None,
-                });
-            }
-        }
-        let mut readers = Vec::new();
-        for p in parsed.iter().filter(|p| p.grant.kind == GrantKind::Read) {
-            let by = p.grant.granted_by;
-            if !(by == me || authorizers.iter().any(|a| a.id == by)) {
-                continue;
-            }
-            let Ok(signer) = self.peer(conn, by) else {
-                continue;
-            };
-            if signature::verify_grant(&signer.signing_key, &p.grant, &p.row.signature).is_ok() {
-                // Remember which authoriser the share came through.
-                let via = if by == me { p.grant.via } else { Some(by) };
-                readers.push(Grantee {
-                    id: p.grant.reader_id,
-                    key: p.grant.reader_key,
-                    via,
-                });
-            } else {
-                tracing::warn!(record_type, reader = %p.grant.reader_id, "ignoring a read grant that does not verify");
-            }
-        }
+        let (readers, authorizers) = grant_rules::valid_grantees(
+            &rows,
+            me,
+            &self.public().signing_key,
+            record_type,
+            current,
+            |signer| self.peer(conn, signer).ok().map(|keys| keys.signing_key),
+        );
         Ok((readers, authorizers))
     }
 
@@ -666,13 +606,4 @@ impl Client {
             }
         }
     }
-}
-
-/// A client a grant is made to: its id, the X25519 key its grantor pinned,
-/// and the authoriser the share came through.
-#[derive(Debug, Clone, Copy)]
-struct Grantee {
-    id: ClientId,
-    key: EncryptionPublicKey,
-    via: Option<ClientId>,
 }
