@@ -5,11 +5,6 @@
 //! record in a batch; [`sign_batch`] signs the batch's record digests with
 //! one Ed25519 signature (see [`crate::batch`]); [`open_record`] checks the
 //! record against its verified batch first, and only then decrypts.
-//!
-//! Records stored before batch signatures carry their own Ed25519
-//! signature and the writer's tag ([`RecordProof::Single`]); they are still
-//! read ([`open_single_record`], [`open_own_single_record`]) but never
-//! written.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::crypto::batch::{RecordDigest, SignedBatch, VerifiedBatch};
 use crate::crypto::envelope::{self, FieldContext};
-use crate::crypto::keys::{AccessKey, SigningPublicKey};
-use crate::crypto::signature::{self, RecordHeader, RecordSigner, SignedContent};
+use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::{RecordHeader, RecordSigner, SignedContent};
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId, RecordId};
 
@@ -34,14 +29,6 @@ pub enum RecordProof {
         /// The record's place in the batch.
         index: u32,
     },
-    /// A record stored before batch signatures: its own `srs1.` Ed25519
-    /// signature and the writer's `srt1.` tag over the same message.
-    Single {
-        /// The writer's signature.
-        signature: String,
-        /// The writer's own tag.
-        writer_tag: String,
-    },
 }
 
 impl fmt::Debug for RecordProof {
@@ -52,7 +39,6 @@ impl fmt::Debug for RecordProof {
                 .field("batch_id", batch_id)
                 .field("index", index)
                 .finish(),
-            RecordProof::Single { .. } => f.write_str("Single(..)"),
         }
     }
 }
@@ -106,16 +92,13 @@ impl SealedRecord {
             header: self.header(),
             plain: &self.plain,
             fields: &self.fields,
-            file_digest: None,
         }
     }
 
     /// The batch the record names, if it is signed in one.
     pub fn proof_batch(&self) -> Option<BatchId> {
-        match self.proof {
-            RecordProof::Batch { batch_id, .. } => Some(batch_id),
-            RecordProof::Single { .. } => None,
-        }
+        let RecordProof::Batch { batch_id, .. } = self.proof;
+        Some(batch_id)
     }
 
     /// The digest its batch signature covers (see [`crate::batch`]).
@@ -133,29 +116,6 @@ impl SealedRecord {
                 batch.check(self.writer_id, *index, &digest)
             }
             _ => Err(Error::Decryption),
-        }
-    }
-
-    /// Checks a [`RecordProof::Single`] record's signature against the
-    /// writer's signing key.
-    pub fn verify_single(&self, writer: &SigningPublicKey) -> Result<()> {
-        match &self.proof {
-            RecordProof::Single { signature, .. } => {
-                signature::verify_record(writer, &self.content(), signature)
-            }
-            RecordProof::Batch { .. } => Err(Error::Decryption),
-        }
-    }
-
-    /// Checks a [`RecordProof::Single`] record's writer tag with the
-    /// writer's own signer: how a writer checks its own older records (a
-    /// MAC instead of an Ed25519 verification).
-    pub fn verify_own_single(&self, signer: &RecordSigner) -> Result<()> {
-        match &self.proof {
-            RecordProof::Single { writer_tag, .. } => {
-                signer.verify_tag(&self.content(), writer_tag)
-            }
-            RecordProof::Batch { .. } => Err(Error::Decryption),
         }
     }
 
@@ -263,36 +223,10 @@ pub fn open_record(
     record.open_fields_plain(access_key)
 }
 
-/// Verifies a [`RecordProof::Single`] record against the writer's signing
-/// key, then opens every field. Nothing is decrypted unless the signature
-/// holds.
-#[must_use = "the opened values are the only result"]
-pub fn open_single_record(
-    record: &SealedRecord,
-    writer: &SigningPublicKey,
-    access_key: &AccessKey,
-) -> Result<BTreeMap<String, Vec<u8>>> {
-    record.verify_single(writer)?;
-    record.open_fields_plain(access_key)
-}
-
 /// Opens every field of a record the caller has already verified.
 pub(crate) fn open_verified(
     record: &SealedRecord,
     access_key: &AccessKey,
 ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
     record.open_fields(access_key)
-}
-
-/// Checks the writer tag of one of the caller's own [`RecordProof::Single`]
-/// records with its signer, then opens every field. Nothing is decrypted
-/// unless the tag holds.
-#[must_use = "the opened values are the only result"]
-pub fn open_own_single_record(
-    record: &SealedRecord,
-    signer: &RecordSigner,
-    access_key: &AccessKey,
-) -> Result<BTreeMap<String, Vec<u8>>> {
-    record.verify_own_single(signer)?;
-    record.open_fields_plain(access_key)
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::{each_backend, TestDb};
 use strongroom::record;
-use strongroom::signature::{RecordHeader, SignedContent};
+use strongroom::signature::RecordHeader;
 use strongroom::{
     BatchId, Client, Error, Fields, NewRecord, Plain, Profile, Query, RecordId, SkipReason, Store,
 };
@@ -49,8 +49,11 @@ fn a_large_write_is_signed_in_batches_and_every_record_verifies() {
             // 200 records per batch: 200 + 200 + 50.
             assert_eq!(batches(db), 3);
             assert_eq!(
-                db.count("SELECT COUNT(*) AS n FROM records WHERE batch_id IS NULL OR signature IS NOT NULL"),
-                0
+                db.count(
+                    "SELECT COUNT(*) AS n FROM records WHERE batch_index < 0 OR batch_index >= 200"
+                ),
+                0,
+                "every record has a place in a batch of at most 200"
             );
             let page = alice
                 .query(&Query::new().record_type("note").limit(1000))
@@ -185,104 +188,7 @@ fn tampered_batches_and_batch_references_are_refused() {
     });
 }
 
-#[test]
-fn records_signed_one_by_one_before_batches_still_read_update_and_rewrap() {
-    each_backend(
-        "records_signed_one_by_one_before_batches_still_read_update_and_rewrap",
-        |db| {
-            let store = db.store();
-            let alice = client(db, &store, "alice");
-            let bob = client(db, &store, "bob");
-            // One real record creates the type's access key; then a record in
-            // the older shape is stored beside it, sealed under that key and
-            // signed and tagged by Alice alone, as the earlier release did.
-            alice.put_many(&notes(1)).unwrap();
-            alice.share("note", bob.id()).unwrap();
-            let profile = Profile::load(db.profile("alice"), None).unwrap();
-            let identity = profile.identity();
-            let key = own_access_key(db, &alice, identity);
-            let id = RecordId::random();
-            let header = RecordHeader {
-                record_id: id,
-                version: 1,
-                record_type: "note",
-                writer_id: alice.id(),
-                key_version: 1,
-            };
-            let values = std::collections::BTreeMap::from([(
-                "text".to_owned(),
-                br#""written before batches""#.to_vec(),
-            )]);
-            let sealed =
-                record::seal_record(&key, header, Plain::new(), &values, BatchId::random(), 0)
-                    .unwrap();
-            let content = SignedContent {
-                header,
-                plain: &sealed.plain,
-                fields: &sealed.fields,
-                file_digest: None,
-            };
-            let signature = identity.signer().sign(&content).unwrap();
-            let tag = identity.signer().tag(&content).unwrap();
-            db.sql(&format!(
-                "INSERT INTO records (record_id, writer_id, record_type, version, plain, data, \
-                 key_version, signature, writer_tag, created_at, updated_at) \
-                 VALUES ('{id}', '{}', 'note', 1, '{{}}', '{}', 1, '{}', '{tag}', 1, 1)",
-                alice.id(),
-                serde_json::to_string(&sealed.fields).unwrap(),
-                signature.as_str(),
-            ));
-            // The writer reads it by its tag, the reader by its signature.
-            for reader in [&alice, &bob] {
-                assert_eq!(
-                    reader.get(id).unwrap().field::<String>("text").unwrap(),
-                    "written before batches"
-                );
-            }
-            let page = bob
-                .query(&Query::new().shared().record_type("note"))
-                .unwrap();
-            assert_eq!((page.records.len(), page.skipped.len()), (2, 0));
-            // Its tag edited: the writer refuses it.
-            db.sql(&format!(
-                "UPDATE records SET writer_tag = 'srt1.{}' WHERE record_id = '{id}'",
-                "A".repeat(43)
-            ));
-            assert!(matches!(alice.get(id), Err(Error::Decryption)));
-            db.sql(&format!(
-                "UPDATE records SET writer_tag = '{tag}' WHERE record_id = '{id}'"
-            ));
-            // A revocation with re-wrap moves it into a signed batch.
-            alice.revoke("note", bob.id(), true).unwrap();
-            assert_eq!(
-                db.count("SELECT COUNT(*) AS n FROM records WHERE key_version = 2"),
-                2,
-                "both records re-wrapped under the new key version"
-            );
-            assert_eq!(
-                db.count(&format!(
-                    "SELECT COUNT(*) AS n FROM records WHERE record_id = '{id}' \
-                     AND signature IS NULL AND writer_tag IS NULL AND batch_id IS NOT NULL"
-                )),
-                1
-            );
-            assert_eq!(
-                alice.get(id).unwrap().field::<String>("text").unwrap(),
-                "written before batches"
-            );
-            // And an update of an older record works like any other.
-            let fields = Fields::new().with("text", "updated").unwrap();
-            alice.update(id, 1, &fields, &Plain::new()).unwrap();
-            assert_eq!(
-                alice.get(id).unwrap().field::<String>("text").unwrap(),
-                "updated"
-            );
-        },
-    );
-}
-
-/// A writer's access key for "note" v1, unwrapped from its own row as it
-/// would (what the earlier release sealed older records under).
+/// A writer's access key for "note" v1, unwrapped from its own row.
 fn own_access_key(
     db: &TestDb,
     writer: &Client,
@@ -330,104 +236,30 @@ fn try_sql(db: &TestDb, statement: &str) -> Result<usize, diesel::result::Error>
 }
 
 #[test]
-fn a_record_proof_names_exactly_one_kind() {
-    each_backend("a_record_proof_names_exactly_one_kind", |db| {
+fn a_record_row_must_name_its_batch() {
+    each_backend("a_record_row_must_name_its_batch", |db| {
         let alice = client(db, &db.store(), "alice");
         let meta = alice.put_many(&notes(1)).unwrap().remove(0);
-        // Both a batch and a signature, or neither: the database's own
-        // CHECK constraint refuses the row (with the check bypassed it would
-        // be refused on read).
-        for (what, set) in [
-            ("both proofs", "signature = 'srs1.x', writer_tag = 'srt1.x'"),
-            ("no proof", "batch_id = NULL, batch_index = NULL"),
-            (
-                "half a signature",
-                "batch_id = NULL, batch_index = NULL, signature = 'srs1.x'",
-            ),
-        ] {
+        for column in ["batch_id", "batch_index"] {
             let err = try_sql(
                 db,
-                &format!("UPDATE records SET {set} WHERE record_id = '{}'", meta.id),
+                &format!(
+                    "UPDATE records SET {column} = NULL WHERE record_id = '{}'",
+                    meta.id
+                ),
             )
             .unwrap_err();
-            match &err {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::CheckViolation,
-                    info,
-                ) => assert!(
-                    info.message().to_lowercase().contains("check constraint"),
-                    "{what}: {}",
+            match err {
+                diesel::result::Error::DatabaseError(kind, info) => assert!(
+                    matches!(kind, diesel::result::DatabaseErrorKind::NotNullViolation)
+                        || info.message().to_lowercase().contains("not null"),
+                    "{column}: {kind:?} {}",
                     info.message()
                 ),
-                other => panic!("{what}: expected the CHECK constraint violation, got {other:?}"),
+                other => panic!("{column}: {other:?}"),
             }
         }
-        assert_eq!(
-            alice.get(meta.id).unwrap().field::<String>("text").unwrap(),
-            "note 0",
-            "the row is unchanged"
-        );
-    });
-}
-
-/// Applies only the first migration (the schema of the release before batch
-/// signatures), with diesel's own migration runner.
-fn apply_first_migration<C>(conn: &mut C, backend: &str)
-where
-    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
-{
-    let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
-    let source = diesel_migrations::FileBasedMigrations::from_path(dir).unwrap();
-    let applied = conn.run_next_migration(source).unwrap();
-    assert!(applied.to_string().ends_with("000001"), "{applied}");
-}
-
-#[test]
-fn the_batch_migration_keeps_every_existing_row() {
-    each_backend("the_batch_migration_keeps_every_existing_row", |db| {
-        use diesel::Connection;
-        match db.backend {
-            strongroom::Backend::Sqlite => apply_first_migration(
-                &mut diesel::SqliteConnection::establish(
-                    db.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .unwrap(),
-                "sqlite",
-            ),
-            _ => apply_first_migration(
-                &mut diesel::PgConnection::establish(&db.url).unwrap(),
-                "postgres",
-            ),
-        }
-        let row = |i: usize| {
-            format!(
-                "('{}', 'w', 'note', {i}, '{{}}', '{{\"f\":\"srf1.{i}\"}}', 1, 'srs1.sig{i}', 'srt1.tag{i}', {i}, {i})",
-                RecordId::random()
-            )
-        };
-        db.sql(&format!(
-            "INSERT INTO records VALUES {}",
-            (1..=3).map(row).collect::<Vec<_>>().join(", ")
-        ));
-        let dump = |db: &TestDb| {
-            db.texts(
-                "SELECT record_id || '|' || writer_id || '|' || record_type || '|' || version || '|' \
-                 || plain || '|' || data || '|' || key_version || '|' || signature || '|' \
-                 || writer_tag || '|' || created_at || '|' || updated_at AS t FROM records ORDER BY version",
-            )
-        };
-        let before = dump(db);
-        assert_eq!(before.len(), 3);
-        // Opening the store applies the batch migration.
-        let store = db.store();
-        assert!(store.migration_status().unwrap().pending.is_empty());
-        assert_eq!(dump(db), before, "every row and column kept");
-        assert_eq!(
-            db.count(
-                "SELECT COUNT(*) AS n FROM records WHERE batch_id IS NULL AND batch_index IS NULL"
-            ),
-            3
-        );
+        assert!(alice.get(meta.id).is_ok());
     });
 }
 

@@ -483,114 +483,6 @@ fn wrong_access_key_after_a_valid_check_is_still_opaque() {
     ));
 }
 
-/// A record as stored before batch signatures: its own signature and the
-/// writer's tag over the same content.
-fn single_signed(writer: &Identity, claimed: ClientId, ak: &AccessKey) -> SealedRecord {
-    let (records, _) = batch_of(writer, claimed, ak, 1);
-    let mut record = records[0].clone();
-    let content = SignedContent {
-        header: RecordHeader {
-            record_id: record.record_id,
-            version: record.version,
-            record_type: &record.record_type,
-            writer_id: record.writer_id,
-            key_version: record.key_version,
-        },
-        plain: &record.plain,
-        fields: &record.fields,
-        file_digest: None,
-    };
-    let signature = writer.signer().sign(&content).unwrap().into_string();
-    let writer_tag = writer.signer().tag(&content).unwrap();
-    record.proof = RecordProof::Single {
-        signature,
-        writer_tag,
-    };
-    record
-}
-
-#[test]
-fn records_signed_one_by_one_before_batches_still_read_and_still_fail_when_forged() {
-    let (alice, reader) = (Identity::generate().unwrap(), Identity::generate().unwrap());
-    let ak = AccessKey::generate();
-    let record = single_signed(&alice, alice.client_id(), &ak);
-    let alice_key = alice.public().signing_key;
-    assert_eq!(
-        record::open_single_record(&record, &alice_key, &ak).unwrap(),
-        values()
-    );
-    assert_eq!(
-        record::open_own_single_record(&record, alice.signer(), &ak).unwrap(),
-        values()
-    );
-    // Another client (a reader holding the access key) has another tag key.
-    assert!(matches!(
-        record::open_own_single_record(&record, reader.signer(), &ak),
-        Err(Error::Decryption)
-    ));
-    // Any change to the content fails both checks.
-    let mut edited = record.clone();
-    edited.plain.insert("clinic".to_owned(), "south".to_owned());
-    assert!(matches!(
-        record::open_single_record(&edited, &alice_key, &ak),
-        Err(Error::Decryption)
-    ));
-    assert!(matches!(
-        record::open_own_single_record(&edited, alice.signer(), &ak),
-        Err(Error::Decryption)
-    ));
-    // A record a reader signs while claiming Alice as writer.
-    let forged = single_signed(&reader, alice.client_id(), &ak);
-    assert!(matches!(
-        record::open_single_record(&forged, &alice_key, &ak),
-        Err(Error::Decryption)
-    ));
-    assert!(matches!(
-        record::open_own_single_record(&forged, alice.signer(), &ak),
-        Err(Error::Decryption)
-    ));
-    // Broken signatures and tags.
-    for bad in ["", "srs2.AAAA", "srs1.!!", "srs1."] {
-        let mut edited = record.clone();
-        if let RecordProof::Single { signature, .. } = &mut edited.proof {
-            *signature = bad.to_owned();
-        }
-        assert!(
-            matches!(
-                record::open_single_record(&edited, &alice_key, &ak),
-                Err(Error::Decryption)
-            ),
-            "{bad}"
-        );
-    }
-    for bad in ["", "srt1.", "srt2.AAAA"] {
-        let mut edited = record.clone();
-        if let RecordProof::Single { writer_tag, .. } = &mut edited.proof {
-            *writer_tag = bad.to_owned();
-        }
-        assert!(
-            matches!(
-                record::open_own_single_record(&edited, alice.signer(), &ak),
-                Err(Error::Decryption)
-            ),
-            "{bad}"
-        );
-    }
-    // A single-signed record is not vouched for by any batch, and a batch
-    // record does not pass as single-signed.
-    let (batched, batch) = batch_of(&alice, alice.client_id(), &ak, 1);
-    assert!(matches!(
-        record::open_record(&record, &verified(&batch, &alice), &ak),
-        Err(Error::Decryption)
-    ));
-    assert!(matches!(
-        record::open_single_record(&batched[0], &alice_key, &ak),
-        Err(Error::Decryption)
-    ));
-}
-
-/// The digest is exactly what FORMAT.md specifies, built here byte by byte:
-/// BLAKE2b-256(label("strongroom/record-digest") ‖ message).
 #[test]
 fn the_record_digest_is_the_one_format_md_specifies() {
     fn lp(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -614,7 +506,6 @@ fn the_record_digest_is_the_one_format_md_specifies() {
         },
         plain: &plain,
         fields: &fields,
-        file_digest: None,
     };
     let mut message = Vec::new();
     lp(&mut message, b"strongroom/record");

@@ -297,9 +297,7 @@ impl Client {
         let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
             let data = json_object(&record.fields)?;
-            let RecordProof::Batch { batch_id, index } = record.proof else {
-                return Err(Error::Crypto("re-wrapped record outside its batch"));
-            };
+            let RecordProof::Batch { batch_id, index } = record.proof;
             let changed = records::update_rewrapped(
                 conn,
                 records::Rewrapped {

@@ -4,9 +4,8 @@
 //! is verified once against its writer's key — this client's own key for its
 //! own records, a peer's pinned key otherwise — then kept in the client's
 //! bounded batch cache, so later reads of its records neither fetch nor
-//! verify it again. Records stored
-//! before batch signatures carry their own signature, checked against the
-//! writer's key, or (this client's own) the writer tag.
+//! verify it again. Every record is signed in a batch; a record that names
+//! no batch is invalid.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -33,10 +32,6 @@ pub(super) enum Check {
     /// Its digest must sit at its place in this batch, already verified
     /// against the writer's key.
     InBatch(Arc<VerifiedBatch>),
-    /// A record stored before batches, by a peer: its own signature.
-    Signature(SigningPublicKey),
-    /// A record stored before batches, by this client: its writer tag.
-    OwnTag,
 }
 
 /// What a record claims about who vouches for it: its writer and, for a
@@ -45,7 +40,7 @@ pub(super) enum Check {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Claim {
     pub writer_id: ClientId,
-    /// `None` for a record stored before batches (its own signature).
+    /// `None` for a row whose batch does not parse (it is invalid).
     pub batch_id: Option<BatchId>,
 }
 
@@ -155,16 +150,15 @@ impl Checks {
         conn: &mut AnyConnection,
         claim: Claim,
     ) -> Result<std::result::Result<Check, SkipReason>> {
-        let Some(key) = self.writer_key(client, conn, claim.writer_id)? else {
+        if self.writer_key(client, conn, claim.writer_id)?.is_none() {
             return Ok(Err(SkipReason::UnknownWriter));
-        };
+        }
         Ok(match claim.batch_id {
             Some(batch_id) => match self.batches.get(&(batch_id, claim.writer_id)) {
                 Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
                 _ => Err(SkipReason::Invalid),
             },
-            None if claim.writer_id == client.id() => Ok(Check::OwnTag),
-            None => Ok(Check::Signature(key)),
+            None => Err(SkipReason::Invalid),
         })
     }
 
@@ -204,11 +198,8 @@ impl Client {
     /// Runs a resolved check on `record`. Every failure is
     /// [`Error::Decryption`].
     pub(super) fn run_check(&self, record: &SealedRecord, check: &Check) -> Result<()> {
-        match check {
-            Check::InBatch(batch) => record.verify_in(batch),
-            Check::Signature(key) => record.verify_single(key),
-            Check::OwnTag => record.verify_own_single(self.identity.signer()),
-        }
+        let Check::InBatch(batch) = check;
+        record.verify_in(batch)
     }
 
     /// How to check one record on the calling thread. An unknown writer or

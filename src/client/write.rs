@@ -17,8 +17,8 @@ use crate::record::{seal_record, sign_batch};
 use crate::store::batches;
 use crate::store::records;
 use crate::store::rows::{
-    from_micros, meta_rows, now_micros, record_meta, BatchRow, BatchedRecordRow, MetaRow,
-    RecordRow, RecordTimes, StoredRecord,
+    from_micros, meta_rows, now_micros, record_meta, BatchRow, MetaRow, RecordRow, RecordTimes,
+    StoredRecord,
 };
 use crate::store::tx::{is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
@@ -35,7 +35,7 @@ const ATTEMPTS: usize = 3;
 struct SealedChunk {
     index: usize,
     batch: BatchRow,
-    rows: Vec<BatchedRecordRow>,
+    rows: Vec<RecordRow>,
     meta_rows: Vec<MetaRow>,
     metas: Vec<RecordMeta>,
 }
@@ -132,7 +132,7 @@ impl Client {
                 std::slice::from_ref(&sealed),
             )?;
             batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
-            let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
+            let row = RecordRow::from_sealed(&sealed, current.created_at, now)?;
             if !records::replace(conn, id, expected_version, &row)? {
                 return Err(conflict(id, expected_version, None));
             }
@@ -321,7 +321,7 @@ impl Client {
             metas: Vec::with_capacity(chunk.len()),
         };
         for record in records {
-            let row = BatchedRecordRow::from_sealed(&record, now)?;
+            let row = RecordRow::from_sealed(&record, now, now)?;
             sealed
                 .meta_rows
                 .extend(meta_rows(&row.record_id, &record.plain));

@@ -1,44 +1,41 @@
-//! Record signatures: Ed25519 (ed25519-dalek) over a canonical encoding of
-//! everything stored about one record version.
+//! What a writer signs: the canonical message of a record version (whose
+//! BLAKE2b-256 digest a batch signature covers, see [`crate::batch`]) and
+//! share grants, each with Ed25519 (ed25519-dalek).
 //!
 //! # Use case
-//! The writer signs each record version it stores; a reader verifies the
-//! signature against the writer's pinned signing key *before* it decrypts
-//! anything. A reader that holds the access key can decrypt but cannot forge
-//! a record, because it lacks the writer's signing key.
+//! A writer signs the digests of the record versions it stores, a batch at
+//! a time, and every share grant it makes; a reader verifies them against
+//! the writer's pinned signing key *before* it decrypts or acts. A reader
+//! that holds the access key can decrypt but cannot forge a record, because
+//! it lacks the writer's signing key.
 //!
 //! # Parameters
-//! The signed message ([`SignedContent`]) covers the record id, version,
+//! The record message ([`SignedContent`]) covers the record id, version,
 //! type, writer, key version, every plain meta entry and every field
-//! envelope (both sorted by name), and an optional file digest.
+//! envelope (both sorted by name).
 //!
 //! # Errors
 //! A bad, malformed or foreign signature is the opaque [`Error::Decryption`].
 //!
 //! # Example
 //! ```
-//! use std::collections::BTreeMap;
-//! use strongroom::signature::{self, RecordSigner, SignedContent, RecordHeader};
-//! use strongroom::{ClientId, RecordId, SigningSecretKey};
+//! use strongroom::signature::{self, GrantKind, RecordSigner, ShareGrant};
+//! use strongroom::{ClientId, Identity};
 //!
-//! let secret = SigningSecretKey::generate();
-//! let signer = RecordSigner::new(&secret)?;
-//! let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
-//! let fields = BTreeMap::new();
-//! let content = SignedContent {
-//!     header: RecordHeader {
-//!         record_id: RecordId::random(),
-//!         version: 1,
-//!         record_type: "patient",
-//!         writer_id: ClientId::random(),
-//!         key_version: 1,
-//!     },
-//!     plain: &plain,
-//!     fields: &fields,
-//!     file_digest: None,
+//! let writer = Identity::generate()?;
+//! let reader = Identity::generate()?;
+//! let grant = ShareGrant {
+//!     writer_id: writer.client_id(),
+//!     record_type: "patient",
+//!     reader_id: reader.client_id(),
+//!     reader_key: reader.public().encryption_key,
+//!     kind: GrantKind::Read,
+//!     key_version: 1,
+//!     granted_by: writer.client_id(),
+//!     via: None,
 //! };
-//! let sig = signer.sign(&content)?;
-//! signature::verify_record(&secret.public_key(), &content, sig.as_str())?;
+//! let signed = writer.signer().sign_grant(&grant)?;
+//! signature::verify_grant(&writer.public().signing_key, &grant, &signed)?;
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
@@ -54,7 +51,7 @@ use crate::ids::{ClientId, RecordId};
 
 /// The signature format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// The text every version-1 record signature starts with.
+/// The text every version-1 signature (of a grant) starts with.
 pub const PREFIX: &str = "srs1.";
 const MESSAGE_LABEL: &str = "strongroom/record";
 const SIGNATURE_LEN: usize = 64;
@@ -74,7 +71,7 @@ pub struct RecordHeader<'a> {
     pub key_version: u32,
 }
 
-/// Everything a record signature covers.
+/// Everything a record version's digest covers.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedContent<'a> {
     /// Id, version, type, writer, key version.
@@ -83,18 +80,11 @@ pub struct SignedContent<'a> {
     pub plain: &'a BTreeMap<String, String>,
     /// Field envelopes (their stored text), by field name.
     pub fields: &'a BTreeMap<String, String>,
-    /// The digest of a file body's ciphertext, for file records.
-    pub file_digest: Option<&'a [u8]>,
 }
 
 impl SignedContent<'_> {
-    /// The canonical message that is signed.
-    pub(crate) fn message(&self) -> Result<Vec<u8>> {
-        self.message_into(Vec::new())
-    }
-
-    /// [`SignedContent::message`], written into `buffer` (cleared first;
-    /// its allocation is reused).
+    /// The canonical record message whose digest a batch signs, written
+    /// into `buffer` (cleared first; its allocation is reused).
     pub(crate) fn message_into(&self, buffer: Vec<u8>) -> Result<Vec<u8>> {
         let h = &self.header;
         let size: usize = self.fields.values().map(|v| v.len() + 40).sum::<usize>() + 256;
@@ -107,123 +97,30 @@ impl SignedContent<'_> {
             .u32(h.key_version)
             .pairs(self.plain.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
             .pairs(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-        msg = match self.file_digest {
-            None => msg.u32(0),
-            Some(digest) => msg.u32(1).bytes(digest)?,
-        };
+        // No file body: `u32(0)` (FORMAT.md; file records will add one).
+        msg = msg.u32(0);
         Ok(msg.finish())
     }
 }
 
-/// A record signature: `srs1.` and the unpadded base64url of the 64-byte
-/// Ed25519 signature.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RecordSignature(String);
-
-impl RecordSignature {
-    /// The stored text form.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The stored text form, owned.
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl fmt::Debug for RecordSignature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RecordSignature(..)")
-    }
-}
-
-/// A writer tag: `srt1.` and the unpadded base64url of a 32-byte keyed
-/// BLAKE2b tag over the same message as the signature.
-pub const TAG_PREFIX: &str = "srt1.";
-const TAG_LEN: usize = 32;
-const TAG_KEY_INFO: &[u8] = b"strongroom/writer-tag/v1";
-
-/// Signs records with one client's Ed25519 key, and tags them with a
-/// BLAKE2b key only that client holds (derived from its signing seed with
-/// HKDF-SHA256). Holds the expanded keys so signing many records does not
-/// re-derive them; zeroized on drop.
-///
-/// The signature is what every reader verifies. The tag lets the writer
-/// check its own records at the cost of a MAC instead of an Ed25519
-/// verification: nobody else — not the database, not a reader holding the
-/// access key — can compute it.
+/// Signs record batches and share grants with one client's Ed25519 key.
+/// Holds the expanded key so signing many batches does not re-derive it;
+/// zeroized on drop.
 pub struct RecordSigner {
     key: SigningKey,
-    tag_key: orion::hazardous::mac::blake2b::SecretKey,
 }
 
 impl RecordSigner {
     /// A signer for `secret`.
     pub fn new(secret: &SigningSecretKey) -> Result<Self> {
-        use orion::hazardous::kdf::hkdf::{Hkdf, SHA256};
-        let mut tag_key = zeroize::Zeroizing::new([0u8; 32]);
-        Hkdf::<SHA256>::derive_key(
-            b"strongroom",
-            secret.unprotected_as_bytes(),
-            Some(TAG_KEY_INFO),
-            &mut tag_key[..],
-        )
-        .map_err(|_| Error::Crypto("HKDF"))?;
         Ok(RecordSigner {
             key: secret.to_dalek(),
-            tag_key: orion::hazardous::mac::blake2b::SecretKey::try_from(&tag_key[..])
-                .map_err(|_| Error::Crypto("BLAKE2b key"))?,
         })
     }
 
     /// The Ed25519 key, for [`crate::batch`].
     pub(crate) fn dalek(&self) -> &SigningKey {
         &self.key
-    }
-
-    /// The writer tag of `content` (see [`RecordSigner`]).
-    #[must_use = "the tag must be stored with the record"]
-    pub fn tag(&self, content: &SignedContent<'_>) -> Result<String> {
-        self.tag_text(&content.message()?)
-    }
-
-    /// `srt1.` and the base64url tag of `message`.
-    fn tag_text(&self, message: &[u8]) -> Result<String> {
-        let tag = self.raw_tag(message)?;
-        let mut text = String::with_capacity(TAG_PREFIX.len() + 43);
-        text.push_str(TAG_PREFIX);
-        b64::encode_into(tag.unprotected_as_ref(), &mut text);
-        Ok(text)
-    }
-
-    /// Checks a writer tag made by this signer's client. Every failure is
-    /// [`Error::Decryption`].
-    #[must_use = "a failed check must stop the read"]
-    pub fn verify_tag(&self, content: &SignedContent<'_>, tag: &str) -> Result<()> {
-        let encoded = tag.strip_prefix(TAG_PREFIX).ok_or(Error::Decryption)?;
-        let bytes = b64::decode(encoded).map_err(|_| Error::Decryption)?;
-        if bytes.len() != TAG_LEN {
-            return Err(Error::Decryption);
-        }
-        let expected = orion::hazardous::mac::blake2b::Tag::try_from(&bytes[..])
-            .map_err(|_| Error::Decryption)?;
-        let message = content.message().map_err(|_| Error::Decryption)?;
-        orion::hazardous::mac::blake2b::Blake2b::verify(&expected, &self.tag_key, TAG_LEN, &message)
-            .map_err(|_| Error::Decryption)
-    }
-
-    fn raw_tag(&self, message: &[u8]) -> Result<orion::hazardous::mac::blake2b::Tag> {
-        let mut mac = orion::hazardous::mac::blake2b::Blake2b::new(&self.tag_key, TAG_LEN)
-            .map_err(|_| Error::Crypto("BLAKE2b"))?;
-        mac.update(message).map_err(|_| Error::Crypto("BLAKE2b"))?;
-        mac.finalize().map_err(|_| Error::Crypto("BLAKE2b"))
-    }
-
-    /// Signs `content`.
-    #[must_use = "the signature must be stored with the record"]
-    pub fn sign(&self, content: &SignedContent<'_>) -> Result<RecordSignature> {
-        Ok(RecordSignature(self.sign_message(&content.message()?)))
     }
 
     /// `srs1.` and the base64url Ed25519 signature of `message`.
@@ -240,18 +137,6 @@ impl fmt::Debug for RecordSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RecordSigner(<redacted>)")
     }
-}
-
-/// Verifies `signature` over `content` against the writer's signing key
-/// (strict Ed25519 verification). Every failure is [`Error::Decryption`].
-#[must_use = "a failed verification must stop the read"]
-pub fn verify_record(
-    writer: &SigningPublicKey,
-    content: &SignedContent<'_>,
-    signature: &str,
-) -> Result<()> {
-    let message = content.message().map_err(|_| Error::Decryption)?;
-    verify_message(writer, &message, signature)
 }
 
 /// Strict Ed25519 verification of an `srs1.` signature over `message`.

@@ -58,7 +58,7 @@ pub(crate) fn drop_if_unused(conn: &mut AnyConnection, batch: Option<&str>) -> R
         record_batches::table
             .filter(record_batches::batch_id.eq(batch))
             .filter(diesel::dsl::not(diesel::dsl::exists(
-                records::table.filter(records::batch_id.eq(record_batches::batch_id.nullable())),
+                records::table.filter(records::batch_id.eq(record_batches::batch_id)),
             ))),
     )
     .execute(conn)

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::rows::{meta_tag, BatchedRecordRow, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
+use super::rows::{meta_tag, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
 use super::schema::{meta_index, records};
 use super::tx::db_err;
 use super::AnyConnection;
@@ -104,12 +104,10 @@ pub(crate) fn update_rewrapped(conn: &mut AnyConnection, rewrapped: Rewrapped<'_
         records::data.eq(rewrapped.data),
         records::key_version.eq(i32::try_from(rewrapped.key_version)
             .map_err(|_| Error::InvalidInput("key version overflow"))?),
-        records::signature.eq(None::<String>),
-        records::writer_tag.eq(None::<String>),
-        records::batch_id.eq(Some(rewrapped.batch_id.to_string())),
-        records::batch_index.eq(Some(
-            i32::try_from(rewrapped.index).map_err(|_| Error::InvalidInput("batch too large"))?,
-        )),
+        records::batch_id.eq(rewrapped.batch_id.to_string()),
+        records::batch_index
+            .eq(i32::try_from(rewrapped.index)
+                .map_err(|_| Error::InvalidInput("batch too large"))?),
     ))
     .execute(conn)
     .map_err(db_err)?;
@@ -333,7 +331,7 @@ macro_rules! insert_many {
 }
 
 /// Inserts new record versions signed in batches.
-pub(crate) fn insert(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
+pub(crate) fn insert(conn: &mut AnyConnection, rows: &[RecordRow]) -> Result<()> {
     insert_many!(conn, records::table, rows)
 }
 

@@ -78,33 +78,13 @@ pub(crate) struct PolicyRow {
     pub created_at: i64,
 }
 
-/// One stored record version. `Debug` is not derived: the row holds
-/// ciphertext.
+/// One stored record version, signed in a batch. `Debug` is not derived:
+/// the row holds ciphertext. Inserted (the same statement for every row,
+/// prepared once and cached, and PostgreSQL's binary `COPY` can take it)
+/// and written back by updates.
 #[derive(Clone, Insertable, AsChangeset)]
-#[diesel(table_name = records, treat_none_as_null = true)]
-pub(crate) struct RecordRow {
-    pub record_id: String,
-    pub writer_id: String,
-    pub record_type: String,
-    pub version: i64,
-    pub plain: String,
-    pub data: String,
-    pub key_version: i32,
-    pub signature: Option<String>,
-    pub writer_tag: Option<String>,
-    pub batch_id: Option<String>,
-    pub batch_index: Option<i32>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// A new record version signed in a batch, as inserted: the columns of
-/// [`RecordRow`] without the older proof pair, so the insert is the same
-/// statement for every row (prepared once and cached, not rebuilt per row)
-/// and PostgreSQL's binary `COPY` can take it.
-#[derive(Clone, Insertable)]
 #[diesel(table_name = records, treat_none_as_default_value = false)]
-pub(crate) struct BatchedRecordRow {
+pub(crate) struct RecordRow {
     pub record_id: String,
     pub writer_id: String,
     pub record_type: String,
@@ -215,8 +195,6 @@ pub(crate) type RecordColumns = (
     Bytes<records::plain>,
     Bytes<records::data>,
     Wide<records::key_version>,
-    Bytes<records::signature>,
-    Bytes<records::writer_tag>,
     Bytes<records::batch_id>,
     Wide<records::batch_index>,
     Wide<records::created_at>,
@@ -232,8 +210,6 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
     Bytes(records::plain),
     Bytes(records::data),
     Wide(records::key_version),
-    Bytes(records::signature),
-    Bytes(records::writer_tag),
     Bytes(records::batch_id),
     Wide(records::batch_index),
     Wide(records::created_at),
@@ -252,8 +228,6 @@ pub(crate) struct StoredRecord {
     plain: Option<Vec<u8>>,
     data: Option<Vec<u8>>,
     key_version: Option<i64>,
-    signature: Option<Vec<u8>>,
-    writer_tag: Option<Vec<u8>>,
     batch_id: Option<Vec<u8>>,
     batch_index: Option<i64>,
     created_at: Option<i64>,
@@ -282,13 +256,8 @@ impl StoredRecord {
                 text(self.plain)?,
                 text(self.data)?,
                 int(self.key_version)?,
-                nullable_text(self.signature)?,
-                nullable_text(self.writer_tag)?,
-                nullable_text(self.batch_id)?,
-                match self.batch_index {
-                    None => None,
-                    Some(index) => Some(i32::try_from(index).ok()?),
-                },
+                text(self.batch_id)?,
+                int(self.batch_index)?,
                 self.created_at?,
                 self.updated_at?,
             ))
@@ -303,8 +272,6 @@ impl StoredRecord {
                     plain,
                     data,
                     key_version,
-                    signature,
-                    writer_tag,
                     batch_id,
                     batch_index,
                     created_at,
@@ -318,8 +285,6 @@ impl StoredRecord {
                 plain,
                 data,
                 key_version,
-                signature,
-                writer_tag,
                 batch_id,
                 batch_index,
                 created_at,
@@ -558,60 +523,9 @@ pub(crate) const KEY_VERSION: Wide<access_keys::key_version> = Wide(access_keys:
 pub(crate) const IMPORT_COLUMNS: (Bytes<import_map::source_id>, Bytes<import_map::record_id>) =
     (Bytes(import_map::source_id), Bytes(import_map::record_id));
 
-/// The columns every stored record version has, from its sealed form
-/// (whichever proof vouches for it).
-struct SealedColumns {
-    record_id: String,
-    writer_id: String,
-    version: i64,
-    plain: String,
-    data: String,
-    key_version: i32,
-}
-
-impl SealedColumns {
-    fn of(sealed: &SealedRecord) -> Result<Self> {
-        Ok(SealedColumns {
-            record_id: sealed.record_id.to_string(),
-            writer_id: sealed.writer_id.to_string(),
-            version: i64::try_from(sealed.version)
-                .map_err(|_| Error::InvalidInput("version overflow"))?,
-            plain: json_object(&sealed.plain)?,
-            data: json_object(&sealed.fields)?,
-            key_version: i32::try_from(sealed.key_version)
-                .map_err(|_| Error::InvalidInput("key version overflow"))?,
-        })
-    }
-}
-
 /// A record's place in its batch, as stored.
 fn stored_batch_index(index: u32) -> Result<i32> {
     i32::try_from(index).map_err(|_| Error::InvalidInput("batch index overflow"))
-}
-
-impl BatchedRecordRow {
-    /// The row for a new record version sealed at `at` (its creation and
-    /// last update, a new version being both), signed in a batch; any
-    /// other proof is refused.
-    pub(crate) fn from_sealed(sealed: &SealedRecord, at: i64) -> Result<Self> {
-        let RecordProof::Batch { batch_id, index } = sealed.proof else {
-            return Err(Error::Crypto("a new record must be signed in a batch"));
-        };
-        let columns = SealedColumns::of(sealed)?;
-        Ok(BatchedRecordRow {
-            record_id: columns.record_id,
-            writer_id: columns.writer_id,
-            record_type: sealed.record_type.clone(),
-            version: columns.version,
-            plain: columns.plain,
-            data: columns.data,
-            key_version: columns.key_version,
-            batch_id: batch_id.to_string(),
-            batch_index: stored_batch_index(index)?,
-            created_at: at,
-            updated_at: at,
-        })
-    }
 }
 
 /// One signed batch of record digests.
@@ -740,37 +654,26 @@ pub(crate) fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
 }
 
 impl RecordRow {
-    /// The row for a sealed record.
+    /// The row for a sealed record version, created at `created_at` and
+    /// written at `updated_at` (a new record: both the same).
     pub(crate) fn from_sealed(
-        sealed: SealedRecord,
+        sealed: &SealedRecord,
         created_at: i64,
         updated_at: i64,
     ) -> Result<Self> {
-        let columns = SealedColumns::of(&sealed)?;
-        let (signature, writer_tag, batch_id, batch_index) = match sealed.proof {
-            RecordProof::Batch { batch_id, index } => (
-                None,
-                None,
-                Some(batch_id.to_string()),
-                Some(stored_batch_index(index)?),
-            ),
-            RecordProof::Single {
-                signature,
-                writer_tag,
-            } => (Some(signature), Some(writer_tag), None, None),
-        };
+        let RecordProof::Batch { batch_id, index } = sealed.proof;
         Ok(RecordRow {
-            record_id: columns.record_id,
-            writer_id: columns.writer_id,
-            version: columns.version,
-            plain: columns.plain,
-            data: columns.data,
-            key_version: columns.key_version,
-            record_type: sealed.record_type,
-            signature,
-            writer_tag,
-            batch_id,
-            batch_index,
+            record_id: sealed.record_id.to_string(),
+            writer_id: sealed.writer_id.to_string(),
+            record_type: sealed.record_type.clone(),
+            version: i64::try_from(sealed.version)
+                .map_err(|_| Error::InvalidInput("version overflow"))?,
+            plain: json_object(&sealed.plain)?,
+            data: json_object(&sealed.fields)?,
+            key_version: i32::try_from(sealed.key_version)
+                .map_err(|_| Error::InvalidInput("key version overflow"))?,
+            batch_id: batch_id.to_string(),
+            batch_index: stored_batch_index(index)?,
             created_at,
             updated_at,
         })
@@ -785,7 +688,7 @@ impl RecordRow {
             record_id: canonical_id(&self.record_id)?,
             writer_id: canonical_id(&self.writer_id)?,
             key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
-            batch_id: self.batch_id.as_deref().map(canonical_id).transpose()?,
+            batch_id: Some(canonical_id(&self.batch_id)?),
         })
     }
 
@@ -822,31 +725,18 @@ impl RecordRow {
         })
     }
 
-    /// What vouches for the row: a batch reference, or (rows stored before
-    /// batch signatures) a signature and tag; exactly one of the two.
-    /// `batch_id` is the row's batch as its head parsed it.
+    /// What vouches for the row: its batch (as its head parsed it) and its
+    /// place there.
     fn proof(&self, batch_id: Option<BatchId>) -> Result<RecordProof> {
-        match (
-            batch_id,
-            self.batch_index,
-            &self.signature,
-            &self.writer_tag,
-        ) {
-            (Some(batch_id), Some(index), None, None) => Ok(RecordProof::Batch {
-                batch_id,
-                index: u32::try_from(index).map_err(|_| Error::Decryption)?,
-            }),
-            (None, None, Some(signature), Some(writer_tag)) => Ok(RecordProof::Single {
-                signature: signature.clone(),
-                writer_tag: writer_tag.clone(),
-            }),
-            _ => Err(Error::Decryption),
-        }
+        Ok(RecordProof::Batch {
+            batch_id: batch_id.ok_or(Error::Decryption)?,
+            index: u32::try_from(self.batch_index).map_err(|_| Error::Decryption)?,
+        })
     }
 
-    /// The batch that signs this row, if it names one.
+    /// The batch that signs this row.
     pub(crate) fn batch(&self) -> Option<&str> {
-        self.batch_id.as_deref()
+        Some(&self.batch_id)
     }
 
     /// The record id, parsed.

@@ -56,10 +56,8 @@ diesel::table! {
         plain -> Text,
         data -> Text,
         key_version -> Integer,
-        signature -> Nullable<Text>,
-        writer_tag -> Nullable<Text>,
-        batch_id -> Nullable<Text>,
-        batch_index -> Nullable<Integer>,
+        batch_id -> Text,
+        batch_index -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
     }

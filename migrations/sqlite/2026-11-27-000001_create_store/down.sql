@@ -1,5 +1,7 @@
+DROP TABLE database_identity;
 DROP TABLE import_map;
 DROP TABLE meta_index;
+DROP TABLE record_batches;
 DROP TABLE records;
 DROP TABLE policies;
 DROP TABLE access_keys;

@@ -56,13 +56,26 @@ CREATE TABLE records (
     plain       TEXT NOT NULL,   -- JSON object of clear strings
     data        TEXT NOT NULL,   -- JSON object: field name -> "srf1." envelope
     key_version INTEGER NOT NULL,
-    signature   TEXT NOT NULL,   -- "srs1." Ed25519 signature
-    writer_tag  TEXT NOT NULL,   -- "srt1." the writer's own BLAKE2b tag
+    batch_id    TEXT NOT NULL,   -- the record_batches row that signs this version
+    batch_index INTEGER NOT NULL, -- its place in that batch
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
 -- Every query names its writer(s); most name a type and page by creation.
 CREATE INDEX records_by_writer_type_created ON records (writer_id, record_type, created_at, record_id);
+-- Finds the records of a batch, so a batch nobody names any more is removed.
+CREATE INDEX records_by_batch ON records (batch_id);
+
+-- Batch signatures: a writer signs the BLAKE2b-256 digests of many record
+-- versions with one Ed25519 signature; a record names its batch and its
+-- place in it.
+CREATE TABLE record_batches (
+    batch_id   TEXT PRIMARY KEY NOT NULL,
+    writer_id  TEXT NOT NULL,
+    digests    TEXT NOT NULL,   -- base64url of the concatenated 32-byte record digests
+    signature  TEXT NOT NULL,   -- "srb1." Ed25519 over (batch id, writer, digests)
+    created_at BIGINT NOT NULL
+);
 
 -- An equality index over plain meta: one row per (record, meta entry),
 -- tag = BLAKE2b-64 of the canonical (name, value). Plain meta is clear text
@@ -83,3 +96,20 @@ CREATE TABLE import_map (
     imported_at BIGINT NOT NULL,
     PRIMARY KEY (source, source_id)
 );
+
+-- The database's own identity: one row, a random id made with the schema.
+-- Profiles key their key-version marks (rollback protection) by this id,
+-- never by the URL or path the database is reached at, so the same
+-- database reached another way (or its file copied elsewhere) keeps its
+-- marks. A dump or file copy keeps the id; a new schema gets a new one.
+CREATE TABLE database_identity (
+    singleton   INTEGER PRIMARY KEY NOT NULL CHECK (singleton = 1),
+    database_id TEXT NOT NULL,   -- hyphenated lowercase UUID, random
+    created_at  BIGINT NOT NULL
+);
+INSERT INTO database_identity (singleton, database_id, created_at)
+SELECT 1,
+       substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-'
+           || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12),
+       CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)
+FROM (SELECT lower(hex(randomblob(16))) AS h);
