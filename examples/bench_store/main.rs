@@ -22,13 +22,14 @@
 //! Run: `cargo run --release --example bench_store [records] [rounds]`
 //! (default 10000 4; an even number of rounds balances which of the
 //! key-value and typed paths goes first). Its last line is one JSON object
-//! (see `report`).
+//! (see `report`). `--scale N` runs the scale benchmark instead (`scale`).
 //! PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
 //! `postgres://postgres@127.0.0.1:5432/test` (skipped if unreachable);
 //! `BENCH_ONLY=sqlite` or `BENCH_ONLY=postgres` runs one backend.
 
 mod floor;
 mod report;
+mod scale;
 #[path = "../common/scratch_pg.rs"]
 mod scratch_pg;
 mod size;
@@ -729,6 +730,13 @@ fn sqlite_connection(path: &str) -> anyhow::Result<diesel::SqliteConnection> {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = tempfile::tempdir()?;
+    if args.first().map(String::as_str) == Some("--scale") {
+        let n: usize = args
+            .get(1)
+            .context("usage: bench_store --scale N")?
+            .parse()?;
+        return scale::run(n, dir.path());
+    }
     let n: usize = args
         .first()
         .map(|a| a.parse())

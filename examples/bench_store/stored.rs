@@ -4,7 +4,8 @@
 //!
 //! Everything in the benchmark that knows how strongroom stores a record
 //! lives in this module: the table and column declarations, which tables a
-//! reset empties, how many rows a record leaves behind. The rest of the
+//! reset empties, how many rows a record leaves behind, the meta-index tag
+//! and the SQL of the queries the scale run explains. The rest of the
 //! benchmark goes through the public API only, so a new stored shape (the
 //! migrations under `migrations/`) changes this file and nothing else.
 
@@ -140,6 +141,68 @@ pub const NOT_STRONGROOM: [&str; 3] = [
     "least_records",
     "__diesel_schema_migrations",
 ];
+
+/// The meta-index tag of a plain meta entry, as FORMAT.md defines it:
+/// BLAKE2b with an 8-byte output over `label("strongroom/meta-index") ‖
+/// str(name) ‖ str(value)`, read as a big-endian signed integer.
+pub fn meta_tag(name: &str, value: &str) -> i64 {
+    use orion::hazardous::hash::blake2::blake2b::Blake2b;
+    let mut message = Vec::new();
+    for part in ["strongroom/meta-index", name, value] {
+        message.extend_from_slice(&u32::try_from(part.len()).expect("short").to_be_bytes());
+        message.extend_from_slice(part.as_bytes());
+    }
+    let mut hasher = Blake2b::new(8).expect("BLAKE2b-64");
+    hasher.update(&message).expect("hash");
+    let digest = hasher.finalize().expect("hash");
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(digest.as_ref());
+    i64::from_be_bytes(bytes)
+}
+
+/// The SQL of one page of `Query::new().record_type(record_type)
+/// [.plain_eq(name, value)].limit(limit)` by `writer`, as `Client::query`
+/// runs it: reconstructed by hand from `select_rows` in
+/// `src/client/read.rs` (the same columns, filters, order, keyset
+/// comparison and limit + 1; diesel's identifier quotes left out), with
+/// the values written in as literals where strongroom binds them. The same
+/// text on both backends. `meta` is the meta-index tag of the plain filter,
+/// `after` the cursor's (created_at, record_id).
+pub fn page_sql(
+    writer: &str,
+    record_type: &str,
+    meta: Option<i64>,
+    after: Option<(i64, &str)>,
+    limit: usize,
+) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut sql = format!(
+        "SELECT records.record_id, records.writer_id, records.record_type, records.version, \
+         records.plain, records.data, records.key_version, records.signature, \
+         records.writer_tag, records.batch_id, records.batch_index, records.created_at, \
+         records.updated_at FROM records WHERE records.writer_id = {} \
+         AND records.record_type = {}",
+        quote(writer),
+        quote(record_type)
+    );
+    if let Some(tag) = meta {
+        sql.push_str(&format!(
+            " AND records.record_id IN \
+             (SELECT meta_index.record_id FROM meta_index WHERE meta_index.tag = {tag})"
+        ));
+    }
+    if let Some((t, id)) = after {
+        sql.push_str(&format!(
+            " AND (records.created_at, records.record_id) > ({t}, {})",
+            quote(id)
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY records.created_at ASC, records.record_id ASC LIMIT {}",
+        limit + 1
+    ));
+    sql
+}
 
 /// strongroom's stored rows on one database, with plain diesel.
 pub trait StoredDb {
