@@ -403,6 +403,40 @@ struct Rounds {
     plain_by_way: Vec<(InsertWay, Duration)>,
     /// Each round's measurements.
     rounds: Vec<Round>,
+    /// How busy the machine was.
+    machine: Machine,
+}
+
+/// How busy the shared machine was during a backend's rounds: the load
+/// average (1 minute) at their start and end, and the CPU this process
+/// got (user + system time over wall time; the PostgreSQL server's work
+/// is not in it). Linux only (`/proc`); `None` elsewhere.
+#[derive(Clone, Copy)]
+struct Machine {
+    load_start: Option<f64>,
+    load_end: Option<f64>,
+    cpu_share: Option<f64>,
+}
+
+/// The 1-minute load average.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// This process's user + system CPU time so far (`/proc/self/stat`, in
+/// clock ticks of 1/100 s, Linux's fixed `USER_HZ`).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// One round's measurements.
@@ -507,6 +541,7 @@ fn run(
 ) -> anyhow::Result<Rounds> {
     let store = Store::open(store_url)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (load_start, cpu_start, wall) = (load_average(), cpu_time(), Instant::now());
     let mut times = vec![];
     let mut fastest_ways = vec![];
     let mut by_way: Vec<(InsertWay, Vec<Duration>)> =
@@ -670,10 +705,21 @@ fn run(
         time.floor = Some(floor::measure(n, cores));
         times.push(time);
     }
+    let cpu_share = match (cpu_start, cpu_time()) {
+        (Some(start), Some(end)) => {
+            Some((end - start).as_secs_f64() / wall.elapsed().as_secs_f64())
+        }
+        _ => None,
+    };
     Ok(Rounds {
         plain_ways: fastest_ways,
         plain_by_way: by_way.into_iter().map(|(w, d)| (w, median(d))).collect(),
         rounds: times,
+        machine: Machine {
+            load_start,
+            load_end: load_average(),
+            cpu_share,
+        },
     })
 }
 

@@ -219,6 +219,14 @@ pub fn print(label: &str, n: usize, r: &Rounds) {
          each round's ratio, with their range)",
         r.rounds.len()
     );
+    let show = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.2}"));
+    println!(
+        "  machine    load average {} at the start, {} at the end, on {cores} cores; this process \
+         got {} cores on average (the PostgreSQL server not counted)",
+        show(r.machine.load_start),
+        show(r.machine.load_end),
+        show(r.machine.cpu_share)
+    );
     for (what, d) in [
         ("write     ", &s.write),
         ("read warm ", &s.read),
@@ -397,5 +405,10 @@ pub fn json(n: usize, r: &Rounds) -> serde_json::Value {
         "bytes_to_least": x(s.bytes_to_least.median),
         "typed_write_ratio": x(s.typed_write.median),
         "typed_read_ratio": x(s.typed_read.median),
+        "machine": {
+            "load_average_start": r.machine.load_start,
+            "load_average_end": r.machine.load_end,
+            "process_cpu_share": r.machine.cpu_share.map(x),
+        },
     })
 }
