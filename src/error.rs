@@ -216,6 +216,18 @@ pub enum Error {
     #[error("not permitted: {0}")]
     NotPermitted(&'static str),
 
+    /// A revocation named a client that holds nothing of the record type
+    /// here — no share (policy) and no wrapped key: never shared with,
+    /// already revoked, or a mistyped id. Nothing was revoked and the key
+    /// did not rotate (to rotate anyway, call [`crate::Client::rotate`]).
+    #[error("client {reader} holds no share of record type `{record_type}`: nothing was revoked and the key was not rotated")]
+    NotShared {
+        /// The record type.
+        record_type: String,
+        /// The client named.
+        reader: crate::ids::ClientId,
+    },
+
     /// A client id has no registered public keys in the store.
     #[error("client {client_id} is not registered in this store")]
     UnknownClient {

@@ -59,7 +59,7 @@ pub mod typed;
 
 pub use client::{
     Client, ClientStats, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query, RevokeOutcome,
-    RewrapOutcome, Share, ShareKind, ShareOutcome, SkipReason, Skipped,
+    RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome, SkipReason, Skipped,
 };
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

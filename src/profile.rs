@@ -194,7 +194,16 @@ struct ProfileFile {
     /// refused.
     #[serde(default)]
     databases: BTreeMap<DatabaseId, DatabaseFile>,
+    /// Version 1 only: marks keyed by the URL or path a database was reached
+    /// at. Read (the sealed AAD covers them) and dropped: they cannot be
+    /// matched to a database identity.
+    #[serde(default, skip_serializing)]
+    key_versions: Option<Marks>,
 }
+
+/// The oldest profile version this build still reads (and upgrades on its
+/// next save).
+const OLDEST_READABLE_VERSION: u32 = 1;
 
 fn is_first_use(trust: &PeerTrust) -> bool {
     *trust == PeerTrust::FirstUse
@@ -319,7 +328,7 @@ impl Profile {
             .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| malformed(&path, "no format version: not a strongroom profile"))?;
-        if version != u64::from(PROFILE_VERSION) {
+        if !(u64::from(OLDEST_READABLE_VERSION)..=u64::from(PROFILE_VERSION)).contains(&version) {
             return Err(Error::ProfileVersion {
                 path,
                 found: version,
@@ -328,6 +337,18 @@ impl Profile {
         }
         let file: ProfileFile = serde_json::from_slice(&bytes)
             .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
+        let version_1 = file.strongroom_profile == 1;
+        if version_1 != file.key_versions.is_some()
+            || (version_1 && (!file.databases.is_empty() || file.peer_trust != PeerTrust::FirstUse))
+        {
+            return Err(malformed(&path, "fields of another format version"));
+        }
+        if version_1 {
+            tracing::warn!(
+                path = %path.display(),
+                "reading a version 1 profile: its rollback marks were kept by database URL and cannot be matched to a database identity; each database it wrote to must be adopted once (see SECURITY.md); it is saved as version 2 on its next change"
+            );
+        }
         let mut profile = Self::from_file(path, file, Unlock::Passphrase(passphrase))?;
         profile.stamp = stamp_of(&metadata);
         Ok(profile)
@@ -419,14 +440,11 @@ impl Profile {
                     iterations: *iterations,
                     memory_kib: *memory_kib,
                 };
-                let aad = sealed_aad(
-                    &file.name,
-                    &public,
-                    &pinned,
-                    file.peer_trust,
-                    &databases,
-                    &sealing,
-                )?;
+                let tail = match &file.key_versions {
+                    Some(v1_marks) => AadTail::Version1(v1_marks),
+                    None => AadTail::Version2(file.peer_trust, &databases),
+                };
+                let aad = sealed_aad(&file.name, &public, &pinned, tail, &sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
                 aead::open_into(
                     sealing.key.unprotected_as_bytes(),
@@ -707,8 +725,7 @@ impl Profile {
                     &self.name,
                     public,
                     &self.pinned,
-                    self.peer_trust,
-                    &self.databases,
+                    AadTail::Version2(self.peer_trust, &self.databases),
                     sealing,
                 )?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
@@ -752,6 +769,7 @@ impl Profile {
                     )
                 })
                 .collect(),
+            key_versions: None,
             peer_trust: self.peer_trust,
             databases: self
                 .databases
@@ -772,17 +790,28 @@ impl Profile {
     }
 }
 
+/// What follows the pins in a sealed profile's AAD, by format version.
+enum AadTail<'a> {
+    /// Version 1: the marks by URL.
+    Version1(&'a Marks),
+    /// Version 2: the peer trust and the marks by database identity.
+    Version2(PeerTrust, &'a BTreeMap<DatabaseId, Marks>),
+}
+
 /// The AAD of a sealed profile: every clear-text part of the file.
 fn sealed_aad(
     name: &Option<String>,
     public: &PublicIdentity,
     pinned: &BTreeMap<ClientId, PublicIdentity>,
-    peer_trust: PeerTrust,
-    databases: &BTreeMap<DatabaseId, Marks>,
+    tail: AadTail<'_>,
     sealing: &Sealing,
 ) -> Result<Vec<u8>> {
+    let version = match tail {
+        AadTail::Version1(_) => 1,
+        AadTail::Version2(..) => PROFILE_VERSION,
+    };
     let mut aad = Canonical::new(AAD_LABEL)
-        .u32(PROFILE_VERSION)
+        .u32(version)
         .uuid(public.client_id.as_uuid());
     aad = match name {
         None => aad.u32(0),
@@ -805,6 +834,10 @@ fn sealed_aad(
             .bytes(peer.encryption_key.as_bytes())?
             .bytes(peer.signing_key.as_bytes())?;
     }
+    let (peer_trust, databases) = match tail {
+        AadTail::Version1(marks) => return Ok(aad.pairs_u32(marks)?.finish()),
+        AadTail::Version2(peer_trust, databases) => (peer_trust, databases),
+    };
     aad = aad
         .u32(match peer_trust {
             PeerTrust::FirstUse => 0,

@@ -4,60 +4,10 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use common::cli::{fails, json_lines, last_line, ok, BIN};
 use common::{each_backend, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_strongroom");
-
-fn run(db: &TestDb, profile: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["--db", &db.url, "--profile"])
-        .arg(db.profile(profile))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run strongroom")
-}
-
-/// Runs and expects exit status 0; returns stdout.
-fn ok(db: &TestDb, profile: &str, args: &[&str]) -> String {
-    let out = run(db, profile, args);
-    assert!(
-        out.status.success(),
-        "strongroom {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs and expects exit status `code` with one `error: …` line and no
-/// panic; returns stderr.
-fn fails(db: &TestDb, profile: &str, args: &[&str], code: i32) -> String {
-    let out = run(db, profile, args);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "strongroom {args:?}: {stderr}"
-    );
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    stderr
-}
-
-fn last_line(text: &str) -> String {
-    text.lines().last().unwrap_or_default().trim().to_owned()
-}
-
-fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn a_two_client_session() {

@@ -513,7 +513,8 @@ fn profile_aad_by_hand(v: &serde_json::Value) -> Vec<u8> {
     let sealed = &v["secrets"]["sealed"];
     let mut out = Vec::new();
     lp(&mut out, b"strongroom/profile");
-    out.extend_from_slice(&2u32.to_be_bytes());
+    let version = v["strongroom_profile"].as_u64().unwrap_or(2) as u32;
+    out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&uuid(v["client_id"].as_str().unwrap()));
     match v["name"].as_str() {
         None => out.extend_from_slice(&0u32.to_be_bytes()),
@@ -536,6 +537,18 @@ fn profile_aad_by_hand(v: &serde_json::Value) -> Vec<u8> {
         out.extend_from_slice(&uuid(id));
         lp(&mut out, &b64(&pins[id]["encryption_public_key"]));
         lp(&mut out, &b64(&pins[id]["signing_public_key"]));
+    }
+    if version == 1 {
+        // Version 1: the marks by URL, as str ‖ u32 pairs in key order.
+        let marks = v["key_versions"].as_object().unwrap();
+        out.extend_from_slice(&(marks.len() as u32).to_be_bytes());
+        let mut keys: Vec<&String> = marks.keys().collect();
+        keys.sort();
+        for key in keys {
+            lp(&mut out, key.as_bytes());
+            out.extend_from_slice(&(marks[key].as_u64().unwrap() as u32).to_be_bytes());
+        }
+        return out;
     }
     let trust = match v.get("peer_trust").and_then(|t| t.as_str()) {
         None | Some("first_use") => 0u32,
@@ -563,37 +576,16 @@ fn profile_aad_by_hand(v: &serde_json::Value) -> Vec<u8> {
 
 #[test]
 fn the_sealed_profile_aad_is_the_one_format_md_specifies() {
-    use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
+    use orion::hazardous::aead::xchacha20poly1305::{Nonce, XChaCha20Poly1305};
 
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = full_sealed_profile(&dir);
     let v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    let sealed = &v["secrets"]["sealed"];
-    let b64 = |name: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sealed[name].as_str().unwrap())
-            .unwrap()
-    };
-    // K = Argon2id(passphrase, salt, iterations, memory, parallelism 1).
-    let cost = orion::kdf::CostParams::new(
-        sealed["iterations"].as_u64().unwrap() as u32,
-        sealed["memory_kib"].as_u64().unwrap() as u32,
-        1,
-    )
-    .unwrap();
-    let key = orion::kdf::derive_key(
-        &orion::kdf::Password::try_from(&b"pass phrase"[..]).unwrap(),
-        &orion::kdf::Salt::try_from(&b64("salt")[..]).unwrap(),
-        &cost,
-        32,
-    )
-    .unwrap();
-    let blob = b64("sealed_keys");
+    let key = passphrase_key(&v);
+    let blob = sealed_keys(&v);
     let (nonce, ciphertext) = blob.split_at(24);
     let aad = profile_aad_by_hand(&v);
     let mut keys = vec![0u8; ciphertext.len() - 16];
-    let key = SecretKey::try_from(key.unprotected_as_ref()).unwrap();
     let nonce = Nonce::try_from(nonce).unwrap();
     XChaCha20Poly1305::open(&key, &nonce, ciphertext, Some(&aad), &mut keys)
         .expect("the hand-built AAD opens the sealed keys");
@@ -608,6 +600,122 @@ fn the_sealed_profile_aad_is_the_one_format_md_specifies() {
         &keys[32..],
         profile.identity().signing_secret().unprotected_as_bytes()
     );
+}
+
+fn b64_field(v: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+fn sealed_keys(v: &serde_json::Value) -> Vec<u8> {
+    b64_field(&v["secrets"]["sealed"]["sealed_keys"])
+}
+
+/// K = Argon2id("pass phrase", salt, iterations, memory, parallelism 1).
+fn passphrase_key(v: &serde_json::Value) -> orion::hazardous::aead::xchacha20poly1305::SecretKey {
+    let sealed = &v["secrets"]["sealed"];
+    let cost = orion::kdf::CostParams::new(
+        sealed["iterations"].as_u64().unwrap() as u32,
+        sealed["memory_kib"].as_u64().unwrap() as u32,
+        1,
+    )
+    .unwrap();
+    let key = orion::kdf::derive_key(
+        &orion::kdf::Password::try_from(&b"pass phrase"[..]).unwrap(),
+        &orion::kdf::Salt::try_from(&b64_field(&sealed["salt"])[..]).unwrap(),
+        &cost,
+        32,
+    )
+    .unwrap();
+    orion::hazardous::aead::xchacha20poly1305::SecretKey::try_from(key.unprotected_as_ref())
+        .unwrap()
+}
+
+#[test]
+fn a_version_1_profile_is_read_and_upgraded_without_its_url_marks() {
+    use orion::hazardous::aead::xchacha20poly1305::{Nonce, XChaCha20Poly1305};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = full_sealed_profile(&dir);
+    let v2: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let key = passphrase_key(&v2);
+    let blob = sealed_keys(&v2);
+    let mut keys = vec![0u8; blob.len() - 40];
+    XChaCha20Poly1305::open(
+        &key,
+        &Nonce::try_from(&blob[..24]).unwrap(),
+        &blob[24..],
+        Some(&profile_aad_by_hand(&v2)),
+        &mut keys,
+    )
+    .unwrap();
+    // The same profile as version 1 wrote it: marks keyed by URL, sealed
+    // under the version 1 AAD.
+    let mut v1 = v2.clone();
+    let object = v1.as_object_mut().unwrap();
+    object.remove("databases");
+    object.remove("peer_trust");
+    object.insert("strongroom_profile".into(), 1.into());
+    object.insert(
+        "key_versions".into(),
+        serde_json::json!({ "postgres://app@db/sensitive\npatient": 3 }),
+    );
+    let nonce = [9u8; 24];
+    let mut sealed = vec![0u8; keys.len() + 16];
+    XChaCha20Poly1305::seal(
+        &key,
+        &Nonce::from(nonce),
+        &keys,
+        Some(&profile_aad_by_hand(&v1)),
+        &mut sealed,
+    )
+    .unwrap();
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(&sealed);
+    v1["secrets"]["sealed"]["sealed_keys"] = base64_of(&blob).into();
+    fs::write(&path, serde_json::to_vec(&v1).unwrap()).unwrap();
+
+    let mut loaded = Profile::load(&path, Some("pass phrase")).unwrap();
+    assert_eq!(
+        loaded.databases().count(),
+        0,
+        "URL marks are not carried over"
+    );
+    assert_eq!(loaded.pinned_peers().count(), 1, "pins are");
+    assert_eq!(
+        loaded.identity().signing_secret().unprotected_as_bytes(),
+        &keys[32..]
+    );
+    // An edit of the version 1 marks is still detected.
+    let original = fs::read(&path).unwrap();
+    edit_json(&path, |v| {
+        v["key_versions"]["postgres://app@db/sensitive\npatient"] = 1.into()
+    });
+    assert!(matches!(
+        Profile::load(&path, Some("pass phrase")),
+        Err(Error::WrongPassphrase { .. })
+    ));
+    fs::write(&path, &original).unwrap();
+    // Its next change saves it as version 2.
+    loaded.pin(Identity::generate().unwrap().public()).unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(saved["strongroom_profile"], 2);
+    assert!(saved.get("key_versions").is_none());
+    assert_eq!(
+        Profile::load(&path, Some("pass phrase"))
+            .unwrap()
+            .pinned_peers()
+            .count(),
+        2
+    );
+    // A version 2 file with version 1 marks is malformed.
+    edit_json(&path, |v| v["key_versions"] = serde_json::json!({}));
+    assert!(matches!(
+        Profile::load(&path, Some("pass phrase")),
+        Err(Error::ProfileMalformed { .. })
+    ));
 }
 
 #[test]

@@ -5,8 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use diesel::prelude::*;
-
 use super::Client;
 use crate::cache::KeyId;
 use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
@@ -14,9 +12,8 @@ use crate::crypto::signature::{self, GrantKind, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::rows::{now_micros, AccessKeyRow, KeyHeadRow};
-use crate::store::schema::{access_keys, key_heads, policies};
-use crate::store::tx::{db_err, on_backend};
+use crate::store::grants::{self, KIND_AUTHORIZE};
+use crate::store::keys::{self, HeadLock, Wrapped, WrappedKeySlot};
 use crate::store::AnyConnection;
 
 /// The key a write uses.
@@ -41,11 +38,6 @@ impl From<Error> for KeyUnavailable {
     }
 }
 
-/// `policies.kind` of a read share.
-pub(crate) const KIND_READ: &str = "read";
-/// `policies.kind` of an authoriser grant.
-pub(crate) const KIND_AUTHORIZE: &str = "authorize";
-
 /// The current key version of (writer, type), read so that a concurrent
 /// rotation waits for this transaction (PostgreSQL: `FOR SHARE`; SQLite's
 /// write transactions are already exclusive).
@@ -54,7 +46,7 @@ pub(crate) fn current_version(
     writer: ClientId,
     record_type: &str,
 ) -> Result<Option<u32>> {
-    read_head(conn, writer, record_type, false)
+    keys::lock_head(conn, writer, record_type, HeadLock::Write)
 }
 
 /// The current key version of (writer, type), locked for a rotation
@@ -65,42 +57,7 @@ pub(crate) fn current_version_for_rotation(
     writer: ClientId,
     record_type: &str,
 ) -> Result<Option<u32>> {
-    read_head(conn, writer, record_type, true)
-}
-
-fn read_head(
-    conn: &mut AnyConnection,
-    writer: ClientId,
-    record_type: &str,
-    exclusive: bool,
-) -> Result<Option<u32>> {
-    // The head row is the lock writes and rotations meet on; the database
-    // may have deleted it, and locking a missing row locks nothing, so it
-    // is (re)created first. Its value is only a hint.
-    let placeholder = KeyHeadRow {
-        writer_id: writer.to_string(),
-        record_type: record_type.to_owned(),
-        current_version: 0,
-        updated_at: now_micros(),
-    };
-    on_backend!(&mut *conn, |c| diesel::insert_into(key_heads::table)
-        .values(&placeholder)
-        .on_conflict_do_nothing()
-        .execute(c))
-    .map_err(db_err)?;
-    let query = key_heads::table
-        .filter(key_heads::writer_id.eq(writer.to_string()))
-        .filter(key_heads::record_type.eq(record_type))
-        .select(key_heads::current_version);
-    let version: Option<i32> = match conn {
-        AnyConnection::Postgresql(pg) if exclusive => query.for_update().first(pg).optional(),
-        AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional(),
-        AnyConnection::Sqlite(_) => query.first(conn).optional(),
-    }
-    .map_err(db_err)?;
-    version
-        .map(|v| u32::try_from(v).map_err(|_| Error::Decryption))
-        .transpose()
+    keys::lock_head(conn, writer, record_type, HeadLock::Rotation)
 }
 
 impl Client {
@@ -133,7 +90,6 @@ impl Client {
         }
         let key = AccessKey::generate();
         let version = 1;
-        let now = now_micros();
         // Two processes creating the first key meet on the primary key of
         // this row; the loser's transaction rolls back and it retries.
         let of = KeyId {
@@ -141,18 +97,8 @@ impl Client {
             record_type: record_type.to_owned(),
             key_version: version,
         };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key, now)?;
-        diesel::update(
-            key_heads::table
-                .filter(key_heads::writer_id.eq(me.to_string()))
-                .filter(key_heads::record_type.eq(record_type)),
-        )
-        .set((
-            key_heads::current_version.eq(version as i32),
-            key_heads::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map_err(db_err)?;
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
+        keys::set_head(conn, me, record_type, version)?;
         tracing::info!(record_type, version, "created access key");
         Ok(WriteKey {
             version,
@@ -171,22 +117,13 @@ impl Client {
         record_type: &str,
     ) -> Result<Option<u32>> {
         let me = self.id();
-        let versions: Vec<i32> = access_keys::table
-            .filter(access_keys::writer_id.eq(me.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(me.to_string()))
-            .filter(access_keys::wrapper_id.eq(me.to_string()))
-            .order(access_keys::key_version.desc())
-            .select(access_keys::key_version)
-            .load(conn)
-            .map_err(db_err)?;
+        // Malformed versions (NULL, out of range, of another type) are
+        // passed over, never a failed write.
+        let versions = keys::self_wrapped_versions(conn, me, record_type)?;
         // The newest version whose key really opens: the wrapper column is
         // only a claim, the HPKE auth tag is the proof.
         let mut newest = None;
         for version in versions {
-            let Ok(version) = u32::try_from(version) else {
-                continue;
-            };
             match self.access_key(conn, me, record_type, version) {
                 Ok(_) => {
                     newest = Some(version);
@@ -242,26 +179,7 @@ impl Client {
     /// wrapped keys or grants): a type that has them must not start a new
     /// key lineage.
     fn type_has_rows(&self, conn: &mut AnyConnection, record_type: &str) -> Result<bool> {
-        let me = self.id().to_string();
-        let keys: i64 = access_keys::table
-            .filter(access_keys::writer_id.eq(&me))
-            .filter(access_keys::record_type.eq(record_type))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        let grants: i64 = policies::table
-            .filter(policies::writer_id.eq(&me))
-            .filter(policies::record_type.eq(record_type))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        let records: i64 = crate::store::schema::records::table
-            .filter(crate::store::schema::records::writer_id.eq(&me))
-            .filter(crate::store::schema::records::record_type.eq(record_type))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        Ok(keys + grants + records > 0)
+        keys::type_has_rows(conn, self.id(), record_type)
     }
 
     /// Wraps `key` to `reader` (this client is the wrapper) and stores it.
@@ -272,7 +190,6 @@ impl Client {
         of: &KeyId,
         reader_id: ClientId,
         reader_key: &EncryptionPublicKey,
-        now: i64,
     ) -> Result<()> {
         let (writer, record_type, version) =
             (of.writer_id, of.record_type.as_str(), of.key_version);
@@ -285,20 +202,13 @@ impl Client {
         };
         let wrapped =
             wrap::wrap_access_key(key, &ctx, reader_key, self.identity.encryption_secret())?;
-        diesel::insert_into(access_keys::table)
-            .values(&AccessKeyRow {
-                writer_id: writer.to_string(),
-                record_type: record_type.to_owned(),
-                key_version: i32::try_from(version)
-                    .map_err(|_| Error::InvalidInput("key version overflow"))?,
-                reader_id: reader_id.to_string(),
-                wrapper_id: self.id().to_string(),
-                eak: wrapped.into_string(),
-                created_at: now,
-            })
-            .execute(conn)
-            .map_err(db_err)?;
-        Ok(())
+        let slot = WrappedKeySlot {
+            writer_id: writer,
+            record_type,
+            key_version: version,
+            reader_id,
+        };
+        keys::insert_wrapped(conn, slot, self.id(), wrapped.into_string())
     }
 
     /// Puts a key this client created into the cache (after its commit).
@@ -334,19 +244,17 @@ impl Client {
         if let Some(key) = self.keys.get(&id) {
             return Ok(key);
         }
-        let row: Option<AccessKeyRow> = access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(
-                access_keys::key_version.eq(i32::try_from(version).map_err(|_| Error::Decryption)?),
-            )
-            .filter(access_keys::reader_id.eq(self.id().to_string()))
-            .select(AccessKeyRow::as_select())
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let row = row.ok_or(KeyUnavailable::NotShared)?;
-        let wrapper: ClientId = row.wrapper_id.parse().map_err(|_| Error::Decryption)?;
+        let slot = WrappedKeySlot {
+            writer_id: writer,
+            record_type,
+            key_version: version,
+            reader_id: self.id(),
+        };
+        let (wrapper, eak) = match keys::find_wrapped(conn, slot)? {
+            Wrapped::Absent => return Err(KeyUnavailable::NotShared),
+            Wrapped::Malformed => return Err(KeyUnavailable::Failed(Error::Decryption)),
+            Wrapped::Found(wrapper, eak) => (wrapper, eak),
+        };
         if !self.accepts_wrapper(conn, writer, record_type, wrapper, version)? {
             tracing::warn!(%writer, record_type, %wrapper, "wrapped key by a client the writer did not authorise");
             return Err(KeyUnavailable::Failed(Error::Decryption));
@@ -360,7 +268,7 @@ impl Client {
             wrapper_id: wrapper,
         };
         let key = wrap::unwrap_access_key(
-            &row.eak,
+            &eak,
             &ctx,
             self.identity.encryption_secret(),
             &wrapper_keys.encryption_key,
@@ -401,33 +309,32 @@ impl Client {
         record_type: &str,
         authorizer: ClientId,
     ) -> Result<Option<u32>> {
-        let row: Option<(i32, String, String, Option<String>)> = policies::table
-            .filter(policies::writer_id.eq(writer.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(authorizer.to_string()))
-            .filter(policies::kind.eq(KIND_AUTHORIZE))
-            .filter(policies::granted_by.eq(writer.to_string()))
-            .select((
-                policies::key_version,
-                policies::signature,
-                policies::reader_key,
-                policies::via,
-            ))
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let Some((version, signature, reader_key, via)) = row else {
-            return Ok(None);
+        let found = grants::find(
+            conn,
+            writer,
+            record_type,
+            authorizer,
+            KIND_AUTHORIZE,
+            Some(writer),
+        )?;
+        // A malformed row is no grant (as if absent).
+        let row = match found {
+            grants::Found::Absent => return Ok(None),
+            grants::Found::Row(row) => Some(*row),
+            grants::Found::Malformed => None,
         };
-        let Ok(reader_key) = EncryptionPublicKey::from_base64(&reader_key) else {
-            return Ok(None);
-        };
-        let via = match via.map(|v| v.parse::<ClientId>()) {
-            None => None,
-            Some(Ok(via)) => Some(via),
-            Some(Err(_)) => return Ok(None),
-        };
-        let Ok(version) = u32::try_from(version) else {
+        let parsed = row.and_then(|row| {
+            let reader_key = EncryptionPublicKey::from_base64(&row.reader_key).ok()?;
+            let via = match row.via.map(|v| v.parse::<ClientId>()) {
+                None => None,
+                Some(Ok(via)) => Some(via),
+                Some(Err(_)) => return None,
+            };
+            let version = u32::try_from(row.key_version).ok()?;
+            Some((version, row.signature, reader_key, via))
+        });
+        let Some((version, signature, reader_key, via)) = parsed else {
+            tracing::warn!(record_type, "ignoring a malformed authoriser grant row");
             return Ok(None);
         };
         let writer_keys = self.peer(conn, writer)?;

@@ -5,15 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use diesel::prelude::*;
-
 use super::Client;
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
 use crate::model::NewRecord;
-use crate::store::rows::now_micros;
-use crate::store::schema::import_map;
-use crate::store::tx::{db_err, on_backend};
+use crate::store::imports;
 
 /// One source row to import.
 #[derive(Debug, Clone)]
@@ -34,15 +30,6 @@ pub struct ImportBatchOutcome {
     pub already_imported: usize,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = import_map)]
-struct MapRow<'a> {
-    source: &'a str,
-    source_id: &'a str,
-    record_id: String,
-    imported_at: i64,
-}
-
 impl Client {
     /// Imports a batch of source rows from `source` (a name for the source
     /// table, stable across runs): the rows not imported before become
@@ -61,31 +48,19 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let done = self.imported(source, &ids)?;
+            let done = self.import_map(source, &ids)?;
             let todo: Vec<&ImportRow> = rows
                 .iter()
                 .filter(|r| !done.contains_key(&r.source_id))
                 .collect();
             let records: Vec<NewRecord> = todo.iter().map(|r| r.record.clone()).collect();
             let written = self.put_many_then(&records, |conn, metas| {
-                let now = now_micros();
-                let map: Vec<MapRow<'_>> = todo
+                let mapping: Vec<(&str, RecordId)> = todo
                     .iter()
                     .zip(metas)
-                    .map(|(row, meta)| MapRow {
-                        source,
-                        source_id: &row.source_id,
-                        record_id: meta.id.to_string(),
-                        imported_at: now,
-                    })
+                    .map(|(row, meta)| (row.source_id.as_str(), meta.id))
                     .collect();
-                for chunk in map.chunks(1000) {
-                    on_backend!(&mut *conn, |c| diesel::insert_into(import_map::table)
-                        .values(chunk)
-                        .execute(c))
-                    .map_err(db_err)?;
-                }
-                Ok(())
+                imports::insert(conn, source, &mapping)
             });
             match written {
                 Ok(_) => {
@@ -104,37 +79,37 @@ impl Client {
     }
 
     /// The records that rows of `source` became, for those of `source_ids`
-    /// already imported.
+    /// already imported. A mapping row whose record id is malformed is left
+    /// out here (the row still counts as imported for
+    /// [`Client::import_batch`], which never imports it twice).
     pub fn imported(
         &self,
         source: &str,
         source_ids: &[String],
     ) -> Result<HashMap<String, RecordId>> {
+        Ok(self
+            .import_map(source, source_ids)?
+            .into_iter()
+            .filter_map(|(source_id, record_id)| Some((source_id, record_id?)))
+            .collect())
+    }
+
+    /// The mapping rows of `source` for those of `source_ids` already
+    /// imported, each with its record id if that parses. Loaded in a form
+    /// that cannot fail as a whole: a malformed row is one entry, never an
+    /// error.
+    fn import_map(
+        &self,
+        source: &str,
+        source_ids: &[String],
+    ) -> Result<HashMap<String, Option<RecordId>>> {
         let mut conn = self.store.conn()?;
-        let mut out = HashMap::new();
-        for chunk in source_ids.chunks(1000) {
-            let rows: Vec<(String, String)> = import_map::table
-                .filter(import_map::source.eq(source))
-                .filter(import_map::source_id.eq_any(chunk))
-                .select((import_map::source_id, import_map::record_id))
-                .load(&mut *conn)
-                .map_err(db_err)?;
-            for (source_id, record_id) in rows {
-                let record_id = record_id.parse().map_err(|_| Error::Decryption)?;
-                out.insert(source_id, record_id);
-            }
-        }
-        Ok(out)
+        imports::find(&mut conn, source, source_ids)
     }
 
     /// How many rows of `source` have been imported.
     pub fn imported_count(&self, source: &str) -> Result<u64> {
         let mut conn = self.store.conn()?;
-        let count: i64 = import_map::table
-            .filter(import_map::source.eq(source))
-            .count()
-            .get_result(&mut *conn)
-            .map_err(db_err)?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        imports::count(&mut conn, source)
     }
 }

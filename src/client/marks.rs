@@ -10,14 +10,12 @@
 
 use std::sync::PoisonError;
 
-use diesel::prelude::*;
-
 use super::Client;
 use crate::error::{Error, Result};
 use crate::ids::DatabaseId;
 use crate::store::identity::{self, StoredIdentity};
-use crate::store::schema::access_keys;
-use crate::store::tx::{db_err, write_transaction};
+use crate::store::keys;
+use crate::store::tx::write_transaction;
 use crate::store::AnyConnection;
 
 impl Client {
@@ -74,16 +72,7 @@ impl Client {
     /// Whether the database holds any access key this client wrapped for
     /// itself (any record type).
     fn holds_own_keys(&self, conn: &mut AnyConnection) -> Result<bool> {
-        let me = self.id().to_string();
-        let found: Option<i32> = access_keys::table
-            .filter(access_keys::writer_id.eq(&me))
-            .filter(access_keys::reader_id.eq(&me))
-            .filter(access_keys::wrapper_id.eq(&me))
-            .select(access_keys::key_version)
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        Ok(found.is_some())
+        keys::holds_self_wrapped_keys(conn, self.id())
     }
 
     /// This client's mark for `record_type` in `database`, re-read from the

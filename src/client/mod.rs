@@ -23,6 +23,7 @@
 //! ```
 
 mod access;
+mod grant_rules;
 mod import;
 mod marks;
 mod peers;
@@ -46,7 +47,7 @@ use crate::store::Store;
 
 pub use import::{ImportBatchOutcome, ImportRow};
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
-pub use rewrap::{RewrapOutcome, DEFAULT_REWRAP_BATCH};
+pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};
 pub use share::{RevokeOutcome, Share, ShareKind, ShareOutcome};
 
 /// Counters a client keeps about its key work.

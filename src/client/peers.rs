@@ -3,75 +3,15 @@
 //! fingerprint, with [`PeerTrust::Verified`]); a key the database serves
 //! that differs from the pin is reported as [`Error::KeyChanged`].
 
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Binary, Nullable};
-
 use super::Client;
 use crate::crypto::fingerprint::Fingerprint;
-use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey};
 use crate::error::{Error, Result};
 use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
 use crate::profile::PeerTrust;
-use crate::store::rows::{now_micros, ClientRow};
-use crate::store::schema::clients;
-use crate::store::tx::{db_err, is_unique_violation};
+use crate::store::clients::{self, Served};
+use crate::store::tx::is_unique_violation;
 use crate::store::AnyConnection;
-
-fn parse_row(row: &ClientRow) -> Result<PublicIdentity> {
-    Ok(PublicIdentity {
-        client_id: row.client_id.parse().map_err(|_| Error::Decryption)?,
-        encryption_key: EncryptionPublicKey::from_base64(&row.public_key)
-            .map_err(|_| Error::Decryption)?,
-        signing_key: SigningPublicKey::from_base64(&row.signing_key)
-            .map_err(|_| Error::Decryption)?,
-    })
-}
-
-/// What the database serves for a client id.
-enum Served {
-    /// No row.
-    Nothing,
-    /// A row whose keys parse, for this very id.
-    Keys(PublicIdentity),
-    /// A row that does not parse (NULL, not UTF-8, bad base64, wrong id).
-    Malformed,
-}
-
-/// The `clients` row of `client_id`, loaded as bytes so that a malformed
-/// row is [`Served::Malformed`], never a failed query.
-fn find(conn: &mut AnyConnection, client_id: ClientId) -> Result<Served> {
-    type Bytes = Nullable<Binary>;
-    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> = clients::table
-        .filter(clients::client_id.eq(client_id.to_string()))
-        .select((
-            sql::<Bytes>("clients.client_id"),
-            sql::<Bytes>("clients.public_key"),
-            sql::<Bytes>("clients.signing_key"),
-        ))
-        .first(conn)
-        .optional()
-        .map_err(db_err)?;
-    let Some((id, public_key, signing_key)) = row else {
-        return Ok(Served::Nothing);
-    };
-    let text = |bytes: Option<Vec<u8>>| bytes.and_then(|b| String::from_utf8(b).ok());
-    let parsed = (|| {
-        let row = ClientRow {
-            client_id: text(id)?,
-            name: None,
-            public_key: text(public_key)?,
-            signing_key: text(signing_key)?,
-            created_at: 0,
-        };
-        parse_row(&row).ok()
-    })();
-    Ok(match parsed {
-        Some(keys) if keys.client_id == client_id => Served::Keys(keys),
-        _ => Served::Malformed,
-    })
-}
 
 impl Client {
     /// Inserts this client's public keys, or checks the registered ones
@@ -81,7 +21,7 @@ impl Client {
         let me = *self.public();
         let name = self.with_profile(|p| p.name().map(str::to_owned));
         for _attempt in 0..2 {
-            let served = find(&mut conn, me.client_id)?;
+            let served = clients::find(&mut conn, me.client_id)?;
             if !matches!(served, Served::Nothing) {
                 return if matches!(served, Served::Keys(keys) if keys == me) {
                     Ok(())
@@ -92,18 +32,7 @@ impl Client {
                     })
                 };
             }
-            let row = ClientRow {
-                client_id: me.client_id.to_string(),
-                name: name.clone(),
-                public_key: me.encryption_key.to_base64(),
-                signing_key: me.signing_key.to_base64(),
-                created_at: now_micros(),
-            };
-            match diesel::insert_into(clients::table)
-                .values(&row)
-                .execute(&mut *conn)
-                .map_err(db_err)
-            {
+            match clients::insert(&mut conn, &me, name.as_deref()) {
                 Ok(_) => {
                     tracing::info!(client_id = %me.client_id, "registered client");
                     return Ok(());
@@ -131,7 +60,7 @@ impl Client {
             return Ok(*self.public());
         }
         let (pinned, trust) = self.with_profile(|p| (p.pinned(client_id).copied(), p.peer_trust()));
-        let served = find(conn, client_id)?;
+        let served = clients::find(conn, client_id)?;
         if let Some(pinned) = pinned {
             return match served {
                 Served::Keys(keys) if keys == pinned => Ok(pinned),
@@ -177,7 +106,7 @@ impl Client {
         }
         let mut conn = self.store.conn()?;
         let pinned = self.with_profile(|p| p.pinned(client_id).copied());
-        let keys = match (pinned, find(&mut conn, client_id)?) {
+        let keys = match (pinned, clients::find(&mut conn, client_id)?) {
             (Some(pinned), Served::Keys(keys)) if keys != pinned => {
                 return Err(Error::KeyChanged { client_id })
             }

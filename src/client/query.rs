@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::b64;
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
+use crate::store::records::KeysetId;
 
 /// The largest page a query returns.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -48,14 +49,25 @@ struct CursorBody {
     o: Order,
     t: i64,
     id: String,
+    /// The id's bytes (base64url) when they are not UTF-8 (a hostile row
+    /// on SQLite, which stores any bytes as text); `id` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    b: Option<String>,
 }
 
 impl Cursor {
-    pub(crate) fn new(order: Order, timestamp: i64, record_id: &str) -> Self {
+    /// The cursor after the row at (`timestamp`, `record_id`), both as
+    /// stored: the id is any bytes, so a page can end on a malformed row.
+    pub(crate) fn new(order: Order, timestamp: i64, record_id: &[u8]) -> Self {
+        let (id, b) = match std::str::from_utf8(record_id) {
+            Ok(id) => (id.to_owned(), None),
+            Err(_) => (String::new(), Some(b64::encode(record_id))),
+        };
         let body = CursorBody {
             o: order,
             t: timestamp,
-            id: record_id.to_owned(),
+            id,
+            b,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         Cursor(format!("{CURSOR_PREFIX}{}", b64::encode(&json)))
@@ -67,22 +79,33 @@ impl Cursor {
         Ok(Cursor(text.to_owned()))
     }
 
-    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, String)> {
+    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, KeysetId)> {
         let body = Self::decode(&self.0)?;
         if body.o != order {
             return Err(Error::InvalidInput(
                 "the cursor belongs to a query with another order",
             ));
         }
-        Ok((body.t, body.id))
+        let id = match body.b {
+            None => KeysetId::Text(body.id),
+            Some(bytes) => KeysetId::Bytes(
+                b64::decode(&bytes).map_err(|_| Error::InvalidInput("malformed query cursor"))?,
+            ),
+        };
+        Ok((body.t, id))
     }
 
+    /// The cursor's body. Its id is not checked to be a record id: a page
+    /// may end on a row whose stored id is malformed, and the next page
+    /// must still start after it.
     fn decode(text: &str) -> Result<CursorBody> {
         const BAD: Error = Error::InvalidInput("malformed query cursor");
         let encoded = text.strip_prefix(CURSOR_PREFIX).ok_or(BAD)?;
         let json = b64::decode(encoded).map_err(|_| BAD)?;
         let body: CursorBody = serde_json::from_slice(&json).map_err(|_| BAD)?;
-        body.id.parse::<RecordId>().map_err(|_| BAD)?;
+        if let Some(bytes) = &body.b {
+            b64::decode(bytes).map_err(|_| BAD)?;
+        }
         Ok(body)
     }
 

@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use diesel::prelude::*;
-
 use super::access::KeyUnavailable;
-use super::query::{Cursor, Page, Query, SkipReason, Skipped};
+use super::query::{Cursor, Order, Page, Query, SkipReason, Skipped};
 use super::verify::{Check, Checks, Claim};
 use super::Client;
 use crate::crypto::keys::AccessKey;
@@ -16,15 +14,13 @@ use crate::error::{Error, Result};
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
 use crate::record::SealedRecord;
-use crate::store::rows::{meta_tag, record_meta, RecordRow, RecordTimes, RowHead};
-use crate::store::schema::{meta_index, records};
-use crate::store::tx::{db_err, read_transaction};
-use crate::store::AnyConnection;
+use crate::store::records::{self, Selection, Writers};
+use crate::store::rows::{record_meta, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable};
+use crate::store::tx::read_transaction;
+use crate::store::{AnyConnection, Backend};
 
 /// Below this many records a page is opened on the calling thread.
 const PARALLEL_THRESHOLD: usize = 128;
-
-type DB = <AnyConnection as diesel::Connection>::Backend;
 
 /// A fetched row with what it needs to be parsed, checked and opened.
 struct Pending {
@@ -40,20 +36,19 @@ impl Client {
     ///
     /// Errors: [`Error::NotFound`] if there is no such record,
     /// [`Error::AccessDenied`] if this client holds no key for it,
-    /// [`Error::Decryption`] if it fails verification.
+    /// [`Error::Decryption`] if it fails verification or its stored row is
+    /// malformed (a column NULL, not UTF-8 or out of range).
     pub fn get(&self, id: RecordId) -> Result<Record> {
         let mut conn = self.store.conn()?;
         read_transaction(&mut conn, |conn| self.get_in(conn, id))
     }
 
     fn get_in(&self, conn: &mut AnyConnection, id: RecordId) -> Result<Record> {
-        let row: Option<RecordRow> = records::table
-            .find(id.to_string())
-            .select(RecordRow::as_select())
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        let row = row.ok_or(Error::NotFound { record_id: id })?;
+        let stored = records::find(conn, id)?;
+        let row = stored
+            .ok_or(Error::NotFound { record_id: id })?
+            .parse()
+            .map_err(|_| Error::Decryption)?;
         let sealed = row.to_sealed()?;
         let times = row.times()?;
         if sealed.record_id != id {
@@ -91,14 +86,8 @@ impl Client {
         let mut rows = self.select_rows(conn, query)?;
         let next = if rows.len() > query.limit {
             rows.truncate(query.limit);
-            rows.last().map(|row| {
-                let t = if query.order.by_created() {
-                    row.created_at
-                } else {
-                    row.updated_at
-                };
-                Cursor::new(query.order, t, &row.record_id)
-            })
+            rows.last()
+                .and_then(|row| page_end(row, query.order, self.store.backend()))
         } else {
             None
         };
@@ -125,80 +114,33 @@ impl Client {
         })
     }
 
-    fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<RecordRow>> {
-        let me = self.id().to_string();
-        let mut q = records::table
-            .select(RecordRow::as_select())
-            .into_boxed::<DB>();
-        q = match (&query.writers, query.shared) {
-            (Some(writers), _) => q.filter(records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>())),
-            (None, false) => q.filter(records::writer_id.eq(me)),
-            (None, true) => q.filter(
-                records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "(records.writer_id, records.record_type) IN \
-                     (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
-                )
-                .bind::<diesel::sql_types::Text, _>(me)
-                .sql(")")),
-            ),
+    fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<StoredRecord>> {
+        let writers = match (&query.writers, query.shared) {
+            (Some(writers), _) => Writers::These(writers),
+            (None, false) => Writers::Own(self.id()),
+            (None, true) => Writers::OwnAndShared(self.id()),
         };
-        if let Some(record_type) = &query.record_type {
-            q = q.filter(records::record_type.eq(record_type.clone()));
-        }
-        for (name, value) in &query.plain {
-            q = q.filter(
-                records::record_id.eq_any(
-                    meta_index::table
-                        .filter(meta_index::tag.eq(meta_tag(name, value)))
-                        .select(meta_index::record_id),
-                ),
-            );
-        }
-        if let Some(t) = query.created_from {
-            q = q.filter(records::created_at.ge(t));
-        }
-        if let Some(t) = query.created_before {
-            q = q.filter(records::created_at.lt(t));
-        }
-        if let Some(t) = query.updated_from {
-            q = q.filter(records::updated_at.ge(t));
-        }
-        if let Some(t) = query.updated_before {
-            q = q.filter(records::updated_at.lt(t));
-        }
         let after = query
             .after
             .as_ref()
             .map(|c| c.decode_for(query.order))
             .transpose()?;
-        let asc = query.order.ascending();
-        q = match (query.order.by_created(), asc) {
-            (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
-            (true, false) => q.order((records::created_at.desc(), records::record_id.desc())),
-            (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
-            (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
-        };
-        if let Some((t, id)) = after {
-            // A row-value comparison, so both engines seek the index to the
-            // cursor instead of filtering every earlier row.
-            let column = if query.order.by_created() {
-                "records.created_at"
-            } else {
-                "records.updated_at"
-            };
-            let op = if asc { ">" } else { "<" };
-            q = q.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                    "({column}, records.record_id) {op} ("
-                ))
-                .bind::<diesel::sql_types::BigInt, _>(t)
-                .sql(", ")
-                .bind::<diesel::sql_types::Text, _>(id)
-                .sql(")"),
-            );
-        }
-        let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
-        q.limit(limit).load(conn).map_err(db_err)
+        records::select(
+            conn,
+            Selection {
+                writers,
+                record_type: query.record_type.as_deref(),
+                plain: &query.plain,
+                created_from: query.created_from,
+                created_before: query.created_before,
+                updated_from: query.updated_from,
+                updated_before: query.updated_before,
+                by_created: query.order.by_created(),
+                ascending: query.order.ascending(),
+                after,
+                limit: i64::try_from(query.limit + 1).unwrap_or(i64::MAX),
+            },
+        )
     }
 
     /// Verifies, then (when a key is given) decrypts.
@@ -222,19 +164,29 @@ impl Client {
     fn open_rows(
         &self,
         conn: &mut AnyConnection,
-        rows: Vec<RecordRow>,
+        rows: Vec<StoredRecord>,
         with_data: bool,
     ) -> Result<(Vec<Record>, Vec<Skipped>)> {
         let mut skipped = Vec::new();
         let mut heads = Vec::with_capacity(rows.len());
-        for row in rows {
-            match row.head() {
-                Ok(head) => heads.push((row, head)),
-                Err(_) => skipped.push(Skipped {
+        for stored in rows {
+            let parsed = stored.parse().and_then(|row| match row.head() {
+                Ok(head) => Ok((row, head)),
+                Err(_) => Err(Unreadable {
                     record_id: row.id(),
                     writer_id: row.writer(),
-                    reason: SkipReason::Invalid,
                 }),
+            });
+            match parsed {
+                Ok(parsed) => heads.push(parsed),
+                Err(bad) => {
+                    tracing::warn!(record_id = ?bad.record_id, "a stored record row is malformed");
+                    skipped.push(Skipped {
+                        record_id: bad.record_id,
+                        writer_id: bad.writer_id,
+                        reason: SkipReason::Invalid,
+                    });
+                }
             }
         }
         let mut checks = Checks::default();
@@ -351,5 +303,26 @@ impl Client {
                 })
                 .collect()
         })
+    }
+}
+
+/// Where the page that ends with `last` ends, for the next page's cursor:
+/// its time and id as stored, whatever they hold, so the keyset always
+/// moves past a malformed row. A NULL time sorts before every time on
+/// SQLite and after every time on PostgreSQL: where the NULLs come first
+/// the next page starts after all of them (the keyset comparison passes
+/// NULL rows over); where they come last, nothing after them is reachable
+/// and this is the last page. A NULL id (SQLite only) sorts first among
+/// rows of its time.
+fn page_end(last: &StoredRecord, order: Order, backend: Backend) -> Option<Cursor> {
+    let asc = order.ascending();
+    match last.time(order.by_created()) {
+        Some(t) => Some(Cursor::new(order, t, last.id_bytes().unwrap_or_default())),
+        None if (backend == Backend::Sqlite) == asc => Some(Cursor::new(
+            order,
+            if asc { i64::MIN } else { i64::MAX },
+            b"",
+        )),
+        None => None,
     }
 }

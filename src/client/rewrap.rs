@@ -5,20 +5,19 @@
 
 use std::collections::BTreeMap;
 
-use diesel::prelude::*;
-
 use super::access::current_version;
 use super::verify::{Checks, Claim};
-use super::write::{drop_unused_batches, insert_batch, RECORDS_PER_BATCH};
+use super::write::RECORDS_PER_BATCH;
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::BatchId;
 use crate::record::{sign_batch, RecordProof, SealedRecord};
-use crate::store::rows::{json_object, now_micros, BatchRow, RecordRow};
-use crate::store::schema::records;
-use crate::store::tx::{db_err, write_transaction};
+use crate::store::batches;
+use crate::store::records;
+use crate::store::rows::{json_object, now_micros, BatchRow, RecordRow, StoredRecord};
+use crate::store::tx::{read_transaction, write_transaction};
 use crate::store::AnyConnection;
 
 /// Records per re-wrap transaction when [`Client::revoke`] re-wraps.
@@ -30,10 +29,40 @@ pub const DEFAULT_REWRAP_BATCH: usize = 500;
 pub struct RewrapOutcome {
     /// Records whose data keys now sit under the current key version.
     pub rewrapped: usize,
-    /// Records left as they were because they failed verification.
+    /// Records left as they were because their stored row is malformed or
+    /// they failed verification; each is counted once per pass.
     pub invalid: usize,
     /// Transactions committed (one per batch).
     pub batches: usize,
+    /// Records of the type still sealed under an older key version when
+    /// the pass ended (the invalid ones among them), counted then. `None`
+    /// while the pass runs (in progress reports), and after an
+    /// interruption whose database did not answer the count either.
+    pub remaining: Option<usize>,
+}
+
+/// How a re-wrap went that could not fail the call it ran in (the one
+/// after a committed revocation): what was done, and the error that
+/// interrupted it, if one did. A later [`Client::rewrap_existing`] resumes
+/// the work.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RewrapReport {
+    /// What the pass did before it ended (all of it, or up to the
+    /// interruption).
+    pub done: RewrapOutcome,
+    /// The error that stopped it; `None` if it ran to the end.
+    pub interrupted: Option<Error>,
+}
+
+/// One re-wrap transaction's work.
+struct Step {
+    done: RewrapOutcome,
+    /// The stored id of the last row it looked at (where the next one
+    /// starts); `None` when there were no rows left.
+    last: Option<Vec<u8>>,
+    /// With no rows left: the records still under an older version.
+    remaining: usize,
 }
 
 impl Client {
@@ -42,7 +71,8 @@ impl Client {
     /// values untouched, the records signed again. Works in batches of
     /// `batch_size`, one transaction and one batch signature each;
     /// interrupted, it resumes where it stopped when called again. Records
-    /// that fail verification are left as they are and counted.
+    /// that fail verification, or whose stored row is malformed, are left
+    /// as they are, counted and passed over.
     pub fn rewrap_existing(&self, record_type: &str, batch_size: usize) -> Result<RewrapOutcome> {
         self.rewrap_existing_with_progress(record_type, batch_size, |_| {})
     }
@@ -53,80 +83,164 @@ impl Client {
         &self,
         record_type: &str,
         batch_size: usize,
-        mut progress: impl FnMut(&RewrapOutcome),
+        progress: impl FnMut(&RewrapOutcome),
     ) -> Result<RewrapOutcome> {
-        validate::record_type(record_type)?;
-        let batch_size = i64::try_from(batch_size.clamp(1, 4096)).unwrap_or(500);
-        let mut conn = self.store.conn()?;
-        let me = self.id();
-        let mut total = RewrapOutcome::default();
-        let mut after = String::new();
-        loop {
-            let (done, last) = write_transaction(&mut conn, |conn| {
-                current_version(conn, me, record_type)?;
-                let Some(current) = self.own_current_version(conn, record_type)? else {
-                    return Ok((RewrapOutcome::default(), None));
-                };
-                let query = || {
-                    records::table
-                        .filter(records::writer_id.eq(me.to_string()))
-                        .filter(records::record_type.eq(record_type))
-                        .filter(records::key_version.lt(current as i32))
-                        .filter(records::record_id.gt(&after))
-                        .order(records::record_id.asc())
-                        .limit(batch_size)
-                };
-                // Locked on PostgreSQL (SQLite's write transaction already
-                // holds the database), so their batches stay while we work.
-                let rows: Vec<RecordRow> = match conn {
-                    AnyConnection::Sqlite(c) => query().select(RecordRow::as_select()).load(c),
-                    AnyConnection::Postgresql(c) => {
-                        query().select(RecordRow::as_select()).for_update().load(c)
-                    }
-                }
-                .map_err(db_err)?;
-                let last = rows.last().map(|r| r.record_id.clone());
-                let new_key = self.key_or_err(conn, me, record_type, current)?;
-                let done = self.rewrap_rows(conn, &rows, current, &new_key)?;
-                Ok((done, last))
-            })?;
-            let Some(last) = last else { break };
-            total.rewrapped += done.rewrapped;
-            total.invalid += done.invalid;
-            total.batches += 1;
-            progress(&total);
-            after = last;
+        let report = self.rewrap_existing_report(record_type, batch_size, progress);
+        match report.interrupted {
+            None => Ok(report.done),
+            Some(err) => Err(err),
         }
+    }
+
+    /// [`Client::rewrap_existing_with_progress`] that never fails as a
+    /// whole: an error ends the pass and is returned in the report beside
+    /// the work done until then (its batches are committed), with the
+    /// records still remaining under older versions counted again if the
+    /// database answers.
+    pub fn rewrap_existing_report(
+        &self,
+        record_type: &str,
+        batch_size: usize,
+        mut progress: impl FnMut(&RewrapOutcome),
+    ) -> RewrapReport {
+        let mut total = RewrapOutcome::default();
+        let interrupted =
+            match self.rewrap_batches(record_type, batch_size, &mut total, &mut progress) {
+                Ok(()) => None,
+                Err(err) => {
+                    total.remaining = self.count_remaining(record_type).ok();
+                    Some(err)
+                }
+            };
         tracing::info!(
             record_type,
             rewrapped = total.rewrapped,
             invalid = total.invalid,
+            remaining = ?total.remaining,
+            interrupted = interrupted.is_some(),
             "re-wrapped existing records"
         );
-        Ok(total)
+        RewrapReport {
+            done: total,
+            interrupted,
+        }
+    }
+
+    /// The batches of a pass, adding to `total` as each commits.
+    fn rewrap_batches(
+        &self,
+        record_type: &str,
+        batch_size: usize,
+        total: &mut RewrapOutcome,
+        progress: &mut impl FnMut(&RewrapOutcome),
+    ) -> Result<()> {
+        validate::record_type(record_type)?;
+        let batch_size = i64::try_from(batch_size.clamp(1, 4096)).unwrap_or(500);
+        let mut conn = self.store.conn()?;
+        // The stored id of the last row looked at, as bytes: the keyset
+        // moves past every row, a malformed one (even an id that is not
+        // UTF-8) included.
+        let mut after: Vec<u8> = Vec::new();
+        loop {
+            let step = write_transaction(&mut conn, |conn| {
+                current_version(conn, self.id(), record_type)?;
+                self.rewrap_step(conn, record_type, &after, batch_size)
+            })?;
+            let Some(last) = step.last else {
+                total.remaining = Some(step.remaining);
+                return Ok(());
+            };
+            total.rewrapped += step.done.rewrapped;
+            total.invalid += step.done.invalid;
+            total.batches += 1;
+            progress(total);
+            after = last;
+        }
+    }
+
+    /// Inside a write transaction: re-wraps the next `batch_size` records
+    /// after the stored id `after`, or (none left) counts what remains
+    /// under older versions.
+    fn rewrap_step(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        after: &[u8],
+        batch_size: i64,
+    ) -> Result<Step> {
+        let Some(current) = self.own_current_version(conn, record_type)? else {
+            return Ok(Step {
+                done: RewrapOutcome::default(),
+                last: None,
+                remaining: 0,
+            });
+        };
+        let rows = records::older_than(conn, self.id(), record_type, current, after, batch_size)?;
+        // A row with a NULL id is never selected (`NULL > x` holds for no
+        // x), so every row here has one.
+        let Some(last) = rows
+            .last()
+            .and_then(StoredRecord::id_bytes)
+            .map(<[u8]>::to_vec)
+        else {
+            let remaining = records::count_older_than(conn, self.id(), record_type, current)?;
+            return Ok(Step {
+                done: RewrapOutcome::default(),
+                last: None,
+                remaining,
+            });
+        };
+        let new_key = self.key_or_err(conn, self.id(), record_type, current)?;
+        let done = self.rewrap_rows(conn, rows, current, &new_key)?;
+        Ok(Step {
+            done,
+            last: Some(last),
+            remaining: 0,
+        })
+    }
+
+    /// How many of this client's records of `record_type` are still sealed
+    /// under an older key version than its current one.
+    fn count_remaining(&self, record_type: &str) -> Result<usize> {
+        let mut conn = self.store.conn()?;
+        read_transaction(&mut conn, |conn| {
+            let Some(current) = self.own_current_version(conn, record_type)? else {
+                return Ok(0);
+            };
+            records::count_older_than(conn, self.id(), record_type, current)
+        })
     }
 
     /// Re-wraps `rows` under `new_key` (version `current`), signs them in new
     /// batches of at most `RECORDS_PER_BATCH`, and writes back each one that
-    /// has not changed meanwhile; batches no record names any more go.
+    /// has not changed meanwhile; batches no record names any more go. A
+    /// row that does not parse or verify is counted as invalid and left.
     fn rewrap_rows(
         &self,
         conn: &mut AnyConnection,
-        rows: &[RecordRow],
+        rows: Vec<StoredRecord>,
         current: u32,
         new_key: &AccessKey,
     ) -> Result<RewrapOutcome> {
         let mut done = RewrapOutcome::default();
-        let parsed: Vec<(&RecordRow, SealedRecord)> = rows
-            .iter()
-            .filter_map(|row| match row.to_sealed() {
-                Ok(sealed) => Some((row, sealed)),
-                Err(_) => {
+        let mut parsed: Vec<(RecordRow, SealedRecord)> = Vec::with_capacity(rows.len());
+        for stored in rows {
+            let row = match stored.parse() {
+                Ok(row) => row,
+                Err(bad) => {
+                    tracing::warn!(record_id = ?bad.record_id, "not re-wrapping a malformed record row");
                     done.invalid += 1;
-                    None
+                    continue;
                 }
-            })
-            .collect();
+            };
+            match row.to_sealed() {
+                Ok(sealed) => parsed.push((row, sealed)),
+                Err(_) => {
+                    tracing::warn!(record_id = ?row.id(), "not re-wrapping a malformed record row");
+                    done.invalid += 1;
+                }
+            }
+        }
         let mut checks = Checks::default();
         checks.load(
             self,
@@ -141,19 +255,19 @@ impl Client {
         let mut batch_id = BatchId::random();
         let mut in_batch = 0u32;
         let mut moved: Vec<(&RecordRow, SealedRecord)> = Vec::with_capacity(parsed.len());
-        for (row, sealed) in parsed {
+        for (row, sealed) in &parsed {
             if in_batch as usize == RECORDS_PER_BATCH {
                 batch_id = BatchId::random();
                 in_batch = 0;
             }
             let index = in_batch;
             let checked = sealed.writer_id == self.id()
-                && match checks.check_for(self, conn, Claim::from(&sealed))? {
-                    Ok(check) => self.run_check(&sealed, &check).is_ok(),
+                && match checks.check_for(self, conn, Claim::from(sealed))? {
+                    Ok(check) => self.run_check(sealed, &check).is_ok(),
                     Err(_) => false,
                 };
             let rewrapped = if checked {
-                self.rewrap_record(conn, &sealed, current, new_key, batch_id, index)
+                self.rewrap_record(conn, sealed, current, new_key, batch_id, index)
             } else {
                 None
             };
@@ -178,7 +292,7 @@ impl Client {
                 .proof_batch()
                 .ok_or(Error::Crypto("re-wrapped record outside a batch"))?;
             let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
-            insert_batch(conn, &BatchRow::from_signed(&batch, now))?;
+            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
         }
         let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
@@ -186,31 +300,23 @@ impl Client {
             let RecordProof::Batch { batch_id, index } = record.proof else {
                 return Err(Error::Crypto("re-wrapped record outside its batch"));
             };
-            let changed = diesel::update(
-                records::table
-                    .filter(records::record_id.eq(&row.record_id))
-                    .filter(records::version.eq(row.version))
-                    .filter(records::key_version.eq(row.key_version)),
-            )
-            .set((
-                records::data.eq(data),
-                records::key_version.eq(current as i32),
-                records::signature.eq(None::<String>),
-                records::writer_tag.eq(None::<String>),
-                records::batch_id.eq(Some(batch_id.to_string())),
-                records::batch_index.eq(Some(
-                    i32::try_from(index).map_err(|_| Error::InvalidInput("batch too large"))?,
-                )),
-            ))
-            .execute(conn)
-            .map_err(db_err)?;
-            if changed == 1 {
+            let changed = records::update_rewrapped(
+                conn,
+                records::Rewrapped {
+                    data,
+                    key_version: current,
+                    batch_id,
+                    index,
+                    was: row,
+                },
+            )?;
+            if changed {
                 done.rewrapped += 1;
                 old_batches.extend(row.batch());
             }
         }
         for old in old_batches {
-            drop_unused_batches(conn, Some(old))?;
+            batches::drop_if_unused(conn, Some(old))?;
         }
         Ok(done)
     }

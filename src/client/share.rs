@@ -10,21 +10,21 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-
-use super::access::{current_version_for_rotation, KeyUnavailable, KIND_AUTHORIZE, KIND_READ};
-use super::rewrap::DEFAULT_REWRAP_BATCH;
+use super::access::{current_version_for_rotation, KeyUnavailable};
+use super::grant_rules::{self, Grantee};
+use super::rewrap::{RewrapReport, DEFAULT_REWRAP_BATCH};
 use super::{validate, Client};
 use crate::cache::KeyId;
-use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
-use crate::crypto::signature::{self, GrantKind, ShareGrant};
+use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::{GrantKind, ShareGrant};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
+use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
+use crate::store::keys::{self, WrappedKeySlot};
 use crate::store::rows::{from_micros, now_micros, PolicyRow};
-use crate::store::schema::{access_keys, key_heads, policies};
-use crate::store::tx::{db_err, write_transaction};
+use crate::store::tx::write_transaction;
 use crate::store::AnyConnection;
+use chrono::{DateTime, Utc};
 
 /// What a share grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,11 @@ pub struct ShareOutcome {
     pub policies: usize,
 }
 
-/// What a revocation (or rotation) did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a revocation (or rotation) did. Returned only once the
+/// revocation (or rotation) is committed: whatever [`RevokeOutcome::rewrap`]
+/// says, the revoked readers' keys and grants are gone and new writes use
+/// the new key version.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct RevokeOutcome {
     /// The new current key version (`None` if the type had no key yet).
@@ -76,6 +79,16 @@ pub struct RevokeOutcome {
     /// Wrapped keys written for the new version (writer and remaining
     /// readers).
     pub wrapped_keys: usize,
+    /// The readers whose access was removed: the revoked client, and every
+    /// reader whose share it had made as an authoriser (withdrawn with it).
+    /// Empty for a rotation.
+    pub removed_readers: Vec<ClientId>,
+    /// How re-wrapping the existing records went, when it was asked for
+    /// (and there was a key to re-wrap under): records re-wrapped, left as
+    /// invalid and remaining under older versions, and the error that
+    /// interrupted it, if one did. A later [`Client::rewrap_existing`]
+    /// finishes the work.
+    pub rewrap: Option<RewrapReport>,
 }
 
 fn parse_kind(kind: &str) -> Option<ShareKind> {
@@ -188,9 +201,10 @@ impl Client {
         let mut conn = self.store.conn()?;
         let (outcome, key) = write_transaction(&mut conn, |conn| {
             current_version_for_rotation(conn, self.id(), record_type)?;
-            let deleted = self.withdraw_shares_by(conn, record_type, authorizer, false)?;
+            let withdrawn = grants::withdraw(conn, self.id(), record_type, authorizer, false)?;
             let (mut outcome, key) = self.rotate_in(conn, record_type, None, Some(authorizer))?;
-            outcome.rows_deleted = deleted;
+            outcome.rows_deleted = withdrawn.rows;
+            outcome.removed_readers = withdrawn.readers;
             Ok((outcome, key))
         })?;
         self.after_rotation(record_type, &outcome, key);
@@ -202,9 +216,19 @@ impl Client {
     /// wrapped keys and policies (and, if it was an authoriser, the shares
     /// it made), then rotates to a new key version wrapped to this client
     /// and every remaining reader — those with a valid signed grant for the
-    /// current version; new writes use it. With `rewrap_existing`, the data
-    /// keys of existing records are then re-wrapped under the new version
-    /// (see [`Client::rewrap_existing`]).
+    /// current version; new writes use it. [`RevokeOutcome::removed_readers`]
+    /// names every reader whose access went.
+    ///
+    /// With `rewrap_existing`, the data keys of existing records are then
+    /// re-wrapped under the new version (see [`Client::rewrap_existing`]).
+    /// That runs after the revocation has committed, so it never turns the
+    /// call into an error: how it went, an interruption included, is in
+    /// [`RevokeOutcome::rewrap`].
+    ///
+    /// A `reader` that holds nothing of the type here — no policy row and
+    /// no wrapped key (never shared with, already revoked, or a mistyped
+    /// id) — is [`Error::NotShared`], and nothing changes; to start a new
+    /// key version anyway, call [`Client::rotate`].
     pub fn revoke(
         &self,
         record_type: &str,
@@ -216,31 +240,50 @@ impl Client {
             return Err(Error::InvalidInput("a client cannot revoke itself"));
         }
         let mut conn = self.store.conn()?;
-        let me = self.id().to_string();
-        let (outcome, key) = write_transaction(&mut conn, |conn| {
+        let (mut outcome, key) = write_transaction(&mut conn, |conn| {
             // Lock the key head first, so a concurrent revocation of another
             // reader cannot wrap its new version to this one in between.
             current_version_for_rotation(conn, self.id(), record_type)?;
-            let mut deleted = diesel::delete(
-                access_keys::table
-                    .filter(access_keys::writer_id.eq(&me))
-                    .filter(access_keys::record_type.eq(record_type))
-                    .filter(access_keys::reader_id.eq(reader.to_string())),
-            )
-            .execute(conn)
-            .map_err(db_err)?;
-            deleted += self.withdraw_shares_by(conn, record_type, reader, true)?;
+            if !self.holds_share(conn, record_type, reader)? {
+                return Err(Error::NotShared {
+                    record_type: record_type.to_owned(),
+                    reader,
+                });
+            }
+            let mut deleted = keys::delete_for_reader(conn, self.id(), record_type, reader)?;
+            let withdrawn = grants::withdraw(conn, self.id(), record_type, reader, true)?;
+            deleted += withdrawn.rows;
             let (mut outcome, key) =
                 self.rotate_in(conn, record_type, Some(reader), Some(reader))?;
             outcome.rows_deleted += deleted;
+            outcome.removed_readers = std::iter::once(reader)
+                .chain(withdrawn.readers.into_iter().filter(|r| *r != reader))
+                .collect();
             Ok((outcome, key))
         })?;
         self.after_rotation(record_type, &outcome, key);
-        tracing::info!(record_type, %reader, new_version = ?outcome.new_version, "revoked reader");
+        tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
         if rewrap_existing && outcome.new_version.is_some() {
-            self.rewrap_existing(record_type, DEFAULT_REWRAP_BATCH)?;
+            let report = self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {});
+            if let Some(err) = &report.interrupted {
+                // Held in the outcome, where a caller may not look.
+                tracing::warn!(record_type, rewrapped = report.done.rewrapped, error = %err, "the revocation is committed, but re-wrapping existing records was interrupted");
+            }
+            outcome.rewrap = Some(report);
         }
         Ok(outcome)
+    }
+
+    /// Whether `reader` holds anything of this client's `record_type`: a
+    /// policy row (of any kind, well-formed or not: revoking deletes it)
+    /// or a wrapped key.
+    fn holds_share(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        reader: ClientId,
+    ) -> Result<bool> {
+        grants::holds_share(conn, self.id(), record_type, reader)
     }
 
     /// Starts a new access key version for this client's `record_type`,
@@ -269,19 +312,7 @@ impl Client {
 
     fn list_shares(&self, outgoing: bool) -> Result<Vec<Share>> {
         let mut conn = self.store.conn()?;
-        let me = self.id().to_string();
-        let mut query =
-            policies::table.into_boxed::<<AnyConnection as diesel::Connection>::Backend>();
-        query = if outgoing {
-            query.filter(policies::writer_id.eq(me))
-        } else {
-            query.filter(policies::reader_id.eq(me))
-        };
-        let rows: Vec<PolicyRow> = query
-            .order((policies::record_type.asc(), policies::created_at.asc()))
-            .select(PolicyRow::as_select())
-            .load(&mut *conn)
-            .map_err(db_err)?;
+        let rows = grants::listed(&mut conn, self.id(), outgoing)?;
         Ok(rows
             .into_iter()
             .filter_map(|row| {
@@ -309,7 +340,6 @@ impl Client {
         up_to: u32,
     ) -> Result<ShareOutcome> {
         let reader_keys = self.peer(conn, reader)?;
-        let now = now_micros();
         let mut outcome = ShareOutcome {
             wrapped_keys: 0,
             policies: 0,
@@ -323,7 +353,7 @@ impl Client {
                     record_type: record_type.to_owned(),
                     key_version: version,
                 };
-                self.store_wrapped_key(conn, &key, &of, reader, &reader_keys.encryption_key, now)?;
+                self.store_wrapped_key(conn, &key, &of, reader, &reader_keys.encryption_key)?;
                 outcome.wrapped_keys += 1;
             }
         }
@@ -351,18 +381,7 @@ impl Client {
         record_type: &str,
         holder: ClientId,
     ) -> Result<Vec<u32>> {
-        let versions: Vec<i32> = access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(holder.to_string()))
-            .order(access_keys::key_version.asc())
-            .select(access_keys::key_version)
-            .load(conn)
-            .map_err(db_err)?;
-        Ok(versions
-            .into_iter()
-            .filter_map(|v| u32::try_from(v).ok())
-            .collect())
+        keys::held_versions(conn, writer, record_type, holder)
     }
 
     fn has_wrapped_key(
@@ -373,15 +392,13 @@ impl Client {
         version: u32,
         reader: ClientId,
     ) -> Result<bool> {
-        let count: i64 = access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
-            .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::key_version.eq(version as i32))
-            .filter(access_keys::reader_id.eq(reader.to_string()))
-            .count()
-            .get_result(conn)
-            .map_err(db_err)?;
-        Ok(count > 0)
+        let slot = WrappedKeySlot {
+            writer_id: writer,
+            record_type,
+            key_version: version,
+            reader_id: reader,
+        };
+        keys::has_wrapped(conn, slot)
     }
 
     /// The access key of (writer, type, version), or an error if this
@@ -430,31 +447,18 @@ impl Client {
             GrantKind::Read => KIND_READ,
             _ => KIND_AUTHORIZE,
         };
-        let row = policies::table
-            .filter(policies::writer_id.eq(writer.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .filter(policies::reader_id.eq(grantee.id.to_string()))
-            .filter(policies::kind.eq(kind_text));
-        let existing: Option<(String, i32, String)> = row
-            .clone()
-            .select((
-                policies::granted_by,
-                policies::key_version,
-                policies::reader_key,
-            ))
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        if existing
-            == Some((
-                self.id().to_string(),
-                version as i32,
-                grantee.key.to_base64(),
-            ))
-        {
+        // A malformed row is not the same grant, and is replaced.
+        let same = match grants::find(conn, writer, record_type, grantee.id, kind_text, None)? {
+            grants::Found::Row(p) => {
+                p.granted_by == self.id().to_string()
+                    && i64::from(p.key_version) == i64::from(version)
+                    && p.reader_key == grantee.key.to_base64()
+            }
+            grants::Found::Absent | grants::Found::Malformed => false,
+        };
+        if same {
             return Ok(0);
         }
-        diesel::delete(row).execute(conn).map_err(db_err)?;
         let grant = ShareGrant {
             writer_id: writer,
             record_type,
@@ -465,8 +469,9 @@ impl Client {
             granted_by: self.id(),
             via: grantee.via,
         };
-        diesel::insert_into(policies::table)
-            .values(&PolicyRow {
+        grants::replace(
+            conn,
+            &PolicyRow {
                 writer_id: writer.to_string(),
                 record_type: record_type.to_owned(),
                 reader_id: grantee.id.to_string(),
@@ -477,65 +482,8 @@ impl Client {
                 key_version: version as i32,
                 signature: self.identity.signer().sign_grant(&grant)?,
                 created_at: now_micros(),
-            })
-            .execute(conn)
-            .map_err(db_err)
-    }
-
-    /// Deletes, on this client's type, the wrapped keys `client` made and
-    /// the access of every reader whose share came through it (directly,
-    /// or re-signed by this client at a rotation), its authoriser grant,
-    /// and — with `own_access` — its own read grant and keys.
-    fn withdraw_shares_by(
-        &self,
-        conn: &mut AnyConnection,
-        record_type: &str,
-        client: ClientId,
-        own_access: bool,
-    ) -> Result<usize> {
-        let me = self.id().to_string();
-        let mine = || {
-            policies::table
-                .filter(policies::writer_id.eq(me.clone()))
-                .filter(policies::record_type.eq(record_type))
-        };
-        let through: Vec<String> = mine()
-            .filter(policies::kind.eq(KIND_READ))
-            .filter(
-                policies::granted_by
-                    .eq(client.to_string())
-                    .or(policies::via.eq(client.to_string())),
-            )
-            .select(policies::reader_id)
-            .load(conn)
-            .map_err(db_err)?;
-        let keys_of = || {
-            access_keys::table
-                .filter(access_keys::writer_id.eq(me.clone()))
-                .filter(access_keys::record_type.eq(record_type))
-        };
-        let mut deleted =
-            diesel::delete(keys_of().filter(access_keys::wrapper_id.eq(client.to_string())))
-                .execute(conn)
-                .map_err(db_err)?;
-        deleted += diesel::delete(keys_of().filter(access_keys::reader_id.eq_any(&through)))
-            .execute(conn)
-            .map_err(db_err)?;
-        deleted += diesel::delete(
-            mine()
-                .filter(policies::reader_id.eq_any(&through))
-                .filter(policies::kind.eq(KIND_READ)),
+            },
         )
-        .execute(conn)
-        .map_err(db_err)?;
-        let its_grants = mine().filter(policies::reader_id.eq(client.to_string()));
-        deleted += if own_access {
-            diesel::delete(its_grants).execute(conn)
-        } else {
-            diesel::delete(its_grants.filter(policies::kind.eq(KIND_AUTHORIZE))).execute(conn)
-        }
-        .map_err(db_err)?;
-        Ok(deleted)
     }
 
     /// The readers and authorisers of this client's type whose grants for
@@ -550,81 +498,17 @@ impl Client {
         current: u32,
     ) -> Result<(Vec<Grantee>, Vec<Grantee>)> {
         let me = self.id();
-        let rows: Vec<PolicyRow> = policies::table
-            .filter(policies::writer_id.eq(me.to_string()))
-            .filter(policies::record_type.eq(record_type))
-            .select(PolicyRow::as_select())
-            .load(conn)
-            .map_err(db_err)?;
-        struct Parsed<'a> {
-            row: &'a PolicyRow,
-            grant: ShareGrant<'a>,
-        }
-        let parsed: Vec<Parsed<'_>> = rows
-            .iter()
-            .filter_map(|row| {
-                let kind = match row.kind.as_str() {
-                    KIND_READ => GrantKind::Read,
-                    KIND_AUTHORIZE => GrantKind::Authorize,
-                    _ => return None,
-                };
-                let via = match &row.via {
-                    None => None,
-                    Some(via) => Some(via.parse().ok()?),
-                };
-                Some(Parsed {
-                    row,
-                    grant: ShareGrant {
-                        writer_id: me,
-                        record_type,
-                        reader_id: row.reader_id.parse().ok()?,
-                        reader_key: EncryptionPublicKey::from_base64(&row.reader_key).ok()?,
-                        kind,
-                        key_version: u32::try_from(row.key_version).ok()?,
-                        granted_by: row.granted_by.parse().ok()?,
-                        via,
-                    },
-                })
-            })
-            .filter(|p| p.grant.key_version >= current && p.grant.reader_id != me)
-            .collect();
-        let mut authorizers = Vec::new();
-        for p in parsed
-            .iter()
-            .filter(|p| p.grant.kind == GrantKind::Authorize)
-        {
-            if p.grant.granted_by == me
-                && signature::verify_grant(&self.public().signing_key, &p.grant, &p.row.signature)
-                    .is_ok()
-            {
-                authorizers.push(Grantee {
-                    id: p.grant.reader_id,
-                    key: p.grant.reader_key,
-                    via: None,
-                });
-            }
-        }
-        let mut readers = Vec::new();
-        for p in parsed.iter().filter(|p| p.grant.kind == GrantKind::Read) {
-            let by = p.grant.granted_by;
-            if !(by == me || authorizers.iter().any(|a| a.id == by)) {
-                continue;
-            }
-            let Ok(signer) = self.peer(conn, by) else {
-                continue;
-            };
-            if signature::verify_grant(&signer.signing_key, &p.grant, &p.row.signature).is_ok() {
-                // Remember which authoriser the share came through.
-                let via = if by == me { p.grant.via } else { Some(by) };
-                readers.push(Grantee {
-                    id: p.grant.reader_id,
-                    key: p.grant.reader_key,
-                    via,
-                });
-            } else {
-                tracing::warn!(record_type, reader = %p.grant.reader_id, "ignoring a read grant that does not verify");
-            }
-        }
+        // Loaded in a form that cannot fail as a whole; a row that does not
+        // parse is ignored, as if absent.
+        let rows = grants::of_type(conn, me, record_type)?;
+        let (readers, authorizers) = grant_rules::valid_grantees(
+            &rows,
+            me,
+            &self.public().signing_key,
+            record_type,
+            current,
+            |signer| self.peer(conn, signer).ok().map(|keys| keys.signing_key),
+        );
         Ok((readers, authorizers))
     }
 
@@ -649,6 +533,8 @@ impl Client {
                     new_version: None,
                     rows_deleted: 0,
                     wrapped_keys: 0,
+                    removed_readers: Vec::new(),
+                    rewrap: None,
                 },
                 None,
             ));
@@ -662,41 +548,24 @@ impl Client {
         });
         authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
         let key = AccessKey::generate();
-        let now = now_micros();
         let of = KeyId {
             writer_id: me,
             record_type: record_type.to_owned(),
             key_version: next,
         };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key, now)?;
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
-        diesel::delete(
-            policies::table
-                .filter(policies::writer_id.eq(me.to_string()))
-                .filter(policies::record_type.eq(record_type)),
-        )
-        .execute(conn)
-        .map_err(db_err)?;
+        grants::delete_of_type(conn, me, record_type)?;
         for reader in readers {
-            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key, now)?;
+            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key)?;
             self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
             wrapped += 1;
         }
         for authorizer in authorizers {
             self.put_grant(conn, record_type, authorizer, GrantKind::Authorize, next)?;
         }
-        let moved = diesel::update(
-            key_heads::table
-                .filter(key_heads::writer_id.eq(me.to_string()))
-                .filter(key_heads::record_type.eq(record_type)),
-        )
-        .set((
-            key_heads::current_version.eq(next as i32),
-            key_heads::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map_err(db_err)?;
+        let moved = keys::set_head(conn, me, record_type, next)?;
         if moved != 1 {
             return Err(Error::Conflict {
                 record_id: None,
@@ -715,6 +584,8 @@ impl Client {
                 new_version: Some(next),
                 rows_deleted: 0,
                 wrapped_keys: wrapped,
+                removed_readers: Vec::new(),
+                rewrap: None,
             },
             Some(key),
         ))
@@ -735,13 +606,4 @@ impl Client {
             }
         }
     }
-}
-
-/// A client a grant is made to: its id, the X25519 key its grantor pinned,
-/// and the authoriser the share came through.
-#[derive(Debug, Clone, Copy)]
-struct Grantee {
-    id: ClientId,
-    key: EncryptionPublicKey,
-    via: Option<ClientId>,
 }

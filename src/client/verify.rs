@@ -11,8 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use diesel::prelude::*;
-
 use super::query::SkipReason;
 use super::Client;
 use crate::crypto::batch::VerifiedBatch;
@@ -20,9 +18,8 @@ use crate::crypto::keys::SigningPublicKey;
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId};
 use crate::record::SealedRecord;
-use crate::store::rows::{BatchRow, RowHead};
-use crate::store::schema::record_batches;
-use crate::store::tx::db_err;
+use crate::store::batches;
+use crate::store::rows::RowHead;
 use crate::store::AnyConnection;
 
 /// Batch ids per `IN (…)` query.
@@ -112,20 +109,15 @@ impl Checks {
         }
         let ids: Vec<BatchId> = wanted.keys().copied().collect();
         for chunk in ids.chunks(BATCHES_PER_QUERY) {
-            let rows: Vec<BatchRow> = record_batches::table
-                .filter(record_batches::batch_id.eq_any(chunk.iter().map(ToString::to_string)))
-                .select(BatchRow::as_select())
-                .load(conn)
-                .map_err(db_err)?;
+            // A malformed batch row is left out: it fails only the
+            // records that name it.
+            let loaded = batches::load(conn, chunk)?;
             for id in chunk {
                 for writer in &wanted[id] {
                     self.batches.insert((*id, *writer), None);
                 }
             }
-            for row in rows {
-                let Ok(signed) = row.to_signed() else {
-                    continue;
-                };
+            for signed in loaded {
                 let (id, writer) = (signed.batch_id(), signed.writer_id());
                 if !wanted.get(&id).is_some_and(|w| w.contains(&writer)) {
                     continue;

@@ -7,8 +7,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use diesel::prelude::*;
-
 use super::access::WriteKey;
 use super::{validate, Client};
 use crate::crypto::signature::RecordHeader;
@@ -16,12 +14,13 @@ use crate::error::{Error, Result};
 use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
+use crate::store::batches;
+use crate::store::records;
 use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, BatchedRecordRow, MetaRow,
-    RecordRow, RecordTimes,
+    RecordRow, RecordTimes, StoredRecord,
 };
-use crate::store::schema::{meta_index, record_batches, records};
-use crate::store::tx::{db_err, is_unique_violation, write_transaction};
+use crate::store::tx::{is_unique_violation, write_transaction};
 use crate::store::AnyConnection;
 
 /// Records sealed per chunk, signed per batch signature and inserted per
@@ -107,7 +106,8 @@ impl Client {
         validate::fields(fields)?;
         validate::plain(plain)?;
         let (meta, key) = self.retrying(|conn| {
-            let current = self.owned_row(conn, id, expected_version, true)?;
+            let (stored, current) = self.owned_row(conn, id, expected_version, true)?;
+            let current = current.ok_or(Error::Decryption)?;
             let key = self.write_key(conn, &current.record_type)?;
             let now = now_micros();
             let header = RecordHeader {
@@ -131,22 +131,14 @@ impl Client {
                 batch_id,
                 std::slice::from_ref(&sealed),
             )?;
-            insert_batch(conn, &BatchRow::from_signed(&batch, now))?;
+            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
             let row = RecordRow::from_sealed(sealed, current.created_at, now)?;
-            let changed = diesel::update(
-                records::table
-                    .filter(records::record_id.eq(id.to_string()))
-                    .filter(records::version.eq(to_i64(expected_version)?)),
-            )
-            .set(&row)
-            .execute(conn)
-            .map_err(db_err)?;
-            if changed != 1 {
+            if !records::replace(conn, id, expected_version, &row)? {
                 return Err(conflict(id, expected_version, None));
             }
-            delete_meta(conn, &current)?;
-            insert_meta(conn, &row.meta_rows(plain))?;
-            drop_unused_batches(conn, current.batch())?;
+            records::delete_meta(conn, &stored)?;
+            records::insert_meta(conn, &row.meta_rows(plain))?;
+            batches::drop_if_unused(conn, stored.batch())?;
             let meta = RecordMeta {
                 id,
                 version: expected_version + 1,
@@ -167,20 +159,14 @@ impl Client {
     /// `expected_version` ([`Error::Conflict`] otherwise).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
         self.retrying(|conn| {
-            // A record that fails verification can still be deleted.
-            let current = self.owned_row(conn, id, expected_version, false)?;
-            delete_meta(conn, &current)?;
-            let deleted = diesel::delete(
-                records::table
-                    .filter(records::record_id.eq(id.to_string()))
-                    .filter(records::version.eq(to_i64(expected_version)?)),
-            )
-            .execute(conn)
-            .map_err(db_err)?;
-            if deleted != 1 {
+            // A record that fails verification, or whose row is malformed
+            // beyond its writer and version, can still be deleted.
+            let (current, _) = self.owned_row(conn, id, expected_version, false)?;
+            records::delete_meta(conn, &current)?;
+            if !records::delete(conn, id, expected_version)? {
                 return Err(conflict(id, expected_version, None));
             }
-            drop_unused_batches(conn, current.batch())
+            batches::drop_if_unused(conn, current.batch())
         })
     }
 
@@ -204,48 +190,49 @@ impl Client {
     }
 
     /// The stored row of `id`, checked to be this client's and at
-    /// `expected_version`.
+    /// `expected_version`; a row whose writer or version is malformed is
+    /// [`Error::Decryption`].
     ///
-    /// With `verify`, the row must also carry this client's valid writer
-    /// tag: an update takes the record type (and so the key that seals the
-    /// new values) from it, and the database must not choose those.
+    /// With `verify`, the row must also parse and carry this client's
+    /// valid signature, and comes back parsed too: an update takes the
+    /// record type (and so the key that seals the new values) from it, and
+    /// the database must not choose those.
     fn owned_row(
         &self,
         conn: &mut AnyConnection,
         id: RecordId,
         expected_version: u64,
         verify: bool,
-    ) -> Result<RecordRow> {
-        // Locked on PostgreSQL (SQLite's write transaction already holds
-        // the database), so the batch that signs it stays until we are done.
-        let query = || records::table.find(id.to_string());
-        let row: RecordRow = match conn {
-            AnyConnection::Sqlite(c) => query().select(RecordRow::as_select()).first(c),
-            AnyConnection::Postgresql(c) => {
-                query().select(RecordRow::as_select()).for_update().first(c)
+    ) -> Result<(StoredRecord, Option<RecordRow>)> {
+        // Locked, so the batch that signs it stays until we are done.
+        let stored =
+            records::find_for_change(conn, id)?.ok_or(Error::NotFound { record_id: id })?;
+        match stored.writer() {
+            None => return Err(Error::Decryption),
+            Some(writer) if writer != self.id() => {
+                return Err(Error::AccessDenied {
+                    record_id: id,
+                    reason: "only the record's writer may change it",
+                })
             }
+            Some(_) => {}
         }
-        .optional()
-        .map_err(db_err)?
-        .ok_or(Error::NotFound { record_id: id })?;
-        if row.writer() != Some(self.id()) {
-            return Err(Error::AccessDenied {
-                record_id: id,
-                reason: "only the record's writer may change it",
-            });
-        }
-        if verify {
+        let parsed = if verify {
+            let row = stored.clone().parse().map_err(|_| Error::Decryption)?;
             let sealed = row.to_sealed()?;
             if sealed.record_id != id {
                 return Err(Error::Decryption);
             }
             self.check_record(conn, &sealed)?;
-        }
-        let found = u64::try_from(row.version).map_err(|_| Error::Decryption)?;
+            Some(row)
+        } else {
+            None
+        };
+        let found = stored.version().ok_or(Error::Decryption)?;
         if found != expected_version {
             return Err(conflict(id, expected_version, Some(found)));
         }
-        Ok(row)
+        Ok((stored, parsed))
     }
 
     /// Seals `new_records` in chunks on worker threads and inserts each
@@ -352,103 +339,9 @@ impl Client {
 }
 
 fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
-    insert_batch(conn, &chunk.batch)?;
-    insert_rows(conn, &chunk.rows)?;
-    insert_meta(conn, &chunk.meta_rows)
-}
-
-/// Inserts many rows: on SQLite one cached, prepared single-row statement
-/// per row (an in-process call each; a multi-row statement would be built
-/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
-/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
-/// so it is all or nothing like the rest of the write).
-macro_rules! insert_many {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        let rows = $rows;
-        match $conn {
-            AnyConnection::Sqlite(c) => {
-                for row in rows {
-                    diesel::insert_into($table)
-                        .values(row)
-                        .execute(c)
-                        .map_err(db_err)?;
-                }
-            }
-            AnyConnection::Postgresql(c) => {
-                if !rows.is_empty() {
-                    diesel::copy_from($table)
-                        .from_insertable(rows)
-                        .execute(c)
-                        .map_err(db_err)?;
-                }
-            }
-        }
-        Ok(())
-    }};
-}
-
-fn insert_rows(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
-    insert_many!(conn, records::table, rows)
-}
-
-fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
-    insert_many!(conn, meta_index::table, rows)
-}
-
-pub(super) fn insert_batch(conn: &mut AnyConnection, batch: &BatchRow) -> Result<()> {
-    diesel::insert_into(record_batches::table)
-        .values(batch)
-        .execute(conn)
-        .map_err(db_err)?;
-    Ok(())
-}
-
-/// Removes `batch` if no record names it any more (after an update, a
-/// delete or a re-wrap moved its last record to another batch).
-///
-/// On PostgreSQL the batch row is locked first: two transactions moving the
-/// last two records of one batch then run one after the other, and the
-/// second sees the first's change, so the batch is not left behind. (SQLite
-/// writers are serial already.) Callers removing several batches pass them
-/// in ascending order, so two such transactions cannot deadlock.
-pub(super) fn drop_unused_batches(conn: &mut AnyConnection, batch: Option<&str>) -> Result<()> {
-    let Some(batch) = batch else {
-        return Ok(());
-    };
-    if let AnyConnection::Postgresql(c) = conn {
-        record_batches::table
-            .filter(record_batches::batch_id.eq(batch))
-            .select(record_batches::batch_id)
-            .for_update()
-            .load::<String>(c)
-            .map_err(db_err)?;
-    }
-    diesel::delete(
-        record_batches::table
-            .filter(record_batches::batch_id.eq(batch))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                records::table.filter(records::batch_id.eq(record_batches::batch_id.nullable())),
-            ))),
-    )
-    .execute(conn)
-    .map_err(db_err)?;
-    Ok(())
-}
-
-/// Removes the index rows of a stored record's plain meta.
-fn delete_meta(conn: &mut AnyConnection, row: &RecordRow) -> Result<()> {
-    diesel::delete(
-        meta_index::table
-            .filter(meta_index::tag.eq_any(row.stored_meta_tags()))
-            .filter(meta_index::record_id.eq(&row.record_id)),
-    )
-    .execute(conn)
-    .map_err(db_err)?;
-    Ok(())
-}
-
-fn to_i64(version: u64) -> Result<i64> {
-    i64::try_from(version).map_err(|_| Error::InvalidInput("version out of range"))
+    batches::insert(conn, &chunk.batch)?;
+    records::insert(conn, &chunk.rows)?;
+    records::insert_meta(conn, &chunk.meta_rows)
 }
 
 fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {

@@ -4,8 +4,8 @@
 //! its file copied elsewhere, keeps its marks.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Binary, Nullable};
 
+use super::rows::Bytes;
 use super::schema::database_identity;
 use super::tx::db_err;
 use super::AnyConnection;
@@ -28,7 +28,7 @@ pub(crate) enum StoredIdentity {
 pub(crate) fn read(conn: &mut AnyConnection) -> Result<StoredIdentity> {
     let row: Option<Option<Vec<u8>>> = database_identity::table
         .filter(database_identity::singleton.eq(1))
-        .select(diesel::dsl::sql::<Nullable<Binary>>("database_id"))
+        .select(Bytes(database_identity::database_id))
         .first(conn)
         .optional()
         .map_err(db_err)?;

@@ -24,9 +24,15 @@
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
+pub(crate) mod batches;
+pub(crate) mod clients;
 mod connection;
+pub(crate) mod grants;
 pub(crate) mod identity;
+pub(crate) mod imports;
+pub(crate) mod keys;
 mod migrate;
+pub(crate) mod records;
 pub(crate) mod rows;
 pub(crate) mod schema;
 pub(crate) mod tx;

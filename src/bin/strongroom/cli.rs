@@ -156,6 +156,10 @@ pub enum Command {
         /// Also re-wrap existing records under the new key version.
         #[arg(long)]
         rewrap: bool,
+        /// If the client holds no share of the type (an error otherwise),
+        /// rotate the key all the same.
+        #[arg(long)]
+        rotate_anyway: bool,
     },
     /// Let a client share a record type on this client's behalf.
     Authorize {

@@ -6,8 +6,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use strongroom::profile::PeerTrust;
 use strongroom::{
-    Client, ClientId, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId, Store,
-    StoreOptions,
+    Client, ClientId, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId,
+    RewrapReport, Store, StoreOptions,
 };
 
 use crate::cli::{Cli, Command, FileCommand, TrustMode, Values};
@@ -87,20 +87,33 @@ pub fn run(cli: Cli) -> Result<()> {
             record_type,
             from,
             rewrap,
+            rotate_anyway,
         } => {
             let client = ctx.client()?;
             let reader = parse_client_id(from)?;
-            let outcome = client.revoke(record_type, reader, false)?;
-            let rewrapped = if *rewrap {
-                ctx.rewrap(&client, record_type)?
-            } else {
-                0
+            let outcome = match client.revoke(record_type, reader, false) {
+                Ok(outcome) => outcome,
+                Err(strongroom::Error::NotShared { .. }) if *rotate_anyway => {
+                    eprintln!(
+                        "warning: client {reader} holds no share of record type `{record_type}`; rotating the key anyway"
+                    );
+                    return ctx.rotate(&client, record_type, *rewrap, true);
+                }
+                Err(err @ strongroom::Error::NotShared { .. }) => {
+                    bail!("{err} (use --rotate-anyway to rotate the key regardless)");
+                }
+                Err(err) => return Err(err.into()),
             };
+            let report = rewrap.then(|| ctx.rewrap(&client, record_type));
             output::line(&json!({
                 "revoked": record_type, "from": reader.to_string(),
-                "new_key_version": outcome.new_version, "rewrapped": rewrapped,
+                "new_key_version": outcome.new_version,
+                "rewrapped": report.as_ref().map_or(0, |r| r.done.rewrapped),
             }));
-            Ok(())
+            output::line(&json!({
+                "removed_readers": outcome.removed_readers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }));
+            finish_rewrap(report, "revocation")
         }
         Command::Peers => {
             let client = ctx.client()?;
@@ -169,19 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rotate {
             record_type,
             rewrap,
-        } => {
-            let client = ctx.client()?;
-            let outcome = client.rotate(record_type)?;
-            let rewrapped = if *rewrap {
-                ctx.rewrap(&client, record_type)?
-            } else {
-                0
-            };
-            output::line(&json!({
-                "rotated": record_type, "new_key_version": outcome.new_version, "rewrapped": rewrapped,
-            }));
-            Ok(())
-        }
+        } => ctx.rotate(&ctx.client()?, record_type, *rewrap, false),
         Command::File(FileCommand::Put { .. } | FileCommand::Get { .. }) => {
             bail!("files are not supported yet (they arrive with the large-file support)")
         }
@@ -385,23 +386,70 @@ impl Context_<'_> {
         Ok(())
     }
 
-    fn rewrap(&self, client: &Client, record_type: &str) -> Result<usize> {
+    /// Rotates `record_type`'s key (re-wrapping existing records with
+    /// `rewrap`) and prints what was done; `for_revoke` when a revocation
+    /// fell back to it, which then reports no removed reader.
+    fn rotate(
+        &self,
+        client: &Client,
+        record_type: &str,
+        rewrap: bool,
+        for_revoke: bool,
+    ) -> Result<()> {
+        let outcome = client.rotate(record_type)?;
+        let report = rewrap.then(|| self.rewrap(client, record_type));
+        output::line(&json!({
+            "rotated": record_type, "new_key_version": outcome.new_version,
+            "rewrapped": report.as_ref().map_or(0, |r| r.done.rewrapped),
+        }));
+        if for_revoke {
+            output::line(&json!({ "removed_readers": [] }));
+        }
+        finish_rewrap(report, "rotation")
+    }
+
+    /// Re-wraps the existing records of `record_type`, with a progress bar;
+    /// never fails (an interruption is in the report).
+    fn rewrap(&self, client: &Client, record_type: &str) -> RewrapReport {
         let bar = progress::bar(None, "re-wrapping");
-        let outcome = client.rewrap_existing_with_progress(
+        let report = client.rewrap_existing_report(
             record_type,
             strongroom::client::DEFAULT_REWRAP_BATCH,
             |done| {
                 bar.set_position(done.rewrapped as u64);
             },
-        )?;
+        );
         bar.finish_and_clear();
-        if outcome.invalid > 0 {
+        if report.done.invalid > 0 {
             eprintln!(
                 "warning: {} record(s) failed verification and were left as they were",
-                outcome.invalid
+                report.done.invalid
             );
         }
-        Ok(outcome.rewrapped)
+        report
+    }
+}
+
+/// Prints how a re-wrap went (if one ran), and fails if it was
+/// interrupted: the key change before it (`what`) is committed all the same.
+fn finish_rewrap(report: Option<RewrapReport>, what: &str) -> Result<()> {
+    let Some(report) = report else {
+        return Ok(());
+    };
+    let done = report.done;
+    output::line(&json!({
+        "rewrap": {
+            "rewrapped": done.rewrapped, "invalid": done.invalid, "batches": done.batches,
+            "remaining": done.remaining,
+            "interrupted": report.interrupted.as_ref().map(ToString::to_string),
+        }
+    }));
+    match report.interrupted {
+        None => Ok(()),
+        Some(err) => Err(anyhow::Error::new(err).context(format!(
+            "the {what} is committed, but re-wrapping the existing records was interrupted after {} record(s)",
+            done.rewrapped
+        ))),
     }
 }
 

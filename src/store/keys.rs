@@ -1,0 +1,269 @@
+//! Key heads and wrapped access keys: the lock writes and rotations meet
+//! on, and one wrapped access key per (writer, type, version, reader). Rows
+//! are read in a form that cannot fail as a whole; a malformed value is
+//! passed over or reported as absent, never a failed statement.
+
+use diesel::prelude::*;
+
+use super::rows::{
+    int, now_micros, AccessKeyRow, KeyHeadRow, StoredAccessKey, ACCESS_KEY_COLUMNS, HEAD_VERSION,
+    KEY_VERSION,
+};
+use super::schema::{access_keys, key_heads, policies, records};
+use super::tx::{db_err, on_backend};
+use super::AnyConnection;
+use crate::error::{Error, Result};
+use crate::ids::ClientId;
+
+/// How a key head is locked while it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadLock {
+    /// A write: a concurrent rotation waits for it (PostgreSQL `FOR SHARE`;
+    /// SQLite's write transactions are already exclusive).
+    Write,
+    /// A rotation: two rotations queue instead of deadlocking on a lock
+    /// upgrade (PostgreSQL `FOR UPDATE`).
+    Rotation,
+}
+
+/// Locks the key head of (writer, type) and returns its version hint.
+/// The head row is (re)created first, since the database may have deleted
+/// it and locking a missing row locks nothing. A value that is not a key
+/// version (NULL in a relaxed schema, negative, huge) is no hint, never an
+/// error that would block the writer.
+pub(crate) fn lock_head(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    lock: HeadLock,
+) -> Result<Option<u32>> {
+    let placeholder = KeyHeadRow {
+        writer_id: writer.to_string(),
+        record_type: record_type.to_owned(),
+        current_version: 0,
+        updated_at: now_micros(),
+    };
+    on_backend!(&mut *conn, |c| diesel::insert_into(key_heads::table)
+        .values(&placeholder)
+        .on_conflict_do_nothing()
+        .execute(c))
+    .map_err(db_err)?;
+    let query = key_heads::table
+        .filter(key_heads::writer_id.eq(writer.to_string()))
+        .filter(key_heads::record_type.eq(record_type))
+        .select(HEAD_VERSION);
+    let version: Option<Option<i64>> = match conn {
+        AnyConnection::Postgresql(pg) if lock == HeadLock::Rotation => {
+            query.for_update().first(pg).optional()
+        }
+        AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional(),
+        AnyConnection::Sqlite(_) => query.first(conn).optional(),
+    }
+    .map_err(db_err)?;
+    Ok(version.and_then(|v| {
+        let parsed = int::<u32>(v);
+        if parsed.is_none() {
+            tracing::warn!(record_type, "ignoring a malformed key head row");
+        }
+        parsed
+    }))
+}
+
+/// Moves the key head of (writer, type) to `version`; returns the rows
+/// changed (1, or 0 if the head is gone).
+pub(crate) fn set_head(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    version: u32,
+) -> Result<usize> {
+    diesel::update(
+        key_heads::table
+            .filter(key_heads::writer_id.eq(writer.to_string()))
+            .filter(key_heads::record_type.eq(record_type)),
+    )
+    .set((
+        key_heads::current_version.eq(stored_version(version)?),
+        key_heads::updated_at.eq(now_micros()),
+    ))
+    .execute(conn)
+    .map_err(db_err)
+}
+
+/// A key version as stored.
+fn stored_version(version: u32) -> Result<i32> {
+    i32::try_from(version).map_err(|_| Error::InvalidInput("key version overflow"))
+}
+
+/// The versions of (writer, type) wrapped by `holder` to itself, newest
+/// first; malformed versions are passed over.
+pub(crate) fn self_wrapped_versions(
+    conn: &mut AnyConnection,
+    holder: ClientId,
+    record_type: &str,
+) -> Result<Vec<u32>> {
+    let versions: Vec<Option<i64>> = access_keys::table
+        .filter(access_keys::writer_id.eq(holder.to_string()))
+        .filter(access_keys::record_type.eq(record_type))
+        .filter(access_keys::reader_id.eq(holder.to_string()))
+        .filter(access_keys::wrapper_id.eq(holder.to_string()))
+        .order(access_keys::key_version.desc())
+        .select(KEY_VERSION)
+        .load(conn)
+        .map_err(db_err)?;
+    Ok(versions.into_iter().filter_map(int::<u32>).collect())
+}
+
+/// Whether the database holds any access key `client` wrapped for itself
+/// as a writer (any record type).
+pub(crate) fn holds_self_wrapped_keys(conn: &mut AnyConnection, client: ClientId) -> Result<bool> {
+    let me = client.to_string();
+    let found: i64 = access_keys::table
+        .filter(access_keys::writer_id.eq(&me))
+        .filter(access_keys::reader_id.eq(&me))
+        .filter(access_keys::wrapper_id.eq(&me))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(found > 0)
+}
+
+/// Whether anything is stored for `writer`'s `record_type` (wrapped keys,
+/// grants or records): such a type must not start a new key lineage.
+pub(crate) fn type_has_rows(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+) -> Result<bool> {
+    let writer = writer.to_string();
+    let keys: i64 = access_keys::table
+        .filter(access_keys::writer_id.eq(&writer))
+        .filter(access_keys::record_type.eq(record_type))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    let grants: i64 = policies::table
+        .filter(policies::writer_id.eq(&writer))
+        .filter(policies::record_type.eq(record_type))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    let records: i64 = records::table
+        .filter(records::writer_id.eq(&writer))
+        .filter(records::record_type.eq(record_type))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(keys + grants + records > 0)
+}
+
+/// Where a wrapped access key belongs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WrappedKeySlot<'a> {
+    pub writer_id: ClientId,
+    pub record_type: &'a str,
+    pub key_version: u32,
+    pub reader_id: ClientId,
+}
+
+/// Stores a wrapped access key (`srk1.` text) made by `wrapper_id`.
+pub(crate) fn insert_wrapped(
+    conn: &mut AnyConnection,
+    slot: WrappedKeySlot<'_>,
+    wrapper_id: ClientId,
+    wrapped: String,
+) -> Result<()> {
+    diesel::insert_into(access_keys::table)
+        .values(&AccessKeyRow {
+            writer_id: slot.writer_id.to_string(),
+            record_type: slot.record_type.to_owned(),
+            key_version: stored_version(slot.key_version)?,
+            reader_id: slot.reader_id.to_string(),
+            wrapper_id: wrapper_id.to_string(),
+            eak: wrapped,
+            created_at: now_micros(),
+        })
+        .execute(conn)
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// What the database holds in a wrapped key's slot.
+pub(crate) enum Wrapped {
+    /// No row: not shared with this reader (or revoked).
+    Absent,
+    /// The claimed wrapper and the wrapped key text.
+    Found(ClientId, String),
+    /// A row that does not parse.
+    Malformed,
+}
+
+/// The wrapped key in `slot`.
+pub(crate) fn find_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<Wrapped> {
+    let Ok(version) = i32::try_from(slot.key_version) else {
+        return Ok(Wrapped::Malformed);
+    };
+    let row: Option<StoredAccessKey> = access_keys::table
+        .filter(access_keys::writer_id.eq(slot.writer_id.to_string()))
+        .filter(access_keys::record_type.eq(slot.record_type))
+        .filter(access_keys::key_version.eq(version))
+        .filter(access_keys::reader_id.eq(slot.reader_id.to_string()))
+        .select(ACCESS_KEY_COLUMNS)
+        .first(conn)
+        .optional()
+        .map_err(db_err)?;
+    Ok(match row.map(StoredAccessKey::parse) {
+        None => Wrapped::Absent,
+        Some(Some((wrapper, eak))) => Wrapped::Found(wrapper, eak),
+        Some(None) => Wrapped::Malformed,
+    })
+}
+
+/// Deletes every wrapped key of `writer`'s `record_type` held by `reader`.
+pub(crate) fn delete_for_reader(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    reader: ClientId,
+) -> Result<usize> {
+    diesel::delete(
+        access_keys::table
+            .filter(access_keys::writer_id.eq(writer.to_string()))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::reader_id.eq(reader.to_string())),
+    )
+    .execute(conn)
+    .map_err(db_err)
+}
+
+/// The key versions of (writer, type) for which `holder` has a wrapped
+/// key, oldest first; malformed versions are passed over.
+pub(crate) fn held_versions(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    holder: ClientId,
+) -> Result<Vec<u32>> {
+    let versions: Vec<Option<i64>> = access_keys::table
+        .filter(access_keys::writer_id.eq(writer.to_string()))
+        .filter(access_keys::record_type.eq(record_type))
+        .filter(access_keys::reader_id.eq(holder.to_string()))
+        .order(access_keys::key_version.asc())
+        .select(KEY_VERSION)
+        .load(conn)
+        .map_err(db_err)?;
+    Ok(versions.into_iter().filter_map(int::<u32>).collect())
+}
+
+/// Whether a wrapped key stands in `slot`.
+pub(crate) fn has_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<bool> {
+    let count: i64 = access_keys::table
+        .filter(access_keys::writer_id.eq(slot.writer_id.to_string()))
+        .filter(access_keys::record_type.eq(slot.record_type))
+        .filter(access_keys::key_version.eq(stored_version(slot.key_version)?))
+        .filter(access_keys::reader_id.eq(slot.reader_id.to_string()))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(count > 0)
+}

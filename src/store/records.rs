@@ -1,0 +1,358 @@
+//! The `records` table (and its plain-meta index). Rows are read in a form
+//! that cannot fail as a whole ([`StoredRecord`]) and parsed one by one by
+//! the caller.
+
+use diesel::prelude::*;
+
+use super::rows::{meta_tag, BatchedRecordRow, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
+use super::schema::{meta_index, records};
+use super::tx::db_err;
+use super::AnyConnection;
+use crate::error::{Error, Result};
+use crate::ids::{BatchId, ClientId, RecordId};
+
+/// A key version as stored (versions past `i32::MAX` compare as the
+/// largest).
+fn stored_key_version(version: u32) -> i32 {
+    i32::try_from(version).unwrap_or(i32::MAX)
+}
+
+/// Up to `limit` of `writer`'s records of `record_type` sealed under a key
+/// version older than `current`, with ids after `after` (as stored bytes),
+/// in id order — locked on PostgreSQL (SQLite's write transaction already
+/// holds the database), so their batches stay while the caller works.
+pub(crate) fn older_than(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    current: u32,
+    after: &[u8],
+    limit: i64,
+) -> Result<Vec<StoredRecord>> {
+    let writer = writer.to_string();
+    let mine = || {
+        records::table
+            .filter(records::writer_id.eq(writer.clone()))
+            .filter(records::record_type.eq(record_type))
+            .filter(records::key_version.lt(stored_key_version(current)))
+    };
+    // The keyset compares the stored bytes as text: on SQLite through a
+    // cast (an id there may be any bytes); PostgreSQL text is always UTF-8.
+    match conn {
+        AnyConnection::Sqlite(c) => mine()
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("records.record_id > CAST(")
+                    .bind::<diesel::sql_types::Binary, _>(after.to_vec())
+                    .sql(" AS TEXT)"),
+            )
+            .order(records::record_id.asc())
+            .limit(limit)
+            .select(RECORD_COLUMNS)
+            .load(c),
+        AnyConnection::Postgresql(c) => mine()
+            .filter(records::record_id.gt(String::from_utf8_lossy(after).into_owned()))
+            .order(records::record_id.asc())
+            .limit(limit)
+            .select(RECORD_COLUMNS)
+            .for_update()
+            .load(c),
+    }
+    .map_err(db_err)
+}
+
+/// How many of `writer`'s records of `record_type` are sealed under a key
+/// version older than `current`.
+pub(crate) fn count_older_than(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    current: u32,
+) -> Result<usize> {
+    let count: i64 = records::table
+        .filter(records::writer_id.eq(writer.to_string()))
+        .filter(records::record_type.eq(record_type))
+        .filter(records::key_version.lt(stored_key_version(current)))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+/// Where a re-wrapped record now stands: its new envelopes (`data`, the
+/// JSON column), the key version they are sealed under, and its place in
+/// the batch that signs it.
+pub(crate) struct Rewrapped<'a> {
+    pub data: String,
+    pub key_version: u32,
+    pub batch_id: BatchId,
+    pub index: u32,
+    /// The row as it was read: the update applies only if it is unchanged.
+    pub was: &'a RecordRow,
+}
+
+/// Writes a re-wrapped record back if the row is still the one read (same
+/// version and key version); returns whether it was.
+pub(crate) fn update_rewrapped(conn: &mut AnyConnection, rewrapped: Rewrapped<'_>) -> Result<bool> {
+    let was = rewrapped.was;
+    let changed = diesel::update(
+        records::table
+            .filter(records::record_id.eq(&was.record_id))
+            .filter(records::version.eq(was.version))
+            .filter(records::key_version.eq(was.key_version)),
+    )
+    .set((
+        records::data.eq(rewrapped.data),
+        records::key_version.eq(i32::try_from(rewrapped.key_version)
+            .map_err(|_| Error::InvalidInput("key version overflow"))?),
+        records::signature.eq(None::<String>),
+        records::writer_tag.eq(None::<String>),
+        records::batch_id.eq(Some(rewrapped.batch_id.to_string())),
+        records::batch_index.eq(Some(
+            i32::try_from(rewrapped.index).map_err(|_| Error::InvalidInput("batch too large"))?,
+        )),
+    ))
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(changed == 1)
+}
+
+/// The stored record `id`, as loaded.
+pub(crate) fn find(conn: &mut AnyConnection, id: RecordId) -> Result<Option<StoredRecord>> {
+    records::table
+        .find(id.to_string())
+        .select(RECORD_COLUMNS)
+        .first(conn)
+        .optional()
+        .map_err(db_err)
+}
+
+/// Whose records a selection visits.
+pub(crate) enum Writers<'a> {
+    /// These writers'.
+    These(&'a [ClientId]),
+    /// This client's own.
+    Own(ClientId),
+    /// This client's own and those of every writer with a read policy for
+    /// it on the record's type.
+    OwnAndShared(ClientId),
+}
+
+/// A keyset position's record id as the cursor holds it.
+pub(crate) enum KeysetId {
+    /// UTF-8 text (every id strongroom writes).
+    Text(String),
+    /// Other bytes (only SQLite stores such text), compared as text.
+    Bytes(Vec<u8>),
+}
+
+/// One page of a query, as the database is asked for it.
+pub(crate) struct Selection<'a> {
+    pub writers: Writers<'a>,
+    pub record_type: Option<&'a str>,
+    /// Plain meta equality filters, looked up in the meta index (a hint:
+    /// the caller re-checks the signed meta).
+    pub plain: &'a [(String, String)],
+    pub created_from: Option<i64>,
+    pub created_before: Option<i64>,
+    pub updated_from: Option<i64>,
+    pub updated_before: Option<i64>,
+    /// Ordered by creation (else by last update), ascending or not, then by
+    /// id.
+    pub by_created: bool,
+    pub ascending: bool,
+    /// Start after this (timestamp, id).
+    pub after: Option<(i64, KeysetId)>,
+    pub limit: i64,
+}
+
+type DB = <AnyConnection as diesel::Connection>::Backend;
+
+/// The rows of one page, as loaded.
+pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
+    let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
+    q = match s.writers {
+        Writers::These(writers) => q.filter(
+            records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        ),
+        Writers::Own(me) => q.filter(records::writer_id.eq(me.to_string())),
+        Writers::OwnAndShared(me) => {
+            let me = me.to_string();
+            q.filter(
+                records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(records.writer_id, records.record_type) IN \
+                     (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
+                )
+                .bind::<diesel::sql_types::Text, _>(me)
+                .sql(")")),
+            )
+        }
+    };
+    if let Some(record_type) = s.record_type {
+        q = q.filter(records::record_type.eq(record_type.to_owned()));
+    }
+    for (name, value) in s.plain {
+        q = q.filter(
+            records::record_id.eq_any(
+                meta_index::table
+                    .filter(meta_index::tag.eq(meta_tag(name, value)))
+                    .select(meta_index::record_id),
+            ),
+        );
+    }
+    if let Some(t) = s.created_from {
+        q = q.filter(records::created_at.ge(t));
+    }
+    if let Some(t) = s.created_before {
+        q = q.filter(records::created_at.lt(t));
+    }
+    if let Some(t) = s.updated_from {
+        q = q.filter(records::updated_at.ge(t));
+    }
+    if let Some(t) = s.updated_before {
+        q = q.filter(records::updated_at.lt(t));
+    }
+    q = match (s.by_created, s.ascending) {
+        (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
+        (true, false) => q.order((records::created_at.desc(), records::record_id.desc())),
+        (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
+        (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
+    };
+    if let Some((t, id)) = s.after {
+        // A row-value comparison, so both engines seek the index to the
+        // cursor instead of filtering every earlier row.
+        let column = if s.by_created {
+            "records.created_at"
+        } else {
+            "records.updated_at"
+        };
+        let op = if s.ascending { ">" } else { "<" };
+        let before_id = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "({column}, records.record_id) {op} ("
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(t)
+        .sql(", ");
+        q = match id {
+            KeysetId::Text(id) => {
+                q.filter(before_id.bind::<diesel::sql_types::Text, _>(id).sql(")"))
+            }
+            KeysetId::Bytes(id) => q.filter(
+                before_id
+                    .sql("CAST(")
+                    .bind::<diesel::sql_types::Binary, _>(id)
+                    .sql(" AS TEXT))"),
+            ),
+        };
+    }
+    q.limit(s.limit).load(conn).map_err(db_err)
+}
+
+/// The stored record `id`, as loaded and locked for a change (PostgreSQL
+/// `FOR UPDATE`; SQLite's write transaction already holds the database),
+/// so the batch that signs it stays until the caller is done.
+pub(crate) fn find_for_change(
+    conn: &mut AnyConnection,
+    id: RecordId,
+) -> Result<Option<StoredRecord>> {
+    let query = || records::table.find(id.to_string()).select(RECORD_COLUMNS);
+    match conn {
+        AnyConnection::Sqlite(c) => query().first(c),
+        AnyConnection::Postgresql(c) => query().for_update().first(c),
+    }
+    .optional()
+    .map_err(db_err)
+}
+
+fn stored_version(version: u64) -> Result<i64> {
+    i64::try_from(version).map_err(|_| Error::InvalidInput("version out of range"))
+}
+
+/// Replaces record `id` at `expected_version` with `row`; returns whether
+/// it was there at that version.
+pub(crate) fn replace(
+    conn: &mut AnyConnection,
+    id: RecordId,
+    expected_version: u64,
+    row: &RecordRow,
+) -> Result<bool> {
+    let changed = diesel::update(
+        records::table
+            .filter(records::record_id.eq(id.to_string()))
+            .filter(records::version.eq(stored_version(expected_version)?)),
+    )
+    .set(row)
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(changed == 1)
+}
+
+/// Deletes record `id` at `expected_version`; returns whether it was there
+/// at that version.
+pub(crate) fn delete(
+    conn: &mut AnyConnection,
+    id: RecordId,
+    expected_version: u64,
+) -> Result<bool> {
+    let deleted = diesel::delete(
+        records::table
+            .filter(records::record_id.eq(id.to_string()))
+            .filter(records::version.eq(stored_version(expected_version)?)),
+    )
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(deleted == 1)
+}
+
+/// Inserts many rows: on SQLite one cached, prepared single-row statement
+/// per row (an in-process call each; a multi-row statement would be built
+/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
+/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
+/// so it is all or nothing like the rest of the write).
+macro_rules! insert_many {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        match $conn {
+            AnyConnection::Sqlite(c) => {
+                for row in rows {
+                    diesel::insert_into($table)
+                        .values(row)
+                        .execute(c)
+                        .map_err(db_err)?;
+                }
+            }
+            AnyConnection::Postgresql(c) => {
+                if !rows.is_empty() {
+                    diesel::copy_from($table)
+                        .from_insertable(rows)
+                        .execute(c)
+                        .map_err(db_err)?;
+                }
+            }
+        }
+        Ok(())
+    }};
+}
+
+/// Inserts new record versions signed in batches.
+pub(crate) fn insert(conn: &mut AnyConnection, rows: &[BatchedRecordRow]) -> Result<()> {
+    insert_many!(conn, records::table, rows)
+}
+
+/// Inserts plain-meta index rows.
+pub(crate) fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<()> {
+    insert_many!(conn, meta_index::table, rows)
+}
+
+/// Removes the index rows of a stored record's plain meta (all of the
+/// record's, found without the index, if its stored meta is malformed).
+pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
+    let Some(record_id) = row.id_bytes().and_then(|id| std::str::from_utf8(id).ok()) else {
+        return Ok(());
+    };
+    let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));
+    match row.stored_meta_tags() {
+        Some(tags) => diesel::delete(of_record.filter(meta_index::tag.eq_any(tags))).execute(conn),
+        None => diesel::delete(of_record).execute(conn),
+    }
+    .map_err(db_err)?;
+    Ok(())
+}

@@ -1,0 +1,575 @@
+//! Hostile rows: one malformed row in the database — text that is not
+//! UTF-8, NULL where the schema (relaxed by its operator) lets it be, a
+//! number out of range, junk — is that row's problem. It is reported
+//! (`SkipReason::Invalid` in a query, `Error::Decryption` for a single
+//! read), passed over by a re-wrap, ignored where it is only a hint or a
+//! grant, and never fails a whole query, a write, a share or a revocation.
+//! On SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{each_backend, TestDb};
+use strongroom::{
+    Backend, Client, Error, Fields, ImportRow, NewRecord, Order, Plain, Query, RecordId,
+    SkipReason, Skipped,
+};
+
+fn client(db: &TestDb, name: &str) -> Client {
+    Client::open_or_create(db.profile(name), &db.store()).unwrap()
+}
+
+fn note(text: &str) -> Fields {
+    Fields::new().with("note", text).unwrap()
+}
+
+/// `n` notes by `client`, in one transaction; their ids in input order.
+fn notes(client: &Client, n: usize) -> Vec<RecordId> {
+    let batch: Vec<NewRecord> = (0..n)
+        .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
+        .collect();
+    client
+        .put_many(&batch)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
+fn read(client: &Client, id: RecordId) -> strongroom::Result<String> {
+    client.get(id).and_then(|r| r.field::<String>("note"))
+}
+
+fn invalid(id: RecordId, writer: &Client) -> Skipped {
+    Skipped {
+        record_id: Some(id),
+        writer_id: Some(writer.id()),
+        reason: SkipReason::Invalid,
+    }
+}
+
+fn sorted(mut skipped: Vec<Skipped>) -> Vec<Skipped> {
+    skipped.sort_by_key(|s| s.record_id);
+    skipped
+}
+
+/// Lets the columns of `table` hold NULL, as an operator relaxing the
+/// schema would: on SQLite the table is rebuilt from its own definition
+/// without its NOT NULL constraints (every column; SQLite then also lets a
+/// text primary key be NULL), on PostgreSQL `columns` lose theirs.
+fn relax(db: &TestDb, table: &str, columns: &[&str]) {
+    match db.backend {
+        Backend::Sqlite => {
+            let create = db.texts(&format!(
+                "SELECT sql AS t FROM sqlite_schema WHERE type = 'table' AND name = '{table}'"
+            ));
+            let indexes = db.texts(&format!(
+                "SELECT sql AS t FROM sqlite_schema WHERE type = 'index' AND tbl_name = '{table}' AND sql IS NOT NULL"
+            ));
+            let body = &create[0][create[0].find('(').unwrap()..];
+            db.sql(&format!(
+                "CREATE TABLE relaxed {}",
+                body.replace(" NOT NULL", "")
+            ));
+            db.sql(&format!("INSERT INTO relaxed SELECT * FROM {table}"));
+            db.sql(&format!("DROP TABLE {table}"));
+            db.sql(&format!("ALTER TABLE relaxed RENAME TO {table}"));
+            for index in indexes {
+                db.sql(&index);
+            }
+        }
+        _ => {
+            for column in columns {
+                db.sql(&format!(
+                    "ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL"
+                ));
+            }
+        }
+    }
+}
+
+/// Every page of `query` (of at most `limit` records), following the
+/// cursor: the records' ids in page order, and everything skipped.
+fn every_page(client: &Client, query: Query, limit: usize) -> (Vec<RecordId>, Vec<Skipped>) {
+    let (mut ids, mut skipped) = (Vec::new(), Vec::new());
+    let mut query = query.limit(limit);
+    for _ in 0..100 {
+        let page = client.query(&query).unwrap();
+        ids.extend(page.records.iter().map(|r| r.id()));
+        skipped.extend(page.skipped);
+        match page.next {
+            Some(cursor) => query = query.after(cursor),
+            None => return (ids, skipped),
+        }
+    }
+    panic!("paging did not end");
+}
+
+/// Each of the four orders, paged `limit` at a time, returns every one of
+/// `valid` exactly once, and nothing else.
+fn pages_return_each_once(client: &Client, valid: &[RecordId], limit: usize) {
+    let want: BTreeSet<RecordId> = valid.iter().copied().collect();
+    for order in [
+        Order::CreatedAsc,
+        Order::CreatedDesc,
+        Order::UpdatedAsc,
+        Order::UpdatedDesc,
+    ] {
+        let (ids, _) = every_page(client, Query::new().record_type("note").order(order), limit);
+        assert_eq!(ids.len(), want.len(), "{order:?}, {limit} a page: {ids:?}");
+        assert_eq!(
+            ids.iter().copied().collect::<BTreeSet<_>>(),
+            want,
+            "{order:?}"
+        );
+    }
+}
+
+#[test]
+fn a_record_whose_data_is_not_utf8_is_one_invalid_row_on_sqlite() {
+    // PostgreSQL refuses text that is not UTF-8 on write, so such a row can
+    // only exist on SQLite, which stores any bytes as text.
+    let db = TestDb::sqlite();
+    let (alice, bob, carol) = (
+        client(&db, "alice"),
+        client(&db, "bob"),
+        client(&db, "carol"),
+    );
+    let ids = notes(&alice, 5);
+    alice.share("note", bob.id()).unwrap();
+    let bad = ids[2];
+    db.sql(&format!(
+        "UPDATE records SET data = CAST(X'7B22FFFE223A22227D' AS TEXT) WHERE record_id = '{bad}'"
+    ));
+    let good: Vec<RecordId> = ids.iter().copied().filter(|id| *id != bad).collect();
+
+    // The writer's query, and a reader's over everything shared with it.
+    let page = alice.query(&Query::new().record_type("note")).unwrap();
+    assert_eq!(page.records.len(), 4);
+    assert_eq!(page.skipped, vec![invalid(bad, &alice)]);
+    let page = bob
+        .query(&Query::new().record_type("note").shared())
+        .unwrap();
+    assert_eq!(page.records.len(), 4);
+    assert_eq!(page.skipped, vec![invalid(bad, &alice)]);
+    // Paged one at a time, in every order, the others all come back once.
+    pages_return_each_once(&alice, &good, 1);
+    pages_return_each_once(&alice, &good, 2);
+
+    // A single read is the opaque error; its neighbours read.
+    assert!(matches!(alice.get(bad), Err(Error::Decryption)));
+    assert!(matches!(read(&bob, bad), Err(Error::Decryption)));
+    assert_eq!(read(&alice, ids[3]).unwrap(), "n3");
+    // It cannot be updated (its type is not known to be its own)...
+    assert!(matches!(
+        alice.update(bad, 1, &note("x"), &Plain::new()),
+        Err(Error::Decryption)
+    ));
+
+    // A re-wrap counts it and passes over it.
+    alice.rotate("note").unwrap();
+    let done = alice.rewrap_existing("note", 2).unwrap();
+    assert_eq!(
+        (done.rewrapped, done.invalid, done.remaining),
+        (4, 1, Some(1))
+    );
+
+    // A revocation with re-wrap commits, re-wraps the others and says so.
+    alice.share("note", carol.id()).unwrap();
+    assert_eq!(read(&carol, ids[0]).unwrap(), "n0", "carol's cache is warm");
+    let outcome = alice.revoke("note", carol.id(), true).unwrap();
+    assert_eq!(outcome.new_version, Some(3));
+    assert_eq!(outcome.removed_readers, vec![carol.id()]);
+    let report = outcome.rewrap.expect("a re-wrap was asked for");
+    assert!(report.interrupted.is_none(), "{:?}", report.interrupted);
+    assert_eq!(
+        (
+            report.done.rewrapped,
+            report.done.invalid,
+            report.done.remaining
+        ),
+        (4, 1, Some(1))
+    );
+    for id in &good {
+        assert!(matches!(read(&carol, *id), Err(Error::AccessDenied { .. })));
+        assert_eq!(alice.get(*id).unwrap().meta().key_version, 3);
+    }
+
+    // ...but it can be deleted, and then nothing is skipped.
+    alice.delete(bad, 1).unwrap();
+    let page = alice.query(&Query::new().record_type("note")).unwrap();
+    assert_eq!((page.records.len(), page.skipped.len()), (4, 0));
+}
+
+#[test]
+fn pages_move_past_rows_whose_keys_are_malformed_on_sqlite() {
+    // Ids that are not UTF-8, and NULL ids and times, exist only on SQLite
+    // (PostgreSQL keeps text UTF-8 and its primary key NOT NULL; NULL times
+    // are covered on both below).
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    relax(&db, "records", &[]);
+    let ids = notes(&alice, 8);
+    db.sql(&format!(
+        "UPDATE records SET record_id = CAST(X'FFFE01' AS TEXT) WHERE record_id = '{}'",
+        ids[1]
+    ));
+    db.sql(&format!(
+        "UPDATE records SET record_id = NULL WHERE record_id = '{}'",
+        ids[4]
+    ));
+    db.sql(&format!(
+        "UPDATE records SET created_at = NULL, updated_at = NULL WHERE record_id = '{}'",
+        ids[6]
+    ));
+    let good: Vec<RecordId> = [0, 2, 3, 5, 7].iter().map(|&i| ids[i]).collect();
+    for limit in [1, 2, 3, 100] {
+        pages_return_each_once(&alice, &good, limit);
+    }
+    let (_, skipped) = every_page(&alice, Query::new().record_type("note"), 100);
+    assert_eq!(
+        skipped.len(),
+        3,
+        "one page sees all three malformed rows: {skipped:?}"
+    );
+    assert!(skipped.iter().all(|s| s.reason == SkipReason::Invalid));
+
+    // A re-wrap passes over them too.
+    alice.rotate("note").unwrap();
+    let done = alice.rewrap_existing("note", 1).unwrap();
+    assert_eq!(done.rewrapped, 5);
+    assert_eq!(
+        done.invalid, 2,
+        "the rows with a malformed id and no times (a NULL id is never selected)"
+    );
+}
+
+#[test]
+fn null_columns_in_a_relaxed_schema_are_invalid_rows() {
+    each_backend("null_columns_in_a_relaxed_schema_are_invalid_rows", |db| {
+        let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+        relax(
+            db,
+            "records",
+            &[
+                "plain",
+                "data",
+                "version",
+                "key_version",
+                "created_at",
+                "updated_at",
+            ],
+        );
+        let ids = notes(&alice, 8);
+        alice.share("note", bob.id()).unwrap();
+        for (i, column) in [
+            (1, "plain"),
+            (2, "data"),
+            (3, "version"),
+            (4, "key_version"),
+        ] {
+            db.sql(&format!(
+                "UPDATE records SET {column} = NULL WHERE record_id = '{}'",
+                ids[i]
+            ));
+        }
+        db.sql(&format!(
+            "UPDATE records SET created_at = NULL, updated_at = NULL WHERE record_id = '{}'",
+            ids[5]
+        ));
+        let bad = [1, 2, 3, 4, 5].map(|i| ids[i]);
+        let good = [ids[0], ids[6], ids[7]];
+
+        let page = alice.query(&Query::new().record_type("note")).unwrap();
+        assert_eq!(page.records.len(), 3);
+        assert_eq!(
+            sorted(page.skipped),
+            sorted(bad.iter().map(|id| invalid(*id, &alice)).collect())
+        );
+        let page = bob
+            .query(&Query::new().record_type("note").shared())
+            .unwrap();
+        assert_eq!((page.records.len(), page.skipped.len()), (3, 5));
+        for limit in [1, 2, 100] {
+            pages_return_each_once(&alice, &good, limit);
+        }
+        for id in bad {
+            assert!(matches!(alice.get(id), Err(Error::Decryption)), "{id}");
+        }
+        assert_eq!(read(&bob, ids[7]).unwrap(), "n7");
+
+        // A re-wrap counts and passes over the rows under an older version
+        // (a row with no key version is under none).
+        alice.rotate("note").unwrap();
+        let done = alice.rewrap_existing("note", 2).unwrap();
+        assert_eq!(
+            (done.rewrapped, done.invalid, done.remaining),
+            (3, 4, Some(4))
+        );
+        // Deleting one whose version is there works; one without cannot be
+        // matched to a version.
+        alice.delete(ids[1], 1).unwrap();
+        assert!(matches!(alice.delete(ids[3], 1), Err(Error::Decryption)));
+    });
+}
+
+#[test]
+fn rewrap_counts_and_passes_over_invalid_rows() {
+    each_backend("rewrap_counts_and_passes_over_invalid_rows", |db| {
+        let alice = client(db, "alice");
+        let mut ids = notes(&alice, 7);
+        ids.sort();
+        // The two first in the re-wrap's keyset order: its first batch of
+        // two holds nothing it can re-wrap, and it must still move on.
+        for id in &ids[..2] {
+            db.sql(&format!(
+                "UPDATE records SET data = '{{\"note\":\"srf1.junk\"}}' WHERE record_id = '{id}'"
+            ));
+        }
+        alice.rotate("note").unwrap();
+        let mut seen = Vec::new();
+        let done = alice
+            .rewrap_existing_with_progress("note", 2, |p| seen.push((p.rewrapped, p.invalid)))
+            .unwrap();
+        assert_eq!(
+            (done.rewrapped, done.invalid, done.batches, done.remaining),
+            (5, 2, 4, Some(2))
+        );
+        assert_eq!(seen, vec![(0, 2), (2, 2), (4, 2), (5, 2)]);
+        // Run again: nothing to re-wrap, the same two counted, still there.
+        let again = alice.rewrap_existing("note", 2).unwrap();
+        assert_eq!(
+            (again.rewrapped, again.invalid, again.remaining),
+            (0, 2, Some(2))
+        );
+        for id in &ids[2..] {
+            assert_eq!(alice.get(*id).unwrap().meta().key_version, 2);
+        }
+    });
+}
+
+#[test]
+fn a_malformed_key_head_blocks_nothing() {
+    each_backend("a_malformed_key_head_blocks_nothing", |db| {
+        let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+        notes(&alice, 1);
+        alice.share("note", bob.id()).unwrap();
+        relax(db, "key_heads", &["current_version"]);
+        let huge = match db.backend {
+            Backend::Sqlite => "1099511627776",
+            _ => "2147483647",
+        };
+        let mut version = 1;
+        for head in ["-5", huge, "NULL"] {
+            db.sql(&format!(
+                "UPDATE key_heads SET current_version = {head} WHERE writer_id = '{}'",
+                alice.id()
+            ));
+            // A write, a share and a revocation (which rotates) all go on.
+            let id = alice.put("note", &note(head), &Plain::new()).unwrap().id;
+            assert_eq!(alice.get(id).unwrap().meta().key_version, version, "{head}");
+            alice.share("note", carol.id()).unwrap();
+            assert_eq!(read(&carol, id).unwrap(), head);
+            let outcome = alice.revoke("note", carol.id(), false).unwrap();
+            version += 1;
+            assert_eq!(outcome.new_version, Some(version), "{head}");
+            assert_eq!(outcome.removed_readers, vec![carol.id()]);
+            assert_eq!(read(&bob, id).unwrap(), head, "bob remains");
+        }
+        // A fresh process of Alice too.
+        let alice2 = client(db, "alice");
+        db.sql(&format!(
+            "UPDATE key_heads SET current_version = -1 WHERE writer_id = '{}'",
+            alice.id()
+        ));
+        let id = alice2
+            .put("note", &note("later"), &Plain::new())
+            .unwrap()
+            .id;
+        assert_eq!(alice2.get(id).unwrap().meta().key_version, version);
+    });
+}
+
+#[test]
+fn a_garbage_policy_row_is_ignored_as_if_absent() {
+    each_backend("a_garbage_policy_row_is_ignored_as_if_absent", |db| {
+        let (alice, bob, carol, dave) = (
+            client(db, "alice"),
+            client(db, "bob"),
+            client(db, "carol"),
+            client(db, "dave"),
+        );
+        let first = notes(&alice, 1)[0];
+        alice.share("note", bob.id()).unwrap();
+        relax(
+            db,
+            "policies",
+            &[
+                "granted_by",
+                "reader_key",
+                "key_version",
+                "signature",
+                "created_at",
+            ],
+        );
+        let a = alice.id();
+        // A read grant for carol with nothing in it, one for dave with junk
+        // of every kind, and one naming no client at all.
+        db.sql(&format!(
+            "INSERT INTO policies (writer_id, record_type, reader_id, kind) VALUES ('{a}', 'note', '{}', 'read')",
+            carol.id()
+        ));
+        db.sql(&format!(
+            "INSERT INTO policies VALUES ('{a}', 'note', '{}', 'read', 'not-a-client', 'nor-this', 'junk', -7, 'srs1.junk', -1)",
+            dave.id()
+        ));
+        db.sql(&format!(
+            "INSERT INTO policies VALUES ('{a}', 'note', 'nobody', 'authorize', '{a}', NULL, 'junk', 99999, 'junk', 0)"
+        ));
+        if db.backend == Backend::Sqlite {
+            // Text that is not UTF-8, made by bob "as an authoriser".
+            db.sql(&format!(
+                "INSERT INTO policies VALUES ('{a}', 'note', CAST(X'FFFE' AS TEXT), 'read', '{}', NULL, CAST(X'FF' AS TEXT), 1, 'x', 0)",
+                bob.id()
+            ));
+        }
+
+        // Listing ignores them.
+        let outgoing = alice.outgoing_shares().unwrap();
+        assert_eq!(
+            outgoing.iter().map(|s| s.reader_id).collect::<Vec<_>>(),
+            vec![bob.id()]
+        );
+        assert!(carol.incoming_shares().unwrap().is_empty());
+        assert!(matches!(
+            read(&carol, first),
+            Err(Error::AccessDenied { .. })
+        ));
+        // Writes, shares and revocations go on.
+        let id = alice.put("note", &note("w"), &Plain::new()).unwrap().id;
+        alice.share("note", carol.id()).unwrap();
+        assert_eq!(read(&carol, id).unwrap(), "w");
+        let outcome = alice.revoke("note", bob.id(), true).unwrap();
+        assert_eq!(outcome.new_version, Some(2));
+        assert_eq!(outcome.wrapped_keys, 2, "alice and carol: never dave");
+        assert_eq!(outcome.removed_readers, vec![bob.id()]);
+        let report = outcome.rewrap.unwrap();
+        assert!(report.interrupted.is_none(), "{:?}", report.interrupted);
+        assert_eq!(report.done.rewrapped, 2);
+        let later = alice.put("note", &note("v2"), &Plain::new()).unwrap().id;
+        assert!(matches!(
+            read(&dave, later),
+            Err(Error::AccessDenied { .. })
+        ));
+        assert!(matches!(read(&bob, later), Err(Error::AccessDenied { .. })));
+        assert_eq!(read(&carol, later).unwrap(), "v2");
+        let rotated = alice.rotate("note").unwrap();
+        assert_eq!((rotated.new_version, rotated.wrapped_keys), (Some(3), 2));
+    });
+}
+
+#[test]
+fn malformed_rows_of_the_other_tables_fail_only_themselves() {
+    each_backend(
+        "malformed_rows_of_the_other_tables_fail_only_themselves",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            relax(db, "record_batches", &["digests"]);
+            relax(db, "clients", &["signing_key"]);
+            relax(db, "access_keys", &["eak"]);
+            relax(db, "import_map", &["record_id"]);
+
+            // A batch row with no digests: the records it signs are invalid,
+            // the writer's others read.
+            let lost = alice.put("note", &note("lost"), &Plain::new()).unwrap().id;
+            let kept = alice.put("note", &note("kept"), &Plain::new()).unwrap().id;
+            alice.share("note", bob.id()).unwrap();
+            db.sql(&format!(
+                "UPDATE record_batches SET digests = NULL WHERE batch_id = (SELECT batch_id FROM records WHERE record_id = '{lost}')"
+            ));
+            alice.clear_batch_cache();
+            let page = alice.query(&Query::new().record_type("note")).unwrap();
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(page.skipped, vec![invalid(lost, &alice)]);
+            assert!(matches!(alice.get(lost), Err(Error::Decryption)));
+            assert_eq!(read(&alice, kept).unwrap(), "kept");
+
+            // A wrapped key with no key in it: no access to that writer's
+            // records, the reader's own still read.
+            let bobs = bob.put("note", &note("bob's"), &Plain::new()).unwrap().id;
+            db.sql(&format!(
+                "UPDATE access_keys SET eak = NULL WHERE writer_id = '{}' AND reader_id = '{}'",
+                alice.id(),
+                bob.id()
+            ));
+            let page = bob
+                .query(&Query::new().record_type("note").shared())
+                .unwrap();
+            assert_eq!(
+                page.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                vec![bobs]
+            );
+            assert_eq!(
+                sorted(page.skipped)
+                    .iter()
+                    .map(|s| (s.record_id, s.reason))
+                    .collect::<Vec<_>>(),
+                sorted(vec![
+                    invalid(lost, &alice),
+                    Skipped {
+                        record_id: Some(kept),
+                        writer_id: Some(alice.id()),
+                        reason: SkipReason::NoAccess,
+                    },
+                ])
+                .iter()
+                .map(|s| (s.record_id, s.reason))
+                .collect::<Vec<_>>()
+            );
+            assert!(matches!(read(&bob, kept), Err(Error::Decryption)));
+
+            // A writer whose registered keys are unusable (not pinned yet):
+            // its records are skipped as from an unknown writer.
+            bob.share("note", carol.id()).unwrap();
+            alice.share("note", carol.id()).unwrap();
+            db.sql(&format!(
+                "UPDATE clients SET signing_key = NULL WHERE client_id = '{}'",
+                bob.id()
+            ));
+            let page = carol
+                .query(&Query::new().record_type("note").shared())
+                .unwrap();
+            assert_eq!(
+                page.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                vec![kept]
+            );
+            assert!(page.skipped.contains(&Skipped {
+                record_id: Some(bobs),
+                writer_id: Some(bob.id()),
+                reason: SkipReason::UnknownWriter,
+            }));
+            assert!(matches!(read(&carol, bobs), Err(Error::Decryption)));
+
+            // An import mapping with no record id: that source row counts
+            // as imported (never imported twice), and is left out of the
+            // mapping.
+            let rows: Vec<ImportRow> = ["a", "b"]
+                .iter()
+                .map(|id| ImportRow {
+                    source_id: (*id).to_owned(),
+                    record: NewRecord::new("imported", note(id), Plain::new()),
+                })
+                .collect();
+            assert_eq!(alice.import_batch("legacy", &rows).unwrap().imported, 2);
+            db.sql("UPDATE import_map SET record_id = NULL WHERE source_id = 'a'");
+            let again = alice.import_batch("legacy", &rows).unwrap();
+            assert_eq!((again.imported, again.already_imported), (0, 2));
+            let mapped = alice
+                .imported("legacy", &["a".to_owned(), "b".to_owned()])
+                .unwrap();
+            assert_eq!(mapped.keys().collect::<Vec<_>>(), vec!["b"]);
+            assert_eq!(alice.imported_count("legacy").unwrap(), 2);
+        },
+    );
+}

@@ -1,0 +1,348 @@
+//! Revocation says what it did: the readers it removed, how the re-wrap
+//! after it went (never an error hiding a committed revocation), and an
+//! error naming the client when there was nothing to revoke. In the
+//! library and in the command line, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::cli::{json_lines as lines, last_line, ok, run};
+use common::{each_backend, TestDb};
+use strongroom::{Backend, Client, ClientId, Error, Fields, NewRecord, Plain, RecordId};
+
+fn client(db: &TestDb, name: &str) -> Client {
+    Client::open_or_create(db.profile(name), &db.store()).unwrap()
+}
+
+fn note(text: &str) -> Fields {
+    Fields::new().with("note", text).unwrap()
+}
+
+fn notes(client: &Client, n: usize) -> Vec<RecordId> {
+    let batch: Vec<NewRecord> = (0..n)
+        .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
+        .collect();
+    client
+        .put_many(&batch)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
+fn read(client: &Client, id: RecordId) -> strongroom::Result<String> {
+    client.get(id).and_then(|r| r.field::<String>("note"))
+}
+
+/// The key version alice's next write uses.
+fn next_version(alice: &Client) -> u32 {
+    alice
+        .put("note", &note("probe"), &Plain::new())
+        .unwrap()
+        .key_version
+}
+
+fn assert_not_shared(result: strongroom::Result<strongroom::RevokeOutcome>, reader: ClientId) {
+    match result {
+        Err(Error::NotShared {
+            record_type,
+            reader: named,
+        }) => {
+            assert_eq!(record_type, "note");
+            assert_eq!(named, reader);
+        }
+        other => panic!("expected NotShared for {reader}, got {other:?}"),
+    }
+}
+
+#[test]
+fn revoking_a_client_that_holds_no_share_is_an_error_naming_it() {
+    each_backend(
+        "revoking_a_client_that_holds_no_share_is_an_error_naming_it",
+        |db| {
+            let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+            let old = notes(&alice, 1)[0];
+            alice.share("note", bob.id()).unwrap();
+            let keys = db.count("SELECT COUNT(*) AS n FROM access_keys");
+
+            // An id nobody has (a typo), and a registered client never
+            // shared with: an error naming it, and nothing changes — no new
+            // key version, and bob still reads.
+            let typo = ClientId::random();
+            assert_not_shared(alice.revoke("note", typo, true), typo);
+            assert_not_shared(alice.revoke("note", carol.id(), false), carol.id());
+            let err = alice.revoke("note", typo, false).unwrap_err();
+            assert!(err.to_string().contains(&typo.to_string()), "{err}");
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM access_keys"), keys);
+            assert_eq!(next_version(&alice), 1);
+            assert_eq!(read(&bob, old).unwrap(), "n0");
+
+            // Revoking the same reader twice: the second is that error.
+            let first = alice.revoke("note", bob.id(), false).unwrap();
+            assert_eq!(first.new_version, Some(2));
+            assert_eq!(first.removed_readers, vec![bob.id()]);
+            assert!(first.rewrap.is_none(), "no re-wrap was asked for");
+            assert_not_shared(alice.revoke("note", bob.id(), false), bob.id());
+            assert_not_shared(alice.revoke("note", bob.id(), true), bob.id());
+            assert_eq!(next_version(&alice), 2, "rotated once, not twice");
+
+            // To rotate anyway, the caller rotates.
+            let rotated = alice.rotate("note").unwrap();
+            assert_eq!(rotated.new_version, Some(3));
+            assert!(rotated.removed_readers.is_empty());
+            assert_eq!(next_version(&alice), 3);
+        },
+    );
+}
+
+#[test]
+fn revoking_an_authoriser_lists_the_readers_it_shared_with() {
+    each_backend(
+        "revoking_an_authoriser_lists_the_readers_it_shared_with",
+        |db| {
+            let (alice, dave, erin, frank) = (
+                client(db, "alice"),
+                client(db, "dave"),
+                client(db, "erin"),
+                client(db, "frank"),
+            );
+            let old = notes(&alice, 1)[0];
+            alice.add_authorizer("note", dave.id()).unwrap();
+            dave.share_on_behalf(alice.id(), "note", erin.id()).unwrap();
+            alice.share("note", frank.id()).unwrap();
+            assert_eq!(read(&erin, old).unwrap(), "n0");
+
+            let outcome = alice.revoke("note", dave.id(), false).unwrap();
+            assert_eq!(outcome.removed_readers, vec![dave.id(), erin.id()]);
+            let later = alice.put("note", &note("later"), &Plain::new()).unwrap().id;
+            assert!(matches!(
+                read(&dave, later),
+                Err(Error::AccessDenied { .. })
+            ));
+            assert!(matches!(
+                read(&erin, later),
+                Err(Error::AccessDenied { .. })
+            ));
+            assert_eq!(read(&frank, later).unwrap(), "later", "frank remains");
+            assert_not_shared(alice.revoke("note", erin.id(), false), erin.id());
+        },
+    );
+}
+
+#[test]
+fn revoke_with_rewrap_returns_the_committed_outcome() {
+    each_backend("revoke_with_rewrap_returns_the_committed_outcome", |db| {
+        let (alice, bob, carol) = (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+        let ids = notes(&alice, 6);
+        alice.share("note", bob.id()).unwrap();
+        alice.share("note", carol.id()).unwrap();
+        for id in &ids {
+            assert!(read(&bob, *id).is_ok(), "bob's cache is warm");
+        }
+        // One record is junk: counted, left, and still under version 1.
+        db.sql(&format!(
+            "UPDATE records SET data = '{{\"note\":\"srf1.junk\"}}' WHERE record_id = '{}'",
+            ids[5]
+        ));
+
+        let outcome = alice.revoke("note", bob.id(), true).unwrap();
+        assert_eq!(outcome.new_version, Some(2));
+        assert_eq!(outcome.removed_readers, vec![bob.id()]);
+        let report = outcome.rewrap.expect("a re-wrap was asked for");
+        assert!(report.interrupted.is_none(), "{:?}", report.interrupted);
+        assert_eq!(
+            (
+                report.done.rewrapped,
+                report.done.invalid,
+                report.done.remaining
+            ),
+            (5, 1, Some(1))
+        );
+        // Bob, warm version-1 key in hand, reads none of the re-wrapped
+        // records; carol, who remains, reads them all.
+        for id in &ids[..5] {
+            assert!(matches!(read(&bob, *id), Err(Error::AccessDenied { .. })));
+            assert_eq!(alice.get(*id).unwrap().meta().key_version, 2);
+            assert!(read(&carol, *id).unwrap().starts_with('n'));
+        }
+    });
+}
+
+#[test]
+fn an_interrupted_rewrap_after_a_revocation_is_reported_not_raised() {
+    each_backend(
+        "an_interrupted_rewrap_after_a_revocation_is_reported_not_raised",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            let ids = notes(&alice, 3);
+            alice.share("note", bob.id()).unwrap();
+            // The database refuses every re-wrap (an update moving a record
+            // to version 2).
+            match db.backend {
+                Backend::Sqlite => db.sql(
+                    "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
+                     BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
+                ),
+                _ => {
+                    db.sql(
+                        "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
+                         IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
+                         RETURN NEW; END $$ LANGUAGE plpgsql",
+                    );
+                    db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
+                }
+            }
+            let outcome = alice.revoke("note", bob.id(), true).unwrap();
+            // The revocation is committed...
+            assert_eq!(outcome.new_version, Some(2));
+            assert_eq!(outcome.removed_readers, vec![bob.id()]);
+            assert!(bob.incoming_shares().unwrap().is_empty());
+            let later = alice.put("note", &note("later"), &Plain::new()).unwrap();
+            assert_eq!(later.key_version, 2);
+            assert!(matches!(
+                read(&client(db, "bob"), later.id),
+                Err(Error::AccessDenied { .. })
+            ));
+            // ...and the re-wrap says it was interrupted, and by what.
+            let report = outcome.rewrap.expect("a re-wrap was asked for");
+            assert!(
+                matches!(&report.interrupted, Some(Error::Database(message)) if message.contains("interrupted by test")),
+                "{:?}",
+                report.interrupted
+            );
+            assert_eq!((report.done.rewrapped, report.done.remaining), (0, Some(3)));
+            // Run again once the database lets it, it finishes.
+            db.sql(match db.backend {
+                Backend::Sqlite => "DROP TRIGGER stop_rewrap",
+                _ => "DROP TRIGGER stop_rewrap ON records",
+            });
+            let done = alice.rewrap_existing("note", 10).unwrap();
+            assert_eq!((done.rewrapped, done.remaining), (3, Some(0)));
+            for id in &ids {
+                assert_eq!(alice.get(*id).unwrap().meta().key_version, 2);
+            }
+        },
+    );
+}
+
+#[test]
+fn the_cli_revoke_says_what_it_did() {
+    each_backend("the_cli_revoke_says_what_it_did", |db| {
+        ok(db, "alice", &["init"]);
+        let bob = last_line(&ok(db, "bob", &["init"]));
+        let id = last_line(&ok(db, "alice", &["write", "note", "-f", "note=n0"]));
+        ok(db, "alice", &["share", "note", "--with", &bob]);
+
+        // An id that holds no share: exit 1, one line naming it, nothing
+        // rotated.
+        let typo = ClientId::random().to_string();
+        let out = run(db, "alice", &["revoke", "note", "--from", &typo]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(stderr.contains(&typo), "{stderr}");
+        assert!(stderr.contains("holds no share"), "{stderr}");
+        assert!(stderr.contains("--rotate-anyway"), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM access_keys WHERE key_version > 1"),
+            0
+        );
+        // Asked to, it rotates anyway, and says so.
+        let rotated = lines(&ok(
+            db,
+            "alice",
+            &["revoke", "note", "--from", &typo, "--rotate-anyway"],
+        ));
+        assert_eq!(rotated[0]["rotated"], "note");
+        assert_eq!(rotated[0]["new_key_version"], 2);
+        assert_eq!(rotated[1]["removed_readers"], serde_json::json!([]));
+        let as_bob: serde_json::Value =
+            serde_json::from_str(&ok(db, "bob", &["read", &id])).unwrap();
+        assert_eq!(as_bob["data"]["note"], "n0", "bob still reads");
+
+        // A real revocation with re-wrap: the usual line, then who went and
+        // how the re-wrap went.
+        let revoked = lines(&ok(
+            db,
+            "alice",
+            &["revoke", "note", "--from", &bob, "--rewrap"],
+        ));
+        assert_eq!(revoked.len(), 3, "{revoked:?}");
+        assert_eq!(revoked[0]["revoked"], "note");
+        assert_eq!(revoked[0]["from"], bob.as_str());
+        assert_eq!(revoked[0]["new_key_version"], 3);
+        assert_eq!(revoked[0]["rewrapped"], 1);
+        assert_eq!(revoked[1]["removed_readers"], serde_json::json!([bob]));
+        assert_eq!(
+            revoked[2]["rewrap"],
+            serde_json::json!({"rewrapped": 1, "invalid": 0, "batches": 1, "remaining": 0, "interrupted": null})
+        );
+        let out = run(db, "bob", &["read", &id]);
+        assert_eq!(out.status.code(), Some(1));
+
+        // Twice: the second is the error.
+        let out = run(db, "alice", &["revoke", "note", "--from", &bob]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&bob) && stderr.contains("holds no share"),
+            "{stderr}"
+        );
+
+        // `rotate --rewrap` reports the re-wrap the same way.
+        let rotated = lines(&ok(db, "alice", &["rotate", "note", "--rewrap"]));
+        assert_eq!(rotated[0]["new_key_version"], 4);
+        assert_eq!(rotated[0]["rewrapped"], 1);
+        assert_eq!(rotated[1]["rewrap"]["remaining"], 0);
+    });
+}
+
+#[test]
+fn the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted() {
+    each_backend(
+        "the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted",
+        |db| {
+            ok(db, "alice", &["init"]);
+            let bob = last_line(&ok(db, "bob", &["init"]));
+            ok(db, "alice", &["write", "note", "-f", "note=n0"]);
+            ok(db, "alice", &["share", "note", "--with", &bob]);
+            match db.backend {
+                Backend::Sqlite => db.sql(
+                    "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
+                     BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
+                ),
+                _ => {
+                    db.sql(
+                        "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
+                         IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
+                         RETURN NEW; END $$ LANGUAGE plpgsql",
+                    );
+                    db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
+                }
+            }
+            let out = run(db, "alice", &["revoke", "note", "--from", &bob, "--rewrap"]);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert_eq!(
+                stderr.trim_end(),
+                "error: the revocation is committed, but re-wrapping the existing records was interrupted after 0 record(s): database error: interrupted by test",
+                "one line"
+            );
+            // What was done is printed all the same.
+            let printed = lines(&String::from_utf8(out.stdout).unwrap());
+            assert_eq!(printed[0]["new_key_version"], 2);
+            assert_eq!(printed[1]["removed_readers"], serde_json::json!([bob]));
+            assert_eq!(printed[2]["rewrap"]["remaining"], 1);
+            assert_eq!(
+                printed[2]["rewrap"]["interrupted"],
+                "database error: interrupted by test"
+            );
+            // The revocation stands: a second one finds nothing to revoke.
+            let again = run(db, "alice", &["revoke", "note", "--from", &bob]);
+            assert_eq!(again.status.code(), Some(1));
+            assert!(String::from_utf8(again.stderr)
+                .unwrap()
+                .contains("holds no share"));
+        },
+    );
+}
