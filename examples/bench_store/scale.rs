@@ -15,7 +15,7 @@
 //! - the query plans of both pages: `EXPLAIN QUERY PLAN` on SQLite,
 //!   `EXPLAIN (ANALYZE, BUFFERS)` on PostgreSQL, of the SQL strongroom runs
 //!   for them as reconstructed in `stored::page_sql` (from
-//!   `src/client/read.rs`, values as literals).
+//!   `src/store/records.rs`, values as literals).
 //!
 //! Its last line is one JSON object: `{"scale": {"sqlite": {...},
 //! "postgres": {...}}}`.
@@ -330,7 +330,7 @@ impl Pages {
             ("filtered page", Some(stored::meta_tag("clinic", CLINIC))),
         ] {
             let sql = stored::page_sql(writer, "patient", tag, None, PAGE);
-            println!("    plan of the {what} (SQL reconstructed from src/client/read.rs):");
+            println!("    plan of the {what} (SQL reconstructed from src/store/records.rs):");
             println!("      {sql}");
             for line in conn.explain(&sql)? {
                 println!("      | {line}");

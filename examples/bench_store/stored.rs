@@ -162,12 +162,15 @@ pub fn meta_tag(name: &str, value: &str) -> i64 {
 
 /// The SQL of one page of `Query::new().record_type(record_type)
 /// [.plain_eq(name, value)].limit(limit)` by `writer`, as `Client::query`
-/// runs it: reconstructed by hand from `select_rows` in
-/// `src/client/read.rs` (the same columns, filters, order, keyset
-/// comparison and limit + 1; diesel's identifier quotes left out), with
-/// the values written in as literals where strongroom binds them. The same
-/// text on both backends. `meta` is the meta-index tag of the plain filter,
-/// `after` the cursor's (created_at, record_id).
+/// runs it: reconstructed by hand from `records::select` in
+/// `src/store/records.rs` (which `src/client/read.rs` calls). The same
+/// filters, order, keyset comparison and limit + 1, with the values
+/// written in as literals where strongroom binds them; the same columns,
+/// without the casts strongroom's select list wraps them in on SQLite
+/// (`CAST(… AS BLOB)`, `CAST(… AS BIGINT)`: they do not change how the
+/// rows are found) and diesel's identifier quotes. The same text on both
+/// backends. `meta` is the meta-index tag of the plain filter, `after` the
+/// cursor's (created_at, record_id).
 pub fn page_sql(
     writer: &str,
     record_type: &str,
