@@ -7,9 +7,15 @@
 //! the access key, each value under its data key) with AADs of the real
 //! lengths, one BLAKE2b-256 over a message as long as the record's signed
 //! message, and a 200th of an Ed25519 batch signature (over 200 digests).
-//! Reading: the six opens and the digest. No batch verification: the reads
-//! the benchmark keeps (the median of three by one client) find their
-//! batches already verified in the client's cache.
+//! Reading warm: the six opens and the digest (a warm read finds its
+//! batches verified and its access key unwrapped in the client's caches).
+//! Reading cold (a fresh client): also the Ed25519 verification of every
+//! batch signature (over 200 digests) and the HPKE unwrap of the access
+//! key, once.
+//!
+//! Each is measured on one core, and (strongroom's shape) again spread over every core (the
+//! records split between one thread per core, wall time), to show how
+//! much of the perfect spread the bound assumes this machine gives.
 //!
 //! The digest runs over a message as long as the record's signed message in
 //! each stored shape: with the envelopes as base64url text (strongroom's
@@ -30,29 +36,34 @@ use ed25519_dalek::{Signer, SigningKey};
 use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
 use orion::hazardous::hash::blake2::blake2b::Blake2b;
 use rand::RngCore;
+use strongroom::wrap::{self, WrapContext};
+use strongroom::{AccessKey, ClientId, EncryptionSecretKey};
 
 /// The records a batch signature covers (as strongroom writes them).
 const BATCH: usize = 200;
 const NONCE: usize = 24;
 const TAG: usize = 16;
 const KEY: usize = 32;
+/// The batch message beyond its digests: label, format version, batch and
+/// writer ids, the digests' length prefix.
+const BATCH_HEADER: usize = (4 + 16) + 4 + 16 + 16 + 4;
 
-/// One core's time for the mandated cryptography of `n` records.
+/// A time for the mandated cryptography of `n` records.
 #[derive(Clone, Copy)]
 pub struct Floor {
     pub write: Duration,
+    /// Warm read: opens and digests.
     pub read: Duration,
-}
-
-/// The floor for each stored shape.
-pub struct Floors {
-    /// Envelopes as base64url text (strongroom's stored shape).
-    pub text: Floor,
-    /// Envelopes as raw bytes (the least shape).
-    pub binary: Floor,
+    /// What a cold read adds: the batch verifications and one unwrap.
+    pub verify: Duration,
 }
 
 impl Floor {
+    /// A cold read: the warm read plus verifying and unwrapping.
+    pub fn read_cold(&self) -> Duration {
+        self.read + self.verify
+    }
+
     /// The least `strongroom / plain` ratio possible when the database work
     /// takes `base` (at best what the plain path takes) and the
     /// cryptography `crypto` more, both spread perfectly over `cores`:
@@ -61,9 +72,24 @@ impl Floor {
     /// PostgreSQL it is the wall time of client, server and round trips
     /// together, so there the bound is an estimate, not a proof.
     pub fn bound(base: Duration, crypto: Duration, cores: usize, plain: Duration) -> f64 {
-        let spread = (base + crypto).as_secs_f64() / cores as f64;
-        spread.max(base.as_secs_f64()) / plain.as_secs_f64()
+        Self::least_time(base, crypto, cores).as_secs_f64() / plain.as_secs_f64()
     }
+
+    /// The least time itself (see [`Floor::bound`]).
+    pub fn least_time(base: Duration, crypto: Duration, cores: usize) -> Duration {
+        ((base + crypto) / u32::try_from(cores).unwrap_or(1)).max(base)
+    }
+}
+
+/// The floor for each stored shape on one core, and for strongroom's spread
+/// over every core.
+pub struct Floors {
+    /// Envelopes as base64url text (strongroom's stored shape), one core.
+    pub text: Floor,
+    /// Envelopes as raw bytes (the least shape), one core.
+    pub binary: Floor,
+    /// strongroom's shape, one thread per core (wall time).
+    pub text_spread: Floor,
 }
 
 /// A sealed field: the data-key box and the value box.
@@ -71,6 +97,9 @@ struct SealedField {
     dk_box: Vec<u8>,
     value_box: Vec<u8>,
 }
+
+/// A sealed record: its digest and fields.
+type SealedRecord = ([u8; 32], Vec<SealedField>);
 
 /// The stored name, AAD lengths and JSON value of the three sensitive
 /// fields of one benchmark record (values of 16, 11 and 200 bytes).
@@ -150,58 +179,88 @@ fn digest(message: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Measures the floors for `n` records, one core.
-pub fn measure(n: usize) -> Floors {
-    let shapes = shapes();
-    Floors {
-        text: measure_shape(n, &shapes, message_len(&shapes, true)),
-        binary: measure_shape(n, &shapes, message_len(&shapes, false)),
-    }
+/// What every measurement shares: the fields' shapes, the access key, the
+/// writer's signing key, a wrapped copy of the access key.
+struct Setup {
+    shapes: Vec<FieldShape>,
+    access_key: [u8; KEY],
+    signer: SigningKey,
+    wrapped: String,
+    reader: EncryptionSecretKey,
+    wrapper: strongroom::EncryptionPublicKey,
+    context: (ClientId, ClientId),
 }
 
-/// The floor for `n` records whose signed message is `message_len` long.
-fn measure_shape(n: usize, shapes: &[FieldShape], message_len: usize) -> Floor {
-    let message = vec![0x3c; message_len];
-    let mut rng = rand::thread_rng();
-    let mut access_key = [0u8; KEY];
-    rng.fill_bytes(&mut access_key);
-    let signer = SigningKey::from_bytes(&[7u8; 32]);
+impl Setup {
+    fn new() -> Self {
+        let mut access_key = [0u8; KEY];
+        rand::thread_rng().fill_bytes(&mut access_key);
+        let reader = EncryptionSecretKey::generate();
+        let writer = EncryptionSecretKey::generate();
+        let context = (ClientId::random(), ClientId::random());
+        let wrapped = wrap::wrap_access_key(
+            &AccessKey::from_bytes(access_key),
+            &wrap_context(context),
+            &reader.public_key().expect("public key"),
+            &writer,
+        )
+        .expect("wrap")
+        .into_string();
+        Setup {
+            shapes: shapes(),
+            access_key,
+            signer: SigningKey::from_bytes(&[7u8; 32]),
+            wrapped,
+            reader,
+            wrapper: writer.public_key().expect("public key"),
+            context,
+        }
+    }
 
-    {
-        // Write: seal and digest every record, sign every 200 digests.
-        let t = Instant::now();
-        let mut sealed: Vec<([u8; 32], Vec<SealedField>)> = Vec::with_capacity(n);
-        let mut digests = Vec::with_capacity(BATCH * 32);
+    /// Seals and digests `n` records, signing every 200 digests.
+    fn seal_all(&self, n: usize, message: &[u8]) -> (Vec<SealedRecord>, Vec<Vec<u8>>) {
+        let mut rng = rand::thread_rng();
+        let mut sealed = Vec::with_capacity(n);
+        let mut batches = Vec::with_capacity(n.div_ceil(BATCH));
+        let mut batch = vec![0u8; BATCH_HEADER];
         for i in 0..n {
-            let fields = shapes
+            let fields = self
+                .shapes
                 .iter()
                 .map(|s| {
                     let mut data_key = [0u8; KEY];
                     rng.fill_bytes(&mut data_key);
                     SealedField {
-                        dk_box: seal(&access_key, &s.dk_aad, &data_key, &mut rng),
+                        dk_box: seal(&self.access_key, &s.dk_aad, &data_key, &mut rng),
                         value_box: seal(&data_key, &s.value_aad, &s.json, &mut rng),
                     }
                 })
                 .collect();
-            let record_digest = digest(&message);
-            digests.extend_from_slice(&record_digest);
+            let record_digest = digest(message);
+            batch.extend_from_slice(&record_digest);
             if (i + 1) % BATCH == 0 || i + 1 == n {
-                std::hint::black_box(signer.sign(&digests));
-                digests.clear();
+                let signature = self.signer.sign(&batch);
+                batch.extend_from_slice(&signature.to_bytes());
+                batches.push(std::mem::replace(&mut batch, vec![0u8; BATCH_HEADER]));
             }
             sealed.push((record_digest, fields));
         }
-        let write = t.elapsed();
+        (sealed, batches)
+    }
 
-        // Read: digest and open every record.
-        let t = Instant::now();
+    /// Digests and opens every record.
+    fn open_all(&self, sealed: &[SealedRecord], message: &[u8]) {
         let mut value = vec![0u8; 256];
-        for (expected, fields) in &sealed {
-            assert_eq!(&digest(&message), expected);
-            for (field, shape) in fields.iter().zip(shapes) {
+        for (expected, fields) in sealed {
+            assert_eq!(&digest(message), expected);
+            for (field, shape) in fields.iter().zip(&self.shapes) {
                 let mut data_key = [0u8; KEY];
-                open(&access_key, &shape.dk_aad, &field.dk_box, &mut data_key);
+                open(
+                    &self.access_key,
+                    &shape.dk_aad,
+                    &field.dk_box,
+                    &mut data_key,
+                );
                 let len = field.value_box.len() - NONCE - TAG;
                 open(
                     &data_key,
@@ -211,9 +270,107 @@ fn measure_shape(n: usize, shapes: &[FieldShape], message_len: usize) -> Floor {
                 );
             }
         }
-        Floor {
-            write,
-            read: t.elapsed(),
+    }
+
+    /// Verifies every batch signature (each batch: its message, then the
+    /// 64-byte signature) and, when `unwrap`, unwraps the access key once.
+    fn verify_all(&self, batches: &[Vec<u8>], unwrap: bool) {
+        let key = self.signer.verifying_key();
+        for batch in batches {
+            let (message, signature) = batch.split_at(batch.len() - 64);
+            let signature = ed25519_dalek::Signature::from_slice(signature).expect("signature");
+            key.verify_strict(message, &signature).expect("verify");
         }
+        if unwrap {
+            let opened = wrap::unwrap_access_key(
+                &self.wrapped,
+                &wrap_context(self.context),
+                &self.reader,
+                &self.wrapper,
+            )
+            .expect("unwrap");
+            std::hint::black_box(opened);
+        }
+    }
+}
+
+fn wrap_context((writer_id, reader_id): (ClientId, ClientId)) -> WrapContext<'static> {
+    WrapContext {
+        writer_id,
+        record_type: "patient",
+        key_version: 1,
+        reader_id,
+        wrapper_id: writer_id,
+    }
+}
+
+/// Measures the floors for `n` records, on one core and (strongroom's
+/// shape) on `cores`.
+pub fn measure(n: usize, cores: usize) -> Floors {
+    let setup = Setup::new();
+    let text = vec![0x3c; message_len(&setup.shapes, true)];
+    let binary = vec![0x3c; message_len(&setup.shapes, false)];
+    Floors {
+        text: measure_one(&setup, n, &text),
+        binary: measure_one(&setup, n, &binary),
+        text_spread: measure_spread(&setup, n, &text, cores),
+    }
+}
+
+/// One core, records whose signed message is `message` long.
+fn measure_one(setup: &Setup, n: usize, message: &[u8]) -> Floor {
+    let t = Instant::now();
+    let (sealed, batches) = setup.seal_all(n, message);
+    let write = t.elapsed();
+    let t = Instant::now();
+    setup.open_all(&sealed, message);
+    let read = t.elapsed();
+    let t = Instant::now();
+    setup.verify_all(&batches, true);
+    Floor {
+        write,
+        read,
+        verify: t.elapsed(),
+    }
+}
+
+/// The same work split between `cores` threads: the wall time of each
+/// step, from the threads' start until the last one is done.
+fn measure_spread(setup: &Setup, n: usize, message: &[u8], cores: usize) -> Floor {
+    let cores = cores.max(1);
+    // Whole batches per thread, as a reader verifies whole batches.
+    let per_thread = n.div_ceil(cores).div_ceil(BATCH) * BATCH;
+    let counts: Vec<usize> = (0..cores)
+        .map(|k| n.saturating_sub(k * per_thread).min(per_thread))
+        .collect();
+    let t = Instant::now();
+    let parts: Vec<(Vec<SealedRecord>, Vec<Vec<u8>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = counts
+            .iter()
+            .map(|&count| scope.spawn(move || setup.seal_all(count, message)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("seal"))
+            .collect()
+    });
+    let write = t.elapsed();
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        for (sealed, _) in &parts {
+            scope.spawn(move || setup.open_all(sealed, message));
+        }
+    });
+    let read = t.elapsed();
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        for (k, (_, batches)) in parts.iter().enumerate() {
+            scope.spawn(move || setup.verify_all(batches, k == 0));
+        }
+    });
+    Floor {
+        write,
+        read,
+        verify: t.elapsed(),
     }
 }

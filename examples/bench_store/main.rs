@@ -1,34 +1,47 @@
 //! Store benchmark: 10,000 records — 3 sensitive fields of 16, 11 and 200
-//! bytes and 2 plain fields — written with `put_many` and read back with a
-//! decrypting query (three reads a round, the median kept), beside plain
-//! diesel inserting and reading the same rows unencrypted into the same
-//! database, in the same run. On an SQLite file and on PostgreSQL.
+//! bytes and 2 plain fields — written with `put_many` and read back with
+//! decrypting queries, beside plain diesel inserting and reading the same
+//! rows unencrypted into the same database, in the same run. On an SQLite
+//! file and on PostgreSQL.
 //!
-//! To show what the stored shape itself costs, plain diesel also inserts
-//! and fetches strongroom's own stored rows (records, meta index, batch
-//! signatures), with no parsing or cryptography; `floor` adds the mandated
-//! cryptography to get the least ratio any implementation of the design
-//! could reach on this machine.
-//!
-//! The same workload also runs through the typed layer (`#[derive(Sensitive)]`
-//! and `Repo`), compared with the key-value path.
+//! Each round also measures, in the same run:
+//! - plain diesel inserting and fetching strongroom's own stored rows
+//!   (records, meta index, batch signatures; `stored`), with no parsing or
+//!   cryptography: the database work of strongroom's stored shape;
+//! - plain diesel inserting and fetching the least stored shape the design
+//!   allows (`least_shape`);
+//! - the mandated cryptography alone, on one core and on every core
+//!   (`floor`);
+//! - the stored bytes per record of each, from the database (`size`);
+//! - strongroom's reads warm (one client, its caches full) and cold (a
+//!   fresh client that must unwrap the key and verify every batch), five
+//!   samples each, and single-record `get` latencies warm and cold;
+//! - the same workload through the typed layer (`#[derive(Sensitive)]` and
+//!   `Repo`), compared with the key-value path.
 //!
 //! Run: `cargo run --release --example bench_store [records] [rounds]`
-//! (an even number of rounds balances which of the key-value and typed
-//! paths goes first)
-//! (PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
-//! `postgres://postgres@127.0.0.1:5432/test`; skipped if unreachable).
+//! (default 10000 4; an even number of rounds balances which of the
+//! key-value and typed paths goes first). Its last line is one JSON object
+//! (see `report`). `--scale N` runs the scale benchmark instead (`scale`).
+//! PostgreSQL from `STRONGROOM_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/test` (skipped if unreachable);
+//! `BENCH_ONLY=sqlite` or `BENCH_ONLY=postgres` runs one backend.
 
 mod floor;
+mod report;
+mod scale;
 #[path = "../common/scratch_pg.rs"]
 mod scratch_pg;
+mod size;
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use strongroom::{Client, Fields, NewRecord, Plain, Query, Sensitive, Store};
+use strongroom::{Client, Fields, NewRecord, Plain, Query, RecordId, Sensitive, Store};
+
+use crate::size::SizeDb;
 
 #[derive(Clone, Sensitive)]
 // The same record type as the key-value path (each path writes into a
@@ -57,83 +70,6 @@ diesel::table! {
     }
 }
 
-// strongroom's own table, read here without strongroom: what fetching its
-// stored rows costs before any parsing or cryptography.
-diesel::table! {
-    records (record_id) {
-        record_id -> Text,
-        writer_id -> Text,
-        record_type -> Text,
-        version -> BigInt,
-        plain -> Text,
-        data -> Text,
-        key_version -> Integer,
-        batch_id -> Nullable<Text>,
-        batch_index -> Nullable<Integer>,
-        created_at -> BigInt,
-        updated_at -> BigInt,
-    }
-}
-
-diesel::table! {
-    meta_index (tag, record_id) {
-        tag -> BigInt,
-        record_id -> Text,
-    }
-}
-
-diesel::table! {
-    record_batches (batch_id) {
-        batch_id -> Text,
-        writer_id -> Text,
-        digests -> Text,
-        signature -> Text,
-        created_at -> BigInt,
-    }
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = records, treat_none_as_default_value = false)]
-#[allow(dead_code)] // fetched, never looked at
-struct StoredRow {
-    record_id: String,
-    writer_id: String,
-    record_type: String,
-    version: i64,
-    plain: String,
-    data: String,
-    key_version: i32,
-    batch_id: Option<String>,
-    batch_index: Option<i32>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = meta_index, treat_none_as_default_value = false)]
-struct StoredMeta {
-    tag: i64,
-    record_id: String,
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = record_batches, treat_none_as_default_value = false)]
-struct StoredBatch {
-    batch_id: String,
-    writer_id: String,
-    digests: String,
-    signature: String,
-    created_at: i64,
-}
-
-/// Everything a `put_many` stored for its records: rows, meta-index rows
-/// and batch signatures.
-struct Stored {
-    records: Vec<StoredRow>,
-    meta: Vec<StoredMeta>,
-    batches: Vec<StoredBatch>,
-}
-
 #[derive(Insertable, Queryable, Selectable, Clone)]
 #[diesel(table_name = plain_patients, treat_none_as_default_value = false)]
 struct PlainPatient {
@@ -152,6 +88,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS plain_patients (id TEXT PRIMARY
 const INDEX: &str =
     "CREATE INDEX IF NOT EXISTS plain_patients_created ON plain_patients (created_at, id)";
 
+/// A value of `len` bytes that starts with the record's number.
 fn value(len: usize, i: usize) -> String {
     let mut s = format!("{i:08}");
     while s.len() < len {
@@ -161,15 +98,17 @@ fn value(len: usize, i: usize) -> String {
     s
 }
 
-fn plain_rows(n: usize) -> Vec<PlainPatient> {
+/// The benchmark's rows: values of 16, 11 and 200 bytes, `clinics`
+/// distinct clinics and 7 wards.
+fn plain_rows(n: usize, clinics: usize) -> Vec<PlainPatient> {
     let now = chrono::Utc::now().timestamp_micros();
     (0..n)
         .map(|i| PlainPatient {
-            id: strongroom::RecordId::random().to_string(), // the same time-ordered ids strongroom uses,
+            id: RecordId::random().to_string(), // the same time-ordered ids strongroom uses
             name: value(16, i),
             national_id: value(11, i),
             notes: value(200, i),
-            clinic: format!("clinic-{}", i % 10),
+            clinic: format!("clinic-{:03}", i % clinics),
             ward: format!("ward-{}", i % 7),
             created_at: now,
         })
@@ -202,28 +141,6 @@ enum InsertWay {
     PerRow,
     /// PostgreSQL's binary `COPY … FROM STDIN`.
     Copy,
-}
-
-trait PlainDb: least_shape::LeastDb {
-    fn reset(&mut self) -> anyhow::Result<()>;
-    /// Brings the database to the same state before every timed insert:
-    /// on SQLite no free pages and an empty WAL left by earlier phases; on
-    /// PostgreSQL no dirty buffers from them.
-    fn settle(&mut self) -> anyhow::Result<()>;
-    /// The insert ways this database has.
-    fn ways(&self) -> &'static [InsertWay];
-    /// Inserts in one transaction.
-    fn insert(&mut self, rows: &[PlainPatient], way: InsertWay) -> anyhow::Result<()>;
-    fn read_all(&mut self, page: i64) -> anyhow::Result<usize>;
-    /// Fetches `writer`'s stored strongroom rows of type `patient`, as
-    /// strongroom's query selects them, without parsing or decrypting.
-    fn fetch_stored(&mut self, writer: &str, page: i64) -> anyhow::Result<usize>;
-    /// Takes every stored record, meta-index and batch row out of the
-    /// database (they are put back by [`PlainDb::insert_stored`]).
-    fn take_stored(&mut self) -> anyhow::Result<Stored>;
-    /// Inserts stored rows in one transaction, as strongroom's write does
-    /// (batches, records, meta index), with no parsing or cryptography.
-    fn insert_stored(&mut self, stored: &Stored, way: InsertWay) -> anyhow::Result<()>;
 }
 
 /// Pages through rows by keyset, as strongroom's query does: `fetch` asks
@@ -270,8 +187,45 @@ macro_rules! insert_way {
     };
 }
 
+/// SQLite has no `COPY` (and `ways` never offers it there).
+fn no_copy<T, R>(_: &mut diesel::SqliteConnection, _: T, _: R) -> QueryResult<()> {
+    unreachable!("SQLite has no COPY")
+}
+
+/// PostgreSQL's binary `COPY … FROM STDIN` of `rows` into `table`.
+macro_rules! pg_copy {
+    () => {
+        |conn: &mut diesel::PgConnection, table, rows| -> QueryResult<()> {
+            diesel::copy_from(table)
+                .from_insertable(rows)
+                .execute(conn)
+                .map(drop)
+        }
+    };
+}
+
+// After the macros they use.
+mod least_shape;
+mod stored;
+
+/// Everything the benchmark does with plain diesel on one database.
+trait PlainDb: least_shape::LeastDb + stored::StoredDb + SizeDb {
+    /// Creates the plain table if needed and empties it.
+    fn reset(&mut self) -> anyhow::Result<()>;
+    /// Brings the database to the same state before every timed insert:
+    /// on SQLite no free pages and an empty WAL left by earlier phases; on
+    /// PostgreSQL no dirty buffers from them.
+    fn settle(&mut self) -> anyhow::Result<()>;
+    /// The insert ways this database has.
+    fn ways(&self) -> &'static [InsertWay];
+    /// Inserts in one transaction.
+    fn insert(&mut self, rows: &[PlainPatient], way: InsertWay) -> anyhow::Result<()>;
+    /// Reads every plain row by keyset pages; returns how many.
+    fn read_all(&mut self, page: i64) -> anyhow::Result<usize>;
+}
+
 macro_rules! plain_db {
-    ($conn:ty, $ways:expr, $copy:expr, $empty_plain:expr, $empty_stored:expr, $settle:expr) => {
+    ($conn:ty, $ways:expr, $copy:expr, $empty_plain:expr, $settle:expr) => {
         impl PlainDb for $conn {
             fn reset(&mut self) -> anyhow::Result<()> {
                 diesel::sql_query(CREATE).execute(self)?;
@@ -292,32 +246,6 @@ macro_rules! plain_db {
             fn insert(&mut self, rows: &[PlainPatient], way: InsertWay) -> anyhow::Result<()> {
                 self.transaction(|conn| {
                     insert_way!(conn, plain_patients::table, rows, way, $copy);
-                    Ok::<_, diesel::result::Error>(())
-                })?;
-                Ok(())
-            }
-
-            fn take_stored(&mut self) -> anyhow::Result<Stored> {
-                self.transaction(|conn| {
-                    let stored = Stored {
-                        records: records::table.select(StoredRow::as_select()).load(conn)?,
-                        meta: meta_index::table
-                            .select(StoredMeta::as_select())
-                            .load(conn)?,
-                        batches: record_batches::table
-                            .select(StoredBatch::as_select())
-                            .load(conn)?,
-                    };
-                    conn.batch_execute($empty_stored)?;
-                    Ok(stored)
-                })
-            }
-
-            fn insert_stored(&mut self, stored: &Stored, way: InsertWay) -> anyhow::Result<()> {
-                self.transaction(|conn| {
-                    insert_way!(conn, record_batches::table, &stored.batches, way, $copy);
-                    insert_way!(conn, records::table, &stored.records, way, $copy);
-                    insert_way!(conn, meta_index::table, &stored.meta, way, $copy);
                     Ok::<_, diesel::result::Error>(())
                 })?;
                 Ok(())
@@ -352,57 +280,9 @@ macro_rules! plain_db {
                     |row: &PlainPatient| (row.created_at, row.id.clone()),
                 )
             }
-
-            fn fetch_stored(&mut self, writer: &str, page: i64) -> anyhow::Result<usize> {
-                use crate::records::dsl as r;
-                count_by_keyset(
-                    page,
-                    |after: Option<(i64, String)>| {
-                        let mut q = r::records
-                            .select(StoredRow::as_select())
-                            .filter(r::writer_id.eq(writer.to_owned()))
-                            .filter(r::record_type.eq("patient"))
-                            .order((r::created_at.asc(), r::record_id.asc()))
-                            .limit(page + 1)
-                            .into_boxed();
-                        if let Some((t, last)) = after {
-                            q = q.filter(
-                                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                                    "(records.created_at, records.record_id) > (",
-                                )
-                                .bind::<diesel::sql_types::BigInt, _>(t)
-                                .sql(", ")
-                                .bind::<diesel::sql_types::Text, _>(last)
-                                .sql(")"),
-                            );
-                        }
-                        q.load(self)
-                    },
-                    |row: &StoredRow| (row.created_at, row.record_id.clone()),
-                )
-            }
         }
     };
 }
-/// SQLite has no `COPY` (and `ways` never offers it there).
-fn no_copy<T, R>(_: &mut diesel::SqliteConnection, _: T, _: R) -> QueryResult<()> {
-    unreachable!("SQLite has no COPY")
-}
-
-/// PostgreSQL's binary `COPY … FROM STDIN` of `rows` into `table`.
-macro_rules! pg_copy {
-    () => {
-        |conn: &mut diesel::PgConnection, table, rows| -> QueryResult<()> {
-            diesel::copy_from(table)
-                .from_insertable(rows)
-                .execute(conn)
-                .map(drop)
-        }
-    };
-}
-
-// After the macros it uses.
-mod least_shape;
 
 plain_db!(
     diesel::SqliteConnection,
@@ -410,7 +290,6 @@ plain_db!(
     no_copy,
     // SQLite empties a table whole when DELETE has no WHERE.
     "DELETE FROM plain_patients",
-    "DELETE FROM meta_index; DELETE FROM records; DELETE FROM record_batches",
     "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)"
 );
 plain_db!(
@@ -420,7 +299,6 @@ plain_db!(
     // TRUNCATE, as the store's reset does: DELETE would leave dead rows
     // and index entries that slow the next insert.
     "TRUNCATE plain_patients",
-    "TRUNCATE meta_index, records, record_batches",
     "CHECKPOINT"
 );
 
@@ -432,18 +310,24 @@ fn read_encrypted(client: &Client) -> anyhow::Result<usize> {
     loop {
         let page = client.query(&query)?;
         anyhow::ensure!(page.skipped.is_empty(), "records skipped");
-        for record in &page.records {
-            let name: String = record.field("name")?;
-            let national_id: String = record.field("national_id")?;
-            let notes: String = record.field("notes")?;
-            std::hint::black_box((name, national_id, notes));
-        }
+        decode(&page.records)?;
         total += page.records.len();
         match page.next {
             Some(cursor) => query = query.after(cursor),
             None => return Ok(total),
         }
     }
+}
+
+/// Decodes every field of the records, as an application would.
+fn decode(records: &[strongroom::Record]) -> anyhow::Result<()> {
+    for record in records {
+        let name: String = record.field("name")?;
+        let national_id: String = record.field("national_id")?;
+        let notes: String = record.field("notes")?;
+        std::hint::black_box((name, national_id, notes));
+    }
+    Ok(())
 }
 
 fn typed_values(rows: &[PlainPatient]) -> Vec<TypedPatient> {
@@ -473,10 +357,12 @@ fn read_typed(client: &Client) -> anyhow::Result<usize> {
     }
 }
 
-/// Reads per path and round; the round keeps their median (the first one
-/// starts with a cold key cache: one unwrap).
-const READS: usize = 3;
+/// Samples of every read (warm and cold alike); a round keeps their median.
+const READS: usize = 5;
+/// `get` samples per round: warm, with the batch cache cleared, cold.
+const GETS: [usize; 3] = [200, 50, 20];
 
+/// The median of `READS` timed runs of `read`.
 fn median_of_reads(mut read: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
     let mut times = Vec::with_capacity(READS);
     for _ in 0..READS {
@@ -487,67 +373,161 @@ fn median_of_reads(mut read: impl FnMut() -> anyhow::Result<()>) -> anyhow::Resu
     Ok(median(times))
 }
 
+/// The median (the mean of the middle two of an even count).
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2
+    } else {
+        v[mid]
+    }
 }
 
-struct Result4 {
+/// The median of numbers (the mean of the middle two of an even count).
+fn median_f64(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
+/// Every round of one backend.
+struct Rounds {
     /// The fastest plain insert way of each round.
     plain_ways: Vec<InsertWay>,
     /// The median plain write of each insert way.
     plain_by_way: Vec<(InsertWay, Duration)>,
-    /// Each round's times.
+    /// Each round's measurements.
     rounds: Vec<Round>,
+    /// How busy the machine was.
+    machine: Machine,
 }
 
-impl Result4 {
-    /// The median over the rounds of one time.
-    fn median(&self, time: fn(&Round) -> Duration) -> Duration {
-        median(self.rounds.iter().map(time).collect())
-    }
+/// How busy the shared machine was during a backend's rounds: the load
+/// average (1 minute) at their start and end, and the CPU this process
+/// got (user + system time over wall time; the PostgreSQL server's work
+/// is not in it). Linux only (`/proc`); `None` elsewhere.
+#[derive(Clone, Copy)]
+struct Machine {
+    load_start: Option<f64>,
+    load_end: Option<f64>,
+    cpu_share: Option<f64>,
 }
 
-/// One round's times.
+/// The 1-minute load average.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// This process's user + system CPU time so far (`/proc/self/stat`, in
+/// clock ticks of 1/100 s, Linux's fixed `USER_HZ`).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// One round's measurements.
 #[derive(Default)]
 struct Round {
     plain_write: Duration,
-    enc_write: Duration,
     plain_read: Duration,
+    enc_write: Duration,
+    /// Reading everything again with the same client (key and batches
+    /// cached).
     enc_read: Duration,
-    /// Fetching strongroom's stored rows with plain diesel (no parsing,
-    /// no cryptography).
+    /// Reading everything with a fresh client (one key unwrap, every batch
+    /// verified).
+    enc_read_cold: Duration,
+    /// Inserting strongroom's stored rows (records, meta index, batches)
+    /// with plain diesel in one transaction, the fastest way (no sealing,
+    /// no signing).
+    stored_write: Duration,
+    /// Fetching them with plain diesel (no parsing, no cryptography).
     stored_fetch: Duration,
     /// Inserting the least stored shape the design allows (see
     /// `least_shape`), the fastest way.
     least_write: Duration,
     /// Fetching it.
     least_read: Duration,
-    /// Inserting strongroom's stored rows (records, meta index, batches)
-    /// with plain diesel in one transaction, the fastest way (no sealing,
-    /// no signing).
-    stored_write: Duration,
     typed_write: Duration,
     typed_read: Duration,
-    /// The mandated cryptography alone, one core (see `floor`).
+    /// `get` of one record: warm (key and batch cached), with the batch
+    /// cache cleared, and by a fresh client.
+    get_warm: Duration,
+    get_batch_uncached: Duration,
+    get_cold: Duration,
+    /// Stored bytes per record: strongroom's tables, the plain table, the
+    /// least shape's table.
+    bytes: f64,
+    plain_bytes: f64,
+    least_bytes: f64,
+    /// strongroom's bytes per record, by table.
+    per_table: std::collections::BTreeMap<String, f64>,
+    /// The mandated cryptography alone (see `floor`).
     floor: Option<floor::Floors>,
 }
 
-/// The median, lowest and highest of the ratio `a / b` taken within each
-/// round: steadier than a ratio of medians when the machine's speed drifts
-/// between rounds.
-fn round_ratios(rounds: &[Round], a: fn(&Round) -> Duration, b: fn(&Round) -> Duration) -> String {
-    let mut ratios: Vec<f64> = rounds
-        .iter()
-        .map(|r| a(r).as_secs_f64() / b(r).as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    format!(
-        "{:.2}x (rounds {:.2}-{:.2})",
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1]
-    )
+impl Round {
+    fn floor(&self) -> &floor::Floors {
+        self.floor.as_ref().expect("measured every round")
+    }
+}
+
+/// Whether a table is strongroom's.
+fn strongroom_table(name: &str) -> bool {
+    !stored::NOT_STRONGROOM.contains(&name)
+}
+
+/// The client a `get` sample runs on: the warm reader, or a fresh one.
+enum Getter<'a> {
+    Warm(&'a Client),
+    Fresh(Box<Client>),
+}
+
+impl Getter<'_> {
+    fn client(&self) -> &Client {
+        match self {
+            Getter::Warm(client) => client,
+            Getter::Fresh(client) => client,
+        }
+    }
+}
+
+/// The median time of `get` of each id, on the client `prepare` gives
+/// (made, or its cache cleared, before the clock starts); each record is
+/// decoded.
+fn time_gets<'a>(
+    ids: impl Iterator<Item = RecordId>,
+    mut prepare: impl FnMut() -> anyhow::Result<Getter<'a>>,
+) -> anyhow::Result<Duration> {
+    let mut times = vec![];
+    for id in ids {
+        let getter = prepare()?;
+        let t = Instant::now();
+        let record = getter.client().get(id)?;
+        times.push(t.elapsed());
+        decode(std::slice::from_ref(&record))?;
+    }
+    Ok(median(times))
+}
+
+/// `count` ids spread evenly over `ids`.
+fn spread(ids: &[RecordId], count: usize) -> impl Iterator<Item = RecordId> + '_ {
+    let step = (ids.len() / count.max(1)).max(1);
+    ids.iter().step_by(step).take(count).copied()
 }
 
 fn run(
@@ -558,8 +538,10 @@ fn run(
     n: usize,
     rounds: usize,
     dir: &std::path::Path,
-) -> anyhow::Result<Result4> {
+) -> anyhow::Result<Rounds> {
     let store = Store::open(store_url)?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (load_start, cpu_start, wall) = (load_average(), cpu_time(), Instant::now());
     let mut times = vec![];
     let mut fastest_ways = vec![];
     let mut by_way: Vec<(InsertWay, Vec<Duration>)> =
@@ -572,7 +554,7 @@ fn run(
         let profiles =
             [false, true].map(|typed| dir.join(format!("{label}-{round}-{typed}.profile")));
         let mut time = Round::default();
-        let rows = plain_rows(n);
+        let rows = plain_rows(n, 10);
 
         // The plain baseline inserts every way its database has and keeps
         // the fastest (see `InsertWay`), starting with a different way each
@@ -583,10 +565,13 @@ fn run(
         for k in 0..ways.len() {
             plain.reset()?;
             plain.settle()?;
+            let empty = plain.table_bytes()?;
             let way = ways[(round + k) % ways.len()];
             let t = Instant::now();
             plain.insert(&rows, way)?;
             let took = t.elapsed();
+            time.plain_bytes =
+                size::per_record(&empty, &plain.table_bytes()?, n, |t| t == "plain_patients");
             by_way[(round + k) % ways.len()].1.push(took);
             if took < fastest {
                 fastest = took;
@@ -608,9 +593,12 @@ fn run(
             let way = ways[(round + k) % ways.len()];
             plain.least_reset()?;
             plain.settle()?;
+            let empty = plain.table_bytes()?;
             let t = Instant::now();
             plain.least_insert(&least, way)?;
             time.least_write = time.least_write.min(t.elapsed());
+            time.least_bytes =
+                size::per_record(&empty, &plain.table_bytes()?, n, |t| t == "least_records");
         }
         time.least_read = median_of_reads(|| {
             anyhow::ensure!(plain.least_read_all(1000)? == n);
@@ -631,185 +619,108 @@ fn run(
                 let t = Instant::now();
                 writer.repo::<TypedPatient>().insert_many(values)?;
                 time.typed_write = t.elapsed();
-                let reader = Client::open_or_create(profile, &store)?; // cold key cache
+                let reader = Client::open_or_create(profile, &store)?;
+                // A first, cold read fills the caches; the warm ones count.
+                anyhow::ensure!(read_typed(&reader)? == n);
                 time.typed_read = median_of_reads(|| {
                     anyhow::ensure!(read_typed(&reader)? == n);
                     Ok(())
                 })?;
-            } else {
-                // Building the fields is part of the work, as it is for the
-                // typed path.
+                continue;
+            }
+            let empty = plain.table_bytes()?;
+            // Building the fields is part of the work, as it is for the
+            // typed path.
+            let t = Instant::now();
+            let written = writer.put_many(&new_records(&rows)?)?;
+            time.enc_write = t.elapsed();
+            let ids: Vec<RecordId> = written.iter().map(|meta| meta.id).collect();
+            let full = plain.table_bytes()?;
+            time.bytes = size::per_record(&empty, &full, n, strongroom_table);
+            time.per_table = size::per_table(&empty, &full, n, strongroom_table);
+
+            // Cold: a fresh client each time (made before the clock starts),
+            // which unwraps the key once and verifies every batch.
+            let batches = u64::try_from(n.div_ceil(200))?;
+            let mut cold = vec![];
+            let mut reader = None;
+            for _ in 0..READS {
+                let fresh = Client::open_or_create(profile, &store)?;
                 let t = Instant::now();
-                writer.put_many(&new_records(&rows)?)?;
-                time.enc_write = t.elapsed();
-                let reader = Client::open_or_create(profile, &store)?; // cold key cache
-                time.enc_read = median_of_reads(|| {
-                    anyhow::ensure!(read_encrypted(&reader)? == n);
-                    Ok(())
-                })?;
-                anyhow::ensure!(reader.stats().key_unwraps == 1);
-                let writer_id = writer.id().to_string();
-                time.stored_fetch = median_of_reads(|| {
-                    anyhow::ensure!(plain.fetch_stored(&writer_id, 1000)? == n);
-                    Ok(())
-                })?;
-                // Taking the rows out and putting them back leaves the
-                // store as the write left it.
-                time.stored_write = Duration::MAX;
-                for k in 0..ways.len() {
-                    let way = ways[(round + k) % ways.len()];
-                    let stored = plain.take_stored()?;
-                    anyhow::ensure!(
-                        stored.records.len() == n
-                            && stored.meta.len() == 2 * n
-                            && stored.batches.len() == n.div_ceil(200),
-                        "unexpected stored rows"
-                    );
-                    plain.settle()?;
-                    let t = Instant::now();
-                    plain.insert_stored(&stored, way)?;
-                    time.stored_write = time.stored_write.min(t.elapsed());
-                }
+                anyhow::ensure!(read_encrypted(&fresh)? == n);
+                cold.push(t.elapsed());
+                let stats = fresh.stats();
+                anyhow::ensure!(
+                    stats.key_unwraps == 1 && stats.batch_verifications == batches,
+                    "a cold read unwrapped {} keys and verified {} batches",
+                    stats.key_unwraps,
+                    stats.batch_verifications
+                );
+                reader = Some(fresh);
+            }
+            time.enc_read_cold = median(cold);
+            // Warm: the last of those clients again, its caches full.
+            let reader = reader.context("no reads")?;
+            time.enc_read = median_of_reads(|| {
+                anyhow::ensure!(read_encrypted(&reader)? == n);
+                Ok(())
+            })?;
+            let stats = reader.stats();
+            anyhow::ensure!(
+                stats.key_unwraps == 1 && stats.batch_verifications == batches,
+                "a warm read unwrapped a key or verified a batch"
+            );
+
+            // `get`: warm, with the batch cache cleared, by a fresh client.
+            let fresh = || {
+                Ok(Getter::Fresh(Box::new(Client::open_or_create(
+                    profile, &store,
+                )?)))
+            };
+            time.get_warm = time_gets(spread(&ids, GETS[0]), || Ok(Getter::Warm(&reader)))?;
+            time.get_batch_uncached = time_gets(spread(&ids, GETS[1]), || {
+                reader.clear_batch_cache();
+                Ok(Getter::Warm(&reader))
+            })?;
+            time.get_cold = time_gets(spread(&ids, GETS[2]), fresh)?;
+
+            let writer_id = writer.id().to_string();
+            time.stored_fetch = median_of_reads(|| {
+                anyhow::ensure!(plain.fetch_stored(&writer_id, 1000)? == n);
+                Ok(())
+            })?;
+            // Taking the rows out and putting them back leaves the
+            // store as the write left it.
+            time.stored_write = Duration::MAX;
+            for k in 0..ways.len() {
+                let way = ways[(round + k) % ways.len()];
+                let stored = plain.take_stored()?;
+                stored.check(n)?;
+                plain.settle()?;
+                let t = Instant::now();
+                plain.insert_stored(&stored, way)?;
+                time.stored_write = time.stored_write.min(t.elapsed());
             }
         }
-        time.floor = Some(floor::measure(n));
+        time.floor = Some(floor::measure(n, cores));
         times.push(time);
     }
-    Ok(Result4 {
+    let cpu_share = match (cpu_start, cpu_time()) {
+        (Some(start), Some(end)) => {
+            Some((end - start).as_secs_f64() / wall.elapsed().as_secs_f64())
+        }
+        _ => None,
+    };
+    Ok(Rounds {
         plain_ways: fastest_ways,
         plain_by_way: by_way.into_iter().map(|(w, d)| (w, median(d))).collect(),
         rounds: times,
+        machine: Machine {
+            load_start,
+            load_end: load_average(),
+            cpu_share,
+        },
     })
-}
-
-fn report(label: &str, n: usize, r: &Result4, write_target: f64, read_target: f64) {
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    let plain_write = r.median(|x| x.plain_write);
-    let enc_write = r.median(|x| x.enc_write);
-    let plain_read = r.median(|x| x.plain_read);
-    let enc_read = r.median(|x| x.enc_read);
-    println!(
-        "\n{label}: {n} records, {} rounds (times: medians; ratios: median of each round's ratio)",
-        r.rounds.len()
-    );
-    println!(
-        "  write  plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {} (target <= {write_target}x)",
-        rate(plain_write),
-        plain_write,
-        rate(enc_write),
-        enc_write,
-        round_ratios(&r.rounds, |x| x.enc_write, |x| x.plain_write)
-    );
-    println!(
-        "  read   plain {:>9.0} rec/s ({:>8.1?})   strongroom {:>9.0} rec/s ({:>8.1?})   ratio {} (target <= {read_target}x)",
-        rate(plain_read),
-        plain_read,
-        rate(enc_read),
-        enc_read,
-        round_ratios(&r.rounds, |x| x.enc_read, |x| x.plain_read)
-    );
-    println!(
-        "  (plain write: fastest insert way per round {:?}; strongroom write against each way: {})",
-        r.plain_ways,
-        r.plain_by_way
-            .iter()
-            .map(|(w, d)| format!(
-                "{w:?} {d:.1?} -> {:.2}x",
-                enc_write.as_secs_f64() / d.as_secs_f64()
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // Each round's bound: their median, and their range (noise only adds
-    // time, so the lowest round is the most telling).
-    let bound = |base: fn(&Round) -> Duration,
-                 crypto: fn(&floor::Floors) -> Duration,
-                 plain: fn(&Round) -> Duration| {
-        let mut b: Vec<f64> = r
-            .rounds
-            .iter()
-            .filter_map(|x| {
-                Some(floor::Floor::bound(
-                    base(x),
-                    crypto(x.floor.as_ref()?),
-                    cores,
-                    plain(x),
-                ))
-            })
-            .collect();
-        b.sort_by(f64::total_cmp);
-        format!(
-            "{:.2}x (rounds {:.2}-{:.2})",
-            b[b.len() / 2],
-            b[0],
-            b[b.len() - 1]
-        )
-    };
-    let crypto = |time: fn(&floor::Floors) -> Duration| {
-        median(
-            r.rounds
-                .iter()
-                .filter_map(|x| x.floor.as_ref().map(time))
-                .collect(),
-        )
-    };
-    println!(
-        "  floor  mandated crypto alone, one core: write {:.1?}, read {:.1?} (signing envelopes as text; as bytes {:.1?}, {:.1?}); reads are warm (batches verified and cached)",
-        crypto(|f| f.text.write),
-        crypto(|f| f.text.read),
-        crypto(|f| f.binary.write),
-        crypto(|f| f.binary.read),
-    );
-    println!(
-        "         least ratio on {cores} cores, plain's database work + that crypto: write {}, read {}",
-        bound(|x| x.plain_write, |f| f.text.write, |x| x.plain_write),
-        bound(|x| x.plain_read, |f| f.text.read, |x| x.plain_read),
-    );
-    // A stored shape inserted and fetched by plain diesel, and the least
-    // ratio it leaves once the cryptography is added.
-    let shape = |label: &str,
-                 what: &str,
-                 write: fn(&Round) -> Duration,
-                 read: fn(&Round) -> Duration,
-                 crypto_write: fn(&floor::Floors) -> Duration,
-                 crypto_read: fn(&floor::Floors) -> Duration| {
-        println!(
-            "  {label} {what}, plain diesel: inserting {:.1?} ({} plain), fetching {:.1?} ({} plain)",
-            r.median(write),
-            round_ratios(&r.rounds, write, |x| x.plain_write),
-            r.median(read),
-            round_ratios(&r.rounds, read, |x| x.plain_read),
-        );
-        println!(
-            "         least ratio on {cores} cores with that crypto: write {}, read {}",
-            bound(write, crypto_write, |x| x.plain_write),
-            bound(read, crypto_read, |x| x.plain_read),
-        );
-    };
-    shape(
-        "stored",
-        "strongroom's stored rows",
-        |x| x.stored_write,
-        |x| x.stored_fetch,
-        |f| f.text.write,
-        |f| f.text.read,
-    );
-    shape(
-        "least ",
-        "stored shape the design allows (binary, no meta or batch index)",
-        |x| x.least_write,
-        |x| x.least_read,
-        |f| f.binary.write,
-        |f| f.binary.read,
-    );
-    println!(
-        "  typed  write {:>8.1?} ({} key-value)   read {:>8.1?} ({} key-value)   (target <= 1.10x)",
-        r.median(|x| x.typed_write),
-        round_ratios(&r.rounds, |x| x.typed_write, |x| x.enc_write),
-        r.median(|x| x.typed_read),
-        round_ratios(&r.rounds, |x| x.typed_read, |x| x.enc_read)
-    );
 }
 
 /// What re-reading the profile before a key decision costs (once per
@@ -842,19 +753,49 @@ fn profile_reread_cost(dir: &std::path::Path) -> anyhow::Result<(Duration, Durat
     Ok((median(unchanged), median(changed)))
 }
 
+/// An SQLite store file in `dir` (created with strongroom's schema), and a
+/// plain connection to it with the store's settings.
+fn sqlite_file(dir: &std::path::Path, name: &str) -> anyhow::Result<(String, String)> {
+    let file = dir.join(name);
+    let url = format!("sqlite://{}", file.display());
+    drop(Store::open(&url)?);
+    Ok((url, file.to_str().context("path")?.to_owned()))
+}
+
+/// A plain SQLite connection with the settings strongroom's own
+/// connections use (`Store::open`): WAL, `synchronous = NORMAL`, its page
+/// cache.
+fn sqlite_connection(path: &str) -> anyhow::Result<diesel::SqliteConnection> {
+    let mut conn = diesel::SqliteConnection::establish(path)?;
+    conn.batch_execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384",
+    )?;
+    Ok(conn)
+}
+
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = tempfile::tempdir()?;
+    if args.first().map(String::as_str) == Some("--scale") {
+        let n: usize = args
+            .get(1)
+            .context("usage: bench_store --scale N")?
+            .parse()?;
+        return scale::run(n, dir.path());
+    }
     let n: usize = args
-        .next()
+        .first()
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(10_000);
-    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4);
-    let dir = tempfile::tempdir()?;
-    println!(
-        "strongroom store benchmark: {} cores; compare ratios, not absolute times",
-        std::thread::available_parallelism().map_or(1, usize::from)
+    let rounds: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(4);
+    anyhow::ensure!(
+        n >= GETS[0] && rounds >= 1,
+        "at least {} records and one round",
+        GETS[0]
     );
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("strongroom store benchmark: {cores} cores; compare ratios, not absolute times");
 
     let (unchanged, changed) = profile_reread_cost(dir.path())?;
     println!(
@@ -863,57 +804,38 @@ fn main() -> anyhow::Result<()> {
          process wrote it"
     );
 
-    // BENCH_ONLY=sqlite or BENCH_ONLY=postgres runs one backend (profiling).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
 
-    // SQLite: one file holds both the plaintext table and strongroom's.
+    // SQLite: one file holds the plaintext table, the least shape's and
+    // strongroom's.
+    let mut sqlite_json = serde_json::Value::Null;
     if only.is_empty() || only == "sqlite" {
-        let file = dir.path().join("bench.db");
-        let url = format!("sqlite://{}", file.display());
-        drop(Store::open(&url)?);
-        let mut sqlite = diesel::SqliteConnection::establish(file.to_str().context("path")?)?;
-        diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut sqlite)?;
-        diesel::sql_query("PRAGMA synchronous = NORMAL").execute(&mut sqlite)?;
-        // The page cache strongroom's connections use (`Store::open`).
-        diesel::sql_query("PRAGMA cache_size = -16384").execute(&mut sqlite)?;
-        let reset_file = file.clone();
-        let reset = move || -> anyhow::Result<()> {
-            let mut c = diesel::SqliteConnection::establish(reset_file.to_str().context("path")?)?;
-            for t in [
-                "meta_index",
-                "records",
-                "record_batches",
-                "access_keys",
-                "key_heads",
-            ] {
-                diesel::sql_query(format!("DELETE FROM {t}")).execute(&mut c)?;
-            }
-            Ok(())
-        };
+        let (url, path) = sqlite_file(dir.path(), "bench.db")?;
+        let mut sqlite = sqlite_connection(&path)?;
+        let reset = move || stored::reset_sqlite(&mut diesel::SqliteConnection::establish(&path)?);
         let r = run("sqlite", &url, &mut sqlite, &reset, n, rounds, dir.path())?;
-        report("SQLite file", n, &r, 3.0, 3.0);
-    }
-    if !(only.is_empty() || only == "postgres") {
-        return Ok(());
+        report::print("SQLite file", n, &r);
+        sqlite_json = report::json(n, &r);
     }
 
     // PostgreSQL: a database of its own, dropped after.
-    let result = scratch_pg::with_scratch_database("PostgreSQL", |url| {
-        drop(Store::open(url)?);
-        let mut pg = diesel::PgConnection::establish(url)?;
-        let reset_url = url.to_owned();
-        let reset = move || -> anyhow::Result<()> {
-            let mut c = diesel::PgConnection::establish(&reset_url)?;
-            diesel::sql_query(
-                "TRUNCATE meta_index, records, record_batches, access_keys, key_heads",
-            )
-            .execute(&mut c)?;
-            Ok(())
-        };
-        run("postgres", url, &mut pg, &reset, n, rounds, dir.path())
-    })?;
-    if let Some(result) = result {
-        report("PostgreSQL", n, &result, 2.0, 2.0);
+    let mut postgres_json = serde_json::Value::Null;
+    if only.is_empty() || only == "postgres" {
+        let result = scratch_pg::with_scratch_database("PostgreSQL", |url| {
+            drop(Store::open(url)?);
+            let mut pg = diesel::PgConnection::establish(url)?;
+            let reset_url = url.to_owned();
+            let reset =
+                move || stored::reset_postgres(&mut diesel::PgConnection::establish(&reset_url)?);
+            run("postgres", url, &mut pg, &reset, n, rounds, dir.path())
+        })?;
+        if let Some(r) = result {
+            report::print("PostgreSQL", n, &r);
+            postgres_json = report::json(n, &r);
+        }
     }
+    // The last line: one JSON object, SQLite first (a backend not run is
+    // null).
+    println!("{{\"sqlite\": {sqlite_json}, \"postgres\": {postgres_json}}}");
     Ok(())
 }
