@@ -14,9 +14,7 @@ use diesel::prelude::*;
 
 use super::InsertWay;
 
-// The columns of `records` a query selects and `put_many` fills (the
-// per-record signature pair of older rows is left out: new rows never
-// have it).
+// The columns of `records` a query selects and `put_many` fills.
 diesel::table! {
     records (record_id) {
         record_id -> Text,
@@ -26,8 +24,8 @@ diesel::table! {
         plain -> Text,
         data -> Text,
         key_version -> Integer,
-        batch_id -> Nullable<Text>,
-        batch_index -> Nullable<Integer>,
+        batch_id -> Text,
+        batch_index -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
     }
@@ -61,8 +59,8 @@ pub struct StoredRow {
     plain: String,
     data: String,
     key_version: i32,
-    batch_id: Option<String>,
-    batch_index: Option<i32>,
+    batch_id: String,
+    batch_index: i32,
     created_at: i64,
     updated_at: i64,
 }
@@ -181,8 +179,8 @@ pub fn page_sql(
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let mut sql = format!(
         "SELECT records.record_id, records.writer_id, records.record_type, records.version, \
-         records.plain, records.data, records.key_version, records.signature, \
-         records.writer_tag, records.batch_id, records.batch_index, records.created_at, \
+         records.plain, records.data, records.key_version, \
+         records.batch_id, records.batch_index, records.created_at, \
          records.updated_at FROM records WHERE records.writer_id = {} \
          AND records.record_type = {}",
         quote(writer),
