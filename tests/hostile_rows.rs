@@ -10,36 +10,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::notes::{client, note, notes, read};
 use common::{each_backend, TestDb};
 use strongroom::{
-    Backend, Client, Error, Fields, ImportRow, NewRecord, Order, Plain, Query, RecordId,
-    SkipReason, Skipped,
+    Backend, Client, Error, ImportRow, NewRecord, Order, Plain, Query, RecordId, SkipReason,
+    Skipped,
 };
-
-fn client(db: &TestDb, name: &str) -> Client {
-    Client::open_or_create(db.profile(name), &db.store()).unwrap()
-}
-
-fn note(text: &str) -> Fields {
-    Fields::new().with("note", text).unwrap()
-}
-
-/// `n` notes by `client`, in one transaction; their ids in input order.
-fn notes(client: &Client, n: usize) -> Vec<RecordId> {
-    let batch: Vec<NewRecord> = (0..n)
-        .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
-        .collect();
-    client
-        .put_many(&batch)
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect()
-}
-
-fn read(client: &Client, id: RecordId) -> strongroom::Result<String> {
-    client.get(id).and_then(|r| r.field::<String>("note"))
-}
 
 fn invalid(id: RecordId, writer: &Client) -> Skipped {
     Skipped {

@@ -6,32 +6,9 @@
 mod common;
 
 use common::cli::{json_lines as lines, last_line, ok, run};
-use common::{each_backend, TestDb};
-use strongroom::{Backend, Client, ClientId, Error, Fields, NewRecord, Plain, RecordId};
-
-fn client(db: &TestDb, name: &str) -> Client {
-    Client::open_or_create(db.profile(name), &db.store()).unwrap()
-}
-
-fn note(text: &str) -> Fields {
-    Fields::new().with("note", text).unwrap()
-}
-
-fn notes(client: &Client, n: usize) -> Vec<RecordId> {
-    let batch: Vec<NewRecord> = (0..n)
-        .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
-        .collect();
-    client
-        .put_many(&batch)
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect()
-}
-
-fn read(client: &Client, id: RecordId) -> strongroom::Result<String> {
-    client.get(id).and_then(|r| r.field::<String>("note"))
-}
+use common::each_backend;
+use common::notes::{client, note, notes, read};
+use strongroom::{Backend, Client, ClientId, Error, Plain};
 
 /// The key version alice's next write uses.
 fn next_version(alice: &Client) -> u32 {
