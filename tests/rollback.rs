@@ -372,3 +372,44 @@ fn a_wrong_fingerprint_never_pins() {
         assert_eq!(alice.pinned_peers(), vec![*bob.public()]);
     });
 }
+
+#[test]
+fn with_verified_trust_an_unpinned_writers_records_are_skipped_in_a_query() {
+    each_backend(
+        "with_verified_trust_an_unpinned_writers_records_are_skipped_in_a_query",
+        |db| {
+            let store = db.store();
+            let alice = client(&db.profile("alice"), &store);
+            let bob = client(&db.profile("bob"), &store);
+            let own = put(&alice, "mine").unwrap();
+            let bobs = bob.put("patient", &note("bob's"), &Plain::new()).unwrap();
+            bob.share("patient", alice.id()).unwrap();
+            alice.set_peer_trust(PeerTrust::Verified).unwrap();
+            let page = alice
+                .query(&Query::new().record_type("patient").shared())
+                .unwrap();
+            assert_eq!(
+                page.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                [own.id]
+            );
+            assert_eq!(page.skipped.len(), 1);
+            assert_eq!(page.skipped[0].record_id, Some(bobs.id));
+            assert_eq!(
+                page.skipped[0].reason,
+                strongroom::SkipReason::UnknownWriter
+            );
+            assert!(matches!(
+                alice.get(bobs.id),
+                Err(Error::PeerNotVerified { client_id }) if client_id == bob.id()
+            ));
+            // Pinned from its fingerprint, Bob's records read.
+            alice
+                .pin_peer(bob.id(), &bob.fingerprint().unwrap())
+                .unwrap();
+            assert_eq!(
+                alice.get(bobs.id).unwrap().field::<String>("note").unwrap(),
+                "bob's"
+            );
+        },
+    );
+}
