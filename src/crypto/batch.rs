@@ -43,7 +43,6 @@
 //!     },
 //!     plain: &plain,
 //!     fields: &fields,
-//!     file_digest: None,
 //! };
 //! let digest = content.digest()?;
 //! let signed = signer.sign_batch(BatchId::random(), writer, vec![digest])?;
