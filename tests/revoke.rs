@@ -6,8 +6,8 @@
 mod common;
 
 use common::cli::{json_lines as lines, last_line, ok, run};
-use common::each_backend;
 use common::notes::{client, note, notes, read};
+use common::{each_backend, TestDb};
 use strongroom::{Backend, Client, ClientId, Error, Plain};
 
 /// The key version alice's next write uses.
@@ -144,6 +144,25 @@ fn revoke_with_rewrap_returns_the_committed_outcome() {
     });
 }
 
+/// The database refuses every re-wrap (an update moving a record to key
+/// version 2) with the error "interrupted by test".
+fn refuse_rewraps_to_version_2(db: &TestDb) {
+    match db.backend {
+        Backend::Sqlite => db.sql(
+            "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
+             BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
+        ),
+        _ => {
+            db.sql(
+                "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+            );
+            db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
+        }
+    }
+}
+
 #[test]
 fn an_interrupted_rewrap_after_a_revocation_is_reported_not_raised() {
     each_backend(
@@ -152,22 +171,7 @@ fn an_interrupted_rewrap_after_a_revocation_is_reported_not_raised() {
             let (alice, bob) = (client(db, "alice"), client(db, "bob"));
             let ids = notes(&alice, 3);
             alice.share("note", bob.id()).unwrap();
-            // The database refuses every re-wrap (an update moving a record
-            // to version 2).
-            match db.backend {
-                Backend::Sqlite => db.sql(
-                    "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
-                     BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
-                ),
-                _ => {
-                    db.sql(
-                        "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
-                         IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
-                         RETURN NEW; END $$ LANGUAGE plpgsql",
-                    );
-                    db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
-                }
-            }
+            refuse_rewraps_to_version_2(db);
             let outcome = alice.revoke("note", bob.id(), true).unwrap();
             // The revocation is committed...
             assert_eq!(outcome.new_version, Some(2));
@@ -283,20 +287,7 @@ fn the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted() {
             let bob = last_line(&ok(db, "bob", &["init"]));
             ok(db, "alice", &["write", "note", "-f", "note=n0"]);
             ok(db, "alice", &["share", "note", "--with", &bob]);
-            match db.backend {
-                Backend::Sqlite => db.sql(
-                    "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
-                     BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
-                ),
-                _ => {
-                    db.sql(
-                        "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
-                         IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
-                         RETURN NEW; END $$ LANGUAGE plpgsql",
-                    );
-                    db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
-                }
-            }
+            refuse_rewraps_to_version_2(db);
             let out = run(db, "alice", &["revoke", "note", "--from", &bob, "--rewrap"]);
             let stderr = String::from_utf8(out.stderr).unwrap();
             assert_eq!(out.status.code(), Some(1), "{stderr}");
