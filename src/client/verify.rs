@@ -210,11 +210,15 @@ impl Client {
         conn: &mut AnyConnection,
         record: &SealedRecord,
     ) -> Result<Check> {
-        if record.writer_id != self.id() {
-            // The precise error for a writer this client cannot trust.
-            self.peer(conn, record.writer_id)?;
-        }
         let mut checks = Checks::default();
+        if record.writer_id != self.id() {
+            // The precise error for a writer this client cannot trust; the
+            // key found is the one the checks use (not looked up again).
+            let peer = self.peer(conn, record.writer_id)?;
+            checks
+                .writers
+                .insert(record.writer_id, Some(peer.signing_key));
+        }
         checks.load(self, conn, &[Claim::from(record)])?;
         checks
             .check_for(self, conn, Claim::from(record))?
