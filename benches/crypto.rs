@@ -96,7 +96,7 @@ fn bench_envelope(c: &mut Criterion) {
         });
         let sealed = envelope::seal_field(&ak, &ctx, &value).unwrap();
         group.bench_with_input(BenchmarkId::new("envelope_open", size), &sealed, |b, s| {
-            b.iter(|| envelope::open_field(&ak, &ctx, black_box(s.as_str())).unwrap())
+            b.iter(|| envelope::open_field(&ak, &ctx, black_box(s)).unwrap())
         });
         let (mut dk_out, mut out) = (vec![0u8; 48], vec![0u8; size + 16]);
         group.bench_with_input(BenchmarkId::new("primitives_seal", size), &value, |b, v| {
@@ -238,7 +238,7 @@ fn print_ratios() {
                 primitives_seal(&orion_ak, &aad, black_box(&value), &mut dk_out, &mut out);
             });
             time_per_call(&mut eo, iters, || {
-                black_box(envelope::open_field(&ak, &ctx, black_box(sealed.as_str())).unwrap());
+                black_box(envelope::open_field(&ak, &ctx, black_box(&sealed)).unwrap());
             });
             time_per_call(&mut po, iters, || {
                 primitives_open(&orion_ak, &aad, black_box(&raw), &mut plain);

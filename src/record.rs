@@ -12,11 +12,25 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::crypto::batch::{RecordDigest, SignedBatch, VerifiedBatch};
-use crate::crypto::envelope::{self, FieldContext};
+use crate::crypto::envelope::{self, Envelope, FieldContext};
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::{RecordHeader, RecordSigner, SignedContent};
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, ClientId, RecordId};
+
+/// Encodes a record's field envelopes as its stored sealed-fields column:
+/// a version byte, then each field's name and envelope bytes,
+/// length-prefixed, in name order (FORMAT.md, "Sealed fields").
+pub fn encode_fields(fields: &BTreeMap<String, Envelope>) -> Result<Vec<u8>> {
+    crate::format::sealed_fields::encode(fields)
+}
+
+/// Decodes a sealed-fields column written by [`encode_fields`]; anything
+/// malformed (version, order, lengths, trailing bytes) is
+/// [`Error::Decryption`].
+pub fn decode_fields(column: &[u8]) -> Result<BTreeMap<String, Envelope>> {
+    crate::format::sealed_fields::decode(column)
+}
 
 /// What vouches for a stored record version.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,7 +75,7 @@ pub struct SealedRecord {
     /// Plain (unencrypted) meta.
     pub plain: BTreeMap<String, String>,
     /// Field envelopes by field name.
-    pub fields: BTreeMap<String, String>,
+    pub fields: BTreeMap<String, Envelope>,
     /// What vouches for all of the above.
     pub proof: RecordProof,
 }
@@ -95,10 +109,10 @@ impl SealedRecord {
         }
     }
 
-    /// The batch the record names, if it is signed in one.
-    pub fn proof_batch(&self) -> Option<BatchId> {
+    /// The batch the record names.
+    pub fn proof_batch(&self) -> BatchId {
         let RecordProof::Batch { batch_id, .. } = self.proof;
-        Some(batch_id)
+        batch_id
     }
 
     /// The digest its batch signature covers (see [`crate::batch`]).
@@ -180,7 +194,7 @@ pub fn seal_record<V: AsRef<[u8]>>(
     let mut fields = BTreeMap::new();
     for (name, value) in values {
         let sealed = envelope::seal_field(access_key, &record.field_context(name), value.as_ref())?;
-        fields.insert(name.clone(), sealed.into_string());
+        fields.insert(name.clone(), sealed);
     }
     record.fields = fields;
     Ok(record)

@@ -4,8 +4,32 @@
 
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-use strongroom::envelope::{self, FieldContext};
+use strongroom::envelope::{self, Envelope, FieldContext};
 use strongroom::{AccessKey, ClientId, Error, RecordId};
+
+/// Opens an envelope given in its text form (`srf1.` + base64url): the
+/// tampering below works on the text, as a user handling exports would.
+fn open_text(ak: &AccessKey, ctx: &FieldContext<'_>, text: &str) -> strongroom::Result<Vec<u8>> {
+    envelope::open_field(ak, ctx, &Envelope::from_text(text)?)
+}
+
+fn open_json_text<T: serde::de::DeserializeOwned>(
+    ak: &AccessKey,
+    ctx: &FieldContext<'_>,
+    text: &str,
+) -> strongroom::Result<T> {
+    envelope::open_json(ak, ctx, &Envelope::from_text(text)?)
+}
+
+fn rewrap_text(
+    from: &AccessKey,
+    ctx: &FieldContext<'_>,
+    to: &AccessKey,
+    to_version: u32,
+    text: &str,
+) -> strongroom::Result<Envelope> {
+    envelope::rewrap_field(from, ctx, to, to_version, &Envelope::from_text(text)?)
+}
 
 const SECRET: &[u8] = b"national id 1985-07-13-4421";
 
@@ -53,8 +77,8 @@ proptest! {
         let ak = AccessKey::generate();
         let ctx = FieldContext { record_type: &record_type, field: &field, key_version, ..ctx() };
         let sealed = envelope::seal_field(&ak, &ctx, &value).unwrap();
-        prop_assert!(sealed.as_str().starts_with(envelope::PREFIX));
-        prop_assert_eq!(envelope::open_field(&ak, &ctx, sealed.as_str()).unwrap(), value);
+        prop_assert!(sealed.to_text().as_str().starts_with(envelope::PREFIX));
+        prop_assert_eq!(open_text(&ak, &ctx, sealed.to_text().as_str()).unwrap(), value);
     }
 
     #[test]
@@ -66,7 +90,7 @@ proptest! {
         let ak = AccessKey::generate();
         let ctx = ctx();
         let sealed = envelope::seal_json(&ak, &ctx, &visits).unwrap();
-        let back: Vec<Visit> = envelope::open_json(&ak, &ctx, sealed.as_str()).unwrap();
+        let back: Vec<Visit> = open_json_text(&ak, &ctx, sealed.to_text().as_str()).unwrap();
         prop_assert_eq!(back, visits);
     }
 
@@ -74,8 +98,8 @@ proptest! {
     fn arbitrary_strings_never_panic(text in "\\PC{0,200}") {
         let ak = AccessKey::generate();
         let attempt = format!("{}{}", envelope::PREFIX, text);
-        prop_assert!(matches!(envelope::open_field(&ak, &ctx(), &text), Err(Error::Decryption)));
-        prop_assert!(matches!(envelope::open_field(&ak, &ctx(), &attempt), Err(Error::Decryption)));
+        prop_assert!(matches!(open_text(&ak, &ctx(), &text), Err(Error::Decryption)));
+        prop_assert!(matches!(open_text(&ak, &ctx(), &attempt), Err(Error::Decryption)));
     }
 }
 
@@ -92,8 +116,8 @@ fn same_value_seals_differently_each_time() {
 fn envelope_debug_and_text_hold_no_plaintext() {
     let ak = AccessKey::generate();
     let sealed = envelope::seal_field(&ak, &ctx(), SECRET).unwrap();
-    assert!(!format!("{sealed:?}").contains(&sealed.as_str()[5..20]));
-    assert!(!sealed.as_str().contains("1985"));
+    assert!(!format!("{sealed:?}").contains(&sealed.to_text().as_str()[5..20]));
+    assert!(!sealed.to_text().as_str().contains("1985"));
 }
 
 #[test]
@@ -101,7 +125,7 @@ fn every_single_byte_flip_of_the_decoded_envelope_fails() {
     let ak = AccessKey::generate();
     let ctx = ctx();
     let sealed = envelope::seal_field(&ak, &ctx, SECRET).unwrap();
-    let body = b64_decode(&sealed.as_str()[envelope::PREFIX.len()..]);
+    let body = b64_decode(&sealed.to_text().as_str()[envelope::PREFIX.len()..]);
     let mut tried = 0;
     for i in 0..body.len() {
         for mask in [0x01u8, 0x80, 0xFF] {
@@ -109,7 +133,7 @@ fn every_single_byte_flip_of_the_decoded_envelope_fails() {
             bad[i] ^= mask;
             let text = format!("{}{}", envelope::PREFIX, b64_encode(&bad));
             assert_opaque(
-                envelope::open_field(&ak, &ctx, &text),
+                open_text(&ak, &ctx, &text),
                 &format!("byte {i} ^ {mask:#x}"),
             );
             tried += 1;
@@ -129,7 +153,7 @@ fn every_single_character_change_of_the_text_fails() {
     let ctx = ctx();
     let text = envelope::seal_field(&ak, &ctx, SECRET)
         .unwrap()
-        .into_string();
+        .to_text();
     for i in 0..text.len() {
         for replacement in ['A', '_', '=', ' ', 'é'] {
             let mut bad: Vec<char> = text.chars().collect();
@@ -139,7 +163,7 @@ fn every_single_character_change_of_the_text_fails() {
             bad[i] = replacement;
             let bad: String = bad.into_iter().collect();
             assert_opaque(
-                envelope::open_field(&ak, &ctx, &bad),
+                open_text(&ak, &ctx, &bad),
                 &format!("char {i} -> {replacement}"),
             );
         }
@@ -189,10 +213,10 @@ fn moved_envelopes_fail() {
         ),
     ];
     for (what, moved) in moves {
-        assert_opaque(envelope::open_field(&ak, &moved, sealed.as_str()), what);
+        assert_opaque(open_text(&ak, &moved, sealed.to_text().as_str()), what);
     }
     assert_eq!(
-        envelope::open_field(&ak, &home, sealed.as_str()).unwrap(),
+        open_text(&ak, &home, sealed.to_text().as_str()).unwrap(),
         SECRET
     );
 }
@@ -201,7 +225,7 @@ fn moved_envelopes_fail() {
 fn wrong_access_key_fails() {
     let sealed = envelope::seal_field(&AccessKey::generate(), &ctx(), SECRET).unwrap();
     assert_opaque(
-        envelope::open_field(&AccessKey::generate(), &ctx(), sealed.as_str()),
+        open_text(&AccessKey::generate(), &ctx(), sealed.to_text().as_str()),
         "wrong access key",
     );
 }
@@ -212,17 +236,17 @@ fn truncated_strings_fail() {
     let ctx = ctx();
     let text = envelope::seal_field(&ak, &ctx, SECRET)
         .unwrap()
-        .into_string();
+        .to_text();
     for len in 0..text.len() {
         assert_opaque(
-            envelope::open_field(&ak, &ctx, &text[..len]),
+            open_text(&ak, &ctx, &text[..len]),
             &format!("truncated to {len}"),
         );
     }
     let mut longer = text.clone();
     longer.push('A');
     assert_opaque(
-        envelope::open_field(&ak, &ctx, &longer),
+        open_text(&ak, &ctx, &longer),
         "one char appended",
     );
 }
@@ -233,7 +257,7 @@ fn bad_base64_fails() {
     let ctx = ctx();
     let text = envelope::seal_field(&ak, &ctx, SECRET)
         .unwrap()
-        .into_string();
+        .to_text();
     let body = &text[envelope::PREFIX.len()..];
     let standard_alphabet = body.replace('-', "+").replace('_', "/");
     for (what, bad) in [
@@ -252,7 +276,7 @@ fn bad_base64_fails() {
         if bad == text {
             continue;
         }
-        assert_opaque(envelope::open_field(&ak, &ctx, &bad), what);
+        assert_opaque(open_text(&ak, &ctx, &bad), what);
     }
 }
 
@@ -262,11 +286,11 @@ fn unknown_versions_fail() {
     let ctx = ctx();
     let text = envelope::seal_field(&ak, &ctx, SECRET)
         .unwrap()
-        .into_string();
+        .to_text();
     let body = &text[envelope::PREFIX.len()..];
     for prefix in ["srf2.", "srf0.", "srf1:", "SRF1.", "", "srk1.", "srs1."] {
         assert_opaque(
-            envelope::open_field(&ak, &ctx, &format!("{prefix}{body}")),
+            open_text(&ak, &ctx, &format!("{prefix}{body}")),
             prefix,
         );
     }
@@ -277,7 +301,7 @@ fn json_of_the_wrong_type_names_the_field_not_the_value() {
     let ak = AccessKey::generate();
     let ctx = ctx();
     let sealed = envelope::seal_json(&ak, &ctx, "secret-string-value").unwrap();
-    let err = envelope::open_json::<u64>(&ak, &ctx, sealed.as_str()).unwrap_err();
+    let err = open_json_text::<u64>(&ak, &ctx, sealed.to_text().as_str()).unwrap_err();
     assert!(matches!(err, Error::ValueType { ref field } if field == "national_id"));
     assert!(!err.to_string().contains("secret-string-value"));
 }
@@ -299,10 +323,10 @@ fn rewrapping_moves_the_data_key_and_leaves_the_value_ciphertext_untouched() {
     let (old, new) = (AccessKey::generate(), AccessKey::generate());
     let ctx = ctx();
     let sealed = envelope::seal_field(&old, &ctx, SECRET).unwrap();
-    let moved = envelope::rewrap_field(&old, &ctx, &new, 2, sealed.as_str()).unwrap();
+    let moved = rewrap_text(&old, &ctx, &new, 2, sealed.to_text().as_str()).unwrap();
     let (before, after) = (
-        b64_decode(&sealed.as_str()[5..]),
-        b64_decode(&moved.as_str()[5..]),
+        b64_decode(&sealed.to_text().as_str()[5..]),
+        b64_decode(&moved.to_text().as_str()[5..]),
     );
     assert_eq!(
         before[72..],
@@ -315,38 +339,38 @@ fn rewrapping_moves_the_data_key_and_leaves_the_value_ciphertext_untouched() {
         ..ctx
     };
     assert_eq!(
-        envelope::open_field(&new, &v2, moved.as_str()).unwrap(),
+        open_text(&new, &v2, moved.to_text().as_str()).unwrap(),
         SECRET
     );
     // Neither the old key nor the old version opens it any more.
-    assert_opaque(envelope::open_field(&old, &v2, moved.as_str()), "old key");
+    assert_opaque(open_text(&old, &v2, moved.to_text().as_str()), "old key");
     assert_opaque(
-        envelope::open_field(&new, &ctx, moved.as_str()),
+        open_text(&new, &ctx, moved.to_text().as_str()),
         "old version",
     );
     assert_opaque(
-        envelope::open_field(&old, &ctx, moved.as_str()),
+        open_text(&old, &ctx, moved.to_text().as_str()),
         "old key and version",
     );
     // A wrong source key, a moved or a tampered envelope is refused.
     for (what, result) in [
         (
             "wrong key",
-            envelope::rewrap_field(&new, &ctx, &new, 2, sealed.as_str()),
+            rewrap_text(&new, &ctx, &new, 2, sealed.to_text().as_str()),
         ),
         (
             "moved",
-            envelope::rewrap_field(
+            rewrap_text(
                 &old,
                 &FieldContext { field: "x", ..ctx },
                 &new,
                 2,
-                sealed.as_str(),
+                sealed.to_text().as_str(),
             ),
         ),
         (
             "truncated",
-            envelope::rewrap_field(&old, &ctx, &new, 2, &sealed.as_str()[..60]),
+            rewrap_text(&old, &ctx, &new, 2, &sealed.to_text().as_str()[..60]),
         ),
     ] {
         assert!(matches!(result, Err(Error::Decryption)), "{what}");
@@ -356,7 +380,7 @@ fn rewrapping_moves_the_data_key_and_leaves_the_value_ciphertext_untouched() {
     body[last] ^= 1;
     let tampered = format!("{}{}", envelope::PREFIX, b64_encode(&body));
     assert!(matches!(
-        envelope::rewrap_field(&old, &ctx, &new, 2, &tampered),
+        rewrap_text(&old, &ctx, &new, 2, &tampered),
         Err(Error::Decryption)
     ));
 }
@@ -368,18 +392,18 @@ fn a_value_spliced_into_another_envelope_fails() {
     let a = b64_decode(
         &envelope::seal_field(&ak, &ctx, b"value a")
             .unwrap()
-            .as_str()[5..],
+            .to_text().as_str()[5..],
     );
     let b = b64_decode(
         &envelope::seal_field(&ak, &ctx, b"value b")
             .unwrap()
-            .as_str()[5..],
+            .to_text().as_str()[5..],
     );
     let mut spliced = a[..72].to_vec();
     spliced.extend_from_slice(&b[72..]);
     let text = format!("{}{}", envelope::PREFIX, b64_encode(&spliced));
     assert_opaque(
-        envelope::open_field(&ak, &ctx, &text),
+        open_text(&ak, &ctx, &text),
         "value of b under the data key of a",
     );
 }

@@ -21,7 +21,7 @@ use ed25519_dalek::Signer;
 use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
 use orion::hazardous::hpke::{ModeAuth, DHKEM_X25519_SHA256_CHACHA20};
 use orion::hazardous::kem::x25519_hkdf_sha256::{PrivateKey, PublicKey};
-use strongroom::envelope::{self, FieldContext};
+use strongroom::envelope::{self, Envelope, FieldContext};
 use strongroom::signature::{self, GrantKind, RecordSigner, ShareGrant};
 use strongroom::wrap::{self, WrapContext};
 use strongroom::{
@@ -219,7 +219,8 @@ fn the_library_opens_exactly_the_envelopes_sealed_with_those_aads() {
     let ak = AccessKey::from_bytes(ACCESS_KEY);
     let ctx = field_context(3);
     let text = envelope_by_hand(&unhex(DK_AAD_V3), &unhex(VALUE_AAD));
-    assert_eq!(envelope::open_field(&ak, &ctx, &text).unwrap(), VALUE);
+    let sealed = Envelope::from_text(&text).unwrap();
+    assert_eq!(envelope::open_field(&ak, &ctx, &sealed).unwrap(), VALUE);
 
     // Any other AAD, even one close to it, is refused: the library's AADs
     // are exactly the constants.
@@ -255,7 +256,8 @@ fn the_library_opens_exactly_the_envelopes_sealed_with_those_aads() {
         ),
     ];
     for (what, dk, value) in variants {
-        let result = envelope::open_field(&ak, &ctx, &envelope_by_hand(&dk, &value));
+        let result = Envelope::from_text(&envelope_by_hand(&dk, &value))
+            .and_then(|sealed| envelope::open_field(&ak, &ctx, &sealed));
         assert!(matches!(result, Err(Error::Decryption)), "{what}");
     }
 
@@ -263,8 +265,9 @@ fn the_library_opens_exactly_the_envelopes_sealed_with_those_aads() {
     // key with the version-4 AAD, and keeps bytes 72.. as they were.
     let new_key = [0x55; 32];
     let moved =
-        envelope::rewrap_field(&ak, &ctx, &AccessKey::from_bytes(new_key), 4, &text).unwrap();
-    let (before, after) = (unb64(&text[5..]), unb64(&moved.as_str()[5..]));
+        envelope::rewrap_field(&ak, &ctx, &AccessKey::from_bytes(new_key), 4, &sealed).unwrap();
+    let (before, after) = (unb64(&text[5..]), moved.as_bytes().to_vec());
+    assert_eq!(unb64(&moved.to_text()[5..]), after, "text form: base64url of the bytes");
     assert_eq!(after.len(), 112 + VALUE.len());
     assert_eq!(after[72..], before[72..]);
     assert_eq!(xopen(&new_key, &after[..72], &unhex(DK_AAD_V4)), DATA_KEY);

@@ -324,12 +324,8 @@ impl Client {
             grants::Found::Malformed => None,
         };
         let parsed = row.and_then(|row| {
-            let reader_key = EncryptionPublicKey::from_base64(&row.reader_key).ok()?;
-            let via = match row.via.map(|v| v.parse::<ClientId>()) {
-                None => None,
-                Some(Ok(via)) => Some(via),
-                Some(Err(_)) => return None,
-            };
+            let reader_key = row.reader_key;
+            let via = row.via;
             let version = u32::try_from(row.key_version).ok()?;
             Some((version, row.signature, reader_key, via))
         });

@@ -8,11 +8,10 @@ use crate::error::{Error, Result};
 use crate::format::b64;
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
-use crate::store::records::KeysetId;
 
 /// The largest page a query returns.
 pub const MAX_PAGE_SIZE: usize = 1000;
-const CURSOR_PREFIX: &str = "c1.";
+const CURSOR_PREFIX: &str = "c2.";
 
 /// Result order. Ties are broken by record id, so pages never overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -48,26 +47,19 @@ pub struct Cursor(String);
 struct CursorBody {
     o: Order,
     t: i64,
+    /// The record id's stored bytes, unpadded base64url (16 bytes for
+    /// every id strongroom writes; a page may end on a malformed row).
     id: String,
-    /// The id's bytes (base64url) when they are not UTF-8 (a hostile row
-    /// on SQLite, which stores any bytes as text); `id` is then empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    b: Option<String>,
 }
 
 impl Cursor {
     /// The cursor after the row at (`timestamp`, `record_id`), both as
     /// stored: the id is any bytes, so a page can end on a malformed row.
     pub(crate) fn new(order: Order, timestamp: i64, record_id: &[u8]) -> Self {
-        let (id, b) = match std::str::from_utf8(record_id) {
-            Ok(id) => (id.to_owned(), None),
-            Err(_) => (String::new(), Some(b64::encode(record_id))),
-        };
         let body = CursorBody {
             o: order,
             t: timestamp,
-            id,
-            b,
+            id: b64::encode(record_id),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         Cursor(format!("{CURSOR_PREFIX}{}", b64::encode(&json)))
@@ -79,19 +71,14 @@ impl Cursor {
         Ok(Cursor(text.to_owned()))
     }
 
-    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, KeysetId)> {
+    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, Vec<u8>)> {
         let body = Self::decode(&self.0)?;
         if body.o != order {
             return Err(Error::InvalidInput(
                 "the cursor belongs to a query with another order",
             ));
         }
-        let id = match body.b {
-            None => KeysetId::Text(body.id),
-            Some(bytes) => KeysetId::Bytes(
-                b64::decode(&bytes).map_err(|_| Error::InvalidInput("malformed query cursor"))?,
-            ),
-        };
+        let id = b64::decode(&body.id).map_err(|_| Error::InvalidInput("malformed query cursor"))?;
         Ok((body.t, id))
     }
 
@@ -103,9 +90,7 @@ impl Cursor {
         let encoded = text.strip_prefix(CURSOR_PREFIX).ok_or(BAD)?;
         let json = b64::decode(encoded).map_err(|_| BAD)?;
         let body: CursorBody = serde_json::from_slice(&json).map_err(|_| BAD)?;
-        if let Some(bytes) = &body.b {
-            b64::decode(bytes).map_err(|_| BAD)?;
-        }
+        b64::decode(&body.id).map_err(|_| BAD)?;
         Ok(body)
     }
 

@@ -173,8 +173,8 @@ impl Client {
             let parsed = stored.parse().and_then(|row| match row.head() {
                 Ok(head) => Ok((row, head)),
                 Err(_) => Err(Unreadable {
-                    record_id: row.id(),
-                    writer_id: row.writer(),
+                    record_id: Some(row.id()),
+                    writer_id: Some(row.writer()),
                 }),
             });
             match parsed {

@@ -16,7 +16,7 @@ use crate::ids::BatchId;
 use crate::record::{sign_batch, RecordProof, SealedRecord};
 use crate::store::batches;
 use crate::store::records;
-use crate::store::rows::{json_object, now_micros, BatchRow, RecordRow, StoredRecord};
+use crate::store::rows::{now_micros, BatchRow, RecordRow, StoredRecord};
 use crate::store::tx::{read_transaction, write_transaction};
 use crate::store::AnyConnection;
 
@@ -288,20 +288,18 @@ impl Client {
         let now = now_micros();
         for group in moved.chunk_by(|(_, a), (_, b)| a.proof_batch() == b.proof_batch()) {
             let records: Vec<SealedRecord> = group.iter().map(|(_, r)| r.clone()).collect();
-            let batch_id = records[0]
-                .proof_batch()
-                .ok_or(Error::Crypto("re-wrapped record outside a batch"))?;
+            let batch_id = records[0].proof_batch();
             let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
             batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
         }
         let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
-            let data = json_object(&record.fields)?;
+            let sealed_fields = crate::record::encode_fields(&record.fields)?;
             let RecordProof::Batch { batch_id, index } = record.proof;
             let changed = records::update_rewrapped(
                 conn,
                 records::Rewrapped {
-                    data,
+                    sealed_fields,
                     key_version: current,
                     batch_id,
                     index,
@@ -310,7 +308,7 @@ impl Client {
             )?;
             if changed {
                 done.rewrapped += 1;
-                old_batches.extend(row.batch());
+                old_batches.insert(row.batch());
             }
         }
         for old in old_batches {
@@ -340,7 +338,7 @@ impl Client {
             )
             .ok()?;
         let mut fields = BTreeMap::new();
-        for (name, text) in &sealed.fields {
+        for (name, envelope) in &sealed.fields {
             let ctx = FieldContext {
                 record_type: &sealed.record_type,
                 record_id: sealed.record_id,
@@ -348,8 +346,8 @@ impl Client {
                 field: name,
                 key_version: sealed.key_version,
             };
-            let moved = envelope::rewrap_field(&old_key, &ctx, new_key, current, text).ok()?;
-            fields.insert(name.clone(), moved.into_string());
+            let moved = envelope::rewrap_field(&old_key, &ctx, new_key, current, envelope).ok()?;
+            fields.insert(name.clone(), moved);
         }
         Some(SealedRecord {
             key_version: current,

@@ -317,11 +317,11 @@ impl Client {
             .into_iter()
             .filter_map(|row| {
                 Some(Share {
-                    writer_id: row.writer_id.parse().ok()?,
+                    writer_id: row.writer_id,
                     record_type: row.record_type,
-                    reader_id: row.reader_id.parse().ok()?,
+                    reader_id: row.reader_id,
                     kind: parse_kind(&row.kind)?,
-                    granted_by: row.granted_by.parse().ok()?,
+                    granted_by: row.granted_by,
                     since: from_micros(row.created_at)?,
                 })
             })
@@ -450,9 +450,9 @@ impl Client {
         // A malformed row is not the same grant, and is replaced.
         let same = match grants::find(conn, writer, record_type, grantee.id, kind_text, None)? {
             grants::Found::Row(p) => {
-                p.granted_by == self.id().to_string()
+                p.granted_by == self.id()
                     && i64::from(p.key_version) == i64::from(version)
-                    && p.reader_key == grantee.key.to_base64()
+                    && p.reader_key == grantee.key
             }
             grants::Found::Absent | grants::Found::Malformed => false,
         };
@@ -472,13 +472,13 @@ impl Client {
         grants::replace(
             conn,
             &PolicyRow {
-                writer_id: writer.to_string(),
+                writer_id: writer,
                 record_type: record_type.to_owned(),
-                reader_id: grantee.id.to_string(),
+                reader_id: grantee.id,
                 kind: kind_text.to_owned(),
-                granted_by: self.id().to_string(),
-                via: grantee.via.map(|v| v.to_string()),
-                reader_key: grantee.key.to_base64(),
+                granted_by: self.id(),
+                via: grantee.via,
+                reader_key: grantee.key,
                 key_version: version as i32,
                 signature: self.identity.signer().sign_grant(&grant)?,
                 created_at: now_micros(),

@@ -40,8 +40,8 @@ pub(super) enum Check {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Claim {
     pub writer_id: ClientId,
-    /// `None` for a row whose batch does not parse (it is invalid).
-    pub batch_id: Option<BatchId>,
+    /// The batch the record names.
+    pub batch_id: BatchId,
 }
 
 impl From<RowHead> for Claim {
@@ -87,18 +87,19 @@ impl Checks {
         // verification: a batch never changes once written.
         let mut wanted: BTreeMap<BatchId, BTreeSet<ClientId>> = BTreeMap::new();
         for record in claims {
-            if let Some(batch_id) = record.batch_id {
-                let claim = (batch_id, record.writer_id);
-                if self.batches.contains_key(&claim) {
-                    continue;
+            let claim = (record.batch_id, record.writer_id);
+            if self.batches.contains_key(&claim) {
+                continue;
+            }
+            match client.batches.get(&claim) {
+                Some(batch) => {
+                    self.batches.insert(claim, Some(batch));
                 }
-                match client.batches.get(&claim) {
-                    Some(batch) => {
-                        self.batches.insert(claim, Some(batch));
-                    }
-                    None => {
-                        wanted.entry(batch_id).or_default().insert(record.writer_id);
-                    }
+                None => {
+                    wanted
+                        .entry(record.batch_id)
+                        .or_default()
+                        .insert(record.writer_id);
                 }
             }
         }
@@ -153,12 +154,9 @@ impl Checks {
         if self.writer_key(client, conn, claim.writer_id)?.is_none() {
             return Ok(Err(SkipReason::UnknownWriter));
         }
-        Ok(match claim.batch_id {
-            Some(batch_id) => match self.batches.get(&(batch_id, claim.writer_id)) {
-                Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
-                _ => Err(SkipReason::Invalid),
-            },
-            None => Err(SkipReason::Invalid),
+        Ok(match self.batches.get(&(claim.batch_id, claim.writer_id)) {
+            Some(Some(batch)) => Ok(Check::InBatch(Arc::clone(batch))),
+            _ => Err(SkipReason::Invalid),
         })
     }
 

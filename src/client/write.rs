@@ -324,7 +324,7 @@ impl Client {
             let row = RecordRow::from_sealed(&record, now, now)?;
             sealed
                 .meta_rows
-                .extend(meta_rows(&row.record_id, &record.plain));
+                .extend(meta_rows(row.record_id, &record.plain));
             sealed.rows.push(row);
             sealed.metas.push(record_meta(
                 record,

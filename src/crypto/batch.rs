@@ -138,7 +138,7 @@ pub struct SignedBatch {
     batch_id: BatchId,
     writer_id: ClientId,
     digests: Vec<RecordDigest>,
-    signature: String,
+    signature: [u8; SIGNATURE_LEN],
 }
 
 impl fmt::Debug for SignedBatch {
@@ -152,27 +152,24 @@ impl fmt::Debug for SignedBatch {
 }
 
 impl SignedBatch {
-    /// Parses a stored batch: `digests` is the unpadded base64url of the
-    /// concatenated digests, `signature` the `srb1.` text. Anything
-    /// malformed is [`Error::Decryption`]; nothing is verified yet.
+    /// Parses a stored batch: `digests` is the concatenated 32-byte
+    /// digests, `signature` the 64 signature bytes. Anything malformed is
+    /// [`Error::Decryption`]; nothing is verified yet.
     pub fn from_stored(
         batch_id: BatchId,
         writer_id: ClientId,
-        digests: &str,
-        signature: &str,
+        digests: &[u8],
+        signature: &[u8],
     ) -> Result<Self> {
-        // Refuse an oversized list before decoding it.
-        if digests.len() > (MAX_RECORDS * DIGEST_LEN).div_ceil(3) * 4 {
-            return Err(Error::Decryption);
-        }
-        let bytes = b64::decode(digests).map_err(|_| Error::Decryption)?;
-        if bytes.is_empty()
-            || bytes.len() % DIGEST_LEN != 0
-            || bytes.len() / DIGEST_LEN > MAX_RECORDS
+        if digests.is_empty()
+            || digests.len() % DIGEST_LEN != 0
+            || digests.len() / DIGEST_LEN > MAX_RECORDS
         {
             return Err(Error::Decryption);
         }
-        let digests = bytes
+        let signature: [u8; SIGNATURE_LEN] =
+            signature.try_into().map_err(|_| Error::Decryption)?;
+        let digests = digests
             .chunks_exact(DIGEST_LEN)
             .map(|chunk| {
                 let mut d = [0u8; DIGEST_LEN];
@@ -184,7 +181,7 @@ impl SignedBatch {
             batch_id,
             writer_id,
             digests,
-            signature: signature.to_owned(),
+            signature,
         })
     }
 
@@ -208,14 +205,23 @@ impl SignedBatch {
         self.digests.is_empty()
     }
 
-    /// The digests as stored: unpadded base64url of their concatenation.
-    pub fn digests_text(&self) -> String {
-        b64::encode(&concatenated(&self.digests))
+    /// The digests as stored: their concatenation.
+    pub fn digests_bytes(&self) -> Vec<u8> {
+        concatenated(&self.digests)
     }
 
-    /// The signature as stored (`srb1.` text).
-    pub fn signature(&self) -> &str {
+    /// The signature as stored: its 64 bytes.
+    pub fn signature_bytes(&self) -> &[u8; SIGNATURE_LEN] {
         &self.signature
+    }
+
+    /// The signature's text form: `srb1.` followed by unpadded base64url
+    /// of its bytes.
+    pub fn signature_text(&self) -> String {
+        let mut text = String::with_capacity(PREFIX.len() + 86);
+        text.push_str(PREFIX);
+        b64::encode_into(&self.signature, &mut text);
+        text
     }
 
     /// Verifies the signature against the signing key of `writer_id`, the
@@ -226,18 +232,10 @@ impl SignedBatch {
         if writer_id != self.writer_id {
             return Err(Error::Decryption);
         }
-        let encoded = self
-            .signature
-            .strip_prefix(PREFIX)
-            .ok_or(Error::Decryption)?;
-        let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
-            .map_err(|_| Error::Decryption)?
-            .try_into()
-            .map_err(|_| Error::Decryption)?;
         let message = batch_message(self.batch_id, self.writer_id, &self.digests)
             .map_err(|_| Error::Decryption)?;
         let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
-        key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&bytes))
+        key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&self.signature))
             .map_err(|_| Error::Decryption)?;
         Ok(VerifiedBatch(self))
     }
@@ -284,14 +282,11 @@ impl RecordSigner {
         }
         let message = batch_message(batch_id, writer_id, &digests)?;
         let signature = self.dalek().sign(&message);
-        let mut text = String::with_capacity(PREFIX.len() + 86);
-        text.push_str(PREFIX);
-        b64::encode_into(&signature.to_bytes(), &mut text);
         Ok(SignedBatch {
             batch_id,
             writer_id,
             digests,
-            signature: text,
+            signature: signature.to_bytes(),
         })
     }
 }

@@ -2,8 +2,10 @@
 //! which is sealed under the access key.
 //!
 //! # Use case
-//! Every sensitive field of every record version is stored as one envelope
-//! string. The store calls [`seal_field`] on write and [`open_field`] on read,
+//! Every sensitive field of every record version is stored as one envelope:
+//! raw bytes in the database (inside the record's sealed-fields column, see
+//! [`crate::format::sealed_fields`]), `srf1.` followed by the same bytes in
+//! unpadded base64url as text (CLI, exports, docs). The store calls [`seal_field`] on write and [`open_field`] on read,
 //! after the record's signature has been verified.
 //!
 //! # Parameters
@@ -34,8 +36,10 @@
 //!     key_version: 1,
 //! };
 //! let sealed = envelope::seal_field(&ak, &ctx, b"Ada Lovelace")?;
-//! assert!(sealed.as_str().starts_with("srf1."));
-//! assert_eq!(envelope::open_field(&ak, &ctx, sealed.as_str())?, b"Ada Lovelace");
+//! assert!(sealed.to_text().starts_with("srf1."));
+//! assert_eq!(envelope::open_field(&ak, &ctx, &sealed)?, b"Ada Lovelace");
+//! // The text form parses back to the same bytes.
+//! assert_eq!(envelope::Envelope::from_text(&sealed.to_text())?, sealed);
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
@@ -63,6 +67,8 @@ const ROLE_DATA_KEY: u32 = 1;
 const ROLE_VALUE: u32 = 0;
 /// Bytes of the sealed data key: nonce, key, tag.
 const SEALED_DK_LEN: usize = KEY_LEN + OVERHEAD;
+/// The shortest envelope: a sealed data key and a sealed empty value.
+const MIN_LEN: usize = SEALED_DK_LEN + OVERHEAD;
 
 /// Where a sealed value belongs; bound into both seals as AAD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,27 +107,63 @@ impl FieldContext<'_> {
     }
 }
 
-/// One sealed field value: `srf1.` followed by unpadded base64url.
+/// One sealed field value, as its bytes: the sealed data key (nonce, key,
+/// tag), then the sealed value (nonce, ciphertext, tag). Its text form is
+/// `srf1.` followed by the same bytes in unpadded base64url.
 ///
 /// `Debug` shows only the version and length, never the ciphertext.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Envelope(String);
+pub struct Envelope(Vec<u8>);
 
 impl Envelope {
-    /// The stored text form.
-    pub fn as_str(&self) -> &str {
+    /// Takes stored bytes as an envelope. Nothing is checked here but the
+    /// length; opening checks the rest.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        if bytes.len() < MIN_LEN {
+            return Err(Error::Decryption);
+        }
+        Ok(Envelope(bytes))
+    }
+
+    /// Parses the text form (`srf1.` + unpadded base64url); anything else
+    /// is [`Error::Decryption`].
+    pub fn from_text(text: &str) -> Result<Self> {
+        let encoded = text.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
+        Self::from_bytes(b64::decode(encoded).map_err(|_| Error::Decryption)?)
+    }
+
+    /// The stored bytes.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
-    /// The stored text form, owned.
-    pub fn into_string(self) -> String {
+    /// The stored bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
         self.0
+    }
+
+    /// The text form: `srf1.` followed by unpadded base64url of the bytes.
+    pub fn to_text(&self) -> String {
+        let mut text = String::with_capacity(PREFIX.len() + self.0.len().div_ceil(3) * 4);
+        text.push_str(PREFIX);
+        b64::encode_into(&self.0, &mut text);
+        text
+    }
+
+    /// Bytes stored.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always `false`: an envelope holds at least a sealed data key.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
 impl fmt::Debug for Envelope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Envelope(v{FORMAT_VERSION}, {} chars)", self.0.len())
+        write!(f, "Envelope(v{FORMAT_VERSION}, {} bytes)", self.0.len())
     }
 }
 
@@ -148,24 +190,7 @@ pub fn seal_field(
         plaintext,
         &mut body,
     )?;
-    Ok(encode(&body))
-}
-
-fn encode(body: &[u8]) -> Envelope {
-    let mut text = String::with_capacity(PREFIX.len() + body.len().div_ceil(3) * 4);
-    text.push_str(PREFIX);
-    b64::encode_into(body, &mut text);
-    Envelope(text)
-}
-
-/// Decodes an envelope's text into its body, checked for length.
-fn decode(envelope: &str) -> Result<Vec<u8>> {
-    let encoded = envelope.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
-    let body = b64::decode(encoded).map_err(|_| Error::Decryption)?;
-    if body.len() < SEALED_DK_LEN + OVERHEAD {
-        return Err(Error::Decryption);
-    }
-    Ok(body)
+    Ok(Envelope(body))
 }
 
 /// Opens the sealed data key at the start of `body`.
@@ -190,11 +215,14 @@ fn open_data_key(access_key: &AccessKey, dk_aad: &[u8], body: &[u8]) -> Result<D
 pub fn open_field(
     access_key: &AccessKey,
     ctx: &FieldContext<'_>,
-    envelope: &str,
+    envelope: &Envelope,
 ) -> Result<Vec<u8>> {
-    let body = decode(envelope)?;
+    let body = envelope.as_bytes();
+    if body.len() < MIN_LEN {
+        return Err(Error::Decryption);
+    }
     let (dk_aad, value_aad) = ctx.aads().map_err(|_| Error::Decryption)?;
-    let data_key = open_data_key(access_key, &dk_aad, &body)?;
+    let data_key = open_data_key(access_key, &dk_aad, body)?;
     let sealed_value = &body[SEALED_DK_LEN..];
     let mut plaintext = vec![0u8; sealed_value.len() - OVERHEAD];
     aead::open_into(
@@ -216,9 +244,12 @@ pub fn rewrap_field(
     ctx: &FieldContext<'_>,
     to: &AccessKey,
     to_version: u32,
-    envelope: &str,
+    envelope: &Envelope,
 ) -> Result<Envelope> {
-    let mut body = decode(envelope)?;
+    if envelope.len() < MIN_LEN {
+        return Err(Error::Decryption);
+    }
+    let mut body = envelope.as_bytes().to_vec();
     let (dk_aad, value_aad) = ctx.aads().map_err(|_| Error::Decryption)?;
     let data_key = open_data_key(from, &dk_aad, &body)?;
     let sealed_value = &body[SEALED_DK_LEN..];
@@ -242,7 +273,7 @@ pub fn rewrap_field(
         &mut sealed_dk,
     )?;
     body[..SEALED_DK_LEN].copy_from_slice(&sealed_dk);
-    Ok(encode(&body))
+    Ok(Envelope(body))
 }
 
 /// Seals any serde value as its JSON encoding.
@@ -266,7 +297,7 @@ pub fn seal_json<T: Serialize + ?Sized>(
 pub fn open_json<T: DeserializeOwned>(
     access_key: &AccessKey,
     ctx: &FieldContext<'_>,
-    envelope: &str,
+    envelope: &Envelope,
 ) -> Result<T> {
     let mut json = open_field(access_key, ctx, envelope)?;
     let value = serde_json::from_slice(&json).map_err(|_| Error::ValueType {

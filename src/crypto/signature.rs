@@ -44,6 +44,7 @@ use std::fmt;
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
+use crate::crypto::envelope::Envelope;
 use crate::crypto::keys::{SigningPublicKey, SigningSecretKey};
 use crate::error::{Error, Result};
 use crate::format::{b64, canonical::Canonical};
@@ -78,8 +79,8 @@ pub struct SignedContent<'a> {
     pub header: RecordHeader<'a>,
     /// Plain (unencrypted) meta, by name.
     pub plain: &'a BTreeMap<String, String>,
-    /// Field envelopes (their stored text), by field name.
-    pub fields: &'a BTreeMap<String, String>,
+    /// Field envelopes (their bytes), by field name.
+    pub fields: &'a BTreeMap<String, Envelope>,
 }
 
 impl SignedContent<'_> {
@@ -96,7 +97,7 @@ impl SignedContent<'_> {
             .uuid(h.writer_id.as_uuid())
             .u32(h.key_version)
             .pairs(self.plain.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
-            .pairs(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            .pairs_bytes(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))?;
         // No file body: `u32(0)` (FORMAT.md; file records will add one).
         msg = msg.u32(0);
         Ok(msg.finish())

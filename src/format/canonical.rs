@@ -87,6 +87,23 @@ impl Canonical {
         Ok(self)
     }
 
+    /// Appends a count (4-byte big-endian) followed by each pair as a
+    /// length-prefixed string and a length-prefixed byte string, in the
+    /// iterator's order (the same bytes as [`Canonical::pairs`] would write
+    /// for the same values).
+    pub(crate) fn pairs_bytes<'a, I>(mut self, pairs: I) -> Result<Self>
+    where
+        I: ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+    {
+        let count = u32::try_from(pairs.len())
+            .map_err(|_| Error::InvalidInput("more than 4 billion entries"))?;
+        self = self.u32(count);
+        for (key, value) in pairs {
+            self = self.str(key)?.bytes(value)?;
+        }
+        Ok(self)
+    }
+
     /// Appends a count (4-byte big-endian) followed by each entry as a
     /// length-prefixed string and a fixed-width `u32`, in key order.
     pub(crate) fn pairs_u32(

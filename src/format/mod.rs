@@ -5,3 +5,4 @@
 
 pub(crate) mod b64;
 pub(crate) mod canonical;
+pub(crate) mod sealed_fields;

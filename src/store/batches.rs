@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 
 use super::rows::{BatchRow, StoredBatch, BATCH_COLUMNS};
+use super::sql_id::SqlId;
 use super::schema::{record_batches, records};
 use super::tx::db_err;
 use super::AnyConnection;
@@ -15,7 +16,7 @@ use crate::ids::BatchId;
 /// The well-formed batches among `ids` (not verified).
 pub(crate) fn load(conn: &mut AnyConnection, ids: &[BatchId]) -> Result<Vec<SignedBatch>> {
     let rows: Vec<StoredBatch> = record_batches::table
-        .filter(record_batches::batch_id.eq_any(ids.iter().map(ToString::to_string)))
+        .filter(record_batches::batch_id.eq_any(ids.iter().copied().map(SqlId::from)))
         .select(BATCH_COLUMNS)
         .load(conn)
         .map_err(db_err)?;
@@ -42,16 +43,16 @@ pub(crate) fn insert(conn: &mut AnyConnection, batch: &BatchRow) -> Result<()> {
 /// second sees the first's change, so the batch is not left behind. (SQLite
 /// writers are serial already.) Callers removing several batches pass them
 /// in ascending order, so two such transactions cannot deadlock.
-pub(crate) fn drop_if_unused(conn: &mut AnyConnection, batch: Option<&str>) -> Result<()> {
-    let Some(batch) = batch else {
+pub(crate) fn drop_if_unused(conn: &mut AnyConnection, batch: Option<BatchId>) -> Result<()> {
+    let Some(batch) = batch.map(SqlId::from) else {
         return Ok(());
     };
     if let AnyConnection::Postgresql(c) = conn {
         record_batches::table
             .filter(record_batches::batch_id.eq(batch))
-            .select(record_batches::batch_id)
+            .select(record_batches::created_at)
             .for_update()
-            .load::<String>(c)
+            .load::<i64>(c)
             .map_err(db_err)?;
     }
     diesel::delete(

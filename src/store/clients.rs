@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 
 use super::rows::{now_micros, ClientRow, StoredClient, CLIENT_COLUMNS};
+use super::sql_id::SqlId;
 use super::schema::clients;
 use super::tx::db_err;
 use super::AnyConnection;
-use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
 
@@ -19,31 +19,22 @@ pub(crate) enum Served {
     Nothing,
     /// A row whose keys parse, for this very id.
     Keys(PublicIdentity),
-    /// A row that does not parse (NULL, not UTF-8, bad base64, wrong id).
+    /// A row that does not parse (NULL, a key or id of the wrong length,
+    /// another id).
     Malformed,
-}
-
-fn parse_row(row: &ClientRow) -> Result<PublicIdentity> {
-    Ok(PublicIdentity {
-        client_id: row.client_id.parse().map_err(|_| Error::Decryption)?,
-        encryption_key: EncryptionPublicKey::from_base64(&row.public_key)
-            .map_err(|_| Error::Decryption)?,
-        signing_key: SigningPublicKey::from_base64(&row.signing_key)
-            .map_err(|_| Error::Decryption)?,
-    })
 }
 
 /// The registered keys of `client_id`.
 pub(crate) fn find(conn: &mut AnyConnection, client_id: ClientId) -> Result<Served> {
     let stored: Option<StoredClient> = clients::table
-        .find(client_id.to_string())
+        .find(SqlId::from(client_id))
         .select(CLIENT_COLUMNS)
         .first(conn)
         .optional()
         .map_err(db_err)?;
-    Ok(match stored.map(|s| parse_row(&s.into_row())) {
+    Ok(match stored.map(StoredClient::parse) {
         None => Served::Nothing,
-        Some(Ok(keys)) if keys.client_id == client_id => Served::Keys(keys),
+        Some(Some(keys)) if keys.client_id == client_id => Served::Keys(keys),
         Some(_) => Served::Malformed,
     })
 }
@@ -56,10 +47,10 @@ pub(crate) fn insert(
     name: Option<&str>,
 ) -> Result<()> {
     let row = ClientRow {
-        client_id: client.client_id.to_string(),
+        client_id: client.client_id.into(),
         name: name.map(str::to_owned),
-        public_key: client.encryption_key.to_base64(),
-        signing_key: client.signing_key.to_base64(),
+        public_key: client.encryption_key.as_bytes().to_vec(),
+        signing_key: client.signing_key.as_bytes().to_vec(),
         created_at: now_micros(),
     };
     diesel::insert_into(clients::table)

@@ -6,6 +6,7 @@
 use diesel::prelude::*;
 
 use super::rows::{text, Bytes, PolicyRow, StoredPolicy, POLICY_COLUMNS};
+use super::sql_id::SqlId;
 use super::schema::{access_keys, policies};
 use super::tx::db_err;
 use super::AnyConnection;
@@ -40,13 +41,13 @@ pub(crate) fn find(
     granted_by: Option<ClientId>,
 ) -> Result<Found> {
     let mut query = policies::table
-        .filter(policies::writer_id.eq(writer.to_string()))
+        .filter(policies::writer_id.eq(SqlId::from(writer)))
         .filter(policies::record_type.eq(record_type.to_owned()))
-        .filter(policies::reader_id.eq(reader.to_string()))
+        .filter(policies::reader_id.eq(SqlId::from(reader)))
         .filter(policies::kind.eq(kind.to_owned()))
         .into_boxed::<DB>();
     if let Some(by) = granted_by {
-        query = query.filter(policies::granted_by.eq(by.to_string()));
+        query = query.filter(policies::granted_by.eq(SqlId::from(by)));
     }
     let stored: Option<StoredPolicy> = query
         .select(POLICY_COLUMNS)
@@ -67,7 +68,7 @@ pub(crate) fn of_type(
     record_type: &str,
 ) -> Result<Vec<PolicyRow>> {
     let stored: Vec<StoredPolicy> = policies::table
-        .filter(policies::writer_id.eq(writer.to_string()))
+        .filter(policies::writer_id.eq(SqlId::from(writer)))
         .filter(policies::record_type.eq(record_type))
         .select(POLICY_COLUMNS)
         .load(conn)
@@ -82,7 +83,7 @@ pub(crate) fn listed(
     client: ClientId,
     outgoing: bool,
 ) -> Result<Vec<PolicyRow>> {
-    let me = client.to_string();
+    let me = SqlId::from(client);
     let mut query = policies::table.into_boxed::<DB>();
     query = if outgoing {
         query.filter(policies::writer_id.eq(me))
@@ -113,17 +114,18 @@ fn well_formed(stored: Vec<StoredPolicy>) -> Vec<PolicyRow> {
 /// Replaces whatever row (well-formed or not) stands at `row`'s (writer,
 /// type, reader, kind) with `row`.
 pub(crate) fn replace(conn: &mut AnyConnection, row: &PolicyRow) -> Result<usize> {
+    let row = row.to_insert()?;
     diesel::delete(
         policies::table
-            .filter(policies::writer_id.eq(&row.writer_id))
+            .filter(policies::writer_id.eq(row.writer_id))
             .filter(policies::record_type.eq(&row.record_type))
-            .filter(policies::reader_id.eq(&row.reader_id))
+            .filter(policies::reader_id.eq(row.reader_id))
             .filter(policies::kind.eq(&row.kind)),
     )
     .execute(conn)
     .map_err(db_err)?;
     diesel::insert_into(policies::table)
-        .values(row)
+        .values(&row)
         .execute(conn)
         .map_err(db_err)
 }
@@ -136,7 +138,7 @@ pub(crate) fn delete_of_type(
 ) -> Result<usize> {
     diesel::delete(
         policies::table
-            .filter(policies::writer_id.eq(writer.to_string()))
+            .filter(policies::writer_id.eq(SqlId::from(writer)))
             .filter(policies::record_type.eq(record_type)),
     )
     .execute(conn)
@@ -151,7 +153,7 @@ pub(crate) fn holds_share(
     record_type: &str,
     reader: ClientId,
 ) -> Result<bool> {
-    let (writer, reader) = (writer.to_string(), reader.to_string());
+    let (writer, reader) = (SqlId::from(writer), SqlId::from(reader));
     let policies: i64 = policies::table
         .filter(policies::writer_id.eq(&writer))
         .filter(policies::record_type.eq(record_type))
@@ -193,8 +195,8 @@ pub(crate) fn withdraw(
     client: ClientId,
     own_access: bool,
 ) -> Result<Withdrawn> {
-    let me = writer.to_string();
-    let client_id = client.to_string();
+    let me = SqlId::from(writer);
+    let client_id = SqlId::from(client);
     let mine = || {
         policies::table
             .filter(policies::writer_id.eq(me.clone()))

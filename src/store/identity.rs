@@ -19,7 +19,7 @@ pub(crate) enum StoredIdentity {
     Id(DatabaseId),
     /// No row (deleted, or a schema older than the identity migration).
     Missing,
-    /// A row whose id is not a canonical UUID (NULL, not UTF-8, edited).
+    /// A row whose id is not a UUID (NULL, not 16 bytes).
     Malformed,
 }
 
@@ -35,11 +35,8 @@ pub(crate) fn read(conn: &mut AnyConnection) -> Result<StoredIdentity> {
     Ok(match row {
         None => StoredIdentity::Missing,
         Some(bytes) => bytes
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|text| {
-                let id: DatabaseId = text.parse().ok()?;
-                (id.to_string() == text).then_some(id)
-            })
+            .and_then(|b| super::sql_id::parse(&b))
+            .map(DatabaseId::from_uuid)
             .map_or(StoredIdentity::Malformed, StoredIdentity::Id),
     })
 }
@@ -54,7 +51,7 @@ pub(crate) fn replace(conn: &mut AnyConnection) -> Result<DatabaseId> {
     diesel::insert_into(database_identity::table)
         .values((
             database_identity::singleton.eq(1),
-            database_identity::database_id.eq(id.to_string()),
+            database_identity::database_id.eq(super::sql_id::SqlId::from(id)),
             database_identity::created_at.eq(super::rows::now_micros()),
         ))
         .execute(conn)

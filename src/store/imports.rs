@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::rows::{now_micros, text, IMPORT_COLUMNS};
+use super::sql_id::{self, SqlId};
 use super::schema::import_map;
 use super::tx::{db_err, on_backend};
 use super::AnyConnection;
@@ -21,7 +22,7 @@ type StoredMapping = (Option<Vec<u8>>, Option<Vec<u8>>);
 struct MapRow<'a> {
     source: &'a str,
     source_id: &'a str,
-    record_id: String,
+    record_id: SqlId,
     imported_at: i64,
 }
 
@@ -37,7 +38,7 @@ pub(crate) fn insert(
         .map(|(source_id, record_id)| MapRow {
             source,
             source_id,
-            record_id: record_id.to_string(),
+            record_id: (*record_id).into(),
             imported_at: now,
         })
         .collect();
@@ -71,7 +72,9 @@ pub(crate) fn find(
             let Some(source_id) = text(source_id) else {
                 continue;
             };
-            let record_id = text(record_id).and_then(|id| id.parse().ok());
+            let record_id = record_id
+                .and_then(|id| sql_id::parse(&id))
+                .map(RecordId::from_uuid);
             if record_id.is_none() {
                 tracing::warn!("an import mapping row names a malformed record id");
             }

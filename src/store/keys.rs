@@ -9,6 +9,7 @@ use super::rows::{
     int, now_micros, AccessKeyRow, KeyHeadRow, StoredAccessKey, ACCESS_KEY_COLUMNS, HEAD_VERSION,
     KEY_VERSION,
 };
+use super::sql_id::SqlId;
 use super::schema::{access_keys, key_heads, policies, records};
 use super::tx::{db_err, on_backend};
 use super::AnyConnection;
@@ -38,7 +39,7 @@ pub(crate) fn lock_head(
     lock: HeadLock,
 ) -> Result<Option<u32>> {
     let placeholder = KeyHeadRow {
-        writer_id: writer.to_string(),
+        writer_id: SqlId::from(writer),
         record_type: record_type.to_owned(),
         current_version: 0,
         updated_at: now_micros(),
@@ -49,7 +50,7 @@ pub(crate) fn lock_head(
         .execute(c))
     .map_err(db_err)?;
     let query = key_heads::table
-        .filter(key_heads::writer_id.eq(writer.to_string()))
+        .filter(key_heads::writer_id.eq(SqlId::from(writer)))
         .filter(key_heads::record_type.eq(record_type))
         .select(HEAD_VERSION);
     let version: Option<Option<i64>> = match conn {
@@ -79,7 +80,7 @@ pub(crate) fn set_head(
 ) -> Result<usize> {
     diesel::update(
         key_heads::table
-            .filter(key_heads::writer_id.eq(writer.to_string()))
+            .filter(key_heads::writer_id.eq(SqlId::from(writer)))
             .filter(key_heads::record_type.eq(record_type)),
     )
     .set((
@@ -103,10 +104,10 @@ pub(crate) fn self_wrapped_versions(
     record_type: &str,
 ) -> Result<Vec<u32>> {
     let versions: Vec<Option<i64>> = access_keys::table
-        .filter(access_keys::writer_id.eq(holder.to_string()))
+        .filter(access_keys::writer_id.eq(SqlId::from(holder)))
         .filter(access_keys::record_type.eq(record_type))
-        .filter(access_keys::reader_id.eq(holder.to_string()))
-        .filter(access_keys::wrapper_id.eq(holder.to_string()))
+        .filter(access_keys::reader_id.eq(SqlId::from(holder)))
+        .filter(access_keys::wrapper_id.eq(SqlId::from(holder)))
         .order(access_keys::key_version.desc())
         .select(KEY_VERSION)
         .load(conn)
@@ -117,7 +118,7 @@ pub(crate) fn self_wrapped_versions(
 /// Whether the database holds any access key `client` wrapped for itself
 /// as a writer (any record type).
 pub(crate) fn holds_self_wrapped_keys(conn: &mut AnyConnection, client: ClientId) -> Result<bool> {
-    let me = client.to_string();
+    let me = SqlId::from(client);
     let found: i64 = access_keys::table
         .filter(access_keys::writer_id.eq(&me))
         .filter(access_keys::reader_id.eq(&me))
@@ -135,7 +136,7 @@ pub(crate) fn type_has_rows(
     writer: ClientId,
     record_type: &str,
 ) -> Result<bool> {
-    let writer = writer.to_string();
+    let writer = SqlId::from(writer);
     let keys: i64 = access_keys::table
         .filter(access_keys::writer_id.eq(&writer))
         .filter(access_keys::record_type.eq(record_type))
@@ -175,12 +176,12 @@ pub(crate) fn insert_wrapped(
 ) -> Result<()> {
     diesel::insert_into(access_keys::table)
         .values(&AccessKeyRow {
-            writer_id: slot.writer_id.to_string(),
+            writer_id: SqlId::from(slot.writer_id),
             record_type: slot.record_type.to_owned(),
             key_version: stored_version(slot.key_version)?,
-            reader_id: slot.reader_id.to_string(),
-            wrapper_id: wrapper_id.to_string(),
-            eak: wrapped,
+            reader_id: SqlId::from(slot.reader_id),
+            wrapper_id: SqlId::from(wrapper_id),
+            wrapped_key: super::rows::text_body(crate::wrap::PREFIX, &wrapped)?,
             created_at: now_micros(),
         })
         .execute(conn)
@@ -204,10 +205,10 @@ pub(crate) fn find_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -
         return Ok(Wrapped::Malformed);
     };
     let row: Option<StoredAccessKey> = access_keys::table
-        .filter(access_keys::writer_id.eq(slot.writer_id.to_string()))
+        .filter(access_keys::writer_id.eq(SqlId::from(slot.writer_id)))
         .filter(access_keys::record_type.eq(slot.record_type))
         .filter(access_keys::key_version.eq(version))
-        .filter(access_keys::reader_id.eq(slot.reader_id.to_string()))
+        .filter(access_keys::reader_id.eq(SqlId::from(slot.reader_id)))
         .select(ACCESS_KEY_COLUMNS)
         .first(conn)
         .optional()
@@ -228,9 +229,9 @@ pub(crate) fn delete_for_reader(
 ) -> Result<usize> {
     diesel::delete(
         access_keys::table
-            .filter(access_keys::writer_id.eq(writer.to_string()))
+            .filter(access_keys::writer_id.eq(SqlId::from(writer)))
             .filter(access_keys::record_type.eq(record_type))
-            .filter(access_keys::reader_id.eq(reader.to_string())),
+            .filter(access_keys::reader_id.eq(SqlId::from(reader))),
     )
     .execute(conn)
     .map_err(db_err)
@@ -245,9 +246,9 @@ pub(crate) fn held_versions(
     holder: ClientId,
 ) -> Result<Vec<u32>> {
     let versions: Vec<Option<i64>> = access_keys::table
-        .filter(access_keys::writer_id.eq(writer.to_string()))
+        .filter(access_keys::writer_id.eq(SqlId::from(writer)))
         .filter(access_keys::record_type.eq(record_type))
-        .filter(access_keys::reader_id.eq(holder.to_string()))
+        .filter(access_keys::reader_id.eq(SqlId::from(holder)))
         .order(access_keys::key_version.asc())
         .select(KEY_VERSION)
         .load(conn)
@@ -258,10 +259,10 @@ pub(crate) fn held_versions(
 /// Whether a wrapped key stands in `slot`.
 pub(crate) fn has_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<bool> {
     let count: i64 = access_keys::table
-        .filter(access_keys::writer_id.eq(slot.writer_id.to_string()))
+        .filter(access_keys::writer_id.eq(SqlId::from(slot.writer_id)))
         .filter(access_keys::record_type.eq(slot.record_type))
         .filter(access_keys::key_version.eq(stored_version(slot.key_version)?))
-        .filter(access_keys::reader_id.eq(slot.reader_id.to_string()))
+        .filter(access_keys::reader_id.eq(SqlId::from(slot.reader_id)))
         .count()
         .get_result(conn)
         .map_err(db_err)?;

@@ -35,6 +35,7 @@ mod migrate;
 pub(crate) mod records;
 pub(crate) mod rows;
 pub(crate) mod schema;
+pub(crate) mod sql_id;
 pub(crate) mod tx;
 mod url;
 

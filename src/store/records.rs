@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 
 use super::rows::{meta_tag, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
+use super::sql_id::SqlId;
 use super::schema::{meta_index, records};
 use super::tx::db_err;
 use super::AnyConnection;
@@ -29,28 +30,34 @@ pub(crate) fn older_than(
     after: &[u8],
     limit: i64,
 ) -> Result<Vec<StoredRecord>> {
-    let writer = writer.to_string();
+    let writer = SqlId::from(writer);
     let mine = || {
         records::table
             .filter(records::writer_id.eq(writer.clone()))
             .filter(records::record_type.eq(record_type))
             .filter(records::key_version.lt(stored_key_version(current)))
     };
-    // The keyset compares the stored bytes as text: on SQLite through a
-    // cast (an id there may be any bytes); PostgreSQL text is always UTF-8.
+    // The keyset compares the stored bytes: on SQLite as a BLOB (an id
+    // there may be any bytes; an empty BLOB is before every id); a
+    // PostgreSQL uuid is always 16 bytes.
     match conn {
         AnyConnection::Sqlite(c) => mine()
             .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("records.record_id > CAST(")
-                    .bind::<diesel::sql_types::Binary, _>(after.to_vec())
-                    .sql(" AS TEXT)"),
+                diesel::dsl::sql::<diesel::sql_types::Bool>("records.record_id > ")
+                    .bind::<diesel::sql_types::Binary, _>(after.to_vec()),
             )
             .order(records::record_id.asc())
             .limit(limit)
             .select(RECORD_COLUMNS)
             .load(c),
+        AnyConnection::Postgresql(c) if after.is_empty() => mine()
+            .order(records::record_id.asc())
+            .limit(limit)
+            .select(RECORD_COLUMNS)
+            .for_update()
+            .load(c),
         AnyConnection::Postgresql(c) => mine()
-            .filter(records::record_id.gt(String::from_utf8_lossy(after).into_owned()))
+            .filter(records::record_id.gt(keyset_id(after)?))
             .order(records::record_id.asc())
             .limit(limit)
             .select(RECORD_COLUMNS)
@@ -58,6 +65,15 @@ pub(crate) fn older_than(
             .load(c),
     }
     .map_err(db_err)
+}
+
+/// A keyset position's record id, as PostgreSQL stores it (always 16
+/// bytes; anything else is a forged cursor).
+fn keyset_id(id: &[u8]) -> Result<SqlId> {
+    Ok(SqlId(
+        id.try_into()
+            .map_err(|_| Error::InvalidInput("malformed cursor"))?,
+    ))
 }
 
 /// How many of `writer`'s records of `record_type` are sealed under a key
@@ -69,7 +85,7 @@ pub(crate) fn count_older_than(
     current: u32,
 ) -> Result<usize> {
     let count: i64 = records::table
-        .filter(records::writer_id.eq(writer.to_string()))
+        .filter(records::writer_id.eq(SqlId::from(writer)))
         .filter(records::record_type.eq(record_type))
         .filter(records::key_version.lt(stored_key_version(current)))
         .count()
@@ -78,11 +94,11 @@ pub(crate) fn count_older_than(
     Ok(usize::try_from(count).unwrap_or(0))
 }
 
-/// Where a re-wrapped record now stands: its new envelopes (`data`, the
-/// JSON column), the key version they are sealed under, and its place in
-/// the batch that signs it.
+/// Where a re-wrapped record now stands: its new envelopes (the encoded
+/// sealed-fields column), the key version they are sealed under, and its
+/// place in the batch that signs it.
 pub(crate) struct Rewrapped<'a> {
-    pub data: String,
+    pub sealed_fields: Vec<u8>,
     pub key_version: u32,
     pub batch_id: BatchId,
     pub index: u32,
@@ -101,10 +117,10 @@ pub(crate) fn update_rewrapped(conn: &mut AnyConnection, rewrapped: Rewrapped<'_
             .filter(records::key_version.eq(was.key_version)),
     )
     .set((
-        records::data.eq(rewrapped.data),
+        records::sealed_fields.eq(rewrapped.sealed_fields),
         records::key_version.eq(i32::try_from(rewrapped.key_version)
             .map_err(|_| Error::InvalidInput("key version overflow"))?),
-        records::batch_id.eq(rewrapped.batch_id.to_string()),
+        records::batch_id.eq(SqlId::from(rewrapped.batch_id)),
         records::batch_index
             .eq(i32::try_from(rewrapped.index)
                 .map_err(|_| Error::InvalidInput("batch too large"))?),
@@ -117,7 +133,7 @@ pub(crate) fn update_rewrapped(conn: &mut AnyConnection, rewrapped: Rewrapped<'_
 /// The stored record `id`, as loaded.
 pub(crate) fn find(conn: &mut AnyConnection, id: RecordId) -> Result<Option<StoredRecord>> {
     records::table
-        .find(id.to_string())
+        .find(SqlId::from(id))
         .select(RECORD_COLUMNS)
         .first(conn)
         .optional()
@@ -135,14 +151,6 @@ pub(crate) enum Writers<'a> {
     OwnAndShared(ClientId),
 }
 
-/// A keyset position's record id as the cursor holds it.
-pub(crate) enum KeysetId {
-    /// UTF-8 text (every id strongroom writes).
-    Text(String),
-    /// Other bytes (only SQLite stores such text), compared as text.
-    Bytes(Vec<u8>),
-}
-
 /// One page of a query, as the database is asked for it.
 pub(crate) struct Selection<'a> {
     pub writers: Writers<'a>,
@@ -158,8 +166,8 @@ pub(crate) struct Selection<'a> {
     /// id.
     pub by_created: bool,
     pub ascending: bool,
-    /// Start after this (timestamp, id).
-    pub after: Option<(i64, KeysetId)>,
+    /// Start after this (timestamp, record id as stored).
+    pub after: Option<(i64, Vec<u8>)>,
     pub limit: i64,
 }
 
@@ -167,20 +175,21 @@ type DB = <AnyConnection as diesel::Connection>::Backend;
 
 /// The rows of one page, as loaded.
 pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
+    let on_postgres = matches!(conn, AnyConnection::Postgresql(_));
     let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
     q = match s.writers {
         Writers::These(writers) => q.filter(
-            records::writer_id.eq_any(writers.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            records::writer_id.eq_any(writers.iter().copied().map(SqlId::from).collect::<Vec<_>>()),
         ),
-        Writers::Own(me) => q.filter(records::writer_id.eq(me.to_string())),
+        Writers::Own(me) => q.filter(records::writer_id.eq(SqlId::from(me))),
         Writers::OwnAndShared(me) => {
-            let me = me.to_string();
+            let me = SqlId::from(me);
             q.filter(
                 records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
                     "(records.writer_id, records.record_type) IN \
                      (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
                 )
-                .bind::<diesel::sql_types::Text, _>(me)
+                .bind::<super::sql_id::Uuid, _>(me)
                 .sql(")")),
             )
         }
@@ -229,16 +238,16 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         ))
         .bind::<diesel::sql_types::BigInt, _>(t)
         .sql(", ");
-        q = match id {
-            KeysetId::Text(id) => {
-                q.filter(before_id.bind::<diesel::sql_types::Text, _>(id).sql(")"))
-            }
-            KeysetId::Bytes(id) => q.filter(
+        // SQLite compares any stored bytes as a BLOB (a page may end on a
+        // malformed row); PostgreSQL ids are uuids.
+        q = if on_postgres {
+            q.filter(
                 before_id
-                    .sql("CAST(")
-                    .bind::<diesel::sql_types::Binary, _>(id)
-                    .sql(" AS TEXT))"),
-            ),
+                    .bind::<super::sql_id::Uuid, _>(keyset_id(&id)?)
+                    .sql(")"),
+            )
+        } else {
+            q.filter(before_id.bind::<diesel::sql_types::Binary, _>(id).sql(")"))
         };
     }
     q.limit(s.limit).load(conn).map_err(db_err)
@@ -251,7 +260,7 @@ pub(crate) fn find_for_change(
     conn: &mut AnyConnection,
     id: RecordId,
 ) -> Result<Option<StoredRecord>> {
-    let query = || records::table.find(id.to_string()).select(RECORD_COLUMNS);
+    let query = || records::table.find(SqlId::from(id)).select(RECORD_COLUMNS);
     match conn {
         AnyConnection::Sqlite(c) => query().first(c),
         AnyConnection::Postgresql(c) => query().for_update().first(c),
@@ -274,7 +283,7 @@ pub(crate) fn replace(
 ) -> Result<bool> {
     let changed = diesel::update(
         records::table
-            .filter(records::record_id.eq(id.to_string()))
+            .filter(records::record_id.eq(SqlId::from(id)))
             .filter(records::version.eq(stored_version(expected_version)?)),
     )
     .set(row)
@@ -292,7 +301,7 @@ pub(crate) fn delete(
 ) -> Result<bool> {
     let deleted = diesel::delete(
         records::table
-            .filter(records::record_id.eq(id.to_string()))
+            .filter(records::record_id.eq(SqlId::from(id)))
             .filter(records::version.eq(stored_version(expected_version)?)),
     )
     .execute(conn)
@@ -343,7 +352,7 @@ pub(crate) fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<
 /// Removes the index rows of a stored record's plain meta (all of the
 /// record's, found without the index, if its stored meta is malformed).
 pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
-    let Some(record_id) = row.id_bytes().and_then(|id| std::str::from_utf8(id).ok()) else {
+    let Some(record_id) = row.id_bytes().and_then(|id| keyset_id(id).ok()) else {
         return Ok(());
     };
     let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));

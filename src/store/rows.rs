@@ -22,60 +22,104 @@ use diesel::sqlite::Sqlite;
 use super::schema::{
     access_keys, clients, import_map, key_heads, meta_index, policies, record_batches, records,
 };
+use super::sql_id::{self, SqlId};
 use crate::crypto::batch::SignedBatch;
+use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey, KEY_LEN};
 use crate::error::{Error, Result};
+use crate::format::b64;
+use crate::identity::PublicIdentity;
 use crate::ids::{BatchId, ClientId, RecordId};
 use crate::model::RecordMeta;
-use crate::record::{RecordProof, SealedRecord};
+use crate::record::{self, RecordProof, SealedRecord};
 use crate::store::AnyConnection;
 
 /// The backend of [`AnyConnection`] (diesel's generated multi-backend).
 type AnyBackend = <AnyConnection as diesel::Connection>::Backend;
 
+/// A registered client's public keys.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = clients)]
 pub(crate) struct ClientRow {
-    pub client_id: String,
+    pub client_id: SqlId,
     pub name: Option<String>,
-    pub public_key: String,
-    pub signing_key: String,
+    pub public_key: Vec<u8>,
+    pub signing_key: Vec<u8>,
     pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = key_heads)]
 pub(crate) struct KeyHeadRow {
-    pub writer_id: String,
+    pub writer_id: SqlId,
     pub record_type: String,
     pub current_version: i32,
     pub updated_at: i64,
 }
 
+/// One wrapped access key; `wrapped_key` holds the bytes of its `srk1.`
+/// text form.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = access_keys)]
 pub(crate) struct AccessKeyRow {
-    pub writer_id: String,
+    pub writer_id: SqlId,
     pub record_type: String,
     pub key_version: i32,
-    pub reader_id: String,
-    pub wrapper_id: String,
-    pub eak: String,
+    pub reader_id: SqlId,
+    pub wrapper_id: SqlId,
+    pub wrapped_key: Vec<u8>,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = policies)]
+/// One policy row, typed: a signed share grant (not verified here). The
+/// signature is held in its `srs1.` text form; the database stores its
+/// bytes ([`PolicyInsert`]).
+#[derive(Debug, Clone)]
 pub(crate) struct PolicyRow {
-    pub writer_id: String,
+    pub writer_id: ClientId,
     pub record_type: String,
-    pub reader_id: String,
+    pub reader_id: ClientId,
     pub kind: String,
-    pub granted_by: String,
-    pub via: Option<String>,
-    pub reader_key: String,
+    pub granted_by: ClientId,
+    pub via: Option<ClientId>,
+    pub reader_key: EncryptionPublicKey,
     pub key_version: i32,
     pub signature: String,
     pub created_at: i64,
+}
+
+/// A [`PolicyRow`] as inserted.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = policies)]
+pub(crate) struct PolicyInsert {
+    pub writer_id: SqlId,
+    pub record_type: String,
+    pub reader_id: SqlId,
+    pub kind: String,
+    pub granted_by: SqlId,
+    pub via: Option<SqlId>,
+    pub reader_key: Vec<u8>,
+    pub key_version: i32,
+    pub signature: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl PolicyRow {
+    /// The row as inserted; a signature not in its text form is
+    /// [`Error::InvalidInput`].
+    pub(crate) fn to_insert(&self) -> Result<PolicyInsert> {
+        Ok(PolicyInsert {
+            writer_id: self.writer_id.into(),
+            record_type: self.record_type.clone(),
+            reader_id: self.reader_id.into(),
+            kind: self.kind.clone(),
+            granted_by: self.granted_by.into(),
+            via: self.via.map(SqlId::from),
+            reader_key: self.reader_key.as_bytes().to_vec(),
+            key_version: self.key_version,
+            signature: text_body(crate::signature::PREFIX, &self.signature)?,
+            created_at: self.created_at,
+        })
+    }
 }
 
 /// One stored record version, signed in a batch. `Debug` is not derived:
@@ -85,17 +129,48 @@ pub(crate) struct PolicyRow {
 #[derive(Clone, Insertable, AsChangeset)]
 #[diesel(table_name = records, treat_none_as_default_value = false)]
 pub(crate) struct RecordRow {
-    pub record_id: String,
-    pub writer_id: String,
+    pub record_id: SqlId,
+    pub writer_id: SqlId,
     pub record_type: String,
     pub version: i64,
     pub plain: String,
-    pub data: String,
+    pub sealed_fields: Vec<u8>,
     pub key_version: i32,
-    pub batch_id: String,
+    pub batch_id: SqlId,
     pub batch_index: i32,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The bytes of a `prefix` + unpadded base64url text form.
+pub(crate) fn text_body(prefix: &str, text: &str) -> Result<Vec<u8>> {
+    let encoded = text
+        .strip_prefix(prefix)
+        .ok_or(Error::InvalidInput("not in its text form"))?;
+    b64::decode(encoded).map_err(|_| Error::InvalidInput("not in its text form"))
+}
+
+/// The text form of stored bytes: `prefix` + unpadded base64url.
+pub(crate) fn body_text(prefix: &str, bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(prefix.len() + bytes.len().div_ceil(3) * 4);
+    text.push_str(prefix);
+    b64::encode_into(bytes, &mut text);
+    text
+}
+
+/// An id column as loaded: `None` if NULL or not exactly 16 bytes.
+fn id<T>(bytes: Option<&[u8]>, from: fn(uuid::Uuid) -> T) -> Option<T> {
+    sql_id::parse(bytes?).map(from)
+}
+
+/// An id column as loaded, as bound again.
+fn sql(bytes: Option<&[u8]>) -> Option<SqlId> {
+    Some(SqlId(bytes?.try_into().ok()?))
+}
+
+/// A fixed-size key column as loaded.
+fn key(bytes: Option<Vec<u8>>) -> Option<[u8; KEY_LEN]> {
+    bytes?.as_slice().try_into().ok()
 }
 
 /// A column read as its raw bytes, NULL allowed, whatever text it holds.
@@ -166,24 +241,10 @@ pub(crate) fn text(bytes: Option<Vec<u8>>) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
-/// A nullable text column as loaded: `Some(None)` if NULL, `None` if not
-/// UTF-8.
-fn nullable_text(bytes: Option<Vec<u8>>) -> Option<Option<String>> {
-    match bytes {
-        None => Some(None),
-        Some(bytes) => String::from_utf8(bytes).ok().map(Some),
-    }
-}
-
 /// An integer column as loaded, in `T`'s range: `None` if NULL or out of
 /// range.
 pub(crate) fn int<T: TryFrom<i64>>(value: Option<i64>) -> Option<T> {
     T::try_from(value?).ok()
-}
-
-/// An id column, parsed leniently (any spelling), for reports only.
-fn loose_id<T: std::str::FromStr>(bytes: Option<&[u8]>) -> Option<T> {
-    std::str::from_utf8(bytes?).ok()?.parse().ok()
 }
 
 /// What [`StoredRecord`] loads.
@@ -193,7 +254,7 @@ pub(crate) type RecordColumns = (
     Bytes<records::record_type>,
     Wide<records::version>,
     Bytes<records::plain>,
-    Bytes<records::data>,
+    Bytes<records::sealed_fields>,
     Wide<records::key_version>,
     Bytes<records::batch_id>,
     Wide<records::batch_index>,
@@ -208,7 +269,7 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
     Bytes(records::record_type),
     Wide(records::version),
     Bytes(records::plain),
-    Bytes(records::data),
+    Bytes(records::sealed_fields),
     Wide(records::key_version),
     Bytes(records::batch_id),
     Wide(records::batch_index),
@@ -226,7 +287,7 @@ pub(crate) struct StoredRecord {
     record_type: Option<Vec<u8>>,
     version: Option<i64>,
     plain: Option<Vec<u8>>,
-    data: Option<Vec<u8>>,
+    sealed_fields: Option<Vec<u8>>,
     key_version: Option<i64>,
     batch_id: Option<Vec<u8>>,
     batch_index: Option<i64>,
@@ -247,16 +308,16 @@ impl StoredRecord {
     /// not UTF-8, or out of its range makes the row [`Unreadable`]. Text
     /// is taken over as it is (checked, not copied).
     pub(crate) fn parse(self) -> std::result::Result<RecordRow, Unreadable> {
-        let record_id = text(self.record_id);
-        let writer_id = text(self.writer_id);
+        let record_id = sql(self.record_id.as_deref());
+        let writer_id = sql(self.writer_id.as_deref());
         let rest = (|| {
             Some((
                 text(self.record_type)?,
                 self.version?,
                 text(self.plain)?,
-                text(self.data)?,
+                self.sealed_fields?,
                 int(self.key_version)?,
-                text(self.batch_id)?,
+                sql(self.batch_id.as_deref())?,
                 int(self.batch_index)?,
                 self.created_at?,
                 self.updated_at?,
@@ -270,7 +331,7 @@ impl StoredRecord {
                     record_type,
                     version,
                     plain,
-                    data,
+                    sealed_fields,
                     key_version,
                     batch_id,
                     batch_index,
@@ -283,17 +344,17 @@ impl StoredRecord {
                 record_type,
                 version,
                 plain,
-                data,
+                sealed_fields,
                 key_version,
                 batch_id,
                 batch_index,
                 created_at,
                 updated_at,
             }),
-            // Its ids, if they parse (in any spelling), for the report.
+            // Its ids, if they parse, for the report.
             (record_id, writer_id, _) => Err(Unreadable {
-                record_id: record_id.and_then(|id| id.parse().ok()),
-                writer_id: writer_id.and_then(|id| id.parse().ok()),
+                record_id: record_id.map(|id| RecordId::from_uuid(uuid::Uuid::from_bytes(id.0))),
+                writer_id: writer_id.map(|id| ClientId::from_uuid(uuid::Uuid::from_bytes(id.0))),
             }),
         }
     }
@@ -313,9 +374,9 @@ impl StoredRecord {
         }
     }
 
-    /// The writer, if its id parses (in any spelling).
+    /// The writer, if its id parses.
     pub(crate) fn writer(&self) -> Option<ClientId> {
-        loose_id(self.writer_id.as_deref())
+        id(self.writer_id.as_deref(), ClientId::from_uuid)
     }
 
     /// The stored version, if it is one.
@@ -323,9 +384,9 @@ impl StoredRecord {
         int(self.version)
     }
 
-    /// The batch that signs the row, if it names one in UTF-8.
-    pub(crate) fn batch(&self) -> Option<&str> {
-        std::str::from_utf8(self.batch_id.as_deref()?).ok()
+    /// The batch that signs the row, if it names one.
+    pub(crate) fn batch(&self) -> Option<BatchId> {
+        id(self.batch_id.as_deref(), BatchId::from_uuid)
     }
 
     /// The index tags of the plain meta as stored; `None` if it does not
@@ -382,19 +443,22 @@ pub(crate) struct StoredPolicy {
 
 impl StoredPolicy {
     /// The typed row, or `None` if a column is NULL where a value is
-    /// required, not UTF-8, or out of range (the caller ignores such a row
-    /// as if it were absent).
+    /// required, not UTF-8, not an id or key of the right length, or out of
+    /// range (the caller ignores such a row as if it were absent).
     pub(crate) fn parse(self) -> Option<PolicyRow> {
         Some(PolicyRow {
-            writer_id: text(self.writer_id)?,
+            writer_id: id(self.writer_id.as_deref(), ClientId::from_uuid)?,
             record_type: text(self.record_type)?,
-            reader_id: text(self.reader_id)?,
+            reader_id: id(self.reader_id.as_deref(), ClientId::from_uuid)?,
             kind: text(self.kind)?,
-            granted_by: text(self.granted_by)?,
-            via: nullable_text(self.via)?,
-            reader_key: text(self.reader_key)?,
+            granted_by: id(self.granted_by.as_deref(), ClientId::from_uuid)?,
+            via: match self.via.as_deref() {
+                None => None,
+                via => Some(id(via, ClientId::from_uuid)?),
+            },
+            reader_key: EncryptionPublicKey::from_bytes(key(self.reader_key)?),
             key_version: int(self.key_version)?,
-            signature: text(self.signature)?,
+            signature: body_text(crate::signature::PREFIX, self.signature.as_deref()?),
             created_at: self.created_at?,
         })
     }
@@ -426,22 +490,14 @@ pub(crate) struct StoredBatch {
 }
 
 impl StoredBatch {
-    /// Parses the row back (not verified); anything malformed, ids in a
-    /// non-canonical spelling included, is [`Error::Decryption`].
+    /// Parses the row back (not verified); anything malformed is
+    /// [`Error::Decryption`].
     pub(crate) fn to_signed(&self) -> Result<SignedBatch> {
-        fn column(bytes: &Option<Vec<u8>>) -> Result<&str> {
-            bytes
-                .as_deref()
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .ok_or(Error::Decryption)
-        }
-        let batch_id: BatchId = canonical_id(column(&self.batch_id)?)?;
-        let writer_id: ClientId = canonical_id(column(&self.writer_id)?)?;
         SignedBatch::from_stored(
-            batch_id,
-            writer_id,
-            column(&self.digests)?,
-            column(&self.signature)?,
+            id(self.batch_id.as_deref(), BatchId::from_uuid).ok_or(Error::Decryption)?,
+            id(self.writer_id.as_deref(), ClientId::from_uuid).ok_or(Error::Decryption)?,
+            self.digests.as_deref().ok_or(Error::Decryption)?,
+            self.signature.as_deref().ok_or(Error::Decryption)?,
         )
     }
 }
@@ -449,67 +505,64 @@ impl StoredBatch {
 /// What [`StoredClient`] loads.
 pub(crate) type ClientColumns = (
     Bytes<clients::client_id>,
-    Bytes<clients::name>,
     Bytes<clients::public_key>,
     Bytes<clients::signing_key>,
-    Wide<clients::created_at>,
 );
 
 /// The select clause of a [`StoredClient`].
 pub(crate) const CLIENT_COLUMNS: ClientColumns = (
     Bytes(clients::client_id),
-    Bytes(clients::name),
     Bytes(clients::public_key),
     Bytes(clients::signing_key),
-    Wide(clients::created_at),
 );
 
 /// A client row as loaded (never fails).
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct StoredClient {
     client_id: Option<Vec<u8>>,
-    name: Option<Vec<u8>>,
     public_key: Option<Vec<u8>>,
     signing_key: Option<Vec<u8>>,
-    created_at: Option<i64>,
 }
 
 impl StoredClient {
-    /// The typed row, a column that is NULL or not UTF-8 left empty (which
-    /// no id or key parser accepts, so the row is refused where it is
-    /// parsed, like any malformed one).
-    pub(crate) fn into_row(self) -> ClientRow {
-        ClientRow {
-            client_id: text(self.client_id).unwrap_or_default(),
-            name: text(self.name),
-            public_key: text(self.public_key).unwrap_or_default(),
-            signing_key: text(self.signing_key).unwrap_or_default(),
-            created_at: self.created_at.unwrap_or_default(),
-        }
+    /// The client's keys; `None` if a column is NULL or not an id or key of
+    /// the right length.
+    pub(crate) fn parse(self) -> Option<PublicIdentity> {
+        Some(PublicIdentity {
+            client_id: id(self.client_id.as_deref(), ClientId::from_uuid)?,
+            encryption_key: EncryptionPublicKey::from_bytes(key(self.public_key)?),
+            signing_key: SigningPublicKey::from_bytes(key(self.signing_key)?),
+        })
     }
 }
 
 /// What [`StoredAccessKey`] loads: the wrapper and the wrapped key (the
 /// rest is what the row was looked up by).
-pub(crate) type AccessKeyColumns = (Bytes<access_keys::wrapper_id>, Bytes<access_keys::eak>);
+pub(crate) type AccessKeyColumns = (
+    Bytes<access_keys::wrapper_id>,
+    Bytes<access_keys::wrapped_key>,
+);
 
 /// The select clause of a [`StoredAccessKey`].
 pub(crate) const ACCESS_KEY_COLUMNS: AccessKeyColumns =
-    (Bytes(access_keys::wrapper_id), Bytes(access_keys::eak));
+    (Bytes(access_keys::wrapper_id), Bytes(access_keys::wrapped_key));
 
 /// A wrapped access key row as loaded (never fails).
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct StoredAccessKey {
     wrapper_id: Option<Vec<u8>>,
-    eak: Option<Vec<u8>>,
+    wrapped_key: Option<Vec<u8>>,
 }
 
 impl StoredAccessKey {
-    /// The wrapper's id and the wrapped key; `None` if either is NULL or
-    /// not UTF-8, or the id does not parse.
+    /// The wrapper's id and the wrapped key in its `srk1.` text form;
+    /// `None` if either is NULL or the id does not parse.
     pub(crate) fn parse(self) -> Option<(ClientId, String)> {
-        let wrapper = text(self.wrapper_id)?.parse().ok()?;
-        Some((wrapper, text(self.eak)?))
+        let wrapper = id(self.wrapper_id.as_deref(), ClientId::from_uuid)?;
+        Some((
+            wrapper,
+            body_text(crate::wrap::PREFIX, self.wrapped_key.as_deref()?),
+        ))
     }
 }
 
@@ -532,10 +585,10 @@ fn stored_batch_index(index: u32) -> Result<i32> {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = record_batches)]
 pub(crate) struct BatchRow {
-    pub batch_id: String,
-    pub writer_id: String,
-    pub digests: String,
-    pub signature: String,
+    pub batch_id: SqlId,
+    pub writer_id: SqlId,
+    pub digests: Vec<u8>,
+    pub signature: Vec<u8>,
     pub created_at: i64,
 }
 
@@ -543,10 +596,10 @@ impl BatchRow {
     /// The row for a signed batch.
     pub(crate) fn from_signed(batch: &SignedBatch, created_at: i64) -> Self {
         BatchRow {
-            batch_id: batch.batch_id().to_string(),
-            writer_id: batch.writer_id().to_string(),
-            digests: batch.digests_text(),
-            signature: batch.signature().to_owned(),
+            batch_id: batch.batch_id().into(),
+            writer_id: batch.writer_id().into(),
+            digests: batch.digests_bytes(),
+            signature: batch.signature_bytes().to_vec(),
             created_at,
         }
     }
@@ -556,16 +609,16 @@ impl BatchRow {
 #[diesel(table_name = meta_index, treat_none_as_default_value = false)]
 pub(crate) struct MetaRow {
     pub tag: i64,
-    pub record_id: String,
+    pub record_id: SqlId,
 }
 
 /// The index rows of a record's plain meta.
-pub(crate) fn meta_rows(record_id: &str, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
+pub(crate) fn meta_rows(record_id: SqlId, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
     plain
         .iter()
         .map(|(name, value)| MetaRow {
             tag: meta_tag(name, value),
-            record_id: record_id.to_owned(),
+            record_id,
         })
         .collect()
 }
@@ -636,17 +689,8 @@ pub(crate) struct RowHead {
     pub record_id: RecordId,
     pub writer_id: ClientId,
     pub key_version: u32,
-    /// The batch that signs the row, if it names one.
-    pub batch_id: Option<BatchId>,
-}
-
-/// Parses an id stored as text, which must be in its canonical spelling.
-fn canonical_id<T: std::str::FromStr + std::fmt::Display>(text: &str) -> Result<T> {
-    let id: T = text.parse().map_err(|_| Error::Decryption)?;
-    if id.to_string() != text {
-        return Err(Error::Decryption);
-    }
-    Ok(id)
+    /// The batch that signs the row.
+    pub batch_id: BatchId,
 }
 
 pub(crate) fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
@@ -663,38 +707,36 @@ impl RecordRow {
     ) -> Result<Self> {
         let RecordProof::Batch { batch_id, index } = sealed.proof;
         Ok(RecordRow {
-            record_id: sealed.record_id.to_string(),
-            writer_id: sealed.writer_id.to_string(),
+            record_id: sealed.record_id.into(),
+            writer_id: sealed.writer_id.into(),
             record_type: sealed.record_type.clone(),
             version: i64::try_from(sealed.version)
                 .map_err(|_| Error::InvalidInput("version overflow"))?,
             plain: json_object(&sealed.plain)?,
-            data: json_object(&sealed.fields)?,
+            sealed_fields: record::encode_fields(&sealed.fields)?,
             key_version: i32::try_from(sealed.key_version)
                 .map_err(|_| Error::InvalidInput("key version overflow"))?,
-            batch_id: batch_id.to_string(),
+            batch_id: batch_id.into(),
             batch_index: stored_batch_index(index)?,
             created_at,
             updated_at,
         })
     }
 
-    /// The row's ids, key version and batch, parsed without its JSON
-    /// columns: what a reader needs to find the checks and keys before it
-    /// parses the rest (see [`RecordRow::to_sealed`], which agrees).
-    /// Anything malformed is [`Error::Decryption`].
+    /// The row's ids, key version and batch, parsed without its meta and
+    /// sealed fields: what a reader needs to find the checks and keys
+    /// before it parses the rest (see [`RecordRow::to_sealed`], which
+    /// agrees). A key version out of range is [`Error::Decryption`].
     pub(crate) fn head(&self) -> Result<RowHead> {
         Ok(RowHead {
-            record_id: canonical_id(&self.record_id)?,
-            writer_id: canonical_id(&self.writer_id)?,
+            record_id: self.id(),
+            writer_id: self.writer(),
             key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
-            batch_id: Some(canonical_id(&self.batch_id)?),
+            batch_id: BatchId::from_uuid(uuid::Uuid::from_bytes(self.batch_id.0)),
         })
     }
 
-    /// Parses the row back; anything malformed is [`Error::Decryption`],
-    /// ids not in their canonical (lower-case, hyphenated) spelling
-    /// included, so one signed record cannot appear under two ids.
+    /// Parses the row back; anything malformed is [`Error::Decryption`].
     pub(crate) fn to_sealed(&self) -> Result<SealedRecord> {
         self.to_sealed_with(self.head()?)
     }
@@ -710,8 +752,7 @@ impl RecordRow {
             key_version: head.key_version,
             plain: serde_json::from_str::<BTreeMap<String, String>>(&self.plain)
                 .map_err(|_| Error::Decryption)?,
-            fields: serde_json::from_str::<BTreeMap<String, String>>(&self.data)
-                .map_err(|_| Error::Decryption)?,
+            fields: record::decode_fields(&self.sealed_fields)?,
             proof: self.proof(head.batch_id)?,
         })
     }
@@ -727,30 +768,30 @@ impl RecordRow {
 
     /// What vouches for the row: its batch (as its head parsed it) and its
     /// place there.
-    fn proof(&self, batch_id: Option<BatchId>) -> Result<RecordProof> {
+    fn proof(&self, batch_id: BatchId) -> Result<RecordProof> {
         Ok(RecordProof::Batch {
-            batch_id: batch_id.ok_or(Error::Decryption)?,
+            batch_id,
             index: u32::try_from(self.batch_index).map_err(|_| Error::Decryption)?,
         })
     }
 
     /// The batch that signs this row.
-    pub(crate) fn batch(&self) -> Option<&str> {
-        Some(&self.batch_id)
+    pub(crate) fn batch(&self) -> BatchId {
+        BatchId::from_uuid(uuid::Uuid::from_bytes(self.batch_id.0))
     }
 
-    /// The record id, parsed.
-    pub(crate) fn id(&self) -> Option<RecordId> {
-        self.record_id.parse().ok()
+    /// The record id.
+    pub(crate) fn id(&self) -> RecordId {
+        RecordId::from_uuid(uuid::Uuid::from_bytes(self.record_id.0))
     }
 
-    /// The writer id, parsed.
-    pub(crate) fn writer(&self) -> Option<ClientId> {
-        self.writer_id.parse().ok()
+    /// The writer id.
+    pub(crate) fn writer(&self) -> ClientId {
+        ClientId::from_uuid(uuid::Uuid::from_bytes(self.writer_id.0))
     }
 
     /// The plain meta as index rows.
     pub(crate) fn meta_rows(&self, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
-        meta_rows(&self.record_id, plain)
+        meta_rows(self.record_id, plain)
     }
 }

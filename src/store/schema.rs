@@ -1,19 +1,26 @@
-//! Diesel's view of the tables (the migrations are the truth).
+//! Diesel's view of the tables (the migrations are the truth). Ids are
+//! [`Uuid`]: PostgreSQL `uuid`, SQLite 16-byte `BLOB`.
 #![allow(missing_docs)]
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     clients (client_id) {
-        client_id -> Text,
+        client_id -> Uuid,
         name -> Nullable<Text>,
-        public_key -> Text,
-        signing_key -> Text,
+        public_key -> Binary,
+        signing_key -> Binary,
         created_at -> BigInt,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     key_heads (writer_id, record_type) {
-        writer_id -> Text,
+        writer_id -> Uuid,
         record_type -> Text,
         current_version -> Integer,
         updated_at -> BigInt,
@@ -21,42 +28,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     access_keys (writer_id, record_type, key_version, reader_id) {
-        writer_id -> Text,
+        writer_id -> Uuid,
         record_type -> Text,
         key_version -> Integer,
-        reader_id -> Text,
-        wrapper_id -> Text,
-        eak -> Text,
+        reader_id -> Uuid,
+        wrapper_id -> Uuid,
+        wrapped_key -> Binary,
         created_at -> BigInt,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     policies (writer_id, record_type, reader_id, kind) {
-        writer_id -> Text,
+        writer_id -> Uuid,
         record_type -> Text,
-        reader_id -> Text,
+        reader_id -> Uuid,
         kind -> Text,
-        granted_by -> Text,
-        via -> Nullable<Text>,
-        reader_key -> Text,
+        granted_by -> Uuid,
+        via -> Nullable<Uuid>,
+        reader_key -> Binary,
         key_version -> Integer,
-        signature -> Text,
+        signature -> Binary,
         created_at -> BigInt,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     records (record_id) {
-        record_id -> Text,
-        writer_id -> Text,
+        record_id -> Uuid,
+        writer_id -> Uuid,
         record_type -> Text,
         version -> BigInt,
         plain -> Text,
-        data -> Text,
+        sealed_fields -> Binary,
         key_version -> Integer,
-        batch_id -> Text,
+        batch_id -> Uuid,
         batch_index -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
@@ -64,34 +80,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     record_batches (batch_id) {
-        batch_id -> Text,
-        writer_id -> Text,
-        digests -> Text,
-        signature -> Text,
+        batch_id -> Uuid,
+        writer_id -> Uuid,
+        digests -> Binary,
+        signature -> Binary,
         created_at -> BigInt,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     meta_index (tag, record_id) {
         tag -> BigInt,
-        record_id -> Text,
+        record_id -> Uuid,
     }
 }
+
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     database_identity (singleton) {
         singleton -> Integer,
-        database_id -> Text,
+        database_id -> Uuid,
         created_at -> BigInt,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
     import_map (source, source_id) {
         source -> Text,
         source_id -> Text,
-        record_id -> Text,
+        record_id -> Uuid,
         imported_at -> BigInt,
     }
 }

@@ -103,6 +103,46 @@ impl TestDb {
             .collect()
     }
 
+    /// An id as an SQL literal for this backend: a 16-byte BLOB on SQLite,
+    /// a `uuid` on PostgreSQL (ids are stored binary, see FORMAT.md).
+    pub fn id(&self, id: impl std::fmt::Display) -> String {
+        let uuid: uuid::Uuid = id.to_string().parse().expect("an id");
+        match self.backend {
+            Backend::Sqlite => format!("x'{}'", uuid.simple()),
+            _ => format!("'{uuid}'::uuid"),
+        }
+    }
+
+    /// Bytes as an SQL literal for this backend (BLOB / bytea).
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self.backend {
+            Backend::Sqlite => format!("x'{hex}'"),
+            _ => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// An SQL expression giving a binary column (BLOB / bytea) as
+    /// lower-case hex text, to select with [`TestDb::texts`].
+    pub fn hex(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("lower(hex({column}))"),
+            _ => format!("encode({column}, 'hex')"),
+        }
+    }
+
+    /// An SQL expression giving an id column as hyphenated UUID text.
+    pub fn id_text(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!(
+                "lower(substr(hex({column}), 1, 8) || '-' || substr(hex({column}), 9, 4) || '-' \
+                 || substr(hex({column}), 13, 4) || '-' || substr(hex({column}), 17, 4) || '-' \
+                 || substr(hex({column}), 21, 12))"
+            ),
+            _ => format!("{column}::text"),
+        }
+    }
+
     /// Counts rows matching a `SELECT COUNT(*) AS n FROM …` statement.
     pub fn count(&self, statement: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
@@ -186,4 +226,12 @@ pub fn each_backend(test: &str, body: impl Fn(&TestDb)) {
     if let Some(pg) = postgres_db(test) {
         body(&pg);
     }
+}
+
+/// Lower-case hex text (as [`TestDb::hex`] selects it) back to bytes.
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
 }

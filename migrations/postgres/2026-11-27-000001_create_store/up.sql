@@ -1,19 +1,20 @@
 -- The sensitive database: ciphertext, wrapped keys, signatures and the
 -- plain meta the application chose to leave filterable. Timestamps are
--- microseconds since the Unix epoch, UTC. Ids are hyphenated UUID text.
+-- microseconds since the Unix epoch, UTC. Ids are UUIDs: uuid; envelopes, wrapped keys, digests,
+-- signatures and public keys are raw bytes (FORMAT.md gives each layout).
 
 CREATE TABLE clients (
-    client_id   TEXT PRIMARY KEY NOT NULL,
+    client_id   uuid PRIMARY KEY NOT NULL,
     name        TEXT,
-    public_key  TEXT NOT NULL,   -- X25519, base64url
-    signing_key TEXT NOT NULL,   -- Ed25519, base64url
+    public_key  bytea NOT NULL,   -- X25519, 32 bytes
+    signing_key bytea NOT NULL,   -- Ed25519, 32 bytes
     created_at  BIGINT NOT NULL
 );
 
 -- The current access key version of each (writer, record type). Writers
 -- read it inside their transaction; a rotation moves it forward.
 CREATE TABLE key_heads (
-    writer_id       TEXT NOT NULL,
+    writer_id       uuid NOT NULL,
     record_type     TEXT NOT NULL,
     current_version INTEGER NOT NULL,
     updated_at      BIGINT NOT NULL,
@@ -22,41 +23,41 @@ CREATE TABLE key_heads (
 
 -- One wrapped access key per (writer, type, version, reader).
 CREATE TABLE access_keys (
-    writer_id   TEXT NOT NULL,
+    writer_id   uuid NOT NULL,
     record_type TEXT NOT NULL,
     key_version INTEGER NOT NULL,
-    reader_id   TEXT NOT NULL,
-    wrapper_id  TEXT NOT NULL,
-    eak         TEXT NOT NULL,   -- "srk1." wrapped access key
+    reader_id   uuid NOT NULL,
+    wrapper_id  uuid NOT NULL,
+    wrapped_key bytea NOT NULL,   -- the bytes of an "srk1." wrapped access key
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (writer_id, record_type, key_version, reader_id)
 );
 CREATE INDEX access_keys_by_reader ON access_keys (reader_id, record_type);
 
 CREATE TABLE policies (
-    writer_id   TEXT NOT NULL,
+    writer_id   uuid NOT NULL,
     record_type TEXT NOT NULL,
-    reader_id   TEXT NOT NULL,
+    reader_id   uuid NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('read', 'authorize')),
-    granted_by  TEXT NOT NULL,
-    via         TEXT,            -- the authoriser a writer-signed grant came through
-    reader_key  TEXT NOT NULL,   -- the reader's X25519 key the grantor pinned
+    granted_by  uuid NOT NULL,
+    via         uuid,            -- the authoriser a writer-signed grant came through
+    reader_key  bytea NOT NULL,   -- the reader's X25519 key the grantor pinned (32 bytes)
     key_version INTEGER NOT NULL, -- the access key version the grant covers
-    signature   TEXT NOT NULL,   -- "srs1." share grant signed by granted_by
+    signature   bytea NOT NULL,   -- share grant signature by granted_by (the 64 bytes of "srs1.")
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (writer_id, record_type, reader_id, kind)
 );
 CREATE INDEX policies_by_reader ON policies (reader_id, kind, record_type);
 
 CREATE TABLE records (
-    record_id   TEXT PRIMARY KEY NOT NULL,
-    writer_id   TEXT NOT NULL,
+    record_id   uuid PRIMARY KEY NOT NULL,
+    writer_id   uuid NOT NULL,
     record_type TEXT NOT NULL,
     version     BIGINT NOT NULL,
     plain       TEXT NOT NULL,   -- JSON object of clear strings
-    data        TEXT NOT NULL,   -- JSON object: field name -> "srf1." envelope
+    sealed_fields bytea NOT NULL, -- every field envelope, one encoding (FORMAT.md, "Sealed fields")
     key_version INTEGER NOT NULL,
-    batch_id    TEXT NOT NULL,   -- the record_batches row that signs this version
+    batch_id    uuid NOT NULL,   -- the record_batches row that signs this version
     batch_index INTEGER NOT NULL, -- its place in that batch
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
@@ -70,10 +71,10 @@ CREATE INDEX records_by_batch ON records (batch_id);
 -- versions with one Ed25519 signature; a record names its batch and its
 -- place in it.
 CREATE TABLE record_batches (
-    batch_id   TEXT PRIMARY KEY NOT NULL,
-    writer_id  TEXT NOT NULL,
-    digests    TEXT NOT NULL,   -- base64url of the concatenated 32-byte record digests
-    signature  TEXT NOT NULL,   -- "srb1." Ed25519 over (batch id, writer, digests)
+    batch_id   uuid PRIMARY KEY NOT NULL,
+    writer_id  uuid NOT NULL,
+    digests    bytea NOT NULL,   -- the concatenated 32-byte record digests
+    signature  bytea NOT NULL,   -- Ed25519 over (batch id, writer, digests): the 64 bytes of "srb1."
     created_at BIGINT NOT NULL
 );
 
@@ -83,7 +84,7 @@ CREATE TABLE record_batches (
 -- against the record's signed plain meta.
 CREATE TABLE meta_index (
     tag       BIGINT NOT NULL,
-    record_id TEXT NOT NULL,
+    record_id uuid NOT NULL,
     PRIMARY KEY (tag, record_id)
 );
 
@@ -92,7 +93,7 @@ CREATE TABLE meta_index (
 CREATE TABLE import_map (
     source      TEXT NOT NULL,   -- source database (no password) and table
     source_id   TEXT NOT NULL,
-    record_id   TEXT NOT NULL,
+    record_id   uuid NOT NULL,
     imported_at BIGINT NOT NULL,
     PRIMARY KEY (source, source_id)
 );
@@ -104,8 +105,8 @@ CREATE TABLE import_map (
 -- A dump or file copy keeps the id; a new schema gets a new one.
 CREATE TABLE database_identity (
     singleton   INTEGER PRIMARY KEY NOT NULL CHECK (singleton = 1),
-    database_id TEXT NOT NULL,   -- hyphenated lowercase UUID, random
+    database_id uuid NOT NULL,   -- a random UUID (v4)
     created_at  BIGINT NOT NULL
 );
 INSERT INTO database_identity (singleton, database_id, created_at)
-VALUES (1, gen_random_uuid()::text, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+VALUES (1, gen_random_uuid(), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
