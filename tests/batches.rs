@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{each_backend, TestDb};
+use common::{each_backend, unhex, TestDb};
 use strongroom::record;
 use strongroom::signature::RecordHeader;
 use strongroom::{
@@ -32,9 +32,13 @@ fn batches(db: &TestDb) -> i64 {
     db.count("SELECT COUNT(*) AS n FROM record_batches")
 }
 
+/// The batch a record names, as hyphenated id text (a literal for SQL is
+/// `db.id(..)` of it).
 fn batch_of(db: &TestDb, id: RecordId) -> String {
     db.texts(&format!(
-        "SELECT batch_id AS t FROM records WHERE record_id = '{id}'"
+        "SELECT {} AS t FROM records WHERE record_id = {}",
+        db.id_text("batch_id"),
+        db.id(id)
     ))
     .remove(0)
 }
@@ -99,7 +103,8 @@ fn a_batch_is_removed_once_no_record_names_it() {
         assert_eq!(batches(db), 1);
         assert_eq!(
             db.count(&format!(
-                "SELECT COUNT(*) AS n FROM record_batches WHERE batch_id = '{first}'"
+                "SELECT COUNT(*) AS n FROM record_batches WHERE batch_id = {}",
+                db.id(&first)
             )),
             0
         );
@@ -118,46 +123,70 @@ fn tampered_batches_and_batch_references_are_refused() {
         let other_batch = batch_of(db, second[0].id);
         // a: moved to another place of its own batch.
         db.sql(&format!(
-            "UPDATE records SET batch_index = 2 WHERE record_id = '{a}'"
+            "UPDATE records SET batch_index = 2 WHERE record_id = {}",
+            db.id(a)
         ));
         // b: pointed at another batch of the same writer.
         db.sql(&format!(
-            "UPDATE records SET batch_id = '{other_batch}', batch_index = 0 WHERE record_id = '{b}'"
+            "UPDATE records SET batch_id = {}, batch_index = 0 WHERE record_id = {}",
+            db.id(&other_batch),
+            db.id(b)
         ));
         for id in [a, b] {
             assert!(matches!(alice.get(id), Err(Error::Decryption)), "{id}");
         }
-        // Out-of-range places and a malformed batch reference: the opaque
-        // error, never a panic.
+        // Out-of-range places, a batch id no batch has, and (on SQLite,
+        // whose BLOB column holds anything) malformed batch references: the
+        // opaque error, never a panic.
         let a_batch = batch_of(db, a);
-        for bad in [
-            "batch_index = -1",
-            "batch_index = 2147483647",
-            "batch_id = 'not-a-uuid'",
-            "batch_id = upper(batch_id)",
-        ] {
+        let mut bad = vec![
+            "batch_index = -1".to_owned(),
+            "batch_index = 2147483647".to_owned(),
+            format!("batch_id = {}", db.id(BatchId::random())),
+        ];
+        if db.backend == strongroom::Backend::Sqlite {
+            let real = a_batch.replace('-', "");
+            bad.extend([
+                // Text in the BLOB id column.
+                "batch_id = 'not-a-uuid'".to_owned(),
+                // The real id in its old text spelling (36 bytes of text).
+                format!("batch_id = '{a_batch}'"),
+                // The real id's bytes, one short and one too many.
+                format!("batch_id = x'{}'", &real[..30]),
+                format!("batch_id = x'{real}00'"),
+            ]);
+        }
+        for bad in &bad {
             // Each case from the same starting row (its real batch).
             db.sql(&format!(
-                "UPDATE records SET batch_id = '{a_batch}', batch_index = 2 WHERE record_id = '{a}'"
+                "UPDATE records SET batch_id = {}, batch_index = 2 WHERE record_id = {}",
+                db.id(&a_batch),
+                db.id(a)
             ));
-            db.sql(&format!("UPDATE records SET {bad} WHERE record_id = '{a}'"));
+            db.sql(&format!(
+                "UPDATE records SET {bad} WHERE record_id = {}",
+                db.id(a)
+            ));
             assert!(matches!(alice.get(a), Err(Error::Decryption)), "{bad}");
         }
-        // c still verifies; then its batch's digests are edited.
+        // c still verifies; then its batch's digests are edited (one bit of
+        // the first digest flipped).
         assert!(alice.get(c).is_ok());
         let batch = batch_of(db, c);
-        let digests = db
-            .texts(&format!(
-                "SELECT digests AS t FROM record_batches WHERE batch_id = '{batch}'"
+        let mut digests = unhex(
+            &db.texts(&format!(
+                "SELECT {} AS t FROM record_batches WHERE batch_id = {}",
+                db.hex("digests"),
+                db.id(&batch)
             ))
-            .remove(0);
-        let flipped = format!(
-            "{}{}",
-            if digests.starts_with('A') { "B" } else { "A" },
-            &digests[1..]
+            .remove(0),
         );
+        assert_eq!(digests.len(), 3 * 32, "three 32-byte digests");
+        digests[0] ^= 1;
         db.sql(&format!(
-            "UPDATE record_batches SET digests = '{flipped}' WHERE batch_id = '{batch}'"
+            "UPDATE record_batches SET digests = {} WHERE batch_id = {}",
+            db.blob(&digests),
+            db.id(&batch)
         ));
         // This client verified the genuine batch before and keeps that
         // copy: c, unchanged, is still what Alice signed. A client without
@@ -169,7 +198,8 @@ fn tampered_batches_and_batch_references_are_refused() {
         // b pointed there) still reads its record; any other cannot verify
         // it.
         db.sql(&format!(
-            "DELETE FROM record_batches WHERE batch_id = '{other_batch}'"
+            "DELETE FROM record_batches WHERE batch_id = {}",
+            db.id(&other_batch)
         ));
         assert!(alice.get(second[0].id).is_ok());
         let alice = fresh;
@@ -194,13 +224,23 @@ fn own_access_key(
     writer: &Client,
     identity: &strongroom::Identity,
 ) -> strongroom::AccessKey {
-    let eak = db
+    let stored = db
         .texts(&format!(
-            "SELECT eak AS t FROM access_keys WHERE writer_id = '{0}' AND reader_id = '{0}' \
+            "SELECT {1} AS t FROM access_keys WHERE writer_id = {0} AND reader_id = {0} \
              AND record_type = 'note' AND key_version = 1",
-            writer.id()
+            db.id(writer.id()),
+            db.hex("wrapped_key")
         ))
         .remove(0);
+    // The column holds the body of the "srk1." text form.
+    let eak = format!(
+        "{}{}",
+        strongroom::wrap::PREFIX,
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            unhex(&stored)
+        )
+    );
     let ctx = strongroom::wrap::WrapContext {
         writer_id: writer.id(),
         record_type: "note",
@@ -244,8 +284,8 @@ fn a_record_row_must_name_its_batch() {
             let err = try_sql(
                 db,
                 &format!(
-                    "UPDATE records SET {column} = NULL WHERE record_id = '{}'",
-                    meta.id
+                    "UPDATE records SET {column} = NULL WHERE record_id = {}",
+                    db.id(meta.id)
                 ),
             )
             .unwrap_err();
@@ -354,8 +394,8 @@ fn a_verified_batch_is_not_fetched_or_verified_again() {
         // A cached batch still checks every record against it: a record
         // edited in the database is refused although its batch is cached.
         db.sql(&format!(
-            "UPDATE records SET version = 7 WHERE record_id = '{}'",
-            metas[0].id
+            "UPDATE records SET version = 7 WHERE record_id = {}",
+            db.id(metas[0].id)
         ));
         assert!(matches!(reader.get(metas[0].id), Err(Error::Decryption)));
         assert!(reader.get(metas[1].id).is_ok());

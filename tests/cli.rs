@@ -115,15 +115,43 @@ fn a_tampered_row_makes_read_fail_cleanly() {
             "alice",
             &["write", "patient", "-f", "name=Ada", "-p", "clinic=north"],
         ));
+        let row = db.id(&id);
+        let sealed = common::unhex(
+            &db.texts(&format!(
+                "SELECT {} AS t FROM records WHERE record_id = {row}",
+                db.hex("sealed_fields")
+            ))[0],
+        );
+        let plain = db.texts(&format!(
+            "SELECT plain AS t FROM records WHERE record_id = {row}"
+        ));
         db.sql(&format!(
-            "UPDATE records SET plain = '{{\"clinic\":\"south\"}}' WHERE record_id = '{id}'"
+            "UPDATE records SET plain = '{{\"clinic\":\"south\"}}' WHERE record_id = {row}"
         ));
         let err = fails(db, "alice", &["read", &id], 1);
         assert!(err.contains("decryption failed"), "{err}");
         db.sql(&format!(
-            "UPDATE records SET data = 'not json' WHERE record_id = '{id}'"
+            "UPDATE records SET plain = '{}' WHERE record_id = {row}",
+            plain[0]
         ));
-        fails(db, "alice", &["read", &id], 1);
+        ok(db, "alice", &["read", &id]);
+        // The sealed-fields column alone: not an encoding at all (a wrong
+        // version byte), the real encoding cut short by one byte, and one
+        // byte of the last envelope flipped.
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 0x01;
+        for bytes in [
+            b"not sealed fields".to_vec(),
+            sealed[..sealed.len() - 1].to_vec(),
+            flipped,
+        ] {
+            db.sql(&format!(
+                "UPDATE records SET sealed_fields = {} WHERE record_id = {row}",
+                db.blob(&bytes)
+            ));
+            let err = fails(db, "alice", &["read", &id], 1);
+            assert!(!err.contains("Ada"), "{err}");
+        }
     });
 }
 

@@ -503,8 +503,8 @@ fn the_meta_index_tag_is_the_one_format_md_specifies() {
         let meta = alice.put("note", &fields, &plain).unwrap();
         let stored = |condition: &str| {
             db.count(&format!(
-                "SELECT COUNT(*) AS n FROM meta_index WHERE record_id = '{}'{condition}",
-                meta.id
+                "SELECT COUNT(*) AS n FROM meta_index WHERE record_id = {}{condition}",
+                db.id(meta.id)
             ))
         };
         assert_eq!(stored(""), 2, "one row per plain meta entry");

@@ -170,7 +170,8 @@ fn a_database_whose_identity_changed_is_refused_until_adopted() {
             let original = store.database_id().unwrap();
             let new_id = strongroom::DatabaseId::random();
             db.sql(&format!(
-                "UPDATE database_identity SET database_id = '{new_id}'"
+                "UPDATE database_identity SET database_id = {}",
+                db.id(new_id)
             ));
             let alice = client(&db.profile("alice"), &store);
             match put(&alice, "two") {
@@ -179,21 +180,49 @@ fn a_database_whose_identity_changed_is_refused_until_adopted() {
                 }
                 other => panic!("expected DatabaseIdentityChanged, got {other:?}"),
             }
-            // Deleted or malformed: the same, with no id to name.
-            for tamper in [
-                "DELETE FROM database_identity".to_owned(),
-                "INSERT INTO database_identity (singleton, database_id, created_at) \
-                 VALUES (1, 'not a uuid', 0)"
-                    .to_owned(),
-            ] {
-                db.sql(&tamper);
+            // Deleted or malformed: the same, with no id to name. A
+            // malformed id is whatever is not 16 bytes: on SQLite a text
+            // value in the BLOB column, the UUID's hyphenated 36-character
+            // text (the old stored spelling), 15 or 17 bytes; PostgreSQL's
+            // `uuid` column holds nothing but UUIDs, so there the operator
+            // relaxes NOT NULL and stores NULL.
+            let replace = |value: &str| {
+                vec![
+                    "DELETE FROM database_identity".to_owned(),
+                    format!(
+                        "INSERT INTO database_identity (singleton, database_id, created_at) \
+                         VALUES (1, {value}, 0)"
+                    ),
+                ]
+            };
+            let mut tampers = vec![vec!["DELETE FROM database_identity".to_owned()]];
+            match db.backend {
+                Backend::Sqlite => tampers.extend([
+                    replace("'not a uuid'"),
+                    replace(&format!("'{new_id}'")),
+                    replace(&db.blob(&[0x42; 15])),
+                    replace(&db.blob(&[0x42; 17])),
+                ]),
+                _ => {
+                    let mut null = vec![
+                        "ALTER TABLE database_identity ALTER COLUMN database_id DROP NOT NULL"
+                            .to_owned(),
+                    ];
+                    null.extend(replace("NULL"));
+                    tampers.push(null);
+                }
+            }
+            for tamper in tampers {
+                for statement in &tamper {
+                    db.sql(statement);
+                }
                 let alice = client(&db.profile("alice"), &store);
                 assert!(
                     matches!(
                         put(&alice, "three"),
                         Err(Error::DatabaseIdentityChanged { database: None })
                     ),
-                    "{tamper}"
+                    "{tamper:?}"
                 );
             }
             // Adopting is explicit, and then writes go on; the profile now
@@ -244,9 +273,9 @@ fn an_in_memory_database_keeps_no_marks() {
 fn substitute_key(db: &TestDb, victim: &Client) -> Identity {
     let mallory = Identity::generate().unwrap();
     db.sql(&format!(
-        "UPDATE clients SET public_key = '{}' WHERE client_id = '{}'",
-        mallory.public().encryption_key.to_base64(),
-        victim.id()
+        "UPDATE clients SET public_key = {} WHERE client_id = {}",
+        db.blob(mallory.public().encryption_key.as_bytes()),
+        db.id(victim.id())
     ));
     mallory
 }
@@ -340,8 +369,8 @@ fn a_substituted_key_after_pinning_is_reported_and_never_used() {
             assert_eq!(alice.pinned_peers(), vec![*bob.public()]);
             assert_eq!(
                 db.count(&format!(
-                    "SELECT COUNT(*) AS n FROM access_keys WHERE reader_id = '{}' AND record_type = 'patient'",
-                    bob.id()
+                    "SELECT COUNT(*) AS n FROM access_keys WHERE reader_id = {} AND record_type = 'patient'",
+                    db.id(bob.id())
                 )),
                 0
             );
