@@ -464,28 +464,37 @@ fn a_cached_batch_vouches_only_for_its_own_writer() {
         .unwrap();
         let alices_row = db
             .texts(&format!(
-                "SELECT writer_id || '|' || digests || '|' || signature AS t \
-                 FROM record_batches WHERE batch_id = '{shared_id}'"
+                "SELECT {} || '|' || {} || '|' || {} AS t \
+                 FROM record_batches WHERE batch_id = {}",
+                db.id_text("writer_id"),
+                db.hex("digests"),
+                db.hex("signature"),
+                db.id(shared_id)
             ))
             .remove(0);
-        let serve = |writer: &str, digests: &str, signature: &str| {
+        let serve = |writer: &str, digests: &[u8], signature: &[u8]| {
             db.sql(&format!(
-                "UPDATE record_batches SET writer_id = '{writer}', digests = '{digests}', \
-                 signature = '{signature}' WHERE batch_id = '{shared_id}'"
+                "UPDATE record_batches SET writer_id = {}, digests = {}, \
+                 signature = {} WHERE batch_id = {}",
+                db.id(writer),
+                db.blob(digests),
+                db.blob(signature),
+                db.id(shared_id)
             ))
         };
         serve(
             &bob.id().to_string(),
-            &bobs_batch.digests_text(),
-            bobs_batch.signature(),
+            &bobs_batch.digests_bytes(),
+            bobs_batch.signature_bytes(),
         );
         db.sql(&format!(
-            "INSERT INTO records (record_id, writer_id, record_type, version, plain, data, \
+            "INSERT INTO records (record_id, writer_id, record_type, version, plain, sealed_fields, \
              key_version, batch_id, batch_index, created_at, updated_at) \
-             VALUES ('{}', '{}', 'note', 1, '{{}}', '{}', 1, '{shared_id}', 0, 0, 0)",
-            sealed.record_id,
-            bob.id(),
-            serde_json::to_string(&sealed.fields).unwrap(),
+             VALUES ({}, {}, 'note', 1, '{{}}', {}, 1, {}, 0, 0, 0)",
+            db.id(sealed.record_id),
+            db.id(bob.id()),
+            db.blob(&record::encode_fields(&sealed.fields).unwrap()),
+            db.id(shared_id),
         ));
         let bobs = sealed.record_id;
 
@@ -505,16 +514,16 @@ fn a_cached_batch_vouches_only_for_its_own_writer() {
         // The other way round: the fresh reader keeps Bob's batch, the
         // database serves Alice's again, and both writers' records verify.
         let parts: Vec<&str> = alices_row.split('|').collect();
-        serve(parts[0], parts[1], parts[2]);
+        serve(parts[0], &unhex(parts[1]), &unhex(parts[2]));
         assert_eq!(text(&fresh, metas[1].id).unwrap(), "note 1");
         assert_eq!(text(&fresh, bobs).unwrap(), "bob's");
 
         // And a record the database hands to another writer is refused,
         // whatever the cache holds.
         db.sql(&format!(
-            "UPDATE records SET writer_id = '{}' WHERE record_id = '{}'",
-            bob.id(),
-            metas[1].id
+            "UPDATE records SET writer_id = {} WHERE record_id = {}",
+            db.id(bob.id()),
+            db.id(metas[1].id)
         ));
         for reader in [&carol, &fresh] {
             let err = text(reader, metas[1].id).unwrap_err();

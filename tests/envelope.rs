@@ -151,9 +151,7 @@ fn every_single_byte_flip_of_the_decoded_envelope_fails() {
 fn every_single_character_change_of_the_text_fails() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET)
-        .unwrap()
-        .to_text();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().to_text();
     for i in 0..text.len() {
         for replacement in ['A', '_', '=', ' ', 'é'] {
             let mut bad: Vec<char> = text.chars().collect();
@@ -234,9 +232,7 @@ fn wrong_access_key_fails() {
 fn truncated_strings_fail() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET)
-        .unwrap()
-        .to_text();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().to_text();
     for len in 0..text.len() {
         assert_opaque(
             open_text(&ak, &ctx, &text[..len]),
@@ -245,19 +241,14 @@ fn truncated_strings_fail() {
     }
     let mut longer = text.clone();
     longer.push('A');
-    assert_opaque(
-        open_text(&ak, &ctx, &longer),
-        "one char appended",
-    );
+    assert_opaque(open_text(&ak, &ctx, &longer), "one char appended");
 }
 
 #[test]
 fn bad_base64_fails() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET)
-        .unwrap()
-        .to_text();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().to_text();
     let body = &text[envelope::PREFIX.len()..];
     let standard_alphabet = body.replace('-', "+").replace('_', "/");
     for (what, bad) in [
@@ -284,15 +275,10 @@ fn bad_base64_fails() {
 fn unknown_versions_fail() {
     let ak = AccessKey::generate();
     let ctx = ctx();
-    let text = envelope::seal_field(&ak, &ctx, SECRET)
-        .unwrap()
-        .to_text();
+    let text = envelope::seal_field(&ak, &ctx, SECRET).unwrap().to_text();
     let body = &text[envelope::PREFIX.len()..];
     for prefix in ["srf2.", "srf0.", "srf1:", "SRF1.", "", "srk1.", "srs1."] {
-        assert_opaque(
-            open_text(&ak, &ctx, &format!("{prefix}{body}")),
-            prefix,
-        );
+        assert_opaque(open_text(&ak, &ctx, &format!("{prefix}{body}")), prefix);
     }
 }
 
@@ -392,12 +378,14 @@ fn a_value_spliced_into_another_envelope_fails() {
     let a = b64_decode(
         &envelope::seal_field(&ak, &ctx, b"value a")
             .unwrap()
-            .to_text().as_str()[5..],
+            .to_text()
+            .as_str()[5..],
     );
     let b = b64_decode(
         &envelope::seal_field(&ak, &ctx, b"value b")
             .unwrap()
-            .to_text().as_str()[5..],
+            .to_text()
+            .as_str()[5..],
     );
     let mut spliced = a[..72].to_vec();
     spliced.extend_from_slice(&b[72..]);

@@ -267,7 +267,11 @@ fn the_library_opens_exactly_the_envelopes_sealed_with_those_aads() {
     let moved =
         envelope::rewrap_field(&ak, &ctx, &AccessKey::from_bytes(new_key), 4, &sealed).unwrap();
     let (before, after) = (unb64(&text[5..]), moved.as_bytes().to_vec());
-    assert_eq!(unb64(&moved.to_text()[5..]), after, "text form: base64url of the bytes");
+    assert_eq!(
+        unb64(&moved.to_text()[5..]),
+        after,
+        "text form: base64url of the bytes"
+    );
     assert_eq!(after.len(), 112 + VALUE.len());
     assert_eq!(after[72..], before[72..]);
     assert_eq!(xopen(&new_key, &after[..72], &unhex(DK_AAD_V4)), DATA_KEY);

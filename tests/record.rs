@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use strongroom::batch::{BatchId, SignedBatch, VerifiedBatch};
+use strongroom::envelope::Envelope;
 use strongroom::record::{self, RecordProof, SealedRecord};
 use strongroom::signature::{RecordHeader, SignedContent};
-use strongroom::envelope::Envelope;
 use strongroom::{envelope, AccessKey, ClientId, Error, Identity, RecordId};
 
 fn values() -> BTreeMap<String, Vec<u8>> {
@@ -98,7 +98,9 @@ fn round_trip_a_batch_of_records() {
     let ak = AccessKey::generate();
     let (records, batch) = batch_of(&alice, alice.client_id(), &ak, 3);
     assert_eq!(batch.len(), 3);
-    assert!(batch.signature_text().starts_with(strongroom::batch::PREFIX));
+    assert!(batch
+        .signature_text()
+        .starts_with(strongroom::batch::PREFIX));
     let checked = verified(&batch, &alice);
     for record in &records {
         assert_eq!(
@@ -228,9 +230,7 @@ fn a_reader_holding_the_access_key_cannot_forge_a_field() {
         envelope::open_field(&ak, &ctx, &forged).unwrap(),
         b"Mallory"
     );
-    record
-        .fields
-        .insert("name".to_owned(), forged);
+    record.fields.insert("name".to_owned(), forged);
     assert_rejected(record, &batch, &alice, &ak, "forged field");
 }
 
@@ -382,7 +382,6 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .unwrap()
 }
 
-
 #[test]
 fn a_record_checked_against_another_batch_of_its_writer_fails() {
     let alice = Identity::generate().unwrap();
@@ -486,8 +485,14 @@ fn the_record_digest_is_the_one_format_md_specifies() {
     let writer_id: ClientId = "6f1d3c4e-8b2a-4c1d-9e7f-0a1b2c3d4e5f".parse().unwrap();
     let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
     let fields = BTreeMap::from([
-        ("b".to_owned(), Envelope::from_bytes(vec![0xBB; 112]).unwrap()),
-        ("a".to_owned(), Envelope::from_bytes(vec![0xAA; 112]).unwrap()),
+        (
+            "b".to_owned(),
+            Envelope::from_bytes(vec![0xBB; 112]).unwrap(),
+        ),
+        (
+            "a".to_owned(),
+            Envelope::from_bytes(vec![0xAA; 112]).unwrap(),
+        ),
     ]);
     let content = SignedContent {
         header: RecordHeader {

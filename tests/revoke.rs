@@ -116,9 +116,17 @@ fn revoke_with_rewrap_returns_the_committed_outcome() {
             assert!(read(&bob, *id).is_ok(), "bob's cache is warm");
         }
         // One record is junk: counted, left, and still under version 1.
+        // Its sealed-fields column is well framed (version 1, one field
+        // "note"), but the field's envelope is the four bytes "junk".
+        let mut junk = vec![1u8];
+        junk.extend_from_slice(&4u16.to_be_bytes());
+        junk.extend_from_slice(b"note");
+        junk.extend_from_slice(&4u32.to_be_bytes());
+        junk.extend_from_slice(b"junk");
         db.sql(&format!(
-            "UPDATE records SET data = '{{\"note\":\"srf1.junk\"}}' WHERE record_id = '{}'",
-            ids[5]
+            "UPDATE records SET sealed_fields = {} WHERE record_id = {}",
+            db.blob(&junk),
+            db.id(ids[5])
         ));
 
         let outcome = alice.revoke("note", bob.id(), true).unwrap();
@@ -133,6 +141,14 @@ fn revoke_with_rewrap_returns_the_committed_outcome() {
                 report.done.remaining
             ),
             (5, 1, Some(1))
+        );
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) AS n FROM records WHERE record_id = {} AND key_version = 1",
+                db.id(ids[5])
+            )),
+            1,
+            "the junk record is left under version 1"
         );
         // Bob, warm version-1 key in hand, reads none of the re-wrapped
         // records; carol, who remains, reads them all.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{each_backend, TestDb};
+use common::{each_backend, unhex, TestDb};
 use strongroom::{
     record, AccessKey, Client, ClientId, Error, Fields, NewRecord, Plain, Profile, Query,
     ShareKind, SkipReason,
@@ -206,6 +206,7 @@ fn rewrapping_existing_records_puts_them_out_of_a_revoked_readers_reach() {
             alice.share("note", carol.id()).unwrap();
             assert_eq!(read(&bob, metas[0].id).unwrap(), "n0");
             let before = stored_values(db);
+            assert_eq!(before.len(), 25, "one value per record");
 
             alice.revoke("note", bob.id(), false).unwrap();
             // Resumable batches of 10: three transactions for 25 records.
@@ -236,23 +237,66 @@ fn rewrapping_existing_records_puts_them_out_of_a_revoked_readers_reach() {
 
 /// Every value ciphertext (the part of each envelope after the sealed data
 /// key), by record and field.
-fn stored_values(db: &TestDb) -> Vec<String> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+fn stored_values(db: &TestDb) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for data in all_data(db) {
-        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&data).unwrap();
-        for envelope in map.values() {
-            let body = b64.decode(&envelope[5..]).unwrap();
-            out.push(b64.encode(&body[72..]));
+    for column in all_sealed_fields(db) {
+        for envelope in record::decode_fields(&column).unwrap().values() {
+            out.push(envelope.as_bytes()[72..].to_vec());
         }
     }
     out.sort();
     out
 }
 
-fn all_data(db: &TestDb) -> Vec<String> {
-    db.texts("SELECT data AS t FROM records")
+fn all_sealed_fields(db: &TestDb) -> Vec<Vec<u8>> {
+    db.texts(&format!(
+        "SELECT {} AS t FROM records",
+        db.hex("sealed_fields")
+    ))
+    .iter()
+    .map(|hex| unhex(hex))
+    .collect()
+}
+
+/// Runs a tampering `statement` and checks it changed exactly one row (an
+/// id spelt unlike the stored one would silently change nothing).
+fn tamper_one(db: &TestDb, statement: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    let changed = match db.backend {
+        strongroom::Backend::Sqlite => {
+            let mut conn =
+                diesel::SqliteConnection::establish(db.sqlite_path().unwrap().to_str().unwrap())
+                    .unwrap();
+            diesel::sql_query(statement).execute(&mut conn)
+        }
+        _ => {
+            let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+            diesel::sql_query(statement).execute(&mut conn)
+        }
+    }
+    .expect(statement);
+    assert_eq!(changed, 1, "{statement}");
+}
+
+/// The stored bytes of a wrapped access key (the body of its "srk1." text).
+fn wrapped_key_bytes(wrapped: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body = wrapped
+        .strip_prefix(strongroom::wrap::PREFIX)
+        .expect("srk1. text");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .unwrap()
+}
+
+/// The "srk1." text of a stored wrapped access key.
+fn wrapped_key_text(stored: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "{}{}",
+        strongroom::wrap::PREFIX,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stored)
+    )
 }
 
 #[test]
@@ -326,23 +370,24 @@ fn a_key_wrapped_by_someone_not_authorised_is_rejected() {
             let key = unwrap_as(db, "mallory", &mallory, &alice, "note", 1);
             plant_wrapped_key(db, "mallory", &mallory, &alice, &carol, "note", 1, &key);
             db.sql(&format!(
-                "INSERT INTO policies VALUES ('{}', 'note', '{}', 'authorize', '{}', NULL, '{}', 1, 'srs1.junk', 0)",
-                alice.id(),
-                mallory.id(),
-                mallory.id(),
-                mallory.public().encryption_key.to_base64()
+                "INSERT INTO policies VALUES ({}, 'note', {}, 'authorize', {}, NULL, {}, 1, {}, 0)",
+                db.id(alice.id()),
+                db.id(mallory.id()),
+                db.id(mallory.id()),
+                db.blob(mallory.public().encryption_key.as_bytes()),
+                db.blob(b"junk")
             ));
             // Carol holds a wrapped key, but from a wrapper Alice never
             // authorised: the opaque error, not "no access".
             let err = read(&carol, id).unwrap_err();
             assert!(matches!(err, Error::Decryption), "{err:?}");
             // A forged grant signature does not help either.
-            db.sql(&format!(
-            "UPDATE policies SET granted_by = '{}', signature = 'srs1.{}' WHERE reader_id = '{}' AND kind = 'authorize'",
-            alice.id(),
-            "A".repeat(86),
-            mallory.id()
-        ));
+            tamper_one(db, &format!(
+                "UPDATE policies SET granted_by = {}, signature = {} WHERE reader_id = {} AND kind = 'authorize'",
+                db.id(alice.id()),
+                db.blob(&[0u8; 64]),
+                db.id(mallory.id())
+            ));
             let carol2 = client(db, "carol");
             let err = read(&carol2, id).unwrap_err();
             assert!(matches!(err, Error::Decryption), "{err:?}");
@@ -357,10 +402,10 @@ fn swapping_the_reader_on_a_wrapped_key_is_rejected() {
         let id = write(&alice, "note", "secret");
         alice.share("note", bob.id()).unwrap();
         db.sql(&format!(
-            "INSERT INTO access_keys SELECT writer_id, record_type, key_version, '{}', wrapper_id, eak, created_at \
-             FROM access_keys WHERE reader_id = '{}'",
-            carol.id(),
-            bob.id()
+            "INSERT INTO access_keys SELECT writer_id, record_type, key_version, {}, wrapper_id, wrapped_key, created_at \
+             FROM access_keys WHERE reader_id = {}",
+            db.id(carol.id()),
+            db.id(bob.id())
         ));
         let err = read(&carol, id).unwrap_err();
         assert!(matches!(err, Error::Decryption), "{err:?}");
@@ -436,18 +481,20 @@ fn a_reader_holding_the_key_cannot_forge_the_writers_records() {
                 record::sign_batch(bob_signer, batch_id, std::slice::from_ref(&forged)).unwrap();
             db.sql(&format!(
                 "INSERT INTO record_batches (batch_id, writer_id, digests, signature, created_at) \
-                 VALUES ('{batch_id}', '{}', '{}', '{}', 0)",
-                alice.id(),
-                batch.digests_text(),
-                batch.signature()
+                 VALUES ({}, {}, {}, {}, 0)",
+                db.id(batch_id),
+                db.id(alice.id()),
+                db.blob(&batch.digests_bytes()),
+                db.blob(batch.signature_bytes())
             ));
-            let fields = serde_json::to_string(&forged.fields).unwrap();
+            let fields = db.blob(&record::encode_fields(&forged.fields).unwrap());
             db.sql(&format!(
-                "INSERT INTO records (record_id, writer_id, record_type, version, plain, data, \
+                "INSERT INTO records (record_id, writer_id, record_type, version, plain, sealed_fields, \
                  key_version, batch_id, batch_index, created_at, updated_at) \
-                 VALUES ('{}', '{}', 'note', 1, '{{}}', '{fields}', 1, '{batch_id}', 0, 0, 0)",
-                forged.record_id,
-                alice.id(),
+                 VALUES ({}, {}, 'note', 1, '{{}}', {fields}, 1, {}, 0, 0, 0)",
+                db.id(forged.record_id),
+                db.id(alice.id()),
+                db.id(batch_id),
             ));
             for reader in [&alice, &bob, &carol] {
                 assert!(matches!(
@@ -524,11 +571,11 @@ fn plant_wrapped_key(
     )
     .unwrap();
     db.sql(&format!(
-        "INSERT INTO access_keys VALUES ('{}', '{record_type}', {version}, '{}', '{}', '{}', 0)",
-        writer.id(),
-        reader.id(),
-        wrapper.id(),
-        wrapped.as_str()
+        "INSERT INTO access_keys VALUES ({}, '{record_type}', {version}, {}, {}, {}, 0)",
+        db.id(writer.id()),
+        db.id(reader.id()),
+        db.id(wrapper.id()),
+        db.blob(&wrapped_key_bytes(wrapped.as_str()))
     ));
 }
 
@@ -539,14 +586,17 @@ fn wrapped_key_of(
     record_type: &str,
     version: u32,
 ) -> String {
-    db.texts(&format!(
-        "SELECT eak AS t FROM access_keys WHERE writer_id = '{}' AND record_type = '{record_type}' \
-         AND key_version = {version} AND reader_id = '{}'",
-        writer.id(),
-        reader.id()
-    ))
-    .pop()
-    .expect("wrapped key row")
+    let stored = db
+        .texts(&format!(
+            "SELECT {} AS t FROM access_keys WHERE writer_id = {} AND record_type = '{record_type}' \
+             AND key_version = {version} AND reader_id = {}",
+            db.hex("wrapped_key"),
+            db.id(writer.id()),
+            db.id(reader.id())
+        ))
+        .pop()
+        .expect("wrapped key row");
+    wrapped_key_text(&unhex(&stored))
 }
 
 const CHILD_ENV: &str = "STRONGROOM_TEST_CHILD";
@@ -687,10 +737,13 @@ fn a_rolled_back_key_head_does_not_readmit_a_revoked_reader() {
             alice.share("note", bob.id()).unwrap();
             alice.revoke("note", bob.id(), false).unwrap();
             // Bob, still holding version 1, moves the head back.
-            db.sql(&format!(
-                "UPDATE key_heads SET current_version = 1 WHERE writer_id = '{}'",
-                alice.id()
-            ));
+            tamper_one(
+                db,
+                &format!(
+                    "UPDATE key_heads SET current_version = 1 WHERE writer_id = {}",
+                    db.id(alice.id())
+                ),
+            );
             let after = write(&alice, "note", "after");
             assert_eq!(
                 alice.get(after).unwrap().meta().key_version,
@@ -701,9 +754,9 @@ fn a_rolled_back_key_head_does_not_readmit_a_revoked_reader() {
             // And if the newest key itself disappears, a fresh process of Alice
             // refuses to write rather than fall back to version 1.
             db.sql(&format!(
-            "DELETE FROM access_keys WHERE writer_id = '{0}' AND reader_id = '{0}' AND key_version = 2",
-            alice.id()
-        ));
+                "DELETE FROM access_keys WHERE writer_id = {0} AND reader_id = {0} AND key_version = 2",
+                db.id(alice.id())
+            ));
             let alice2 = client(db, "alice");
             let err = alice2.put("note", &note("x"), &Plain::new()).unwrap_err();
             assert!(matches!(err, Error::KeyRollback { .. }), "{err:?}");
@@ -728,20 +781,23 @@ fn rotation_wraps_only_to_readers_with_valid_grants_and_survives_junk_rows() {
             // Mallory plants a wrapped-key row and a read grant for herself, and
             // a row naming a client that does not exist.
             db.sql(&format!(
-                "INSERT INTO access_keys VALUES ('{0}', 'note', 1, '{1}', '{0}', 'srk1.junk', 0)",
-                alice.id(),
-                mallory.id()
+                "INSERT INTO access_keys VALUES ({0}, 'note', 1, {1}, {0}, {2}, 0)",
+                db.id(alice.id()),
+                db.id(mallory.id()),
+                db.blob(b"junk")
             ));
             db.sql(&format!(
-            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'read', '{0}', NULL, '{2}', 1, 'srs1.junk', 0)",
-            alice.id(),
-            mallory.id(),
-            mallory.public().encryption_key.to_base64()
-        ));
+                "INSERT INTO policies VALUES ({0}, 'note', {1}, 'read', {0}, NULL, {2}, 1, {3}, 0)",
+                db.id(alice.id()),
+                db.id(mallory.id()),
+                db.blob(mallory.public().encryption_key.as_bytes()),
+                db.blob(b"junk")
+            ));
             db.sql(&format!(
-                "INSERT INTO access_keys VALUES ('{0}', 'note', 1, '{1}', '{0}', 'srk1.junk', 0)",
-                alice.id(),
-                ClientId::random()
+                "INSERT INTO access_keys VALUES ({0}, 'note', 1, {1}, {0}, {2}, 0)",
+                db.id(alice.id()),
+                db.id(ClientId::random()),
+                db.blob(b"junk")
             ));
             let outcome = alice.revoke("note", bob.id(), false).unwrap();
             assert_eq!(outcome.wrapped_keys, 2, "alice and carol only");
@@ -766,8 +822,9 @@ fn a_removed_authorizer_cannot_replay_its_grant() {
         write(&alice, "note", "before");
         alice.add_authorizer("note", dave.id()).unwrap();
         let saved = db.texts(&format!(
-            "SELECT signature AS t FROM policies WHERE reader_id = '{}' AND kind = 'authorize'",
-            dave.id()
+            "SELECT {} AS t FROM policies WHERE reader_id = {} AND kind = 'authorize'",
+            db.hex("signature"),
+            db.id(dave.id())
         ));
         alice.remove_authorizer("note", dave.id()).unwrap();
         let after = write(&alice, "note", "after");
@@ -778,11 +835,11 @@ fn a_removed_authorizer_cannot_replay_its_grant() {
         );
         // Dave puts his old (version 1) grant back and shares again.
         db.sql(&format!(
-            "INSERT INTO policies VALUES ('{0}', 'note', '{1}', 'authorize', '{0}', NULL, '{3}', 1, '{2}', 0)",
-            alice.id(),
-            dave.id(),
-            saved[0],
-            dave.public().encryption_key.to_base64()
+            "INSERT INTO policies VALUES ({0}, 'note', {1}, 'authorize', {0}, NULL, {3}, 1, {2}, 0)",
+            db.id(alice.id()),
+            db.id(dave.id()),
+            db.blob(&unhex(&saved[0])),
+            db.blob(dave.public().encryption_key.as_bytes())
         ));
         dave.share_on_behalf(alice.id(), "note", erin.id()).unwrap();
         assert!(
@@ -807,10 +864,13 @@ fn the_writers_own_key_is_only_taken_from_itself() {
         // chose, and moves the head to it.
         let chosen = AccessKey::generate();
         plant_wrapped_key(db, "bob", &bob, &alice, &alice, "note", 2, &chosen);
-        db.sql(&format!(
-            "UPDATE key_heads SET current_version = 2 WHERE writer_id = '{}'",
-            alice.id()
-        ));
+        tamper_one(
+            db,
+            &format!(
+                "UPDATE key_heads SET current_version = 2 WHERE writer_id = {}",
+                db.id(alice.id())
+            ),
+        );
         let id = write(&alice, "note", "secret");
         assert_eq!(
             alice.get(id).unwrap().meta().key_version,
@@ -844,12 +904,15 @@ fn a_rotation_wraps_to_the_key_in_the_grant_not_the_one_the_database_serves() {
             bob.share_on_behalf(alice.id(), "note", carol.id()).unwrap();
             // Alice never pinned Carol. The database now serves Mallory's keys
             // under Carol's id.
-            db.sql(&format!(
-                "UPDATE clients SET public_key = '{}', signing_key = '{}' WHERE client_id = '{}'",
-                mallory.public().encryption_key.to_base64(),
-                mallory.public().signing_key.to_base64(),
-                carol.id()
-            ));
+            tamper_one(
+                db,
+                &format!(
+                    "UPDATE clients SET public_key = {}, signing_key = {} WHERE client_id = {}",
+                    db.blob(mallory.public().encryption_key.as_bytes()),
+                    db.blob(mallory.public().signing_key.as_bytes()),
+                    db.id(carol.id())
+                ),
+            );
             alice.rotate("note").unwrap();
             let later = write(&alice, "note", "v2");
             assert_eq!(
@@ -885,9 +948,10 @@ fn a_planted_high_key_version_neither_stops_writes_nor_poisons_the_profile() {
             let alice = client(db, "alice");
             write(&alice, "note", "v1");
             db.sql(&format!(
-            "INSERT INTO access_keys VALUES ('{0}', 'note', 1000000, '{0}', '{0}', 'srk1.junk', 0)",
-            alice.id()
-        ));
+                "INSERT INTO access_keys VALUES ({0}, 'note', 1000000, {0}, {0}, {1}, 0)",
+                db.id(alice.id()),
+                db.blob(b"junk")
+            ));
             let id = write(&alice, "note", "still v1");
             assert_eq!(alice.get(id).unwrap().meta().key_version, 1);
             db.sql("DELETE FROM access_keys WHERE key_version = 1000000");

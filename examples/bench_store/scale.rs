@@ -50,6 +50,8 @@ const FILTER_TARGET: f64 = 2.0;
 /// A database that can explain a query's plan.
 pub trait Explain {
     fn explain(&mut self, sql: &str) -> anyhow::Result<Vec<String>>;
+    /// An id (hyphenated UUID) as this backend's SQL literal.
+    fn id_literal(&self, id: &str) -> String;
     /// Gathers the planner's statistics (`ANALYZE`).
     fn analyze(&mut self) -> anyhow::Result<()>;
 }
@@ -65,6 +67,10 @@ struct SqlitePlanRow {
 }
 
 impl Explain for diesel::SqliteConnection {
+    fn id_literal(&self, id: &str) -> String {
+        format!("x'{}'", id.replace('-', ""))
+    }
+
     fn analyze(&mut self) -> anyhow::Result<()> {
         diesel::sql_query("ANALYZE").execute(self)?;
         Ok(())
@@ -93,6 +99,10 @@ struct PgPlanLine {
 }
 
 impl Explain for diesel::PgConnection {
+    fn id_literal(&self, id: &str) -> String {
+        format!("'{id}'::uuid")
+    }
+
     fn analyze(&mut self) -> anyhow::Result<()> {
         diesel::sql_query("ANALYZE").execute(self)?;
         Ok(())
@@ -329,7 +339,7 @@ impl Pages {
             ("unfiltered page", None),
             ("filtered page", Some(stored::meta_tag("clinic", CLINIC))),
         ] {
-            let sql = stored::page_sql(writer, "patient", tag, None, PAGE);
+            let sql = stored::page_sql(&conn.id_literal(writer), "patient", tag, None, PAGE);
             println!("    plan of the {what} (SQL reconstructed from src/store/records.rs):");
             println!("      {sql}");
             for line in conn.explain(&sql)? {

@@ -9,22 +9,78 @@
 //! benchmark goes through the public API only, so a new stored shape (the
 //! migrations under `migrations/`) changes this file and nothing else.
 
+use std::io::Write;
+
 use diesel::connection::SimpleConnection;
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sqlite::Sqlite;
 
 use super::InsertWay;
 
+/// The SQL type of strongroom's id columns: `uuid` on PostgreSQL, a
+/// 16-byte BLOB on SQLite.
+#[derive(Debug, Clone, Copy, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+#[diesel(sqlite_type(name = "Binary"))]
+pub struct Uuid;
+
+/// An id as stored: its 16 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = Uuid)]
+pub struct Id(Vec<u8>);
+
+impl ToSql<Uuid, Pg> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&self.0)?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Uuid, Sqlite> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.as_slice());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Uuid, Pg> for Id {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        Ok(Id(bytes.as_bytes().to_vec()))
+    }
+}
+
+impl FromSql<Uuid, Sqlite> for Id {
+    fn from_sql(
+        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        <Vec<u8> as FromSql<diesel::sql_types::Binary, Sqlite>>::from_sql(bytes).map(Id)
+    }
+}
+
+impl Id {
+    /// A hyphenated UUID as stored.
+    pub fn parse(text: &str) -> anyhow::Result<Id> {
+        Ok(Id(uuid::Uuid::parse_str(text)?.as_bytes().to_vec()))
+    }
+}
+
 // The columns of `records` a query selects and `put_many` fills.
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::Uuid;
+
     records (record_id) {
-        record_id -> Text,
-        writer_id -> Text,
+        record_id -> Uuid,
+        writer_id -> Uuid,
         record_type -> Text,
         version -> BigInt,
         plain -> Text,
-        data -> Text,
+        sealed_fields -> Binary,
         key_version -> Integer,
-        batch_id -> Text,
+        batch_id -> Uuid,
         batch_index -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
@@ -32,18 +88,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::Uuid;
+
     meta_index (tag, record_id) {
         tag -> BigInt,
-        record_id -> Text,
+        record_id -> Uuid,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::Uuid;
+
     record_batches (batch_id) {
-        batch_id -> Text,
-        writer_id -> Text,
-        digests -> Text,
-        signature -> Text,
+        batch_id -> Uuid,
+        writer_id -> Uuid,
+        digests -> Binary,
+        signature -> Binary,
         created_at -> BigInt,
     }
 }
@@ -52,14 +114,14 @@ diesel::table! {
 #[diesel(table_name = records, treat_none_as_default_value = false)]
 #[allow(dead_code)] // fetched, never looked at
 pub struct StoredRow {
-    record_id: String,
-    writer_id: String,
+    record_id: Id,
+    writer_id: Id,
     record_type: String,
     version: i64,
     plain: String,
-    data: String,
+    sealed_fields: Vec<u8>,
     key_version: i32,
-    batch_id: String,
+    batch_id: Id,
     batch_index: i32,
     created_at: i64,
     updated_at: i64,
@@ -69,16 +131,16 @@ pub struct StoredRow {
 #[diesel(table_name = meta_index, treat_none_as_default_value = false)]
 pub struct StoredMeta {
     tag: i64,
-    record_id: String,
+    record_id: Id,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = record_batches, treat_none_as_default_value = false)]
 pub struct StoredBatch {
-    batch_id: String,
-    writer_id: String,
-    digests: String,
-    signature: String,
+    batch_id: Id,
+    writer_id: Id,
+    digests: Vec<u8>,
+    signature: Vec<u8>,
     created_at: i64,
 }
 
@@ -167,8 +229,9 @@ pub fn meta_tag(name: &str, value: &str) -> i64 {
 /// without the casts strongroom's select list wraps them in on SQLite
 /// (`CAST(… AS BLOB)`, `CAST(… AS BIGINT)`: they do not change how the
 /// rows are found) and diesel's identifier quotes. The same text on both
-/// backends. `meta` is the meta-index tag of the plain filter, `after` the
-/// cursor's (created_at, record_id).
+/// backends but for the id literals (`writer` is given as the backend's
+/// literal). `meta` is the meta-index tag of the plain filter, `after` the
+/// cursor's (created_at, record_id literal).
 pub fn page_sql(
     writer: &str,
     record_type: &str,
@@ -179,11 +242,11 @@ pub fn page_sql(
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let mut sql = format!(
         "SELECT records.record_id, records.writer_id, records.record_type, records.version, \
-         records.plain, records.data, records.key_version, \
+         records.plain, records.sealed_fields, records.key_version, \
          records.batch_id, records.batch_index, records.created_at, \
          records.updated_at FROM records WHERE records.writer_id = {} \
          AND records.record_type = {}",
-        quote(writer),
+        writer,
         quote(record_type)
     );
     if let Some(tag) = meta {
@@ -194,8 +257,7 @@ pub fn page_sql(
     }
     if let Some((t, id)) = after {
         sql.push_str(&format!(
-            " AND (records.created_at, records.record_id) > ({t}, {})",
-            quote(id)
+            " AND (records.created_at, records.record_id) > ({t}, {id})"
         ));
     }
     sql.push_str(&format!(
@@ -250,12 +312,13 @@ macro_rules! stored_db {
 
             fn fetch_stored(&mut self, writer: &str, page: i64) -> anyhow::Result<usize> {
                 use records::dsl as r;
+                let writer = Id::parse(writer)?;
                 super::count_by_keyset(
                     page,
-                    |after: Option<(i64, String)>| {
+                    |after: Option<(i64, Id)>| {
                         let mut q = r::records
                             .select(StoredRow::as_select())
-                            .filter(r::writer_id.eq(writer.to_owned()))
+                            .filter(r::writer_id.eq(writer.clone()))
                             .filter(r::record_type.eq("patient"))
                             .order((r::created_at.asc(), r::record_id.asc()))
                             .limit(page + 1)
@@ -267,7 +330,7 @@ macro_rules! stored_db {
                                 )
                                 .bind::<diesel::sql_types::BigInt, _>(t)
                                 .sql(", ")
-                                .bind::<diesel::sql_types::Text, _>(last)
+                                .bind::<Uuid, _>(last)
                                 .sql(")"),
                             );
                         }

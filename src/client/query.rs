@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::b64;
 use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
+use crate::store::rows::KeysetId;
 
 /// The largest page a query returns.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -50,16 +51,20 @@ struct CursorBody {
     /// The record id's stored bytes, unpadded base64url (16 bytes for
     /// every id strongroom writes; a page may end on a malformed row).
     id: String,
+    /// Whether SQLite stored that id as text (a malformed row).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    x: bool,
 }
 
 impl Cursor {
     /// The cursor after the row at (`timestamp`, `record_id`), both as
     /// stored: the id is any bytes, so a page can end on a malformed row.
-    pub(crate) fn new(order: Order, timestamp: i64, record_id: &[u8]) -> Self {
+    pub(crate) fn new(order: Order, timestamp: i64, record_id: &KeysetId) -> Self {
         let body = CursorBody {
             o: order,
             t: timestamp,
-            id: b64::encode(record_id),
+            id: b64::encode(&record_id.bytes),
+            x: record_id.text,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         Cursor(format!("{CURSOR_PREFIX}{}", b64::encode(&json)))
@@ -71,14 +76,18 @@ impl Cursor {
         Ok(Cursor(text.to_owned()))
     }
 
-    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, Vec<u8>)> {
+    pub(crate) fn decode_for(&self, order: Order) -> Result<(i64, KeysetId)> {
         let body = Self::decode(&self.0)?;
         if body.o != order {
             return Err(Error::InvalidInput(
                 "the cursor belongs to a query with another order",
             ));
         }
-        let id = b64::decode(&body.id).map_err(|_| Error::InvalidInput("malformed query cursor"))?;
+        let id = KeysetId {
+            bytes: b64::decode(&body.id)
+                .map_err(|_| Error::InvalidInput("malformed query cursor"))?,
+            text: body.x,
+        };
         Ok((body.t, id))
     }
 

@@ -15,7 +15,9 @@ use crate::ids::{ClientId, RecordId};
 use crate::model::Record;
 use crate::record::SealedRecord;
 use crate::store::records::{self, Selection, Writers};
-use crate::store::rows::{record_meta, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable};
+use crate::store::rows::{
+    record_meta, KeysetId, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable,
+};
 use crate::store::tx::read_transaction;
 use crate::store::{AnyConnection, Backend};
 
@@ -317,11 +319,14 @@ impl Client {
 fn page_end(last: &StoredRecord, order: Order, backend: Backend) -> Option<Cursor> {
     let asc = order.ascending();
     match last.time(order.by_created()) {
-        Some(t) => Some(Cursor::new(order, t, last.id_bytes().unwrap_or_default())),
+        Some(t) => Some(Cursor::new(order, t, &last.keyset_id())),
         None if (backend == Backend::Sqlite) == asc => Some(Cursor::new(
             order,
             if asc { i64::MIN } else { i64::MAX },
-            b"",
+            &KeysetId {
+                bytes: Vec::new(),
+                text: true,
+            },
         )),
         None => None,
     }

@@ -16,7 +16,7 @@ use crate::ids::BatchId;
 use crate::record::{sign_batch, RecordProof, SealedRecord};
 use crate::store::batches;
 use crate::store::records;
-use crate::store::rows::{now_micros, BatchRow, RecordRow, StoredRecord};
+use crate::store::rows::{now_micros, BatchRow, KeysetId, RecordRow, StoredRecord};
 use crate::store::tx::{read_transaction, write_transaction};
 use crate::store::AnyConnection;
 
@@ -60,7 +60,7 @@ struct Step {
     done: RewrapOutcome,
     /// The stored id of the last row it looked at (where the next one
     /// starts); `None` when there were no rows left.
-    last: Option<Vec<u8>>,
+    last: Option<KeysetId>,
     /// With no rows left: the records still under an older version.
     remaining: usize,
 }
@@ -137,14 +137,14 @@ impl Client {
         validate::record_type(record_type)?;
         let batch_size = i64::try_from(batch_size.clamp(1, 4096)).unwrap_or(500);
         let mut conn = self.store.conn()?;
-        // The stored id of the last row looked at, as bytes: the keyset
-        // moves past every row, a malformed one (even an id that is not
-        // UTF-8) included.
-        let mut after: Vec<u8> = Vec::new();
+        // The stored id of the last row looked at, as stored: the keyset
+        // moves past every row, a malformed one (an id of another length,
+        // or text in SQLite's BLOB column) included.
+        let mut after: Option<KeysetId> = None;
         loop {
             let step = write_transaction(&mut conn, |conn| {
                 current_version(conn, self.id(), record_type)?;
-                self.rewrap_step(conn, record_type, &after, batch_size)
+                self.rewrap_step(conn, record_type, after.as_ref(), batch_size)
             })?;
             let Some(last) = step.last else {
                 total.remaining = Some(step.remaining);
@@ -154,7 +154,7 @@ impl Client {
             total.invalid += step.done.invalid;
             total.batches += 1;
             progress(total);
-            after = last;
+            after = Some(last);
         }
     }
 
@@ -165,7 +165,7 @@ impl Client {
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
-        after: &[u8],
+        after: Option<&KeysetId>,
         batch_size: i64,
     ) -> Result<Step> {
         let Some(current) = self.own_current_version(conn, record_type)? else {
@@ -178,11 +178,7 @@ impl Client {
         let rows = records::older_than(conn, self.id(), record_type, current, after, batch_size)?;
         // A row with a NULL id is never selected (`NULL > x` holds for no
         // x), so every row here has one.
-        let Some(last) = rows
-            .last()
-            .and_then(StoredRecord::id_bytes)
-            .map(<[u8]>::to_vec)
-        else {
+        let Some(last) = rows.last().map(StoredRecord::keyset_id) else {
             let remaining = records::count_older_than(conn, self.id(), record_type, current)?;
             return Ok(Step {
                 done: RewrapOutcome::default(),

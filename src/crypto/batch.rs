@@ -167,8 +167,7 @@ impl SignedBatch {
         {
             return Err(Error::Decryption);
         }
-        let signature: [u8; SIGNATURE_LEN] =
-            signature.try_into().map_err(|_| Error::Decryption)?;
+        let signature: [u8; SIGNATURE_LEN] = signature.try_into().map_err(|_| Error::Decryption)?;
         let digests = digests
             .chunks_exact(DIGEST_LEN)
             .map(|chunk| {
@@ -235,8 +234,11 @@ impl SignedBatch {
         let message = batch_message(self.batch_id, self.writer_id, &self.digests)
             .map_err(|_| Error::Decryption)?;
         let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;
-        key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&self.signature))
-            .map_err(|_| Error::Decryption)?;
+        key.verify_strict(
+            &message,
+            &ed25519_dalek::Signature::from_bytes(&self.signature),
+        )
+        .map_err(|_| Error::Decryption)?;
         Ok(VerifiedBatch(self))
     }
 }

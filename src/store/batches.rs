@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 
 use super::rows::{BatchRow, StoredBatch, BATCH_COLUMNS};
-use super::sql_id::SqlId;
 use super::schema::{record_batches, records};
+use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
 use crate::crypto::batch::SignedBatch;

@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 
 use super::rows::{now_micros, ClientRow, StoredClient, CLIENT_COLUMNS};
-use super::sql_id::SqlId;
 use super::schema::clients;
+use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
 use crate::error::Result;

@@ -5,9 +5,9 @@
 
 use diesel::prelude::*;
 
-use super::rows::{text, Bytes, PolicyRow, StoredPolicy, POLICY_COLUMNS};
-use super::sql_id::SqlId;
+use super::rows::{Bytes, PolicyRow, StoredPolicy, POLICY_COLUMNS};
 use super::schema::{access_keys, policies};
+use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
 use crate::error::Result;
@@ -229,7 +229,7 @@ pub(crate) fn withdraw(
     );
     let mut readers: Vec<ClientId> = affected
         .into_iter()
-        .filter_map(|id| text(id)?.parse().ok())
+        .filter_map(|id| super::sql_id::parse(&id?).map(ClientId::from_uuid))
         .filter(|id| *id != writer && *id != client)
         .collect();
     readers.sort();

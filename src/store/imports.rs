@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::rows::{now_micros, text, IMPORT_COLUMNS};
-use super::sql_id::{self, SqlId};
 use super::schema::import_map;
+use super::sql_id::{self, SqlId};
 use super::tx::{db_err, on_backend};
 use super::AnyConnection;
 use crate::error::Result;

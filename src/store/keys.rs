@@ -9,8 +9,8 @@ use super::rows::{
     int, now_micros, AccessKeyRow, KeyHeadRow, StoredAccessKey, ACCESS_KEY_COLUMNS, HEAD_VERSION,
     KEY_VERSION,
 };
-use super::sql_id::SqlId;
 use super::schema::{access_keys, key_heads, policies, records};
+use super::sql_id::SqlId;
 use super::tx::{db_err, on_backend};
 use super::AnyConnection;
 use crate::error::{Error, Result};

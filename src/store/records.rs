@@ -4,9 +4,9 @@
 
 use diesel::prelude::*;
 
-use super::rows::{meta_tag, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
-use super::sql_id::SqlId;
+use super::rows::{meta_tag, KeysetId, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
 use super::schema::{meta_index, records};
+use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
 use crate::error::{Error, Result};
@@ -19,15 +19,15 @@ fn stored_key_version(version: u32) -> i32 {
 }
 
 /// Up to `limit` of `writer`'s records of `record_type` sealed under a key
-/// version older than `current`, with ids after `after` (as stored bytes),
-/// in id order — locked on PostgreSQL (SQLite's write transaction already
+/// version older than `current`, with ids after `after` (none: from the
+/// first), in id order — locked on PostgreSQL (SQLite's write transaction already
 /// holds the database), so their batches stay while the caller works.
 pub(crate) fn older_than(
     conn: &mut AnyConnection,
     writer: ClientId,
     record_type: &str,
     current: u32,
-    after: &[u8],
+    after: Option<&KeysetId>,
     limit: i64,
 ) -> Result<Vec<StoredRecord>> {
     let writer = SqlId::from(writer);
@@ -36,28 +36,41 @@ pub(crate) fn older_than(
             .filter(records::writer_id.eq(writer.clone()))
             .filter(records::record_type.eq(record_type))
             .filter(records::key_version.lt(stored_key_version(current)))
+            // A NULL id (a relaxed schema) is never selected: no keyset
+            // position could move past it on both engines.
+            .filter(records::record_id.is_not_null())
     };
-    // The keyset compares the stored bytes: on SQLite as a BLOB (an id
-    // there may be any bytes; an empty BLOB is before every id); a
-    // PostgreSQL uuid is always 16 bytes.
-    match conn {
-        AnyConnection::Sqlite(c) => mine()
+    // The keyset compares the stored value: on SQLite as it was stored (an
+    // id there may be any bytes, as a BLOB or as text, and SQLite sorts all
+    // text before all BLOBs); a PostgreSQL uuid is always 16 bytes.
+    match (conn, after) {
+        (AnyConnection::Sqlite(c), None) => mine()
+            .order(records::record_id.asc())
+            .limit(limit)
+            .select(RECORD_COLUMNS)
+            .load(c),
+        (AnyConnection::Sqlite(c), Some(after)) => mine()
             .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("records.record_id > ")
-                    .bind::<diesel::sql_types::Binary, _>(after.to_vec()),
+                diesel::dsl::sql::<diesel::sql_types::Bool>(if after.text {
+                    "records.record_id > CAST("
+                } else {
+                    "records.record_id > ("
+                })
+                .bind::<diesel::sql_types::Binary, _>(after.bytes.clone())
+                .sql(if after.text { " AS TEXT)" } else { ")" }),
             )
             .order(records::record_id.asc())
             .limit(limit)
             .select(RECORD_COLUMNS)
             .load(c),
-        AnyConnection::Postgresql(c) if after.is_empty() => mine()
+        (AnyConnection::Postgresql(c), None) => mine()
             .order(records::record_id.asc())
             .limit(limit)
             .select(RECORD_COLUMNS)
             .for_update()
             .load(c),
-        AnyConnection::Postgresql(c) => mine()
-            .filter(records::record_id.gt(keyset_id(after)?))
+        (AnyConnection::Postgresql(c), Some(after)) => mine()
+            .filter(records::record_id.gt(postgres_keyset_id(&after.bytes)))
             .order(records::record_id.asc())
             .limit(limit)
             .select(RECORD_COLUMNS)
@@ -67,13 +80,11 @@ pub(crate) fn older_than(
     .map_err(db_err)
 }
 
-/// A keyset position's record id, as PostgreSQL stores it (always 16
-/// bytes; anything else is a forged cursor).
-fn keyset_id(id: &[u8]) -> Result<SqlId> {
-    Ok(SqlId(
-        id.try_into()
-            .map_err(|_| Error::InvalidInput("malformed cursor"))?,
-    ))
+/// A keyset position's record id on PostgreSQL, whose `uuid` is always 16
+/// bytes: anything else (a NULL id in a relaxed schema) is the nil UUID,
+/// which sorts before every other id.
+fn postgres_keyset_id(id: &[u8]) -> SqlId {
+    SqlId(id.try_into().unwrap_or([0u8; 16]))
 }
 
 /// How many of `writer`'s records of `record_type` are sealed under a key
@@ -167,7 +178,7 @@ pub(crate) struct Selection<'a> {
     pub by_created: bool,
     pub ascending: bool,
     /// Start after this (timestamp, record id as stored).
-    pub after: Option<(i64, Vec<u8>)>,
+    pub after: Option<(i64, KeysetId)>,
     pub limit: i64,
 }
 
@@ -238,16 +249,27 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         ))
         .bind::<diesel::sql_types::BigInt, _>(t)
         .sql(", ");
-        // SQLite compares any stored bytes as a BLOB (a page may end on a
-        // malformed row); PostgreSQL ids are uuids.
+        // SQLite compares the id as it was stored, BLOB or text (a page
+        // may end on a malformed row); PostgreSQL ids are uuids.
         q = if on_postgres {
             q.filter(
                 before_id
-                    .bind::<super::sql_id::Uuid, _>(keyset_id(&id)?)
+                    .bind::<super::sql_id::Uuid, _>(postgres_keyset_id(&id.bytes))
                     .sql(")"),
             )
+        } else if id.text {
+            q.filter(
+                before_id
+                    .sql("CAST(")
+                    .bind::<diesel::sql_types::Binary, _>(id.bytes)
+                    .sql(" AS TEXT))"),
+            )
         } else {
-            q.filter(before_id.bind::<diesel::sql_types::Binary, _>(id).sql(")"))
+            q.filter(
+                before_id
+                    .bind::<diesel::sql_types::Binary, _>(id.bytes)
+                    .sql(")"),
+            )
         };
     }
     q.limit(s.limit).load(conn).map_err(db_err)
@@ -352,7 +374,10 @@ pub(crate) fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<
 /// Removes the index rows of a stored record's plain meta (all of the
 /// record's, found without the index, if its stored meta is malformed).
 pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
-    let Some(record_id) = row.id_bytes().and_then(|id| keyset_id(id).ok()) else {
+    let Some(record_id) = row
+        .id_bytes()
+        .and_then(|id| Some(SqlId(id.try_into().ok()?)))
+    else {
         return Ok(());
     };
     let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));

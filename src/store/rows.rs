@@ -236,6 +236,53 @@ impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for Wide<C> {}
 
 impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for Wide<C> {}
 
+/// Whether an id column holds text (SQLite's `typeof(column) = 'text'`,
+/// which a hostile operator can store in a BLOB column; SQLite sorts all
+/// text before all BLOBs, so a keyset that starts after such a row must
+/// compare as text). Always false on PostgreSQL, whose `uuid` holds no
+/// text.
+#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+pub(crate) struct TextClass<C>(pub C);
+
+impl<C: Expression> Expression for TextClass<C> {
+    type SqlType = Nullable<diesel::sql_types::Bool>;
+}
+
+impl<C: QueryFragment<Sqlite>> QueryFragment<Sqlite> for TextClass<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("(typeof(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") = 'text')");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Pg>> QueryFragment<Pg> for TextClass<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("FALSE");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Sqlite> + QueryFragment<Pg>> QueryFragment<AnyBackend> for TextClass<C> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, AnyBackend>) -> QueryResult<()> {
+        AnyBackend::walk_variant_ast(self, out)
+    }
+}
+
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for TextClass<C> {}
+
+impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for TextClass<C> {}
+
+/// A keyset position's record id, as the row stored it: its bytes, and
+/// whether SQLite holds it as text (or NULL: compared as the empty text,
+/// before every other text and every BLOB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeysetId {
+    pub bytes: Vec<u8>,
+    pub text: bool,
+}
+
 /// A text column as loaded: `None` if NULL or not UTF-8.
 pub(crate) fn text(bytes: Option<Vec<u8>>) -> Option<String> {
     String::from_utf8(bytes?).ok()
@@ -260,6 +307,7 @@ pub(crate) type RecordColumns = (
     Wide<records::batch_index>,
     Wide<records::created_at>,
     Wide<records::updated_at>,
+    TextClass<records::record_id>,
 );
 
 /// The select clause of a [`StoredRecord`].
@@ -275,6 +323,7 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
     Wide(records::batch_index),
     Wide(records::created_at),
     Wide(records::updated_at),
+    TextClass(records::record_id),
 );
 
 /// A record row as loaded, before it is parsed ([`StoredRecord::parse`]):
@@ -293,6 +342,7 @@ pub(crate) struct StoredRecord {
     batch_index: Option<i64>,
     created_at: Option<i64>,
     updated_at: Option<i64>,
+    id_is_text: Option<bool>,
 }
 
 /// A stored record row that does not parse, with whatever of its ids does
@@ -362,6 +412,20 @@ impl StoredRecord {
     /// The record id as stored (its bytes), if not NULL.
     pub(crate) fn id_bytes(&self) -> Option<&[u8]> {
         self.record_id.as_deref()
+    }
+
+    /// The record id as a keyset position (a NULL id as the empty text).
+    pub(crate) fn keyset_id(&self) -> KeysetId {
+        match &self.record_id {
+            Some(bytes) => KeysetId {
+                bytes: bytes.clone(),
+                text: self.id_is_text.unwrap_or(false),
+            },
+            None => KeysetId {
+                bytes: Vec::new(),
+                text: true,
+            },
+        }
     }
 
     /// When the record was created or (`created = false`) last updated,
@@ -544,8 +608,10 @@ pub(crate) type AccessKeyColumns = (
 );
 
 /// The select clause of a [`StoredAccessKey`].
-pub(crate) const ACCESS_KEY_COLUMNS: AccessKeyColumns =
-    (Bytes(access_keys::wrapper_id), Bytes(access_keys::wrapped_key));
+pub(crate) const ACCESS_KEY_COLUMNS: AccessKeyColumns = (
+    Bytes(access_keys::wrapper_id),
+    Bytes(access_keys::wrapped_key),
+);
 
 /// A wrapped access key row as loaded (never fails).
 #[derive(Debug, Clone, Queryable)]

@@ -68,7 +68,9 @@ impl ToSql<Uuid, MultiBackend> for SqlId {
 }
 
 impl FromSql<Uuid, Pg> for SqlId {
-    fn from_sql(bytes: <Pg as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+    fn from_sql(
+        bytes: <Pg as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
         let raw = bytes.as_bytes();
         Ok(SqlId(raw.try_into().map_err(|_| "an id is not 16 bytes")?))
     }
