@@ -303,7 +303,9 @@ fn every_part_of_a_batch_is_bound() {
     swapped.extend_from_slice(&digests[64..]);
     let mut longer = sig.clone();
     longer.push(0);
-    let cases: Vec<(&str, BatchId, ClientId, Vec<u8>, Vec<u8>)> = vec![
+    /// What is stored: batch id, writer, digests, signature.
+    type Case<'a> = (&'a str, BatchId, ClientId, Vec<u8>, Vec<u8>);
+    let cases: Vec<Case<'_>> = vec![
         (
             "batch id",
             BatchId::random(),

@@ -162,7 +162,7 @@ impl SignedBatch {
         signature: &[u8],
     ) -> Result<Self> {
         if digests.is_empty()
-            || digests.len() % DIGEST_LEN != 0
+            || !digests.len().is_multiple_of(DIGEST_LEN)
             || digests.len() / DIGEST_LEN > MAX_RECORDS
         {
             return Err(Error::Decryption);

@@ -199,22 +199,22 @@ pub(crate) fn withdraw(
     let client_id = SqlId::from(client);
     let mine = || {
         policies::table
-            .filter(policies::writer_id.eq(me.clone()))
+            .filter(policies::writer_id.eq(me))
             .filter(policies::record_type.eq(record_type))
     };
     let through = || {
         mine().filter(policies::kind.eq(KIND_READ)).filter(
             policies::granted_by
-                .eq(client_id.clone())
-                .or(policies::via.eq(client_id.clone())),
+                .eq(client_id)
+                .or(policies::via.eq(client_id)),
         )
     };
     let keys_of = || {
         access_keys::table
-            .filter(access_keys::writer_id.eq(me.clone()))
+            .filter(access_keys::writer_id.eq(me))
             .filter(access_keys::record_type.eq(record_type))
     };
-    let wrapped_by = || keys_of().filter(access_keys::wrapper_id.eq(client_id.clone()));
+    let wrapped_by = || keys_of().filter(access_keys::wrapper_id.eq(client_id));
     // Whose access goes, for the report (ids that do not parse are
     // withdrawn all the same).
     let mut affected: Vec<Option<Vec<u8>>> = through()
@@ -241,7 +241,7 @@ pub(crate) fn withdraw(
     .execute(conn)
     .map_err(db_err)?;
     rows += diesel::delete(through()).execute(conn).map_err(db_err)?;
-    let its_grants = mine().filter(policies::reader_id.eq(client_id.clone()));
+    let its_grants = mine().filter(policies::reader_id.eq(client_id));
     rows += if own_access {
         diesel::delete(its_grants).execute(conn)
     } else {

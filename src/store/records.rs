@@ -33,7 +33,7 @@ pub(crate) fn older_than(
     let writer = SqlId::from(writer);
     let mine = || {
         records::table
-            .filter(records::writer_id.eq(writer.clone()))
+            .filter(records::writer_id.eq(writer))
             .filter(records::record_type.eq(record_type))
             .filter(records::key_version.lt(stored_key_version(current)))
             // A NULL id (a relaxed schema) is never selected: no keyset
@@ -196,7 +196,7 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         Writers::OwnAndShared(me) => {
             let me = SqlId::from(me);
             q.filter(
-                records::writer_id.eq(me.clone()).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                records::writer_id.eq(me).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
                     "(records.writer_id, records.record_type) IN \
                      (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
                 )
