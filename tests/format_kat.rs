@@ -21,6 +21,8 @@ use ed25519_dalek::Signer;
 use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
 use orion::hazardous::hpke::{ModeAuth, DHKEM_X25519_SHA256_CHACHA20};
 use orion::hazardous::kem::x25519_hkdf_sha256::{PrivateKey, PublicKey};
+use std::collections::BTreeMap;
+
 use strongroom::envelope::{self, Envelope, FieldContext};
 use strongroom::signature::{self, GrantKind, RecordSigner, ShareGrant};
 use strongroom::wrap::{self, WrapContext};
@@ -521,4 +523,60 @@ fn the_meta_index_tag_is_the_one_format_md_specifies() {
             assert_eq!(page.records.len(), 1, "{name}");
         }
     });
+}
+
+// Sealed-fields column.
+
+/// The encoding FORMAT.md's "Sealed fields" section gives, byte by byte:
+/// version 1, then each entry in name order (u16 name length, name, u32
+/// body length, body).
+#[test]
+fn the_sealed_fields_column_is_the_encoding_format_md_specifies() {
+    let a = vec![0xAA; 112];
+    let bc = vec![0xBB; 113];
+    // FORMAT.md's known answer: {"a": 112 × 0xAA}.
+    let one = BTreeMap::from([("a".to_owned(), Envelope::from_bytes(a.clone()).unwrap())]);
+    let expected_one = [
+        unhex("01000161" /* version, u16 1, "a" */),
+        unhex("00000070"),
+        a.clone(),
+    ]
+    .concat();
+    assert_eq!(
+        strongroom::record::encode_fields(&one).unwrap(),
+        expected_one
+    );
+    // Two fields, given out of order: written sorted by name.
+    let two = BTreeMap::from([
+        ("bc".to_owned(), Envelope::from_bytes(bc.clone()).unwrap()),
+        ("a".to_owned(), Envelope::from_bytes(a.clone()).unwrap()),
+    ]);
+    let expected_two = [
+        unhex("01"),
+        unhex("0001"),
+        b"a".to_vec(),
+        unhex("00000070"),
+        a,
+        unhex("0002"),
+        b"bc".to_vec(),
+        unhex("00000071"),
+        bc,
+    ]
+    .concat();
+    let encoded = strongroom::record::encode_fields(&two).unwrap();
+    assert_eq!(encoded, expected_two);
+    assert_eq!(strongroom::record::decode_fields(&encoded).unwrap(), two);
+    // No sensitive field: the version byte alone.
+    assert_eq!(
+        strongroom::record::encode_fields(&BTreeMap::new()).unwrap(),
+        unhex("01")
+    );
+    // The same entries in the wrong order are refused.
+    let mut swapped = unhex("01");
+    swapped.extend_from_slice(&expected_two[1 + 2 + 1 + 4 + 112..]);
+    swapped.extend_from_slice(&expected_two[1..1 + 2 + 1 + 4 + 112]);
+    assert!(matches!(
+        strongroom::record::decode_fields(&swapped),
+        Err(Error::Decryption)
+    ));
 }
