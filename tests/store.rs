@@ -889,6 +889,32 @@ fn a_record_copied_under_another_id_is_refused() {
                 .skipped
                 .iter()
                 .all(|s| s.reason == strongroom::SkipReason::Invalid));
+            // And under the id's very 16 bytes stored as text (another
+            // SQLite value than the BLOB, so the primary key takes it): it
+            // would verify, so it is refused for being text, not listed
+            // as the same record twice.
+            copy_record_as(db, meta.id, &format!("CAST({} AS TEXT)", db.id(meta.id)));
+            assert_eq!(
+                db.count(&format!(
+                    "SELECT COUNT(*) AS n FROM records WHERE CAST(record_id AS BLOB) = {} \
+                     AND typeof(record_id) = 'text'",
+                    db.id(meta.id)
+                )),
+                1,
+                "the 16-byte text copy is stored"
+            );
+            let page = alice.query(&Query::new().record_type("note")).unwrap();
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(page.records[0].id(), meta.id);
+            assert_eq!(page.skipped.len(), 3);
+            assert!(page
+                .skipped
+                .iter()
+                .all(|s| s.reason == strongroom::SkipReason::Invalid));
+            assert_eq!(
+                alice.get(meta.id).unwrap().field::<String>("n").unwrap(),
+                "1"
+            );
         }
     });
 }

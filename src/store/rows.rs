@@ -358,7 +358,12 @@ impl StoredRecord {
     /// not UTF-8, or out of its range makes the row [`Unreadable`]. Text
     /// is taken over as it is (checked, not copied).
     pub(crate) fn parse(self) -> std::result::Result<RecordRow, Unreadable> {
-        let record_id = sql(self.record_id.as_deref());
+        // An id SQLite holds as text is malformed even if it is 16 bytes:
+        // beside the BLOB id it copies, it would be the same record twice.
+        let record_id = match self.id_is_text {
+            Some(true) => None,
+            _ => sql(self.record_id.as_deref()),
+        };
         let writer_id = sql(self.writer_id.as_deref());
         let rest = (|| {
             Some((
