@@ -16,8 +16,8 @@
 //! Plain diesel inserting and fetching these rows, beside the plain table,
 //! shows how much of strongroom's cost any implementation of the design
 //! would pay on this machine, and how much comes from strongroom's own
-//! stored shape (text ids, base64url envelopes in a JSON column, the
-//! meta-index and batch-index rows).
+//! stored shape (the meta-index and batch-index rows, the batch table, the
+//! length-prefixed field names of its sealed-fields column).
 
 use diesel::prelude::*;
 use rand::RngCore;
