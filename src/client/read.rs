@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::access::KeyUnavailable;
 use super::query::{Cursor, Order, Page, Query, SkipReason, Skipped};
 use super::verify::{Check, Checks, Claim};
@@ -275,36 +277,16 @@ impl Client {
                 .and_then(|sealed| self.open(sealed, p.row.times()?, &p.check, p.key.as_deref()));
             (p.head.record_id, p.head.writer_id, opened)
         };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(8);
-        if pending.len() < PARALLEL_THRESHOLD || threads < 2 {
+        if pending.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
             return pending.into_iter().map(open_one).collect();
         }
-        let chunk = pending.len().div_ceil(threads);
-        let mut batches: Vec<Vec<Pending>> = Vec::with_capacity(threads);
-        let mut rest = pending;
-        while rest.len() > chunk {
-            let tail = rest.split_off(chunk);
-            batches.push(rest);
-            rest = tail;
-        }
-        batches.push(rest);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = batches
-                .into_iter()
-                .map(|batch| {
-                    scope.spawn(move || batch.into_iter().map(open_one).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+        // rayon's pool, in input order; pieces of at least 32 records, so
+        // a task is worth its hand-off.
+        pending
+            .into_par_iter()
+            .with_min_len(32)
+            .map(open_one)
+            .collect()
     }
 }
 

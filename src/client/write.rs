@@ -4,8 +4,9 @@
 //! concurrent rotation has replaced.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+
+use rayon::prelude::*;
 
 use super::access::WriteKey;
 use super::{validate, Client};
@@ -246,34 +247,40 @@ impl Client {
     ) -> Result<Vec<RecordMeta>> {
         let chunks: Vec<&[NewRecord]> = new_records.chunks(CHUNK).collect();
         let mut out: Vec<Option<Vec<RecordMeta>>> = (0..chunks.len()).map(|_| None).collect();
-        if chunks.len() == 1 {
-            let chunk = self.seal_chunk(0, chunks[0], keys, now)?;
-            insert_chunk(conn, &chunk)?;
-            return Ok(chunk.metas);
-        }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, 8);
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|scope| -> Result<()> {
-            let (sender, receiver) = mpsc::sync_channel::<Result<SealedChunk>>(workers * 2);
-            for _ in 0..workers {
-                let sender = sender.clone();
-                let (chunks, next) = (&chunks, &next);
-                scope.spawn(move || loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(chunk) = chunks.get(index) else {
-                        break;
-                    };
-                    if sender
-                        .send(self.seal_chunk(index, chunk, keys, now))
-                        .is_err()
-                    {
-                        break;
-                    }
-                });
+        // One chunk, a pool of one thread, or a caller that is itself one
+        // of the pool's threads (it would wait on work queued behind it):
+        // seal and insert in turn on this thread.
+        if chunks.len() == 1
+            || rayon::current_num_threads() < 2
+            || rayon::current_thread_index().is_some()
+        {
+            let mut metas = Vec::with_capacity(new_records.len());
+            for (index, chunk) in chunks.iter().enumerate() {
+                let sealed = self.seal_chunk(index, chunk, keys, now)?;
+                insert_chunk(conn, &sealed)?;
+                metas.extend(sealed.metas);
             }
-            drop(sender);
+            return Ok(metas);
+        }
+        // Chunks are sealed on rayon's pool while this thread inserts each
+        // as it arrives; the channel bounds how many wait sealed. If an
+        // insert fails the receiver goes, and sealing stops at the next
+        // chunk.
+        let in_flight = rayon::current_num_threads().max(1) * 2;
+        std::thread::scope(|scope| -> Result<()> {
+            let (sender, receiver) = mpsc::sync_channel::<Result<SealedChunk>>(in_flight);
+            let chunks = &chunks;
+            scope.spawn(move || {
+                // An `Err` here only means the receiver is gone.
+                let _stopped = chunks.par_iter().enumerate().try_for_each_with(
+                    sender,
+                    |sender, (index, chunk)| {
+                        sender
+                            .send(self.seal_chunk(index, chunk, keys, now))
+                            .map_err(drop)
+                    },
+                );
+            });
             for sealed in receiver {
                 let sealed = sealed?;
                 insert_chunk(conn, &sealed)?;
