@@ -4,10 +4,12 @@
 //! (batch, writer) (a batch is never changed once written, so a verified
 //! copy stays good evidence of what its writer signed).
 
-use std::collections::HashMap;
 use std::hash::Hash;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use lru::LruCache;
 
 use crate::crypto::batch::VerifiedBatch;
 use crate::crypto::keys::AccessKey;
@@ -32,75 +34,44 @@ pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 /// each: larger ones are not kept).
 pub(crate) const DEFAULT_BATCHES: usize = 256;
 
-struct Entry<V> {
-    value: Arc<V>,
-    last_used: u64,
-}
-
 /// A bounded map of shared values; the least recently used entry goes
-/// when it is full.
-pub(crate) struct Cache<K, V> {
-    capacity: usize,
-    entries: Mutex<(HashMap<K, Entry<V>>, u64)>,
+/// when it is full (the `lru` crate's list, behind one lock).
+pub(crate) struct Cache<K: Hash + Eq, V> {
+    entries: Mutex<LruCache<K, Arc<V>>>,
     hits: AtomicU64,
 }
 
 impl<K: Eq + Hash + Clone, V> Cache<K, V> {
     pub(crate) fn new(capacity: usize) -> Self {
         Cache {
-            capacity: capacity.max(1),
-            entries: Mutex::new((HashMap::new(), 0)),
+            entries: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+            )),
             hits: AtomicU64::new(0),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<K, Arc<V>>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn get(&self, id: &K) -> Option<Arc<V>> {
-        let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let (map, clock) = &mut *guard;
-        *clock += 1;
-        let entry = map.get_mut(id)?;
-        entry.last_used = *clock;
+        let value = self.lock().get(id).cloned()?;
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry.value.clone())
+        Some(value)
     }
 
     pub(crate) fn insert(&self, id: K, value: Arc<V>) -> Arc<V> {
-        let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let (map, clock) = &mut *guard;
-        *clock += 1;
-        if map.len() >= self.capacity && !map.contains_key(&id) {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            id,
-            Entry {
-                value: value.clone(),
-                last_used: *clock,
-            },
-        );
+        self.lock().put(id, value.clone());
         value
     }
 
     pub(crate) fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .clear();
+        self.lock().clear();
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .len()
+        self.lock().len()
     }
 
     pub(crate) fn hits(&self) -> u64 {
@@ -118,6 +89,15 @@ mod tests {
             record_type: "t".into(),
             key_version: n,
         }
+    }
+
+    #[test]
+    fn a_capacity_of_zero_keeps_one() {
+        let cache = KeyCache::new(0);
+        cache.insert(id(1), Arc::new(AccessKey::generate()));
+        assert_eq!(cache.len(), 1);
+        cache.insert(id(2), Arc::new(AccessKey::generate()));
+        assert!(cache.get(&id(1)).is_none() && cache.get(&id(2)).is_some());
     }
 
     #[test]
