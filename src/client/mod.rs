@@ -24,12 +24,14 @@
 
 mod access;
 mod grant_rules;
+mod grants;
 mod import;
 mod marks;
 mod peers;
 mod query;
 mod read;
 mod rewrap;
+mod rotation;
 mod share;
 mod validate;
 mod verify;

@@ -1,6 +1,6 @@
-//! Sharing a record type with another client, revoking it, rotating access
-//! keys, re-wrapping existing records, and authorisers (clients allowed to
-//! share on the writer's behalf).
+//! Sharing a record type with another client, revoking it, and authorisers
+//! (clients allowed to share on the writer's behalf). Rotation lives in
+//! `rotation.rs`, signing and checking the grants in `grants.rs`.
 //!
 //! No data is moved or re-encrypted to share: a share is one wrapped access
 //! key per live key version plus a policy row, whatever the number of
@@ -11,17 +11,17 @@
 use std::sync::Arc;
 
 use super::access::{current_version_for_rotation, KeyUnavailable};
-use super::grant_rules::{self, Grantee};
+use super::grant_rules::Grantee;
 use super::rewrap::{RewrapReport, DEFAULT_REWRAP_BATCH};
 use super::{validate, Client};
 use crate::cache::KeyId;
 use crate::crypto::keys::AccessKey;
-use crate::crypto::signature::{GrantKind, ShareGrant};
+use crate::crypto::signature::GrantKind;
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
 use crate::store::keys::{self, WrappedKeySlot};
-use crate::store::rows::{from_micros, now_micros, PolicyRow};
+use crate::store::rows::from_micros;
 use crate::store::tx::write_transaction;
 use crate::store::AnyConnection;
 use chrono::{DateTime, Utc};
@@ -286,19 +286,6 @@ impl Client {
         grants::holds_share(conn, self.id(), record_type, reader)
     }
 
-    /// Starts a new access key version for this client's `record_type`,
-    /// wrapped to this client and every reader with a valid grant; new
-    /// writes use it.
-    pub fn rotate(&self, record_type: &str) -> Result<RevokeOutcome> {
-        validate::record_type(record_type)?;
-        let mut conn = self.store.conn()?;
-        let (outcome, key) = write_transaction(&mut conn, |conn| {
-            self.rotate_in(conn, record_type, None, None)
-        })?;
-        self.after_rotation(record_type, &outcome, key);
-        Ok(outcome)
-    }
-
     /// Shares where this client is the writer.
     pub fn outgoing_shares(&self) -> Result<Vec<Share>> {
         self.list_shares(true)
@@ -417,193 +404,5 @@ impl Client {
                 }
                 KeyUnavailable::Failed(err) => err,
             })
-    }
-
-    /// Stores a grant this client signs on its own type.
-    fn put_grant(
-        &self,
-        conn: &mut AnyConnection,
-        record_type: &str,
-        grantee: Grantee,
-        kind: GrantKind,
-        version: u32,
-    ) -> Result<usize> {
-        self.put_grant_for(conn, self.id(), record_type, grantee, kind, version)
-    }
-
-    /// Stores (or replaces) the policy row for (writer, type, grantee,
-    /// kind) with a grant signed by this client; `0` if the same grant is
-    /// there.
-    fn put_grant_for(
-        &self,
-        conn: &mut AnyConnection,
-        writer: ClientId,
-        record_type: &str,
-        grantee: Grantee,
-        kind: GrantKind,
-        version: u32,
-    ) -> Result<usize> {
-        let kind_text = match kind {
-            GrantKind::Read => KIND_READ,
-            _ => KIND_AUTHORIZE,
-        };
-        // A malformed row is not the same grant, and is replaced.
-        let same = match grants::find(conn, writer, record_type, grantee.id, kind_text, None)? {
-            grants::Found::Row(p) => {
-                p.granted_by == self.id()
-                    && i64::from(p.key_version) == i64::from(version)
-                    && p.reader_key == grantee.key
-            }
-            grants::Found::Absent | grants::Found::Malformed => false,
-        };
-        if same {
-            return Ok(0);
-        }
-        let grant = ShareGrant {
-            writer_id: writer,
-            record_type,
-            reader_id: grantee.id,
-            reader_key: grantee.key,
-            kind,
-            key_version: version,
-            granted_by: self.id(),
-            via: grantee.via,
-        };
-        grants::replace(
-            conn,
-            &PolicyRow {
-                writer_id: writer,
-                record_type: record_type.to_owned(),
-                reader_id: grantee.id,
-                kind: kind_text.to_owned(),
-                granted_by: self.id(),
-                via: grantee.via,
-                reader_key: grantee.key,
-                key_version: version as i32,
-                signature: self.identity.signer().sign_grant(&grant)?,
-                created_at: now_micros(),
-            },
-        )
-    }
-
-    /// The readers and authorisers of this client's type whose grants for
-    /// `current` verify: read grants signed by this client, or by an
-    /// authoriser whose own grant (signed by this client) covers `current`.
-    /// Rows the database made up, or replayed from before a rotation, do
-    /// not count. Each comes with the public key its grantor pinned.
-    fn valid_grants(
-        &self,
-        conn: &mut AnyConnection,
-        record_type: &str,
-        current: u32,
-    ) -> Result<(Vec<Grantee>, Vec<Grantee>)> {
-        let me = self.id();
-        // Loaded in a form that cannot fail as a whole; a row that does not
-        // parse is ignored, as if absent.
-        let rows = grants::of_type(conn, me, record_type)?;
-        let (readers, authorizers) = grant_rules::valid_grantees(
-            &rows,
-            me,
-            &self.public().signing_key,
-            record_type,
-            current,
-            |signer| self.peer(conn, signer).ok().map(|keys| keys.signing_key),
-        );
-        Ok((readers, authorizers))
-    }
-
-    /// Inside a write transaction: a new key version, wrapped to this
-    /// client and to every reader with a valid grant for the current
-    /// version — to the key in that grant, never one the database serves —
-    /// less `exclude_reader` and the shares that came through
-    /// `exclude_grantor`; their grants, and the authorisers', are re-signed
-    /// for the new version.
-    fn rotate_in(
-        &self,
-        conn: &mut AnyConnection,
-        record_type: &str,
-        exclude_reader: Option<ClientId>,
-        exclude_grantor: Option<ClientId>,
-    ) -> Result<(RevokeOutcome, Option<AccessKey>)> {
-        let me = self.id();
-        current_version_for_rotation(conn, me, record_type)?;
-        let Some(current) = self.own_current_version(conn, record_type)? else {
-            return Ok((
-                RevokeOutcome {
-                    new_version: None,
-                    rows_deleted: 0,
-                    wrapped_keys: 0,
-                    removed_readers: Vec::new(),
-                    rewrap: None,
-                },
-                None,
-            ));
-        };
-        let next = current
-            .checked_add(1)
-            .ok_or(Error::InvalidInput("key version overflow"))?;
-        let (mut readers, mut authorizers) = self.valid_grants(conn, record_type, current)?;
-        readers.retain(|r| {
-            Some(r.id) != exclude_reader && (exclude_grantor.is_none() || r.via != exclude_grantor)
-        });
-        authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
-        let key = AccessKey::generate();
-        let of = KeyId {
-            writer_id: me,
-            record_type: record_type.to_owned(),
-            key_version: next,
-        };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
-        let mut wrapped = 1;
-        // Every grant is replaced by one for the new version.
-        grants::delete_of_type(conn, me, record_type)?;
-        for reader in readers {
-            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key)?;
-            self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
-            wrapped += 1;
-        }
-        for authorizer in authorizers {
-            self.put_grant(conn, record_type, authorizer, GrantKind::Authorize, next)?;
-        }
-        let moved = keys::set_head(conn, me, record_type, next)?;
-        if moved != 1 {
-            return Err(Error::Conflict {
-                record_id: None,
-                expected: None,
-                found: None,
-            });
-        }
-        tracing::info!(
-            record_type,
-            version = next,
-            readers = wrapped - 1,
-            "rotated access key"
-        );
-        Ok((
-            RevokeOutcome {
-                new_version: Some(next),
-                rows_deleted: 0,
-                wrapped_keys: wrapped,
-                removed_readers: Vec::new(),
-                rewrap: None,
-            },
-            Some(key),
-        ))
-    }
-
-    /// After a rotation's commit: the new key into the cache, its version
-    /// into the profile.
-    fn after_rotation(&self, record_type: &str, outcome: &RevokeOutcome, key: Option<AccessKey>) {
-        if let (Some(version), Some(key)) = (outcome.new_version, key) {
-            let id = KeyId {
-                writer_id: self.id(),
-                record_type: record_type.to_owned(),
-                key_version: version,
-            };
-            self.keys.insert(id, Arc::new(key));
-            if let Err(err) = self.raise_mark(record_type, version) {
-                tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
-            }
-        }
     }
 }

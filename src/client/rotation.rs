@@ -1,0 +1,132 @@
+//! Rotating a record type's access key: a new version wrapped to the
+//! writer and to every reader whose grant verifies (to the key in that
+//! grant), every grant re-signed for it. Revocation rotates too (see
+//! `share.rs`); re-wrapping existing records is `rewrap.rs`.
+
+use std::sync::Arc;
+
+use super::access::current_version_for_rotation;
+use super::share::RevokeOutcome;
+use super::{validate, Client};
+use crate::cache::KeyId;
+use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::GrantKind;
+use crate::error::{Error, Result};
+use crate::ids::ClientId;
+use crate::store::tx::write_transaction;
+use crate::store::{grants, keys, AnyConnection};
+
+impl Client {
+    /// Starts a new access key version for this client's `record_type`,
+    /// wrapped to this client and every reader with a valid grant; new
+    /// writes use it.
+    pub fn rotate(&self, record_type: &str) -> Result<RevokeOutcome> {
+        validate::record_type(record_type)?;
+        let mut conn = self.store.conn()?;
+        let (outcome, key) = write_transaction(&mut conn, |conn| {
+            self.rotate_in(conn, record_type, None, None)
+        })?;
+        self.after_rotation(record_type, &outcome, key);
+        Ok(outcome)
+    }
+
+    /// Inside a write transaction: a new key version, wrapped to this
+    /// client and to every reader with a valid grant for the current
+    /// version — to the key in that grant, never one the database serves —
+    /// less `exclude_reader` and the shares that came through
+    /// `exclude_grantor`; their grants, and the authorisers', are re-signed
+    /// for the new version.
+    pub(super) fn rotate_in(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        exclude_reader: Option<ClientId>,
+        exclude_grantor: Option<ClientId>,
+    ) -> Result<(RevokeOutcome, Option<AccessKey>)> {
+        let me = self.id();
+        current_version_for_rotation(conn, me, record_type)?;
+        let Some(current) = self.own_current_version(conn, record_type)? else {
+            return Ok((
+                RevokeOutcome {
+                    new_version: None,
+                    rows_deleted: 0,
+                    wrapped_keys: 0,
+                    removed_readers: Vec::new(),
+                    rewrap: None,
+                },
+                None,
+            ));
+        };
+        let next = current
+            .checked_add(1)
+            .ok_or(Error::InvalidInput("key version overflow"))?;
+        let (mut readers, mut authorizers) = self.valid_grants(conn, record_type, current)?;
+        readers.retain(|r| {
+            Some(r.id) != exclude_reader && (exclude_grantor.is_none() || r.via != exclude_grantor)
+        });
+        authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
+        let key = AccessKey::generate();
+        let of = KeyId {
+            writer_id: me,
+            record_type: record_type.to_owned(),
+            key_version: next,
+        };
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
+        let mut wrapped = 1;
+        // Every grant is replaced by one for the new version.
+        grants::delete_of_type(conn, me, record_type)?;
+        for reader in readers {
+            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key)?;
+            self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
+            wrapped += 1;
+        }
+        for authorizer in authorizers {
+            self.put_grant(conn, record_type, authorizer, GrantKind::Authorize, next)?;
+        }
+        let moved = keys::set_head(conn, me, record_type, next)?;
+        if moved != 1 {
+            return Err(Error::Conflict {
+                record_id: None,
+                expected: None,
+                found: None,
+            });
+        }
+        tracing::info!(
+            record_type,
+            version = next,
+            readers = wrapped - 1,
+            "rotated access key"
+        );
+        Ok((
+            RevokeOutcome {
+                new_version: Some(next),
+                rows_deleted: 0,
+                wrapped_keys: wrapped,
+                removed_readers: Vec::new(),
+                rewrap: None,
+            },
+            Some(key),
+        ))
+    }
+
+    /// After a rotation's commit: the new key into the cache, its version
+    /// into the profile.
+    pub(super) fn after_rotation(
+        &self,
+        record_type: &str,
+        outcome: &RevokeOutcome,
+        key: Option<AccessKey>,
+    ) {
+        if let (Some(version), Some(key)) = (outcome.new_version, key) {
+            let id = KeyId {
+                writer_id: self.id(),
+                record_type: record_type.to_owned(),
+                key_version: version,
+            };
+            self.keys.insert(id, Arc::new(key));
+            if let Err(err) = self.raise_mark(record_type, version) {
+                tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
+            }
+        }
+    }
+}
