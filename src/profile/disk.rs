@@ -1,0 +1,110 @@
+//! The profile on disk: atomic writes with mode 0600, the stamp that tells
+//! whether another process replaced the file, its lock file, and the
+//! warning for a file others can read.
+
+use super::*;
+
+/// What identifies the file last read or written, so that a re-read is
+/// skipped when nothing replaced it (every save is a rename: a new inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// The stamp of the file at `path` now (`None` if it cannot be read).
+pub(super) fn file_stamp(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path).ok().as_ref().and_then(stamp_of)
+}
+
+#[cfg(unix)]
+pub(super) fn stamp_of(metadata: &std::fs::Metadata) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    Some(FileStamp {
+        dev: metadata.dev(),
+        ino: metadata.ino(),
+        len: metadata.len(),
+        modified: metadata.modified().ok(),
+    })
+}
+
+/// Without inode numbers a stamp cannot prove the file unchanged: every
+/// refresh reads it again.
+#[cfg(not(unix))]
+pub(super) fn stamp_of(_metadata: &std::fs::Metadata) -> Option<FileStamp> {
+    None
+}
+
+#[cfg(unix)]
+pub(super) fn warn_if_readable_by_others(path: &Path, metadata: &std::fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "profile is readable by other users; it holds secret keys (chmod 600 it)"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn warn_if_readable_by_others(_path: &Path, _metadata: &std::fs::Metadata) {}
+
+/// Writes `bytes` to `path` through a 0600 temporary file in the same folder,
+/// synced and renamed into place. With `replace` false an existing file is
+/// left alone and the error is `AlreadyExists`.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".strongroom-profile-")
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    if replace {
+        temp.persist(path).map_err(|e| e.error)?;
+    } else {
+        temp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+impl Profile {
+    /// Opens (creating) `<profile>.lock` and locks it, shared or
+    /// exclusive; the lock is released when the file is dropped.
+    pub(super) fn lock(&self, exclusive: bool) -> Result<std::fs::File> {
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let io = |source| Error::ProfileIo {
+            path: self.path.clone(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock = options.open(&lock_path).map_err(io)?;
+        if exclusive {
+            lock.lock().map_err(io)?;
+        } else {
+            lock.lock_shared().map_err(io)?;
+        }
+        Ok(lock)
+    }
+}

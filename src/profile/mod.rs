@@ -1,0 +1,461 @@
+//! The client profile: one JSON file holding a client's identity (secret
+//! keys included) and the public keys of the peers it has pinned.
+//!
+//! # Use case
+//! A client process loads its profile at start. The store registers the
+//! public half; the secret half never leaves this file and memory.
+//!
+//! # Parameters
+//! A profile may be sealed under a passphrase: Argon2id (orion, 64 MiB,
+//! 3 passes, a random 16-byte salt) derives a key that seals the secret keys
+//! with XChaCha20-Poly1305; everything else in the file (id, name, public
+//! keys, KDF parameters, pinned peers) is the AAD of that seal, so an edit to
+//! it is detected when the profile is opened.
+//!
+//! # Errors
+//! A missing passphrase, a wrong passphrase, a truncated or edited file and
+//! an unknown format version each have their own [`Error`] variant; none
+//! panics.
+//!
+//! # Security
+//! Files are written atomically (a temporary file in the same folder, synced,
+//! then renamed over the old one) with mode 0600. Loading a profile that
+//! other users can read logs a warning (tracing). Without a passphrase the
+//! secret keys are stored in the clear in the file: its permissions are the
+//! only protection.
+//!
+//! # Example
+//! ```
+//! use strongroom::profile::{Profile, ProfileOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("alice.profile");
+//! let created = Profile::create(&path, ProfileOptions::named("alice"))?;
+//! let loaded = Profile::load(&path, None)?;
+//! assert_eq!(created.identity().client_id(), loaded.identity().client_id());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use orion::kdf::{self, CostParams, Password, Salt};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::crypto::aead;
+use crate::crypto::keys::{
+    EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey, SigningSecretKey,
+    KEY_LEN,
+};
+use crate::crypto::rng;
+use crate::error::{Error, Result};
+use crate::format::{b64, canonical::Canonical};
+use crate::identity::{Identity, PublicIdentity};
+use crate::ids::{ClientId, DatabaseId};
+
+mod disk;
+mod file;
+mod sealing;
+
+use disk::*;
+use file::*;
+use sealing::*;
+
+/// The profile format version this build writes and reads.
+pub const PROFILE_VERSION: u32 = 2;
+/// Argon2id passes for new sealed profiles.
+pub const ARGON2_ITERATIONS: u32 = 3;
+/// Argon2id memory (KiB) for new sealed profiles: 64 MiB.
+pub const ARGON2_MEMORY_KIB: u32 = 64 * 1024;
+/// The smallest Argon2id memory a profile may name (OWASP's minimum, 19 MiB).
+const MIN_MEMORY_KIB: u32 = 19 * 1024;
+/// The largest Argon2id memory a profile may name (4 GiB), so an edited
+/// file cannot make loading exhaust memory.
+const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+const MAX_ITERATIONS: u32 = 64;
+const SALT_LEN: usize = 16;
+const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+const AAD_LABEL: &str = "strongroom/profile";
+
+/// How to create a profile.
+#[derive(Default)]
+pub struct ProfileOptions<'a> {
+    /// A human-readable name for the client (stored in the clear).
+    pub name: Option<&'a str>,
+    /// Seal the secret keys under this passphrase.
+    pub passphrase: Option<&'a str>,
+}
+
+impl<'a> ProfileOptions<'a> {
+    /// Options with a name and no passphrase.
+    pub fn named(name: &'a str) -> Self {
+        ProfileOptions {
+            name: Some(name),
+            passphrase: None,
+        }
+    }
+}
+
+impl fmt::Debug for ProfileOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProfileOptions")
+            .field("name", &self.name)
+            .field("passphrase", &self.passphrase.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Which peers a client trusts the database to name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PeerTrust {
+    /// A peer's keys are taken from the database the first time they are
+    /// needed and pinned (trust on first use); later changes are refused.
+    #[default]
+    FirstUse,
+    /// Only peers pinned from a fingerprint checked out of band
+    /// ([`crate::Client::pin_peer`]) are used; any other is
+    /// [`Error::PeerNotVerified`]. Closes trust on first use.
+    Verified,
+}
+
+/// The key-version marks of one database, by record type.
+type Marks = BTreeMap<String, u32>;
+
+/// A loaded client profile.
+pub struct Profile {
+    path: PathBuf,
+    name: Option<String>,
+    identity: Identity,
+    pinned: BTreeMap<ClientId, PublicIdentity>,
+    peer_trust: PeerTrust,
+    /// The databases this client has written to, with its marks there.
+    databases: BTreeMap<DatabaseId, Marks>,
+    sealing: Option<Sealing>,
+    stamp: Option<FileStamp>,
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile")
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("identity", &self.identity)
+            .field("pinned", &self.pinned.len())
+            .field("peer_trust", &self.peer_trust)
+            .field("databases", &self.databases.len())
+            .field("sealed", &self.sealing.is_some())
+            .finish()
+    }
+}
+
+impl Profile {
+    /// Creates a new identity and writes it to a new profile at `path`.
+    /// Refuses to overwrite an existing file ([`Error::ProfileExists`]).
+    pub fn create(path: impl AsRef<Path>, options: ProfileOptions<'_>) -> Result<Profile> {
+        let path = path.as_ref().to_path_buf();
+        let sealing = match options.passphrase {
+            None => None,
+            Some(passphrase) => {
+                let salt: [u8; SALT_LEN] = rng::bytes();
+                Some(Sealing {
+                    key: derive_key(passphrase, &salt, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB)?,
+                    salt,
+                    iterations: ARGON2_ITERATIONS,
+                    memory_kib: ARGON2_MEMORY_KIB,
+                })
+            }
+        };
+        let profile = Profile {
+            path,
+            name: options.name.map(str::to_owned),
+            identity: Identity::generate()?,
+            pinned: BTreeMap::new(),
+            peer_trust: PeerTrust::FirstUse,
+            databases: BTreeMap::new(),
+            sealing,
+            stamp: None,
+        };
+        let mut profile = profile;
+        let bytes = profile.to_json()?;
+        write_atomically(&profile.path, &bytes, false).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::ProfileExists {
+                    path: profile.path.clone(),
+                }
+            } else {
+                Error::ProfileIo {
+                    path: profile.path.clone(),
+                    source,
+                }
+            }
+        })?;
+        profile.stamp = file_stamp(&profile.path);
+        tracing::info!(client_id = %profile.identity.client_id(), sealed = profile.sealing.is_some(), "created profile");
+        Ok(profile)
+    }
+
+    /// Loads the profile at `path`, opening it with `passphrase` if it is
+    /// sealed.
+    pub fn load(path: impl AsRef<Path>, passphrase: Option<&str>) -> Result<Profile> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| Error::ProfileIo {
+            path: path.clone(),
+            source,
+        };
+        let metadata = std::fs::metadata(&path).map_err(io)?;
+        // A file replaced between this stat and the read below is only read
+        // again at the next refresh: the stamp is never newer than the data.
+        warn_if_readable_by_others(&path, &metadata);
+        if metadata.len() > MAX_FILE_LEN {
+            return Err(malformed(&path, "file is too large to be a profile"));
+        }
+        let bytes = Zeroizing::new(std::fs::read(&path).map_err(io)?);
+        let probe: VersionProbe = serde_json::from_slice(&bytes)
+            .map_err(|_| malformed(&path, "not JSON (truncated or edited)"))?;
+        let version = probe
+            .strongroom_profile
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| malformed(&path, "no format version: not a strongroom profile"))?;
+        if !(u64::from(OLDEST_READABLE_VERSION)..=u64::from(PROFILE_VERSION)).contains(&version) {
+            return Err(Error::ProfileVersion {
+                path,
+                found: version,
+                supported: PROFILE_VERSION,
+            });
+        }
+        let file: ProfileFile = serde_json::from_slice(&bytes)
+            .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
+        let version_1 = file.strongroom_profile == 1;
+        if version_1 != file.key_versions.is_some()
+            || (version_1 && (!file.databases.is_empty() || file.peer_trust != PeerTrust::FirstUse))
+        {
+            return Err(malformed(&path, "fields of another format version"));
+        }
+        if version_1 {
+            tracing::warn!(
+                path = %path.display(),
+                "reading a version 1 profile: its rollback marks were kept by database URL and cannot be matched to a database identity; each database it wrote to must be adopted once (see SECURITY.md); it is saved as version 2 on its next change"
+            );
+        }
+        let mut profile = Self::from_file(path, file, Unlock::Passphrase(passphrase))?;
+        profile.stamp = stamp_of(&metadata);
+        Ok(profile)
+    }
+
+    /// Re-reads this profile's file (written meanwhile by another process
+    /// using the same profile) and merges what it learnt: pins it lacks,
+    /// and higher key version marks. Best effort: a file it cannot read is
+    /// left out of the merge.
+    fn merge_from_disk(&mut self) -> Result<()> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(Error::ProfileIo {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        let refuse = |reason| malformed(&self.path, reason);
+        let file = serde_json::from_slice::<ProfileFile>(&bytes).map_err(|_| {
+            refuse("the file changed into something this process cannot read; not overwriting it")
+        })?;
+        let unlock = match &self.sealing {
+            Some(sealing) => Unlock::Known(sealing),
+            None => Unlock::Passphrase(None),
+        };
+        let other = Self::from_file(self.path.clone(), file, unlock).map_err(|_| {
+            refuse("the file changed into something this process cannot open; not overwriting it")
+        })?;
+        if other.identity.public() != self.identity.public() {
+            return Err(refuse(
+                "the file now holds another client's profile; not overwriting it",
+            ));
+        }
+        for (id, peer) in other.pinned {
+            match self.pinned.get(&id) {
+                None => {
+                    self.pinned.insert(id, peer);
+                }
+                Some(mine) if *mine != peer => {
+                    tracing::warn!(client_id = %id, "another process pinned different keys for a peer; keeping this process's pin");
+                }
+                Some(_) => {}
+            }
+        }
+        for (database, marks) in other.databases {
+            let mine = self.databases.entry(database).or_default();
+            for (record_type, version) in marks {
+                let mark = mine.entry(record_type).or_insert(version);
+                *mark = (*mark).max(version);
+            }
+        }
+        // Only ever changed through `update_file`, so the file's value is
+        // the newest.
+        self.peer_trust = other.peer_trust;
+        Ok(())
+    }
+    /// Re-reads the profile file, under its lock, if another process (or
+    /// another `Client` on this profile) replaced it since this one last
+    /// read or wrote it, and merges what it learnt: pins, databases and
+    /// higher key-version marks. Called before every decision that depends
+    /// on the marks; when nothing changed it costs a lock and a `stat`.
+    pub fn refresh(&mut self) -> Result<()> {
+        let _lock = self.lock(false)?;
+        let stamp = file_stamp(&self.path);
+        if stamp.is_some() && stamp == self.stamp {
+            return Ok(());
+        }
+        self.merge_from_disk()?;
+        self.stamp = stamp;
+        Ok(())
+    }
+
+    /// Runs `update` between re-reading the file and saving it, under an
+    /// exclusive lock on `<profile>.lock`, so processes sharing the profile
+    /// do not lose each other's pins and key marks.
+    fn update_file<T>(&mut self, update: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let _lock = self.lock(true)?;
+        self.merge_from_disk()?;
+        let out = update(self)?;
+        self.save()?;
+        self.stamp = file_stamp(&self.path);
+        Ok(out)
+    }
+
+    /// The newest access key version this client has used for its
+    /// `record_type` in `database`, if any.
+    pub fn key_version_mark(&self, database: DatabaseId, record_type: &str) -> Option<u32> {
+        self.databases.get(&database)?.get(record_type).copied()
+    }
+
+    /// Whether this client has written to (or adopted) `database`.
+    pub fn knows_database(&self, database: DatabaseId) -> bool {
+        self.databases.contains_key(&database)
+    }
+
+    /// The databases this client has written to or adopted.
+    pub fn databases(&self) -> impl Iterator<Item = DatabaseId> + '_ {
+        self.databases.keys().copied()
+    }
+
+    /// Records `database` as one this client writes to (saved at once).
+    pub(crate) fn remember_database(&mut self, database: DatabaseId) -> Result<()> {
+        if self.knows_database(database) {
+            return Ok(());
+        }
+        self.update_file(|profile| {
+            profile.databases.entry(database).or_default();
+            Ok(())
+        })
+    }
+
+    /// Records that this client has used `version` of its access key for
+    /// `record_type` in `database` (saved at once; lower values are
+    /// ignored).
+    pub(crate) fn raise_key_version_mark(
+        &mut self,
+        database: DatabaseId,
+        record_type: &str,
+        version: u32,
+    ) -> Result<()> {
+        if self
+            .key_version_mark(database, record_type)
+            .is_some_and(|mark| mark >= version)
+        {
+            return Ok(());
+        }
+        self.update_file(|profile| {
+            let marks = profile.databases.entry(database).or_default();
+            let mark = marks.entry(record_type.to_owned()).or_insert(version);
+            *mark = (*mark).max(version);
+            Ok(())
+        })
+    }
+
+    /// Writes the profile back to its file, atomically.
+    pub fn save(&self) -> Result<()> {
+        let bytes = self.to_json()?;
+        write_atomically(&self.path, &bytes, true).map_err(|source| Error::ProfileIo {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Which peers this client trusts the database to name.
+    pub fn peer_trust(&self) -> PeerTrust {
+        self.peer_trust
+    }
+
+    /// Sets which peers this client trusts (saved at once).
+    pub fn set_peer_trust(&mut self, trust: PeerTrust) -> Result<()> {
+        self.update_file(|profile| {
+            profile.peer_trust = trust;
+            Ok(())
+        })
+    }
+
+    /// Every pinned peer, in ascending client id.
+    pub fn pinned_peers(&self) -> impl Iterator<Item = &PublicIdentity> + '_ {
+        self.pinned.values()
+    }
+
+    /// The client's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The client's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Where the profile lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the secret keys are sealed under a passphrase.
+    pub fn is_sealed(&self) -> bool {
+        self.sealing.is_some()
+    }
+
+    /// The keys pinned for `client_id`, if any.
+    pub fn pinned(&self, client_id: ClientId) -> Option<&PublicIdentity> {
+        self.pinned.get(&client_id)
+    }
+
+    /// Pins `peer`'s public keys on first use (and saves the profile), or
+    /// checks them against the pinned ones: a difference is
+    /// [`Error::KeyChanged`] and nothing is changed.
+    pub fn pin(&mut self, peer: &PublicIdentity) -> Result<()> {
+        if let Some(pinned) = self.pinned.get(&peer.client_id) {
+            return if pinned == peer {
+                Ok(())
+            } else {
+                tracing::warn!(client_id = %peer.client_id, "peer public keys differ from the pinned ones");
+                Err(Error::KeyChanged {
+                    client_id: peer.client_id,
+                })
+            };
+        }
+        self.update_file(|profile| match profile.pinned.get(&peer.client_id) {
+            Some(pinned) if pinned != peer => Err(Error::KeyChanged {
+                client_id: peer.client_id,
+            }),
+            Some(_) => Ok(()),
+            None => {
+                profile.pinned.insert(peer.client_id, *peer);
+                tracing::debug!(client_id = %peer.client_id, "pinned peer public keys");
+                Ok(())
+            }
+        })
+    }
+}
