@@ -302,21 +302,34 @@ plain_db!(
     "CHECKPOINT"
 );
 
-/// Reads every record through the key-value API, decoding each field as
-/// an application would.
+/// Reads every record through the key-value API (`query_pages`: the next
+/// page is fetched while the current one is opened), decoding each field
+/// as an application would.
 fn read_encrypted(client: &Client) -> anyhow::Result<usize> {
     let mut total = 0;
-    let mut query = Query::new().record_type("patient").limit(1000);
-    loop {
-        let page = client.query(&query)?;
-        anyhow::ensure!(page.skipped.is_empty(), "records skipped");
-        decode(&page.records)?;
-        total += page.records.len();
-        match page.next {
-            Some(cursor) => query = query.after(cursor),
-            None => return Ok(total),
-        }
-    }
+    let mut failed = None;
+    client
+        .query_pages(&Query::new().record_type("patient").limit(1000), |page| {
+            let checked = if page.skipped.is_empty() {
+                decode(&page.records)
+            } else {
+                Err(anyhow::anyhow!("records skipped"))
+            };
+            match checked {
+                Ok(()) => {
+                    total += page.records.len();
+                    Ok(())
+                }
+                Err(err) => {
+                    failed = Some(err);
+                    Err(strongroom::Error::InvalidInput(
+                        "the benchmark's check failed",
+                    ))
+                }
+            }
+        })
+        .map_err(|err| failed.take().unwrap_or_else(|| err.into()))?;
+    Ok(total)
 }
 
 /// Decodes every field of the records, as an application would.

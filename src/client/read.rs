@@ -26,6 +26,14 @@ use crate::store::{AnyConnection, Backend};
 /// Below this many records a page is opened on the calling thread.
 const PARALLEL_THRESHOLD: usize = 128;
 
+/// A page as fetched in its read transaction: the rows to open, the rows
+/// already skipped, and where the next page starts.
+struct FetchedPage {
+    pending: Vec<Pending>,
+    skipped: Vec<Skipped>,
+    next: Option<Cursor>,
+}
+
 /// A fetched row with what it needs to be parsed, checked and opened.
 struct Pending {
     row: RecordRow,
@@ -83,10 +91,85 @@ impl Client {
     pub fn query(&self, query: &Query) -> Result<Page> {
         query.check()?;
         let mut conn = self.store.conn()?;
-        read_transaction(&mut conn, |conn| self.query_in(conn, query))
+        let fetched = read_transaction(&mut conn, |conn| self.fetch_page(conn, query))?;
+        Ok(self.open_page(query, fetched))
     }
 
-    fn query_in(&self, conn: &mut AnyConnection, query: &Query) -> Result<Page> {
+    /// Runs `query` to its last page, handing each page to `each` in
+    /// order: what calling [`Client::query`] with each page's
+    /// [`Page::next`] gives, but while one page is verified and decrypted
+    /// the next is fetched, on a second connection of the pool (pages
+    /// follow one another, as with `query`, when the pool has no second
+    /// connection free). Each page is read in a snapshot of its own, as
+    /// with `query`. Stops at the first error, the store's or `each`'s.
+    ///
+    /// ```
+    /// # use strongroom::{Client, Fields, Plain, Query, Store};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(&format!("sqlite://{}", dir.path().join("db").display()))?;
+    /// # let alice = Client::open_or_create(dir.path().join("alice.profile"), &store)?;
+    /// # for n in 0..5 {
+    /// #     alice.put("note", &Fields::new().with("n", &n)?, &Plain::new())?;
+    /// # }
+    /// let mut seen = 0;
+    /// alice.query_pages(&Query::new().record_type("note").limit(2), |page| {
+    ///     seen += page.records.len();
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(seen, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query_pages(
+        &self,
+        query: &Query,
+        mut each: impl FnMut(Page) -> Result<()>,
+    ) -> Result<()> {
+        query.check()?;
+        let mut conn = self.store.conn()?;
+        let mut fetched = read_transaction(&mut conn, |conn| self.fetch_page(conn, query))?;
+        // A second connection, taken when a second page is known to
+        // follow; without one the pages follow one another on the first.
+        let mut ahead = None;
+        loop {
+            let next = fetched
+                .next
+                .clone()
+                .map(|cursor| query.clone().after(cursor));
+            if next.is_some() && ahead.is_none() {
+                ahead = Some(self.store.spare_conn());
+            }
+            let ahead = ahead.as_mut().and_then(Option::as_mut);
+            let (page, prefetched) = match (&next, ahead) {
+                (Some(next), Some(ahead)) => std::thread::scope(|scope| {
+                    let prefetch = scope.spawn(|| {
+                        read_transaction(&mut *ahead, |conn| self.fetch_page(conn, next))
+                    });
+                    let page = self.open_page(query, fetched);
+                    let prefetched = prefetch
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (page, Some(prefetched))
+                }),
+                (Some(next), None) => {
+                    let page = self.open_page(query, fetched);
+                    let prefetched =
+                        read_transaction(&mut conn, |conn| self.fetch_page(conn, next));
+                    (page, Some(prefetched))
+                }
+                (None, _) => (self.open_page(query, fetched), None),
+            };
+            each(page)?;
+            match prefetched {
+                Some(prefetched) => fetched = prefetched?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Inside a read transaction: the page's rows, with everything that
+    /// needs the database resolved (writers' keys, batches, access keys),
+    /// so that opening it ([`Client::open_page`]) needs none.
+    fn fetch_page(&self, conn: &mut AnyConnection, query: &Query) -> Result<FetchedPage> {
         let mut rows = self.select_rows(conn, query)?;
         let next = if rows.len() > query.limit {
             rows.truncate(query.limit);
@@ -95,7 +178,22 @@ impl Client {
         } else {
             None
         };
-        let (mut records, skipped) = self.open_rows(conn, rows, query.with_data)?;
+        let (pending, skipped) = self.prepare_rows(conn, rows, query.with_data)?;
+        Ok(FetchedPage {
+            pending,
+            skipped,
+            next,
+        })
+    }
+
+    /// Verifies and opens a fetched page (no database work).
+    fn open_page(&self, query: &Query, fetched: FetchedPage) -> Page {
+        let FetchedPage {
+            pending,
+            mut skipped,
+            next,
+        } = fetched;
+        let mut records = self.open_pending(pending, &mut skipped);
         // The index is only a hint from an untrusted database: keep the
         // records whose verified plain meta really matches.
         records.retain(|r| {
@@ -111,11 +209,11 @@ impl Client {
                 "query skipped records"
             );
         }
-        Ok(Page {
+        Page {
             records,
             skipped,
             next,
-        })
+        }
     }
 
     fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<StoredRecord>> {
@@ -163,14 +261,15 @@ impl Client {
         Ok(Record::new(record_meta(sealed, times), data))
     }
 
-    /// Resolves writers, batches and keys (once each) from the rows' heads,
-    /// then parses, verifies and decrypts, on both cores for a large page.
-    fn open_rows(
+    /// Resolves writers, batches and keys (once each) from the rows'
+    /// heads; what is left to do (parse, verify, decrypt) needs no
+    /// database.
+    fn prepare_rows(
         &self,
         conn: &mut AnyConnection,
         rows: Vec<StoredRecord>,
         with_data: bool,
-    ) -> Result<(Vec<Record>, Vec<Skipped>)> {
+    ) -> Result<(Vec<Pending>, Vec<Skipped>)> {
         let mut skipped = Vec::new();
         let mut heads = Vec::with_capacity(rows.len());
         for stored in rows {
@@ -249,6 +348,12 @@ impl Client {
                 key,
             });
         }
+        Ok((pending, skipped))
+    }
+
+    /// Parses, verifies and decrypts prepared rows, on every core for a
+    /// large page; a record that fails joins `skipped`.
+    fn open_pending(&self, pending: Vec<Pending>, skipped: &mut Vec<Skipped>) -> Vec<Record> {
         let opened = self.open_all(pending);
         let mut records = Vec::with_capacity(opened.len());
         for (id, writer, result) in opened {
@@ -264,7 +369,7 @@ impl Client {
                 }
             }
         }
-        Ok((records, skipped))
+        records
     }
 
     /// Parses and opens every pending record, in order, splitting a large

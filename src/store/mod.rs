@@ -86,6 +86,9 @@ impl Default for StoreOptions {
     }
 }
 
+/// How long [`Store::spare_conn`] waits for a connection.
+const SPARE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The sensitive database. Cloning shares the pool.
 #[derive(Clone)]
 pub struct Store {
@@ -203,6 +206,18 @@ impl Store {
             identity::StoredIdentity::Id(id) => Ok(id),
             _ => Err(Error::DatabaseIdentityChanged { database: None }),
         }
+    }
+
+    /// A further pooled connection, for work beside the caller's own: one
+    /// that is free, or a new one if the pool has room, waiting at most a
+    /// moment; `None` if the pool holds a single connection or none comes.
+    pub(crate) fn spare_conn(&self) -> Option<Conn> {
+        if self.pool.max_size() < 2 {
+            return None;
+        }
+        self.pool
+            .try_get()
+            .or_else(|| self.pool.get_timeout(SPARE_WAIT).ok())
     }
 
     /// A pooled connection.

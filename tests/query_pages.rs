@@ -1,0 +1,113 @@
+//! `Client::query_pages`: every page of a query, in order, each record
+//! once, the next page fetched (on a second connection) while the current
+//! one is opened — on SQLite and PostgreSQL, and on a pool of one
+//! connection, where the pages follow one another.
+
+mod common;
+
+use common::each_backend;
+use common::notes::{client, notes};
+use strongroom::{Client, Error, Order, Query, RecordId, Store};
+
+/// The record ids of every page `Client::query` gives, following `next`.
+fn paged_by_hand(client: &Client, query: &Query) -> Vec<Vec<RecordId>> {
+    let mut pages = Vec::new();
+    let mut query = query.clone();
+    loop {
+        let page = client.query(&query).unwrap();
+        pages.push(page.records.iter().map(|r| r.id()).collect());
+        match page.next {
+            Some(cursor) => query = query.after(cursor),
+            None => return pages,
+        }
+    }
+}
+
+/// The record ids of every page `Client::query_pages` hands over.
+fn paged_ahead(client: &Client, query: &Query) -> Vec<Vec<RecordId>> {
+    let mut pages = Vec::new();
+    client
+        .query_pages(query, |page| {
+            pages.push(page.records.iter().map(|r| r.id()).collect());
+            Ok(())
+        })
+        .unwrap();
+    pages
+}
+
+#[test]
+fn query_pages_gives_the_pages_query_gives_in_order() {
+    each_backend("query_pages_gives_the_pages_query_gives_in_order", |db| {
+        let alice = client(db, "alice");
+        let ids = notes(&alice, 23);
+        for order in [Order::CreatedAsc, Order::CreatedDesc] {
+            for limit in [1, 4, 23, 100] {
+                let query = Query::new().record_type("note").order(order).limit(limit);
+                let ahead = paged_ahead(&alice, &query);
+                assert_eq!(
+                    ahead,
+                    paged_by_hand(&alice, &query),
+                    "{order:?}, {limit} a page"
+                );
+                let mut all: Vec<RecordId> = ahead.into_iter().flatten().collect();
+                assert_eq!(all.len(), 23, "each record once");
+                all.sort();
+                let mut expected = ids.clone();
+                expected.sort();
+                assert_eq!(all, expected);
+            }
+        }
+        // The records are opened: their values read.
+        let mut texts = Vec::new();
+        alice
+            .query_pages(&Query::new().record_type("note").limit(5), |page| {
+                for record in &page.records {
+                    texts.push(record.field::<String>("note")?);
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(texts.len(), 23);
+        assert!(texts.contains(&"n22".to_owned()));
+    });
+}
+
+#[test]
+fn query_pages_stops_at_the_first_error_of_its_callback() {
+    each_backend(
+        "query_pages_stops_at_the_first_error_of_its_callback",
+        |db| {
+            let alice = client(db, "alice");
+            notes(&alice, 10);
+            let mut calls = 0;
+            let result = alice.query_pages(&Query::new().record_type("note").limit(3), |_| {
+                calls += 1;
+                Err(Error::InvalidInput("stop here"))
+            });
+            assert!(
+                matches!(result, Err(Error::InvalidInput("stop here"))),
+                "{result:?}"
+            );
+            assert_eq!(calls, 1, "no page after the error");
+        },
+    );
+}
+
+#[test]
+fn query_pages_works_on_a_pool_of_one_connection() {
+    // An in-memory SQLite store has exactly one connection: no second one
+    // to fetch ahead on, so the pages follow one another on it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open("sqlite::memory:").unwrap();
+    let alice = Client::open_or_create(dir.path().join("alice.profile"), &store).unwrap();
+    notes(&alice, 9);
+    let query = Query::new().record_type("note").limit(2);
+    let ahead = paged_ahead(&alice, &query);
+    assert_eq!(ahead.len(), 5);
+    assert_eq!(ahead, paged_by_hand(&alice, &query));
+    // A bad query is refused before anything is read.
+    let err = alice
+        .query_pages(&Query::new().limit(0), |_| Ok(()))
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+}
