@@ -151,6 +151,9 @@ struct Summary {
     bytes_to_least: Stat,
     typed_write: Stat,
     typed_read: Stat,
+    /// The warm read through `query_pages`, and its ratio to the read by `query`.
+    pages: Duration,
+    pages_to_query: Stat,
 }
 
 impl Summary {
@@ -205,6 +208,8 @@ impl Summary {
             bytes_to_least: Stat::of(rounds, |x| x.bytes / x.least_bytes),
             typed_write: Stat::of(rounds, |x| secs(x.typed_write) / secs(x.enc_write)),
             typed_read: Stat::of(rounds, |x| secs(x.typed_read) / secs(x.enc_read)),
+            pages: time(|x| x.enc_read_pages),
+            pages_to_query: Stat::of(rounds, |x| secs(x.enc_read_pages) / secs(x.enc_read)),
         }
     }
 }
@@ -257,6 +262,12 @@ pub fn print(label: &str, n: usize, r: &Rounds) {
             ))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "  pages      read warm through query_pages (the next page fetched while one is opened): {:.1?}, \
+         {} the read page by page with query",
+        s.pages,
+        s.pages_to_query.show()
     );
     println!(
         "  get        one record: warm {:.1?}, batch cache cleared {:.1?}, cold (a fresh client) {:.1?} \
@@ -405,6 +416,8 @@ pub fn json(n: usize, r: &Rounds) -> serde_json::Value {
         "bytes_to_least": x(s.bytes_to_least.median),
         "typed_write_ratio": x(s.typed_write.median),
         "typed_read_ratio": x(s.typed_read.median),
+        "pages_ms": ms(s.pages),
+        "pages_to_query": x(s.pages_to_query.median),
         "machine": {
             "load_average_start": r.machine.load_start,
             "load_average_end": r.machine.load_end,
