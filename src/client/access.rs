@@ -2,7 +2,6 @@
 //! transaction), creating version 1 on a type's first write, and unwrapping
 //! the key of a (writer, type, version) for a read, through the cache.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::Client;
@@ -222,7 +221,7 @@ impl Client {
                 record_type: record_type.to_owned(),
                 key_version: write_key.version,
             };
-            self.keys.insert(id, write_key.key.clone());
+            self.keyring.keep(id, write_key.key.clone());
         }
     }
 
@@ -241,7 +240,7 @@ impl Client {
             record_type: record_type.to_owned(),
             key_version: version,
         };
-        if let Some(key) = self.keys.get(&id) {
+        if let Some(key) = self.keyring.get(&id) {
             return Ok(key);
         }
         let slot = WrappedKeySlot {
@@ -273,9 +272,8 @@ impl Client {
             self.identity.encryption_secret(),
             &wrapper_keys.encryption_key,
         )?;
-        self.unwraps.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%writer, record_type, version, "unwrapped access key");
-        Ok(self.keys.insert(id, Arc::new(key)))
+        Ok(self.keyring.keep_unwrapped(id, key))
     }
 
     /// Whether a key of `version` wrapped by `wrapper` is acceptable for

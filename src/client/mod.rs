@@ -26,6 +26,7 @@ mod access;
 mod grant_rules;
 mod grants;
 mod import;
+mod keyring;
 mod marks;
 mod peers;
 mod query;
@@ -40,7 +41,6 @@ mod write;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use crate::cache::{BatchCache, KeyCache, DEFAULT_BATCHES, DEFAULT_CAPACITY};
 use crate::error::Result;
 use crate::identity::{Identity, PublicIdentity};
 use crate::ids::{ClientId, DatabaseId};
@@ -74,10 +74,8 @@ pub struct Client {
     store: Store,
     identity: Identity,
     profile: Mutex<Profile>,
-    keys: KeyCache,
-    unwraps: std::sync::atomic::AtomicU64,
-    batches: BatchCache,
-    batch_verifications: std::sync::atomic::AtomicU64,
+    keyring: keyring::Keyring,
+    batches: keyring::VerifiedBatches,
     /// The database identity this client checked on its first key
     /// decision (see [`Client::adopt_database`]).
     database: Mutex<Option<DatabaseId>>,
@@ -122,10 +120,8 @@ impl Client {
             store: store.clone(),
             identity: profile.identity().duplicate()?,
             profile: Mutex::new(profile),
-            keys: KeyCache::new(DEFAULT_CAPACITY),
-            unwraps: Default::default(),
-            batches: BatchCache::new(DEFAULT_BATCHES),
-            batch_verifications: Default::default(),
+            keyring: keyring::Keyring::new(),
+            batches: keyring::VerifiedBatches::new(),
             database: Mutex::new(None),
         };
         client.register()?;
@@ -150,19 +146,17 @@ impl Client {
     /// Key and batch counters (for tests and monitoring).
     pub fn stats(&self) -> ClientStats {
         ClientStats {
-            key_unwraps: self.unwraps.load(std::sync::atomic::Ordering::Relaxed),
-            key_cache_hits: self.keys.hits(),
-            cached_keys: self.keys.len(),
-            batch_verifications: self
-                .batch_verifications
-                .load(std::sync::atomic::Ordering::Relaxed),
+            key_unwraps: self.keyring.unwraps(),
+            key_cache_hits: self.keyring.hits(),
+            cached_keys: self.keyring.len(),
+            batch_verifications: self.batches.verifications(),
             batch_cache_hits: self.batches.hits(),
         }
     }
 
     /// Drops every cached access key (they are zeroized).
     pub fn clear_key_cache(&self) {
-        self.keys.clear();
+        self.keyring.clear();
     }
 
     /// Drops every cached verified record batch: later reads fetch and

@@ -123,7 +123,7 @@ impl Client {
                 record_type: record_type.to_owned(),
                 key_version: version,
             };
-            self.keys.insert(id, Arc::new(key));
+            self.keyring.keep(id, Arc::new(key));
             if let Err(err) = self.raise_mark(record_type, version) {
                 tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
             }

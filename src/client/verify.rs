@@ -121,9 +121,7 @@ impl Checks {
                 let Some(key) = self.writer_key(client, conn, writer)? else {
                     continue;
                 };
-                client
-                    .batch_verifications
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                client.batches.count_verification();
                 match signed.verify(writer, &key) {
                     Ok(verified) => {
                         let verified = Arc::new(verified);
@@ -132,7 +130,7 @@ impl Checks {
                         // used for this read but not kept, which bounds the
                         // cache at 256 × 6.4 KB.
                         if verified.len() <= MAX_CACHED_DIGESTS {
-                            client.batches.insert((id, writer), Arc::clone(&verified));
+                            client.batches.keep((id, writer), Arc::clone(&verified));
                         }
                         self.batches.insert((id, writer), Some(verified));
                     }
