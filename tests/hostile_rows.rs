@@ -694,3 +694,101 @@ fn other_tables(db: &TestDb, spoiled: Spoiled) {
     assert_eq!(mapped.keys().collect::<Vec<_>>(), vec!["b"]);
     assert_eq!(alice.imported_count("legacy").unwrap(), 2);
 }
+
+/// SQLite stores any class in any column. An id held as a number sorts
+/// before every BLOB, and a time held as text after every number, or as a
+/// real between two integers: pages and re-wraps move past such rows
+/// (malformed, skipped) without losing a valid record or repeating a page.
+#[test]
+fn ids_and_times_of_another_sqlite_class_are_passed_over() {
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    let ids = notes(&alice, 12);
+    db.sql(&format!(
+        "UPDATE records SET record_id = 5 WHERE record_id = {}",
+        db.id(ids[0])
+    ));
+    db.sql(&format!(
+        "UPDATE records SET created_at = 'x', updated_at = 'x' WHERE record_id = {}",
+        db.id(ids[1])
+    ));
+    db.sql(&format!(
+        "UPDATE records SET created_at = 'y', updated_at = 'y' WHERE record_id = {}",
+        db.id(ids[2])
+    ));
+    db.sql(&format!(
+        "UPDATE records SET created_at = created_at + 0.5, updated_at = updated_at + 0.5 \
+         WHERE record_id = {}",
+        db.id(ids[3])
+    ));
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) AS n FROM records WHERE typeof(record_id) = 'integer' \
+             OR typeof(created_at) IN ('text', 'real')"
+        ),
+        4
+    );
+    let good = &ids[4..];
+    for limit in [1, 2, 3, 100] {
+        pages_return_each_once(&alice, good, limit);
+    }
+    // One page sees the four malformed rows as invalid.
+    let (_, skipped) = every_page(&alice, Query::new().record_type("note"), 100);
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert!(skipped.iter().all(|s| s.reason == SkipReason::Invalid));
+    // query_pages ends, and gives every valid record once.
+    let mut seen = Vec::new();
+    alice
+        .query_pages(&Query::new().record_type("note").limit(1), |page| {
+            assert!(seen.len() < 100, "query_pages did not end");
+            seen.extend(page.records.iter().map(|r| r.id()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        seen.iter().copied().collect::<BTreeSet<_>>(),
+        good.iter().copied().collect::<BTreeSet<_>>()
+    );
+    assert_eq!(seen.len(), good.len());
+    // A re-wrap re-wraps every valid record, one at a time.
+    alice.rotate("note").unwrap();
+    let done = alice.rewrap_existing("note", 1).unwrap();
+    assert_eq!(done.rewrapped, good.len(), "{done:?}");
+}
+
+/// PostgreSQL, with the operator's primary key dropped: a NULL id sorts
+/// last ascending and first descending; pages after it lose nothing.
+#[test]
+fn a_null_id_without_a_primary_key_loses_no_page_on_postgres() {
+    let Some(db) = common::postgres_db("a_null_id_without_a_primary_key_loses_no_page") else {
+        return;
+    };
+    let alice = client(&db, "alice");
+    let ids = notes(&alice, 6);
+    db.sql("ALTER TABLE records DROP CONSTRAINT records_pkey");
+    db.sql("ALTER TABLE records ALTER COLUMN record_id DROP NOT NULL");
+    db.sql(&format!(
+        "UPDATE records SET record_id = NULL WHERE record_id = {}",
+        db.id(ids[0])
+    ));
+    for limit in [1, 2, 3] {
+        pages_return_each_once(&alice, &ids[1..], limit);
+    }
+}
+
+/// PostgreSQL: a batch row whose (unsigned) creation time is NULL in a
+/// relaxed schema blocks no delete and no re-wrap.
+#[test]
+fn a_batch_row_with_a_null_time_blocks_no_write_on_postgres() {
+    let Some(db) = common::postgres_db("a_batch_row_with_a_null_time_blocks_no_write") else {
+        return;
+    };
+    let alice = client(&db, "alice");
+    let ids = notes(&alice, 3);
+    db.sql("ALTER TABLE record_batches ALTER COLUMN created_at DROP NOT NULL");
+    db.sql("UPDATE record_batches SET created_at = NULL");
+    alice.delete(ids[0], 1).unwrap();
+    alice.rotate("note").unwrap();
+    let done = alice.rewrap_existing("note", 10).unwrap();
+    assert_eq!(done.rewrapped, 2, "{done:?}");
+}

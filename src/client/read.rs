@@ -18,7 +18,7 @@ use crate::model::Record;
 use crate::record::SealedRecord;
 use crate::store::records::{self, Selection, Writers};
 use crate::store::rows::{
-    record_meta, KeysetId, RecordRow, RecordTimes, RowHead, StoredRecord, Unreadable,
+    record_meta, KeysetId, RecordRow, RecordTimes, RowHead, StoredRecord, TimeClass, Unreadable,
 };
 use crate::store::tx::read_transaction;
 use crate::store::{AnyConnection, Backend};
@@ -171,13 +171,30 @@ impl Client {
     /// so that opening it ([`Client::open_page`]) needs none.
     fn fetch_page(&self, conn: &mut AnyConnection, query: &Query) -> Result<FetchedPage> {
         let mut rows = self.select_rows(conn, query)?;
-        let next = if rows.len() > query.limit {
+        let mut next = if rows.len() > query.limit {
             rows.truncate(query.limit);
             rows.last()
                 .and_then(|row| page_end(row, query.order, self.store.backend()))
         } else {
             None
         };
+        // Whatever the rows hold, the keyset only moves forward: a page
+        // that would start where this one did, or earlier, is never asked
+        // for (it could only repeat pages).
+        if let (Some(after), Some(end)) = (&query.after, &next) {
+            let (t0, id0) = after.decode_for(query.order)?;
+            let (t1, id1) = end.decode_for(query.order)?;
+            let later = if query.order.ascending() {
+                t1 > t0
+            } else {
+                t1 < t0
+            };
+            let forward = later || (t1 == t0 && id1 != id0);
+            if !forward {
+                tracing::warn!("a page ended where it began (malformed rows); ending the query");
+                next = None;
+            }
+        }
         let (pending, skipped) = self.prepare_rows(conn, rows, query.with_data)?;
         Ok(FetchedPage {
             pending,
@@ -401,13 +418,51 @@ impl Client {
 /// SQLite and after every time on PostgreSQL: where the NULLs come first
 /// the next page starts after all of them (the keyset comparison passes
 /// NULL rows over); where they come last, nothing after them is reachable
-/// and this is the last page. A NULL id (SQLite only) sorts first among
-/// rows of its time.
+/// and this is the last page. A NULL id sorts first among the rows of its
+/// time on SQLite (compared as the empty text) and, on PostgreSQL, after
+/// every id ascending and before every id descending (its position is the
+/// largest uuid). On SQLite a time held as text, a BLOB or a real (a
+/// malformed row) is placed by [`TimeClass`].
 fn page_end(last: &StoredRecord, order: Order, backend: Backend) -> Option<Cursor> {
     let asc = order.ascending();
-    match last.time(order.by_created()) {
-        Some(t) => Some(Cursor::new(order, t, &last.keyset_id())),
-        None if (backend == Backend::Sqlite) == asc => Some(Cursor::new(
+    // Positions that sort before or after every stored id of their time.
+    let before_all = || KeysetId {
+        bytes: Vec::new(),
+        text: false,
+    };
+    let after_all = || KeysetId {
+        bytes: vec![0xFF; 17],
+        text: false,
+    };
+    let (t, class) = (
+        last.time(order.by_created()),
+        last.time_class(order.by_created()),
+    );
+    match (t, class) {
+        (Some(t), TimeClass::Integer) => Some(Cursor::new(order, t, &last.keyset_id())),
+        // SQLite: a time held as another number lies between `t` (its
+        // value truncated toward zero) and the next integer away from
+        // zero. Start at the first integer past it, every id of that time
+        // included (other such times in between are malformed rows).
+        (Some(t), TimeClass::OtherNumber) => Some(if asc {
+            Cursor::new(
+                order,
+                if t >= 0 { t.saturating_add(1) } else { t },
+                &before_all(),
+            )
+        } else {
+            Cursor::new(
+                order,
+                if t > 0 { t } else { t.saturating_sub(1) },
+                &after_all(),
+            )
+        }),
+        // SQLite: text or a BLOB sorts after every number. Ascending, all
+        // that is left is such malformed rows; descending, every number
+        // is still to come.
+        (_, TimeClass::AboveNumbers) if asc => None,
+        (_, TimeClass::AboveNumbers) => Some(Cursor::new(order, i64::MAX, &after_all())),
+        (None, _) if (backend == Backend::Sqlite) == asc => Some(Cursor::new(
             order,
             if asc { i64::MIN } else { i64::MAX },
             &KeysetId {
@@ -415,6 +470,6 @@ fn page_end(last: &StoredRecord, order: Order, backend: Backend) -> Option<Curso
                 text: true,
             },
         )),
-        None => None,
+        (None, _) => None,
     }
 }

@@ -50,9 +50,9 @@ pub(crate) fn drop_if_unused(conn: &mut AnyConnection, batch: Option<BatchId>) -
     if let AnyConnection::Postgresql(c) = conn {
         record_batches::table
             .filter(record_batches::batch_id.eq(batch))
-            .select(record_batches::created_at)
+            .select(super::rows::Bytes(record_batches::batch_id))
             .for_update()
-            .load::<i64>(c)
+            .load::<Option<Vec<u8>>>(c)
             .map_err(db_err)?;
     }
     diesel::delete(

@@ -81,10 +81,13 @@ pub(crate) fn older_than(
 }
 
 /// A keyset position's record id on PostgreSQL, whose `uuid` is always 16
-/// bytes: anything else (a NULL id in a relaxed schema) is the nil UUID,
-/// which sorts before every other id.
+/// bytes: anything else (a NULL id in a relaxed schema) is the largest
+/// uuid. PostgreSQL sorts NULL last ascending and first descending, so
+/// after a NULL id ascending only more NULLs of its time follow, and
+/// descending every other id of its time is still to come: both are the
+/// rows past the largest uuid.
 fn postgres_keyset_id(id: &[u8]) -> SqlId {
-    SqlId(id.try_into().unwrap_or([0u8; 16]))
+    SqlId(id.try_into().unwrap_or([0xFF; 16]))
 }
 
 /// How many of `writer`'s records of `record_type` are sealed under a key

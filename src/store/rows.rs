@@ -236,47 +236,74 @@ impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for Wide<C> {}
 
 impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for Wide<C> {}
 
-/// Whether an id column holds text (SQLite's `typeof(column) = 'text'`,
-/// which a hostile operator can store in a BLOB column; SQLite sorts all
-/// text before all BLOBs, so a keyset that starts after such a row must
-/// compare as text). Always false on PostgreSQL, whose `uuid` holds no
-/// text.
+/// How SQLite holds a record row's keys, as bits (always 0 on
+/// PostgreSQL, whose columns hold nothing but their type): SQLite lets a
+/// hostile operator store any class in any column, sorts NULL before
+/// numbers, numbers before text and text before BLOBs, and compares the
+/// stored values, so a keyset that starts after such a row must know what
+/// it held.
 #[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
-pub(crate) struct TextClass<C>(pub C);
+pub(crate) struct KeyClasses;
 
-impl<C: Expression> Expression for TextClass<C> {
-    type SqlType = Nullable<diesel::sql_types::Bool>;
+/// `record_id` is not a BLOB (NULL, a number or text).
+pub(crate) const ID_NOT_BLOB: i64 = 1;
+/// `created_at` is not an integer.
+pub(crate) const CREATED_NOT_INTEGER: i64 = 2;
+/// `created_at` is text or a BLOB: it sorts after every number.
+pub(crate) const CREATED_ABOVE_NUMBERS: i64 = 4;
+/// `updated_at` is not an integer.
+pub(crate) const UPDATED_NOT_INTEGER: i64 = 8;
+/// `updated_at` is text or a BLOB.
+pub(crate) const UPDATED_ABOVE_NUMBERS: i64 = 16;
+
+impl Expression for KeyClasses {
+    type SqlType = Nullable<BigInt>;
 }
 
-impl<C: QueryFragment<Sqlite>> QueryFragment<Sqlite> for TextClass<C> {
+impl QueryFragment<Sqlite> for KeyClasses {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_sql("(typeof(");
-        self.0.walk_ast(out.reborrow())?;
-        out.push_sql(") = 'text')");
+        out.push_sql(
+            "((typeof(records.record_id) <> 'blob') \
+             + 2 * (typeof(records.created_at) <> 'integer') \
+             + 4 * (typeof(records.created_at) IN ('text', 'blob')) \
+             + 8 * (typeof(records.updated_at) <> 'integer') \
+             + 16 * (typeof(records.updated_at) IN ('text', 'blob')))",
+        );
         Ok(())
     }
 }
 
-impl<C: QueryFragment<Pg>> QueryFragment<Pg> for TextClass<C> {
+impl QueryFragment<Pg> for KeyClasses {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("FALSE");
+        out.push_sql("CAST(0 AS BIGINT)");
         Ok(())
     }
 }
 
-impl<C: QueryFragment<Sqlite> + QueryFragment<Pg>> QueryFragment<AnyBackend> for TextClass<C> {
+impl QueryFragment<AnyBackend> for KeyClasses {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, AnyBackend>) -> QueryResult<()> {
         AnyBackend::walk_variant_ast(self, out)
     }
 }
 
-impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for TextClass<C> {}
+impl AppearsOnTable<records::table> for KeyClasses {}
 
-impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for TextClass<C> {}
+impl SelectableExpression<records::table> for KeyClasses {}
+
+/// How a stored time is held (see [`StoredRecord::time_class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeClass {
+    /// An integer (or NULL), as strongroom writes.
+    Integer,
+    /// Another number (SQLite only): a real, between two integers.
+    OtherNumber,
+    /// Text or a BLOB (SQLite only): after every number.
+    AboveNumbers,
+}
 
 /// A keyset position's record id, as the row stored it: its bytes, and
-/// whether SQLite holds it as text (or NULL: compared as the empty text,
-/// before every other text and every BLOB).
+/// whether SQLite holds it as anything but a BLOB (compared then as text:
+/// after every number, before every BLOB; a NULL id as the empty text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeysetId {
     pub bytes: Vec<u8>,
@@ -307,7 +334,7 @@ pub(crate) type RecordColumns = (
     Wide<records::batch_index>,
     Wide<records::created_at>,
     Wide<records::updated_at>,
-    TextClass<records::record_id>,
+    KeyClasses,
 );
 
 /// The select clause of a [`StoredRecord`].
@@ -323,7 +350,7 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
     Wide(records::batch_index),
     Wide(records::created_at),
     Wide(records::updated_at),
-    TextClass(records::record_id),
+    KeyClasses,
 );
 
 /// A record row as loaded, before it is parsed ([`StoredRecord::parse`]):
@@ -342,7 +369,8 @@ pub(crate) struct StoredRecord {
     batch_index: Option<i64>,
     created_at: Option<i64>,
     updated_at: Option<i64>,
-    id_is_text: Option<bool>,
+    /// [`KeyClasses`] bits.
+    classes: Option<i64>,
 }
 
 /// A stored record row that does not parse, with whatever of its ids does
@@ -358,12 +386,16 @@ impl StoredRecord {
     /// not UTF-8, or out of its range makes the row [`Unreadable`]. Text
     /// is taken over as it is (checked, not copied).
     pub(crate) fn parse(self) -> std::result::Result<RecordRow, Unreadable> {
-        // An id SQLite holds as text is malformed even if it is 16 bytes:
-        // beside the BLOB id it copies, it would be the same record twice.
-        let record_id = match self.id_is_text {
-            Some(true) => None,
-            _ => sql(self.record_id.as_deref()),
+        // An id SQLite holds as anything but a BLOB is malformed even if
+        // it is 16 bytes (beside the BLOB id it copies, it would be the
+        // same record twice), and so is a time that is not an integer.
+        let classes = self.classes.unwrap_or(0);
+        let record_id = if classes & ID_NOT_BLOB != 0 {
+            None
+        } else {
+            sql(self.record_id.as_deref())
         };
+        let times_ok = classes & (CREATED_NOT_INTEGER | UPDATED_NOT_INTEGER) == 0;
         let writer_id = sql(self.writer_id.as_deref());
         let rest = (|| {
             Some((
@@ -374,7 +406,7 @@ impl StoredRecord {
                 int(self.key_version)?,
                 sql(self.batch_id.as_deref())?,
                 int(self.batch_index)?,
-                self.created_at?,
+                self.created_at.filter(|_| times_ok)?,
                 self.updated_at?,
             ))
         })();
@@ -424,7 +456,7 @@ impl StoredRecord {
         match &self.record_id {
             Some(bytes) => KeysetId {
                 bytes: bytes.clone(),
-                text: self.id_is_text.unwrap_or(false),
+                text: self.classes.unwrap_or(0) & ID_NOT_BLOB != 0,
             },
             None => KeysetId {
                 bytes: Vec::new(),
@@ -440,6 +472,25 @@ impl StoredRecord {
             self.created_at
         } else {
             self.updated_at
+        }
+    }
+
+    /// How the database holds the creation (or, `created = false`, update)
+    /// time: an integer, another number (its value truncated by
+    /// [`StoredRecord::time`]) or something that sorts after every number.
+    pub(crate) fn time_class(&self, created: bool) -> TimeClass {
+        let classes = self.classes.unwrap_or(0);
+        let (not_integer, above) = if created {
+            (CREATED_NOT_INTEGER, CREATED_ABOVE_NUMBERS)
+        } else {
+            (UPDATED_NOT_INTEGER, UPDATED_ABOVE_NUMBERS)
+        };
+        if classes & above != 0 {
+            TimeClass::AboveNumbers
+        } else if classes & not_integer != 0 {
+            TimeClass::OtherNumber
+        } else {
+            TimeClass::Integer
         }
     }
 
