@@ -792,3 +792,28 @@ fn a_batch_row_with_a_null_time_blocks_no_write_on_postgres() {
     let done = alice.rewrap_existing("note", 10).unwrap();
     assert_eq!(done.rewrapped, 2, "{done:?}");
 }
+
+/// SQLite: a version held as text ('1x', read as 1) does not match the
+/// re-wrap's guarded update; the batch signed for that record is not left
+/// behind without records.
+#[test]
+fn a_rewrap_whose_update_does_not_match_leaves_no_batch_behind() {
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    let ids = notes(&alice, 3);
+    db.sql(&format!(
+        "UPDATE records SET version = '1x' WHERE record_id = {}",
+        db.id(ids[0])
+    ));
+    alice.rotate("note").unwrap();
+    let done = alice.rewrap_existing("note", 1).unwrap();
+    assert_eq!(done.rewrapped, 2, "{done:?}");
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) AS n FROM record_batches b \
+             WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.batch_id = b.batch_id)"
+        ),
+        0,
+        "no batch row without records"
+    );
+}

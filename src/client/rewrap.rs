@@ -282,13 +282,17 @@ impl Client {
             return Ok(done);
         }
         let now = now_micros();
+        // The batches to remove if no record names them at the end: the
+        // old ones the records left, and a new one whose records were all
+        // changed meanwhile (or hold values the update does not match).
+        let mut old_batches = std::collections::BTreeSet::new();
         for group in moved.chunk_by(|(_, a), (_, b)| a.proof_batch() == b.proof_batch()) {
             let records: Vec<SealedRecord> = group.iter().map(|(_, r)| r.clone()).collect();
             let batch_id = records[0].proof_batch();
             let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
             batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
+            old_batches.insert(batch_id);
         }
-        let mut old_batches = std::collections::BTreeSet::new();
         for (row, record) in moved {
             let sealed_fields = crate::record::encode_fields(&record.fields)?;
             let RecordProof::Batch { batch_id, index } = record.proof;
