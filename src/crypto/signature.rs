@@ -97,7 +97,7 @@ impl SignedContent<'_> {
             .uuid(h.writer_id.as_uuid())
             .u32(h.key_version)
             .pairs(self.plain.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
-            .pairs_bytes(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))?;
+            .pairs(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))?;
         // No file body: `u32(0)` (FORMAT.md; file records will add one).
         msg = msg.u32(0);
         Ok(msg.finish())

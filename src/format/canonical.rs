@@ -72,34 +72,19 @@ impl Canonical {
         self
     }
 
-    /// Appends a count (4-byte big-endian) followed by each pair as two
-    /// length-prefixed strings, in the iterator's order.
-    pub(crate) fn pairs<'a, I>(mut self, pairs: I) -> Result<Self>
-    where
-        I: ExactSizeIterator<Item = (&'a str, &'a str)>,
-    {
-        let count = u32::try_from(pairs.len())
-            .map_err(|_| Error::InvalidInput("more than 4 billion entries"))?;
-        self = self.u32(count);
-        for (key, value) in pairs {
-            self = self.str(key)?.str(value)?;
-        }
-        Ok(self)
-    }
-
     /// Appends a count (4-byte big-endian) followed by each pair as a
-    /// length-prefixed string and a length-prefixed byte string, in the
-    /// iterator's order (the same bytes as [`Canonical::pairs`] would write
-    /// for the same values).
-    pub(crate) fn pairs_bytes<'a, I>(mut self, pairs: I) -> Result<Self>
+    /// length-prefixed string and a length-prefixed value (a string's UTF-8
+    /// bytes, or bytes), in the iterator's order.
+    pub(crate) fn pairs<'a, V, I>(mut self, pairs: I) -> Result<Self>
     where
-        I: ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+        V: AsRef<[u8]>,
+        I: ExactSizeIterator<Item = (&'a str, V)>,
     {
         let count = u32::try_from(pairs.len())
             .map_err(|_| Error::InvalidInput("more than 4 billion entries"))?;
         self = self.u32(count);
         for (key, value) in pairs {
-            self = self.str(key)?.bytes(value)?;
+            self = self.str(key)?.bytes(value.as_ref())?;
         }
         Ok(self)
     }
