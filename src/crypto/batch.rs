@@ -217,10 +217,7 @@ impl SignedBatch {
     /// The signature's text form: `srb1.` followed by unpadded base64url
     /// of its bytes.
     pub fn signature_text(&self) -> String {
-        let mut text = String::with_capacity(PREFIX.len() + 86);
-        text.push_str(PREFIX);
-        b64::encode_into(&self.signature, &mut text);
-        text
+        b64::prefixed(PREFIX, &self.signature)
     }
 
     /// Verifies the signature against the signing key of `writer_id`, the

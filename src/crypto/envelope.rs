@@ -128,8 +128,7 @@ impl Envelope {
     /// Parses the text form (`srf1.` + unpadded base64url); anything else
     /// is [`Error::Decryption`].
     pub fn from_text(text: &str) -> Result<Self> {
-        let encoded = text.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
-        Self::from_bytes(b64::decode(encoded).map_err(|_| Error::Decryption)?)
+        Self::from_bytes(b64::unprefixed(PREFIX, text).ok_or(Error::Decryption)?)
     }
 
     /// The stored bytes.
@@ -144,10 +143,7 @@ impl Envelope {
 
     /// The text form: `srf1.` followed by unpadded base64url of the bytes.
     pub fn to_text(&self) -> String {
-        let mut text = String::with_capacity(PREFIX.len() + self.0.len().div_ceil(3) * 4);
-        text.push_str(PREFIX);
-        b64::encode_into(&self.0, &mut text);
-        text
+        b64::prefixed(PREFIX, &self.0)
     }
 
     /// Bytes stored.

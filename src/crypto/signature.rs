@@ -126,11 +126,7 @@ impl RecordSigner {
 
     /// `srs1.` and the base64url Ed25519 signature of `message`.
     fn sign_message(&self, message: &[u8]) -> String {
-        let signature = self.key.sign(message);
-        let mut text = String::with_capacity(PREFIX.len() + 86);
-        text.push_str(PREFIX);
-        b64::encode_into(&signature.to_bytes(), &mut text);
-        text
+        b64::prefixed(PREFIX, &self.key.sign(message).to_bytes())
     }
 }
 
@@ -143,9 +139,8 @@ impl fmt::Debug for RecordSigner {
 /// Strict Ed25519 verification of an `srs1.` signature over `message`.
 /// Every failure is [`Error::Decryption`].
 fn verify_message(writer: &SigningPublicKey, message: &[u8], signature: &str) -> Result<()> {
-    let encoded = signature.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
-    let bytes: [u8; SIGNATURE_LEN] = b64::decode(encoded)
-        .map_err(|_| Error::Decryption)?
+    let bytes: [u8; SIGNATURE_LEN] = b64::unprefixed(PREFIX, signature)
+        .ok_or(Error::Decryption)?
         .try_into()
         .map_err(|_| Error::Decryption)?;
     let key = VerifyingKey::from_bytes(writer.as_bytes()).map_err(|_| Error::Decryption)?;

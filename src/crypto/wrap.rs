@@ -145,10 +145,7 @@ pub fn wrap_access_key(
     )
     .map_err(|_| Error::Crypto("HPKE seal"))?;
     body[..ENC_LEN].copy_from_slice(enc.as_ref());
-    let mut text = String::with_capacity(PREFIX.len() + BODY_LEN.div_ceil(3) * 4);
-    text.push_str(PREFIX);
-    b64::encode_into(&body, &mut text);
-    Ok(WrappedAccessKey(text))
+    Ok(WrappedAccessKey(b64::prefixed(PREFIX, &body)))
 }
 
 /// Unwraps an access key wrapped to `reader` by the holder of `wrapper`'s
@@ -160,8 +157,7 @@ pub fn unwrap_access_key(
     reader: &EncryptionSecretKey,
     wrapper: &EncryptionPublicKey,
 ) -> Result<AccessKey> {
-    let encoded = wrapped.strip_prefix(PREFIX).ok_or(Error::Decryption)?;
-    let body = b64::decode(encoded).map_err(|_| Error::Decryption)?;
+    let body = b64::unprefixed(PREFIX, wrapped).ok_or(Error::Decryption)?;
     if body.len() != BODY_LEN {
         return Err(Error::Decryption);
     }

@@ -142,20 +142,10 @@ pub(crate) struct RecordRow {
     pub updated_at: i64,
 }
 
-/// The bytes of a `prefix` + unpadded base64url text form.
+/// The bytes a text form (`prefix` + base64url, FORMAT.md) stores; a
+/// text in another form is [`Error::InvalidInput`].
 pub(crate) fn text_body(prefix: &str, text: &str) -> Result<Vec<u8>> {
-    let encoded = text
-        .strip_prefix(prefix)
-        .ok_or(Error::InvalidInput("not in its text form"))?;
-    b64::decode(encoded).map_err(|_| Error::InvalidInput("not in its text form"))
-}
-
-/// The text form of stored bytes: `prefix` + unpadded base64url.
-pub(crate) fn body_text(prefix: &str, bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(prefix.len() + bytes.len().div_ceil(3) * 4);
-    text.push_str(prefix);
-    b64::encode_into(bytes, &mut text);
-    text
+    b64::unprefixed(prefix, text).ok_or(Error::InvalidInput("not in its text form"))
 }
 
 /// An id column as loaded: `None` if NULL or not exactly 16 bytes.
@@ -578,7 +568,7 @@ impl StoredPolicy {
             },
             reader_key: EncryptionPublicKey::from_bytes(key(self.reader_key)?),
             key_version: int(self.key_version)?,
-            signature: body_text(crate::signature::PREFIX, self.signature.as_deref()?),
+            signature: b64::prefixed(crate::signature::PREFIX, self.signature.as_deref()?),
             created_at: self.created_at?,
         })
     }
@@ -683,7 +673,7 @@ impl StoredAccessKey {
         let wrapper = id(self.wrapper_id.as_deref(), ClientId::from_uuid)?;
         Some((
             wrapper,
-            body_text(crate::wrap::PREFIX, self.wrapped_key.as_deref()?),
+            b64::prefixed(crate::wrap::PREFIX, self.wrapped_key.as_deref()?),
         ))
     }
 }
