@@ -87,7 +87,7 @@ pub(crate) fn older_than(
 /// descending every other id of its time is still to come: both are the
 /// rows past the largest uuid.
 fn postgres_keyset_id(id: &[u8]) -> SqlId {
-    SqlId(id.try_into().unwrap_or([0xFF; 16]))
+    SqlId::from_stored(id).unwrap_or(SqlId([0xFF; 16]))
 }
 
 /// How many of `writer`'s records of `record_type` are sealed under a key
@@ -377,10 +377,7 @@ pub(crate) fn insert_meta(conn: &mut AnyConnection, rows: &[MetaRow]) -> Result<
 /// Removes the index rows of a stored record's plain meta (all of the
 /// record's, found without the index, if its stored meta is malformed).
 pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Result<()> {
-    let Some(record_id) = row
-        .id_bytes()
-        .and_then(|id| Some(SqlId(id.try_into().ok()?)))
-    else {
+    let Some(record_id) = row.id_bytes().and_then(SqlId::from_stored) else {
         return Ok(());
     };
     let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));

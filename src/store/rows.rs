@@ -155,7 +155,7 @@ fn id<T>(bytes: Option<&[u8]>, from: fn(uuid::Uuid) -> T) -> Option<T> {
 
 /// An id column as loaded, as bound again.
 fn sql(bytes: Option<&[u8]>) -> Option<SqlId> {
-    Some(SqlId(bytes?.try_into().ok()?))
+    SqlId::from_stored(bytes?)
 }
 
 /// A fixed-size key column as loaded.
@@ -430,8 +430,8 @@ impl StoredRecord {
             }),
             // Its ids, if they parse, for the report.
             (record_id, writer_id, _) => Err(Unreadable {
-                record_id: record_id.map(|id| RecordId::from_uuid(uuid::Uuid::from_bytes(id.0))),
-                writer_id: writer_id.map(|id| ClientId::from_uuid(uuid::Uuid::from_bytes(id.0))),
+                record_id: record_id.map(|id| RecordId::from_uuid(id.uuid())),
+                writer_id: writer_id.map(|id| ClientId::from_uuid(id.uuid())),
             }),
         }
     }
@@ -844,7 +844,7 @@ impl RecordRow {
             record_id: self.id(),
             writer_id: self.writer(),
             key_version: u32::try_from(self.key_version).map_err(|_| Error::Decryption)?,
-            batch_id: BatchId::from_uuid(uuid::Uuid::from_bytes(self.batch_id.0)),
+            batch_id: BatchId::from_uuid(self.batch_id.uuid()),
         })
     }
 
@@ -889,17 +889,17 @@ impl RecordRow {
 
     /// The batch that signs this row.
     pub(crate) fn batch(&self) -> BatchId {
-        BatchId::from_uuid(uuid::Uuid::from_bytes(self.batch_id.0))
+        BatchId::from_uuid(self.batch_id.uuid())
     }
 
     /// The record id.
     pub(crate) fn id(&self) -> RecordId {
-        RecordId::from_uuid(uuid::Uuid::from_bytes(self.record_id.0))
+        RecordId::from_uuid(self.record_id.uuid())
     }
 
     /// The writer id.
     pub(crate) fn writer(&self) -> ClientId {
-        ClientId::from_uuid(uuid::Uuid::from_bytes(self.writer_id.0))
+        ClientId::from_uuid(self.writer_id.uuid())
     }
 
     /// The plain meta as index rows.

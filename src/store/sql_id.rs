@@ -3,15 +3,15 @@
 //!
 //! Bound through [`SqlId`]; read back through the fallible loaders of
 //! [`super::rows`] as raw bytes (a PostgreSQL `uuid` arrives as its 16
-//! bytes in the binary protocol), parsed by [`parse`].
+//! bytes in the binary protocol), taken by [`SqlId::from_stored`]; never
+//! loaded as `Uuid` (so no loading can fail on a bad value).
 #![allow(missing_docs)]
 
-use diesel::deserialize::{self, FromSql};
 use diesel::pg::Pg;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::HasSqlType;
 use diesel::sqlite::Sqlite;
-use diesel::{AsExpression, FromSqlRow, SqlType};
+use diesel::{AsExpression, SqlType};
 use std::io::Write;
 
 use super::connection::MultiBackend;
@@ -25,7 +25,7 @@ use crate::ids::{BatchId, ClientId, DatabaseId, RecordId};
 pub struct Uuid;
 
 /// An id as bound into a statement: its 16 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression)]
 #[diesel(sql_type = Uuid)]
 pub(crate) struct SqlId(pub(crate) [u8; 16]);
 
@@ -40,10 +40,23 @@ macro_rules! from_id {
 }
 from_id!(BatchId, ClientId, DatabaseId, RecordId);
 
+impl SqlId {
+    /// An id column as loaded (its raw bytes): `None` unless it is exactly
+    /// 16 bytes.
+    pub(crate) fn from_stored(bytes: &[u8]) -> Option<SqlId> {
+        bytes.try_into().ok().map(SqlId)
+    }
+
+    /// The UUID.
+    pub(crate) fn uuid(self) -> uuid::Uuid {
+        uuid::Uuid::from_bytes(self.0)
+    }
+}
+
 /// An id column as loaded (its raw bytes), parsed: `None` unless it is
 /// exactly 16 bytes.
 pub(crate) fn parse(bytes: &[u8]) -> Option<uuid::Uuid> {
-    uuid::Uuid::from_slice(bytes).ok()
+    SqlId::from_stored(bytes).map(SqlId::uuid)
 }
 
 impl ToSql<Uuid, Pg> for SqlId {
@@ -64,36 +77,6 @@ impl ToSql<Uuid, MultiBackend> for SqlId {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
         out.set_value((Uuid, self));
         Ok(IsNull::No)
-    }
-}
-
-impl FromSql<Uuid, Pg> for SqlId {
-    fn from_sql(
-        bytes: <Pg as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
-        let raw = bytes.as_bytes();
-        Ok(SqlId(raw.try_into().map_err(|_| "an id is not 16 bytes")?))
-    }
-}
-
-impl FromSql<Uuid, Sqlite> for SqlId {
-    fn from_sql(
-        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
-        let raw = <Vec<u8> as FromSql<diesel::sql_types::Binary, Sqlite>>::from_sql(bytes)?;
-        Ok(SqlId(
-            raw.as_slice()
-                .try_into()
-                .map_err(|_| "an id is not 16 bytes")?,
-        ))
-    }
-}
-
-impl FromSql<Uuid, MultiBackend> for SqlId {
-    fn from_sql(
-        bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
-        bytes.from_sql::<SqlId, Uuid>()
     }
 }
 
