@@ -257,38 +257,18 @@ fn own_access_key(
     .unwrap()
 }
 
-/// Runs `statement` on the test database and returns the database's own
-/// answer (rows changed, or its error) instead of panicking.
-fn try_sql(db: &TestDb, statement: &str) -> Result<usize, diesel::result::Error> {
-    use diesel::{Connection, RunQueryDsl};
-    match db.backend {
-        strongroom::Backend::Sqlite => {
-            let mut conn =
-                diesel::SqliteConnection::establish(db.sqlite_path().unwrap().to_str().unwrap())
-                    .unwrap();
-            diesel::sql_query(statement).execute(&mut conn)
-        }
-        _ => {
-            let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
-            diesel::sql_query(statement).execute(&mut conn)
-        }
-    }
-}
-
 #[test]
 fn a_record_row_must_name_its_batch() {
     each_backend("a_record_row_must_name_its_batch", |db| {
         let alice = client(db, &db.store(), "alice");
         let meta = alice.put_many(&notes(1)).unwrap().remove(0);
         for column in ["batch_id", "batch_index"] {
-            let err = try_sql(
-                db,
-                &format!(
+            let err = db
+                .try_sql(&format!(
                     "UPDATE records SET {column} = NULL WHERE record_id = {}",
                     db.id(meta.id)
-                ),
-            )
-            .unwrap_err();
+                ))
+                .unwrap_err();
             match err {
                 diesel::result::Error::DatabaseError(kind, info) => assert!(
                     matches!(kind, diesel::result::DatabaseErrorKind::NotNullViolation)

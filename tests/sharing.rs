@@ -261,21 +261,7 @@ fn all_sealed_fields(db: &TestDb) -> Vec<Vec<u8>> {
 /// Runs a tampering `statement` and checks it changed exactly one row (an
 /// id spelt unlike the stored one would silently change nothing).
 fn tamper_one(db: &TestDb, statement: &str) {
-    use diesel::{Connection, RunQueryDsl};
-    let changed = match db.backend {
-        strongroom::Backend::Sqlite => {
-            let mut conn =
-                diesel::SqliteConnection::establish(db.sqlite_path().unwrap().to_str().unwrap())
-                    .unwrap();
-            diesel::sql_query(statement).execute(&mut conn)
-        }
-        _ => {
-            let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
-            diesel::sql_query(statement).execute(&mut conn)
-        }
-    }
-    .expect(statement);
-    assert_eq!(changed, 1, "{statement}");
+    assert_eq!(db.try_sql(statement).expect(statement), 1, "{statement}");
 }
 
 /// The stored bytes of a wrapped access key (the body of its "srk1." text).

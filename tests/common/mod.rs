@@ -45,21 +45,23 @@ impl TestDb {
 
     /// Runs raw SQL on the test database (to tamper, inspect, dump).
     pub fn sql(&self, statement: &str) {
+        self.try_sql(statement).expect(statement);
+    }
+
+    /// Runs raw SQL and returns the database's own answer: the rows it
+    /// changed, or its error.
+    pub fn try_sql(&self, statement: &str) -> Result<usize, diesel::result::Error> {
         match self.backend {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(
                     self.sqlite_path().unwrap().to_str().unwrap(),
                 )
                 .expect("sqlite connect");
-                diesel::sql_query(statement)
-                    .execute(&mut conn)
-                    .expect(statement);
+                diesel::sql_query(statement).execute(&mut conn)
             }
             _ => {
                 let mut conn = PgConnection::establish(&self.url).expect("postgres connect");
-                diesel::sql_query(statement)
-                    .execute(&mut conn)
-                    .expect(statement);
+                diesel::sql_query(statement).execute(&mut conn)
             }
         }
     }
@@ -115,7 +117,7 @@ impl TestDb {
 
     /// Bytes as an SQL literal for this backend (BLOB / bytea).
     pub fn blob(&self, bytes: &[u8]) -> String {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(bytes);
         match self.backend {
             Backend::Sqlite => format!("x'{hex}'"),
             _ => format!("'\\x{hex}'::bytea"),
@@ -230,8 +232,5 @@ pub fn each_backend(test: &str, body: impl Fn(&TestDb)) {
 
 /// Lower-case hex text (as [`TestDb::hex`] selects it) back to bytes.
 pub fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
+    hex::decode(text).expect("hex")
 }
