@@ -918,3 +918,46 @@ fn a_record_copied_under_another_id_is_refused() {
         }
     });
 }
+
+/// FORMAT.md: plain meta is JSON text on both engines, readable with
+/// ordinary SQL (`json_extract` on SQLite, `plain::jsonb ->> 'name'` on
+/// PostgreSQL), and ids are 16-byte BLOBs / `uuid`.
+#[test]
+fn plain_meta_and_ids_are_readable_with_ordinary_sql() {
+    each_backend("plain_meta_and_ids_are_readable_with_ordinary_sql", |db| {
+        let alice = client(db, &db.store(), "alice");
+        let meta = alice
+            .put(
+                "note",
+                &Fields::new().with("n", "1").unwrap(),
+                &plain(&[("clinic", "north")]),
+            )
+            .unwrap();
+        let (clinic, id) = match db.backend {
+            Backend::Sqlite => (
+                "json_extract(plain, '$.clinic')",
+                "length(record_id) || ':' || typeof(record_id)",
+            ),
+            _ => ("plain::jsonb ->> 'clinic'", "pg_typeof(record_id)::text"),
+        };
+        assert_eq!(
+            db.texts(&format!("SELECT {clinic} AS t FROM records")),
+            vec!["north".to_owned()]
+        );
+        let expected = match db.backend {
+            Backend::Sqlite => "16:blob",
+            _ => "uuid",
+        };
+        assert_eq!(
+            db.texts(&format!("SELECT {id} AS t FROM records")),
+            vec![expected.to_owned()]
+        );
+        assert_eq!(
+            db.texts(&format!(
+                "SELECT {} AS t FROM records",
+                db.id_text("record_id")
+            )),
+            vec![meta.id.to_string()]
+        );
+    });
+}

@@ -124,10 +124,10 @@ mod tests {
     fn refuses_every_malformed_column() {
         let good = encode(&sample()).unwrap();
         // Empty, wrong version, truncated anywhere, trailing bytes.
-        assert!(decode(&[]).is_err());
+        assert!(matches!(decode(&[]), Err(Error::Decryption)));
         let mut wrong_version = good.clone();
         wrong_version[0] = 2;
-        assert!(decode(&wrong_version).is_err());
+        assert!(matches!(decode(&wrong_version), Err(Error::Decryption)));
         // A cut inside an entry fails; a cut between entries decodes to
         // fewer fields (which the record's signature then refuses).
         let first_entry_end = 1 + 2 + "name".len() + 4 + 120;
@@ -138,12 +138,15 @@ mod tests {
                         || (cut == first_entry_end && fields.len() == 1),
                     "cut at {cut}"
                 ),
-                Err(_) => assert!(cut != 1 && cut != first_entry_end, "cut at {cut}"),
+                Err(err) => assert!(
+                    matches!(err, Error::Decryption) && cut != 1 && cut != first_entry_end,
+                    "cut at {cut}"
+                ),
             }
         }
         let mut trailing = good.clone();
         trailing.push(0);
-        assert!(decode(&trailing).is_err());
+        assert!(matches!(decode(&trailing), Err(Error::Decryption)));
         // Names out of order or repeated (each entry otherwise valid: the
         // same bytes in order decode).
         let mut sorted = vec![VERSION];
@@ -161,26 +164,26 @@ mod tests {
             unsorted.extend_from_slice(&120u32.to_be_bytes());
             unsorted.extend_from_slice(&[0u8; 120]);
         }
-        assert!(decode(&unsorted).is_err());
+        assert!(matches!(decode(&unsorted), Err(Error::Decryption)));
         let repeated = {
             // The second name ("a") becomes the first one ("b").
             let mut r = unsorted.clone();
             r[1 + 2 + 1 + 4 + 120 + 2] = b'b';
             r
         };
-        assert!(decode(&repeated).is_err());
+        assert!(matches!(decode(&repeated), Err(Error::Decryption)));
         // An empty name, a name that is not UTF-8, an envelope too short.
         let mut empty_name = vec![VERSION, 0, 0];
         empty_name.extend_from_slice(&120u32.to_be_bytes());
         empty_name.extend_from_slice(&[0u8; 120]);
-        assert!(decode(&empty_name).is_err());
+        assert!(matches!(decode(&empty_name), Err(Error::Decryption)));
         let mut bad_utf8 = vec![VERSION, 0, 1, 0xFF];
         bad_utf8.extend_from_slice(&120u32.to_be_bytes());
         bad_utf8.extend_from_slice(&[0u8; 120]);
-        assert!(decode(&bad_utf8).is_err());
+        assert!(matches!(decode(&bad_utf8), Err(Error::Decryption)));
         let mut short = vec![VERSION, 0, 1, b'a'];
         short.extend_from_slice(&3u32.to_be_bytes());
         short.extend_from_slice(&[0u8; 3]);
-        assert!(decode(&short).is_err());
+        assert!(matches!(decode(&short), Err(Error::Decryption)));
     }
 }

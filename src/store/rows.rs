@@ -57,8 +57,8 @@ pub(crate) struct KeyHeadRow {
 }
 
 /// One wrapped access key; `wrapped_key` holds the bytes of its `srk1.`
-/// text form.
-#[derive(Debug, Clone, Insertable)]
+/// text form. `Debug` is not derived: the row holds a wrapped key.
+#[derive(Clone, Insertable)]
 #[diesel(table_name = access_keys)]
 pub(crate) struct AccessKeyRow {
     pub writer_id: SqlId,
@@ -659,8 +659,9 @@ pub(crate) const ACCESS_KEY_COLUMNS: AccessKeyColumns = (
     Bytes(access_keys::wrapped_key),
 );
 
-/// A wrapped access key row as loaded (never fails).
-#[derive(Debug, Clone, Queryable)]
+/// A wrapped access key row as loaded (never fails). `Debug` is not
+/// derived: the row holds a wrapped key.
+#[derive(Clone, Queryable)]
 pub(crate) struct StoredAccessKey {
     wrapper_id: Option<Vec<u8>>,
     wrapped_key: Option<Vec<u8>>,
