@@ -34,14 +34,16 @@ struct Patient {
     history: Vec<Visit>,
 }
 
+/// One stored row, as plain SQL reads it: ids, sealed fields and the
+/// batch signature are bytes (FORMAT.md), shown here in hex.
 #[derive(QueryableByName)]
 struct RawRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     record_id: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
     plain: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    data: String,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    sealed_fields: Vec<u8>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     batch_id: String,
     #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -110,15 +112,20 @@ fn main() -> anyhow::Result<()> {
     let id = written[0].id();
     let mut raw = diesel::SqliteConnection::establish(DATABASE)?;
     let row: RawRow = diesel::sql_query(
-        "SELECT r.record_id, r.plain, r.data, r.batch_id, r.batch_index, b.signature \
+        "SELECT lower(hex(r.record_id)) AS record_id, r.plain, r.sealed_fields, \
+         lower(hex(r.batch_id)) AS batch_id, r.batch_index, lower(hex(b.signature)) AS signature \
          FROM records r JOIN record_batches b ON b.batch_id = r.batch_id WHERE r.record_id = ?",
     )
-    .bind::<diesel::sql_types::Text, _>(id.to_string())
+    .bind::<diesel::sql_types::Binary, _>(id.as_uuid().as_bytes().to_vec())
     .get_result(&mut raw)?;
     println!("\n--- the stored row (what the database, its backups and its operators see)");
     println!("record_id: {}", row.record_id);
     println!("plain:     {}", row.plain);
-    println!("data:      {}", row.data);
+    let shown = hex::encode(&row.sealed_fields[..48.min(row.sealed_fields.len())]);
+    println!(
+        "sealed:    {} bytes ({shown}…): every field's envelope, one column",
+        row.sealed_fields.len()
+    );
     println!(
         "signed:    record {} of batch {}, whose signature is {}",
         row.batch_index, row.batch_id, row.signature
