@@ -24,60 +24,10 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
 
-    /// A profile file could not be read or written.
-    #[error("profile {path}: {source}")]
-    ProfileIo {
-        /// The profile file.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// A profile file is not a valid strongroom profile: truncated, edited or
-    /// not JSON. `reason` says which part is wrong (never a key).
-    #[error("profile {path} is malformed: {reason}")]
-    ProfileMalformed {
-        /// The profile file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-
-    /// A profile file was written by a newer (or unknown) format version.
-    #[error(
-        "profile {path} has format version {found}, this strongroom reads version {supported}"
-    )]
-    ProfileVersion {
-        /// The profile file.
-        path: PathBuf,
-        /// The version found in the file.
-        found: u64,
-        /// The version this build reads.
-        supported: u32,
-    },
-
-    /// The profile is sealed under a passphrase and none was given.
-    #[error("profile {path} is sealed under a passphrase; none was given")]
-    PassphraseRequired {
-        /// The profile file.
-        path: PathBuf,
-    },
-
-    /// The passphrase does not open the sealed profile (or the sealed part
-    /// was altered: the two cannot be told apart).
-    #[error("profile {path}: wrong passphrase, or the sealed profile was altered")]
-    WrongPassphrase {
-        /// The profile file.
-        path: PathBuf,
-    },
-
-    /// A profile already exists where a new one was to be created.
-    #[error("profile {path} already exists; refusing to overwrite it")]
-    ProfileExists {
-        /// The profile file.
-        path: PathBuf,
-    },
+    /// A profile file could not be used: see [`ProfileError`] for which
+    /// way (its I/O, its shape, its version, its passphrase).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
 
     /// A peer's public keys differ from the ones pinned in the profile on
     /// first use: possibly a substituted key in the database.
@@ -164,13 +114,15 @@ pub enum Error {
         target: String,
     },
 
-    /// Applying or listing migrations failed.
+    /// Applying or listing migrations failed. The source is the migration
+    /// harness's error.
     #[error("migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] BoxError),
 
     /// A write was refused by a constraint (unique, foreign key, check).
+    /// The source is the driver's error (a `diesel::result::Error`).
     #[error("constraint violated: {0}")]
-    Constraint(String),
+    Constraint(#[source] BoxError),
 
     /// Optimistic concurrency: the record is not at the expected version
     /// (another writer got there first). Nothing was written.
@@ -235,15 +187,88 @@ pub enum Error {
         client_id: crate::ids::ClientId,
     },
 
-    /// Any other database error (diesel's message only).
+    /// Any other database error. The source is the driver's error (a
+    /// `diesel::result::Error` or an `r2d2::Error`); its text is the
+    /// driver's message only, never the row values a driver may put in its
+    /// details.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] BoxError),
+
+    /// strongroom broke one of its own invariants (a bug, not the data's
+    /// fault and not an attack): please report it.
+    #[error("internal error (a bug in strongroom; please report it): {0}")]
+    Internal(&'static str),
 
     /// A primitive failed for a reason that is not the data's fault (the
     /// operating system's random source, for example).
     #[error("cryptographic primitive failed: {0}")]
     Crypto(&'static str),
 }
+
+/// The ways a profile file can fail to open, be created or be saved; each
+/// names the file. Reached through [`Error::Profile`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// A profile file could not be read or written.
+    #[error("profile {path}: {source}")]
+    Io {
+        /// The profile file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A profile file is not a valid strongroom profile: truncated, edited or
+    /// not JSON. `reason` says which part is wrong (never a key).
+    #[error("profile {path} is malformed: {reason}")]
+    Malformed {
+        /// The profile file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A profile file was written by a newer (or unknown) format version.
+    #[error(
+        "profile {path} has format version {found}, this strongroom reads version {supported}"
+    )]
+    Version {
+        /// The profile file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u64,
+        /// The version this build reads.
+        supported: u32,
+    },
+
+    /// The profile is sealed under a passphrase and none was given.
+    #[error("profile {path} is sealed under a passphrase; none was given")]
+    PassphraseRequired {
+        /// The profile file.
+        path: PathBuf,
+    },
+
+    /// The passphrase does not open the sealed profile (or the sealed part
+    /// was altered: the two cannot be told apart).
+    #[error("profile {path}: wrong passphrase, or the sealed profile was altered")]
+    WrongPassphrase {
+        /// The profile file.
+        path: PathBuf,
+    },
+
+    /// A profile already exists where a new one was to be created.
+    #[error("profile {path} already exists; refusing to overwrite it")]
+    Exists {
+        /// The profile file.
+        path: PathBuf,
+    },
+}
+
+/// The underlying error a database, migration or constraint failure keeps as
+/// its source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 fn identity_changed_text(database: &Option<crate::ids::DatabaseId>) -> String {
     let which = database.map_or_else(

@@ -72,7 +72,7 @@ pub use crypto::keys::{
     SigningSecretKey, KEY_LEN,
 };
 pub use crypto::{batch, envelope, signature, wrap};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, ProfileError, Result};
 pub use identity::{Identity, PublicIdentity};
 pub use ids::{BatchId, ClientId, DatabaseId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};

@@ -31,7 +31,7 @@ fn assert_each_edit_is_detected(path: &Path, original: &[u8], edits: Vec<(&str, 
         edit_json(path, edit);
         let err = Profile::load(path, Some("pass phrase")).unwrap_err();
         assert!(
-            matches!(err, Error::WrongPassphrase { .. }),
+            matches!(err, Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })),
             "{what}: {err:?}"
         );
     }
@@ -97,7 +97,7 @@ fn create_refuses_to_overwrite() {
     let path = temp_path(&dir, "p.profile");
     let first = Profile::create(&path, ProfileOptions::default()).unwrap();
     let err = Profile::create(&path, ProfileOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::ProfileExists { .. }), "{err:?}");
+    assert!(matches!(err, Error::Profile(strongroom::ProfileError::Exists { .. })), "{err:?}");
     let still = Profile::load(&path, None).unwrap();
     assert_eq!(still.identity().client_id(), first.identity().client_id());
 }
@@ -120,9 +120,9 @@ fn sealed_profile_round_trip_and_passphrase_errors() {
     assert_eq!(loaded.identity().public(), created.identity().public());
 
     let err = Profile::load(&path, Some("wrong horse")).unwrap_err();
-    assert!(matches!(err, Error::WrongPassphrase { .. }), "{err:?}");
+    assert!(matches!(err, Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })), "{err:?}");
     let err = Profile::load(&path, None).unwrap_err();
-    assert!(matches!(err, Error::PassphraseRequired { .. }), "{err:?}");
+    assert!(matches!(err, Error::Profile(strongroom::ProfileError::PassphraseRequired { .. })), "{err:?}");
     assert!(!err.to_string().contains("horse"));
 }
 
@@ -183,7 +183,7 @@ fn truncated_profiles_are_malformed_never_a_panic() {
             fs::write(&path, &bytes[..len]).unwrap();
             let err = Profile::load(&path, passphrase).unwrap_err();
             assert!(
-                matches!(err, Error::ProfileMalformed { .. }),
+                matches!(err, Error::Profile(strongroom::ProfileError::Malformed { .. })),
                 "len {len}: {err:?}"
             );
         }
@@ -234,14 +234,14 @@ fn edited_plain_profiles_are_malformed() {
         edit_json(&path, edit);
         let err = Profile::load(&path, None).unwrap_err();
         assert!(
-            matches!(err, Error::ProfileMalformed { .. }),
+            matches!(err, Error::Profile(strongroom::ProfileError::Malformed { .. })),
             "{what}: {err:?}"
         );
     }
     fs::write(&path, b"\x00\xff not json").unwrap();
     assert!(matches!(
         Profile::load(&path, None),
-        Err(Error::ProfileMalformed { .. })
+        Err(Error::Profile(strongroom::ProfileError::Malformed { .. }))
     ));
 }
 
@@ -257,11 +257,11 @@ fn unknown_versions_are_reported_as_such() {
     assert!(
         matches!(
             err,
-            Error::ProfileVersion {
+            Error::Profile(strongroom::ProfileError::Version {
                 found: 3,
                 supported: 2,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -271,7 +271,7 @@ fn unknown_versions_are_reported_as_such() {
 fn missing_profile_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = Profile::load(temp_path(&dir, "absent"), None).unwrap_err();
-    assert!(matches!(err, Error::ProfileIo { .. }), "{err:?}");
+    assert!(matches!(err, Error::Profile(strongroom::ProfileError::Io { .. })), "{err:?}");
 }
 
 #[test]
@@ -481,7 +481,7 @@ fn argon2_parameters_out_of_bounds_are_malformed_before_any_work() {
         edit_json(&path, |v| v["secrets"]["sealed"][field] = value.into());
         let started = std::time::Instant::now();
         match Profile::load(&path, Some("pass phrase")) {
-            Err(Error::ProfileMalformed { reason, .. }) => {
+            Err(Error::Profile(strongroom::ProfileError::Malformed { reason, .. })) => {
                 assert_eq!(
                     reason, "passphrase KDF parameters out of range",
                     "{field}={value}"
@@ -695,7 +695,7 @@ fn a_version_1_profile_is_read_and_upgraded_without_its_url_marks() {
     });
     assert!(matches!(
         Profile::load(&path, Some("pass phrase")),
-        Err(Error::WrongPassphrase { .. })
+        Err(Error::Profile(strongroom::ProfileError::WrongPassphrase { .. }))
     ));
     fs::write(&path, &original).unwrap();
     // Its next change saves it as version 2.
@@ -714,7 +714,7 @@ fn a_version_1_profile_is_read_and_upgraded_without_its_url_marks() {
     edit_json(&path, |v| v["key_versions"] = serde_json::json!({}));
     assert!(matches!(
         Profile::load(&path, Some("pass phrase")),
-        Err(Error::ProfileMalformed { .. })
+        Err(Error::Profile(strongroom::ProfileError::Malformed { .. }))
     ));
 }
 

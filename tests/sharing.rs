@@ -689,7 +689,7 @@ fn an_interrupted_rewrap_resumes_where_it_stopped() {
         }
         let err = alice.rewrap_existing("note", 10).unwrap_err();
         assert!(
-            matches!(&err, Error::Database(message) if message.contains("interrupted by test")),
+            matches!(&err, Error::Database(source) if source.to_string().contains("interrupted by test")),
             "{err:?}"
         );
         assert_eq!(

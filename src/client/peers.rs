@@ -41,9 +41,7 @@ impl Client {
                 Err(err) => return Err(err),
             }
         }
-        Err(Error::Database(
-            "client registration raced twice".to_owned(),
-        ))
+        Err(Error::Database("client registration raced twice".into()))
     }
 
     /// The public keys of `client_id`: this client's own, or the pinned

@@ -48,7 +48,7 @@ impl Client {
         let mut metas = self.put_many(std::slice::from_ref(&record))?;
         metas
             .pop()
-            .ok_or(Error::Database("insert returned nothing".to_owned()))
+            .ok_or(Error::Internal("the insert returned no row"))
     }
 
     /// Writes many new records in one transaction: all or none. Records
@@ -148,7 +148,7 @@ impl Client {
                 key_version: key.version,
                 plain: plain.clone(),
                 created_at: from_micros(current.created_at).ok_or(Error::Decryption)?,
-                updated_at: from_micros(now).ok_or(Error::Decryption)?,
+                updated_at: from_micros(now).ok_or(Error::Internal("the clock is out of range"))?,
             };
             Ok((meta, key))
         })?;

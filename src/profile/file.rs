@@ -159,7 +159,7 @@ impl Profile {
                 let key = match unlock {
                     Unlock::Passphrase(passphrase) => {
                         let passphrase = passphrase
-                            .ok_or_else(|| Error::PassphraseRequired { path: path.clone() })?;
+                            .ok_or_else(|| Error::Profile(ProfileError::PassphraseRequired { path: path.clone() }))?;
                         derive_key(passphrase, &salt, *iterations, *memory_kib)?
                     }
                     // Re-reading a file this process opened: the same salt
@@ -171,7 +171,7 @@ impl Profile {
                     {
                         PassphraseKey::from_bytes(*known.key.unprotected_as_bytes())
                     }
-                    Unlock::Known(_) => return Err(Error::WrongPassphrase { path: path.clone() }),
+                    Unlock::Known(_) => return Err(Error::Profile(ProfileError::WrongPassphrase { path: path.clone() })),
                 };
                 let sealing = Sealing {
                     key,
@@ -191,7 +191,7 @@ impl Profile {
                     &sealed,
                     &mut keys[..],
                 )
-                .map_err(|_| Error::WrongPassphrase { path: path.clone() })?;
+                .map_err(|_| Error::Profile(ProfileError::WrongPassphrase { path: path.clone() }))?;
                 let enc = EncryptionSecretKey::try_from_slice(&keys[..KEY_LEN])?;
                 let sign = SigningSecretKey::try_from_slice(&keys[KEY_LEN..])?;
                 (enc, sign, Some(sealing))
@@ -300,8 +300,8 @@ pub(super) fn decode_key(text: &str) -> Option<[u8; KEY_LEN]> {
 }
 
 pub(super) fn malformed(path: &Path, reason: &'static str) -> Error {
-    Error::ProfileMalformed {
+    Error::Profile(ProfileError::Malformed {
         path: path.to_path_buf(),
         reason,
-    }
+    })
 }

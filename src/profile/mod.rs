@@ -51,7 +51,7 @@ use crate::crypto::keys::{
     KEY_LEN,
 };
 use crate::crypto::rng;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProfileError, Result};
 use crate::format::{b64, canonical::Canonical};
 use crate::identity::{Identity, PublicIdentity};
 use crate::ids::{ClientId, DatabaseId};
@@ -184,14 +184,14 @@ impl Profile {
         let bytes = profile.to_json()?;
         write_atomically(&profile.path, &bytes, false).map_err(|source| {
             if source.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::ProfileExists {
+                Error::Profile(ProfileError::Exists {
                     path: profile.path.clone(),
-                }
+                })
             } else {
-                Error::ProfileIo {
+                Error::Profile(ProfileError::Io {
                     path: profile.path.clone(),
                     source,
-                }
+                })
             }
         })?;
         profile.stamp = file_stamp(&profile.path);
@@ -203,10 +203,10 @@ impl Profile {
     /// sealed.
     pub fn load(path: impl AsRef<Path>, passphrase: Option<&str>) -> Result<Profile> {
         let path = path.as_ref().to_path_buf();
-        let io = |source| Error::ProfileIo {
+        let io = |source| Error::Profile(ProfileError::Io {
             path: path.clone(),
             source,
-        };
+        });
         let metadata = std::fs::metadata(&path).map_err(io)?;
         // A file replaced between this stat and the read below is only read
         // again at the next refresh: the stamp is never newer than the data.
@@ -223,11 +223,11 @@ impl Profile {
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| malformed(&path, "no format version: not a strongroom profile"))?;
         if !(u64::from(OLDEST_READABLE_VERSION)..=u64::from(PROFILE_VERSION)).contains(&version) {
-            return Err(Error::ProfileVersion {
+            return Err(Error::Profile(ProfileError::Version {
                 path,
                 found: version,
                 supported: PROFILE_VERSION,
-            });
+            }));
         }
         let file: ProfileFile = serde_json::from_slice(&bytes)
             .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
@@ -257,10 +257,10 @@ impl Profile {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(source) => {
-                return Err(Error::ProfileIo {
+                return Err(Error::Profile(ProfileError::Io {
                     path: self.path.clone(),
                     source,
-                })
+                }))
             }
         };
         let refuse = |reason| malformed(&self.path, reason);
@@ -383,10 +383,10 @@ impl Profile {
     /// Writes the profile back to its file, atomically.
     pub fn save(&self) -> Result<()> {
         let bytes = self.to_json()?;
-        write_atomically(&self.path, &bytes, true).map_err(|source| Error::ProfileIo {
+        write_atomically(&self.path, &bytes, true).map_err(|source| Error::Profile(ProfileError::Io {
             path: self.path.clone(),
             source,
-        })
+        }))
     }
 
     /// Which peers this client trusts the database to name.

@@ -19,8 +19,8 @@ pub struct MigrationStatus {
     pub pending: Vec<String>,
 }
 
-fn migration_error(err: impl std::fmt::Display) -> Error {
-    Error::Migration(err.to_string())
+fn migration_error(err: impl Into<crate::error::BoxError>) -> Error {
+    Error::Migration(err.into())
 }
 
 impl Store {

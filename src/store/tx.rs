@@ -29,24 +29,34 @@ pub(crate) use on_backend;
 
 /// Maps a diesel error to the library's error, keeping only diesel's
 /// message (never the row values a driver may put in its details).
+///
+/// The source kept is diesel's error rebuilt from its kind and message
+/// alone: the details, hint, table, column and constraint names are dropped.
 pub(crate) fn db_err(err: DieselError) -> Error {
     match err {
         DieselError::DatabaseError(kind, info) => {
-            let message = info.message().to_owned();
-            match kind {
+            let constraint = matches!(
+                kind,
                 DatabaseErrorKind::UniqueViolation
-                | DatabaseErrorKind::ForeignKeyViolation
-                | DatabaseErrorKind::NotNullViolation
-                | DatabaseErrorKind::CheckViolation => Error::Constraint(message),
-                DatabaseErrorKind::SerializationFailure => Error::Conflict {
+                    | DatabaseErrorKind::ForeignKeyViolation
+                    | DatabaseErrorKind::NotNullViolation
+                    | DatabaseErrorKind::CheckViolation
+            );
+            if matches!(kind, DatabaseErrorKind::SerializationFailure) {
+                return Error::Conflict {
                     record_id: None,
                     expected: None,
                     found: None,
-                },
-                _ => Error::Database(message),
+                };
+            }
+            let message_only = DieselError::DatabaseError(kind, Box::new(info.message().to_owned()));
+            if constraint {
+                Error::Constraint(Box::new(message_only))
+            } else {
+                Error::Database(Box::new(message_only))
             }
         }
-        other => Error::Database(other.to_string()),
+        other => Error::Database(Box::new(other)),
     }
 }
 

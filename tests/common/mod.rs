@@ -6,7 +6,6 @@
 //! skips the PostgreSQL half with a loud message; with `CI=true` it fails.
 #![allow(dead_code)]
 
-pub mod cli;
 pub mod notes;
 
 use std::path::PathBuf;
@@ -233,4 +232,23 @@ pub fn each_backend(test: &str, body: impl Fn(&TestDb)) {
 /// Lower-case hex text (as [`TestDb::hex`] selects it) back to bytes.
 pub fn unhex(text: &str) -> Vec<u8> {
     hex::decode(text).expect("hex")
+}
+
+/// The database refuses every re-wrap (an update moving a record to key
+/// version 2) with the error "interrupted by test".
+pub fn refuse_rewraps_to_version_2(db: &TestDb) {
+    match db.backend {
+        Backend::Sqlite => db.sql(
+            "CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records WHEN NEW.key_version = 2 \
+             BEGIN SELECT RAISE(ABORT, 'interrupted by test'); END",
+        ),
+        _ => {
+            db.sql(
+                "CREATE FUNCTION stop_rewrap() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.key_version = 2 THEN RAISE EXCEPTION 'interrupted by test'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+            );
+            db.sql("CREATE TRIGGER stop_rewrap BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION stop_rewrap()");
+        }
+    }
 }

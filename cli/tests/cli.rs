@@ -2,11 +2,13 @@
 //! one database, on SQLite and on PostgreSQL; tampering; and an import of a
 //! PostgreSQL table killed midway and resumed.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::process::{Command, Stdio};
 
-use common::cli::{fails, json_lines, last_line, ok, BIN};
+use support::{fails, json_lines, last_line, ok, BIN};
 use common::{each_backend, TestDb};
 
 #[test]

@@ -2,9 +2,11 @@
 //! database identity escape hatch, and real processes contending for one
 //! profile's lock; on SQLite and PostgreSQL.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
+mod support;
 
-use common::cli::{fails, json_lines, last_line, ok, run, BIN};
+use support::{fails, json_lines, last_line, ok, run, BIN};
 use common::{each_backend, TestDb};
 
 /// `whoami`'s fingerprint line.

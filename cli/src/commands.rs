@@ -208,7 +208,7 @@ impl Context_<'_> {
     fn profile(&self) -> Result<Profile> {
         let passphrase = self.passphrase()?;
         Profile::load(&self.cli.profile, passphrase.as_deref()).map_err(|err| match err {
-            strongroom::Error::ProfileIo { source, .. }
+            strongroom::Error::Profile(strongroom::ProfileError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
                 anyhow::anyhow!(

@@ -1,9 +1,10 @@
 //! Running the `strongroom` binary as a real process against a test
 //! database, with one profile per named client.
+#![allow(dead_code)]
 
 use std::process::{Command, Output};
 
-use super::TestDb;
+use crate::common::TestDb;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_strongroom");
 
