@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
 use rand::RngCore;
-use strongroom::envelope::{self, FieldContext};
-use strongroom::record;
-use strongroom::signature::RecordHeader;
-use strongroom::wrap::{self, WrapContext};
-use strongroom::{AccessKey, ClientId, EncryptionSecretKey, Identity, RecordId};
+use strongroom::hazmat::envelope::{self, FieldContext};
+use strongroom::hazmat::record;
+use strongroom::hazmat::signature::RecordHeader;
+use strongroom::hazmat::wrap::{self, WrapContext};
+use strongroom::hazmat::{AccessKey, EncryptionSecretKey};
+use strongroom::{ClientId, Identity, RecordId};
 
 const SIZES: [usize; 3] = [16, 200, 4096];
 /// AAD of the same length as the envelope's for `ctx()` (label, version,

@@ -68,7 +68,7 @@ fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
         let share_rows = key_rows(url)? - before;
         let before = key_rows(url)?;
         let t = Instant::now();
-        let revoked = writer.revoke(&record_type, reader.id(), false)?;
+        let revoked = writer.revoke(&record_type, reader.id())?;
         let revoke_time = t.elapsed();
         let revoke_rows = revoked.rows_deleted + revoked.wrapped_keys;
         anyhow::ensure!(

@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!("\n3. the device revokes the backend (its wrapped keys deleted, the key rotated to version 2)");
-    let revoked = device.revoke("heart_rate", backend.id(), false)?;
+    let revoked = device.revoke("heart_rate", backend.id())?;
     println!("  new key version: {:?}", revoked.new_version);
     let later = device.put("heart_rate", &reading(72)?, &plain)?;
     println!(

@@ -96,7 +96,7 @@ uuid_id!(
 
 uuid_id!(
     /// Names a batch of record versions signed together (see
-    /// [`crate::batch`]).
+    /// [`crate::hazmat::batch`]).
     BatchId
 );
 

@@ -5,39 +5,87 @@
 //! data key is sealed under a per-(writer, record type) access key; the
 //! access key is stored only wrapped (HPKE) to the public keys of the clients
 //! allowed to read; every record version is signed by its writer (one
-//! Ed25519 signature per batch of record digests). The database holds
-//! ciphertext, wrapped keys and signatures only.
+//! Ed25519 signature per batch of record digests). The database — SQLite
+//! embedded, or PostgreSQL — holds ciphertext, wrapped keys and signatures
+//! only.
 //!
-//! The byte-level formats are specified in `FORMAT.md`; the threat model is
-//! in `SECURITY.md`.
-//!
-//! # Example
+//! # Derive a model, use its repository
 //! ```
-//! use std::collections::BTreeMap;
-//! use strongroom::{record, AccessKey, BatchId, Identity, RecordId};
-//! use strongroom::signature::RecordHeader;
+//! use serde::{Deserialize, Serialize};
+//! use strongroom::{Client, Sensitive, Store};
 //!
-//! let alice = Identity::generate()?;
-//! let access_key = AccessKey::generate();
-//! let values = BTreeMap::from([("name".to_owned(), b"Ada Lovelace".to_vec())]);
-//! let plain = BTreeMap::from([("clinic".to_owned(), "north".to_owned())]);
-//! let header = RecordHeader {
-//!     record_id: RecordId::random(),
-//!     version: 1,
-//!     record_type: "patient",
-//!     writer_id: alice.client_id(),
-//!     key_version: 1,
-//! };
-//! let batch_id = BatchId::random();
-//! let sealed = record::seal_record(&access_key, header, plain, &values, batch_id, 0)?;
-//! let batch = record::sign_batch(alice.signer(), batch_id, std::slice::from_ref(&sealed))?;
-//! // The batch signature verified first, the record checked against it,
-//! // then every field decrypted.
-//! let verified = batch.verify(alice.client_id(), &alice.public().signing_key)?;
-//! let opened = record::open_record(&sealed, &verified, &access_key)?;
-//! assert_eq!(opened["name"], b"Ada Lovelace");
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! struct Visit { date: String, notes: String }
+//!
+//! #[derive(Debug, Clone, Sensitive)]
+//! #[sensitive(record_type = "patient")]
+//! struct Patient {
+//!     clinic: String,                    // plain meta: stored in the clear, filterable
+//!     #[sensitive] name: String,         // sealed under its own data key
+//!     #[sensitive] history: Vec<Visit>,  // any serde type, sealed as JSON
+//! }
+//!
+//! let store = Store::open("sqlite::memory:")?;               // or sqlite://PATH, postgres://…
+//! let profile = std::env::temp_dir().join("strongroom-docs-alice.profile");
+//! let alice = Client::open_or_create(&profile, &store)?;     // the identity, created on first use
+//!
+//! let patients = alice.repo::<Patient>();
+//! let saved = patients.insert(Patient {
+//!     clinic: "north".into(),
+//!     name: "Ada Lovelace".into(),
+//!     history: vec![Visit { date: "1843-09-01".into(), notes: "fine".into() }],
+//! })?;                                                        // sealed, signed, stored
+//! let mut ada = patients.get(saved.id())?;                    // verified, then decrypted
+//! ada.name = "Ada King".into();
+//! let ada = patients.update(ada)?;                            // a stale version is Error::Conflict
+//! let north = patients.query().filter(|p| p.clinic("north")).fetch()?;
+//! assert_eq!(north.records[0].version(), ada.version());
+//! # std::fs::remove_file(&profile).ok();
 //! # Ok::<(), strongroom::Error>(())
 //! ```
+//!
+//! # The key-value API underneath
+//! The repository is a typed front over [`Client`]'s records: a record type,
+//! sealed [`Fields`] (any serde value each) and [`Plain`] meta. The command
+//! line and migration tools use it directly.
+//! ```
+//! use strongroom::{Client, Fields, Plain, Query, Store};
+//!
+//! let store = Store::open("sqlite::memory:")?;
+//! let profile = std::env::temp_dir().join("strongroom-docs-kv.profile");
+//! let client = Client::open_or_create(&profile, &store)?;
+//!
+//! let fields = Fields::new().with("name", "Ada Lovelace")?.with("visits", &[1843, 1852])?;
+//! let plain = Plain::from([("clinic".to_owned(), "north".to_owned())]);
+//! let meta = client.put("patient", &fields, &plain)?;
+//!
+//! let record = client.get(meta.id)?;
+//! assert_eq!(record.field::<String>("name")?, "Ada Lovelace");
+//! let page = client.query(&Query::new().record_type("patient").plain_eq("clinic", "north"))?;
+//! assert_eq!(page.records.len(), 1);
+//! client.delete(meta.id, meta.version)?;
+//! # std::fs::remove_file(&profile).ok();
+//! # Ok::<(), strongroom::Error>(())
+//! ```
+//!
+//! # Map
+//! - **Records:** [`Client`] (write, read, query, share, revoke, rotate,
+//!   import), [`Query`] and [`Page`]; typed: [`Sensitive`] (trait and derive),
+//!   [`Repo`], [`TypedQuery`], [`Stored`].
+//! - **The database:** [`Store`] and [`StoreOptions`] (SQLite or
+//!   PostgreSQL, pooled, embedded migrations).
+//! - **Identity:** [`Identity`], [`PublicIdentity`], [`Fingerprint`]; kept
+//!   in a [`Profile`] file, optionally sealed under a passphrase.
+//! - **Sharing:** [`Client::share`], [`Client::revoke`],
+//!   [`Client::add_authorizer`]; [`Share`] and the outcomes.
+//! - **Errors:** one [`Error`]; every failed cryptographic check is the
+//!   opaque [`Error::Decryption`].
+//! - **[`hazmat`]:** the envelope, key wrapping, signatures and record
+//!   sealing underneath, for interoperable readers and audits — not for
+//!   storing data beside a client.
+//!
+//! The byte-level formats are specified in `FORMAT.md` and the threat model
+//! in `SECURITY.md`, both in the repository.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -45,38 +93,36 @@
 extern crate self as strongroom;
 
 mod cache;
-pub mod client;
-pub mod crypto;
+mod client;
+mod crypto;
 mod error;
 mod format;
-pub mod identity;
+pub mod hazmat;
+mod identity;
 mod ids;
-pub mod model;
-pub mod profile;
-pub mod record;
-pub mod store;
-pub mod typed;
+mod model;
+mod profile;
+use hazmat::record;
+mod store;
+mod typed;
 
-pub use client::{
-    Client, ClientStats, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query, RevokeOutcome,
-    RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome, SkipReason, Skipped,
-};
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use crypto::fingerprint::Fingerprint;
-pub use crypto::keys::{
-    AccessKey, DataKey, EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey,
-    SigningSecretKey, KEY_LEN,
+pub use client::{
+    Client, ClientStats, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query, RevokeOutcome,
+    RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome, SkipReason, Skipped,
+    DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
 };
-pub use crypto::{batch, envelope, signature, wrap};
+pub use crypto::fingerprint::Fingerprint;
+pub use crypto::keys::{EncryptionPublicKey, SigningPublicKey};
 pub use error::{BoxError, Error, ProfileError, Result};
 pub use identity::{Identity, PublicIdentity};
 pub use ids::{BatchId, ClientId, DatabaseId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
-pub use profile::{Profile, ProfileOptions};
-pub use store::{Backend, MigrationStatus, Store, StoreOptions};
+pub use profile::{PeerTrust, Profile, ProfileOptions, PROFILE_VERSION};
+pub use store::{redacted_url, Backend, MigrationStatus, Store, StoreOptions};
 pub use strongroom_derive::Sensitive;
 pub use typed::{PlainValue, Repo, Sensitive, Stored, TypedPage, TypedQuery};

@@ -88,8 +88,10 @@ impl fmt::Debug for Fields {
     }
 }
 
-/// A record to write: its type, sensitive fields and plain meta.
+/// A record to write: its type, sensitive fields and plain meta. Built
+/// with [`NewRecord::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NewRecord {
     /// The record type.
     pub record_type: String,

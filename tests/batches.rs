@@ -6,8 +6,8 @@
 mod common;
 
 use common::{each_backend, unhex, TestDb};
-use strongroom::record;
-use strongroom::signature::RecordHeader;
+use strongroom::hazmat::record;
+use strongroom::hazmat::signature::RecordHeader;
 use strongroom::{
     BatchId, Client, Error, Fields, NewRecord, Plain, Profile, Query, RecordId, SkipReason, Store,
 };
@@ -223,7 +223,7 @@ fn own_access_key(
     db: &TestDb,
     writer: &Client,
     identity: &strongroom::Identity,
-) -> strongroom::AccessKey {
+) -> strongroom::hazmat::AccessKey {
     let stored = db
         .texts(&format!(
             "SELECT {1} AS t FROM access_keys WHERE writer_id = {0} AND reader_id = {0} \
@@ -235,20 +235,20 @@ fn own_access_key(
     // The column holds the body of the "srk1." text form.
     let eak = format!(
         "{}{}",
-        strongroom::wrap::PREFIX,
+        strongroom::hazmat::wrap::PREFIX,
         base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             unhex(&stored)
         )
     );
-    let ctx = strongroom::wrap::WrapContext {
+    let ctx = strongroom::hazmat::wrap::WrapContext {
         writer_id: writer.id(),
         record_type: "note",
         key_version: 1,
         reader_id: writer.id(),
         wrapper_id: writer.id(),
     };
-    strongroom::wrap::unwrap_access_key(
+    strongroom::hazmat::wrap::unwrap_access_key(
         &eak,
         &ctx,
         identity.encryption_secret(),

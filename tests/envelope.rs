@@ -4,8 +4,9 @@
 
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-use strongroom::envelope::{self, Envelope, FieldContext};
-use strongroom::{AccessKey, ClientId, Error, RecordId};
+use strongroom::hazmat::envelope::{self, Envelope, FieldContext};
+use strongroom::hazmat::AccessKey;
+use strongroom::{ClientId, Error, RecordId};
 
 /// Opens an envelope given in its text form (`srf1.` + base64url): the
 /// tampering below works on the text, as a user handling exports would.

@@ -23,13 +23,11 @@ use orion::hazardous::hpke::{ModeAuth, DHKEM_X25519_SHA256_CHACHA20};
 use orion::hazardous::kem::x25519_hkdf_sha256::{PrivateKey, PublicKey};
 use std::collections::BTreeMap;
 
-use strongroom::envelope::{self, Envelope, FieldContext};
-use strongroom::signature::{self, GrantKind, RecordSigner, ShareGrant};
-use strongroom::wrap::{self, WrapContext};
-use strongroom::{
-    AccessKey, Client, ClientId, EncryptionPublicKey, EncryptionSecretKey, Error, Fields, Plain,
-    Query, RecordId, SigningSecretKey,
-};
+use strongroom::hazmat::envelope::{self, Envelope, FieldContext};
+use strongroom::hazmat::signature::{self, GrantKind, RecordSigner, ShareGrant};
+use strongroom::hazmat::wrap::{self, WrapContext};
+use strongroom::hazmat::{AccessKey, EncryptionSecretKey, SigningSecretKey};
+use strongroom::{Client, ClientId, EncryptionPublicKey, Error, Fields, Plain, Query, RecordId};
 
 type Hpke = ModeAuth<DHKEM_X25519_SHA256_CHACHA20>;
 
@@ -543,7 +541,7 @@ fn the_sealed_fields_column_is_the_encoding_format_md_specifies() {
     ]
     .concat();
     assert_eq!(
-        strongroom::record::encode_fields(&one).unwrap(),
+        strongroom::hazmat::record::encode_fields(&one).unwrap(),
         expected_one
     );
     // Two fields, given out of order: written sorted by name.
@@ -563,12 +561,15 @@ fn the_sealed_fields_column_is_the_encoding_format_md_specifies() {
         bc,
     ]
     .concat();
-    let encoded = strongroom::record::encode_fields(&two).unwrap();
+    let encoded = strongroom::hazmat::record::encode_fields(&two).unwrap();
     assert_eq!(encoded, expected_two);
-    assert_eq!(strongroom::record::decode_fields(&encoded).unwrap(), two);
+    assert_eq!(
+        strongroom::hazmat::record::decode_fields(&encoded).unwrap(),
+        two
+    );
     // No sensitive field: the version byte alone.
     assert_eq!(
-        strongroom::record::encode_fields(&BTreeMap::new()).unwrap(),
+        strongroom::hazmat::record::encode_fields(&BTreeMap::new()).unwrap(),
         unhex("01")
     );
     // The same entries in the wrong order are refused.
@@ -576,7 +577,7 @@ fn the_sealed_fields_column_is_the_encoding_format_md_specifies() {
     swapped.extend_from_slice(&expected_two[1 + 2 + 1 + 4 + 112..]);
     swapped.extend_from_slice(&expected_two[1..1 + 2 + 1 + 4 + 112]);
     assert!(matches!(
-        strongroom::record::decode_fields(&swapped),
+        strongroom::hazmat::record::decode_fields(&swapped),
         Err(Error::Decryption)
     ));
 }

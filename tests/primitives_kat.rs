@@ -5,7 +5,7 @@
 //! record digests.
 
 use ed25519_dalek::{Signer, Verifier};
-use strongroom::SigningSecretKey;
+use strongroom::hazmat::SigningSecretKey;
 
 const VECTORS: &str = include_str!("vectors/rfc8032-ed25519-and-rfc7693-blake2b.txt");
 

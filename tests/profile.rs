@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use strongroom::profile::{Profile, ProfileOptions, PROFILE_VERSION};
 use strongroom::{Error, Identity};
+use strongroom::{Profile, ProfileOptions, PROFILE_VERSION};
 
 /// A named edit of a profile's JSON.
 type JsonEdit = Box<dyn Fn(&mut serde_json::Value)>;
@@ -17,10 +17,7 @@ fn temp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
 }
 
 fn sealed_options(passphrase: &str) -> ProfileOptions<'_> {
-    ProfileOptions {
-        name: Some("alice"),
-        passphrase: Some(passphrase),
-    }
+    ProfileOptions::named("alice").passphrase(passphrase)
 }
 
 /// Applies each edit to a fresh copy of `original` (a profile sealed under
@@ -31,7 +28,10 @@ fn assert_each_edit_is_detected(path: &Path, original: &[u8], edits: Vec<(&str, 
         edit_json(path, edit);
         let err = Profile::load(path, Some("pass phrase")).unwrap_err();
         assert!(
-            matches!(err, Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })),
+            matches!(
+                err,
+                Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })
+            ),
             "{what}: {err:?}"
         );
     }
@@ -97,7 +97,10 @@ fn create_refuses_to_overwrite() {
     let path = temp_path(&dir, "p.profile");
     let first = Profile::create(&path, ProfileOptions::default()).unwrap();
     let err = Profile::create(&path, ProfileOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Profile(strongroom::ProfileError::Exists { .. })), "{err:?}");
+    assert!(
+        matches!(err, Error::Profile(strongroom::ProfileError::Exists { .. })),
+        "{err:?}"
+    );
     let still = Profile::load(&path, None).unwrap();
     assert_eq!(still.identity().client_id(), first.identity().client_id());
 }
@@ -120,9 +123,21 @@ fn sealed_profile_round_trip_and_passphrase_errors() {
     assert_eq!(loaded.identity().public(), created.identity().public());
 
     let err = Profile::load(&path, Some("wrong horse")).unwrap_err();
-    assert!(matches!(err, Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })
+        ),
+        "{err:?}"
+    );
     let err = Profile::load(&path, None).unwrap_err();
-    assert!(matches!(err, Error::Profile(strongroom::ProfileError::PassphraseRequired { .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Profile(strongroom::ProfileError::PassphraseRequired { .. })
+        ),
+        "{err:?}"
+    );
     assert!(!err.to_string().contains("horse"));
 }
 
@@ -172,9 +187,9 @@ fn truncated_profiles_are_malformed_never_a_panic() {
         );
         Profile::create(
             &path,
-            ProfileOptions {
-                name: Some("a"),
-                passphrase,
+            match passphrase {
+                Some(passphrase) => ProfileOptions::named("a").passphrase(passphrase),
+                None => ProfileOptions::named("a"),
             },
         )
         .unwrap();
@@ -183,7 +198,10 @@ fn truncated_profiles_are_malformed_never_a_panic() {
             fs::write(&path, &bytes[..len]).unwrap();
             let err = Profile::load(&path, passphrase).unwrap_err();
             assert!(
-                matches!(err, Error::Profile(strongroom::ProfileError::Malformed { .. })),
+                matches!(
+                    err,
+                    Error::Profile(strongroom::ProfileError::Malformed { .. })
+                ),
                 "len {len}: {err:?}"
             );
         }
@@ -234,7 +252,10 @@ fn edited_plain_profiles_are_malformed() {
         edit_json(&path, edit);
         let err = Profile::load(&path, None).unwrap_err();
         assert!(
-            matches!(err, Error::Profile(strongroom::ProfileError::Malformed { .. })),
+            matches!(
+                err,
+                Error::Profile(strongroom::ProfileError::Malformed { .. })
+            ),
             "{what}: {err:?}"
         );
     }
@@ -271,7 +292,10 @@ fn unknown_versions_are_reported_as_such() {
 fn missing_profile_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = Profile::load(temp_path(&dir, "absent"), None).unwrap_err();
-    assert!(matches!(err, Error::Profile(strongroom::ProfileError::Io { .. })), "{err:?}");
+    assert!(
+        matches!(err, Error::Profile(strongroom::ProfileError::Io { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -376,7 +400,7 @@ fn full_sealed_profile(dir: &tempfile::TempDir) -> (PathBuf, strongroom::Databas
     let mut profile = Profile::load(&path, Some("pass phrase")).unwrap();
     profile.pin(peer.public()).unwrap();
     profile
-        .set_peer_trust(strongroom::profile::PeerTrust::Verified)
+        .set_peer_trust(strongroom::PeerTrust::Verified)
         .unwrap();
     (path, store.database_id().unwrap())
 }
@@ -695,7 +719,9 @@ fn a_version_1_profile_is_read_and_upgraded_without_its_url_marks() {
     });
     assert!(matches!(
         Profile::load(&path, Some("pass phrase")),
-        Err(Error::Profile(strongroom::ProfileError::WrongPassphrase { .. }))
+        Err(Error::Profile(
+            strongroom::ProfileError::WrongPassphrase { .. }
+        ))
     ));
     fs::write(&path, &original).unwrap();
     // Its next change saves it as version 2.

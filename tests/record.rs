@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use strongroom::batch::{BatchId, SignedBatch, VerifiedBatch};
-use strongroom::envelope::Envelope;
-use strongroom::record::{self, RecordProof, SealedRecord};
-use strongroom::signature::{RecordHeader, SignedContent};
-use strongroom::{envelope, AccessKey, ClientId, Error, Identity, RecordId};
+use strongroom::hazmat::batch::{SignedBatch, VerifiedBatch};
+use strongroom::hazmat::envelope::Envelope;
+use strongroom::hazmat::record::{self, RecordProof, SealedRecord};
+use strongroom::hazmat::signature::{RecordHeader, SignedContent};
+use strongroom::hazmat::{envelope, AccessKey};
+use strongroom::BatchId;
+use strongroom::{ClientId, Error, Identity, RecordId};
 
 fn values() -> BTreeMap<String, Vec<u8>> {
     BTreeMap::from([
@@ -100,7 +102,7 @@ fn round_trip_a_batch_of_records() {
     assert_eq!(batch.len(), 3);
     assert!(batch
         .signature_text()
-        .starts_with(strongroom::batch::PREFIX));
+        .starts_with(strongroom::hazmat::batch::PREFIX));
     let checked = verified(&batch, &alice);
     for record in &records {
         assert_eq!(
@@ -133,7 +135,7 @@ fn a_batch_stores_and_parses_back() {
         values()
     );
     // No digest, a part of one, more digests than a batch may hold.
-    let too_many = vec![0u8; (strongroom::batch::MAX_RECORDS + 1) * 32];
+    let too_many = vec![0u8; (strongroom::hazmat::batch::MAX_RECORDS + 1) * 32];
     let digests = batch.digests_bytes();
     for bad in [&[][..], &digests[..31], &digests[..40], &too_many] {
         assert!(

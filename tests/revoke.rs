@@ -44,21 +44,21 @@ fn revoking_a_client_that_holds_no_share_is_an_error_naming_it() {
             // shared with: an error naming it, and nothing changes — no new
             // key version, and bob still reads.
             let typo = ClientId::random();
-            assert_not_shared(alice.revoke("note", typo, true), typo);
-            assert_not_shared(alice.revoke("note", carol.id(), false), carol.id());
-            let err = alice.revoke("note", typo, false).unwrap_err();
+            assert_not_shared(alice.revoke_and_rewrap("note", typo), typo);
+            assert_not_shared(alice.revoke("note", carol.id()), carol.id());
+            let err = alice.revoke("note", typo).unwrap_err();
             assert!(err.to_string().contains(&typo.to_string()), "{err}");
             assert_eq!(db.count("SELECT COUNT(*) AS n FROM access_keys"), keys);
             assert_eq!(next_version(&alice), 1);
             assert_eq!(read(&bob, old).unwrap(), "n0");
 
             // Revoking the same reader twice: the second is that error.
-            let first = alice.revoke("note", bob.id(), false).unwrap();
+            let first = alice.revoke("note", bob.id()).unwrap();
             assert_eq!(first.new_version, Some(2));
             assert_eq!(first.removed_readers, vec![bob.id()]);
             assert!(first.rewrap.is_none(), "no re-wrap was asked for");
-            assert_not_shared(alice.revoke("note", bob.id(), false), bob.id());
-            assert_not_shared(alice.revoke("note", bob.id(), true), bob.id());
+            assert_not_shared(alice.revoke("note", bob.id()), bob.id());
+            assert_not_shared(alice.revoke_and_rewrap("note", bob.id()), bob.id());
             assert_eq!(next_version(&alice), 2, "rotated once, not twice");
 
             // To rotate anyway, the caller rotates.
@@ -87,7 +87,7 @@ fn revoking_an_authoriser_lists_the_readers_it_shared_with() {
             alice.share("note", frank.id()).unwrap();
             assert_eq!(read(&erin, old).unwrap(), "n0");
 
-            let outcome = alice.revoke("note", dave.id(), false).unwrap();
+            let outcome = alice.revoke("note", dave.id()).unwrap();
             assert_eq!(outcome.removed_readers, vec![dave.id(), erin.id()]);
             let later = alice.put("note", &note("later"), &Plain::new()).unwrap().id;
             assert!(matches!(
@@ -99,7 +99,7 @@ fn revoking_an_authoriser_lists_the_readers_it_shared_with() {
                 Err(Error::AccessDenied { .. })
             ));
             assert_eq!(read(&frank, later).unwrap(), "later", "frank remains");
-            assert_not_shared(alice.revoke("note", erin.id(), false), erin.id());
+            assert_not_shared(alice.revoke("note", erin.id()), erin.id());
         },
     );
 }
@@ -128,7 +128,7 @@ fn revoke_with_rewrap_returns_the_committed_outcome() {
             db.id(ids[5])
         ));
 
-        let outcome = alice.revoke("note", bob.id(), true).unwrap();
+        let outcome = alice.revoke_and_rewrap("note", bob.id()).unwrap();
         assert_eq!(outcome.new_version, Some(2));
         assert_eq!(outcome.removed_readers, vec![bob.id()]);
         let report = outcome.rewrap.expect("a re-wrap was asked for");
@@ -168,7 +168,7 @@ fn an_interrupted_rewrap_after_a_revocation_is_reported_not_raised() {
             let ids = notes(&alice, 3);
             alice.share("note", bob.id()).unwrap();
             refuse_rewraps_to_version_2(db);
-            let outcome = alice.revoke("note", bob.id(), true).unwrap();
+            let outcome = alice.revoke_and_rewrap("note", bob.id()).unwrap();
             // The revocation is committed...
             assert_eq!(outcome.new_version, Some(2));
             assert_eq!(outcome.removed_readers, vec![bob.id()]);

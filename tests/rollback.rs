@@ -9,7 +9,7 @@
 mod common;
 
 use common::{each_backend, TestDb};
-use strongroom::profile::PeerTrust;
+use strongroom::PeerTrust;
 use strongroom::{Backend, Client, Error, Fields, Fingerprint, Identity, Plain, Query, Store};
 
 const KEY_TABLES: [&str; 3] = ["access_keys", "key_heads", "policies"];
@@ -60,7 +60,7 @@ fn revoked_then_restored(db: &TestDb, store: &Store) -> (Client, Client) {
         "before the revocation"
     );
     snapshot_key_tables(db);
-    let revoked = alice.revoke("patient", bob.id(), false).unwrap();
+    let revoked = alice.revoke("patient", bob.id()).unwrap();
     assert_eq!(revoked.new_version, Some(2));
     restore_key_tables(db);
     (alice, bob)
@@ -131,10 +131,7 @@ fn a_second_process_on_the_profile_sees_the_first_ones_rotation() {
             alice1.share("patient", bob.id()).unwrap();
             snapshot_key_tables(db);
             assert_eq!(
-                alice1
-                    .revoke("patient", bob.id(), false)
-                    .unwrap()
-                    .new_version,
+                alice1.revoke("patient", bob.id()).unwrap().new_version,
                 Some(2)
             );
             restore_key_tables(db);

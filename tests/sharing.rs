@@ -5,9 +5,9 @@
 mod common;
 
 use common::{each_backend, unhex, TestDb};
+use strongroom::hazmat::{record, AccessKey};
 use strongroom::{
-    record, AccessKey, Client, ClientId, Error, Fields, NewRecord, Plain, Profile, Query,
-    ShareKind, SkipReason,
+    Client, ClientId, Error, Fields, NewRecord, Plain, Profile, Query, ShareKind, SkipReason,
 };
 
 fn client(db: &TestDb, name: &str) -> Client {
@@ -166,7 +166,7 @@ fn a_revoked_reader_with_a_warm_cache_cannot_read_later_records() {
             assert_eq!(read(&bob, old).unwrap(), "before");
             assert_eq!(bob.stats().cached_keys, 1, "bob's cache is warm");
 
-            let outcome = alice.revoke("note", bob.id(), false).unwrap();
+            let outcome = alice.revoke("note", bob.id()).unwrap();
             assert_eq!(outcome.new_version, Some(2));
             assert_eq!(outcome.wrapped_keys, 2, "alice and carol get version 2");
             let new = write(&alice, "note", "after");
@@ -208,7 +208,7 @@ fn rewrapping_existing_records_puts_them_out_of_a_revoked_readers_reach() {
             let before = stored_values(db);
             assert_eq!(before.len(), 25, "one value per record");
 
-            alice.revoke("note", bob.id(), false).unwrap();
+            alice.revoke("note", bob.id()).unwrap();
             // Resumable batches of 10: three transactions for 25 records.
             let done = alice.rewrap_existing("note", 10).unwrap();
             assert_eq!((done.rewrapped, done.invalid, done.batches), (25, 0, 3));
@@ -268,7 +268,7 @@ fn tamper_one(db: &TestDb, statement: &str) {
 fn wrapped_key_bytes(wrapped: &str) -> Vec<u8> {
     use base64::Engine;
     let body = wrapped
-        .strip_prefix(strongroom::wrap::PREFIX)
+        .strip_prefix(strongroom::hazmat::wrap::PREFIX)
         .expect("srk1. text");
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body)
@@ -280,7 +280,7 @@ fn wrapped_key_text(stored: &[u8]) -> String {
     use base64::Engine;
     format!(
         "{}{}",
-        strongroom::wrap::PREFIX,
+        strongroom::hazmat::wrap::PREFIX,
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stored)
     )
 }
@@ -409,25 +409,25 @@ fn a_reader_never_learns_another_readers_wrapped_key() {
         // open it: it is wrapped to Carol's key.
         let carols_row = wrapped_key_of(db, &alice, &carol, "note", 1);
         let bob_secret = Profile::load(db.profile("bob"), None).unwrap();
-        let ctx = strongroom::wrap::WrapContext {
+        let ctx = strongroom::hazmat::wrap::WrapContext {
             writer_id: alice.id(),
             record_type: "note",
             key_version: 1,
             reader_id: carol.id(),
             wrapper_id: alice.id(),
         };
-        let result = strongroom::wrap::unwrap_access_key(
+        let result = strongroom::hazmat::wrap::unwrap_access_key(
             &carols_row,
             &ctx,
             bob_secret.identity().encryption_secret(),
             &alice.public().encryption_key,
         );
         assert!(matches!(result, Err(Error::Decryption)));
-        let as_bob = strongroom::wrap::WrapContext {
+        let as_bob = strongroom::hazmat::wrap::WrapContext {
             reader_id: bob.id(),
             ..ctx
         };
-        let result = strongroom::wrap::unwrap_access_key(
+        let result = strongroom::hazmat::wrap::unwrap_access_key(
             &carols_row,
             &as_bob,
             bob_secret.identity().encryption_secret(),
@@ -450,7 +450,7 @@ fn a_reader_holding_the_key_cannot_forge_the_writers_records() {
             // wrote it, signed with his own key; he plants it in the database.
             let key = unwrap_as(db, "bob", &bob, &alice, "note", 1);
             let bob_profile = Profile::load(db.profile("bob"), None).unwrap();
-            let header = strongroom::signature::RecordHeader {
+            let header = strongroom::hazmat::signature::RecordHeader {
                 record_id: strongroom::RecordId::random(),
                 version: 1,
                 record_type: "note",
@@ -511,14 +511,14 @@ fn unwrap_as(
 ) -> AccessKey {
     let row = wrapped_key_of(db, writer, reader, record_type, version);
     let profile = Profile::load(db.profile(profile), None).unwrap();
-    let ctx = strongroom::wrap::WrapContext {
+    let ctx = strongroom::hazmat::wrap::WrapContext {
         writer_id: writer.id(),
         record_type,
         key_version: version,
         reader_id: reader.id(),
         wrapper_id: writer.id(),
     };
-    strongroom::wrap::unwrap_access_key(
+    strongroom::hazmat::wrap::unwrap_access_key(
         &row,
         &ctx,
         profile.identity().encryption_secret(),
@@ -542,14 +542,14 @@ fn plant_wrapped_key(
     key: &AccessKey,
 ) {
     let wrapper_profile = Profile::load(db.profile(wrapper_profile), None).unwrap();
-    let ctx = strongroom::wrap::WrapContext {
+    let ctx = strongroom::hazmat::wrap::WrapContext {
         writer_id: writer.id(),
         record_type,
         key_version: version,
         reader_id: reader.id(),
         wrapper_id: wrapper.id(),
     };
-    let wrapped = strongroom::wrap::wrap_access_key(
+    let wrapped = strongroom::hazmat::wrap::wrap_access_key(
         key,
         &ctx,
         &reader.public().encryption_key,
@@ -633,7 +633,7 @@ fn two_os_processes_share_through_postgres() {
         run_child("read", &db.url, &bob_profile, &old.to_string()),
         "ok:for bob"
     );
-    alice.revoke("note", bob_id, false).unwrap();
+    alice.revoke("note", bob_id).unwrap();
     let new = write(&alice, "note", "not for bob");
     assert_eq!(
         run_child("read", &db.url, &bob_profile, &new.to_string()),
@@ -721,7 +721,7 @@ fn a_rolled_back_key_head_does_not_readmit_a_revoked_reader() {
             let (alice, bob) = (client(db, "alice"), client(db, "bob"));
             write(&alice, "note", "v1 era");
             alice.share("note", bob.id()).unwrap();
-            alice.revoke("note", bob.id(), false).unwrap();
+            alice.revoke("note", bob.id()).unwrap();
             // Bob, still holding version 1, moves the head back.
             tamper_one(
                 db,
@@ -785,7 +785,7 @@ fn rotation_wraps_only_to_readers_with_valid_grants_and_survives_junk_rows() {
                 db.id(ClientId::random()),
                 db.blob(b"junk")
             ));
-            let outcome = alice.revoke("note", bob.id(), false).unwrap();
+            let outcome = alice.revoke("note", bob.id()).unwrap();
             assert_eq!(outcome.wrapped_keys, 2, "alice and carol only");
             let later = write(&alice, "note", "v2");
             let err = read(&mallory, later).unwrap_err();
@@ -864,7 +864,7 @@ fn the_writers_own_key_is_only_taken_from_itself() {
             "Bob's key is never used"
         );
         assert!(matches!(
-            alice.revoke("note", alice.id(), false),
+            alice.revoke("note", alice.id()),
             Err(Error::InvalidInput(_))
         ));
         assert!(matches!(
@@ -908,14 +908,14 @@ fn a_rotation_wraps_to_the_key_in_the_grant_not_the_one_the_database_serves() {
             );
             let row = wrapped_key_of(db, &alice, &carol, "note", 2);
             let mallory_profile = Profile::load(db.profile("mallory"), None).unwrap();
-            let ctx = strongroom::wrap::WrapContext {
+            let ctx = strongroom::hazmat::wrap::WrapContext {
                 writer_id: alice.id(),
                 record_type: "note",
                 key_version: 2,
                 reader_id: carol.id(),
                 wrapper_id: alice.id(),
             };
-            let result = strongroom::wrap::unwrap_access_key(
+            let result = strongroom::hazmat::wrap::unwrap_access_key(
                 &row,
                 &ctx,
                 mallory_profile.identity().encryption_secret(),

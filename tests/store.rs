@@ -381,7 +381,7 @@ fn queries_filter_order_and_paginate() {
 
         // Meta only: nothing decrypted, signatures still checked.
         let page = alice
-            .query(&Query::new().record_type("invoice").with_data(false))
+            .query(&Query::new().record_type("invoice").meta_only())
             .unwrap();
         assert_eq!(page.records.len(), 1);
         assert!(!page.records[0].has_data());
@@ -636,13 +636,13 @@ fn tampered_rows_are_the_opaque_error_and_skipped_in_queries() {
             // sealed-fields column); b: a malformed sealed-fields column (its
             // last envelope cut short); c: a plain meta value changed in the
             // clear.
-            let mut map = strongroom::record::decode_fields(&stored_data(db, a)).unwrap();
+            let mut map = strongroom::hazmat::record::decode_fields(&stored_data(db, a)).unwrap();
             let name = map.remove("name").unwrap();
             let national_id = map.remove("national_id").unwrap();
             map.insert("name".into(), national_id);
             map.insert("national_id".into(), name);
-            let swapped = strongroom::record::encode_fields(&map).unwrap();
-            assert!(strongroom::record::decode_fields(&swapped).is_ok());
+            let swapped = strongroom::hazmat::record::encode_fields(&map).unwrap();
+            assert!(strongroom::hazmat::record::decode_fields(&swapped).is_ok());
             db.sql(&format!(
                 "UPDATE records SET sealed_fields = {} WHERE record_id = {}",
                 db.blob(&swapped),
@@ -650,7 +650,7 @@ fn tampered_rows_are_the_opaque_error_and_skipped_in_queries() {
             ));
             let mut truncated = stored_data(db, b);
             truncated.pop();
-            assert!(strongroom::record::decode_fields(&truncated).is_err());
+            assert!(strongroom::hazmat::record::decode_fields(&truncated).is_err());
             db.sql(&format!(
                 "UPDATE records SET sealed_fields = {} WHERE record_id = {}",
                 db.blob(&truncated),
@@ -734,10 +734,7 @@ fn invalid_input_is_refused_before_anything_is_written() {
 
 #[test]
 fn unreachable_database_names_the_target_but_never_the_password() {
-    let options = StoreOptions {
-        connection_timeout: std::time::Duration::from_secs(2),
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions::default().connection_timeout(std::time::Duration::from_secs(2));
     let err =
         Store::open_with("postgres://alice:s3cr3t-pw@127.0.0.1:1/ledger", options).unwrap_err();
     let text = err.to_string();
@@ -762,14 +759,7 @@ const MIGRATIONS: usize = 1;
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {
     each_backend("migrations_report_their_status_and_can_be_skipped", |db| {
-        let bare = Store::open_with(
-            &db.url,
-            StoreOptions {
-                run_migrations: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap();
+        let bare = Store::open_with(&db.url, StoreOptions::default().without_migrations()).unwrap();
         let status = bare.migration_status().unwrap();
         assert!(status.applied.is_empty());
         assert_eq!(status.pending.len(), MIGRATIONS);

@@ -1,8 +1,9 @@
 //! Access-key wrapping (HPKE auth mode): round trip and tamper tests. Every
 //! failure must be the opaque `Error::Decryption`.
 
-use strongroom::wrap::{self, WrapContext};
-use strongroom::{AccessKey, ClientId, EncryptionSecretKey, Error};
+use strongroom::hazmat::wrap::{self, WrapContext};
+use strongroom::hazmat::{AccessKey, EncryptionSecretKey};
+use strongroom::{ClientId, Error};
 
 struct Party {
     id: ClientId,

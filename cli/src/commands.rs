@@ -4,7 +4,7 @@ use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use strongroom::profile::PeerTrust;
+use strongroom::PeerTrust;
 use strongroom::{
     Client, ClientId, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId,
     RewrapReport, Store, StoreOptions,
@@ -91,7 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let client = ctx.client()?;
             let reader = parse_client_id(from)?;
-            let outcome = match client.revoke(record_type, reader, false) {
+            let outcome = match client.revoke(record_type, reader) {
                 Ok(outcome) => outcome,
                 Err(strongroom::Error::NotShared { .. }) if *rotate_anyway => {
                     eprintln!(
@@ -239,13 +239,12 @@ impl Context_<'_> {
     fn init(&self, name: Option<&str>) -> Result<()> {
         let passphrase = self.passphrase()?;
         let store = self.store()?;
-        let profile = Profile::create(
-            &self.cli.profile,
-            ProfileOptions {
-                name,
-                passphrase: passphrase.as_deref(),
-            },
-        )?;
+        let profile = Profile::create(&self.cli.profile, {
+            let mut options = ProfileOptions::default();
+            options.name = name;
+            options.passphrase = passphrase.as_deref();
+            options
+        })?;
         let client = Client::from_profile(profile, &store)?;
         eprintln!(
             "created profile {} and registered in {}",
@@ -257,10 +256,7 @@ impl Context_<'_> {
     }
 
     fn migrate(&self, status: bool) -> Result<()> {
-        let options = StoreOptions {
-            run_migrations: false,
-            ..StoreOptions::default()
-        };
+        let options = StoreOptions::default().without_migrations();
         let store = Store::open_with(&self.cli.db, options)?;
         if status {
             let status = store.migration_status()?;
@@ -321,9 +317,10 @@ impl Context_<'_> {
             return Err(Usage("--limit must be at least 1".into()).into());
         }
         let client = self.client()?;
-        let mut query = Query::new()
-            .with_data(data)
-            .limit(limit.min(strongroom::client::MAX_PAGE_SIZE));
+        let mut query = Query::new().limit(limit.min(strongroom::MAX_PAGE_SIZE));
+        if !data {
+            query = query.meta_only();
+        }
         if let Some(record_type) = record_type {
             query = query.record_type(record_type);
         }
@@ -412,13 +409,10 @@ impl Context_<'_> {
     /// never fails (an interruption is in the report).
     fn rewrap(&self, client: &Client, record_type: &str) -> RewrapReport {
         let bar = progress::bar(None, "re-wrapping");
-        let report = client.rewrap_existing_report(
-            record_type,
-            strongroom::client::DEFAULT_REWRAP_BATCH,
-            |done| {
+        let report =
+            client.rewrap_existing_report(record_type, strongroom::DEFAULT_REWRAP_BATCH, |done| {
                 bar.set_position(done.rewrapped as u64);
-            },
-        );
+            });
         bar.finish_and_clear();
         if report.done.invalid > 0 {
             eprintln!(

@@ -59,7 +59,7 @@ impl Source {
             let mut conn = PgConnection::establish(url).map_err(|err| {
                 anyhow::anyhow!(
                     "cannot connect to the source {}: {err}",
-                    strongroom::store::redacted_url(url)
+                    strongroom::redacted_url(url)
                 )
             })?;
             diesel::sql_query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
@@ -127,7 +127,7 @@ fn source_key(client: &Client, from: &str, table: &str) -> Result<String> {
                 .with_context(|| format!("the source database {path}"))?
                 .display()
         ),
-        None => strongroom::store::redacted_url(from),
+        None => strongroom::redacted_url(from),
     };
     Ok(format!("{}:{database}#{table}", client.id()))
 }
@@ -207,10 +207,10 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
         let mut batch = Vec::with_capacity(rows.len());
         for row in &rows {
             let (source_id, values) = plan.parse(row)?;
-            batch.push(ImportRow {
+            batch.push(ImportRow::new(
                 source_id,
-                record: plan.record(&args.record_type, &values)?,
-            });
+                plan.record(&args.record_type, &values)?,
+            ));
         }
         let outcome = client.import_batch(&plan.source_key, &batch)?;
         imported += outcome.imported;

@@ -8,8 +8,8 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::{fails, json_lines, last_line, ok, BIN};
 use common::{each_backend, TestDb};
+use support::{bin, fails, json_lines, last_line, ok};
 
 #[test]
 fn a_two_client_session() {
@@ -276,7 +276,7 @@ fn a_postgres_import_killed_midway_resumes_to_exactly_every_row() {
         "500",
     ];
     // Start the import and kill it (SIGKILL) once some batches are in.
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(["--db", &db.url, "--profile"])
         .arg(db.profile("importer"))
         .args(args)

@@ -6,8 +6,8 @@
 mod common;
 mod support;
 
-use support::{fails, json_lines, last_line, ok, run, BIN};
 use common::{each_backend, TestDb};
+use support::{bin, fails, json_lines, last_line, ok, run};
 
 /// `whoami`'s fingerprint line.
 fn fingerprint(db: &TestDb, profile: &str) -> String {
@@ -127,7 +127,7 @@ fn processes_contending_for_one_profile_lose_no_mark() {
         // type: each raises a mark under the profile's lock.
         let children: Vec<_> = (0..8)
             .map(|i| {
-                std::process::Command::new(BIN)
+                std::process::Command::new(bin())
                     .args(["--db", &db.url, "--profile"])
                     .arg(db.profile("alice"))
                     .args(["write", &format!("type{i}"), "-f", "x=y"])

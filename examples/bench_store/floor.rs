@@ -38,8 +38,9 @@ use ed25519_dalek::{Signer, SigningKey};
 use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
 use orion::hazardous::hash::blake2::blake2b::Blake2b;
 use rand::RngCore;
-use strongroom::wrap::{self, WrapContext};
-use strongroom::{AccessKey, ClientId, EncryptionSecretKey};
+use strongroom::hazmat::wrap::{self, WrapContext};
+use strongroom::hazmat::{AccessKey, EncryptionSecretKey};
+use strongroom::ClientId;
 
 /// The records a batch signature covers (as strongroom writes them).
 const BATCH: usize = 200;

@@ -764,7 +764,7 @@ fn run(
 /// is unchanged (a lock and a `stat`) and when another process has just
 /// written it (a read, parse and merge).
 fn profile_reread_cost(dir: &std::path::Path) -> anyhow::Result<(Duration, Duration)> {
-    use strongroom::profile::{PeerTrust, Profile, ProfileOptions};
+    use strongroom::{PeerTrust, Profile, ProfileOptions};
     let path = dir.join("reread.profile");
     Profile::create(&path, ProfileOptions::named("reread"))?;
     let mut reader = Profile::load(&path, None)?;

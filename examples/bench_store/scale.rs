@@ -220,10 +220,7 @@ fn scale(
     // The keyset, walked once without decrypting (records still verified)
     // to find where its last full page starts.
     let walk = Instant::now();
-    let mut query = Query::new()
-        .record_type("patient")
-        .limit(PAGE)
-        .with_data(false);
+    let mut query = Query::new().record_type("patient").limit(PAGE).meta_only();
     let mut end: Option<Cursor> = None;
     let mut start_of_this: Option<Cursor> = None;
     let mut seen = 0;

@@ -11,13 +11,25 @@ use crate::ids::RecordId;
 use crate::model::NewRecord;
 use crate::store::imports;
 
-/// One source row to import.
+/// One source row to import, built with [`ImportRow::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ImportRow {
     /// The row's id in the source table (as text).
     pub source_id: String,
     /// The record it becomes.
     pub record: NewRecord,
+}
+
+impl ImportRow {
+    /// The source row `source_id` (its id in the source table, as text),
+    /// to become `record`.
+    pub fn new(source_id: impl Into<String>, record: NewRecord) -> Self {
+        ImportRow {
+            source_id: source_id.into(),
+            record,
+        }
+    }
 }
 
 /// What one import batch did.

@@ -235,10 +235,10 @@ impl Query {
         self
     }
 
-    /// Decrypt the fields (default) or return meta only (signatures are
-    /// still verified).
-    pub fn with_data(mut self, with_data: bool) -> Self {
-        self.with_data = with_data;
+    /// Return meta only: the fields are not decrypted (signatures are still
+    /// verified). By default a query decrypts every field.
+    pub fn meta_only(mut self) -> Self {
+        self.with_data = false;
         self
     }
 
@@ -270,6 +270,7 @@ pub enum SkipReason {
 
 /// A record a query matched but could not return.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Skipped {
     /// The record's id (`None` if the stored id itself is malformed).
     pub record_id: Option<RecordId>,
@@ -281,6 +282,7 @@ pub struct Skipped {
 
 /// One page of query results.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Page {
     /// The records, verified (and decrypted when asked).
     pub records: Vec<Record>,

@@ -219,21 +219,32 @@ impl Client {
     /// current version; new writes use it. [`RevokeOutcome::removed_readers`]
     /// names every reader whose access went.
     ///
-    /// With `rewrap_existing`, the data keys of existing records are then
-    /// re-wrapped under the new version (see [`Client::rewrap_existing`]).
-    /// That runs after the revocation has committed, so it never turns the
-    /// call into an error: how it went, an interruption included, is in
-    /// [`RevokeOutcome::rewrap`].
+    /// Existing records keep their key version (the revoked reader may have
+    /// read them already); [`Client::revoke_and_rewrap`] also moves them to
+    /// the new one.
     ///
     /// A `reader` that holds nothing of the type here — no policy row and
     /// no wrapped key (never shared with, already revoked, or a mistyped
     /// id) — is [`Error::NotShared`], and nothing changes; to start a new
     /// key version anyway, call [`Client::rotate`].
-    pub fn revoke(
+    pub fn revoke(&self, record_type: &str, reader: ClientId) -> Result<RevokeOutcome> {
+        self.revoke_then(record_type, reader, AfterRevoke::KeepRecords)
+    }
+
+    /// [`Client::revoke`], then re-wraps the data keys of existing records
+    /// under the new version (see [`Client::rewrap_existing`]). The re-wrap
+    /// runs after the revocation has committed, so it never turns the call
+    /// into an error: how it went, an interruption included, is in
+    /// [`RevokeOutcome::rewrap`].
+    pub fn revoke_and_rewrap(&self, record_type: &str, reader: ClientId) -> Result<RevokeOutcome> {
+        self.revoke_then(record_type, reader, AfterRevoke::RewrapRecords)
+    }
+
+    fn revoke_then(
         &self,
         record_type: &str,
         reader: ClientId,
-        rewrap_existing: bool,
+        after: AfterRevoke,
     ) -> Result<RevokeOutcome> {
         validate::record_type(record_type)?;
         if reader == self.id() {
@@ -263,7 +274,7 @@ impl Client {
         })?;
         self.after_rotation(record_type, &outcome, key);
         tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
-        if rewrap_existing && outcome.new_version.is_some() {
+        if after == AfterRevoke::RewrapRecords && outcome.new_version.is_some() {
             let report = self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {});
             if let Some(err) = &report.interrupted {
                 // Held in the outcome, where a caller may not look.
@@ -405,4 +416,11 @@ impl Client {
                 KeyUnavailable::Failed(err) => err,
             })
     }
+}
+
+/// What a revocation does to the records already written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterRevoke {
+    KeepRecords,
+    RewrapRecords,
 }

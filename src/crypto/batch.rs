@@ -25,9 +25,10 @@
 //! # Example
 //! ```
 //! use std::collections::BTreeMap;
-//! use strongroom::batch::{self, BatchId, SignedBatch};
-//! use strongroom::signature::{RecordHeader, RecordSigner, SignedContent};
-//! use strongroom::{ClientId, RecordId, SigningSecretKey};
+//! use strongroom::hazmat::batch::{self, SignedBatch};
+//! use strongroom::hazmat::signature::{RecordHeader, RecordSigner, SignedContent};
+//! use strongroom::{BatchId, ClientId, RecordId};
+//! use strongroom::hazmat::SigningSecretKey;
 //!
 //! let secret = SigningSecretKey::generate();
 //! let signer = RecordSigner::new(&secret)?;
@@ -59,7 +60,7 @@ use crate::crypto::keys::SigningPublicKey;
 use crate::crypto::signature::{RecordSigner, SignedContent};
 use crate::error::{Error, Result};
 use crate::format::{b64, canonical::Canonical};
-pub use crate::ids::BatchId;
+use crate::ids::BatchId;
 use crate::ids::ClientId;
 
 /// The batch signature format version this build writes and reads.

@@ -4,7 +4,7 @@
 //! # Use case
 //! Every sensitive field of every record version is stored as one envelope:
 //! raw bytes in the database (inside the record's sealed-fields column, see
-//! [`crate::record::encode_fields`]), `srf1.` followed by the same bytes in
+//! [`crate::hazmat::record::encode_fields`]), `srf1.` followed by the same bytes in
 //! unpadded base64url as text (CLI, exports, docs). The store calls [`seal_field`] on write and [`open_field`] on read,
 //! after the record's signature has been verified.
 //!
@@ -24,8 +24,9 @@
 //!
 //! # Example
 //! ```
-//! use strongroom::{envelope, AccessKey, ClientId, RecordId};
-//! use strongroom::envelope::FieldContext;
+//! use strongroom::{ClientId, RecordId};
+//! use strongroom::hazmat::{envelope, AccessKey};
+//! use strongroom::hazmat::envelope::FieldContext;
 //!
 //! let ak = AccessKey::generate();
 //! let ctx = FieldContext {

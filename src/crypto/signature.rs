@@ -1,5 +1,5 @@
 //! What a writer signs: the canonical message of a record version (whose
-//! BLAKE2b-256 digest a batch signature covers, see [`crate::batch`]) and
+//! BLAKE2b-256 digest a batch signature covers, see [`crate::hazmat::batch`]) and
 //! share grants, each with Ed25519 (ed25519-dalek).
 //!
 //! # Use case
@@ -19,7 +19,7 @@
 //!
 //! # Example
 //! ```
-//! use strongroom::signature::{self, GrantKind, RecordSigner, ShareGrant};
+//! use strongroom::hazmat::signature::{self, GrantKind, RecordSigner, ShareGrant};
 //! use strongroom::{ClientId, Identity};
 //!
 //! let writer = Identity::generate()?;
@@ -119,7 +119,7 @@ impl RecordSigner {
         })
     }
 
-    /// The Ed25519 key, for [`crate::batch`].
+    /// The Ed25519 key, for [`crate::hazmat::batch`].
     pub(crate) fn dalek(&self) -> &SigningKey {
         &self.key
     }

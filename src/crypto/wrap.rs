@@ -24,8 +24,9 @@
 //!
 //! # Example
 //! ```
-//! use strongroom::{wrap, AccessKey, ClientId, EncryptionSecretKey};
-//! use strongroom::wrap::WrapContext;
+//! use strongroom::ClientId;
+//! use strongroom::hazmat::{wrap, AccessKey, EncryptionSecretKey};
+//! use strongroom::hazmat::wrap::WrapContext;
 //!
 //! let writer = EncryptionSecretKey::generate();
 //! let reader = EncryptionSecretKey::generate();

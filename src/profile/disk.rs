@@ -88,10 +88,12 @@ impl Profile {
     pub(super) fn lock(&self, exclusive: bool) -> Result<std::fs::File> {
         let mut lock_path = self.path.clone().into_os_string();
         lock_path.push(".lock");
-        let io = |source| Error::Profile(ProfileError::Io {
-            path: self.path.clone(),
-            source,
-        });
+        let io = |source| {
+            Error::Profile(ProfileError::Io {
+                path: self.path.clone(),
+                source,
+            })
+        };
         let mut options = std::fs::OpenOptions::new();
         options.create(true).truncate(false).write(true);
         #[cfg(unix)]

@@ -158,8 +158,9 @@ impl Profile {
                     .ok_or_else(|| malformed(&path, "bad sealed keys"))?;
                 let key = match unlock {
                     Unlock::Passphrase(passphrase) => {
-                        let passphrase = passphrase
-                            .ok_or_else(|| Error::Profile(ProfileError::PassphraseRequired { path: path.clone() }))?;
+                        let passphrase = passphrase.ok_or_else(|| {
+                            Error::Profile(ProfileError::PassphraseRequired { path: path.clone() })
+                        })?;
                         derive_key(passphrase, &salt, *iterations, *memory_kib)?
                     }
                     // Re-reading a file this process opened: the same salt
@@ -171,7 +172,11 @@ impl Profile {
                     {
                         PassphraseKey::from_bytes(*known.key.unprotected_as_bytes())
                     }
-                    Unlock::Known(_) => return Err(Error::Profile(ProfileError::WrongPassphrase { path: path.clone() })),
+                    Unlock::Known(_) => {
+                        return Err(Error::Profile(ProfileError::WrongPassphrase {
+                            path: path.clone(),
+                        }))
+                    }
                 };
                 let sealing = Sealing {
                     key,
@@ -191,7 +196,9 @@ impl Profile {
                     &sealed,
                     &mut keys[..],
                 )
-                .map_err(|_| Error::Profile(ProfileError::WrongPassphrase { path: path.clone() }))?;
+                .map_err(|_| {
+                    Error::Profile(ProfileError::WrongPassphrase { path: path.clone() })
+                })?;
                 let enc = EncryptionSecretKey::try_from_slice(&keys[..KEY_LEN])?;
                 let sign = SigningSecretKey::try_from_slice(&keys[KEY_LEN..])?;
                 (enc, sign, Some(sealing))

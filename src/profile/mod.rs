@@ -26,7 +26,7 @@
 //!
 //! # Example
 //! ```
-//! use strongroom::profile::{Profile, ProfileOptions};
+//! use strongroom::{Profile, ProfileOptions};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("alice.profile");
@@ -80,8 +80,10 @@ const SALT_LEN: usize = 16;
 const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
 const AAD_LABEL: &str = "strongroom/profile";
 
-/// How to create a profile.
+/// How to create a profile: `ProfileOptions::default()` (no name, no
+/// passphrase), [`ProfileOptions::named`] and [`ProfileOptions::passphrase`].
 #[derive(Default)]
+#[non_exhaustive]
 pub struct ProfileOptions<'a> {
     /// A human-readable name for the client (stored in the clear).
     pub name: Option<&'a str>,
@@ -96,6 +98,13 @@ impl<'a> ProfileOptions<'a> {
             name: Some(name),
             passphrase: None,
         }
+    }
+
+    /// Seal the secret keys under `passphrase` (Argon2id).
+    #[must_use]
+    pub fn passphrase(mut self, passphrase: &'a str) -> Self {
+        self.passphrase = Some(passphrase);
+        self
     }
 }
 
@@ -155,7 +164,7 @@ impl fmt::Debug for Profile {
 
 impl Profile {
     /// Creates a new identity and writes it to a new profile at `path`.
-    /// Refuses to overwrite an existing file ([`Error::ProfileExists`]).
+    /// Refuses to overwrite an existing file ([`ProfileError::Exists`](crate::ProfileError::Exists)).
     pub fn create(path: impl AsRef<Path>, options: ProfileOptions<'_>) -> Result<Profile> {
         let path = path.as_ref().to_path_buf();
         let sealing = match options.passphrase {
@@ -203,10 +212,12 @@ impl Profile {
     /// sealed.
     pub fn load(path: impl AsRef<Path>, passphrase: Option<&str>) -> Result<Profile> {
         let path = path.as_ref().to_path_buf();
-        let io = |source| Error::Profile(ProfileError::Io {
-            path: path.clone(),
-            source,
-        });
+        let io = |source| {
+            Error::Profile(ProfileError::Io {
+                path: path.clone(),
+                source,
+            })
+        };
         let metadata = std::fs::metadata(&path).map_err(io)?;
         // A file replaced between this stat and the read below is only read
         // again at the next refresh: the stamp is never newer than the data.
@@ -383,10 +394,12 @@ impl Profile {
     /// Writes the profile back to its file, atomically.
     pub fn save(&self) -> Result<()> {
         let bytes = self.to_json()?;
-        write_atomically(&self.path, &bytes, true).map_err(|source| Error::Profile(ProfileError::Io {
-            path: self.path.clone(),
-            source,
-        }))
+        write_atomically(&self.path, &bytes, true).map_err(|source| {
+            Error::Profile(ProfileError::Io {
+                path: self.path.clone(),
+                source,
+            })
+        })
     }
 
     /// Which peers this client trusts the database to name.

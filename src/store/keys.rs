@@ -181,7 +181,7 @@ pub(crate) fn insert_wrapped(
             key_version: stored_version(slot.key_version)?,
             reader_id: SqlId::from(slot.reader_id),
             wrapper_id: SqlId::from(wrapper_id),
-            wrapped_key: super::rows::text_body(crate::wrap::PREFIX, &wrapped)?,
+            wrapped_key: super::rows::text_body(crate::crypto::wrap::PREFIX, &wrapped)?,
             created_at: now_micros(),
         })
         .execute(conn)

@@ -12,6 +12,7 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Applied and pending migrations of a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MigrationStatus {
     /// Versions already applied, oldest first.
     pub applied: Vec<String>,

@@ -61,8 +61,19 @@ pub enum Backend {
     Postgres,
 }
 
-/// How to open a [`Store`].
+/// How to open a [`Store`]: `StoreOptions::default()` and the setters below.
+///
+/// ```
+/// use std::time::Duration;
+/// use strongroom::StoreOptions;
+///
+/// let options = StoreOptions::default()
+///     .pool_size(4)
+///     .connection_timeout(Duration::from_secs(3));
+/// assert_eq!(options.pool_size, 4);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StoreOptions {
     /// Most connections the pool holds (default 8; always 1 in memory).
     pub pool_size: u32,
@@ -83,6 +94,37 @@ impl Default for StoreOptions {
             run_migrations: true,
             sqlite_busy_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl StoreOptions {
+    /// Most connections the pool holds.
+    #[must_use]
+    pub fn pool_size(mut self, connections: u32) -> Self {
+        self.pool_size = connections;
+        self
+    }
+
+    /// How long to wait for a connection, from the pool or the server.
+    #[must_use]
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// How long SQLite waits on a locked database.
+    #[must_use]
+    pub fn sqlite_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.sqlite_busy_timeout = timeout;
+        self
+    }
+
+    /// Do not run pending migrations on open (run them with
+    /// [`Store::run_migrations`], or with diesel's CLI).
+    #[must_use]
+    pub fn without_migrations(mut self) -> Self {
+        self.run_migrations = false;
+        self
     }
 }
 

@@ -116,7 +116,7 @@ impl PolicyRow {
             via: self.via.map(SqlId::from),
             reader_key: self.reader_key.as_bytes().to_vec(),
             key_version: self.key_version,
-            signature: text_body(crate::signature::PREFIX, &self.signature)?,
+            signature: text_body(crate::crypto::signature::PREFIX, &self.signature)?,
             created_at: self.created_at,
         })
     }
@@ -568,7 +568,7 @@ impl StoredPolicy {
             },
             reader_key: EncryptionPublicKey::from_bytes(key(self.reader_key)?),
             key_version: int(self.key_version)?,
-            signature: b64::prefixed(crate::signature::PREFIX, self.signature.as_deref()?),
+            signature: b64::prefixed(crate::crypto::signature::PREFIX, self.signature.as_deref()?),
             created_at: self.created_at?,
         })
     }
@@ -674,7 +674,7 @@ impl StoredAccessKey {
         let wrapper = id(self.wrapper_id.as_deref(), ClientId::from_uuid)?;
         Some((
             wrapper,
-            b64::prefixed(crate::wrap::PREFIX, self.wrapped_key.as_deref()?),
+            b64::prefixed(crate::crypto::wrap::PREFIX, self.wrapped_key.as_deref()?),
         ))
     }
 }

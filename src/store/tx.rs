@@ -49,7 +49,8 @@ pub(crate) fn db_err(err: DieselError) -> Error {
                     found: None,
                 };
             }
-            let message_only = DieselError::DatabaseError(kind, Box::new(info.message().to_owned()));
+            let message_only =
+                DieselError::DatabaseError(kind, Box::new(info.message().to_owned()));
             if constraint {
                 Error::Constraint(Box::new(message_only))
             } else {

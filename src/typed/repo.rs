@@ -12,6 +12,7 @@ use crate::model::{NewRecord, RecordMeta};
 /// A value read from or written to the store, with its record's meta (id,
 /// version, writer, timestamps). Derefs to the value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Stored<T> {
     meta: RecordMeta,
     value: T,
@@ -239,6 +240,7 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
 
 /// One page of typed results.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct TypedPage<T> {
     /// The values, with their meta.
     pub records: Vec<Stored<T>>,

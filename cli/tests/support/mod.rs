@@ -6,10 +6,14 @@ use std::process::{Command, Output};
 
 use crate::common::TestDb;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_strongroom");
+/// The binary under test: the one cargo built for these tests, or the one
+/// named by `STRONGROOM_BIN` (CI points it at a `cargo install --path cli`).
+pub fn bin() -> String {
+    std::env::var("STRONGROOM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_strongroom").to_owned())
+}
 
 pub fn run(db: &TestDb, profile: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(bin())
         .args(["--db", &db.url, "--profile"])
         .arg(db.profile(profile))
         .args(args)

@@ -3,7 +3,7 @@
 //!
 //! [`seal_record`] seals each field with its own data key and places the
 //! record in a batch; [`sign_batch`] signs the batch's record digests with
-//! one Ed25519 signature (see [`crate::batch`]); [`open_record`] checks the
+//! one Ed25519 signature (see [`crate::hazmat::batch`]); [`open_record`] checks the
 //! record against its verified batch first, and only then decrypts.
 
 use std::collections::BTreeMap;
@@ -115,7 +115,7 @@ impl SealedRecord {
         batch_id
     }
 
-    /// The digest its batch signature covers (see [`crate::batch`]).
+    /// The digest its batch signature covers (see [`crate::hazmat::batch`]).
     pub fn digest(&self) -> Result<RecordDigest> {
         self.content().digest()
     }
