@@ -42,14 +42,15 @@ mod url;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection};
 
 use crate::error::{Error, Result};
 pub(crate) use connection::AnyConnection;
+use connection::Manager;
 pub use migrate::MigrationStatus;
 use url::DatabaseUrl;
 
-pub(crate) type Conn = PooledConnection<ConnectionManager<AnyConnection>>;
+pub(crate) type Conn = PooledConnection<Manager>;
 
 /// Which database engine a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +135,7 @@ const SPARE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 /// The sensitive database. Cloning shares the pool.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<ConnectionManager<AnyConnection>>,
+    pool: Pool<Manager>,
     backend: Backend,
     url: DatabaseUrl,
 }
@@ -186,7 +187,15 @@ impl Store {
             _ => Backend::Sqlite,
         };
         let in_memory = url == DatabaseUrl::SqliteMemory;
-        let manager = ConnectionManager::<AnyConnection>::new(url.connection_string());
+        let manager = Manager::new(url.clone());
+        // One connection first, outside the pool: a database that cannot be
+        // reached fails here at once with the driver's reason, instead of
+        // after the pool's timeout with "timed out waiting for connection".
+        let first = manager.connect().map_err(|err| Error::Connect {
+            target: url.redacted(),
+            reason: scrub(&err.to_string(), url.password()),
+        })?;
+        drop(first);
         let mut builder = Pool::builder()
             .max_size(if in_memory {
                 1
