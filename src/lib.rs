@@ -84,6 +84,12 @@
 //!   sealing underneath, for interoperable readers and audits — not for
 //!   storing data beside a client.
 //!
+//! # Features
+//! - `bundled-libpq` (default): libpq and OpenSSL 3 built from source, so
+//!   PostgreSQL over TLS (`?sslmode=verify-full&sslrootcert=/path/ca.pem`)
+//!   needs nothing installed beyond Rust and a C toolchain. Without it
+//!   (`default-features = false`) the system's libpq is linked.
+//!
 //! The byte-level formats are specified in `FORMAT.md` and the threat model
 //! in `SECURITY.md`, both in the repository.
 #![forbid(unsafe_code)]

@@ -13,9 +13,11 @@
 //! is one private database, so its pool holds exactly one connection.
 //!
 //! # Errors
-//! An unreachable database is [`Error::Connect`], naming host, port and
-//! database but never the password; a pool that has no free connection in
-//! time is [`Error::PoolTimeout`].
+//! An unreachable database is [`Error::Connect`] at once, naming host,
+//! port and database but never the password, with the driver's reason (for
+//! PostgreSQL libpq's own message: an unknown host, a refused port, a
+//! certificate that does not verify under `sslmode=verify-full`); a pool
+//! that has no free connection in time is [`Error::PoolTimeout`].
 //!
 //! # Example
 //! ```
