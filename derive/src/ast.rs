@@ -2,12 +2,15 @@
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+use syn::{Data, DeriveInput, Fields, GenericArgument, Generics, Ident, Path, PathArguments, Type};
 
-use crate::attr::{self, Errors};
+use crate::attr::{self, Errors, StructAttrs};
 
 pub(crate) struct Model<'a> {
+    /// The path generated code names strongroom by.
+    pub(crate) krate: Path,
     pub(crate) ident: &'a Ident,
+    pub(crate) generics: &'a Generics,
     pub(crate) record_type: String,
     pub(crate) record_type_span: Span,
     pub(crate) fields: Vec<FieldModel<'a>>,
@@ -25,10 +28,22 @@ pub(crate) struct FieldModel<'a> {
     pub(crate) option_inner: Option<&'a Type>,
 }
 
-/// Builds the model; shape errors (not a struct with named fields) are
-/// pushed to `errors` and give `None`.
-pub(crate) fn model<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
-    let attrs = attr::struct_attrs(&input.attrs, errors);
+/// The path generated code names strongroom by: `crate = "..."` if given,
+/// else `::strongroom`.
+pub(crate) fn crate_path(attrs: &StructAttrs) -> Path {
+    attrs
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::strongroom))
+}
+
+/// Builds the model from the struct and its parsed attributes; shape errors
+/// (not a struct with named fields) are pushed to `errors` and give `None`.
+pub(crate) fn model<'a>(
+    input: &'a DeriveInput,
+    attrs: &StructAttrs,
+    errors: &mut Errors,
+) -> Option<Model<'a>> {
     let named = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => Some(named),
@@ -86,7 +101,9 @@ pub(crate) fn model<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<M
         })
         .collect();
     Some(Model {
+        krate: crate_path(attrs),
         ident: &input.ident,
+        generics: &input.generics,
         record_type,
         record_type_span,
         fields,

@@ -1,7 +1,7 @@
 //! Step 1: parse `#[sensitive(...)]` attributes, collecting every error.
 
 use proc_macro2::Span;
-use syn::{Attribute, LitStr};
+use syn::{Attribute, LitStr, Path};
 
 /// Errors collected across the whole input, reported together.
 #[derive(Default)]
@@ -26,8 +26,7 @@ impl Errors {
     }
 }
 
-pub(crate) const STRUCT_SYNTAX: &str =
-    "expected `#[sensitive(record_type = \"name\")]` on the struct (valid keys: record_type)";
+pub(crate) const STRUCT_SYNTAX: &str = "expected `#[sensitive(record_type = \"name\")]` or `#[sensitive(crate = \"path::to::strongroom\")]` on the struct (valid keys: record_type, crate)";
 pub(crate) const FIELD_SYNTAX: &str =
     "expected `#[sensitive]` or `#[sensitive(rename = \"stored_name\")]` on a field (valid keys: rename)";
 
@@ -35,6 +34,9 @@ pub(crate) const FIELD_SYNTAX: &str =
 #[derive(Default)]
 pub(crate) struct StructAttrs {
     pub(crate) record_type: Option<LitStr>,
+    /// `crate = "..."`: the path strongroom is reached by, when the user
+    /// re-exports it. Every token carries the literal's span.
+    pub(crate) krate: Option<Path>,
 }
 
 /// One field's attributes.
@@ -64,6 +66,16 @@ pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAt
                 }
                 out.record_type = Some(value);
                 Ok(())
+            } else if meta.path.is_ident("crate") {
+                let value: LitStr = meta.value()?.parse()?;
+                if out.krate.is_some() {
+                    errors.spanned(value.span(), "duplicate `crate`");
+                }
+                match crate_path(&value) {
+                    Ok(path) => out.krate = Some(path),
+                    Err(err) => errors.push(err),
+                }
+                Ok(())
             } else {
                 Err(meta.error(format!("unknown key: {STRUCT_SYNTAX}")))
             }
@@ -73,6 +85,20 @@ pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAt
         }
     }
     out
+}
+
+/// The literal of `crate = "..."` as a module path (no generic arguments),
+/// or an error at the literal.
+fn crate_path(lit: &LitStr) -> syn::Result<Path> {
+    lit.parse_with(Path::parse_mod_style).map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`crate = {:?}` is not a path: expected `#[sensitive(crate = \"my_app::strongroom\")]`, the path strongroom is re-exported at",
+                lit.value()
+            ),
+        )
+    })
 }
 
 pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {

@@ -1,45 +1,48 @@
-//! Step 4: write the impl, inside `const _: () = { ... };`.
+//! Step 4: write the impls, inside `const _: () = { ... };`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::DeriveInput;
+use syn::{DeriveInput, GenericParam, Generics, Path};
 
 use crate::ast::{self, FieldModel, Model};
-use crate::attr::Errors;
+use crate::attr::{self, Errors};
 use crate::valid;
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
-    let model = ast::model(input, &mut errors);
+    let attrs = attr::struct_attrs(&input.attrs, &mut errors);
+    let model = ast::model(input, &attrs, &mut errors);
     if let Some(model) = &model {
-        valid::check(model, &input.generics, &mut errors);
+        valid::check(model, &mut errors);
     }
     match (model, errors.into_result()) {
         (Some(model), Ok(())) => expand(&model),
         (_, Err(error)) => {
             let mut out = error.to_compile_error();
-            out.extend(fallback(input));
+            out.extend(fallback(input, &ast::crate_path(&attrs)));
             out
         }
-        (None, Ok(())) => fallback(input),
+        (None, Ok(())) => fallback(input, &ast::crate_path(&attrs)),
     }
 }
 
 /// A stub impl, so that a mistake in the attributes is the only error the
-/// user sees (no "Sensitive is not implemented" noise after it).
-fn fallback(input: &DeriveInput) -> TokenStream {
+/// user sees (no "Sensitive is not implemented" noise after it). It names
+/// strongroom by the same path as the real impl would.
+fn fallback(input: &DeriveInput, krate: &Path) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
         const _: () = {
-            impl #impl_generics ::strongroom::Sensitive for #ident #ty_generics #where_clause {
+            #[automatically_derived]
+            impl #impl_generics #krate::Sensitive for #ident #ty_generics #where_clause {
                 const RECORD_TYPE: &'static str = "";
                 type Filter = ();
-                fn to_parts(&self) -> ::strongroom::Result<(::strongroom::Fields, ::strongroom::Plain)> {
+                fn to_parts(&self) -> #krate::Result<(#krate::Fields, #krate::Plain)> {
                     ::core::unreachable!()
                 }
-                fn from_record(_: &::strongroom::Record) -> ::strongroom::Result<Self> {
+                fn from_record(_: &#krate::Record) -> #krate::Result<Self> {
                     ::core::unreachable!()
                 }
                 fn filter_pairs(_: ()) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> {
@@ -50,8 +53,39 @@ fn fallback(input: &DeriveInput) -> TokenStream {
     }
 }
 
+/// The filter struct's parameters: the model's, each type parameter with
+/// only `?Sized` as bound and no default, and no where-clause, so that the
+/// filter is `Default`, `Clone`, `Debug`, `Send` and `Sync` for every `T`.
+fn filter_generics(generics: &Generics) -> Generics {
+    let mut out = generics.clone();
+    out.where_clause = None;
+    for param in &mut out.params {
+        match param {
+            GenericParam::Type(ty) => {
+                ty.colon_token = Some(<syn::Token![:]>::default());
+                ty.bounds.clear();
+                ty.bounds.push(syn::parse_quote!(?Sized));
+                ty.eq_token = None;
+                ty.default = None;
+            }
+            GenericParam::Const(konst) => {
+                konst.eq_token = None;
+                konst.default = None;
+            }
+            // Refused by `valid` before expansion.
+            GenericParam::Lifetime(_) => {}
+        }
+    }
+    out
+}
+
 fn expand(model: &Model<'_>) -> TokenStream {
+    let krate = &model.krate;
     let ident = model.ident;
+    let (impl_generics, ty_generics, where_clause) = model.generics.split_for_impl();
+    let filter_generics = filter_generics(model.generics);
+    let (filter_impl_generics, filter_ty_generics, _) = filter_generics.split_for_impl();
+    let marker_types = model.generics.type_params().map(|param| &param.ident);
     let record_type = &model.record_type;
     let filter = format_ident!("{}Filter", ident);
     let (sensitive, plain): (Vec<&FieldModel<'_>>, Vec<&FieldModel<'_>>) =
@@ -66,7 +100,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let to_plain = plain.iter().map(|f| {
         let (name, stored, ty) = (f.ident, &f.stored, f.ty);
         quote_spanned! {ty.span()=>
-            if let ::core::option::Option::Some(value) = <#ty as ::strongroom::PlainValue>::to_plain(&self.#name) {
+            if let ::core::option::Option::Some(value) = <#ty as #krate::PlainValue>::to_plain(&self.#name) {
                 plain.insert(::std::string::String::from(#stored), value);
             }
         }
@@ -88,7 +122,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let read_plain = plain.iter().map(|f| {
         let (name, stored, ty) = (f.ident, &f.stored, f.ty);
         quote_spanned! {ty.span()=>
-            #name: <#ty as ::strongroom::PlainValue>::from_plain(
+            #name: <#ty as #krate::PlainValue>::from_plain(
                 plain.get(#stored).map(::std::string::String::as_str),
                 #stored,
             )?,
@@ -103,7 +137,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
             #[must_use]
             pub fn #name(mut self, value: impl ::core::convert::Into<#value_ty>) -> Self {
                 let value: #value_ty = value.into();
-                if let ::core::option::Option::Some(text) = <#value_ty as ::strongroom::PlainValue>::to_plain(&value) {
+                if let ::core::option::Option::Some(text) = <#value_ty as #krate::PlainValue>::to_plain(&value) {
                     self.pairs.push((::std::string::String::from(#stored), text));
                 }
                 self
@@ -114,33 +148,65 @@ fn expand(model: &Model<'_>) -> TokenStream {
         "Filters over the plain fields of [`{ident}`] (generated by `#[derive(Sensitive)]`)."
     );
 
+    let filter_name = filter.to_string();
+
     quote! {
         const _: () = {
             #[doc = #filter_doc]
-            #[derive(Debug, Default, Clone)]
-            pub struct #filter {
+            pub struct #filter #filter_generics {
                 pairs: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                // Carries the type parameters without owning a `T`.
+                marker: ::core::marker::PhantomData<(#(fn() -> #marker_types,)*)>,
             }
 
-            // A model need not filter on every plain field.
+            #[automatically_derived]
+            impl #filter_impl_generics ::core::default::Default for #filter #filter_ty_generics {
+                fn default() -> Self {
+                    Self {
+                        pairs: ::std::vec::Vec::new(),
+                        marker: ::core::marker::PhantomData,
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #filter_impl_generics ::core::clone::Clone for #filter #filter_ty_generics {
+                fn clone(&self) -> Self {
+                    Self {
+                        pairs: ::core::clone::Clone::clone(&self.pairs),
+                        marker: ::core::marker::PhantomData,
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #filter_impl_generics ::core::fmt::Debug for #filter #filter_ty_generics {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(#filter_name).field("pairs", &self.pairs).finish()
+                }
+            }
+
+            // A model need not filter on every plain field. The methods
+            // need the struct's own bounds (a plain `T` field, `T: PlainValue`).
             #[allow(dead_code)]
-            impl #filter {
+            impl #impl_generics #filter #ty_generics #where_clause {
                 #(#filter_methods)*
             }
 
-            impl ::strongroom::Sensitive for #ident {
+            #[automatically_derived]
+            impl #impl_generics #krate::Sensitive for #ident #ty_generics #where_clause {
                 const RECORD_TYPE: &'static str = #record_type;
-                type Filter = #filter;
+                type Filter = #filter #ty_generics;
 
-                fn to_parts(&self) -> ::strongroom::Result<(::strongroom::Fields, ::strongroom::Plain)> {
-                    let mut fields = ::strongroom::Fields::new();
+                fn to_parts(&self) -> #krate::Result<(#krate::Fields, #krate::Plain)> {
+                    let mut fields = #krate::Fields::new();
                     #(#seal)*
-                    let mut plain = ::strongroom::Plain::new();
+                    let mut plain = #krate::Plain::new();
                     #(#to_plain)*
                     ::core::result::Result::Ok((fields, plain))
                 }
 
-                fn from_record(record: &::strongroom::Record) -> ::strongroom::Result<Self> {
+                fn from_record(record: &#krate::Record) -> #krate::Result<Self> {
                     let plain = &record.meta().plain;
                     let _ = plain;
                     ::core::result::Result::Ok(Self {
@@ -149,7 +215,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
                     })
                 }
 
-                fn filter_pairs(filter: #filter) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> {
+                fn filter_pairs(filter: Self::Filter) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> {
                     filter.pairs
                 }
             }

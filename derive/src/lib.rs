@@ -13,6 +13,8 @@
 mod ast;
 mod attr;
 mod expand;
+#[cfg(test)]
+mod tests;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -29,6 +31,48 @@ use proc_macro::TokenStream;
 ///     history: Vec<Visit>,
 /// }
 /// ```
+///
+/// Every generated trait impl is marked `#[automatically_derived]`.
+///
+/// # Struct attributes
+///
+/// - `record_type = "name"`: the record type records are stored under.
+/// - `crate = "path::to::strongroom"`: the path the generated code names
+///   strongroom by, for a crate that uses strongroom through a re-export
+///   (like serde's `#[serde(crate = "...")]`). With
+///   `#[sensitive(crate = "my_app::strongroom")]` the impl is of
+///   `my_app::strongroom::Sensitive`, and so on for every path; the default
+///   is `::strongroom`. The string must be a module path.
+///
+/// # Generic structs
+///
+/// Type and const parameters are supported; their bounds and the
+/// where-clause are carried onto the impl, and the generated filter takes
+/// the same parameters (it owns no `T`, so it is `Default`, `Clone`,
+/// `Debug`, `Send` and `Sync` for every `T`). The derive adds no bounds of
+/// its own: declare the ones the fields need, `T: Serialize +
+/// DeserializeOwned` for a `#[sensitive]` field of type `T`, `T: PlainValue`
+/// for a plain one.
+///
+/// ```text
+/// #[derive(Sensitive)]
+/// #[sensitive(record_type = "labelled")]
+/// struct Labelled<T: Serialize + DeserializeOwned> {
+///     label: String,
+///     #[sensitive] value: T,
+/// }
+/// ```
+///
+/// **Every instantiation shares one record type.** `RECORD_TYPE` is a
+/// constant of the impl and cannot depend on `T`: `Labelled<Visit>` and
+/// `Labelled<Invoice>` are both stored as `"labelled"`, so a query through
+/// either reads the records of both (and fails on those that do not decode
+/// as its `T`). Use one instantiation per record type, or better, a
+/// non-generic struct per record type, each with its own `record_type`.
+///
+/// Lifetime parameters are refused at compile time: a value is rebuilt by
+/// `from_record` from a decrypted record and cannot borrow from it, so a
+/// model owns its fields (`String`, not `&'a str`).
 #[proc_macro_derive(Sensitive, attributes(sensitive))]
 pub fn derive_sensitive(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

@@ -1,4 +1,4 @@
-//! Step 3: check the model: names valid and unique, no generics.
+//! Step 3: check the model: names valid and unique, no lifetime parameters.
 
 use std::collections::HashMap;
 
@@ -19,13 +19,17 @@ fn name_problem(name: &str) -> Option<&'static str> {
     }
 }
 
-pub(crate) fn check(model: &Model<'_>, generics: &syn::Generics, errors: &mut Errors) {
-    if !generics.params.is_empty() {
+pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
+    // Type and const parameters are carried onto the impl. A lifetime
+    // parameter is not: `from_record` builds an owned value from decrypted
+    // data, so no field can borrow.
+    for lifetime in model.generics.lifetimes() {
         errors.spanned(
-            generics
-                .lt_token
-                .map_or_else(|| model.ident.span(), |t| t.span),
-            "#[derive(Sensitive)] does not support generic structs",
+            lifetime.lifetime.span(),
+            format!(
+                "#[derive(Sensitive)] does not support the lifetime parameter `{lt}`: a value is rebuilt from a decrypted record and cannot borrow from it; use owned fields (`String`, not `&{lt} str`)",
+                lt = lifetime.lifetime
+            ),
         );
     }
     if let Some(problem) = name_problem(&model.record_type) {

@@ -1,0 +1,235 @@
+//! The expansion of tricky inputs, checked on the generated tokens.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::DeriveInput;
+
+fn derive(input: DeriveInput) -> String {
+    crate::expand::derive(&input).to_string()
+}
+
+#[track_caller]
+fn assert_has(out: &str, expected: TokenStream) {
+    let expected = expected.to_string();
+    assert!(out.contains(&expected), "expected `{expected}` in:\n{out}");
+}
+
+#[track_caller]
+fn assert_lacks(out: &str, unexpected: TokenStream) {
+    let unexpected = unexpected.to_string();
+    assert!(
+        !out.contains(&unexpected),
+        "unexpected `{unexpected}` in:\n{out}"
+    );
+}
+
+#[test]
+fn every_trait_impl_is_automatically_derived() {
+    let out = derive(syn::parse_quote! {
+        struct Patient { clinic: String, #[sensitive] name: String }
+    });
+    for imp in [
+        quote!(impl ::strongroom::Sensitive for Patient),
+        quote!(impl ::core::default::Default for PatientFilter),
+        quote!(impl ::core::clone::Clone for PatientFilter),
+        quote!(impl ::core::fmt::Debug for PatientFilter),
+    ] {
+        assert_has(&out, quote!(#[automatically_derived] #imp));
+    }
+    assert_eq!(out.matches("automatically_derived").count(), 4, "{out}");
+}
+
+#[test]
+fn fallback_stub_is_automatically_derived() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(recordtype = "patient")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert_has(
+        &out,
+        quote!(#[automatically_derived] impl ::strongroom::Sensitive for Patient),
+    );
+}
+
+#[test]
+fn crate_override_replaces_every_strongroom_path() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(crate = "my_app::strongroom")]
+        struct Patient { clinic: Option<String>, #[sensitive] name: String }
+    });
+    assert_has(&out, quote!(impl my_app::strongroom::Sensitive for Patient));
+    assert_has(&out, quote!(my_app::strongroom::PlainValue));
+    assert_has(&out, quote!(record: &my_app::strongroom::Record));
+    let rest = out.replace(&quote!(my_app::strongroom).to_string(), "");
+    assert!(!rest.contains("strongroom"), "{out}");
+}
+
+#[test]
+fn crate_override_applies_to_the_fallback_stub() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(crate = "my_app::strongroom")]
+        enum Status { Active }
+    });
+    assert_has(&out, quote!(::core::compile_error!));
+    assert_has(&out, quote!(impl my_app::strongroom::Sensitive for Status));
+    let rest = out.replace(&quote!(my_app::strongroom).to_string(), "");
+    assert!(!rest.contains("strongroom"), "{out}");
+}
+
+#[test]
+fn malformed_or_duplicate_crate_path_is_an_error() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(crate = "not a path")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert!(out.contains("is not a path"), "{out}");
+    // The stub falls back to the default path.
+    assert_has(&out, quote!(impl ::strongroom::Sensitive for Patient));
+
+    let out = derive(syn::parse_quote! {
+        #[sensitive(crate = "a::strongroom", crate = "b::strongroom")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert!(out.contains("duplicate `crate`"), "{out}");
+}
+
+#[test]
+fn type_parameters_are_carried_onto_the_impl_and_filter() {
+    let out = derive(syn::parse_quote! {
+        struct Wrapper<T: Serialize + DeserializeOwned, K = u32> where K: PlainValue {
+            #[sensitive] value: T,
+            key: K,
+        }
+    });
+    assert_has(
+        &out,
+        quote!(
+            impl<T: Serialize + DeserializeOwned, K> ::strongroom::Sensitive for Wrapper<T, K>
+            where K: PlainValue
+        ),
+    );
+    assert_has(
+        &out,
+        quote!(
+            type Filter = WrapperFilter<T, K>;
+        ),
+    );
+    // The filter owns no `T`: no bounds, no defaults, a fn-pointer marker.
+    assert_has(&out, quote!(pub struct WrapperFilter<T: ?Sized, K: ?Sized>));
+    assert_has(
+        &out,
+        quote!(marker: ::core::marker::PhantomData<(fn() -> T, fn() -> K,)>),
+    );
+    assert_has(
+        &out,
+        quote!(impl<T: ?Sized, K: ?Sized> ::core::default::Default for WrapperFilter<T, K>),
+    );
+    // Its methods keep the struct's bounds, which they may need.
+    assert_has(
+        &out,
+        quote!(impl<T: Serialize + DeserializeOwned, K> WrapperFilter<T, K> where K: PlainValue),
+    );
+}
+
+#[test]
+fn const_parameters_are_carried_onto_the_impl_and_filter() {
+    let out = derive(syn::parse_quote! {
+        struct Shelf<const N: usize> { #[sensitive] name: String }
+    });
+    assert_has(
+        &out,
+        quote!(impl<const N: usize> ::strongroom::Sensitive for Shelf<N>),
+    );
+    assert_has(&out, quote!(pub struct ShelfFilter<const N: usize>));
+    assert_has(&out, quote!(marker: ::core::marker::PhantomData<()>));
+}
+
+#[test]
+fn lifetime_parameter_is_refused_with_a_stub() {
+    let out = derive(syn::parse_quote! {
+        struct Note<'a> { #[sensitive] body: &'a str }
+    });
+    assert!(
+        out.contains("does not support the lifetime parameter `'a`"),
+        "{out}"
+    );
+    assert_has(&out, quote!(impl<'a> ::strongroom::Sensitive for Note<'a>));
+    assert_lacks(&out, quote!(NoteFilter));
+}
+
+#[test]
+fn rename_is_the_stored_name() {
+    let out = derive(syn::parse_quote! {
+        struct Patient {
+            #[sensitive(rename = "hist")] history: Vec<Visit>,
+            clinic: String,
+        }
+    });
+    assert_has(&out, quote!(fields.insert("hist", &self.history)?;));
+    assert_has(&out, quote!(history: record.field::<Vec<Visit> >("hist")?,));
+    assert_lacks(&out, quote!("history"));
+    // A plain field is stored and filtered under its own name.
+    assert_has(&out, quote!(plain.get("clinic")));
+}
+
+#[test]
+fn option_fields_read_as_none_when_absent_and_filter_on_the_inner_type() {
+    let out = derive(syn::parse_quote! {
+        struct Patient {
+            #[sensitive] national_id: Option<String>,
+            #[sensitive] name: String,
+            referrer: Option<String>,
+        }
+    });
+    assert_has(
+        &out,
+        quote!(national_id: record.field_opt::<Option<String> >("national_id")?.flatten(),),
+    );
+    assert_has(&out, quote!(name: record.field::<String>("name")?,));
+    assert_has(
+        &out,
+        quote!(pub fn referrer(mut self, value: impl ::core::convert::Into<String>) -> Self),
+    );
+}
+
+#[test]
+fn record_type_defaults_to_the_snake_case_struct_name() {
+    let out = derive(syn::parse_quote! {
+        struct PatientVisit { #[sensitive] notes: String }
+    });
+    assert_has(
+        &out,
+        quote!(
+            const RECORD_TYPE: &'static str = "patient_visit";
+        ),
+    );
+
+    let out = derive(syn::parse_quote! {
+        #[sensitive(record_type = "visit")]
+        struct PatientVisit { #[sensitive] notes: String }
+    });
+    assert_has(
+        &out,
+        quote!(
+            const RECORD_TYPE: &'static str = "visit";
+        ),
+    );
+}
+
+#[test]
+fn errors_are_reported_together_with_only_a_stub() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(recordtype = "patient")]
+        struct Patient { #[sensitive(renam = "n")] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    assert!(out.contains("valid keys: record_type, crate"), "{out}");
+    assert!(out.contains("valid keys: rename"), "{out}");
+    assert_has(
+        &out,
+        quote!(
+            type Filter = ();
+        ),
+    );
+    assert_lacks(&out, quote!(PatientFilter));
+}
