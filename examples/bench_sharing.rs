@@ -46,7 +46,7 @@ fn fill(client: &Client, record_type: &str, n: usize) -> anyhow::Result<()> {
 }
 
 fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::open(url)?;
+    let store = Store::open_or_create(url)?;
     let open =
         |name: &str| Client::open_or_create(dir.join(format!("{label}-{name}.profile")), &store);
     let writer = open("writer")?;

@@ -7,7 +7,7 @@ fn main() -> anyhow::Result<()> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "sqlite://strongroom.db".to_owned());
-    let store = strongroom::Store::open(&url)?;
+    let store = strongroom::Store::open_or_create(&url)?;
     let status = store.migration_status()?;
     println!(
         "{}: applied {:?}, pending {:?}",

@@ -62,7 +62,7 @@ fn visit(date: &str, notes: &str) -> Visit {
 fn main() -> anyhow::Result<()> {
     // The sensitive database (created, with its tables, on first use) and
     // this program's identity (created on first use, mode 0600).
-    let store = Store::open(&format!("sqlite://{DATABASE}"))?;
+    let store = Store::open_or_create(&format!("sqlite://{DATABASE}"))?;
     let client = Client::open_or_create(PROFILE, &store)?;
     println!(
         "client {} · profile {PROFILE} · database {DATABASE}\n",

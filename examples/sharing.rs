@@ -29,7 +29,10 @@ fn main() -> anyhow::Result<()> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("shared.db").display()));
-    let device = Client::open_or_create(dir.path().join("device.profile"), &Store::open(&url)?)?;
+    let device = Client::open_or_create(
+        dir.path().join("device.profile"),
+        &Store::open_or_create(&url)?,
+    )?;
     let backend = Client::open_or_create(dir.path().join("backend.profile"), &Store::open(&url)?)?;
     println!("device  {}\nbackend {}\n", device.id(), backend.id());
 

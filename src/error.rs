@@ -107,6 +107,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// An SQLite file that does not exist, opened without
+    /// [`StoreOptions::create_if_missing`](crate::StoreOptions::create_if_missing)
+    /// (or [`Store::open_or_create`](crate::Store::open_or_create)). Nothing
+    /// was created.
+    #[error("no database at {target} (a missing SQLite file is created only when asked to)")]
+    NoDatabase {
+        /// The URL.
+        target: String,
+    },
+
     /// No pooled connection became free within the connection timeout.
     #[error("timed out waiting for a connection to {target}")]
     PoolTimeout {

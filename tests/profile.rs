@@ -383,7 +383,7 @@ fn two_processes_pinning_through_one_profile_keep_both_pins() {
 /// trust: every clear part the AAD covers is present.
 fn full_sealed_profile(dir: &tempfile::TempDir) -> (PathBuf, strongroom::DatabaseId) {
     let path = temp_path(dir, "full.profile");
-    let store = strongroom::Store::open(&format!(
+    let store = strongroom::Store::open_or_create(&format!(
         "sqlite://{}",
         dir.path().join("db.sqlite").display()
     ))

@@ -759,7 +759,13 @@ const MIGRATIONS: usize = 1;
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {
     each_backend("migrations_report_their_status_and_can_be_skipped", |db| {
-        let bare = Store::open_with(&db.url, StoreOptions::default().without_migrations()).unwrap();
+        let bare = Store::open_with(
+            &db.url,
+            StoreOptions::default()
+                .without_migrations()
+                .create_if_missing(),
+        )
+        .unwrap();
         let status = bare.migration_status().unwrap();
         assert!(status.applied.is_empty());
         assert_eq!(status.pending.len(), MIGRATIONS);

@@ -571,7 +571,7 @@ fn run(
     rounds: usize,
     dir: &std::path::Path,
 ) -> anyhow::Result<Rounds> {
-    let store = Store::open(store_url)?;
+    let store = Store::open_or_create(store_url)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let (load_start, cpu_start, wall) = (load_average(), cpu_time(), Instant::now());
     let mut times = vec![];
@@ -794,7 +794,7 @@ fn profile_reread_cost(dir: &std::path::Path) -> anyhow::Result<(Duration, Durat
 fn sqlite_file(dir: &std::path::Path, name: &str) -> anyhow::Result<(String, String)> {
     let file = dir.join(name);
     let url = format!("sqlite://{}", file.display());
-    drop(Store::open(&url)?);
+    drop(Store::open_or_create(&url)?);
     Ok((url, file.to_str().context("path")?.to_owned()))
 }
 

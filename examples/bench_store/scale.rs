@@ -185,7 +185,7 @@ fn scale(
     dir: &std::path::Path,
 ) -> anyhow::Result<serde_json::Value> {
     println!("\n{label}: {n} records");
-    let store = Store::open(url)?;
+    let store = Store::open_or_create(url)?;
     let name = label.split_whitespace().next().unwrap_or("store");
     let client = Client::open_or_create(dir.join(format!("scale-{name}.profile")), &store)?;
 

@@ -106,7 +106,7 @@ impl Client {
     /// ```
     /// # use strongroom::{Client, Fields, Plain, Query, Store};
     /// # let dir = tempfile::tempdir()?;
-    /// # let store = Store::open(&format!("sqlite://{}", dir.path().join("db").display()))?;
+    /// # let store = Store::open_or_create(&format!("sqlite://{}", dir.path().join("db").display()))?;
     /// # let alice = Client::open_or_create(dir.path().join("alice.profile"), &store)?;
     /// # for n in 0..5 {
     /// #     alice.put("note", &Fields::new().with("n", &n)?, &Plain::new())?;

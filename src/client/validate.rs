@@ -11,11 +11,13 @@ fn name_ok(name: &str) -> bool {
 }
 
 pub(super) fn record_type(record_type: &str) -> Result<()> {
-    if name_ok(record_type) {
+    // A type that differs from another only by spaces would look the same
+    // in every listing: no blank types, no leading or trailing whitespace.
+    if name_ok(record_type) && record_type.trim() == record_type {
         Ok(())
     } else {
         Err(Error::InvalidInput(
-            "a record type is 1 to 255 bytes without control characters",
+            "a record type is 1 to 255 bytes without control characters, not blank, with no leading or trailing whitespace",
         ))
     }
 }

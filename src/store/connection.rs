@@ -2,10 +2,13 @@
 //! every query is written once, and the pool's manager that opens it.
 #![allow(missing_docs)]
 
+use std::time::Duration;
+
 use diesel::r2d2::{Error as PoolError, ManageConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use super::url::DatabaseUrl;
+use super::Backend;
 
 /// A connection to SQLite or PostgreSQL.
 #[derive(diesel::MultiConnection)]
@@ -21,17 +24,39 @@ pub(crate) enum AnyConnection {
 /// multiconnection": libpq's reason (a refused TLS handshake, a certificate
 /// that does not verify, an unknown host) would be lost. This manager asks
 /// only the backend the URL names, so its error is the driver's own.
-#[derive(Debug)]
 pub(crate) struct Manager {
-    url: DatabaseUrl,
+    backend: Backend,
+    /// What the driver is given; for PostgreSQL it may hold a password, so
+    /// it is never printed.
+    target: String,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Manager {
-    pub(crate) fn new(url: DatabaseUrl) -> Self {
-        if matches!(url, DatabaseUrl::Postgres(_)) {
-            init_openssl();
+    /// A manager for `url`. PostgreSQL connections give up after
+    /// `connect_timeout` (libpq's `connect_timeout`, unless the URL sets its
+    /// own): an unanswered host is an error, not minutes of waiting.
+    pub(crate) fn new(url: &DatabaseUrl, connect_timeout: Duration) -> Self {
+        match url.postgres_with_timeout(connect_timeout) {
+            Some(target) => {
+                init_openssl();
+                Manager {
+                    backend: Backend::Postgres,
+                    target,
+                }
+            }
+            None => Manager {
+                backend: Backend::Sqlite,
+                target: url.connection_string().to_owned(),
+            },
         }
-        Manager { url }
     }
 }
 
@@ -58,14 +83,11 @@ impl ManageConnection for Manager {
     type Error = PoolError;
 
     fn connect(&self) -> Result<AnyConnection, PoolError> {
-        let target = self.url.connection_string();
-        let conn = match self.url {
-            DatabaseUrl::Postgres(_) => {
-                PgConnection::establish(target).map(AnyConnection::Postgresql)
+        let conn = match self.backend {
+            Backend::Postgres => {
+                PgConnection::establish(&self.target).map(AnyConnection::Postgresql)
             }
-            DatabaseUrl::SqliteFile(_) | DatabaseUrl::SqliteMemory => {
-                SqliteConnection::establish(target).map(AnyConnection::Sqlite)
-            }
+            Backend::Sqlite => SqliteConnection::establish(&self.target).map(AnyConnection::Sqlite),
         };
         conn.map_err(PoolError::ConnectionError)
     }

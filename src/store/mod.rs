@@ -81,21 +81,27 @@ pub struct StoreOptions {
     /// Most connections the pool holds (default 8; always 1 in memory).
     pub pool_size: u32,
     /// How long to wait for a connection, from the pool or the server
-    /// (default 10 s).
+    /// (default 5 s; a PostgreSQL server gets it as libpq's
+    /// `connect_timeout`, in whole seconds, at least 2, unless the URL sets
+    /// one).
     pub connection_timeout: Duration,
     /// Run pending embedded migrations on open (default true).
     pub run_migrations: bool,
     /// How long SQLite waits on a locked database (default 5 s).
     pub sqlite_busy_timeout: Duration,
+    /// Create a missing SQLite file (default false: a missing file is
+    /// [`Error::NoDatabase`]). The folder must exist.
+    pub create_if_missing: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             pool_size: 8,
-            connection_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(5),
             run_migrations: true,
             sqlite_busy_timeout: Duration::from_secs(5),
+            create_if_missing: false,
         }
     }
 }
@@ -119,6 +125,13 @@ impl StoreOptions {
     #[must_use]
     pub fn sqlite_busy_timeout(mut self, timeout: Duration) -> Self {
         self.sqlite_busy_timeout = timeout;
+        self
+    }
+
+    /// Create a missing SQLite file (its folder must exist).
+    #[must_use]
+    pub fn create_if_missing(mut self) -> Self {
+        self.create_if_missing = true;
         self
     }
 
@@ -175,8 +188,10 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
 }
 
 impl Store {
-    /// Opens `sqlite://PATH` (created if absent), `sqlite::memory:` or
-    /// `postgres://…` with default options.
+    /// Opens `sqlite://PATH` (which must exist: see
+    /// [`Store::open_or_create`]), `sqlite::memory:`, `postgres://…` or a
+    /// libpq keyword string (`host=db dbname=app sslmode=verify-full`) with
+    /// default options.
     pub fn open(url: &str) -> Result<Store> {
         Self::open_with(url, StoreOptions::default())
     }
@@ -184,18 +199,22 @@ impl Store {
     /// Opens a store with explicit options.
     pub fn open_with(url: &str, options: StoreOptions) -> Result<Store> {
         let url = DatabaseUrl::parse(url)?;
-        let backend = match url {
-            DatabaseUrl::Postgres(_) => Backend::Postgres,
-            _ => Backend::Sqlite,
+        let backend = if url.is_postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
         };
         let in_memory = url == DatabaseUrl::SqliteMemory;
-        let manager = Manager::new(url.clone());
+        if let DatabaseUrl::SqliteFile(path) = &url {
+            check_sqlite_file(&url, std::path::Path::new(path), options.create_if_missing)?;
+        }
+        let manager = Manager::new(&url, options.connection_timeout);
         // One connection first, outside the pool: a database that cannot be
         // reached fails here at once with the driver's reason, instead of
-        // after the pool's timeout with "timed out waiting for connection".
+        // after the pool's retries with "timed out waiting for connection".
         let first = manager.connect().map_err(|err| Error::Connect {
             target: url.redacted(),
-            reason: scrub(&err.to_string(), url.password()),
+            reason: one_line(&scrub(&err.to_string(), url.password())),
         })?;
         drop(first);
         let mut builder = Pool::builder()
@@ -208,7 +227,7 @@ impl Store {
             .connection_customizer(Box::new(SessionSetup {
                 sqlite_busy_timeout: options.sqlite_busy_timeout,
             }))
-            .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler));
+            .error_handler(Box::new(QuietErrors));
         if in_memory {
             // The one connection *is* the database: never close it.
             builder = builder
@@ -220,7 +239,7 @@ impl Store {
         }
         let pool = builder.build(manager).map_err(|err| Error::Connect {
             target: url.redacted(),
-            reason: scrub(&err.to_string(), url.password()),
+            reason: one_line(&scrub(&err.to_string(), url.password())),
         })?;
         let store = Store { pool, backend, url };
         if options.run_migrations {
@@ -231,6 +250,21 @@ impl Store {
         }
         tracing::debug!(url = ?store.url, "opened store");
         Ok(store)
+    }
+
+    /// Opens a store, creating a missing SQLite file (but not its folder):
+    /// [`Store::open_with`] and [`StoreOptions::create_if_missing`]. A
+    /// PostgreSQL database must exist already.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("sensitive.db").display());
+    /// assert!(strongroom::Store::open(&url).is_err()); // not there yet
+    /// let store = strongroom::Store::open_or_create(&url)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create(url: &str) -> Result<Store> {
+        Self::open_with(url, StoreOptions::default().create_if_missing())
     }
 
     /// The database engine.
@@ -289,6 +323,48 @@ impl Store {
             }
         })
     }
+}
+
+/// A missing SQLite file is an error unless the caller asked to create it:
+/// a typo in a path must not silently start an empty database.
+fn check_sqlite_file(url: &DatabaseUrl, path: &std::path::Path, create: bool) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    if !create {
+        return Err(Error::NoDatabase {
+            target: url.redacted(),
+        });
+    }
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => Err(Error::Connect {
+            target: url.redacted(),
+            reason: format!("the folder {} does not exist", folder.display()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Pool errors (a connection lost and re-opened in the background) at
+/// debug level: the caller gets the error that matters from the operation
+/// that met it, once, not one log line per retry.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::debug!(error = %one_line(&error.to_string()), "pool could not open a connection");
+    }
+}
+
+/// A driver's message on one line (libpq ends lines with `\n`).
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A database URL with its password removed, for messages and logs.

@@ -1,5 +1,7 @@
 //! Database URLs: which backend, where, and a form safe to print.
 
+mod keywords;
+
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -13,11 +15,15 @@ pub(crate) enum DatabaseUrl {
     SqliteMemory,
     /// A PostgreSQL connection string (passed to libpq unchanged).
     Postgres(String),
+    /// A libpq keyword/value connection string (`host=… dbname=…`), passed
+    /// to libpq unchanged.
+    PostgresKeywords(String),
 }
 
 impl DatabaseUrl {
-    /// Parses `sqlite://PATH`, `sqlite::memory:` and `postgres://…` /
-    /// `postgresql://…`.
+    /// Parses `sqlite://PATH`, `sqlite::memory:`, `postgres://…` /
+    /// `postgresql://…` and libpq's keyword/value form (`host=db
+    /// dbname=app user=app sslmode=verify-full`).
     pub(crate) fn parse(url: &str) -> Result<Self> {
         if url == "sqlite::memory:" || url == "sqlite://:memory:" {
             return Ok(DatabaseUrl::SqliteMemory);
@@ -34,9 +40,16 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(url.to_owned()));
         }
+        if !url.contains("://") {
+            if let Some(pairs) = keywords::parse(url) {
+                if pairs.iter().any(|(key, _)| keywords::is_libpq_key(key)) {
+                    return Ok(DatabaseUrl::PostgresKeywords(url.to_owned()));
+                }
+            }
+        }
         Err(Error::InvalidUrl {
             url: redact(url),
-            reason: "expected sqlite://PATH, sqlite::memory: or postgres://…",
+            reason: "expected sqlite://PATH, sqlite::memory:, postgres://… or libpq keywords (host=… dbname=…)",
         })
     }
 
@@ -45,7 +58,46 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::SqliteFile(path) => path,
             DatabaseUrl::SqliteMemory => ":memory:",
-            DatabaseUrl::Postgres(url) => url,
+            DatabaseUrl::Postgres(url) | DatabaseUrl::PostgresKeywords(url) => url,
+        }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(
+            self,
+            DatabaseUrl::Postgres(_) | DatabaseUrl::PostgresKeywords(_)
+        )
+    }
+
+    /// The connection string for libpq with `connect_timeout` added when it
+    /// does not set one (libpq's own default is to wait for the operating
+    /// system, minutes on an unanswered host). libpq counts whole seconds,
+    /// at least 2.
+    pub(crate) fn postgres_with_timeout(&self, timeout: std::time::Duration) -> Option<String> {
+        let seconds = timeout.as_secs_f64().ceil().max(2.0) as u64;
+        match self {
+            DatabaseUrl::Postgres(url) => {
+                let query = url.split_once('?').map_or("", |(_, q)| q);
+                if query
+                    .split('&')
+                    .any(|kv| kv.starts_with("connect_timeout="))
+                {
+                    Some(url.clone())
+                } else {
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    Some(format!("{url}{sep}connect_timeout={seconds}"))
+                }
+            }
+            DatabaseUrl::PostgresKeywords(text) => {
+                let pairs = keywords::parse(text).unwrap_or_default();
+                if pairs.iter().any(|(key, _)| key == "connect_timeout") {
+                    Some(text.clone())
+                } else {
+                    Some(format!("{text} connect_timeout={seconds}"))
+                }
+            }
+            _ => None,
         }
     }
 
@@ -55,6 +107,7 @@ impl DatabaseUrl {
             DatabaseUrl::SqliteFile(path) => format!("sqlite://{path}"),
             DatabaseUrl::SqliteMemory => "sqlite::memory:".to_owned(),
             DatabaseUrl::Postgres(url) => redact(url),
+            DatabaseUrl::PostgresKeywords(text) => keywords::redact(text),
         }
     }
 
@@ -69,6 +122,10 @@ impl DatabaseUrl {
                     .split_once(':')
                     .map(|(_, pw)| pw)
                     .filter(|pw| !pw.is_empty())
+            }
+            DatabaseUrl::PostgresKeywords(text) => {
+                let span = keywords::password_span(text)?;
+                Some(&text[span]).filter(|pw| !pw.is_empty())
             }
             _ => None,
         }
@@ -143,6 +200,43 @@ mod tests {
         ));
         assert!(DatabaseUrl::parse("mysql://root@h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn libpq_keywords_are_postgres_and_get_a_connect_timeout() {
+        use std::time::Duration;
+        let url = DatabaseUrl::parse("host=db dbname=app password='p w'").unwrap();
+        assert!(url.is_postgres());
+        assert_eq!(url.password(), Some("p w"));
+        assert_eq!(url.redacted(), "host=db dbname=app");
+        assert_eq!(
+            url.postgres_with_timeout(Duration::from_millis(200))
+                .unwrap(),
+            "host=db dbname=app password='p w' connect_timeout=2"
+        );
+        let own = DatabaseUrl::parse("host=db connect_timeout=9").unwrap();
+        assert_eq!(
+            own.postgres_with_timeout(Duration::from_secs(5)).unwrap(),
+            "host=db connect_timeout=9"
+        );
+        let url = DatabaseUrl::parse("postgres://h/app").unwrap();
+        assert_eq!(
+            url.postgres_with_timeout(Duration::from_secs(5)).unwrap(),
+            "postgres://h/app?connect_timeout=5"
+        );
+        let url = DatabaseUrl::parse("postgres://h/app?sslmode=require").unwrap();
+        assert_eq!(
+            url.postgres_with_timeout(Duration::from_millis(4500))
+                .unwrap(),
+            "postgres://h/app?sslmode=require&connect_timeout=5"
+        );
+        let url = DatabaseUrl::parse("postgres://h/app?connect_timeout=1").unwrap();
+        assert_eq!(
+            url.postgres_with_timeout(Duration::from_secs(5)).unwrap(),
+            "postgres://h/app?connect_timeout=1"
+        );
+        assert!(DatabaseUrl::parse("no equals here").is_err());
+        assert!(DatabaseUrl::parse("color=blue").is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn store(&self) -> Store {
-        Store::open(&self.url).expect("open test store")
+        Store::open_or_create(&self.url).expect("open test store")
     }
 
     /// A profile path in this test's own temporary folder.

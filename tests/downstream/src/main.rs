@@ -32,7 +32,7 @@ async fn create(State(client): State<Arc<Client>>, Json(patient): Json<Patient>)
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join("strongroom-downstream-check");
     std::fs::create_dir_all(&dir)?;
-    let store = Store::open(&format!("sqlite://{}", dir.join("sensitive.db").display()))?;
+    let store = Store::open_or_create(&format!("sqlite://{}", dir.join("sensitive.db").display()))?;
     let client = Arc::new(Client::open_or_create(dir.join("backend.profile"), &store)?);
     let app: Router = Router::new().route("/patients", post(create)).with_state(client);
     let _ = app;

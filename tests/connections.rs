@@ -1,0 +1,151 @@
+//! Opening a store: a database that cannot be opened fails at once with
+//! the driver's reason, a missing SQLite file is created only when asked
+//! for, and libpq's keyword strings work like URLs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::postgres_admin_url;
+use strongroom::{Backend, Error, Store, StoreOptions};
+
+/// Far longer than any failure here takes: reaching it would mean the
+/// open waited out its retries instead of failing at once.
+const PATIENT: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_missing_sqlite_file_is_an_error_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sensitiv.db");
+    let url = format!("sqlite://{}", path.display());
+    let err = Store::open(&url).unwrap_err();
+    assert!(matches!(err, Error::NoDatabase { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert!(!path.exists(), "opening a missing file created it");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn open_or_create_creates_a_missing_sqlite_file_and_reopens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sensitive.db").display());
+    let id = Store::open_or_create(&url).unwrap().database_id().unwrap();
+    assert_eq!(Store::open(&url).unwrap().database_id().unwrap(), id);
+}
+
+#[test]
+fn a_missing_folder_is_named_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("nosuchdir");
+    let url = format!("sqlite://{}", folder.join("x.db").display());
+    let err = Store::open_or_create(&url).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(text.contains(&folder.display().to_string()), "{text}");
+    assert!(!folder.exists());
+}
+
+/// The admin URL with another database name.
+fn postgres_url_for(database: &str) -> String {
+    let admin = postgres_admin_url();
+    let (base, _) = admin.rsplit_once('/').expect("a database url has a path");
+    format!("{base}/{database}")
+}
+
+#[test]
+fn a_missing_postgres_database_fails_at_once_naming_it() {
+    let Some(_server) = common::postgres_db("a_missing_postgres_database_fails_at_once_naming_it")
+    else {
+        return;
+    };
+    let url = postgres_url_for("strongroom_no_such_database");
+    let started = Instant::now();
+    let err =
+        Store::open_with(&url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
+    assert!(
+        started.elapsed() < PATIENT / 2,
+        "waited {:?}",
+        started.elapsed()
+    );
+    let text = err.to_string();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(
+        text.contains("\"strongroom_no_such_database\" does not exist"),
+        "libpq's reason should reach the error: {text}"
+    );
+    assert!(!text.contains('\n'), "one line: {text:?}");
+}
+
+#[test]
+fn an_unknown_host_fails_at_once_naming_it() {
+    let url = "postgres://postgres@no-such-host.invalid:5432/app";
+    let started = Instant::now();
+    let err =
+        Store::open_with(url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
+    assert!(
+        started.elapsed() < PATIENT / 2,
+        "waited {:?}",
+        started.elapsed()
+    );
+    let text = err.to_string();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(text.contains("no-such-host.invalid"), "{text}");
+    assert!(
+        !text.contains("timed out") && !text.contains("multiconnection"),
+        "the driver's reason, not the pool's: {text}"
+    );
+}
+
+#[test]
+fn a_libpq_keyword_string_opens_postgres_and_prints_without_its_password() {
+    let Some(db) = common::postgres_db(
+        "a_libpq_keyword_string_opens_postgres_and_prints_without_its_password",
+    ) else {
+        return;
+    };
+    // The test database's URL as keywords (the password, if the URL has
+    // none, is ignored by a trust server; it must not be printed either way).
+    let rest = db.url.split_once("://").unwrap().1;
+    let (authority, database) = rest.split_once('/').unwrap();
+    let (user, hostport) = authority
+        .rsplit_once('@')
+        .unwrap_or(("postgres", authority));
+    let user = user.split(':').next().unwrap();
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+    let database = database.split('?').next().unwrap();
+    let keywords = format!(
+        "host={host} port={port} user={user} dbname={database} password='not printed' application_name=strongroom_test"
+    );
+    let store = Store::open(&keywords).unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    store.database_id().unwrap();
+    let printed = format!("{} {store:?}", store.redacted_url());
+    assert!(printed.contains(&format!("dbname={database}")), "{printed}");
+    assert!(!printed.contains("not printed"), "{printed}");
+
+    let err = Store::open(&format!(
+        "host={host} port={port} user={user} dbname=strongroom_no_such_database password=s3cret"
+    ))
+    .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("does not exist"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
+#[test]
+fn words_that_are_not_a_connection_string_are_an_invalid_url() {
+    for text in [
+        "just words",
+        "mysql://root@h/db",
+        "sqlite://",
+        "dbname='open",
+    ] {
+        assert!(
+            matches!(Store::open(text), Err(Error::InvalidUrl { .. })),
+            "{text}"
+        );
+    }
+}
