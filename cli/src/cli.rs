@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "strongroom", version, about)]
 pub struct Cli {
-    /// The sensitive database: sqlite://PATH, sqlite::memory: or postgres://…
+    /// The sensitive database: sqlite://PATH (created only by `init` and
+    /// `migrate`), sqlite::memory:, postgres://… or libpq keywords
+    /// ("host=db dbname=app sslmode=verify-full")
     #[arg(
         long,
         global = true,
@@ -31,6 +33,17 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "VAR")]
     pub passphrase_env: Option<String>,
 
+    /// The largest field value `-f` or `--json` takes, in bytes (larger
+    /// bodies belong in files).
+    #[arg(
+        long,
+        global = true,
+        env = "STRONGROOM_MAX_FIELD_SIZE",
+        value_name = "BYTES",
+        default_value_t = crate::values::DEFAULT_MAX_FIELD_SIZE
+    )]
+    pub max_field_size: u64,
+
     /// Adopt the database as one this profile writes to, whatever identity
     /// it carries, before the command runs: the way on after "refusing to use
     /// it for key decisions until it is adopted". Rollback protection for it
@@ -45,6 +58,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the profile and register the client; prints its id last.
+    #[command(after_help = "Example:\n  strongroom --profile alice.profile init --name alice")]
     Init {
         /// A name for this client (stored in the clear).
         #[arg(long)]
@@ -52,17 +66,24 @@ pub enum Command {
     },
     /// Print this client's fingerprint (a line `fingerprint: …`) and its id
     /// (last line).
+    #[command(after_help = "Example:\n  strongroom --profile alice.profile whoami")]
     Whoami,
     /// Apply the migrations, or list applied and pending ones.
+    #[command(
+        after_help = "Example:\n  strongroom --db postgres://app@db/sensitive migrate --status"
+    )]
     Migrate {
         /// List instead of applying.
         #[arg(long)]
         status: bool,
     },
     /// Write a record; prints its id last.
+    #[command(
+        after_help = "Example:\n  strongroom write patient -f name='Ada Lovelace' -f notes=@notes.txt -p clinic=north"
+    )]
     Write {
-        /// The record type.
-        #[arg(value_name = "TYPE")]
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
         #[command(flatten)]
         values: Values,
@@ -71,14 +92,18 @@ pub enum Command {
         json: Option<String>,
     },
     /// Print a record as {"meta": {...}, "data": {...}} (own or shared).
+    #[command(after_help = "Example:\n  strongroom read 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c")]
     Read {
-        /// The record id.
+        /// The record id (a UUID, as `write` prints it).
         id: String,
     },
     /// List records, one JSON object per line.
+    #[command(
+        after_help = "Example:\n  strongroom ls --type patient -p clinic=north --data --limit 50"
+    )]
     Ls {
         /// Only this record type.
-        #[arg(long = "type", value_name = "T")]
+        #[arg(long = "type", value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: Option<String>,
         /// Only this writer's records.
         #[arg(long, value_name = "ID")]
@@ -89,16 +114,24 @@ pub enum Command {
         /// Plain meta equality filters.
         #[arg(short = 'p', value_name = "NAME=VALUE")]
         plain: Vec<String>,
-        /// How many records at most.
+        /// How many records at most; when more match, stderr says how to
+        /// go on (`more: --after CURSOR`).
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Start after this cursor (printed by an earlier `ls` that had
+        /// more).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
         /// Decrypt and print the fields too.
         #[arg(long)]
         data: bool,
     },
     /// Change fields and plain meta of a record at a given version.
+    #[command(
+        after_help = "Example:\n  strongroom update 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --version 1 -f name=-  < new-name.txt"
+    )]
     Update {
-        /// The record id.
+        /// The record id (a UUID, as `write` prints it).
         id: String,
         /// The version read (a stale one fails).
         #[arg(long)]
@@ -107,16 +140,23 @@ pub enum Command {
         values: Values,
     },
     /// Delete a record at a given version.
+    #[command(
+        after_help = "Example:\n  strongroom delete 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --version 2"
+    )]
     Delete {
-        /// The record id.
+        /// The record id (a UUID, as `write` prints it).
         id: String,
         /// The version read (a stale one fails).
         #[arg(long)]
         version: u64,
     },
     /// Share a record type with a client.
+    #[command(
+        after_help = "Example:\n  strongroom share patient --with \"$bob_id\" --fingerprint \"$bob_fingerprint\""
+    )]
     Share {
-        #[arg(value_name = "TYPE")]
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
         /// The reader's client id.
         #[arg(long = "with", value_name = "CLIENT_ID")]
@@ -127,9 +167,13 @@ pub enum Command {
         fingerprint: Option<String>,
     },
     /// List pinned peers with their fingerprints, one JSON object per line.
+    #[command(after_help = "Example:\n  strongroom peers")]
     Peers,
     /// Pin a peer's public keys after checking them against its
     /// fingerprint (obtained out of band), before first use.
+    #[command(
+        after_help = "Example:\n  strongroom pin \"$bob_id\" --fingerprint \"$bob_fingerprint\""
+    )]
     Pin {
         /// The peer's client id.
         #[arg(value_name = "CLIENT_ID")]
@@ -141,14 +185,17 @@ pub enum Command {
     /// Show or set which peers this profile trusts: `first-use` (pin a
     /// peer's keys the first time they are needed) or `verified` (only
     /// peers pinned with `pin`).
+    #[command(after_help = "Example:\n  strongroom trust verified")]
     Trust {
         /// The new setting; without it, print the current one.
         #[arg(value_name = "first-use|verified")]
         mode: Option<TrustMode>,
     },
     /// Revoke a client's access to a record type (rotates the key).
+    #[command(after_help = "Example:\n  strongroom revoke patient --from \"$bob_id\" --rewrap")]
     Revoke {
-        #[arg(value_name = "TYPE")]
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
         /// The reader's client id.
         #[arg(long, value_name = "CLIENT_ID")]
@@ -162,35 +209,45 @@ pub enum Command {
         rotate_anyway: bool,
     },
     /// Let a client share a record type on this client's behalf.
+    #[command(after_help = "Example:\n  strongroom authorize patient --to \"$clinic_id\"")]
     Authorize {
-        #[arg(value_name = "TYPE")]
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
         /// The authoriser's client id.
         #[arg(long, value_name = "CLIENT_ID")]
         to: String,
     },
     /// Withdraw an authoriser (and the shares it made).
+    #[command(after_help = "Example:\n  strongroom unauthorize patient --from \"$clinic_id\"")]
     Unauthorize {
-        #[arg(value_name = "TYPE")]
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
         /// The authoriser's client id.
         #[arg(long, value_name = "CLIENT_ID")]
         from: String,
     },
     /// List outgoing and incoming shares, one JSON object per line.
+    #[command(after_help = "Example:\n  strongroom shares")]
     Shares,
     /// Start a new key version for a record type.
+    #[command(after_help = "Example:\n  strongroom rotate patient --rewrap")]
     Rotate {
-        #[arg(value_name = "TYPE")]
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
         /// Also re-wrap existing records under the new key version.
         #[arg(long)]
         rewrap: bool,
     },
-    /// Encrypted files.
-    #[command(subcommand)]
+    /// Encrypted files: not available in this version (it fails saying so).
+    #[command(subcommand, hide = true)]
     File(FileCommand),
     /// Encrypt the rows of an existing plaintext table into strongroom.
+    #[command(
+        after_help = "Example:\n  strongroom import --from postgres://app@db/app --table patients --id-column id --sensitive name,ssn --plain clinic --type patient --verify"
+    )]
     Import(ImportArgs),
 }
 
@@ -206,7 +263,9 @@ pub enum TrustMode {
 /// Field and plain meta values given on the command line.
 #[derive(Debug, Args)]
 pub struct Values {
-    /// A sensitive field (a string value).
+    /// A sensitive field, a text value: NAME=VALUE, NAME=@PATH (the file's
+    /// text), NAME=- (stdin), NAME=@@… (a value starting with `@`). Prefer
+    /// @PATH or - for secrets: arguments land in shell history.
     #[arg(short = 'f', value_name = "NAME=VALUE")]
     pub fields: Vec<String>,
     /// A plain meta entry (stored in the clear, filterable).
@@ -250,7 +309,7 @@ pub struct ImportArgs {
     #[arg(long, value_name = "COL,COL", value_delimiter = ',')]
     pub plain: Vec<String>,
     /// The record type to import into.
-    #[arg(long = "type", value_name = "TYPE")]
+    #[arg(long = "type", value_name = "TYPE", value_parser = crate::values::record_type)]
     pub record_type: String,
     /// Rows per transaction.
     #[arg(long, default_value_t = 500)]

@@ -1,17 +1,15 @@
 //! One function per subcommand.
 
-use std::io::Read;
-
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use strongroom::PeerTrust;
 use strongroom::{
-    Client, ClientId, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId,
+    Client, ClientId, Cursor, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId,
     RewrapReport, Store, StoreOptions,
 };
 
 use crate::cli::{Cli, Command, FileCommand, TrustMode, Values};
-use crate::{output, progress, Usage};
+use crate::{output, progress, values, Usage};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -43,13 +41,14 @@ pub fn run(cli: Cli) -> Result<()> {
             all_writers,
             plain,
             limit,
+            after,
             data,
         } => ctx.ls(
             record_type.as_deref(),
             writer,
             *all_writers,
             plain,
-            *limit,
+            (*limit, after.as_deref()),
             *data,
         ),
         Command::Update {
@@ -184,7 +183,7 @@ pub fn run(cli: Cli) -> Result<()> {
             rewrap,
         } => ctx.rotate(&ctx.client()?, record_type, *rewrap, false),
         Command::File(FileCommand::Put { .. } | FileCommand::Get { .. }) => {
-            bail!("files are not supported yet (they arrive with the large-file support)")
+            bail!("`file` is not available in this version (encrypted files arrive with the large-file support)")
         }
         Command::Import(args) => crate::import::run(&ctx.client()?, args),
     }
@@ -220,13 +219,27 @@ impl Context_<'_> {
         })
     }
 
+    /// The database, which must exist (a typo in a path must not start an
+    /// empty one): only `init` and `migrate` create a missing SQLite file.
     fn store(&self) -> Result<Store> {
-        Ok(Store::open(&self.cli.db)?)
+        self.open_store(StoreOptions::default())
+    }
+
+    fn open_store(&self, options: StoreOptions) -> Result<Store> {
+        Store::open_with(&self.cli.db, options).map_err(|err| match err {
+            strongroom::Error::NoDatabase { target } => anyhow::anyhow!(
+                "no database at {target} (create it with `strongroom init` or `strongroom migrate`)"
+            ),
+            other => other.into(),
+        })
     }
 
     fn client(&self) -> Result<Client> {
+        // The database first: a wrong `--db` is the mistake to name, even
+        // where there is no profile yet.
+        let store = self.store()?;
         let profile = self.profile()?;
-        let client = Client::from_profile(profile, &self.store()?)?;
+        let client = Client::from_profile(profile, &store)?;
         if self.cli.adopt_database {
             let database = client.adopt_database()?;
             eprintln!(
@@ -238,7 +251,7 @@ impl Context_<'_> {
 
     fn init(&self, name: Option<&str>) -> Result<()> {
         let passphrase = self.passphrase()?;
-        let store = self.store()?;
+        let store = self.open_store(StoreOptions::default().create_if_missing())?;
         let profile = Profile::create(&self.cli.profile, {
             let mut options = ProfileOptions::default();
             options.name = name;
@@ -256,8 +269,13 @@ impl Context_<'_> {
     }
 
     fn migrate(&self, status: bool) -> Result<()> {
-        let options = StoreOptions::default().without_migrations();
-        let store = Store::open_with(&self.cli.db, options)?;
+        // `migrate` creates a missing SQLite file; `migrate --status` only
+        // looks.
+        let mut options = StoreOptions::default().without_migrations();
+        if !status {
+            options = options.create_if_missing();
+        }
+        let store = self.open_store(options)?;
         if status {
             let status = store.migration_status()?;
             for version in &status.applied {
@@ -277,27 +295,21 @@ impl Context_<'_> {
         let mut fields = match json_source {
             None => Fields::new(),
             Some(source) => {
-                let text = if source == "-" {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("reading stdin")?;
-                    text
-                } else {
-                    std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?
-                };
+                let text = values::read_input(source, self.cli.max_field_size)?;
+                // serde_json's message gives the line and column; it never
+                // quotes the input.
                 let value: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|_| Usage("--json needs a JSON object".into()))?;
+                    .map_err(|err| Usage(format!("--json is not valid JSON: {err}")))?;
                 let object = value
                     .as_object()
                     .ok_or_else(|| Usage("--json needs a JSON object".into()))?;
                 Fields::from_json_object(object)?
             }
         };
-        for (name, value) in pairs(&values.fields, "-f")? {
+        for (name, value) in values::field_pairs(&values.fields, self.cli.max_field_size)? {
             fields.insert(name, &value)?;
         }
-        let plain: Plain = pairs(&values.plain, "-p")?.into_iter().collect();
+        let plain: Plain = values::plain_pairs(&values.plain)?.into_iter().collect();
         let client = self.client()?;
         let meta = client.put(record_type, &fields, &plain)?;
         println!("{}", meta.id);
@@ -310,14 +322,24 @@ impl Context_<'_> {
         writers: &[String],
         all_writers: bool,
         plain: &[String],
-        limit: usize,
+        (limit, after): (usize, Option<&str>),
         data: bool,
     ) -> Result<()> {
         if limit == 0 {
             return Err(Usage("--limit must be at least 1".into()).into());
         }
+        let after = after
+            .map(|text| {
+                Cursor::parse(text).map_err(|_| {
+                    Usage("--after takes a cursor as an earlier `ls` printed it".into())
+                })
+            })
+            .transpose()?;
         let client = self.client()?;
         let mut query = Query::new().limit(limit.min(strongroom::MAX_PAGE_SIZE));
+        if let Some(cursor) = after {
+            query = query.after(cursor);
+        }
         if !data {
             query = query.meta_only();
         }
@@ -335,27 +357,33 @@ impl Context_<'_> {
                     .collect::<Result<Vec<_>>>()?,
             );
         }
-        for (name, value) in pairs(plain, "-p")? {
+        for (name, value) in values::plain_pairs(plain)? {
             query = query.plain_eq(name, value);
         }
+        // Pages of at most `limit`, so a page that fills the limit ends
+        // exactly where the next `ls --after` starts.
         let (mut printed, mut skipped) = (0, 0);
-        loop {
-            let page = client.query(&query)?;
+        let more = loop {
+            let page = client.query(
+                &query
+                    .clone()
+                    .limit((limit - printed).min(strongroom::MAX_PAGE_SIZE)),
+            )?;
             skipped += page.skipped.len();
             for record in &page.records {
-                if printed == limit {
-                    break;
-                }
                 output::line(&output::record(record, data)?);
                 printed += 1;
             }
             match page.next {
                 Some(cursor) if printed < limit => query = query.after(cursor),
-                _ => break,
+                next => break next,
             }
-        }
+        };
         if skipped > 0 {
             eprintln!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
+        }
+        if let Some(cursor) = more {
+            eprintln!("more: --after {cursor}");
         }
         Ok(())
     }
@@ -373,11 +401,11 @@ impl Context_<'_> {
             .into());
         }
         let mut fields = Fields::from_json_object(&current.data_json()?)?;
-        for (name, value) in pairs(&values.fields, "-f")? {
+        for (name, value) in values::field_pairs(&values.fields, self.cli.max_field_size)? {
             fields.insert(name, &value)?;
         }
         let mut plain = current.meta().plain.clone();
-        plain.extend(pairs(&values.plain, "-p")?);
+        plain.extend(values::plain_pairs(&values.plain)?);
         let meta = client.update(id, version, &fields, &plain)?;
         output::line(&json!({ "id": meta.id.to_string(), "version": meta.version }));
         Ok(())
@@ -445,20 +473,6 @@ fn finish_rewrap(report: Option<RewrapReport>, what: &str) -> Result<()> {
             done.rewrapped
         ))),
     }
-}
-
-/// Splits `NAME=VALUE` arguments.
-fn pairs(args: &[String], flag: &str) -> Result<Vec<(String, String)>> {
-    args.iter()
-        .map(|arg: &String| match arg.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-            // The argument itself is not echoed: it may be a sensitive value.
-            _ => Err(Usage(format!(
-                "{flag} takes NAME=VALUE (an argument has no name or no `=`)"
-            ))
-            .into()),
-        })
-        .collect()
 }
 
 fn parse_record_id(text: &str) -> Result<RecordId> {

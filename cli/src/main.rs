@@ -8,6 +8,7 @@ mod commands;
 mod import;
 mod output;
 mod progress;
+mod values;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
