@@ -607,7 +607,8 @@ fn run_child(step: &str, url: &str, profile: &std::path::Path, arg: &str) -> Str
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "child step {step} failed:\n{stdout}\n{}",
+        "child step {step} failed ({}):\n{stdout}\n{}",
+        output.status,
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
