@@ -142,6 +142,73 @@ fn sealed_profile_round_trip_and_passphrase_errors() {
 }
 
 #[test]
+fn set_passphrase_seals_changes_and_removes_keeping_the_identity_and_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "passwd.profile");
+    let mut profile = Profile::create(&path, ProfileOptions::named("alice")).unwrap();
+    let peer = Identity::generate().unwrap();
+    profile.pin(peer.public()).unwrap();
+    let secret = base64_of(profile.identity().signing_secret().unprotected_as_bytes());
+    let public = *profile.identity().public();
+    let passphrase_required = |err: &Error| {
+        matches!(
+            err,
+            Error::Profile(strongroom::ProfileError::PassphraseRequired { .. })
+        )
+    };
+    let wrong_passphrase = |err: &Error| {
+        matches!(
+            err,
+            Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })
+        )
+    };
+
+    // Unsealed -> sealed: the clear secret leaves the file.
+    assert!(fs::read_to_string(&path).unwrap().contains(&secret));
+    profile.set_passphrase(Some("first passphrase")).unwrap();
+    assert!(profile.is_sealed());
+    assert!(!fs::read_to_string(&path).unwrap().contains(&secret));
+    assert!(passphrase_required(
+        &Profile::load(&path, None).unwrap_err()
+    ));
+    let loaded = Profile::load(&path, Some("first passphrase")).unwrap();
+    assert_eq!(*loaded.identity().public(), public);
+    assert!(loaded.pinned(peer.public().client_id).is_some());
+
+    // Sealed -> another passphrase: the old one no longer opens it.
+    let mut loaded = loaded;
+    loaded.set_passphrase(Some("second passphrase")).unwrap();
+    assert!(wrong_passphrase(
+        &Profile::load(&path, Some("first passphrase")).unwrap_err()
+    ));
+    let loaded = Profile::load(&path, Some("second passphrase")).unwrap();
+    assert_eq!(*loaded.identity().public(), public);
+
+    // Sealed -> unsealed.
+    let mut loaded = loaded;
+    loaded.set_passphrase(None).unwrap();
+    assert!(!loaded.is_sealed());
+    let plain = Profile::load(&path, None).unwrap();
+    assert!(!plain.is_sealed());
+    assert_eq!(*plain.identity().public(), public);
+    assert!(plain.pinned(peer.public().client_id).is_some());
+
+    // An empty passphrase is refused and changes nothing.
+    let mut plain = plain;
+    assert!(matches!(
+        plain.set_passphrase(Some("")),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(!Profile::load(&path, None).unwrap().is_sealed());
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "passwd.profile" && name != "passwd.profile.lock")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
 fn sealed_profile_detects_edits_to_its_clear_parts() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "sealed.profile");

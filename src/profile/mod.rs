@@ -162,23 +162,23 @@ impl fmt::Debug for Profile {
     }
 }
 
+/// A sealing under `passphrase` with a fresh salt and today's parameters.
+fn new_sealing(passphrase: &str) -> Result<Sealing> {
+    let salt: [u8; SALT_LEN] = rng::bytes();
+    Ok(Sealing {
+        key: derive_key(passphrase, &salt, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB)?,
+        salt,
+        iterations: ARGON2_ITERATIONS,
+        memory_kib: ARGON2_MEMORY_KIB,
+    })
+}
+
 impl Profile {
     /// Creates a new identity and writes it to a new profile at `path`.
     /// Refuses to overwrite an existing file ([`ProfileError::Exists`](crate::ProfileError::Exists)).
     pub fn create(path: impl AsRef<Path>, options: ProfileOptions<'_>) -> Result<Profile> {
         let path = path.as_ref().to_path_buf();
-        let sealing = match options.passphrase {
-            None => None,
-            Some(passphrase) => {
-                let salt: [u8; SALT_LEN] = rng::bytes();
-                Some(Sealing {
-                    key: derive_key(passphrase, &salt, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB)?,
-                    salt,
-                    iterations: ARGON2_ITERATIONS,
-                    memory_kib: ARGON2_MEMORY_KIB,
-                })
-            }
-        };
+        let sealing = options.passphrase.map(new_sealing).transpose()?;
         let profile = Profile {
             path,
             name: options.name.map(str::to_owned),
@@ -438,6 +438,37 @@ impl Profile {
     /// Whether the secret keys are sealed under a passphrase.
     pub fn is_sealed(&self) -> bool {
         self.sealing.is_some()
+    }
+
+    /// Seals the secret keys under `passphrase` (a new random salt, the
+    /// default Argon2id parameters), or with `None` stores them in the
+    /// clear; the file is replaced atomically, under the profile's lock, so
+    /// it holds either the old sealing or the new one, never a mix.
+    ///
+    /// Another process that has this profile open keeps the old key: its
+    /// next change to the file is refused (it cannot open the new file)
+    /// until it loads the profile again.
+    ///
+    /// ```
+    /// use strongroom::{Profile, ProfileOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("alice.profile");
+    /// let mut profile = Profile::create(&path, ProfileOptions::named("alice"))?;
+    /// profile.set_passphrase(Some("correct horse battery staple"))?;
+    /// assert!(Profile::load(&path, None).is_err());
+    /// assert!(Profile::load(&path, Some("correct horse battery staple"))?.is_sealed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_passphrase(&mut self, passphrase: Option<&str>) -> Result<()> {
+        // Argon2id runs before the lock is taken: it takes a while.
+        let sealing = passphrase.map(new_sealing).transpose()?;
+        self.update_file(|profile| {
+            profile.sealing = sealing;
+            Ok(())
+        })?;
+        tracing::info!(client_id = %self.identity.client_id(), sealed = self.sealing.is_some(), "changed the profile's passphrase");
+        Ok(())
     }
 
     /// The keys pinned for `client_id`, if any.
