@@ -29,7 +29,9 @@ pub struct Cli {
     )]
     pub profile: PathBuf,
 
-    /// Read the profile's passphrase from this environment variable.
+    /// Read the profile's passphrase from this environment variable
+    /// (without it, a sealed profile's passphrase is asked for when standard
+    /// input is a terminal).
     #[arg(long, global = true, value_name = "VAR")]
     pub passphrase_env: Option<String>,
 
@@ -64,10 +66,14 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Print this client's fingerprint (a line `fingerprint: …`) and its id
+    /// Print this client's fingerprint (a line `fingerprint: …`), whether
+    /// its profile is sealed under a passphrase (`sealed: yes|no`) and its id
     /// (last line).
     #[command(after_help = "Example:\n  strongroom --profile alice.profile whoami")]
     Whoami,
+    /// Manage the profile file itself.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Apply the migrations, or list applied and pending ones.
     #[command(
         after_help = "Example:\n  strongroom --db postgres://app@db/sensitive migrate --status"
@@ -271,6 +277,25 @@ pub struct Values {
     /// A plain meta entry (stored in the clear, filterable).
     #[arg(short = 'p', value_name = "NAME=VALUE")]
     pub plain: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add, change or remove the profile's passphrase. The file is replaced
+    /// atomically: it holds the old sealing or the new one, never a mix.
+    /// Processes that have the profile open must load it again.
+    #[command(
+        after_help = "Examples:\n  strongroom --profile alice.profile profile passwd\n  strongroom --passphrase-env OLD profile passwd --new-passphrase-env NEW\n  strongroom --passphrase-env OLD profile passwd --remove"
+    )]
+    Passwd {
+        /// Read the new passphrase from this environment variable instead of
+        /// asking for it.
+        #[arg(long, value_name = "VAR")]
+        new_passphrase_env: Option<String>,
+        /// Store the secret keys unsealed (file permissions only).
+        #[arg(long, conflicts_with = "new_passphrase_env")]
+        remove: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,6 @@
 //! One function per subcommand.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::json;
 use strongroom::PeerTrust;
 use strongroom::{
@@ -8,7 +8,8 @@ use strongroom::{
     RewrapReport, Store, StoreOptions,
 };
 
-use crate::cli::{Cli, Command, FileCommand, TrustMode, Values};
+use crate::cli::{Cli, Command, FileCommand, ProfileCommand, TrustMode, Values};
+use crate::passphrase::{self, Passphrase};
 use crate::{output, progress, values, Usage};
 
 /// Runs the parsed command line.
@@ -20,9 +21,14 @@ pub fn run(cli: Cli) -> Result<()> {
             let profile = ctx.profile()?;
             let public = profile.identity().public();
             println!("fingerprint: {}", public.fingerprint()?);
+            println!("sealed: {}", if profile.is_sealed() { "yes" } else { "no" });
             println!("{}", public.client_id);
             Ok(())
         }
+        Command::Profile(ProfileCommand::Passwd {
+            new_passphrase_env,
+            remove,
+        }) => ctx.passwd(new_passphrase_env.as_deref(), *remove),
         Command::Migrate { status } => ctx.migrate(*status),
         Command::Write {
             record_type,
@@ -195,28 +201,84 @@ struct Context_<'a> {
 }
 
 impl Context_<'_> {
-    fn passphrase(&self) -> Result<Option<String>> {
-        match &self.cli.passphrase_env {
-            None => Ok(None),
-            Some(var) => std::env::var(var)
-                .map(Some)
-                .with_context(|| format!("the passphrase variable {var} is not set")),
-        }
+    /// The passphrase `--passphrase-env` names, if it names one.
+    fn passphrase_from_env(&self) -> Result<Option<Passphrase>> {
+        self.cli
+            .passphrase_env
+            .as_deref()
+            .map(passphrase::from_env)
+            .transpose()
     }
 
+    /// The profile, opened with the passphrase from `--passphrase-env`, or
+    /// one asked for on the terminal when it is sealed and none was given.
     fn profile(&self) -> Result<Profile> {
-        let passphrase = self.passphrase()?;
-        Profile::load(&self.cli.profile, passphrase.as_deref()).map_err(|err| match err {
-            strongroom::Error::Profile(strongroom::ProfileError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                anyhow::anyhow!(
-                    "no profile at {} (create one with `strongroom init`)",
+        let given = self.passphrase_from_env()?;
+        match self.load_profile(given.as_ref().map(|p| p.as_str())) {
+            Err(strongroom::Error::Profile(strongroom::ProfileError::PassphraseRequired {
+                path,
+            })) => {
+                if given.is_some() || !passphrase::can_prompt() {
+                    bail!(
+                        "profile {} is sealed under a passphrase: {}",
+                        path.display(),
+                        passphrase::HOW_TO_GIVE
+                    );
+                }
+                let typed = passphrase::prompt(&format!(
+                    "Passphrase for {}: ",
                     self.cli.profile.display()
-                )
+                ))?;
+                Ok(self.load_profile(Some(&typed))?)
             }
-            other => other.into(),
-        })
+            other => Ok(other?),
+        }
+        .map_err(
+            |err: anyhow::Error| match err.downcast::<strongroom::Error>() {
+                Ok(strongroom::Error::Profile(strongroom::ProfileError::Io { source, .. }))
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    anyhow::anyhow!(
+                        "no profile at {} (create one with `strongroom init`)",
+                        self.cli.profile.display()
+                    )
+                }
+                Ok(other) => other.into(),
+                Err(err) => err,
+            },
+        )
+    }
+
+    fn load_profile(&self, passphrase: Option<&str>) -> strongroom::Result<Profile> {
+        Profile::load(&self.cli.profile, passphrase)
+    }
+
+    /// `profile passwd`: the current passphrase as for any command, the new
+    /// one from `--new-passphrase-env`, `--remove` or the terminal.
+    fn passwd(&self, new_env: Option<&str>, remove: bool) -> Result<()> {
+        let mut profile = self.profile()?;
+        let new = if remove {
+            None
+        } else if let Some(var) = new_env {
+            Some(passphrase::from_env(var)?)
+        } else if passphrase::can_prompt() {
+            passphrase::prompt_new("New passphrase (empty: store the secret keys unsealed): ")?
+        } else {
+            return Err(Usage(
+                "give the new passphrase with --new-passphrase-env VAR, or --remove, or run on a terminal to be asked".into(),
+            )
+            .into());
+        };
+        profile.set_passphrase(new.as_ref().map(|p| p.as_str()))?;
+        if profile.is_sealed() {
+            eprintln!(
+                "the secret keys in {} are sealed under the new passphrase",
+                self.cli.profile.display()
+            );
+        } else {
+            passphrase::warn_unsealed(&self.cli.profile);
+        }
+        Ok(())
     }
 
     /// The database, which must exist (a typo in a path must not start an
@@ -250,14 +312,29 @@ impl Context_<'_> {
     }
 
     fn init(&self, name: Option<&str>) -> Result<()> {
-        let passphrase = self.passphrase()?;
         let store = self.open_store(StoreOptions::default().create_if_missing())?;
+        if self.cli.profile.exists() {
+            bail!(
+                "profile {} already exists; refusing to overwrite it",
+                self.cli.profile.display()
+            );
+        }
+        let passphrase = match self.passphrase_from_env()? {
+            Some(given) => Some(given),
+            None if passphrase::can_prompt() => passphrase::prompt_new(
+                "Passphrase for the new profile (empty: leave its secret keys unsealed): ",
+            )?,
+            None => None,
+        };
         let profile = Profile::create(&self.cli.profile, {
             let mut options = ProfileOptions::default();
             options.name = name;
-            options.passphrase = passphrase.as_deref();
+            options.passphrase = passphrase.as_ref().map(|p| p.as_str());
             options
         })?;
+        if !profile.is_sealed() {
+            passphrase::warn_unsealed(&self.cli.profile);
+        }
         let client = Client::from_profile(profile, &store)?;
         eprintln!(
             "created profile {} and registered in {}",

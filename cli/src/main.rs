@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod import;
 mod output;
+mod passphrase;
 mod progress;
 mod values;
 

@@ -19,16 +19,22 @@ fn fingerprint(db: &TestDb, profile: &str) -> String {
 }
 
 #[test]
-fn whoami_prints_the_fingerprint_and_then_the_id() {
-    each_backend("whoami_prints_the_fingerprint_and_then_the_id", |db| {
-        let alice = last_line(&ok(db, "alice", &["init"]));
-        let out = ok(db, "alice", &["whoami"]);
-        assert_eq!(last_line(&out), alice);
-        let profile = strongroom::Profile::load(db.profile("alice"), None).unwrap();
-        let expected = profile.identity().public().fingerprint().unwrap();
-        assert_eq!(fingerprint(db, "alice"), expected.to_string());
-        assert_eq!(out.lines().count(), 2);
-    });
+fn whoami_prints_the_fingerprint_the_sealing_and_then_the_id() {
+    each_backend(
+        "whoami_prints_the_fingerprint_the_sealing_and_then_the_id",
+        |db| {
+            let alice = last_line(&ok(db, "alice", &["init"]));
+            let out = ok(db, "alice", &["whoami"]);
+            assert_eq!(last_line(&out), alice);
+            let profile = strongroom::Profile::load(db.profile("alice"), None).unwrap();
+            let expected = profile.identity().public().fingerprint().unwrap();
+            assert_eq!(fingerprint(db, "alice"), expected.to_string());
+            // fingerprint first, the id last, and between them whether the
+            // profile is sealed (unsealed here: no passphrase was given).
+            assert_eq!(out.lines().nth(1), Some("sealed: no"), "{out}");
+            assert_eq!(out.lines().count(), 3);
+        },
+    );
 }
 
 #[test]
