@@ -167,7 +167,7 @@ pub enum Error {
     /// client's record types than the client has already used (or has lost
     /// the newest one): a rollback, perhaps to re-admit a revoked reader.
     /// Nothing is written.
-    #[error("the database offers an older access key for record type `{record_type}` than this client has used; refusing to write")]
+    #[error("the database offers an older access key for record type `{record_type}` than this client has used; refusing to write (after restoring an older backup on purpose: Client::restart_key_lineage, `strongroom recovery restart-lineage`)")]
     KeyRollback {
         /// The record type.
         record_type: String,

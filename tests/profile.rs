@@ -861,3 +861,54 @@ fn the_fingerprint_matches_its_known_answer() {
     other.client_id = strongroom::ClientId::random();
     assert_ne!(other.fingerprint().unwrap(), fingerprint);
 }
+
+#[test]
+fn a_sealed_profiles_recovery_client_cannot_be_added_changed_or_removed_by_editing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = strongroom::Store::open("sqlite::memory:").unwrap();
+    let path = temp_path(&dir, "alice.profile");
+    let alice = strongroom::Client::from_profile(
+        Profile::create(&path, sealed_options("alice's passphrase")).unwrap(),
+        &store,
+    )
+    .unwrap();
+    let recovery = strongroom::Client::from_profile(
+        Profile::create(temp_path(&dir, "r.profile"), ProfileOptions::named("r")).unwrap(),
+        &store,
+    )
+    .unwrap();
+    let original = fs::read(&path).unwrap();
+    let wrong = |err: Error| {
+        matches!(
+            err,
+            Error::Profile(strongroom::ProfileError::WrongPassphrase { .. })
+        )
+    };
+    // Added by an edit to a profile without one.
+    edit_json(&path, |json| {
+        json["recovery_client"] = serde_json::json!(recovery.id().to_string());
+    });
+    assert!(wrong(
+        Profile::load(&path, Some("alice's passphrase")).unwrap_err()
+    ));
+    fs::write(&path, &original).unwrap();
+
+    alice.set_recovery_client(recovery.public()).unwrap();
+    let loaded = Profile::load(&path, Some("alice's passphrase")).unwrap();
+    assert_eq!(loaded.recovery_client(), Some(recovery.id()));
+    let with_recovery = fs::read(&path).unwrap();
+    // Removed, or pointed at another client.
+    edit_json(&path, |json| {
+        json.as_object_mut().unwrap().remove("recovery_client");
+    });
+    assert!(wrong(
+        Profile::load(&path, Some("alice's passphrase")).unwrap_err()
+    ));
+    fs::write(&path, &with_recovery).unwrap();
+    edit_json(&path, |json| {
+        json["recovery_client"] = serde_json::json!(alice.id().to_string());
+    });
+    assert!(wrong(
+        Profile::load(&path, Some("alice's passphrase")).unwrap_err()
+    ));
+}

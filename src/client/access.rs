@@ -99,6 +99,11 @@ impl Client {
         self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
         keys::set_head(conn, me, record_type, version)?;
         tracing::info!(record_type, version, "created access key");
+        // A new type reaches the recovery client in the same transaction as
+        // its first key: no record of it is ever out of recovery's reach.
+        if let Some(recovery) = self.with_profile(|p| p.recovery_client()) {
+            self.authorize_in(conn, record_type, recovery, version)?;
+        }
         Ok(WriteKey {
             version,
             key: Arc::new(key),

@@ -27,10 +27,12 @@ mod grant_rules;
 mod grants;
 mod import;
 mod keyring;
+mod lineage;
 mod marks;
 mod peers;
 mod query;
 mod read;
+mod recovery;
 mod rewrap;
 mod rotation;
 mod share;
@@ -49,6 +51,7 @@ use crate::store::Store;
 
 pub use import::{ImportBatchOutcome, ImportRow};
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
+pub use recovery::RecoveryOutcome;
 pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};
 pub use share::{RevokeOutcome, Share, ShareKind, ShareOutcome};
 

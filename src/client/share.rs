@@ -164,20 +164,7 @@ impl Client {
         let mut conn = self.store.conn()?;
         let (outcome, created) = write_transaction(&mut conn, |conn| {
             let created = self.write_key(conn, record_type)?;
-            let mut outcome =
-                self.share_in(conn, self.id(), record_type, authorizer, created.version)?;
-            let authorizer_keys = self.peer(conn, authorizer)?;
-            outcome.policies += self.put_grant(
-                conn,
-                record_type,
-                Grantee {
-                    id: authorizer,
-                    key: authorizer_keys.encryption_key,
-                    via: None,
-                },
-                GrantKind::Authorize,
-                created.version,
-            )?;
+            let outcome = self.authorize_in(conn, record_type, authorizer, created.version)?;
             Ok((outcome, created))
         })?;
         self.cache_created_key(record_type, &created);
@@ -329,7 +316,33 @@ impl Client {
     /// Inside a write transaction: wraps every key version of (writer,
     /// type) this client holds, up to `up_to`, to `reader` (where it has
     /// none yet) and stores this client's signed read grant for `up_to`.
-    fn share_in(
+    /// Shares this client's `record_type` with `authorizer` and grants it
+    /// the right to share on this client's behalf, up to `version`, inside
+    /// the caller's transaction.
+    pub(super) fn authorize_in(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        authorizer: ClientId,
+        version: u32,
+    ) -> Result<ShareOutcome> {
+        let mut outcome = self.share_in(conn, self.id(), record_type, authorizer, version)?;
+        let authorizer_keys = self.peer(conn, authorizer)?;
+        outcome.policies += self.put_grant(
+            conn,
+            record_type,
+            Grantee {
+                id: authorizer,
+                key: authorizer_keys.encryption_key,
+                via: None,
+            },
+            GrantKind::Authorize,
+            version,
+        )?;
+        Ok(outcome)
+    }
+
+    pub(super) fn share_in(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,

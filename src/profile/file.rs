@@ -23,6 +23,10 @@ pub(super) struct ProfileFile {
     /// refused.
     #[serde(default)]
     pub(super) databases: BTreeMap<DatabaseId, DatabaseFile>,
+    /// The client every record type of this one is also shared with and
+    /// authorised to, for recovery ([`crate::Client::set_recovery_client`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) recovery_client: Option<ClientId>,
     /// Version 1 only: marks keyed by the URL or path a database was reached
     /// at. Read (the sealed AAD covers them) and dropped: they cannot be
     /// matched to a database identity.
@@ -186,7 +190,7 @@ impl Profile {
                 };
                 let tail = match &file.key_versions {
                     Some(v1_marks) => AadTail::Version1(v1_marks),
-                    None => AadTail::Version2(file.peer_trust, &databases),
+                    None => AadTail::Version2(file.peer_trust, &databases, file.recovery_client),
                 };
                 let aad = sealed_aad(&file.name, &public, &pinned, tail, &sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
@@ -215,6 +219,7 @@ impl Profile {
             pinned,
             peer_trust: file.peer_trust,
             databases,
+            recovery_client: file.recovery_client,
             sealing,
             stamp: None,
         })
@@ -234,7 +239,7 @@ impl Profile {
                     &self.name,
                     public,
                     &self.pinned,
-                    AadTail::Version2(self.peer_trust, &self.databases),
+                    AadTail::Version2(self.peer_trust, &self.databases, self.recovery_client),
                     sealing,
                 )?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
@@ -279,6 +284,7 @@ impl Profile {
                 })
                 .collect(),
             key_versions: None,
+            recovery_client: self.recovery_client,
             peer_trust: self.peer_trust,
             databases: self
                 .databases

@@ -144,6 +144,9 @@ pub struct Profile {
     peer_trust: PeerTrust,
     /// The databases this client has written to, with its marks there.
     databases: BTreeMap<DatabaseId, Marks>,
+    /// Every record type of this client is shared with and authorised to
+    /// this client too (for recovery).
+    recovery_client: Option<ClientId>,
     sealing: Option<Sealing>,
     stamp: Option<FileStamp>,
 }
@@ -157,6 +160,7 @@ impl fmt::Debug for Profile {
             .field("pinned", &self.pinned.len())
             .field("peer_trust", &self.peer_trust)
             .field("databases", &self.databases.len())
+            .field("recovery_client", &self.recovery_client)
             .field("sealed", &self.sealing.is_some())
             .finish()
     }
@@ -186,6 +190,7 @@ impl Profile {
             pinned: BTreeMap::new(),
             peer_trust: PeerTrust::FirstUse,
             databases: BTreeMap::new(),
+            recovery_client: None,
             sealing,
             stamp: None,
         };
@@ -244,7 +249,10 @@ impl Profile {
             .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
         let version_1 = file.strongroom_profile == 1;
         if version_1 != file.key_versions.is_some()
-            || (version_1 && (!file.databases.is_empty() || file.peer_trust != PeerTrust::FirstUse))
+            || (version_1
+                && (!file.databases.is_empty()
+                    || file.peer_trust != PeerTrust::FirstUse
+                    || file.recovery_client.is_some()))
         {
             return Err(malformed(&path, "fields of another format version"));
         }
@@ -308,9 +316,10 @@ impl Profile {
                 *mark = (*mark).max(version);
             }
         }
-        // Only ever changed through `update_file`, so the file's value is
+        // Only ever changed through `update_file`, so the file's values are
         // the newest.
         self.peer_trust = other.peer_trust;
+        self.recovery_client = other.recovery_client;
         Ok(())
     }
     /// Re-reads the profile file, under its lock, if another process (or
@@ -433,6 +442,20 @@ impl Profile {
     /// Where the profile lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The recovery client every record type of this client is shared with
+    /// and authorised to, if one is set ([`crate::Client::set_recovery_client`]).
+    pub fn recovery_client(&self) -> Option<ClientId> {
+        self.recovery_client
+    }
+
+    /// Sets the recovery client (saved at once).
+    pub(crate) fn set_recovery_client(&mut self, recovery: Option<ClientId>) -> Result<()> {
+        self.update_file(|profile| {
+            profile.recovery_client = recovery;
+            Ok(())
+        })
     }
 
     /// Whether the secret keys are sealed under a passphrase.

@@ -25,8 +25,10 @@ pub(super) struct Sealing {
 pub(super) enum AadTail<'a> {
     /// Version 1: the marks by URL.
     Version1(&'a Marks),
-    /// Version 2: the peer trust and the marks by database identity.
-    Version2(PeerTrust, &'a BTreeMap<DatabaseId, Marks>),
+    /// Version 2: the peer trust, the marks by database identity and, when
+    /// one is set, the recovery client (absent: the AAD of a file written
+    /// before recovery clients existed, unchanged).
+    Version2(PeerTrust, &'a BTreeMap<DatabaseId, Marks>, Option<ClientId>),
 }
 
 /// The AAD of a sealed profile: every clear-text part of the file.
@@ -65,9 +67,9 @@ pub(super) fn sealed_aad(
             .bytes(peer.encryption_key.as_bytes())?
             .bytes(peer.signing_key.as_bytes())?;
     }
-    let (peer_trust, databases) = match tail {
+    let (peer_trust, databases, recovery) = match tail {
         AadTail::Version1(marks) => return Ok(aad.pairs_u32(marks)?.finish()),
-        AadTail::Version2(peer_trust, databases) => (peer_trust, databases),
+        AadTail::Version2(peer_trust, databases, recovery) => (peer_trust, databases, recovery),
     };
     aad = aad
         .u32(match peer_trust {
@@ -80,6 +82,9 @@ pub(super) fn sealed_aad(
         );
     for (database, marks) in databases {
         aad = aad.uuid(database.as_uuid()).pairs_u32(marks)?;
+    }
+    if let Some(recovery) = recovery {
+        aad = aad.str("recovery_client")?.uuid(recovery.as_uuid());
     }
     Ok(aad.finish())
 }

@@ -115,6 +115,25 @@ pub(crate) fn self_wrapped_versions(
     Ok(versions.into_iter().filter_map(int::<u32>).collect())
 }
 
+/// The record types `writer` holds its own access keys for (wrapped by and
+/// to itself), sorted and without repeats.
+pub(crate) fn self_wrapped_types(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+) -> Result<Vec<String>> {
+    let me = SqlId::from(writer);
+    let types: Vec<Option<String>> = access_keys::table
+        .filter(access_keys::writer_id.eq(&me))
+        .filter(access_keys::reader_id.eq(&me))
+        .filter(access_keys::wrapper_id.eq(&me))
+        .select(access_keys::record_type.nullable())
+        .distinct()
+        .order(access_keys::record_type.nullable())
+        .load(conn)
+        .map_err(db_err)?;
+    Ok(types.into_iter().flatten().collect())
+}
+
 /// Whether the database holds any access key `client` wrapped for itself
 /// as a writer (any record type).
 pub(crate) fn holds_self_wrapped_keys(conn: &mut AnyConnection, client: ClientId) -> Result<bool> {

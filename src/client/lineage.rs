@@ -1,0 +1,129 @@
+//! The way out of a restored older database: a writer whose profile marks
+//! a newer access key version than the database holds refuses to write
+//! ([`Error::KeyRollback`]), because that is exactly what a database
+//! replaying old keys looks like. After a restore the operator knows why;
+//! [`Client::restart_key_lineage`] is the explicit, logged step that moves
+//! the writer on. It is never taken automatically.
+
+use std::collections::BTreeSet;
+
+use super::share::RevokeOutcome;
+use super::{validate, Client};
+use crate::cache::KeyId;
+use crate::crypto::keys::AccessKey;
+use crate::error::{Error, Result};
+use crate::ids::ClientId;
+use crate::store::tx::write_transaction;
+use crate::store::{grants, keys, AnyConnection};
+
+impl Client {
+    /// Starts a new access key version for this client's `record_type`
+    /// above both the newest version the database holds and the mark in
+    /// this client's profile, wrapped to this client, to each of
+    /// `confirmed_readers` (shared with again, as by [`Client::share`]) and
+    /// to the recovery client if one is set (authorised again); every
+    /// other grant of the type is dropped. Use it only after restoring a
+    /// database backup older than the profile, when writes fail with
+    /// [`Error::KeyRollback`]: confirm each reader anew, since the restored
+    /// policy rows are as old as the backup.
+    ///
+    /// Records already in the database keep their key versions and stay
+    /// readable by whoever holds those keys; the readers not confirmed
+    /// lose only the versions from this one on (their ids are in
+    /// `removed_readers`). Logged at warning level.
+    pub fn restart_key_lineage(
+        &self,
+        record_type: &str,
+        confirmed_readers: &[ClientId],
+    ) -> Result<RevokeOutcome> {
+        validate::record_type(record_type)?;
+        if confirmed_readers.contains(&self.id()) {
+            return Err(Error::InvalidInput(
+                "a writer is not one of its own confirmed readers",
+            ));
+        }
+        let mut conn = self.store.conn()?;
+        let (outcome, key) = write_transaction(&mut conn, |conn| {
+            self.restart_lineage_in(conn, record_type, confirmed_readers)
+        })?;
+        self.after_rotation(record_type, &outcome, Some(key));
+        Ok(outcome)
+    }
+
+    fn restart_lineage_in(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        confirmed: &[ClientId],
+    ) -> Result<(RevokeOutcome, AccessKey)> {
+        let me = self.id();
+        // Locks the head as a rotation does.
+        super::access::current_version_for_rotation(conn, me, record_type)?;
+        let in_database = keys::self_wrapped_versions(conn, me, record_type)?
+            .first()
+            .copied();
+        let database = self.marked_database(conn)?;
+        let mark = match database {
+            Some(database) => self.current_mark(database, record_type)?,
+            None => None,
+        };
+        let next = in_database
+            .unwrap_or(0)
+            .max(mark.unwrap_or(0))
+            .checked_add(1)
+            .ok_or(Error::InvalidInput("key version overflow"))?;
+        let confirmed: BTreeSet<ClientId> = confirmed.iter().copied().collect();
+        let recovery = self.with_profile(|p| p.recovery_client());
+        let mut removed: BTreeSet<ClientId> = BTreeSet::new();
+        for row in grants::of_type(conn, me, record_type)? {
+            if !confirmed.contains(&row.reader_id) && Some(row.reader_id) != recovery {
+                removed.insert(row.reader_id);
+            }
+        }
+        let key = AccessKey::generate();
+        let of = KeyId {
+            writer_id: me,
+            record_type: record_type.to_owned(),
+            key_version: next,
+        };
+        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
+        grants::delete_of_type(conn, me, record_type)?;
+        if keys::set_head(conn, me, record_type, next)? != 1 {
+            return Err(Error::Conflict {
+                record_id: None,
+                expected: None,
+                found: None,
+            });
+        }
+        let mut wrapped_keys = 1;
+        for reader in &confirmed {
+            wrapped_keys += self
+                .share_in(conn, me, record_type, *reader, next)?
+                .wrapped_keys;
+        }
+        if let Some(recovery) = recovery {
+            wrapped_keys += self
+                .authorize_in(conn, record_type, recovery, next)?
+                .wrapped_keys;
+        }
+        tracing::warn!(
+            record_type,
+            database_version = ?in_database,
+            profile_mark = ?mark,
+            new_version = next,
+            confirmed_readers = confirmed.len(),
+            dropped_grants = removed.len(),
+            "restarted the key lineage above the profile's mark (after a database restore)"
+        );
+        Ok((
+            RevokeOutcome {
+                new_version: Some(next),
+                rows_deleted: 0,
+                wrapped_keys,
+                removed_readers: removed.into_iter().collect(),
+                rewrap: None,
+            },
+            key,
+        ))
+    }
+}

@@ -1,0 +1,180 @@
+//! Backup and recovery without key escrow: a recovery client that every
+//! record type is shared with and authorised to (now and later), reading a
+//! lost client's data back and sharing it on; and the way out of a
+//! restored older database (`restart_key_lineage`).
+
+mod common;
+
+use common::{each_backend, TestDb};
+use strongroom::{Client, Error, Fields, Plain, Profile, ProfileOptions, RecordId, Store};
+
+fn client(db: &TestDb, name: &str) -> Client {
+    Client::open_or_create(db.profile(name), &db.store()).unwrap()
+}
+
+fn write(client: &Client, record_type: &str, text: &str) -> RecordId {
+    client
+        .put(
+            record_type,
+            &Fields::new().with("note", text).unwrap(),
+            &Plain::new(),
+        )
+        .unwrap()
+        .id
+}
+
+fn read(client: &Client, id: RecordId) -> strongroom::Result<String> {
+    client.get(id).and_then(|r| r.field::<String>("note"))
+}
+
+/// A sealed recovery profile, registered in the database.
+fn recovery(db: &TestDb) -> Client {
+    let profile = Profile::create(
+        db.profile("recovery"),
+        ProfileOptions::named("recovery").passphrase("kept offline"),
+    )
+    .unwrap();
+    Client::from_profile(profile, &db.store()).unwrap()
+}
+
+#[test]
+fn the_recovery_client_reads_every_type_now_later_and_after_rotations() {
+    each_backend(
+        "the_recovery_client_reads_every_type_now_later_and_after_rotations",
+        |db| {
+            let alice = client(db, "alice");
+            let note = write(&alice, "note", "before");
+            let patient = write(&alice, "patient", "ada");
+            let recovery = recovery(db);
+            let outcome = alice.set_recovery_client(recovery.public()).unwrap();
+            assert_eq!(outcome.record_types, ["note", "patient"]);
+            assert_eq!(alice.recovery_client(), Some(recovery.id()));
+            assert_eq!(read(&recovery, note).unwrap(), "before");
+            assert_eq!(read(&recovery, patient).unwrap(), "ada");
+
+            // A type created later reaches it with its first key.
+            let lab = write(&alice, "lab", "created later");
+            assert_eq!(read(&recovery, lab).unwrap(), "created later");
+            // A rotation keeps it.
+            alice.rotate("note").unwrap();
+            let rotated = write(&alice, "note", "after rotation");
+            assert_eq!(read(&recovery, rotated).unwrap(), "after rotation");
+            // Setting it again is a no-op that succeeds; the setting is in
+            // the profile, so it survives a reload.
+            alice.set_recovery_client(recovery.public()).unwrap();
+            drop(alice);
+            let alice = client(db, "alice");
+            assert_eq!(alice.recovery_client(), Some(recovery.id()));
+            let later = write(&alice, "visit", "after reload");
+            assert_eq!(read(&recovery, later).unwrap(), "after reload");
+        },
+    );
+}
+
+#[test]
+fn a_lost_profile_is_recovered_by_sharing_on_to_a_new_client() {
+    each_backend(
+        "a_lost_profile_is_recovered_by_sharing_on_to_a_new_client",
+        |db| {
+            let alice = client(db, "alice");
+            let recovery = recovery(db);
+            alice.set_recovery_client(recovery.public()).unwrap();
+            let id = write(&alice, "note", "only alice had this");
+            let lost = alice.id();
+            drop(alice);
+            std::fs::remove_file(db.profile("alice")).unwrap();
+
+            // The replacement cannot read until recovery shares on.
+            let replacement = client(db, "alice-2");
+            assert!(matches!(
+                read(&replacement, id),
+                Err(Error::AccessDenied { .. })
+            ));
+            recovery
+                .share_on_behalf(lost, "note", replacement.id())
+                .unwrap();
+            assert_eq!(read(&replacement, id).unwrap(), "only alice had this");
+        },
+    );
+}
+
+#[test]
+fn a_client_is_not_its_own_recovery_client() {
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    assert!(matches!(
+        alice.set_recovery_client(alice.public()),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(alice.recovery_client(), None);
+}
+
+/// `VACUUM INTO` a backup of the SQLite database.
+fn backup(db: &TestDb, to: &std::path::Path) {
+    db.sql(&format!("VACUUM INTO '{}'", to.display()));
+}
+
+/// Puts the backup in place of the database (no store open).
+fn restore(db: &TestDb, from: &std::path::Path) {
+    let path = db.sqlite_path().unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    std::fs::copy(from, &path).unwrap();
+}
+
+#[test]
+fn after_restoring_an_older_database_the_lineage_restarts_only_when_asked() {
+    let db = TestDb::sqlite();
+    let backup_path = db.dir.path().join("backup.db");
+    let old_id;
+    {
+        let alice = client(&db, "alice");
+        let bob = client(&db, "bob");
+        let carol = client(&db, "carol");
+        old_id = write(&alice, "note", "in the backup");
+        alice.share("note", bob.id()).unwrap();
+        alice.share("note", carol.id()).unwrap();
+        backup(&db, &backup_path);
+        // After the backup: a rotation (version 2), which the profile marks.
+        alice.rotate("note").unwrap();
+        write(&alice, "note", "lost with the restore");
+    }
+    restore(&db, &backup_path);
+
+    let alice = client(&db, "alice");
+    let bob = client(&db, "bob");
+    let carol = client(&db, "carol");
+    // The restored database offers version 1 below the mark: refused.
+    let err = alice
+        .put(
+            "note",
+            &Fields::new().with("note", "x").unwrap(),
+            &Plain::new(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::KeyRollback { .. }), "{err:?}");
+
+    // The explicit way out: above the mark, only bob confirmed.
+    let outcome = alice.restart_key_lineage("note", &[bob.id()]).unwrap();
+    assert_eq!(outcome.new_version, Some(3));
+    assert_eq!(outcome.removed_readers, vec![carol.id()]);
+    let new_id = write(&alice, "note", "after the restart");
+    assert_eq!(read(&alice, new_id).unwrap(), "after the restart");
+    assert_eq!(read(&bob, new_id).unwrap(), "after the restart");
+    assert!(read(&carol, new_id).is_err(), "carol was not confirmed");
+    // What the backup held stays readable by those who held its key.
+    assert_eq!(read(&alice, old_id).unwrap(), "in the backup");
+    assert_eq!(read(&carol, old_id).unwrap(), "in the backup");
+    // A second restart moves on again (it is never a rollback).
+    let again = alice.restart_key_lineage("note", &[]).unwrap();
+    assert_eq!(again.new_version, Some(4));
+    assert!(read(&bob, write(&alice, "note", "v4")).is_err());
+
+    // Nothing automatic: a fresh store on the restored file still works
+    // with version 4 and no error.
+    drop(alice);
+    let store = Store::open(&db.url).unwrap();
+    let alice = Client::open_or_create(db.profile("alice"), &store).unwrap();
+    write(&alice, "note", "still fine");
+}
