@@ -74,6 +74,11 @@ pub enum Command {
     /// Manage the profile file itself.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Recovery without key escrow: a recovery client kept offline, reading
+    /// a lost client's data back, and the way on after restoring an older
+    /// database (see OPERATIONS.md).
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
     /// Apply the migrations, or list applied and pending ones.
     #[command(
         after_help = "Example:\n  strongroom --db postgres://app@db/sensitive migrate --status"
@@ -295,6 +300,63 @@ pub enum ProfileCommand {
         /// Store the secret keys unsealed (file permissions only).
         #[arg(long, conflicts_with = "new_passphrase_env")]
         remove: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Create a recovery profile (sealed under its own passphrase) at
+    /// `--out`, register it, and share every record type of this client with
+    /// it and authorise it — now, and each new type with its first key.
+    /// Keep the file offline and its passphrase apart from it. Prints the
+    /// record types covered (one JSON line) and the recovery client's id
+    /// last.
+    #[command(
+        after_help = "Example:\n  strongroom --profile alice.profile recovery create --out /media/offline/alice-recovery.profile"
+    )]
+    Create {
+        /// Where to write the recovery profile (must not exist).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Read the recovery profile's passphrase from this environment
+        /// variable instead of asking for it (it is required).
+        #[arg(long, value_name = "VAR")]
+        recovery_passphrase_env: Option<String>,
+    },
+    /// Run with the recovery profile (`--profile`): share every record type
+    /// of the lost client `--lost` that this recovery client is authorised
+    /// for with the client that replaces it (`--to`), which then reads that
+    /// data. One JSON line per record type.
+    #[command(
+        after_help = "Example:\n  strongroom --profile alice-recovery.profile recovery restore --lost \"$old_alice_id\" --to \"$new_alice_id\" --fingerprint \"$new_alice_fingerprint\""
+    )]
+    Restore {
+        /// The lost client's id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        lost: String,
+        /// The client that replaces it (already initialised).
+        #[arg(long, value_name = "CLIENT_ID")]
+        to: String,
+        /// The replacement's fingerprint (its `strongroom whoami`), checked
+        /// before anything is shared.
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: Option<String>,
+    },
+    /// After restoring a database backup older than this profile (writes
+    /// fail with "the database offers an older access key"): start a new
+    /// key version above the profile's mark, shared only with the readers
+    /// named by `--reader` (confirm each anew) and the recovery client.
+    /// Logged; never done automatically.
+    #[command(
+        after_help = "Example:\n  strongroom recovery restart-lineage patient --reader \"$bob_id\""
+    )]
+    RestartLineage {
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
+        record_type: String,
+        /// A reader to share the new version with (repeat for each).
+        #[arg(long = "reader", value_name = "CLIENT_ID")]
+        readers: Vec<String>,
     },
 }
 

@@ -8,7 +8,7 @@ use strongroom::{
     RewrapReport, Store, StoreOptions,
 };
 
-use crate::cli::{Cli, Command, FileCommand, ProfileCommand, TrustMode, Values};
+use crate::cli::{Cli, Command, FileCommand, ProfileCommand, RecoveryCommand, TrustMode, Values};
 use crate::passphrase::{self, Passphrase};
 use crate::{output, progress, values, Usage};
 
@@ -192,6 +192,7 @@ pub fn run(cli: Cli) -> Result<()> {
             bail!("`file` is not available in this version (encrypted files arrive with the large-file support)")
         }
         Command::Import(args) => crate::import::run(&ctx.client()?, args),
+        Command::Recovery(command) => ctx.recovery(command),
     }
 }
 
@@ -343,6 +344,97 @@ impl Context_<'_> {
         );
         println!("{}", client.id());
         Ok(())
+    }
+
+    fn recovery(&self, command: &RecoveryCommand) -> Result<()> {
+        match command {
+            RecoveryCommand::Create {
+                out,
+                recovery_passphrase_env,
+            } => {
+                let client = self.client()?;
+                if out.exists() {
+                    bail!("{} already exists; refusing to overwrite it", out.display());
+                }
+                let passphrase = match recovery_passphrase_env {
+                    Some(var) => passphrase::from_env(var)?,
+                    None if passphrase::can_prompt() => {
+                        passphrase::prompt_new("Passphrase for the recovery profile: ")?
+                            .ok_or_else(|| anyhow::anyhow!("a recovery profile must be sealed under a passphrase"))?
+                    }
+                    None => {
+                        return Err(Usage(
+                            "the recovery profile needs a passphrase: give it with --recovery-passphrase-env VAR, or run on a terminal to be asked".into(),
+                        )
+                        .into())
+                    }
+                };
+                let name = format!("recovery for {}", client.id());
+                let profile = Profile::create(
+                    out,
+                    ProfileOptions::named(&name).passphrase(passphrase.as_str()),
+                )?;
+                let recovery = Client::from_profile(profile, client.store())?;
+                let outcome = client.set_recovery_client(recovery.public())?;
+                output::line(&json!({
+                    "recovery_client": outcome.recovery_client.to_string(),
+                    "record_types": outcome.record_types,
+                }));
+                eprintln!(
+                    "created the recovery profile {}: keep it offline, and its passphrase apart from it",
+                    out.display()
+                );
+                println!("{}", outcome.recovery_client);
+                Ok(())
+            }
+            RecoveryCommand::Restore {
+                lost,
+                to,
+                fingerprint,
+            } => {
+                let recovery = self.client()?;
+                let lost = parse_client_id(lost)?;
+                let to = parse_client_id(to)?;
+                if let Some(text) = fingerprint {
+                    recovery.pin_peer(to, &parse_fingerprint(text)?)?;
+                }
+                let record_types: Vec<String> = recovery
+                    .incoming_shares()?
+                    .into_iter()
+                    .filter(|s| s.writer_id == lost && s.kind == strongroom::ShareKind::Authorize)
+                    .map(|s| s.record_type)
+                    .collect();
+                if record_types.is_empty() {
+                    bail!("this client is not the recovery client of {lost}: no record type of it is authorised to it");
+                }
+                for record_type in record_types {
+                    let outcome = recovery.share_on_behalf(lost, &record_type, to)?;
+                    output::line(&json!({
+                        "restored": record_type, "writer": lost.to_string(), "to": to.to_string(),
+                        "wrapped_keys": outcome.wrapped_keys,
+                    }));
+                }
+                Ok(())
+            }
+            RecoveryCommand::RestartLineage {
+                record_type,
+                readers,
+            } => {
+                let client = self.client()?;
+                let readers = readers
+                    .iter()
+                    .map(|r| parse_client_id(r))
+                    .collect::<Result<Vec<_>>>()?;
+                let outcome = client.restart_key_lineage(record_type, &readers)?;
+                output::line(&json!({
+                    "restarted": record_type,
+                    "new_key_version": outcome.new_version,
+                    "readers": readers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "dropped": outcome.removed_readers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                }));
+                Ok(())
+            }
+        }
     }
 
     fn migrate(&self, status: bool) -> Result<()> {
