@@ -26,7 +26,8 @@
 //! }
 //!
 //! let store = Store::open("sqlite::memory:")?;               // or sqlite://PATH, postgres://…
-//! let profile = std::env::temp_dir().join("strongroom-docs-alice.profile");
+//! # let dir = tempfile::tempdir()?; // the profile is a file: a folder that is removed after
+//! let profile = dir.path().join("alice.profile");
 //! let alice = Client::open_or_create(&profile, &store)?;     // the identity, created on first use
 //!
 //! let patients = alice.repo::<Patient>();
@@ -40,8 +41,7 @@
 //! let ada = patients.update(ada)?;                            // a stale version is Error::Conflict
 //! let north = patients.query().filter(|p| p.clinic("north")).fetch()?;
 //! assert_eq!(north.records[0].version(), ada.version());
-//! # std::fs::remove_file(&profile).ok();
-//! # Ok::<(), strongroom::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The key-value API underneath
@@ -52,7 +52,8 @@
 //! use strongroom::{Client, Fields, Plain, Query, Store};
 //!
 //! let store = Store::open("sqlite::memory:")?;
-//! let profile = std::env::temp_dir().join("strongroom-docs-kv.profile");
+//! # let dir = tempfile::tempdir()?;
+//! let profile = dir.path().join("client.profile");
 //! let client = Client::open_or_create(&profile, &store)?;
 //!
 //! let fields = Fields::new().with("name", "Ada Lovelace")?.with("visits", &[1843, 1852])?;
@@ -64,8 +65,7 @@
 //! let page = client.query(&Query::new().record_type("patient").plain_eq("clinic", "north"))?;
 //! assert_eq!(page.records.len(), 1);
 //! client.delete(meta.id, meta.version)?;
-//! # std::fs::remove_file(&profile).ok();
-//! # Ok::<(), strongroom::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Map
