@@ -257,7 +257,7 @@ pub enum Command {
     File(FileCommand),
     /// Encrypt the rows of an existing plaintext table into strongroom.
     #[command(
-        after_help = "Example:\n  strongroom import --from postgres://app@db/app --table patients --id-column id --sensitive name,ssn --plain clinic --type patient --verify"
+        after_help = "Example:\n  strongroom import --from postgres://app@db/app --table patients --id-column id --sensitive name,ssn --plain clinic --type patient --verify\n\nWhich record a source row became (one JSON line per source id):\n  strongroom import --from postgres://app@db/app --table patients --id-column id --type patient --map --source-id 17\n\nA source is its database (PostgreSQL: server system identifier and database name; SQLite: the file, by canonical path and inode) and its schema-qualified table, however it is reached; rows already imported into the same --type are skipped."
     )]
     Import(ImportArgs),
 }
@@ -407,4 +407,12 @@ pub struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Import nothing: print the record each source row became, one line
+    /// {"source_id": …, "record_id": …} per row (null when not imported,
+    /// and then fail), for the --source-id values or else every row.
+    #[arg(long, conflicts_with = "verify")]
+    pub map: bool,
+    /// With --map: only this source id (repeatable).
+    #[arg(long = "source-id", value_name = "ID", requires = "map")]
+    pub source_ids: Vec<String>,
 }

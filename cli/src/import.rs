@@ -4,137 +4,79 @@
 //! Each batch of rows and its source id → record id mapping are written in
 //! one transaction of the sensitive database; rows already mapped are
 //! skipped. Killed at any point and run again, an import ends with every
-//! row imported exactly once. The source is only ever read: SQLite is
-//! opened read-only, PostgreSQL sessions are set read-only.
+//! row imported exactly once; two imports of the same source and type
+//! running at once take turns batch by batch and never import a row twice.
+//! The source is only ever read: SQLite is opened read-only, PostgreSQL
+//! sessions are set read-only.
+//!
+//! # How a source is identified
+//! "Imported once" is kept per source key: this client, the record type
+//! (another `--type` imports every row again, into that type), the source
+//! database and the table, identified by what they are rather than by the
+//! URL or table text that reached them (see [`source`]):
+//! - PostgreSQL: the server's system identifier (`pg_control_system()`), the
+//!   database name and the table's schema-qualified name (`to_regclass`), so
+//!   `localhost` and `127.0.0.1`, or `patients` and `public.patients`, are
+//!   one source. A physical replica is the same source as its primary; a
+//!   dump restored into another cluster is a new one. Any user may read the
+//!   system identifier on a stock server; where that is revoked, the
+//!   import fails saying so rather than fall back to the URL.
+//! - SQLite: the file's canonical path and, on unix, its device and inode.
+//!   A copy (or a moved or replaced file, or a hard link under another
+//!   name) is a new source.
+//!
+//! The key is text, versioned and length-prefixed:
+//! `strongroom-import/1 client=ID type=LEN:TYPE SOURCE table=LEN:SCHEMA.LEN:NAME`
+//! where SOURCE is `postgres system=N database=LEN:NAME` or
+//! `sqlite dev=N inode=N path=LEN:PATH` (`sqlite path=LEN:PATH` off unix).
+//!
+//! # Verify and map
+//! `--verify` decrypts every imported record and compares it with its
+//! source row; each source id that does not match is printed as a line
+//! `{"source_id": …, "mismatch": …}` before the summary, and the command
+//! fails. `--map` imports nothing and prints the record each source row
+//! became, one line `{"source_id": …, "record_id": …}` per row (null if not
+//! imported; then the command fails after printing).
+
+mod source;
 
 use anyhow::{bail, Context, Result};
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use serde_json::json;
 use strongroom::{Client, Fields, ImportRow, NewRecord, Plain};
 
+use self::source::{framed, quote, Source, SourceRow, Table};
 use crate::cli::ImportArgs;
 use crate::{output, progress, Usage};
 
-enum Source {
-    Sqlite(SqliteConnection),
-    Postgres(PgConnection),
-}
-
-#[derive(QueryableByName)]
-struct SourceRow {
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    source_id: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    vals: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// `"name"`, with embedded quotes doubled; `schema.table` quotes each part.
-fn quote(name: &str) -> Result<String> {
-    if name.is_empty() || name.chars().any(char::is_control) {
-        return Err(Usage(format!("`{name}` is not a valid table or column name")).into());
-    }
-    Ok(name
-        .split('.')
-        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join("."))
-}
-
-impl Source {
-    fn open(url: &str) -> Result<Source> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if !std::path::Path::new(path).exists() {
-                bail!("the source database {path} does not exist");
-            }
-            let conn = SqliteConnection::establish(&format!("file:{path}?mode=ro"))
-                .with_context(|| format!("opening {path} read-only"))?;
-            Ok(Source::Sqlite(conn))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut conn = PgConnection::establish(url).map_err(|err| {
-                anyhow::anyhow!(
-                    "cannot connect to the source {}: {err}",
-                    strongroom::redacted_url(url)
-                )
-            })?;
-            diesel::sql_query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-                .execute(&mut conn)?;
-            Ok(Source::Postgres(conn))
-        } else {
-            Err(Usage("--from takes postgres://… or sqlite://PATH".into()).into())
-        }
-    }
-
-    fn count(&mut self, table: &str) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        let rows: Vec<Count> = match self {
-            Source::Sqlite(c) => diesel::sql_query(sql).load(c)?,
-            Source::Postgres(c) => diesel::sql_query(sql).load(c)?,
-        };
-        Ok(rows.first().map_or(0, |r| r.n.max(0) as u64))
-    }
-
-    /// One batch of rows, in id order: the id and every column as text (or
-    /// null), as a JSON array.
-    fn batch(
-        &mut self,
-        table: &str,
-        id: &str,
-        columns: &[String],
-        offset: u64,
-        limit: usize,
-    ) -> Result<Vec<SourceRow>> {
-        let casts: Vec<String> = columns
-            .iter()
-            .map(|c| format!("CAST({c} AS TEXT)"))
-            .collect();
-        let array = match self {
-            Source::Sqlite(_) => format!("json_array({})", casts.join(", ")),
-            Source::Postgres(_) => format!("json_build_array({})::text", casts.join(", ")),
-        };
-        let sql = format!(
-            "SELECT CAST({id} AS TEXT) AS source_id, {array} AS vals FROM {table} ORDER BY {id} LIMIT {limit} OFFSET {offset}"
-        );
-        Ok(match self {
-            Source::Sqlite(c) => diesel::sql_query(sql).load(c)?,
-            Source::Postgres(c) => diesel::sql_query(sql).load(c)?,
-        })
-    }
-}
+/// The version of the source key format (see the module docs).
+const SOURCE_KEY_VERSION: &str = "strongroom-import/1";
 
 struct Plan {
     source_key: String,
-    table: String,
+    table: Table,
     id: String,
     columns: Vec<String>,
     sensitive: Vec<String>,
     plain: Vec<String>,
 }
 
-/// A stable name for the source: whose import (a client imports a table
-/// once), which database (a SQLite path made absolute; a URL without its
-/// password) and which table.
-fn source_key(client: &Client, from: &str, table: &str) -> Result<String> {
-    let database = match from.strip_prefix("sqlite://") {
-        Some(path) => format!(
-            "sqlite://{}",
-            std::fs::canonicalize(path)
-                .with_context(|| format!("the source database {path}"))?
-                .display()
-        ),
-        None => strongroom::redacted_url(from),
-    };
-    Ok(format!("{}:{database}#{table}", client.id()))
+/// The source key: whose import, into which record type, of which source
+/// database and table (see the module docs).
+fn source_key(client: &Client, record_type: &str, database: &str, table: &Table) -> String {
+    format!(
+        "{SOURCE_KEY_VERSION} client={} type={} {database} table={}.{}",
+        client.id(),
+        framed(record_type),
+        framed(&table.schema),
+        framed(&table.name)
+    )
 }
 
 impl Plan {
-    fn new(client: &Client, args: &ImportArgs) -> Result<Plan> {
-        if args.sensitive.is_empty() {
+    /// Checks the arguments (usage errors, before any connection); returns
+    /// the quoted columns to read.
+    fn columns(args: &ImportArgs) -> Result<Vec<String>> {
+        if args.sensitive.is_empty() && !args.map {
             return Err(Usage("--sensitive names at least one column".into()).into());
         }
         if args.batch == 0 || args.batch > 10_000 {
@@ -145,19 +87,37 @@ impl Plan {
         if all.windows(2).any(|w| w[0] == w[1]) {
             return Err(Usage("a column is named twice in --sensitive/--plain".into()).into());
         }
-        let columns = args
-            .sensitive
+        quote(&args.id_column)?;
+        quote(&args.table)?;
+        args.sensitive
             .iter()
             .chain(&args.plain)
             .map(|c| quote(c))
-            .collect::<Result<Vec<_>>>()?;
+            .collect()
+    }
+
+    fn new(
+        client: &Client,
+        args: &ImportArgs,
+        columns: Vec<String>,
+        source: &mut Source,
+    ) -> Result<Plan> {
+        let id = quote(&args.id_column)?;
+        let table = source.resolve(&args.table)?;
+        let database = source.identity()?;
+        // `--map` reads only the ids.
+        let (columns, sensitive, plain) = if args.map {
+            (Vec::new(), Vec::new(), Vec::new())
+        } else {
+            (columns, args.sensitive.clone(), args.plain.clone())
+        };
         Ok(Plan {
-            source_key: source_key(client, &args.from, &args.table)?,
-            table: quote(&args.table)?,
-            id: quote(&args.id_column)?,
+            source_key: source_key(client, &args.record_type, &database, &table),
+            table,
+            id,
             columns,
-            sensitive: args.sensitive.clone(),
-            plain: args.plain.clone(),
+            sensitive,
+            plain,
         })
     }
 
@@ -191,8 +151,12 @@ impl Plan {
 }
 
 pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
-    let plan = Plan::new(client, args)?;
+    let columns = Plan::columns(args)?;
     let mut source = Source::open(&args.from)?;
+    let plan = Plan::new(client, args, columns, &mut source)?;
+    if args.map {
+        return map(client, &plan, &mut source, args);
+    }
     let total = source.count(&plan.table)?;
     let already = client.imported_count(&plan.source_key)?;
     let bar = progress::bar(Some(total), "importing");
@@ -236,7 +200,33 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Decrypts every imported record and compares it with its source row.
+/// How a source row fails verification.
+#[derive(Clone, Copy)]
+enum Mismatch {
+    /// No mapping row (or one whose record id is malformed).
+    NotImported,
+    /// The mapping names a record that is not there (any more).
+    RecordMissing,
+    /// The record is there but does not decrypt or verify.
+    Unreadable,
+    /// The record decrypts but differs from the source row (or is not
+    /// this client's, or of another type).
+    Differs,
+}
+
+impl Mismatch {
+    fn name(self) -> &'static str {
+        match self {
+            Mismatch::NotImported => "not imported",
+            Mismatch::RecordMissing => "record missing",
+            Mismatch::Unreadable => "record unreadable",
+            Mismatch::Differs => "differs",
+        }
+    }
+}
+
+/// Decrypts every imported record and compares it with its source row;
+/// prints a line per source id that does not match, then the summary.
 fn verify(
     client: &Client,
     plan: &Plan,
@@ -246,6 +236,7 @@ fn verify(
 ) -> Result<()> {
     let bar = progress::bar(Some(total), "verifying");
     let (mut checked, mut missing, mut different) = (0usize, 0usize, 0usize);
+    let mut named: Vec<String> = Vec::new();
     let mut offset = 0u64;
     loop {
         let rows = source.batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)?;
@@ -260,23 +251,24 @@ fn verify(
         let ids: Vec<String> = parsed.iter().map(|(id, _)| id.clone()).collect();
         let mapping = client.imported(&plan.source_key, &ids)?;
         for (id, values) in &parsed {
-            let Some(record_id) = mapping.get(id) else {
-                missing += 1;
+            let mismatch = match mapping.get(id) {
+                None => Some(Mismatch::NotImported),
+                Some(record_id) => {
+                    checked += 1;
+                    check(client, plan, args, *record_id, values)?
+                }
+            };
+            let Some(mismatch) = mismatch else {
                 continue;
             };
-            let record = client.get(*record_id)?;
-            let same_fields = plan.sensitive.iter().zip(values).all(|(name, value)| {
-                record.field::<Option<String>>(name).ok().as_ref() == Some(value)
-            });
-            let same_plain = plan
-                .plain
-                .iter()
-                .zip(&values[plan.sensitive.len()..])
-                .all(|(name, value)| record.meta().plain.get(name) == value.as_ref());
-            if !(same_fields && same_plain && record.meta().record_type == args.record_type) {
-                different += 1;
+            match mismatch {
+                Mismatch::NotImported | Mismatch::RecordMissing => missing += 1,
+                Mismatch::Unreadable | Mismatch::Differs => different += 1,
             }
-            checked += 1;
+            bar.suspend(|| output::line(&json!({ "source_id": id, "mismatch": mismatch.name() })));
+            if named.len() < 10 {
+                named.push(id.clone());
+            }
         }
         bar.inc(rows.len() as u64);
     }
@@ -286,7 +278,93 @@ fn verify(
         json!({ "verified": checked, "missing": missing, "different": different, "ok": ok });
     output::line(&summary);
     if !ok {
-        bail!("verification failed: {missing} row(s) not imported, {different} record(s) differ from their source row");
+        let more = (missing + different).saturating_sub(named.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        bail!(
+            "verification failed: {missing} row(s) not imported, {different} record(s) differ from their source row (source ids {}{more})",
+            named.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether the record `record_id` holds the source row `values`; an error
+/// only when the sensitive database cannot be asked.
+fn check(
+    client: &Client,
+    plan: &Plan,
+    args: &ImportArgs,
+    record_id: strongroom::RecordId,
+    values: &[Option<String>],
+) -> Result<Option<Mismatch>> {
+    let record = match client.get(record_id) {
+        Ok(record) => record,
+        Err(strongroom::Error::NotFound { .. }) => return Ok(Some(Mismatch::RecordMissing)),
+        Err(
+            err @ (strongroom::Error::Database(_)
+            | strongroom::Error::Connect { .. }
+            | strongroom::Error::PoolTimeout { .. }),
+        ) => return Err(err.into()),
+        Err(_) => return Ok(Some(Mismatch::Unreadable)),
+    };
+    let same_fields = plan
+        .sensitive
+        .iter()
+        .zip(values)
+        .all(|(name, value)| record.field::<Option<String>>(name).ok().as_ref() == Some(value));
+    let same_plain = plan
+        .plain
+        .iter()
+        .zip(values.get(plan.sensitive.len()..).unwrap_or_default())
+        .all(|(name, value)| record.meta().plain.get(name) == value.as_ref());
+    let meta = record.meta();
+    let same = same_fields
+        && same_plain
+        && meta.record_type == args.record_type
+        && meta.writer_id == client.id();
+    Ok((!same).then_some(Mismatch::Differs))
+}
+
+/// `--map`: prints `{"source_id": …, "record_id": …}` per source id (the
+/// `--source-id`s given, or every row of the table in id order), null for
+/// a row not imported; fails after printing if there was one.
+fn map(client: &Client, plan: &Plan, source: &mut Source, args: &ImportArgs) -> Result<()> {
+    let (mut printed, mut absent) = (0usize, 0usize);
+    let mut print = |ids: &[String]| -> Result<()> {
+        let mapping = client.imported(&plan.source_key, ids)?;
+        for id in ids {
+            let record_id = mapping.get(id).map(ToString::to_string);
+            absent += usize::from(record_id.is_none());
+            printed += 1;
+            output::line(&json!({ "source_id": id, "record_id": record_id }));
+        }
+        Ok(())
+    };
+    if args.source_ids.is_empty() {
+        let mut offset = 0u64;
+        loop {
+            let rows = source.batch(&plan.table, &plan.id, &[], offset, args.batch)?;
+            if rows.is_empty() {
+                break;
+            }
+            offset += rows.len() as u64;
+            let ids = rows
+                .iter()
+                .map(|r| plan.parse(r).map(|(id, _)| id))
+                .collect::<Result<Vec<_>>>()?;
+            print(&ids)?;
+        }
+    } else {
+        for chunk in args.source_ids.chunks(args.batch) {
+            print(chunk)?;
+        }
+    }
+    if absent > 0 {
+        bail!("{absent} of {printed} source id(s) are not imported into `{}` (their record_id is null)", args.record_type);
     }
     Ok(())
 }

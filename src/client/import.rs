@@ -46,6 +46,10 @@ impl Client {
     /// Imports a batch of source rows from `source` (a name for the source
     /// table, stable across runs): the rows not imported before become
     /// records, and their mapping is stored, all in one transaction.
+    ///
+    /// Concurrent imports of the same `source` (other threads or processes)
+    /// are serialised batch by batch, so each row becomes one record even
+    /// when two imports run at once.
     pub fn import_batch(&self, source: &str, rows: &[ImportRow]) -> Result<ImportBatchOutcome> {
         if source.is_empty() {
             return Err(Error::InvalidInput("an import source needs a name"));
@@ -57,37 +61,36 @@ impl Client {
             ));
         }
         let ids: Vec<String> = rows.iter().map(|r| r.source_id.clone()).collect();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let done = self.import_map(source, &ids)?;
-            let todo: Vec<&ImportRow> = rows
-                .iter()
-                .filter(|r| !done.contains_key(&r.source_id))
-                .collect();
-            let records: Vec<NewRecord> = todo.iter().map(|r| r.record.clone()).collect();
-            let written = self.put_many_then(&records, |conn, metas| {
-                let mapping: Vec<(&str, RecordId)> = todo
+        let records: Vec<NewRecord> = rows.iter().map(|r| r.record.clone()).collect();
+        let mut already_imported = 0;
+        // The rows still to import are chosen inside the write transaction,
+        // after taking the source's lock: a concurrent import of the same
+        // source waits for this one to commit and then sees its mapping, so
+        // no row is imported twice (the mapping's primary key stays as the
+        // backstop).
+        let (chosen, _) = self.put_chosen_then(
+            &records,
+            |conn| {
+                imports::lock_source(conn, source)?;
+                let done = imports::find(conn, source, &ids)?;
+                already_imported = done.len();
+                Ok((0..rows.len())
+                    .filter(|&i| !done.contains_key(&rows[i].source_id))
+                    .collect())
+            },
+            |conn, chosen, metas| {
+                let mapping: Vec<(&str, RecordId)> = chosen
                     .iter()
                     .zip(metas)
-                    .map(|(row, meta)| (row.source_id.as_str(), meta.id))
+                    .map(|(&i, meta)| (rows[i].source_id.as_str(), meta.id))
                     .collect();
                 imports::insert(conn, source, &mapping)
-            });
-            match written {
-                Ok(_) => {
-                    return Ok(ImportBatchOutcome {
-                        imported: todo.len(),
-                        already_imported: done.len(),
-                    })
-                }
-                // Another import of the same source mapped some of these
-                // rows meanwhile: nothing of this batch was written; look
-                // again.
-                Err(Error::Constraint(_)) if attempt < 3 => continue,
-                Err(err) => return Err(err),
-            }
-        }
+            },
+        )?;
+        Ok(ImportBatchOutcome {
+            imported: chosen.len(),
+            already_imported,
+        })
     }
 
     /// The records that rows of `source` became, for those of `source_ids`

@@ -65,30 +65,68 @@ impl Client {
         new_records: &[NewRecord],
         mut also: impl FnMut(&mut AnyConnection, &[RecordMeta]) -> Result<()>,
     ) -> Result<Vec<RecordMeta>> {
-        for record in new_records {
+        let all: Vec<usize> = (0..new_records.len()).collect();
+        self.put_chosen_then(
+            new_records,
+            |_| Ok(all.clone()),
+            |conn, _, metas| also(conn, metas),
+        )
+        .map(|(_, metas)| metas)
+    }
+
+    /// Writes those of `candidates` that `choose` picks (by index, in the
+    /// order to write them), then runs `also` with the chosen indices and
+    /// the written metas, all in one write transaction: `choose` sees the
+    /// database inside that transaction, so what it reads cannot change
+    /// before the write commits (given the locks it takes). Returns the
+    /// chosen indices and the metas; choosing nothing writes nothing and
+    /// creates no key.
+    pub(crate) fn put_chosen_then(
+        &self,
+        candidates: &[NewRecord],
+        mut choose: impl FnMut(&mut AnyConnection) -> Result<Vec<usize>>,
+        mut also: impl FnMut(&mut AnyConnection, &[usize], &[RecordMeta]) -> Result<()>,
+    ) -> Result<(Vec<usize>, Vec<RecordMeta>)> {
+        for record in candidates {
             validate::record_type(&record.record_type)?;
             validate::fields(&record.fields)?;
             validate::plain(&record.plain)?;
         }
-        if new_records.is_empty() {
-            return Ok(Vec::new());
+        if candidates.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
-        let types: BTreeSet<&str> = new_records.iter().map(|r| r.record_type.as_str()).collect();
         self.retrying(|conn| {
+            let chosen = choose(conn)?;
+            let records = chosen
+                .iter()
+                .map(|&i| {
+                    candidates
+                        .get(i)
+                        .cloned()
+                        .ok_or(Error::Internal("chose a record that is not a candidate"))
+                })
+                .collect::<Result<Vec<NewRecord>>>()?;
             let mut keys: HashMap<&str, WriteKey> = HashMap::new();
-            for &record_type in &types {
+            if records.is_empty() {
+                return Ok((chosen, Vec::new(), keys));
+            }
+            let types: BTreeSet<&str> = chosen
+                .iter()
+                .map(|&i| candidates[i].record_type.as_str())
+                .collect();
+            for record_type in types {
                 keys.insert(record_type, self.write_key(conn, record_type)?);
             }
-            let metas = self.seal_and_insert(conn, new_records, &keys, now_micros())?;
-            also(conn, &metas)?;
-            Ok((metas, keys))
+            let metas = self.seal_and_insert(conn, &records, &keys, now_micros())?;
+            also(conn, &chosen, &metas)?;
+            Ok((chosen, metas, keys))
         })
-        .map(|(metas, keys)| {
+        .map(|(chosen, metas, keys)| {
             for (record_type, key) in &keys {
                 self.cache_created_key(record_type, key);
             }
             tracing::debug!(count = metas.len(), "stored records");
-            metas
+            (chosen, metas)
         })
     }
 

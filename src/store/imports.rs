@@ -26,6 +26,24 @@ struct MapRow<'a> {
     imported_at: i64,
 }
 
+/// Serialises the writers of `source` until the current write transaction
+/// ends. PostgreSQL: a transaction-level advisory lock keyed by a hash of
+/// the source name (a collision only makes two imports wait for each other
+/// needlessly). SQLite: nothing to do, its write transactions
+/// (`BEGIN IMMEDIATE`) already exclude each other.
+pub(crate) fn lock_source(conn: &mut AnyConnection, source: &str) -> Result<()> {
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(()),
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(source)
+                .execute(c)
+                .map(|_| ())
+                .map_err(db_err)
+        }
+    }
+}
+
 /// Stores that the rows `source_id` of `source` became `record_id`.
 pub(crate) fn insert(
     conn: &mut AnyConnection,

@@ -1,0 +1,410 @@
+//! The source database of an import: opened read-only, and identified by
+//! what it is rather than by how it was reached.
+//!
+//! - PostgreSQL: the server's system identifier (`pg_control_system()`,
+//!   made once by `initdb`, shared by its physical replicas), the database
+//!   name (`current_database()`), and the table's schema-qualified name as
+//!   the server resolves it (`to_regclass`): `localhost` or `127.0.0.1`,
+//!   `patients` or `public.patients`, are one source.
+//! - SQLite: the file, as its canonical absolute path (symbolic links and
+//!   relative paths resolved) and, on unix, its device and inode numbers;
+//!   the table as `main` and its name as stored in the schema (SQLite's
+//!   names are case-insensitive). A copy of the file, a file moved or
+//!   replaced (a new inode), or a hard link reached under another name is a
+//!   new source; so is a dump restored into another PostgreSQL cluster.
+
+use anyhow::{anyhow, bail, Context, Result};
+use diesel::sql_types::Text;
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
+
+use crate::Usage;
+
+/// An open source database. Only ever read: SQLite is opened read-only
+/// (and `query_only`), a PostgreSQL session is set read-only.
+pub(super) enum Source {
+    Sqlite {
+        conn: SqliteConnection,
+        /// The file's identity, as part of a source key.
+        identity: String,
+    },
+    Postgres(PgConnection),
+}
+
+/// A table as the source names it: schema and name, unquoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Table {
+    pub schema: String,
+    pub name: String,
+}
+
+impl Table {
+    /// The table in SQL: `"schema"."name"`, each part quoted.
+    pub fn sql(&self) -> String {
+        format!("{}.{}", quote_part(&self.schema), quote_part(&self.name))
+    }
+}
+
+#[derive(QueryableByName)]
+pub(super) struct SourceRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub source_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub vals: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct PgIdentity {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    system: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    database: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Resolved {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    schema: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    name: Option<String>,
+}
+
+/// `"part"`, with embedded quotes doubled.
+fn quote_part(part: &str) -> String {
+    format!("\"{}\"", part.replace('"', "\"\""))
+}
+
+/// `"name"`, with embedded quotes doubled; `schema.table` quotes each part.
+pub(super) fn quote(name: &str) -> Result<String> {
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(Usage(format!("`{name}` is not a valid table or column name")).into());
+    }
+    Ok(name
+        .split('.')
+        .map(quote_part)
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+/// A length-prefixed component of a source key: `LEN:TEXT`, the length in
+/// bytes, so no text can pass for another split.
+pub(super) fn framed(text: &str) -> String {
+    format!("{}:{text}", text.len())
+}
+
+/// A path as an SQLite URI path: the characters a URI gives a meaning to
+/// are percent-encoded.
+fn uri_path(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+/// The identity of an SQLite file, as part of a source key (see the module
+/// docs).
+fn sqlite_identity(canonical: &std::path::Path) -> Result<String> {
+    let path = framed(&canonical.to_string_lossy());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(canonical)
+            .with_context(|| format!("the source database {}", canonical.display()))?;
+        Ok(format!(
+            "sqlite dev={} inode={} path={path}",
+            meta.dev(),
+            meta.ino()
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(format!("sqlite path={path}"))
+    }
+}
+
+impl Source {
+    pub fn open(url: &str) -> Result<Source> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if !std::path::Path::new(path).exists() {
+                bail!("the source database {path} does not exist");
+            }
+            let canonical = std::fs::canonicalize(path)
+                .with_context(|| format!("the source database {path}"))?;
+            let identity = sqlite_identity(&canonical)?;
+            let uri = format!("file:{}?mode=ro", uri_path(&canonical.to_string_lossy()));
+            let mut conn = SqliteConnection::establish(&uri)
+                .with_context(|| format!("opening {path} read-only"))?;
+            diesel::sql_query("PRAGMA query_only = ON")
+                .execute(&mut conn)
+                .context("setting the source read-only")?;
+            Ok(Source::Sqlite { conn, identity })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut conn = PgConnection::establish(url).map_err(|err| {
+                anyhow!(
+                    "cannot connect to the source {}: {}",
+                    strongroom::redacted_url(url),
+                    err.to_string().replace('\n', " ")
+                )
+            })?;
+            diesel::sql_query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                .execute(&mut conn)
+                .context("setting the source session read-only")?;
+            Ok(Source::Postgres(conn))
+        } else {
+            Err(Usage("--from takes postgres://… or sqlite://PATH".into()).into())
+        }
+    }
+
+    /// What the source database is, as part of a source key: the same for
+    /// every way of reaching it (see the module docs).
+    pub fn identity(&mut self) -> Result<String> {
+        match self {
+            Source::Sqlite { identity, .. } => Ok(identity.clone()),
+            Source::Postgres(conn) => {
+                let rows: Vec<PgIdentity> = diesel::sql_query(
+                    "SELECT system_identifier::text AS system, current_database()::text AS database \
+                     FROM pg_catalog.pg_control_system()",
+                )
+                .load(conn)
+                .context("reading the source server's system identifier (pg_control_system())")?;
+                let (Some(system), Some(database)) = rows
+                    .into_iter()
+                    .next()
+                    .map_or((None, None), |r| (r.system, r.database))
+                else {
+                    bail!("the source server did not give its system identifier");
+                };
+                if system.is_empty() || !system.bytes().all(|b| b.is_ascii_digit()) {
+                    bail!("the source server gave a malformed system identifier");
+                }
+                Ok(format!(
+                    "postgres system={system} database={}",
+                    framed(&database)
+                ))
+            }
+        }
+    }
+
+    /// The table `--table` names, as the source resolves it; an error if
+    /// there is none.
+    pub fn resolve(&mut self, table: &str) -> Result<Table> {
+        let quoted = quote(table)?;
+        let not_found = || anyhow!("the source has no table `{table}`");
+        match self {
+            Source::Sqlite { conn, .. } => {
+                let name = match table.split_once('.') {
+                    None => table,
+                    Some((schema, name)) if schema.eq_ignore_ascii_case("main") => name,
+                    Some(_) => {
+                        return Err(
+                            not_found().context("only the main schema of an SQLite source is read")
+                        )
+                    }
+                };
+                let rows: Vec<Resolved> = diesel::sql_query(
+                    "SELECT 'main' AS schema, name FROM main.sqlite_master \
+                     WHERE type IN ('table', 'view') AND name = ?1 COLLATE NOCASE",
+                )
+                .bind::<Text, _>(name)
+                .load(conn)
+                .context("looking up the source table")?;
+                match rows.into_iter().next() {
+                    Some(Resolved {
+                        schema: Some(schema),
+                        name: Some(name),
+                    }) => Ok(Table { schema, name }),
+                    _ => Err(not_found()),
+                }
+            }
+            Source::Postgres(conn) => {
+                let rows: Vec<Resolved> = diesel::sql_query(
+                    "SELECT n.nspname::text AS schema, c.relname::text AS name \
+                     FROM pg_catalog.pg_class c \
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.oid = pg_catalog.to_regclass($1)",
+                )
+                .bind::<Text, _>(&quoted)
+                .load(conn)
+                .map_err(|err| not_found().context(err.to_string().replace('\n', " ")))?;
+                match rows.into_iter().next() {
+                    Some(Resolved {
+                        schema: Some(schema),
+                        name: Some(name),
+                    }) => Ok(Table { schema, name }),
+                    _ => Err(not_found()),
+                }
+            }
+        }
+    }
+
+    pub fn count(&mut self, table: &Table) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) AS n FROM {}", table.sql());
+        let rows: Vec<Count> = match self {
+            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
+            Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
+        };
+        Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+    }
+
+    /// One batch of rows, in id order: the id and every column as text (or
+    /// null), as a JSON array.
+    pub fn batch(
+        &mut self,
+        table: &Table,
+        id: &str,
+        columns: &[String],
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<SourceRow>> {
+        let casts: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect();
+        let array = match self {
+            Source::Sqlite { .. } => format!("json_array({})", casts.join(", ")),
+            Source::Postgres(_) => format!("json_build_array({})::text", casts.join(", ")),
+        };
+        let sql = format!(
+            "SELECT CAST({id} AS TEXT) AS source_id, {array} AS vals FROM {} ORDER BY {id} LIMIT {limit} OFFSET {offset}",
+            table.sql()
+        );
+        Ok(match self {
+            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
+            Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
+        })
+    }
+
+    /// Runs a statement on the source connection (tests: a write must fail).
+    #[cfg(test)]
+    fn execute(&mut self, sql: &str) -> diesel::QueryResult<usize> {
+        match self {
+            Source::Sqlite { conn, .. } => diesel::sql_query(sql).execute(conn),
+            Source::Postgres(conn) => diesel::sql_query(sql).execute(conn),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_source_refuses_writes_through_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("legacy #1?.db");
+        {
+            let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+            diesel::sql_query("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+                .execute(&mut conn)
+                .unwrap();
+            diesel::sql_query("INSERT INTO people VALUES (1, 'Ada')")
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let mut source = Source::open(&format!("sqlite://{}", path.display())).unwrap();
+        let table = source.resolve("People").unwrap();
+        assert_eq!(source.count(&table).unwrap(), 1);
+        for write in [
+            "INSERT INTO people VALUES (2, 'Grace')",
+            "UPDATE people SET name = 'x'",
+            "DELETE FROM people",
+            "CREATE TABLE other (x INTEGER)",
+        ] {
+            assert!(source.execute(write).is_err(), "{write} went through");
+        }
+        drop(source);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the file changed");
+        assert!(
+            !dir.path().join("legacy #1").exists(),
+            "the path was read as a URI"
+        );
+    }
+
+    #[test]
+    fn a_postgres_source_refuses_writes_through_its_connection() {
+        let url = std::env::var("STRONGROOM_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut admin = match PgConnection::establish(&url) {
+            Ok(conn) => conn,
+            Err(err) => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("PostgreSQL not reachable at {url} ({err}) (CI=true: a failure)");
+                }
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "\n!!!!!!!! SKIPPED a_postgres_source_refuses_writes_through_its_connection: PostgreSQL not reachable at {url} ({err}) !!!!!!!!\n"
+                );
+                return;
+            }
+        };
+        // A schema of this test's own, dropped at the end.
+        let schema = format!("strongroom_ro_{}", uuid::Uuid::new_v4().simple());
+        struct Drop_<'a>(&'a str, String);
+        impl Drop for Drop_<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut c) = PgConnection::establish(self.0) {
+                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1))
+                        .execute(&mut c);
+                }
+            }
+        }
+        let _cleanup = Drop_(&url, schema.clone());
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut admin,
+            &format!(
+                "CREATE SCHEMA {schema}; CREATE TABLE {schema}.people (id INT PRIMARY KEY, name TEXT); \
+                 INSERT INTO {schema}.people VALUES (1, 'Ada')"
+            ),
+        )
+        .unwrap();
+        let mut source = Source::open(&url).unwrap();
+        let table = source.resolve(&format!("{schema}.people")).unwrap();
+        assert_eq!(
+            table,
+            Table {
+                schema: schema.clone(),
+                name: "people".into()
+            }
+        );
+        assert_eq!(source.count(&table).unwrap(), 1);
+        for write in [
+            format!("INSERT INTO {schema}.people VALUES (2, 'Grace')"),
+            format!("UPDATE {schema}.people SET name = 'x'"),
+            format!("DELETE FROM {schema}.people"),
+            format!("CREATE TABLE {schema}.other (x INT)"),
+        ] {
+            let err = source.execute(&write).expect_err(&write);
+            assert!(err.to_string().contains("read-only"), "{write}: {err}");
+        }
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let names: Vec<Name> =
+            diesel::sql_query(format!("SELECT name FROM {schema}.people ORDER BY id"))
+                .load(&mut admin)
+                .unwrap();
+        assert_eq!(
+            names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["Ada"]
+        );
+    }
+
+    #[test]
+    fn source_key_parts_are_framed() {
+        assert_eq!(framed("a:b"), "3:a:b");
+        assert_eq!(framed("é"), "2:é");
+        assert_eq!(
+            quote("public.pat\"ients").unwrap(),
+            "\"public\".\"pat\"\"ients\""
+        );
+        assert!(quote("").is_err());
+    }
+}

@@ -1,0 +1,498 @@
+//! `strongroom import`'s promises, through the binary: a source is
+//! identified by what it is (not the URL or table text that reached it),
+//! the record type is part of what was imported, `--verify` names the
+//! source ids that do not match, `--map` gives each source row's record,
+//! and two imports at once never import a row twice. (That the source
+//! connection refuses writes is a unit test in `src/import/source.rs`.)
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{each_backend, TestDb};
+use support::{bin, json_lines, last_line, ok};
+
+/// A SQLite source file `legacy.db` in the test's folder with a table
+/// `people` of `rows` rows: id, name, ssn (NULL every 10th), city.
+fn sqlite_source(db: &TestDb, rows: usize) -> PathBuf {
+    use diesel::{Connection, RunQueryDsl};
+    let path = db.dir.path().join("legacy.db");
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    for i in 0..rows {
+        let ssn = if i % 10 == 0 {
+            "NULL".to_owned()
+        } else {
+            format!("'ssn-{i}'")
+        };
+        diesel::sql_query(format!(
+            "INSERT INTO people VALUES ({i}, 'name {i}', {ssn}, 'city {}')",
+            i % 4
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    path
+}
+
+fn sqlite_sql(path: &Path, statement: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query(statement).execute(&mut conn).unwrap();
+}
+
+/// The import arguments for `from`, `table` and `record_type` (the source
+/// columns of [`sqlite_source`]).
+fn import_args(from: &str, table: &str, record_type: &str) -> Vec<String> {
+    [
+        "import",
+        "--from",
+        from,
+        "--table",
+        table,
+        "--id-column",
+        "id",
+        "--sensitive",
+        "name,ssn",
+        "--plain",
+        "city",
+        "--type",
+        record_type,
+        "--batch",
+        "50",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Runs `strongroom` as `profile` on `db` in the folder `cwd`.
+fn run_in(db: &TestDb, profile: &str, cwd: &Path, args: &[String]) -> Output {
+    Command::new(bin())
+        .current_dir(cwd)
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile(profile))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run strongroom")
+}
+
+/// Runs an import with `--json` and returns its summary.
+fn import_json(db: &TestDb, cwd: &Path, args: &[String]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.push("--json".into());
+    let out = run_in(db, "importer", cwd, &args);
+    assert!(
+        out.status.success(),
+        "strongroom {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&last_line(&String::from_utf8(out.stdout).unwrap())).unwrap()
+}
+
+fn counts(summary: &serde_json::Value) -> (Option<u64>, Option<u64>) {
+    (
+        summary["imported"].as_u64(),
+        summary["already_imported"].as_u64(),
+    )
+}
+
+fn strs(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[test]
+fn a_sqlite_source_reached_another_way_imports_nothing_new_and_another_type_imports_all() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 60);
+    ok(&db, "importer", &["init"]);
+    let dir = db.dir.path();
+    let first = import_json(
+        &db,
+        dir,
+        &import_args(
+            &format!("sqlite://{}", source.display()),
+            "people",
+            "person",
+        ),
+    );
+    assert_eq!(counts(&first), (Some(60), Some(0)));
+
+    // The same file as a relative path, through a symbolic link, with the
+    // table schema-qualified or in another case: the same source.
+    let mut ways = vec![
+        ("sqlite://legacy.db".to_owned(), "main.people"),
+        ("sqlite://./sub/../legacy.db".to_owned(), "PEOPLE"),
+    ];
+    #[cfg(unix)]
+    {
+        let link = dir.join("link-to-legacy.db");
+        std::os::unix::fs::symlink(&source, &link).unwrap();
+        ways.push((format!("sqlite://{}", link.display()), "Main.People"));
+    }
+    for (from, table) in ways {
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let again = import_json(&db, dir, &import_args(&from, table, "person"));
+        assert_eq!(counts(&again), (Some(0), Some(60)), "{from} {table}");
+        assert_eq!(again["source"], first["source"], "{from} {table}");
+    }
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 60);
+
+    // Another record type: every row again, into that type; then once.
+    let other = import_json(
+        &db,
+        dir,
+        &import_args("sqlite://legacy.db", "people", "contact"),
+    );
+    assert_eq!(counts(&other), (Some(60), Some(0)));
+    let other = import_json(
+        &db,
+        dir,
+        &import_args("sqlite://legacy.db", "main.people", "contact"),
+    );
+    assert_eq!(counts(&other), (Some(0), Some(60)));
+    for record_type in ["person", "contact"] {
+        let listed = json_lines(&ok(
+            &db,
+            "importer",
+            &["ls", "--type", record_type, "--limit", "500"],
+        ));
+        assert_eq!(listed.len(), 60, "{record_type}");
+    }
+
+    // A copy of the file is a new source (documented).
+    std::fs::copy(&source, dir.join("copy.db")).unwrap();
+    let copy = import_json(
+        &db,
+        dir,
+        &import_args("sqlite://copy.db", "people", "person"),
+    );
+    assert_eq!(counts(&copy), (Some(60), Some(0)));
+}
+
+#[test]
+fn a_postgres_source_reached_as_localhost_or_by_its_schema_imports_nothing_new_and_another_type_imports_all(
+) {
+    let Some(db) = common::postgres_db(
+        "a_postgres_source_reached_as_localhost_or_by_its_schema_imports_nothing_new_and_another_type_imports_all",
+    ) else {
+        return;
+    };
+    // The server is reached once by address and once by name (localhost);
+    // a test server named otherwise is reached as named both times.
+    let by_address = db.url.clone();
+    let by_name = by_address.replace("@127.0.0.1:", "@localhost:");
+    if by_name == by_address {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n!!!!!!!! the test server is not at 127.0.0.1: the localhost half of this test only reaches it as named !!!!!!!!\n"
+        );
+    }
+    // The source table lives in the test's own database (as the sensitive
+    // store does, in other tables).
+    db.sql("CREATE TABLE people (id BIGINT PRIMARY KEY, name TEXT NOT NULL, ssn TEXT, city TEXT)");
+    db.sql(
+        "INSERT INTO people SELECT g, 'name ' || g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'ssn-' || g END, \
+         'city ' || (g % 4) FROM generate_series(1, 70) g",
+    );
+    ok(&db, "importer", &["init"]);
+    let dir = db.dir.path();
+    let first = import_json(&db, dir, &import_args(&by_address, "people", "person"));
+    assert_eq!(counts(&first), (Some(70), Some(0)));
+    for (from, table) in [
+        (&by_name, "public.people"),
+        (&by_name, "people"),
+        (&by_address, "public.people"),
+    ] {
+        let again = import_json(&db, dir, &import_args(from, table, "person"));
+        assert_eq!(counts(&again), (Some(0), Some(70)), "{from} {table}");
+        assert_eq!(again["source"], first["source"], "{from} {table}");
+    }
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 70);
+
+    let other = import_json(&db, dir, &import_args(&by_name, "public.people", "contact"));
+    assert_eq!(counts(&other), (Some(70), Some(0)));
+    let other = import_json(&db, dir, &import_args(&by_address, "people", "contact"));
+    assert_eq!(counts(&other), (Some(0), Some(70)));
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM records WHERE record_type = 'contact'"),
+        70
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM records WHERE record_type = 'person'"),
+        70
+    );
+    // The source key names the server by its system identifier and the
+    // table by its schema, never by the URL.
+    let key = first["source"].as_str().unwrap();
+    assert!(
+        key.starts_with("strongroom-import/1 ") && key.contains(" postgres system="),
+        "{key}"
+    );
+    assert!(key.ends_with("table=6:public.6:people"), "{key}");
+    assert!(
+        !key.contains("127.0.0.1") && !key.contains("localhost"),
+        "{key}"
+    );
+}
+
+#[test]
+fn verify_names_the_source_ids_whose_record_does_not_match() {
+    each_backend(
+        "verify_names_the_source_ids_whose_record_does_not_match",
+        |db| {
+            let source = sqlite_source(db, 40);
+            ok(db, "importer", &["init"]);
+            let args = import_args(
+                &format!("sqlite://{}", source.display()),
+                "people",
+                "person",
+            );
+            let mut verify = args.clone();
+            verify.push("--verify".into());
+            let out = run_in(db, "importer", db.dir.path(), &verify);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let clean = String::from_utf8(out.stdout).unwrap();
+            assert!(clean.contains("\"ok\":true"), "{clean}");
+            assert!(!clean.contains("mismatch"), "{clean}");
+
+            let record_of = |source_id: &str| -> String {
+                let mut map = args.clone();
+                map.extend(strs(&["--map", "--source-id", source_id]));
+                let out = run_in(db, "importer", db.dir.path(), &map);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                json_lines(&String::from_utf8(out.stdout).unwrap())[0]["record_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            };
+            // Injected after the import: a sensitive value changed in the
+            // source (row 3), the strongroom record of row 5 deleted, the
+            // stored record of row 8 tampered with (its plain meta).
+            sqlite_sql(&source, "UPDATE people SET ssn = 'changed' WHERE id = 3");
+            let deleted = db.id(record_of("5"));
+            db.sql(&format!(
+                "DELETE FROM meta_index WHERE record_id = {deleted}"
+            ));
+            db.sql(&format!("DELETE FROM records WHERE record_id = {deleted}"));
+            let tampered = db.id(record_of("8"));
+            db.sql(&format!(
+                "UPDATE records SET plain = '{{\"city\":\"elsewhere\"}}' WHERE record_id = {tampered}"
+            ));
+
+            let out = run_in(db, "importer", db.dir.path(), &verify);
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+            let lines = json_lines(&stdout);
+            let mismatches: Vec<(&str, &str)> = lines
+                .iter()
+                .filter(|l| l.get("mismatch").is_some())
+                .map(|l| {
+                    (
+                        l["source_id"].as_str().unwrap(),
+                        l["mismatch"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                mismatches,
+                [
+                    ("3", "differs"),
+                    ("5", "record missing"),
+                    ("8", "record unreadable")
+                ]
+            );
+            let summary = lines.last().unwrap();
+            assert_eq!(summary["ok"], false, "{stdout}");
+            assert_eq!(
+                (summary["missing"].as_u64(), summary["different"].as_u64()),
+                (Some(1), Some(2)),
+                "{stdout}"
+            );
+            assert!(stderr.contains("source ids 3, 5, 8"), "{stderr}");
+            assert!(
+                !stderr.contains("changed") && !stderr.contains("ssn-"),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        },
+    );
+}
+
+#[test]
+fn map_prints_the_record_each_source_row_became() {
+    each_backend("map_prints_the_record_each_source_row_became", |db| {
+        let source = sqlite_source(db, 30);
+        ok(db, "importer", &["init"]);
+        let from = format!("sqlite://{}", source.display());
+        let args = import_args(&from, "people", "person");
+        import_json(db, db.dir.path(), &args);
+
+        // Every row, in id order, each with its own record.
+        let mut all = strs(&[
+            "import",
+            "--from",
+            &from,
+            "--table",
+            "people",
+            "--id-column",
+            "id",
+            "--type",
+            "person",
+            "--map",
+        ]);
+        let out = run_in(db, "importer", db.dir.path(), &all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(lines.len(), 30);
+        let mut ids: Vec<String> = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(line["source_id"], i.to_string());
+            let record_id = line["record_id"].as_str().unwrap().to_owned();
+            if i % 7 == 0 {
+                let read: serde_json::Value =
+                    serde_json::from_str(&ok(db, "importer", &["read", &record_id])).unwrap();
+                assert_eq!(read["data"]["name"], format!("name {i}"));
+                assert_eq!(read["meta"]["plain"]["city"], format!("city {}", i % 4));
+            }
+            ids.push(record_id);
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 30, "distinct records");
+        let stored: Vec<String> = {
+            let mut v = db.texts(&format!(
+                "SELECT {} AS t FROM import_map",
+                db.id_text("record_id")
+            ));
+            v.sort();
+            v
+        };
+        assert_eq!(ids, stored, "--map prints the stored mapping");
+
+        // Some source ids: one line each, in the order given; one not
+        // imported is null and the command fails after printing.
+        let mut some = args.clone();
+        some.extend(strs(&[
+            "--map",
+            "--source-id",
+            "12",
+            "--source-id",
+            "999",
+            "--source-id",
+            "4",
+        ]));
+        let out = run_in(db, "importer", db.dir.path(), &some);
+        assert_eq!(out.status.code(), Some(1));
+        let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            (
+                lines[0]["source_id"].as_str(),
+                lines[1]["source_id"].as_str()
+            ),
+            (Some("12"), Some("999"))
+        );
+        assert!(lines[1]["record_id"].is_null());
+        let read: serde_json::Value = serde_json::from_str(&ok(
+            db,
+            "importer",
+            &["read", lines[2]["record_id"].as_str().unwrap()],
+        ))
+        .unwrap();
+        assert_eq!(read["data"]["name"], "name 4");
+        assert!(String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("1 of 3 source id(s) are not imported"));
+
+        // Another type: nothing imported there yet.
+        let n = all.len();
+        all[n - 2] = "contact".into();
+        let out = run_in(db, "importer", db.dir.path(), &all);
+        assert_eq!(out.status.code(), Some(1));
+        let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(lines.len(), 30);
+        assert!(lines.iter().all(|l| l["record_id"].is_null()));
+    });
+}
+
+#[test]
+fn two_imports_at_once_never_import_a_row_twice() {
+    each_backend("two_imports_at_once_never_import_a_row_twice", |db| {
+        const ROWS: i64 = 400;
+        let source = sqlite_source(db, ROWS as usize);
+        ok(db, "importer", &["init"]);
+        let mut args = import_args(
+            &format!("sqlite://{}", source.display()),
+            "people",
+            "person",
+        );
+        args.push("--json".into());
+        let start = || {
+            Command::new(bin())
+                .args(["--db", &db.url, "--profile"])
+                .arg(db.profile("importer"))
+                .args(&args)
+                .env_remove("RUST_LOG")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (start(), start());
+        let mut imported = 0;
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{:?}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: serde_json::Value =
+                serde_json::from_str(&last_line(&String::from_utf8(out.stdout).unwrap())).unwrap();
+            assert_eq!(summary["imported_total"].as_i64(), Some(ROWS));
+            imported += summary["imported"].as_i64().unwrap();
+        }
+        assert_eq!(
+            imported, ROWS,
+            "the two imports together imported each row once"
+        );
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM records WHERE record_type = 'person'"),
+            ROWS
+        );
+        assert_eq!(db.count("SELECT COUNT(*) AS n FROM import_map"), ROWS);
+        assert_eq!(
+            db.count(
+                "SELECT COUNT(*) AS n FROM (SELECT DISTINCT source, source_id FROM import_map) d"
+            ),
+            ROWS
+        );
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM (SELECT DISTINCT record_id FROM import_map) d"),
+            ROWS
+        );
+    });
+}
