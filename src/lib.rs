@@ -118,9 +118,9 @@ mod typed;
 struct ReadmeDoctests;
 
 pub use client::{
-    Client, ClientStats, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query, RevokeOutcome,
-    RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome, SkipReason, Skipped,
-    DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
+    Client, ClientStats, Counters, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query,
+    RevokeOutcome, RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome, SkipReason,
+    Skipped, DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
 };
 pub use crypto::fingerprint::Fingerprint;
 pub use crypto::keys::{EncryptionPublicKey, SigningPublicKey};

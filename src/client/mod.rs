@@ -7,6 +7,18 @@
 //! the record type's access key and signs the record; every read verifies
 //! before it decrypts.
 //!
+//! # Observability
+//! Each public operation that works on the store runs in a `tracing` span
+//! at `INFO` level named after it (`put`, `put_many`, `update`, `delete`,
+//! `get`, `query`, `query_pages`, `share`, `revoke`, `rotate`,
+//! `import_batch`, …) whose fields are the client's id (`client_id`), the
+//! operation's record type, peer and record ids, counts (`records`,
+//! `fields`, `skipped`, …), `duration_ms` (recorded when it ends) and, if it
+//! failed, `error` (the error's message). No span or event carries a field
+//! value, plain meta value, key, ciphertext or passphrase. [`Client::counters`]
+//! returns [`Counters`]: records written, read and skipped, access keys
+//! unwrapped, cache hits and misses, and conflicts.
+//!
 //! # Example
 //! ```
 //! use strongroom::{Client, Fields, Plain, Store};
@@ -28,6 +40,7 @@ mod grants;
 mod import;
 mod keyring;
 mod marks;
+mod observe;
 mod peers;
 mod query;
 mod read;
@@ -48,6 +61,7 @@ use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
 pub use import::{ImportBatchOutcome, ImportRow};
+pub use observe::Counters;
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
 pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};
 pub use share::{RevokeOutcome, Share, ShareKind, ShareOutcome};
@@ -76,6 +90,8 @@ pub struct Client {
     profile: Mutex<Profile>,
     keyring: keyring::Keyring,
     batches: keyring::VerifiedBatches,
+    /// Records written, read and skipped, and conflicts.
+    tally: observe::Tally,
     /// The database identity this client checked on its first key
     /// decision (see [`Client::adopt_database`]).
     database: Mutex<Option<DatabaseId>>,
@@ -122,9 +138,10 @@ impl Client {
             profile: Mutex::new(profile),
             keyring: keyring::Keyring::new(),
             batches: keyring::VerifiedBatches::new(),
+            tally: observe::Tally::default(),
             database: Mutex::new(None),
         };
-        client.register()?;
+        client.observe(observe::op_span!(client, "open"), |_| client.register())?;
         Ok(client)
     }
 
