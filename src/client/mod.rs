@@ -8,16 +8,7 @@
 //! before it decrypts.
 //!
 //! # Observability
-//! Each public operation that works on the store runs in a `tracing` span
-//! at `INFO` level named after it (`put`, `put_many`, `update`, `delete`,
-//! `get`, `query`, `query_pages`, `share`, `revoke`, `rotate`,
-//! `import_batch`, …) whose fields are the client's id (`client_id`), the
-//! operation's record type, peer and record ids, counts (`records`,
-//! `fields`, `skipped`, …), `duration_ms` (recorded when it ends) and, if it
-//! failed, `error` (the error's message). No span or event carries a field
-//! value, plain meta value, key, ciphertext or passphrase. [`Client::counters`]
-//! returns [`Counters`]: records written, read and skipped, access keys
-//! unwrapped, cache hits and misses, and conflicts.
+//! Spans and counters: see the crate docs and `observe.rs`.
 //!
 //! # Example
 //! ```
