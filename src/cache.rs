@@ -39,6 +39,7 @@ pub(crate) const DEFAULT_BATCHES: usize = 256;
 pub(crate) struct Cache<K: Hash + Eq, V> {
     entries: Mutex<LruCache<K, Arc<V>>>,
     hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl<K: Eq + Hash + Clone, V> Cache<K, V> {
@@ -48,6 +49,7 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
                 NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
             )),
             hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -55,10 +57,16 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The entry of `id`, counted as a hit or a miss.
     pub(crate) fn get(&self, id: &K) -> Option<Arc<V>> {
-        let value = self.lock().get(id).cloned()?;
-        self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(value)
+        let value = self.lock().get(id).cloned();
+        let counter = if value.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        value
     }
 
     pub(crate) fn insert(&self, id: K, value: Arc<V>) -> Arc<V> {
@@ -76,6 +84,10 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
 
     pub(crate) fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
     }
 }
 

@@ -80,9 +80,26 @@
 //!   [`Client::add_authorizer`]; [`Share`] and the outcomes.
 //! - **Errors:** one [`Error`]; every failed cryptographic check is the
 //!   opaque [`Error::Decryption`].
+//! - **Observability:** a `tracing` span per operation of [`Client`] and
+//!   [`Counters`]; see [Observability](#observability).
 //! - **[`hazmat`]:** the envelope, key wrapping, signatures and record
 //!   sealing underneath, for interoperable readers and audits — not for
 //!   storing data beside a client.
+//!
+//! # Observability
+//! Each public operation that works on the store runs in a `tracing` span
+//! at `INFO` level named after it (`put`, `put_many`, `update`, `delete`,
+//! `get`, `query`, `query_pages`, `share`, `revoke`, `rotate`,
+//! `import_batch`, …) whose fields are the client's id (`client_id`), the
+//! operation's record type, peer and record ids, counts (`records`,
+//! `fields`, `skipped`, …), `duration_ms` (recorded when it ends) and, if it
+//! failed, `error` (the error's message, which names ids, record types or
+//! paths, never values). A [`Repo`]'s operations run in the spans of the
+//! client operations they call (`insert` in `put`, `fetch` in `query`).
+//! No span or event carries a field value, a plain meta value (a query's
+//! span counts its filters), a key, a ciphertext or a passphrase.
+//! [`Client::counters`] returns [`Counters`]: records written, read and
+//! skipped, access keys unwrapped, cache hits and misses, and conflicts.
 //!
 //! # Features
 //! - `bundled-libpq` (default): libpq and OpenSSL 3 built from source, so
@@ -118,7 +135,7 @@ mod typed;
 struct ReadmeDoctests;
 
 pub use client::{
-    Client, ClientStats, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query,
+    Client, ClientStats, Counters, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query,
     RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome,
     SkipReason, Skipped, DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
 };

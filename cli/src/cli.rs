@@ -53,6 +53,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub adopt_database: bool,
 
+    /// Log each library operation as it ends (its name, record type,
+    /// counts and duration; never a value) on stderr: -v at info level,
+    /// -vv at debug level. `RUST_LOG` overrides the level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -12,6 +12,34 @@ use crate::cli::{Cli, Command, FileCommand, ProfileCommand, RecoveryCommand, Tru
 use crate::passphrase::{self, Passphrase};
 use crate::{output, progress, values, Usage};
 
+/// The client of one command; what it did ([`strongroom::Counters`]) is
+/// logged at debug level (`-vv`) when the command is done with it.
+struct Session(Client);
+
+impl std::ops::Deref for Session {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.0
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let c = self.0.counters();
+        tracing::debug!(
+            records_written = c.records_written,
+            records_read = c.records_read,
+            records_skipped = c.records_skipped,
+            key_unwraps = c.key_unwraps,
+            cache_hits = c.cache_hits,
+            cache_misses = c.cache_misses,
+            conflicts = c.conflicts,
+            "counters"
+        );
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context_ { cli: &cli };
@@ -187,11 +215,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rotate {
             record_type,
             rewrap,
-        } => ctx.rotate(&ctx.client()?, record_type, *rewrap, false),
+        } => ctx.rotate(&*ctx.client()?, record_type, *rewrap, false),
         Command::File(FileCommand::Put { .. } | FileCommand::Get { .. }) => {
             bail!("`file` is not available in this version (encrypted files arrive with the large-file support)")
         }
-        Command::Import(args) => crate::import::run(&ctx.client()?, args),
+        Command::Import(args) => crate::import::run(&*ctx.client()?, args),
         Command::Recovery(command) => ctx.recovery(command),
     }
 }
@@ -297,7 +325,7 @@ impl Context_<'_> {
         })
     }
 
-    fn client(&self) -> Result<Client> {
+    fn client(&self) -> Result<Session> {
         // The database first: a wrong `--db` is the mistake to name, even
         // where there is no profile yet.
         let store = self.store()?;
@@ -309,7 +337,7 @@ impl Context_<'_> {
                 "adopted database {database}: rollback protection for it restarts from the key versions it holds now"
             );
         }
-        Ok(client)
+        Ok(Session(client))
     }
 
     fn init(&self, name: Option<&str>) -> Result<()> {

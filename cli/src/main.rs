@@ -14,6 +14,7 @@ mod values;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 /// A usage error found after parsing (exit status 2).
 #[derive(Debug)]
@@ -29,7 +30,7 @@ impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
+    init_logging(cli.verbose);
     // A bug must still end as one line and exit status 1; the panic's own
     // message is not printed (it is no place for data).
     std::panic::set_hook(Box::new(|_| {}));
@@ -64,12 +65,27 @@ fn one_line(err: &anyhow::Error) -> String {
     text.replace('\n', " ")
 }
 
-/// `RUST_LOG` controls tracing output (stderr); warnings by default.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Tracing output on stderr (colour only on a terminal): warnings by
+/// default; `-v` info, `-vv` debug, or whatever `RUST_LOG` says. With `-v`
+/// or `RUST_LOG` each operation's span is also logged as it closes, with
+/// its fields (ids, record types, counts, `duration_ms`).
+fn init_logging(verbose: u8) {
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let spans = if from_env.is_some() || verbose > 0 {
+        FmtSpan::CLOSE
+    } else {
+        FmtSpan::NONE
+    };
+    let filter = from_env.unwrap_or_else(|| {
+        tracing_subscriber::EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        })
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(spans)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)

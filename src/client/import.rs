@@ -5,6 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tracing::field::Empty;
+
+use super::observe::op_span;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
@@ -51,6 +54,23 @@ impl Client {
     /// are serialised batch by batch, so each row becomes one record even
     /// when two imports run at once.
     pub fn import_batch(&self, source: &str, rows: &[ImportRow]) -> Result<ImportBatchOutcome> {
+        let span = op_span!(
+            self,
+            "import_batch",
+            source,
+            rows = rows.len(),
+            imported = Empty,
+            already_imported = Empty
+        );
+        self.observe(span, |span| {
+            let outcome = self.import_batch_in(source, rows)?;
+            span.record("imported", outcome.imported);
+            span.record("already_imported", outcome.already_imported);
+            Ok(outcome)
+        })
+    }
+
+    fn import_batch_in(&self, source: &str, rows: &[ImportRow]) -> Result<ImportBatchOutcome> {
         if source.is_empty() {
             return Err(Error::InvalidInput("an import source needs a name"));
         }
@@ -102,11 +122,22 @@ impl Client {
         source: &str,
         source_ids: &[String],
     ) -> Result<HashMap<String, RecordId>> {
-        Ok(self
-            .import_map(source, source_ids)?
-            .into_iter()
-            .filter_map(|(source_id, record_id)| Some((source_id, record_id?)))
-            .collect())
+        let span = op_span!(
+            self,
+            "imported",
+            source,
+            rows = source_ids.len(),
+            found = Empty
+        );
+        self.observe(span, |span| {
+            let found: HashMap<String, RecordId> = self
+                .import_map(source, source_ids)?
+                .into_iter()
+                .filter_map(|(source_id, record_id)| Some((source_id, record_id?)))
+                .collect();
+            span.record("found", found.len());
+            Ok(found)
+        })
     }
 
     /// The mapping rows of `source` for those of `source_ids` already
@@ -124,7 +155,9 @@ impl Client {
 
     /// How many rows of `source` have been imported.
     pub fn imported_count(&self, source: &str) -> Result<u64> {
-        let mut conn = self.store.conn()?;
-        imports::count(&mut conn, source)
+        self.observe(op_span!(self, "imported_count", source), |_| {
+            let mut conn = self.store.conn()?;
+            imports::count(&mut conn, source)
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! The client's memory of key work: unwrapped access keys (a bounded
 //! cache, each key zeroized when its last user drops it) and record
 //! batches whose signature verified, with the counters `ClientStats`
-//! reports. The rules for getting a key (unwrap, rollback marks) are in
+//! and `Counters` report. The rules for getting a key (unwrap, rollback marks) are in
 //! `access.rs` and `marks.rs`; checking batches is `verify.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +50,10 @@ impl Keyring {
         self.keys.hits()
     }
 
+    pub(super) fn misses(&self) -> u64 {
+        self.keys.misses()
+    }
+
     pub(super) fn len(&self) -> usize {
         self.keys.len()
     }
@@ -93,6 +97,10 @@ impl VerifiedBatches {
 
     pub(super) fn hits(&self) -> u64 {
         self.batches.hits()
+    }
+
+    pub(super) fn misses(&self) -> u64 {
+        self.batches.misses()
     }
 
     pub(super) fn clear(&self) {

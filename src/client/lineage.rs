@@ -7,13 +7,13 @@
 
 use std::collections::BTreeSet;
 
-use super::share::RevokeOutcome;
+use super::observe::op_span;
+use super::share::{record_revoke, rotation_span, RevokeOutcome};
 use super::{validate, Client};
 use crate::cache::KeyId;
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::tx::write_transaction;
 use crate::store::{grants, keys, AnyConnection};
 
 impl Client {
@@ -36,6 +36,24 @@ impl Client {
         record_type: &str,
         confirmed_readers: &[ClientId],
     ) -> Result<RevokeOutcome> {
+        let span = rotation_span!(
+            self,
+            "restart_key_lineage",
+            record_type,
+            confirmed_readers = confirmed_readers.len()
+        );
+        self.observe(span, |span| {
+            let outcome = self.restart_own_lineage(record_type, confirmed_readers)?;
+            record_revoke(span, &outcome);
+            Ok(outcome)
+        })
+    }
+
+    fn restart_own_lineage(
+        &self,
+        record_type: &str,
+        confirmed_readers: &[ClientId],
+    ) -> Result<RevokeOutcome> {
         validate::record_type(record_type)?;
         if confirmed_readers.contains(&self.id()) {
             return Err(Error::InvalidInput(
@@ -43,7 +61,7 @@ impl Client {
             ));
         }
         let mut conn = self.store.conn()?;
-        let (outcome, key) = write_transaction(&mut conn, |conn| {
+        let (outcome, key) = self.write_tx(&mut conn, |conn| {
             self.restart_lineage_in(conn, record_type, confirmed_readers)
         })?;
         self.after_rotation(record_type, &outcome, Some(key));

@@ -10,12 +10,12 @@
 
 use std::sync::PoisonError;
 
+use super::observe::op_span;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::ids::DatabaseId;
 use crate::store::identity::{self, StoredIdentity};
 use crate::store::keys;
-use crate::store::tx::write_transaction;
 use crate::store::AnyConnection;
 
 impl Client {
@@ -111,8 +111,17 @@ impl Client {
     /// moved its tables into a new schema). Marks the profile holds for
     /// other databases are untouched.
     pub fn adopt_database(&self) -> Result<DatabaseId> {
+        let span = op_span!(self, "adopt_database", database = tracing::field::Empty);
+        self.observe(span, |span| {
+            let id = self.adopt_database_in()?;
+            span.record("database", tracing::field::display(id));
+            Ok(id)
+        })
+    }
+
+    fn adopt_database_in(&self) -> Result<DatabaseId> {
         let mut conn = self.store.conn()?;
-        let id = write_transaction(&mut conn, |conn| match identity::read(conn)? {
+        let id = self.write_tx(&mut conn, |conn| match identity::read(conn)? {
             StoredIdentity::Id(id) => Ok(id),
             StoredIdentity::Missing | StoredIdentity::Malformed => identity::replace(conn),
         })?;

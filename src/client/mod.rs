@@ -7,6 +7,9 @@
 //! the record type's access key and signs the record; every read verifies
 //! before it decrypts.
 //!
+//! # Observability
+//! Spans and counters: see the crate docs and `observe.rs`.
+//!
 //! # Example
 //! ```
 //! use strongroom::{Client, Fields, Plain, Store};
@@ -29,6 +32,7 @@ mod import;
 mod keyring;
 mod lineage;
 mod marks;
+mod observe;
 mod peers;
 mod query;
 mod read;
@@ -50,6 +54,7 @@ use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
 pub use import::{ImportBatchOutcome, ImportRow};
+pub use observe::Counters;
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
 pub use recovery::RecoveryOutcome;
 pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};
@@ -79,6 +84,8 @@ pub struct Client {
     profile: Mutex<Profile>,
     keyring: keyring::Keyring,
     batches: keyring::VerifiedBatches,
+    /// Records written, read and skipped, and conflicts.
+    tally: observe::Tally,
     /// The database identity this client checked on its first key
     /// decision (see [`Client::adopt_database`]).
     database: Mutex<Option<DatabaseId>>,
@@ -125,9 +132,10 @@ impl Client {
             profile: Mutex::new(profile),
             keyring: keyring::Keyring::new(),
             batches: keyring::VerifiedBatches::new(),
+            tally: observe::Tally::default(),
             database: Mutex::new(None),
         };
-        client.register()?;
+        client.observe(observe::op_span!(client, "open"), |_| client.register())?;
         Ok(client)
     }
 

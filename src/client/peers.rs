@@ -3,6 +3,7 @@
 //! fingerprint, with [`PeerTrust::Verified`]); a key the database serves
 //! that differs from the pin is reported as [`Error::KeyChanged`].
 
+use super::observe::op_span;
 use super::Client;
 use crate::crypto::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
@@ -95,6 +96,11 @@ impl Client {
     /// before first use, and set [`PeerTrust::Verified`] so that no other
     /// peer is ever pinned ([`Client::set_peer_trust`]).
     pub fn pin_peer(&self, client_id: ClientId, expected: &Fingerprint) -> Result<PublicIdentity> {
+        let span = op_span!(self, "pin_peer", peer = %client_id);
+        self.observe(span, |_| self.pin_peer_in(client_id, expected))
+    }
+
+    fn pin_peer_in(&self, client_id: ClientId, expected: &Fingerprint) -> Result<PublicIdentity> {
         if client_id == self.id() {
             return if self.public().fingerprint()? == *expected {
                 Ok(*self.public())
@@ -132,8 +138,11 @@ impl Client {
         reader: ClientId,
         expected: &Fingerprint,
     ) -> Result<crate::ShareOutcome> {
-        self.pin_peer(reader, expected)?;
-        self.share(record_type, reader)
+        let span = op_span!(self, "share_verified", record_type, reader = %reader);
+        self.observe(span, |_| {
+            self.pin_peer(reader, expected)?;
+            self.share(record_type, reader)
+        })
     }
 
     /// This client's fingerprint, for peers to check out of band.
@@ -161,7 +170,9 @@ impl Client {
     /// Looks up a registered client's public keys (pinning them), for
     /// callers that share with it.
     pub fn lookup_client(&self, client_id: ClientId) -> Result<PublicIdentity> {
-        let mut conn = self.store.conn()?;
-        self.peer(&mut conn, client_id)
+        self.observe(op_span!(self, "lookup_client", peer = %client_id), |_| {
+            let mut conn = self.store.conn()?;
+            self.peer(&mut conn, client_id)
+        })
     }
 }

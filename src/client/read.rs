@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
+use tracing::field::{display, Empty};
+use tracing::Span;
 
 use super::access::KeyUnavailable;
+use super::observe::op_span;
 use super::query::{Cursor, Order, Page, Query, SkipReason, Skipped};
 use super::verify::{Check, Checks, Claim};
 use super::Client;
@@ -22,6 +25,25 @@ use crate::store::rows::{
 };
 use crate::store::tx::read_transaction;
 use crate::store::{AnyConnection, Backend};
+
+/// The span of a query operation: what it asks for (never a plain meta
+/// value it filters on), with `records` and `skipped` to record.
+macro_rules! query_span {
+    ($client:expr, $name:literal, $query:expr $(, $($field:tt)+)?) => {
+        op_span!(
+            $client,
+            $name,
+            record_type = $query.record_type.as_deref(),
+            shared = $query.shared,
+            plain_filters = $query.plain.len(),
+            limit = $query.limit,
+            with_data = $query.with_data,
+            records = Empty,
+            skipped = Empty
+            $(, $($field)+)?
+        )
+    };
+}
 
 /// Below this many records a page is opened on the calling thread.
 const PARALLEL_THRESHOLD: usize = 128;
@@ -51,8 +73,24 @@ impl Client {
     /// [`Error::Decryption`] if it fails verification or its stored row is
     /// malformed (a column NULL, not UTF-8 or out of range).
     pub fn get(&self, id: RecordId) -> Result<Record> {
-        let mut conn = self.store.conn()?;
-        read_transaction(&mut conn, |conn| self.get_in(conn, id))
+        let span = op_span!(
+            self,
+            "get",
+            record_id = %id,
+            record_type = Empty,
+            writer_id = Empty,
+            fields = Empty
+        );
+        self.observe(span, |span| {
+            let mut conn = self.store.conn()?;
+            let record = read_transaction(&mut conn, |conn| self.get_in(conn, id))?;
+            self.tally.read(1);
+            let meta = record.meta();
+            span.record("record_type", meta.record_type.as_str());
+            span.record("writer_id", display(meta.writer_id));
+            span.record("fields", record.field_names().count());
+            Ok(record)
+        })
     }
 
     fn get_in(&self, conn: &mut AnyConnection, id: RecordId) -> Result<Record> {
@@ -89,10 +127,14 @@ impl Client {
     /// decrypted unless the query says otherwise). Records this client
     /// cannot read are listed in [`Page::skipped`], not errors.
     pub fn query(&self, query: &Query) -> Result<Page> {
-        query.check()?;
-        let mut conn = self.store.conn()?;
-        let fetched = read_transaction(&mut conn, |conn| self.fetch_page(conn, query))?;
-        Ok(self.open_page(query, fetched))
+        self.observe(query_span!(self, "query", query), |span| {
+            query.check()?;
+            let mut conn = self.store.conn()?;
+            let fetched = read_transaction(&mut conn, |conn| self.fetch_page(conn, query))?;
+            let page = self.open_page(query, fetched);
+            record_page(span, &page);
+            Ok(page)
+        })
     }
 
     /// Runs `query` to its last page, handing each page to `each` in
@@ -120,6 +162,26 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn query_pages(
+        &self,
+        query: &Query,
+        mut each: impl FnMut(Page) -> Result<()>,
+    ) -> Result<()> {
+        self.observe(query_span!(self, "query_pages", query, pages = 0), |span| {
+            let (mut pages, mut records, mut skipped) = (0usize, 0usize, 0usize);
+            let outcome = self.query_pages_in(query, |page| {
+                pages += 1;
+                records += page.records.len();
+                skipped += page.skipped.len();
+                each(page)
+            });
+            span.record("pages", pages);
+            span.record("records", records);
+            span.record("skipped", skipped);
+            outcome
+        })
+    }
+
+    fn query_pages_in(
         &self,
         query: &Query,
         mut each: impl FnMut(Page) -> Result<()>,
@@ -219,6 +281,8 @@ impl Client {
                 .iter()
                 .all(|(n, v)| r.meta().plain.get(n) == Some(v))
         });
+        self.tally.read(records.len());
+        self.tally.skipped(skipped.len());
         if !skipped.is_empty() {
             tracing::warn!(
                 skipped = skipped.len(),
@@ -410,6 +474,12 @@ impl Client {
             .map(open_one)
             .collect()
     }
+}
+
+/// The counts of a page, on its operation's span.
+fn record_page(span: &Span, page: &Page) {
+    span.record("records", page.records.len());
+    span.record("skipped", page.skipped.len());
 }
 
 /// Where the page that ends with `last` ends, for the next page's cursor:

@@ -5,12 +5,12 @@
 //! recovery client reads it and shares it on (`share_on_behalf`) with the
 //! client that replaces the lost one. No key is escrowed anywhere else.
 
+use super::observe::op_span;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
 use crate::store::keys;
-use crate::store::tx::write_transaction;
 
 /// What [`Client::set_recovery_client`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,20 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_recovery_client(&self, recovery: &PublicIdentity) -> Result<RecoveryOutcome> {
+        let span = op_span!(
+            self,
+            "set_recovery_client",
+            recovery_client = %recovery.client_id,
+            record_types = tracing::field::Empty
+        );
+        self.observe(span, |span| {
+            let outcome = self.set_recovery_client_in(recovery)?;
+            span.record("record_types", outcome.record_types.len());
+            Ok(outcome)
+        })
+    }
+
+    fn set_recovery_client_in(&self, recovery: &PublicIdentity) -> Result<RecoveryOutcome> {
         if recovery.client_id == self.id() {
             return Err(Error::InvalidInput(
                 "a client cannot be its own recovery client",
@@ -68,7 +82,7 @@ impl Client {
         // Recorded first: a type created by a concurrent write from now on
         // is authorised by that write; the ones that exist are done here.
         self.with_profile(|p| p.set_recovery_client(Some(recovery.client_id)))?;
-        let record_types = write_transaction(&mut conn, |conn| {
+        let record_types = self.write_tx(&mut conn, |conn| {
             let record_types = keys::self_wrapped_types(conn, self.id())?;
             for record_type in &record_types {
                 let created = self.write_key(conn, record_type)?;

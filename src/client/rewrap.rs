@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use tracing::field::Empty;
+
 use super::access::current_version;
+use super::observe::op_span;
 use super::verify::{Checks, Claim};
 use super::write::RECORDS_PER_BATCH;
 use super::{validate, Client};
@@ -17,7 +20,7 @@ use crate::record::{sign_batch, RecordProof, SealedRecord};
 use crate::store::batches;
 use crate::store::records;
 use crate::store::rows::{now_micros, BatchRow, KeysetId, RecordRow, StoredRecord};
-use crate::store::tx::{read_transaction, write_transaction};
+use crate::store::tx::read_transaction;
 use crate::store::AnyConnection;
 
 /// Records per re-wrap transaction when [`Client::revoke`] re-wraps.
@@ -101,6 +104,35 @@ impl Client {
         &self,
         record_type: &str,
         batch_size: usize,
+        progress: impl FnMut(&RewrapOutcome),
+    ) -> RewrapReport {
+        let span = op_span!(
+            self,
+            "rewrap_existing",
+            record_type,
+            batch_size,
+            rewrapped = Empty,
+            invalid = Empty,
+            batches = Empty,
+            remaining = Empty
+        );
+        self.observe(span, |span| {
+            let report = self.rewrap_report_in(record_type, batch_size, progress);
+            let done = &report.done;
+            span.record("rewrapped", done.rewrapped);
+            span.record("invalid", done.invalid);
+            span.record("batches", done.batches);
+            if let Some(remaining) = done.remaining {
+                span.record("remaining", remaining);
+            }
+            report
+        })
+    }
+
+    fn rewrap_report_in(
+        &self,
+        record_type: &str,
+        batch_size: usize,
         mut progress: impl FnMut(&RewrapOutcome),
     ) -> RewrapReport {
         let mut total = RewrapOutcome::default();
@@ -142,7 +174,7 @@ impl Client {
         // or text in SQLite's BLOB column) included.
         let mut after: Option<KeysetId> = None;
         loop {
-            let step = write_transaction(&mut conn, |conn| {
+            let step = self.write_tx(&mut conn, |conn| {
                 current_version(conn, self.id(), record_type)?;
                 self.rewrap_step(conn, record_type, after.as_ref(), batch_size)
             })?;

@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use super::access::current_version_for_rotation;
-use super::share::RevokeOutcome;
+use super::observe::op_span;
+use super::share::{record_revoke, rotation_span, RevokeOutcome};
 use super::{validate, Client};
 use crate::cache::KeyId;
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::GrantKind;
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
-use crate::store::tx::write_transaction;
 use crate::store::{grants, keys, AnyConnection};
 
 impl Client {
@@ -21,9 +21,17 @@ impl Client {
     /// wrapped to this client and every reader with a valid grant; new
     /// writes use it.
     pub fn rotate(&self, record_type: &str) -> Result<RevokeOutcome> {
+        self.observe(rotation_span!(self, "rotate", record_type), |span| {
+            let outcome = self.rotate_own(record_type)?;
+            record_revoke(span, &outcome);
+            Ok(outcome)
+        })
+    }
+
+    fn rotate_own(&self, record_type: &str) -> Result<RevokeOutcome> {
         validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;
-        let (outcome, key) = write_transaction(&mut conn, |conn| {
+        let (outcome, key) = self.write_tx(&mut conn, |conn| {
             self.rotate_in(conn, record_type, None, None)
         })?;
         self.after_rotation(record_type, &outcome, key);

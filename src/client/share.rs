@@ -10,8 +10,12 @@
 
 use std::sync::Arc;
 
+use tracing::field::Empty;
+use tracing::Span;
+
 use super::access::{current_version_for_rotation, KeyUnavailable};
 use super::grant_rules::Grantee;
+use super::observe::op_span;
 use super::rewrap::{RewrapReport, DEFAULT_REWRAP_BATCH};
 use super::{validate, Client};
 use crate::cache::KeyId;
@@ -22,7 +26,6 @@ use crate::ids::ClientId;
 use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
 use crate::store::keys::{self, WrappedKeySlot};
 use crate::store::rows::from_micros;
-use crate::store::tx::write_transaction;
 use crate::store::AnyConnection;
 use chrono::{DateTime, Utc};
 
@@ -91,6 +94,38 @@ pub struct RevokeOutcome {
     pub rewrap: Option<RewrapReport>,
 }
 
+/// The span of a rotation, or of a revocation (which rotates), with what
+/// it did to record ([`record_revoke`]).
+macro_rules! rotation_span {
+    ($client:expr, $name:literal, $record_type:expr $(, $($field:tt)+)?) => {
+        op_span!(
+            $client,
+            $name,
+            record_type = $record_type,
+            $($($field)+ ,)?
+            new_version = tracing::field::Empty,
+            rows_deleted = tracing::field::Empty,
+            wrapped_keys = tracing::field::Empty,
+            removed_readers = tracing::field::Empty,
+            rewrapped = tracing::field::Empty
+        )
+    };
+}
+pub(super) use rotation_span;
+
+/// What a revocation (or rotation) did, on its span.
+pub(super) fn record_revoke(span: &Span, outcome: &RevokeOutcome) {
+    if let Some(version) = outcome.new_version {
+        span.record("new_version", version);
+    }
+    span.record("rows_deleted", outcome.rows_deleted);
+    span.record("wrapped_keys", outcome.wrapped_keys);
+    span.record("removed_readers", outcome.removed_readers.len());
+    if let Some(report) = &outcome.rewrap {
+        span.record("rewrapped", report.done.rewrapped);
+    }
+}
+
 fn parse_kind(kind: &str) -> Option<ShareKind> {
     match kind {
         KIND_READ => Some(ShareKind::Read),
@@ -106,12 +141,21 @@ impl Client {
     /// transaction — O(1) rows whatever the number of records. Sharing
     /// again is a no-op. An unregistered reader is [`Error::UnknownClient`].
     pub fn share(&self, record_type: &str, reader: ClientId) -> Result<ShareOutcome> {
+        let span = op_span!(self, "share", record_type, reader = %reader, wrapped_keys = Empty);
+        self.observe(span, |span| {
+            let outcome = self.share_own(record_type, reader)?;
+            span.record("wrapped_keys", outcome.wrapped_keys);
+            Ok(outcome)
+        })
+    }
+
+    fn share_own(&self, record_type: &str, reader: ClientId) -> Result<ShareOutcome> {
         validate::record_type(record_type)?;
         if reader == self.id() {
             return Err(Error::InvalidInput("a client cannot share with itself"));
         }
         let mut conn = self.store.conn()?;
-        let (outcome, created) = write_transaction(&mut conn, |conn| {
+        let (outcome, created) = self.write_tx(&mut conn, |conn| {
             // Sharing a type before its first record creates its key.
             let created = self.write_key(conn, record_type)?;
             let outcome = self.share_in(conn, self.id(), record_type, reader, created.version)?;
@@ -132,15 +176,36 @@ impl Client {
         record_type: &str,
         reader: ClientId,
     ) -> Result<ShareOutcome> {
+        let span = op_span!(
+            self,
+            "share_on_behalf",
+            record_type,
+            writer = %writer,
+            reader = %reader,
+            wrapped_keys = Empty
+        );
+        self.observe(span, |span| {
+            let outcome = self.share_on_behalf_in(writer, record_type, reader)?;
+            span.record("wrapped_keys", outcome.wrapped_keys);
+            Ok(outcome)
+        })
+    }
+
+    fn share_on_behalf_in(
+        &self,
+        writer: ClientId,
+        record_type: &str,
+        reader: ClientId,
+    ) -> Result<ShareOutcome> {
         validate::record_type(record_type)?;
         if writer == self.id() {
-            return self.share(record_type, reader);
+            return self.share_own(record_type, reader);
         }
         if reader == self.id() {
             return Err(Error::InvalidInput("a client cannot share with itself"));
         }
         let mut conn = self.store.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_tx(&mut conn, |conn| {
             let Some(covers) = self.authorizer_grant(conn, writer, record_type, self.id())? else {
                 return Err(Error::NotPermitted(
                     "this client holds no authoriser grant from the writer for this record type",
@@ -157,12 +222,27 @@ impl Client {
     /// stores a grant signed by this client for the current key version,
     /// which readers check before accepting a key it wrapped.
     pub fn add_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<ShareOutcome> {
+        let span = op_span!(
+            self,
+            "add_authorizer",
+            record_type,
+            authorizer = %authorizer,
+            wrapped_keys = Empty
+        );
+        self.observe(span, |span| {
+            let outcome = self.add_authorizer_in(record_type, authorizer)?;
+            span.record("wrapped_keys", outcome.wrapped_keys);
+            Ok(outcome)
+        })
+    }
+
+    fn add_authorizer_in(&self, record_type: &str, authorizer: ClientId) -> Result<ShareOutcome> {
         validate::record_type(record_type)?;
         if authorizer == self.id() {
             return Err(Error::InvalidInput("a client cannot authorise itself"));
         }
         let mut conn = self.store.conn()?;
-        let (outcome, created) = write_transaction(&mut conn, |conn| {
+        let (outcome, created) = self.write_tx(&mut conn, |conn| {
             let created = self.write_key(conn, record_type)?;
             let outcome = self.authorize_in(conn, record_type, authorizer, created.version)?;
             Ok((outcome, created))
@@ -179,6 +259,21 @@ impl Client {
     /// access; readers it shared with keep what they already decrypted and
     /// the old versions they hold. Returns the rows deleted.
     pub fn remove_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
+        let span = op_span!(
+            self,
+            "remove_authorizer",
+            record_type,
+            authorizer = %authorizer,
+            rows_deleted = Empty
+        );
+        self.observe(span, |span| {
+            let deleted = self.remove_authorizer_in(record_type, authorizer)?;
+            span.record("rows_deleted", deleted);
+            Ok(deleted)
+        })
+    }
+
+    fn remove_authorizer_in(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
         validate::record_type(record_type)?;
         if authorizer == self.id() {
             return Err(Error::InvalidInput(
@@ -186,7 +281,7 @@ impl Client {
             ));
         }
         let mut conn = self.store.conn()?;
-        let (outcome, key) = write_transaction(&mut conn, |conn| {
+        let (outcome, key) = self.write_tx(&mut conn, |conn| {
             current_version_for_rotation(conn, self.id(), record_type)?;
             let withdrawn = grants::withdraw(conn, self.id(), record_type, authorizer, false)?;
             let (mut outcome, key) = self.rotate_in(conn, record_type, None, Some(authorizer))?;
@@ -215,7 +310,12 @@ impl Client {
     /// id) — is [`Error::NotShared`], and nothing changes; to start a new
     /// key version anyway, call [`Client::rotate`].
     pub fn revoke(&self, record_type: &str, reader: ClientId) -> Result<RevokeOutcome> {
-        self.revoke_then(record_type, reader, AfterRevoke::KeepRecords)
+        let span = rotation_span!(self, "revoke", record_type, reader = %reader);
+        self.observe(span, |span| {
+            let outcome = self.revoke_then(record_type, reader, AfterRevoke::KeepRecords)?;
+            record_revoke(span, &outcome);
+            Ok(outcome)
+        })
     }
 
     /// [`Client::revoke`], then re-wraps the data keys of existing records
@@ -224,7 +324,12 @@ impl Client {
     /// into an error: how it went, an interruption included, is in
     /// [`RevokeOutcome::rewrap`].
     pub fn revoke_and_rewrap(&self, record_type: &str, reader: ClientId) -> Result<RevokeOutcome> {
-        self.revoke_then(record_type, reader, AfterRevoke::RewrapRecords)
+        let span = rotation_span!(self, "revoke_and_rewrap", record_type, reader = %reader);
+        self.observe(span, |span| {
+            let outcome = self.revoke_then(record_type, reader, AfterRevoke::RewrapRecords)?;
+            record_revoke(span, &outcome);
+            Ok(outcome)
+        })
     }
 
     fn revoke_then(
@@ -238,7 +343,7 @@ impl Client {
             return Err(Error::InvalidInput("a client cannot revoke itself"));
         }
         let mut conn = self.store.conn()?;
-        let (mut outcome, key) = write_transaction(&mut conn, |conn| {
+        let (mut outcome, key) = self.write_tx(&mut conn, |conn| {
             // Lock the key head first, so a concurrent revocation of another
             // reader cannot wrap its new version to this one in between.
             current_version_for_rotation(conn, self.id(), record_type)?;
@@ -286,19 +391,21 @@ impl Client {
 
     /// Shares where this client is the writer.
     pub fn outgoing_shares(&self) -> Result<Vec<Share>> {
-        self.list_shares(true)
+        let span = op_span!(self, "outgoing_shares", shares = Empty);
+        self.observe(span, |span| self.list_shares(span, true))
     }
 
     /// Shares where this client is the reader (or authoriser): which
     /// writers share which types with it.
     pub fn incoming_shares(&self) -> Result<Vec<Share>> {
-        self.list_shares(false)
+        let span = op_span!(self, "incoming_shares", shares = Empty);
+        self.observe(span, |span| self.list_shares(span, false))
     }
 
-    fn list_shares(&self, outgoing: bool) -> Result<Vec<Share>> {
+    fn list_shares(&self, span: &Span, outgoing: bool) -> Result<Vec<Share>> {
         let mut conn = self.store.conn()?;
         let rows = grants::listed(&mut conn, self.id(), outgoing)?;
-        Ok(rows
+        let shares: Vec<Share> = rows
             .into_iter()
             .filter_map(|row| {
                 Some(Share {
@@ -310,7 +417,9 @@ impl Client {
                     since: from_micros(row.created_at)?,
                 })
             })
-            .collect())
+            .collect();
+        span.record("shares", shares.len());
+        Ok(shares)
     }
 
     /// Inside a write transaction: wraps every key version of (writer,

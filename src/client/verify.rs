@@ -88,7 +88,11 @@ impl Checks {
         let mut wanted: BTreeMap<BatchId, BTreeSet<ClientId>> = BTreeMap::new();
         for record in claims {
             let claim = (record.batch_id, record.writer_id);
-            if self.batches.contains_key(&claim) {
+            // Looked up once per read: records of one batch share it.
+            let wanted_already = wanted
+                .get(&record.batch_id)
+                .is_some_and(|writers| writers.contains(&record.writer_id));
+            if wanted_already || self.batches.contains_key(&claim) {
                 continue;
             }
             match client.batches.get(&claim) {

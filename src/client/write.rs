@@ -7,8 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc;
 
 use rayon::prelude::*;
+use tracing::field::{display, Empty};
 
 use super::access::WriteKey;
+use super::observe::op_span;
 use super::{validate, Client};
 use crate::crypto::signature::RecordHeader;
 use crate::error::{Error, Result};
@@ -21,7 +23,7 @@ use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, MetaRow, RecordRow, RecordTimes,
     StoredRecord,
 };
-use crate::store::tx::{is_unique_violation, write_transaction};
+use crate::store::tx::is_unique_violation;
 use crate::store::AnyConnection;
 
 /// Records sealed per chunk, signed per batch signature and inserted per
@@ -44,17 +46,35 @@ struct SealedChunk {
 impl Client {
     /// Writes one new record; returns its meta (version 1).
     pub fn put(&self, record_type: &str, fields: &Fields, plain: &Plain) -> Result<RecordMeta> {
-        let record = NewRecord::new(record_type, fields.clone(), plain.clone());
-        let mut metas = self.put_many(std::slice::from_ref(&record))?;
-        metas
-            .pop()
-            .ok_or(Error::Internal("the insert returned no row"))
+        let span = op_span!(
+            self,
+            "put",
+            record_type,
+            fields = fields.len(),
+            record_id = Empty
+        );
+        self.observe(span, |span| {
+            let record = NewRecord::new(record_type, fields.clone(), plain.clone());
+            let meta = self
+                .put_many_then(std::slice::from_ref(&record), |_, _| Ok(()))?
+                .pop()
+                .ok_or(Error::Internal("the insert returned no row"))?;
+            span.record("record_id", display(meta.id));
+            Ok(meta)
+        })
     }
 
     /// Writes many new records in one transaction: all or none. Records
     /// are sealed on the other cores while the database writes.
     pub fn put_many(&self, new_records: &[NewRecord]) -> Result<Vec<RecordMeta>> {
-        self.put_many_then(new_records, |_, _| Ok(()))
+        let span = op_span!(
+            self,
+            "put_many",
+            record_type = one_type(new_records),
+            records = new_records.len(),
+            fields = new_records.iter().map(|r| r.fields.len()).sum::<usize>()
+        );
+        self.observe(span, |_| self.put_many_then(new_records, |_, _| Ok(())))
     }
 
     /// [`Client::put_many`], running `also` in the same transaction once
@@ -125,6 +145,7 @@ impl Client {
             for (record_type, key) in &keys {
                 self.cache_created_key(record_type, key);
             }
+            self.tally.written(metas.len());
             tracing::debug!(count = metas.len(), "stored records");
             (chosen, metas)
         })
@@ -136,6 +157,28 @@ impl Client {
     /// up by one and the record is signed again. A stale version is
     /// [`Error::Conflict`] and writes nothing.
     pub fn update(
+        &self,
+        id: RecordId,
+        expected_version: u64,
+        fields: &Fields,
+        plain: &Plain,
+    ) -> Result<RecordMeta> {
+        let span = op_span!(
+            self,
+            "update",
+            record_id = %id,
+            expected_version,
+            fields = fields.len(),
+            record_type = Empty
+        );
+        self.observe(span, |span| {
+            let meta = self.update_in(id, expected_version, fields, plain)?;
+            span.record("record_type", meta.record_type.as_str());
+            Ok(meta)
+        })
+    }
+
+    fn update_in(
         &self,
         id: RecordId,
         expected_version: u64,
@@ -191,12 +234,18 @@ impl Client {
             Ok((meta, key))
         })?;
         self.cache_created_key(&meta.record_type, &key);
+        self.tally.written(1);
         Ok(meta)
     }
 
     /// Deletes one of this client's records if it is still at
     /// `expected_version` ([`Error::Conflict`] otherwise).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
+        let span = op_span!(self, "delete", record_id = %id, expected_version);
+        self.observe(span, |_| self.delete_in(id, expected_version))
+    }
+
+    fn delete_in(&self, id: RecordId, expected_version: u64) -> Result<()> {
         self.retrying(|conn| {
             // A record that fails verification, or whose row is malformed
             // beyond its writer and version, can still be deleted.
@@ -218,7 +267,7 @@ impl Client {
         let mut conn = self.store.conn()?;
         let mut attempt = 1;
         loop {
-            match write_transaction(&mut conn, &mut write) {
+            match self.write_tx(&mut conn, &mut write) {
                 Err(err) if is_unique_violation(&err) && attempt < ATTEMPTS => {
                     tracing::debug!(attempt, "write lost a race; retrying");
                     attempt += 1;
@@ -387,6 +436,15 @@ fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
     batches::insert(conn, &chunk.batch)?;
     records::insert(conn, &chunk.rows)?;
     records::insert_meta(conn, &chunk.meta_rows)
+}
+
+/// The record type of `records` when they all have the same one.
+fn one_type(records: &[NewRecord]) -> Option<&str> {
+    let first = records.first()?.record_type.as_str();
+    records
+        .iter()
+        .all(|r| r.record_type == first)
+        .then_some(first)
 }
 
 fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {

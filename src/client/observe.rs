@@ -1,0 +1,178 @@
+//! What a client tells about its work: one `tracing` span per public
+//! operation, and [`Counters`].
+//!
+//! A span is opened with [`op_span!`] (the operation's name, the client id,
+//! the operation's own fields, and `duration_ms` and `error` left to fill)
+//! and run with [`Client::observe`], which records how long the operation
+//! took and, if it failed, the error's message (errors never carry
+//! plaintext, keys or ciphertext). Spans carry ids, record types, counts and
+//! timings only: never a field value, a key, a ciphertext or a passphrase.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tracing::Span;
+
+use super::rewrap::RewrapReport;
+use super::Client;
+use crate::error::{Error, Result};
+use crate::store::tx::write_transaction;
+use crate::store::AnyConnection;
+
+/// A snapshot of what a client has done since it was made, from
+/// [`Client::counters`]. Each count only grows.
+///
+/// ```
+/// use strongroom::{Client, Fields, NewRecord, Plain, Query, Store};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open("sqlite::memory:")?;
+/// let alice = Client::open_or_create(dir.path().join("alice.profile"), &store)?;
+/// let notes: Vec<NewRecord> = (0..3)
+///     .map(|n| Ok(NewRecord::new("note", Fields::new().with("n", &n)?, Plain::new())))
+///     .collect::<strongroom::Result<_>>()?;
+/// alice.put_many(&notes)?;
+/// alice.query(&Query::new().record_type("note"))?;
+///
+/// let counters = alice.counters();
+/// assert_eq!(counters.records_written, 3);
+/// assert_eq!(counters.records_read, 3);
+/// assert_eq!(counters.records_skipped, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Record versions this client stored: each record of a committed
+    /// `put`, `put_many` or `import_batch`, and each committed `update`.
+    pub records_written: u64,
+    /// Records returned verified (and decrypted, unless the query asked for
+    /// meta only): each successful `get`, and each record of a page of
+    /// `query` or `query_pages`.
+    pub records_read: u64,
+    /// Records a query passed over: every entry of [`crate::Page::skipped`]
+    /// (a malformed row, a failed verification, no key shared, an unknown
+    /// writer). A single `get` that fails is an error, not counted here.
+    pub records_skipped: u64,
+    /// Access keys unwrapped (HPKE opens of wrapped access keys), as in
+    /// [`crate::ClientStats::key_unwraps`].
+    pub key_unwraps: u64,
+    /// Look-ups answered by the client's caches: unwrapped access keys
+    /// and verified record batches together.
+    pub cache_hits: u64,
+    /// Look-ups of those caches that found nothing (the key was then
+    /// unwrapped, or the batch fetched and verified, or neither could be).
+    pub cache_misses: u64,
+    /// Write transactions that ended in [`Error::Conflict`]: a stale
+    /// version given to `update` or `delete`, a key version moved by a
+    /// concurrent rotation, a serialization failure.
+    pub conflicts: u64,
+}
+
+/// The counters a client keeps itself (key and cache counts live in its
+/// keyring and caches).
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    written: AtomicU64,
+    read: AtomicU64,
+    skipped: AtomicU64,
+    conflicts: AtomicU64,
+}
+
+impl Tally {
+    pub(super) fn written(&self, n: usize) {
+        add(&self.written, n);
+    }
+
+    pub(super) fn read(&self, n: usize) {
+        add(&self.read, n);
+    }
+
+    pub(super) fn skipped(&self, n: usize) {
+        add(&self.skipped, n);
+    }
+}
+
+fn add(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// Opens the span of one public operation of a client: named after the
+/// operation, with the client's id, the given fields, and `duration_ms`
+/// and `error` for [`Client::observe`] to record. Fields recorded later
+/// must be declared here, as `tracing::field::Empty`.
+macro_rules! op_span {
+    ($client:expr, $name:literal $(, $($field:tt)+)?) => {
+        tracing::info_span!(
+            $name,
+            $($($field)+ ,)?
+            client_id = %$client.id(),
+            duration_ms = tracing::field::Empty,
+            error = tracing::field::Empty,
+        )
+    };
+}
+pub(super) use op_span;
+
+/// What an operation's outcome says about failure.
+pub(super) trait Outcome {
+    /// The error it ended with, if any.
+    fn error(&self) -> Option<&Error>;
+}
+
+impl<T> Outcome for Result<T> {
+    fn error(&self) -> Option<&Error> {
+        self.as_ref().err()
+    }
+}
+
+impl Outcome for RewrapReport {
+    fn error(&self) -> Option<&Error> {
+        self.interrupted.as_ref()
+    }
+}
+
+impl Client {
+    /// Runs `op` inside `span`, then records on it the time taken
+    /// (`duration_ms`) and the error, if the operation failed.
+    pub(super) fn observe<T: Outcome>(&self, span: Span, op: impl FnOnce(&Span) -> T) -> T {
+        let start = Instant::now();
+        let outcome = span.in_scope(|| op(&span));
+        // In milliseconds, to the microsecond.
+        let micros = (start.elapsed().as_secs_f64() * 1e6).round();
+        span.record("duration_ms", micros / 1000.0);
+        if let Some(err) = outcome.error() {
+            span.record("error", tracing::field::display(err));
+        }
+        outcome
+    }
+
+    /// [`write_transaction`], counting a conflict it ends with.
+    pub(super) fn write_tx<T>(
+        &self,
+        conn: &mut AnyConnection,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T>,
+    ) -> Result<T> {
+        let result = write_transaction(conn, f);
+        if let Err(Error::Conflict { .. }) = &result {
+            add(&self.tally.conflicts, 1);
+        }
+        result
+    }
+
+    /// What this client has done so far: records written, read and
+    /// skipped, access keys unwrapped, cache hits and misses, conflicts.
+    /// See [`Counters`] for what each one counts.
+    pub fn counters(&self) -> Counters {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            records_written: load(&self.tally.written),
+            records_read: load(&self.tally.read),
+            records_skipped: load(&self.tally.skipped),
+            key_unwraps: self.keyring.unwraps(),
+            cache_hits: self.keyring.hits().saturating_add(self.batches.hits()),
+            cache_misses: self.keyring.misses().saturating_add(self.batches.misses()),
+            conflicts: load(&self.tally.conflicts),
+        }
+    }
+}
