@@ -9,7 +9,7 @@ mod support;
 use std::process::{Command, Stdio};
 
 use common::{each_backend, TestDb};
-use support::{bin, fails, json_lines, last_line, ok};
+use support::{bin, fails, json_lines, last_line, ok, sqlite_source};
 
 #[test]
 fn a_two_client_session() {
@@ -160,29 +160,7 @@ fn a_tampered_row_makes_read_fail_cleanly() {
 #[test]
 fn importing_a_sqlite_table_is_idempotent_and_verified() {
     let db = TestDb::sqlite();
-    let source = db.dir.path().join("legacy.db");
-    {
-        use diesel::{Connection, RunQueryDsl};
-        let mut conn = diesel::SqliteConnection::establish(source.to_str().unwrap()).unwrap();
-        diesel::sql_query(
-            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
-        )
-        .execute(&mut conn)
-        .unwrap();
-        for i in 0..120 {
-            let ssn = if i % 10 == 0 {
-                "NULL".to_owned()
-            } else {
-                format!("'ssn-{i}'")
-            };
-            diesel::sql_query(format!(
-                "INSERT INTO people VALUES ({i}, 'name {i}', {ssn}, 'city {}')",
-                i % 4
-            ))
-            .execute(&mut conn)
-            .unwrap();
-        }
-    }
+    let source = sqlite_source(&db, 120);
     ok(&db, "importer", &["init"]);
     let from = format!("sqlite://{}", source.display());
     let args = [

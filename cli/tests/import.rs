@@ -9,38 +9,11 @@
 mod common;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{each_backend, TestDb};
-use support::{bin, json_lines, last_line, ok};
-
-/// A SQLite source file `legacy.db` in the test's folder with a table
-/// `people` of `rows` rows: id, name, ssn (NULL every 10th), city.
-fn sqlite_source(db: &TestDb, rows: usize) -> PathBuf {
-    use diesel::{Connection, RunQueryDsl};
-    let path = db.dir.path().join("legacy.db");
-    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    diesel::sql_query(
-        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
-    )
-    .execute(&mut conn)
-    .unwrap();
-    for i in 0..rows {
-        let ssn = if i % 10 == 0 {
-            "NULL".to_owned()
-        } else {
-            format!("'ssn-{i}'")
-        };
-        diesel::sql_query(format!(
-            "INSERT INTO people VALUES ({i}, 'name {i}', {ssn}, 'city {}')",
-            i % 4
-        ))
-        .execute(&mut conn)
-        .unwrap();
-    }
-    path
-}
+use support::{bin, json_lines, last_line, ok, sqlite_source};
 
 fn sqlite_sql(path: &Path, statement: &str) {
     use diesel::{Connection, RunQueryDsl};

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use super::observe::op_span;
 use super::share::{record_revoke, rotation_span, RevokeOutcome};
 use super::{validate, Client};
-use crate::cache::KeyId;
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
@@ -98,13 +97,7 @@ impl Client {
                 removed.insert(row.reader_id);
             }
         }
-        let key = AccessKey::generate();
-        let of = KeyId {
-            writer_id: me,
-            record_type: record_type.to_owned(),
-            key_version: next,
-        };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
+        let (key, _) = self.new_own_key(conn, record_type, next)?;
         grants::delete_of_type(conn, me, record_type)?;
         if keys::set_head(conn, me, record_type, next)? != 1 {
             return Err(Error::Conflict {

@@ -73,13 +73,7 @@ impl Client {
             Some(r.id) != exclude_reader && (exclude_grantor.is_none() || r.via != exclude_grantor)
         });
         authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
-        let key = AccessKey::generate();
-        let of = KeyId {
-            writer_id: me,
-            record_type: record_type.to_owned(),
-            key_version: next,
-        };
-        self.store_wrapped_key(conn, &key, &of, me, &self.public().encryption_key)?;
+        let (key, of) = self.new_own_key(conn, record_type, next)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
         grants::delete_of_type(conn, me, record_type)?;
@@ -115,6 +109,24 @@ impl Client {
             },
             Some(key),
         ))
+    }
+
+    /// A fresh access key for version `version` of this client's
+    /// `record_type`, wrapped to this client and stored.
+    pub(super) fn new_own_key(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        version: u32,
+    ) -> Result<(AccessKey, KeyId)> {
+        let key = AccessKey::generate();
+        let of = KeyId {
+            writer_id: self.id(),
+            record_type: record_type.to_owned(),
+            key_version: version,
+        };
+        self.store_wrapped_key(conn, &key, &of, self.id(), &self.public().encryption_key)?;
+        Ok((key, of))
     }
 
     /// After a rotation's commit: the new key into the cache, its version

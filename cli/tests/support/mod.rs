@@ -65,3 +65,30 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A SQLite source file `legacy.db` in the test's folder with a table
+/// `people` of `rows` rows: id, name, ssn (NULL every 10th), city.
+pub fn sqlite_source(db: &TestDb, rows: usize) -> std::path::PathBuf {
+    use diesel::{Connection, RunQueryDsl};
+    let path = db.dir.path().join("legacy.db");
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    for i in 0..rows {
+        let ssn = if i % 10 == 0 {
+            "NULL".to_owned()
+        } else {
+            format!("'ssn-{i}'")
+        };
+        diesel::sql_query(format!(
+            "INSERT INTO people VALUES ({i}, 'name {i}', {ssn}, 'city {}')",
+            i % 4
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    path
+}
