@@ -100,6 +100,44 @@ fn an_unknown_host_fails_at_once_naming_it() {
 }
 
 #[test]
+fn a_server_that_never_answers_is_given_up_after_the_connection_timeout() {
+    // A listener that completes TCP handshakes (the kernel's backlog) but
+    // never says a word: libpq waits for the server's reply until its
+    // connect_timeout, which the store sets from its connection timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/app");
+    let started = Instant::now();
+    let err = Store::open_with(
+        &url,
+        StoreOptions::default().connection_timeout(Duration::from_secs(2)),
+    )
+    .unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    // Not a speed target: a bound far above the 2 s asked for, to tell
+    // "gave up" from "hung" (libpq's default is to wait forever).
+    assert!(waited < PATIENT / 2, "waited {waited:?}");
+    assert!(err.to_string().contains("timeout"), "{err}");
+    drop(silent);
+}
+
+#[test]
+fn an_unsupported_connection_option_fails_at_once_naming_it() {
+    let url = "postgres://postgres@127.0.0.1:5432/app?no_such_option=1";
+    let started = Instant::now();
+    let err =
+        Store::open_with(url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
+    assert!(
+        started.elapsed() < PATIENT / 2,
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("no_such_option"), "{err}");
+}
+
+#[test]
 fn a_libpq_keyword_string_opens_postgres_and_prints_without_its_password() {
     let Some(db) = common::postgres_db(
         "a_libpq_keyword_string_opens_postgres_and_prints_without_its_password",
