@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 pub(crate) use connection::AnyConnection;
@@ -212,10 +213,7 @@ impl Store {
         // One connection first, outside the pool: a database that cannot be
         // reached fails here at once with the driver's reason, instead of
         // after the pool's retries with "timed out waiting for connection".
-        let first = manager.connect().map_err(|err| Error::Connect {
-            target: url.redacted(),
-            reason: one_line(&scrub(&err.to_string(), url.password())),
-        })?;
+        let first = manager.connect().map_err(|err| connect_error(&url, &err))?;
         drop(first);
         let mut builder = Pool::builder()
             .max_size(if in_memory {
@@ -227,7 +225,9 @@ impl Store {
             .connection_customizer(Box::new(SessionSetup {
                 sqlite_busy_timeout: options.sqlite_busy_timeout,
             }))
-            .error_handler(Box::new(QuietErrors));
+            .error_handler(Box::new(QuietErrors {
+                password: url.password().map(|pw| Zeroizing::new(pw.to_owned())),
+            }));
         if in_memory {
             // The one connection *is* the database: never close it.
             builder = builder
@@ -237,10 +237,9 @@ impl Store {
         } else {
             builder = builder.min_idle(Some(1));
         }
-        let pool = builder.build(manager).map_err(|err| Error::Connect {
-            target: url.redacted(),
-            reason: one_line(&scrub(&err.to_string(), url.password())),
-        })?;
+        let pool = builder
+            .build(manager)
+            .map_err(|err| connect_error(&url, &err))?;
         let store = Store { pool, backend, url };
         if options.run_migrations {
             let applied = store.run_migrations()?;
@@ -310,16 +309,12 @@ impl Store {
     /// A pooled connection.
     pub(crate) fn conn(&self) -> Result<Conn> {
         self.pool.get().map_err(|err| {
-            let reason = scrub(&err.to_string(), self.url.password());
-            if reason.contains("timed out") {
+            if err.to_string().contains("timed out") {
                 Error::PoolTimeout {
                     target: self.url.redacted(),
                 }
             } else {
-                Error::Connect {
-                    target: self.url.redacted(),
-                    reason,
-                }
+                connect_error(&self.url, &err)
             }
         })
     }
@@ -348,13 +343,36 @@ fn check_sqlite_file(url: &DatabaseUrl, path: &std::path::Path, create: bool) ->
 /// Pool errors (a connection lost and re-opened in the background) at
 /// debug level: the caller gets the error that matters from the operation
 /// that met it, once, not one log line per retry.
-#[derive(Debug)]
-struct QuietErrors;
+struct QuietErrors {
+    /// Scrubbed from the driver's messages.
+    password: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for QuietErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QuietErrors")
+    }
+}
 
 impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        tracing::debug!(error = %one_line(&error.to_string()), "pool could not open a connection");
+        let reason = driver_reason(&error, self.password.as_deref().map(String::as_str));
+        tracing::debug!(error = %reason, "pool could not open a connection");
     }
+}
+
+/// A connection that could not be opened: the redacted target and the
+/// driver's reason.
+fn connect_error(url: &DatabaseUrl, err: &dyn std::fmt::Display) -> Error {
+    Error::Connect {
+        target: url.redacted(),
+        reason: driver_reason(err, url.password()),
+    }
+}
+
+/// The driver's message on one line, without the password.
+fn driver_reason(err: &dyn std::fmt::Display, password: Option<&str>) -> String {
+    one_line(&scrub(&err.to_string(), password))
 }
 
 /// A driver's message on one line (libpq ends lines with `\n`).
