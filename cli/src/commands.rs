@@ -243,43 +243,38 @@ impl Context_<'_> {
     /// one asked for on the terminal when it is sealed and none was given.
     fn profile(&self) -> Result<Profile> {
         let given = self.passphrase_from_env()?;
-        match self.load_profile(given.as_ref().map(|p| p.as_str())) {
-            Err(strongroom::Error::Profile(strongroom::ProfileError::PassphraseRequired {
-                path,
-            })) => {
-                if given.is_some() || !passphrase::can_prompt() {
-                    bail!(
-                        "profile {} is sealed under a passphrase: {}",
-                        path.display(),
-                        passphrase::HOW_TO_GIVE
-                    );
-                }
-                let typed = passphrase::prompt(&format!(
-                    "Passphrase for {}: ",
-                    self.cli.profile.display()
-                ))?;
-                Ok(self.load_profile(Some(&typed))?)
-            }
-            other => Ok(other?),
+        let first = Profile::load(&self.cli.profile, given.as_ref().map(|p| p.as_str()));
+        let Err(strongroom::Error::Profile(strongroom::ProfileError::PassphraseRequired { path })) =
+            first
+        else {
+            return self.explain_load(first);
+        };
+        if given.is_some() || !passphrase::can_prompt() {
+            bail!(
+                "profile {} is sealed under a passphrase: {}",
+                path.display(),
+                passphrase::HOW_TO_GIVE
+            );
         }
-        .map_err(
-            |err: anyhow::Error| match err.downcast::<strongroom::Error>() {
-                Ok(strongroom::Error::Profile(strongroom::ProfileError::Io { source, .. }))
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    anyhow::anyhow!(
-                        "no profile at {} (create one with `strongroom init`)",
-                        self.cli.profile.display()
-                    )
-                }
-                Ok(other) => other.into(),
-                Err(err) => err,
-            },
-        )
+        let typed =
+            passphrase::prompt(&format!("Passphrase for {}: ", self.cli.profile.display()))?;
+        self.explain_load(Profile::load(&self.cli.profile, Some(&typed)))
     }
 
-    fn load_profile(&self, passphrase: Option<&str>) -> strongroom::Result<Profile> {
-        Profile::load(&self.cli.profile, passphrase)
+    /// A profile that could not be loaded because it is not there is named
+    /// with the way to create one.
+    fn explain_load(&self, loaded: strongroom::Result<Profile>) -> Result<Profile> {
+        loaded.map_err(|err| match err {
+            strongroom::Error::Profile(strongroom::ProfileError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                anyhow::anyhow!(
+                    "no profile at {} (create one with `strongroom init`)",
+                    self.cli.profile.display()
+                )
+            }
+            other => other.into(),
+        })
     }
 
     /// `profile passwd`: the current passphrase as for any command, the new

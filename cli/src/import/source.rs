@@ -42,6 +42,17 @@ impl Table {
     pub fn sql(&self) -> String {
         format!("{}.{}", quote_part(&self.schema), quote_part(&self.name))
     }
+
+    /// The table the first row of a look-up names, if it names one whole.
+    fn first_of(rows: Vec<Resolved>) -> Option<Table> {
+        match rows.into_iter().next()? {
+            Resolved {
+                schema: Some(schema),
+                name: Some(name),
+            } => Some(Table { schema, name }),
+            _ => None,
+        }
+    }
 }
 
 #[derive(QueryableByName)]
@@ -212,13 +223,7 @@ impl Source {
                 .bind::<Text, _>(name)
                 .load(conn)
                 .context("looking up the source table")?;
-                match rows.into_iter().next() {
-                    Some(Resolved {
-                        schema: Some(schema),
-                        name: Some(name),
-                    }) => Ok(Table { schema, name }),
-                    _ => Err(not_found()),
-                }
+                Table::first_of(rows).ok_or_else(not_found)
             }
             Source::Postgres(conn) => {
                 let rows: Vec<Resolved> = diesel::sql_query(
@@ -230,13 +235,7 @@ impl Source {
                 .bind::<Text, _>(&quoted)
                 .load(conn)
                 .map_err(|err| not_found().context(err.to_string().replace('\n', " ")))?;
-                match rows.into_iter().next() {
-                    Some(Resolved {
-                        schema: Some(schema),
-                        name: Some(name),
-                    }) => Ok(Table { schema, name }),
-                    _ => Err(not_found()),
-                }
+                Table::first_of(rows).ok_or_else(not_found)
             }
         }
     }
