@@ -468,3 +468,46 @@ fn sslrootcert_system_trusts_the_file_ssl_cert_file_names() -> Result<()> {
     );
     Ok(())
 }
+
+/// The environment variable that makes this test binary, run again as a
+/// child, open a store over TLS and end at once.
+const EXIT_CHILD_URL: &str = "STRONGROOM_TLS_EXIT_CHILD_URL";
+
+/// Children run by the exit test: before OpenSSL was started without its
+/// exit handler, about one in fifteen died of SIGSEGV, so forty catch a
+/// regression with high probability (not certainty: it is a race).
+const EXIT_CHILDREN: usize = 40;
+
+#[test]
+fn a_process_that_ends_while_the_pool_connects_over_tls_exits_cleanly() -> Result<()> {
+    // The child: a read takes the pool's idle connection, so the pool opens
+    // another over TLS in the background while the process ends.
+    if let Ok(url) = std::env::var(EXIT_CHILD_URL) {
+        Store::open(&url)?.database_id()?;
+        return Ok(());
+    }
+    let Some(server) =
+        TlsServer::start("a_process_that_ends_while_the_pool_connects_over_tls_exits_cleanly")
+    else {
+        return Ok(());
+    };
+    let url = server.url("sslmode=require");
+    for run in 1..=EXIT_CHILDREN {
+        let child = Command::new(std::env::current_exe()?)
+            .args([
+                "a_process_that_ends_while_the_pool_connects_over_tls_exits_cleanly",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(EXIT_CHILD_URL, &url)
+            .output()?;
+        ensure!(
+            child.status.success(),
+            "child {run} of {EXIT_CHILDREN} ended with {} (a signal here is OpenSSL's exit handler freeing its state under a pool thread):\n{}{}",
+            child.status,
+            String::from_utf8_lossy(&child.stdout),
+            String::from_utf8_lossy(&child.stderr)
+        );
+    }
+    Ok(())
+}

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+
 use common::{each_backend, TestDb};
 use strongroom::{Client, Error, Fields, Plain, Profile, ProfileOptions, RecordId, Store};
 
@@ -109,6 +111,31 @@ fn a_client_is_not_its_own_recovery_client() {
     assert_eq!(alice.recovery_client(), None);
 }
 
+/// Runs `f` with this thread's tracing output (every level) captured.
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    (out, text)
+}
+
 /// `VACUUM INTO` a backup of the SQLite database.
 fn backup(db: &TestDb, to: &std::path::Path) {
     db.sql(&format!("VACUUM INTO '{}'", to.display()));
@@ -155,8 +182,16 @@ fn after_restoring_an_older_database_the_lineage_restarts_only_when_asked() {
         .unwrap_err();
     assert!(matches!(err, Error::KeyRollback { .. }), "{err:?}");
 
-    // The explicit way out: above the mark, only bob confirmed.
-    let outcome = alice.restart_key_lineage("note", &[bob.id()]).unwrap();
+    // The explicit way out: above the mark, only bob confirmed; logged as a
+    // warning that names the versions.
+    let (outcome, log) = logged(|| alice.restart_key_lineage("note", &[bob.id()]).unwrap());
+    let warning = log
+        .lines()
+        .find(|l| l.contains("restarted the key lineage"))
+        .unwrap_or_else(|| panic!("no log line: {log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("profile_mark=Some(2)"), "{warning}");
+    assert!(warning.contains("new_version=3"), "{warning}");
     assert_eq!(outcome.new_version, Some(3));
     assert_eq!(outcome.removed_readers, vec![carol.id()]);
     let new_id = write(&alice, "note", "after the restart");
