@@ -55,6 +55,21 @@ fn postgres_url_for(database: &str) -> String {
     format!("{base}/{database}")
 }
 
+/// Opens `url` with a patient timeout and expects `Error::Connect` long
+/// before it (a failure retrying cannot fix); returns the error's text.
+fn connect_fails_at_once(url: &str) -> String {
+    let started = Instant::now();
+    let err =
+        Store::open_with(url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
+    assert!(
+        started.elapsed() < PATIENT / 2,
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    err.to_string()
+}
+
 #[test]
 fn a_missing_postgres_database_fails_at_once_naming_it() {
     let Some(_server) = common::postgres_db("a_missing_postgres_database_fails_at_once_naming_it")
@@ -62,16 +77,7 @@ fn a_missing_postgres_database_fails_at_once_naming_it() {
         return;
     };
     let url = postgres_url_for("strongroom_no_such_database");
-    let started = Instant::now();
-    let err =
-        Store::open_with(&url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
-    assert!(
-        started.elapsed() < PATIENT / 2,
-        "waited {:?}",
-        started.elapsed()
-    );
-    let text = err.to_string();
-    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    let text = connect_fails_at_once(&url);
     assert!(
         text.contains("\"strongroom_no_such_database\" does not exist"),
         "libpq's reason should reach the error: {text}"
@@ -82,16 +88,7 @@ fn a_missing_postgres_database_fails_at_once_naming_it() {
 #[test]
 fn an_unknown_host_fails_at_once_naming_it() {
     let url = "postgres://postgres@no-such-host.invalid:5432/app";
-    let started = Instant::now();
-    let err =
-        Store::open_with(url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
-    assert!(
-        started.elapsed() < PATIENT / 2,
-        "waited {:?}",
-        started.elapsed()
-    );
-    let text = err.to_string();
-    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    let text = connect_fails_at_once(url);
     assert!(text.contains("no-such-host.invalid"), "{text}");
     assert!(
         !text.contains("timed out") && !text.contains("multiconnection"),
@@ -125,16 +122,8 @@ fn a_server_that_never_answers_is_given_up_after_the_connection_timeout() {
 #[test]
 fn an_unsupported_connection_option_fails_at_once_naming_it() {
     let url = "postgres://postgres@127.0.0.1:5432/app?no_such_option=1";
-    let started = Instant::now();
-    let err =
-        Store::open_with(url, StoreOptions::default().connection_timeout(PATIENT)).unwrap_err();
-    assert!(
-        started.elapsed() < PATIENT / 2,
-        "waited {:?}",
-        started.elapsed()
-    );
-    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
-    assert!(err.to_string().contains("no_such_option"), "{err}");
+    let text = connect_fails_at_once(url);
+    assert!(text.contains("no_such_option"), "{text}");
 }
 
 #[test]
