@@ -134,6 +134,7 @@ mod typed;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use client::check_record_type;
 pub use client::{
     Client, ClientStats, Counters, Cursor, ImportBatchOutcome, ImportRow, Order, Page, Query,
     RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share, ShareKind, ShareOutcome,

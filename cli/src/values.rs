@@ -34,9 +34,9 @@ fn split<'a>(arg: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
 fn source(value: &str) -> Source<'_> {
     if value == "-" {
         Source::Stdin
-    } else if let Some(rest) = value.strip_prefix("@@") {
+    } else if value.starts_with("@@") {
         // `@@text` is the literal `@text`.
-        Source::Inline(&value[value.len() - rest.len() - 1..])
+        Source::Inline(&value[1..])
     } else if let Some(path) = value.strip_prefix('@') {
         Source::File(path)
     } else {
@@ -122,16 +122,9 @@ fn check_size(name: &str, len: u64, max: u64) -> Result<()> {
 /// characters, not blank, no leading or trailing whitespace (a clap value
 /// parser, so a bad one is a usage error, exit status 2).
 pub fn record_type(text: &str) -> std::result::Result<String, String> {
-    if text.trim().is_empty() {
-        return Err("a record type cannot be empty or blank".into());
-    }
-    if text.trim() != text {
-        return Err("a record type cannot start or end with whitespace".into());
-    }
-    if text.len() > 255 || text.chars().any(char::is_control) {
-        return Err("a record type is 1 to 255 bytes without control characters".into());
-    }
-    Ok(text.to_owned())
+    strongroom::check_record_type(text)
+        .map(|()| text.to_owned())
+        .map_err(|err| err.to_string())
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
 pub use recovery::RecoveryOutcome;
 pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};
 pub use share::{RevokeOutcome, Share, ShareKind, ShareOutcome};
+pub use validate::check_record_type;
 
 /// Counters a client keeps about its key work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

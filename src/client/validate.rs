@@ -10,6 +10,19 @@ fn name_ok(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME_LEN && !name.chars().any(char::is_control)
 }
 
+/// Checks a record type as every operation does: 1 to 255 bytes, no
+/// control characters, not blank, no leading or trailing whitespace; a bad
+/// one is [`Error::InvalidInput`]. For tools that take record types from
+/// their users and want to refuse a bad one before doing any work.
+///
+/// ```
+/// assert!(strongroom::check_record_type("patient").is_ok());
+/// assert!(strongroom::check_record_type(" patient").is_err());
+/// ```
+pub fn check_record_type(record_type: &str) -> Result<()> {
+    self::record_type(record_type)
+}
+
 pub(super) fn record_type(record_type: &str) -> Result<()> {
     // A type that differs from another only by spaces would look the same
     // in every listing: no blank types, no leading or trailing whitespace.
