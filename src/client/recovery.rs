@@ -70,15 +70,11 @@ impl Client {
             ));
         }
         // Pinned before anything is wrapped to it: its keys are the ones the
-        // caller holds, and the database must serve the same.
+        // caller holds, and `peer` refuses a database serving others
+        // (Error::KeyChanged).
         self.with_profile(|p| p.pin(recovery))?;
         let mut conn = self.store.conn()?;
-        let registered = self.peer(&mut conn, recovery.client_id)?;
-        if registered != *recovery {
-            return Err(Error::KeyChanged {
-                client_id: recovery.client_id,
-            });
-        }
+        self.peer(&mut conn, recovery.client_id)?;
         // Recorded first: a type created by a concurrent write from now on
         // is authorised by that write; the ones that exist are done here.
         self.with_profile(|p| p.set_recovery_client(Some(recovery.client_id)))?;
