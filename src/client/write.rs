@@ -3,6 +3,7 @@
 //! key version inside its own transaction, so it never uses a key that a
 //! concurrent rotation has replaced.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc;
 
@@ -117,15 +118,24 @@ impl Client {
         }
         self.retrying(|conn| {
             let chosen = choose(conn)?;
-            let records = chosen
-                .iter()
-                .map(|&i| {
-                    candidates
-                        .get(i)
-                        .cloned()
-                        .ok_or(Error::Internal("chose a record that is not a candidate"))
-                })
-                .collect::<Result<Vec<NewRecord>>>()?;
+            // Every candidate in order (a plain `put_many`) is written as
+            // given; a subset is copied out (an import's rows not yet done).
+            let all_in_order = chosen.iter().copied().eq(0..candidates.len());
+            let records: Cow<'_, [NewRecord]> = if all_in_order {
+                Cow::Borrowed(candidates)
+            } else {
+                Cow::Owned(
+                    chosen
+                        .iter()
+                        .map(|&i| {
+                            candidates
+                                .get(i)
+                                .cloned()
+                                .ok_or(Error::Internal("chose a record that is not a candidate"))
+                        })
+                        .collect::<Result<Vec<NewRecord>>>()?,
+                )
+            };
             let mut keys: HashMap<&str, WriteKey> = HashMap::new();
             if records.is_empty() {
                 return Ok((chosen, Vec::new(), keys));
