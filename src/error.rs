@@ -213,6 +213,19 @@ pub enum Error {
     /// operating system's random source, for example).
     #[error("cryptographic primitive failed: {0}")]
     Crypto(&'static str),
+
+    /// Reading a file body from its source, or writing it to its
+    /// destination, failed. After a failed upload nothing of it is stored;
+    /// after a failed read the destination may hold part of the body (see
+    /// [`Client::read_file`](crate::Client::read_file)).
+    #[error("file body: {action} failed: {source}")]
+    BodyIo {
+        /// What failed: reading the source or writing the destination.
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The ways a profile file can fail to open, be created or be saved; each

@@ -126,6 +126,10 @@ pub struct RecordMeta {
     pub record_type: String,
     /// The access key version its data keys are sealed under.
     pub key_version: u32,
+    /// For a file record, its body's length in bytes (the body is read
+    /// with [`Client::read_file`](crate::Client::read_file)); `None` for
+    /// other records.
+    pub file_size: Option<u64>,
     /// Its plain meta.
     pub plain: Plain,
     /// When it was first written (UTC).

@@ -508,6 +508,7 @@ fn the_record_digest_is_the_one_format_md_specifies() {
         },
         plain: &plain,
         fields: &fields,
+        file: None,
     };
     let mut message = Vec::new();
     lp(&mut message, b"strongroom/record");

@@ -26,6 +26,7 @@
 //! ```
 
 mod access;
+mod files;
 mod grant_rules;
 mod grants;
 mod import;
@@ -53,6 +54,7 @@ use crate::ids::{ClientId, DatabaseId};
 use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
+pub use files::FileReader;
 pub use import::{ImportBatchOutcome, ImportRow};
 pub use observe::Counters;
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};

@@ -94,6 +94,18 @@ impl Client {
     }
 
     fn get_in(&self, conn: &mut AnyConnection, id: RecordId) -> Result<Record> {
+        let (sealed, times, check, key) = self.find_readable(conn, id)?;
+        self.open(sealed, times, &check, Some(&key))
+    }
+
+    /// Record `id` parsed, with the check that vouches for it (not yet
+    /// run) and its access key: everything [`Client::get`] needs before it
+    /// verifies and decrypts. Errors as [`Client::get`].
+    pub(super) fn find_readable(
+        &self,
+        conn: &mut AnyConnection,
+        id: RecordId,
+    ) -> Result<(SealedRecord, RecordTimes, Check, Arc<AccessKey>)> {
         let stored = records::find(conn, id)?;
         let row = stored
             .ok_or(Error::NotFound { record_id: id })?
@@ -120,7 +132,7 @@ impl Client {
             }
             Err(KeyUnavailable::Failed(err)) => return Err(err),
         };
-        self.open(sealed, times, &check, Some(&key))
+        Ok((sealed, times, check, key))
     }
 
     /// Runs a query and returns one page, each record verified (and

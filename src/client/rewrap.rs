@@ -13,6 +13,7 @@ use super::verify::{Checks, Claim};
 use super::write::RECORDS_PER_BATCH;
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
+use crate::crypto::file_stream;
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::BatchId;
@@ -332,6 +333,7 @@ impl Client {
                 conn,
                 records::Rewrapped {
                     sealed_fields,
+                    file_head: record.file.as_ref().map(|h| h.to_bytes()),
                     key_version: current,
                     batch_id,
                     index,
@@ -381,9 +383,24 @@ impl Client {
             let moved = envelope::rewrap_field(&old_key, &ctx, new_key, current, envelope).ok()?;
             fields.insert(name.clone(), moved);
         }
+        // A file's data key moves like a field's; its chunks stay as they are.
+        let file = match &sealed.file {
+            None => None,
+            Some(head) => Some(
+                file_stream::rewrap_file_key(
+                    &old_key,
+                    &sealed.file_context(),
+                    new_key,
+                    current,
+                    head,
+                )
+                .ok()?,
+            ),
+        };
         Some(SealedRecord {
             key_version: current,
             fields,
+            file,
             proof: RecordProof::Batch { batch_id, index },
             ..sealed.clone()
         })

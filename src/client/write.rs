@@ -19,6 +19,7 @@ use crate::ids::{BatchId, RecordId};
 use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
 use crate::store::batches;
+use crate::store::files;
 use crate::store::records;
 use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, MetaRow, RecordRow, RecordTimes,
@@ -200,6 +201,11 @@ impl Client {
         let (meta, key) = self.retrying(|conn| {
             let (stored, current) = self.owned_row(conn, id, expected_version, true)?;
             let current = current.ok_or(Error::Decryption)?;
+            if current.file_head.is_some() {
+                return Err(Error::InvalidInput(
+                    "a file record is changed with update_file, which replaces its body",
+                ));
+            }
             let key = self.write_key(conn, &current.record_type)?;
             let now = now_micros();
             let header = RecordHeader {
@@ -237,6 +243,7 @@ impl Client {
                 writer_id: self.id(),
                 record_type: current.record_type,
                 key_version: key.version,
+                file_size: None,
                 plain: plain.clone(),
                 created_at: from_micros(current.created_at).ok_or(Error::Decryption)?,
                 updated_at: from_micros(now).ok_or(Error::Internal("the clock is out of range"))?,
@@ -264,6 +271,7 @@ impl Client {
             if !records::delete(conn, id, expected_version)? {
                 return Err(conflict(id, expected_version, None));
             }
+            files::delete_record(conn, id)?;
             batches::drop_if_unused(conn, current.batch())
         })
     }
@@ -295,7 +303,7 @@ impl Client {
     /// valid signature, and comes back parsed too: an update takes the
     /// record type (and so the key that seals the new values) from it, and
     /// the database must not choose those.
-    fn owned_row(
+    pub(super) fn owned_row(
         &self,
         conn: &mut AnyConnection,
         id: RecordId,
@@ -457,7 +465,7 @@ fn one_type(records: &[NewRecord]) -> Option<&str> {
         .then_some(first)
 }
 
-fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {
+pub(super) fn conflict(id: RecordId, expected: u64, found: Option<u64>) -> Error {
     Error::Conflict {
         record_id: Some(id),
         expected: Some(expected),

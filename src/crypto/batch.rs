@@ -44,6 +44,7 @@
 //!     },
 //!     plain: &plain,
 //!     fields: &fields,
+//!     file: None,
 //! };
 //! let digest = content.digest()?;
 //! let signed = signer.sign_batch(BatchId::random(), writer, vec![digest])?;

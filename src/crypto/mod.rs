@@ -4,6 +4,7 @@
 pub(crate) mod aead;
 pub mod batch;
 pub mod envelope;
+pub mod file_stream;
 pub mod fingerprint;
 pub mod keys;
 pub(crate) mod rng;

@@ -81,6 +81,8 @@ pub struct SignedContent<'a> {
     pub plain: &'a BTreeMap<String, String>,
     /// Field envelopes (their bytes), by field name.
     pub fields: &'a BTreeMap<String, Envelope>,
+    /// A file record's head (its encoded bytes), `None` for other records.
+    pub file: Option<&'a [u8]>,
 }
 
 impl SignedContent<'_> {
@@ -98,8 +100,11 @@ impl SignedContent<'_> {
             .u32(h.key_version)
             .pairs(self.plain.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
             .pairs(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))?;
-        // No file body: `u32(0)` (FORMAT.md; file records will add one).
-        msg = msg.u32(0);
+        // `u32(0)` without a file body; `u32(1) ‖ bytes(head)` with one.
+        msg = match self.file {
+            None => msg.u32(0),
+            Some(head) => msg.u32(1).bytes(head)?,
+        };
         Ok(msg.finish())
     }
 }

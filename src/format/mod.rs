@@ -5,4 +5,5 @@
 
 pub(crate) mod b64;
 pub(crate) mod canonical;
+pub(crate) mod file_head;
 pub(crate) mod sealed_fields;

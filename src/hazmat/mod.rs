@@ -46,6 +46,8 @@
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
+/// File bodies: streamed chunks under a data key ([`file::FileSealer`], [`file::FileOpener`]).
+pub use crate::crypto::file_stream as file;
 pub use crate::crypto::keys::{
     AccessKey, DataKey, EncryptionSecretKey, PassphraseKey, SigningSecretKey, KEY_LEN,
 };

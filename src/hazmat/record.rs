@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::batch::{RecordDigest, SignedBatch, VerifiedBatch};
 use crate::crypto::envelope::{self, Envelope, FieldContext};
+use crate::crypto::file_stream::{FileContext, FileHead};
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::{RecordHeader, RecordSigner, SignedContent};
 use crate::error::{Error, Result};
@@ -76,6 +77,9 @@ pub struct SealedRecord {
     pub plain: BTreeMap<String, String>,
     /// Field envelopes by field name.
     pub fields: BTreeMap<String, Envelope>,
+    /// A file record's head (its body is stored in chunks); `None` for
+    /// other records.
+    pub file: Option<FileHead>,
     /// What vouches for all of the above.
     pub proof: RecordProof,
 }
@@ -101,11 +105,23 @@ impl SealedRecord {
         }
     }
 
-    fn content(&self) -> SignedContent<'_> {
+    fn content<'a>(&'a self, file: Option<&'a [u8]>) -> SignedContent<'a> {
         SignedContent {
             header: self.header(),
             plain: &self.plain,
             fields: &self.fields,
+            file,
+        }
+    }
+
+    /// Where a file record's body lives (for [`crate::hazmat::file`]).
+    pub fn file_context(&self) -> FileContext<'_> {
+        FileContext {
+            record_type: &self.record_type,
+            record_id: self.record_id,
+            writer_id: self.writer_id,
+            key_version: self.key_version,
+            version: self.version,
         }
     }
 
@@ -117,7 +133,8 @@ impl SealedRecord {
 
     /// The digest its batch signature covers (see [`crate::hazmat::batch`]).
     pub fn digest(&self) -> Result<RecordDigest> {
-        self.content().digest()
+        let head = self.file.as_ref().map(FileHead::to_bytes);
+        self.content(head.as_deref()).digest()
     }
 
     /// Checks the record against its batch, verified against the writer's
@@ -165,6 +182,7 @@ impl fmt::Debug for SealedRecord {
             .field("key_version", &self.key_version)
             .field("plain", &self.plain)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("file", &self.file)
             .field("proof", &self.proof)
             .finish_non_exhaustive()
     }
@@ -189,6 +207,7 @@ pub fn seal_record<V: AsRef<[u8]>>(
         key_version: header.key_version,
         plain,
         fields: BTreeMap::new(),
+        file: None,
         proof: RecordProof::Batch { batch_id, index },
     };
     let mut fields = BTreeMap::new();

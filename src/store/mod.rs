@@ -26,9 +26,40 @@
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 
+/// Inserts many rows: on SQLite one cached, prepared single-row statement
+/// per row (an in-process call each; a multi-row statement would be built
+/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
+/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
+/// so it is all or nothing like the rest of the write).
+macro_rules! insert_many {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        match $conn {
+            $crate::store::AnyConnection::Sqlite(c) => {
+                for row in rows {
+                    diesel::insert_into($table)
+                        .values(row)
+                        .execute(c)
+                        .map_err($crate::store::tx::db_err)?;
+                }
+            }
+            $crate::store::AnyConnection::Postgresql(c) => {
+                if !rows.is_empty() {
+                    diesel::copy_from($table)
+                        .from_insertable(rows)
+                        .execute(c)
+                        .map_err($crate::store::tx::db_err)?;
+                }
+            }
+        }
+        Ok(())
+    }};
+}
+
 pub(crate) mod batches;
 pub(crate) mod clients;
 mod connection;
+pub(crate) mod files;
 pub(crate) mod grants;
 pub(crate) mod identity;
 pub(crate) mod imports;
@@ -292,6 +323,16 @@ impl Store {
             identity::StoredIdentity::Id(id) => Ok(id),
             _ => Err(Error::DatabaseIdentityChanged { database: None }),
         }
+    }
+
+    /// Removes the stored file chunks that no file record's current
+    /// version owns, and returns how many it removed. strongroom itself
+    /// leaves none behind (an upload, an update and a delete are each one
+    /// transaction, and an upload in progress is not seen); they appear
+    /// when record rows are deleted or rolled back by SQL outside it.
+    pub fn remove_orphan_file_chunks(&self) -> Result<usize> {
+        let mut conn = self.conn()?;
+        tx::write_transaction(&mut conn, files::delete_orphans)
     }
 
     /// A further pooled connection, for work beside the caller's own: one

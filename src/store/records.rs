@@ -113,6 +113,8 @@ pub(crate) fn count_older_than(
 /// place in the batch that signs it.
 pub(crate) struct Rewrapped<'a> {
     pub sealed_fields: Vec<u8>,
+    /// A file record's head with its data key re-sealed (`None` otherwise).
+    pub file_head: Option<Vec<u8>>,
     pub key_version: u32,
     pub batch_id: BatchId,
     pub index: u32,
@@ -132,6 +134,7 @@ pub(crate) fn update_rewrapped(conn: &mut AnyConnection, rewrapped: Rewrapped<'_
     )
     .set((
         records::sealed_fields.eq(rewrapped.sealed_fields),
+        records::file_head.eq(rewrapped.file_head),
         records::key_version.eq(i32::try_from(rewrapped.key_version)
             .map_err(|_| Error::InvalidInput("key version overflow"))?),
         records::batch_id.eq(SqlId::from(rewrapped.batch_id)),
@@ -332,36 +335,6 @@ pub(crate) fn delete(
     .execute(conn)
     .map_err(db_err)?;
     Ok(deleted == 1)
-}
-
-/// Inserts many rows: on SQLite one cached, prepared single-row statement
-/// per row (an in-process call each; a multi-row statement would be built
-/// and prepared again for every chunk), on PostgreSQL one binary `COPY …
-/// FROM STDIN` (no SQL to parse and plan per row; inside the transaction,
-/// so it is all or nothing like the rest of the write).
-macro_rules! insert_many {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        let rows = $rows;
-        match $conn {
-            AnyConnection::Sqlite(c) => {
-                for row in rows {
-                    diesel::insert_into($table)
-                        .values(row)
-                        .execute(c)
-                        .map_err(db_err)?;
-                }
-            }
-            AnyConnection::Postgresql(c) => {
-                if !rows.is_empty() {
-                    diesel::copy_from($table)
-                        .from_insertable(rows)
-                        .execute(c)
-                        .map_err(db_err)?;
-                }
-            }
-        }
-        Ok(())
-    }};
 }
 
 /// Inserts new record versions signed in batches.

@@ -24,6 +24,7 @@ use super::schema::{
 };
 use super::sql_id::{self, SqlId};
 use crate::crypto::batch::SignedBatch;
+use crate::crypto::file_stream::FileHead;
 use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey, KEY_LEN};
 use crate::error::{Error, Result};
 use crate::format::b64;
@@ -127,7 +128,7 @@ impl PolicyRow {
 /// prepared once and cached, and PostgreSQL's binary `COPY` can take it)
 /// and written back by updates.
 #[derive(Clone, Insertable, AsChangeset)]
-#[diesel(table_name = records, treat_none_as_default_value = false)]
+#[diesel(table_name = records, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub(crate) struct RecordRow {
     pub record_id: SqlId,
     pub writer_id: SqlId,
@@ -140,6 +141,8 @@ pub(crate) struct RecordRow {
     pub batch_index: i32,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A file record's head (FORMAT.md, "Files"); NULL for other records.
+    pub file_head: Option<Vec<u8>>,
 }
 
 /// The bytes a text form (`prefix` + base64url, FORMAT.md) stores; a
@@ -325,6 +328,7 @@ pub(crate) type RecordColumns = (
     Wide<records::created_at>,
     Wide<records::updated_at>,
     KeyClasses,
+    Bytes<records::file_head>,
 );
 
 /// The select clause of a [`StoredRecord`].
@@ -341,6 +345,7 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
     Wide(records::created_at),
     Wide(records::updated_at),
     KeyClasses,
+    Bytes(records::file_head),
 );
 
 /// A record row as loaded, before it is parsed ([`StoredRecord::parse`]):
@@ -361,6 +366,8 @@ pub(crate) struct StoredRecord {
     updated_at: Option<i64>,
     /// [`KeyClasses`] bits.
     classes: Option<i64>,
+    /// NULL for a record that is not a file.
+    file_head: Option<Vec<u8>>,
 }
 
 /// A stored record row that does not parse, with whatever of its ids does
@@ -427,6 +434,7 @@ impl StoredRecord {
                 batch_index,
                 created_at,
                 updated_at,
+                file_head: self.file_head,
             }),
             // Its ids, if they parse, for the report.
             (record_id, writer_id, _) => Err(Unreadable {
@@ -790,6 +798,7 @@ pub(crate) fn record_meta(sealed: SealedRecord, times: RecordTimes) -> RecordMet
         writer_id: sealed.writer_id,
         record_type: sealed.record_type,
         key_version: sealed.key_version,
+        file_size: sealed.file.as_ref().map(FileHead::length),
         plain: sealed.plain,
         created_at: times.created_at,
         updated_at: times.updated_at,
@@ -833,6 +842,7 @@ impl RecordRow {
             batch_index: stored_batch_index(index)?,
             created_at,
             updated_at,
+            file_head: sealed.file.as_ref().map(FileHead::to_bytes),
         })
     }
 
@@ -866,6 +876,11 @@ impl RecordRow {
             plain: serde_json::from_str::<BTreeMap<String, String>>(&self.plain)
                 .map_err(|_| Error::Decryption)?,
             fields: record::decode_fields(&self.sealed_fields)?,
+            file: self
+                .file_head
+                .as_deref()
+                .map(FileHead::from_bytes)
+                .transpose()?,
             proof: self.proof(head.batch_id)?,
         })
     }

@@ -76,6 +76,7 @@ diesel::table! {
         batch_index -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        file_head -> Nullable<Binary>,
     }
 }
 
@@ -125,6 +126,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
+    file_chunks (record_id, version, seq) {
+        record_id -> Uuid,
+        version -> BigInt,
+        seq -> BigInt,
+        chunk -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     database_identity,
     import_map,
@@ -135,4 +148,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     records,
     record_batches,
     meta_index,
+    file_chunks,
 );

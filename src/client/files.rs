@@ -1,0 +1,500 @@
+//! Files: records whose body is too large to hold in memory. The body is
+//! streamed from a [`Read`] into sealed chunks (orion's streaming AEAD
+//! under a fresh data key, see [`crate::hazmat::file`]) and back into a
+//! [`Write`] or through a [`FileReader`], one chunk at a time.
+//!
+//! An upload is one write transaction: the chunks, then the record that
+//! signs them. A failed or interrupted upload (an error from the source,
+//! a lost connection, a killed process) leaves nothing: no record and no
+//! chunk. On SQLite that transaction holds the database's write lock for
+//! the whole upload, so other writers wait (up to the busy timeout).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use tracing::field::{display, Empty};
+use zeroize::Zeroizing;
+
+use super::access::WriteKey;
+use super::observe::op_span;
+use super::write::conflict;
+use super::{validate, Client};
+use crate::crypto::file_stream::{FileOpener, FileSealer, DEFAULT_CHUNK_SIZE};
+use crate::crypto::keys::AccessKey;
+use crate::crypto::signature::RecordHeader;
+use crate::error::{Error, Result};
+use crate::ids::{BatchId, RecordId};
+use crate::model::{Plain, RecordMeta};
+use crate::record::{seal_record, sign_batch};
+use crate::store::files::{self, ChunkRow, StoredChunk};
+use crate::store::rows::{
+    from_micros, int, meta_rows, now_micros, record_meta, BatchRow, RecordRow, RecordTimes,
+};
+use crate::store::tx::read_transaction;
+use crate::store::{batches, records, AnyConnection, Store};
+
+/// Sealed chunks per insert statement (1 MiB at the default chunk size).
+const CHUNKS_PER_INSERT: usize = 16;
+/// Sealed chunks per fetch while reading (1 MiB at the default size).
+const CHUNKS_PER_FETCH: usize = 16;
+
+impl Client {
+    /// Writes a new file record of `record_type`: `plain` meta in the
+    /// clear, the body read from `body` to its end and stored sealed, in
+    /// chunks, never held whole in memory. Returns the record's meta
+    /// ([`RecordMeta::file_size`] is the body's length).
+    ///
+    /// One transaction: if `body` fails ([`Error::BodyIo`]) or anything
+    /// else does, nothing is stored. The type's first access key, if this
+    /// is the type's first record, is created and stored before the upload
+    /// starts.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = strongroom::Store::open("sqlite::memory:")?;
+    /// # let alice = strongroom::Client::open_or_create(dir.path().join("a.profile"), &store)?;
+    /// let body = vec![7u8; 200_000];
+    /// let meta = alice.put_file("scan", &Default::default(), &body[..])?;
+    /// assert_eq!(meta.file_size, Some(200_000));
+    /// let mut back = Vec::new();
+    /// alice.read_file(meta.id, &mut back)?;
+    /// assert_eq!(back, body);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_file(
+        &self,
+        record_type: &str,
+        plain: &Plain,
+        body: impl Read,
+    ) -> Result<RecordMeta> {
+        let span = op_span!(
+            self,
+            "put_file",
+            record_type,
+            record_id = Empty,
+            bytes = Empty
+        );
+        self.observe(span, |span| {
+            let meta = self.put_file_in(record_type, plain, body)?;
+            span.record("record_id", display(meta.id));
+            span.record("bytes", meta.file_size.unwrap_or(0));
+            Ok(meta)
+        })
+    }
+
+    fn put_file_in(
+        &self,
+        record_type: &str,
+        plain: &Plain,
+        mut body: impl Read,
+    ) -> Result<RecordMeta> {
+        validate::record_type(record_type)?;
+        validate::plain(plain)?;
+        // The body can be read only once, so the upload is never retried;
+        // the one race a write may lose and retry (creating the type's
+        // first key) is run first, on its own.
+        let first = self.retrying(|conn| self.write_key(conn, record_type))?;
+        self.cache_created_key(record_type, &first);
+        let mut conn = self.store.conn()?;
+        let (meta, key) = self.write_tx(&mut conn, |conn| {
+            let key = self.write_key(conn, record_type)?;
+            let now = now_micros();
+            let version = FileVersion {
+                record_id: RecordId::random(),
+                version: 1,
+                record_type,
+                created_at: now,
+                updated_at: now,
+            };
+            let (meta, row) = self.write_file_version(conn, &key, &version, plain, &mut body)?;
+            records::insert(conn, std::slice::from_ref(&row))?;
+            records::insert_meta(conn, &meta_rows(row.record_id, plain))?;
+            Ok((meta, key))
+        })?;
+        self.cache_created_key(record_type, &key);
+        self.tally.written(1);
+        Ok(meta)
+    }
+
+    /// Replaces the body (and plain meta) of one of this client's file
+    /// records, if it is still at `expected_version`: the new body is
+    /// sealed under a fresh data key as version `expected_version + 1`
+    /// and the old version's chunks are removed, in one transaction. A
+    /// stale version is [`Error::Conflict`] and writes nothing; a record
+    /// that is not a file is [`Error::InvalidInput`].
+    pub fn update_file(
+        &self,
+        id: RecordId,
+        expected_version: u64,
+        plain: &Plain,
+        body: impl Read,
+    ) -> Result<RecordMeta> {
+        let span = op_span!(self, "update_file", record_id = %id, expected_version, bytes = Empty);
+        self.observe(span, |span| {
+            let meta = self.update_file_in(id, expected_version, plain, body)?;
+            span.record("bytes", meta.file_size.unwrap_or(0));
+            Ok(meta)
+        })
+    }
+
+    fn update_file_in(
+        &self,
+        id: RecordId,
+        expected_version: u64,
+        plain: &Plain,
+        mut body: impl Read,
+    ) -> Result<RecordMeta> {
+        validate::plain(plain)?;
+        let mut conn = self.store.conn()?;
+        let (meta, key) = self.write_tx(&mut conn, |conn| {
+            let (stored, current) = self.owned_row(conn, id, expected_version, true)?;
+            let current = current.ok_or(Error::Decryption)?;
+            if current.file_head.is_none() {
+                return Err(Error::InvalidInput(
+                    "the record is not a file; change its fields with update",
+                ));
+            }
+            let key = self.write_key(conn, &current.record_type)?;
+            let version = FileVersion {
+                record_id: id,
+                version: expected_version + 1,
+                record_type: &current.record_type,
+                created_at: current.created_at,
+                updated_at: now_micros(),
+            };
+            let (meta, row) = self.write_file_version(conn, &key, &version, plain, &mut body)?;
+            if !records::replace(conn, id, expected_version, &row)? {
+                return Err(conflict(id, expected_version, None));
+            }
+            records::delete_meta(conn, &stored)?;
+            records::insert_meta(conn, &row.meta_rows(plain))?;
+            batches::drop_if_unused(conn, stored.batch())?;
+            files::delete_version(conn, id, expected_version)?;
+            Ok((meta, key))
+        })?;
+        self.cache_created_key(&meta.record_type, &key);
+        self.tally.written(1);
+        Ok(meta)
+    }
+
+    /// Streams `body` into sealed chunks of `version`, then seals and
+    /// signs the record that names them; returns its meta and row (not
+    /// yet written).
+    fn write_file_version(
+        &self,
+        conn: &mut AnyConnection,
+        key: &WriteKey,
+        version: &FileVersion<'_>,
+        plain: &Plain,
+        body: &mut impl Read,
+    ) -> Result<(RecordMeta, RecordRow)> {
+        let header = RecordHeader {
+            record_id: version.record_id,
+            version: version.version,
+            record_type: version.record_type,
+            writer_id: self.id(),
+            key_version: key.version,
+        };
+        let batch_id = BatchId::random();
+        let no_fields: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut sealed = seal_record(&key.key, header, plain.clone(), &no_fields, batch_id, 0)?;
+        let mut sealer = FileSealer::new(&key.key, &sealed.file_context(), DEFAULT_CHUNK_SIZE)?;
+        stream_chunks(conn, &mut sealer, version, body)?;
+        sealed.file = Some(sealer.finish()?);
+        let batch = sign_batch(
+            self.identity.signer(),
+            batch_id,
+            std::slice::from_ref(&sealed),
+        )?;
+        batches::insert(conn, &BatchRow::from_signed(&batch, version.updated_at))?;
+        let row = RecordRow::from_sealed(&sealed, version.created_at, version.updated_at)?;
+        let times = RecordTimes {
+            created_at: from_micros(version.created_at).ok_or(Error::Decryption)?,
+            updated_at: from_micros(version.updated_at)
+                .ok_or(Error::Internal("the clock is out of range"))?,
+        };
+        Ok((record_meta(sealed, times), row))
+    }
+
+    /// Reads file record `id` and writes its body to `out`, one chunk at a
+    /// time; returns the record's meta.
+    ///
+    /// The record's signature is verified before anything is decrypted,
+    /// and every chunk's MAC before its bytes are written. The last
+    /// chunk's bytes are written only after the digest of all the chunks
+    /// matched the signed head, so a call that returns `Ok` wrote the
+    /// writer's whole body. **A call that fails after it started writing
+    /// leaves a prefix of the body in `out`**: bytes that decrypted under
+    /// the file's key but whose tie to the writer's signature was not yet
+    /// checked, and never the last chunk. Write to a temporary place and
+    /// keep it only on `Ok` (the CLI's `file get` does).
+    ///
+    /// Errors: as [`Client::get`]; a chunk missing, reordered, duplicated,
+    /// truncated, altered or from another file or version is
+    /// [`Error::Decryption`]; a record changed or deleted while it was
+    /// read is [`Error::Conflict`] or [`Error::NotFound`]; a record that
+    /// is not a file is [`Error::InvalidInput`]; `out` failing is
+    /// [`Error::BodyIo`].
+    pub fn read_file(&self, id: RecordId, mut out: impl Write) -> Result<RecordMeta> {
+        let span = op_span!(self, "read_file", record_id = %id, bytes = Empty);
+        self.observe(span, |span| {
+            let mut reader = self.open_file_in(id)?;
+            while let Some(chunk) = reader.next_chunk()? {
+                out.write_all(chunk).map_err(|source| Error::BodyIo {
+                    action: "writing the destination",
+                    source,
+                })?;
+            }
+            out.flush().map_err(|source| Error::BodyIo {
+                action: "writing the destination",
+                source,
+            })?;
+            span.record("bytes", reader.meta.file_size.unwrap_or(0));
+            Ok(reader.meta)
+        })
+    }
+
+    /// Opens file record `id` for reading: the record is verified now, its
+    /// body is fetched and decrypted as the [`FileReader`] is read. The
+    /// reader returns the last chunk's bytes only after the whole body
+    /// verified; on any failure `read` returns an error (an
+    /// [`io::ErrorKind::InvalidData`] error wrapping [`Error::Decryption`],
+    /// or the other errors of [`Client::read_file`]), and so does every
+    /// later `read`.
+    pub fn open_file(&self, id: RecordId) -> Result<FileReader> {
+        let span = op_span!(self, "open_file", record_id = %id);
+        self.observe(span, |_| self.open_file_in(id))
+    }
+
+    fn open_file_in(&self, id: RecordId) -> Result<FileReader> {
+        let mut conn = self.store.conn()?;
+        let (sealed, times, check, key) =
+            read_transaction(&mut conn, |conn| self.find_readable(conn, id))?;
+        self.run_check(&sealed, &check)?;
+        let opener = open_body(&key, &sealed)?;
+        self.tally.read(1);
+        Ok(FileReader {
+            store: self.store.clone(),
+            version: sealed.version,
+            meta: record_meta(sealed, times),
+            opener,
+            fetched: VecDeque::new(),
+            plain: Zeroizing::new(Vec::new()),
+            at: 0,
+            failed: None,
+        })
+    }
+}
+
+fn open_body(key: &Arc<AccessKey>, sealed: &crate::record::SealedRecord) -> Result<FileOpener> {
+    let head = sealed.file.as_ref().ok_or(Error::InvalidInput(
+        "the record is not a file; read it with get",
+    ))?;
+    FileOpener::new(key, &sealed.file_context(), head)
+}
+
+/// The record version a body is written as.
+struct FileVersion<'a> {
+    record_id: RecordId,
+    version: u64,
+    record_type: &'a str,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// Reads `body` to its end in chunks, seals each and inserts them in
+/// groups. A chunk is sealed as the last one when the source has nothing
+/// after it (one chunk read ahead).
+fn stream_chunks(
+    conn: &mut AnyConnection,
+    sealer: &mut FileSealer,
+    version: &FileVersion<'_>,
+    body: &mut impl Read,
+) -> Result<()> {
+    let size = DEFAULT_CHUNK_SIZE as usize;
+    let mut current = Zeroizing::new(vec![0u8; size]);
+    let mut ahead = Zeroizing::new(vec![0u8; size]);
+    let mut filled = read_full(body, &mut current)?;
+    let mut rows: Vec<ChunkRow> = Vec::with_capacity(CHUNKS_PER_INSERT);
+    let mut seq = 0u64;
+    loop {
+        let (next_filled, last) = if filled < size {
+            (0, true)
+        } else {
+            let n = read_full(body, &mut ahead)?;
+            (n, n == 0)
+        };
+        let mut sealed = Vec::with_capacity(filled + crate::hazmat::file::CHUNK_OVERHEAD);
+        sealer.seal_chunk_into(&current[..filled], last, &mut sealed)?;
+        rows.push(ChunkRow::new(
+            version.record_id,
+            version.version,
+            seq,
+            sealed,
+        )?);
+        seq += 1;
+        if rows.len() == CHUNKS_PER_INSERT || last {
+            files::insert(conn, &rows)?;
+            rows.clear();
+        }
+        if last {
+            return Ok(());
+        }
+        std::mem::swap(&mut current, &mut ahead);
+        filled = next_filled;
+    }
+}
+
+/// Fills `buf` from `source` as far as it goes; fewer bytes only at its
+/// end.
+fn read_full(source: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(Error::BodyIo {
+                    action: "reading the source",
+                    source,
+                })
+            }
+        }
+    }
+    Ok(filled)
+}
+
+/// A file record's body as a [`Read`]: fetched a few chunks at a time,
+/// each verified before its bytes are returned, the last one only after
+/// the whole body verified (see [`Client::open_file`]). `Debug` shows the
+/// meta, never bytes.
+pub struct FileReader {
+    store: Store,
+    meta: RecordMeta,
+    version: u64,
+    opener: FileOpener,
+    fetched: VecDeque<StoredChunk>,
+    /// The current chunk's plaintext and how much of it was returned.
+    plain: Zeroizing<Vec<u8>>,
+    at: usize,
+    /// The error every read returns once one failed.
+    failed: Option<FailedRead>,
+}
+
+#[derive(Clone, Copy)]
+enum FailedRead {
+    Decryption,
+    Conflict(Option<u64>),
+    NotFound,
+}
+
+impl FileReader {
+    /// The file record's meta ([`RecordMeta::file_size`] is the body's
+    /// length).
+    pub fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+
+    /// The next chunk's plaintext, `None` after the last one.
+    fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
+        if let Some(failed) = self.failed {
+            return Err(self.error(failed));
+        }
+        if self.opener.is_done() {
+            return Ok(None);
+        }
+        match self.open_next() {
+            Ok(()) => Ok(Some(&self.plain[..])),
+            Err(Error::Decryption) => {
+                let failed = self.why_missing();
+                self.failed = Some(failed);
+                Err(self.error(failed))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn open_next(&mut self) -> Result<()> {
+        if self.fetched.is_empty() {
+            let mut conn = self.store.conn()?;
+            let next = self.opener.next_seq();
+            self.fetched = files::window(
+                &mut conn,
+                self.meta.id,
+                self.version,
+                next,
+                CHUNKS_PER_FETCH,
+            )?
+            .into();
+        }
+        let chunk = self.fetched.pop_front().ok_or(Error::Decryption)?;
+        let seq = int::<u64>(chunk.seq).ok_or(Error::Decryption)?;
+        let bytes = chunk.chunk.ok_or(Error::Decryption)?;
+        self.at = 0;
+        self.opener.open_chunk_into(seq, &bytes, &mut self.plain)
+    }
+
+    /// Why a chunk did not open: the record changed or went while it was
+    /// read, or (it is still the version read) the chunks are not the
+    /// writer's.
+    fn why_missing(&self) -> FailedRead {
+        let now = self
+            .store
+            .conn()
+            .and_then(|mut conn| records::find(&mut conn, self.meta.id));
+        match now {
+            Ok(None) => FailedRead::NotFound,
+            Ok(Some(row)) => match row.version() {
+                Some(found) if found != self.version => FailedRead::Conflict(Some(found)),
+                _ => FailedRead::Decryption,
+            },
+            Err(_) => FailedRead::Decryption,
+        }
+    }
+
+    fn error(&self, failed: FailedRead) -> Error {
+        match failed {
+            FailedRead::Decryption => Error::Decryption,
+            FailedRead::NotFound => Error::NotFound {
+                record_id: self.meta.id,
+            },
+            FailedRead::Conflict(found) => conflict(self.meta.id, self.version, found),
+        }
+    }
+}
+
+impl Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.at < self.plain.len() {
+                let n = buf.len().min(self.plain.len() - self.at);
+                buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            match self.next_chunk() {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(0),
+                Err(Error::BodyIo { source, .. }) => return Err(source),
+                Err(err) => {
+                    let kind = match err {
+                        Error::Decryption => io::ErrorKind::InvalidData,
+                        _ => io::ErrorKind::Other,
+                    };
+                    return Err(io::Error::new(kind, err));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReader")
+            .field("meta", &self.meta)
+            .field("next_chunk", &self.opener.next_seq())
+            .finish_non_exhaustive()
+    }
+}
