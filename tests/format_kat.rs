@@ -581,3 +581,103 @@ fn the_sealed_fields_column_is_the_encoding_format_md_specifies() {
         Err(Error::Decryption)
     ));
 }
+
+// Files.
+
+/// A file body sealed through `hazmat::file` is exactly FORMAT.md's
+/// "Files": the head's fields at their offsets, the data key opened by
+/// plain XChaCha20-Poly1305 with the data-key AAD written out here, each
+/// chunk opened by orion's streaming AEAD with the chunk AD written out
+/// here, and the chunks' digest recomputed here.
+#[test]
+fn a_file_body_is_the_stream_and_head_format_md_specifies() {
+    use orion::hazardous::aead::streaming::{self, StreamTag, StreamXChaCha20Poly1305};
+    use strongroom::hazmat::file::{FileContext, FileHead, FileSealer};
+
+    let ak = AccessKey::from_bytes([0x42; 32]);
+    let ctx = FileContext {
+        record_type: RECORD_TYPE,
+        record_id: id(RECORD_ID),
+        writer_id: id(WRITER_ID),
+        key_version: 3,
+        version: 2,
+    };
+    let mut sealer = FileSealer::new(&ak, &ctx, 8).unwrap();
+    let chunks = [
+        sealer.seal_chunk(b"abcdefgh", false).unwrap(),
+        sealer.seal_chunk(b"ij", true).unwrap(),
+    ];
+    let head = sealer.finish().unwrap().to_bytes();
+
+    // The head, field by field.
+    assert_eq!(head.len(), 149);
+    assert_eq!(head[0], 1, "head version");
+    assert_eq!(head[1..9], 10u64.to_be_bytes(), "length");
+    assert_eq!(head[9..13], 8u32.to_be_bytes(), "chunk size");
+    assert_eq!(head[13..21], 2u64.to_be_bytes(), "chunk count");
+    let (digest, stream_nonce, sealed_dk) = (&head[21..53], &head[53..77], &head[77..149]);
+
+    // The data key: nonce ‖ XChaCha20-Poly1305(AK, DK, file_dk_aad).
+    let common = [
+        prefixed("strongroom/file"),
+        u32be(1),
+        prefixed(RECORD_TYPE),
+        uuid(RECORD_ID),
+        uuid(WRITER_ID),
+    ]
+    .concat();
+    let file_dk_aad = [common.clone(), u32be(1), u32be(3)].concat();
+    let mut dk = [0u8; 32];
+    XChaCha20Poly1305::open(
+        &SecretKey::try_from(&[0x42u8; 32][..]).unwrap(),
+        &Nonce::try_from(&sealed_dk[..24]).unwrap(),
+        &sealed_dk[24..],
+        Some(&file_dk_aad),
+        &mut dk,
+    )
+    .unwrap();
+
+    // The chunks: one stream under DK and the stream nonce, every chunk
+    // with chunk_ad, tagged Message then Finish, 17 bytes over their
+    // plaintext.
+    let chunk_ad = [common, u32be(0), 2u64.to_be_bytes().to_vec()].concat();
+    let mut state = StreamXChaCha20Poly1305::new(
+        &streaming::SecretKey::try_from(&dk[..]).unwrap(),
+        &streaming::Nonce::try_from(stream_nonce).unwrap(),
+    );
+    let mut opened = Vec::new();
+    for (chunk, (plain, tag)) in chunks.iter().zip([
+        (&b"abcdefgh"[..], StreamTag::Message),
+        (b"ij", StreamTag::Finish),
+    ]) {
+        assert_eq!(chunk.len(), plain.len() + 17);
+        let mut out = vec![0u8; plain.len()];
+        assert_eq!(
+            state.open_chunk(chunk, Some(&chunk_ad), &mut out).unwrap(),
+            tag
+        );
+        opened.extend_from_slice(&out);
+    }
+    assert_eq!(opened, b"abcdefghij");
+
+    // The digest of the sealed chunks.
+    let mut hasher = orion::hazardous::hash::blake2::blake2b::Blake2b::new(32).unwrap();
+    hasher
+        .update(&[prefixed("strongroom/file-chunks"), u32be(1)].concat())
+        .unwrap();
+    for (seq, chunk) in chunks.iter().enumerate() {
+        hasher.update(&(seq as u64).to_be_bytes()).unwrap();
+        hasher.update(&prefixed(chunk)).unwrap();
+    }
+    assert_eq!(hasher.finalize().unwrap().as_ref(), digest);
+
+    // The stored head parses back; one byte off anywhere in the counts is
+    // malformed.
+    assert!(FileHead::from_bytes(&head).is_ok());
+    let mut count = head.clone();
+    count[20] = 3;
+    assert!(matches!(
+        FileHead::from_bytes(&count),
+        Err(Error::Decryption)
+    ));
+}

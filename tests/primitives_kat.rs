@@ -60,3 +60,41 @@ fn blake2b_rfc7693_appendix_a() {
     hasher.update(&vectors[0][0]).unwrap();
     assert_eq!(hasher.finalize().unwrap().as_ref(), &vectors[0][1][..]);
 }
+
+/// libsodium's secretstream (tests/vectors/libsodium-secretstream-
+/// xchacha20poly1305.txt) through orion's streaming AEAD, which seals file
+/// chunks: the known ciphertext, opened back, and refused when altered.
+#[test]
+fn secretstream_xchacha20poly1305_libsodium_vector() {
+    use orion::hazardous::aead::streaming::{Nonce, SecretKey, StreamTag, StreamXChaCha20Poly1305};
+    const STREAM: &str = include_str!("vectors/libsodium-secretstream-xchacha20poly1305.txt");
+    let value = |name: &str| {
+        let line = STREAM
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap();
+        hex::decode(line.split_whitespace().nth(1).unwrap()).unwrap()
+    };
+    let (key, header) = (value("key"), value("header"));
+    let (message, ciphertext) = (value("message"), value("ciphertext"));
+    let key = SecretKey::try_from(&key[..]).unwrap();
+    let nonce = Nonce::try_from(&header[..]).unwrap();
+    let mut sealed = vec![0u8; ciphertext.len()];
+    StreamXChaCha20Poly1305::new(&key, &nonce)
+        .seal_chunk(&message, None, &mut sealed, &StreamTag::Message)
+        .unwrap();
+    assert_eq!(sealed, ciphertext);
+    let mut opened = vec![0u8; message.len()];
+    let tag = StreamXChaCha20Poly1305::new(&key, &nonce)
+        .open_chunk(&ciphertext, None, &mut opened)
+        .unwrap();
+    assert_eq!((tag, opened), (StreamTag::Message, message));
+    for at in [0, 1, 40, ciphertext.len() - 1] {
+        let mut altered = ciphertext.clone();
+        altered[at] ^= 1;
+        let mut out = vec![0u8; altered.len() - 17];
+        assert!(StreamXChaCha20Poly1305::new(&key, &nonce)
+            .open_chunk(&altered, None, &mut out)
+            .is_err());
+    }
+}

@@ -527,17 +527,35 @@ fn the_record_digest_is_the_one_format_md_specifies() {
         lp(&mut message, name.as_bytes());
         lp(&mut message, &[fill; 112]);
     }
-    message.extend_from_slice(&0u32.to_be_bytes());
-    let mut input = Vec::new();
-    lp(&mut input, b"strongroom/record-digest");
-    input.extend_from_slice(&message);
-    let mut hasher = orion::hazardous::hash::blake2::blake2b::Blake2b::new(32).unwrap();
-    hasher.update(&input).unwrap();
-    let expected = hasher.finalize().unwrap();
+    let digest_of = |message: &[u8]| {
+        let mut input = Vec::new();
+        lp(&mut input, b"strongroom/record-digest");
+        input.extend_from_slice(message);
+        let mut hasher = orion::hazardous::hash::blake2::blake2b::Blake2b::new(32).unwrap();
+        hasher.update(&input).unwrap();
+        hasher.finalize().unwrap()
+    };
+    // A record that is not a file ends with u32(0).
+    let mut plain_record = message.clone();
+    plain_record.extend_from_slice(&0u32.to_be_bytes());
+    let expected = digest_of(&plain_record);
     // Twice: the second digest reuses the thread's message buffer.
     for _ in 0..2 {
         assert_eq!(&content.digest().unwrap().as_bytes()[..], expected.as_ref());
     }
+    // A file record ends with u32(1) and its head, length-prefixed.
+    let head = [0x11u8; 149];
+    let file = SignedContent {
+        file: Some(&head),
+        ..content
+    };
+    let mut file_record = message;
+    file_record.extend_from_slice(&1u32.to_be_bytes());
+    lp(&mut file_record, &head);
+    assert_eq!(
+        &file.digest().unwrap().as_bytes()[..],
+        digest_of(&file_record).as_ref()
+    );
 }
 
 /// The batch signature is Ed25519 over exactly the message FORMAT.md
