@@ -472,8 +472,9 @@ fn a_file_replaced_while_it_is_read_is_a_conflict_not_tampering() {
         "a_file_replaced_while_it_is_read_is_a_conflict_not_tampering",
         |db| {
             let alice = client(db, "alice");
-            // Over one fetch (16 chunks), so the reader comes back for more.
-            let id = put(&alice, &body(20 * CHUNK, 30));
+            // Far more than the reader fetches ahead (three windows of 16
+            // chunks), so it comes back for more after the update.
+            let id = put(&alice, &body(100 * CHUNK, 30));
             let mut reader = alice.open_file(id).unwrap();
             let mut first = vec![0u8; CHUNK];
             reader.read_exact(&mut first).unwrap();

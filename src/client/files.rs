@@ -9,9 +9,9 @@
 //! chunk. On SQLite that transaction holds the database's write lock for
 //! the whole upload, so other writers wait (up to the busy timeout).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use tracing::field::{display, Empty};
 use zeroize::Zeroizing;
@@ -20,7 +20,9 @@ use super::access::WriteKey;
 use super::observe::op_span;
 use super::write::conflict;
 use super::{validate, Client};
-use crate::crypto::file_stream::{FileOpener, FileSealer, DEFAULT_CHUNK_SIZE};
+use crate::crypto::file_stream::{
+    ChunksDigest, FileOpener, FileSealer, CHUNK_OVERHEAD, DEFAULT_CHUNK_SIZE,
+};
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::RecordHeader;
 use crate::error::{Error, Result};
@@ -199,9 +201,10 @@ impl Client {
         let batch_id = BatchId::random();
         let no_fields: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut sealed = seal_record(&key.key, header, plain.clone(), &no_fields, batch_id, 0)?;
-        let mut sealer = FileSealer::new(&key.key, &sealed.file_context(), DEFAULT_CHUNK_SIZE)?;
-        stream_chunks(conn, &mut sealer, version, body)?;
-        sealed.file = Some(sealer.finish()?);
+        let mut sealer =
+            FileSealer::without_digest(&key.key, &sealed.file_context(), DEFAULT_CHUNK_SIZE)?;
+        let digest = stream_chunks(conn, &mut sealer, version, body)?;
+        sealed.file = Some(sealer.finish_with(digest)?);
         let batch = sign_batch(
             self.identity.signer(),
             batch_id,
@@ -268,18 +271,29 @@ impl Client {
     }
 
     fn open_file_in(&self, id: RecordId) -> Result<FileReader> {
-        let mut conn = self.store.conn()?;
-        let (sealed, times, check, key) =
-            read_transaction(&mut conn, |conn| self.find_readable(conn, id))?;
+        // The connection goes back to the pool before the read-ahead
+        // thread asks for one (a pool may hold only one).
+        let (sealed, times, check, key) = {
+            let mut conn = self.store.conn()?;
+            read_transaction(&mut conn, |conn| self.find_readable(conn, id))?
+        };
         self.run_check(&sealed, &check)?;
         let opener = open_body(&key, &sealed)?;
         self.tally.read(1);
+        let version = sealed.version;
+        let chunks = opener.head().chunk_count();
+        let (sender, ahead) = mpsc::sync_channel(2 * CHUNKS_PER_FETCH);
+        let store = self.store.clone();
+        std::thread::Builder::new()
+            .name("strongroom-file-read".into())
+            .spawn(move || read_ahead(&store, id, version, chunks, &sender))
+            .map_err(|_| Error::Internal("could not start the file reader's thread"))?;
         Ok(FileReader {
             store: self.store.clone(),
-            version: sealed.version,
+            version,
             meta: record_meta(sealed, times),
             opener,
-            fetched: VecDeque::new(),
+            ahead,
             plain: Zeroizing::new(Vec::new()),
             at: 0,
             failed: None,
@@ -287,11 +301,81 @@ impl Client {
     }
 }
 
+/// What the read-ahead thread hands the reader, in order.
+enum Ahead {
+    /// The next stored chunk row; with the last one, the digest of every
+    /// chunk sent.
+    Chunk(StoredChunk, Option<[u8; 32]>),
+    /// No chunk rows are left before the body's end.
+    Missing,
+    /// The fetch failed.
+    Failed(Error),
+}
+
+/// Fetches the chunks of `record_id` at `version` a window at a time and
+/// digests them in order, ahead of the reader, until `chunks` were sent,
+/// none are left, or the reader is gone.
+fn read_ahead(
+    store: &Store,
+    record_id: RecordId,
+    version: u64,
+    chunks: u64,
+    sender: &mpsc::SyncSender<Ahead>,
+) {
+    let mut digest = match ChunksDigest::new() {
+        Ok(digest) => Some(digest),
+        Err(err) => {
+            let _ = sender.send(Ahead::Failed(err));
+            return;
+        }
+    };
+    let mut sent = 0u64;
+    while sent < chunks {
+        let window = store.conn().and_then(|mut conn| {
+            files::window(&mut conn, record_id, version, sent, CHUNKS_PER_FETCH)
+        });
+        let rows = match window {
+            Ok(rows) if rows.is_empty() => {
+                let _ = sender.send(Ahead::Missing);
+                return;
+            }
+            Ok(rows) => rows,
+            Err(err) => {
+                let _ = sender.send(Ahead::Failed(err));
+                return;
+            }
+        };
+        for row in rows {
+            let added = match (&row.chunk, digest.as_mut()) {
+                (Some(bytes), Some(d)) => d.add(sent, bytes),
+                _ => Ok(()),
+            };
+            if let Err(err) = added {
+                let _ = sender.send(Ahead::Failed(err));
+                return;
+            }
+            sent += 1;
+            let last = sent == chunks;
+            let total = if last {
+                match digest.take().map(ChunksDigest::finish) {
+                    Some(Ok(total)) => Some(total),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            if sender.send(Ahead::Chunk(row, total)).is_err() || last {
+                return;
+            }
+        }
+    }
+}
+
 fn open_body(key: &Arc<AccessKey>, sealed: &crate::record::SealedRecord) -> Result<FileOpener> {
     let head = sealed.file.as_ref().ok_or(Error::InvalidInput(
         "the record is not a file; read it with get",
     ))?;
-    FileOpener::new(key, &sealed.file_context(), head)
+    FileOpener::without_digest(key, &sealed.file_context(), head)
 }
 
 /// The record version a body is written as.
@@ -303,47 +387,78 @@ struct FileVersion<'a> {
     updated_at: i64,
 }
 
-/// Reads `body` to its end in chunks, seals each and inserts them in
-/// groups. A chunk is sealed as the last one when the source has nothing
+/// Reads `body` to its end in chunks and seals each on this thread, while
+/// a second thread digests the sealed chunks and inserts them in groups
+/// (on `conn`, inside the caller's transaction); returns the chunks'
+/// digest. A chunk is sealed as the last one when the source has nothing
 /// after it (one chunk read ahead).
 fn stream_chunks(
     conn: &mut AnyConnection,
     sealer: &mut FileSealer,
     version: &FileVersion<'_>,
     body: &mut impl Read,
-) -> Result<()> {
+) -> Result<[u8; 32]> {
+    let (sender, receiver) = mpsc::sync_channel::<ChunkRow>(2 * CHUNKS_PER_INSERT);
+    std::thread::scope(|scope| {
+        let inserter = scope.spawn(move || -> Result<[u8; 32]> {
+            let mut digest = ChunksDigest::new()?;
+            let mut rows: Vec<ChunkRow> = Vec::with_capacity(CHUNKS_PER_INSERT);
+            for (seq, row) in (0u64..).zip(receiver) {
+                digest.add(seq, &row.chunk)?;
+                rows.push(row);
+                if rows.len() == CHUNKS_PER_INSERT {
+                    files::insert(conn, &rows)?;
+                    rows.clear();
+                }
+            }
+            files::insert(conn, &rows)?;
+            digest.finish()
+        });
+        let sealed = seal_source(sealer, version, body, &sender);
+        // The inserter ends when the sender goes.
+        drop(sender);
+        let inserted = inserter
+            .join()
+            .map_err(|_| Error::Internal("the chunk inserter panicked"))?;
+        match sealed {
+            // A failed source or seal, whatever the inserter did.
+            Err(Some(err)) => Err(err),
+            // The inserter stopped (its error), or all went in.
+            Err(None) | Ok(()) => inserted,
+        }
+    })
+}
+
+/// Reads and seals `body` chunk by chunk into `sender`. `Err(None)`: the
+/// receiver is gone (the inserter failed).
+fn seal_source(
+    sealer: &mut FileSealer,
+    version: &FileVersion<'_>,
+    body: &mut impl Read,
+    sender: &mpsc::SyncSender<ChunkRow>,
+) -> std::result::Result<(), Option<Error>> {
     let size = DEFAULT_CHUNK_SIZE as usize;
     let mut current = Zeroizing::new(vec![0u8; size]);
     let mut ahead = Zeroizing::new(vec![0u8; size]);
     let mut filled = read_full(body, &mut current)?;
-    let mut rows: Vec<ChunkRow> = Vec::with_capacity(CHUNKS_PER_INSERT);
-    let mut seq = 0u64;
-    loop {
+    for seq in 0u64.. {
         let (next_filled, last) = if filled < size {
             (0, true)
         } else {
             let n = read_full(body, &mut ahead)?;
             (n, n == 0)
         };
-        let mut sealed = Vec::with_capacity(filled + crate::hazmat::file::CHUNK_OVERHEAD);
+        let mut sealed = Vec::with_capacity(filled + CHUNK_OVERHEAD);
         sealer.seal_chunk_into(&current[..filled], last, &mut sealed)?;
-        rows.push(ChunkRow::new(
-            version.record_id,
-            version.version,
-            seq,
-            sealed,
-        )?);
-        seq += 1;
-        if rows.len() == CHUNKS_PER_INSERT || last {
-            files::insert(conn, &rows)?;
-            rows.clear();
-        }
+        let row = ChunkRow::new(version.record_id, version.version, seq, sealed)?;
+        sender.send(row).map_err(|_| None)?;
         if last {
-            return Ok(());
+            break;
         }
         std::mem::swap(&mut current, &mut ahead);
         filled = next_filled;
     }
+    Ok(())
 }
 
 /// Fills `buf` from `source` as far as it goes; fewer bytes only at its
@@ -375,7 +490,8 @@ pub struct FileReader {
     meta: RecordMeta,
     version: u64,
     opener: FileOpener,
-    fetched: VecDeque<StoredChunk>,
+    /// Chunks fetched and digested ahead by another thread.
+    ahead: mpsc::Receiver<Ahead>,
     /// The current chunk's plaintext and how much of it was returned.
     plain: Zeroizing<Vec<u8>>,
     at: usize,
@@ -388,6 +504,8 @@ enum FailedRead {
     Decryption,
     Conflict(Option<u64>),
     NotFound,
+    /// Another error (a lost connection) was returned before.
+    Earlier,
 }
 
 impl FileReader {
@@ -412,28 +530,24 @@ impl FileReader {
                 self.failed = Some(failed);
                 Err(self.error(failed))
             }
-            Err(other) => Err(other),
+            Err(other) => {
+                self.failed = Some(FailedRead::Earlier);
+                Err(other)
+            }
         }
     }
 
     fn open_next(&mut self) -> Result<()> {
-        if self.fetched.is_empty() {
-            let mut conn = self.store.conn()?;
-            let next = self.opener.next_seq();
-            self.fetched = files::window(
-                &mut conn,
-                self.meta.id,
-                self.version,
-                next,
-                CHUNKS_PER_FETCH,
-            )?
-            .into();
-        }
-        let chunk = self.fetched.pop_front().ok_or(Error::Decryption)?;
+        let (chunk, digest) = match self.ahead.recv() {
+            Ok(Ahead::Chunk(chunk, digest)) => (chunk, digest),
+            Ok(Ahead::Missing) | Err(_) => return Err(Error::Decryption),
+            Ok(Ahead::Failed(err)) => return Err(err),
+        };
         let seq = int::<u64>(chunk.seq).ok_or(Error::Decryption)?;
         let bytes = chunk.chunk.ok_or(Error::Decryption)?;
         self.at = 0;
-        self.opener.open_chunk_into(seq, &bytes, &mut self.plain)
+        self.opener
+            .open_chunk_digested(seq, &bytes, digest, &mut self.plain)
     }
 
     /// Why a chunk did not open: the record changed or went while it was
@@ -461,6 +575,9 @@ impl FileReader {
                 record_id: self.meta.id,
             },
             FailedRead::Conflict(found) => conflict(self.meta.id, self.version, found),
+            FailedRead::Earlier => {
+                Error::InvalidInput("an earlier read of this file failed; open the file again")
+            }
         }
     }
 }

@@ -125,11 +125,15 @@ impl FileContext<'_> {
     }
 }
 
-/// BLAKE2b-256 over `label ‖ u32(1) ‖ (u64(seq) ‖ bytes(chunk))…`.
-struct ChunksDigest(Blake2b);
+/// The digest of a body's sealed chunks, in order: BLAKE2b-256 over
+/// `label("strongroom/file-chunks") ‖ u32(1) ‖ (u64(seq) ‖ bytes(chunk))…`
+/// (FORMAT.md, "Files"). [`FileSealer`] and [`FileOpener`] keep their own;
+/// strongroom computes it on another thread while it seals or opens.
+pub struct ChunksDigest(Blake2b);
 
 impl ChunksDigest {
-    fn new() -> Result<Self> {
+    /// An empty digest.
+    pub fn new() -> Result<Self> {
         let mut hasher = Blake2b::new(32).map_err(|_| Error::Crypto("BLAKE2b"))?;
         let start = Canonical::new(DIGEST_LABEL).u32(FORMAT_VERSION).finish();
         hasher
@@ -138,7 +142,8 @@ impl ChunksDigest {
         Ok(ChunksDigest(hasher))
     }
 
-    fn add(&mut self, seq: u64, chunk: &[u8]) -> Result<()> {
+    /// Adds sealed chunk `seq` (0, 1, 2, … in order).
+    pub fn add(&mut self, seq: u64, chunk: &[u8]) -> Result<()> {
         let len = u32::try_from(chunk.len()).map_err(|_| Error::Decryption)?;
         let mut prefix = [0u8; 12];
         prefix[..8].copy_from_slice(&seq.to_be_bytes());
@@ -149,7 +154,8 @@ impl ChunksDigest {
             .map_err(|_| Error::Crypto("BLAKE2b"))
     }
 
-    fn finish(mut self) -> Result<[u8; 32]> {
+    /// The digest of the chunks added.
+    pub fn finish(mut self) -> Result<[u8; 32]> {
         let digest = self.0.finalize().map_err(|_| Error::Crypto("BLAKE2b"))?;
         let mut out = [0u8; 32];
         out.copy_from_slice(digest.as_ref());
@@ -195,11 +201,18 @@ fn seal_data_key(
         .map_err(|_| Error::Internal("a sealed data key is 72 bytes"))
 }
 
+impl std::fmt::Debug for ChunksDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunksDigest")
+    }
+}
+
 /// Seals a body chunk by chunk under a fresh data key.
 pub struct FileSealer {
     state: StreamXChaCha20Poly1305,
     ad: Vec<u8>,
-    digest: ChunksDigest,
+    /// `None` when the caller digests the chunks ([`FileSealer::finish_with`]).
+    digest: Option<ChunksDigest>,
     chunk_size: u32,
     stream_nonce: [u8; 24],
     sealed_dk: [u8; SEALED_DK_LEN],
@@ -221,7 +234,7 @@ impl FileSealer {
         Ok(FileSealer {
             state: stream_state(&data_key, &stream_nonce)?,
             ad: ctx.chunk_ad()?,
-            digest: ChunksDigest::new()?,
+            digest: Some(ChunksDigest::new()?),
             chunk_size,
             stream_nonce,
             sealed_dk: seal_data_key(access_key, &ctx.dk_aad()?, &data_key)?,
@@ -259,7 +272,9 @@ impl FileSealer {
         self.state
             .seal_chunk(plain, Some(&self.ad), out, &tag)
             .map_err(|_| Error::Crypto("stream seal"))?;
-        self.digest.add(self.count, out)?;
+        if let Some(digest) = self.digest.as_mut() {
+            digest.add(self.count, out)?;
+        }
         self.length = self
             .length
             .checked_add(plain.len() as u64)
@@ -269,8 +284,34 @@ impl FileSealer {
         Ok(())
     }
 
+    /// A sealer that leaves the chunks' digest to its caller, who adds
+    /// every sealed chunk to a [`ChunksDigest`] in order and ends with
+    /// [`FileSealer::finish_with`].
+    pub fn without_digest(
+        access_key: &AccessKey,
+        ctx: &FileContext<'_>,
+        chunk_size: u32,
+    ) -> Result<Self> {
+        let mut sealer = Self::new(access_key, ctx, chunk_size)?;
+        sealer.digest = None;
+        Ok(sealer)
+    }
+
     /// The head of the sealed body; the last chunk must have been sealed.
-    pub fn finish(self) -> Result<FileHead> {
+    pub fn finish(mut self) -> Result<FileHead> {
+        let digest = self
+            .digest
+            .take()
+            .ok_or(Error::InvalidInput(
+                "the caller digests this sealer's chunks",
+            ))?
+            .finish()?;
+        self.finish_with(digest)
+    }
+
+    /// [`FileSealer::finish`] with the chunks' digest computed by the
+    /// caller (see [`FileSealer::without_digest`]).
+    pub fn finish_with(self, chunks_digest: [u8; 32]) -> Result<FileHead> {
         if !self.finished {
             return Err(Error::InvalidInput("the last chunk was not sealed"));
         }
@@ -281,7 +322,7 @@ impl FileSealer {
             length: self.length,
             chunk_size: self.chunk_size,
             chunk_count: self.count,
-            chunks_digest: self.digest.finish()?,
+            chunks_digest,
             stream_nonce: self.stream_nonce,
             sealed_dk: self.sealed_dk,
         })
@@ -300,9 +341,11 @@ impl std::fmt::Debug for FileSealer {
 pub struct FileOpener {
     state: StreamXChaCha20Poly1305,
     ad: Vec<u8>,
+    /// `None` when the caller digests the chunks.
     digest: Option<ChunksDigest>,
     head: FileHead,
     next: u64,
+    poisoned: bool,
 }
 
 impl FileOpener {
@@ -318,7 +361,21 @@ impl FileOpener {
             digest: Some(ChunksDigest::new()?),
             head: head.clone(),
             next: 0,
+            poisoned: false,
         })
+    }
+
+    /// An opener that leaves the chunks' digest to its caller, who adds
+    /// every chunk to a [`ChunksDigest`] in order and hands its result in
+    /// with the last chunk ([`FileOpener::open_chunk_digested`]).
+    pub fn without_digest(
+        access_key: &AccessKey,
+        ctx: &FileContext<'_>,
+        head: &FileHead,
+    ) -> Result<Self> {
+        let mut opener = Self::new(access_key, ctx, head)?;
+        opener.digest = None;
+        Ok(opener)
     }
 
     /// The head this opener reads.
@@ -348,19 +405,41 @@ impl FileOpener {
     /// failure `out` is left empty and the opener refuses every later
     /// chunk.
     pub fn open_chunk_into(&mut self, seq: u64, sealed: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.open_chunk_digested(seq, sealed, None, out)
+    }
+
+    /// [`FileOpener::open_chunk_into`] for an opener made
+    /// [`FileOpener::without_digest`]: with the last chunk, `digest` is
+    /// the digest of every chunk the caller passed (`None` before it).
+    pub fn open_chunk_digested(
+        &mut self,
+        seq: u64,
+        sealed: &[u8],
+        digest: Option<[u8; 32]>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         out.clear();
-        let result = self.open_inner(seq, sealed, out);
+        let result = if self.poisoned {
+            Err(Error::Decryption)
+        } else {
+            self.open_inner(seq, sealed, digest, out)
+        };
         if result.is_err() {
             out.zeroize();
             out.clear();
             // Poisoned: no later chunk can be opened.
-            self.digest = None;
-            self.next = u64::MAX;
+            self.poisoned = true;
         }
         result
     }
 
-    fn open_inner(&mut self, seq: u64, sealed: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    fn open_inner(
+        &mut self,
+        seq: u64,
+        sealed: &[u8],
+        given: Option<[u8; 32]>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         if seq != self.next || seq >= self.head.chunk_count {
             return Err(Error::Decryption);
         }
@@ -368,8 +447,9 @@ impl FileOpener {
         if sealed.len() != plain_len + CHUNK_OVERHEAD {
             return Err(Error::Decryption);
         }
-        let digest = self.digest.as_mut().ok_or(Error::Decryption)?;
-        digest.add(seq, sealed)?;
+        if let Some(digest) = self.digest.as_mut() {
+            digest.add(seq, sealed)?;
+        }
         out.resize(plain_len, 0);
         let tag = self
             .state
@@ -385,7 +465,11 @@ impl FileOpener {
             return Err(Error::Decryption);
         }
         if last {
-            let digest = self.digest.take().ok_or(Error::Decryption)?.finish()?;
+            let digest = match (self.digest.take(), given) {
+                (Some(own), None) => own.finish()?,
+                (None, Some(given)) => given,
+                _ => return Err(Error::Decryption),
+            };
             if !bool::from(digest.ct_eq(&self.head.chunks_digest)) {
                 return Err(Error::Decryption);
             }
