@@ -48,9 +48,15 @@ impl Client {
     /// ([`RecordMeta::file_size`] is the body's length).
     ///
     /// One transaction: if `body` fails ([`Error::BodyIo`]) or anything
-    /// else does, nothing is stored. The type's first access key, if this
-    /// is the type's first record, is created and stored before the upload
-    /// starts.
+    /// else does (a lost connection, a killed process), nothing is stored.
+    /// The type's first access key, if this is the type's first record, is
+    /// created and stored before the upload starts. **On SQLite the
+    /// transaction holds the database's write lock for the whole upload**:
+    /// other writers wait up to
+    /// [`StoreOptions::sqlite_busy_timeout`](crate::StoreOptions) (5 s by
+    /// default) and then fail with a database error, so give a store that
+    /// takes large uploads a longer one. PostgreSQL writers do not wait on
+    /// an upload.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;

@@ -81,7 +81,7 @@ impl FileHead {
         out
     }
 
-    /// Parses a stored head. Anything but exactly [`HEAD_LEN`] bytes of
+    /// Parses a stored head. Anything but exactly 149 bytes of
     /// version 1, a chunk size of 1 to [`MAX_CHUNK_SIZE`] bytes and the
     /// chunk count its length and chunk size give is [`Error::Decryption`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
