@@ -258,8 +258,14 @@ pub enum Command {
         #[arg(long)]
         rewrap: bool,
     },
-    /// Encrypted files: not available in this version (it fails saying so).
-    #[command(subcommand, hide = true)]
+    /// Encrypted files: a body streamed into the store in sealed chunks
+    /// (never held whole in memory) as a file record of a type, with plain
+    /// meta like any record's; shared, revoked, rotated and deleted
+    /// (`strongroom delete ID --version N`) like other records.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  id=$(strongroom file put scan.pdf --type scan -p patient=1815 | tail -n1)\n  tar c notes/ | strongroom file put - --type archive\n  strongroom file ls --type scan\n  strongroom file get \"$id\" --out scan-copy.pdf\n  strongroom file get \"$id\" --out - | sha256sum"
+    )]
     File(FileCommand),
     /// Encrypt the rows of an existing plaintext table into strongroom.
     #[command(
@@ -368,19 +374,74 @@ pub enum RecoveryCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum FileCommand {
-    /// Encrypt a file into the store.
+    /// Encrypt a file into the store as a new file record of TYPE, reading
+    /// it to its end in chunks; prints the record's id last. One
+    /// transaction: if reading fails or the command is stopped, nothing is
+    /// stored. On SQLite the upload holds the database's write lock until
+    /// it ends (other writers wait).
+    #[command(
+        after_help = "Examples:\n  strongroom file put scan.pdf --type scan -p patient=1815\n  pg_dump app | strongroom file put - --type backup -p day=monday\n\nA file named `-` is given as ./-"
+    )]
     Put {
+        /// The file to encrypt, or `-` for standard input.
+        #[arg(value_name = "PATH|-")]
         path: PathBuf,
-        #[arg(long = "type", value_name = "T")]
+        /// The record type (e.g. `scan`): 1 to 255 bytes, not blank.
+        #[arg(long = "type", value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
+        /// A plain meta entry (stored in the clear, filterable).
         #[arg(short = 'p', value_name = "NAME=VALUE")]
         plain: Vec<String>,
     },
-    /// Decrypt a stored file.
+    /// Decrypt a file record (own or shared) to --out. The body is written
+    /// to a temporary file beside PATH (mode 0600: owner only), flushed to
+    /// disk, and renamed to PATH only once the whole body and its
+    /// signature verified: on any failure there is no file at PATH (an
+    /// existing one is left as it was) and the temporary file is removed.
+    /// Prints nothing on stdout unless --out is `-`.
+    #[command(
+        after_help = "Examples:\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out scan.pdf\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out - | tar x\n\nWith --out -, the body goes to standard output as it is verified: on a failure (exit status 1) standard output may already hold a prefix of the body, never its last chunk. Keep it only if the command succeeded.\n\nA process killed with a signal (Ctrl-C, kill) can leave its temporary file, .strongroom-*.part, beside PATH: it holds decrypted bytes; remove it."
+    )]
     Get {
+        /// The file record's id (a UUID, as `file put` prints it).
         id: String,
-        #[arg(long)]
+        /// Where to write the body, or `-` for standard output. An existing
+        /// file is not overwritten without --force (like `init` and
+        /// `recovery create`).
+        #[arg(long, value_name = "PATH|-")]
         out: PathBuf,
+        /// Replace an existing file at --out (atomically, and only on
+        /// success; the new file has mode 0600).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List file records of a type, one JSON object per line, as `ls`
+    /// prints records; `meta.file_size` is the body's length in bytes.
+    /// Records that are not files are left out.
+    #[command(
+        after_help = "Example:\n  strongroom file ls --type scan -p patient=1815 --all-writers"
+    )]
+    Ls {
+        /// The record type.
+        #[arg(long = "type", value_name = "TYPE", value_parser = crate::values::record_type)]
+        record_type: String,
+        /// Only this writer's files.
+        #[arg(long, value_name = "ID")]
+        writer: Vec<String>,
+        /// Also the files of every writer sharing the type with this client.
+        #[arg(long)]
+        all_writers: bool,
+        /// Plain meta equality filters.
+        #[arg(short = 'p', value_name = "NAME=VALUE")]
+        plain: Vec<String>,
+        /// How many files at most (default: all); when more match, stderr
+        /// says how to go on (`more: --after CURSOR`).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Start after this cursor (printed by an earlier `file ls` that
+        /// had more).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
     },
 }
 

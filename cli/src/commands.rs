@@ -4,17 +4,17 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use strongroom::PeerTrust;
 use strongroom::{
-    Client, ClientId, Cursor, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, RecordId,
-    RewrapReport, Store, StoreOptions,
+    Client, ClientId, Cursor, Fields, Fingerprint, Plain, Profile, ProfileOptions, Query, Record,
+    RecordId, RewrapReport, Store, StoreOptions,
 };
 
-use crate::cli::{Cli, Command, FileCommand, ProfileCommand, RecoveryCommand, TrustMode, Values};
+use crate::cli::{Cli, Command, ProfileCommand, RecoveryCommand, TrustMode, Values};
 use crate::passphrase::{self, Passphrase};
 use crate::{output, progress, values, Usage};
 
 /// The client of one command; what it did ([`strongroom::Counters`]) is
 /// logged at debug level (`-vv`) when the command is done with it.
-struct Session(Client);
+pub struct Session(Client);
 
 impl std::ops::Deref for Session {
     type Target = Client;
@@ -77,14 +77,19 @@ pub fn run(cli: Cli) -> Result<()> {
             limit,
             after,
             data,
-        } => ctx.ls(
-            record_type.as_deref(),
-            writer,
-            *all_writers,
-            plain,
-            (*limit, after.as_deref()),
-            *data,
-        ),
+        } => {
+            let listing = Listing {
+                record_type: record_type.as_deref(),
+                writers: writer,
+                all_writers: *all_writers,
+                plain,
+                limit: Some(*limit),
+                after: after.as_deref(),
+                data: *data,
+            };
+            let query = listing.query()?;
+            listing.print(&*ctx.client()?, query, |_| true)
+        }
         Command::Update {
             id,
             version,
@@ -216,9 +221,7 @@ pub fn run(cli: Cli) -> Result<()> {
             record_type,
             rewrap,
         } => ctx.rotate(&*ctx.client()?, record_type, *rewrap, false),
-        Command::File(FileCommand::Put { .. } | FileCommand::Get { .. }) => {
-            bail!("`file` is not available in this version (encrypted files arrive with the large-file support)")
-        }
+        Command::File(command) => crate::files::run(command, || ctx.client()),
         Command::Import(args) => crate::import::run(&*ctx.client()?, args),
         Command::Recovery(command) => ctx.recovery(command),
     }
@@ -508,78 +511,6 @@ impl Context_<'_> {
         Ok(())
     }
 
-    fn ls(
-        &self,
-        record_type: Option<&str>,
-        writers: &[String],
-        all_writers: bool,
-        plain: &[String],
-        (limit, after): (usize, Option<&str>),
-        data: bool,
-    ) -> Result<()> {
-        if limit == 0 {
-            return Err(Usage("--limit must be at least 1".into()).into());
-        }
-        let after = after
-            .map(|text| {
-                Cursor::parse(text).map_err(|_| {
-                    Usage("--after takes a cursor as an earlier `ls` printed it".into())
-                })
-            })
-            .transpose()?;
-        let client = self.client()?;
-        let mut query = Query::new().limit(limit.min(strongroom::MAX_PAGE_SIZE));
-        if let Some(cursor) = after {
-            query = query.after(cursor);
-        }
-        if !data {
-            query = query.meta_only();
-        }
-        if let Some(record_type) = record_type {
-            query = query.record_type(record_type);
-        }
-        if all_writers {
-            query = query.shared();
-        }
-        if !writers.is_empty() {
-            query = query.writers(
-                writers
-                    .iter()
-                    .map(|w| parse_client_id(w))
-                    .collect::<Result<Vec<_>>>()?,
-            );
-        }
-        for (name, value) in values::plain_pairs(plain)? {
-            query = query.plain_eq(name, value);
-        }
-        // Pages of at most `limit`, so a page that fills the limit ends
-        // exactly where the next `ls --after` starts.
-        let (mut printed, mut skipped) = (0, 0);
-        let more = loop {
-            let page = client.query(
-                &query
-                    .clone()
-                    .limit((limit - printed).min(strongroom::MAX_PAGE_SIZE)),
-            )?;
-            skipped += page.skipped.len();
-            for record in &page.records {
-                output::line(&output::record(record, data)?);
-                printed += 1;
-            }
-            match page.next {
-                Some(cursor) if printed < limit => query = query.after(cursor),
-                next => break next,
-            }
-        };
-        if skipped > 0 {
-            eprintln!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
-        }
-        if let Some(cursor) = more {
-            eprintln!("more: --after {cursor}");
-        }
-        Ok(())
-    }
-
     fn update(&self, id: &str, version: u64, values: &Values) -> Result<()> {
         let client = self.client()?;
         let id = parse_record_id(id)?;
@@ -644,6 +575,93 @@ impl Context_<'_> {
     }
 }
 
+/// What `ls` and `file ls` list: the query's filters, how many at most
+/// (`None`: all), from which cursor, and whether to decrypt the fields.
+pub struct Listing<'a> {
+    pub record_type: Option<&'a str>,
+    pub writers: &'a [String],
+    pub all_writers: bool,
+    pub plain: &'a [String],
+    pub limit: Option<usize>,
+    pub after: Option<&'a str>,
+    pub data: bool,
+}
+
+impl Listing<'_> {
+    /// The query, built before the client is opened, so a usage error is
+    /// named first.
+    pub fn query(&self) -> Result<Query> {
+        if self.limit == Some(0) {
+            return Err(Usage("--limit must be at least 1".into()).into());
+        }
+        let mut query = Query::new();
+        if let Some(text) = self.after {
+            let cursor = Cursor::parse(text).map_err(|_| {
+                Usage("--after takes a cursor as an earlier `ls` printed it".into())
+            })?;
+            query = query.after(cursor);
+        }
+        if !self.data {
+            query = query.meta_only();
+        }
+        if let Some(record_type) = self.record_type {
+            query = query.record_type(record_type);
+        }
+        if self.all_writers {
+            query = query.shared();
+        }
+        if !self.writers.is_empty() {
+            query = query.writers(
+                self.writers
+                    .iter()
+                    .map(|w| parse_client_id(w))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        for (name, value) in values::plain_pairs(self.plain)? {
+            query = query.plain_eq(name, value);
+        }
+        Ok(query)
+    }
+
+    /// Prints the records of `query` that `keep` keeps, one JSON line
+    /// each, page after page up to the limit; on stderr, how many matches
+    /// could not be read and, when more remain, the cursor to go on from.
+    pub fn print(
+        &self,
+        client: &Client,
+        mut query: Query,
+        keep: impl Fn(&Record) -> bool,
+    ) -> Result<()> {
+        // Pages of at most what is still to print, so a page that reaches
+        // the limit ends exactly where the next `--after` starts (records
+        // left out by `keep` only make pages print fewer).
+        let (mut printed, mut skipped) = (0, 0);
+        let more = loop {
+            let room = self.limit.map_or(usize::MAX, |limit| limit - printed);
+            let page = client.query(&query.clone().limit(room.min(strongroom::MAX_PAGE_SIZE)))?;
+            skipped += page.skipped.len();
+            for record in page.records.iter().filter(|r| keep(r)) {
+                output::line(&output::record(record, self.data)?);
+                printed += 1;
+            }
+            match page.next {
+                Some(cursor) if self.limit.is_none_or(|limit| printed < limit) => {
+                    query = query.after(cursor)
+                }
+                next => break next,
+            }
+        };
+        if skipped > 0 {
+            eprintln!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
+        }
+        if let Some(cursor) = more {
+            eprintln!("more: --after {cursor}");
+        }
+        Ok(())
+    }
+}
+
 /// Prints how a re-wrap went (if one ran), and fails if it was
 /// interrupted: the key change before it (`what`) is committed all the same.
 fn finish_rewrap(report: Option<RewrapReport>, what: &str) -> Result<()> {
@@ -667,7 +685,7 @@ fn finish_rewrap(report: Option<RewrapReport>, what: &str) -> Result<()> {
     }
 }
 
-fn parse_record_id(text: &str) -> Result<RecordId> {
+pub fn parse_record_id(text: &str) -> Result<RecordId> {
     text.parse()
         .map_err(|_| Usage(format!("`{text}` is not a record id (a UUID)")).into())
 }

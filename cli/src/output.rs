@@ -3,8 +3,10 @@
 use serde_json::{json, Value};
 use strongroom::{Record, RecordMeta, Share, ShareKind};
 
+/// A record's meta; a file record's also has `file_size`, its body's
+/// length in bytes.
 pub fn meta(meta: &RecordMeta) -> Value {
-    json!({
+    let mut out = json!({
         "id": meta.id.to_string(),
         "version": meta.version,
         "writer_id": meta.writer_id.to_string(),
@@ -13,7 +15,11 @@ pub fn meta(meta: &RecordMeta) -> Value {
         "plain": meta.plain,
         "created_at": meta.created_at.to_rfc3339(),
         "updated_at": meta.updated_at.to_rfc3339(),
-    })
+    });
+    if let Some(size) = meta.file_size {
+        out["file_size"] = size.into();
+    }
+    out
 }
 
 pub fn record(record: &Record, with_data: bool) -> anyhow::Result<Value> {

@@ -1,6 +1,6 @@
 //! The command line's rough edges, as a new user meets them: values from
 //! files and stdin, the size limit, record types, JSON errors, `ls` paging,
-//! help with examples, and the hidden `file` command.
+//! help with examples (the `file` commands' too).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -161,11 +161,11 @@ fn ls_says_when_more_records_match_and_goes_on_after_its_cursor() {
 }
 
 #[test]
-fn every_command_shows_an_example_and_file_is_hidden() {
+fn every_command_shows_an_example_and_file_is_listed() {
     let help = Command::new(bin()).arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(
-        !help.lines().any(|l| l.trim_start().starts_with("file ")),
+        help.lines().any(|l| l.trim_start().starts_with("file ")),
         "{help}"
     );
     for command in [
@@ -191,6 +191,10 @@ fn every_command_shows_an_example_and_file_is_hidden() {
         "recovery create",
         "recovery restore",
         "recovery restart-lineage",
+        "file",
+        "file put",
+        "file get",
+        "file ls",
     ] {
         let out = Command::new(bin())
             .args(command.split(' '))
@@ -216,6 +220,6 @@ fn every_command_shows_an_example_and_file_is_hidden() {
         }
     }
     let db = alice();
-    let err = fails(&db, "alice", &["file", "get", "x", "--out", "y"], 1);
-    assert!(err.contains("not available"), "{err}");
+    let err = fails(&db, "alice", &["file", "get", "x", "--out", "y"], 2);
+    assert!(err.contains("not a record id"), "{err}");
 }

@@ -1,0 +1,250 @@
+//! `file put|get|ls`: file records, streamed in and out one chunk at a
+//! time. `get` writes beside its destination and renames only after the
+//! whole body verified, so a failed or tampered read leaves no file.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use strongroom::{Client, FileReader, Plain, RecordId};
+
+use crate::cli::FileCommand;
+use crate::commands::{parse_record_id, Listing};
+use crate::progress::{Meter, Metered};
+use crate::values;
+
+/// Runs a `file` command; `client` opens the client once the arguments
+/// were checked.
+pub fn run<C: Deref<Target = Client>>(
+    command: &FileCommand,
+    client: impl FnOnce() -> Result<C>,
+) -> Result<()> {
+    match command {
+        FileCommand::Put {
+            path,
+            record_type,
+            plain,
+        } => {
+            let plain: Plain = values::plain_pairs(plain)?.into_iter().collect();
+            put(path, record_type, &plain, client)
+        }
+        FileCommand::Get { id, out, force } => {
+            let id = parse_record_id(id)?;
+            if out.as_os_str() == "-" {
+                get_to_stdout(&*client()?, id)
+            } else {
+                let target = Target::check(out, *force)?;
+                get_to_path(&*client()?, id, &target)
+            }
+        }
+        FileCommand::Ls {
+            record_type,
+            writer,
+            all_writers,
+            plain,
+            limit,
+            after,
+        } => {
+            let listing = Listing {
+                record_type: Some(record_type),
+                writers: writer,
+                all_writers: *all_writers,
+                plain,
+                limit: *limit,
+                after: after.as_deref(),
+                data: false,
+            };
+            let query = listing.query()?;
+            listing.print(&*client()?, query, |r| r.meta().file_size.is_some())
+        }
+    }
+}
+
+/// `file put`: the source is opened (and a directory refused) before the
+/// client; the id is printed alone on the last line.
+fn put<C: Deref<Target = Client>>(
+    path: &Path,
+    record_type: &str,
+    plain: &Plain,
+    client: impl FnOnce() -> Result<C>,
+) -> Result<()> {
+    let (source, total, name): (Box<dyn Read>, Option<u64>, String) = if path.as_os_str() == "-" {
+        // Not locked here: a passphrase may still be asked for.
+        (Box::new(io::stdin()), None, "standard input".into())
+    } else {
+        let name = path.display().to_string();
+        let file = File::open(path).with_context(|| format!("opening {name}"))?;
+        let about = file.metadata().with_context(|| format!("opening {name}"))?;
+        if about.is_dir() {
+            bail!("{name} is a directory (file put takes one file, or - for standard input)");
+        }
+        // A pipe or device has no length to show.
+        let total = about.is_file().then_some(about.len());
+        (Box::new(file), total, name)
+    };
+    let client = client()?;
+    let body = Metered::new(source, Meter::new(total, "encrypting"));
+    let meta = client
+        .put_file(record_type, plain, body)
+        .map_err(|err| match err {
+            err @ strongroom::Error::BodyIo { .. } => {
+                anyhow::Error::new(err).context(format!("reading {name}; nothing was stored"))
+            }
+            other => other.into(),
+        })?;
+    println!("{}", meta.id);
+    Ok(())
+}
+
+/// `file get --out -`: the body to stdout as it verifies; on failure
+/// stdout holds at most a prefix (never the last chunk).
+fn get_to_stdout(client: &Client, id: RecordId) -> Result<()> {
+    let mut reader = open(client, id)?;
+    let mut out = io::BufWriter::with_capacity(COPY_BUFFER, io::stdout().lock());
+    copy_body(&mut reader, &mut out).map_err(|err| {
+        err.context(format!(
+            "reading file {id} (standard output may hold a prefix of its body, never its end)"
+        ))
+    })
+}
+
+/// Opens file record `id`, its record verified; a record that is not a
+/// file is named as such, with the command that reads it.
+fn open(client: &Client, id: RecordId) -> Result<FileReader> {
+    client.open_file(id).map_err(|err| match err {
+        strongroom::Error::InvalidInput(why) if why.contains("not a file") => {
+            anyhow::anyhow!("record {id} is not a file (read it with `strongroom read {id}`)")
+        }
+        other => other.into(),
+    })
+}
+
+/// Where `file get` puts a body: the path, and the folder its temporary
+/// file goes in (the same one, so the rename is atomic).
+struct Target {
+    path: PathBuf,
+    dir: PathBuf,
+    force: bool,
+}
+
+impl Target {
+    /// Checks `--out` before anything is read: an existing file only with
+    /// `--force`, never a directory.
+    fn check(path: &Path, force: bool) -> Result<Target> {
+        let name = path.display();
+        match path.symlink_metadata() {
+            Ok(about) if about.is_dir() => bail!("--out {name} is a directory"),
+            Ok(_) if !force => {
+                bail!("{name} already exists; refusing to overwrite it (use --force to replace it)")
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("checking {name}"))),
+        }
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Ok(Target {
+            path: path.to_owned(),
+            dir,
+            force,
+        })
+    }
+}
+
+/// `file get --out PATH`: the body into a temporary file beside PATH
+/// (mode 0600), synced, then renamed to PATH once the whole body verified.
+/// Any failure drops the temporary file, which removes it.
+fn get_to_path(client: &Client, id: RecordId, target: &Target) -> Result<()> {
+    let name = target.path.display();
+    let mut reader = open(client, id)?;
+    let mut temp = temp_file(&target.dir)
+        .with_context(|| format!("creating a temporary file in {}", target.dir.display()))?;
+    copy_body(&mut reader, temp.as_file_mut())
+        .map_err(|err| err.context(format!("reading file {id} (nothing was written to {name})")))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("writing {name} (nothing was written to it)"))?;
+    let persisted = if target.force {
+        temp.persist(&target.path)
+    } else {
+        // Not over a file that appeared since `Target::check`.
+        temp.persist_noclobber(&target.path)
+    };
+    persisted.map_err(|err| {
+        let hint = if err.error.kind() == io::ErrorKind::AlreadyExists {
+            " (it appeared while the body was read; use --force to replace it)"
+        } else {
+            ""
+        };
+        anyhow::Error::new(err.error).context(format!("renaming the body to {name}{hint}"))
+    })?;
+    sync_dir(&target.dir);
+    Ok(())
+}
+
+fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".strongroom-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// Makes the rename durable where the platform allows it. The body is in
+/// place already, so a failure here is not reported: the file is whole,
+/// only a crash in the next moments could lose the rename.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// One chunk of the default size: what the reader returns at most at once.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// Copies a file body to `out` with a progress bar for large bodies,
+/// naming which side failed: the body (the library's error, e.g.
+/// [`strongroom::Error::Decryption`]) or the destination.
+fn copy_body(reader: &mut FileReader, out: &mut impl Write) -> Result<()> {
+    let mut meter = Meter::new(reader.meta().file_size, "decrypting");
+    let mut buf = vec![0u8; COPY_BUFFER];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(body_error(err)),
+        };
+        out.write_all(&buf[..n]).context("writing the body")?;
+        meter.add(n);
+    }
+    out.flush().context("writing the body")
+}
+
+/// The library's own error back out of the reader's [`io::Error`].
+fn body_error(err: io::Error) -> anyhow::Error {
+    if !err
+        .get_ref()
+        .is_some_and(|inner| inner.is::<strongroom::Error>())
+    {
+        return err.into();
+    }
+    match err
+        .into_inner()
+        .map(|inner| inner.downcast::<strongroom::Error>())
+    {
+        Some(Ok(inner)) => (*inner).into(),
+        Some(Err(other)) => anyhow::anyhow!(other),
+        None => anyhow::anyhow!("reading the body failed"),
+    }
+}
