@@ -214,6 +214,14 @@ pub enum Error {
     #[error("cryptographic primitive failed: {0}")]
     Crypto(&'static str),
 
+    /// A file operation ([`Client::read_file`](crate::Client::read_file),
+    /// `open_file`, `update_file`) named a record that is not a file.
+    #[error("record {record_id} is not a file record")]
+    NotAFile {
+        /// The record.
+        record_id: crate::ids::RecordId,
+    },
+
     /// Reading a file body from its source, or writing it to its
     /// destination, failed. After a failed upload nothing of it is stored;
     /// after a failed read the destination may hold part of the body (see

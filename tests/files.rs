@@ -182,7 +182,7 @@ fn ordinary_records_and_files_keep_to_their_own_calls() {
         assert_eq!(record.file_size, None);
         assert!(matches!(
             alice.read_file(record.id, io::sink()),
-            Err(Error::InvalidInput(_))
+            Err(Error::NotAFile { record_id }) if record_id == record.id
         ));
         assert!(matches!(
             alice.update(file, 1, &note("y"), &Plain::new()),
@@ -190,7 +190,7 @@ fn ordinary_records_and_files_keep_to_their_own_calls() {
         ));
         assert!(matches!(
             alice.update_file(record.id, 1, &Plain::new(), &b"z"[..]),
-            Err(Error::InvalidInput(_))
+            Err(Error::NotAFile { .. })
         ));
         assert!(matches!(
             alice.read_file(RecordId::random(), io::sink()),

@@ -114,7 +114,7 @@ fn get_to_stdout(client: &Client, id: RecordId) -> Result<()> {
 /// file is named as such, with the command that reads it.
 fn open(client: &Client, id: RecordId) -> Result<FileReader> {
     client.open_file(id).map_err(|err| match err {
-        strongroom::Error::InvalidInput(why) if why.contains("not a file") => {
+        strongroom::Error::NotAFile { .. } => {
             anyhow::anyhow!("record {id} is not a file (read it with `strongroom read {id}`)")
         }
         other => other.into(),

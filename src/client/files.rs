@@ -130,7 +130,7 @@ impl Client {
     /// sealed under a fresh data key as version `expected_version + 1`
     /// and the old version's chunks are removed, in one transaction. A
     /// stale version is [`Error::Conflict`] and writes nothing; a record
-    /// that is not a file is [`Error::InvalidInput`].
+    /// that is not a file is [`Error::NotAFile`].
     pub fn update_file(
         &self,
         id: RecordId,
@@ -159,9 +159,7 @@ impl Client {
             let (stored, current) = self.owned_row(conn, id, expected_version, true)?;
             let current = current.ok_or(Error::Decryption)?;
             if current.file_head.is_none() {
-                return Err(Error::InvalidInput(
-                    "the record is not a file; change its fields with update",
-                ));
+                return Err(Error::NotAFile { record_id: id });
             }
             let key = self.write_key(conn, &current.record_type)?;
             let version = FileVersion {
@@ -243,7 +241,7 @@ impl Client {
     /// truncated, altered or from another file or version is
     /// [`Error::Decryption`]; a record changed or deleted while it was
     /// read is [`Error::Conflict`] or [`Error::NotFound`]; a record that
-    /// is not a file is [`Error::InvalidInput`]; `out` failing is
+    /// is not a file is [`Error::NotAFile`]; `out` failing is
     /// [`Error::BodyIo`].
     pub fn read_file(&self, id: RecordId, mut out: impl Write) -> Result<RecordMeta> {
         let span = op_span!(self, "read_file", record_id = %id, bytes = Empty);
@@ -378,9 +376,9 @@ fn read_ahead(
 }
 
 fn open_body(key: &Arc<AccessKey>, sealed: &crate::record::SealedRecord) -> Result<FileOpener> {
-    let head = sealed.file.as_ref().ok_or(Error::InvalidInput(
-        "the record is not a file; read it with get",
-    ))?;
+    let head = sealed.file.as_ref().ok_or(Error::NotAFile {
+        record_id: sealed.record_id,
+    })?;
     FileOpener::without_digest(key, &sealed.file_context(), head)
 }
 
@@ -397,7 +395,8 @@ struct FileVersion<'a> {
 /// a second thread digests the sealed chunks and inserts them in groups
 /// (on `conn`, inside the caller's transaction); returns the chunks'
 /// digest. A chunk is sealed as the last one when the source has nothing
-/// after it (one chunk read ahead).
+/// after it (one chunk read ahead). (Digesting on the sealing side was
+/// measured slower on SQLite: BENCHMARKING.md, "Files".)
 fn stream_chunks(
     conn: &mut AnyConnection,
     sealer: &mut FileSealer,
