@@ -14,3 +14,6 @@ CREATE TABLE file_chunks (
     chunk     bytea NOT NULL,    -- one sealed chunk: tag, ciphertext, MAC
     PRIMARY KEY (record_id, version, seq)
 );
+-- Sealed chunks do not compress: store them out of line without trying
+-- (TOAST's compression attempt on every chunk costs time and saves nothing).
+ALTER TABLE file_chunks ALTER COLUMN chunk SET STORAGE EXTERNAL;
