@@ -123,6 +123,7 @@ mod format;
 pub mod hazmat;
 mod identity;
 mod ids;
+pub mod index;
 mod model;
 mod profile;
 use hazmat::record;

@@ -509,6 +509,7 @@ fn the_record_digest_is_the_one_format_md_specifies() {
         plain: &plain,
         fields: &fields,
         file: None,
+        indexes: None,
     };
     let mut message = Vec::new();
     lp(&mut message, b"strongroom/record");
@@ -547,6 +548,7 @@ fn the_record_digest_is_the_one_format_md_specifies() {
     let head = [0x11u8; 149];
     let file = SignedContent {
         file: Some(&head),
+        indexes: None,
         ..content
     };
     let mut file_record = message;

@@ -754,7 +754,7 @@ fn unreachable_database_names_the_target_but_never_the_password() {
 }
 
 /// Migrations in each backend's folder.
-const MIGRATIONS: usize = 2;
+const MIGRATIONS: usize = 3;
 
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {

@@ -38,8 +38,10 @@ mod peers;
 mod query;
 mod read;
 mod recovery;
+mod reindex;
 mod rewrap;
 mod rotation;
+mod search;
 mod share;
 mod validate;
 mod verify;
@@ -92,6 +94,10 @@ pub struct Client {
     /// The database identity this client checked on its first key
     /// decision (see [`Client::adopt_database`]).
     database: Mutex<Option<DatabaseId>>,
+    /// Declared blind indexes by record type ([`Client::declare_indexes`]).
+    declared: std::sync::RwLock<
+        std::collections::HashMap<String, std::sync::Arc<Vec<crate::index::IndexSpec>>>,
+    >,
 }
 
 impl std::fmt::Debug for Client {
@@ -137,6 +143,7 @@ impl Client {
             batches: keyring::VerifiedBatches::new(),
             tally: observe::Tally::default(),
             database: Mutex::new(None),
+            declared: std::sync::RwLock::default(),
         };
         client.observe(observe::op_span!(client, "open"), |_| client.register())?;
         Ok(client)

@@ -140,6 +140,7 @@ pub struct Query {
     pub(crate) limit: usize,
     pub(crate) after: Option<Cursor>,
     pub(crate) with_data: bool,
+    pub(crate) index: Option<crate::index::IndexQuery>,
 }
 
 impl Default for Query {
@@ -157,6 +158,7 @@ impl Default for Query {
             limit: 100,
             after: None,
             with_data: true,
+            index: None,
         }
     }
 }
@@ -242,9 +244,28 @@ impl Query {
         self
     }
 
+    /// Only records whose values of a blind index's fields equal these
+    /// (see [`crate::index`]); needs [`Query::record_type`]. Candidates
+    /// the index finds are verified, decrypted and compared before they
+    /// are returned: those that do not match are counted in
+    /// [`Page::discarded`]. A page may therefore hold fewer records than
+    /// the limit while more follow ([`Page::next`] says).
+    pub fn index_eq(mut self, condition: crate::index::IndexQuery) -> Self {
+        self.index = Some(condition);
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<()> {
         if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
             return Err(Error::InvalidInput("a page holds 1 to 1000 records"));
+        }
+        if let Some(index) = &self.index {
+            index.check()?;
+            if self.record_type.is_none() {
+                return Err(Error::InvalidInput(
+                    "an index condition needs the query's record type",
+                ));
+            }
         }
         if let Some(cursor) = &self.after {
             cursor.decode_for(self.order)?;
@@ -291,4 +312,8 @@ pub struct Page {
     pub skipped: Vec<Skipped>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Cursor>,
+    /// Candidates an index condition found that were verified and
+    /// decrypted but whose values did not match (a truncated index's false
+    /// positives, or rows the database made up); never returned.
+    pub discarded: usize,
 }

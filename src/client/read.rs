@@ -12,6 +12,7 @@ use tracing::Span;
 use super::access::KeyUnavailable;
 use super::observe::op_span;
 use super::query::{Cursor, Order, Page, Query, SkipReason, Skipped};
+use super::search::IndexCondition;
 use super::verify::{Check, Checks, Claim};
 use super::Client;
 use crate::crypto::keys::AccessKey;
@@ -244,7 +245,23 @@ impl Client {
     /// needs the database resolved (writers' keys, batches, access keys),
     /// so that opening it ([`Client::open_page`]) needs none.
     fn fetch_page(&self, conn: &mut AnyConnection, query: &Query) -> Result<FetchedPage> {
-        let mut rows = self.select_rows(conn, query)?;
+        let lookup = match &query.index {
+            Some(condition) => {
+                let values = self.index_lookup_values(conn, query, condition)?;
+                if values.is_empty() {
+                    // No live index version this client can compute a
+                    // value under: nothing can match.
+                    return Ok(FetchedPage {
+                        pending: Vec::new(),
+                        skipped: Vec::new(),
+                        next: None,
+                    });
+                }
+                Some(values)
+            }
+            None => None,
+        };
+        let mut rows = self.select_rows(conn, query, lookup.as_deref())?;
         let mut next = if rows.len() > query.limit {
             rows.truncate(query.limit);
             rows.last()
@@ -269,7 +286,8 @@ impl Client {
                 next = None;
             }
         }
-        let (pending, skipped) = self.prepare_rows(conn, rows, query.with_data)?;
+        let (pending, skipped) =
+            self.prepare_rows(conn, rows, query.with_data || query.index.is_some())?;
         Ok(FetchedPage {
             pending,
             skipped,
@@ -284,7 +302,15 @@ impl Client {
             mut skipped,
             next,
         } = fetched;
-        let mut records = self.open_pending(pending, &mut skipped);
+        let condition = query.index.as_ref().map(|condition| IndexCondition {
+            declared: query
+                .record_type
+                .as_deref()
+                .and_then(|t| self.declared_index(t, &condition.name)),
+            condition,
+        });
+        let (mut records, discarded) =
+            self.open_pending(pending, &mut skipped, condition.as_ref(), query.with_data);
         // The index is only a hint from an untrusted database: keep the
         // records whose verified plain meta really matches.
         records.retain(|r| {
@@ -302,14 +328,23 @@ impl Client {
                 "query skipped records"
             );
         }
+        if discarded > 0 {
+            tracing::debug!(discarded, "index candidates did not match");
+        }
         Page {
             records,
             skipped,
             next,
+            discarded,
         }
     }
 
-    fn select_rows(&self, conn: &mut AnyConnection, query: &Query) -> Result<Vec<StoredRecord>> {
+    fn select_rows(
+        &self,
+        conn: &mut AnyConnection,
+        query: &Query,
+        lookup: Option<&[Vec<u8>]>,
+    ) -> Result<Vec<StoredRecord>> {
         let writers = match (&query.writers, query.shared) {
             (Some(writers), _) => Writers::These(writers),
             (None, false) => Writers::Own(self.id()),
@@ -326,6 +361,10 @@ impl Client {
                 writers,
                 record_type: query.record_type.as_deref(),
                 plain: &query.plain,
+                index: match (&query.index, lookup) {
+                    (Some(condition), Some(values)) => Some((condition.name.as_str(), values)),
+                    _ => None,
+                },
                 created_from: query.created_from,
                 created_before: query.created_before,
                 updated_from: query.updated_from,
@@ -446,12 +485,23 @@ impl Client {
 
     /// Parses, verifies and decrypts prepared rows, on every core for a
     /// large page; a record that fails joins `skipped`.
-    fn open_pending(&self, pending: Vec<Pending>, skipped: &mut Vec<Skipped>) -> Vec<Record> {
-        let opened = self.open_all(pending);
+    /// With an index condition, a record whose values do not match is
+    /// counted (the second result), not returned; `keep_data` false
+    /// returns meta only.
+    fn open_pending(
+        &self,
+        pending: Vec<Pending>,
+        skipped: &mut Vec<Skipped>,
+        condition: Option<&IndexCondition<'_>>,
+        keep_data: bool,
+    ) -> (Vec<Record>, usize) {
+        let opened = self.open_all(pending, condition, keep_data);
         let mut records = Vec::with_capacity(opened.len());
+        let mut discarded = 0;
         for (id, writer, result) in opened {
             match result {
-                Ok(record) => records.push(record),
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => discarded += 1,
                 Err(_) => {
                     tracing::warn!(record_id = %id, "record failed verification or decryption");
                     skipped.push(Skipped {
@@ -462,17 +512,35 @@ impl Client {
                 }
             }
         }
-        records
+        (records, discarded)
     }
 
     /// Parses and opens every pending record, in order, splitting a large
-    /// batch across the machine's cores.
-    fn open_all(&self, pending: Vec<Pending>) -> Vec<(RecordId, ClientId, Result<Record>)> {
+    /// batch across the machine's cores. `Ok(None)`: verified and
+    /// decrypted, but not matching the index condition.
+    fn open_all(
+        &self,
+        pending: Vec<Pending>,
+        condition: Option<&IndexCondition<'_>>,
+        keep_data: bool,
+    ) -> Vec<(RecordId, ClientId, Result<Option<Record>>)> {
         let open_one = |p: Pending| {
-            let opened = p
-                .row
-                .to_sealed_with(p.head)
-                .and_then(|sealed| self.open(sealed, p.row.times()?, &p.check, p.key.as_deref()));
+            let opened = p.row.to_sealed_with(p.head).and_then(|sealed| {
+                let times = p.row.times()?;
+                let Some(condition) = condition else {
+                    return self
+                        .open(sealed, times, &p.check, p.key.as_deref())
+                        .map(Some);
+                };
+                self.run_check(&sealed, &p.check)?;
+                let key = p.key.as_deref().ok_or(Error::Decryption)?;
+                let data = crate::record::open_verified(&sealed, key)?;
+                if !condition.matches(&sealed, &data) {
+                    return Ok(None);
+                }
+                let data = keep_data.then_some(data);
+                Ok(Some(Record::new(record_meta(sealed, times), data)))
+            });
             (p.head.record_id, p.head.writer_id, opened)
         };
         if pending.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {

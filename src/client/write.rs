@@ -12,6 +12,7 @@ use tracing::field::{display, Empty};
 
 use super::access::WriteKey;
 use super::observe::op_span;
+use super::search::{lookup_rows, PreparedIndexes};
 use super::{validate, Client};
 use crate::crypto::signature::RecordHeader;
 use crate::error::{Error, Result};
@@ -20,6 +21,7 @@ use crate::model::{Fields, NewRecord, Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
 use crate::store::batches;
 use crate::store::files;
+use crate::store::indexes::{self, IndexValueRow};
 use crate::store::records;
 use crate::store::rows::{
     from_micros, meta_rows, now_micros, record_meta, BatchRow, MetaRow, RecordRow, RecordTimes,
@@ -42,6 +44,7 @@ struct SealedChunk {
     batch: BatchRow,
     rows: Vec<RecordRow>,
     meta_rows: Vec<MetaRow>,
+    index_rows: Vec<IndexValueRow>,
     metas: Vec<RecordMeta>,
 }
 
@@ -145,10 +148,17 @@ impl Client {
                 .iter()
                 .map(|&i| candidates[i].record_type.as_str())
                 .collect();
+            let mut indexes: HashMap<&str, PreparedIndexes> = HashMap::new();
             for record_type in types {
-                keys.insert(record_type, self.write_key(conn, record_type)?);
+                let key = self.write_key(conn, record_type)?;
+                if let Some(prepared) =
+                    self.prepare_indexes(conn, record_type, &key.key, key.version)?
+                {
+                    indexes.insert(record_type, prepared);
+                }
+                keys.insert(record_type, key);
             }
-            let metas = self.seal_and_insert(conn, &records, &keys, now_micros())?;
+            let metas = self.seal_and_insert(conn, &records, &keys, &indexes, now_micros())?;
             also(conn, &chosen, &metas)?;
             Ok((chosen, metas, keys))
         })
@@ -207,6 +217,8 @@ impl Client {
                 ));
             }
             let key = self.write_key(conn, &current.record_type)?;
+            let prepared =
+                self.prepare_indexes(conn, &current.record_type, &key.key, key.version)?;
             let now = now_micros();
             let header = RecordHeader {
                 record_id: id,
@@ -216,7 +228,7 @@ impl Client {
                 key_version: key.version,
             };
             let batch_id = BatchId::random();
-            let sealed = seal_record(
+            let mut sealed = seal_record(
                 &key.key,
                 header,
                 plain.clone(),
@@ -224,6 +236,7 @@ impl Client {
                 batch_id,
                 0,
             )?;
+            sealed.indexes = prepared.map(|p| p.entries(fields.encoded())).transpose()?;
             let batch = sign_batch(
                 self.identity.signer(),
                 batch_id,
@@ -236,6 +249,8 @@ impl Client {
             }
             records::delete_meta(conn, &stored)?;
             records::insert_meta(conn, &row.meta_rows(plain))?;
+            indexes::delete_values(conn, id)?;
+            indexes::insert_values(conn, &lookup_rows(&row, &sealed))?;
             batches::drop_if_unused(conn, stored.batch())?;
             let meta = RecordMeta {
                 id,
@@ -272,6 +287,7 @@ impl Client {
                 return Err(conflict(id, expected_version, None));
             }
             files::delete_record(conn, id)?;
+            indexes::delete_values(conn, id)?;
             batches::drop_if_unused(conn, current.batch())
         })
     }
@@ -348,6 +364,7 @@ impl Client {
         conn: &mut AnyConnection,
         new_records: &[NewRecord],
         keys: &HashMap<&str, WriteKey>,
+        indexes: &HashMap<&str, PreparedIndexes>,
         now: i64,
     ) -> Result<Vec<RecordMeta>> {
         let chunks: Vec<&[NewRecord]> = new_records.chunks(CHUNK).collect();
@@ -361,7 +378,7 @@ impl Client {
         {
             let mut metas = Vec::with_capacity(new_records.len());
             for (index, chunk) in chunks.iter().enumerate() {
-                let sealed = self.seal_chunk(index, chunk, keys, now)?;
+                let sealed = self.seal_chunk(index, chunk, keys, indexes, now)?;
                 insert_chunk(conn, &sealed)?;
                 metas.extend(sealed.metas);
             }
@@ -381,7 +398,7 @@ impl Client {
                     sender,
                     |sender, (index, chunk)| {
                         sender
-                            .send(self.seal_chunk(index, chunk, keys, now))
+                            .send(self.seal_chunk(index, chunk, keys, indexes, now))
                             .map_err(drop)
                     },
                 );
@@ -401,6 +418,7 @@ impl Client {
         index: usize,
         chunk: &[NewRecord],
         keys: &HashMap<&str, WriteKey>,
+        indexes: &HashMap<&str, PreparedIndexes>,
         now: i64,
     ) -> Result<SealedChunk> {
         let batch_id = BatchId::random();
@@ -415,14 +433,18 @@ impl Client {
                 writer_id: self.id(),
                 key_version: key.version,
             };
-            records.push(seal_record(
+            let mut sealed = seal_record(
                 &key.key,
                 header,
                 record.plain.clone(),
                 record.fields.encoded(),
                 batch_id,
                 place,
-            )?);
+            )?;
+            if let Some(prepared) = indexes.get(record.record_type.as_str()) {
+                sealed.indexes = Some(prepared.entries(record.fields.encoded())?);
+            }
+            records.push(sealed);
         }
         let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
         let mut sealed = SealedChunk {
@@ -430,6 +452,7 @@ impl Client {
             batch: BatchRow::from_signed(&batch, now),
             rows: Vec::with_capacity(chunk.len()),
             meta_rows: Vec::with_capacity(chunk.len() * 2),
+            index_rows: Vec::new(),
             metas: Vec::with_capacity(chunk.len()),
         };
         for record in records {
@@ -437,6 +460,7 @@ impl Client {
             sealed
                 .meta_rows
                 .extend(meta_rows(row.record_id, &record.plain));
+            sealed.index_rows.extend(lookup_rows(&row, &record));
             sealed.rows.push(row);
             sealed.metas.push(record_meta(
                 record,
@@ -453,7 +477,8 @@ impl Client {
 fn insert_chunk(conn: &mut AnyConnection, chunk: &SealedChunk) -> Result<()> {
     batches::insert(conn, &chunk.batch)?;
     records::insert(conn, &chunk.rows)?;
-    records::insert_meta(conn, &chunk.meta_rows)
+    records::insert_meta(conn, &chunk.meta_rows)?;
+    indexes::insert_values(conn, &chunk.index_rows)
 }
 
 /// The record type of `records` when they all have the same one.

@@ -45,6 +45,7 @@
 //!     plain: &plain,
 //!     fields: &fields,
 //!     file: None,
+//!     indexes: None,
 //! };
 //! let digest = content.digest()?;
 //! let signed = signer.sign_batch(BatchId::random(), writer, vec![digest])?;

@@ -73,6 +73,16 @@ macro_rules! secret_key {
 }
 
 secret_key!(
+    /// The index secret of one (writer, record type, index version),
+    /// derived from that version's access key; index keys derive from it.
+    IndexSecret
+);
+secret_key!(
+    /// The key of one blind index at one index version: keys the BLAKE2b
+    /// of the normalised values.
+    IndexKey
+);
+secret_key!(
     /// The symmetric key of one (writer, record type, key version). It seals
     /// the data keys of every record of that type; stored only wrapped.
     AccessKey

@@ -3,6 +3,7 @@
 
 pub(crate) mod aead;
 pub mod batch;
+pub mod blind;
 pub mod envelope;
 pub mod file_stream;
 pub mod fingerprint;

@@ -83,6 +83,9 @@ pub struct SignedContent<'a> {
     pub fields: &'a BTreeMap<String, Envelope>,
     /// A file record's head (its encoded bytes), `None` for other records.
     pub file: Option<&'a [u8]>,
+    /// The record's blind index entries (their encoded bytes, FORMAT.md
+    /// "Blind indexes"), `None` for a record that is not indexed.
+    pub indexes: Option<&'a [u8]>,
 }
 
 impl SignedContent<'_> {
@@ -105,6 +108,12 @@ impl SignedContent<'_> {
             None => msg.u32(0),
             Some(head) => msg.u32(1).bytes(head)?,
         };
+        // Nothing more without blind indexes; `u32(1) ‖ bytes(entries)`
+        // with them (the message without them is a strict prefix, so the
+        // two never encode alike).
+        if let Some(indexes) = self.indexes {
+            msg = msg.u32(1).bytes(indexes)?;
+        }
         Ok(msg.finish())
     }
 }

@@ -4,6 +4,7 @@
 //! The byte-by-byte specification of every stored format is in FORMAT.md.
 
 pub(crate) mod b64;
+pub(crate) mod blind_index;
 pub(crate) mod canonical;
 pub(crate) mod file_head;
 pub(crate) mod sealed_fields;

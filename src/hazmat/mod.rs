@@ -49,7 +49,8 @@
 /// File bodies: streamed chunks under a data key ([`file::FileSealer`], [`file::FileOpener`]).
 pub use crate::crypto::file_stream as file;
 pub use crate::crypto::keys::{
-    AccessKey, DataKey, EncryptionSecretKey, PassphraseKey, SigningSecretKey, KEY_LEN,
+    AccessKey, DataKey, EncryptionSecretKey, IndexKey, IndexSecret, PassphraseKey,
+    SigningSecretKey, KEY_LEN,
 };
-pub use crate::crypto::{batch, envelope, signature, wrap};
+pub use crate::crypto::{batch, blind, envelope, signature, wrap};
 pub mod record;

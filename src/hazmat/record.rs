@@ -17,6 +17,7 @@ use crate::crypto::file_stream::{FileContext, FileHead};
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::{RecordHeader, RecordSigner, SignedContent};
 use crate::error::{Error, Result};
+pub use crate::format::blind_index::{BlindIndexes, IndexEntry};
 use crate::ids::{BatchId, ClientId, RecordId};
 
 /// Encodes a record's field envelopes as its stored sealed-fields column:
@@ -80,6 +81,9 @@ pub struct SealedRecord {
     /// A file record's head (its body is stored in chunks); `None` for
     /// other records.
     pub file: Option<FileHead>,
+    /// Its blind index entries ([`crate::index`]); `None` for a record
+    /// that is not indexed.
+    pub indexes: Option<BlindIndexes>,
     /// What vouches for all of the above.
     pub proof: RecordProof,
 }
@@ -105,12 +109,17 @@ impl SealedRecord {
         }
     }
 
-    fn content<'a>(&'a self, file: Option<&'a [u8]>) -> SignedContent<'a> {
+    fn content<'a>(
+        &'a self,
+        file: Option<&'a [u8]>,
+        indexes: Option<&'a [u8]>,
+    ) -> SignedContent<'a> {
         SignedContent {
             header: self.header(),
             plain: &self.plain,
             fields: &self.fields,
             file,
+            indexes,
         }
     }
 
@@ -134,7 +143,12 @@ impl SealedRecord {
     /// The digest its batch signature covers (see [`crate::hazmat::batch`]).
     pub fn digest(&self) -> Result<RecordDigest> {
         let head = self.file.as_ref().map(FileHead::to_bytes);
-        self.content(head.as_deref()).digest()
+        let indexes = self
+            .indexes
+            .as_ref()
+            .map(BlindIndexes::encode)
+            .transpose()?;
+        self.content(head.as_deref(), indexes.as_deref()).digest()
     }
 
     /// Checks the record against its batch, verified against the writer's
@@ -183,6 +197,15 @@ impl fmt::Debug for SealedRecord {
             .field("plain", &self.plain)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
             .field("file", &self.file)
+            .field(
+                "indexes",
+                &self.indexes.as_ref().map(|i| {
+                    i.entries
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                }),
+            )
             .field("proof", &self.proof)
             .finish_non_exhaustive()
     }
@@ -208,6 +231,7 @@ pub fn seal_record<V: AsRef<[u8]>>(
         plain,
         fields: BTreeMap::new(),
         file: None,
+        indexes: None,
         proof: RecordProof::Batch { batch_id, index },
     };
     let mut fields = BTreeMap::new();

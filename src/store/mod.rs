@@ -63,6 +63,7 @@ pub(crate) mod files;
 pub(crate) mod grants;
 pub(crate) mod identity;
 pub(crate) mod imports;
+pub(crate) mod indexes;
 pub(crate) mod keys;
 mod migrate;
 pub(crate) mod records;

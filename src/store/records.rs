@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use super::rows::{meta_tag, KeysetId, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
-use super::schema::{meta_index, records};
+use super::schema::{blind_index_values, meta_index, records};
 use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
@@ -30,54 +30,107 @@ pub(crate) fn older_than(
     after: Option<&KeysetId>,
     limit: i64,
 ) -> Result<Vec<StoredRecord>> {
+    behind(
+        conn,
+        Behind::Key,
+        writer,
+        record_type,
+        current,
+        after,
+        limit,
+    )
+}
+
+/// What a pass moves records of a type forward on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behind {
+    /// Their data keys' access key version (re-wrap).
+    Key,
+    /// Their blind indexes' version, or none yet (re-index; file records
+    /// are never indexed).
+    Index,
+}
+
+/// Loads up to `$limit` rows of the query `$rows()` with ids after
+/// `$after`, in id order, locked on PostgreSQL. The keyset compares the
+/// stored value: on SQLite as it was stored (an id there may be any bytes,
+/// as a BLOB or as text, and SQLite sorts all text before all BLOBs); a
+/// PostgreSQL uuid is always 16 bytes.
+macro_rules! keyset_load {
+    ($conn:expr, $after:expr, $limit:expr, $rows:expr) => {{
+        let rows = $rows;
+        match ($conn, $after) {
+            (AnyConnection::Sqlite(c), None) => rows()
+                .order(records::record_id.asc())
+                .limit($limit)
+                .select(RECORD_COLUMNS)
+                .load(c),
+            (AnyConnection::Sqlite(c), Some(after)) => rows()
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(if after.text {
+                        "records.record_id > CAST("
+                    } else {
+                        "records.record_id > ("
+                    })
+                    .bind::<diesel::sql_types::Binary, _>(after.bytes.clone())
+                    .sql(if after.text { " AS TEXT)" } else { ")" }),
+                )
+                .order(records::record_id.asc())
+                .limit($limit)
+                .select(RECORD_COLUMNS)
+                .load(c),
+            (AnyConnection::Postgresql(c), None) => rows()
+                .order(records::record_id.asc())
+                .limit($limit)
+                .select(RECORD_COLUMNS)
+                .for_update()
+                .load(c),
+            (AnyConnection::Postgresql(c), Some(after)) => rows()
+                .filter(records::record_id.gt(postgres_keyset_id(&after.bytes)))
+                .order(records::record_id.asc())
+                .limit($limit)
+                .select(RECORD_COLUMNS)
+                .for_update()
+                .load(c),
+        }
+        .map_err(db_err)
+    }};
+}
+
+/// Up to `limit` of `writer`'s records of `record_type` behind `current`
+/// on `which`, with ids after `after`, in id order, locked as
+/// [`older_than`] says.
+pub(crate) fn behind(
+    conn: &mut AnyConnection,
+    which: Behind,
+    writer: ClientId,
+    record_type: &str,
+    current: u32,
+    after: Option<&KeysetId>,
+    limit: i64,
+) -> Result<Vec<StoredRecord>> {
     let writer = SqlId::from(writer);
+    let version = stored_key_version(current);
+    // A NULL id (a relaxed schema) is never selected: no keyset position
+    // could move past it on both engines.
     let mine = || {
         records::table
             .filter(records::writer_id.eq(writer))
             .filter(records::record_type.eq(record_type))
-            .filter(records::key_version.lt(stored_key_version(current)))
-            // A NULL id (a relaxed schema) is never selected: no keyset
-            // position could move past it on both engines.
             .filter(records::record_id.is_not_null())
     };
-    // The keyset compares the stored value: on SQLite as it was stored (an
-    // id there may be any bytes, as a BLOB or as text, and SQLite sorts all
-    // text before all BLOBs); a PostgreSQL uuid is always 16 bytes.
-    match (conn, after) {
-        (AnyConnection::Sqlite(c), None) => mine()
-            .order(records::record_id.asc())
-            .limit(limit)
-            .select(RECORD_COLUMNS)
-            .load(c),
-        (AnyConnection::Sqlite(c), Some(after)) => mine()
-            .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(if after.text {
-                    "records.record_id > CAST("
-                } else {
-                    "records.record_id > ("
-                })
-                .bind::<diesel::sql_types::Binary, _>(after.bytes.clone())
-                .sql(if after.text { " AS TEXT)" } else { ")" }),
+    match which {
+        Behind::Key => keyset_load!(conn, after, limit, || {
+            mine().filter(records::key_version.lt(version))
+        }),
+        Behind::Index => keyset_load!(conn, after, limit, || {
+            mine().filter(records::file_head.is_null()).filter(
+                records::index_version
+                    .is_null()
+                    .or(records::index_version.lt(version)),
             )
-            .order(records::record_id.asc())
-            .limit(limit)
-            .select(RECORD_COLUMNS)
-            .load(c),
-        (AnyConnection::Postgresql(c), None) => mine()
-            .order(records::record_id.asc())
-            .limit(limit)
-            .select(RECORD_COLUMNS)
-            .for_update()
-            .load(c),
-        (AnyConnection::Postgresql(c), Some(after)) => mine()
-            .filter(records::record_id.gt(postgres_keyset_id(&after.bytes)))
-            .order(records::record_id.asc())
-            .limit(limit)
-            .select(RECORD_COLUMNS)
-            .for_update()
-            .load(c),
+        }),
     }
-    .map_err(db_err)
 }
 
 /// A keyset position's record id on PostgreSQL, whose `uuid` is always 16
@@ -98,14 +151,42 @@ pub(crate) fn count_older_than(
     record_type: &str,
     current: u32,
 ) -> Result<usize> {
-    let count: i64 = records::table
+    count_behind(conn, Behind::Key, writer, record_type, current)
+}
+
+/// How many of `writer`'s records of `record_type` are behind `current`
+/// on `which`.
+pub(crate) fn count_behind(
+    conn: &mut AnyConnection,
+    which: Behind,
+    writer: ClientId,
+    record_type: &str,
+    current: u32,
+) -> Result<usize> {
+    let q = records::table
         .filter(records::writer_id.eq(SqlId::from(writer)))
         .filter(records::record_type.eq(record_type))
-        .filter(records::key_version.lt(stored_key_version(current)))
+        .into_boxed::<DB>();
+    let q = match which {
+        Behind::Key => q.filter(records::key_version.lt(stored_key_version(current))),
+        Behind::Index => q.filter(records::file_head.is_null()).filter(
+            records::index_version
+                .is_null()
+                .or(records::index_version.lt(stored_key_version(current))),
+        ),
+    };
+    let count: i64 = q.count().get_result(conn).map_err(db_err)?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+/// How many records of `record_type` the store holds (every writer's).
+pub(crate) fn count_of_type(conn: &mut AnyConnection, record_type: &str) -> Result<u64> {
+    let count: i64 = records::table
+        .filter(records::record_type.eq(record_type))
         .count()
         .get_result(conn)
         .map_err(db_err)?;
-    Ok(usize::try_from(count).unwrap_or(0))
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 /// Where a re-wrapped record now stands: its new envelopes (the encoded
@@ -175,6 +256,9 @@ pub(crate) struct Selection<'a> {
     /// Plain meta equality filters, looked up in the meta index (a hint:
     /// the caller re-checks the signed meta).
     pub plain: &'a [(String, String)],
+    /// A blind index lookup: the index's name and the values to find
+    /// (a hint: the caller verifies, decrypts and compares).
+    pub index: Option<(&'a str, &'a [Vec<u8>])>,
     pub created_from: Option<i64>,
     pub created_before: Option<i64>,
     pub updated_from: Option<i64>,
@@ -220,6 +304,17 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
                 meta_index::table
                     .filter(meta_index::tag.eq(meta_tag(name, value)))
                     .select(meta_index::record_id),
+            ),
+        );
+    }
+    if let (Some((name, values)), Some(record_type)) = (s.index, s.record_type) {
+        q = q.filter(
+            records::record_id.eq_any(
+                blind_index_values::table
+                    .filter(blind_index_values::record_type.eq(record_type.to_owned()))
+                    .filter(blind_index_values::index_name.eq(name.to_owned()))
+                    .filter(blind_index_values::value.eq_any(values.to_vec()))
+                    .select(blind_index_values::record_id),
             ),
         );
     }
@@ -360,4 +455,43 @@ pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Resul
     }
     .map_err(db_err)?;
     Ok(())
+}
+
+/// Field names seen in records of a type (read from the clear parts of
+/// the stored rows, nothing decrypted).
+#[derive(Debug, Default)]
+pub(crate) struct FieldNames {
+    pub sealed: std::collections::BTreeSet<String>,
+    pub plain: std::collections::BTreeSet<String>,
+}
+
+/// The field names of the newest `limit` records of `record_type`; rows
+/// that do not parse are passed over.
+pub(crate) fn field_names_of_type(
+    conn: &mut AnyConnection,
+    record_type: &str,
+    limit: i64,
+) -> Result<FieldNames> {
+    let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = records::table
+        .filter(records::record_type.eq(record_type.to_owned()))
+        .order(records::created_at.desc())
+        .limit(limit)
+        .select((
+            super::rows::Bytes(records::sealed_fields),
+            super::rows::Bytes(records::plain),
+        ))
+        .load(conn)
+        .map_err(db_err)?;
+    let mut names = FieldNames::default();
+    for (sealed, plain) in rows {
+        if let Some(fields) = sealed.and_then(|s| crate::record::decode_fields(&s).ok()) {
+            names.sealed.extend(fields.into_keys());
+        }
+        if let Some(plain) = plain.and_then(|p| {
+            serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&p).ok()
+        }) {
+            names.plain.extend(plain.into_keys());
+        }
+    }
+    Ok(names)
 }

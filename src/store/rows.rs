@@ -28,6 +28,7 @@ use crate::crypto::file_stream::FileHead;
 use crate::crypto::keys::{EncryptionPublicKey, SigningPublicKey, KEY_LEN};
 use crate::error::{Error, Result};
 use crate::format::b64;
+use crate::format::blind_index::BlindIndexes;
 use crate::identity::PublicIdentity;
 use crate::ids::{BatchId, ClientId, RecordId};
 use crate::model::RecordMeta;
@@ -143,6 +144,12 @@ pub(crate) struct RecordRow {
     pub updated_at: i64,
     /// A file record's head (FORMAT.md, "Files"); NULL for other records.
     pub file_head: Option<Vec<u8>>,
+    /// The record's signed blind index entries (FORMAT.md, "Blind
+    /// indexes"); NULL for a record that is not indexed.
+    pub blind_indexes: Option<Vec<u8>>,
+    /// The entries' index version (a copy the database can select on,
+    /// for `reindex`; never trusted on read).
+    pub index_version: Option<i32>,
 }
 
 /// The bytes a text form (`prefix` + base64url, FORMAT.md) stores; a
@@ -308,6 +315,13 @@ pub(crate) fn text(bytes: Option<Vec<u8>>) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// The index version an encoded blind index column names (its bytes 1 to
+/// 4), as stored in `records.index_version`.
+fn stored_index_version(encoded: &[u8]) -> Option<i32> {
+    let bytes: [u8; 4] = encoded.get(1..5)?.try_into().ok()?;
+    i32::try_from(u32::from_be_bytes(bytes)).ok()
+}
+
 /// An integer column as loaded, in `T`'s range: `None` if NULL or out of
 /// range.
 pub(crate) fn int<T: TryFrom<i64>>(value: Option<i64>) -> Option<T> {
@@ -329,6 +343,7 @@ pub(crate) type RecordColumns = (
     Wide<records::updated_at>,
     KeyClasses,
     Bytes<records::file_head>,
+    Bytes<records::blind_indexes>,
 );
 
 /// The select clause of a [`StoredRecord`].
@@ -346,6 +361,7 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
     Wide(records::updated_at),
     KeyClasses,
     Bytes(records::file_head),
+    Bytes(records::blind_indexes),
 );
 
 /// A record row as loaded, before it is parsed ([`StoredRecord::parse`]):
@@ -368,6 +384,8 @@ pub(crate) struct StoredRecord {
     classes: Option<i64>,
     /// NULL for a record that is not a file.
     file_head: Option<Vec<u8>>,
+    /// NULL for a record that is not indexed.
+    blind_indexes: Option<Vec<u8>>,
 }
 
 /// A stored record row that does not parse, with whatever of its ids does
@@ -435,6 +453,8 @@ impl StoredRecord {
                 created_at,
                 updated_at,
                 file_head: self.file_head,
+                index_version: self.blind_indexes.as_deref().and_then(stored_index_version),
+                blind_indexes: self.blind_indexes,
             }),
             // Its ids, if they parse, for the report.
             (record_id, writer_id, _) => Err(Unreadable {
@@ -843,6 +863,17 @@ impl RecordRow {
             created_at,
             updated_at,
             file_head: sealed.file.as_ref().map(FileHead::to_bytes),
+            blind_indexes: sealed
+                .indexes
+                .as_ref()
+                .map(BlindIndexes::encode)
+                .transpose()?,
+            index_version: sealed
+                .indexes
+                .as_ref()
+                .map(|i| i32::try_from(i.index_version))
+                .transpose()
+                .map_err(|_| Error::InvalidInput("index version overflow"))?,
         })
     }
 
@@ -880,6 +911,11 @@ impl RecordRow {
                 .file_head
                 .as_deref()
                 .map(FileHead::from_bytes)
+                .transpose()?,
+            indexes: self
+                .blind_indexes
+                .as_deref()
+                .map(BlindIndexes::decode)
                 .transpose()?,
             proof: self.proof(head.batch_id)?,
         })

@@ -77,6 +77,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         file_head -> Nullable<Binary>,
+        blind_indexes -> Nullable<Binary>,
+        index_version -> Nullable<Integer>,
     }
 }
 
@@ -138,6 +140,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
+    blind_index_values (record_id, index_name) {
+        record_id -> Uuid,
+        index_name -> Text,
+        record_type -> Text,
+        value -> Binary,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::sql_id::Uuid;
+
+    blind_index_versions (writer_id, record_type, index_name, index_version) {
+        writer_id -> Uuid,
+        record_type -> Text,
+        index_name -> Text,
+        index_version -> Integer,
+        spec -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     database_identity,
     import_map,
@@ -149,4 +176,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_batches,
     meta_index,
     file_chunks,
+    blind_index_values,
+    blind_index_versions,
 );

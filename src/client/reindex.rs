@@ -1,0 +1,242 @@
+//! Re-indexing: moving a type's records to the current index version (or
+//! indexing them for the first time), in batches, one transaction and one
+//! batch signature each; resumable and idempotent. When no record is left
+//! behind, the old index versions are retired.
+
+use tracing::field::Empty;
+
+use super::observe::op_span;
+use super::verify::{Checks, Claim};
+use super::write::RECORDS_PER_BATCH;
+use super::{search::lookup_rows, validate, Client};
+use crate::error::{Error, Result};
+use crate::ids::BatchId;
+use crate::index::ReindexOutcome;
+use crate::record::{sign_batch, RecordProof, SealedRecord};
+use crate::store::indexes;
+use crate::store::records::{self, Behind};
+use crate::store::rows::{now_micros, BatchRow, KeysetId, RecordRow, StoredRecord};
+use crate::store::{batches, AnyConnection};
+
+/// One re-index transaction's work.
+struct Step {
+    done: ReindexOutcome,
+    last: Option<KeysetId>,
+}
+
+impl Client {
+    /// Indexes this client's records of `record_type` under the current
+    /// key version with the type's indexes (declared with
+    /// [`Client::declare_indexes`], else those of its newest index version
+    /// in the store): records never indexed, and records indexed under an
+    /// older version (after a rotation). Works in batches of `batch_size`,
+    /// one transaction and one batch signature each; interrupted, it
+    /// resumes where it stopped when called again, and running it again
+    /// changes nothing. Lookups keep finding every record meanwhile (they
+    /// search every live version). When no record is left behind, the
+    /// older index versions are retired: from then on a reader revoked
+    /// before the current version can compute no index value of the type.
+    /// Records that fail verification or do not open are counted as
+    /// invalid and left.
+    pub fn reindex(&self, record_type: &str, batch_size: usize) -> Result<ReindexOutcome> {
+        self.reindex_with_progress(record_type, batch_size, |_| {})
+    }
+
+    /// [`Client::reindex`], calling `progress` with the running totals
+    /// after each committed batch.
+    pub fn reindex_with_progress(
+        &self,
+        record_type: &str,
+        batch_size: usize,
+        mut progress: impl FnMut(&ReindexOutcome),
+    ) -> Result<ReindexOutcome> {
+        let span = op_span!(
+            self,
+            "reindex",
+            record_type,
+            batch_size,
+            reindexed = Empty,
+            invalid = Empty,
+            remaining = Empty
+        );
+        self.observe(span, |span| {
+            validate::record_type(record_type)?;
+            let batch_size = i64::try_from(batch_size.clamp(1, 4096)).unwrap_or(500);
+            let mut conn = self.store.conn()?;
+            let mut total = ReindexOutcome::default();
+            let mut after: Option<KeysetId> = None;
+            loop {
+                let step = self.write_tx(&mut conn, |conn| {
+                    self.reindex_step(conn, record_type, after.as_ref(), batch_size)
+                })?;
+                total.reindexed += step.done.reindexed;
+                total.invalid += step.done.invalid;
+                let Some(last) = step.last else {
+                    total.remaining = step.done.remaining;
+                    total.retired = step.done.retired;
+                    break;
+                };
+                total.batches += 1;
+                progress(&total);
+                after = Some(last);
+            }
+            span.record("reindexed", total.reindexed);
+            span.record("invalid", total.invalid);
+            if let Some(remaining) = total.remaining {
+                span.record("remaining", remaining);
+            }
+            Ok(total)
+        })
+    }
+
+    fn reindex_step(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        after: Option<&KeysetId>,
+        batch_size: i64,
+    ) -> Result<Step> {
+        let Some(current) = self.own_current_version(conn, record_type)? else {
+            // No key: nothing of the type was ever written by this client.
+            return Ok(Step {
+                done: ReindexOutcome {
+                    remaining: Some(0),
+                    ..ReindexOutcome::default()
+                },
+                last: None,
+            });
+        };
+        let key = self.key_or_err(conn, self.id(), record_type, current)?;
+        let Some(prepared) = self.prepare_indexes(conn, record_type, &key, current)? else {
+            return Err(Error::InvalidInput(
+                "the record type has no indexes: declare them first (Client::declare_indexes)",
+            ));
+        };
+        let rows = records::behind(
+            conn,
+            Behind::Index,
+            self.id(),
+            record_type,
+            current,
+            after,
+            batch_size,
+        )?;
+        let Some(last) = rows.last().map(StoredRecord::keyset_id) else {
+            let remaining =
+                records::count_behind(conn, Behind::Index, self.id(), record_type, current)?;
+            let retired = if remaining == 0 {
+                indexes::retire_older(conn, self.id(), record_type, current)?
+            } else {
+                0
+            };
+            return Ok(Step {
+                done: ReindexOutcome {
+                    remaining: Some(remaining),
+                    retired,
+                    ..ReindexOutcome::default()
+                },
+                last: None,
+            });
+        };
+        let mut done = ReindexOutcome::default();
+        let mut parsed: Vec<(RecordRow, SealedRecord)> = Vec::with_capacity(rows.len());
+        for stored in rows {
+            match stored.parse().ok().and_then(|row| {
+                let sealed = row.to_sealed().ok()?;
+                Some((row, sealed))
+            }) {
+                Some(pair) => parsed.push(pair),
+                None => {
+                    tracing::warn!("not re-indexing a malformed record row");
+                    done.invalid += 1;
+                }
+            }
+        }
+        let mut checks = Checks::default();
+        checks.load(
+            self,
+            conn,
+            &parsed
+                .iter()
+                .map(|(_, s)| Claim::from(s))
+                .collect::<Vec<_>>(),
+        )?;
+        let mut batch_id = BatchId::random();
+        let mut in_batch = 0u32;
+        let mut moved: Vec<(&RecordRow, SealedRecord)> = Vec::with_capacity(parsed.len());
+        for (row, sealed) in &parsed {
+            if in_batch as usize == RECORDS_PER_BATCH {
+                batch_id = BatchId::random();
+                in_batch = 0;
+            }
+            let verified = sealed.writer_id == self.id()
+                && match checks.check_for(self, conn, Claim::from(sealed))? {
+                    Ok(check) => self.run_check(sealed, &check).is_ok(),
+                    Err(_) => false,
+                };
+            let opened = if verified {
+                self.access_key(
+                    conn,
+                    sealed.writer_id,
+                    &sealed.record_type,
+                    sealed.key_version,
+                )
+                .ok()
+                .and_then(|k| crate::record::open_verified(sealed, &k).ok())
+            } else {
+                None
+            };
+            let Some(values) = opened else {
+                tracing::warn!(record_id = %sealed.record_id, "not re-indexing a record that fails verification");
+                done.invalid += 1;
+                continue;
+            };
+            let record = SealedRecord {
+                indexes: Some(prepared.entries(&values)?),
+                proof: RecordProof::Batch {
+                    batch_id,
+                    index: in_batch,
+                },
+                ..sealed.clone()
+            };
+            moved.push((row, record));
+            in_batch += 1;
+        }
+        if moved.is_empty() {
+            return Ok(Step {
+                done,
+                last: Some(last),
+            });
+        }
+        let now = now_micros();
+        let mut old_batches = std::collections::BTreeSet::new();
+        for group in moved.chunk_by(|(_, a), (_, b)| a.proof_batch() == b.proof_batch()) {
+            let records: Vec<SealedRecord> = group.iter().map(|(_, r)| r.clone()).collect();
+            let batch_id = records[0].proof_batch();
+            let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
+            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
+            old_batches.insert(batch_id);
+        }
+        for (row, record) in &moved {
+            let RecordProof::Batch { batch_id, index } = record.proof;
+            let Some(entries) = record.indexes.as_ref() else {
+                continue;
+            };
+            if indexes::update_reindexed(conn, row, entries, batch_id, index)? {
+                indexes::delete_values(conn, record.record_id)?;
+                let mut new_row = (*row).clone();
+                new_row.record_type.clone_from(&record.record_type);
+                indexes::insert_values(conn, &lookup_rows(&new_row, record))?;
+                done.reindexed += 1;
+                old_batches.insert(row.batch());
+            }
+        }
+        for old in old_batches {
+            batches::drop_if_unused(conn, Some(old))?;
+        }
+        Ok(Step {
+            done,
+            last: Some(last),
+        })
+    }
+}

@@ -1,0 +1,408 @@
+//! Blind indexes on the client side: declaring them, computing a record's
+//! entries on write, turning a searched value into lookup values, and
+//! checking candidates (see [`crate::index`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::access::KeyUnavailable;
+use super::Client;
+use crate::crypto::blind;
+use crate::crypto::keys::{AccessKey, IndexKey};
+use crate::error::{Error, Result};
+use crate::format::blind_index::{BlindIndexes, IndexEntry};
+use crate::ids::ClientId;
+use crate::index::values::inputs;
+use crate::index::{IndexInfo, IndexQuery, IndexSpec, Leakage, ModelField};
+use crate::record::SealedRecord;
+use crate::store::indexes::{self, IndexValueRow, IndexVersionRow};
+use crate::store::rows::RecordRow;
+use crate::store::{records, AnyConnection};
+
+use super::query::Query;
+
+/// The indexes a write computes for one record type, with their keys at
+/// the version it writes under.
+pub(crate) struct PreparedIndexes {
+    version: u32,
+    indexes: Vec<(IndexSpec, Vec<u8>, IndexKey)>,
+}
+
+impl PreparedIndexes {
+    /// The entries of a record with these field values (JSON encodings by
+    /// name); a record lacking a covered field has no entry for that index.
+    pub(crate) fn entries<V: AsRef<[u8]>>(
+        &self,
+        values: &BTreeMap<String, V>,
+    ) -> Result<BlindIndexes> {
+        let mut entries = Vec::with_capacity(self.indexes.len());
+        for (spec, spec_bytes, key) in &self.indexes {
+            let Some(inputs) = inputs(spec, values) else {
+                continue;
+            };
+            entries.push(IndexEntry {
+                name: spec.name().to_owned(),
+                spec: spec_bytes.clone(),
+                value: blind::blind_value(key, &inputs, spec.bits_kept())?,
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(BlindIndexes {
+            index_version: self.version,
+            entries,
+        })
+    }
+}
+
+/// The lookup rows of a record row's entries.
+pub(crate) fn lookup_rows(row: &RecordRow, sealed: &SealedRecord) -> Vec<IndexValueRow> {
+    sealed
+        .indexes
+        .as_ref()
+        .map(|i| indexes::value_rows(row, i))
+        .unwrap_or_default()
+}
+
+/// An index condition of a query, with the caller's own declaration of
+/// the index (for a custom normaliser).
+pub(crate) struct IndexCondition<'q> {
+    pub(crate) condition: &'q IndexQuery,
+    pub(crate) declared: Option<IndexSpec>,
+}
+
+impl IndexCondition<'_> {
+    /// Whether a verified record's decrypted values equal the searched
+    /// ones, normalised as the record's own signed index description says.
+    pub(crate) fn matches(
+        &self,
+        sealed: &SealedRecord,
+        data: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    ) -> bool {
+        let Some(entry) = sealed
+            .indexes
+            .as_ref()
+            .and_then(|i| i.entry(&self.condition.name))
+        else {
+            return false;
+        };
+        let Ok(spec) = IndexSpec::from_bytes(&entry.name, &entry.spec, self.declared.as_ref())
+        else {
+            return false;
+        };
+        let (Some(searched), Some(stored)) = (
+            inputs(&spec, self.condition.values.encoded()),
+            inputs(&spec, data),
+        ) else {
+            return false;
+        };
+        searched.len() == stored.len()
+            && searched
+                .iter()
+                .zip(&stored)
+                .all(|(a, b)| a.len() == b.len() && bool::from(a.ct_eq(b)))
+    }
+}
+
+fn index_keys(
+    access_key: &AccessKey,
+    writer: ClientId,
+    record_type: &str,
+    version: u32,
+    specs: &[IndexSpec],
+) -> Result<Vec<(IndexSpec, Vec<u8>, IndexKey)>> {
+    let secret = blind::index_secret(access_key, writer, record_type, version)?;
+    specs
+        .iter()
+        .map(|spec| {
+            let bytes = spec.to_bytes();
+            let key = blind::index_key(&secret, spec.name(), &bytes)?;
+            Ok((spec.clone(), bytes, key))
+        })
+        .collect()
+}
+
+impl Client {
+    /// Declares the blind indexes of `record_type` for this client: every
+    /// record of the type it writes from now on (put, put_many, update,
+    /// import) gets an entry in each index whose fields it has, and
+    /// [`Client::reindex`] indexes older records. Replaces an earlier
+    /// declaration. An index cannot change within a key version: a write
+    /// whose declaration differs from the one its key version was first
+    /// indexed with is [`Error::InvalidInput`] (rotate the type, then
+    /// re-index, to change an index).
+    ///
+    /// Without a declaration, a client indexes its writes of a type with
+    /// the indexes its newest index version of the type has in the store
+    /// (so the CLI and code that never declared keep a type indexed).
+    pub fn declare_indexes(
+        &self,
+        record_type: &str,
+        specs: impl IntoIterator<Item = IndexSpec>,
+    ) -> Result<()> {
+        super::validate::record_type(record_type)?;
+        let specs: Vec<IndexSpec> = specs.into_iter().collect();
+        let mut names = std::collections::BTreeSet::new();
+        for spec in &specs {
+            spec.check()?;
+            if !names.insert(spec.name()) {
+                return Err(Error::InvalidInput(
+                    "two indexes of a type have the same name",
+                ));
+            }
+        }
+        self.declared
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(record_type.to_owned(), Arc::new(specs));
+        Ok(())
+    }
+
+    /// This client's declared indexes of `record_type`.
+    pub fn declared_indexes(&self, record_type: &str) -> Vec<IndexSpec> {
+        self.declared
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(record_type)
+            .map(|s| s.as_ref().clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn declared_index(&self, record_type: &str, name: &str) -> Option<IndexSpec> {
+        self.declared
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(record_type)
+            .and_then(|specs| specs.iter().find(|s| s.name() == name).cloned())
+    }
+
+    /// The indexes this client's writes of `record_type` compute: its
+    /// declaration, else those of its newest index version in the store.
+    pub(crate) fn effective_indexes(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<Vec<IndexSpec>> {
+        if let Some(specs) = self
+            .declared
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(record_type)
+        {
+            return Ok(specs.as_ref().clone());
+        }
+        let live = indexes::live_versions(conn, record_type, None, Some(self.id()))?;
+        let Some(newest) = live.iter().map(|v| v.index_version).max() else {
+            return Ok(Vec::new());
+        };
+        live.iter()
+            .filter(|v| v.index_version == newest)
+            .map(|v| IndexSpec::from_bytes(&v.index_name, &v.spec, None))
+            .collect()
+    }
+
+    /// Prepares the indexes of a write of `record_type` under `version`
+    /// of `access_key`, registering the version (inside the write's
+    /// transaction); `None` when the type has no indexes.
+    pub(crate) fn prepare_indexes(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        access_key: &AccessKey,
+        version: u32,
+    ) -> Result<Option<PreparedIndexes>> {
+        let specs = self.effective_indexes(conn, record_type)?;
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        let prepared = PreparedIndexes {
+            version,
+            indexes: index_keys(access_key, self.id(), record_type, version, &specs)?,
+        };
+        let rows: Vec<IndexVersionRow> = prepared
+            .indexes
+            .iter()
+            .map(|(spec, bytes, _)| {
+                Ok(IndexVersionRow {
+                    writer_id: self.id().into(),
+                    record_type: record_type.to_owned(),
+                    index_name: spec.name().to_owned(),
+                    index_version: i32::try_from(version)
+                        .map_err(|_| Error::InvalidInput("key version overflow"))?,
+                    spec: bytes.clone(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        indexes::register(conn, &rows)?;
+        Ok(Some(prepared))
+    }
+
+    /// The values to look up for `condition`: the searched values' index
+    /// value under every live index version of the type that this client
+    /// holds the key of (its own, and shared ones when the query reads
+    /// shared records).
+    pub(crate) fn index_lookup_values(
+        &self,
+        conn: &mut AnyConnection,
+        query: &Query,
+        condition: &IndexQuery,
+    ) -> Result<Vec<Vec<u8>>> {
+        let record_type = query.record_type.as_deref().ok_or(Error::InvalidInput(
+            "an index condition needs the query's record type",
+        ))?;
+        let declared = self.declared_index(record_type, &condition.name);
+        let live = indexes::live_versions(conn, record_type, Some(&condition.name), None)?;
+        let mut values = Vec::new();
+        for version in live {
+            let wanted = match (&query.writers, query.shared) {
+                (Some(writers), _) => writers.contains(&version.writer_id),
+                (None, false) => version.writer_id == self.id(),
+                (None, true) => true,
+            };
+            if !wanted {
+                continue;
+            }
+            let spec =
+                match IndexSpec::from_bytes(&condition.name, &version.spec, declared.as_ref()) {
+                    Ok(spec) => spec,
+                    Err(Error::InvalidInput(why)) => return Err(Error::InvalidInput(why)),
+                    Err(_) => {
+                        tracing::warn!(
+                            record_type,
+                            "a stored index version is malformed; passed over"
+                        );
+                        continue;
+                    }
+                };
+            let Some(searched) = inputs(&spec, condition.values.encoded()) else {
+                return Err(Error::InvalidInput(
+                    "an index condition gives a value for each field of the index, and no other",
+                ));
+            };
+            if condition.values.len() != spec.fields().len() {
+                return Err(Error::InvalidInput(
+                    "an index condition gives a value for each field of the index, and no other",
+                ));
+            }
+            let key = match self.access_key(
+                conn,
+                version.writer_id,
+                record_type,
+                version.index_version,
+            ) {
+                Ok(key) => key,
+                Err(KeyUnavailable::NotShared) => continue,
+                Err(KeyUnavailable::Failed(Error::Decryption)) => continue,
+                Err(KeyUnavailable::Failed(other)) => return Err(other),
+            };
+            let keys = index_keys(
+                &key,
+                version.writer_id,
+                record_type,
+                version.index_version,
+                std::slice::from_ref(&spec),
+            )?;
+            let value = blind::blind_value(&keys[0].2, &searched, spec.bits_kept())?;
+            if !values.contains(&value) {
+                values.push(value);
+            }
+        }
+        Ok(values)
+    }
+
+    /// Every writer's indexes of `record_type` in the store, with their
+    /// live versions.
+    pub fn indexes(&self, record_type: &str) -> Result<Vec<IndexInfo>> {
+        let mut conn = self.store.conn()?;
+        let live = indexes::live_versions(&mut conn, record_type, None, None)?;
+        let mut out: Vec<IndexInfo> = Vec::new();
+        for version in live {
+            let Ok((normalizer, fields, bits)) = crate::index::spec_parts(&version.spec) else {
+                continue;
+            };
+            match out
+                .iter_mut()
+                .find(|i| i.name == version.index_name && i.writer_id == version.writer_id)
+            {
+                Some(info) => {
+                    info.versions.push(version.index_version);
+                    info.fields = fields;
+                    info.bits = bits;
+                    info.normalizer = normalizer;
+                }
+                None => out.push(IndexInfo {
+                    name: version.index_name,
+                    writer_id: version.writer_id,
+                    fields,
+                    bits,
+                    normalizer,
+                    versions: vec![version.index_version],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the database learns of `record_type`: each field seen in its
+    /// newest records (up to 1,000, every writer's; field names are stored
+    /// in the clear), sealed or plain, the indexes in the store and the
+    /// planner's view at the current record count. Planner warnings are
+    /// also logged at WARN.
+    pub fn leakage(&self, record_type: &str) -> Result<Leakage> {
+        super::validate::record_type(record_type)?;
+        let mut conn = self.store.conn()?;
+        let records = records::count_of_type(&mut conn, record_type)?;
+        let fields = records::field_names_of_type(&mut conn, record_type, 1000)?;
+        drop(conn);
+        let indexes = self.indexes(record_type)?;
+        let report = Leakage::build(
+            record_type,
+            records,
+            fields
+                .sealed
+                .into_iter()
+                .map(|n| ModelField::new(n, true))
+                .chain(fields.plain.into_iter().map(|n| ModelField::new(n, false))),
+            dedup_indexes(indexes),
+        );
+        report.log_warnings();
+        Ok(report)
+    }
+
+    /// What the database learns of `record_type` as the model `fields`
+    /// and `specs` declare it, at the current record count (the derive's
+    /// `Repo::leakage`).
+    pub fn leakage_of_model(
+        &self,
+        record_type: &str,
+        fields: Vec<ModelField>,
+        specs: &[IndexSpec],
+    ) -> Result<Leakage> {
+        super::validate::record_type(record_type)?;
+        let mut conn = self.store.conn()?;
+        let records = records::count_of_type(&mut conn, record_type)?;
+        let report = Leakage::build(
+            record_type,
+            records,
+            fields,
+            specs
+                .iter()
+                .map(|s| (s.name().to_owned(), s.fields().to_vec(), s.bits_kept())),
+        );
+        report.log_warnings();
+        Ok(report)
+    }
+}
+
+/// One (name, fields, bits) per index name: the most bits any writer
+/// keeps (the most leakage).
+fn dedup_indexes(indexes: Vec<IndexInfo>) -> Vec<(String, Vec<String>, u16)> {
+    let mut by_name: BTreeMap<String, (Vec<String>, u16)> = BTreeMap::new();
+    for info in indexes {
+        let entry = by_name.entry(info.name).or_insert((info.fields, info.bits));
+        entry.1 = entry.1.max(info.bits);
+    }
+    by_name.into_iter().map(|(n, (f, b))| (n, f, b)).collect()
+}

@@ -1,0 +1,208 @@
+//! The blind index tables: `blind_index_values` (one lookup row per
+//! record and index) and `blind_index_versions` (each writer's live index
+//! versions of a type, with the index's description). Both are hints the
+//! reader never trusts: candidates are verified, decrypted and compared.
+
+use diesel::prelude::*;
+
+use super::rows::{Bytes, RecordRow, Wide};
+use super::schema::{blind_index_values, blind_index_versions, records};
+use super::sql_id::SqlId;
+use super::tx::db_err;
+use super::AnyConnection;
+use crate::error::{Error, Result};
+use crate::format::blind_index::BlindIndexes;
+use crate::ids::{BatchId, ClientId, RecordId};
+
+/// One lookup row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = blind_index_values, treat_none_as_default_value = false)]
+pub(crate) struct IndexValueRow {
+    pub record_id: SqlId,
+    pub index_name: String,
+    pub record_type: String,
+    pub value: Vec<u8>,
+}
+
+/// The lookup rows of a record's index entries.
+pub(crate) fn value_rows(row: &RecordRow, indexes: &BlindIndexes) -> Vec<IndexValueRow> {
+    indexes
+        .entries
+        .iter()
+        .map(|entry| IndexValueRow {
+            record_id: row.record_id,
+            index_name: entry.name.clone(),
+            record_type: row.record_type.clone(),
+            value: entry.value.clone(),
+        })
+        .collect()
+}
+
+/// Inserts lookup rows.
+pub(crate) fn insert_values(conn: &mut AnyConnection, rows: &[IndexValueRow]) -> Result<()> {
+    insert_many!(conn, blind_index_values::table, rows)
+}
+
+/// Removes a record's lookup rows.
+pub(crate) fn delete_values(conn: &mut AnyConnection, record_id: RecordId) -> Result<()> {
+    diesel::delete(
+        blind_index_values::table.filter(blind_index_values::record_id.eq(SqlId::from(record_id))),
+    )
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// One live index version, as registered.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = blind_index_versions, treat_none_as_default_value = false)]
+pub(crate) struct IndexVersionRow {
+    pub writer_id: SqlId,
+    pub record_type: String,
+    pub index_name: String,
+    pub index_version: i32,
+    pub spec: Vec<u8>,
+}
+
+/// A live index version, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LiveVersion {
+    pub writer_id: ClientId,
+    pub index_name: String,
+    pub index_version: u32,
+    pub spec: Vec<u8>,
+}
+
+/// The live index versions of `record_type` (of one index, of one writer,
+/// when named), oldest first. Rows that do not parse are left out.
+pub(crate) fn live_versions(
+    conn: &mut AnyConnection,
+    record_type: &str,
+    index_name: Option<&str>,
+    writer: Option<ClientId>,
+) -> Result<Vec<LiveVersion>> {
+    let mut q = blind_index_versions::table
+        .filter(blind_index_versions::record_type.eq(record_type.to_owned()))
+        .into_boxed::<<AnyConnection as diesel::Connection>::Backend>();
+    if let Some(name) = index_name {
+        q = q.filter(blind_index_versions::index_name.eq(name.to_owned()));
+    }
+    if let Some(writer) = writer {
+        q = q.filter(blind_index_versions::writer_id.eq(SqlId::from(writer)));
+    }
+    type Raw = (
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<i64>,
+        Option<Vec<u8>>,
+    );
+    let raw: Vec<Raw> = q
+        .order((
+            blind_index_versions::index_name.asc(),
+            blind_index_versions::index_version.asc(),
+        ))
+        .select((
+            Bytes(blind_index_versions::writer_id),
+            Bytes(blind_index_versions::index_name),
+            Wide(blind_index_versions::index_version),
+            Bytes(blind_index_versions::spec),
+        ))
+        .load(conn)
+        .map_err(db_err)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(writer, name, version, spec)| {
+            Some(LiveVersion {
+                writer_id: ClientId::from_uuid(SqlId::from_stored(&writer?)?.uuid()),
+                index_name: String::from_utf8(name?).ok()?,
+                index_version: u32::try_from(version?).ok()?,
+                spec: spec?,
+            })
+        })
+        .collect())
+}
+
+/// Registers index versions a write uses. A version already registered
+/// with another description is [`Error::InvalidInput`]: an index cannot
+/// change within a key version (rotate the type, then re-index).
+pub(crate) fn register(conn: &mut AnyConnection, rows: &[IndexVersionRow]) -> Result<()> {
+    for row in rows {
+        let existing: Option<Option<Vec<u8>>> = blind_index_versions::table
+            .find((
+                row.writer_id,
+                &row.record_type,
+                &row.index_name,
+                row.index_version,
+            ))
+            .select(Bytes(blind_index_versions::spec))
+            .first(conn)
+            .optional()
+            .map_err(db_err)?;
+        match existing {
+            Some(Some(spec)) if spec == row.spec => {}
+            Some(_) => {
+                return Err(Error::InvalidInput(
+                    "this index is already declared differently at the type's current key version: rotate the type, then reindex, to change it",
+                ))
+            }
+            None => {
+                diesel::insert_into(blind_index_versions::table)
+                    .values(row)
+                    .execute(conn)
+                    .map_err(db_err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Retires `writer`'s index versions of `record_type` older than
+/// `current`; returns how many.
+pub(crate) fn retire_older(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    current: u32,
+) -> Result<usize> {
+    diesel::delete(
+        blind_index_versions::table
+            .filter(blind_index_versions::writer_id.eq(SqlId::from(writer)))
+            .filter(blind_index_versions::record_type.eq(record_type.to_owned()))
+            .filter(
+                blind_index_versions::index_version.lt(i32::try_from(current).unwrap_or(i32::MAX)),
+            ),
+    )
+    .execute(conn)
+    .map_err(db_err)
+}
+
+/// Writes a re-indexed record back if the row is still the one read (same
+/// version, key version and batch); returns whether it was.
+pub(crate) fn update_reindexed(
+    conn: &mut AnyConnection,
+    was: &RecordRow,
+    indexes: &BlindIndexes,
+    batch_id: BatchId,
+    index: u32,
+) -> Result<bool> {
+    let changed = diesel::update(
+        records::table
+            .filter(records::record_id.eq(&was.record_id))
+            .filter(records::version.eq(was.version))
+            .filter(records::key_version.eq(was.key_version))
+            .filter(records::batch_id.eq(&was.batch_id)),
+    )
+    .set((
+        records::blind_indexes.eq(Some(indexes.encode()?)),
+        records::index_version
+            .eq(Some(i32::try_from(indexes.index_version).map_err(
+                |_| Error::InvalidInput("index version overflow"),
+            )?)),
+        records::batch_id.eq(SqlId::from(batch_id)),
+        records::batch_index
+            .eq(i32::try_from(index).map_err(|_| Error::InvalidInput("batch too large"))?),
+    ))
+    .execute(conn)
+    .map_err(db_err)?;
+    Ok(changed == 1)
+}
