@@ -472,7 +472,8 @@ pub(crate) fn field_names_of_type(
     record_type: &str,
     limit: i64,
 ) -> Result<FieldNames> {
-    let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = records::table
+    type Raw = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let rows: Vec<Raw> = records::table
         .filter(records::record_type.eq(record_type.to_owned()))
         .order(records::created_at.desc())
         .limit(limit)
