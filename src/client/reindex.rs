@@ -224,9 +224,7 @@ impl Client {
             };
             if indexes::update_reindexed(conn, row, entries, batch_id, index)? {
                 indexes::delete_values(conn, record.record_id)?;
-                let mut new_row = (*row).clone();
-                new_row.record_type.clone_from(&record.record_type);
-                indexes::insert_values(conn, &lookup_rows(&new_row, record))?;
+                indexes::insert_values(conn, &lookup_rows(row, record))?;
                 done.reindexed += 1;
                 old_batches.insert(row.batch());
             }
