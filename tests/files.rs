@@ -638,19 +638,29 @@ fn an_upload_killed_mid_stream_leaves_nothing_readable_and_no_chunks() {
             wait_for(&mark, &log);
             // The upload is in the database, uncommitted: on SQLite it holds
             // the write lock, on PostgreSQL a session is inside a
-            // transaction.
-            match db.backend {
-                Backend::Sqlite => {
-                    let err = db.try_sql("BEGIN IMMEDIATE").unwrap_err();
-                    assert!(err.to_string().contains("locked"), "{err}");
-                }
-                _ => assert!(
+            // transaction. Chunks are inserted by a second thread, so the
+            // source may block while an insert is still running: wait for
+            // the database to show the open transaction.
+            let open = || match db.backend {
+                Backend::Sqlite => match db.try_sql("BEGIN IMMEDIATE") {
+                    Err(err) => err.to_string().contains("locked"),
+                    // Its own connection, closed at once: nothing to roll back.
+                    Ok(_) => false,
+                },
+                _ => {
                     db.count(
                         "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                         WHERE datname = current_database() AND state = 'idle in transaction'"
-                    ) >= 1,
-                    "the child's upload transaction is open"
-                ),
+                         WHERE datname = current_database() AND state = 'idle in transaction'",
+                    ) >= 1
+                }
+            };
+            let start = Instant::now();
+            while !open() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "the child's upload transaction is not open"
+                );
+                std::thread::sleep(Duration::from_millis(50));
             }
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
