@@ -1,10 +1,11 @@
 //! Step 2: the model of the annotated struct.
 
 use proc_macro2::Span;
+use quote::format_ident;
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, GenericArgument, Generics, Ident, Path, PathArguments, Type};
 
-use crate::attr::{self, Errors, StructAttrs};
+use crate::attr::{self, Errors, IndexAttr, NormalizeAttr, StructAttrs};
 
 pub(crate) struct Model<'a> {
     /// The path generated code names strongroom by.
@@ -14,6 +15,20 @@ pub(crate) struct Model<'a> {
     pub(crate) record_type: String,
     pub(crate) record_type_span: Span,
     pub(crate) fields: Vec<FieldModel<'a>>,
+    pub(crate) indexes: Vec<IndexModel>,
+}
+
+/// A blind index of the model.
+pub(crate) struct IndexModel {
+    /// Its name (a single-field index: the field's stored name).
+    pub(crate) name: String,
+    pub(crate) name_span: Span,
+    /// The fields it covers, as positions in `Model::fields`, in order.
+    pub(crate) fields: Vec<usize>,
+    pub(crate) bits: Option<u16>,
+    pub(crate) normalize: Option<NormalizeAttr>,
+    /// The generated filter method: `<field>_eq` or `<name>_eq`.
+    pub(crate) method: Option<Ident>,
 }
 
 pub(crate) struct FieldModel<'a> {
@@ -77,12 +92,15 @@ pub(crate) fn model<'a>(
             input.ident.span(),
         ),
     };
-    let fields = named
+    // One entry per field in `fields`, in the same order.
+    let mut field_indexes: Vec<Option<IndexAttr>> = Vec::new();
+    let fields: Vec<FieldModel<'a>> = named
         .named
         .iter()
         .filter_map(|field| {
             let ident = field.ident.as_ref()?;
-            let field_attrs = attr::field_attrs(&field.attrs, errors);
+            let mut field_attrs = attr::field_attrs(&field.attrs, errors);
+            field_indexes.push(field_attrs.index.take());
             if field_attrs.sensitive.is_none() && field_attrs.rename.is_some() {
                 errors.spanned(ident.span(), "`rename` goes inside `#[sensitive(...)]`");
             }
@@ -100,6 +118,7 @@ pub(crate) fn model<'a>(
             })
         })
         .collect();
+    let indexes = index_models(&fields, field_indexes, &attrs.indexes, errors);
     Some(Model {
         krate: crate_path(attrs),
         ident: &input.ident,
@@ -107,7 +126,82 @@ pub(crate) fn model<'a>(
         record_type,
         record_type_span,
         fields,
+        indexes,
     })
+}
+
+/// The model's indexes: each field's `#[sensitive(index)]`, then the
+/// struct's compound ones, whose fields are named by their Rust names and
+/// must be sensitive.
+fn index_models(
+    fields: &[FieldModel<'_>],
+    field_indexes: Vec<Option<IndexAttr>>,
+    compound: &[IndexAttr],
+    errors: &mut Errors,
+) -> Vec<IndexModel> {
+    let mut out = Vec::new();
+    for (position, index) in field_indexes.into_iter().enumerate() {
+        let Some(index) = index else { continue };
+        let field = &fields[position];
+        let (name, name_span) = match &index.name {
+            Some(lit) => (lit.value(), lit.span()),
+            None => (field.stored.clone(), field.stored_span),
+        };
+        out.push(IndexModel {
+            name,
+            name_span,
+            fields: vec![position],
+            bits: index.bits.map(|(bits, _)| bits),
+            normalize: index.normalize,
+            method: Some(format_ident!(
+                "{}_eq",
+                field.ident.unraw(),
+                span = field.ident.span()
+            )),
+        });
+    }
+    for index in compound {
+        let Some(name) = &index.name else { continue };
+        let mut positions = Vec::new();
+        for lit in &index.fields {
+            match fields
+                .iter()
+                .position(|f| f.ident.unraw() == lit.value().as_str())
+            {
+                Some(p) if fields[p].sensitive => positions.push(p),
+                Some(_) => errors.spanned(
+                    lit.span(),
+                    format!(
+                        "`{}` is a plain field: an index covers sensitive fields only (plain fields are filtered by their own methods)",
+                        lit.value()
+                    ),
+                ),
+                None => errors.spanned(
+                    lit.span(),
+                    format!("no field `{}` in this struct", lit.value()),
+                ),
+            }
+        }
+        let method = match syn::parse_str::<Ident>(&format!("{}_eq", name.value())) {
+            Ok(ident) => Some(Ident::new(&ident.to_string(), name.span())),
+            Err(_) => {
+                errors.spanned(
+                    name.span(),
+                    "a compound index's name must make a method name (`<name>_eq`): letters, digits and `_`",
+                );
+                None
+            }
+        };
+        out.push(IndexModel {
+            name: name.value(),
+            name_span: name.span(),
+            fields: positions,
+            bits: index.bits.map(|(bits, _)| bits),
+            normalize: index.normalize.clone(),
+            method,
+        });
+    }
+    out
 }
 
 /// `T` for a type written `Option<T>` (or `std::option::Option<T>`).

@@ -1,7 +1,8 @@
 //! Step 1: parse `#[sensitive(...)]` attributes, collecting every error.
 
 use proc_macro2::Span;
-use syn::{Attribute, LitStr, Path};
+use syn::spanned::Spanned;
+use syn::{Attribute, LitInt, LitStr, Path};
 
 /// Errors collected across the whole input, reported together.
 #[derive(Default)]
@@ -26,9 +27,32 @@ impl Errors {
     }
 }
 
-pub(crate) const STRUCT_SYNTAX: &str = "expected `#[sensitive(record_type = \"name\")]` or `#[sensitive(crate = \"path::to::strongroom\")]` on the struct (valid keys: record_type, crate)";
+pub(crate) const STRUCT_SYNTAX: &str = "expected `#[sensitive(record_type = \"name\")]`, `#[sensitive(crate = \"path::to::strongroom\")]` or `#[sensitive(index(name = \"by_x_y\", fields = [\"x\", \"y\"]))]` on the struct (valid keys: record_type, crate, index)";
 pub(crate) const FIELD_SYNTAX: &str =
-    "expected `#[sensitive]` or `#[sensitive(rename = \"stored_name\")]` on a field (valid keys: rename)";
+    "expected `#[sensitive]`, `#[sensitive(rename = \"stored_name\")]` or `#[sensitive(index)]` on a field (valid keys: rename, index)";
+pub(crate) const INDEX_SYNTAX: &str = "expected `index` or `index(bits = 16, normalize = \"lowercase\" | \"trim\" | path::to::function)` (valid keys: bits, normalize, and on the struct name and fields)";
+
+/// How an index normalises values: a built-in by name, or a function.
+#[derive(Clone)]
+pub(crate) enum NormalizeAttr {
+    /// `"none"`, `"lowercase"` or `"trim"`, with the literal's span.
+    Builtin(String, Span),
+    /// A path to a `fn(&str) -> String`.
+    Custom(Path),
+}
+
+/// One `index` or `index(...)`.
+pub(crate) struct IndexAttr {
+    /// Where `index` was written.
+    pub(crate) span: Span,
+    /// `name = "..."`: the index's name (a compound index's is required).
+    pub(crate) name: Option<LitStr>,
+    /// `fields = ["a", "b"]`: a compound index's fields (struct only).
+    pub(crate) fields: Vec<LitStr>,
+    /// `bits = N`, checked to be 1 to 256.
+    pub(crate) bits: Option<(u16, Span)>,
+    pub(crate) normalize: Option<NormalizeAttr>,
+}
 
 /// The struct's attributes.
 #[derive(Default)]
@@ -37,6 +61,8 @@ pub(crate) struct StructAttrs {
     /// `crate = "..."`: the path strongroom is reached by, when the user
     /// re-exports it. Every token carries the literal's span.
     pub(crate) krate: Option<Path>,
+    /// Compound indexes: `index(name = "...", fields = [...])`.
+    pub(crate) indexes: Vec<IndexAttr>,
 }
 
 /// One field's attributes.
@@ -45,6 +71,8 @@ pub(crate) struct FieldAttrs {
     /// Where `#[sensitive]` was written, if it was.
     pub(crate) sensitive: Option<Span>,
     pub(crate) rename: Option<LitStr>,
+    /// `index` or `index(...)`: a blind index over this field.
+    pub(crate) index: Option<IndexAttr>,
 }
 
 fn is_sensitive(attr: &Attribute) -> bool {
@@ -75,6 +103,16 @@ pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAt
                     Ok(path) => out.krate = Some(path),
                     Err(err) => errors.push(err),
                 }
+                Ok(())
+            } else if meta.path.is_ident("index") {
+                let index = index_attr(&meta, true, errors)?;
+                if index.name.is_none() || index.fields.is_empty() {
+                    errors.spanned(
+                        index.span,
+                        "an index on the struct needs a name and its fields: `index(name = \"by_x_y\", fields = [\"x\", \"y\"])`",
+                    );
+                }
+                out.indexes.push(index);
                 Ok(())
             } else {
                 Err(meta.error(format!("unknown key: {STRUCT_SYNTAX}")))
@@ -120,6 +158,13 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
                         }
                         out.rename = Some(value);
                         Ok(())
+                    } else if meta.path.is_ident("index") {
+                        let index = index_attr(&meta, false, errors)?;
+                        if out.index.is_some() {
+                            errors.spanned(index.span, "duplicate `index`");
+                        }
+                        out.index = Some(index);
+                        Ok(())
                     } else {
                         Err(meta.error(format!("unknown key: {FIELD_SYNTAX}")))
                     }
@@ -131,6 +176,85 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
         }
     }
     out
+}
+
+/// Parses `index` or `index(...)`; `on_struct` allows `fields`.
+fn index_attr(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    on_struct: bool,
+    errors: &mut Errors,
+) -> syn::Result<IndexAttr> {
+    let mut out = IndexAttr {
+        span: path_span(&meta.path),
+        name: None,
+        fields: Vec::new(),
+        bits: None,
+        normalize: None,
+    };
+    if !meta.input.peek(syn::token::Paren) {
+        if meta.input.peek(syn::Token![=]) {
+            return Err(meta.error(INDEX_SYNTAX));
+        }
+        return Ok(out);
+    }
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("bits") {
+            let lit: LitInt = inner.value()?.parse()?;
+            match lit.base10_parse::<u16>() {
+                Ok(bits) if (1..=256).contains(&bits) => {
+                    if out.bits.is_some() {
+                        errors.spanned(lit.span(), "duplicate `bits`");
+                    }
+                    out.bits = Some((bits, lit.span()));
+                }
+                _ => errors.spanned(lit.span(), "an index keeps 1 to 256 bits"),
+            }
+            Ok(())
+        } else if inner.path.is_ident("normalize") {
+            let value = inner.value()?;
+            let normalize = if value.peek(LitStr) {
+                let lit: LitStr = value.parse()?;
+                match lit.value().as_str() {
+                    "none" | "lowercase" | "trim" => NormalizeAttr::Builtin(lit.value(), lit.span()),
+                    other => {
+                        errors.spanned(
+                            lit.span(),
+                            format!("unknown normaliser `{other}`: expected \"lowercase\", \"trim\", \"none\" or a path to a `fn(&str) -> String`"),
+                        );
+                        NormalizeAttr::Builtin("none".into(), lit.span())
+                    }
+                }
+            } else {
+                NormalizeAttr::Custom(value.call(Path::parse_mod_style)?)
+            };
+            if out.normalize.is_some() {
+                errors.spanned(inner.path.span(), "duplicate `normalize`");
+            }
+            out.normalize = Some(normalize);
+            Ok(())
+        } else if inner.path.is_ident("name") {
+            let lit: LitStr = inner.value()?.parse()?;
+            if out.name.is_some() {
+                errors.spanned(lit.span(), "duplicate `name`");
+            }
+            out.name = Some(lit);
+            Ok(())
+        } else if on_struct && inner.path.is_ident("fields") {
+            let value = inner.value()?;
+            let content;
+            syn::bracketed!(content in value);
+            let list =
+                syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(&content)?;
+            if !out.fields.is_empty() {
+                errors.spanned(inner.path.span(), "duplicate `fields`");
+            }
+            out.fields = list.into_iter().collect();
+            Ok(())
+        } else {
+            Err(inner.error(format!("unknown key: {INDEX_SYNTAX}")))
+        }
+    })?;
+    Ok(out)
 }
 
 fn attr_span(attr: &Attribute) -> Span {

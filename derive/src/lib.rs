@@ -34,9 +34,40 @@ use proc_macro::TokenStream;
 ///
 /// Every generated trait impl is marked `#[automatically_derived]`.
 ///
+/// # Blind indexes (equality search on sensitive fields)
+///
+/// ```text
+/// #[derive(Sensitive)]
+/// #[sensitive(index(name = "by_name_dob", fields = ["last_name", "dob"], normalize = "lowercase"))]
+/// struct Person {
+///     #[sensitive(index)] ssn: String,                        // ssn_eq(..)
+///     #[sensitive(index(bits = 20, normalize = "lowercase"))]  // email_eq(..)
+///     email: String,
+///     #[sensitive(index(normalize = digits_only))]            // a fn(&str) -> String
+///     phone: String,
+///     #[sensitive] last_name: String,
+///     #[sensitive] dob: String,                               // by_name_dob_eq(.., ..)
+/// }
+/// ```
+///
+/// - `index` on a sensitive field: an index named after the field's
+///   stored name, and a filter method `<field>_eq(value)`. Options:
+///   `bits = N` (1 to 256; default `strongroom::index::DEFAULT_BITS`, see
+///   the planner), `normalize = "lowercase" | "trim" | "none" |
+///   path::to::function`, `name = "..."` (the index's name).
+/// - `index(name = "...", fields = ["a", "b"])` on the struct: a compound
+///   index over sensitive fields (Rust names, in order) and a filter
+///   method `<name>_eq(a, b)`; same options.
+/// - A custom normaliser is known by its path as written (stored with the
+///   index): readers and later versions of the model must name it by the
+///   same path.
+/// - A sensitive field without `index` has no `_eq` method: filtering on it
+///   does not compile. `Client::repo` declares the model's indexes.
+///
 /// # Struct attributes
 ///
 /// - `record_type = "name"`: the record type records are stored under.
+/// - `index(name = "...", fields = [...], ...)`: a compound index (above).
 /// - `crate = "path::to::strongroom"`: the path the generated code names
 ///   strongroom by, for a crate that uses strongroom through a re-export
 ///   (like serde's `#[serde(crate = "...")]`). With

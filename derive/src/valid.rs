@@ -52,4 +52,25 @@ pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
             seen.insert(&field.stored, field);
         }
     }
+    let mut index_names = std::collections::HashSet::new();
+    for index in &model.indexes {
+        if let Some(problem) = name_problem(&index.name) {
+            errors.spanned(index.name_span, format!("the index name {problem}"));
+        }
+        if !index_names.insert(index.name.as_str()) {
+            errors.spanned(
+                index.name_span,
+                format!(
+                    "duplicate index name `{}`: give one `index(name = \"...\")`",
+                    index.name
+                ),
+            );
+        }
+        let mut covered = index.fields.clone();
+        covered.sort_unstable();
+        covered.dedup();
+        if covered.len() != index.fields.len() {
+            errors.spanned(index.name_span, "an index names each field once");
+        }
+    }
 }

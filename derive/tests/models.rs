@@ -96,7 +96,7 @@ fn generic_filter_needs_nothing_of_t() {
     let filter = <Labelled<Cell<u32>> as Sensitive>::Filter::default().label("x");
     assert_eq!(
         format!("{:?}", filter.clone()),
-        r#"LabelledFilter { pairs: [("label", "x")] }"#
+        r#"LabelledFilter { pairs: [("label", "x")], indexes: [] }"#
     );
     assert_eq!(
         <Labelled<Cell<u32>>>::RECORD_TYPE,

@@ -42,6 +42,7 @@ pub use plain_value::PlainValue;
 pub use repo::{Repo, Stored, TypedPage, TypedQuery};
 
 use crate::error::Result;
+use crate::index::{IndexQuery, IndexSpec, ModelField};
 use crate::model::{Fields, Plain, Record};
 
 /// A model whose sensitive fields are encrypted. Implemented by
@@ -51,7 +52,8 @@ pub trait Sensitive: Sized {
     /// The record type its records are stored under.
     const RECORD_TYPE: &'static str;
 
-    /// The generated filter: one method per plain field.
+    /// The generated filter: one method per plain field, and one
+    /// (`<field>_eq`, `<index>_eq`) per blind index.
     type Filter: Default;
 
     /// Splits a value into sensitive fields and plain meta.
@@ -62,4 +64,24 @@ pub trait Sensitive: Sized {
 
     /// The (name, value) equality pairs a filter holds.
     fn filter_pairs(filter: Self::Filter) -> Vec<(String, String)>;
+
+    /// The index conditions a filter holds (none by default).
+    fn filter_indexes(filter: &Self::Filter) -> Vec<IndexQuery> {
+        let _ = filter;
+        Vec::new()
+    }
+
+    /// The model's blind indexes (`#[sensitive(index)]`), which
+    /// [`Client::repo`](crate::Client::repo) declares for its record type;
+    /// none by default.
+    fn indexes() -> Vec<IndexSpec> {
+        Vec::new()
+    }
+
+    /// The model's fields by stored name, sealed or plain, for
+    /// [`Repo::leakage`]; none by default (the leakage report then lists
+    /// the fields seen in the store).
+    fn model_fields() -> Vec<ModelField> {
+        Vec::new()
+    }
 }

@@ -62,6 +62,9 @@ impl<T> DerefMut for Stored<T> {
 /// A typed repository: values of `T` through one client.
 pub struct Repo<'c, T> {
     client: &'c Client,
+    /// Why the model's index declaration was refused, if it was: every
+    /// write and query then returns it.
+    refused: Option<&'static str>,
     _model: PhantomData<fn() -> T>,
 }
 
@@ -75,16 +78,37 @@ impl<T> std::fmt::Debug for Repo<'_, T> {
 }
 
 impl Client {
-    /// The typed repository of model `T`.
+    /// The typed repository of model `T`. A model with blind indexes
+    /// (`#[sensitive(index)]`) declares them for its record type on this
+    /// client ([`Client::declare_indexes`], replacing an earlier
+    /// declaration of the type).
     pub fn repo<T: Sensitive>(&self) -> Repo<'_, T> {
+        let specs = T::indexes();
+        let refused = if specs.is_empty() {
+            None
+        } else {
+            match self.declare_indexes(T::RECORD_TYPE, specs) {
+                Ok(()) => None,
+                Err(Error::InvalidInput(why)) => Some(why),
+                Err(_) => Some("the model's indexes could not be declared"),
+            }
+        };
         Repo {
             client: self,
+            refused,
             _model: PhantomData,
         }
     }
 }
 
 impl<'c, T: Sensitive> Repo<'c, T> {
+    fn declared(&self) -> Result<()> {
+        match self.refused {
+            Some(why) => Err(Error::InvalidInput(why)),
+            None => Ok(()),
+        }
+    }
+
     fn new_record(value: &T) -> Result<NewRecord> {
         let (fields, plain) = value.to_parts()?;
         Ok(NewRecord::new(T::RECORD_TYPE, fields, plain))
@@ -92,6 +116,7 @@ impl<'c, T: Sensitive> Repo<'c, T> {
 
     /// Stores a new value (version 1).
     pub fn insert(&self, value: T) -> Result<Stored<T>> {
+        self.declared()?;
         let record = Self::new_record(&value)?;
         let meta = self
             .client
@@ -101,6 +126,7 @@ impl<'c, T: Sensitive> Repo<'c, T> {
 
     /// Stores many new values in one transaction: all or none.
     pub fn insert_many(&self, values: Vec<T>) -> Result<Vec<Stored<T>>> {
+        self.declared()?;
         let records = values
             .iter()
             .map(Self::new_record)
@@ -128,6 +154,7 @@ impl<'c, T: Sensitive> Repo<'c, T> {
     /// Writes a changed value back, if the record is still at the version
     /// it was read at ([`Error::Conflict`] otherwise; nothing is written).
     pub fn update(&self, stored: Stored<T>) -> Result<Stored<T>> {
+        self.declared()?;
         let (fields, plain) = stored.value.to_parts()?;
         let meta = self
             .client
@@ -148,10 +175,32 @@ impl<'c, T: Sensitive> Repo<'c, T> {
     pub fn query(&self) -> TypedQuery<'c, T> {
         TypedQuery {
             client: self.client,
+            refused: self.refused,
             query: Query::new().record_type(T::RECORD_TYPE),
             filter: Some(T::Filter::default()),
             _model: PhantomData,
         }
+    }
+
+    /// Indexes this client's records of the model under the current key
+    /// version with the model's indexes ([`Client::reindex`]): after
+    /// adding an index to a model, or after a rotation.
+    pub fn reindex(&self, batch_size: usize) -> Result<crate::index::ReindexOutcome> {
+        self.declared()?;
+        self.client.reindex(T::RECORD_TYPE, batch_size)
+    }
+
+    /// What the database learns of this model's records: each field
+    /// sealed, indexed or plain, its indexes, and the planner's view at
+    /// the current record count ([`Client::leakage_of_model`]; a model
+    /// that lists no fields falls back to [`Client::leakage`]).
+    pub fn leakage(&self) -> Result<crate::index::Leakage> {
+        let fields = T::model_fields();
+        if fields.is_empty() {
+            return self.client.leakage(T::RECORD_TYPE);
+        }
+        self.client
+            .leakage_of_model(T::RECORD_TYPE, fields, &T::indexes())
     }
 }
 
@@ -160,13 +209,18 @@ impl<'c, T: Sensitive> Repo<'c, T> {
 /// filter has no method for it.
 pub struct TypedQuery<'c, T: Sensitive> {
     client: &'c Client,
+    refused: Option<&'static str>,
     query: Query,
     filter: Option<T::Filter>,
     _model: PhantomData<fn() -> T>,
 }
 
 impl<'c, T: Sensitive> TypedQuery<'c, T> {
-    /// Adds equality filters on plain fields: `.filter(|p| p.clinic("north"))`.
+    /// Adds equality filters on plain fields, `.filter(|p| p.clinic("north"))`,
+    /// or on an indexed sensitive field, `.filter(|p| p.ssn_eq("123"))`. A
+    /// query uses at most one index condition (a second is
+    /// [`Error::InvalidInput`] when it runs); plain filters combine freely
+    /// with it.
     pub fn filter(mut self, build: impl FnOnce(T::Filter) -> T::Filter) -> Self {
         let current = self.filter.take().unwrap_or_default();
         self.filter = Some(build(current));
@@ -215,8 +269,21 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
 
     /// Runs the query: one page of values, verified and decrypted.
     pub fn fetch(self) -> Result<TypedPage<T>> {
+        if let Some(why) = self.refused {
+            return Err(Error::InvalidInput(why));
+        }
         let mut query = self.query;
-        for (name, value) in self.filter.map(T::filter_pairs).unwrap_or_default() {
+        let filter = self.filter.unwrap_or_default();
+        let mut conditions = T::filter_indexes(&filter).into_iter();
+        if let Some(condition) = conditions.next() {
+            query = query.index_eq(condition);
+        }
+        if conditions.next().is_some() {
+            return Err(Error::InvalidInput(
+                "a query uses at most one index condition",
+            ));
+        }
+        for (name, value) in T::filter_pairs(filter) {
             query = query.plain_eq(name, value);
         }
         let page = self.client.query(&query)?;
@@ -233,6 +300,7 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
         Ok(TypedPage {
             records,
             skipped: page.skipped,
+            discarded: page.discarded,
             next: page.next,
         })
     }
@@ -246,6 +314,9 @@ pub struct TypedPage<T> {
     pub records: Vec<Stored<T>>,
     /// Matches that could not be returned, and why.
     pub skipped: Vec<Skipped>,
+    /// Candidates of an index condition whose values did not match (see
+    /// [`crate::Page::discarded`]).
+    pub discarded: usize,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Cursor>,
 }
