@@ -295,6 +295,44 @@ fn a_failed_operation_records_its_error_and_still_no_value() {
 }
 
 #[test]
+fn the_planner_warns_once_on_the_first_indexed_write_and_logs_no_value() {
+    each_backend(
+        "the_planner_warns_once_on_the_first_indexed_write_and_logs_no_value",
+        |db| {
+            let alice = client(db, "alice");
+            // The whole hash kept over one record: equality leaks exactly.
+            alice
+                .declare_indexes(
+                    "note",
+                    [strongroom::index::IndexSpec::on_field("note").bits(256)],
+                )
+                .unwrap();
+            let (outcome, logged) =
+                capture(|| alice.put("note", &note(&format!("{SECRET}-1")), &Plain::new()));
+            outcome.unwrap();
+            let warnings: Vec<&Captured> = logged
+                .events
+                .iter()
+                .filter(|e| e.name.contains("equality leaks exactly"))
+                .collect();
+            assert_eq!(warnings.len(), 1, "{:?}", logged.events);
+            assert_eq!(warnings[0].field("index"), Some("note"));
+            assert_eq!(warnings[0].field("bits"), Some("256"));
+            logged.assert_absent(SECRET);
+            // Once per process and type: the next write counts nothing.
+            let (outcome, logged) =
+                capture(|| alice.put("note", &note(&format!("{SECRET}-2")), &Plain::new()));
+            outcome.unwrap();
+            assert!(
+                !logged.events.iter().any(|e| e.name.contains("leaks")),
+                "{:?}",
+                logged.events
+            );
+        },
+    );
+}
+
+#[test]
 fn sharing_revoking_and_rotating_have_spans_too() {
     each_backend("sharing_revoking_and_rotating_have_spans_too", |db| {
         let (alice, bob) = (client(db, "alice"), client(db, "bob"));

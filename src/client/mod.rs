@@ -98,6 +98,9 @@ pub struct Client {
     declared: std::sync::RwLock<
         std::collections::HashMap<String, std::sync::Arc<Vec<crate::index::IndexSpec>>>,
     >,
+    /// Record types whose indexes the planner has checked on a write in
+    /// this process (once each: it counts the type's records).
+    planned: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -144,6 +147,7 @@ impl Client {
             tally: observe::Tally::default(),
             database: Mutex::new(None),
             declared: std::sync::RwLock::default(),
+            planned: Mutex::default(),
         };
         client.observe(observe::op_span!(client, "open"), |_| client.register())?;
         Ok(client)

@@ -236,7 +236,42 @@ impl Client {
             })
             .collect::<Result<_>>()?;
         indexes::register(conn, &rows)?;
+        self.plan_once(conn, record_type, &specs)?;
         Ok(Some(prepared))
+    }
+
+    /// On the first indexed write of `record_type` in this process, asks
+    /// the planner about each index at the type's record count and logs
+    /// its warnings at WARN (as [`Client::leakage`] does).
+    fn plan_once(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        specs: &[IndexSpec],
+    ) -> Result<()> {
+        let first = self
+            .planned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(record_type.to_owned());
+        if !first {
+            return Ok(());
+        }
+        let records = records::count_of_type(conn, record_type)?;
+        for spec in specs {
+            let plan = crate::index::plan(records, spec.bits_kept());
+            if let Some(warning) = plan.warning {
+                tracing::warn!(
+                    record_type,
+                    index = spec.name(),
+                    bits = plan.bits,
+                    records,
+                    expected_per_value = plan.expected_per_value,
+                    "{warning}"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The values to look up for `condition`: the searched values' index
