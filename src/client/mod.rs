@@ -39,6 +39,7 @@ mod query;
 mod read;
 mod recovery;
 mod reindex;
+mod resign;
 mod rewrap;
 mod rotation;
 mod search;

@@ -6,16 +6,14 @@
 use tracing::field::Empty;
 
 use super::observe::op_span;
-use super::verify::{Checks, Claim};
-use super::write::RECORDS_PER_BATCH;
+use super::resign;
 use super::{search::lookup_rows, validate, Client};
 use crate::error::{Error, Result};
-use crate::ids::BatchId;
 use crate::index::ReindexOutcome;
-use crate::record::{sign_batch, RecordProof, SealedRecord};
+use crate::record::{RecordProof, SealedRecord};
 use crate::store::indexes;
 use crate::store::records::{self, Behind};
-use crate::store::rows::{now_micros, BatchRow, KeysetId, RecordRow, StoredRecord};
+use crate::store::rows::{KeysetId, StoredRecord};
 use crate::store::{batches, AnyConnection};
 
 /// One re-index transaction's work.
@@ -138,85 +136,37 @@ impl Client {
                 last: None,
             });
         };
-        let mut done = ReindexOutcome::default();
-        let mut parsed: Vec<(RecordRow, SealedRecord)> = Vec::with_capacity(rows.len());
-        for stored in rows {
-            match stored.parse().ok().and_then(|row| {
-                let sealed = row.to_sealed().ok()?;
-                Some((row, sealed))
-            }) {
-                Some(pair) => parsed.push(pair),
-                None => {
-                    tracing::warn!("not re-indexing a malformed record row");
-                    done.invalid += 1;
-                }
-            }
-        }
-        let mut checks = Checks::default();
-        checks.load(
-            self,
-            conn,
-            &parsed
-                .iter()
-                .map(|(_, s)| Claim::from(s))
-                .collect::<Vec<_>>(),
-        )?;
-        let mut batch_id = BatchId::random();
-        let mut in_batch = 0u32;
-        let mut moved: Vec<(&RecordRow, SealedRecord)> = Vec::with_capacity(parsed.len());
-        for (row, sealed) in &parsed {
-            if in_batch as usize == RECORDS_PER_BATCH {
-                batch_id = BatchId::random();
-                in_batch = 0;
-            }
-            let verified = sealed.writer_id == self.id()
-                && match checks.check_for(self, conn, Claim::from(sealed))? {
-                    Ok(check) => self.run_check(sealed, &check).is_ok(),
-                    Err(_) => false,
-                };
-            let opened = if verified {
-                self.access_key(
+        let (parsed, malformed) = resign::parse_rows(rows, "reindex");
+        let (moved, left) =
+            self.change_verified(conn, &parsed, "reindex", |conn, sealed, batch_id, index| {
+                let Ok(key) = self.access_key(
                     conn,
                     sealed.writer_id,
                     &sealed.record_type,
                     sealed.key_version,
-                )
-                .ok()
-                .and_then(|k| crate::record::open_verified(sealed, &k).ok())
-            } else {
-                None
-            };
-            let Some(values) = opened else {
-                tracing::warn!(record_id = %sealed.record_id, "not re-indexing a record that fails verification");
-                done.invalid += 1;
-                continue;
-            };
-            let record = SealedRecord {
-                indexes: Some(prepared.entries(&values)?),
-                proof: RecordProof::Batch {
-                    batch_id,
-                    index: in_batch,
-                },
-                ..sealed.clone()
-            };
-            moved.push((row, record));
-            in_batch += 1;
-        }
+                ) else {
+                    return Ok(None);
+                };
+                let Ok(values) = crate::record::open_verified(sealed, &key) else {
+                    return Ok(None);
+                };
+                Ok(Some(SealedRecord {
+                    indexes: Some(prepared.entries(&values)?),
+                    proof: RecordProof::Batch { batch_id, index },
+                    ..sealed.clone()
+                }))
+            })?;
+        let mut done = ReindexOutcome {
+            invalid: malformed + left,
+            ..ReindexOutcome::default()
+        };
         if moved.is_empty() {
             return Ok(Step {
                 done,
                 last: Some(last),
             });
         }
-        let now = now_micros();
-        let mut old_batches = std::collections::BTreeSet::new();
-        for group in moved.chunk_by(|(_, a), (_, b)| a.proof_batch() == b.proof_batch()) {
-            let records: Vec<SealedRecord> = group.iter().map(|(_, r)| r.clone()).collect();
-            let batch_id = records[0].proof_batch();
-            let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
-            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
-            old_batches.insert(batch_id);
-        }
+        let mut old_batches = self.sign_new_batches(conn, &moved)?;
         for (row, record) in &moved {
             let RecordProof::Batch { batch_id, index } = record.proof;
             let Some(entries) = record.indexes.as_ref() else {

@@ -9,18 +9,17 @@ use tracing::field::Empty;
 
 use super::access::current_version;
 use super::observe::op_span;
-use super::verify::{Checks, Claim};
-use super::write::RECORDS_PER_BATCH;
+use super::resign;
 use super::{validate, Client};
 use crate::crypto::envelope::{self, FieldContext};
 use crate::crypto::file_stream;
 use crate::crypto::keys::AccessKey;
 use crate::error::{Error, Result};
 use crate::ids::BatchId;
-use crate::record::{sign_batch, RecordProof, SealedRecord};
+use crate::record::{RecordProof, SealedRecord};
 use crate::store::batches;
 use crate::store::records;
-use crate::store::rows::{now_micros, BatchRow, KeysetId, RecordRow, StoredRecord};
+use crate::store::rows::{KeysetId, StoredRecord};
 use crate::store::tx::read_transaction;
 use crate::store::AnyConnection;
 
@@ -251,81 +250,22 @@ impl Client {
         current: u32,
         new_key: &AccessKey,
     ) -> Result<RewrapOutcome> {
-        let mut done = RewrapOutcome::default();
-        let mut parsed: Vec<(RecordRow, SealedRecord)> = Vec::with_capacity(rows.len());
-        for stored in rows {
-            let row = match stored.parse() {
-                Ok(row) => row,
-                Err(bad) => {
-                    tracing::warn!(record_id = ?bad.record_id, "not re-wrapping a malformed record row");
-                    done.invalid += 1;
-                    continue;
-                }
-            };
-            match row.to_sealed() {
-                Ok(sealed) => parsed.push((row, sealed)),
-                Err(_) => {
-                    tracing::warn!(record_id = ?row.id(), "not re-wrapping a malformed record row");
-                    done.invalid += 1;
-                }
-            }
-        }
-        let mut checks = Checks::default();
-        checks.load(
-            self,
-            conn,
-            &parsed
-                .iter()
-                .map(|(_, s)| Claim::from(s))
-                .collect::<Vec<_>>(),
-        )?;
-        // Signed RECORDS_PER_BATCH at a time, like a write, so a later read
-        // of one record never loads a larger batch than a write makes.
-        let mut batch_id = BatchId::random();
-        let mut in_batch = 0u32;
-        let mut moved: Vec<(&RecordRow, SealedRecord)> = Vec::with_capacity(parsed.len());
-        for (row, sealed) in &parsed {
-            if in_batch as usize == RECORDS_PER_BATCH {
-                batch_id = BatchId::random();
-                in_batch = 0;
-            }
-            let index = in_batch;
-            let checked = sealed.writer_id == self.id()
-                && match checks.check_for(self, conn, Claim::from(sealed))? {
-                    Ok(check) => self.run_check(sealed, &check).is_ok(),
-                    Err(_) => false,
-                };
-            let rewrapped = if checked {
-                self.rewrap_record(conn, sealed, current, new_key, batch_id, index)
-            } else {
-                None
-            };
-            match rewrapped {
-                Some(record) => {
-                    moved.push((row, record));
-                    in_batch += 1;
-                }
-                None => {
-                    tracing::warn!(record_id = %sealed.record_id, "not re-wrapping a record that fails verification");
-                    done.invalid += 1;
-                }
-            }
-        }
+        let (parsed, malformed) = resign::parse_rows(rows, "rewrap");
+        let (moved, left) =
+            self.change_verified(conn, &parsed, "rewrap", |conn, sealed, batch_id, index| {
+                Ok(self.rewrap_record(conn, sealed, current, new_key, batch_id, index))
+            })?;
+        let mut done = RewrapOutcome {
+            invalid: malformed + left,
+            ..RewrapOutcome::default()
+        };
         if moved.is_empty() {
             return Ok(done);
         }
-        let now = now_micros();
         // The batches to remove if no record names them at the end: the
         // old ones the records left, and a new one whose records were all
         // changed meanwhile (or hold values the update does not match).
-        let mut old_batches = std::collections::BTreeSet::new();
-        for group in moved.chunk_by(|(_, a), (_, b)| a.proof_batch() == b.proof_batch()) {
-            let records: Vec<SealedRecord> = group.iter().map(|(_, r)| r.clone()).collect();
-            let batch_id = records[0].proof_batch();
-            let batch = sign_batch(self.identity.signer(), batch_id, &records)?;
-            batches::insert(conn, &BatchRow::from_signed(&batch, now))?;
-            old_batches.insert(batch_id);
-        }
+        let mut old_batches = self.sign_new_batches(conn, &moved)?;
         for (row, record) in moved {
             let sealed_fields = crate::record::encode_fields(&record.fields)?;
             let RecordProof::Batch { batch_id, index } = record.proof;
