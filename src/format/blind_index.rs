@@ -13,6 +13,7 @@
 //! Integers are big-endian. Nothing may follow the last entry.
 
 use crate::error::{Error, Result};
+use crate::format::reader::Reader;
 
 const VERSION: u8 = 1;
 
@@ -79,44 +80,29 @@ impl BlindIndexes {
     /// Decodes [`BlindIndexes::encode`]'s output; anything else is
     /// [`Error::Decryption`].
     pub fn decode(bytes: &[u8]) -> Result<BlindIndexes> {
-        let mut rest = bytes;
-        let mut take = |n: usize| -> Result<&[u8]> {
-            if rest.len() < n {
-                return Err(Error::Decryption);
-            }
-            let (head, tail) = rest.split_at(n);
-            rest = tail;
-            Ok(head)
-        };
-        if take(1)? != [VERSION] {
+        let mut r = Reader::new(bytes);
+        if r.u8()? != VERSION {
             return Err(Error::Decryption);
         }
-        let version = take(4)?;
-        let index_version = u32::from_be_bytes([version[0], version[1], version[2], version[3]]);
-        let count = take(2)?;
-        let count = usize::from(u16::from_be_bytes([count[0], count[1]]));
+        let index_version = r.u32()?;
+        let count = usize::from(r.u16()?);
         let mut entries: Vec<IndexEntry> = Vec::with_capacity(count.min(64));
         for _ in 0..count {
-            let len = take(2)?;
-            let name = take(usize::from(u16::from_be_bytes([len[0], len[1]])))?;
-            let name = std::str::from_utf8(name)
-                .map_err(|_| Error::Decryption)?
-                .to_owned();
-            let len = take(2)?;
-            let spec = take(usize::from(u16::from_be_bytes([len[0], len[1]])))?.to_vec();
-            let len = usize::from(take(1)?[0]);
+            let len = usize::from(r.u16()?);
+            let name = r.str(len)?.to_owned();
+            let len = usize::from(r.u16()?);
+            let spec = r.bytes(len)?.to_vec();
+            let len = usize::from(r.u8()?);
             if len == 0 || len > 32 {
                 return Err(Error::Decryption);
             }
-            let value = take(len)?.to_vec();
+            let value = r.bytes(len)?.to_vec();
             if entries.last().is_some_and(|e| e.name >= name) {
                 return Err(Error::Decryption);
             }
             entries.push(IndexEntry { name, spec, value });
         }
-        if !rest.is_empty() {
-            return Err(Error::Decryption);
-        }
+        r.finish()?;
         Ok(BlindIndexes {
             index_version,
             entries,

@@ -14,6 +14,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::format::reader::Reader;
 
 /// The head format version this build writes and reads.
 pub(crate) const HEAD_VERSION: u8 = 1;
@@ -88,25 +89,19 @@ impl FileHead {
         if bytes.len() != HEAD_LEN || bytes[0] != HEAD_VERSION {
             return Err(Error::Decryption);
         }
-        let mut at = 1;
-        let mut take = |n: usize| {
-            let part = &bytes[at..at + n];
-            at += n;
-            part
-        };
-        let length = u64::from_be_bytes(take(8).try_into().map_err(|_| Error::Decryption)?);
-        let chunk_size = u32::from_be_bytes(take(4).try_into().map_err(|_| Error::Decryption)?);
-        let chunk_count = u64::from_be_bytes(take(8).try_into().map_err(|_| Error::Decryption)?);
+        let mut r = Reader::new(&bytes[1..]);
+        let length = r.u64()?;
+        let chunk_size = r.u32()?;
+        let chunk_count = r.u64()?;
         let head = FileHead {
             length,
             chunk_size,
             chunk_count,
-            chunks_digest: take(32).try_into().map_err(|_| Error::Decryption)?,
-            stream_nonce: take(24).try_into().map_err(|_| Error::Decryption)?,
-            sealed_dk: take(SEALED_DK_LEN)
-                .try_into()
-                .map_err(|_| Error::Decryption)?,
+            chunks_digest: r.array()?,
+            stream_nonce: r.array()?,
+            sealed_dk: r.array()?,
         };
+        r.finish()?;
         if chunk_size == 0
             || chunk_size > MAX_CHUNK_SIZE
             || Some(chunk_count) != chunk_count_for(length, chunk_size)

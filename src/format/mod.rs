@@ -7,4 +7,5 @@ pub(crate) mod b64;
 pub(crate) mod blind_index;
 pub(crate) mod canonical;
 pub(crate) mod file_head;
+pub(crate) mod reader;
 pub(crate) mod sealed_fields;

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use crate::crypto::envelope::Envelope;
 use crate::error::{Error, Result};
+use crate::format::reader::Reader;
 
 /// The encoding version this build writes and reads.
 pub(crate) const VERSION: u8 = 1;
@@ -52,48 +53,27 @@ pub(crate) fn encode(fields: &BTreeMap<String, Envelope>) -> Result<Vec<u8>> {
 /// Decodes a column written by [`encode`]; anything else is
 /// [`Error::Decryption`].
 pub(crate) fn decode(bytes: &[u8]) -> Result<BTreeMap<String, Envelope>> {
-    let (&version, mut rest) = bytes.split_first().ok_or(Error::Decryption)?;
-    if version != VERSION {
+    let mut r = Reader::new(bytes);
+    if r.u8()? != VERSION {
         return Err(Error::Decryption);
     }
     let mut fields = BTreeMap::new();
     let mut last: Option<&str> = None;
-    while !rest.is_empty() {
-        let (name_len, after) = take::<2>(rest)?;
-        let name_len = usize::from(u16::from_be_bytes(name_len));
+    while !r.is_empty() {
+        let name_len = usize::from(r.u16()?);
         if name_len == 0 {
             return Err(Error::Decryption);
         }
-        let (name, after) = split(after, name_len)?;
-        let name = std::str::from_utf8(name).map_err(|_| Error::Decryption)?;
+        let name = r.str(name_len)?;
         if last.is_some_and(|previous| previous.as_bytes() >= name.as_bytes()) {
             return Err(Error::Decryption);
         }
-        let (envelope_len, after) = take::<4>(after)?;
-        let envelope_len =
-            usize::try_from(u32::from_be_bytes(envelope_len)).map_err(|_| Error::Decryption)?;
-        let (envelope, after) = split(after, envelope_len)?;
+        let envelope_len = usize::try_from(r.u32()?).map_err(|_| Error::Decryption)?;
+        let envelope = r.bytes(envelope_len)?;
         fields.insert(name.to_owned(), Envelope::from_bytes(envelope.to_vec())?);
         last = Some(name);
-        rest = after;
     }
     Ok(fields)
-}
-
-/// The first `N` bytes as an array, and the rest.
-fn take<const N: usize>(bytes: &[u8]) -> Result<([u8; N], &[u8])> {
-    let (head, rest) = split(bytes, N)?;
-    let mut array = [0u8; N];
-    array.copy_from_slice(head);
-    Ok((array, rest))
-}
-
-/// The first `len` bytes and the rest; too short is [`Error::Decryption`].
-fn split(bytes: &[u8], len: usize) -> Result<(&[u8], &[u8])> {
-    if bytes.len() < len {
-        return Err(Error::Decryption);
-    }
-    Ok(bytes.split_at(len))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::format::reader::Reader;
 use crate::index::planner;
 
 /// The most bits an index keeps (the whole 256-bit keyed hash).
@@ -254,33 +255,20 @@ impl IndexSpec {
 
 /// The parts of a stored description: normaliser name, fields, bits.
 pub(crate) fn parse_spec(bytes: &[u8]) -> Result<(String, Vec<String>, u16)> {
-    let mut rest = bytes;
-    let mut take = |n: usize| -> Result<&[u8]> {
-        if rest.len() < n {
-            return Err(Error::Decryption);
-        }
-        let (head, tail) = rest.split_at(n);
-        rest = tail;
-        Ok(head)
-    };
-    if take(1)? != [SPEC_VERSION] {
+    let mut r = Reader::new(bytes);
+    if r.u8()? != SPEC_VERSION {
         return Err(Error::Decryption);
     }
-    let bits = u16::from_be_bytes([take(1)?[0], take(1)?[0]]);
-    let norm_len = usize::from(take(1)?[0]);
-    let norm = std::str::from_utf8(take(norm_len)?)
-        .map_err(|_| Error::Decryption)?
-        .to_owned();
-    let count = usize::from(take(1)?[0]);
+    let bits = r.u16()?;
+    let norm_len = usize::from(r.u8()?);
+    let norm = r.str(norm_len)?.to_owned();
+    let count = usize::from(r.u8()?);
     let mut fields = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = usize::from(take(1)?[0]);
-        let field = std::str::from_utf8(take(len)?).map_err(|_| Error::Decryption)?;
-        fields.push(field.to_owned());
+        let len = usize::from(r.u8()?);
+        fields.push(r.str(len)?.to_owned());
     }
-    if !rest.is_empty() {
-        return Err(Error::Decryption);
-    }
+    r.finish()?;
     Ok((norm, fields, bits))
 }
 
