@@ -27,13 +27,49 @@ pub(crate) fn inputs<V: AsRef<[u8]>>(
                 }
                 other => other,
             };
-            let encoded = Zeroizing::new(serde_json::to_vec(&value).ok()?);
+            let mut encoded = Zeroizing::new(Vec::with_capacity(64));
+            canonical_json(&value, &mut encoded).ok()?;
             if let serde_json::Value::String(mut s) = value {
                 zeroize::Zeroize::zeroize(&mut s);
             }
             Some(encoded)
         })
         .collect()
+}
+
+/// Writes `value` as compact JSON with every object's keys in byte order,
+/// whatever order the object holds them in: a `serde_json::Map` keeps
+/// insertion order when any crate in the build enables serde_json's
+/// `preserve_order` feature, and must not change an index value.
+fn canonical_json(value: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.push(b':');
+                canonical_json(item, out)?;
+            }
+            out.push(b'}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical_json(item, out)?;
+            }
+            out.push(b']');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar)?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -50,6 +86,15 @@ mod tests {
         let got = inputs(&spec, &values).unwrap();
         assert_eq!(&got[0][..], br#""ada""#);
         assert_eq!(&got[1][..], br#"{"x":2,"y":1}"#);
+        // Nested objects too, and arrays keep their order.
+        values.insert(
+            "b".to_owned(),
+            br#"{"z":[3,{"q":1,"p":[2,1]}],"a":"x"}"#.to_vec(),
+        );
+        assert_eq!(
+            &inputs(&spec, &values).unwrap()[1][..],
+            br#"{"a":"x","z":[3,{"p":[2,1],"q":1}]}"#
+        );
         values.remove("b");
         assert!(inputs(&spec, &values).is_none());
     }
