@@ -1,14 +1,17 @@
 //! Blind indexes (issue 17), on SQLite and PostgreSQL: exact match, no
-//! match, normalisers, compound indexes, truncation false positives
-//! filtered out, shared and revoked readers, reindex after a rotation, no
-//! plaintext in the index tables, and tampered lookup rows.
+//! match, normalisers (built-in and custom), compound indexes, truncation
+//! false positives filtered out, shared and revoked readers, reindex after
+//! a rotation and after a failure part-way, no plaintext in the index
+//! tables, and tampered lookup rows.
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use common::notes::client;
-use common::{each_backend, TestDb};
+use common::{each_backend, unhex, TestDb};
 use strongroom::index::{IndexQuery, IndexSpec, Normalize};
-use strongroom::{Client, Fields, Plain, Query};
+use strongroom::{Backend, Client, Error, Fields, NewRecord, Plain, Query};
 
 const TYPE: &str = "patient";
 
@@ -205,6 +208,503 @@ fn index_tables_hold_no_plaintext_and_tampered_rows_return_no_wrong_record() {
             let page = find(&alice, email("marker-ada@example.org"), false);
             assert_eq!(emails(&page), ["MARKER-ada@example.org"]);
             assert_eq!(page.discarded, 1);
+        },
+    );
+}
+
+/// One record's blind index state as the database holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IndexState {
+    /// `records.index_version` (`None`: NULL).
+    column_version: Option<u32>,
+    /// The index version inside the signed `records.blind_indexes`.
+    signed_version: u32,
+    /// The signed entries: (index name, value as hex).
+    signed: BTreeSet<(String, String)>,
+    /// The record's rows in `blind_index_values`: (index name, value as hex).
+    lookup: BTreeSet<(String, String)>,
+}
+
+impl IndexState {
+    /// The record's row and its lookup rows agree: the column repeats the
+    /// signed version, and the lookup rows are exactly the signed entries.
+    fn assert_consistent(&self, id: &str) {
+        assert_eq!(
+            self.column_version,
+            Some(self.signed_version),
+            "record {id}: index_version column and signed entries disagree"
+        );
+        assert_eq!(
+            self.lookup, self.signed,
+            "record {id}: lookup rows are not the record's signed entries"
+        );
+    }
+
+    fn value(&self, index: &str) -> String {
+        self.lookup
+            .iter()
+            .find(|(name, _)| name == index)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no lookup row of index {index}"))
+    }
+}
+
+/// Parses `records.blind_indexes` (FORMAT.md, "Blind indexes"): its index
+/// version and its (name, value hex) entries.
+fn parse_blind_indexes(bytes: &[u8]) -> (u32, BTreeSet<(String, String)>) {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> &'a [u8] {
+        let (head, rest) = bytes.split_at(n);
+        *bytes = rest;
+        head
+    }
+    let mut b = bytes;
+    assert_eq!(take(&mut b, 1), [1], "blind_indexes format version");
+    let version = u32::from_be_bytes(take(&mut b, 4).try_into().unwrap());
+    let count = u16::from_be_bytes(take(&mut b, 2).try_into().unwrap());
+    let mut entries = BTreeSet::new();
+    for _ in 0..count {
+        let len = usize::from(u16::from_be_bytes(take(&mut b, 2).try_into().unwrap()));
+        let name = String::from_utf8(take(&mut b, len).to_vec()).unwrap();
+        let len = usize::from(u16::from_be_bytes(take(&mut b, 2).try_into().unwrap()));
+        take(&mut b, len); // the description
+        let len = usize::from(take(&mut b, 1)[0]);
+        entries.insert((name, hex::encode(take(&mut b, len))));
+    }
+    assert!(b.is_empty(), "nothing follows the last entry");
+    (version, entries)
+}
+
+/// Every record of `TYPE` with its index state, by record id.
+fn index_states(db: &TestDb) -> BTreeMap<String, IndexState> {
+    let mut out = BTreeMap::new();
+    for line in db.texts(&format!(
+        "SELECT {} || '|' || COALESCE(CAST(index_version AS TEXT), '-') || '|' || COALESCE({}, '') AS t \
+         FROM records WHERE record_type = '{TYPE}'",
+        db.id_text("record_id"),
+        db.hex("blind_indexes")
+    )) {
+        let parts: Vec<&str> = line.split('|').collect();
+        let [id, column, blob] = parts[..] else {
+            panic!("unexpected row {line}")
+        };
+        let (signed_version, signed) = parse_blind_indexes(&unhex(blob));
+        out.insert(
+            id.to_owned(),
+            IndexState {
+                column_version: column.parse().ok(),
+                signed_version,
+                signed,
+                lookup: BTreeSet::new(),
+            },
+        );
+    }
+    for line in db.texts(&format!(
+        "SELECT {} || '|' || index_name || '|' || {} AS t FROM blind_index_values WHERE record_type = '{TYPE}'",
+        db.id_text("record_id"),
+        db.hex("value")
+    )) {
+        let parts: Vec<&str> = line.split('|').collect();
+        let [id, name, value] = parts[..] else {
+            panic!("unexpected row {line}")
+        };
+        out.get_mut(id)
+            .unwrap_or_else(|| panic!("a lookup row of no record: {line}"))
+            .lookup
+            .insert((name.to_owned(), value.to_owned()));
+    }
+    out
+}
+
+/// The live index versions of `TYPE`, as (index name, version) pairs.
+fn live_versions(db: &TestDb) -> BTreeSet<(String, String)> {
+    db.texts(&format!(
+        "SELECT index_name || '|' || CAST(index_version AS TEXT) AS t FROM blind_index_versions WHERE record_type = '{TYPE}'"
+    ))
+    .into_iter()
+    .map(|line| {
+        let (name, version) = line.split_once('|').unwrap();
+        (name.to_owned(), version.to_owned())
+    })
+    .collect()
+}
+
+fn live(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The database aborts every update that moves a record to index version
+/// 2 once `limit` records are at that version ("injected reindex
+/// failure"): the batch it happens in rolls back, earlier ones stay.
+fn fail_reindex_after(db: &TestDb, limit: usize) {
+    match db.backend {
+        Backend::Sqlite => db.sql(&format!(
+            "CREATE TRIGGER fail_reindex BEFORE UPDATE ON records \
+             WHEN NEW.index_version = 2 AND OLD.index_version IS NOT 2 \
+             AND (SELECT COUNT(*) FROM records WHERE index_version = 2) >= {limit} \
+             BEGIN SELECT RAISE(ABORT, 'injected reindex failure'); END"
+        )),
+        _ => {
+            // Each test has a database of its own: the function and the
+            // trigger live in its `public` schema, beside `records`.
+            db.sql(&format!(
+                "CREATE FUNCTION fail_reindex() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.index_version = 2 AND OLD.index_version IS DISTINCT FROM 2 \
+                 AND (SELECT COUNT(*) FROM records WHERE index_version = 2) >= {limit} THEN \
+                 RAISE EXCEPTION 'injected reindex failure'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            ));
+            db.sql("CREATE TRIGGER fail_reindex BEFORE UPDATE ON records FOR EACH ROW EXECUTE FUNCTION fail_reindex()");
+        }
+    }
+}
+
+fn stop_failing_reindex(db: &TestDb) {
+    db.sql(match db.backend {
+        Backend::Sqlite => "DROP TRIGGER fail_reindex",
+        _ => "DROP TRIGGER fail_reindex ON records",
+    });
+}
+
+#[test]
+fn reindex_resumes_after_a_failure_part_way_without_half_written_batches() {
+    each_backend(
+        "reindex_resumes_after_a_failure_part_way_without_half_written_batches",
+        |db| {
+            const TOTAL: usize = 50;
+            // Batches of ten; the database fails the 26th move: two
+            // batches commit, the third fails half-way through (after five
+            // records' rows and lookup rows were rewritten) and rolls back.
+            const COMMITTED: usize = 20;
+            const FAIL_AT: usize = 25;
+            let alice = client(db, "alice");
+            // 64 bits: a record's value under version 2 never equals its
+            // value under version 1 by chance.
+            alice
+                .declare_indexes(
+                    TYPE,
+                    [
+                        IndexSpec::on_field("email")
+                            .normalize(Normalize::Lowercase)
+                            .bits(64),
+                        IndexSpec::new("by_name_dob", ["last_name", "dob"]).bits(64),
+                    ],
+                )
+                .unwrap();
+            let batch: Vec<NewRecord> = (0..TOTAL)
+                .map(|n| {
+                    let fields = Fields::new()
+                        .with("email", &format!("p{n}@example.org"))
+                        .unwrap()
+                        .with("last_name", &format!("Last{n}"))
+                        .unwrap()
+                        .with("dob", "2000-01-01")
+                        .unwrap();
+                    NewRecord::new(TYPE, fields, Plain::new())
+                })
+                .collect();
+            let email_of: BTreeMap<String, String> = alice
+                .put_many(&batch)
+                .unwrap()
+                .into_iter()
+                .enumerate()
+                .map(|(n, meta)| (meta.id.to_string(), format!("p{n}@example.org")))
+                .collect();
+            let before = index_states(db);
+            assert_eq!(before.len(), TOTAL);
+            for (id, state) in &before {
+                state.assert_consistent(id);
+                assert_eq!(state.column_version, Some(1));
+                assert_eq!(state.lookup.len(), 2);
+            }
+
+            alice.rotate(TYPE).unwrap();
+            fail_reindex_after(db, FAIL_AT);
+            let mut progress = Vec::new();
+            let err = alice
+                .reindex_with_progress(TYPE, 10, |p| progress.push((p.batches, p.reindexed)))
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::Database(_)) && err.to_string().contains("injected"),
+                "the injected failure is returned: {err}"
+            );
+            assert_eq!(progress, [(1, 10), (2, 20)], "two batches committed");
+
+            // The committed batches stayed; the failed one left nothing,
+            // not even the five records it had rewritten.
+            let during = index_states(db);
+            assert_eq!(during.len(), TOTAL);
+            let moved: BTreeSet<&String> = during
+                .iter()
+                .filter(|(_, s)| s.column_version == Some(2))
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(moved.len(), COMMITTED);
+            assert!(!moved.is_empty() && moved.len() < TOTAL);
+            for (id, state) in &during {
+                state.assert_consistent(id);
+                let old = &before[id];
+                match state.column_version {
+                    // Untouched: the record's row and lookup rows as written.
+                    Some(1) => assert_eq!(state, old, "record {id} at version 1 changed"),
+                    // Moved whole: no lookup row keeps a version-1 value.
+                    Some(2) => {
+                        assert_eq!(state.lookup.len(), 2);
+                        for index in ["email", "by_name_dob"] {
+                            assert_ne!(
+                                state.value(index),
+                                old.value(index),
+                                "record {id} at version 2 kept its version-1 {index} value"
+                            );
+                        }
+                    }
+                    other => panic!("record {id} at index version {other:?}"),
+                }
+            }
+            assert_eq!(
+                live_versions(db),
+                live(&[
+                    ("by_name_dob", "1"),
+                    ("by_name_dob", "2"),
+                    ("email", "1"),
+                    ("email", "2")
+                ]),
+                "nothing is retired while records are behind"
+            );
+
+            // Search finds records at either version meanwhile, and a
+            // record written now.
+            let old_one = during
+                .iter()
+                .find(|(_, s)| s.column_version == Some(1))
+                .map(|(id, _)| email_of[id].clone())
+                .unwrap();
+            let new_one = email_of[*moved.iter().next().unwrap()].clone();
+            for e in [&old_one, &new_one] {
+                assert_eq!(
+                    emails(&find(&alice, email(e), false)),
+                    std::slice::from_ref(e)
+                );
+            }
+            patient(&alice, "fresh@example.org", "Fresh", "2020-01-01");
+            assert_eq!(
+                emails(&find(&alice, email("FRESH@example.org"), false)),
+                ["fresh@example.org"]
+            );
+
+            // Resumed: only the rest is re-indexed, then the old version
+            // is retired.
+            stop_failing_reindex(db);
+            let resumed = alice.reindex(TYPE, 10).unwrap();
+            assert_eq!(resumed.reindexed, TOTAL - COMMITTED);
+            assert_eq!(resumed.batches, 3);
+            assert_eq!(resumed.invalid, 0);
+            assert_eq!(resumed.remaining, Some(0));
+            assert!(resumed.retired > 0);
+            assert_eq!(
+                live_versions(db),
+                live(&[("by_name_dob", "2"), ("email", "2")])
+            );
+            let after = index_states(db);
+            assert_eq!(after.len(), TOTAL + 1);
+            for (id, state) in &after {
+                state.assert_consistent(id);
+                assert_eq!(state.column_version, Some(2));
+            }
+            for id in &moved {
+                assert_eq!(
+                    after[*id], during[*id],
+                    "record {id}, re-indexed before the failure, was done again"
+                );
+            }
+            for e in email_of.values() {
+                assert_eq!(
+                    emails(&find(&alice, email(e), false)),
+                    std::slice::from_ref(e)
+                );
+            }
+            assert_eq!(
+                emails(&find(&alice, email("fresh@example.org"), false)),
+                ["fresh@example.org"]
+            );
+
+            // A third call has nothing to do.
+            let third = alice.reindex(TYPE, 10).unwrap();
+            assert_eq!(third.reindexed, 0);
+            assert_eq!(third.batches, 0);
+            assert_eq!(third.remaining, Some(0));
+            assert_eq!(third.retired, 0);
+            assert_eq!(index_states(db), after);
+        },
+    );
+}
+
+/// Strips spaces and dashes: "+41 79 123-45-67" is "+41791234567".
+fn phone_digits(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect()
+}
+
+const PHONE: Normalize = Normalize::Custom {
+    id: "tests::phone_digits",
+    apply: phone_digits,
+};
+
+fn by_phone(c: &Client, phone: &str, shared: bool) -> strongroom::Result<Vec<String>> {
+    let mut q = Query::new()
+        .record_type("contact")
+        .index_eq(IndexQuery::new("phone").with("phone", phone));
+    if shared {
+        q = q.shared();
+    }
+    let page = c.query(&q)?;
+    Ok(page
+        .records
+        .iter()
+        .map(|r| r.field::<String>("phone").unwrap())
+        .collect())
+}
+
+#[test]
+fn custom_normaliser_matches_formats_and_readers_must_declare_it() {
+    each_backend(
+        "custom_normaliser_matches_formats_and_readers_must_declare_it",
+        |db| {
+            let declare_phone = |c: &Client, normalize: Normalize| {
+                c.declare_indexes(
+                    "contact",
+                    [IndexSpec::on_field("phone").normalize(normalize).bits(32)],
+                )
+                .unwrap()
+            };
+            let alice = client(db, "alice");
+            declare_phone(&alice, PHONE);
+            for phone in ["+41 79 123-45-67", "+41 79 999 00 00"] {
+                alice
+                    .put(
+                        "contact",
+                        &Fields::new().with("phone", phone).unwrap(),
+                        &Plain::new(),
+                    )
+                    .unwrap();
+            }
+            let stored = ["+41 79 123-45-67"];
+            // Formats that normalise to the same value find the record.
+            for searched in [
+                "+41 79 123-45-67",
+                "+41791234567",
+                "+41-79-123-45-67",
+                " +41 79 123 45 67 ",
+            ] {
+                assert_eq!(by_phone(&alice, searched, false).unwrap(), stored);
+            }
+            // Values that differ after normalisation do not.
+            for searched in ["+41 79 123-45-68", "41 79 123 45 67", "+41 79 123.45.67"] {
+                assert!(
+                    by_phone(&alice, searched, false).unwrap().is_empty(),
+                    "{searched} found a record"
+                );
+            }
+
+            let (bob, carol, dave) = (client(db, "bob"), client(db, "carol"), client(db, "dave"));
+            for reader in [&bob, &carol, &dave] {
+                alice.share("contact", reader.id()).unwrap();
+            }
+            // A reader declaring the same normaliser searches like alice.
+            declare_phone(&bob, PHONE);
+            assert_eq!(by_phone(&bob, "+41-79-1234567", true).unwrap(), stored);
+            assert!(by_phone(&bob, "+41 79 123-45-68", true).unwrap().is_empty());
+            // A reader that did not declare it, or declared another
+            // function, is told to declare it.
+            fn other(value: &str) -> String {
+                value.to_owned()
+            }
+            declare_phone(
+                &dave,
+                Normalize::Custom {
+                    id: "tests::other",
+                    apply: other,
+                },
+            );
+            for reader in [&carol, &dave] {
+                match by_phone(reader, "+41 79 123-45-67", true) {
+                    Err(Error::InvalidInput(why)) => assert!(
+                        why.contains("custom normaliser") && why.contains("declare"),
+                        "unclear error: {why}"
+                    ),
+                    other => panic!("a reader without the normaliser got {other:?}"),
+                }
+            }
+        },
+    );
+}
+
+#[test]
+fn lookup_rows_pointed_at_other_records_return_no_wrong_record_and_are_discarded() {
+    each_backend(
+        "lookup_rows_pointed_at_other_records_return_no_wrong_record_and_are_discarded",
+        |db| {
+            let alice = client(db, "alice");
+            declare(&alice, 16);
+            let ada = patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+            let bob = patient(&alice, "bob@example.org", "Babbage", "1791-12-26");
+            let carol = patient(&alice, "carol@example.org", "Herschel", "1750-03-16");
+            let ada_value = |db: &TestDb| {
+                db.texts(&format!(
+                    "SELECT {} AS t FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
+                    db.hex("value"),
+                    db.id(ada)
+                ))
+                .pop()
+                .unwrap()
+            };
+            let value = ada_value(db);
+            // A forged row: bob's lookup row replaced by one with ada's
+            // value. Both are candidates; only ada is returned.
+            db.sql(&format!(
+                "DELETE FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
+                db.id(bob)
+            ));
+            db.sql(&format!(
+                "INSERT INTO blind_index_values (record_id, index_name, record_type, value) \
+                 VALUES ({}, 'email', '{TYPE}', {})",
+                db.id(bob),
+                db.blob(&unhex(&value))
+            ));
+            let page = find(&alice, email("ada@example.org"), false);
+            assert_eq!(emails(&page), ["ada@example.org"]);
+            assert_eq!(page.discarded, 1);
+            assert!(page.skipped.is_empty());
+
+            // Ada's own row moved onto carol: the candidates are bob and
+            // carol, neither is ada, nothing is returned.
+            db.sql(&format!(
+                "DELETE FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
+                db.id(carol)
+            ));
+            db.sql(&format!(
+                "UPDATE blind_index_values SET record_id = {} WHERE record_id = {} AND index_name = 'email'",
+                db.id(carol),
+                db.id(ada)
+            ));
+            let page = find(&alice, email("ada@example.org"), false);
+            assert!(
+                page.records.is_empty(),
+                "returned {:?} for ada",
+                emails(&page)
+            );
+            assert_eq!(page.discarded, 2);
+            assert!(page.skipped.is_empty());
+            // Bob and carol, whose rows now hold ada's value, are not
+            // found by their own values either: a denial, never a wrong
+            // answer.
+            for e in ["bob@example.org", "carol@example.org"] {
+                assert!(find(&alice, email(e), false).records.is_empty());
+            }
         },
     );
 }
