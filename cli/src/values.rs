@@ -56,10 +56,16 @@ pub fn plain_pairs(args: &[String]) -> Result<Vec<(String, String)>> {
 /// starts with `@`). Each value is at most `max` bytes, checked before it
 /// is read whole.
 pub fn field_pairs(args: &[String], max: u64) -> Result<Vec<(String, String)>> {
+    read_pairs("-f", args, max)
+}
+
+/// Pairs of `flag` whose values are read as `-f` reads them (`ls --where`
+/// takes its values this way, so a value is searched as it was written).
+pub fn read_pairs(flag: &str, args: &[String], max: u64) -> Result<Vec<(String, String)>> {
     let mut stdin_used = false;
     let mut out = Vec::with_capacity(args.len());
     for arg in args {
-        let (name, value) = split(arg, "-f")?;
+        let (name, value) = split(arg, flag)?;
         let text = match source(value) {
             Source::Inline(text) => {
                 check_size(name, text.len() as u64, max)?;
@@ -68,7 +74,7 @@ pub fn field_pairs(args: &[String], max: u64) -> Result<Vec<(String, String)>> {
             Source::File(path) => read_file(name, path, max)?,
             Source::Stdin => {
                 if stdin_used {
-                    return Err(Usage("only one -f NAME=- can read stdin".into()).into());
+                    return Err(Usage(format!("only one {flag} NAME=- can read stdin")).into());
                 }
                 stdin_used = true;
                 read_limited(name, std::io::stdin().lock(), max)
