@@ -96,7 +96,7 @@ pub enum Command {
     },
     /// Write a record; prints its id last.
     #[command(
-        after_help = "Example:\n  strongroom write patient -f name='Ada Lovelace' -f notes=@notes.txt -p clinic=north"
+        after_help = "Examples:\n  strongroom write patient -f name='Ada Lovelace' -f notes=@notes.txt -p clinic=north\n  strongroom write patient -f ssn=@ssn.txt -f last_name=Lovelace -f dob=1815-12-10 --index ssn --index by_name_dob=last_name+dob\n\nWith --index, the type is indexed from then on: later writes (with or without --index) keep its indexes, and `strongroom reindex TYPE` indexes the records written before."
     )]
     Write {
         /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
@@ -107,6 +107,8 @@ pub enum Command {
         /// Sensitive fields as a JSON object, from a file or `-` (stdin).
         #[arg(long, value_name = "FILE|-")]
         json: Option<String>,
+        #[command(flatten)]
+        index: IndexArgs,
     },
     /// Print a record as {"meta": {...}, "data": {...}} (own or shared).
     #[command(after_help = "Example:\n  strongroom read 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c")]
@@ -116,7 +118,7 @@ pub enum Command {
     },
     /// List records, one JSON object per line.
     #[command(
-        after_help = "Example:\n  strongroom ls --type patient -p clinic=north --data --limit 50"
+        after_help = "Examples:\n  strongroom ls --type patient -p clinic=north --data --limit 50\n  strongroom ls --type patient --where ssn=@ssn.txt --data\n  strongroom ls --type patient --where last_name=Lovelace --where dob=1815-12-10 --all-writers"
     )]
     Ls {
         /// Only this record type.
@@ -131,6 +133,14 @@ pub enum Command {
         /// Plain meta equality filters.
         #[arg(short = 'p', value_name = "NAME=VALUE")]
         plain: Vec<String>,
+        /// Exact match on a sealed field through its blind index (needs
+        /// --type): the value as `-f` takes it (VALUE, @PATH, `-` for
+        /// stdin, @@…), compared as the text `-f` writes. Repeat it for each
+        /// field of a compound index. The index is the one over exactly
+        /// these fields; records are decrypted and compared before they are
+        /// printed, and stderr says how many candidates were discarded.
+        #[arg(long = "where", value_name = "FIELD=VALUE", requires = "record_type")]
+        where_: Vec<String>,
         /// How many records at most; when more match, stderr says how to
         /// go on (`more: --after CURSOR`).
         #[arg(long, default_value_t = 100)]
@@ -258,6 +268,42 @@ pub enum Command {
         #[arg(long)]
         rewrap: bool,
     },
+    /// Index this client's records of a type with its blind indexes, under
+    /// the current key version; prints one JSON line of what it did. It
+    /// indexes the records written before an index existed, and moves
+    /// those left on an older index version by a rotation or revocation.
+    /// In batches, one transaction each; stopped, it goes on where it was
+    /// when run again. Searches keep finding every record meanwhile. Once
+    /// no record is behind, older index versions are retired (a revoked
+    /// reader can then compute no index value of the type). On a terminal,
+    /// stderr shows the records done so far.
+    #[command(
+        after_help = "Examples:\n  strongroom reindex patient\n  strongroom reindex patient --index ssn --batch 200"
+    )]
+    Reindex {
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
+        record_type: String,
+        /// Records per transaction (1 to 4096).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        batch: u16,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// What the database learns of each field of a record type, and the
+    /// index planner's warnings. One line per field: sealed (the database learns its size only),
+    /// indexed (also which records share an index value, at N bits) or
+    /// plain (the value); then one line per index with how many records are
+    /// expected to share a value at the current record count. The planner's
+    /// warnings go to stderr (`warning: index NAME: …`): fewer than 2
+    /// records per value (equality leaks exactly; keep fewer bits) or more
+    /// than 1000 (searches decrypt too many candidates; keep more bits).
+    #[command(after_help = "Example:\n  strongroom leakage patient")]
+    Leakage {
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
+        record_type: String,
+    },
     /// Encrypted files: a body streamed into the store in sealed chunks
     /// (never held whole in memory) as a file record of a type, with plain
     /// meta like any record's; shared, revoked, rotated and deleted
@@ -294,6 +340,44 @@ pub struct Values {
     /// A plain meta entry (stored in the clear, filterable).
     #[arg(short = 'p', value_name = "NAME=VALUE")]
     pub plain: Vec<String>,
+}
+
+/// Blind indexes to add to a record type (`write`, `reindex`).
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Index a sealed field for `ls --where` (repeatable): FIELD (an index
+    /// named after the field) or NAME=FIELD+FIELD… (a compound index, found
+    /// with one --where per field). The type's indexes so far are kept.
+    #[arg(
+        long = "index",
+        value_name = "FIELD|NAME=FIELD+FIELD",
+        value_parser = crate::search::index_arg
+    )]
+    pub indexes: Vec<crate::search::IndexArg>,
+    /// Bits each --index of this command keeps (1 to 256; default 16):
+    /// fewer bits, more records share an index value (less leakage, more
+    /// candidates decrypted per search). See `strongroom leakage`.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "indexes",
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub index_bits: Option<u16>,
+    /// Normalise the values of each --index of this command before they
+    /// are indexed and before a search compares them: `lowercase`
+    /// (Unicode; `Ada@Example.org` is found as `ada@example.org`) or `trim`
+    /// (leading and trailing whitespace removed).
+    #[arg(long, value_name = "lowercase|trim", requires = "indexes")]
+    pub index_normalize: Option<IndexNormalize>,
+}
+
+/// A built-in normaliser (`--index-normalize`; described there, so that
+/// help keeps one line per option).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum IndexNormalize {
+    Lowercase,
+    Trim,
 }
 
 #[derive(Debug, Subcommand)]

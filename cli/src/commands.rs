@@ -8,9 +8,9 @@ use strongroom::{
     RecordId, RewrapReport, Store, StoreOptions,
 };
 
-use crate::cli::{Cli, Command, ProfileCommand, RecoveryCommand, TrustMode, Values};
+use crate::cli::{Cli, Command, IndexArgs, ProfileCommand, RecoveryCommand, TrustMode, Values};
 use crate::passphrase::{self, Passphrase};
-use crate::{output, progress, values, Usage};
+use crate::{output, progress, search, values, Usage};
 
 /// The client of one command; what it did ([`strongroom::Counters`]) is
 /// logged at debug level (`-vv`) when the command is done with it.
@@ -62,7 +62,8 @@ pub fn run(cli: Cli) -> Result<()> {
             record_type,
             values,
             json,
-        } => ctx.write(record_type, values, json.as_deref()),
+            index,
+        } => ctx.write(record_type, values, json.as_deref(), index),
         Command::Read { id } => {
             let client = ctx.client()?;
             let record = client.get(parse_record_id(id)?)?;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli) -> Result<()> {
             writer,
             all_writers,
             plain,
+            where_,
             limit,
             after,
             data,
@@ -87,8 +89,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 after: after.as_deref(),
                 data: *data,
             };
-            let query = listing.query()?;
-            listing.print(&*ctx.client()?, query, |_| true)
+            let mut query = listing.query()?;
+            let wanted = values::read_pairs("--where", where_, ctx.cli.max_field_size)?;
+            search::check_where(&wanted)?;
+            let client = ctx.client()?;
+            if let (Some(record_type), false) = (record_type, wanted.is_empty()) {
+                query = query.index_eq(search::where_condition(&client, record_type, &wanted)?);
+            }
+            listing.print(&client, query, |_| true)
         }
         Command::Update {
             id,
@@ -221,6 +229,20 @@ pub fn run(cli: Cli) -> Result<()> {
             record_type,
             rewrap,
         } => ctx.rotate(&*ctx.client()?, record_type, *rewrap, false),
+        Command::Reindex {
+            record_type,
+            batch,
+            index,
+        } => {
+            search::check_args(index, None, &Default::default())?;
+            search::reindex(&*ctx.client()?, record_type, *batch, index)
+        }
+        Command::Leakage { record_type } => {
+            // The command prints the planner's warnings itself; the
+            // library's log of them is kept only when logs were asked for.
+            let logs_asked = ctx.cli.verbose > 0 || std::env::var_os("RUST_LOG").is_some();
+            search::leakage(&*ctx.client()?, record_type, !logs_asked)
+        }
         Command::File(command) => crate::files::run(command, || ctx.client()),
         Command::Import(args) => crate::import::run(&*ctx.client()?, args),
         Command::Recovery(command) => ctx.recovery(command),
@@ -486,7 +508,13 @@ impl Context_<'_> {
         Ok(())
     }
 
-    fn write(&self, record_type: &str, values: &Values, json_source: Option<&str>) -> Result<()> {
+    fn write(
+        &self,
+        record_type: &str,
+        values: &Values,
+        json_source: Option<&str>,
+        index: &IndexArgs,
+    ) -> Result<()> {
         let mut fields = match json_source {
             None => Fields::new(),
             Some(source) => {
@@ -505,9 +533,18 @@ impl Context_<'_> {
             fields.insert(name, &value)?;
         }
         let plain: Plain = values::plain_pairs(&values.plain)?.into_iter().collect();
+        search::check_args(
+            index,
+            Some(&fields.names().map(str::to_owned).collect()),
+            &plain.keys().cloned().collect(),
+        )?;
         let client = self.client()?;
+        let declared = search::declare(&client, record_type, index)?;
         let meta = client.put(record_type, &fields, &plain)?;
         println!("{}", meta.id);
+        if let Some(declared) = &declared {
+            search::after_declaring(&client, record_type, declared, true);
+        }
         Ok(())
     }
 
@@ -636,11 +673,12 @@ impl Listing<'_> {
         // Pages of at most what is still to print, so a page that reaches
         // the limit ends exactly where the next `--after` starts (records
         // left out by `keep` only make pages print fewer).
-        let (mut printed, mut skipped) = (0, 0);
+        let (mut printed, mut skipped, mut discarded) = (0, 0, 0);
         let more = loop {
             let room = self.limit.map_or(usize::MAX, |limit| limit - printed);
             let page = client.query(&query.clone().limit(room.min(strongroom::MAX_PAGE_SIZE)))?;
             skipped += page.skipped.len();
+            discarded += page.discarded;
             for record in page.records.iter().filter(|r| keep(r)) {
                 output::line(&output::record(record, self.data)?);
                 printed += 1;
@@ -654,6 +692,9 @@ impl Listing<'_> {
         };
         if skipped > 0 {
             eprintln!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
+        }
+        if discarded > 0 {
+            eprintln!("discarded: {discarded} candidate(s) the index found whose values did not match (false positives of a truncated index)");
         }
         if let Some(cursor) = more {
             eprintln!("more: --after {cursor}");

@@ -10,6 +10,7 @@ mod import;
 mod output;
 mod passphrase;
 mod progress;
+mod search;
 mod values;
 
 use std::process::ExitCode;
