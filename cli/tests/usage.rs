@@ -186,6 +186,8 @@ fn every_command_shows_an_example_and_file_is_listed() {
         "unauthorize",
         "shares",
         "rotate",
+        "reindex",
+        "leakage",
         "import",
         "profile passwd",
         "recovery create",
