@@ -49,6 +49,24 @@ struct PersonUnindexed {
     notes: String,
 }
 
+/// The same record type with one more index (`notes`).
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "person")]
+#[sensitive(index(name = "by_name_dob", fields = ["last_name", "dob"], normalize = "lowercase"))]
+struct PersonMoreIndexed {
+    clinic: String,
+    #[sensitive(index(normalize = digits))]
+    national_id: String,
+    #[sensitive(index(normalize = "lowercase", bits = 20))]
+    email: Option<String>,
+    #[sensitive]
+    last_name: String,
+    #[sensitive]
+    dob: String,
+    #[sensitive(index)]
+    notes: String,
+}
+
 /// One bit kept: about half the records share each index value.
 #[derive(Debug, Clone, PartialEq, Sensitive)]
 #[sensitive(record_type = "token")]
@@ -273,4 +291,51 @@ fn the_leakage_report_lists_every_field_of_the_model() {
         assert!(text.contains("by_name_dob"), "{text}");
         assert!(!text.contains("Name1"), "no values in the report: {text}");
     });
+}
+
+#[test]
+fn an_index_added_at_an_indexed_key_version_waits_for_a_rotation() {
+    each_backend(
+        "an_index_added_at_an_indexed_key_version_waits_for_a_rotation",
+        |db| {
+            let alice = client(db, "alice");
+            alice
+                .repo::<Person>()
+                .insert_many((0..4).map(person).collect())
+                .unwrap();
+            let more = alice.repo::<PersonMoreIndexed>();
+            let p = person(7);
+            let seven = PersonMoreIndexed {
+                clinic: p.clinic,
+                national_id: p.national_id,
+                email: p.email,
+                last_name: p.last_name,
+                dob: p.dob,
+                notes: p.notes,
+            };
+            // Records indexed under this version would lack `notes`: refused.
+            let err = more.insert(seven.clone()).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidInput(why) if why.contains("rotate")),
+                "{err:?}"
+            );
+            assert_eq!(
+                db.count("SELECT COUNT(*) AS n FROM records"),
+                4,
+                "nothing written"
+            );
+            alice.rotate("person").unwrap();
+            more.insert(seven).unwrap();
+            let outcome = more.reindex(100).unwrap();
+            assert_eq!(outcome.reindexed, 4);
+            assert_eq!(outcome.remaining, Some(0));
+            let found = more
+                .query()
+                .filter(|p| p.notes_eq("notes of 2"))
+                .fetch()
+                .unwrap();
+            assert_eq!(found.records.len(), 1);
+            assert_eq!(found.records[0].national_id, "002-45-0002");
+        },
+    );
 }

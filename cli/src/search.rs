@@ -158,41 +158,24 @@ pub fn declare(client: &Client, record_type: &str, args: &IndexArgs) -> Result<O
 }
 
 /// After a write or reindex that declared `declared`: says on stderr how
-/// the records written earlier get into the indexes it added. Records
-/// indexed under the key version the new index started at do not (an
-/// index set changes with a new key version), so those need a rotation
-/// and a reindex; older ones need a reindex (`wrote`: after a write,
-/// which indexes only its own record). Advice only: what it cannot look
-/// up, it leaves unsaid (the command's work is done).
+/// the records written earlier get into the indexes it added (`wrote`:
+/// after a write, which indexes only its own record). An index cannot be
+/// added at a key version that already has indexes: the library refuses
+/// that write with the way on (rotate, then reindex). Advice only: what it
+/// cannot look up, it leaves unsaid (the command's work is done).
 pub fn after_declaring(client: &Client, record_type: &str, declared: &Declared, wrote: bool) {
-    if declared.added.is_empty() {
+    if declared.added.is_empty() || !wrote {
         return;
     }
     let Ok(now) = own_indexes(client, record_type) else {
         return;
     };
-    let mut need_reindex = Vec::new();
-    for name in &declared.added {
-        let Some(version) = now
-            .iter()
-            .filter(|i| &i.name == name)
-            .filter_map(|i| i.versions.iter().max().copied())
-            .max()
-        else {
-            continue;
-        };
-        if declared
-            .before
-            .iter()
-            .any(|i| i.versions.contains(&version))
-        {
-            eprintln!(
-                "warning: records of `{record_type}` indexed before under key version {version} are not in index `{name}`: to add them, run `strongroom rotate {record_type}`, then `strongroom reindex {record_type}`"
-            );
-        } else if wrote {
-            need_reindex.push(name.as_str());
-        }
-    }
+    let need_reindex: Vec<&str> = declared
+        .added
+        .iter()
+        .filter(|name| now.iter().any(|i| &&i.name == name))
+        .map(String::as_str)
+        .collect();
     if !need_reindex.is_empty() {
         let earlier = client.query(&Query::new().record_type(record_type).meta_only().limit(2));
         if earlier.is_ok_and(|page| page.records.len() > 1) {

@@ -122,10 +122,34 @@ pub(crate) fn live_versions(
         .collect())
 }
 
-/// Registers index versions a write uses. A version already registered
-/// with another description is [`Error::InvalidInput`]: an index cannot
-/// change within a key version (rotate the type, then re-index).
+/// Registers index versions a write uses (all of one writer, type and
+/// version). A version already registered with another description is
+/// [`Error::InvalidInput`]: an index cannot change within a key version.
+/// Nor can one be added to a version that already has indexes: the records
+/// indexed under it would lack the new index, and `reindex` moves only
+/// records of older versions. Both want a rotation, then a re-index.
 pub(crate) fn register(conn: &mut AnyConnection, rows: &[IndexVersionRow]) -> Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let registered: Vec<Option<Vec<u8>>> = blind_index_versions::table
+        .filter(blind_index_versions::writer_id.eq(first.writer_id))
+        .filter(blind_index_versions::record_type.eq(&first.record_type))
+        .filter(blind_index_versions::index_version.eq(first.index_version))
+        .select(Bytes(blind_index_versions::index_name))
+        .load(conn)
+        .map_err(db_err)?;
+    if !registered.is_empty()
+        && rows.iter().any(|row| {
+            !registered
+                .iter()
+                .any(|n| n.as_deref() == Some(row.index_name.as_bytes()))
+        })
+    {
+        return Err(Error::InvalidInput(
+            "a new index cannot be added at a key version that already has indexes (its records would lack it): rotate the type, then reindex, to add it",
+        ));
+    }
     for row in rows {
         let existing: Option<Option<Vec<u8>>> = blind_index_versions::table
             .find((
