@@ -90,10 +90,8 @@ pub fn check_args(
     Ok(())
 }
 
-/// What declaring `--index` changed: this client's indexes of the type
-/// before, and the indexes the declaration adds or changes.
+/// What declaring `--index` changed: the indexes it adds or changes.
 pub struct Declared {
-    before: Vec<IndexInfo>,
     added: Vec<String>,
 }
 
@@ -154,7 +152,7 @@ pub fn declare(client: &Client, record_type: &str, args: &IndexArgs) -> Result<O
         }
     }
     client.declare_indexes(record_type, specs)?;
-    Ok(Some(Declared { before, added }))
+    Ok(Some(Declared { added }))
 }
 
 /// After a write or reindex that declared `declared`: says on stderr how
