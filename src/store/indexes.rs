@@ -24,6 +24,38 @@ pub(crate) struct IndexValueRow {
     pub value: Vec<u8>,
 }
 
+/// The records whose lookup rows carry one of `values` in index `name` of
+/// `record_type`, deduplicated; ids that do not parse are passed over.
+/// One equality lookup per value: an equality is an index condition in
+/// every plan, where PostgreSQL plans an `IN (list)` on the index's last
+/// column as a filter over every entry of the index while the table has
+/// no statistics yet (after a bulk load, before autovacuum's ANALYZE).
+pub(crate) fn candidates(
+    conn: &mut AnyConnection,
+    record_type: &str,
+    name: &str,
+    values: &[Vec<u8>],
+) -> Result<Vec<SqlId>> {
+    let mut ids = Vec::new();
+    for value in values {
+        let found: Vec<Option<Vec<u8>>> = blind_index_values::table
+            .filter(blind_index_values::record_type.eq(record_type))
+            .filter(blind_index_values::index_name.eq(name))
+            .filter(blind_index_values::value.eq(value))
+            .select(Bytes(blind_index_values::record_id))
+            .load(conn)
+            .map_err(db_err)?;
+        ids.extend(
+            found
+                .iter()
+                .filter_map(|id| SqlId::from_stored(id.as_deref()?)),
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// The lookup rows of a record's index entries.
 pub(crate) fn value_rows(row: &RecordRow, indexes: &BlindIndexes) -> Vec<IndexValueRow> {
     indexes

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use super::rows::{meta_tag, KeysetId, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
-use super::schema::{blind_index_values, meta_index, records};
+use super::schema::{meta_index, records};
 use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
@@ -274,18 +274,48 @@ pub(crate) struct Selection<'a> {
 
 type DB = <AnyConnection as diesel::Connection>::Backend;
 
+/// A condition of a page's query.
+type Condition = Box<dyn BoxableExpression<records::table, DB, SqlType = diesel::sql_types::Bool>>;
+
+diesel::define_sql_function! {
+    /// SQL's `coalesce`, for two booleans.
+    fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Bool>, otherwise: diesel::sql_types::Bool) -> diesel::sql_types::Bool;
+}
+
+/// `condition`, written so that no index can serve it: the same truth
+/// (a `NULL` is false in a `WHERE` either way), left out of the planner's
+/// choice of index.
+fn unplanned(condition: Condition) -> Condition {
+    Box::new(coalesce(
+        condition.nullable(),
+        false.into_sql::<diesel::sql_types::Bool>(),
+    ))
+}
+
 /// The rows of one page, as loaded.
 pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
     let on_postgres = matches!(conn, AnyConnection::Postgresql(_));
+    // An index condition: its candidates first (equality lookups, see
+    // `indexes::candidates`); none, no page.
+    let candidates = match (s.index, s.record_type) {
+        (Some((name, values)), Some(record_type)) => {
+            let ids = super::indexes::candidates(conn, record_type, name, values)?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            Some(ids)
+        }
+        _ => None,
+    };
     let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
-    q = match s.writers {
-        Writers::These(writers) => q.filter(
+    let writers: Condition = match s.writers {
+        Writers::These(writers) => Box::new(
             records::writer_id.eq_any(writers.iter().copied().map(SqlId::from).collect::<Vec<_>>()),
         ),
-        Writers::Own(me) => q.filter(records::writer_id.eq(SqlId::from(me))),
+        Writers::Own(me) => Box::new(records::writer_id.eq(SqlId::from(me))),
         Writers::OwnAndShared(me) => {
             let me = SqlId::from(me);
-            q.filter(
+            Box::new(
                 records::writer_id.eq(me).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
                     "(records.writer_id, records.record_type) IN \
                      (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
@@ -295,8 +325,27 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
             )
         }
     };
-    if let Some(record_type) = s.record_type {
-        q = q.filter(records::record_type.eq(record_type.to_owned()));
+    let of_type: Option<Condition> = s
+        .record_type
+        .map(|t| Box::new(records::record_type.eq(t.to_owned())) as Condition);
+    match candidates {
+        Some(ids) => {
+            // Found by id, through the primary key: the writer and type
+            // conditions are kept out of the plan's index choice, which
+            // without statistics would rather scan every record of the
+            // writer and type in the (writer, type, created) index.
+            q = q.filter(records::record_id.eq_any(ids));
+            q = q.filter(unplanned(writers));
+            if let Some(of_type) = of_type {
+                q = q.filter(unplanned(of_type));
+            }
+        }
+        None => {
+            q = q.filter(writers);
+            if let Some(of_type) = of_type {
+                q = q.filter(of_type);
+            }
+        }
     }
     for (name, value) in s.plain {
         q = q.filter(
@@ -304,17 +353,6 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
                 meta_index::table
                     .filter(meta_index::tag.eq(meta_tag(name, value)))
                     .select(meta_index::record_id),
-            ),
-        );
-    }
-    if let (Some((name, values)), Some(record_type)) = (s.index, s.record_type) {
-        q = q.filter(
-            records::record_id.eq_any(
-                blind_index_values::table
-                    .filter(blind_index_values::record_type.eq(record_type.to_owned()))
-                    .filter(blind_index_values::index_name.eq(name.to_owned()))
-                    .filter(blind_index_values::value.eq_any(values.to_vec()))
-                    .select(blind_index_values::record_id),
             ),
         );
     }
