@@ -57,12 +57,131 @@ macro_rules! uuid_id {
 
 uuid_id!(
     /// Names a client (a process, device or service with its own keys).
+    ///
+    /// Usable as a column of an application's own diesel models (see
+    /// [`RecordId`]).
+    #[derive(diesel::AsExpression, diesel::FromSqlRow)]
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    #[diesel(sql_type = diesel::sql_types::Binary)]
     ClientId
 );
 uuid_id!(
     /// Names a record in the sensitive database.
+    ///
+    /// # In an application's own diesel models
+    /// A `RecordId` (and a [`ClientId`]) is a column type of diesel: a
+    /// PostgreSQL `uuid` ([`diesel::sql_types::Uuid`]) or a 16-byte binary
+    /// value ([`diesel::sql_types::Binary`]: an SQLite `BLOB`, a PostgreSQL
+    /// `bytea`) — the UUID's 16 bytes in order, as strongroom's own
+    /// tables store ids. A stored value of another length is a
+    /// deserialization error, never a panic. serde gives the hyphenated
+    /// text form.
+    ///
+    /// ```
+    /// use diesel::prelude::*;
+    /// use strongroom::RecordId;
+    ///
+    /// diesel::table! {
+    ///     patients (id) {
+    ///         id -> Integer,
+    ///         name -> Text,
+    ///         secret -> Binary, // `Uuid` on PostgreSQL
+    ///     }
+    /// }
+    ///
+    /// #[derive(Queryable, Insertable)]
+    /// #[diesel(table_name = patients)]
+    /// struct Patient { id: i32, name: String, secret: RecordId }
+    ///
+    /// let mut conn = SqliteConnection::establish(":memory:")?;
+    /// diesel::sql_query("CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, secret BLOB NOT NULL)")
+    ///     .execute(&mut conn)?;
+    /// let secret = RecordId::random(); // in practice: the id `Client::put` returned
+    /// diesel::insert_into(patients::table)
+    ///     .values(Patient { id: 1, name: "Ada".into(), secret })
+    ///     .execute(&mut conn)?;
+    /// let found: Patient = patients::table.find(1).first(&mut conn)?;
+    /// assert_eq!(found.secret, secret);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(diesel::AsExpression, diesel::FromSqlRow)]
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    #[diesel(sql_type = diesel::sql_types::Binary)]
     RecordId
 );
+
+/// diesel's `ToSql`/`FromSql` for an id: its 16 bytes as a PostgreSQL
+/// `uuid` or `bytea`, or an SQLite `BLOB`.
+macro_rules! diesel_id {
+    ($($name:ident),*) => {$(
+        impl diesel::serialize::ToSql<diesel::sql_types::Uuid, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                std::io::Write::write_all(out, self.0.as_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Uuid, diesel::pg::Pg> for $name {
+            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                from_stored(value.as_bytes()).map(Self)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Binary, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                std::io::Write::write_all(out, self.0.as_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Binary, diesel::pg::Pg> for $name {
+            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                from_stored(value.as_bytes()).map(Self)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Binary, diesel::sqlite::Sqlite> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                out.set_value(&self.0.as_bytes()[..]);
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Binary, diesel::sqlite::Sqlite>
+            for $name
+        {
+            fn from_sql(
+                mut value: diesel::sqlite::SqliteValue<'_, '_, '_>,
+            ) -> diesel::deserialize::Result<Self> {
+                from_stored(value.read_blob()).map(Self)
+            }
+        }
+    )*};
+}
+diesel_id!(ClientId, RecordId);
+
+/// An id column's stored bytes as a UUID: exactly 16 bytes, or a
+/// deserialization error naming the length (never the bytes).
+fn from_stored(bytes: &[u8]) -> diesel::deserialize::Result<Uuid> {
+    <[u8; 16]>::try_from(bytes)
+        .map(Uuid::from_bytes)
+        .map_err(|_| {
+            format!(
+                "an id column holds {} bytes; a strongroom id is 16 (a UUID's bytes in order)",
+                bytes.len()
+            )
+            .into()
+        })
+}
 
 impl ClientId {
     /// A fresh random (v4) id.
