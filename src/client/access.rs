@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::keyring::Turn;
 use super::Client;
 use crate::cache::KeyId;
 use crate::crypto::keys::{AccessKey, EncryptionPublicKey};
@@ -232,7 +233,8 @@ impl Client {
 
     /// The access key of (writer, type, version) for this client: from the
     /// cache, or unwrapped from this client's wrapped copy, checked against
-    /// the wrapper's pinned key.
+    /// the wrapper's pinned key — once, however many threads of this client
+    /// ask for it at the same time.
     pub(crate) fn access_key(
         &self,
         conn: &mut AnyConnection,
@@ -248,6 +250,14 @@ impl Client {
         if let Some(key) = self.keyring.get(&id) {
             return Ok(key);
         }
+        // Single flight: of the threads of this client missing this key at
+        // once, one unwraps it; the others wait, then take it from the cache
+        // (or, if the one failed, try in turn). Held until this function
+        // returns, after the key is cached.
+        let _flight = match self.keyring.board(&id) {
+            Turn::Cached(key) => return Ok(key),
+            Turn::Unwrap(flight) => flight,
+        };
         let slot = WrappedKeySlot {
             writer_id: writer,
             record_type,

@@ -1,21 +1,58 @@
 //! The client's memory of key work: unwrapped access keys (a bounded
-//! cache, each key zeroized when its last user drops it) and record
-//! batches whose signature verified, with the counters `ClientStats`
+//! cache, each key zeroized when its last user drops it, and the unwraps in
+//! flight, so that concurrent first reads of one key unwrap it once) and
+//! record batches whose signature verified, with the counters `ClientStats`
 //! and `Counters` report. The rules for getting a key (unwrap, rollback marks) are in
 //! `access.rs` and `marks.rs`; checking batches is `verify.rs`.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::cache::{BatchCache, KeyCache, KeyId, DEFAULT_BATCHES, DEFAULT_CAPACITY};
 use crate::crypto::batch::VerifiedBatch;
 use crate::crypto::keys::AccessKey;
 use crate::ids::{BatchId, ClientId};
 
-/// Unwrapped access keys, and how many were unwrapped.
+/// Unwrapped access keys, the unwraps in flight, and how many keys were
+/// unwrapped and looked up.
 pub(super) struct Keyring {
     keys: KeyCache,
     unwraps: AtomicU64,
+    /// Look-ups answered from the cache, and not: counted here, once per
+    /// [`Keyring::get`] (the re-check of [`Keyring::board`] is no look-up of
+    /// its own).
+    hits: AtomicU64,
+    misses: AtomicU64,
+    /// The keys some thread of this client is unwrapping now.
+    in_flight: Mutex<HashSet<KeyId>>,
+    /// Signalled whenever a flight ends (its key cached, or not).
+    landed: Condvar,
+}
+
+/// What [`Keyring::board`] found once no other thread was unwrapping the
+/// key.
+pub(super) enum Turn<'k> {
+    /// Another thread unwrapped it meanwhile: here it is.
+    Cached(Arc<AccessKey>),
+    /// This thread unwraps it; others asking wait until the flight is
+    /// dropped.
+    Unwrap(Flight<'k>),
+}
+
+/// The one unwrap of a key in flight. Dropping it (after the key is cached,
+/// or on failure, or in a panic's unwinding) lets the waiting threads go on:
+/// they find the key in the cache, or one of them tries in turn.
+pub(super) struct Flight<'k> {
+    keyring: &'k Keyring,
+    id: KeyId,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.keyring.flying().remove(&self.id);
+        self.keyring.landed.notify_all();
+    }
 }
 
 impl Keyring {
@@ -23,12 +60,55 @@ impl Keyring {
         Keyring {
             keys: KeyCache::new(DEFAULT_CAPACITY),
             unwraps: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            in_flight: Mutex::new(HashSet::new()),
+            landed: Condvar::new(),
         }
     }
 
-    /// The cached key, if any.
+    fn flying(&self) -> MutexGuard<'_, HashSet<KeyId>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached key, if any; counted as a hit or a miss.
     pub(super) fn get(&self, id: &KeyId) -> Option<Arc<AccessKey>> {
-        self.keys.get(id)
+        let key = self.keys.get(id);
+        let counter = if key.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        key
+    }
+
+    /// After a miss: waits while another thread of this client unwraps
+    /// `id`, then looks in the cache again (under the flight lock, so a
+    /// flight that just landed is seen) and, if the key is still not there,
+    /// makes this thread the one to unwrap it.
+    ///
+    /// The waiting holds no lock but the caller's own database connection
+    /// and transaction; the unwrap it waits for only reads (no row locks),
+    /// so it cannot wait on the waiter in turn.
+    pub(super) fn board(&self, id: &KeyId) -> Turn<'_> {
+        let mut flying = self.flying();
+        while flying.contains(id) {
+            flying = self
+                .landed
+                .wait(flying)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if let Some(key) = self.keys.get(id) {
+            return Turn::Cached(key);
+        }
+        flying.insert(id.clone());
+        Turn::Unwrap(Flight {
+            keyring: self,
+            id: id.clone(),
+        })
     }
 
     /// Keeps a key (one this client made or already had).
@@ -37,6 +117,8 @@ impl Keyring {
     }
 
     /// Keeps a key this client just unwrapped, and counts the unwrap.
+    /// Called before its [`Flight`] is dropped, so the threads waiting
+    /// find it.
     pub(super) fn keep_unwrapped(&self, id: KeyId, key: AccessKey) -> Arc<AccessKey> {
         self.unwraps.fetch_add(1, Ordering::Relaxed);
         self.keys.insert(id, Arc::new(key))
@@ -47,11 +129,11 @@ impl Keyring {
     }
 
     pub(super) fn hits(&self) -> u64 {
-        self.keys.hits()
+        self.hits.load(Ordering::Relaxed)
     }
 
     pub(super) fn misses(&self) -> u64 {
-        self.keys.misses()
+        self.misses.load(Ordering::Relaxed)
     }
 
     pub(super) fn len(&self) -> usize {
