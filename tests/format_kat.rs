@@ -1,6 +1,6 @@
 //! Known answers for the byte layouts FORMAT.md specifies: the field AAD,
-//! the HPKE `info` of a wrapped access key, the share grant signed message
-//! and the meta-index tag.
+//! the HPKE `info` of a wrapped access key, the share grant signed message,
+//! the meta-index tag and the blind index construction.
 //!
 //! Each layout is built here by hand, component by component, from
 //! FORMAT.md's text ("Canonical encoding": `label`/`str`/`bytes` are a
@@ -680,4 +680,134 @@ fn a_file_body_is_the_stream_and_head_format_md_specifies() {
         FileHead::from_bytes(&count),
         Err(Error::Decryption)
     ));
+}
+
+// Blind indexes.
+
+/// FORMAT.md "Blind indexes", computed with Python's `hashlib.blake2b(key=…,
+/// digest_size=32)` from the messages below: access key `11…11`, writer
+/// [`WRITER_ID`], type `patient`, version 1; the index `ssn` over `ssn`,
+/// 13 bits, no normaliser; the input `"078-05-1120"` (a JSON string).
+const INDEX_DESCRIPTION: &str = "01000d046e6f6e65010373736e";
+const INDEX_VALUE_FULL: &str = "2a63ed281ec490a58e77f95f8700483cd99fba4ae1bcbc67173e3b936824a0d5";
+/// The first 13 bits of the full value: `2a 63` with the 3 low bits of the
+/// second byte cleared.
+const INDEX_VALUE_13_BITS: &str = "2a60";
+
+fn index_messages() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let secret = [
+        prefixed("strongroom/index-secret"),
+        u32be(1),
+        uuid(WRITER_ID),
+        prefixed("patient"),
+        u32be(1),
+    ]
+    .concat();
+    let key = [
+        prefixed("strongroom/index-key"),
+        u32be(1),
+        prefixed("ssn"),
+        prefixed(unhex(INDEX_DESCRIPTION)),
+    ]
+    .concat();
+    let value = [
+        prefixed("strongroom/index-value"),
+        u32be(1),
+        u32be(1),
+        prefixed(br#""078-05-1120""#),
+    ]
+    .concat();
+    (secret, key, value)
+}
+
+/// Keyed BLAKE2b-256, by orion's MAC directly.
+fn keyed_blake2b(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use orion::hazardous::mac::blake2b::{Blake2b, SecretKey};
+    let key = SecretKey::try_from(key).unwrap();
+    let mut mac = Blake2b::new(&key, 32).unwrap();
+    mac.update(message).unwrap();
+    mac.finalize().unwrap().unprotected_as_ref().to_vec()
+}
+
+#[test]
+fn the_blind_index_value_is_the_one_format_md_specifies() {
+    use strongroom::hazmat::blind;
+    // The description, byte by byte: version 1, u16 bits, the normaliser's
+    // name, the fields.
+    let description = [
+        vec![1],
+        13u16.to_be_bytes().to_vec(),
+        vec![4],
+        b"none".to_vec(),
+        vec![1, 3],
+        b"ssn".to_vec(),
+    ]
+    .concat();
+    assert_eq!(description, unhex(INDEX_DESCRIPTION));
+    // By hand, from FORMAT.md's three steps.
+    let (secret_message, key_message, value_message) = index_messages();
+    let secret = keyed_blake2b(&ACCESS_KEY, &secret_message);
+    let key = keyed_blake2b(&secret, &key_message);
+    assert_eq!(keyed_blake2b(&key, &value_message), unhex(INDEX_VALUE_FULL));
+    // The library, through its public construction.
+    let access_key = AccessKey::from_bytes(ACCESS_KEY);
+    let secret = blind::index_secret(&access_key, id(WRITER_ID), "patient", 1).unwrap();
+    let key = blind::index_key(&secret, "ssn", &description).unwrap();
+    let input = br#""078-05-1120""#;
+    assert_eq!(
+        blind::blind_value(&key, &[input], 256).unwrap(),
+        unhex(INDEX_VALUE_FULL)
+    );
+    assert_eq!(
+        blind::blind_value(&key, &[input], 13).unwrap(),
+        unhex(INDEX_VALUE_13_BITS)
+    );
+    // Another version, name, description or input gives another value.
+    let other_version = blind::index_secret(&access_key, id(WRITER_ID), "patient", 2).unwrap();
+    let other = blind::index_key(&other_version, "ssn", &description).unwrap();
+    assert_ne!(
+        blind::blind_value(&other, &[input], 256).unwrap(),
+        unhex(INDEX_VALUE_FULL)
+    );
+    let other = blind::index_key(&secret, "ssn2", &description).unwrap();
+    assert_ne!(
+        blind::blind_value(&other, &[input], 256).unwrap(),
+        unhex(INDEX_VALUE_FULL)
+    );
+    assert_ne!(
+        blind::blind_value(&key, &[br#""078-05-1121""#], 256).unwrap(),
+        unhex(INDEX_VALUE_FULL)
+    );
+}
+
+#[test]
+fn a_written_index_stores_the_description_format_md_specifies() {
+    common::each_backend(
+        "a_written_index_stores_the_description_format_md_specifies",
+        |db| {
+            let alice = Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
+            alice
+                .declare_indexes(
+                    "patient",
+                    [strongroom::index::IndexSpec::on_field("ssn").bits(13)],
+                )
+                .unwrap();
+            let fields = Fields::new().with("ssn", "078-05-1120").unwrap();
+            alice.put("patient", &fields, &Plain::new()).unwrap();
+            let specs = db.texts(&format!(
+                "SELECT {} AS t FROM blind_index_versions",
+                db.hex("spec")
+            ));
+            assert_eq!(specs, vec![INDEX_DESCRIPTION.to_owned()]);
+            // One lookup row of ceil(13 / 8) = 2 bytes, the low 3 bits zero.
+            let values = db.texts(&format!(
+                "SELECT {} AS t FROM blind_index_values",
+                db.hex("value")
+            ));
+            assert_eq!(values.len(), 1);
+            let value = unhex(&values[0]);
+            assert_eq!(value.len(), 2);
+            assert_eq!(value[1] & 0x07, 0);
+        },
+    );
 }
