@@ -106,6 +106,10 @@
 //!   PostgreSQL over TLS (`?sslmode=verify-full&sslrootcert=/path/ca.pem`)
 //!   needs nothing installed beyond Rust and a C toolchain. Without it
 //!   (`default-features = false`) the system's libpq is linked.
+//! - `tokio`: the async front, `strongroom::asynk` — `AsyncClient` and
+//!   `AsyncRepo`, `Clone + Send + Sync` handles whose methods run the
+//!   blocking work on tokio's blocking pool, bounded by the store's pool
+//!   size, for async web backends.
 //!
 //! The byte-level formats are specified in `FORMAT.md` and the threat model
 //! in `SECURITY.md`, both in the repository.
@@ -115,6 +119,8 @@
 // Lets the derive's `::strongroom::…` paths resolve inside this crate too.
 extern crate self as strongroom;
 
+#[cfg(feature = "tokio")]
+pub mod asynk;
 mod cache;
 mod client;
 mod crypto;

@@ -303,6 +303,22 @@ impl Store {
         self.backend
     }
 
+    /// The most connections the pool holds: [`StoreOptions::pool_size`]
+    /// (at least 1), always 1 for `sqlite::memory:`.
+    ///
+    /// ```
+    /// use strongroom::{Store, StoreOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    /// let store = Store::open_with(&url, StoreOptions::default().pool_size(4).create_if_missing())?;
+    /// assert_eq!(store.pool_size(), 4);
+    /// assert_eq!(Store::open("sqlite::memory:")?.pool_size(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// The database URL without its password.
     pub fn redacted_url(&self) -> String {
         self.url.redacted()
