@@ -1,0 +1,674 @@
+//! The web backend: an axum service whose ordinary data lives in a primary
+//! SQLite database (diesel) and whose sensitive data lives in strongroom,
+//! reached through the library's async front ([`AsyncClient`]).
+//!
+//! Shared by the example's `main.rs` and by `tests/web_backend.rs`, which
+//! starts the same router on a loopback port and drives it over HTTP.
+//!
+//! Every operation that touches both databases runs as one unit of
+//! blocking work on tokio's blocking pool ([`AppState::blocking`]): once
+//! started it runs to its end even if the client hangs up and the handler's
+//! future is dropped, so a create never stops between its two writes.
+
+pub mod primary;
+pub mod reconcile;
+
+use std::future::Future;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use strongroom::asynk::AsyncClient;
+use strongroom::{Client, ClientId, RecordId, Sensitive, Store, Stored};
+use tracing::Instrument;
+
+pub use primary::{PatientRow, Primary, PrimaryError};
+pub use reconcile::{reconcile, ReconcileReport};
+
+/// The sensitive part of a patient: sealed in strongroom, never in the
+/// primary database and never logged.
+#[derive(Debug, Clone, Sensitive)]
+#[sensitive(record_type = "patient")]
+pub struct PatientSecret {
+    #[sensitive]
+    pub name: String,
+    #[sensitive]
+    pub national_id: String,
+    #[sensitive]
+    pub notes: String,
+}
+
+/// The header a request id is read from (if the caller sent a usable one)
+/// and returned in.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// This service's strongroom client (its own profile and keys).
+    pub vault: AsyncClient,
+    /// This service's primary database.
+    pub primary: Primary,
+    /// The service's name, shown by `GET /`.
+    pub name: Arc<str>,
+}
+
+impl AppState {
+    /// Opens (creating them if missing) this service's strongroom profile
+    /// on `store` and its primary SQLite database. Blocking: call it from
+    /// `spawn_blocking` or before serving.
+    pub fn open(
+        name: &str,
+        store: &Store,
+        profile: &FsPath,
+        primary: &FsPath,
+    ) -> anyhow::Result<Self> {
+        let client = Client::open_or_create(profile, store)?;
+        // As many primary connections as strongroom ones: every piece of
+        // blocking work holds at most one of each.
+        let primary = Primary::open(primary, 8)?;
+        Ok(AppState {
+            vault: AsyncClient::new(client),
+            primary,
+            name: name.into(),
+        })
+    }
+
+    /// Runs `work` on tokio's blocking pool (after the async client's
+    /// permit) with the strongroom client and the primary database, inside
+    /// the current request's span ([`AsyncClient::run`] carries it). A
+    /// dropped future does not stop it once it started.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Client, &Primary) -> Result<T, AppError> + Send + 'static,
+    {
+        let primary = self.primary.clone();
+        self.vault
+            .run(move |client| Ok(work(client, &primary)))
+            .await?
+    }
+}
+
+/// The service's routes, with the request-id middleware around them.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(whoami))
+        .route("/patients", post(create_patient).get(list_patients))
+        .route(
+            "/patients/{id}",
+            get(get_patient).put(update_patient).delete(delete_patient),
+        )
+        .route("/shared/patients/{record_id}", get(get_shared))
+        .route("/shares", post(share))
+        .route("/shares/{record_type}/{reader_id}", delete(revoke))
+        .route("/admin/reconcile", post(reconcile_now))
+        .fallback(|| async { AppError::NotFound })
+        .layer(middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+/// Serves `state`'s router on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+// ---------------------------------------------------------------- errors
+
+/// A request's failure, as HTTP sees it.
+#[derive(Debug)]
+pub enum AppError {
+    /// 400: the body, query or a header is malformed.
+    BadRequest(&'static str),
+    /// 404: no such patient (or record, share, client).
+    NotFound,
+    /// 409: the version given is not the current one.
+    Conflict { current: Option<u64> },
+    /// 403: this service may not read it (never shared, or revoked).
+    Forbidden,
+    /// 428: an update or delete named no version.
+    PreconditionRequired,
+    /// 500: anything else. The detail is logged (it names ids and the
+    /// driver's message, never a value) and never sent.
+    Internal(String),
+}
+
+impl From<strongroom::Error> for AppError {
+    fn from(err: strongroom::Error) -> Self {
+        use strongroom::Error as E;
+        match err {
+            E::Conflict { found, .. } => AppError::Conflict { current: found },
+            E::NotFound { .. } | E::NotShared { .. } | E::UnknownClient { .. } => {
+                AppError::NotFound
+            }
+            E::AccessDenied { .. } | E::NotPermitted(_) => AppError::Forbidden,
+            E::InvalidInput(why) => AppError::BadRequest(why),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<PrimaryError> for AppError {
+    fn from(err: PrimaryError) -> Self {
+        AppError::Internal(err.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        AppError::from(PrimaryError::from(err))
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(_: JsonRejection) -> Self {
+        AppError::BadRequest("the body is not the JSON this endpoint takes")
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(_: QueryRejection) -> Self {
+        AppError::BadRequest("malformed query string")
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<u64>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, error, message, current_version) = match self {
+            AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why, None),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource", None),
+            AppError::Conflict { current } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "the version given is not the current one",
+                current,
+            ),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this service has no access to that record",
+                None,
+            ),
+            AppError::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "version_required",
+                "name the version: an If-Match header or \"version\" in the body",
+                None,
+            ),
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                    None,
+                )
+            }
+        };
+        let body = ErrorBody {
+            error,
+            message,
+            current_version,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+// ---------------------------------------------------------- request ids
+
+/// Gives every request a span carrying its id (the caller's `x-request-id`
+/// if it is short and plain, else a new one), its method and its route
+/// template (never the raw path or query, never a header or body), and
+/// returns the id in the response.
+async fn request_span(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        route = %route,
+        status = tracing::field::Empty,
+        ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
+    span.record("ms", started.elapsed().as_millis() as u64);
+    span.in_scope(|| tracing::info!("response"));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+// -------------------------------------------------------------- patients
+
+/// A patient as a request gives it (create and update).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientIn {
+    pub clinic: String,
+    #[serde(default)]
+    pub ward: u16,
+    pub name: String,
+    pub national_id: String,
+    #[serde(default)]
+    pub notes: String,
+    /// For an update: the version it was read at (or `If-Match`).
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+impl PatientIn {
+    fn check(&self) -> Result<(), AppError> {
+        let short = |text: &str, max: usize| {
+            !text.trim().is_empty() && text.len() <= max && !text.chars().any(char::is_control)
+        };
+        if !short(&self.clinic, 64) {
+            return Err(AppError::BadRequest("clinic: 1 to 64 characters"));
+        }
+        if !short(&self.name, 200) {
+            return Err(AppError::BadRequest("name: 1 to 200 characters"));
+        }
+        if !short(&self.national_id, 64) {
+            return Err(AppError::BadRequest("national_id: 1 to 64 characters"));
+        }
+        if self.notes.len() > 10_000 {
+            return Err(AppError::BadRequest("notes: at most 10,000 bytes"));
+        }
+        Ok(())
+    }
+
+    fn secret(&self) -> PatientSecret {
+        PatientSecret {
+            name: self.name.clone(),
+            national_id: self.national_id.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// A patient as the service returns it: the primary row's plain data and
+/// the decrypted sensitive part, at the sensitive part's version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientOut {
+    pub id: i64,
+    pub clinic: String,
+    pub ward: u16,
+    pub name: String,
+    pub national_id: String,
+    pub notes: String,
+    pub version: u64,
+    /// The strongroom record holding the sensitive part.
+    pub record_id: RecordId,
+}
+
+impl PatientOut {
+    fn new(row: &PatientRow, secret: &Stored<PatientSecret>) -> Self {
+        PatientOut {
+            id: row.id,
+            clinic: row.clinic.clone(),
+            ward: u16::try_from(row.ward).unwrap_or_default(),
+            name: secret.name.clone(),
+            national_id: secret.national_id.clone(),
+            notes: secret.notes.clone(),
+            version: secret.version(),
+            record_id: secret.id(),
+        }
+    }
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a header value")
+}
+
+fn patient_response(status: StatusCode, patient: PatientOut) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag(patient.version));
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("/patients/{}", patient.id)) {
+            headers.insert(header::LOCATION, location);
+        }
+    }
+    (status, headers, Json(patient)).into_response()
+}
+
+/// The version an update or delete expects: `If-Match: "N"` (or `N`), or
+/// `version` in the body; both must agree.
+fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, AppError> {
+    let header = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| AppError::BadRequest("If-Match: a version, \"N\""))?
+                .trim();
+            let text = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text);
+            Some(
+                text.parse::<u64>()
+                    .map_err(|_| AppError::BadRequest("If-Match: a version, \"N\""))?,
+            )
+        }
+    };
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(AppError::BadRequest(
+            "If-Match and the body's version differ",
+        )),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+fn patient_id(id: &str) -> Result<i64, AppError> {
+    id.parse::<i64>().map_err(|_| AppError::NotFound)
+}
+
+async fn whoami(State(app): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "service": &*app.name, "client_id": app.vault.id() }))
+}
+
+/// Creates a patient: the sensitive part in strongroom first, then the
+/// primary row holding its record id; if the row cannot be written, the
+/// record is deleted again (and if even that fails, reconciliation removes
+/// it later).
+pub fn create(
+    client: &Client,
+    primary: &Primary,
+    input: &PatientIn,
+) -> Result<PatientOut, AppError> {
+    let stored = client.repo::<PatientSecret>().insert(input.secret())?;
+    match primary.insert(&input.clinic, i32::from(input.ward), stored.id()) {
+        Ok(row) => Ok(PatientOut::new(&row, &stored)),
+        Err(err) => {
+            if let Err(undo) = client.delete(stored.id(), stored.version()) {
+                tracing::warn!(
+                    record_id = %stored.id(),
+                    error = %undo,
+                    "the primary insert failed and its strongroom record could not be removed; \
+                     reconciliation will remove it"
+                );
+            }
+            Err(err.into())
+        }
+    }
+}
+
+async fn create_patient(
+    State(app): State<AppState>,
+    body: Result<Json<PatientIn>, JsonRejection>,
+) -> Result<Response, AppError> {
+    let Json(input) = body?;
+    input.check()?;
+    if input.version.is_some() {
+        return Err(AppError::BadRequest("a new patient has no version"));
+    }
+    let patient = app
+        .blocking(move |client, primary| create(client, primary, &input))
+        .await?;
+    Ok(patient_response(StatusCode::CREATED, patient))
+}
+
+async fn get_patient(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = patient_id(&id)?;
+    let patient = app
+        .blocking(move |client, primary| {
+            let row = primary.find(id)?.ok_or(AppError::NotFound)?;
+            let secret = client.repo::<PatientSecret>().get(row.secret)?;
+            Ok(PatientOut::new(&row, &secret))
+        })
+        .await?;
+    Ok(patient_response(StatusCode::OK, patient))
+}
+
+async fn update_patient(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<PatientIn>, JsonRejection>,
+) -> Result<Response, AppError> {
+    let id = patient_id(&id)?;
+    let Json(input) = body?;
+    input.check()?;
+    let expected =
+        expected_version(&headers, input.version)?.ok_or(AppError::PreconditionRequired)?;
+    let patient = app
+        .blocking(move |client, primary| {
+            let row = primary.find(id)?.ok_or(AppError::NotFound)?;
+            let secret = input.secret();
+            let (fields, plain) = secret.to_parts()?;
+            // strongroom holds the version: a stale one is a conflict and
+            // nothing is written anywhere.
+            let meta = client.update(row.secret, expected, &fields, &plain)?;
+            // The row's plain columns follow, only ever forward: of two
+            // updates racing here, the later version's columns stay.
+            primary.update_plain(id, &input.clinic, i32::from(input.ward), meta.version)?;
+            Ok(PatientOut {
+                id,
+                clinic: input.clinic,
+                ward: input.ward,
+                name: secret.name,
+                national_id: secret.national_id,
+                notes: secret.notes,
+                version: meta.version,
+                record_id: row.secret,
+            })
+        })
+        .await?;
+    Ok(patient_response(StatusCode::OK, patient))
+}
+
+async fn delete_patient(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let id = patient_id(&id)?;
+    let expected = expected_version(&headers, None)?;
+    let deleted = app
+        .blocking(move |client, primary| {
+            // The row goes first, in a transaction that commits only once the
+            // record is deleted at the expected version: a conflict leaves
+            // both, and a crash between the two leaves at worst an orphan
+            // record for reconciliation, never a row without its record.
+            primary.delete_then(id, |row| {
+                let version = match expected {
+                    Some(version) => version,
+                    None => client.repo::<PatientSecret>().get(row.secret)?.version(),
+                };
+                client.delete(row.secret, version)?;
+                Ok(())
+            })
+        })
+        .await?;
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// `GET /patients` query: a plain filter, a cursor and a page size.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub clinic: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// One page of patients.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PatientPage {
+    pub patients: Vec<PatientOut>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next: Option<String>,
+}
+
+async fn list_patients(
+    State(app): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<PatientPage>, AppError> {
+    let Query(params) = params?;
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::BadRequest("limit: 1 to 100"));
+    }
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            cursor
+                .parse::<i64>()
+                .map_err(|_| AppError::BadRequest("malformed cursor"))?,
+        ),
+    };
+    let page = app
+        .blocking(move |client, primary| {
+            let (rows, more) = primary.list(params.clinic.as_deref(), after, i64::from(limit))?;
+            // The two databases are read one after the other, not in one
+            // snapshot: a patient deleted in between is left out (its row
+            // was read, its record is gone), and one updated in between
+            // shows the newer sensitive part.
+            let repo = client.repo::<PatientSecret>();
+            let mut patients = Vec::with_capacity(rows.len());
+            for row in &rows {
+                match repo.get(row.secret) {
+                    Ok(secret) => patients.push(PatientOut::new(row, &secret)),
+                    Err(strongroom::Error::NotFound { .. }) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            let next = more
+                .then(|| rows.last().map(|row| row.id.to_string()))
+                .flatten();
+            Ok(PatientPage { patients, next })
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+/// A patient's sensitive part as another service reads it, once the
+/// writer shared the record type with it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SharedPatient {
+    pub record_id: RecordId,
+    pub writer_id: ClientId,
+    pub version: u64,
+    pub name: String,
+    pub national_id: String,
+    pub notes: String,
+}
+
+async fn get_shared(
+    State(app): State<AppState>,
+    Path(record_id): Path<String>,
+) -> Result<Json<SharedPatient>, AppError> {
+    let record_id: RecordId = record_id.parse().map_err(|_| AppError::NotFound)?;
+    let stored = app.vault.repo::<PatientSecret>().get(record_id).await?;
+    Ok(Json(SharedPatient {
+        record_id,
+        writer_id: stored.meta().writer_id,
+        version: stored.version(),
+        name: stored.name.clone(),
+        national_id: stored.national_id.clone(),
+        notes: stored.notes.clone(),
+    }))
+}
+
+// ---------------------------------------------------------------- shares
+
+/// `POST /shares`: share a record type with another service's client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareIn {
+    pub record_type: String,
+    pub reader_id: ClientId,
+}
+
+async fn share(
+    State(app): State<AppState>,
+    body: Result<Json<ShareIn>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let Json(input) = body?;
+    let outcome = app.vault.share(input.record_type, input.reader_id).await?;
+    Ok(Json(serde_json::json!({
+        "wrapped_keys": outcome.wrapped_keys,
+        "policies": outcome.policies,
+    })))
+}
+
+async fn revoke(
+    State(app): State<AppState>,
+    Path((record_type, reader_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let reader: ClientId = reader_id.parse().map_err(|_| AppError::NotFound)?;
+    let outcome = app.vault.revoke(record_type, reader).await?;
+    Ok(Json(serde_json::json!({
+        "new_key_version": outcome.new_version,
+        "rows_deleted": outcome.rows_deleted,
+    })))
+}
+
+// -------------------------------------------------------- reconciliation
+
+/// `POST /admin/reconcile?older_than_secs=N` (default 60).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileParams {
+    pub older_than_secs: Option<u64>,
+}
+
+async fn reconcile_now(
+    State(app): State<AppState>,
+    params: Result<Query<ReconcileParams>, QueryRejection>,
+) -> Result<Json<ReconcileReport>, AppError> {
+    let Query(params) = params?;
+    let grace = Duration::from_secs(params.older_than_secs.unwrap_or(60));
+    let report = app
+        .blocking(move |client, primary| reconcile(client, primary, grace))
+        .await?;
+    Ok(Json(report))
+}
