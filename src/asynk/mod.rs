@@ -10,7 +10,11 @@
 //! hold a blocking thread at once, so the others wait as futures (holding
 //! no thread) instead of as threads blocked on the pool. Tokio's own
 //! blocking pool serves the threads; no pool of strongroom's own is needed,
-//! since the semaphore bounds what it takes from it.
+//! since the semaphore bounds what it takes from it. The permits belong to
+//! one handle and its clones: two `AsyncClient`s made from two clients on
+//! one store may together ask for twice the pool (the extra calls then wait
+//! on the pool, up to its connection timeout), so make one per client and
+//! clone it.
 //!
 //! # Cancellation
 //! Dropping a future of this module (a timed-out request, a disconnected
