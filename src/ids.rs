@@ -110,41 +110,33 @@ uuid_id!(
     RecordId
 );
 
+/// diesel's `ToSql`/`FromSql` for an id on PostgreSQL: its 16 bytes, as a
+/// `uuid` or a `bytea` alike.
+macro_rules! diesel_pg_id {
+    ($name:ident: $($sql_type:ty),*) => {$(
+        impl diesel::serialize::ToSql<$sql_type, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                std::io::Write::write_all(out, self.0.as_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<$sql_type, diesel::pg::Pg> for $name {
+            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                from_stored(value.as_bytes()).map(Self)
+            }
+        }
+    )*};
+}
+
 /// diesel's `ToSql`/`FromSql` for an id: its 16 bytes as a PostgreSQL
 /// `uuid` or `bytea`, or an SQLite `BLOB`.
 macro_rules! diesel_id {
     ($($name:ident),*) => {$(
-        impl diesel::serialize::ToSql<diesel::sql_types::Uuid, diesel::pg::Pg> for $name {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-            ) -> diesel::serialize::Result {
-                std::io::Write::write_all(out, self.0.as_bytes())?;
-                Ok(diesel::serialize::IsNull::No)
-            }
-        }
-
-        impl diesel::deserialize::FromSql<diesel::sql_types::Uuid, diesel::pg::Pg> for $name {
-            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-                from_stored(value.as_bytes()).map(Self)
-            }
-        }
-
-        impl diesel::serialize::ToSql<diesel::sql_types::Binary, diesel::pg::Pg> for $name {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-            ) -> diesel::serialize::Result {
-                std::io::Write::write_all(out, self.0.as_bytes())?;
-                Ok(diesel::serialize::IsNull::No)
-            }
-        }
-
-        impl diesel::deserialize::FromSql<diesel::sql_types::Binary, diesel::pg::Pg> for $name {
-            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-                from_stored(value.as_bytes()).map(Self)
-            }
-        }
+        diesel_pg_id!($name: diesel::sql_types::Uuid, diesel::sql_types::Binary);
 
         impl diesel::serialize::ToSql<diesel::sql_types::Binary, diesel::sqlite::Sqlite> for $name {
             fn to_sql<'b>(
