@@ -40,8 +40,12 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), in a scratch database of
 //! this run's own, dropped at the end; skipped if unreachable.
 
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "common/scratch_pg.rs"]
 mod scratch_pg;
+
+use machine::{cpu_time, load_average, source_commit};
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -244,25 +248,6 @@ fn read_full(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 // ---------------------------------------------------------------------
 // The machine.
 
-/// The 1-minute load average.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// This process's user + system CPU time (`/proc/self/stat`, ticks of
-/// 1/100 s).
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
 /// This process's peak resident set (`VmHWM`), in KiB.
 fn peak_rss_kib() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
@@ -289,35 +274,6 @@ fn free_bytes(path: &Path) -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
-}
-
-/// The commit checked out where this example lives, and whether the
-/// library's sources differ from it (others may be editing the checkout).
-fn source_commit() -> (Option<String>, Option<bool>) {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-    };
-    let commit = git(&["rev-parse", "--short=10", "HEAD"]).map(|s| s.trim().to_owned());
-    let dirty = git(&[
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-        "--",
-        "src",
-        "derive",
-        "Cargo.toml",
-        "Cargo.lock",
-    ])
-    .map(|s| !s.trim().is_empty());
-    (commit, dirty)
 }
 
 fn mbps(bytes: u64, d: Duration) -> f64 {

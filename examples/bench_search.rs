@@ -53,10 +53,13 @@
 //! this run's own, dropped at the end; the SQLite file lives in a temporary
 //! directory removed at the end.
 
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "common/scratch_pg.rs"]
 mod scratch_pg;
 
-use std::process::Command;
+use machine::{cpu_time, load_average, source_commit};
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -663,52 +666,6 @@ fn us(d: Duration) -> f64 {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// This process's user + system CPU time (`/proc/self/stat`, ticks of
-/// 1/100 s).
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// The commit the example was built from, and whether the library's
-/// sources differ from it.
-fn source_commit() -> (Option<String>, Option<bool>) {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-    };
-    let commit = git(&["rev-parse", "--short=10", "HEAD"]).map(|s| s.trim().to_owned());
-    let dirty = git(&[
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-        "--",
-        "src",
-        "Cargo.toml",
-        "Cargo.lock",
-    ])
-    .map(|s| !s.trim().is_empty());
-    (commit, dirty)
 }
 
 struct Config {

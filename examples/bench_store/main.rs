@@ -28,10 +28,14 @@
 //! `BENCH_ONLY=sqlite` or `BENCH_ONLY=postgres` runs one backend.
 
 mod floor;
+#[path = "../common/machine.rs"]
+mod machine;
 mod report;
 mod scale;
 #[path = "../common/scratch_pg.rs"]
 mod scratch_pg;
+
+use machine::{cpu_time, load_average};
 mod size;
 
 use std::time::{Duration, Instant};
@@ -445,27 +449,6 @@ struct Machine {
     load_start: Option<f64>,
     load_end: Option<f64>,
     cpu_share: Option<f64>,
-}
-
-/// The 1-minute load average.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// This process's user + system CPU time so far (`/proc/self/stat`, in
-/// clock ticks of 1/100 s, Linux's fixed `USER_HZ`).
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name (which may hold spaces): utime and
-    // stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 /// One round's measurements.
