@@ -154,6 +154,10 @@ pub(crate) fn live_versions(
         .collect())
 }
 
+/// An index name and description as loaded (`None`: not loadable).
+type NameBytes = Option<Vec<u8>>;
+type SpecBytes = Option<Vec<u8>>;
+
 /// Registers index versions a write uses (all of one writer, type and
 /// version). A version already registered with another description is
 /// [`Error::InvalidInput`]: an index cannot change within a key version.
@@ -164,38 +168,31 @@ pub(crate) fn register(conn: &mut AnyConnection, rows: &[IndexVersionRow]) -> Re
     let Some(first) = rows.first() else {
         return Ok(());
     };
-    let registered: Vec<Option<Vec<u8>>> = blind_index_versions::table
+    // The version's registered indexes (name, description), read once.
+    let registered: Vec<(NameBytes, SpecBytes)> = blind_index_versions::table
         .filter(blind_index_versions::writer_id.eq(first.writer_id))
         .filter(blind_index_versions::record_type.eq(&first.record_type))
         .filter(blind_index_versions::index_version.eq(first.index_version))
-        .select(Bytes(blind_index_versions::index_name))
+        .select((
+            Bytes(blind_index_versions::index_name),
+            Bytes(blind_index_versions::spec),
+        ))
         .load(conn)
         .map_err(db_err)?;
-    if !registered.is_empty()
-        && rows.iter().any(|row| {
-            !registered
-                .iter()
-                .any(|n| n.as_deref() == Some(row.index_name.as_bytes()))
-        })
-    {
+    let spec_of = |row: &IndexVersionRow| {
+        registered
+            .iter()
+            .find(|(name, _)| name.as_deref() == Some(row.index_name.as_bytes()))
+            .map(|(_, spec)| spec)
+    };
+    if !registered.is_empty() && rows.iter().any(|row| spec_of(row).is_none()) {
         return Err(Error::InvalidInput(
             "a new index cannot be added at a key version that already has indexes (its records would lack it): rotate the type, then reindex, to add it",
         ));
     }
     for row in rows {
-        let existing: Option<Option<Vec<u8>>> = blind_index_versions::table
-            .find((
-                row.writer_id,
-                &row.record_type,
-                &row.index_name,
-                row.index_version,
-            ))
-            .select(Bytes(blind_index_versions::spec))
-            .first(conn)
-            .optional()
-            .map_err(db_err)?;
-        match existing {
-            Some(Some(spec)) if spec == row.spec => {}
+        match spec_of(row) {
+            Some(Some(spec)) if *spec == row.spec => {}
             Some(_) => {
                 return Err(Error::InvalidInput(
                     "this index is already declared differently at the type's current key version: rotate the type, then reindex, to change it",
