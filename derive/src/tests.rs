@@ -233,3 +233,16 @@ fn errors_are_reported_together_with_only_a_stub() {
     );
     assert_lacks(&out, quote!(PatientFilter));
 }
+
+#[test]
+fn a_custom_normaliser_is_named_by_its_path_as_written() {
+    // SECURITY.md: the normaliser's name is stored with the index, a
+    // custom one by its path as written.
+    let out = derive(syn::parse_quote! {
+        struct Person { #[sensitive(index(normalize = norm::digits))] phone: String }
+    });
+    assert_has(
+        &out,
+        quote!(.normalize(::strongroom::index::Normalize::Custom { id: "norm::digits", apply: norm::digits })),
+    );
+}

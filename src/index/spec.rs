@@ -277,6 +277,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_custom_normaliser_is_stored_by_its_name() {
+        fn digits(v: &str) -> String {
+            v.chars().filter(char::is_ascii_digit).collect()
+        }
+        let spec = IndexSpec::on_field("phone").normalize(Normalize::Custom {
+            id: "norm::digits",
+            apply: digits,
+        });
+        let bytes = spec.to_bytes();
+        let (normalizer, fields, _) = parse_spec(&bytes).unwrap();
+        assert_eq!(normalizer, "custom:norm::digits");
+        assert_eq!(fields, ["phone"]);
+        // Without the caller's declaration, it cannot be used.
+        assert!(matches!(
+            IndexSpec::from_bytes("phone", &bytes, None),
+            Err(Error::InvalidInput(_))
+        ));
+        assert_eq!(
+            IndexSpec::from_bytes("phone", &bytes, Some(&spec)).unwrap(),
+            spec
+        );
+    }
+
+    #[test]
     fn the_stored_description_round_trips_and_refuses_what_is_malformed() {
         let spec = IndexSpec::new("by_name_dob", ["last_name", "dob"])
             .bits(12)

@@ -98,4 +98,20 @@ mod tests {
         values.remove("b");
         assert!(inputs(&spec, &values).is_none());
     }
+
+    #[test]
+    fn numbers_keep_their_form_and_nested_strings_are_not_normalised() {
+        // SECURITY.md: `1` and `1.0` are different values; a string inside
+        // an array or object is not normalised.
+        let spec = IndexSpec::new("i", ["a"]).normalize(Normalize::Lowercase);
+        let input = |json: &[u8]| {
+            let mut values = BTreeMap::new();
+            values.insert("a".to_owned(), json.to_vec());
+            inputs(&spec, &values).unwrap()[0].to_vec()
+        };
+        assert_ne!(input(b"1"), input(b"1.0"));
+        assert_eq!(input(br#"["AbC"]"#), br#"["AbC"]"#.to_vec());
+        assert_eq!(input(br#"{"k":"AbC"}"#), br#"{"k":"AbC"}"#.to_vec());
+        assert_eq!(input(br#""AbC""#), br#""abc""#.to_vec());
+    }
 }
