@@ -19,11 +19,6 @@ use crate::ids::{BatchId, ClientId};
 pub(super) struct Keyring {
     keys: KeyCache,
     unwraps: AtomicU64,
-    /// Look-ups answered from the cache, and not: counted here, once per
-    /// [`Keyring::get`] (the re-check of [`Keyring::board`] is no look-up of
-    /// its own).
-    hits: AtomicU64,
-    misses: AtomicU64,
     /// The keys some thread of this client is unwrapping now.
     in_flight: Mutex<HashSet<KeyId>>,
     /// Signalled whenever a flight ends (its key cached, or not).
@@ -60,8 +55,6 @@ impl Keyring {
         Keyring {
             keys: KeyCache::new(DEFAULT_CAPACITY),
             unwraps: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
             in_flight: Mutex::new(HashSet::new()),
             landed: Condvar::new(),
         }
@@ -75,14 +68,7 @@ impl Keyring {
 
     /// The cached key, if any; counted as a hit or a miss.
     pub(super) fn get(&self, id: &KeyId) -> Option<Arc<AccessKey>> {
-        let key = self.keys.get(id);
-        let counter = if key.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        key
+        self.keys.get(id)
     }
 
     /// After a miss: waits while another thread of this client unwraps
@@ -101,7 +87,8 @@ impl Keyring {
                 .wait(flying)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        if let Some(key) = self.keys.get(id) {
+        // Not a look-up of its own: not counted.
+        if let Some(key) = self.keys.peek(id) {
             return Turn::Cached(key);
         }
         flying.insert(id.clone());
@@ -129,11 +116,11 @@ impl Keyring {
     }
 
     pub(super) fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.keys.hits()
     }
 
     pub(super) fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.keys.misses()
     }
 
     pub(super) fn len(&self) -> usize {
