@@ -170,6 +170,16 @@ impl Client {
             .unwrap_or_default()
     }
 
+    /// Whether `specs` is already this client's declaration of
+    /// `record_type` (a typed repository made again need not declare).
+    pub(crate) fn declares(&self, record_type: &str, specs: &[IndexSpec]) -> bool {
+        self.declared
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(record_type)
+            .is_some_and(|declared| declared.as_slice() == specs)
+    }
+
     pub(crate) fn declared_index(&self, record_type: &str, name: &str) -> Option<IndexSpec> {
         self.declared
             .read()

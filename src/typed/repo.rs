@@ -84,7 +84,9 @@ impl Client {
     /// declaration of the type).
     pub fn repo<T: Sensitive>(&self) -> Repo<'_, T> {
         let specs = T::indexes();
-        let refused = if specs.is_empty() {
+        // Made per request in a web handler: declared once, then only
+        // compared.
+        let refused = if specs.is_empty() || self.declares(T::RECORD_TYPE, &specs) {
             None
         } else {
             match self.declare_indexes(T::RECORD_TYPE, specs) {
