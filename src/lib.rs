@@ -144,8 +144,8 @@ struct ReadmeDoctests;
 pub use client::check_record_type;
 pub use client::{
     Client, ClientStats, Counters, Cursor, FileReader, ImportBatchOutcome, ImportRow, Order, Page,
-    Query, RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share, ShareKind,
-    ShareOutcome, SkipReason, Skipped, DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
+    Query, ReconcileReport, RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share,
+    ShareKind, ShareOutcome, SkipReason, Skipped, DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
 };
 pub use crypto::fingerprint::Fingerprint;
 pub use crypto::keys::{EncryptionPublicKey, SigningPublicKey};
