@@ -48,9 +48,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Whoami => {
             let profile = ctx.profile()?;
             let public = profile.identity().public();
-            println!("fingerprint: {}", public.fingerprint()?);
-            println!("sealed: {}", if profile.is_sealed() { "yes" } else { "no" });
-            println!("{}", public.client_id);
+            crate::out!("fingerprint: {}", public.fingerprint()?);
+            crate::out!("sealed: {}", if profile.is_sealed() { "yes" } else { "no" });
+            crate::out!("{}", public.client_id);
             Ok(())
         }
         Command::Profile(ProfileCommand::Passwd {
@@ -390,7 +390,7 @@ impl Context_<'_> {
             self.cli.profile.display(),
             store.redacted_url()
         );
-        println!("{}", client.id());
+        crate::out!("{}", client.id());
         Ok(())
     }
 
@@ -432,7 +432,7 @@ impl Context_<'_> {
                     "created the recovery profile {}: keep it offline, and its passphrase apart from it",
                     out.display()
                 );
-                println!("{}", outcome.recovery_client);
+                crate::out!("{}", outcome.recovery_client);
                 Ok(())
             }
             RecoveryCommand::Restore {
@@ -541,7 +541,7 @@ impl Context_<'_> {
         let client = self.client()?;
         let declared = search::declare(&client, record_type, index)?;
         let meta = client.put(record_type, &fields, &plain)?;
-        println!("{}", meta.id);
+        crate::out!("{}", meta.id);
         if let Some(declared) = &declared {
             search::after_declaring(&client, record_type, declared, true);
         }

@@ -94,7 +94,7 @@ fn put<C: Deref<Target = Client>>(
             }
             other => other.into(),
         })?;
-    println!("{}", meta.id);
+    crate::out!("{}", meta.id);
     Ok(())
 }
 

@@ -195,7 +195,7 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
     if args.verify {
         verify(client, &plan, &mut source, args, total)?;
     } else if !args.json {
-        println!("{in_store}");
+        crate::out!("{in_store}");
     }
     Ok(())
 }

@@ -49,5 +49,31 @@ pub fn share(share: &Share, direction: &str) -> Value {
 
 /// Prints one JSON value on one line.
 pub fn line(value: &Value) {
-    println!("{value}");
+    stdout_line(format_args!("{value}"));
+}
+
+/// Prints one line on standard output. A reader that went away
+/// (`strongroom whoami | head -n1`) ends the tool quietly with status 0, as
+/// ripgrep does: everything it printed was wanted, and an operation's
+/// output comes after its work is committed. Any other write error (a full
+/// disk behind a redirection) is one `error:` line and status 1, not a
+/// panic.
+pub fn stdout_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {err}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` through [`stdout_line`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::stdout_line(format_args!($($arg)*))
+    };
 }

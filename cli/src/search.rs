@@ -330,7 +330,7 @@ pub fn leakage(client: &Client, record_type: &str, quiet_library: bool) -> Resul
         if line.starts_with("warning: ") {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            crate::out!("{line}");
         }
     }
     Ok(())

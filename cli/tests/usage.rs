@@ -225,3 +225,27 @@ fn every_command_shows_an_example_and_file_is_listed() {
     let err = fails(&db, "alice", &["file", "get", "x", "--out", "y"], 2);
     assert!(err.contains("not a record id"), "{err}");
 }
+
+/// `strongroom whoami | head -n1`: the reader of stdout went away (here:
+/// the pipe's read end is closed before the tool starts, so its first
+/// write fails with EPIPE). The tool ends quietly with status 0, like
+/// ripgrep, instead of "internal error".
+#[test]
+fn a_closed_stdout_ends_the_tool_quietly() {
+    let db = TestDb::sqlite();
+    ok(&db, "alice", &["init", "--name", "alice"]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(bin())
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile("alice"))
+        .arg("whoami")
+        .env_remove("RUST_LOG")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status {:?}: {stderr}", out.status);
+    assert_eq!(stderr, "", "nothing on stderr");
+}
