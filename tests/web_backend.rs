@@ -8,11 +8,14 @@
 //! is removed), reconciliation (an orphan is removed), then a concurrent
 //! load (32 clients, 2,000 mixed requests, every response checked) whose
 //! requests/s and p99 are printed. The logs are captured: requests' ids
-//! reach the library's spans, and no sensitive value is ever logged.
+//! reach the library's spans, and no sensitive value is ever logged. The
+//! whole scenario runs with strongroom's store on SQLite, then on
+//! PostgreSQL (the primary databases are SQLite files in both).
 
 #[allow(dead_code)]
 #[path = "../examples/web_backend/app/mod.rs"]
 mod app;
+mod common;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -214,6 +217,10 @@ impl Write for Logs {
 }
 
 impl Logs {
+    fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
@@ -232,10 +239,30 @@ async fn web_backend_over_http() {
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
 
+    // strongroom on SQLite, then on PostgreSQL (the primary databases are
+    // SQLite files in both runs).
     let dir = tempfile::tempdir().unwrap();
     let store_url = format!("sqlite://{}", dir.path().join("strongroom.db").display());
-    let clinic = start("clinic", &store_url, dir.path(), true).await;
-    let reader = start("reader", &store_url, dir.path(), false).await;
+    scenario(&logs, "SQLite", &store_url, dir.path()).await;
+
+    let pg = tokio::task::spawn_blocking(|| common::postgres_db("web_backend_over_http"))
+        .await
+        .unwrap();
+    if let Some(pg) = pg {
+        let dir = tempfile::tempdir().unwrap();
+        scenario(&logs, "PostgreSQL", &pg.url, dir.path()).await;
+        tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    }
+}
+
+/// The whole scenario with strongroom's store at `store_url` and the
+/// services' profiles and primary databases in `dir`.
+async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::Path) {
+    logs.clear();
+    eprintln!("-- strongroom on {backend}");
+    let store_url = store_url.to_owned();
+    let clinic = start("clinic", &store_url, dir, true).await;
+    let reader = start("reader", &store_url, dir, false).await;
     let api = &clinic.http;
     eprintln!("clinic on {}, reader on {}", clinic.base, reader.base);
 
@@ -691,8 +718,8 @@ async fn web_backend_over_http() {
 
     // -- the load
     let load = load(&clinic.base).await;
-    println!("{load}");
-    eprintln!("{load}");
+    println!("{backend}: {load}");
+    eprintln!("{backend}: {load}");
 
     // After it, the two databases agree: no orphan, no dangling row.
     let report: ReconcileReport = api
