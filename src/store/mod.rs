@@ -17,7 +17,11 @@
 //! port and database but never the password, with the driver's reason (for
 //! PostgreSQL libpq's own message: an unknown host, a refused port, a
 //! certificate that does not verify under `sslmode=verify-full`); a pool
-//! that has no free connection in time is [`Error::PoolTimeout`].
+//! that has no free connection in time is [`Error::PoolTimeout`] — unless
+//! the pool could not open one because the server refused or dropped it
+//! (a server down or restarting): that is [`Error::Connect`] with the
+//! driver's reason, and the next operation after the server is back
+//! succeeds on the same store.
 //!
 //! # Example
 //! ```
@@ -184,6 +188,9 @@ const SPARE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<Manager>,
+    /// The pool's latest failure to open a connection, cleared when it
+    /// opens one.
+    connect_failure: ConnectFailure,
     backend: Backend,
     url: DatabaseUrl,
 }
@@ -247,6 +254,7 @@ impl Store {
         // after the pool's retries with "timed out waiting for connection".
         let first = manager.connect().map_err(|err| connect_error(&url, &err))?;
         drop(first);
+        let connect_failure = ConnectFailure::default();
         let mut builder = Pool::builder()
             .max_size(if in_memory {
                 1
@@ -259,6 +267,10 @@ impl Store {
             }))
             .error_handler(Box::new(QuietErrors {
                 password: url.password().map(|pw| Zeroizing::new(pw.to_owned())),
+                latest: connect_failure.clone(),
+            }))
+            .event_handler(Box::new(ConnectSuccess {
+                latest: connect_failure.clone(),
             }));
         if in_memory {
             // The one connection *is* the database: never close it.
@@ -272,7 +284,12 @@ impl Store {
         let pool = builder
             .build(manager)
             .map_err(|err| connect_error(&url, &err))?;
-        let store = Store { pool, backend, url };
+        let store = Store {
+            pool,
+            connect_failure,
+            backend,
+            url,
+        };
         if options.run_migrations {
             let applied = store.run_migrations()?;
             if !applied.is_empty() {
@@ -365,14 +382,28 @@ impl Store {
     }
 
     /// A pooled connection.
+    ///
+    /// When none came in time and the pool's latest attempt to open one
+    /// failed (none opened since) during the wait or just before it, the
+    /// server is the problem, not the pool's size: [`Error::Connect`] with
+    /// the driver's reason.
     pub(crate) fn conn(&self) -> Result<Conn> {
+        let asked = std::time::Instant::now();
         self.pool.get().map_err(|err| {
-            if err.to_string().contains("timed out") {
-                Error::PoolTimeout {
+            if !err.to_string().contains("timed out") {
+                return connect_error(&self.url, &err);
+            }
+            let recent = asked
+                .checked_sub(self.pool.connection_timeout())
+                .unwrap_or(asked);
+            match self.connect_failure.since(recent) {
+                Some(reason) => Error::Connect {
                     target: self.url.redacted(),
-                }
-            } else {
-                connect_error(&self.url, &err)
+                    reason,
+                },
+                None => Error::PoolTimeout {
+                    target: self.url.redacted(),
+                },
             }
         })
     }
@@ -404,6 +435,7 @@ fn check_sqlite_file(url: &DatabaseUrl, path: &std::path::Path, create: bool) ->
 struct QuietErrors {
     /// Scrubbed from the driver's messages.
     password: Option<Zeroizing<String>>,
+    latest: ConnectFailure,
 }
 
 impl std::fmt::Debug for QuietErrors {
@@ -416,6 +448,47 @@ impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
         let reason = driver_reason(&error, self.password.as_deref().map(String::as_str));
         tracing::debug!(error = %reason, "pool could not open a connection");
+        self.latest.set(Some(reason));
+    }
+}
+
+/// The driver's reason the pool's latest attempt to open (or check) a
+/// connection failed, until it opens one; shared by the pool's handlers
+/// and the store.
+#[derive(Debug, Clone, Default)]
+struct ConnectFailure(std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>);
+
+impl ConnectFailure {
+    /// Records a failure (`Some` reason) or a success (`None`).
+    fn set(&self, reason: Option<String>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            reason.map(|reason| (std::time::Instant::now(), reason));
+    }
+
+    /// The reason of the latest failure, if it came at or after `since`
+    /// and no connection was opened after it.
+    fn since(&self, since: std::time::Instant) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, reason)| reason.clone())
+    }
+}
+
+/// Forgets the latest connection failure when the pool opens a connection.
+#[derive(Debug)]
+struct ConnectSuccess {
+    latest: ConnectFailure,
+}
+
+impl diesel::r2d2::HandleEvent for ConnectSuccess {
+    fn handle_acquire(&self, _: diesel::r2d2::event::AcquireEvent) {
+        self.latest.set(None);
     }
 }
 
@@ -473,5 +546,35 @@ mod tests {
             panic!("a second connection from a pool of one")
         };
         assert!(matches!(err, Error::PoolTimeout { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_pool_that_cannot_open_a_connection_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("gone");
+        std::fs::create_dir(&folder).unwrap();
+        let url = format!("sqlite://{}", folder.join("s.db").display());
+        let options = StoreOptions {
+            connection_timeout: Duration::from_millis(300),
+            ..StoreOptions::default().pool_size(8).create_if_missing()
+        };
+        let store = Store::open_with(&url, options).unwrap();
+        // The connections already open keep working; the pool, with room
+        // for more, cannot open another.
+        std::fs::remove_dir_all(&folder).unwrap();
+        let mut held = Vec::new();
+        let err = loop {
+            match store.conn() {
+                Ok(conn) => held.push(conn),
+                Err(err) => break err,
+            }
+            assert!(held.len() < 8, "every connection of the pool opened");
+        };
+        match &err {
+            Error::Connect { reason, .. } => {
+                assert!(reason.contains("unable to open"), "{err}")
+            }
+            other => panic!("expected Error::Connect with the driver's reason, got {other:?}"),
+        }
     }
 }
