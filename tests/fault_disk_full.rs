@@ -244,3 +244,143 @@ fn is_clear_full_error(error: &str) -> bool {
             .iter()
             .any(|needle| error.contains(needle))
 }
+
+/// A tmpfs mounted for one test, unmounted on drop.
+struct SmallDisk {
+    at: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) at `at`, or
+    /// says why it cannot (mounting needs root, or a sandbox may refuse).
+    fn mount(at: &std::path::Path, size: &str) -> Result<SmallDisk, String> {
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(SmallDisk { at: at.to_owned() })
+    }
+
+    /// Gives the full disk room again (`mount -o remount,size=…`).
+    fn grow(&self, size: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.at)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "remount: {out:?}");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.at).output();
+    }
+}
+
+/// The same fault on a real full filesystem (`ENOSPC`: SQLite's "database
+/// or disk is full"), where the machine lets the test mount a 1 MiB tmpfs
+/// (as root); elsewhere it says so and does nothing, the file size limit
+/// above being the portable form. Opening and verifying also happen while
+/// the disk is still full, and writes resume once it has room.
+#[test]
+fn a_full_tmpfs_fails_a_write_clearly_and_the_database_still_opens() {
+    const NAME: &str = "a_full_tmpfs_fails_a_write_clearly_and_the_database_still_opens";
+    let dir = tempfile::tempdir().unwrap();
+    let disk = match SmallDisk::mount(&dir.path().join("small"), "1m") {
+        Ok(disk) => disk,
+        Err(why) => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\n!!!!!!!! `{NAME}` not run: {why} (the file size limit test covers the fault) !!!!!!!!\n"
+            );
+            return;
+        }
+    };
+    let path = disk.at.join("sensitive.db");
+    let url = format!("sqlite://{}", path.display());
+    // The profile lives elsewhere: only the database's disk fills.
+    let profile = dir.path().join("writer.profile");
+    let store = Store::open_or_create(&url).unwrap();
+    let client = Client::open_or_create(&profile, &store).unwrap();
+    let mut outcomes = Vec::new();
+    let mut error = None;
+    for n in 0..MOST_BATCHES {
+        let tags: Vec<String> = (0..BATCH).map(|i| format!("full-{n}-{i}")).collect();
+        let batch: Vec<_> = tags.iter().map(|t| record(t, BODY)).collect();
+        match client.put_many(&batch) {
+            Ok(metas) => outcomes.extend(
+                metas
+                    .into_iter()
+                    .zip(tags)
+                    .map(|(meta, tag)| Outcome::Put { id: meta.id, tag }),
+            ),
+            Err(err) => {
+                error = Some(describe(&err));
+                outcomes.push(Outcome::FailedPut {
+                    tags,
+                    error: describe(&err),
+                });
+                break;
+            }
+        }
+    }
+    let error = error.expect("1 MiB never filled");
+    let again = client
+        .put_many(&[record("again", BODY)])
+        .map(|_| ())
+        .map_err(|e| describe(&e))
+        .expect_err("a write succeeded on the full disk");
+    // Still full: the same client reads everything, and a new store opens.
+    let read_full = read_all(&client, BODY).len();
+    drop(client);
+    drop(store);
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let integrity: Vec<String> =
+        diesel::sql_query("SELECT integrity_check AS t FROM pragma_integrity_check")
+            .load::<Text>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.t)
+            .collect();
+    let rows = row_checks(&mut conn);
+    drop(conn);
+    let store = Store::open(&url).expect("the database opens on the full disk");
+    let client = Client::open_or_create(&profile, &store).unwrap();
+    let found = read_all(&client, BODY);
+    let checked = check(&outcomes, &found);
+    disk.grow("4m");
+    client
+        .put_many(&[record("after", BODY)])
+        .expect("a write once the disk has room");
+
+    println!("\n{NAME}:");
+    println!(
+        "  {} records acknowledged on a 1 MiB tmpfs before the failing write",
+        checked.acknowledged_puts
+    );
+    println!("  the failing write: {error}");
+    println!("  the next write, still full: {again}");
+    println!("  still full: {read_full} records read by the same client; reopened: integrity_check {integrity:?}, {rows} rows");
+    println!("  verified: {checked:?}; a write after growing the disk to 4 MiB: ok");
+
+    assert!(
+        error.starts_with("Database: ") && error.contains("disk is full"),
+        "{error}"
+    );
+    assert!(again.contains("disk is full"), "{again}");
+    assert_no_values(&error);
+    assert_eq!(integrity, vec!["ok".to_owned()]);
+    assert_eq!(rows as usize, found.len());
+    assert_eq!(read_full, found.len());
+    assert_eq!(checked.failed_puts_present, 0);
+}
