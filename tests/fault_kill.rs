@@ -255,6 +255,7 @@ fn rounds(
             full = Some(took);
             whens.extend(kill_plan(took, &mut rng));
         }
+        settle(db);
         let outcome = check(round, &killed);
         if db.backend == Backend::Sqlite {
             integrity_ok(db);
@@ -280,6 +281,28 @@ fn rounds(
         full.unwrap().as_millis()
     );
     outcomes
+}
+
+/// On PostgreSQL, waits until the server has finished with the killed
+/// child's sessions: a COMMIT it sent before it died may still be running,
+/// and a transaction it left open holds its locks until the server sees the
+/// closed socket. The parent's own pooled sessions are idle meanwhile.
+fn settle(db: &TestDb) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let start = Instant::now();
+    while db.count(
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'",
+    ) > 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the killed child's sessions never ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn integrity_ok(db: &TestDb) {
