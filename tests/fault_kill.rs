@@ -560,6 +560,14 @@ fn revoke_and_rewrap_killed_is_revoked_or_not_and_the_rewrap_resumes_to_done() {
                     ) as usize,
                     REVOKED
                 );
+                // A new write (its key decision checks the profile's mark,
+                // which the kill may have left behind the database) uses
+                // the new version.
+                let later = alice
+                    .put("rv", &common::notes::note("later"), &Plain::new())
+                    .unwrap();
+                assert_eq!(later.key_version, version);
+                alice.delete(later.id, later.version).unwrap();
                 // Alice and carol read every record; bob, the old key in
                 // his cache, none.
                 let all = read_all(&alice, alice_id, "rv");
