@@ -306,6 +306,8 @@ struct Shared<'a> {
     failures: Mutex<Vec<String>>,
     next_seed: AtomicU64,
     stop: AtomicBool,
+    /// One bit per op kind that has succeeded at least once.
+    succeeded: std::sync::atomic::AtomicU32,
     /// Records read by a reader that the model counts as revoked, below
     /// the revocation's version (allowed: revocation does not un-read).
     old_reads_after_revoke: AtomicU64,
@@ -918,7 +920,10 @@ fn worker(s: &Shared, thread: usize, tallies: &mut BTreeMap<Op, Tally>) {
         let tally = tallies.entry(op).or_default();
         match outcome {
             Outcome::Idle => continue,
-            Outcome::Ok => tally.ok += 1,
+            Outcome::Ok => {
+                s.succeeded.fetch_or(1 << op as u32, Ordering::Relaxed);
+                tally.ok += 1
+            }
             Outcome::Conflict => tally.conflicts += 1,
             Outcome::NotFound => tally.not_found += 1,
             Outcome::Denied => tally.denied += 1,
@@ -1044,6 +1049,7 @@ fn soak(test: &str, config: Config) {
         failures: Mutex::new(Vec::new()),
         next_seed: AtomicU64::new(1),
         stop: AtomicBool::new(false),
+        succeeded: std::sync::atomic::AtomicU32::new(0),
         old_reads_after_revoke: AtomicU64::new(0),
         reads_while_revoked: AtomicU64::new(0),
     };
@@ -1062,6 +1068,14 @@ fn soak(test: &str, config: Config) {
             })
             .collect();
         std::thread::sleep(config.duration);
+        // On a slow or busy machine, run on (up to four times as long)
+        // until every kind of operation has succeeded at least once.
+        let every = (1u32 << WEIGHTS.len()) - 1;
+        while shared.succeeded.load(Ordering::Relaxed) & every != every
+            && began.elapsed() < config.duration * 4
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         shared.stop.store(true, Ordering::Relaxed);
         for handle in workers {
             for (op, tally) in handle.join().expect("a soak thread panicked") {
@@ -1095,14 +1109,7 @@ fn soak(test: &str, config: Config) {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    for op in [
-        Op::PutMany,
-        Op::Get,
-        Op::Query,
-        Op::Update,
-        Op::PutFile,
-        Op::GetFile,
-    ] {
+    for (op, _) in WEIGHTS {
         assert!(
             tallies.get(&op).is_some_and(|t| t.ok > 0),
             "{op:?} never succeeded: the soak did not mix it"
