@@ -45,6 +45,18 @@ pub struct ImportBatchOutcome {
     pub already_imported: usize,
 }
 
+/// Refuses a source name or source id holding a NUL character, which no
+/// import could have stored (PostgreSQL's text cannot hold one) — as
+/// [`Error::InvalidInput`], before it reaches the database.
+fn check_text<'a>(source: &str, source_ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    if source.contains('\0') || source_ids.into_iter().any(|id| id.contains('\0')) {
+        return Err(Error::InvalidInput(
+            "an import source name or source id holds a NUL character",
+        ));
+    }
+    Ok(())
+}
+
 impl Client {
     /// Imports a batch of source rows from `source` (a name for the source
     /// table, stable across runs): the rows not imported before become
@@ -74,6 +86,7 @@ impl Client {
         if source.is_empty() {
             return Err(Error::InvalidInput("an import source needs a name"));
         }
+        check_text(source, rows.iter().map(|r| r.source_id.as_str()))?;
         let mut unique = HashSet::new();
         if !rows.iter().all(|r| unique.insert(r.source_id.as_str())) {
             return Err(Error::InvalidInput(
@@ -149,6 +162,7 @@ impl Client {
         source: &str,
         source_ids: &[String],
     ) -> Result<HashMap<String, Option<RecordId>>> {
+        check_text(source, source_ids.iter().map(String::as_str))?;
         let mut conn = self.store.conn()?;
         imports::find(&mut conn, source, source_ids)
     }
@@ -156,6 +170,7 @@ impl Client {
     /// How many rows of `source` have been imported.
     pub fn imported_count(&self, source: &str) -> Result<u64> {
         self.observe(op_span!(self, "imported_count", source), |_| {
+            check_text(source, std::iter::empty())?;
             let mut conn = self.store.conn()?;
             imports::count(&mut conn, source)
         })

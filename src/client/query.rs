@@ -259,6 +259,11 @@ impl Query {
         if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
             return Err(Error::InvalidInput("a page holds 1 to 1000 records"));
         }
+        // A type no write accepts is refused here too, before it reaches
+        // the database (PostgreSQL's text cannot hold a NUL).
+        if let Some(record_type) = &self.record_type {
+            super::validate::record_type(record_type)?;
+        }
         if let Some(index) = &self.index {
             index.check()?;
             if self.record_type.is_none() {
