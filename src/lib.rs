@@ -119,6 +119,8 @@
 // Lets the derive's `::strongroom::…` paths resolve inside this crate too.
 extern crate self as strongroom;
 
+#[doc(hidden)]
+pub mod __fuzz;
 #[cfg(feature = "tokio")]
 pub mod asynk;
 mod cache;

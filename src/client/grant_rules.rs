@@ -108,6 +108,30 @@ pub(super) fn valid_grantees(
     (readers, authorizers)
 }
 
+/// A grantee as (id, the key its grantor pinned, the authoriser it came
+/// through).
+pub(crate) type GranteeParts = (ClientId, EncryptionPublicKey, Option<ClientId>);
+
+/// [`valid_grantees`] for the hostile-input entry points
+/// (`crate::__fuzz`), which cannot name [`Grantee`]: the readers, then the
+/// authorisers.
+pub(crate) fn valid_grantee_parts(
+    rows: &[PolicyRow],
+    writer: ClientId,
+    writer_key: &SigningPublicKey,
+    record_type: &str,
+    current: u32,
+    signer_key: impl FnMut(ClientId) -> Option<SigningPublicKey>,
+) -> (Vec<GranteeParts>, Vec<GranteeParts>) {
+    let (readers, authorizers) =
+        valid_grantees(rows, writer, writer_key, record_type, current, signer_key);
+    let parts = |g: &Grantee| (g.id, g.key, g.via);
+    (
+        readers.iter().map(parts).collect(),
+        authorizers.iter().map(parts).collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,7 @@ use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
 pub use files::FileReader;
+pub(crate) use grant_rules::valid_grantee_parts;
 pub use import::{ImportBatchOutcome, ImportRow};
 pub use observe::Counters;
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};

@@ -231,7 +231,15 @@ impl Profile {
             return Err(malformed(&path, "file is too large to be a profile"));
         }
         let bytes = Zeroizing::new(std::fs::read(&path).map_err(io)?);
-        let probe: VersionProbe = serde_json::from_slice(&bytes)
+        let mut profile = Self::from_json_bytes(path, &bytes, Unlock::Passphrase(passphrase))?;
+        profile.stamp = stamp_of(&metadata);
+        Ok(profile)
+    }
+
+    /// The profile a file's bytes hold (what [`Profile::load`] does after
+    /// reading the file); `path` only names it in errors.
+    fn from_json_bytes(path: PathBuf, bytes: &[u8], unlock: Unlock<'_>) -> Result<Profile> {
+        let probe: VersionProbe = serde_json::from_slice(bytes)
             .map_err(|_| malformed(&path, "not JSON (truncated or edited)"))?;
         let version = probe
             .strongroom_profile
@@ -245,7 +253,7 @@ impl Profile {
                 supported: PROFILE_VERSION,
             }));
         }
-        let file: ProfileFile = serde_json::from_slice(&bytes)
+        let file: ProfileFile = serde_json::from_slice(bytes)
             .map_err(|_| malformed(&path, "fields missing, unknown or of the wrong type"))?;
         let version_1 = file.strongroom_profile == 1;
         if version_1 != file.key_versions.is_some()
@@ -262,9 +270,7 @@ impl Profile {
                 "reading a version 1 profile: its rollback marks were kept by database URL and cannot be matched to a database identity; each database it wrote to must be adopted once (see SECURITY.md); it is saved as version 2 on its next change"
             );
         }
-        let mut profile = Self::from_file(path, file, Unlock::Passphrase(passphrase))?;
-        profile.stamp = stamp_of(&metadata);
-        Ok(profile)
+        Self::from_file(path, file, unlock)
     }
 
     /// Re-reads this profile's file (written meanwhile by another process
@@ -525,4 +531,67 @@ impl Profile {
             }
         })
     }
+}
+
+/// A passphrase key known in advance, for the hostile-input entry points
+/// (`crate::__fuzz`): the key and the parameters that derived it.
+pub(crate) struct KnownSealing {
+    pub(crate) key: [u8; KEY_LEN],
+    pub(crate) salt: [u8; SALT_LEN],
+    pub(crate) iterations: u32,
+    pub(crate) memory_kib: u32,
+}
+
+impl KnownSealing {
+    fn sealing(&self) -> Sealing {
+        Sealing {
+            key: PassphraseKey::from_bytes(self.key),
+            salt: self.salt,
+            iterations: self.iterations,
+            memory_kib: self.memory_kib,
+        }
+    }
+}
+
+/// Parses a profile file's bytes as [`Profile::load`] does once it has read
+/// them: with no passphrase (a sealed file then stops before Argon2id), or
+/// as a process that already derived `known`'s key (what a re-read does),
+/// so that a sealed file's parameters, AAD and seal are checked without
+/// running Argon2id. For the hostile-input entry points (`crate::__fuzz`).
+pub(crate) fn parse_untrusted(bytes: &[u8], known: Option<&KnownSealing>) -> Result<Profile> {
+    let path = PathBuf::from("<untrusted bytes>");
+    match known {
+        None => Profile::from_json_bytes(path, bytes, Unlock::Passphrase(None)),
+        Some(known) => Profile::from_json_bytes(path, bytes, Unlock::Known(&known.sealing())),
+    }
+}
+
+/// The file [`Profile::save`] writes for `identity` with these pins, plain
+/// or sealed under `known`'s key: real files for the hostile-input seeds.
+pub(crate) fn encode_for_seeds(
+    identity: Identity,
+    name: Option<&str>,
+    pinned: &[PublicIdentity],
+    databases: &[(DatabaseId, &str, u32)],
+    known: Option<&KnownSealing>,
+) -> Result<Vec<u8>> {
+    let mut marks: BTreeMap<DatabaseId, Marks> = BTreeMap::new();
+    for (database, record_type, version) in databases {
+        marks
+            .entry(*database)
+            .or_default()
+            .insert((*record_type).to_owned(), *version);
+    }
+    let profile = Profile {
+        path: PathBuf::from("<seed>"),
+        name: name.map(str::to_owned),
+        identity,
+        pinned: pinned.iter().map(|peer| (peer.client_id, *peer)).collect(),
+        peer_trust: PeerTrust::FirstUse,
+        databases: marks,
+        recovery_client: None,
+        sealing: known.map(KnownSealing::sealing),
+        stamp: None,
+    };
+    Ok(profile.to_json()?.to_vec())
 }

@@ -366,26 +366,28 @@ pub(crate) const RECORD_COLUMNS: RecordColumns = (
 
 /// A record row as loaded, before it is parsed ([`StoredRecord::parse`]):
 /// loading it never fails, whatever the row holds. `Debug` is not derived:
-/// the row holds ciphertext.
+/// the row holds ciphertext. Its columns are open to the crate so that the
+/// hostile-input entry points (`crate::__fuzz`) can build any row a
+/// database could hold.
 #[derive(Clone, Queryable)]
 pub(crate) struct StoredRecord {
-    record_id: Option<Vec<u8>>,
-    writer_id: Option<Vec<u8>>,
-    record_type: Option<Vec<u8>>,
-    version: Option<i64>,
-    plain: Option<Vec<u8>>,
-    sealed_fields: Option<Vec<u8>>,
-    key_version: Option<i64>,
-    batch_id: Option<Vec<u8>>,
-    batch_index: Option<i64>,
-    created_at: Option<i64>,
-    updated_at: Option<i64>,
+    pub(crate) record_id: Option<Vec<u8>>,
+    pub(crate) writer_id: Option<Vec<u8>>,
+    pub(crate) record_type: Option<Vec<u8>>,
+    pub(crate) version: Option<i64>,
+    pub(crate) plain: Option<Vec<u8>>,
+    pub(crate) sealed_fields: Option<Vec<u8>>,
+    pub(crate) key_version: Option<i64>,
+    pub(crate) batch_id: Option<Vec<u8>>,
+    pub(crate) batch_index: Option<i64>,
+    pub(crate) created_at: Option<i64>,
+    pub(crate) updated_at: Option<i64>,
     /// [`KeyClasses`] bits.
-    classes: Option<i64>,
+    pub(crate) classes: Option<i64>,
     /// NULL for a record that is not a file.
-    file_head: Option<Vec<u8>>,
+    pub(crate) file_head: Option<Vec<u8>>,
     /// NULL for a record that is not indexed.
-    blind_indexes: Option<Vec<u8>>,
+    pub(crate) blind_indexes: Option<Vec<u8>>,
 }
 
 /// A stored record row that does not parse, with whatever of its ids does
@@ -565,18 +567,20 @@ pub(crate) const POLICY_COLUMNS: PolicyColumns = (
 );
 
 /// A policy row as loaded (never fails), before [`StoredPolicy::parse`].
+/// Its columns are open to the crate so that the hostile-input entry
+/// points (`crate::__fuzz`) can build any row a database could hold.
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct StoredPolicy {
-    writer_id: Option<Vec<u8>>,
-    record_type: Option<Vec<u8>>,
-    reader_id: Option<Vec<u8>>,
-    kind: Option<Vec<u8>>,
-    granted_by: Option<Vec<u8>>,
-    via: Option<Vec<u8>>,
-    reader_key: Option<Vec<u8>>,
-    key_version: Option<i64>,
-    signature: Option<Vec<u8>>,
-    created_at: Option<i64>,
+    pub(crate) writer_id: Option<Vec<u8>>,
+    pub(crate) record_type: Option<Vec<u8>>,
+    pub(crate) reader_id: Option<Vec<u8>>,
+    pub(crate) kind: Option<Vec<u8>>,
+    pub(crate) granted_by: Option<Vec<u8>>,
+    pub(crate) via: Option<Vec<u8>>,
+    pub(crate) reader_key: Option<Vec<u8>>,
+    pub(crate) key_version: Option<i64>,
+    pub(crate) signature: Option<Vec<u8>>,
+    pub(crate) created_at: Option<i64>,
 }
 
 impl StoredPolicy {
