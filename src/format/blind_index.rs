@@ -86,7 +86,9 @@ impl BlindIndexes {
         }
         let index_version = r.u32()?;
         let count = usize::from(r.u16()?);
-        let mut entries: Vec<IndexEntry> = Vec::with_capacity(count.min(64));
+        // An entry takes at least 6 bytes (three lengths, a 1-byte
+        // value): reserve no more than the input can hold.
+        let mut entries: Vec<IndexEntry> = Vec::with_capacity(count.min(bytes.len() / 6));
         for _ in 0..count {
             let len = usize::from(r.u16()?);
             let name = r.str(len)?.to_owned();

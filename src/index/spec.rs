@@ -263,7 +263,9 @@ pub(crate) fn parse_spec(bytes: &[u8]) -> Result<(String, Vec<String>, u16)> {
     let norm_len = usize::from(r.u8()?);
     let norm = r.str(norm_len)?.to_owned();
     let count = usize::from(r.u8()?);
-    let mut fields = Vec::with_capacity(count);
+    // Each field takes at least its length byte: reserve no more than the
+    // input can hold, whatever the count says.
+    let mut fields = Vec::with_capacity(count.min(bytes.len()));
     for _ in 0..count {
         let len = usize::from(r.u8()?);
         fields.push(r.str(len)?.to_owned());
