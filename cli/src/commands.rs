@@ -519,14 +519,7 @@ impl Context_<'_> {
             None => Fields::new(),
             Some(source) => {
                 let text = values::read_input(source, self.cli.max_field_size)?;
-                // serde_json's message gives the line and column; it never
-                // quotes the input.
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|err| Usage(format!("--json is not valid JSON: {err}")))?;
-                let object = value
-                    .as_object()
-                    .ok_or_else(|| Usage("--json needs a JSON object".into()))?;
-                Fields::from_json_object(object)?
+                values::json_fields(&text)?
             }
         };
         for (name, value) in values::field_pairs(&values.fields, self.cli.max_field_size)? {

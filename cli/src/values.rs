@@ -6,6 +6,7 @@
 use std::io::Read;
 
 use anyhow::{Context, Result};
+use strongroom::Fields;
 
 use crate::Usage;
 
@@ -62,7 +63,18 @@ pub fn field_pairs(args: &[String], max: u64) -> Result<Vec<(String, String)>> {
 /// Pairs of `flag` whose values are read as `-f` reads them (`ls --where`
 /// takes its values this way, so a value is searched as it was written).
 pub fn read_pairs(flag: &str, args: &[String], max: u64) -> Result<Vec<(String, String)>> {
-    let mut stdin_used = false;
+    read_pairs_from(flag, args, max, || std::io::stdin().lock())
+}
+
+/// [`read_pairs`] with `stdin` giving what `NAME=-` reads (called at most
+/// once): the process's stdin, or a buffer in tests and the fuzz target.
+pub fn read_pairs_from<R: Read>(
+    flag: &str,
+    args: &[String],
+    max: u64,
+    stdin: impl FnOnce() -> R,
+) -> Result<Vec<(String, String)>> {
+    let mut stdin = Some(stdin);
     let mut out = Vec::with_capacity(args.len());
     for arg in args {
         let (name, value) = split(arg, flag)?;
@@ -73,11 +85,10 @@ pub fn read_pairs(flag: &str, args: &[String], max: u64) -> Result<Vec<(String, 
             }
             Source::File(path) => read_file(name, path, max)?,
             Source::Stdin => {
-                if stdin_used {
+                let Some(stdin) = stdin.take() else {
                     return Err(Usage(format!("only one {flag} NAME=- can read stdin")).into());
-                }
-                stdin_used = true;
-                read_limited(name, std::io::stdin().lock(), max)
+                };
+                read_limited(name, stdin(), max)
                     .with_context(|| format!("reading field `{name}` from stdin"))?
             }
         };
@@ -93,6 +104,19 @@ pub fn read_input(source: &str, max: u64) -> Result<String> {
     } else {
         read_file("--json", source, max)
     }
+}
+
+/// The sensitive fields of a `--json` input: a JSON object, each member a
+/// field (any JSON value). Not JSON, or not an object, is a usage error;
+/// serde_json's message gives the line and column and never quotes the
+/// input.
+pub fn json_fields(text: &str) -> Result<Fields> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|err| Usage(format!("--json is not valid JSON: {err}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| Usage("--json needs a JSON object".into()))?;
+    Ok(Fields::from_json_object(object)?)
 }
 
 fn read_file(name: &str, path: &str, max: u64) -> Result<String> {
@@ -152,6 +176,110 @@ mod tests {
         let err = read_limited("big", long, 1024).unwrap_err();
         assert!(err.to_string().contains("--max-field-size"), "{err}");
         assert_eq!(read_limited("ok", &b"fits"[..], 4).unwrap(), "fits");
+    }
+
+    use proptest::prelude::*;
+
+    /// `NAME=VALUE`-like arguments: names and values from a small alphabet
+    /// with `=`, `@` and `-` in it, so that every form comes up.
+    fn arg() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-z=@-]{0,6}=[a-z=@ -]{0,12}", "[a-z=@-]{0,12}", ".{0,16}",]
+    }
+
+    fn stdin<'a>(bytes: &'a [u8]) -> impl FnOnce() -> &'a [u8] {
+        move || bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `-p` takes every value literally: an argument parses exactly
+        /// when it has a name before its first `=`, into that split.
+        #[test]
+        fn plain_pairs_split_at_the_first_equals_sign(args in prop::collection::vec(arg(), 0..6)) {
+            let named = args.iter().all(|a| a.split_once('=').is_some_and(|(n, _)| !n.is_empty()));
+            match plain_pairs(&args) {
+                Ok(pairs) => {
+                    prop_assert!(named);
+                    for ((name, value), arg) in pairs.iter().zip(&args) {
+                        prop_assert!(!name.contains('='));
+                        prop_assert_eq!(&format!("{name}={value}"), arg);
+                    }
+                }
+                Err(err) => {
+                    prop_assert!(!named);
+                    prop_assert!(err.downcast_ref::<Usage>().is_some());
+                }
+            }
+        }
+
+        /// `-f` never panics and never returns a value over the limit;
+        /// `NAME=@@…` is the literal `@…`, `NAME=-` reads stdin (once).
+        #[test]
+        fn field_pairs_hold_every_value_to_the_limit(
+            args in prop::collection::vec(arg(), 0..6),
+            input in prop::collection::vec(any::<u8>(), 0..64),
+            max in prop_oneof![Just(0u64), Just(1), Just(8), Just(DEFAULT_MAX_FIELD_SIZE)],
+        ) {
+            // Paths are not read here: `@PATH` (not `@@`) is left out.
+            let args: Vec<String> = args
+                .into_iter()
+                .filter(|a| !a.split_once('=').is_some_and(|(_, v)| v.starts_with('@') && !v.starts_with("@@")))
+                .collect();
+            let stdin_args = args.iter().filter(|a| a.split_once('=').is_some_and(|(n, v)| !n.is_empty() && v == "-")).count();
+            match read_pairs_from("-f", &args, max, stdin(&input)) {
+                Ok(pairs) => {
+                    prop_assert!(stdin_args <= 1);
+                    prop_assert_eq!(pairs.len(), args.len());
+                    for ((name, value), arg) in pairs.iter().zip(&args) {
+                        prop_assert!(value.len() as u64 <= max);
+                        let given = &arg[name.len() + 1..];
+                        if given == "-" {
+                            prop_assert_eq!(value.as_bytes(), &input[..]);
+                        } else if let Some(literal) = given.strip_prefix('@') {
+                            prop_assert_eq!(value, literal);
+                        } else {
+                            prop_assert_eq!(value, given);
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+
+        /// `--json` is accepted exactly when it is a JSON object, with one
+        /// field per member; anything else is a usage error.
+        #[test]
+        fn json_fields_take_exactly_an_object(
+            text in prop_oneof![
+                ".{0,24}",
+                "\\{(\"[a-z]{0,3}\": ?(1|\"x\"|null|\\[\\]|\\{\\}),?){0,4}\\}",
+                "\\[[0-9,]{0,8}\\]",
+            ],
+        ) {
+            let parsed = serde_json::from_str::<serde_json::Value>(&text).ok();
+            match json_fields(&text) {
+                Ok(fields) => {
+                    let object = parsed.as_ref().and_then(|v| v.as_object());
+                    prop_assert_eq!(Some(fields.len()), object.map(|o| o.len()));
+                }
+                Err(err) => {
+                    prop_assert!(!parsed.is_some_and(|v| v.is_object()));
+                    prop_assert!(err.downcast_ref::<Usage>().is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stdin_is_read_once_and_a_value_over_the_limit_is_refused() {
+        let args = ["a=-".to_owned(), "b=-".to_owned()];
+        let err = read_pairs_from("-f", &args, 64, stdin(b"x")).unwrap_err();
+        assert!(err.downcast_ref::<Usage>().is_some(), "{err}");
+        let one = read_pairs_from("-f", &args[..1], 64, stdin(b"from stdin")).unwrap();
+        assert_eq!(one, [("a".to_owned(), "from stdin".to_owned())]);
+        let over = read_pairs_from("-f", &args[..1], 4, stdin(b"too long"));
+        assert!(format!("{:#}", over.unwrap_err()).contains("--max-field-size"));
     }
 
     #[test]
