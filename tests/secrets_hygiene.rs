@@ -21,12 +21,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use common::{each_backend, TestDb};
-use hygiene::{base64url, Secrets};
-use strongroom::hazmat::record::decode_fields;
-use strongroom::hazmat::wrap::{unwrap_access_key, WrapContext};
-use strongroom::{
-    Client, ClientId, Fields, ImportRow, NewRecord, Plain, Profile, ProfileOptions, Query,
-};
+use hygiene::{harvest, profile_secrets, Secrets};
+use strongroom::{Client, Fields, ImportRow, NewRecord, Plain, Profile, ProfileOptions, Query};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -136,94 +132,6 @@ impl Markers {
         }
         secrets.literal("passphrase", PASSPHRASE);
     }
-}
-
-/// A `|`-joined row of the text columns `columns` of `table`.
-fn rows(db: &TestDb, table: &str, columns: &[String]) -> Vec<Vec<String>> {
-    let joined = columns
-        .iter()
-        .map(|c| format!("COALESCE(CAST({c} AS TEXT), '')"))
-        .collect::<Vec<_>>()
-        .join(" || '|' || ");
-    db.texts(&format!("SELECT {joined} AS t FROM {table}"))
-        .into_iter()
-        .map(|r| r.split('|').map(str::to_owned).collect())
-        .collect()
-}
-
-/// Registers what the database holds now: every envelope (bytes and
-/// `srf1.` text), wrapped key (bytes and `srk1.` text), file head and
-/// chunk, and every access key that `clients` can unwrap from it.
-fn harvest(db: &TestDb, clients: &[(&Client, &Profile)], secrets: &mut Secrets) {
-    for row in rows(
-        db,
-        "records",
-        &[db.hex("sealed_fields"), db.hex("file_head")],
-    ) {
-        for (name, envelope) in decode_fields(&common::unhex(&row[0])).expect("sealed fields") {
-            secrets.bytes(&format!("envelope of field {name}"), envelope.as_bytes());
-            secrets.literal(&format!("srf1 envelope of {name}"), &envelope.to_text());
-        }
-        if !row[1].is_empty() {
-            secrets.bytes("file head", &common::unhex(&row[1]));
-        }
-    }
-    for row in rows(db, "file_chunks", &[db.hex("chunk")]) {
-        secrets.bytes("file chunk", &common::unhex(&row[0]));
-    }
-    let columns = [
-        db.id_text("writer_id"),
-        "record_type".to_owned(),
-        "key_version".to_owned(),
-        db.id_text("reader_id"),
-        db.id_text("wrapper_id"),
-        db.hex("wrapped_key"),
-    ];
-    let mut unwrapped = 0;
-    for row in rows(db, "access_keys", &columns) {
-        let body = common::unhex(&row[5]);
-        let text = format!("srk1.{}", base64url(&body));
-        secrets.bytes("wrapped access key", &body);
-        secrets.literal("srk1 wrapped access key", &text);
-        let id = |s: &str| -> ClientId { s.parse().unwrap() };
-        let ctx = WrapContext {
-            writer_id: id(&row[0]),
-            record_type: &row[1],
-            key_version: row[2].parse().unwrap(),
-            reader_id: id(&row[3]),
-            wrapper_id: id(&row[4]),
-        };
-        let reader = clients.iter().find(|(c, _)| c.id() == ctx.reader_id);
-        let wrapper = clients.iter().find(|(c, _)| c.id() == ctx.wrapper_id);
-        if let (Some((_, reader)), Some((wrapper, _))) = (reader, wrapper) {
-            let key = unwrap_access_key(
-                &text,
-                &ctx,
-                reader.identity().encryption_secret(),
-                &wrapper.public().encryption_key,
-            )
-            .expect("a stored key unwraps for its reader");
-            secrets.bytes(
-                &format!("access key {} v{}", ctx.record_type, ctx.key_version),
-                key.unprotected_as_bytes(),
-            );
-            unwrapped += 1;
-        }
-    }
-    assert!(unwrapped > 0, "no access key unwrapped");
-}
-
-/// Every secret key of the profile, in every form.
-fn profile_secrets(name: &str, profile: &Profile, secrets: &mut Secrets) {
-    let identity = profile.identity();
-    secrets.bytes(
-        &format!("{name}'s encryption secret key"),
-        identity.encryption_secret().unprotected_as_bytes(),
-    );
-    secrets.bytes(
-        &format!("{name}'s signing secret key"),
-        identity.signing_secret().unprotected_as_bytes(),
-    );
 }
 
 fn note(text: &str) -> Fields {
@@ -379,11 +287,7 @@ fn no_marker_passphrase_key_or_ciphertext_in_logs_or_errors() {
             for (name, profile) in ["alice", "bob", "carol"].iter().zip(&profiles) {
                 profile_secrets(name, profile, &mut secrets);
             }
-            let clients = [
-                (&alice, &profiles[0]),
-                (&bob, &profiles[1]),
-                (&carol, &profiles[2]),
-            ];
+            let clients = [&profiles[0], &profiles[1], &profiles[2]];
             harvest(db, &clients, &mut secrets);
 
             // Revoke with re-wrap; the revoked reader is refused.

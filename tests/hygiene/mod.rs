@@ -15,6 +15,12 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use strongroom::hazmat::record::decode_fields;
+use strongroom::hazmat::wrap::{unwrap_access_key, WrapContext};
+use strongroom::{ClientId, Profile};
+
+use crate::common::{self, TestDb};
+
 /// Characters of an encoding that count as a leak.
 pub const WINDOW: usize = 24;
 /// Characters of a `Debug` byte list (`[1, 22, 133, …]`) that count.
@@ -167,4 +173,99 @@ impl Secrets {
             found.join("\n")
         );
     }
+}
+
+/// A `|`-joined row of the text columns `columns` of `table`.
+pub fn rows(db: &TestDb, table: &str, columns: &[String]) -> Vec<Vec<String>> {
+    let joined = columns
+        .iter()
+        .map(|c| format!("COALESCE(CAST({c} AS TEXT), '')"))
+        .collect::<Vec<_>>()
+        .join(" || '|' || ");
+    db.texts(&format!("SELECT {joined} AS t FROM {table}"))
+        .into_iter()
+        .map(|r| r.split('|').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Registers what the database holds now: every envelope (bytes and
+/// `srf1.` text), wrapped key (bytes and `srk1.` text), file head and
+/// chunk, and every access key that the `clients` (their profiles) can
+/// unwrap from it.
+pub fn harvest(db: &TestDb, clients: &[&Profile], secrets: &mut Secrets) {
+    let mut envelopes = 0;
+    for row in rows(
+        db,
+        "records",
+        &[db.hex("sealed_fields"), db.hex("file_head")],
+    ) {
+        // A row a test spoiled on purpose holds garbage, not envelopes.
+        let column = common::unhex(&row[0]);
+        for (name, envelope) in decode_fields(&column).unwrap_or_default() {
+            secrets.bytes(&format!("envelope of field {name}"), envelope.as_bytes());
+            secrets.literal(&format!("srf1 envelope of {name}"), &envelope.to_text());
+            envelopes += 1;
+        }
+        if !row[1].is_empty() {
+            secrets.bytes("file head", &common::unhex(&row[1]));
+        }
+    }
+    for row in rows(db, "file_chunks", &[db.hex("chunk")]) {
+        secrets.bytes("file chunk", &common::unhex(&row[0]));
+    }
+    let columns = [
+        db.id_text("writer_id"),
+        "record_type".to_owned(),
+        "key_version".to_owned(),
+        db.id_text("reader_id"),
+        db.id_text("wrapper_id"),
+        db.hex("wrapped_key"),
+    ];
+    assert!(envelopes > 0, "no envelope found");
+    let mut unwrapped = 0;
+    for row in rows(db, "access_keys", &columns) {
+        let body = common::unhex(&row[5]);
+        let text = format!("srk1.{}", base64url(&body));
+        secrets.bytes("wrapped access key", &body);
+        secrets.literal("srk1 wrapped access key", &text);
+        let id = |s: &str| -> ClientId { s.parse().unwrap() };
+        let ctx = WrapContext {
+            writer_id: id(&row[0]),
+            record_type: &row[1],
+            key_version: row[2].parse().unwrap(),
+            reader_id: id(&row[3]),
+            wrapper_id: id(&row[4]),
+        };
+        let id_of = |p: &&&Profile| p.identity().client_id();
+        let reader = clients.iter().find(|p| id_of(p) == ctx.reader_id);
+        let wrapper = clients.iter().find(|p| id_of(p) == ctx.wrapper_id);
+        if let (Some(reader), Some(wrapper)) = (reader, wrapper) {
+            let key = unwrap_access_key(
+                &text,
+                &ctx,
+                reader.identity().encryption_secret(),
+                &wrapper.identity().public().encryption_key,
+            )
+            .expect("a stored key unwraps for its reader");
+            secrets.bytes(
+                &format!("access key {} v{}", ctx.record_type, ctx.key_version),
+                key.unprotected_as_bytes(),
+            );
+            unwrapped += 1;
+        }
+    }
+    assert!(unwrapped > 0, "no access key unwrapped");
+}
+
+/// Every secret key of the profile, in every form.
+pub fn profile_secrets(name: &str, profile: &Profile, secrets: &mut Secrets) {
+    let identity = profile.identity();
+    secrets.bytes(
+        &format!("{name}'s encryption secret key"),
+        identity.encryption_secret().unprotected_as_bytes(),
+    );
+    secrets.bytes(
+        &format!("{name}'s signing secret key"),
+        identity.signing_secret().unprotected_as_bytes(),
+    );
 }
