@@ -104,6 +104,17 @@ impl Plan {
     ) -> Result<Plan> {
         let id = quote(&args.id_column)?;
         let table = source.resolve(&args.table)?;
+        source.check_columns(
+            &table,
+            std::iter::once(&args.id_column)
+                .chain(if args.map {
+                    &[][..]
+                } else {
+                    &args.sensitive[..]
+                })
+                .chain(if args.map { &[][..] } else { &args.plain[..] })
+                .map(String::as_str),
+        )?;
         let database = source.identity()?;
         // `--map` reads only the ids.
         let (columns, sensitive, plain) = if args.map {

@@ -240,6 +240,39 @@ impl Source {
         }
     }
 
+    /// Fails naming the first of `columns` that `table` does not have.
+    /// SQLite reads a double-quoted name that is no column as a string
+    /// literal (its "double-quoted string" misfeature): unchecked, a
+    /// mistyped column would import its own name as every row's value, and
+    /// a mistyped id column would give every row the same id. PostgreSQL
+    /// refuses an unknown column itself; a dotted (qualified) name cannot
+    /// be read as a literal and is left to the source.
+    pub fn check_columns<'a>(
+        &mut self,
+        table: &Table,
+        columns: impl IntoIterator<Item = &'a str>,
+    ) -> Result<()> {
+        let Source::Sqlite { conn, .. } = self else {
+            return Ok(());
+        };
+        #[derive(QueryableByName)]
+        struct Column {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let known: Vec<Column> =
+            diesel::sql_query("SELECT name FROM pragma_table_info(?1, 'main')")
+                .bind::<Text, _>(&table.name)
+                .load(conn)
+                .context("looking up the source table's columns")?;
+        for column in columns {
+            if !column.contains('.') && !known.iter().any(|k| k.name.eq_ignore_ascii_case(column)) {
+                bail!("the source table `{}` has no column `{column}`", table.name);
+            }
+        }
+        Ok(())
+    }
+
     pub fn count(&mut self, table: &Table) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) AS n FROM {}", table.sql());
         let rows: Vec<Count> = match self {
