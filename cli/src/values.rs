@@ -243,7 +243,17 @@ mod tests {
                         }
                     }
                 }
-                Err(_) => {}
+                Err(err) => {
+                    // A usage error, a value over the limit or stdin that
+                    // is not text: nothing else can go wrong here.
+                    let text = format!("{err:#}");
+                    prop_assert!(
+                        err.downcast_ref::<Usage>().is_some()
+                            || text.contains("--max-field-size")
+                            || text.contains("not UTF-8"),
+                        "{}", text
+                    );
+                }
             }
         }
 
