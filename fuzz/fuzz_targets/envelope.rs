@@ -1,0 +1,9 @@
+//! `strongroom::__fuzz::envelope` on every input: nothing may panic (a panic
+//! is a crash, or a property of the entry point that failed).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = strongroom::__fuzz::envelope(data);
+});
