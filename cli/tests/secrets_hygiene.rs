@@ -121,10 +121,9 @@ fn no_marker_passphrase_key_or_ciphertext_on_stderr() {
         let alice = last_line(&run.ok(db, "alice", &["init", "--name", "alice"]));
         let bob = last_line(&run.ok(db, "bob", &["init", "--name", "bob"]));
         let _carol = last_line(&run.ok(db, "carol", &["init", "--name", "carol"]));
-        assert!(
-            run.ok(db, "alice", &["whoami"]).contains("sealed: yes"),
-            "alice's profile is sealed"
-        );
+        let whoami = run.ok(db, "alice", &["whoami"]);
+        assert!(whoami.contains("sealed: yes"), "alice's profile is sealed");
+        assert_eq!(last_line(&whoami), alice);
 
         // Write: inline, from a file, as JSON; a plain value.
         let dir = db.dir.path();
