@@ -117,7 +117,10 @@ pub enum Error {
         target: String,
     },
 
-    /// No pooled connection became free within the connection timeout.
+    /// No pooled connection became free within the connection timeout,
+    /// while the pool could open connections (it is busy). A wait that
+    /// times out because new connections cannot be opened (the server is
+    /// down or refuses them) is [`Error::Connect`] with the driver's reason.
     #[error("timed out waiting for a connection to {target}")]
     PoolTimeout {
         /// The URL, password removed.
