@@ -12,7 +12,7 @@
 //! input fails (a decoded value that does not encode back to its input,
 //! a changed record that verifies): that panic is a finding.
 //!
-//! [`seeds`] gives real encodings, made with the same fixed keys, in each
+//! `seeds` gives real encodings, made with the same fixed keys, in each
 //! entry point's input form: the fuzz corpus and the property tests start
 //! from them and mutate them.
 
@@ -136,9 +136,9 @@ pub fn envelope(data: &[u8]) -> Result<()> {
 // --- Record encodings ---------------------------------------------------
 
 /// The record encodings, by `data[0] % 6`: 0 the sealed-fields column
-/// ([`sealed_fields`]), 1 a file head ([`file_head`]), 2 the blind index
-/// column ([`blind_indexes`]), 3 an index description ([`index_spec`]), 4 a
-/// stored batch ([`batch`]), 5 a whole stored record row ([`record_row`]);
+/// (`sealed_fields`), 1 a file head (`file_head`), 2 the blind index
+/// column (`blind_indexes`), 3 an index description (`index_spec`), 4 a
+/// stored batch (`batch`), 5 a whole stored record row (`record_row`);
 /// the rest of `data` is that parser's input.
 pub fn record_encoding(data: &[u8]) -> Result<()> {
     let Some((&which, rest)) = data.split_first() else {
@@ -229,7 +229,7 @@ pub fn batch(data: &[u8]) -> Result<()> {
 }
 
 /// A whole `records` row as a database could hold it, then the
-/// `record_batches` row it names, each column framed as [`Columns`] reads
+/// `record_batches` row it names, each column framed as `Columns` reads
 /// it (in the order of `RECORD_COLUMNS`, then batch id, writer id,
 /// digests, signature): the record row parsed as a query parses it and
 /// turned into a sealed record, the batch verified against the fixed
@@ -314,7 +314,7 @@ pub fn wrapped_key(data: &[u8]) -> Result<()> {
 // --- Share grants -------------------------------------------------------
 
 /// `policies` rows as a database could hold them, each column framed as
-/// [`Columns`] reads it (in the order of `POLICY_COLUMNS`), one row after
+/// `Columns` reads it (in the order of `POLICY_COLUMNS`), one row after
 /// another: the rows that parse go through the rules a rotation applies
 /// (the fixed writer's type, version 1). `Ok` if any grant counts.
 ///
@@ -371,7 +371,7 @@ pub fn grant(data: &[u8]) -> Result<()> {
 
 // --- Profile files ------------------------------------------------------
 
-/// A profile file's bytes, loaded as [`crate::Profile::load`] loads them:
+/// A profile file's bytes, loaded as `crate::Profile::load` loads them:
 /// without a passphrase, then as a process that already holds the key of
 /// the seeds' sealed profile (so a sealed file's AAD and seal are checked;
 /// Argon2id never runs). `Ok` if either loads.
@@ -453,7 +453,7 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// Writes columns as [`Columns`] reads them (for the seeds).
+/// Writes columns as `Columns` reads them (for the seeds).
 #[derive(Default)]
 struct ColumnsOut(Vec<u8>);
 
@@ -485,7 +485,7 @@ impl ColumnsOut {
 
 // --- The seeds' records -------------------------------------------------
 
-/// The records the fixed writer sealed and signed in [`seed_batch`]: one
+/// The records the fixed writer sealed and signed in `seed_batch`: one
 /// with plain meta and two fields, one file record, one with blind index
 /// entries.
 fn seed_records() -> &'static [SealedRecord] {
@@ -551,7 +551,7 @@ fn make_seed_records() -> Result<Vec<SealedRecord>> {
     Ok(vec![first, file, indexed])
 }
 
-/// The batch that signs [`seed_records`], verified.
+/// The batch that signs `seed_records`, verified.
 fn seed_batch() -> &'static VerifiedBatch {
     static BATCH: OnceLock<VerifiedBatch> = OnceLock::new();
     BATCH.get_or_init(|| {
@@ -566,7 +566,7 @@ fn seed_batch() -> &'static VerifiedBatch {
 pub mod seeds {
     use super::*;
 
-    /// For [`super::envelope`]: sealed envelopes, stored and as text.
+    /// For `super::envelope`: sealed envelopes, stored and as text.
     pub fn envelope() -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for value in [&b""[..], b"Ada Lovelace", &[0xee; 300]] {
@@ -578,7 +578,7 @@ pub mod seeds {
         out
     }
 
-    /// For [`super::record_encoding`]: each encoding of the seed records,
+    /// For `super::record_encoding`: each encoding of the seed records,
     /// with its selector byte.
     pub fn record_encoding() -> Vec<Vec<u8>> {
         let with = |which: u8, bytes: &[u8]| [&[which][..], bytes].concat();
@@ -606,7 +606,7 @@ pub mod seeds {
         out
     }
 
-    /// A stored record row and its batch framed as [`super::record_row`]
+    /// A stored record row and its batch framed as `super::record_row`
     /// reads them.
     fn record_row_columns(row: &RecordRow, batch: &SignedBatch) -> Vec<u8> {
         ColumnsOut::default()
@@ -631,7 +631,7 @@ pub mod seeds {
             .0
     }
 
-    /// For [`super::wrapped_key`]: the fixed access key wrapped to the
+    /// For `super::wrapped_key`: the fixed access key wrapped to the
     /// fixed reader, stored and as text.
     pub fn wrapped_key() -> Vec<Vec<u8>> {
         let wrapped = wrap::wrap_access_key(
@@ -645,7 +645,7 @@ pub mod seeds {
         vec![wrapped.into_string().into_bytes(), stored]
     }
 
-    /// For [`super::grant`]: policy rows the writer and its authoriser
+    /// For `super::grant`: policy rows the writer and its authoriser
     /// signed (an authorisation, a read grant, a read grant through the
     /// authoriser), alone and together.
     pub fn grant() -> Vec<Vec<u8>> {
@@ -698,8 +698,8 @@ pub mod seeds {
         ]
     }
 
-    /// For [`super::profile`]: profile files of the fixed writer, plain
-    /// and sealed (under the key [`super::profile`] holds), with a name,
+    /// For `super::profile`: profile files of the fixed writer, plain
+    /// and sealed (under the key `super::profile` holds), with a name,
     /// pins and a database's marks.
     pub fn profile() -> Vec<Vec<u8>> {
         let known = known_sealing();
