@@ -156,6 +156,8 @@ pub use identity::{Identity, PublicIdentity};
 pub use ids::{BatchId, ClientId, DatabaseId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
 pub use profile::{PeerTrust, Profile, ProfileOptions, PROFILE_VERSION};
-pub use store::{redacted_url, Backend, MigrationStatus, Store, StoreOptions};
+pub use store::{
+    redacted_url, Backend, MigrationStatus, Store, StoreOptions, DEFAULT_SQLITE_PAGE_SIZE,
+};
 pub use strongroom_derive::Sensitive;
 pub use typed::{PlainValue, Repo, Sensitive, Stored, TypedPage, TypedQuery};

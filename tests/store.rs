@@ -957,3 +957,79 @@ fn plain_meta_and_ids_are_readable_with_ordinary_sql() {
         );
     });
 }
+
+/// The page size SQLite holds for the file at `path`.
+fn sqlite_page_size(path: &std::path::Path) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        page_size: i64,
+    }
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().expect("a UTF-8 path"))
+        .expect("open the file");
+    diesel::sql_query("PRAGMA page_size")
+        .get_result::<Size>(&mut conn)
+        .expect("read the page size")
+        .page_size
+}
+
+#[test]
+fn a_new_sqlite_database_gets_the_chosen_page_size_and_an_existing_one_keeps_its_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The default: 16 KiB pages (SQLite's own default is 4 KiB).
+    let default_path = dir.path().join("default.db");
+    let store =
+        Store::open_or_create(&format!("sqlite://{}", default_path.display())).expect("create");
+    drop(store);
+    assert_eq!(
+        sqlite_page_size(&default_path),
+        i64::from(strongroom::DEFAULT_SQLITE_PAGE_SIZE)
+    );
+    assert_eq!(strongroom::DEFAULT_SQLITE_PAGE_SIZE, 16_384);
+
+    // Another size for a new database, and the file still works.
+    let small_path = dir.path().join("small.db");
+    let url = format!("sqlite://{}", small_path.display());
+    let store = Store::open_with(
+        &url,
+        StoreOptions::default()
+            .create_if_missing()
+            .sqlite_page_size(4096),
+    )
+    .expect("create with 4 KiB pages");
+    let alice = Client::open_or_create(dir.path().join("alice.profile"), &store).expect("client");
+    let note = patient("Kept Note", "north");
+    let id = alice
+        .put(&note.record_type, &note.fields, &note.plain)
+        .expect("put")
+        .id;
+    drop((alice, store));
+    assert_eq!(sqlite_page_size(&small_path), 4096);
+
+    // Opened again with another page size: the existing file keeps its own.
+    let store =
+        Store::open_with(&url, StoreOptions::default().sqlite_page_size(65_536)).expect("reopen");
+    let alice = Client::open_or_create(dir.path().join("alice.profile"), &store).expect("client");
+    let record = alice.get(id).expect("read back");
+    assert_eq!(
+        record.field::<String>("name").expect("the name"),
+        "Kept Note"
+    );
+    drop((alice, store));
+    assert_eq!(sqlite_page_size(&small_path), 4096);
+
+    // A size SQLite cannot use is refused before anything is created.
+    for bad in [0, 256, 1000, 131_072] {
+        let path = dir.path().join(format!("bad-{bad}.db"));
+        let err = Store::open_with(
+            &format!("sqlite://{}", path.display()),
+            StoreOptions::default()
+                .create_if_missing()
+                .sqlite_page_size(bad),
+        )
+        .expect_err("an invalid page size");
+        assert!(matches!(err, Error::InvalidInput(_)), "{bad}: {err:?}");
+        assert!(!path.exists(), "{bad}: nothing created");
+    }
+}
