@@ -391,45 +391,65 @@ struct FileVersion<'a> {
     updated_at: i64,
 }
 
-/// Reads `body` to its end in chunks and seals each on this thread, while
-/// a second thread digests the sealed chunks and inserts them in groups
-/// (on `conn`, inside the caller's transaction); returns the chunks'
-/// digest. A chunk is sealed as the last one when the source has nothing
-/// after it (one chunk read ahead). (Digesting on the sealing side was
-/// measured slower on SQLite: BENCHMARKING.md, "Files".)
+/// Seals `body` into chunk rows of `version` in three stages, each on a
+/// thread of its own so that they overlap: the caller's thread reads and
+/// seals; a second digests the sealed chunks in order; a third inserts
+/// them in groups (on `conn`, inside the caller's transaction). Returns
+/// the chunks' digest. A chunk is sealed as the last one when the source
+/// has nothing after it (one chunk read ahead). (With the digest on the
+/// sealing or the inserting thread instead, one of those two was the
+/// slower stage: BENCHMARKING.md, "Files".)
 fn stream_chunks(
     conn: &mut AnyConnection,
     sealer: &mut FileSealer,
     version: &FileVersion<'_>,
     body: &mut impl Read,
 ) -> Result<[u8; 32]> {
-    let (sender, receiver) = mpsc::sync_channel::<ChunkRow>(2 * CHUNKS_PER_INSERT);
+    let (sender, to_digest) = mpsc::sync_channel::<ChunkRow>(2 * CHUNKS_PER_INSERT);
+    let (digested, to_insert) = mpsc::sync_channel::<ChunkRow>(2 * CHUNKS_PER_INSERT);
     std::thread::scope(|scope| {
-        let inserter = scope.spawn(move || -> Result<[u8; 32]> {
+        let digester = scope.spawn(move || -> Result<Option<[u8; 32]>> {
             let mut digest = ChunksDigest::new()?;
-            let mut rows: Vec<ChunkRow> = Vec::with_capacity(CHUNKS_PER_INSERT);
-            for (seq, row) in (0u64..).zip(receiver) {
+            for (seq, row) in (0u64..).zip(to_digest) {
                 digest.add(seq, &row.chunk)?;
+                if digested.send(row).is_err() {
+                    // The inserter stopped: its error is the one to report.
+                    return Ok(None);
+                }
+            }
+            digest.finish().map(Some)
+        });
+        let inserter = scope.spawn(move || -> Result<()> {
+            let mut rows: Vec<ChunkRow> = Vec::with_capacity(CHUNKS_PER_INSERT);
+            for row in to_insert {
                 rows.push(row);
                 if rows.len() == CHUNKS_PER_INSERT {
                     files::insert(conn, &rows)?;
                     rows.clear();
                 }
             }
-            files::insert(conn, &rows)?;
-            digest.finish()
+            files::insert(conn, &rows)
         });
         let sealed = seal_source(sealer, version, body, &sender);
-        // The inserter ends when the sender goes.
+        // The digester ends when the sender goes, the inserter when the
+        // digester does.
         drop(sender);
+        let digest = digester
+            .join()
+            .map_err(|_| Error::Internal("the chunk digester panicked"))?;
         let inserted = inserter
             .join()
             .map_err(|_| Error::Internal("the chunk inserter panicked"))?;
         match sealed {
-            // A failed source or seal, whatever the inserter did.
+            // A failed source or seal, whatever the others did.
             Err(Some(err)) => Err(err),
-            // The inserter stopped (its error), or all went in.
-            Err(None) | Ok(()) => inserted,
+            // A stage after the sealer stopped (its error), or all went in.
+            Err(None) | Ok(()) => {
+                inserted?;
+                digest?.ok_or(Error::Internal(
+                    "the chunk inserter stopped without an error",
+                ))
+            }
         }
     })
 }
