@@ -61,7 +61,7 @@ use orion::hazardous::aead::streaming::{
 use serde_json::{json, Value};
 use strongroom::hazmat::file::{ChunksDigest, FileContext, FileOpener, FileSealer};
 use strongroom::hazmat::AccessKey;
-use strongroom::{Client, ClientId, Plain, RecordId, Store};
+use strongroom::{Client, ClientId, Plain, RecordId, Store, StoreOptions};
 
 /// The library's chunk size (`DEFAULT_CHUNK_SIZE`).
 const CHUNK: usize = 64 * 1024;
@@ -331,7 +331,15 @@ impl Backend {
 
 fn open_store(backend: Backend, url: &str) -> anyhow::Result<Store> {
     Ok(match backend {
-        Backend::Sqlite => Store::open_or_create(url)?,
+        Backend::Sqlite => {
+            // `BENCH_SQLITE_PAGE_SIZE` makes new files with another page
+            // size than the library's default, for an A/B in one run.
+            let mut options = StoreOptions::default().create_if_missing();
+            if let Ok(size) = std::env::var("BENCH_SQLITE_PAGE_SIZE") {
+                options = options.sqlite_page_size(size.parse()?);
+            }
+            Store::open_with(url, options)?
+        }
         Backend::Postgres => Store::open(url)?,
     })
 }

@@ -14,6 +14,7 @@ pub fn load_average() -> Option<f64> {
         .ok()
 }
 
+#[allow(dead_code)] // Not every benchmark records it.
 /// This process's user + system CPU time so far (`/proc/self/stat`, in
 /// clock ticks of 1/100 s, Linux's fixed `USER_HZ`).
 pub fn cpu_time() -> Option<Duration> {
