@@ -45,6 +45,8 @@
 //! MB/s are 10^6 bytes of sealed chunks a second. The last line is one
 //! JSON object with every variant's medians.
 
+#[path = "common/batches.rs"]
+mod batches;
 #[path = "common/machine.rs"]
 mod machine;
 #[path = "common/scratch_pg.rs"]
@@ -94,12 +96,7 @@ fn sample(chunk: usize) -> Vec<Vec<u8>> {
     (0..16)
         .map(|_| {
             (0..chunk + ABYTES)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
+                .map(|_| batches::xorshift64(&mut x) as u8)
                 .collect()
         })
         .collect()
@@ -189,20 +186,17 @@ fn insert_all<C: Connection>(
     let count = size.div_ceil(chunk);
     let (c0, s0, t0) = (thread_cpu(), postgres_cpu(), Instant::now());
     conn.transaction::<_, anyhow::Error, _>(|conn| {
-        let mut rows = Vec::with_capacity(per_batch);
-        for seq in 0..count {
-            rows.push(ChunkRow {
+        batches::in_batches(
+            count,
+            per_batch,
+            |seq| ChunkRow {
                 record_id: &id,
                 version: 1,
                 seq: seq as i64,
                 chunk: &sample[seq % sample.len()],
-            });
-            if rows.len() == per_batch || seq + 1 == count {
-                insert(conn, &rows)?;
-                rows.clear();
-            }
-        }
-        Ok(())
+            },
+            |rows| insert(conn, rows),
+        )
     })?;
     let wall = t0.elapsed();
     Ok(Insert {

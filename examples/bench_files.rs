@@ -33,6 +33,11 @@
 //! the two threads allow (bare over the slower thread's sum) and the ratio
 //! if nothing overlapped.
 //!
+//! `BENCH_SQLITE_PAGE_SIZE` makes the SQLite file with another page size;
+//! `BENCH_WARMUP_MIB` puts and deletes a body of that size, untimed,
+//! before the rounds (every round after the first reuses the pages the
+//! one before it freed; with it, the first does too).
+//!
 //! MB/s are 10^6 bytes of plaintext a second. Ratios are the median of
 //! each round's own ratio. The last line is one JSON object:
 //! `{"sqlite": {"100": {...}, ...}, "postgres": {...}, "machine": {...}}`.
@@ -40,6 +45,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), in a scratch database of
 //! this run's own, dropped at the end; skipped if unreachable.
 
+#[path = "common/batches.rs"]
+mod batches;
 #[path = "common/machine.rs"]
 mod machine;
 #[path = "common/scratch_pg.rs"]
@@ -174,12 +181,7 @@ impl Body {
 
     #[inline]
     fn next_word(&mut self) -> u64 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state = x;
-        x
+        batches::xorshift64(&mut self.state)
     }
 
     #[inline]
@@ -407,6 +409,15 @@ fn child(backend: Backend, size_mib: u64, rounds: usize, url: &str) -> anyhow::R
     let store = open_store(backend, url)?;
     let client = Client::open_or_create(dir.path().join("bench.profile"), &store)?;
     let rss_open = peak_rss_kib()?;
+    // `BENCH_WARMUP_MIB`: an untimed put and delete of that many MiB
+    // before the rounds, so the first round's file has free pages to
+    // reuse (SQLite) as the later rounds' have.
+    if let Ok(mib) = std::env::var("BENCH_WARMUP_MIB") {
+        let mut body = Body::new(1, mib.parse::<u64>()? * MIB);
+        let meta = client.put_file(RECORD_TYPE, &Plain::new(), &mut body)?;
+        client.delete(meta.id, 1)?;
+        settle(backend, url)?;
+    }
     let mut out = Vec::new();
     for round in 0..rounds {
         let seed = 0x5eed_0000 + size_mib * 1000 + round as u64;
@@ -632,20 +643,17 @@ macro_rules! db_phases {
         let sample: &[Vec<u8>] = $sample;
         let t = Instant::now();
         conn.transaction::<_, anyhow::Error, _>(|conn| {
-            let mut rows = Vec::with_capacity(CHUNKS_PER_STATEMENT);
-            for seq in 0..count {
-                rows.push(ChunkIns {
+            batches::in_batches(
+                count,
+                CHUNKS_PER_STATEMENT,
+                |seq| ChunkIns {
                     record_id: &id,
                     version: 1,
                     seq: seq as i64,
                     chunk: &sample[seq % sample.len()],
-                });
-                if rows.len() == CHUNKS_PER_STATEMENT || seq + 1 == count {
-                    $insert(&mut *conn, &rows)?;
-                    rows.clear();
-                }
-            }
-            Ok(())
+                },
+                |rows| $insert(&mut *conn, rows),
+            )
         })?;
         let insert = t.elapsed();
         let t = Instant::now();

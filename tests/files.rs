@@ -32,11 +32,7 @@ impl Generated {
     }
 
     fn next_byte(&mut self) -> u8 {
-        // xorshift64
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        (self.state >> 32) as u8
+        (common::xorshift64(&mut self.state) >> 32) as u8
     }
 }
 

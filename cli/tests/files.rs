@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{each_backend, unhex, TestDb};
+use common::{each_backend, unhex, xorshift64, TestDb};
 use support::{bin, fails, json_lines, last_line, ok, run};
 
 /// The default chunk size of a file body (FORMAT.md, "Files").
@@ -22,14 +22,7 @@ const CHUNK: usize = 64 * 1024;
 /// xorshift stream), so a swapped or shifted chunk could not go unseen.
 fn body(len: usize) -> Vec<u8> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ len as u64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
+    (0..len).map(|_| xorshift64(&mut state) as u8).collect()
 }
 
 /// A file of `bytes` in the test's folder.

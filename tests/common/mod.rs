@@ -229,6 +229,18 @@ pub fn each_backend(test: &str, body: impl Fn(&TestDb)) {
     }
 }
 
+/// One step of the xorshift64 generator the file tests make bodies with:
+/// cheap bytes that differ from chunk to chunk and within each, so a
+/// swapped or shifted chunk could not go unseen. Not for keys.
+pub fn xorshift64(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
+
 /// Lower-case hex text (as [`TestDb::hex`] selects it) back to bytes.
 pub fn unhex(text: &str) -> Vec<u8> {
     hex::decode(text).expect("hex")
