@@ -63,4 +63,34 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
 SELECT r.* FROM meta_scoped m JOIN records r ON r.record_id = m.record_id
 WHERE m.tag = 1042
 ORDER BY m.created_at, m.record_id LIMIT 1001;
+\echo '== filtered page, meta_scoped as a row-value IN from records (the shape a records query can keep)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
+  AND (r.created_at, r.record_id) IN (SELECT m.created_at, m.record_id FROM meta_scoped m WHERE m.tag = 1042)
+ORDER BY r.created_at, r.record_id LIMIT 1001;
+\echo '== the same, a page further on (after created_at 500000)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
+  AND (r.created_at, r.record_id) IN (SELECT m.created_at, m.record_id FROM meta_scoped m WHERE m.tag = 1042)
+  AND (r.created_at, r.record_id) > (500000, '00000000-0000-0000-0000-000000000000')
+ORDER BY r.created_at, r.record_id LIMIT 1001;
+\echo '== the same page, the keyset also inside the subquery'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
+  AND (r.created_at, r.record_id) IN (SELECT m.created_at, m.record_id FROM meta_scoped m WHERE m.tag = 1042
+       AND (m.created_at, m.record_id) > (500000, '00000000-0000-0000-0000-000000000000'))
+  AND (r.created_at, r.record_id) > (500000, '00000000-0000-0000-0000-000000000000')
+ORDER BY r.created_at, r.record_id LIMIT 1001;
+\echo '== the same page, newest first (descending), keyset inside'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
+  AND (r.created_at, r.record_id) IN (SELECT m.created_at, m.record_id FROM meta_scoped m WHERE m.tag = 1042
+       AND (m.created_at, m.record_id) < (500000, '00000000-0000-0000-0000-000000000000'))
+  AND (r.created_at, r.record_id) < (500000, '00000000-0000-0000-0000-000000000000')
+ORDER BY r.created_at DESC, r.record_id DESC LIMIT 1001;
+\echo '== meta_scoped row-value IN, a value matching half the records (status)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
+  AND (r.created_at, r.record_id) IN (SELECT m.created_at, m.record_id FROM meta_scoped m WHERE m.tag = 2001)
+ORDER BY r.created_at, r.record_id LIMIT 1001;
 DROP SCHEMA meta_shapes CASCADE;
