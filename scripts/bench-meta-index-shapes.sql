@@ -93,4 +93,14 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
 SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
   AND (r.created_at, r.record_id) IN (SELECT m.created_at, m.record_id FROM meta_scoped m WHERE m.tag = 2001)
 ORDER BY r.created_at, r.record_id LIMIT 1001;
+\echo '== today, the value matching half the records (status)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM records r WHERE r.writer_id = '00000000-0000-4000-8000-000000000001' AND r.record_type = 'patient'
+  AND r.record_id IN (SELECT m.record_id FROM meta_now m WHERE m.tag = 2001)
+ORDER BY r.created_at, r.record_id LIMIT 1001;
+\echo '== meta_scoped walked and joined, the value matching half the records (status)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON)
+SELECT r.* FROM meta_scoped m JOIN records r ON r.record_id = m.record_id
+WHERE m.tag = 2001
+ORDER BY m.created_at, m.record_id LIMIT 1001;
 DROP SCHEMA meta_shapes CASCADE;
