@@ -140,12 +140,13 @@ pub struct StoreOptions {
 ///
 /// Measured on a 2-core VM (`examples/bench_chunk_floor`, BENCHMARKING.md
 /// "Files"): plain inserts of a file's 64 KiB sealed chunks ran at about
-/// 190 MB/s with 4 KiB pages, 260 with 16 KiB and 270 with 64 KiB; for
-/// records, 16 KiB pages halved `put_many`'s time against 4 KiB at the same
-/// bytes a record, while 64 KiB pages doubled a single `put`'s latency and
-/// stored a quarter more bytes a record. A single `put` takes about a
-/// third longer with 16 KiB pages than with 4 KiB (about 120 against
-/// 90 µs); [`StoreOptions::sqlite_page_size`] picks another size.
+/// 190 MB/s with 4 KiB pages, 260-285 with 16 KiB and 270-315 with
+/// 64 KiB; for records, 16 KiB pages cut `put_many`'s time by a third to
+/// a half against 4 KiB at about the same bytes a record, while 64 KiB
+/// pages doubled a single `put`'s latency. A single `put` takes about a
+/// quarter to two fifths longer with 16 KiB pages than with 4 KiB (about
+/// 120-150 against 90-120 µs); [`StoreOptions::sqlite_page_size`] picks
+/// another size.
 pub const DEFAULT_SQLITE_PAGE_SIZE: u32 = 16_384;
 
 impl Default for StoreOptions {
@@ -185,7 +186,8 @@ impl StoreOptions {
 
     /// The page size of an SQLite database this store creates (a power of
     /// two from 512 to 65,536; another is [`Error::InvalidInput`] on
-    /// open). It has no effect on a database that exists.
+    /// open, whatever the backend, PostgreSQL's included, which does not
+    /// use it). It has no effect on a database that exists.
     #[must_use]
     pub fn sqlite_page_size(mut self, bytes: u32) -> Self {
         self.sqlite_page_size = bytes;
