@@ -1203,9 +1203,7 @@ fn the_meta_index_migration_keeps_every_entry_of_a_database_written_before_it() 
             for statement in down.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 db.sql(statement);
             }
-            db.sql(&format!(
-                "DELETE FROM __diesel_schema_migrations WHERE version = '20261206000004'"
-            ));
+            db.sql("DELETE FROM __diesel_schema_migrations WHERE version = '20261206000004'");
             assert_eq!(
                 db.count("SELECT COUNT(*) AS n FROM meta_index"),
                 24,

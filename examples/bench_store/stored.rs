@@ -232,7 +232,9 @@ pub fn meta_tag(name: &str, value: &str) -> i64 {
 /// (`CAST(… AS BLOB)`, `CAST(… AS BIGINT)`: they do not change how the
 /// rows are found) and diesel's identifier quotes. The same text on both
 /// backends but for the id literals (`writer` is given as the backend's
-/// literal). `meta` is the meta-index tag of the plain filter, `after` the
+/// literal). With a plain filter strongroom also turns PostgreSQL's
+/// parallel workers off for the transaction (`SET LOCAL`), which this
+/// text cannot carry: a caller explaining it sets the same first. `meta` is the meta-index tag of the plain filter, `after` the
 /// cursor's (created_at, record_id literal).
 pub fn page_sql(
     writer: &str,
@@ -247,14 +249,13 @@ pub fn page_sql(
          records.batch_id, records.batch_index, records.created_at, \
          records.updated_at";
     // With a plain filter, strongroom walks the meta index in creation
-    // order, joined to `records`, the writer and type checked on the rows
-    // it reaches (kept out of the plan's index choice).
+    // order, joined to `records` by id, the writer and type checked on the
+    // rows it reaches (kept out of the plan's index choice).
     let (mut sql, order) = match meta {
         Some(tag) => (
             format!(
                 "SELECT {columns} FROM records INNER JOIN meta_index ON \
-                 (meta_index.record_id = records.record_id AND \
-                 meta_index.created_at = records.created_at) \
+                 (meta_index.record_id = records.record_id) \
                  WHERE meta_index.tag = {tag} \
                  AND coalesce(records.writer_id = {writer}, false) \
                  AND coalesce(records.record_type = {}, false)",

@@ -407,10 +407,13 @@ macro_rules! finish_page {
 ///
 /// A page filtered by plain equality and ordered by creation walks the
 /// meta index, which keeps each entry's records in creation order, joined
-/// to `records` by id and creation time: it reads about as many index
-/// rows as the page holds, however many records match, and the writer
-/// and type conditions are checked on the rows it reaches (kept out of
-/// the plan's choice of index). Other pages walk `records` in their order.
+/// to `records` by id: it reads about as many index rows as the page
+/// holds, however many records match, and the writer and type conditions
+/// are checked on the rows it reaches. The page's order and keyset are the
+/// index's creation time, which is the record's as written (a database
+/// that changes either can only reorder or hide records, as it can
+/// anyway; the keyset still only moves forward). Other pages walk
+/// `records` in their order.
 pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
     let on_postgres = matches!(conn, AnyConnection::Postgresql(_));
     // An index condition: its candidates first (equality lookups, see
@@ -430,34 +433,38 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         _ => None,
     };
     if let Some(((name, value), rest)) = walk {
+        if on_postgres {
+            // For this read transaction only: a page walks about as many
+            // index rows as it returns, in a few ms, which a parallel
+            // worker's start-up alone exceeds on a small machine.
+            diesel::sql_query("SET LOCAL max_parallel_workers_per_gather = 0")
+                .execute(conn)
+                .map_err(db_err)?;
+        }
         type Joined = diesel::helper_types::InnerJoinQuerySource<
             records::table,
             meta_index::table,
-            diesel::dsl::And<
-                diesel::dsl::Eq<meta_index::record_id, records::record_id>,
-                diesel::dsl::Eq<meta_index::created_at, records::created_at>,
-            >,
+            diesel::dsl::Eq<meta_index::record_id, records::record_id>,
         >;
         type JoinedCondition =
             Box<dyn BoxableExpression<Joined, DB, SqlType = diesel::sql_types::Bool>>;
         let mut q = records::table
-            .inner_join(
-                meta_index::table.on(meta_index::record_id
-                    .eq(records::record_id)
-                    .and(meta_index::created_at.eq(records::created_at))),
-            )
+            .inner_join(meta_index::table.on(meta_index::record_id.eq(records::record_id)))
             .select(RECORD_COLUMNS)
             .filter(meta_index::tag.eq(meta_tag(name, value)))
             .into_boxed::<DB>();
-        q = q.filter(unplanned!(
-            writers_condition!(s.writers, JoinedCondition),
-            JoinedCondition
-        ));
-        if let Some(t) = s.record_type {
-            q = q.filter(unplanned!(
-                records::record_type.eq(t.to_owned()),
-                JoinedCondition
-            ));
+        let writers = writers_condition!(s.writers, JoinedCondition);
+        let of_type = s
+            .record_type
+            .map(|t| Box::new(records::record_type.eq(t.to_owned())) as JoinedCondition);
+        // Checked on the rows the walk reaches, kept out of the plan's
+        // choice: SQLite without statistics would rather walk every record
+        // of the writer and type in the (writer, type, created) index, and
+        // PostgreSQL, before its statistics know a bulk load, hashes them
+        // all (seconds at 1,000,000 records).
+        q = q.filter(unplanned!(writers, JoinedCondition));
+        if let Some(of_type) = of_type {
+            q = q.filter(unplanned!(of_type, JoinedCondition));
         }
         return finish_page!(
             conn,
