@@ -31,8 +31,11 @@ pub(crate) type BatchCache = Cache<(BatchId, ClientId), VerifiedBatch>;
 /// Default number of keys kept.
 pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 /// Default number of verified batches kept (at most 200 digests, 6.4 KB,
-/// each: larger ones are not kept).
-pub(crate) const DEFAULT_BATCHES: usize = 256;
+/// each: larger ones are not kept), about 6.6 MB at most. A page filtered
+/// by a plain value that 1 % of the records hold spans about 500 batches
+/// (one record in 100, 200 a batch); with fewer kept, paging through it
+/// again verifies every batch signature again.
+pub(crate) const DEFAULT_BATCHES: usize = 1024;
 
 /// A bounded map of shared values; the least recently used entry goes
 /// when it is full (the `lru` crate's list, behind one lock).

@@ -386,8 +386,10 @@ fn the_library_builds_sql_only_from_literals_and_reviewed_formats() {
         (
             "src/store/records.rs",
             "&format!(\"\")",
-            &["({column}, records.record_id) {op} ("],
-            "column and op are each chosen from two literals just above; the values are bound",
+            &["({column}, {id_column}) {op} ("],
+            "column, id_column and op are each chosen from literals just above (the table \
+             name a `concat!` of the macro's literal argument, \"records\" or \"meta_index\"); \
+             the values are bound",
         ),
         (
             "src/store/mod.rs",

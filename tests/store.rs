@@ -754,7 +754,7 @@ fn unreachable_database_names_the_target_but_never_the_password() {
 }
 
 /// Migrations in each backend's folder.
-const MIGRATIONS: usize = 3;
+const MIGRATIONS: usize = 4;
 
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {
@@ -1032,4 +1032,188 @@ fn a_new_sqlite_database_gets_the_chosen_page_size_and_an_existing_one_keeps_its
         assert!(matches!(err, Error::InvalidInput(_)), "{bad}: {err:?}");
         assert!(!path.exists(), "{bad}: nothing created");
     }
+}
+
+/// Every page of `query`, in order: the ids.
+fn all_pages(client: &Client, mut query: Query) -> Vec<strongroom::RecordId> {
+    let mut ids = Vec::new();
+    loop {
+        let page = client.query(&query).unwrap();
+        ids.extend(page.records.iter().map(|r| r.id()));
+        match page.next {
+            Some(cursor) => query = query.after(cursor),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn filtered_pages_walk_the_meta_index_in_order_across_pages() {
+    each_backend(
+        "filtered_pages_walk_the_meta_index_in_order_across_pages",
+        |db| {
+            let store = db.store();
+            let alice = client(db, &store, "alice");
+            let bob = client(db, &store, "bob");
+            // Three batches (three creation times, ids ordering within
+            // each): clinic north for every third record, ward by parity.
+            for batch in 0..3 {
+                let records: Vec<NewRecord> = (0..20)
+                    .map(|i| {
+                        let n = batch * 20 + i;
+                        let clinic = if n % 3 == 0 { "north" } else { "south" };
+                        let mut p = patient(&format!("n{n}"), clinic);
+                        p.plain.insert("ward".into(), (n % 2).to_string());
+                        p
+                    })
+                    .collect();
+                alice.put_many(&records).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            // The same plain entry on another type and another writer's
+            // records: never in alice's patient pages.
+            alice
+                .put(
+                    "invoice",
+                    &Fields::new().with("amount", &1).unwrap(),
+                    &plain(&[("clinic", "north")]),
+                )
+                .unwrap();
+            bob.put_many(&[patient("b1", "north"), patient("b2", "north")])
+                .unwrap();
+
+            let everything = all_pages(&alice, Query::new().record_type("patient").limit(1000));
+            assert_eq!(everything.len(), 60);
+            let north = alice
+                .query(&Query::new().record_type("patient").limit(1000))
+                .unwrap()
+                .records
+                .into_iter()
+                .filter(|r| r.meta().plain["clinic"] == "north")
+                .map(|r| r.id())
+                .collect::<Vec<_>>();
+            assert_eq!(north.len(), 20);
+
+            for limit in [1, 3, 7, 20, 1000] {
+                let filtered = Query::new()
+                    .record_type("patient")
+                    .plain_eq("clinic", "north")
+                    .limit(limit);
+                assert_eq!(all_pages(&alice, filtered.clone()), north, "limit {limit}");
+                let mut reversed = north.clone();
+                reversed.reverse();
+                assert_eq!(
+                    all_pages(&alice, filtered.order(strongroom::Order::CreatedDesc)),
+                    reversed,
+                    "limit {limit}, newest first"
+                );
+                // A second filter narrows the walk of the first.
+                let both: Vec<_> = alice
+                    .query(&Query::new().record_type("patient").limit(1000))
+                    .unwrap()
+                    .records
+                    .into_iter()
+                    .filter(|r| {
+                        r.meta().plain["clinic"] == "north" && r.meta().plain["ward"] == "0"
+                    })
+                    .map(|r| r.id())
+                    .collect();
+                assert_eq!(
+                    all_pages(
+                        &alice,
+                        Query::new()
+                            .record_type("patient")
+                            .plain_eq("clinic", "north")
+                            .plain_eq("ward", "0")
+                            .limit(limit)
+                    ),
+                    both,
+                    "limit {limit}, two filters"
+                );
+            }
+
+            // An update that moves a record out of the entry, and a delete:
+            // the index follows both, and the walk with them.
+            let moved = north[4];
+            alice
+                .update(
+                    moved,
+                    1,
+                    &Fields::new().with("name", "moved").unwrap(),
+                    &plain(&[("clinic", "south"), ("ward", "0")]),
+                )
+                .unwrap();
+            let deleted = north[9];
+            alice.delete(deleted, 1).unwrap();
+            let left: Vec<_> = north
+                .iter()
+                .copied()
+                .filter(|id| *id != moved && *id != deleted)
+                .collect();
+            assert_eq!(
+                all_pages(
+                    &alice,
+                    Query::new()
+                        .record_type("patient")
+                        .plain_eq("clinic", "north")
+                        .limit(4)
+                ),
+                left
+            );
+            assert_eq!(
+                db.count(&format!(
+                    "SELECT COUNT(*) AS n FROM meta_index WHERE record_id = {}",
+                    db.id(deleted)
+                )),
+                0
+            );
+        },
+    );
+}
+
+#[test]
+fn the_meta_index_migration_keeps_every_entry_of_a_database_written_before_it() {
+    each_backend(
+        "the_meta_index_migration_keeps_every_entry_of_a_database_written_before_it",
+        |db| {
+            let alice = client(db, &db.store(), "alice");
+            let records: Vec<NewRecord> = (0..12)
+                .map(|n| patient(&format!("n{n}"), if n % 3 == 0 { "north" } else { "south" }))
+                .collect();
+            alice.put_many(&records).unwrap();
+            let filtered = Query::new()
+                .record_type("patient")
+                .plain_eq("clinic", "north")
+                .limit(2);
+            let before = all_pages(&alice, filtered.clone());
+            assert_eq!(before.len(), 4);
+            drop(alice);
+
+            // Back to the shape before migration 000004, as a database
+            // written by an earlier version holds it.
+            let folder = match db.backend {
+                Backend::Sqlite => "sqlite",
+                _ => "postgres",
+            };
+            let down = std::fs::read_to_string(format!(
+                "{}/migrations/{folder}/2026-12-06-000004_meta_index_in_creation_order/down.sql",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            for statement in down.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                db.sql(statement);
+            }
+            db.sql("DELETE FROM __diesel_schema_migrations WHERE version = '20261206000004'");
+            assert_eq!(
+                db.count("SELECT COUNT(*) AS n FROM meta_index"),
+                24,
+                "two entries a record, in the old shape"
+            );
+
+            // Opening runs the migration; the entries and the pages are back.
+            let alice = client(db, &db.store(), "alice");
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM meta_index"), 24);
+            assert_eq!(all_pages(&alice, filtered), before);
+        },
+    );
 }

@@ -52,6 +52,10 @@ pub trait Explain {
     fn explain(&mut self, sql: &str) -> anyhow::Result<Vec<String>>;
     /// An id (hyphenated UUID) as this backend's SQL literal.
     fn id_literal(&self, id: &str) -> String;
+    /// Turns PostgreSQL's parallel workers off (`on` false) or back to
+    /// the server's setting, for the session: strongroom's filtered page
+    /// runs with them off. Nothing on SQLite.
+    fn parallel_workers(&mut self, on: bool) -> anyhow::Result<()>;
     /// Gathers the planner's statistics (`ANALYZE`).
     fn analyze(&mut self) -> anyhow::Result<()>;
 }
@@ -69,6 +73,10 @@ struct SqlitePlanRow {
 impl Explain for diesel::SqliteConnection {
     fn id_literal(&self, id: &str) -> String {
         format!("x'{}'", id.replace('-', ""))
+    }
+
+    fn parallel_workers(&mut self, _on: bool) -> anyhow::Result<()> {
+        Ok(())
     }
 
     fn analyze(&mut self) -> anyhow::Result<()> {
@@ -101,6 +109,16 @@ struct PgPlanLine {
 impl Explain for diesel::PgConnection {
     fn id_literal(&self, id: &str) -> String {
         format!("'{id}'::uuid")
+    }
+
+    fn parallel_workers(&mut self, on: bool) -> anyhow::Result<()> {
+        diesel::sql_query(if on {
+            "RESET max_parallel_workers_per_gather"
+        } else {
+            "SET max_parallel_workers_per_gather = 0"
+        })
+        .execute(self)?;
+        Ok(())
     }
 
     fn analyze(&mut self) -> anyhow::Result<()> {
@@ -339,7 +357,11 @@ impl Pages {
             let sql = stored::page_sql(&conn.id_literal(writer), "patient", tag, None, PAGE);
             println!("    plan of the {what} (SQL reconstructed from src/store/records.rs):");
             println!("      {sql}");
-            for line in conn.explain(&sql)? {
+            // As strongroom runs a filtered page: no parallel workers.
+            conn.parallel_workers(tag.is_none())?;
+            let plan = conn.explain(&sql);
+            conn.parallel_workers(true)?;
+            for line in plan? {
                 println!("      | {line}");
             }
         }

@@ -91,8 +91,9 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::Uuid;
 
-    meta_index (tag, record_id) {
+    meta_index (tag, created_at, record_id) {
         tag -> BigInt,
+        created_at -> BigInt,
         record_id -> Uuid,
     }
 }
@@ -131,6 +132,7 @@ pub struct StoredRow {
 #[diesel(table_name = meta_index, treat_none_as_default_value = false)]
 pub struct StoredMeta {
     tag: i64,
+    created_at: i64,
     record_id: Id,
 }
 
@@ -230,7 +232,9 @@ pub fn meta_tag(name: &str, value: &str) -> i64 {
 /// (`CAST(… AS BLOB)`, `CAST(… AS BIGINT)`: they do not change how the
 /// rows are found) and diesel's identifier quotes. The same text on both
 /// backends but for the id literals (`writer` is given as the backend's
-/// literal). `meta` is the meta-index tag of the plain filter, `after` the
+/// literal). With a plain filter strongroom also turns PostgreSQL's
+/// parallel workers off for the transaction (`SET LOCAL`), which this
+/// text cannot carry: a caller explaining it sets the same first. `meta` is the meta-index tag of the plain filter, `after` the
 /// cursor's (created_at, record_id literal).
 pub fn page_sql(
     writer: &str,
@@ -240,28 +244,41 @@ pub fn page_sql(
     limit: usize,
 ) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    let mut sql = format!(
-        "SELECT records.record_id, records.writer_id, records.record_type, records.version, \
+    let columns = "records.record_id, records.writer_id, records.record_type, records.version, \
          records.plain, records.sealed_fields, records.key_version, \
          records.batch_id, records.batch_index, records.created_at, \
-         records.updated_at FROM records WHERE records.writer_id = {} \
-         AND records.record_type = {}",
-        writer,
-        quote(record_type)
-    );
-    if let Some(tag) = meta {
-        sql.push_str(&format!(
-            " AND records.record_id IN \
-             (SELECT meta_index.record_id FROM meta_index WHERE meta_index.tag = {tag})"
-        ));
-    }
+         records.updated_at";
+    // With a plain filter, strongroom walks the meta index in creation
+    // order, joined to `records` by id, the writer and type checked on the
+    // rows it reaches (kept out of the plan's index choice).
+    let (mut sql, order) = match meta {
+        Some(tag) => (
+            format!(
+                "SELECT {columns} FROM records INNER JOIN meta_index ON \
+                 (meta_index.record_id = records.record_id) \
+                 WHERE meta_index.tag = {tag} \
+                 AND coalesce(records.writer_id = {writer}, false) \
+                 AND coalesce(records.record_type = {}, false)",
+                quote(record_type)
+            ),
+            "meta_index",
+        ),
+        None => (
+            format!(
+                "SELECT {columns} FROM records WHERE records.writer_id = {writer} \
+                 AND records.record_type = {}",
+                quote(record_type)
+            ),
+            "records",
+        ),
+    };
     if let Some((t, id)) = after {
         sql.push_str(&format!(
-            " AND (records.created_at, records.record_id) > ({t}, {id})"
+            " AND ({order}.created_at, {order}.record_id) > ({t}, {id})"
         ));
     }
     sql.push_str(&format!(
-        " ORDER BY records.created_at ASC, records.record_id ASC LIMIT {}",
+        " ORDER BY {order}.created_at ASC, {order}.record_id ASC LIMIT {}",
         limit + 1
     ));
     sql

@@ -31,7 +31,7 @@ use crate::model::{Plain, RecordMeta};
 use crate::record::{seal_record, sign_batch};
 use crate::store::files::{self, ChunkRow, StoredChunk};
 use crate::store::rows::{
-    from_micros, int, meta_rows, now_micros, record_meta, BatchRow, RecordRow, RecordTimes,
+    from_micros, int, now_micros, record_meta, BatchRow, RecordRow, RecordTimes,
 };
 use crate::store::tx::read_transaction;
 use crate::store::{batches, records, AnyConnection, Store};
@@ -117,7 +117,7 @@ impl Client {
             };
             let (meta, row) = self.write_file_version(conn, &key, &version, plain, &mut body)?;
             records::insert(conn, std::slice::from_ref(&row))?;
-            records::insert_meta(conn, &meta_rows(row.record_id, plain))?;
+            records::insert_meta(conn, &row.meta_rows(plain))?;
             Ok((meta, key))
         })?;
         self.cache_created_key(record_type, &key);

@@ -459,7 +459,7 @@ impl Client {
             let row = RecordRow::from_sealed(&record, now, now)?;
             sealed
                 .meta_rows
-                .extend(meta_rows(row.record_id, &record.plain));
+                .extend(meta_rows(row.record_id, row.created_at, &record.plain));
             sealed.index_rows.extend(lookup_rows(&row, &record));
             sealed.rows.push(row);
             sealed.metas.push(record_meta(

@@ -4,7 +4,9 @@
 
 use diesel::prelude::*;
 
-use super::rows::{meta_tag, KeysetId, MetaRow, RecordRow, StoredRecord, RECORD_COLUMNS};
+use super::rows::{
+    meta_tag, KeysetId, MetaRow, RecordRow, StoredRecord, TimeClass, RECORD_COLUMNS,
+};
 use super::schema::{meta_index, records};
 use super::sql_id::SqlId;
 use super::tx::db_err;
@@ -282,17 +284,136 @@ diesel::define_sql_function! {
     fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Bool>, otherwise: diesel::sql_types::Bool) -> diesel::sql_types::Bool;
 }
 
-/// `condition`, written so that no index can serve it: the same truth
+/// The condition on whose records a page visits, boxed as `$cond` (the
+/// records table alone, or joined with the meta index).
+macro_rules! writers_condition {
+    ($writers:expr, $cond:ty) => {
+        match $writers {
+            Writers::These(writers) => Box::new(
+                records::writer_id
+                    .eq_any(writers.iter().copied().map(SqlId::from).collect::<Vec<_>>()),
+            ) as $cond,
+            Writers::Own(me) => Box::new(records::writer_id.eq(SqlId::from(me))) as $cond,
+            Writers::OwnAndShared(me) => {
+                let me = SqlId::from(me);
+                Box::new(
+                    records::writer_id.eq(me).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "(records.writer_id, records.record_type) IN \
+                         (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
+                    )
+                    .bind::<super::sql_id::Uuid, _>(me)
+                    .sql(")")),
+                ) as $cond
+            }
+        }
+    };
+}
+
+/// `$condition`, written so that no index can serve it: the same truth
 /// (a `NULL` is false in a `WHERE` either way), left out of the planner's
 /// choice of index.
-fn unplanned(condition: Condition) -> Condition {
-    Box::new(coalesce(
-        condition.nullable(),
-        false.into_sql::<diesel::sql_types::Bool>(),
-    ))
+macro_rules! unplanned {
+    ($condition:expr, $cond:ty) => {
+        Box::new(coalesce(
+            $condition.nullable(),
+            false.into_sql::<diesel::sql_types::Bool>(),
+        )) as $cond
+    };
+}
+
+/// Applies what every page's query shares after its source and its
+/// writer and type conditions: the other plain filters, the time bounds,
+/// the order and the keyset (on `$order_table`'s creation time and id,
+/// the columns the page walks) and the limit; loads the page.
+macro_rules! finish_page {
+    ($conn:expr, $q:expr, $s:expr, $plain:expr, $on_postgres:expr, $order_table:literal, $created:expr, $id:expr) => {{
+        let (conn, s, on_postgres) = ($conn, $s, $on_postgres);
+        let mut q = $q;
+        for (name, value) in $plain {
+            // Under an alias: the walk joins `meta_index` itself.
+            let entries = diesel::alias!(meta_index as other_entries);
+            q = q.filter(
+                records::record_id.eq_any(
+                    entries
+                        .filter(entries.field(meta_index::tag).eq(meta_tag(name, value)))
+                        .select(entries.field(meta_index::record_id)),
+                ),
+            );
+        }
+        if let Some(t) = s.created_from {
+            q = q.filter(records::created_at.ge(t));
+        }
+        if let Some(t) = s.created_before {
+            q = q.filter(records::created_at.lt(t));
+        }
+        if let Some(t) = s.updated_from {
+            q = q.filter(records::updated_at.ge(t));
+        }
+        if let Some(t) = s.updated_before {
+            q = q.filter(records::updated_at.lt(t));
+        }
+        q = match (s.by_created, s.ascending) {
+            (true, true) => q.order(($created.asc(), $id.asc())),
+            (true, false) => q.order(($created.desc(), $id.desc())),
+            (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
+            (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
+        };
+        if let Some((t, id)) = s.after.as_ref() {
+            let t = *t;
+            // A row-value comparison, so both engines seek the index to the
+            // cursor instead of filtering every earlier row.
+            let (column, id_column) = if s.by_created {
+                (
+                    concat!($order_table, ".created_at"),
+                    concat!($order_table, ".record_id"),
+                )
+            } else {
+                ("records.updated_at", "records.record_id")
+            };
+            let op = if s.ascending { ">" } else { "<" };
+            let before_id = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "({column}, {id_column}) {op} ("
+            ))
+            .bind::<diesel::sql_types::BigInt, _>(t)
+            .sql(", ");
+            // SQLite compares the id as it was stored, BLOB or text (a page
+            // may end on a malformed row); PostgreSQL ids are uuids.
+            q = if on_postgres {
+                q.filter(
+                    before_id
+                        .bind::<super::sql_id::Uuid, _>(postgres_keyset_id(&id.bytes))
+                        .sql(")"),
+                )
+            } else if id.text {
+                q.filter(
+                    before_id
+                        .sql("CAST(")
+                        .bind::<diesel::sql_types::Binary, _>(id.bytes.clone())
+                        .sql(" AS TEXT))"),
+                )
+            } else {
+                q.filter(
+                    before_id
+                        .bind::<diesel::sql_types::Binary, _>(id.bytes.clone())
+                        .sql(")"),
+                )
+            };
+        }
+        q.limit(s.limit).load(conn).map_err(db_err)
+    }};
 }
 
 /// The rows of one page, as loaded.
+///
+/// A page filtered by plain equality and ordered by creation walks the
+/// meta index, which keeps each entry's records in creation order, joined
+/// to `records` by id: it reads about as many index rows as the page
+/// holds, however many records match, and the writer and type conditions
+/// are checked on the rows it reaches. The page's order and keyset are the
+/// index's creation time, which is the record's as written (a database
+/// that changes either can only reorder or hide records, as it can
+/// anyway; the keyset still only moves forward). Other pages walk
+/// `records` in their order.
 pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
     let on_postgres = matches!(conn, AnyConnection::Postgresql(_));
     // An index condition: its candidates first (equality lookups, see
@@ -307,24 +428,57 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         }
         _ => None,
     };
-    let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
-    let writers: Condition = match s.writers {
-        Writers::These(writers) => Box::new(
-            records::writer_id.eq_any(writers.iter().copied().map(SqlId::from).collect::<Vec<_>>()),
-        ),
-        Writers::Own(me) => Box::new(records::writer_id.eq(SqlId::from(me))),
-        Writers::OwnAndShared(me) => {
-            let me = SqlId::from(me);
-            Box::new(
-                records::writer_id.eq(me).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "(records.writer_id, records.record_type) IN \
-                     (SELECT writer_id, record_type FROM policies WHERE kind = 'read' AND reader_id = ",
-                )
-                .bind::<super::sql_id::Uuid, _>(me)
-                .sql(")")),
-            )
-        }
+    let walk = match (s.plain.split_first(), &candidates) {
+        (Some((first, rest)), None) if s.by_created => Some((first, rest)),
+        _ => None,
     };
+    if let Some(((name, value), rest)) = walk {
+        if on_postgres {
+            // For this read transaction only: a page walks about as many
+            // index rows as it returns, in a few ms, which a parallel
+            // worker's start-up alone exceeds on a small machine.
+            diesel::sql_query("SET LOCAL max_parallel_workers_per_gather = 0")
+                .execute(conn)
+                .map_err(db_err)?;
+        }
+        type Joined = diesel::helper_types::InnerJoinQuerySource<
+            records::table,
+            meta_index::table,
+            diesel::dsl::Eq<meta_index::record_id, records::record_id>,
+        >;
+        type JoinedCondition =
+            Box<dyn BoxableExpression<Joined, DB, SqlType = diesel::sql_types::Bool>>;
+        let mut q = records::table
+            .inner_join(meta_index::table.on(meta_index::record_id.eq(records::record_id)))
+            .select(RECORD_COLUMNS)
+            .filter(meta_index::tag.eq(meta_tag(name, value)))
+            .into_boxed::<DB>();
+        let writers = writers_condition!(s.writers, JoinedCondition);
+        let of_type = s
+            .record_type
+            .map(|t| Box::new(records::record_type.eq(t.to_owned())) as JoinedCondition);
+        // Checked on the rows the walk reaches, kept out of the plan's
+        // choice: SQLite without statistics would rather walk every record
+        // of the writer and type in the (writer, type, created) index, and
+        // PostgreSQL, before its statistics know a bulk load, hashes them
+        // all (seconds at 1,000,000 records).
+        q = q.filter(unplanned!(writers, JoinedCondition));
+        if let Some(of_type) = of_type {
+            q = q.filter(unplanned!(of_type, JoinedCondition));
+        }
+        return finish_page!(
+            conn,
+            q,
+            &s,
+            rest,
+            on_postgres,
+            "meta_index",
+            meta_index::created_at,
+            meta_index::record_id
+        );
+    }
+    let mut q = records::table.select(RECORD_COLUMNS).into_boxed::<DB>();
+    let writers = writers_condition!(s.writers, Condition);
     let of_type: Option<Condition> = s
         .record_type
         .map(|t| Box::new(records::record_type.eq(t.to_owned())) as Condition);
@@ -335,9 +489,9 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
             // without statistics would rather scan every record of the
             // writer and type in the (writer, type, created) index.
             q = q.filter(records::record_id.eq_any(ids));
-            q = q.filter(unplanned(writers));
+            q = q.filter(unplanned!(writers, Condition));
             if let Some(of_type) = of_type {
-                q = q.filter(unplanned(of_type));
+                q = q.filter(unplanned!(of_type, Condition));
             }
         }
         None => {
@@ -347,71 +501,16 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
             }
         }
     }
-    for (name, value) in s.plain {
-        q = q.filter(
-            records::record_id.eq_any(
-                meta_index::table
-                    .filter(meta_index::tag.eq(meta_tag(name, value)))
-                    .select(meta_index::record_id),
-            ),
-        );
-    }
-    if let Some(t) = s.created_from {
-        q = q.filter(records::created_at.ge(t));
-    }
-    if let Some(t) = s.created_before {
-        q = q.filter(records::created_at.lt(t));
-    }
-    if let Some(t) = s.updated_from {
-        q = q.filter(records::updated_at.ge(t));
-    }
-    if let Some(t) = s.updated_before {
-        q = q.filter(records::updated_at.lt(t));
-    }
-    q = match (s.by_created, s.ascending) {
-        (true, true) => q.order((records::created_at.asc(), records::record_id.asc())),
-        (true, false) => q.order((records::created_at.desc(), records::record_id.desc())),
-        (false, true) => q.order((records::updated_at.asc(), records::record_id.asc())),
-        (false, false) => q.order((records::updated_at.desc(), records::record_id.desc())),
-    };
-    if let Some((t, id)) = s.after {
-        // A row-value comparison, so both engines seek the index to the
-        // cursor instead of filtering every earlier row.
-        let column = if s.by_created {
-            "records.created_at"
-        } else {
-            "records.updated_at"
-        };
-        let op = if s.ascending { ">" } else { "<" };
-        let before_id = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-            "({column}, records.record_id) {op} ("
-        ))
-        .bind::<diesel::sql_types::BigInt, _>(t)
-        .sql(", ");
-        // SQLite compares the id as it was stored, BLOB or text (a page
-        // may end on a malformed row); PostgreSQL ids are uuids.
-        q = if on_postgres {
-            q.filter(
-                before_id
-                    .bind::<super::sql_id::Uuid, _>(postgres_keyset_id(&id.bytes))
-                    .sql(")"),
-            )
-        } else if id.text {
-            q.filter(
-                before_id
-                    .sql("CAST(")
-                    .bind::<diesel::sql_types::Binary, _>(id.bytes)
-                    .sql(" AS TEXT))"),
-            )
-        } else {
-            q.filter(
-                before_id
-                    .bind::<diesel::sql_types::Binary, _>(id.bytes)
-                    .sql(")"),
-            )
-        };
-    }
-    q.limit(s.limit).load(conn).map_err(db_err)
+    finish_page!(
+        conn,
+        q,
+        &s,
+        s.plain,
+        on_postgres,
+        "records",
+        records::created_at,
+        records::record_id
+    )
 }
 
 /// The stored record `id`, as loaded and locked for a change (PostgreSQL
@@ -487,9 +586,21 @@ pub(crate) fn delete_meta(conn: &mut AnyConnection, row: &StoredRecord) -> Resul
         return Ok(());
     };
     let of_record = meta_index::table.filter(meta_index::record_id.eq(record_id));
-    match row.stored_meta_tags() {
-        Some(tags) => diesel::delete(of_record.filter(meta_index::tag.eq_any(tags))).execute(conn),
-        None => diesel::delete(of_record).execute(conn),
+    // Found through the key (tag, created_at, record_id) when the row's
+    // meta and creation time are well formed; otherwise every index row of
+    // the record, by a scan.
+    let created = match row.time_class(true) {
+        TimeClass::Integer => row.time(true),
+        _ => None,
+    };
+    match (row.stored_meta_tags(), created) {
+        (Some(tags), Some(created_at)) => diesel::delete(
+            of_record
+                .filter(meta_index::tag.eq_any(tags))
+                .filter(meta_index::created_at.eq(created_at)),
+        )
+        .execute(conn),
+        _ => diesel::delete(of_record).execute(conn),
     }
     .map_err(db_err)?;
     Ok(())

@@ -286,9 +286,11 @@ impl QueryFragment<AnyBackend> for KeyClasses {
     }
 }
 
-impl AppearsOnTable<records::table> for KeyClasses {}
+// It reads only `records`' columns: valid wherever they are (the table
+// alone, or joined with the meta index).
+impl<QS> AppearsOnTable<QS> for KeyClasses where records::record_id: AppearsOnTable<QS> {}
 
-impl SelectableExpression<records::table> for KeyClasses {}
+impl<QS> SelectableExpression<QS> for KeyClasses where records::record_id: SelectableExpression<QS> {}
 
 /// How a stored time is held (see [`StoredRecord::time_class`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -754,15 +756,23 @@ impl BatchRow {
 #[diesel(table_name = meta_index, treat_none_as_default_value = false)]
 pub(crate) struct MetaRow {
     pub tag: i64,
+    /// The record's creation time, so that an entry's records are kept in
+    /// the order pages walk them.
+    pub created_at: i64,
     pub record_id: SqlId,
 }
 
 /// The index rows of a record's plain meta.
-pub(crate) fn meta_rows(record_id: SqlId, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
+pub(crate) fn meta_rows(
+    record_id: SqlId,
+    created_at: i64,
+    plain: &BTreeMap<String, String>,
+) -> Vec<MetaRow> {
     plain
         .iter()
         .map(|(name, value)| MetaRow {
             tag: meta_tag(name, value),
+            created_at,
             record_id,
         })
         .collect()
@@ -960,6 +970,6 @@ impl RecordRow {
 
     /// The plain meta as index rows.
     pub(crate) fn meta_rows(&self, plain: &BTreeMap<String, String>) -> Vec<MetaRow> {
-        meta_rows(self.record_id, plain)
+        meta_rows(self.record_id, self.created_at, plain)
     }
 }

@@ -99,8 +99,9 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::store::sql_id::Uuid;
 
-    meta_index (tag, record_id) {
+    meta_index (tag, created_at, record_id) {
         tag -> BigInt,
+        created_at -> BigInt,
         record_id -> Uuid,
     }
 }
@@ -164,6 +165,8 @@ diesel::table! {
         spec -> Binary,
     }
 }
+
+diesel::joinable!(meta_index -> records (record_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     database_identity,
