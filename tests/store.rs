@@ -1217,3 +1217,58 @@ fn the_meta_index_migration_keeps_every_entry_of_a_database_written_before_it() 
         },
     );
 }
+
+#[test]
+fn a_meta_index_row_with_a_false_time_never_repeats_a_record_across_pages() {
+    each_backend(
+        "a_meta_index_row_with_a_false_time_never_repeats_a_record_across_pages",
+        |db| {
+            let alice = client(db, &db.store(), "alice");
+            let mut ids = Vec::new();
+            for n in 0..6 {
+                let meta = alice
+                    .put(
+                        "note",
+                        &Fields::new().with("n", &n).unwrap(),
+                        &plain(&[("clinic", "north")]),
+                    )
+                    .unwrap();
+                ids.push(meta.id);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            // The database moves two records' index rows to the end of the
+            // walk (times after every record's): the first of them ends a
+            // page whose cursor, its record's own time, lies before the
+            // records the walk returned just before it.
+            for (id, time) in [
+                (ids[1], "9000000000000000000"),
+                (ids[2], "9000000000000000001"),
+            ] {
+                db.sql(&format!(
+                    "UPDATE meta_index SET created_at = {time} WHERE record_id = {}",
+                    db.id(id)
+                ));
+            }
+            for limit in [1, 2, 4, 5] {
+                let seen = all_pages(
+                    &alice,
+                    Query::new()
+                        .record_type("note")
+                        .plain_eq("clinic", "north")
+                        .limit(limit),
+                );
+                let distinct: HashSet<_> = seen.iter().collect();
+                assert_eq!(
+                    distinct.len(),
+                    seen.len(),
+                    "limit {limit}: a record came back twice"
+                );
+                assert!(seen.iter().all(|id| ids.contains(id)), "limit {limit}");
+                // Every record the index still orders truthfully is there.
+                for id in ids.iter().filter(|id| **id != ids[1] && **id != ids[2]) {
+                    assert!(seen.contains(id), "limit {limit}: {id} missing");
+                }
+            }
+        },
+    );
+}

@@ -466,6 +466,15 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         if let Some(of_type) = of_type {
             q = q.filter(unplanned!(of_type, JoinedCondition));
         }
+        // Only index rows that give their record's own creation time: the
+        // next page's cursor comes from the record, so a row claiming
+        // another time could bring records back on a later page. (Kept out
+        // of the plan too: as a join condition it makes PostgreSQL reckon
+        // the walk finds almost nothing, and scan and sort instead.)
+        q = q.filter(unplanned!(
+            meta_index::created_at.eq(records::created_at),
+            JoinedCondition
+        ));
         return finish_page!(
             conn,
             q,
