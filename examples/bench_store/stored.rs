@@ -257,8 +257,9 @@ pub fn page_sql(
                 "SELECT {columns} FROM records INNER JOIN meta_index ON \
                  (meta_index.record_id = records.record_id) \
                  WHERE meta_index.tag = {tag} \
-                 AND coalesce(records.writer_id = {writer}, false) \
-                 AND coalesce(records.record_type = {}, false)",
+                 AND coalesce(records.writer_id = {writer} \
+                 AND meta_index.created_at = records.created_at \
+                 AND records.record_type = {}, false)",
                 quote(record_type)
             ),
             "meta_index",

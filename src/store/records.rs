@@ -462,19 +462,19 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         // of the writer and type in the (writer, type, created) index, and
         // PostgreSQL, before its statistics know a bulk load, hashes them
         // all (seconds at 1,000,000 records).
-        q = q.filter(unplanned!(writers, JoinedCondition));
-        if let Some(of_type) = of_type {
-            q = q.filter(unplanned!(of_type, JoinedCondition));
-        }
         // Only index rows that give their record's own creation time: the
         // next page's cursor comes from the record, so a row claiming
-        // another time could bring records back on a later page. (Kept out
-        // of the plan too: as a join condition it makes PostgreSQL reckon
-        // the walk finds almost nothing, and scan and sort instead.)
-        q = q.filter(unplanned!(
-            meta_index::created_at.eq(records::created_at),
-            JoinedCondition
-        ));
+        // another time could bring records back on a later page.
+        let mut checked: JoinedCondition = Box::new(
+            writers.and(meta_index::created_at.eq(records::created_at)),
+        );
+        if let Some(of_type) = of_type {
+            checked = Box::new(checked.and(of_type));
+        }
+        // One condition, kept out of the plan: as a join condition, or as
+        // several, PostgreSQL reckons the walk finds too little to reach
+        // the page's end and scans and sorts every match instead.
+        q = q.filter(unplanned!(checked, JoinedCondition));
         return finish_page!(
             conn,
             q,
