@@ -465,9 +465,8 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         // Only index rows that give their record's own creation time: the
         // next page's cursor comes from the record, so a row claiming
         // another time could bring records back on a later page.
-        let mut checked: JoinedCondition = Box::new(
-            writers.and(meta_index::created_at.eq(records::created_at)),
-        );
+        let mut checked: JoinedCondition =
+            Box::new(writers.and(meta_index::created_at.eq(records::created_at)));
         if let Some(of_type) = of_type {
             checked = Box::new(checked.and(of_type));
         }
