@@ -410,9 +410,9 @@ macro_rules! finish_page {
 /// to `records` by id: it reads about as many index rows as the page
 /// holds, however many records match, and the writer and type conditions
 /// are checked on the rows it reaches. The page's order and keyset are the
-/// index's creation time, which is the record's as written (a database
-/// that changes either can only reorder or hide records, as it can
-/// anyway; the keyset still only moves forward). Other pages walk
+/// index's creation time; only index rows whose time is their record's
+/// join, so the order is the records' own (a database that changes either
+/// time can only hide records, as it can anyway). Other pages walk
 /// `records` in their order.
 pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<StoredRecord>> {
     let on_postgres = matches!(conn, AnyConnection::Postgresql(_));
