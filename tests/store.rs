@@ -1084,14 +1084,19 @@ fn filtered_pages_walk_the_meta_index_in_order_across_pages() {
 
             let everything = all_pages(&alice, Query::new().record_type("patient").limit(1000));
             assert_eq!(everything.len(), 60);
-            let north = alice
+            let all = alice
                 .query(&Query::new().record_type("patient").limit(1000))
                 .unwrap()
-                .records
-                .into_iter()
-                .filter(|r| r.meta().plain["clinic"] == "north")
-                .map(|r| r.id())
-                .collect::<Vec<_>>();
+                .records;
+            let matching = |ward: Option<&str>| -> Vec<_> {
+                all.iter()
+                    .filter(|r| r.meta().plain["clinic"] == "north")
+                    .filter(|r| ward.is_none_or(|w| r.meta().plain["ward"] == w))
+                    .map(|r| r.id())
+                    .collect()
+            };
+            let north = matching(None);
+            let both = matching(Some("0"));
             assert_eq!(north.len(), 20);
 
             for limit in [1, 3, 7, 20, 1000] {
@@ -1108,16 +1113,6 @@ fn filtered_pages_walk_the_meta_index_in_order_across_pages() {
                     "limit {limit}, newest first"
                 );
                 // A second filter narrows the walk of the first.
-                let both: Vec<_> = alice
-                    .query(&Query::new().record_type("patient").limit(1000))
-                    .unwrap()
-                    .records
-                    .into_iter()
-                    .filter(|r| {
-                        r.meta().plain["clinic"] == "north" && r.meta().plain["ward"] == "0"
-                    })
-                    .map(|r| r.id())
-                    .collect();
                 assert_eq!(
                     all_pages(
                         &alice,
