@@ -250,7 +250,7 @@ impl Client {
         Ok(Some(prepared))
     }
 
-    /// On the first indexed write of `record_type` in this process, asks
+    /// On this client's first indexed write of `record_type`, asks
     /// the planner about each index at the type's record count and logs
     /// its warnings at WARN (as [`Client::leakage`] does).
     fn plan_once(

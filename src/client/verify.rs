@@ -132,7 +132,7 @@ impl Checks {
                         // Batches this client signs hold at most 200
                         // digests; a larger one (up to 4096 is valid) is
                         // used for this read but not kept, which bounds the
-                        // cache at 256 × 6.4 KB.
+                        // cache at 1,024 × 6.4 KB.
                         if verified.len() <= MAX_CACHED_DIGESTS {
                             client.batches.keep((id, writer), Arc::clone(&verified));
                         }
