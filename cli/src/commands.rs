@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+use crate::held_stderr::note;
 use anyhow::{bail, Result};
 use serde_json::json;
 use strongroom::PeerTrust;
@@ -140,7 +141,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let outcome = match client.revoke(record_type, reader) {
                 Ok(outcome) => outcome,
                 Err(strongroom::Error::NotShared { .. }) if *rotate_anyway => {
-                    eprintln!(
+                    note!(
                         "warning: client {reader} holds no share of record type `{record_type}`; rotating the key anyway"
                     );
                     return ctx.rotate(&client, record_type, *rewrap, true);
@@ -320,7 +321,7 @@ impl Context_<'_> {
         };
         profile.set_passphrase(new.as_ref().map(|p| p.as_str()))?;
         if profile.is_sealed() {
-            eprintln!(
+            note!(
                 "the secret keys in {} are sealed under the new passphrase",
                 self.cli.profile.display()
             );
@@ -353,7 +354,7 @@ impl Context_<'_> {
         let client = Client::from_profile(profile, &store)?;
         if self.cli.adopt_database {
             let database = client.adopt_database()?;
-            eprintln!(
+            note!(
                 "adopted database {database}: rollback protection for it restarts from the key versions it holds now"
             );
         }
@@ -385,7 +386,7 @@ impl Context_<'_> {
             passphrase::warn_unsealed(&self.cli.profile);
         }
         let client = Client::from_profile(profile, &store)?;
-        eprintln!(
+        note!(
             "created profile {} and registered in {}",
             self.cli.profile.display(),
             store.redacted_url()
@@ -428,7 +429,7 @@ impl Context_<'_> {
                     "recovery_client": outcome.recovery_client.to_string(),
                     "record_types": outcome.record_types,
                 }));
-                eprintln!(
+                note!(
                     "created the recovery profile {}: keep it offline, and its passphrase apart from it",
                     out.display()
                 );
@@ -596,7 +597,7 @@ impl Context_<'_> {
             });
         bar.finish_and_clear();
         if report.done.invalid > 0 {
-            eprintln!(
+            note!(
                 "warning: {} record(s) failed verification and were left as they were",
                 report.done.invalid
             );
@@ -684,13 +685,13 @@ impl Listing<'_> {
             }
         };
         if skipped > 0 {
-            eprintln!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
+            note!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
         }
         if discarded > 0 {
-            eprintln!("discarded: {discarded} candidate(s) the index found whose values did not match (false positives of a truncated index)");
+            note!("discarded: {discarded} candidate(s) the index found whose values did not match (false positives of a truncated index)");
         }
         if let Some(cursor) = more {
-            eprintln!("more: --after {cursor}");
+            note!("more: --after {cursor}");
         }
         Ok(())
     }

@@ -90,7 +90,7 @@ fn put<C: Deref<Target = Client>>(
         .put_file(record_type, plain, body)
         .map_err(|err| match err {
             err @ strongroom::Error::BodyIo { .. } => {
-                anyhow::Error::new(err).context(format!("reading {name}; nothing was stored"))
+                anyhow::Error::new(err).context(format!("reading {name}; the file was not stored"))
             }
             other => other.into(),
         })?;

@@ -40,6 +40,7 @@
 
 mod source;
 
+use crate::held_stderr::note;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use strongroom::{Client, Fields, ImportRow, NewRecord, Plain};
@@ -201,7 +202,7 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
     if args.json {
         output::line(&summary);
     } else {
-        eprintln!("imported {imported} row(s), {skipped} already imported earlier; {in_store} of {total} source rows are in strongroom");
+        note!("imported {imported} row(s), {skipped} already imported earlier; {in_store} of {total} source rows are in strongroom");
     }
     if args.verify {
         verify(client, &plan, &mut source, args, total)?;

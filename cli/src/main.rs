@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod files;
+mod held_stderr;
 mod import;
 mod output;
 mod passphrase;
@@ -37,18 +38,27 @@ fn main() -> ExitCode {
     // message is not printed (it is no place for data).
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = std::panic::catch_unwind(|| commands::run(cli));
+    // Held stderr (default verbosity) is printed on success and becomes
+    // part of the one error line on failure.
+    let after = held_stderr::as_suffix;
     match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(())) => {
+            held_stderr::release();
+            ExitCode::SUCCESS
+        }
         Ok(Err(err)) if err.downcast_ref::<Usage>().is_some() => {
-            eprintln!("error: {err}");
+            eprintln!("error: {err}{}", after());
             ExitCode::from(2)
         }
         Ok(Err(err)) => {
-            eprintln!("error: {}", one_line(&err));
+            eprintln!("error: {}{}", one_line(&err), after());
             ExitCode::from(1)
         }
         Err(_) => {
-            eprintln!("error: internal error (a bug in strongroom; please report it)");
+            eprintln!(
+                "error: internal error (a bug in strongroom; please report it){}",
+                after()
+            );
             ExitCode::from(1)
         }
     }
@@ -70,10 +80,14 @@ fn one_line(err: &anyhow::Error) -> String {
 /// Tracing output on stderr (colour only on a terminal): warnings by
 /// default; `-v` info, `-vv` debug, or whatever `RUST_LOG` says. With `-v`
 /// or `RUST_LOG` each operation's span is also logged as it closes, with
-/// its fields (ids, record types, counts, `duration_ms`).
+/// its fields (ids, record types, counts, `duration_ms`), and every event
+/// is written as it happens. By default the warnings are held back (see
+/// [`held_stderr`]) and printed at the end, or folded into the error
+/// line.
 fn init_logging(verbose: u8) {
     let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
-    let spans = if from_env.is_some() || verbose > 0 {
+    let chosen = from_env.is_some() || verbose > 0;
+    let spans = if chosen {
         FmtSpan::CLOSE
     } else {
         FmtSpan::NONE
@@ -85,11 +99,20 @@ fn init_logging(verbose: u8) {
             _ => "debug",
         })
     });
-    let _ = tracing_subscriber::fmt()
+    let format = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(spans)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    if chosen {
+        let _ = format
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init();
+    } else {
+        held_stderr::hold();
+        let _ = format
+            .with_writer(|| held_stderr::HeldWriter)
+            .with_ansi(false)
+            .try_init();
+    }
 }

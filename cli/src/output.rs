@@ -63,9 +63,13 @@ pub fn stdout_line(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
     if let Err(err) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
+            crate::held_stderr::release();
             std::process::exit(0);
         }
-        eprintln!("error: writing to standard output: {err}");
+        eprintln!(
+            "error: writing to standard output: {err}{}",
+            crate::held_stderr::as_suffix()
+        );
         std::process::exit(1);
     }
 }

@@ -2,6 +2,7 @@
 //! `--index` on `write` and `reindex`, `ls --where`, `reindex` and
 //! `leakage`.
 
+use crate::held_stderr::note;
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
@@ -177,7 +178,7 @@ pub fn after_declaring(client: &Client, record_type: &str, declared: &Declared, 
     if !need_reindex.is_empty() {
         let earlier = client.query(&Query::new().record_type(record_type).meta_only().limit(2));
         if earlier.is_ok_and(|page| page.records.len() > 1) {
-            eprintln!(
+            note!(
                 "records of `{record_type}` written before are not in index {} yet: `strongroom reindex {record_type}` adds them",
                 need_reindex
                     .iter()
@@ -299,13 +300,13 @@ pub fn reindex(client: &Client, record_type: &str, batch: u16, args: &IndexArgs)
         "batches": outcome.batches,
     }));
     if outcome.invalid > 0 {
-        eprintln!(
+        note!(
             "warning: {} record(s) failed verification or could not be opened and were left as they were",
             outcome.invalid
         );
     }
     if let Some(remaining @ 1..) = outcome.remaining {
-        eprintln!(
+        note!(
             "warning: {remaining} record(s) are not indexed under the current key version, so older index versions are kept"
         );
     }
@@ -328,7 +329,7 @@ pub fn leakage(client: &Client, record_type: &str, quiet_library: bool) -> Resul
     }?;
     for line in report.to_string().lines() {
         if line.starts_with("warning: ") {
-            eprintln!("{line}");
+            note!("{line}");
         } else {
             crate::out!("{line}");
         }

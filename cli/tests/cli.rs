@@ -9,7 +9,7 @@ mod support;
 use std::process::{Command, Stdio};
 
 use common::{each_backend, TestDb};
-use support::{bin, fails, json_lines, last_line, ok, sqlite_source};
+use support::{bin, fails, json_lines, last_line, ok, run, sqlite_source};
 
 #[test]
 fn a_two_client_session() {
@@ -155,6 +155,49 @@ fn a_tampered_row_makes_read_fail_cleanly() {
             assert!(!err.contains("Ada"), "{err}");
         }
     });
+}
+
+#[test]
+fn a_failure_after_library_warnings_is_still_one_line_holding_them() {
+    each_backend(
+        "a_failure_after_library_warnings_is_still_one_line_holding_them",
+        |db| {
+            ok(db, "alice", &["init"]);
+            let id = last_line(&ok(db, "alice", &["write", "patient", "-f", "name=Ada"]));
+            // A batch signature that does not verify: the library warns
+            // (WARN "a record batch failed verification"), then the read
+            // fails.
+            db.sql(&format!(
+                "UPDATE record_batches SET signature = {}",
+                db.blob(&[0u8; 64])
+            ));
+            let err = fails(db, "alice", &["read", &id], 1);
+            assert!(err.starts_with("error: decryption failed"), "{err}");
+            assert!(
+                err.contains("(after warnings: a record batch failed verification"),
+                "the warning is part of the error line: {err}"
+            );
+            assert!(!err.contains("Ada"), "{err}");
+            // With -v the same warning is logged as it happens, on a line of
+            // its own before the error.
+            let out = run(db, "alice", &["-v", "read", &id]);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains("WARN") && l.contains("a record batch failed verification")),
+                "{stderr}"
+            );
+            assert!(
+                lines
+                    .last()
+                    .unwrap()
+                    .starts_with("error: decryption failed"),
+                "{stderr}"
+            );
+        },
+    );
 }
 
 #[test]

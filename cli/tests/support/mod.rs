@@ -34,8 +34,9 @@ pub fn ok(db: &TestDb, profile: &str, args: &[&str]) -> String {
 }
 
 /// Runs and expects exit status `code` with exactly one `error: …` line on
-/// stderr (log warnings may come before it, usage help after it) and no
-/// panic; returns stderr.
+/// stderr and no panic; returns stderr. With status 1 that line is all of
+/// stderr (README: "one line `error: …` on stderr"; the library's warnings
+/// are folded into it); a usage error (2) may add clap's help after it.
 pub fn fails(db: &TestDb, profile: &str, args: &[&str], code: i32) -> String {
     let out = run(db, profile, args);
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -49,6 +50,9 @@ pub fn fails(db: &TestDb, profile: &str, args: &[&str], code: i32) -> String {
         .filter(|l| l.starts_with("error: "))
         .collect();
     assert_eq!(errors.len(), 1, "{stderr}");
+    if code == 1 {
+        assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
+    }
     assert!(
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{stderr}"
