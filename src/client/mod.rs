@@ -102,8 +102,8 @@ pub struct Client {
     declared: std::sync::RwLock<
         std::collections::HashMap<String, std::sync::Arc<Vec<crate::index::IndexSpec>>>,
     >,
-    /// Record types whose indexes the planner has checked on a write in
-    /// this process (once each: it counts the type's records).
+    /// Record types whose indexes the planner has checked on a write by
+    /// this client (once each: it counts the type's records).
     planned: Mutex<std::collections::HashSet<String>>,
 }
 
