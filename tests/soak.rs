@@ -638,18 +638,49 @@ fn begin_write(
     Some(start)
 }
 
-/// Ends a write begun with [`begin_write`] and says whether a Conflict it
-/// met was a lost race.
-fn end_write(s: &Shared, start: &WriteStart, delete: bool) -> bool {
+/// What an acknowledged write did to its record.
+enum Done {
+    /// Nothing (it failed).
+    Nothing,
+    /// An update to this version.
+    Updated(u64),
+    /// A delete.
+    Deleted,
+}
+
+/// Ends a write begun with [`begin_write`]: records what it did in the
+/// same step as it stops being in flight (between the two, another write
+/// could begin and see the record neither in flight nor changed), and
+/// says whether a Conflict it met was a lost race. Returns a failure
+/// when what it did contradicts what was acknowledged before.
+fn end_write(s: &Shared, start: &WriteStart, delete: bool, done: Done) -> (bool, Option<String>) {
     let mut model = s.model();
     let rec = model.records.get_mut(&start.id).unwrap();
+    let raced = start.others_in_flight > 0
+        || rec.writes_started > start.started + 1
+        || rec.version != start.version;
+    let failure = match done {
+        Done::Nothing => None,
+        Done::Updated(version) => {
+            rec.version = rec.version.max(version);
+            rec.deleted.then(|| {
+                format!(
+                    "record {} updated after its delete was acknowledged",
+                    start.id
+                )
+            })
+        }
+        Done::Deleted => {
+            let twice = rec.deleted;
+            rec.deleted = true;
+            twice.then(|| format!("record {} deleted twice", start.id))
+        }
+    };
     rec.writes_in_flight -= 1;
     if delete {
         rec.deletes_in_flight -= 1;
     }
-    start.others_in_flight > 0
-        || rec.writes_started > start.started + 1
-        || rec.version != start.version
+    (raced, failure)
 }
 
 fn update(s: &Shared, rng: &mut StdRng, c: usize) -> Outcome {
@@ -664,7 +695,14 @@ fn update(s: &Shared, rng: &mut StdRng, c: usize) -> Outcome {
         &note_fields(seed, next),
         &note_plain(seed, next),
     );
-    let raced = end_write(s, &start, false);
+    let done = match &result {
+        Ok(meta) => Done::Updated(meta.version),
+        Err(_) => Done::Nothing,
+    };
+    let (raced, failure) = end_write(s, &start, false, done);
+    if let Some(failure) = failure {
+        s.fail(format!("Update by client {c}: {failure}"));
+    }
     match result {
         Ok(meta) => {
             if meta.version != next {
@@ -673,15 +711,6 @@ fn update(s: &Shared, rng: &mut StdRng, c: usize) -> Outcome {
                     meta.version, start.version
                 ));
             }
-            let mut model = s.model();
-            let rec = model.records.get_mut(&start.id).unwrap();
-            if rec.deleted {
-                s.fail(format!(
-                    "Update by client {c}: record {} updated after its delete was acknowledged",
-                    start.id
-                ));
-            }
-            rec.version = rec.version.max(meta.version);
             Outcome::Ok
         }
         Err(Error::Conflict { .. }) if raced => Outcome::Conflict,
@@ -696,20 +725,16 @@ fn delete(s: &Shared, rng: &mut StdRng, c: usize) -> Outcome {
         return Outcome::Idle;
     };
     let result = s.clients[c].delete(start.id, start.version);
-    let raced = end_write(s, &start, true);
+    let done = match &result {
+        Ok(()) => Done::Deleted,
+        Err(_) => Done::Nothing,
+    };
+    let (raced, failure) = end_write(s, &start, true, done);
+    if let Some(failure) = failure {
+        s.fail(format!("Delete by client {c}: {failure}"));
+    }
     match result {
-        Ok(()) => {
-            let mut model = s.model();
-            let rec = model.records.get_mut(&start.id).unwrap();
-            if rec.deleted {
-                s.fail(format!(
-                    "Delete by client {c}: record {} deleted twice",
-                    start.id
-                ));
-            }
-            rec.deleted = true;
-            Outcome::Ok
-        }
+        Ok(()) => Outcome::Ok,
         Err(Error::Conflict { .. }) if raced => Outcome::Conflict,
         Err(Error::NotFound { .. }) if s.model().gone(start.id) => Outcome::NotFound,
         Err(err) => s.unexplained(Op::Delete, c, &err),
