@@ -67,7 +67,7 @@ use orion::hazardous::aead::streaming::{
     Nonce, SecretKey, StreamTag, StreamXChaCha20Poly1305, ABYTES,
 };
 use serde_json::{json, Value};
-use strongroom::hazmat::file::{ChunksDigest, FileContext, FileOpener, FileSealer};
+use strongroom::hazmat::file::{ChunkPosition, ChunksDigest, FileContext, FileOpener, FileSealer};
 use strongroom::hazmat::AccessKey;
 use strongroom::{Client, ClientId, Plain, RecordId, Store, StoreOptions};
 
@@ -586,7 +586,12 @@ fn crypto_phases(size: u64, seed: u64) -> anyhow::Result<CryptoPhases> {
         let t3 = Instant::now();
         // As `put_file`: a fresh vector for every sealed chunk.
         let mut chunk = Vec::with_capacity(n + ABYTES);
-        sealer.seal_chunk_into(&plain[..n], last, &mut chunk)?;
+        let position = if last {
+            ChunkPosition::Last
+        } else {
+            ChunkPosition::NotLast
+        };
+        sealer.seal_chunk_into(&plain[..n], position, &mut chunk)?;
         let t4 = Instant::now();
         digest.add(seq, &chunk)?;
         let t5 = Instant::now();

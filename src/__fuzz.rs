@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use crate::crypto::batch::{SignedBatch, VerifiedBatch};
 use crate::crypto::envelope::{self, Envelope, FieldContext};
-use crate::crypto::file_stream::{FileContext, FileHead, FileSealer};
+use crate::crypto::file_stream::{ChunkPosition, FileContext, FileHead, FileSealer};
 use crate::crypto::keys::{AccessKey, EncryptionSecretKey, SigningSecretKey};
 use crate::crypto::signature::{GrantKind, RecordHeader, ShareGrant};
 use crate::crypto::wrap::{self, WrapContext};
@@ -525,8 +525,8 @@ fn make_seed_records() -> Result<Vec<SealedRecord>> {
         version: 1,
     };
     let mut sealer = FileSealer::new(&access_key(), &ctx, 64)?;
-    sealer.seal_chunk(&[7u8; 64], false)?;
-    sealer.seal_chunk(&[8u8; 10], true)?;
+    sealer.seal_chunk(&[7u8; 64], ChunkPosition::NotLast)?;
+    sealer.seal_chunk(&[8u8; 10], ChunkPosition::Last)?;
     file.file = Some(sealer.finish()?);
 
     let mut indexed = record::seal_record(

@@ -143,7 +143,7 @@ mod typed;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use client::check_record_type;
+pub use client::{check_name, check_record_type};
 pub use client::{
     Client, ClientStats, Counters, Cursor, FileReader, ImportBatchOutcome, ImportRow, Order, Page,
     Query, ReconcileReport, RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share,

@@ -592,7 +592,7 @@ fn the_sealed_fields_column_is_the_encoding_format_md_specifies() {
 #[test]
 fn a_file_body_is_the_stream_and_head_format_md_specifies() {
     use orion::hazardous::aead::streaming::{self, StreamTag, StreamXChaCha20Poly1305};
-    use strongroom::hazmat::file::{FileContext, FileHead, FileSealer};
+    use strongroom::hazmat::file::{ChunkPosition, FileContext, FileHead, FileSealer};
 
     let ak = AccessKey::from_bytes([0x42; 32]);
     let ctx = FileContext {
@@ -604,8 +604,10 @@ fn a_file_body_is_the_stream_and_head_format_md_specifies() {
     };
     let mut sealer = FileSealer::new(&ak, &ctx, 8).unwrap();
     let chunks = [
-        sealer.seal_chunk(b"abcdefgh", false).unwrap(),
-        sealer.seal_chunk(b"ij", true).unwrap(),
+        sealer
+            .seal_chunk(b"abcdefgh", ChunkPosition::NotLast)
+            .unwrap(),
+        sealer.seal_chunk(b"ij", ChunkPosition::Last).unwrap(),
     ];
     let head = sealer.finish().unwrap().to_bytes();
 

@@ -3,7 +3,7 @@
 //! `reader` service, each with its own strongroom client and primary
 //! database, on one strongroom store), and driven with hyper's client:
 //! create, read, list, update and delete with their errors (400, 404,
-//! 409, 428), sharing (403 before, 200 after, 403 for a record written
+//! 409; an update without a version is 400), sharing (403 before, 200 after, 403 for a record written
 //! after the revocation), a failing primary insert (its strongroom record
 //! is removed), reconciliation (an orphan is removed), then a concurrent
 //! load (32 clients, 2,000 mixed requests, every response checked) whose
@@ -425,7 +425,7 @@ async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::
         )
         .await
         .unwrap();
-    assert_eq!(unversioned.status, StatusCode::PRECONDITION_REQUIRED);
+    assert_eq!(unversioned.status, StatusCode::BAD_REQUEST);
     assert_eq!(api.get(&path).await.unwrap().json::<PatientOut>(), ada);
 
     // -- unknown ids: 404

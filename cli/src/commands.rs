@@ -14,7 +14,7 @@ use crate::passphrase::{self, Passphrase};
 use crate::{output, progress, search, values, Usage};
 
 /// The client of one command; what it did ([`strongroom::Counters`]) is
-/// logged at debug level (`-vv`) when the command is done with it.
+/// logged at info level (`-v`) when the command is done with it.
 pub struct Session(Client);
 
 impl std::ops::Deref for Session {
@@ -28,7 +28,7 @@ impl std::ops::Deref for Session {
 impl Drop for Session {
     fn drop(&mut self) {
         let c = self.0.counters();
-        tracing::debug!(
+        tracing::info!(
             records_written = c.records_written,
             records_read = c.records_read,
             records_skipped = c.records_skipped,

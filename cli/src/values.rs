@@ -24,12 +24,26 @@ enum Source<'a> {
 /// Splits `NAME=VALUE` (never echoing the argument: it may be sensitive).
 fn split<'a>(arg: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
     match arg.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name, value)),
+        Some((name, value)) if !name.is_empty() => {
+            check_name(flag, name)?;
+            Ok((name, value))
+        }
         _ => Err(Usage(format!(
             "{flag} takes NAME=VALUE (an argument has no name or no `=`)"
         ))
         .into()),
     }
+}
+
+/// A field or plain meta name as the library takes it, or a usage error
+/// (exit status 2, as for a bad record type).
+fn check_name(flag: &str, name: &str) -> Result<()> {
+    strongroom::check_name(name).map_err(|_| {
+        Usage(format!(
+            "{flag}: a name is 1 to 255 bytes without control characters"
+        ))
+        .into()
+    })
 }
 
 fn source(value: &str) -> Source<'_> {
@@ -116,6 +130,9 @@ pub fn json_fields(text: &str) -> Result<Fields> {
     let object = value
         .as_object()
         .ok_or_else(|| Usage("--json needs a JSON object".into()))?;
+    for name in object.keys() {
+        check_name("--json", name)?;
+    }
     Ok(Fields::from_json_object(object)?)
 }
 
@@ -194,10 +211,10 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
         /// `-p` takes every value literally: an argument parses exactly
-        /// when it has a name before its first `=`, into that split.
+        /// when it has a valid name before its first `=`, into that split.
         #[test]
         fn plain_pairs_split_at_the_first_equals_sign(args in prop::collection::vec(arg(), 0..6)) {
-            let named = args.iter().all(|a| a.split_once('=').is_some_and(|(n, _)| !n.is_empty()));
+            let named = args.iter().all(|a| a.split_once('=').is_some_and(|(n, _)| strongroom::check_name(n).is_ok()));
             match plain_pairs(&args) {
                 Ok(pairs) => {
                     prop_assert!(named);
@@ -257,8 +274,9 @@ mod tests {
             }
         }
 
-        /// `--json` is accepted exactly when it is a JSON object, with one
-        /// field per member; anything else is a usage error.
+        /// `--json` is accepted exactly when it is a JSON object whose
+        /// member names are valid field names, with one field per member;
+        /// anything else is a usage error.
         #[test]
         fn json_fields_take_exactly_an_object(
             text in prop_oneof![
@@ -268,13 +286,15 @@ mod tests {
             ],
         ) {
             let parsed = serde_json::from_str::<serde_json::Value>(&text).ok();
+            let object = parsed.as_ref().and_then(|v| v.as_object());
+            let named = object.is_some_and(|o| o.keys().all(|k| strongroom::check_name(k).is_ok()));
             match json_fields(&text) {
                 Ok(fields) => {
-                    let object = parsed.as_ref().and_then(|v| v.as_object());
+                    prop_assert!(named);
                     prop_assert_eq!(Some(fields.len()), object.map(|o| o.len()));
                 }
                 Err(err) => {
-                    prop_assert!(!parsed.is_some_and(|v| v.is_object()));
+                    prop_assert!(!named);
                     prop_assert!(err.downcast_ref::<Usage>().is_some());
                 }
             }

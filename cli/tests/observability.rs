@@ -65,6 +65,12 @@ fn verbose_shows_a_span_per_operation_and_no_value() {
         ] {
             assert!(put[0].contains(expected), "{expected} in {}", put[0]);
         }
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("counters") && l.contains("records_written=1")),
+            "-v shows the counters: {stderr}"
+        );
         assert!(!stderr.contains(SECRET), "{stderr}");
 
         // RUST_LOG=debug: the read's span, and the counters at the end;

@@ -119,6 +119,37 @@ fn a_blank_record_type_is_a_usage_error_everywhere() {
 }
 
 #[test]
+fn a_bad_field_or_plain_name_is_a_usage_error_everywhere() {
+    let db = alice();
+    let long = "n".repeat(256);
+    for bad in ["a\u{1}b", "tab\there", long.as_str()] {
+        let field = format!("{bad}=v");
+        let err = fails(&db, "alice", &["write", "patient", "-f", &field], 2);
+        assert!(err.contains("a name is 1 to 255 bytes"), "{err}");
+        fails(
+            &db,
+            "alice",
+            &["write", "patient", "-f", "name=x", "-p", &field],
+            2,
+        );
+        fails(&db, "alice", &["ls", "--type", "patient", "-p", &field], 2);
+        fails(
+            &db,
+            "alice",
+            &["file", "ls", "--type", "patient", "-p", &field],
+            2,
+        );
+        let json = serde_json::json!({ bad: 1 }).to_string();
+        let out = with_stdin(&db, &["write", "patient", "--json", "-"], json.as_bytes());
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+    }
+    let out = with_stdin(&db, &["write", "patient", "--json", "-"], b"{\"\": 1}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // Nothing was written by any of them.
+    assert_eq!(ok(&db, "alice", &["ls", "--type", "patient"]), "");
+}
+
+#[test]
 fn invalid_json_is_a_usage_error_with_its_line_and_column() {
     let db = alice();
     let out = with_stdin(

@@ -21,7 +21,7 @@ use super::observe::op_span;
 use super::write::conflict;
 use super::{validate, Client};
 use crate::crypto::file_stream::{
-    ChunksDigest, FileOpener, FileSealer, CHUNK_OVERHEAD, DEFAULT_CHUNK_SIZE,
+    ChunkPosition, ChunksDigest, FileOpener, FileSealer, CHUNK_OVERHEAD, DEFAULT_CHUNK_SIZE,
 };
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::RecordHeader;
@@ -476,7 +476,12 @@ fn seal_source(
             (n, n == 0)
         };
         let mut sealed = Vec::with_capacity(filled + CHUNK_OVERHEAD);
-        sealer.seal_chunk_into(&current[..filled], last, &mut sealed)?;
+        let position = if last {
+            ChunkPosition::Last
+        } else {
+            ChunkPosition::NotLast
+        };
+        sealer.seal_chunk_into(&current[..filled], position, &mut sealed)?;
         let row = ChunkRow::new(version.record_id, version.version, seq, sealed)?;
         sender.send(row).map_err(|_| None)?;
         if last {

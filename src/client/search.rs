@@ -408,8 +408,8 @@ impl Client {
             fields
                 .sealed
                 .into_iter()
-                .map(|n| ModelField::new(n, true))
-                .chain(fields.plain.into_iter().map(|n| ModelField::new(n, false))),
+                .map(ModelField::sealed)
+                .chain(fields.plain.into_iter().map(ModelField::plain)),
             dedup_indexes(indexes),
         );
         report.log_warnings();

@@ -23,6 +23,26 @@ pub fn check_record_type(record_type: &str) -> Result<()> {
     self::record_type(record_type)
 }
 
+/// Checks a field name or plain meta name as every operation does: 1 to
+/// 255 bytes, no control characters; a bad one is
+/// [`Error::InvalidInput`]. For tools that take names from their users
+/// and want to refuse a bad one before doing any work.
+///
+/// ```
+/// assert!(strongroom::check_name("national_id").is_ok());
+/// assert!(strongroom::check_name("tab\there").is_err());
+/// assert!(strongroom::check_name("").is_err());
+/// ```
+pub fn check_name(name: &str) -> Result<()> {
+    if name_ok(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(
+            "a field or plain meta name is 1 to 255 bytes without control characters",
+        ))
+    }
+}
+
 pub(super) fn record_type(record_type: &str) -> Result<()> {
     // A type that differs from another only by spaces would look the same
     // in every listing: no blank types, no leading or trailing whitespace.

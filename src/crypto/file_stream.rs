@@ -31,7 +31,7 @@
 //! ```
 //! use strongroom::{ClientId, RecordId};
 //! use strongroom::hazmat::AccessKey;
-//! use strongroom::hazmat::file::{FileContext, FileOpener, FileSealer};
+//! use strongroom::hazmat::file::{ChunkPosition, FileContext, FileOpener, FileSealer};
 //!
 //! let ak = AccessKey::generate();
 //! let ctx = FileContext {
@@ -42,7 +42,10 @@
 //!     version: 1,
 //! };
 //! let mut sealer = FileSealer::new(&ak, &ctx, 4)?;
-//! let chunks = vec![sealer.seal_chunk(b"abcd", false)?, sealer.seal_chunk(b"ef", true)?];
+//! let chunks = vec![
+//!     sealer.seal_chunk(b"abcd", ChunkPosition::NotLast)?,
+//!     sealer.seal_chunk(b"ef", ChunkPosition::Last)?,
+//! ];
 //! let head = sealer.finish()?;
 //! assert_eq!(head.length(), 6);
 //!
@@ -207,6 +210,17 @@ impl std::fmt::Debug for ChunksDigest {
     }
 }
 
+/// Which chunk of a body [`FileSealer::seal_chunk`] seals: the last one
+/// closes the stream (its tag is `Finish`) and may be shorter than the
+/// chunk size; every other one is exactly the chunk size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkPosition {
+    /// A chunk another one follows.
+    NotLast,
+    /// The body's last chunk.
+    Last,
+}
+
 /// Seals a body chunk by chunk under a fresh data key.
 pub struct FileSealer {
     state: StreamXChaCha20Poly1305,
@@ -244,18 +258,24 @@ impl FileSealer {
         })
     }
 
-    /// Seals the next chunk: exactly `chunk_size` bytes, or (the `last`
-    /// one) at most that many. Returns the sealed chunk
-    /// ([`CHUNK_OVERHEAD`] bytes longer).
-    pub fn seal_chunk(&mut self, plain: &[u8], last: bool) -> Result<Vec<u8>> {
+    /// Seals the next chunk: exactly `chunk_size` bytes, or (the
+    /// [`ChunkPosition::Last`] one) at most that many. Returns the sealed
+    /// chunk ([`CHUNK_OVERHEAD`] bytes longer).
+    pub fn seal_chunk(&mut self, plain: &[u8], position: ChunkPosition) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        self.seal_chunk_into(plain, last, &mut out)?;
+        self.seal_chunk_into(plain, position, &mut out)?;
         Ok(out)
     }
 
     /// [`FileSealer::seal_chunk`] into `out` (cleared first, its
     /// allocation reused).
-    pub fn seal_chunk_into(&mut self, plain: &[u8], last: bool, out: &mut Vec<u8>) -> Result<()> {
+    pub fn seal_chunk_into(
+        &mut self,
+        plain: &[u8],
+        position: ChunkPosition,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let last = position == ChunkPosition::Last;
         let size = self.chunk_size as usize;
         if self.finished || plain.len() > size || (!last && plain.len() != size) {
             return Err(Error::InvalidInput(
@@ -539,7 +559,14 @@ mod tests {
         let chunks = pieces
             .iter()
             .enumerate()
-            .map(|(i, p)| sealer.seal_chunk(p, i + 1 == n).unwrap())
+            .map(|(i, p)| {
+                let position = if i + 1 == n {
+                    ChunkPosition::Last
+                } else {
+                    ChunkPosition::NotLast
+                };
+                sealer.seal_chunk(p, position).unwrap()
+            })
             .collect();
         (sealer.finish().unwrap(), chunks)
     }
@@ -647,8 +674,8 @@ mod tests {
     fn the_sealer_refuses_short_chunks_before_the_last() {
         let ak = AccessKey::generate();
         let mut sealer = FileSealer::new(&ak, &ctx(), 8).unwrap();
-        assert!(sealer.seal_chunk(&[0; 7], false).is_err());
-        assert!(sealer.seal_chunk(&[0; 9], true).is_err());
+        assert!(sealer.seal_chunk(&[0; 7], ChunkPosition::NotLast).is_err());
+        assert!(sealer.seal_chunk(&[0; 9], ChunkPosition::Last).is_err());
         let unfinished = FileSealer::new(&ak, &ctx(), 8).unwrap();
         assert!(unfinished.finish().is_err());
     }

@@ -17,11 +17,19 @@ pub struct ModelField {
 }
 
 impl ModelField {
-    /// A field called `name`, sealed or plain.
-    pub fn new(name: impl Into<String>, sealed: bool) -> Self {
+    /// A sealed (`#[sensitive]`) field called `name`.
+    pub fn sealed(name: impl Into<String>) -> Self {
         ModelField {
             name: name.into(),
-            sealed,
+            sealed: true,
+        }
+    }
+
+    /// A plain meta field called `name`.
+    pub fn plain(name: impl Into<String>) -> Self {
+        ModelField {
+            name: name.into(),
+            sealed: false,
         }
     }
 }
@@ -236,9 +244,9 @@ mod tests {
             "patient",
             1000,
             [
-                ModelField::new("clinic", false),
-                ModelField::new("ssn", true),
-                ModelField::new("notes", true),
+                ModelField::plain("clinic"),
+                ModelField::sealed("ssn"),
+                ModelField::sealed("notes"),
             ],
             [("ssn".to_owned(), vec!["ssn".to_owned()], 16)],
         );

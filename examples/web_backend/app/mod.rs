@@ -140,8 +140,6 @@ pub enum AppError {
     Conflict { current: Option<u64> },
     /// 403: this service may not read it (never shared, or revoked).
     Forbidden,
-    /// 428: an update or delete named no version.
-    PreconditionRequired,
     /// 500: anything else. The detail is logged (it names ids and the
     /// driver's message, never a value) and never sent.
     Internal(String),
@@ -209,12 +207,6 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "this service has no access to that record",
-                None,
-            ),
-            AppError::PreconditionRequired => (
-                StatusCode::PRECONDITION_REQUIRED,
-                "version_required",
-                "name the version: an If-Match header or \"version\" in the body",
                 None,
             ),
             AppError::Internal(detail) => {
@@ -473,8 +465,9 @@ async fn update_patient(
     let id = patient_id(&id)?;
     let Json(input) = body?;
     input.check()?;
-    let expected =
-        expected_version(&headers, input.version)?.ok_or(AppError::PreconditionRequired)?;
+    let expected = expected_version(&headers, input.version)?.ok_or(AppError::BadRequest(
+        "name the version: an If-Match header or \"version\" in the body",
+    ))?;
     let patient = app
         .blocking(move |client, primary| {
             let row = primary.find(id)?.ok_or(AppError::NotFound)?;
