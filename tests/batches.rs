@@ -346,6 +346,43 @@ fn a_rewrap_signs_at_most_200_records_per_batch() {
     });
 }
 
+/// SECURITY.md: "Only batches of up to 200 digests are kept (1,024 of
+/// them)": the 1,024 most recently used, the least recently used one
+/// dropped for a new one.
+#[test]
+fn a_client_keeps_exactly_1024_verified_batches() {
+    let db = TestDb::sqlite();
+    let store = db.store();
+    let alice = client(&db, &store, "alice");
+    // One put, one batch.
+    let ids: Vec<RecordId> = (0..1025)
+        .map(|i| {
+            alice
+                .put("note", &Fields::new().with("n", &i).unwrap(), &Plain::new())
+                .unwrap()
+                .id
+        })
+        .collect();
+    let reader = client(&db, &store, "alice");
+    let verifications = || reader.stats().batch_verifications;
+    for id in &ids[..1024] {
+        reader.get(*id).unwrap();
+    }
+    assert_eq!(verifications(), 1024);
+    // All 1,024 are kept: reading the first again verifies nothing.
+    reader.get(ids[0]).unwrap();
+    assert_eq!(verifications(), 1024);
+    // A 1,025th drops the least recently used (the second record's batch,
+    // since the first's was just used): it is verified again, the first's
+    // is not.
+    reader.get(ids[1024]).unwrap();
+    assert_eq!(verifications(), 1025);
+    reader.get(ids[0]).unwrap();
+    assert_eq!(verifications(), 1025);
+    reader.get(ids[1]).unwrap();
+    assert_eq!(verifications(), 1026);
+}
+
 #[test]
 fn a_verified_batch_is_not_fetched_or_verified_again() {
     each_backend("a_verified_batch_is_not_fetched_or_verified_again", |db| {

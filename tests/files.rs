@@ -255,6 +255,16 @@ fn a_failing_source_stores_nothing() {
         assert!(err.to_string().contains("disk on fire"), "{err}");
         assert_eq!(db.count("SELECT COUNT(*) AS n FROM file_chunks"), 0);
         assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
+        // README: the type's first access key is stored before the upload
+        // starts and stays (one key head, one wrapped key: alice's own).
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM key_heads WHERE record_type = 'scan'"),
+            1
+        );
+        assert_eq!(
+            db.count("SELECT COUNT(*) AS n FROM access_keys WHERE record_type = 'scan'"),
+            1
+        );
         // And an update whose source fails keeps the old version whole.
         let id = put(&alice, b"kept");
         let err = alice
@@ -264,6 +274,45 @@ fn a_failing_source_stores_nothing() {
         assert_eq!(read_all(&alice, id).unwrap(), b"kept");
         assert_eq!(chunk_rows(db, id), 1);
     });
+}
+
+/// SECURITY.md: after a failed check `FileReader` returns the same error
+/// on every later read; after any other error (here the chunk table is
+/// gone, a database error) every later read is `InvalidInput` "an earlier
+/// read of this file failed".
+#[test]
+fn a_reader_after_a_database_error_says_an_earlier_read_failed() {
+    each_backend(
+        "a_reader_after_a_database_error_says_an_earlier_read_failed",
+        |db| {
+            let alice = client(db, "alice");
+            // Far more chunks than the read-ahead holds (two windows).
+            let id = put(&alice, &body(200 * CHUNK, 11));
+            let mut reader = alice.open_file(id).unwrap();
+            let mut first = [0u8; 1];
+            assert_eq!(reader.read(&mut first).unwrap(), 1);
+            db.sql("DROP TABLE file_chunks");
+            let mut rest = Vec::new();
+            let err = reader.read_to_end(&mut rest).unwrap_err();
+            let inner = err
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<Error>())
+                .unwrap_or_else(|| panic!("not a strongroom error: {err:?}"));
+            assert!(matches!(inner, Error::Database { .. }), "{inner:?}");
+            assert!(rest.len() < 199 * CHUNK, "{}", rest.len());
+            for _ in 0..2 {
+                let again = reader.read(&mut first).unwrap_err();
+                let inner = again
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<Error>())
+                    .unwrap_or_else(|| panic!("not a strongroom error: {again:?}"));
+                assert!(
+                    matches!(inner, Error::InvalidInput(why) if why.contains("an earlier read of this file failed")),
+                    "{inner:?}"
+                );
+            }
+        },
+    );
 }
 
 /// A file of five chunks and the hex of each chunk, in order.

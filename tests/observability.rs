@@ -319,7 +319,7 @@ fn the_planner_warns_once_on_the_first_indexed_write_and_logs_no_value() {
             assert_eq!(warnings[0].field("index"), Some("note"));
             assert_eq!(warnings[0].field("bits"), Some("256"));
             logged.assert_absent(SECRET);
-            // Once per process and type: the next write counts nothing.
+            // Once per client and type: the next write counts nothing.
             let (outcome, logged) =
                 capture(|| alice.put("note", &note(&format!("{SECRET}-2")), &Plain::new()));
             outcome.unwrap();
@@ -328,6 +328,30 @@ fn the_planner_warns_once_on_the_first_indexed_write_and_logs_no_value() {
                 "{:?}",
                 logged.events
             );
+            // SECURITY.md: once per `Client`, not per process: another
+            // client (the same profile, opened again) warns on its first
+            // indexed write of the type.
+            let again = client(db, "alice");
+            again
+                .declare_indexes(
+                    "note",
+                    [strongroom::index::IndexSpec::on_field("note").bits(256)],
+                )
+                .unwrap();
+            let (outcome, logged) =
+                capture(|| again.put("note", &note(&format!("{SECRET}-3")), &Plain::new()));
+            outcome.unwrap();
+            assert_eq!(
+                logged
+                    .events
+                    .iter()
+                    .filter(|e| e.name.contains("equality leaks exactly"))
+                    .count(),
+                1,
+                "{:?}",
+                logged.events
+            );
+            logged.assert_absent(SECRET);
         },
     );
 }

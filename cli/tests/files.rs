@@ -262,6 +262,34 @@ fn file_ls_lists_files_with_their_sizes_and_no_other_records() {
     );
 }
 
+/// README: `file ls` without `--limit` lists every file, where `ls` stops
+/// at 100 and says how to go on.
+#[test]
+fn file_ls_without_a_limit_lists_every_file() {
+    let db = TestDb::sqlite();
+    ok(&db, "alice", &["init"]);
+    let alice = strongroom::Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
+    for n in 0..101u8 {
+        alice
+            .put_file("scan", &strongroom::Plain::new(), &[n][..])
+            .unwrap();
+    }
+    drop(alice);
+    let out = run(&db, "alice", &["file", "ls", "--type", "scan"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(listed.len(), 101);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("more:"));
+    // `ls` of the same records stops at 100 and names the cursor.
+    let out = run(&db, "alice", &["ls", "--type", "scan"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        json_lines(&String::from_utf8(out.stdout).unwrap()).len(),
+        100
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more: --after "));
+}
+
 /// The sealed chunk `seq` of every file body, as stored.
 fn chunk(db: &TestDb, seq: u32) -> Vec<u8> {
     let hex = db.hex("chunk");
