@@ -8,7 +8,7 @@
 //! before every decision that depends on them, so two processes (or two
 //! `Client`s) on one profile see each other's rotations.
 
-use std::sync::PoisonError;
+use std::sync::{Mutex, PoisonError};
 
 use super::observe::op_span;
 use super::Client;
@@ -17,6 +17,72 @@ use crate::ids::DatabaseId;
 use crate::store::identity::{self, StoredIdentity};
 use crate::store::keys;
 use crate::store::AnyConnection;
+
+/// The database this client checked on its first key decision, kept for
+/// the client's life (see [`Client::marked_database`]).
+#[derive(Debug, Default)]
+pub(super) struct DatabaseMark(Mutex<Option<DatabaseId>>);
+
+impl DatabaseMark {
+    /// The checked database, if any decision checked one yet.
+    pub(super) fn get(&self) -> Option<DatabaseId> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps `id` as the checked database.
+    pub(super) fn set(&self, id: DatabaseId) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+    }
+}
+
+/// What a client's first key decision does with the database it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// Use this identity (known to the profile, or new to it and the
+    /// database holds none of this client's keys).
+    Use(DatabaseId),
+    /// The database has no well-formed identity and none of this client's
+    /// keys: give it one.
+    GiveIdentity,
+    /// The profile does not know this database, yet it holds this
+    /// client's own access keys: a copy or restore whose identity changed.
+    Refuse {
+        /// The identity it carries, if well formed.
+        database: Option<DatabaseId>,
+    },
+}
+
+/// The rollback rule for a first key decision, without a database:
+/// `stored` is the identity row, `knows` asks the (re-read) profile
+/// whether it knows an identity, `holds_own_keys` asks the database
+/// whether it holds access keys this client wrapped for itself. Each
+/// question is asked only when the answer matters, and `knows` again after
+/// `holds_own_keys` (another process may have remembered the database
+/// meanwhile, before storing its first key).
+pub(super) fn decide(
+    stored: StoredIdentity,
+    mut knows: impl FnMut(DatabaseId) -> Result<bool>,
+    mut holds_own_keys: impl FnMut() -> Result<bool>,
+) -> Result<Decision> {
+    if let StoredIdentity::Id(id) = stored {
+        if knows(id)? {
+            return Ok(Decision::Use(id));
+        }
+    }
+    if holds_own_keys()? {
+        return match stored {
+            StoredIdentity::Id(id) if knows(id)? => Ok(Decision::Use(id)),
+            StoredIdentity::Id(id) => Ok(Decision::Refuse { database: Some(id) }),
+            StoredIdentity::Missing | StoredIdentity::Malformed => {
+                Ok(Decision::Refuse { database: None })
+            }
+        };
+    }
+    Ok(match stored {
+        StoredIdentity::Id(id) => Decision::Use(id),
+        StoredIdentity::Missing | StoredIdentity::Malformed => Decision::GiveIdentity,
+    })
+}
 
 impl Client {
     /// The database whose marks govern this client's key decisions, checked
@@ -33,7 +99,7 @@ impl Client {
         if !self.store.keeps_marks() {
             return Ok(None);
         }
-        if let Some(known) = *self.database.lock().unwrap_or_else(PoisonError::into_inner) {
+        if let Some(known) = self.database.get() {
             return Ok(Some(known));
         }
         let stored = identity::read(conn)?;
@@ -46,26 +112,20 @@ impl Client {
                 Ok::<_, Error>(p.knows_database(id))
             })
         };
-        let id = match stored {
-            StoredIdentity::Id(id) if knows(id)? => id,
-            StoredIdentity::Id(id) if self.holds_own_keys(conn)? && knows(id)? => id,
-            _ if self.holds_own_keys(conn)? => {
-                let database = match stored {
-                    StoredIdentity::Id(id) => Some(id),
-                    _ => None,
-                };
+        let id = match decide(stored, knows, || self.holds_own_keys(conn))? {
+            Decision::Use(id) => id,
+            Decision::Refuse { database } => {
                 tracing::warn!(database = ?database, "refusing a database whose identity this profile does not know but which holds this client's own access keys");
                 return Err(Error::DatabaseIdentityChanged { database });
             }
-            StoredIdentity::Id(id) => id,
             // A database without (a well-formed) identity and without any
             // key of this client: give it one now.
-            StoredIdentity::Missing | StoredIdentity::Malformed => identity::replace(conn)?,
+            Decision::GiveIdentity => identity::replace(conn)?,
         };
         // Remembered before the first key is stored, so a crash after the
         // commit cannot leave keys in a database the profile does not know.
         self.with_profile(|p| p.remember_database(id))?;
-        *self.database.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+        self.database.set(id);
         Ok(Some(id))
     }
 
@@ -91,8 +151,7 @@ impl Client {
     /// Raises the mark of `record_type` to `version` in the database this
     /// client checked (nothing for an in-memory store).
     pub(crate) fn raise_mark(&self, record_type: &str, version: u32) -> Result<()> {
-        let database = *self.database.lock().unwrap_or_else(PoisonError::into_inner);
-        match database {
+        match self.database.get() {
             Some(database) => {
                 self.with_profile(|p| p.raise_key_version_mark(database, record_type, version))
             }
@@ -127,9 +186,111 @@ impl Client {
         })?;
         if self.store.keeps_marks() {
             self.with_profile(|p| p.remember_database(id))?;
-            *self.database.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+            self.database.set(id);
         }
         tracing::warn!(database = %id, "adopted database: rollback protection for it restarts from the key versions it holds now");
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// Runs [`decide`] with fixed answers, counting the questions asked.
+    fn run(stored: StoredIdentity, knows: &[bool], holds: bool) -> (Decision, usize, usize) {
+        let asked_knows = Cell::new(0);
+        let asked_holds = Cell::new(0);
+        let decision = decide(
+            stored,
+            |_| {
+                let i = asked_knows.get();
+                asked_knows.set(i + 1);
+                Ok(knows[i.min(knows.len() - 1)])
+            },
+            || {
+                asked_holds.set(asked_holds.get() + 1);
+                Ok(holds)
+            },
+        )
+        .unwrap();
+        (decision, asked_knows.get(), asked_holds.get())
+    }
+
+    #[test]
+    fn a_known_database_is_used_without_asking_for_keys() {
+        let id = DatabaseId::random();
+        assert_eq!(
+            run(StoredIdentity::Id(id), &[true], true),
+            (Decision::Use(id), 1, 0)
+        );
+    }
+
+    #[test]
+    fn an_unknown_database_without_own_keys_is_a_first_write_there() {
+        let id = DatabaseId::random();
+        assert_eq!(
+            run(StoredIdentity::Id(id), &[false], false),
+            (Decision::Use(id), 1, 1)
+        );
+    }
+
+    #[test]
+    fn an_unknown_database_holding_own_keys_is_refused() {
+        let id = DatabaseId::random();
+        assert_eq!(
+            run(StoredIdentity::Id(id), &[false, false], true),
+            (Decision::Refuse { database: Some(id) }, 2, 1)
+        );
+    }
+
+    #[test]
+    fn a_database_another_process_remembered_meanwhile_is_used() {
+        // Unknown at first; after seeing own keys, the re-read profile
+        // knows it (another process wrote there first).
+        let id = DatabaseId::random();
+        assert_eq!(
+            run(StoredIdentity::Id(id), &[false, true], true),
+            (Decision::Use(id), 2, 1)
+        );
+    }
+
+    #[test]
+    fn a_database_without_identity_is_given_one_unless_it_holds_own_keys() {
+        for stored in [StoredIdentity::Missing, StoredIdentity::Malformed] {
+            assert_eq!(run(stored, &[true], false), (Decision::GiveIdentity, 0, 1));
+            assert_eq!(
+                run(stored, &[true], true),
+                (Decision::Refuse { database: None }, 0, 1)
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_from_either_question_is_returned() {
+        let id = DatabaseId::random();
+        let failed = decide(
+            StoredIdentity::Id(id),
+            |_| Err(Error::InvalidInput("profile unreadable")),
+            || Ok(false),
+        );
+        assert!(matches!(failed, Err(Error::InvalidInput(_))));
+        let failed = decide(
+            StoredIdentity::Missing,
+            |_| Ok(false),
+            || Err(Error::InvalidInput("database unreachable")),
+        );
+        assert!(matches!(failed, Err(Error::InvalidInput(_))));
+    }
+
+    #[test]
+    fn the_mark_keeps_the_last_checked_database() {
+        let mark = DatabaseMark::default();
+        assert_eq!(mark.get(), None);
+        let id = DatabaseId::random();
+        mark.set(id);
+        assert_eq!(mark.get(), Some(id));
     }
 }

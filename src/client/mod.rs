@@ -26,12 +26,14 @@
 //! ```
 
 mod access;
+mod declarations;
 mod files;
 mod grant_rules;
 mod grants;
 mod import;
 mod keyring;
 mod lineage;
+mod local_profile;
 mod marks;
 mod observe;
 mod peers;
@@ -50,11 +52,10 @@ mod verify;
 mod write;
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
 
 use crate::error::Result;
 use crate::identity::{Identity, PublicIdentity};
-use crate::ids::{ClientId, DatabaseId};
+use crate::ids::ClientId;
 use crate::profile::{Profile, ProfileOptions};
 use crate::store::Store;
 
@@ -90,21 +91,19 @@ pub struct ClientStats {
 pub struct Client {
     store: Store,
     identity: Identity,
-    profile: Mutex<Profile>,
+    /// The profile file as this process holds it (pins, trust, recovery
+    /// client, key-version marks).
+    profile: local_profile::LocalProfile,
     keyring: keyring::Keyring,
     batches: keyring::VerifiedBatches,
     /// Records written, read and skipped, and conflicts.
     tally: observe::Tally,
     /// The database identity this client checked on its first key
     /// decision (see [`Client::adopt_database`]).
-    database: Mutex<Option<DatabaseId>>,
-    /// Declared blind indexes by record type ([`Client::declare_indexes`]).
-    declared: std::sync::RwLock<
-        std::collections::HashMap<String, std::sync::Arc<Vec<crate::index::IndexSpec>>>,
-    >,
-    /// Record types whose indexes the planner has checked on a write by
-    /// this client (once each: it counts the type's records).
-    planned: Mutex<std::collections::HashSet<String>>,
+    database: marks::DatabaseMark,
+    /// Declared blind indexes by record type ([`Client::declare_indexes`]),
+    /// and the types the planner checked once.
+    indexes: declarations::Declarations,
 }
 
 impl std::fmt::Debug for Client {
@@ -145,13 +144,12 @@ impl Client {
         let client = Client {
             store: store.clone(),
             identity: profile.identity().duplicate()?,
-            profile: Mutex::new(profile),
+            profile: local_profile::LocalProfile::new(profile),
             keyring: keyring::Keyring::new(),
             batches: keyring::VerifiedBatches::new(),
             tally: observe::Tally::default(),
-            database: Mutex::new(None),
-            declared: std::sync::RwLock::default(),
-            planned: Mutex::default(),
+            database: marks::DatabaseMark::default(),
+            indexes: declarations::Declarations::default(),
         };
         client.observe(observe::op_span!(client, "open"), |_| client.register())?;
         Ok(client)
@@ -195,6 +193,6 @@ impl Client {
     }
 
     fn with_profile<T>(&self, f: impl FnOnce(&mut Profile) -> T) -> T {
-        f(&mut self.profile.lock().unwrap_or_else(PoisonError::into_inner))
+        self.profile.with(f)
     }
 }

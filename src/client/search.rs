@@ -3,7 +3,6 @@
 //! checking candidates (see [`crate::index`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -143,49 +142,28 @@ impl Client {
         specs: impl IntoIterator<Item = IndexSpec>,
     ) -> Result<()> {
         super::validate::record_type(record_type)?;
-        let specs: Vec<IndexSpec> = specs.into_iter().collect();
-        let mut names = std::collections::BTreeSet::new();
-        for spec in &specs {
-            spec.check()?;
-            if !names.insert(spec.name()) {
-                return Err(Error::InvalidInput(
-                    "two indexes of a type have the same name",
-                ));
-            }
-        }
-        self.declared
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(record_type.to_owned(), Arc::new(specs));
-        Ok(())
+        self.indexes
+            .declare(record_type, specs.into_iter().collect())
     }
 
     /// This client's declared indexes of `record_type`.
     pub fn declared_indexes(&self, record_type: &str) -> Vec<IndexSpec> {
-        self.declared
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(record_type)
-            .map(|s| s.as_ref().clone())
+        self.indexes
+            .of(record_type)
+            .map(|specs| specs.as_ref().clone())
             .unwrap_or_default()
     }
 
     /// Whether `specs` is already this client's declaration of
     /// `record_type` (a typed repository made again need not declare).
     pub(crate) fn declares(&self, record_type: &str, specs: &[IndexSpec]) -> bool {
-        self.declared
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(record_type)
+        self.indexes
+            .of(record_type)
             .is_some_and(|declared| declared.as_slice() == specs)
     }
 
     pub(crate) fn declared_index(&self, record_type: &str, name: &str) -> Option<IndexSpec> {
-        self.declared
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(record_type)
-            .and_then(|specs| specs.iter().find(|s| s.name() == name).cloned())
+        self.indexes.index(record_type, name)
     }
 
     /// The indexes this client's writes of `record_type` compute: its
@@ -195,12 +173,7 @@ impl Client {
         conn: &mut AnyConnection,
         record_type: &str,
     ) -> Result<Vec<IndexSpec>> {
-        if let Some(specs) = self
-            .declared
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(record_type)
-        {
+        if let Some(specs) = self.indexes.of(record_type) {
             return Ok(specs.as_ref().clone());
         }
         let live = indexes::live_versions(conn, record_type, None, Some(self.id()))?;
@@ -259,12 +232,7 @@ impl Client {
         record_type: &str,
         specs: &[IndexSpec],
     ) -> Result<()> {
-        let first = self
-            .planned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(record_type.to_owned());
-        if !first {
+        if !self.indexes.first_plan(record_type) {
             return Ok(());
         }
         let records = records::count_of_type(conn, record_type)?;
