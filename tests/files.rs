@@ -539,6 +539,127 @@ fn a_file_replaced_while_it_is_read_is_a_conflict_not_tampering() {
     );
 }
 
+/// SECURITY.md: `Conflict` only for a newer version that verifies. A
+/// version number the database edits in place mid-read (the record row
+/// and a chunk moved to a version never written) is the tampering error,
+/// and so is a chunk row longer than any sealed chunk.
+#[test]
+fn a_version_edited_in_the_database_mid_read_is_tampering_not_a_conflict() {
+    each_backend(
+        "a_version_edited_in_the_database_mid_read_is_tampering_not_a_conflict",
+        |db| {
+            let alice = client(db, "alice");
+            let id = put(&alice, &body(100 * CHUNK, 31));
+            let mut reader = alice.open_file(id).unwrap();
+            let mut first = vec![0u8; CHUNK];
+            reader.read_exact(&mut first).unwrap();
+            db.sql(&format!(
+                "UPDATE file_chunks SET version = 5 WHERE record_id = {} AND seq = 60",
+                db.id(id)
+            ));
+            db.sql(&format!(
+                "UPDATE records SET version = 5 WHERE record_id = {}",
+                db.id(id)
+            ));
+            let err = io::copy(&mut reader, &mut io::sink()).unwrap_err();
+            match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+                Some(Error::Decryption) => {}
+                other => panic!("expected the opaque decryption error, got {other:?} ({err})"),
+            }
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+
+            // A chunk row far longer than a sealed chunk (4 MiB of zeros).
+            let id = put(&alice, &body(3 * CHUNK, 32));
+            db.sql(&format!(
+                "UPDATE file_chunks SET chunk = {} WHERE record_id = {} AND seq = 1",
+                db.blob(&vec![0u8; 4 << 20]),
+                db.id(id)
+            ));
+            decryption(read_all(&alice, id), "a 4 MiB chunk row");
+        },
+    );
+}
+
+/// A copy of a file made with `open_file` as the upload's source, on a
+/// pool with more than one connection (the put_file docs say why a pool of
+/// one cannot).
+#[test]
+fn a_file_copies_through_its_own_reader() {
+    each_backend("a_file_copies_through_its_own_reader", |db| {
+        let alice = client(db, "alice");
+        let bytes = body(40 * CHUNK + 3, 33);
+        let id = put(&alice, &bytes);
+        let copy = alice
+            .put_file("scan", &Plain::new(), alice.open_file(id).unwrap())
+            .unwrap();
+        assert_eq!(copy.file_size, Some(bytes.len() as u64));
+        assert_eq!(read_all(&alice, copy.id).unwrap(), bytes);
+        let updated = alice
+            .update_file(copy.id, 1, &Plain::new(), alice.open_file(id).unwrap())
+            .unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(read_all(&alice, copy.id).unwrap(), bytes);
+    });
+}
+
+/// A source that panics after `after` bytes.
+struct Panicking {
+    after: usize,
+}
+
+impl Read for Panicking {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.after == 0 {
+            panic!("the source panicked (on purpose)");
+        }
+        let n = buf.len().min(self.after);
+        buf[..n].fill(3);
+        self.after -= n;
+        Ok(n)
+    }
+}
+
+/// A panic in an upload's source rolls its transaction back: nothing of
+/// the upload is stored, the connection goes back to the pool usable, and
+/// an in-memory SQLite store (whose one connection is the database) keeps
+/// everything written before.
+#[test]
+fn a_panicking_source_rolls_back_and_the_store_goes_on() {
+    let check = |alice: &Client, db: Option<&TestDb>| {
+        let kept = put(alice, b"written before");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            alice.put_file("scan", &Plain::new(), Panicking { after: 40 * CHUNK })
+        }));
+        assert!(panicked.is_err(), "the source's panic goes on unwinding");
+        assert_eq!(read_all(alice, kept).unwrap(), b"written before");
+        let page = alice
+            .query(&Query::new().record_type("scan").meta_only())
+            .unwrap();
+        assert_eq!(
+            page.records.len(),
+            1,
+            "the panicked upload stored no record"
+        );
+        if let Some(db) = db {
+            assert_eq!(chunk_rows(db, kept), 1);
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM file_chunks"), 1);
+        }
+        let after = put(alice, b"written after");
+        assert_eq!(read_all(alice, after).unwrap(), b"written after");
+    };
+    each_backend(
+        "a_panicking_source_rolls_back_and_the_store_goes_on",
+        |db| {
+            let alice = client(db, "alice");
+            check(&alice, Some(db));
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = strongroom::Store::open("sqlite::memory:").unwrap();
+    let alice = Client::open_or_create(dir.path().join("alice.profile"), &store).unwrap();
+    check(&alice, None);
+}
+
 #[test]
 fn files_are_shared_revoked_and_rewrapped_like_records() {
     each_backend(

@@ -23,7 +23,7 @@ use super::{validate, Client};
 use crate::crypto::file_stream::{
     ChunkPosition, ChunksDigest, FileOpener, FileSealer, CHUNK_OVERHEAD, DEFAULT_CHUNK_SIZE,
 };
-use crate::crypto::keys::AccessKey;
+use crate::crypto::keys::{AccessKey, SigningPublicKey};
 use crate::crypto::signature::RecordHeader;
 use crate::error::{Error, Result};
 use crate::ids::{BatchId, RecordId};
@@ -57,6 +57,16 @@ impl Client {
     /// default) and then fail with a database error, so give a store that
     /// takes large uploads a longer one. PostgreSQL writers do not wait on
     /// an upload.
+    ///
+    /// The upload holds one of the pool's connections for its whole
+    /// transaction. **On a pool of one connection** (`sqlite::memory:`
+    /// always has one, as has a [`StoreOptions::pool_size`](crate::StoreOptions)
+    /// of one) `body` must therefore not read from the same store: a
+    /// [`FileReader`] of it waits for that connection until the pool's
+    /// timeout and the upload fails with [`Error::BodyIo`], storing
+    /// nothing. With two connections or more, copying a file as
+    /// `put_file(…, client.open_file(id)?)` works. A panic in `body`
+    /// rolls the transaction back and then goes on unwinding.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -130,7 +140,9 @@ impl Client {
     /// sealed under a fresh data key as version `expected_version + 1`
     /// and the old version's chunks are removed, in one transaction. A
     /// stale version is [`Error::Conflict`] and writes nothing; a record
-    /// that is not a file is [`Error::NotAFile`].
+    /// that is not a file is [`Error::NotAFile`]. `body` as for
+    /// [`Client::put_file`] (on a pool of one connection it must not read
+    /// from the same store).
     pub fn update_file(
         &self,
         id: RecordId,
@@ -286,14 +298,25 @@ impl Client {
         self.tally.read(1);
         let version = sealed.version;
         let chunks = opener.head().chunk_count();
+        // No stored chunk longer than a sealed full chunk is digested or
+        // handed on: a huge value the database put there fails at once.
+        let max_chunk = usize::try_from(opener.head().chunk_size())
+            .map_or(usize::MAX, |size| size.saturating_add(CHUNK_OVERHEAD));
         let (sender, ahead) = mpsc::sync_channel(2 * CHUNKS_PER_FETCH);
+        let writer_key = if sealed.writer_id == self.id() {
+            Some(self.public().signing_key)
+        } else {
+            // The record verified under this pin a moment ago.
+            self.with_profile(|p| p.pinned(sealed.writer_id).map(|peer| peer.signing_key))
+        };
         let store = self.store.clone();
         std::thread::Builder::new()
             .name("strongroom-file-read".into())
-            .spawn(move || read_ahead(&store, id, version, chunks, &sender))
+            .spawn(move || read_ahead(&store, id, version, chunks, max_chunk, &sender))
             .map_err(|_| Error::Internal("could not start the file reader's thread"))?;
         Ok(FileReader {
             store: self.store.clone(),
+            writer_key,
             version,
             meta: record_meta(sealed, times),
             opener,
@@ -318,12 +341,15 @@ enum Ahead {
 
 /// Fetches the chunks of `record_id` at `version` a window at a time and
 /// digests them in order, ahead of the reader, until `chunks` were sent,
-/// none are left, or the reader is gone.
+/// none are left, or the reader is gone. A chunk row longer than
+/// `max_chunk` (a sealed full chunk) fails the read as tampered, before it
+/// is digested.
 fn read_ahead(
     store: &Store,
     record_id: RecordId,
     version: u64,
     chunks: u64,
+    max_chunk: usize,
     sender: &mpsc::SyncSender<Ahead>,
 ) {
     let mut digest = match ChunksDigest::new() {
@@ -350,6 +376,14 @@ fn read_ahead(
             }
         };
         for row in rows {
+            if row
+                .chunk
+                .as_ref()
+                .is_some_and(|bytes| bytes.len() > max_chunk)
+            {
+                let _ = sender.send(Ahead::Failed(Error::Decryption));
+                return;
+            }
             let added = match (&row.chunk, digest.as_mut()) {
                 (Some(bytes), Some(d)) => d.add(sent, bytes),
                 _ => Ok(()),
@@ -519,6 +553,9 @@ fn read_full(source: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
 /// meta, never bytes.
 pub struct FileReader {
     store: Store,
+    /// The writer's signing key, which a newer version must verify under
+    /// before a failed read is called a conflict.
+    writer_key: Option<SigningPublicKey>,
     meta: RecordMeta,
     version: u64,
     opener: FileOpener,
@@ -582,21 +619,30 @@ impl FileReader {
             .open_chunk_digested(seq, &bytes, digest, &mut self.plain)
     }
 
-    /// Why a chunk did not open: the record changed or went while it was
-    /// read, or (it is still the version read) the chunks are not the
-    /// writer's.
+    /// Why a chunk did not open: the record went while it was read (its
+    /// row is gone), a newer version replaced it (a row that verifies
+    /// under the writer's key, in a batch the writer signed), or neither:
+    /// the chunks or the row are not the writer's. The database's word
+    /// alone (a version number edited in place) is never taken for a
+    /// conflict.
     fn why_missing(&self) -> FailedRead {
-        let now = self
-            .store
-            .conn()
-            .and_then(|mut conn| records::find(&mut conn, self.meta.id));
+        let id = self.meta.id;
+        let writer = self.meta.writer_id;
+        let now = self.store.conn().and_then(|mut conn| {
+            read_transaction(&mut conn, |conn| {
+                let Some(stored) = records::find(conn, id)? else {
+                    return Ok(None);
+                };
+                let Some(key) = self.writer_key.as_ref() else {
+                    return Ok(Some(None));
+                };
+                Ok(Some(verified_version(conn, stored, writer, key)))
+            })
+        });
         match now {
             Ok(None) => FailedRead::NotFound,
-            Ok(Some(row)) => match row.version() {
-                Some(found) if found != self.version => FailedRead::Conflict(Some(found)),
-                _ => FailedRead::Decryption,
-            },
-            Err(_) => FailedRead::Decryption,
+            Ok(Some(Some(found))) if found != self.version => FailedRead::Conflict(Some(found)),
+            Ok(Some(_)) | Err(_) => FailedRead::Decryption,
         }
     }
 
@@ -612,6 +658,29 @@ impl FileReader {
             }
         }
     }
+}
+
+/// The version of the stored record row `stored` if it is `writer`'s and
+/// verifies in its batch under `key`; `None` for anything else.
+fn verified_version(
+    conn: &mut AnyConnection,
+    stored: crate::store::rows::StoredRecord,
+    writer: crate::ids::ClientId,
+    key: &SigningPublicKey,
+) -> Option<u64> {
+    let row = stored.parse().ok()?;
+    let sealed = row.to_sealed().ok()?;
+    if sealed.writer_id != writer {
+        return None;
+    }
+    let batch_id = sealed.proof_batch();
+    let signed = batches::load(conn, &[batch_id])
+        .ok()?
+        .into_iter()
+        .find(|b| b.batch_id() == batch_id)?;
+    let verified = signed.verify(writer, key).ok()?;
+    sealed.verify_in(&verified).ok()?;
+    Some(sealed.version)
 }
 
 impl Read for FileReader {

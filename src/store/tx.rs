@@ -96,7 +96,23 @@ fn transaction<T>(
         }
     }
     .map_err(db_err)?;
-    match f(conn) {
+    // A panic inside `f` (the caller's `Read` source of a file upload, or
+    // a bug) rolls the transaction back before it goes on: a connection
+    // left inside a transaction is dropped by the pool as broken, and for
+    // `sqlite::memory:` that connection is the whole database.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            if <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn)
+                .is_err()
+            {
+                tracing::warn!("rollback after a panic failed");
+            }
+            std::panic::resume_unwind(panic)
+        }
+    };
+    match outcome {
         Ok(value) => {
             match <AnyConnection as Connection>::TransactionManager::commit_transaction(conn) {
                 Ok(()) => Ok(value),
