@@ -708,3 +708,73 @@ fn lookup_rows_pointed_at_other_records_return_no_wrong_record_and_are_discarded
         },
     );
 }
+
+/// More candidates than SQLite binds in one statement (32,766): 40,000
+/// lookup rows planted with ada's value (they name no record). The search
+/// still answers, with ada alone.
+#[test]
+fn a_flood_of_planted_candidates_still_answers() {
+    each_backend("a_flood_of_planted_candidates_still_answers", |db| {
+        let alice = client(db, "alice");
+        declare(&alice, 16);
+        let ada = patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+        patient(&alice, "bob@example.org", "Babbage", "1791-12-26");
+        let value = db
+            .texts(&format!(
+                "SELECT {} AS t FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
+                db.hex("value"),
+                db.id(ada)
+            ))
+            .pop()
+            .unwrap();
+        let value = db.blob(&unhex(&value));
+        db.sql(&match db.backend {
+            Backend::Sqlite => format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000) \
+                 INSERT INTO blind_index_values (record_id, index_name, record_type, value) \
+                 SELECT randomblob(16), 'email', '{TYPE}', {value} FROM n"
+            ),
+            _ => format!(
+                "INSERT INTO blind_index_values (record_id, index_name, record_type, value) \
+                 SELECT gen_random_uuid(), 'email', '{TYPE}', {value} FROM generate_series(1, 40000)"
+            ),
+        });
+        let page = find(&alice, email("ada@example.org"), false);
+        assert_eq!(emails(&page), ["ada@example.org"]);
+        assert!(page.next.is_none());
+    });
+}
+
+/// A query uses one index condition: a second `index_eq` is refused, not
+/// silently put in the first one's place; an index name no spec can have
+/// (a NUL) is refused alike on both backends.
+#[test]
+fn a_second_index_condition_and_a_bad_index_name_are_refused() {
+    each_backend(
+        "a_second_index_condition_and_a_bad_index_name_are_refused",
+        |db| {
+            let alice = client(db, "alice");
+            declare(&alice, 16);
+            patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+            let twice = Query::new()
+                .record_type(TYPE)
+                .index_eq(email("nobody@example.org"))
+                .index_eq(email("ada@example.org"));
+            match alice.query(&twice) {
+                Err(Error::InvalidInput(why)) => {
+                    assert!(why.contains("one index condition"), "{why}")
+                }
+                other => panic!("expected InvalidInput, got {other:?}"),
+            }
+            for name in ["em\0ail", ""] {
+                let bad = Query::new()
+                    .record_type(TYPE)
+                    .index_eq(IndexQuery::new(name).with("email", "ada@example.org"));
+                match alice.query(&bad) {
+                    Err(Error::InvalidInput(why)) => assert!(why.contains("index name"), "{why}"),
+                    other => panic!("expected InvalidInput for {name:?}, got {other:?}"),
+                }
+            }
+        },
+    );
+}

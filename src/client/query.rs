@@ -141,6 +141,9 @@ pub struct Query {
     pub(crate) after: Option<Cursor>,
     pub(crate) with_data: bool,
     pub(crate) index: Option<crate::index::IndexQuery>,
+    /// Set by a second [`Query::index_eq`]: refused by the check (a query
+    /// uses one index condition), never silently replaced.
+    pub(crate) second_index: bool,
 }
 
 impl Default for Query {
@@ -159,6 +162,7 @@ impl Default for Query {
             after: None,
             with_data: true,
             index: None,
+            second_index: false,
         }
     }
 }
@@ -249,8 +253,13 @@ impl Query {
     /// the index finds are verified, decrypted and compared before they
     /// are returned: those that do not match are counted in
     /// [`Page::discarded`]. A page may therefore hold fewer records than
-    /// the limit while more follow ([`Page::next`] says).
+    /// the limit while more follow ([`Page::next`] says). A query uses
+    /// one index condition: a second one makes the query fail with
+    /// [`Error::InvalidInput`].
     pub fn index_eq(mut self, condition: crate::index::IndexQuery) -> Self {
+        if self.index.is_some() {
+            self.second_index = true;
+        }
         self.index = Some(condition);
         self
     }
@@ -263,6 +272,9 @@ impl Query {
         // the database (PostgreSQL's text cannot hold a NUL).
         if let Some(record_type) = &self.record_type {
             super::validate::record_type(record_type)?;
+        }
+        if self.second_index {
+            return Err(Error::InvalidInput("a query uses one index condition"));
         }
         if let Some(index) = &self.index {
             index.check()?;

@@ -57,6 +57,12 @@ impl IndexQuery {
         if self.failed {
             return Err(Error::Serialization);
         }
+        // The name a spec may have (1 to 255 bytes, no control character):
+        // anything else matches no index, on every backend alike
+        // (PostgreSQL's text cannot even hold a NUL).
+        crate::client::check_name(&self.name).map_err(|_| {
+            Error::InvalidInput("an index name is 1 to 255 bytes without control characters")
+        })?;
         if self.values.is_empty() {
             return Err(Error::InvalidInput(
                 "an index condition names at least one field value",

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::rows::{
     meta_tag, KeysetId, MetaRow, RecordRow, StoredRecord, TimeClass, RECORD_COLUMNS,
 };
-use super::schema::{meta_index, records};
+use super::schema::{blind_index_values, meta_index, records};
 use super::sql_id::SqlId;
 use super::tx::db_err;
 use super::AnyConnection;
@@ -403,6 +403,23 @@ macro_rules! finish_page {
     }};
 }
 
+/// The most candidate ids a page's query binds; more are selected by a
+/// subquery on the lookup table instead.
+const MAX_BOUND_CANDIDATES: usize = 10_000;
+
+/// How a page filtered by a blind index finds its candidates.
+enum Candidates<'a> {
+    /// Few enough to bind: by id.
+    Ids(Vec<SqlId>),
+    /// Many (a planted flood, or an index kept at too few bits): by the
+    /// lookup of `values` itself.
+    Lookup {
+        record_type: &'a str,
+        name: &'a str,
+        values: &'a [Vec<u8>],
+    },
+}
+
 /// The rows of one page, as loaded.
 ///
 /// A page filtered by plain equality and ordered by creation walks the
@@ -424,7 +441,15 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            Some(ids)
+            if ids.len() <= MAX_BOUND_CANDIDATES {
+                Some(Candidates::Ids(ids))
+            } else {
+                Some(Candidates::Lookup {
+                    record_type,
+                    name,
+                    values,
+                })
+            }
         }
         _ => None,
     };
@@ -491,12 +516,30 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
         .record_type
         .map(|t| Box::new(records::record_type.eq(t.to_owned())) as Condition);
     match candidates {
-        Some(ids) => {
+        Some(candidates) => {
             // Found by id, through the primary key: the writer and type
             // conditions are kept out of the plan's index choice, which
             // without statistics would rather scan every record of the
             // writer and type in the (writer, type, created) index.
-            q = q.filter(records::record_id.eq_any(ids));
+            q = match candidates {
+                Candidates::Ids(ids) => q.filter(records::record_id.eq_any(ids)),
+                // Too many to bind (SQLite takes at most 32,766
+                // variables a statement): the lookup itself, as a
+                // subquery.
+                Candidates::Lookup {
+                    record_type,
+                    name,
+                    values,
+                } => q.filter(
+                    records::record_id.eq_any(
+                        blind_index_values::table
+                            .filter(blind_index_values::record_type.eq(record_type.to_owned()))
+                            .filter(blind_index_values::index_name.eq(name.to_owned()))
+                            .filter(blind_index_values::value.eq_any(values.to_vec()))
+                            .select(blind_index_values::record_id),
+                    ),
+                ),
+            };
             q = q.filter(unplanned!(writers, Condition));
             if let Some(of_type) = of_type {
                 q = q.filter(unplanned!(of_type, Condition));
