@@ -778,3 +778,44 @@ fn a_second_index_condition_and_a_bad_index_name_are_refused() {
         },
     );
 }
+
+/// Two writers' indexes of one name over different fields: a reader's
+/// shared search passes over the version that cannot take its condition
+/// and answers from the one that can; a condition no version can take is
+/// still `InvalidInput`.
+#[test]
+fn a_shared_search_passes_over_another_writers_index_of_other_fields() {
+    each_backend(
+        "a_shared_search_passes_over_another_writers_index_of_other_fields",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            alice
+                .declare_indexes(TYPE, [IndexSpec::new("email", ["email", "dob"])])
+                .unwrap();
+            bob.declare_indexes(TYPE, [IndexSpec::on_field("email")])
+                .unwrap();
+            patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+            patient(&bob, "ada@example.org", "Lovelace", "1815-12-10");
+            alice.share(TYPE, bob.id()).unwrap();
+            let page = find(&bob, email("ada@example.org"), true);
+            assert_eq!(page.records.len(), 1, "{:?}", emails(&page));
+            assert_eq!(page.records[0].meta().writer_id, bob.id());
+            // Alice's two-field condition, read by bob: her version takes
+            // it, his does not.
+            let both = IndexQuery::new("email")
+                .with("email", "ada@example.org")
+                .with("dob", "1815-12-10");
+            let page = find(&bob, both, true);
+            assert_eq!(page.records.len(), 1);
+            assert_eq!(page.records[0].meta().writer_id, alice.id());
+            let neither = Query::new()
+                .record_type(TYPE)
+                .shared()
+                .index_eq(IndexQuery::new("email").with("phone", "1"));
+            assert!(
+                matches!(bob.query(&neither), Err(Error::InvalidInput(_))),
+                "a condition no version takes"
+            );
+        },
+    );
+}

@@ -268,6 +268,13 @@ impl Client {
         let declared = self.declared_index(record_type, &condition.name);
         let live = indexes::live_versions(conn, record_type, Some(&condition.name), None)?;
         let mut values = Vec::new();
+        // A version that cannot take this condition (another writer's
+        // index of the same name over other fields, one with a custom
+        // normaliser this client did not declare, or a row the database
+        // made up) is passed over; its error is the answer only when no
+        // version could take the condition.
+        let mut refused = None;
+        let mut usable = false;
         for version in live {
             let wanted = match (&query.writers, query.shared) {
                 (Some(writers), _) => writers.contains(&version.writer_id),
@@ -280,7 +287,15 @@ impl Client {
             let spec =
                 match IndexSpec::from_bytes(&condition.name, &version.spec, declared.as_ref()) {
                     Ok(spec) => spec,
-                    Err(Error::InvalidInput(why)) => return Err(Error::InvalidInput(why)),
+                    Err(Error::InvalidInput(why)) => {
+                        tracing::warn!(
+                            record_type,
+                            writer_id = %version.writer_id,
+                            "an index version cannot take this condition; passed over"
+                        );
+                        refused.get_or_insert(Error::InvalidInput(why));
+                        continue;
+                    }
                     Err(_) => {
                         tracing::warn!(
                             record_type,
@@ -289,16 +304,19 @@ impl Client {
                         continue;
                     }
                 };
-            let Some(searched) = inputs(&spec, condition.values.encoded()) else {
-                return Err(Error::InvalidInput(
+            let searched = inputs(&spec, condition.values.encoded())
+                .filter(|_| condition.values.len() == spec.fields().len());
+            let Some(searched) = searched else {
+                tracing::warn!(
+                    record_type,
+                    writer_id = %version.writer_id,
+                    "an index version covers other fields than the condition; passed over"
+                );
+                refused.get_or_insert(Error::InvalidInput(
                     "an index condition gives a value for each field of the index, and no other",
                 ));
+                continue;
             };
-            if condition.values.len() != spec.fields().len() {
-                return Err(Error::InvalidInput(
-                    "an index condition gives a value for each field of the index, and no other",
-                ));
-            }
             let key = match self.access_key(
                 conn,
                 version.writer_id,
@@ -318,11 +336,15 @@ impl Client {
                 std::slice::from_ref(&spec),
             )?;
             let value = blind::blind_value(&keys[0].2, &searched, spec.bits_kept())?;
+            usable = true;
             if !values.contains(&value) {
                 values.push(value);
             }
         }
-        Ok(values)
+        match refused {
+            Some(err) if !usable => Err(err),
+            _ => Ok(values),
+        }
     }
 
     /// Every writer's indexes of `record_type` in the store, with their
