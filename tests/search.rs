@@ -819,3 +819,64 @@ fn a_shared_search_passes_over_another_writers_index_of_other_fields() {
         },
     );
 }
+
+/// SECURITY.md: `leakage` lists each field as sealed, indexed or plain.
+/// Over every writer and every live index version: two writers' indexes
+/// of one name over different fields both count, at the most bits kept;
+/// a version not yet retired by a reindex still counts at its bits; a
+/// field that is plain meta in any record is plain.
+#[test]
+fn the_leakage_report_counts_every_writer_and_every_live_version() {
+    use strongroom::index::FieldClass;
+    each_backend(
+        "the_leakage_report_counts_every_writer_and_every_live_version",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            let alice_indexes = |dob_bits| {
+                [
+                    IndexSpec::new("idx", ["email"]).bits(8),
+                    IndexSpec::on_field("dob").bits(dob_bits),
+                ]
+            };
+            alice.declare_indexes(TYPE, alice_indexes(256)).unwrap();
+            bob.declare_indexes(TYPE, [IndexSpec::new("idx", ["ssn"]).bits(256)])
+                .unwrap();
+            patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+            bob.put(
+                TYPE,
+                &Fields::new().with("ssn", "123-45-6789").unwrap(),
+                &Plain::from([("email".to_owned(), "bob@example.org".to_owned())]),
+            )
+            .unwrap();
+            // Alice's dob index at 256 bits, then rotated and declared at
+            // 4 bits, without a reindex: the 256-bit version stays live.
+            alice.rotate(TYPE).unwrap();
+            alice.declare_indexes(TYPE, alice_indexes(4)).unwrap();
+            patient(&alice, "y@example.org", "Y", "2001-01-01");
+
+            let report = alice.leakage(TYPE).unwrap();
+            let class = |name: &str| {
+                report
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name)
+                    .unwrap_or_else(|| panic!("{name} missing from {report}"))
+                    .class
+                    .clone()
+            };
+            match class("ssn") {
+                FieldClass::Indexed { indexes } => {
+                    assert_eq!(indexes, [("idx".to_owned(), 256)], "{report}")
+                }
+                other => panic!("ssn: {other:?} in {report}"),
+            }
+            assert!(matches!(class("email"), FieldClass::Plain), "{report}");
+            match class("dob") {
+                FieldClass::Indexed { indexes } => {
+                    assert_eq!(indexes, [("dob".to_owned(), 256)], "{report}")
+                }
+                other => panic!("dob: {other:?} in {report}"),
+            }
+        },
+    );
+}

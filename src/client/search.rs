@@ -382,16 +382,18 @@ impl Client {
 
     /// What the database learns of `record_type`: each field seen in its
     /// newest records (up to 1,000, every writer's; field names are stored
-    /// in the clear), sealed or plain, the indexes in the store and the
-    /// planner's view at the current record count. Planner warnings are
-    /// also logged at WARN.
+    /// in the clear), sealed or plain (plain if it is plain meta in any of
+    /// them), the indexes in the store (per index name, over every writer
+    /// and every live version: the fields any of them covers, at the most
+    /// bits any keeps) and the planner's view at the current record count.
+    /// Planner warnings are also logged at WARN.
     pub fn leakage(&self, record_type: &str) -> Result<Leakage> {
         super::validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;
         let records = records::count_of_type(&mut conn, record_type)?;
         let fields = records::field_names_of_type(&mut conn, record_type, 1000)?;
+        let live = indexes::live_versions(&mut conn, record_type, None, None)?;
         drop(conn);
-        let indexes = self.indexes(record_type)?;
         let report = Leakage::build(
             record_type,
             records,
@@ -400,7 +402,7 @@ impl Client {
                 .into_iter()
                 .map(ModelField::sealed)
                 .chain(fields.plain.into_iter().map(ModelField::plain)),
-            dedup_indexes(indexes),
+            most_leaking(live),
         );
         report.log_warnings();
         Ok(report)
@@ -431,13 +433,25 @@ impl Client {
     }
 }
 
-/// One (name, fields, bits) per index name: the most bits any writer
-/// keeps (the most leakage).
-fn dedup_indexes(indexes: Vec<IndexInfo>) -> Vec<(String, Vec<String>, u16)> {
+/// One (name, fields, bits) per index name over every live version of
+/// every writer: the union of the fields they cover and the most bits any
+/// keeps (the most leakage; an older version not yet retired by a
+/// reindex still leaks what it kept).
+fn most_leaking(live: Vec<indexes::LiveVersion>) -> Vec<(String, Vec<String>, u16)> {
     let mut by_name: BTreeMap<String, (Vec<String>, u16)> = BTreeMap::new();
-    for info in indexes {
-        let entry = by_name.entry(info.name).or_insert((info.fields, info.bits));
-        entry.1 = entry.1.max(info.bits);
+    for version in live {
+        let Ok((_, fields, bits)) = crate::index::spec_parts(&version.spec) else {
+            continue;
+        };
+        let entry = by_name
+            .entry(version.index_name)
+            .or_insert_with(|| (Vec::new(), bits));
+        for field in fields {
+            if !entry.0.contains(&field) {
+                entry.0.push(field);
+            }
+        }
+        entry.1 = entry.1.max(bits);
     }
     by_name.into_iter().map(|(n, (f, b))| (n, f, b)).collect()
 }

@@ -120,9 +120,10 @@ impl Leakage {
             .into_iter()
             .map(|(name, fields, bits)| (name, (fields, bits)))
             .collect();
+        // Plain in any record is plain: the database reads it there.
         let mut by_name: BTreeMap<String, bool> = BTreeMap::new();
         for field in fields {
-            *by_name.entry(field.name).or_insert(false) |= field.sealed;
+            *by_name.entry(field.name).or_insert(true) &= field.sealed;
         }
         // A field only an index names is sealed too (indexes cover sealed
         // fields).
