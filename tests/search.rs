@@ -880,3 +880,51 @@ fn the_leakage_report_counts_every_writer_and_every_live_version() {
         },
     );
 }
+
+/// SECURITY.md: a client that declared nothing writes with the indexes its
+/// own newest indexed record was signed with, never with the store's
+/// unsigned index rows. A row planted for alice (a 256-bit index over
+/// `dob`, copied from mallory's) changes nothing her next write computes.
+#[test]
+fn an_undeclared_client_takes_its_indexes_from_its_signed_records_not_the_index_rows() {
+    each_backend(
+        "an_undeclared_client_takes_its_indexes_from_its_signed_records_not_the_index_rows",
+        |db| {
+            let (alice, mallory) = (client(db, "alice"), client(db, "mallory"));
+            declare(&alice, 16);
+            patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+            mallory
+                .declare_indexes(TYPE, [IndexSpec::on_field("dob").bits(256)])
+                .unwrap();
+            patient(&mallory, "m@example.org", "M", "1900-01-01");
+            db.sql(&format!(
+                "INSERT INTO blind_index_versions (writer_id, record_type, index_name, index_version, spec) \
+                 SELECT {}, record_type, 'leak', 1, spec FROM blind_index_versions \
+                 WHERE writer_id = {} AND index_name = 'dob'",
+                db.id(alice.id()),
+                db.id(mallory.id())
+            ));
+            // The same profile in a new process: nothing declared.
+            let again = client(db, "alice");
+            assert!(again.declared_indexes(TYPE).is_empty());
+            let mut in_use: Vec<String> = again
+                .indexes_in_use(TYPE)
+                .unwrap()
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect();
+            in_use.sort();
+            assert_eq!(in_use, ["by_name_dob", "email"]);
+            let bob = patient(&again, "bob@example.org", "Babbage", "1791-12-26");
+            let names = db.texts(&format!(
+                "SELECT index_name AS t FROM blind_index_values WHERE record_id = {} ORDER BY index_name",
+                db.id(bob)
+            ));
+            assert_eq!(names, ["by_name_dob", "email"]);
+            assert_eq!(
+                emails(&find(&again, email("BOB@example.org"), false)),
+                ["bob@example.org"]
+            );
+        },
+    );
+}

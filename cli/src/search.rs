@@ -97,8 +97,8 @@ pub struct Declared {
 }
 
 /// Declares the indexes `client` computes for `record_type` from now on
-/// in this process: those its newest index version of the type has in
-/// the store, with each `--index` added (an index of the same name and
+/// in this process: those its newest indexed record of the type that
+/// verifies was written with, with each `--index` added (an index of the same name and
 /// fields keeps its bits and normaliser unless `--index-bits` or
 /// `--index-normalize` say otherwise). `None` without `--index`: the
 /// client then keeps the store's indexes by itself.
@@ -106,22 +106,9 @@ pub fn declare(client: &Client, record_type: &str, args: &IndexArgs) -> Result<O
     if args.indexes.is_empty() {
         return Ok(None);
     }
-    let before = own_indexes(client, record_type)?;
-    let mut specs = newest(&before)
-        .into_iter()
-        .map(|info| {
-            let Some(normalize) = Normalize::builtin(&info.normalizer) else {
-                bail!(
-                    "index `{}` of record type `{record_type}` uses a custom normaliser ({}), which the command line cannot apply; add indexes from the code that declares it",
-                    info.name,
-                    info.normalizer
-                );
-            };
-            Ok(IndexSpec::new(info.name.clone(), info.fields.clone())
-                .bits(info.bits)
-                .normalize(normalize))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    // What the client's writes compute now: from its newest indexed
+    // record that verifies, never from the store's unsigned index rows.
+    let mut specs = client.indexes_in_use(record_type)?;
     let mut added = Vec::new();
     for index in &args.indexes {
         let existing = specs.iter().position(|s| s.name() == index.name);
@@ -195,15 +182,6 @@ fn own_indexes(client: &Client, record_type: &str) -> Result<Vec<IndexInfo>> {
     let mut own = client.indexes(record_type)?;
     own.retain(|i| i.writer_id == client.id());
     Ok(own)
-}
-
-/// The indexes of the newest index version among `own`: what the
-/// client's writes compute when it declares nothing.
-fn newest(own: &[IndexInfo]) -> Vec<&IndexInfo> {
-    let newest = own.iter().filter_map(|i| i.versions.iter().max()).max();
-    own.iter()
-        .filter(|i| newest.is_some() && i.versions.iter().max() == newest)
-        .collect()
 }
 
 /// `ls --where` pairs, checked before the client is opened: each field

@@ -25,9 +25,9 @@ struct Step {
 impl Client {
     /// Indexes this client's records of `record_type` under the current
     /// key version with the type's indexes (declared with
-    /// [`Client::declare_indexes`], else those of its newest index version
-    /// in the store): records never indexed, and records indexed under an
-    /// older version (after a rotation). Works in batches of `batch_size`,
+    /// [`Client::declare_indexes`], else [`Client::indexes_in_use`]):
+    /// records never indexed, and records indexed under an older version
+    /// (after a rotation). Works in batches of `batch_size`,
     /// one transaction and one batch signature each; interrupted, it
     /// resumes where it stopped when called again, and running it again
     /// changes nothing. Lookups keep finding every record meanwhile (they

@@ -19,6 +19,7 @@ use crate::index::{IndexInfo, IndexQuery, IndexSpec, Leakage, ModelField};
 use crate::record::SealedRecord;
 use crate::store::indexes::{self, IndexValueRow, IndexVersionRow};
 use crate::store::rows::RecordRow;
+use crate::store::tx::read_transaction;
 use crate::store::{records, AnyConnection};
 
 use super::query::Query;
@@ -134,8 +135,10 @@ impl Client {
     /// re-index, to change an index).
     ///
     /// Without a declaration, a client indexes its writes of a type with
-    /// the indexes its newest index version of the type has in the store
-    /// (so the CLI and code that never declared keep a type indexed).
+    /// the indexes its newest indexed record of the type that verifies was
+    /// written with ([`Client::indexes_in_use`]; so the CLI and code that
+    /// never declared keep a type indexed). The store's index version rows
+    /// are not signed and never decide what a write indexes.
     pub fn declare_indexes(
         &self,
         record_type: &str,
@@ -167,7 +170,8 @@ impl Client {
     }
 
     /// The indexes this client's writes of `record_type` compute: its
-    /// declaration, else those of its newest index version in the store.
+    /// declaration, else those its own newest indexed record of the type
+    /// was signed with (see `signed_indexes`).
     pub(crate) fn effective_indexes(
         &self,
         conn: &mut AnyConnection,
@@ -177,13 +181,66 @@ impl Client {
             return Ok(specs.as_ref().clone());
         }
         let live = indexes::live_versions(conn, record_type, None, Some(self.id()))?;
-        let Some(newest) = live.iter().map(|v| v.index_version).max() else {
+        if live.is_empty() {
             return Ok(Vec::new());
-        };
-        live.iter()
-            .filter(|v| v.index_version == newest)
-            .map(|v| IndexSpec::from_bytes(&v.index_name, &v.spec, None))
-            .collect()
+        }
+        let signed = self.signed_indexes(conn, record_type)?;
+        if signed.is_empty() {
+            tracing::warn!(
+                record_type,
+                "the store lists indexes of this client for the type, but none of its records that verify carries any: writing without indexes (declare them to index)"
+            );
+        }
+        Ok(signed)
+    }
+
+    /// The index specs of this client's newest indexed record of
+    /// `record_type` that verifies: what it last wrote with. The index
+    /// version rows are unsigned, so a client that declared nothing never
+    /// takes its specs from them (a database could make it index other
+    /// fields, or at more bits); a record's entries are signed with it, so
+    /// the database can at most offer an older record, one of this
+    /// client's own earlier choices.
+    fn signed_indexes(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<Vec<IndexSpec>> {
+        for stored in records::newest_indexed(conn, self.id(), record_type, 8)? {
+            let Ok(row) = stored.parse() else {
+                continue;
+            };
+            let Ok(sealed) = row.to_sealed() else {
+                continue;
+            };
+            if sealed.writer_id != self.id() || sealed.record_type != record_type {
+                continue;
+            }
+            match self.check_record(conn, &sealed) {
+                Ok(()) => {}
+                Err(Error::Decryption) => continue,
+                Err(other) => return Err(other),
+            }
+            let Some(indexes) = sealed.indexes.as_ref() else {
+                continue;
+            };
+            return indexes
+                .entries
+                .iter()
+                .map(|entry| IndexSpec::from_bytes(&entry.name, &entry.spec, None))
+                .collect();
+        }
+        Ok(Vec::new())
+    }
+
+    /// The indexes this client's next write of `record_type` computes: its
+    /// declaration ([`Client::declare_indexes`]), else those its newest
+    /// indexed record of the type that verifies was written with (never
+    /// the store's unsigned index rows; see SECURITY.md).
+    pub fn indexes_in_use(&self, record_type: &str) -> Result<Vec<IndexSpec>> {
+        super::validate::record_type(record_type)?;
+        let mut conn = self.store.conn()?;
+        read_transaction(&mut conn, |conn| self.effective_indexes(conn, record_type))
     }
 
     /// Prepares the indexes of a write of `record_type` under `version`

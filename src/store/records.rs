@@ -240,6 +240,26 @@ pub(crate) fn find(conn: &mut AnyConnection, id: RecordId) -> Result<Option<Stor
         .map_err(db_err)
 }
 
+/// Up to `limit` of `writer`'s records of `record_type` that carry index
+/// entries, the highest index version first (as the rows' unsigned copy
+/// says: the caller verifies what it uses).
+pub(crate) fn newest_indexed(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    limit: i64,
+) -> Result<Vec<StoredRecord>> {
+    records::table
+        .filter(records::writer_id.eq(SqlId::from(writer)))
+        .filter(records::record_type.eq(record_type))
+        .filter(records::blind_indexes.is_not_null())
+        .order((records::index_version.desc(), records::updated_at.desc()))
+        .select(RECORD_COLUMNS)
+        .limit(limit)
+        .load(conn)
+        .map_err(db_err)
+}
+
 /// Whose records a selection visits.
 pub(crate) enum Writers<'a> {
     /// These writers'.
