@@ -884,7 +884,9 @@ fn the_leakage_report_counts_every_writer_and_every_live_version() {
 /// SECURITY.md: a client that declared nothing writes with the indexes its
 /// own newest indexed record was signed with, never with the store's
 /// unsigned index rows. A row planted for alice (a 256-bit index over
-/// `dob`, copied from mallory's) changes nothing her next write computes.
+/// `dob`, copied from mallory's) changes nothing her next write computes,
+/// and an index her newest record happens not to carry (no value for its
+/// fields) is still computed, as an older record signed it.
 #[test]
 fn an_undeclared_client_takes_its_indexes_from_its_signed_records_not_the_index_rows() {
     each_backend(
@@ -904,6 +906,16 @@ fn an_undeclared_client_takes_its_indexes_from_its_signed_records_not_the_index_
                 db.id(alice.id()),
                 db.id(mallory.id())
             ));
+            // Alice's newest record has no value for `by_name_dob`'s
+            // fields, so it carries `email` alone: the index still counts,
+            // from an older record that carries it.
+            alice
+                .put(
+                    TYPE,
+                    &Fields::new().with("email", "eve@example.org").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap();
             // The same profile in a new process: nothing declared.
             let again = client(db, "alice");
             assert!(again.declared_indexes(TYPE).is_empty());

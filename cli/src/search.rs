@@ -97,8 +97,8 @@ pub struct Declared {
 }
 
 /// Declares the indexes `client` computes for `record_type` from now on
-/// in this process: those its newest indexed record of the type that
-/// verifies was written with, with each `--index` added (an index of the same name and
+/// in this process: those it computes now (`Client::indexes_in_use`),
+/// with each `--index` added (an index of the same name and
 /// fields keeps its bits and normaliser unless `--index-bits` or
 /// `--index-normalize` say otherwise). `None` without `--index`: the
 /// client then keeps the store's indexes by itself.
@@ -106,8 +106,8 @@ pub fn declare(client: &Client, record_type: &str, args: &IndexArgs) -> Result<O
     if args.indexes.is_empty() {
         return Ok(None);
     }
-    // What the client's writes compute now: from its newest indexed
-    // record that verifies, never from the store's unsigned index rows.
+    // What the client's writes compute now: each spec as its records
+    // signed it, never as the store's unsigned index rows say.
     let mut specs = client.indexes_in_use(record_type)?;
     let mut added = Vec::new();
     for index in &args.indexes {

@@ -135,10 +135,11 @@ impl Client {
     /// re-index, to change an index).
     ///
     /// Without a declaration, a client indexes its writes of a type with
-    /// the indexes its newest indexed record of the type that verifies was
-    /// written with ([`Client::indexes_in_use`]; so the CLI and code that
-    /// never declared keep a type indexed). The store's index version rows
-    /// are not signed and never decide what a write indexes.
+    /// the indexes its newest index version names in the store, each as
+    /// its newest record that verifies and carries it was signed with
+    /// ([`Client::indexes_in_use`]; so the CLI and code that never
+    /// declared keep a type indexed). The version rows are not signed:
+    /// they never decide an index's fields, bits or normaliser.
     pub fn declare_indexes(
         &self,
         record_type: &str,
@@ -170,8 +171,8 @@ impl Client {
     }
 
     /// The indexes this client's writes of `record_type` compute: its
-    /// declaration, else those its own newest indexed record of the type
-    /// was signed with (see `signed_indexes`).
+    /// declaration, else the indexes of its newest index version, each as
+    /// its records signed it (see `signed_spec`).
     pub(crate) fn effective_indexes(
         &self,
         conn: &mut AnyConnection,
@@ -184,29 +185,40 @@ impl Client {
         if live.is_empty() {
             return Ok(Vec::new());
         }
-        let signed = self.signed_indexes(conn, record_type)?;
-        if signed.is_empty() {
-            tracing::warn!(
-                record_type,
-                "the store lists indexes of this client for the type, but none of its records that verify carries any: writing without indexes (declare them to index)"
-            );
+        let newest = live.iter().map(|v| v.index_version).max();
+        let names: std::collections::BTreeSet<&str> = live
+            .iter()
+            .filter(|v| Some(v.index_version) == newest)
+            .map(|v| v.index_name.as_str())
+            .collect();
+        let mut specs = Vec::with_capacity(names.len());
+        for name in names {
+            match self.signed_spec(conn, record_type, name)? {
+                Some(spec) => specs.push(spec),
+                None => tracing::warn!(
+                    record_type,
+                    index = name,
+                    "the store lists this index of this client, but none of its records that verify carries it: not computed (declare the type's indexes to compute it)"
+                ),
+            }
         }
-        Ok(signed)
+        Ok(specs)
     }
 
-    /// The index specs of this client's newest indexed record of
-    /// `record_type` that verifies: what it last wrote with. The index
-    /// version rows are unsigned, so a client that declared nothing never
-    /// takes its specs from them (a database could make it index other
-    /// fields, or at more bits); a record's entries are signed with it, so
-    /// the database can at most offer an older record, one of this
-    /// client's own earlier choices.
-    fn signed_indexes(
+    /// Index `name` of `record_type` as this client's newest record that
+    /// verifies and carries it was signed with. The index version rows
+    /// are unsigned, so a client that declared nothing takes only the
+    /// names from them and each spec from its signed records: a database
+    /// cannot make it index other fields or keep more bits, only offer an
+    /// older record (one of this client's own earlier choices) or hide
+    /// the index.
+    fn signed_spec(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
-    ) -> Result<Vec<IndexSpec>> {
-        for stored in records::newest_indexed(conn, self.id(), record_type, 8)? {
+        name: &str,
+    ) -> Result<Option<IndexSpec>> {
+        for stored in records::newest_with_index(conn, self.id(), record_type, name, 4)? {
             let Ok(row) = stored.parse() else {
                 continue;
             };
@@ -221,22 +233,22 @@ impl Client {
                 Err(Error::Decryption) => continue,
                 Err(other) => return Err(other),
             }
-            let Some(indexes) = sealed.indexes.as_ref() else {
-                continue;
-            };
-            return indexes
-                .entries
-                .iter()
-                .map(|entry| IndexSpec::from_bytes(&entry.name, &entry.spec, None))
-                .collect();
+            let entry = sealed
+                .indexes
+                .as_ref()
+                .and_then(|indexes| indexes.entries.iter().find(|e| e.name == name));
+            if let Some(entry) = entry {
+                return IndexSpec::from_bytes(&entry.name, &entry.spec, None).map(Some);
+            }
         }
-        Ok(Vec::new())
+        Ok(None)
     }
 
     /// The indexes this client's next write of `record_type` computes: its
     /// declaration ([`Client::declare_indexes`]), else those its newest
-    /// indexed record of the type that verifies was written with (never
-    /// the store's unsigned index rows; see SECURITY.md).
+    /// index version names in the store, each as its newest record that
+    /// verifies and carries it was signed with (the store's unsigned index
+    /// rows never decide a spec; see SECURITY.md).
     pub fn indexes_in_use(&self, record_type: &str) -> Result<Vec<IndexSpec>> {
         super::validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;

@@ -240,19 +240,27 @@ pub(crate) fn find(conn: &mut AnyConnection, id: RecordId) -> Result<Option<Stor
         .map_err(db_err)
 }
 
-/// Up to `limit` of `writer`'s records of `record_type` that carry index
-/// entries, the highest index version first (as the rows' unsigned copy
-/// says: the caller verifies what it uses).
-pub(crate) fn newest_indexed(
+/// Up to `limit` of `writer`'s records of `record_type` with a lookup row
+/// of index `index_name`, the highest index version first (as the rows'
+/// unsigned copies say: the caller verifies what it uses).
+pub(crate) fn newest_with_index(
     conn: &mut AnyConnection,
     writer: ClientId,
     record_type: &str,
+    index_name: &str,
     limit: i64,
 ) -> Result<Vec<StoredRecord>> {
     records::table
         .filter(records::writer_id.eq(SqlId::from(writer)))
         .filter(records::record_type.eq(record_type))
-        .filter(records::blind_indexes.is_not_null())
+        .filter(
+            records::record_id.eq_any(
+                blind_index_values::table
+                    .filter(blind_index_values::record_type.eq(record_type.to_owned()))
+                    .filter(blind_index_values::index_name.eq(index_name.to_owned()))
+                    .select(blind_index_values::record_id),
+            ),
+        )
         .order((records::index_version.desc(), records::updated_at.desc()))
         .select(RECORD_COLUMNS)
         .limit(limit)
