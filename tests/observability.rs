@@ -356,6 +356,41 @@ fn the_planner_warns_once_on_the_first_indexed_write_and_logs_no_value() {
     );
 }
 
+/// The first indexed write's planner counts the records it adds: a first
+/// `put_many` of 2,100 records at 1 bit (about 1,050 a value) warns that
+/// lookups scan too much, not that equality leaks.
+#[test]
+fn the_planners_first_look_counts_the_records_the_write_adds() {
+    each_backend(
+        "the_planners_first_look_counts_the_records_the_write_adds",
+        |db| {
+            let alice = client(db, "alice");
+            alice
+                .declare_indexes(
+                    "note",
+                    [strongroom::index::IndexSpec::on_field("note").bits(1)],
+                )
+                .unwrap();
+            let batch: Vec<NewRecord> = (0..2_100)
+                .map(|i| NewRecord::new("note", note(&format!("n{i}")), Plain::new()))
+                .collect();
+            let (outcome, logged) = capture(|| alice.put_many(&batch));
+            outcome.unwrap();
+            let names: Vec<&str> = logged.events.iter().map(|e| e.name.as_str()).collect();
+            assert!(
+                names
+                    .iter()
+                    .any(|n| n.contains("lookups decrypt too many candidates")),
+                "{names:?}"
+            );
+            assert!(
+                !names.iter().any(|n| n.contains("equality leaks")),
+                "{names:?}"
+            );
+        },
+    );
+}
+
 #[test]
 fn sharing_revoking_and_rotating_have_spans_too() {
     each_backend("sharing_revoking_and_rotating_have_spans_too", |db| {

@@ -105,7 +105,7 @@ impl Client {
             });
         };
         let key = self.key_or_err(conn, self.id(), record_type, current)?;
-        let Some(prepared) = self.prepare_indexes(conn, record_type, &key, current)? else {
+        let Some(prepared) = self.prepare_indexes(conn, record_type, &key, current, 0)? else {
             return Err(Error::InvalidInput(
                 "the record type has no indexes: declare them first (Client::declare_indexes)",
             ));

@@ -256,14 +256,16 @@ impl Client {
     }
 
     /// Prepares the indexes of a write of `record_type` under `version`
-    /// of `access_key`, registering the version (inside the write's
-    /// transaction); `None` when the type has no indexes.
+    /// of `access_key` that adds `adding` records, registering the version
+    /// (inside the write's transaction); `None` when the type has no
+    /// indexes.
     pub(crate) fn prepare_indexes(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
         access_key: &AccessKey,
         version: u32,
+        adding: u64,
     ) -> Result<Option<PreparedIndexes>> {
         let specs = self.effective_indexes(conn, record_type)?;
         if specs.is_empty() {
@@ -288,23 +290,25 @@ impl Client {
             })
             .collect::<Result<_>>()?;
         indexes::register(conn, &rows)?;
-        self.plan_once(conn, record_type, &specs)?;
+        self.plan_once(conn, record_type, &specs, adding)?;
         Ok(Some(prepared))
     }
 
     /// On this client's first indexed write of `record_type`, asks
-    /// the planner about each index at the type's record count and logs
-    /// its warnings at WARN (as [`Client::leakage`] does).
+    /// the planner about each index at the type's record count once the
+    /// write's `adding` records are in, and logs its warnings at WARN (as
+    /// [`Client::leakage`] does).
     fn plan_once(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
         specs: &[IndexSpec],
+        adding: u64,
     ) -> Result<()> {
         if !self.indexes.first_plan(record_type) {
             return Ok(());
         }
-        let records = records::count_of_type(conn, record_type)?;
+        let records = records::count_of_type(conn, record_type)?.saturating_add(adding);
         for spec in specs {
             let plan = crate::index::plan(records, spec.bits_kept());
             if let Some(warning) = plan.warning {

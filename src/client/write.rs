@@ -151,8 +151,12 @@ impl Client {
             let mut indexes: HashMap<&str, PreparedIndexes> = HashMap::new();
             for record_type in types {
                 let key = self.write_key(conn, record_type)?;
+                let adding = chosen
+                    .iter()
+                    .filter(|&&i| candidates[i].record_type == record_type)
+                    .count() as u64;
                 if let Some(prepared) =
-                    self.prepare_indexes(conn, record_type, &key.key, key.version)?
+                    self.prepare_indexes(conn, record_type, &key.key, key.version, adding)?
                 {
                     indexes.insert(record_type, prepared);
                 }
@@ -218,7 +222,7 @@ impl Client {
             }
             let key = self.write_key(conn, &current.record_type)?;
             let prepared =
-                self.prepare_indexes(conn, &current.record_type, &key.key, key.version)?;
+                self.prepare_indexes(conn, &current.record_type, &key.key, key.version, 0)?;
             let now = now_micros();
             let header = RecordHeader {
                 record_id: id,
