@@ -200,3 +200,151 @@ fn an_interrupted_rewrap_after_a_revocation_is_reported_not_raised() {
         },
     );
 }
+
+fn put_note(client: &Client, text: &str) -> strongroom::RecordId {
+    client.put("note", &note(text), &Plain::new()).unwrap().id
+}
+
+/// SECURITY.md: made-up rows never block a revocation. A row naming the
+/// writer as its own reader "granted by" bob made `revoke(bob)` delete the
+/// writer's own keys (and fail).
+#[test]
+fn a_made_up_row_naming_the_writer_does_not_block_a_revocation() {
+    each_backend(
+        "a_made_up_row_naming_the_writer_does_not_block_a_revocation",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            let old = put_note(&alice, "v1");
+            alice.share("note", bob.id()).unwrap();
+            db.sql(&format!(
+                "INSERT INTO policies (writer_id, record_type, reader_id, kind, granted_by, via, reader_key, key_version, signature, created_at) \
+                 VALUES ({0}, 'note', {0}, 'read', {1}, NULL, {2}, 1, {3}, 0)",
+                db.id(alice.id()),
+                db.id(bob.id()),
+                db.blob(alice.public().encryption_key.as_bytes()),
+                db.blob(b"junk")
+            ));
+            let outcome = alice.revoke("note", bob.id()).unwrap();
+            assert_eq!(outcome.new_version, Some(2));
+            let new = put_note(&alice, "v2");
+            assert_eq!(read(&alice, old).unwrap(), "v1");
+            assert!(matches!(read(&bob, new), Err(Error::AccessDenied { .. })));
+        },
+    );
+}
+
+/// README: removing an authoriser withdraws the shares it made. An
+/// authoriser cannot share the writer's type "with the writer" (which made
+/// it impossible to remove), and a share the writer made itself is not
+/// taken over by an authoriser's: the writer's reader keeps reading,
+/// old records and new, after the authoriser is removed, whichever shared
+/// first.
+#[test]
+fn an_authoriser_neither_shares_with_the_writer_nor_takes_over_its_shares() {
+    each_backend(
+        "an_authoriser_neither_shares_with_the_writer_nor_takes_over_its_shares",
+        |db| {
+            for writer_first in [true, false] {
+                let (alice, clinic, doc) = (
+                    client(db, &format!("alice-{writer_first}")),
+                    client(db, &format!("clinic-{writer_first}")),
+                    client(db, &format!("doc-{writer_first}")),
+                );
+                let old = put_note(&alice, "old");
+                alice.add_authorizer("note", clinic.id()).unwrap();
+                assert!(matches!(
+                    clinic.share_on_behalf(alice.id(), "note", alice.id()),
+                    Err(Error::InvalidInput(_))
+                ));
+                if writer_first {
+                    alice.share("note", doc.id()).unwrap();
+                    let outcome = clinic
+                        .share_on_behalf(alice.id(), "note", doc.id())
+                        .unwrap();
+                    assert_eq!((outcome.wrapped_keys, outcome.policies), (0, 0));
+                } else {
+                    clinic
+                        .share_on_behalf(alice.id(), "note", doc.id())
+                        .unwrap();
+                    alice.share("note", doc.id()).unwrap();
+                }
+                alice.remove_authorizer("note", clinic.id()).unwrap();
+                let new = put_note(&alice, "new");
+                let doc = client(db, &format!("doc-{writer_first}"));
+                assert_eq!(
+                    read(&doc, old).unwrap(),
+                    "old",
+                    "writer first: {writer_first}"
+                );
+                assert_eq!(
+                    read(&doc, new).unwrap(),
+                    "new",
+                    "writer first: {writer_first}"
+                );
+            }
+        },
+    );
+}
+
+/// README: a key the database serves that differs from the pin fails the
+/// operation that met it. A rotation that meets an authoriser's
+/// substituted keys is `KeyChanged`, not a silent drop of the readers it
+/// shared with.
+#[test]
+fn a_rotation_meeting_an_authorisers_substituted_keys_is_key_changed() {
+    each_backend(
+        "a_rotation_meeting_an_authorisers_substituted_keys_is_key_changed",
+        |db| {
+            let (alice, clinic, doc, mallory) = (
+                client(db, "alice"),
+                client(db, "clinic"),
+                client(db, "doc"),
+                client(db, "mallory"),
+            );
+            put_note(&alice, "v1");
+            alice.add_authorizer("note", clinic.id()).unwrap();
+            clinic
+                .share_on_behalf(alice.id(), "note", doc.id())
+                .unwrap();
+            db.sql(&format!(
+                "UPDATE clients SET public_key = {}, signing_key = {} WHERE client_id = {}",
+                db.blob(mallory.public().encryption_key.as_bytes()),
+                db.blob(mallory.public().signing_key.as_bytes()),
+                db.id(clinic.id())
+            ));
+            let alice = client(db, "alice");
+            match alice.rotate("note") {
+                Err(Error::KeyChanged { client_id }) => assert_eq!(client_id, clinic.id()),
+                other => panic!("expected KeyChanged, got {other:?}"),
+            }
+        },
+    );
+}
+
+/// SECURITY.md: the recovery client is recorded in the profile, not taken
+/// from the database, and rotations keep it: with its policy rows deleted,
+/// a revocation still wraps the new version to it.
+#[test]
+fn a_rotation_keeps_the_profiles_recovery_client_whatever_the_rows_say() {
+    each_backend(
+        "a_rotation_keeps_the_profiles_recovery_client_whatever_the_rows_say",
+        |db| {
+            let (alice, recovery, bob) = (
+                client(db, "alice"),
+                client(db, "recovery"),
+                client(db, "bob"),
+            );
+            put_note(&alice, "v1");
+            alice.share("note", bob.id()).unwrap();
+            alice.set_recovery_client(recovery.public()).unwrap();
+            db.sql(&format!(
+                "DELETE FROM policies WHERE reader_id = {}",
+                db.id(recovery.id())
+            ));
+            alice.revoke("note", bob.id()).unwrap();
+            let later = put_note(&alice, "after");
+            let recovery = client(db, "recovery");
+            assert_eq!(read(&recovery, later).unwrap(), "after");
+        },
+    );
+}

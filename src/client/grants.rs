@@ -6,7 +6,7 @@
 use super::grant_rules::{self, Grantee};
 use super::Client;
 use crate::crypto::signature::{GrantKind, ShareGrant};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
 use crate::store::rows::{now_micros, PolicyRow};
@@ -95,14 +95,28 @@ impl Client {
         // Loaded in a form that cannot fail as a whole; a row that does not
         // parse is ignored, as if absent.
         let rows = grants::of_type(conn, me, record_type)?;
+        // An authoriser whose keys the database now serves differently
+        // from the pin fails the operation (as every use of a pinned
+        // peer's keys does), instead of its shares silently not counting.
+        let mut key_changed = None;
         let (readers, authorizers) = grant_rules::valid_grantees(
             &rows,
             me,
             &self.public().signing_key,
             record_type,
             current,
-            |signer| self.peer(conn, signer).ok().map(|keys| keys.signing_key),
+            |signer| match self.peer(conn, signer) {
+                Ok(keys) => Some(keys.signing_key),
+                Err(err @ Error::KeyChanged { .. }) => {
+                    key_changed.get_or_insert(err);
+                    None
+                }
+                Err(_) => None,
+            },
         );
+        if let Some(err) = key_changed {
+            return Err(err);
+        }
         Ok((readers, authorizers))
     }
 }

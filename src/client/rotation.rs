@@ -73,6 +73,12 @@ impl Client {
             Some(r.id) != exclude_reader && (exclude_grantor.is_none() || r.via != exclude_grantor)
         });
         authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
+        // The recovery client comes from the profile, never from the
+        // rows: it is carried on even if the database dropped its grants.
+        let recovery = self
+            .with_profile(|p| p.recovery_client())
+            .filter(|r| Some(*r) != exclude_reader && Some(*r) != exclude_grantor)
+            .filter(|r| !readers.iter().any(|g| g.id == *r));
         let (key, of) = self.new_own_key(conn, record_type, next)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
@@ -92,6 +98,16 @@ impl Client {
                 expected: None,
                 found: None,
             });
+        }
+        if let Some(recovery) = recovery {
+            tracing::warn!(
+                record_type,
+                %recovery,
+                "the store held no valid grant for the profile's recovery client: wrapping the new version to it again"
+            );
+            wrapped += self
+                .authorize_in(conn, record_type, recovery, next)?
+                .wrapped_keys;
         }
         tracing::info!(
             record_type,

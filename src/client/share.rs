@@ -204,13 +204,30 @@ impl Client {
         if reader == self.id() {
             return Err(Error::InvalidInput("a client cannot share with itself"));
         }
+        if reader == writer {
+            return Err(Error::InvalidInput(
+                "an authoriser cannot share the writer's records with the writer",
+            ));
+        }
         let mut conn = self.store.conn()?;
         self.write_tx(&mut conn, |conn| {
+            // The writer's key head, as its own share takes it: a rotation
+            // waits for this share, or this share for the rotation (which
+            // then carries its grant on).
+            super::access::current_version(conn, writer, record_type)?;
             let Some(covers) = self.authorizer_grant(conn, writer, record_type, self.id())? else {
                 return Err(Error::NotPermitted(
                     "this client holds no authoriser grant from the writer for this record type",
                 ));
             };
+            // A share the writer made itself stays the writer's: replacing
+            // its grant would tie the reader's access to this authoriser.
+            if self.writer_shared_directly(conn, writer, record_type, reader)? {
+                return Ok(ShareOutcome {
+                    wrapped_keys: 0,
+                    policies: 0,
+                });
+            }
             let outcome = self.share_in(conn, writer, record_type, reader, covers)?;
             tracing::info!(%writer, record_type, %reader, "shared record type on the writer's behalf");
             Ok(outcome)
@@ -466,6 +483,20 @@ impl Client {
         };
         let versions = self.held_versions(conn, writer, record_type, self.id())?;
         for version in versions.into_iter().filter(|v| *v <= up_to) {
+            let slot = WrappedKeySlot {
+                writer_id: writer,
+                record_type,
+                key_version: version,
+                reader_id: reader,
+            };
+            // The writer's own share wraps every version itself: a key an
+            // authoriser wrapped would go when that authoriser is removed.
+            if writer == self.id()
+                && self.has_wrapped_key(conn, writer, record_type, version, reader)?
+                && !keys::has_wrapped_by(conn, slot, self.id())?
+            {
+                keys::delete_wrapped(conn, slot)?;
+            }
             if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
                 let key = self.key_or_err(conn, writer, record_type, version)?;
                 let of = KeyId {
@@ -490,6 +521,43 @@ impl Client {
             up_to,
         )?;
         Ok(outcome)
+    }
+
+    /// Whether `reader` holds a read grant of `writer`'s `record_type` that
+    /// the writer signed itself (directly, not through an authoriser) and
+    /// that verifies under the writer's pinned key.
+    fn writer_shared_directly(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        reader: ClientId,
+    ) -> Result<bool> {
+        let grants::Found::Row(row) = grants::find(
+            conn,
+            writer,
+            record_type,
+            reader,
+            grants::KIND_READ,
+            Some(writer),
+        )?
+        else {
+            return Ok(false);
+        };
+        if row.via.is_some() {
+            return Ok(false);
+        }
+        let writer_key = self.peer(conn, writer)?.signing_key;
+        let version = u32::try_from(row.key_version).unwrap_or(u32::MAX);
+        let (readers, _) = super::grant_rules::valid_grantees(
+            std::slice::from_ref(&*row),
+            writer,
+            &writer_key,
+            record_type,
+            version,
+            |_| None,
+        );
+        Ok(readers.iter().any(|g| g.id == reader && g.via.is_none()))
     }
 
     /// The key versions of (writer, type) for which `holder` has a wrapped

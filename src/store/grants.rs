@@ -214,7 +214,11 @@ pub(crate) fn withdraw(
             .filter(access_keys::writer_id.eq(me))
             .filter(access_keys::record_type.eq(record_type))
     };
-    let wrapped_by = || keys_of().filter(access_keys::wrapper_id.eq(client_id));
+    let wrapped_by = || {
+        keys_of()
+            .filter(access_keys::wrapper_id.eq(client_id))
+            .filter(access_keys::reader_id.ne(me))
+    };
     // Whose access goes, for the report (ids that do not parse are
     // withdrawn all the same).
     let mut affected: Vec<Option<Vec<u8>>> = through()
@@ -235,8 +239,12 @@ pub(crate) fn withdraw(
     readers.sort();
     readers.dedup();
     let mut rows = diesel::delete(wrapped_by()).execute(conn).map_err(db_err)?;
+    // Never the writer's own keys, whatever a row names as reader (a
+    // made-up row must not block a revocation).
     rows += diesel::delete(
-        keys_of().filter(access_keys::reader_id.eq_any(through().select(policies::reader_id))),
+        keys_of()
+            .filter(access_keys::reader_id.ne(me))
+            .filter(access_keys::reader_id.eq_any(through().select(policies::reader_id))),
     )
     .execute(conn)
     .map_err(db_err)?;
