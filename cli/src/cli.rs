@@ -16,6 +16,7 @@ pub struct Cli {
         long,
         global = true,
         env = "STRONGROOM_DB",
+        hide_env_values = true,
         default_value = "sqlite://strongroom.db"
     )]
     pub db: String,
@@ -494,8 +495,9 @@ pub enum FileCommand {
         /// `recovery create`).
         #[arg(long, value_name = "PATH|-")]
         out: PathBuf,
-        /// Replace an existing file at --out (atomically, and only on
-        /// success; the new file has mode 0600).
+        /// Replace an existing regular file at --out (atomically, and only
+        /// on success; the new file has mode 0600). A symbolic link, device
+        /// or pipe is never replaced.
         #[arg(long)]
         force: bool,
     },

@@ -241,7 +241,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Leakage { record_type } => {
             // The command prints the planner's warnings itself; the
             // library's log of them is kept only when logs were asked for.
-            let logs_asked = ctx.cli.verbose > 0 || std::env::var_os("RUST_LOG").is_some();
+            let logs_asked = ctx.cli.verbose > 0
+                || std::env::var("RUST_LOG").is_ok_and(|v| !v.trim().is_empty());
             search::leakage(&*ctx.client()?, record_type, !logs_asked)
         }
         Command::File(command) => crate::files::run(command, || ctx.client()),
@@ -333,8 +334,24 @@ impl Context_<'_> {
 
     /// The database, which must exist (a typo in a path must not start an
     /// empty one): only `init` and `migrate` create a missing SQLite file.
+    /// The store of every command but `init` and `migrate`: an existing
+    /// strongroom database, brought up to date. A database without the
+    /// schema (a mistyped PostgreSQL database name, an empty SQLite file)
+    /// is refused, never given one.
     fn store(&self) -> Result<Store> {
-        self.open_store(StoreOptions::default())
+        if matches!(self.cli.db.trim(), "sqlite::memory:" | "sqlite://:memory:") {
+            // A private database of this process: always new, always made.
+            return self.open_store(StoreOptions::default());
+        }
+        let store = self.open_store(StoreOptions::default().without_migrations())?;
+        if !store.has_schema()? {
+            bail!(
+                "no strongroom database at {} (create it with `strongroom init` or `strongroom migrate`)",
+                store.redacted_url()
+            );
+        }
+        store.run_migrations()?;
+        Ok(store)
     }
 
     fn open_store(&self, options: StoreOptions) -> Result<Store> {
@@ -362,12 +379,23 @@ impl Context_<'_> {
     }
 
     fn init(&self, name: Option<&str>) -> Result<()> {
-        let store = self.open_store(StoreOptions::default().create_if_missing())?;
+        // Everything that can be refused is checked before the database is
+        // created: a failed `init` leaves no new database behind.
         if self.cli.profile.exists() {
             bail!(
                 "profile {} already exists; refusing to overwrite it",
                 self.cli.profile.display()
             );
+        }
+        if let Some(folder) = self
+            .cli
+            .profile
+            .parent()
+            .filter(|f| !f.as_os_str().is_empty())
+        {
+            if !folder.is_dir() {
+                bail!("the profile's folder {} does not exist", folder.display());
+            }
         }
         let passphrase = match self.passphrase_from_env()? {
             Some(given) => Some(given),
@@ -376,6 +404,7 @@ impl Context_<'_> {
             )?,
             None => None,
         };
+        let store = self.open_store(StoreOptions::default().create_if_missing())?;
         let profile = Profile::create(&self.cli.profile, {
             let mut options = ProfileOptions::default();
             options.name = name;
@@ -385,7 +414,15 @@ impl Context_<'_> {
         if !profile.is_sealed() {
             passphrase::warn_unsealed(&self.cli.profile);
         }
-        let client = Client::from_profile(profile, &store)?;
+        let client = match Client::from_profile(profile, &store) {
+            Ok(client) => client,
+            Err(err) => {
+                // Not registered: the new profile goes too, so that `init`
+                // can simply be run again.
+                let _ = std::fs::remove_file(&self.cli.profile);
+                return Err(err.into());
+            }
+        };
         note!(
             "created profile {} and registered in {}",
             self.cli.profile.display(),
@@ -423,8 +460,17 @@ impl Context_<'_> {
                     out,
                     ProfileOptions::named(&name).passphrase(passphrase.as_str()),
                 )?;
-                let recovery = Client::from_profile(profile, client.store())?;
-                let outcome = client.set_recovery_client(recovery.public())?;
+                let set = Client::from_profile(profile, client.store())
+                    .and_then(|recovery| client.set_recovery_client(recovery.public()));
+                let outcome = match set {
+                    Ok(outcome) => outcome,
+                    Err(err) => {
+                        // Never made the recovery client: its profile goes,
+                        // so that the command can simply be run again.
+                        let _ = std::fs::remove_file(out);
+                        return Err(err.into());
+                    }
+                };
                 output::line(&json!({
                     "recovery_client": outcome.recovery_client.to_string(),
                     "record_types": outcome.record_types,
@@ -516,6 +562,13 @@ impl Context_<'_> {
         json_source: Option<&str>,
         index: &IndexArgs,
     ) -> Result<()> {
+        let field_from_stdin = values
+            .fields
+            .iter()
+            .any(|arg| arg.split_once('=').is_some_and(|(_, value)| value == "-"));
+        if json_source == Some("-") && field_from_stdin {
+            return Err(Usage("only one of --json - and -f NAME=- can read stdin".into()).into());
+        }
         let mut fields = match json_source {
             None => Fields::new(),
             Some(source) => {
@@ -576,6 +629,10 @@ impl Context_<'_> {
         for_revoke: bool,
     ) -> Result<()> {
         let outcome = client.rotate(record_type)?;
+        if outcome.new_version.is_none() {
+            // A mistyped type after a restore must not pass for a rotation.
+            bail!("this client holds no key of record type `{record_type}`: nothing to rotate");
+        }
         let report = rewrap.then(|| self.rewrap(client, record_type));
         output::line(&json!({
             "rotated": record_type, "new_key_version": outcome.new_version,

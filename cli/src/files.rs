@@ -131,13 +131,17 @@ struct Target {
 
 impl Target {
     /// Checks `--out` before anything is read: an existing file only with
-    /// `--force`, never a directory.
+    /// `--force` and only a regular one, never a directory.
     fn check(path: &Path, force: bool) -> Result<Target> {
         let name = path.display();
         match path.symlink_metadata() {
             Ok(about) if about.is_dir() => bail!("--out {name} is a directory"),
             Ok(_) if !force => {
                 bail!("{name} already exists; refusing to overwrite it (use --force to replace it)")
+            }
+            // The rename would replace a link, a device or a pipe itself.
+            Ok(about) if !about.is_file() => {
+                bail!("--out {name} is not a regular file (a symbolic link, device or pipe); refusing to replace it")
             }
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}

@@ -85,7 +85,12 @@ fn one_line(err: &anyhow::Error) -> String {
 /// [`held_stderr`]) and printed at the end, or folded into the error
 /// line.
 fn init_logging(verbose: u8) {
-    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    // `RUST_LOG` set but blank is as if unset (an empty filter would
+    // silence even the warnings).
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|_| tracing_subscriber::EnvFilter::try_from_default_env().ok());
     let chosen = from_env.is_some() || verbose > 0;
     let spans = if chosen {
         FmtSpan::CLOSE

@@ -24,9 +24,16 @@ pub fn can_prompt() -> bool {
 /// The passphrase in the environment variable `var` (which must be set and
 /// not empty).
 pub fn from_env(var: &str) -> Result<Passphrase> {
-    let value = Zeroizing::new(
-        std::env::var(var).with_context(|| format!("the passphrase variable {var} is not set"))?,
-    );
+    // The error never carries the value (`VarError::NotUnicode` would
+    // print it).
+    let value = Zeroizing::new(match std::env::var(var) {
+        Ok(value) => value,
+        Err(std::env::VarError::NotPresent) => bail!("the passphrase variable {var} is not set"),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            drop(Zeroizing::new(raw.into_encoded_bytes()));
+            bail!("the passphrase variable {var} is not valid UTF-8")
+        }
+    });
     if value.is_empty() {
         bail!("the passphrase variable {var} is empty");
     }

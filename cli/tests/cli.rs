@@ -358,3 +358,181 @@ fn a_postgres_import_killed_midway_resumes_to_exactly_every_row() {
         "the source is untouched"
     );
 }
+
+/// From an adversarial review of the command line, each on both backends
+/// where the backend matters.
+mod review {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    /// README: a mistyped database must not start an empty one. A
+    /// database without the schema (here: a fresh PostgreSQL database, or
+    /// an empty SQLite file) is refused by every command but `init` and
+    /// `migrate`, and gets no table.
+    #[test]
+    fn a_database_without_the_schema_is_refused_and_left_alone() {
+        each_backend(
+            "a_database_without_the_schema_is_refused_and_left_alone",
+            |db| {
+                if let Some(path) = db.sqlite_path() {
+                    std::fs::write(&path, b"").unwrap();
+                }
+                let err = fails(db, "alice", &["ls"], 1);
+                assert!(err.contains("no strongroom database"), "{err}");
+                let tables = match db.sqlite_path() {
+                    Some(_) => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'",
+                    None => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema()",
+                };
+                assert_eq!(db.count(tables), 0, "no table was created");
+                ok(db, "alice", &["init"]);
+                ok(db, "alice", &["ls"]);
+            },
+        );
+    }
+
+    /// A failed `init` (the profile exists) creates no database.
+    #[test]
+    fn a_failed_init_creates_no_database() {
+        let db = TestDb::sqlite();
+        ok(&db, "alice", &["init"]);
+        let elsewhere = db.dir.path().join("typo.db");
+        let out = Command::new(bin())
+            .args([
+                "--db",
+                &format!("sqlite://{}", elsewhere.display()),
+                "--profile",
+            ])
+            .arg(db.profile("alice"))
+            .arg("init")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            !elsewhere.exists(),
+            "a failed init made {}",
+            elsewhere.display()
+        );
+    }
+
+    /// Secrets never reach stderr: a passphrase variable that is not UTF-8
+    /// is named, not printed; `--help` does not show `STRONGROOM_DB`'s
+    /// value (it may hold a password).
+    #[test]
+    fn no_secret_reaches_stderr_or_help() {
+        let db = TestDb::sqlite();
+        let out = Command::new(bin())
+            .args(["--db", &db.url, "--profile"])
+            .arg(db.profile("alice"))
+            .args(["--passphrase-env", "BAD_PASSPHRASE", "init"])
+            .env(
+                "BAD_PASSPHRASE",
+                std::ffi::OsStr::from_bytes(b"MySecretPass\xff"),
+            )
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+        assert!(!stderr.contains("MySecret"), "{stderr}");
+        let help = Command::new(bin())
+            .arg("--help")
+            .env("STRONGROOM_DB", "postgres://app:S3cretPw@db/app")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(help.status.success());
+        assert!(!text.contains("S3cretPw"), "{text}");
+    }
+
+    /// `RUST_LOG` set but empty is as if unset: warnings still show.
+    #[test]
+    fn an_empty_rust_log_still_shows_warnings() {
+        let db = TestDb::sqlite();
+        let out = Command::new(bin())
+            .args(["--db", &db.url, "--profile"])
+            .arg(db.profile("alice"))
+            .arg("init")
+            .env("RUST_LOG", "")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("not sealed under a passphrase"), "{stderr}");
+    }
+
+    /// Only one argument reads stdin: `--json -` with `-f NAME=-` is a
+    /// usage error, not a field silently left empty.
+    #[test]
+    fn json_and_a_field_from_stdin_is_a_usage_error() {
+        let db = TestDb::sqlite();
+        ok(&db, "alice", &["init"]);
+        let err = fails(&db, "alice", &["write", "t", "--json", "-", "-f", "x=-"], 2);
+        assert!(err.contains("only one of --json - and -f NAME=-"), "{err}");
+    }
+
+    /// `rotate` of a type this client holds no key of is an error (a
+    /// mistyped type after a restore must not pass for a rotation).
+    #[test]
+    fn rotating_a_type_without_a_key_is_an_error() {
+        let db = TestDb::sqlite();
+        ok(&db, "alice", &["init"]);
+        let err = fails(&db, "alice", &["rotate", "nosuchtype"], 1);
+        assert!(err.contains("nothing to rotate"), "{err}");
+    }
+
+    /// `file get --force` replaces a regular file only: a symbolic link
+    /// (or a device, or a pipe) at `--out` is refused and left as it was.
+    #[test]
+    fn file_get_force_replaces_only_a_regular_file() {
+        let db = TestDb::sqlite();
+        ok(&db, "alice", &["init"]);
+        let body = db.dir.path().join("body.bin");
+        std::fs::write(&body, b"secret scan").unwrap();
+        let id = last_line(&ok(
+            &db,
+            "alice",
+            &["file", "put", body.to_str().unwrap(), "--type", "scan"],
+        ));
+        let target = db.dir.path().join("target.txt");
+        std::fs::write(&target, b"keep me").unwrap();
+        let link = db.dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = fails(
+            &db,
+            "alice",
+            &[
+                "file",
+                "get",
+                &id,
+                "--out",
+                link.to_str().unwrap(),
+                "--force",
+            ],
+            1,
+        );
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
+        // A regular file is replaced.
+        ok(
+            &db,
+            "alice",
+            &[
+                "file",
+                "get",
+                &id,
+                "--out",
+                target.to_str().unwrap(),
+                "--force",
+            ],
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), b"secret scan");
+    }
+}

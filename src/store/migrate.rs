@@ -40,6 +40,34 @@ impl Store {
         Ok(versions.iter().map(ToString::to_string).collect())
     }
 
+    /// Whether the database holds a strongroom schema (diesel's migrations
+    /// table), read without creating or changing anything: for tools that
+    /// must not start a new database on a mistyped URL (the CLI runs its
+    /// migrations only on a database that has one).
+    pub fn has_schema(&self) -> Result<bool> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn()?;
+        let found: Vec<Found> = match &mut *conn {
+            AnyConnection::Sqlite(c) => diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM sqlite_master \
+                 WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+            )
+            .load(c),
+            AnyConnection::Postgresql(c) => diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '__diesel_schema_migrations'",
+            )
+            .load(c),
+        }
+        .map_err(crate::store::tx::db_err)?;
+        Ok(found.first().is_some_and(|f| f.n > 0))
+    }
+
     /// Lists applied and pending migrations.
     pub fn migration_status(&self) -> Result<MigrationStatus> {
         let mut conn = self.conn()?;
