@@ -348,3 +348,24 @@ fn a_rotation_keeps_the_profiles_recovery_client_whatever_the_rows_say() {
         },
     );
 }
+
+/// Removing a client that is not an authoriser of the type is `NotShared`
+/// and changes nothing (no rotation), as revoking a non-reader is.
+#[test]
+fn removing_a_client_that_is_no_authoriser_is_not_shared_and_rotates_nothing() {
+    each_backend(
+        "removing_a_client_that_is_no_authoriser_is_not_shared_and_rotates_nothing",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            put_note(&alice, "v1");
+            alice.share("note", bob.id()).unwrap();
+            assert_not_shared(
+                alice
+                    .remove_authorizer("note", bob.id())
+                    .map(|_| unreachable!("bob is a reader, not an authoriser")),
+                bob.id(),
+            );
+            assert_eq!(next_version(&alice), 1);
+        },
+    );
+}

@@ -274,7 +274,9 @@ impl Client {
     /// keys it wraps from then on — of the new version — are refused by
     /// readers, even if its old grant is replayed. It keeps its own read
     /// access; readers it shared with keep what they already decrypted and
-    /// the old versions they hold. Returns the rows deleted.
+    /// the old versions they hold. Returns the rows deleted. A client that
+    /// is not an authoriser of the type (never was, already removed, a
+    /// mistyped id) is [`Error::NotShared`], and nothing changes.
     pub fn remove_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
         let span = op_span!(
             self,
@@ -300,6 +302,21 @@ impl Client {
         let mut conn = self.store.conn()?;
         let (outcome, key) = self.write_tx(&mut conn, |conn| {
             current_version_for_rotation(conn, self.id(), record_type)?;
+            // Not an authoriser of the type (never, already removed, a
+            // mistyped id): nothing to withdraw, and no rotation.
+            if let grants::Found::Absent = grants::find(
+                conn,
+                self.id(),
+                record_type,
+                authorizer,
+                KIND_AUTHORIZE,
+                None,
+            )? {
+                return Err(Error::NotShared {
+                    record_type: record_type.to_owned(),
+                    reader: authorizer,
+                });
+            }
             let withdrawn = grants::withdraw(conn, self.id(), record_type, authorizer, false)?;
             let (mut outcome, key) = self.rotate_in(conn, record_type, None, Some(authorizer))?;
             outcome.rows_deleted = withdrawn.rows;
