@@ -66,8 +66,9 @@ pub fn run(cli: Cli) -> Result<()> {
             index,
         } => ctx.write(record_type, values, json.as_deref(), index),
         Command::Read { id } => {
+            let id = parse_record_id(id)?;
             let client = ctx.client()?;
-            let record = client.get(parse_record_id(id)?)?;
+            let record = client.get(id)?;
             output::line(&output::record(&record, true)?);
             Ok(())
         }
@@ -105,8 +106,8 @@ pub fn run(cli: Cli) -> Result<()> {
             values,
         } => ctx.update(id, *version, values),
         Command::Delete { id, version } => {
-            let client = ctx.client()?;
             let id = parse_record_id(id)?;
+            let client = ctx.client()?;
             client.delete(id, *version)?;
             output::line(&json!({ "deleted": id.to_string() }));
             Ok(())
@@ -116,12 +117,11 @@ pub fn run(cli: Cli) -> Result<()> {
             with,
             fingerprint,
         } => {
-            let client = ctx.client()?;
             let reader = parse_client_id(with)?;
+            let fingerprint = fingerprint.as_deref().map(parse_fingerprint).transpose()?;
+            let client = ctx.client()?;
             let outcome = match fingerprint {
-                Some(text) => {
-                    client.share_verified(record_type, reader, &parse_fingerprint(text)?)?
-                }
+                Some(fingerprint) => client.share_verified(record_type, reader, &fingerprint)?,
                 None => client.share(record_type, reader)?,
             };
             output::line(&json!({
@@ -136,8 +136,8 @@ pub fn run(cli: Cli) -> Result<()> {
             rewrap,
             rotate_anyway,
         } => {
-            let client = ctx.client()?;
             let reader = parse_client_id(from)?;
+            let client = ctx.client()?;
             let outcome = match client.revoke(record_type, reader) {
                 Ok(outcome) => outcome,
                 Err(strongroom::Error::NotShared { .. }) if *rotate_anyway => {
@@ -176,9 +176,10 @@ pub fn run(cli: Cli) -> Result<()> {
             client_id,
             fingerprint,
         } => {
-            let client = ctx.client()?;
             let peer = parse_client_id(client_id)?;
-            let pinned = client.pin_peer(peer, &parse_fingerprint(fingerprint)?)?;
+            let fingerprint = parse_fingerprint(fingerprint)?;
+            let client = ctx.client()?;
+            let pinned = client.pin_peer(peer, &fingerprint)?;
             output::line(&json!({
                 "pinned": pinned.client_id.to_string(),
                 "fingerprint": pinned.fingerprint()?.to_string(),
@@ -201,15 +202,15 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Authorize { record_type, to } => {
-            let client = ctx.client()?;
             let authorizer = parse_client_id(to)?;
+            let client = ctx.client()?;
             client.add_authorizer(record_type, authorizer)?;
             output::line(&json!({ "authorized": record_type, "to": authorizer.to_string() }));
             Ok(())
         }
         Command::Unauthorize { record_type, from } => {
-            let client = ctx.client()?;
             let authorizer = parse_client_id(from)?;
+            let client = ctx.client()?;
             let deleted = client.remove_authorizer(record_type, authorizer)?;
             output::line(&json!({
                 "unauthorized": record_type, "from": authorizer.to_string(), "rows_deleted": deleted,
@@ -487,11 +488,12 @@ impl Context_<'_> {
                 to,
                 fingerprint,
             } => {
-                let recovery = self.client()?;
                 let lost = parse_client_id(lost)?;
                 let to = parse_client_id(to)?;
-                if let Some(text) = fingerprint {
-                    recovery.pin_peer(to, &parse_fingerprint(text)?)?;
+                let fingerprint = fingerprint.as_deref().map(parse_fingerprint).transpose()?;
+                let recovery = self.client()?;
+                if let Some(fingerprint) = fingerprint {
+                    recovery.pin_peer(to, &fingerprint)?;
                 }
                 let record_types: Vec<String> = recovery
                     .incoming_shares()?
@@ -515,11 +517,11 @@ impl Context_<'_> {
                 record_type,
                 readers,
             } => {
-                let client = self.client()?;
                 let readers = readers
                     .iter()
                     .map(|r| parse_client_id(r))
                     .collect::<Result<Vec<_>>>()?;
+                let client = self.client()?;
                 let outcome = client.restart_key_lineage(record_type, &readers)?;
                 output::line(&json!({
                     "restarted": record_type,
@@ -596,8 +598,8 @@ impl Context_<'_> {
     }
 
     fn update(&self, id: &str, version: u64, values: &Values) -> Result<()> {
-        let client = self.client()?;
         let id = parse_record_id(id)?;
+        let client = self.client()?;
         let current = client.get(id)?;
         if current.version() != version {
             return Err(strongroom::Error::Conflict {

@@ -391,6 +391,26 @@ mod review {
         );
     }
 
+    /// README: 2 on usage errors, whatever the state of the database and
+    /// profile: a malformed id or fingerprint is named before either is
+    /// opened (here there is neither).
+    #[test]
+    fn a_malformed_id_is_a_usage_error_before_anything_is_opened() {
+        let db = TestDb::sqlite();
+        for args in [
+            &["read", "garbage"][..],
+            &["delete", "garbage", "--version", "1"],
+            &["share", "t", "--with", "garbage"],
+            &["revoke", "t", "--from", "garbage"],
+            &["authorize", "t", "--to", "garbage"],
+            &["unauthorize", "t", "--from", "garbage"],
+            &["pin", "garbage", "--fingerprint", "123"],
+        ] {
+            let err = fails(&db, "nobody", args, 2);
+            assert!(err.contains("`garbage` is not a"), "{args:?}: {err}");
+        }
+    }
+
     /// A failed `init` (the profile exists) creates no database.
     #[test]
     fn a_failed_init_creates_no_database() {
