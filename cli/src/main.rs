@@ -32,7 +32,10 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return parse_failure(err),
+    };
     init_logging(cli.verbose);
     // A bug must still end as one line and exit status 1; the panic's own
     // message is not printed (it is no place for data).
@@ -62,6 +65,27 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A command line clap refused: its own message (exit status 2, or 0 for
+/// `--help` and `--version`), except that an unexpected argument that is
+/// not an option is not echoed: it is most likely a value meant for `-f`
+/// (`-f name "Ada Lovelace"`), and values may be secrets.
+fn parse_failure(err: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::UnknownArgument {
+        let shown = match err.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) if arg.starts_with("--") => Some(arg.clone()),
+            _ => None,
+        };
+        if shown.is_none() {
+            eprintln!(
+                "error: unexpected argument (not shown: it may be a value); give each -f or -p as one argument, NAME=VALUE, quoted as a whole\n\nFor more information, try '--help'."
+            );
+            return ExitCode::from(2);
+        }
+    }
+    err.exit()
 }
 
 /// The error and its causes on one line.

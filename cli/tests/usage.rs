@@ -280,3 +280,22 @@ fn a_closed_stdout_ends_the_tool_quietly() {
     assert!(out.status.success(), "status {:?}: {stderr}", out.status);
     assert_eq!(stderr, "", "nothing on stderr");
 }
+
+/// A stray argument (a value given apart from its `-f NAME=`) is a usage
+/// error that does not echo it: values may be secrets. An unknown option
+/// is still named.
+#[test]
+fn a_stray_value_is_a_usage_error_that_does_not_echo_it() {
+    let db = TestDb::sqlite();
+    ok(&db, "alice", &["init"]);
+    let err = fails(
+        &db,
+        "alice",
+        &["write", "patient", "-f", "name", "SecretAda Lovelace"],
+        2,
+    );
+    assert!(!err.contains("SecretAda"), "{err}");
+    assert!(err.contains("NAME=VALUE"), "{err}");
+    let err = fails(&db, "alice", &["write", "patient", "--bogus"], 2);
+    assert!(err.contains("--bogus"), "{err}");
+}
