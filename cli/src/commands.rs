@@ -340,12 +340,10 @@ impl Context_<'_> {
     /// schema (a mistyped PostgreSQL database name, an empty SQLite file)
     /// is refused, never given one.
     fn store(&self) -> Result<Store> {
-        if matches!(self.cli.db.trim(), "sqlite::memory:" | "sqlite://:memory:") {
-            // A private database of this process: always new, always made.
-            return self.open_store(StoreOptions::default());
-        }
         let store = self.open_store(StoreOptions::default().without_migrations())?;
-        if !store.has_schema()? {
+        // A private in-memory database of this process is always new, and
+        // always made.
+        if !store.is_in_memory() && !store.has_schema()? {
             bail!(
                 "no strongroom database at {} (create it with `strongroom init` or `strongroom migrate`)",
                 store.redacted_url()
@@ -564,11 +562,7 @@ impl Context_<'_> {
         json_source: Option<&str>,
         index: &IndexArgs,
     ) -> Result<()> {
-        let field_from_stdin = values
-            .fields
-            .iter()
-            .any(|arg| arg.split_once('=').is_some_and(|(_, value)| value == "-"));
-        if json_source == Some("-") && field_from_stdin {
+        if json_source == Some("-") && values::reads_stdin(&values.fields) {
             return Err(Usage("only one of --json - and -f NAME=- can read stdin".into()).into());
         }
         let mut fields = match json_source {

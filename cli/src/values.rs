@@ -111,6 +111,15 @@ pub fn read_pairs_from<R: Read>(
     Ok(out)
 }
 
+/// Whether any of these `-f` arguments reads stdin (`NAME=-`), by the
+/// rule [`read_pairs_from`] reads them with.
+pub fn reads_stdin(args: &[String]) -> bool {
+    args.iter().any(|arg| {
+        arg.split_once('=')
+            .is_some_and(|(_, value)| matches!(source(value), Source::Stdin))
+    })
+}
+
 /// A whole input (`--json FILE|-`) of at most `max` bytes.
 pub fn read_input(source: &str, max: u64) -> Result<String> {
     if source == "-" {

@@ -507,14 +507,18 @@ impl Client {
                 reader_id: reader,
             };
             // The writer's own share wraps every version itself: a key an
-            // authoriser wrapped would go when that authoriser is removed.
-            if writer == self.id()
-                && self.has_wrapped_key(conn, writer, record_type, version, reader)?
-                && !keys::has_wrapped_by(conn, slot, self.id())?
-            {
-                keys::delete_wrapped(conn, slot)?;
-            }
-            if !self.has_wrapped_key(conn, writer, record_type, version, reader)? {
+            // authoriser wrapped would go when that authoriser is removed,
+            // so it is replaced.
+            let own_share = writer == self.id();
+            let wrapped = if own_share {
+                keys::has_wrapped_by(conn, slot, self.id())?
+            } else {
+                self.has_wrapped_key(conn, writer, record_type, version, reader)?
+            };
+            if !wrapped {
+                if own_share {
+                    keys::delete_wrapped(conn, slot)?;
+                }
                 let key = self.key_or_err(conn, writer, record_type, version)?;
                 let of = KeyId {
                     writer_id: writer,

@@ -26,6 +26,8 @@ pub(crate) struct IndexValueRow {
 
 /// The records whose lookup rows carry one of `values` in index `name` of
 /// `record_type`, deduplicated; ids that do not parse are passed over.
+/// `None` when there are more than `at_most` (then the caller looks them
+/// up by a subquery instead of loading them).
 /// One equality lookup per value: an equality is an index condition in
 /// every plan, where PostgreSQL plans an `IN (list)` on the index's last
 /// column as a filter over every entry of the index while the table has
@@ -35,7 +37,10 @@ pub(crate) fn candidates(
     record_type: &str,
     name: &str,
     values: &[Vec<u8>],
-) -> Result<Vec<SqlId>> {
+    at_most: usize,
+) -> Result<Option<Vec<SqlId>>> {
+    // Never more rows loaded than can be kept: one past the bound tells.
+    let loaded_at_most = i64::try_from(at_most).unwrap_or(i64::MAX).saturating_add(1);
     let mut ids = Vec::new();
     for value in values {
         let found: Vec<Option<Vec<u8>>> = blind_index_values::table
@@ -43,17 +48,24 @@ pub(crate) fn candidates(
             .filter(blind_index_values::index_name.eq(name))
             .filter(blind_index_values::value.eq(value))
             .select(Bytes(blind_index_values::record_id))
+            .limit(loaded_at_most)
             .load(conn)
             .map_err(db_err)?;
+        if found.len() > at_most {
+            return Ok(None);
+        }
         ids.extend(
             found
                 .iter()
                 .filter_map(|id| SqlId::from_stored(id.as_deref()?)),
         );
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > at_most {
+            return Ok(None);
+        }
     }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
+    Ok(Some(ids))
 }
 
 /// The lookup rows of a record's index entries.

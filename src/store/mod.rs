@@ -386,7 +386,13 @@ impl Store {
     /// profiles: not in memory (such a database ends with its process, and
     /// marks would only pile up in the profile).
     pub(crate) fn keeps_marks(&self) -> bool {
-        self.url != DatabaseUrl::SqliteMemory
+        !self.is_in_memory()
+    }
+
+    /// Whether this is a private in-memory SQLite database
+    /// (`sqlite::memory:`), which ends with its process.
+    pub fn is_in_memory(&self) -> bool {
+        self.url == DatabaseUrl::SqliteMemory
     }
 
     /// This database's identity: the random id created with its schema

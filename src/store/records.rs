@@ -465,18 +465,15 @@ pub(crate) fn select(conn: &mut AnyConnection, s: Selection<'_>) -> Result<Vec<S
     // `indexes::candidates`); none, no page.
     let candidates = match (s.index, s.record_type) {
         (Some((name, values)), Some(record_type)) => {
-            let ids = super::indexes::candidates(conn, record_type, name, values)?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            if ids.len() <= MAX_BOUND_CANDIDATES {
-                Some(Candidates::Ids(ids))
-            } else {
-                Some(Candidates::Lookup {
+            match super::indexes::candidates(conn, record_type, name, values, MAX_BOUND_CANDIDATES)?
+            {
+                Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+                Some(ids) => Some(Candidates::Ids(ids)),
+                None => Some(Candidates::Lookup {
                     record_type,
                     name,
                     values,
-                })
+                }),
             }
         }
         _ => None,
