@@ -568,6 +568,17 @@ fn a_version_edited_in_the_database_mid_read_is_tampering_not_a_conflict() {
             }
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 
+            // The file deleted mid-read (its row and chunks): `NotFound`.
+            let id = put(&alice, &body(100 * CHUNK, 34));
+            let mut reader = alice.open_file(id).unwrap();
+            reader.read_exact(&mut first).unwrap();
+            alice.delete(id, 1).unwrap();
+            let err = io::copy(&mut reader, &mut io::sink()).unwrap_err();
+            match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+                Some(Error::NotFound { record_id }) => assert_eq!(*record_id, id),
+                other => panic!("expected NotFound, got {other:?} ({err})"),
+            }
+
             // A chunk row far longer than a sealed chunk (4 MiB of zeros).
             let id = put(&alice, &body(3 * CHUNK, 32));
             db.sql(&format!(
@@ -600,6 +611,38 @@ fn a_file_copies_through_its_own_reader() {
         assert_eq!(updated.version, 2);
         assert_eq!(read_all(&alice, copy.id).unwrap(), bytes);
     });
+}
+
+/// The put_file docs: on a pool of one connection the upload holds it, so
+/// a source reading from the same store waits until the pool's timeout and
+/// the upload fails with `BodyIo`, storing nothing.
+#[test]
+fn on_a_pool_of_one_an_upload_cannot_read_from_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = strongroom::Store::open_with(
+        "sqlite::memory:",
+        strongroom::StoreOptions::default().connection_timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    let alice = Client::open_or_create(dir.path().join("alice.profile"), &store).unwrap();
+    let id = put(&alice, &body(40 * CHUNK, 35));
+    let err = alice
+        .put_file("copy", &Plain::new(), alice.open_file(id).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::BodyIo {
+                action: "reading the source",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let copies = alice
+        .query(&Query::new().record_type("copy").meta_only())
+        .unwrap();
+    assert!(copies.records.is_empty(), "nothing of the copy is stored");
 }
 
 /// A source that panics after `after` bytes.

@@ -369,3 +369,33 @@ fn removing_a_client_that_is_no_authoriser_is_not_shared_and_rotates_nothing() {
         },
     );
 }
+
+/// SECURITY.md: whether a client holds a share is read from the rows as
+/// stored, so a row the database made up for a client that holds none
+/// makes `revoke` rotate (one needless rotation) instead of `NotShared`;
+/// nothing is granted to that client.
+#[test]
+fn a_made_up_row_for_an_unshared_client_costs_one_rotation_and_grants_nothing() {
+    each_backend(
+        "a_made_up_row_for_an_unshared_client_costs_one_rotation_and_grants_nothing",
+        |db| {
+            let (alice, carol) = (client(db, "alice"), client(db, "carol"));
+            put_note(&alice, "v1");
+            db.sql(&format!(
+                "INSERT INTO policies (writer_id, record_type, reader_id, kind, granted_by, via, reader_key, key_version, signature, created_at) \
+                 VALUES ({0}, 'note', {1}, 'read', {0}, NULL, {2}, 1, {3}, 0)",
+                db.id(alice.id()),
+                db.id(carol.id()),
+                db.blob(carol.public().encryption_key.as_bytes()),
+                db.blob(b"junk")
+            ));
+            let outcome = alice.revoke("note", carol.id()).unwrap();
+            assert_eq!(outcome.new_version, Some(2));
+            let later = put_note(&alice, "v2");
+            assert!(matches!(
+                read(&carol, later),
+                Err(Error::AccessDenied { .. })
+            ));
+        },
+    );
+}
