@@ -242,8 +242,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Leakage { record_type } => {
             // The command prints the planner's warnings itself; the
             // library's log of them is kept only when logs were asked for.
-            let logs_asked = ctx.cli.verbose > 0
-                || std::env::var("RUST_LOG").is_ok_and(|v| !v.trim().is_empty());
+            let logs_asked = ctx.cli.verbose > 0 || crate::rust_log_set();
             search::leakage(&*ctx.client()?, record_type, !logs_asked)
         }
         Command::File(command) => crate::files::run(command, || ctx.client()),

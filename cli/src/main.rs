@@ -67,6 +67,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether `RUST_LOG` asks for logs: set and not blank (an empty filter
+/// would silence even the warnings, so blank is as if unset).
+pub(crate) fn rust_log_set() -> bool {
+    std::env::var("RUST_LOG").is_ok_and(|value| !value.trim().is_empty())
+}
+
 /// A command line clap refused: its own message (exit status 2, or 0 for
 /// `--help` and `--version`), except that an unexpected argument that is
 /// not an option is not echoed: it is most likely a value meant for `-f`
@@ -74,11 +80,11 @@ fn main() -> ExitCode {
 fn parse_failure(err: clap::Error) -> ExitCode {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if err.kind() == ErrorKind::UnknownArgument {
-        let shown = match err.get(ContextKind::InvalidArg) {
-            Some(ContextValue::String(arg)) if arg.starts_with("--") => Some(arg.clone()),
-            _ => None,
-        };
-        if shown.is_none() {
+        let names_an_option = matches!(
+            err.get(ContextKind::InvalidArg),
+            Some(ContextValue::String(arg)) if arg.starts_with("--")
+        );
+        if !names_an_option {
             eprintln!(
                 "error: unexpected argument (not shown: it may be a value); give each -f or -p as one argument, NAME=VALUE, quoted as a whole\n\nFor more information, try '--help'."
             );
@@ -109,12 +115,9 @@ fn one_line(err: &anyhow::Error) -> String {
 /// [`held_stderr`]) and printed at the end, or folded into the error
 /// line.
 fn init_logging(verbose: u8) {
-    // `RUST_LOG` set but blank is as if unset (an empty filter would
-    // silence even the warnings).
-    let from_env = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .and_then(|_| tracing_subscriber::EnvFilter::try_from_default_env().ok());
+    let from_env = rust_log_set()
+        .then(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
+        .flatten();
     let chosen = from_env.is_some() || verbose > 0;
     let spans = if chosen {
         FmtSpan::CLOSE

@@ -182,13 +182,12 @@ impl Client {
             return Ok(specs.as_ref().clone());
         }
         let live = indexes::live_versions(conn, record_type, None, Some(self.id()))?;
-        if live.is_empty() {
+        let Some(newest) = live.iter().map(|v| v.index_version).max() else {
             return Ok(Vec::new());
-        }
-        let newest = live.iter().map(|v| v.index_version).max();
+        };
         let names: std::collections::BTreeSet<&str> = live
             .iter()
-            .filter(|v| Some(v.index_version) == newest)
+            .filter(|v| v.index_version == newest)
             .map(|v| v.index_name.as_str())
             .collect();
         let mut specs = Vec::with_capacity(names.len());

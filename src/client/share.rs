@@ -511,7 +511,8 @@ impl Client {
             // so it is replaced.
             let own_share = writer == self.id();
             let wrapped = if own_share {
-                keys::has_wrapped_by(conn, slot, self.id())?
+                matches!(keys::find_wrapped(conn, slot)?,
+                    keys::Wrapped::Found(wrapper, _) if wrapper == self.id())
             } else {
                 self.has_wrapped_key(conn, writer, record_type, version, reader)?
             };

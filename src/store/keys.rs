@@ -275,26 +275,6 @@ pub(crate) fn held_versions(
     Ok(versions.into_iter().filter_map(int::<u32>).collect())
 }
 
-/// Whether a wrapped key stands in `slot`.
-/// Whether a wrapped key fills `slot` wrapped by `wrapper` (the row's
-/// claim: the caller unwraps to know).
-pub(crate) fn has_wrapped_by(
-    conn: &mut AnyConnection,
-    slot: WrappedKeySlot<'_>,
-    wrapper: ClientId,
-) -> Result<bool> {
-    let count: i64 = access_keys::table
-        .filter(access_keys::writer_id.eq(SqlId::from(slot.writer_id)))
-        .filter(access_keys::record_type.eq(slot.record_type))
-        .filter(access_keys::key_version.eq(stored_version(slot.key_version)?))
-        .filter(access_keys::reader_id.eq(SqlId::from(slot.reader_id)))
-        .filter(access_keys::wrapper_id.eq(SqlId::from(wrapper)))
-        .count()
-        .get_result(conn)
-        .map_err(db_err)?;
-    Ok(count > 0)
-}
-
 /// Deletes whatever fills `slot`.
 pub(crate) fn delete_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<usize> {
     diesel::delete(
@@ -308,6 +288,7 @@ pub(crate) fn delete_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>)
     .map_err(db_err)
 }
 
+/// Whether a wrapped key stands in `slot`.
 pub(crate) fn has_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<bool> {
     let count: i64 = access_keys::table
         .filter(access_keys::writer_id.eq(SqlId::from(slot.writer_id)))
