@@ -145,7 +145,9 @@ pub enum Error {
         record_id: Option<crate::ids::RecordId>,
         /// The version the caller expected.
         expected: Option<u64>,
-        /// The version found, if the record still exists.
+        /// The version found; `None` when the write found the record
+        /// changed under it without reading its new version. (A record
+        /// that no longer exists is [`Error::NotFound`], not a conflict.)
         found: Option<u64>,
     },
 
@@ -324,7 +326,7 @@ fn conflict_text(
     let record = record_id.map_or_else(|| "a record".to_owned(), |id| format!("record {id}"));
     match (expected, found) {
         (Some(e), Some(f)) => format!("{record} is at version {f}, not the expected {e}"),
-        (Some(e), None) => format!("{record} changed or was deleted since version {e}"),
+        (Some(e), None) => format!("{record} changed since version {e}"),
         _ => format!("{record} was changed concurrently; retry"),
     }
 }

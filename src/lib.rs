@@ -137,6 +137,7 @@ mod profile;
 use hazmat::record;
 mod store;
 mod typed;
+mod value_check;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

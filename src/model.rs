@@ -29,14 +29,27 @@ impl Fields {
         Self::default()
     }
 
-    /// Adds (or replaces) a field.
+    /// Adds (or replaces) a field, encoded as JSON.
+    ///
+    /// Errors: [`Error::Serialization`] if the value's `Serialize` fails;
+    /// [`Error::InvalidInput`] for a value whose JSON would not read back:
+    /// a float that is not finite (NaN, ±∞, which JSON writes as `null`)
+    /// anywhere in it, or nesting deeper than 128 arrays or objects (the
+    /// depth serde_json reads).
+    ///
+    /// ```
+    /// # use strongroom::{Error, Fields};
+    /// assert!(Fields::new().with("weight", &71.5).is_ok());
+    /// assert!(matches!(Fields::new().with("weight", &f64::NAN), Err(Error::InvalidInput(_))));
+    /// ```
     pub fn insert<T: Serialize + ?Sized>(
         &mut self,
         name: impl Into<String>,
         value: &T,
     ) -> Result<&mut Self> {
-        let json = serde_json::to_vec(value).map_err(|_| Error::Serialization)?;
-        self.values.insert(name.into(), Zeroizing::new(json));
+        let json = Zeroizing::new(serde_json::to_vec(value).map_err(|_| Error::Serialization)?);
+        crate::value_check::reads_back(value, &json)?;
+        self.values.insert(name.into(), json);
         Ok(self)
     }
 

@@ -816,3 +816,47 @@ fn a_rewrap_whose_update_does_not_match_leaves_no_batch_behind() {
         "no batch row without records"
     );
 }
+
+/// A row edited to name a key version or record type this client holds no
+/// key for fails its writer's signature: the opaque error on `get` and an
+/// invalid row in a query, never `AccessDenied` / `NoAccess`, which would
+/// pass tampering off as a missing share. A genuine record of a type not
+/// shared with the reader is still `AccessDenied` / `NoAccess`.
+#[test]
+fn a_row_edited_to_name_a_key_it_lacks_is_tampering_not_a_missing_share() {
+    each_backend("edited_key_version_is_tampering", |db| {
+        let alice = client(db, "alice");
+        let bob = client(db, "bob");
+        let ids = notes(&alice, 3);
+        db.sql(&format!(
+            "UPDATE records SET key_version = 7 WHERE record_id = {}",
+            db.id(ids[0])
+        ));
+        db.sql(&format!(
+            "UPDATE records SET record_type = 'never_used' WHERE record_id = {}",
+            db.id(ids[1])
+        ));
+        for id in &ids[..2] {
+            assert!(matches!(alice.get(*id), Err(Error::Decryption)));
+        }
+        let page = alice.query(&Query::new()).unwrap();
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(
+            sorted(skips(&page.skipped)),
+            sorted(vec![invalid(ids[0], &alice), invalid(ids[1], &alice)])
+        );
+
+        // Genuine, but not shared with bob: a missing share.
+        assert!(matches!(bob.get(ids[2]), Err(Error::AccessDenied { .. })));
+        let page = bob.query(&Query::new().writers([alice.id()])).unwrap();
+        assert!(page.records.is_empty());
+        let reasons: Vec<_> = page
+            .skipped
+            .iter()
+            .map(|s| (s.record_id, s.reason))
+            .collect();
+        assert!(reasons.contains(&(Some(ids[2]), SkipReason::NoAccess)));
+        assert!(reasons.contains(&(Some(ids[0]), SkipReason::Invalid)));
+        assert!(reasons.contains(&(Some(ids[1]), SkipReason::Invalid)));
+    });
+}

@@ -989,3 +989,91 @@ fn removing_an_authorizer_after_a_rotation_still_withdraws_its_shares() {
         },
     );
 }
+
+/// A key shared on the writer's behalf by an authoriser this reader cannot
+/// trust (its registration deleted from the database before the reader
+/// pinned it; or not verified while the profile trusts only verified
+/// peers) leaves the writer's records out of a query, reported as
+/// `UnknownWriter`, and every other writer's records in it; `get` of such
+/// a record names the untrusted client.
+#[test]
+fn an_untrusted_authorisers_share_skips_its_records_not_the_query() {
+    each_backend("untrusted_authoriser_share_skips", |db| {
+        let (writer, clinic, other) = (
+            client(db, "writer"),
+            client(db, "clinic"),
+            client(db, "other"),
+        );
+        let reader = client(db, "reader");
+        let through_clinic = write(&writer, "hr", "from the writer");
+        writer.add_authorizer("hr", clinic.id()).unwrap();
+        clinic
+            .share_on_behalf(writer.id(), "hr", reader.id())
+            .unwrap();
+        let direct = write(&other, "hr", "from other");
+        other.share("hr", reader.id()).unwrap();
+
+        // Unverified: the reader trusts only the peers it pinned by
+        // fingerprint, and the clinic is not one of them.
+        let wary = Client::open_or_create(db.profile("wary"), &db.store()).unwrap();
+        for peer in [&writer, &other] {
+            wary.pin_peer(peer.id(), &peer.fingerprint().unwrap())
+                .unwrap();
+        }
+        wary.set_peer_trust(strongroom::PeerTrust::Verified)
+            .unwrap();
+        other.share("hr", wary.id()).unwrap();
+        clinic
+            .share_on_behalf(writer.id(), "hr", wary.id())
+            .unwrap();
+        let page = wary
+            .query(&Query::new().record_type("hr").shared())
+            .unwrap();
+        let texts: Vec<String> = page
+            .records
+            .iter()
+            .map(|r| r.field::<String>("note").unwrap())
+            .collect();
+        assert_eq!(texts, ["from other"]);
+        assert!(
+            !page.skipped.is_empty()
+                && page
+                    .skipped
+                    .iter()
+                    .all(|s| s.writer_id == Some(writer.id())
+                        && s.reason == SkipReason::UnknownWriter),
+            "{:?}",
+            page.skipped
+        );
+        assert!(matches!(
+            wary.get(through_clinic),
+            Err(Error::PeerNotVerified { client_id }) if client_id == clinic.id()
+        ));
+
+        // Unregistered: the clinic's row deleted before a fresh reader
+        // process ever pinned it.
+        db.sql(&format!(
+            "DELETE FROM clients WHERE client_id = {}",
+            db.id(clinic.id())
+        ));
+        let fresh = client(db, "reader");
+        let page = fresh
+            .query(&Query::new().record_type("hr").shared())
+            .unwrap();
+        let texts: Vec<String> = page
+            .records
+            .iter()
+            .map(|r| r.field::<String>("note").unwrap())
+            .collect();
+        assert_eq!(texts, ["from other"]);
+        assert!(page
+            .skipped
+            .iter()
+            .any(|s| s.record_id == Some(through_clinic) && s.reason == SkipReason::UnknownWriter));
+        assert!(matches!(
+            fresh.get(through_clinic),
+            Err(Error::UnknownClient { client_id }) if client_id == clinic.id()
+        ));
+        assert_eq!(read(&fresh, direct).unwrap(), "from other");
+    });
+}

@@ -262,3 +262,188 @@ fn the_default_record_type_is_the_struct_name_in_snake_case() {
     assert_eq!(<LabResult as Sensitive>::RECORD_TYPE, "lab_result");
     let _ = |r: LabResult| r.value;
 }
+
+/// A record of the model's type that the model cannot hold (written
+/// through the key-value API, by an older model, or by a peer sharing the
+/// type) is reported in `skipped`; the page holds every other record.
+#[test]
+fn a_record_that_does_not_fit_the_model_is_skipped_not_a_failed_page() {
+    use strongroom::{Fields, Plain, SkipReason};
+    each_backend("typed_unfit_skipped", |db| {
+        let alice = client(db, "alice");
+        let bob = client(db, "bob");
+        let repo = alice.repo::<Patient>();
+        repo.insert(ada()).unwrap();
+        // No `name` (a sealed field the model needs).
+        let no_name = alice
+            .put(
+                "patient",
+                &Fields::new().with("nickname", "x").unwrap(),
+                &Plain::from([
+                    ("clinic".to_owned(), "north".to_owned()),
+                    ("ward".to_owned(), "7".to_owned()),
+                    ("discharged".to_owned(), "false".to_owned()),
+                ]),
+            )
+            .unwrap();
+        // No `clinic` (a plain field the model needs), and a `ward` that
+        // is not a number.
+        let no_clinic = alice
+            .put(
+                "patient",
+                &Fields::new()
+                    .with("name", "y")
+                    .unwrap()
+                    .with("history", &Vec::<Visit>::new())
+                    .unwrap(),
+                &Plain::from([("ward".to_owned(), "seven".to_owned())]),
+            )
+            .unwrap();
+        let page = repo.query().fetch().unwrap();
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(page.records[0].value(), &ada());
+        let mut skipped: Vec<_> = page
+            .skipped
+            .iter()
+            .map(|s| (s.record_id, s.writer_id, s.reason))
+            .collect();
+        skipped.sort_by_key(|s| s.0);
+        let mut expected = vec![
+            (Some(no_name.id), Some(alice.id()), SkipReason::DoesNotFit),
+            (Some(no_clinic.id), Some(alice.id()), SkipReason::DoesNotFit),
+        ];
+        expected.sort_by_key(|s| s.0);
+        assert_eq!(skipped, expected);
+        // `get` of such a record names what is wrong.
+        assert!(matches!(
+            repo.get(no_name.id),
+            Err(Error::MissingField { field }) if field == "name"
+        ));
+
+        // A peer's record the model cannot hold leaves the reader's shared
+        // page whole.
+        alice.share("patient", bob.id()).unwrap();
+        let shared = bob.repo::<Patient>().query().shared().fetch().unwrap();
+        assert_eq!(shared.records.len(), 1);
+        assert_eq!(shared.skipped.len(), 2);
+        assert!(shared
+            .skipped
+            .iter()
+            .all(|s| s.reason == SkipReason::DoesNotFit));
+    });
+}
+
+/// A filter on a value that stores no plain entry (`to_plain` gives
+/// `None`) is refused: no equality condition finds records without an
+/// entry, and dropping the condition would return every record.
+#[test]
+fn a_filter_on_a_value_that_stores_no_entry_is_refused() {
+    use strongroom::PlainValue;
+    #[derive(Debug, Clone, PartialEq)]
+    enum Status {
+        Open,
+        Unknown,
+    }
+    impl PlainValue for Status {
+        fn to_plain(&self) -> Option<String> {
+            match self {
+                Status::Open => Some("open".into()),
+                Status::Unknown => None,
+            }
+        }
+        fn from_plain(stored: Option<&str>, _field: &str) -> strongroom::Result<Self> {
+            Ok(match stored {
+                Some("open") => Status::Open,
+                _ => Status::Unknown,
+            })
+        }
+    }
+    #[derive(Debug, Clone, PartialEq, Sensitive)]
+    struct Ticket {
+        status: Status,
+        #[sensitive]
+        body: String,
+    }
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    let repo = alice.repo::<Ticket>();
+    for (status, body) in [(Status::Open, "a"), (Status::Unknown, "b")] {
+        repo.insert(Ticket {
+            status,
+            body: body.into(),
+        })
+        .unwrap();
+    }
+    assert!(matches!(
+        repo.query().filter(|t| t.status(Status::Unknown)).fetch(),
+        Err(Error::InvalidInput(_))
+    ));
+    let open = repo
+        .query()
+        .filter(|t| t.status(Status::Open))
+        .fetch()
+        .unwrap();
+    assert_eq!(open.records.len(), 1);
+    assert_eq!(open.records[0].body, "a");
+}
+
+/// Values JSON cannot give back are refused when written, by the typed
+/// layer and the key-value API alike: a float that is not finite anywhere
+/// in a value, and nesting deeper than serde_json reads. Nothing is
+/// stored.
+#[test]
+fn values_json_cannot_give_back_are_refused_at_the_write() {
+    use strongroom::{Fields, Query};
+    #[derive(Debug, Clone, PartialEq, Sensitive)]
+    struct Reading {
+        #[sensitive]
+        value: f64,
+        #[sensitive]
+        maybe: Option<f64>,
+    }
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    let repo = alice.repo::<Reading>();
+    for (value, maybe) in [
+        (f64::INFINITY, None),
+        (1.5, Some(f64::NAN)),
+        (f64::NEG_INFINITY, Some(2.0)),
+    ] {
+        assert!(matches!(
+            repo.insert(Reading { value, maybe }),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+    assert!(matches!(
+        Fields::new().with("v", &[1.0, f64::NAN]),
+        Err(Error::InvalidInput(_))
+    ));
+    let deep = (0..200).fold(serde_json::json!(null), |inner, _| {
+        serde_json::json!([inner])
+    });
+    assert!(matches!(
+        Fields::new().with("v", &deep),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(alice.query(&Query::new()).unwrap().records.is_empty());
+    // Finite floats, real nulls and nesting serde_json reads round-trip.
+    let stored = repo
+        .insert(Reading {
+            value: -0.5,
+            maybe: None,
+        })
+        .unwrap();
+    assert_eq!(repo.get(stored.id()).unwrap().maybe, None);
+    let nested = (0..100).fold(serde_json::json!(null), |inner, _| {
+        serde_json::json!([inner])
+    });
+    let meta = alice
+        .put(
+            "deep",
+            &Fields::new().with("v", &nested).unwrap(),
+            &strongroom::Plain::new(),
+        )
+        .unwrap();
+    let back: serde_json::Value = alice.get(meta.id).unwrap().field("v").unwrap();
+    assert_eq!(back, nested);
+}

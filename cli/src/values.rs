@@ -175,7 +175,8 @@ fn check_size(name: &str, len: u64, max: u64) -> Result<()> {
 }
 
 /// A record type as every command takes it: 1 to 255 bytes, no control
-/// characters, not blank, no leading or trailing whitespace (a clap value
+/// or invisible characters, not blank, no leading or trailing whitespace
+/// (`strongroom::check_record_type`; a clap value
 /// parser, so a bad one is a usage error, exit status 2).
 pub fn record_type(text: &str) -> std::result::Result<String, String> {
     strongroom::check_record_type(text)

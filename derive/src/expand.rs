@@ -46,8 +46,8 @@ fn fallback(input: &DeriveInput, krate: &Path) -> TokenStream {
                 fn from_record(_: &#krate::Record) -> #krate::Result<Self> {
                     ::core::unreachable!()
                 }
-                fn filter_pairs(_: ()) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> {
-                    ::std::vec::Vec::new()
+                fn filter_pairs(_: ()) -> #krate::Result<::std::vec::Vec<(::std::string::String, ::std::string::String)>> {
+                    ::core::result::Result::Ok(::std::vec::Vec::new())
                 }
             }
         };
@@ -138,9 +138,12 @@ fn expand(model: &Model<'_>) -> TokenStream {
             #[must_use]
             pub fn #name(mut self, value: impl ::core::convert::Into<#value_ty>) -> Self {
                 let value: #value_ty = value.into();
-                if let ::core::option::Option::Some(text) = <#value_ty as #krate::PlainValue>::to_plain(&value) {
-                    self.pairs.push((::std::string::String::from(#stored), text));
-                }
+                // A value that stores no entry is kept as `None`: the
+                // query refuses it rather than dropping the condition.
+                self.pairs.push((
+                    ::std::string::String::from(#stored),
+                    <#value_ty as #krate::PlainValue>::to_plain(&value),
+                ));
                 self
             }
         }
@@ -165,7 +168,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
         const _: () = {
             #[doc = #filter_doc]
             pub struct #filter #filter_generics {
-                pairs: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                pairs: ::std::vec::Vec<(::std::string::String, ::core::option::Option<::std::string::String>)>,
                 indexes: ::std::vec::Vec<#krate::index::IndexQuery>,
                 // Carries the type parameters without owning a `T`.
                 marker: ::core::marker::PhantomData<(#(fn() -> #marker_types,)*)>,
@@ -233,8 +236,17 @@ fn expand(model: &Model<'_>) -> TokenStream {
                     })
                 }
 
-                fn filter_pairs(filter: Self::Filter) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> {
-                    filter.pairs
+                fn filter_pairs(filter: Self::Filter) -> #krate::Result<::std::vec::Vec<(::std::string::String, ::std::string::String)>> {
+                    filter
+                        .pairs
+                        .into_iter()
+                        .map(|(name, value)| match value {
+                            ::core::option::Option::Some(value) => ::core::result::Result::Ok((name, value)),
+                            ::core::option::Option::None => ::core::result::Result::Err(#krate::Error::InvalidInput(
+                                "a filter value stores no plain entry (its to_plain gives None); records without the entry cannot be filtered for",
+                            )),
+                        })
+                        .collect()
                 }
 
                 fn filter_indexes(filter: &Self::Filter) -> ::std::vec::Vec<#krate::index::IndexQuery> {

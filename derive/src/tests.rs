@@ -246,3 +246,22 @@ fn a_custom_normaliser_is_named_by_its_path_as_written() {
         quote!(.normalize(::strongroom::index::Normalize::Custom { id: "norm::digits", apply: norm::digits })),
     );
 }
+
+#[test]
+fn a_record_type_with_whitespace_at_either_end_is_a_compile_error() {
+    for record_type in [" patient", "patient ", "\tpatient"] {
+        let out = derive(syn::parse_quote! {
+            #[sensitive(record_type = #record_type)]
+            struct Patient { #[sensitive] name: String }
+        });
+        assert!(
+            out.contains("compile_error") && out.contains("the record type"),
+            "{record_type:?}: {out}"
+        );
+    }
+    let out = derive(syn::parse_quote! {
+        #[sensitive(record_type = "lab result")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+}

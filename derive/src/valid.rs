@@ -32,7 +32,15 @@ pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
             ),
         );
     }
-    if let Some(problem) = name_problem(&model.record_type) {
+    // As the library's record type rule: no whitespace at either end (a
+    // type that differs from another only by spaces would look the same
+    // in every listing). The run-time check also refuses invisible
+    // characters.
+    let type_problem = name_problem(&model.record_type).or_else(|| {
+        (model.record_type.trim() != model.record_type)
+            .then_some("has leading or trailing whitespace")
+    });
+    if let Some(problem) = type_problem {
         errors.spanned(model.record_type_span, format!("the record type {problem}"));
     }
     let mut seen: HashMap<&str, &crate::ast::FieldModel<'_>> = HashMap::new();

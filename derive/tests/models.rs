@@ -68,7 +68,7 @@ fn generic_struct_round_trips_through_a_repository() {
 #[test]
 fn generic_plain_field_and_const_parameter_filter() {
     type Model = Keyed<u32, 3>;
-    let pairs = Model::filter_pairs(<Model as Sensitive>::Filter::default().key(7u32));
+    let pairs = Model::filter_pairs(<Model as Sensitive>::Filter::default().key(7u32)).unwrap();
     assert_eq!(pairs, [("key".to_owned(), "7".to_owned())]);
     assert_eq!(Model::RECORD_TYPE, "keyed");
     with_client(|client| {
@@ -96,7 +96,7 @@ fn generic_filter_needs_nothing_of_t() {
     let filter = <Labelled<Cell<u32>> as Sensitive>::Filter::default().label("x");
     assert_eq!(
         format!("{:?}", filter.clone()),
-        r#"LabelledFilter { pairs: [("label", "x")], indexes: [] }"#
+        r#"LabelledFilter { pairs: [("label", Some("x"))], indexes: [] }"#
     );
     assert_eq!(
         <Labelled<Cell<u32>>>::RECORD_TYPE,

@@ -28,6 +28,11 @@ pub(crate) struct WriteKey {
 pub(crate) enum KeyUnavailable {
     /// No wrapped key for this reader: not shared with it (or revoked).
     NotShared,
+    /// The key was wrapped by a client this one cannot trust: not
+    /// registered (and not pinned), or not verified while the profile
+    /// trusts only verified peers. Holds that error
+    /// ([`Error::UnknownClient`], [`Error::PeerNotVerified`]).
+    UntrustedWrapper(Error),
     /// Something else failed (database, tampering, unknown wrapper).
     Failed(Error),
 }
@@ -80,7 +85,7 @@ impl Client {
                 .access_key(conn, me, record_type, version)
                 .map_err(|e| match e {
                     KeyUnavailable::NotShared => Error::Decryption,
-                    KeyUnavailable::Failed(err) => err,
+                    KeyUnavailable::UntrustedWrapper(err) | KeyUnavailable::Failed(err) => err,
                 })?;
             return Ok(WriteKey {
                 version,
@@ -273,7 +278,14 @@ impl Client {
             tracing::warn!(%writer, record_type, %wrapper, "wrapped key by a client the writer did not authorise");
             return Err(KeyUnavailable::Failed(Error::Decryption));
         }
-        let wrapper_keys = self.peer(conn, wrapper)?;
+        let wrapper_keys = match self.peer(conn, wrapper) {
+            Ok(keys) => keys,
+            Err(err @ (Error::UnknownClient { .. } | Error::PeerNotVerified { .. })) => {
+                tracing::warn!(%writer, record_type, %wrapper, "a key wrapped by a client this one cannot trust");
+                return Err(KeyUnavailable::UntrustedWrapper(err));
+            }
+            Err(err) => return Err(KeyUnavailable::Failed(err)),
+        };
         let ctx = WrapContext {
             writer_id: writer,
             record_type,

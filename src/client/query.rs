@@ -298,12 +298,20 @@ pub enum SkipReason {
     /// This client holds no access key for the record's type and key
     /// version (not shared with it, or revoked).
     NoAccess,
-    /// The writer is not registered, or its keys differ from the pinned
-    /// ones.
+    /// The writer (or the client that shared the access key on the
+    /// writer's behalf) is not registered, or is not verified while the
+    /// profile trusts only verified peers. (A registered writer whose keys
+    /// differ from the pinned ones fails the whole query with
+    /// [`Error::KeyChanged`](crate::Error::KeyChanged) instead.)
     UnknownWriter,
     /// The stored record failed verification or decryption (tampered or
     /// malformed).
     Invalid,
+    /// Typed queries only: the record verified and decrypted, but does not
+    /// fit the model (a field missing or holding a value of another type),
+    /// for example a record written through the key-value API or by
+    /// another version of the model.
+    DoesNotFit,
 }
 
 /// A record a query matched but could not return.

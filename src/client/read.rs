@@ -72,7 +72,15 @@ impl Client {
     /// Errors: [`Error::NotFound`] if there is no such record,
     /// [`Error::AccessDenied`] if this client holds no key for it,
     /// [`Error::Decryption`] if it fails verification or its stored row is
-    /// malformed (a column NULL, not UTF-8 or out of range).
+    /// malformed (a column NULL, not UTF-8 or out of range; a row edited to
+    /// name a type or key version this client holds no key for is this
+    /// error too, not `AccessDenied`). A record whose writer, or the client
+    /// that shared its key on the writer's behalf, this client cannot
+    /// trust is [`Error::UnknownClient`] (not registered) or
+    /// [`Error::PeerNotVerified`] (the profile trusts only verified
+    /// peers); one whose pinned keys the database no longer serves is
+    /// [`Error::KeyChanged`]. A query skips such records instead (see
+    /// [`SkipReason`]), except `KeyChanged`, which fails it.
     pub fn get(&self, id: RecordId) -> Result<Record> {
         let span = op_span!(
             self,
@@ -125,13 +133,19 @@ impl Client {
             sealed.key_version,
         ) {
             Ok(key) => key,
-            Err(KeyUnavailable::NotShared) => {
-                return Err(Error::AccessDenied {
-                    record_id: id,
-                    reason: "no access key for this record type is shared with this client",
-                })
+            Err(unavailable) => {
+                // Checked first: a row edited to name another type or key
+                // version fails its writer's signature, and is tampering,
+                // not a missing share.
+                self.run_check(&sealed, &check)?;
+                return Err(match unavailable {
+                    KeyUnavailable::NotShared => Error::AccessDenied {
+                        record_id: id,
+                        reason: "no access key for this record type is shared with this client",
+                    },
+                    KeyUnavailable::UntrustedWrapper(err) | KeyUnavailable::Failed(err) => err,
+                });
             }
-            Err(KeyUnavailable::Failed(err)) => return Err(err),
         };
         Ok((sealed, times, check, key))
     }
@@ -433,7 +447,10 @@ impl Client {
                 .map(|(_, head)| Claim::from(*head))
                 .collect::<Vec<_>>(),
         )?;
-        let mut keys: HashMap<(ClientId, String, u32), Option<Arc<AccessKey>>> = HashMap::new();
+        let mut keys: HashMap<
+            (ClientId, String, u32),
+            std::result::Result<Arc<AccessKey>, SkipReason>,
+        > = HashMap::new();
         let mut pending = Vec::with_capacity(heads.len());
         for (row, head) in heads {
             let skip = |reason| Skipped {
@@ -454,9 +471,14 @@ impl Client {
                     Some(key) => key.clone(),
                     None => {
                         let key = match self.access_key(conn, id.0, &id.1, id.2) {
-                            Ok(key) => Some(key),
-                            Err(KeyUnavailable::NotShared) => None,
-                            Err(KeyUnavailable::Failed(Error::Decryption)) => None,
+                            Ok(key) => Ok(key),
+                            Err(KeyUnavailable::NotShared) => Err(SkipReason::NoAccess),
+                            Err(KeyUnavailable::UntrustedWrapper(_)) => {
+                                Err(SkipReason::UnknownWriter)
+                            }
+                            Err(KeyUnavailable::Failed(Error::Decryption)) => {
+                                Err(SkipReason::NoAccess)
+                            }
                             Err(KeyUnavailable::Failed(other)) => return Err(other),
                         };
                         keys.insert(id, key.clone());
@@ -464,9 +486,19 @@ impl Client {
                     }
                 };
                 match key {
-                    Some(key) => Some(key),
-                    None => {
-                        skipped.push(skip(SkipReason::NoAccess));
+                    Ok(key) => Some(key),
+                    // Checked first: a row edited to name another type or
+                    // key version fails its writer's signature, and is
+                    // tampering, not a missing share.
+                    Err(reason) => {
+                        let verified = row
+                            .to_sealed_with(head)
+                            .and_then(|sealed| self.run_check(&sealed, &check));
+                        skipped.push(skip(if verified.is_ok() {
+                            reason
+                        } else {
+                            SkipReason::Invalid
+                        }));
                         continue;
                     }
                 }

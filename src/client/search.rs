@@ -396,7 +396,10 @@ impl Client {
                 version.index_version,
             ) {
                 Ok(key) => key,
-                Err(KeyUnavailable::NotShared) => continue,
+                // Another writer's version this client cannot open (not
+                // shared, shared through a client it cannot trust, a
+                // malformed key row): its records cannot be read here.
+                Err(KeyUnavailable::NotShared | KeyUnavailable::UntrustedWrapper(_)) => continue,
                 Err(KeyUnavailable::Failed(Error::Decryption)) => continue,
                 Err(KeyUnavailable::Failed(other)) => return Err(other),
             };

@@ -625,7 +625,7 @@ impl Client {
                 KeyUnavailable::NotShared => {
                     Error::NotPermitted("this client holds no access key for this record type")
                 }
-                KeyUnavailable::Failed(err) => err,
+                KeyUnavailable::UntrustedWrapper(err) | KeyUnavailable::Failed(err) => err,
             })
     }
 }

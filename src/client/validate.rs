@@ -11,13 +11,17 @@ fn name_ok(name: &str) -> bool {
 }
 
 /// Checks a record type as every operation does: 1 to 255 bytes, no
-/// control characters, not blank, no leading or trailing whitespace; a bad
-/// one is [`Error::InvalidInput`]. For tools that take record types from
+/// control characters and no invisible ones (zero-width, bidirectional
+/// and other format controls: Unicode's default-ignorable code points),
+/// not blank, no leading or trailing whitespace; a bad one is
+/// [`Error::InvalidInput`]. For tools that take record types from
 /// their users and want to refuse a bad one before doing any work.
 ///
 /// ```
 /// assert!(strongroom::check_record_type("patient").is_ok());
 /// assert!(strongroom::check_record_type(" patient").is_err());
+/// assert!(strongroom::check_record_type("patient\u{200B}").is_err());
+/// assert!(strongroom::check_record_type("пациент").is_ok());
 /// ```
 pub fn check_record_type(record_type: &str) -> Result<()> {
     self::record_type(record_type)
@@ -44,15 +48,46 @@ pub fn check_name(name: &str) -> Result<()> {
 }
 
 pub(super) fn record_type(record_type: &str) -> Result<()> {
-    // A type that differs from another only by spaces would look the same
-    // in every listing: no blank types, no leading or trailing whitespace.
-    if name_ok(record_type) && record_type.trim() == record_type {
+    // A type that differs from another only by spaces or by a character
+    // that shows as nothing would look the same in every listing: no blank
+    // types, no leading or trailing whitespace, no invisible characters.
+    if name_ok(record_type)
+        && record_type.trim() == record_type
+        && !record_type.chars().any(invisible)
+    {
         Ok(())
     } else {
         Err(Error::InvalidInput(
-            "a record type is 1 to 255 bytes without control characters, not blank, with no leading or trailing whitespace",
+            "a record type is 1 to 255 bytes without control or invisible characters, not blank, with no leading or trailing whitespace",
         ))
     }
+}
+
+/// Unicode's default-ignorable code points (zero-width spaces and joiners,
+/// bidirectional and other format controls, variation selectors, fillers,
+/// the byte order mark, tags): characters that show as nothing, or turn
+/// how the text around them shows.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 pub(super) fn fields(fields: &Fields) -> Result<()> {
@@ -75,4 +110,29 @@ pub(super) fn plain(plain: &Plain) -> Result<()> {
         return Err(Error::InvalidInput("a plain meta value is at most 64 KiB"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_types_that_would_look_like_another_are_refused() {
+        for bad in [
+            "",
+            " patient",
+            "patient ",
+            "patient\u{200B}",
+            "\u{2060}",
+            "pati\u{202E}ent",
+            "\u{FEFF}patient",
+            "patient\u{E0041}",
+            "pa\ttient",
+        ] {
+            assert!(record_type(bad).is_err(), "{bad:?}");
+        }
+        for good in ["patient", "lab result", "пациент", "患者", "a.b-c_d"] {
+            assert!(record_type(good).is_ok(), "{good:?}");
+        }
+    }
 }

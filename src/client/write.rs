@@ -180,7 +180,8 @@ impl Client {
     /// if it is still at `expected_version`: every field is sealed again
     /// under fresh data keys with the current access key, the version goes
     /// up by one and the record is signed again. A stale version is
-    /// [`Error::Conflict`] and writes nothing.
+    /// [`Error::Conflict`] and writes nothing; a record that no longer
+    /// exists (deleted before or while this runs) is [`Error::NotFound`].
     pub fn update(
         &self,
         id: RecordId,
@@ -275,7 +276,9 @@ impl Client {
     }
 
     /// Deletes one of this client's records if it is still at
-    /// `expected_version` ([`Error::Conflict`] otherwise).
+    /// `expected_version` ([`Error::Conflict`] otherwise; a record that no
+    /// longer exists, deleted before or concurrently, is
+    /// [`Error::NotFound`]).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
         let span = op_span!(self, "delete", record_id = %id, expected_version);
         self.observe(span, |_| self.delete_in(id, expected_version))

@@ -62,8 +62,11 @@ pub trait Sensitive: Sized {
     /// Rebuilds a value from a decrypted record.
     fn from_record(record: &Record) -> Result<Self>;
 
-    /// The (name, value) equality pairs a filter holds.
-    fn filter_pairs(filter: Self::Filter) -> Vec<(String, String)>;
+    /// The (name, value) equality pairs a filter holds;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when a filter
+    /// value stores no plain entry ([`PlainValue::to_plain`] gave `None`),
+    /// which no equality condition can find.
+    fn filter_pairs(filter: Self::Filter) -> Result<Vec<(String, String)>>;
 
     /// The index conditions a filter holds (none by default).
     fn filter_indexes(filter: &Self::Filter) -> Vec<IndexQuery> {

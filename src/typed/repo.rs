@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use super::Sensitive;
-use crate::client::{Client, Cursor, Order, Query, Skipped};
+use crate::client::{Client, Cursor, Order, Query, SkipReason, Skipped};
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
 use crate::model::{NewRecord, RecordMeta};
@@ -141,7 +141,12 @@ impl<'c, T: Sensitive> Repo<'c, T> {
             .collect())
     }
 
-    /// Reads one value. A record of another type is [`Error::NotFound`].
+    /// Reads one value. Errors as [`Client::get`]; a record of another
+    /// type that this client can read is [`Error::NotFound`] (one it
+    /// cannot read is [`Error::AccessDenied`], as with [`Client::get`]); a
+    /// record of the type that does not fit the model is the error
+    /// [`Sensitive::from_record`] gives ([`Error::MissingField`],
+    /// [`Error::ValueType`]).
     pub fn get(&self, id: RecordId) -> Result<Stored<T>> {
         let record = self.client.get(id)?;
         if record.meta().record_type != T::RECORD_TYPE {
@@ -285,23 +290,35 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
                 "a query uses at most one index condition",
             ));
         }
-        for (name, value) in T::filter_pairs(filter) {
+        for (name, value) in T::filter_pairs(filter)? {
             query = query.plain_eq(name, value);
         }
         let page = self.client.query(&query)?;
-        let records = page
-            .records
-            .into_iter()
-            .map(|record| {
-                Ok(Stored {
-                    value: T::from_record(&record)?,
+        let mut skipped = page.skipped;
+        let mut records = Vec::with_capacity(page.records.len());
+        for record in page.records {
+            match T::from_record(&record) {
+                Ok(value) => records.push(Stored {
+                    value,
                     meta: record.into_meta(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                }),
+                // A record of the type that this model cannot hold (a field
+                // missing or of another type): left out, as a record this
+                // client cannot read is, never failing the page.
+                Err(_) => {
+                    let meta = record.meta();
+                    tracing::warn!(record_id = %meta.id, "a record does not fit the model; skipped");
+                    skipped.push(Skipped {
+                        record_id: Some(meta.id),
+                        writer_id: Some(meta.writer_id),
+                        reason: SkipReason::DoesNotFit,
+                    });
+                }
+            }
+        }
         Ok(TypedPage {
             records,
-            skipped: page.skipped,
+            skipped,
             discarded: page.discarded,
             next: page.next,
         })

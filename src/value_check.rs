@@ -1,0 +1,333 @@
+//! Whether a field value's JSON reads back as the value written.
+//!
+//! Two things serde_json writes but cannot give back, both refused at the
+//! write instead of found at a read, when the value can no longer be had:
+//! - a float that is not finite (NaN, ±∞): serde_json writes `null`, so
+//!   the value reads back as `None` or as a type error;
+//! - nesting deeper than serde_json's read limit (128 arrays or objects):
+//!   written, but no read can parse it.
+//!
+//! Both checks cost a byte scan of the encoding; the value is walked again
+//! (floats) or parsed (depth) only when the scan finds a `null` or more
+//! than 127 opening brackets.
+
+use serde::ser::{self, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Brackets serde_json reads nested (its recursion limit, 128) with room
+/// for the value itself.
+const MOST_BRACKETS_WITHOUT_PARSE: usize = 127;
+
+/// Checks `json`, the serde_json encoding of `value`.
+pub(crate) fn reads_back<T: Serialize + ?Sized>(value: &T, json: &[u8]) -> Result<()> {
+    if json.windows(4).any(|w| w == b"null") && value.serialize(&mut FiniteFloats).is_err() {
+        return Err(Error::InvalidInput(
+            "a float that is not finite (NaN or infinite) has no JSON form; it would read back as null",
+        ));
+    }
+    let brackets = json.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if brackets > MOST_BRACKETS_WITHOUT_PARSE
+        // (Parsed as a `Value`: serde_json skips an ignored value without
+        // its recursion limit.)
+        && serde_json::from_slice::<serde_json::Value>(json).is_err()
+    {
+        return Err(Error::InvalidInput(
+            "a value nested deeper than 128 arrays or objects cannot be read back",
+        ));
+    }
+    Ok(())
+}
+
+/// A serializer that writes nothing and fails on the first float that is
+/// not finite.
+struct FiniteFloats;
+
+#[derive(Debug)]
+struct NotFinite;
+
+impl std::fmt::Display for NotFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a float that is not finite")
+    }
+}
+
+impl std::error::Error for NotFinite {}
+
+impl ser::Error for NotFinite {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        NotFinite
+    }
+}
+
+type Walk = std::result::Result<(), NotFinite>;
+
+impl ser::Serializer for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_f32(self, v: f32) -> Walk {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(NotFinite)
+        }
+    }
+    fn serialize_f64(self, v: f64) -> Walk {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(NotFinite)
+        }
+    }
+    fn serialize_bool(self, _: bool) -> Walk {
+        Ok(())
+    }
+    fn serialize_i8(self, _: i8) -> Walk {
+        Ok(())
+    }
+    fn serialize_i16(self, _: i16) -> Walk {
+        Ok(())
+    }
+    fn serialize_i32(self, _: i32) -> Walk {
+        Ok(())
+    }
+    fn serialize_i64(self, _: i64) -> Walk {
+        Ok(())
+    }
+    fn serialize_i128(self, _: i128) -> Walk {
+        Ok(())
+    }
+    fn serialize_u8(self, _: u8) -> Walk {
+        Ok(())
+    }
+    fn serialize_u16(self, _: u16) -> Walk {
+        Ok(())
+    }
+    fn serialize_u32(self, _: u32) -> Walk {
+        Ok(())
+    }
+    fn serialize_u64(self, _: u64) -> Walk {
+        Ok(())
+    }
+    fn serialize_u128(self, _: u128) -> Walk {
+        Ok(())
+    }
+    fn serialize_char(self, _: char) -> Walk {
+        Ok(())
+    }
+    fn serialize_str(self, _: &str) -> Walk {
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Walk {
+        Ok(())
+    }
+    fn serialize_none(self) -> Walk {
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Walk {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Walk {
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Walk {
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Walk {
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Walk {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &T,
+    ) -> Walk {
+        value.serialize(self)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_tuple(self, _: usize) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self, NotFinite> {
+        Ok(self)
+    }
+}
+
+impl ser::SerializeSeq for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Walk {
+        key.serialize(&mut **self)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for &mut FiniteFloats {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> Walk {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Walk {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+        let json = serde_json::to_vec(value).unwrap();
+        reads_back(value, &json)
+    }
+
+    #[test]
+    fn finite_floats_and_real_nulls_pass() {
+        check(&1.5f64).unwrap();
+        check(&Some(-0.0f32)).unwrap();
+        check(&None::<f64>).unwrap();
+        check(&json!({"a": null, "b": [1.0, null]})).unwrap();
+        check(&vec![Some(f64::MAX), None]).unwrap();
+    }
+
+    #[test]
+    fn a_float_that_is_not_finite_anywhere_in_the_value_is_refused() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(matches!(check(&bad), Err(Error::InvalidInput(_))));
+            assert!(matches!(check(&Some(bad)), Err(Error::InvalidInput(_))));
+            assert!(matches!(
+                check(&vec![(1u8, Some(bad))]),
+                Err(Error::InvalidInput(_))
+            ));
+            let map: std::collections::BTreeMap<&str, f64> = [("k", bad)].into();
+            assert!(matches!(check(&map), Err(Error::InvalidInput(_))));
+        }
+        assert!(matches!(check(&f32::NAN), Err(Error::InvalidInput(_))));
+    }
+
+    #[test]
+    fn nesting_to_serde_jsons_read_limit_passes_and_deeper_is_refused() {
+        fn nested(depth: usize) -> serde_json::Value {
+            (0..depth).fold(json!(1), |inner, _| json!([inner]))
+        }
+        // serde_json reads 127 nested arrays inside its limit of 128.
+        let deepest = nested(127);
+        check(&deepest).unwrap();
+        let json = serde_json::to_vec(&deepest).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap();
+        for depth in [129, 200] {
+            let deep = nested(depth);
+            let json = serde_json::to_vec(&deep).unwrap();
+            assert!(serde_json::from_slice::<serde_json::Value>(&json).is_err());
+            assert!(matches!(check(&deep), Err(Error::InvalidInput(_))));
+        }
+        // Many brackets side by side are not nesting.
+        check(&vec![vec![1u8]; 1000]).unwrap();
+        // Brackets inside strings are not nesting either.
+        check(&"[".repeat(1000)).unwrap();
+    }
+}
