@@ -69,6 +69,19 @@ fn the_recovery_client_reads_every_type_now_later_and_after_rotations() {
             assert_eq!(alice.recovery_client(), Some(recovery.id()));
             let later = write(&alice, "visit", "after reload");
             assert_eq!(read(&recovery, later).unwrap(), "after reload");
+            // It cannot be revoked for one type: the next rotation would
+            // wrap to it again. The refusal changes nothing.
+            for revoke in [Client::revoke, Client::revoke_and_rewrap] {
+                assert!(matches!(
+                    revoke(&alice, "note", recovery.id()),
+                    Err(Error::InvalidInput(_))
+                ));
+            }
+            let still = write(&alice, "note", "after the refused revocation");
+            assert_eq!(
+                read(&recovery, still).unwrap(),
+                "after the refused revocation"
+            );
         },
     );
 }

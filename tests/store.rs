@@ -769,6 +769,11 @@ fn migrations_report_their_status_and_can_be_skipped() {
         let status = bare.migration_status().unwrap();
         assert!(status.applied.is_empty());
         assert_eq!(status.pending.len(), MIGRATIONS);
+        // Listing changed nothing: the database still has no schema (not
+        // even diesel's migrations table, which would make it look like
+        // a strongroom database to every later command).
+        assert!(!bare.has_schema().unwrap());
+        assert_eq!(bare.migration_status().unwrap(), status);
         assert_eq!(bare.run_migrations().unwrap().len(), MIGRATIONS);
         let status = db.store().migration_status().unwrap();
         assert_eq!(
@@ -1264,6 +1269,51 @@ fn a_meta_index_row_with_a_false_time_never_repeats_a_record_across_pages() {
                     assert!(seen.contains(id), "limit {limit}: {id} missing");
                 }
             }
+        },
+    );
+}
+
+/// Processes migrating one fresh database at once (replicas starting
+/// together) take turns: every one succeeds, the migrations are applied
+/// once, and the schema is whole.
+#[test]
+fn stores_migrating_one_fresh_database_at_once_all_succeed() {
+    each_backend(
+        "stores_migrating_one_fresh_database_at_once_all_succeed",
+        |db| {
+            const STORES: usize = 4;
+            let barrier = Barrier::new(STORES);
+            let applied: Vec<usize> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..STORES)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let store = Store::open_with(
+                                &db.url,
+                                StoreOptions::default()
+                                    .without_migrations()
+                                    .create_if_missing(),
+                            )
+                            .unwrap();
+                            barrier.wait();
+                            store.run_migrations().map(|applied| applied.len())
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap().expect("a concurrent migration failed"))
+                    .collect()
+            });
+            assert_eq!(applied.iter().sum::<usize>(), MIGRATIONS, "{applied:?}");
+            let status = db.store().migration_status().unwrap();
+            assert_eq!(
+                (status.applied.len(), status.pending.len()),
+                (MIGRATIONS, 0)
+            );
+            // The schema works.
+            let alice = client(db, &db.store(), "alice");
+            let p = patient("Ada", "north");
+            alice.put(&p.record_type, &p.fields, &p.plain).unwrap();
         },
     );
 }

@@ -83,10 +83,26 @@ impl Plan {
         if args.batch == 0 || args.batch > 10_000 {
             return Err(Usage("--batch is 1 to 10000".into()).into());
         }
-        let mut all: Vec<&String> = args.sensitive.iter().chain(&args.plain).collect();
+        // Compared without case: SQLite's column names ignore it, and a
+        // column named twice could land in the clear as plain meta.
+        let mut all: Vec<String> = args
+            .sensitive
+            .iter()
+            .chain(&args.plain)
+            .map(|c| c.to_lowercase())
+            .collect();
         all.sort();
         if all.windows(2).any(|w| w[0] == w[1]) {
             return Err(Usage("a column is named twice in --sensitive/--plain".into()).into());
+        }
+        // The id is kept in the clear in the import map (SECURITY.md, "What
+        // is not hidden"): a column that needs sealing cannot be the id.
+        let id = args.id_column.to_lowercase();
+        if args.sensitive.iter().any(|c| c.to_lowercase() == id) {
+            return Err(Usage(
+                "--id-column is stored in the clear (the import map); it cannot also be --sensitive: pick another id column".into(),
+            )
+            .into());
         }
         quote(&args.id_column)?;
         quote(&args.table)?;
@@ -168,6 +184,14 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
     let plan = Plan::new(client, args, columns, &mut source)?;
     if args.map {
         return map(client, &plan, &mut source, args);
+    }
+    // Each row needs its own id: a repeated one would be taken for a row
+    // imported earlier and skipped. Refused before anything is written.
+    let repeated = source.repeated_ids(&plan.table, &plan.id)?;
+    if repeated > 0 {
+        bail!(
+            "{repeated} source row(s) repeat another row's id (compared as text, as strongroom keeps it); each row needs its own --id-column value; nothing was imported"
+        );
     }
     let total = source.count(&plan.table)?;
     let already = client.imported_count(&plan.source_key)?;

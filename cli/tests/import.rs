@@ -469,3 +469,127 @@ fn two_imports_at_once_never_import_a_row_twice() {
         );
     });
 }
+
+/// A source whose id column repeats a value (as text: SQLite's integer 1
+/// and text '1' are one id) is refused before anything is written: the
+/// second row would otherwise be taken for one imported earlier and
+/// skipped, with a successful exit.
+#[test]
+fn a_source_whose_ids_repeat_is_refused_before_anything_is_written() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 120);
+    ok(&db, "importer", &["init"]);
+    let dir = db.dir.path();
+    let from = format!("sqlite://{}", source.display());
+    // The same id twice, in different batches of 50.
+    sqlite_sql(
+        &source,
+        "CREATE TABLE twice (id INTEGER, name TEXT, ssn TEXT, city TEXT)",
+    );
+    sqlite_sql(&source, "INSERT INTO twice SELECT * FROM people");
+    sqlite_sql(
+        &source,
+        "INSERT INTO twice VALUES (119, 'second 119', NULL, 'x')",
+    );
+    // An integer and a text id with the same text.
+    sqlite_sql(
+        &source,
+        "CREATE TABLE classes (id, name TEXT, ssn TEXT, city TEXT)",
+    );
+    sqlite_sql(
+        &source,
+        "INSERT INTO classes VALUES (1, 'Ada', NULL, 'a'), ('1', 'Text one', NULL, 'b'), (2, 'Bob', NULL, 'c')",
+    );
+    for table in ["twice", "classes"] {
+        let out = run_in(&db, "importer", dir, &import_args(&from, table, "person"));
+        assert_eq!(out.status.code(), Some(1), "{table}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("repeat another row's id") && stderr.contains("nothing was imported"),
+            "{table}: {stderr}"
+        );
+        assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0, "{table}");
+    }
+    // The table without repeats imports every row.
+    let all = import_json(&db, dir, &import_args(&from, "people", "person"));
+    assert_eq!(counts(&all), (Some(120), Some(0)));
+}
+
+/// The id is kept in the clear in the import map, so it cannot also be a
+/// sealed column; a column named twice in any case (SQLite's names ignore
+/// case) is refused, so that it cannot land in the clear as plain meta.
+#[test]
+fn the_id_column_cannot_be_sensitive_nor_a_column_named_twice_in_another_case() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 10);
+    ok(&db, "importer", &["init"]);
+    let from = format!("sqlite://{}", source.display());
+    for (sensitive, plain, id) in [
+        ("name,ssn", "SSN", "id"),
+        ("name,ssn", "city,Name", "id"),
+        ("name,id", "city", "id"),
+        ("name,ID", "city", "id"),
+    ] {
+        let args = strs(&[
+            "import",
+            "--from",
+            &from,
+            "--table",
+            "people",
+            "--id-column",
+            id,
+            "--sensitive",
+            sensitive,
+            "--plain",
+            plain,
+            "--type",
+            "person",
+        ]);
+        let out = run_in(&db, "importer", db.dir.path(), &args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{sensitive} / {plain}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
+}
+
+/// Ids are read as text in a session whose text formats are pinned: a run
+/// under other date settings (here the connection's own options) sees the
+/// same ids and imports nothing again, and `--verify` still matches.
+#[test]
+fn a_postgres_source_read_under_other_date_settings_imports_nothing_new() {
+    let Some(db) =
+        common::postgres_db("a_postgres_source_read_under_other_date_settings_imports_nothing_new")
+    else {
+        return;
+    };
+    db.sql("CREATE TABLE events (id TIMESTAMPTZ PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)");
+    db.sql(
+        "INSERT INTO events SELECT TIMESTAMPTZ '2026-01-02 03:04:05+00' + g * INTERVAL '1 day', \
+         'name ' || g, NULL, 'city' FROM generate_series(1, 12) g",
+    );
+    ok(&db, "importer", &["init"]);
+    let dir = db.dir.path();
+    let first = import_json(&db, dir, &import_args(&db.url, "events", "event"));
+    assert_eq!(counts(&first), (Some(12), Some(0)));
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let other_settings = format!(
+        "{}{separator}options=-c%20DateStyle%3DSQL%2CDMY%20-c%20TimeZone%3DAsia%2FTokyo",
+        db.url
+    );
+    let again = import_json(&db, dir, &import_args(&other_settings, "events", "event"));
+    assert_eq!(counts(&again), (Some(0), Some(12)));
+    assert_eq!(again["imported_total"].as_u64(), Some(12));
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 12);
+    let mut verify = import_args(&other_settings, "events", "event");
+    verify.push("--verify".into());
+    let out = run_in(&db, "importer", dir, &verify);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

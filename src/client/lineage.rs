@@ -63,7 +63,7 @@ impl Client {
         let (outcome, key) = self.write_tx(&mut conn, |conn| {
             self.restart_lineage_in(conn, record_type, confirmed_readers)
         })?;
-        self.after_rotation(record_type, &outcome, Some(key));
+        self.after_rotation(record_type, &outcome, Some(key))?;
         Ok(outcome)
     }
 

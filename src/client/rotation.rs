@@ -34,7 +34,7 @@ impl Client {
         let (outcome, key) = self.write_tx(&mut conn, |conn| {
             self.rotate_in(conn, record_type, None, None)
         })?;
-        self.after_rotation(record_type, &outcome, key);
+        self.after_rotation(record_type, &outcome, key)?;
         Ok(outcome)
     }
 
@@ -152,7 +152,7 @@ impl Client {
         record_type: &str,
         outcome: &RevokeOutcome,
         key: Option<AccessKey>,
-    ) {
+    ) -> Result<()> {
         if let (Some(version), Some(key)) = (outcome.new_version, key) {
             let id = KeyId {
                 writer_id: self.id(),
@@ -160,9 +160,15 @@ impl Client {
                 key_version: version,
             };
             self.keyring.keep(id, Arc::new(key));
+            // The rotation stands; but until the profile records it, a
+            // restored key table would not be refused: an error, not a
+            // warning (the next write that can save the profile records
+            // it).
             if let Err(err) = self.raise_mark(record_type, version) {
-                tracing::warn!(record_type, error = %err, "could not record the new key version in the profile");
+                tracing::error!(record_type, error = %err, "the rotation committed, but the profile could not record the new key version");
+                return Err(err);
             }
         }
+        Ok(())
     }
 }

@@ -323,7 +323,7 @@ impl Client {
             outcome.removed_readers = withdrawn.readers;
             Ok((outcome, key))
         })?;
-        self.after_rotation(record_type, &outcome, key);
+        self.after_rotation(record_type, &outcome, key)?;
         tracing::info!(record_type, %authorizer, deleted = outcome.rows_deleted, "removed authoriser");
         Ok(outcome.rows_deleted)
     }
@@ -342,7 +342,12 @@ impl Client {
     /// A `reader` that holds nothing of the type here — no policy row and
     /// no wrapped key (never shared with, already revoked, or a mistyped
     /// id) — is [`Error::NotShared`], and nothing changes; to start a new
-    /// key version anyway, call [`Client::rotate`].
+    /// key version anyway, call [`Client::rotate`]. The profile's recovery
+    /// client cannot be revoked ([`Error::InvalidInput`]: every rotation
+    /// wraps to it again). If the profile cannot record the new key
+    /// version after the rotation committed, that error is returned: the
+    /// revocation stands, and the next write that can save the profile
+    /// records the version.
     pub fn revoke(&self, record_type: &str, reader: ClientId) -> Result<RevokeOutcome> {
         let span = rotation_span!(self, "revoke", record_type, reader = %reader);
         self.observe(span, |span| {
@@ -376,6 +381,13 @@ impl Client {
         if reader == self.id() {
             return Err(Error::InvalidInput("a client cannot revoke itself"));
         }
+        if self.recovery_client() == Some(reader) {
+            // Every rotation wraps the new version to the recovery client
+            // again, so a revocation would last until the next one.
+            return Err(Error::InvalidInput(
+                "this client is the profile's recovery client, which every new key version of every type is wrapped to; revoking it for one type would be undone by the next rotation",
+            ));
+        }
         let mut conn = self.store.conn()?;
         let (mut outcome, key) = self.write_tx(&mut conn, |conn| {
             // Lock the key head first, so a concurrent revocation of another
@@ -398,7 +410,7 @@ impl Client {
                 .collect();
             Ok((outcome, key))
         })?;
-        self.after_rotation(record_type, &outcome, key);
+        self.after_rotation(record_type, &outcome, key)?;
         tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
         if after == AfterRevoke::RewrapRecords && outcome.new_version.is_some() {
             let report = self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {});

@@ -474,9 +474,13 @@ impl Profile {
     /// clear; the file is replaced atomically, under the profile's lock, so
     /// it holds either the old sealing or the new one, never a mix.
     ///
-    /// Another process that has this profile open keeps the old key: its
-    /// next change to the file is refused (it cannot open the new file)
-    /// until it loads the profile again.
+    /// Another process that has this profile open keeps the old key. After
+    /// a new passphrase, its next change to the file is refused (it cannot
+    /// open the new file) until it loads the profile again. After the
+    /// passphrase is *removed*, it can open the plain file, and its next
+    /// change saves the profile sealed under the old passphrase again:
+    /// restart every process that has the profile open after any change of
+    /// passphrase.
     ///
     /// ```
     /// use strongroom::{Profile, ProfileOptions};

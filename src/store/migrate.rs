@@ -2,6 +2,7 @@
 //! `migrations/postgres`); diesel's CLI applies the same folders with the
 //! same result.
 
+use diesel::migration::MigrationSource;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::{AnyConnection, Store};
@@ -9,6 +10,10 @@ use crate::error::{Error, Result};
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// The PostgreSQL advisory lock migrations hold ("strongroom" in ASCII,
+/// as a number).
+const MIGRATION_LOCK: i64 = 0x7374_726f_6e67_726f;
 
 /// Applied and pending migrations of a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +32,39 @@ fn migration_error(err: impl Into<crate::error::BoxError>) -> Error {
 impl Store {
     /// Applies every pending embedded migration; returns the versions
     /// applied.
+    ///
+    /// Processes that migrate one database at once (replicas starting
+    /// together) take turns: every pending migration runs in one
+    /// transaction that first takes the database's write lock (SQLite: an
+    /// immediate transaction; PostgreSQL: a transaction-scoped advisory
+    /// lock), so the others wait, then find nothing pending.
     pub fn run_migrations(&self) -> Result<Vec<String>> {
+        use diesel::connection::Connection;
+        use diesel::RunQueryDsl;
+        type Failure = crate::error::BoxError;
         let mut conn = self.conn()?;
-        let versions = match &mut *conn {
-            AnyConnection::Sqlite(c) => {
-                c.run_pending_migrations(SQLITE).map_err(migration_error)?
-            }
+        let versions: Vec<String> = match &mut *conn {
+            AnyConnection::Sqlite(c) => c
+                .immediate_transaction::<_, Failure, _>(|c| {
+                    Ok(c.run_pending_migrations(SQLITE)?
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect())
+                })
+                .map_err(migration_error)?,
             AnyConnection::Postgresql(c) => c
-                .run_pending_migrations(POSTGRES)
+                .transaction::<_, Failure, _>(|c| {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                        .execute(c)?;
+                    Ok(c.run_pending_migrations(POSTGRES)?
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect())
+                })
                 .map_err(migration_error)?,
         };
-        Ok(versions.iter().map(ToString::to_string).collect())
+        Ok(versions)
     }
 
     /// Whether the database holds a strongroom schema (diesel's migrations
@@ -68,8 +95,33 @@ impl Store {
         Ok(found.first().is_some_and(|f| f.n > 0))
     }
 
-    /// Lists applied and pending migrations.
+    /// Lists applied and pending migrations, changing nothing: a database
+    /// without strongroom's schema lists every migration as pending (and
+    /// is not given diesel's migrations table, which would make it look
+    /// like a strongroom database).
     pub fn migration_status(&self) -> Result<MigrationStatus> {
+        if !self.has_schema()? {
+            let pending: Vec<String> = match self.backend() {
+                super::Backend::Sqlite => {
+                    MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+                        .map_err(migration_error)?
+                        .iter()
+                        .map(|m| m.name().version().to_string())
+                        .collect()
+                }
+                super::Backend::Postgres => {
+                    MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
+                        .map_err(migration_error)?
+                        .iter()
+                        .map(|m| m.name().version().to_string())
+                        .collect()
+                }
+            };
+            return Ok(MigrationStatus {
+                applied: Vec::new(),
+                pending,
+            });
+        }
         let mut conn = self.conn()?;
         let (applied, pending) = match &mut *conn {
             AnyConnection::Sqlite(c) => (

@@ -14,10 +14,17 @@
 //!   new source; so is a dump restored into another PostgreSQL cluster.
 
 use anyhow::{anyhow, bail, Context, Result};
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use crate::Usage;
+
+/// The PostgreSQL settings that shape values read as text, pinned for the
+/// source session (the time zone is UTC already, as diesel sets it).
+const PINNED_TEXT_SETTINGS: &str = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
+     SET bytea_output = 'hex'; SET extra_float_digits = 1; SET lc_monetary = 'C'; \
+     SET TimeZone = 'UTC'";
 
 /// An open source database. Only ever read: SQLite is opened read-only
 /// (and `query_only`), a PostgreSQL session is set read-only.
@@ -164,6 +171,12 @@ impl Source {
             diesel::sql_query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                 .execute(&mut conn)
                 .context("setting the source session read-only")?;
+            // Every value, the id included, is read as text: its text must
+            // not depend on the server's or database's settings, or a run
+            // under other settings would see new ids (and import every row
+            // again) and other values.
+            conn.batch_execute(PINNED_TEXT_SETTINGS)
+                .context("pinning the source session's text formats")?;
             Ok(Source::Postgres(conn))
         } else {
             Err(Usage("--from takes postgres://… or sqlite://PATH".into()).into())
@@ -271,6 +284,20 @@ impl Source {
             }
         }
         Ok(())
+    }
+
+    /// How many rows share their id's text with another row (NULL ids
+    /// not counted): 0 when every row has its own id.
+    pub fn repeated_ids(&mut self, table: &Table, id: &str) -> Result<u64> {
+        let sql = format!(
+            "SELECT COUNT(CAST({id} AS TEXT)) - COUNT(DISTINCT CAST({id} AS TEXT)) AS n FROM {}",
+            table.sql()
+        );
+        let rows: Vec<Count> = match self {
+            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
+            Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
+        };
+        Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
     }
 
     pub fn count(&mut self, table: &Table) -> Result<u64> {
