@@ -912,3 +912,29 @@ fn a_sealed_profiles_recovery_client_cannot_be_added_changed_or_removed_by_editi
         Profile::load(&path, Some("alice's passphrase")).unwrap_err()
     ));
 }
+
+/// A profile path that is a symbolic link is followed: saves replace the
+/// file it points to, and the link stays a link (it used to be replaced by
+/// a file, leaving the target behind as an older copy).
+#[cfg(unix)]
+#[test]
+fn a_profile_behind_a_symbolic_link_is_saved_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("safe")).unwrap();
+    let target = dir.path().join("safe").join("alice.profile");
+    let created = Profile::create(&target, ProfileOptions::named("alice")).unwrap();
+    let link = temp_path(&dir, "alice.profile");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    let mut profile = Profile::load(&link, None).unwrap();
+    profile.set_passphrase(Some("through the link")).unwrap();
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let saved = Profile::load(&target, Some("through the link")).unwrap();
+    assert!(saved.is_sealed());
+    assert_eq!(saved.identity().client_id(), created.identity().client_id());
+    assert!(Profile::load(&link, None).is_err());
+    assert!(dir.path().join("safe").join("alice.profile.lock").exists());
+}

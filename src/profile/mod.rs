@@ -177,6 +177,20 @@ fn new_sealing(passphrase: &str) -> Result<Sealing> {
     })
 }
 
+/// `path`, or the file it points to if it is a symbolic link.
+fn followed(path: &Path) -> Result<PathBuf> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(path.to_path_buf());
+    }
+    std::fs::canonicalize(path).map_err(|source| {
+        Error::Profile(ProfileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
 impl Profile {
     /// Creates a new identity and writes it to a new profile at `path`.
     /// Refuses to overwrite an existing file ([`ProfileError::Exists`](crate::ProfileError::Exists)).
@@ -215,8 +229,14 @@ impl Profile {
 
     /// Loads the profile at `path`, opening it with `passphrase` if it is
     /// sealed.
+    ///
+    /// A `path` that is a symbolic link is followed once, here: the profile
+    /// is read from, locked beside and saved to the file the link points
+    /// to, and the link stays a link (an atomic save would otherwise
+    /// replace the link with a file and leave its target behind, an older
+    /// copy that no longer learns of rotations).
     pub fn load(path: impl AsRef<Path>, passphrase: Option<&str>) -> Result<Profile> {
-        let path = path.as_ref().to_path_buf();
+        let path = followed(path.as_ref())?;
         let io = |source| {
             Error::Profile(ProfileError::Io {
                 path: path.clone(),
