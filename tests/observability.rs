@@ -422,6 +422,38 @@ fn sharing_revoking_and_rotating_have_spans_too() {
     });
 }
 
+/// `reconcile` and `leakage` run in spans of their own, timed, with their
+/// counts; the reconcile's queries and deletes nest in it.
+#[test]
+fn reconcile_and_leakage_have_spans_too() {
+    each_backend("reconcile_and_leakage_have_spans_too", |db| {
+        let alice = client(db, "alice");
+        let ids = notes(&alice, 3);
+        let keep = ids[0];
+        let (_, logged) = capture(|| {
+            let report = alice
+                .reconcile("note", std::time::Duration::ZERO, |found| {
+                    Ok::<_, strongroom::Error>(
+                        found.iter().copied().filter(|id| *id == keep).collect(),
+                    )
+                })
+                .unwrap();
+            assert_eq!((report.scanned, report.removed), (3, 2));
+            alice.leakage("note").unwrap();
+        });
+        let reconcile = logged.span("reconcile");
+        assert_eq!(reconcile.field("record_type"), Some("note"));
+        assert_eq!(reconcile.field("scanned"), Some("3"));
+        assert_eq!(reconcile.field("removed"), Some("2"));
+        assert_timed(reconcile);
+        let leakage = logged.span("leakage");
+        assert_eq!(leakage.field("record_type"), Some("note"));
+        assert_timed(leakage);
+        assert_eq!(logged.spans("delete").len(), 2);
+        logged.assert_absent(SECRET);
+    });
+}
+
 /// The counters of `client` less those of `before`.
 fn since(client: &Client, before: Counters) -> [u64; 7] {
     let now = client.counters();

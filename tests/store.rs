@@ -747,6 +747,24 @@ fn unreachable_database_names_the_target_but_never_the_password() {
         !text.contains("s3cr3t-pw") && !format!("{err:?}").contains("s3cr3t-pw"),
         "{text}"
     );
+    // The TLS key's passphrase is a secret too, in a URL or keywords.
+    for url in [
+        "postgres://alice@127.0.0.1:1/ledger?sslpassword=tls-s3cr3t&password=pw-s3cr3t",
+        "host=127.0.0.1 port=1 dbname=ledger sslpassword=tls-s3cr3t password=pw-s3cr3t",
+    ] {
+        let err = Store::open_with(
+            url,
+            StoreOptions::default().connection_timeout(std::time::Duration::from_secs(2)),
+        )
+        .unwrap_err();
+        let shown = format!("{err} {err:?} {}", strongroom::redacted_url(url));
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert!(shown.contains("ledger"), "{shown}");
+        assert!(
+            !shown.contains("tls-s3cr3t") && !shown.contains("pw-s3cr3t"),
+            "{shown}"
+        );
+    }
     assert!(matches!(
         Store::open("mysql://x@y/z"),
         Err(Error::InvalidUrl { .. })

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use tracing::field::Empty;
+
+use super::observe::op_span;
 use super::{Client, Query};
 use crate::error::Error;
 use crate::ids::RecordId;
@@ -81,6 +84,37 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reconcile<E: From<Error>>(
+        &self,
+        record_type: &str,
+        older_than: Duration,
+        referenced: impl FnMut(&[RecordId]) -> Result<HashSet<RecordId>, E>,
+    ) -> Result<ReconcileReport, E> {
+        // Its own span, which its pages' queries and its deletes nest in
+        // (the error is the application's type: recorded as failed only).
+        let span = op_span!(
+            self,
+            "reconcile",
+            record_type,
+            scanned = Empty,
+            removed = Empty
+        );
+        let start = std::time::Instant::now();
+        let outcome = span.in_scope(|| self.reconcile_in(record_type, older_than, referenced));
+        let micros = (start.elapsed().as_secs_f64() * 1e6).round();
+        span.record("duration_ms", micros / 1000.0);
+        match &outcome {
+            Ok(report) => {
+                span.record("scanned", report.scanned);
+                span.record("removed", report.removed);
+            }
+            Err(_) => {
+                span.record("error", "the reconcile failed");
+            }
+        }
+        outcome
+    }
+
+    fn reconcile_in<E: From<Error>>(
         &self,
         record_type: &str,
         older_than: Duration,

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::access::KeyUnavailable;
+use super::observe::op_span;
 use super::Client;
 use crate::crypto::blind;
 use crate::crypto::keys::{AccessKey, IndexKey};
@@ -463,6 +464,12 @@ impl Client {
     /// bits any keeps) and the planner's view at the current record count.
     /// Planner warnings are also logged at WARN.
     pub fn leakage(&self, record_type: &str) -> Result<Leakage> {
+        self.observe(op_span!(self, "leakage", record_type), |_| {
+            self.leakage_in(record_type)
+        })
+    }
+
+    fn leakage_in(&self, record_type: &str) -> Result<Leakage> {
         super::validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;
         let records = records::count_of_type(&mut conn, record_type)?;

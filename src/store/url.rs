@@ -138,8 +138,17 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// Whether a libpq parameter holds a secret: the password, and the
+/// passphrase of the client's TLS key (`sslpassword`).
+pub(crate) fn is_secret_parameter(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "password" | "sslpassword"
+    )
+}
+
 /// Removes the password from `scheme://user:password@host…` and any
-/// `password=` query parameter; the rest is kept.
+/// `password=` or `sslpassword=` query parameter; the rest is kept.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return if url.contains('@') || url.contains("password") {
@@ -163,7 +172,7 @@ pub(crate) fn redact(url: &str) -> String {
         Some((path, query)) => {
             let kept: Vec<&str> = query
                 .split('&')
-                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+                .filter(|kv| !is_secret_parameter(kv.split('=').next().unwrap_or(kv)))
                 .collect();
             if kept.is_empty() {
                 path.to_owned()
@@ -248,6 +257,10 @@ mod tests {
         assert_eq!(
             redact("postgres://db:5432/app?sslmode=require&password=hunter2"),
             "postgres://db:5432/app?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://db/app?sslpassword=tls-secret&sslmode=verify-full&PASSWORD=x"),
+            "postgres://db/app?sslmode=verify-full"
         );
         assert_eq!(redact("postgres://bob@h/app"), "postgres://bob@h/app");
         assert_eq!(redact("postgres://b:p@ss@h/app"), "postgres://b@h/app");

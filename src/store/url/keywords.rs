@@ -1,5 +1,6 @@
 //! libpq's keyword/value connection strings (`host=db dbname=app
-//! password='a b'`): split into pairs, and printed without the password.
+//! password='a b'`): split into pairs, and printed without the password
+//! and the TLS key's passphrase (`sslpassword`).
 //!
 //! The grammar is libpq's: pairs separated by whitespace, spaces allowed
 //! around `=`, a value either single-quoted (with `\'` and `\\`) or running
@@ -15,6 +16,7 @@ const LIBPQ_KEYS: &[&str] = &[
     "dbname",
     "user",
     "password",
+    "sslpassword",
     "passfile",
     "connect_timeout",
     "client_encoding",
@@ -137,7 +139,7 @@ pub(crate) fn redact(text: &str) -> String {
     };
     pairs
         .iter()
-        .filter(|pair| pair.key != "password")
+        .filter(|pair| !super::is_secret_parameter(&pair.key))
         .map(|pair| {
             if pair.value.is_empty() || pair.value.contains([' ', '\'', '\\']) {
                 let escaped = pair.value.replace('\\', "\\\\").replace('\'', "\\'");
@@ -177,5 +179,11 @@ mod tests {
         assert_eq!(redact(text), "host=db user=bob sslmode=verify-full");
         assert_eq!(&text[password_span(text).unwrap()], "hunter 2");
         assert_eq!(password_span("host=db"), None);
+    }
+
+    #[test]
+    fn redaction_drops_the_tls_keys_passphrase_too() {
+        let text = "host=db sslpassword='tls secret' sslkey=/k.pem password=pw dbname=app";
+        assert_eq!(redact(text), "host=db sslkey=/k.pem dbname=app");
     }
 }
