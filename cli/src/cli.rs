@@ -259,6 +259,19 @@ pub enum Command {
     /// List outgoing and incoming shares, one JSON object per line.
     #[command(after_help = "Example:\n  strongroom shares")]
     Shares,
+    /// Move this client's existing records of a type to the current key
+    /// version (their data keys re-wrapped, no value re-encrypted): what
+    /// `revoke --rewrap` and `rotate --rewrap` run after their rotation, and
+    /// how to finish one they left interrupted. In batches, one
+    /// transaction each; stopped, it goes on where it was when run again.
+    /// Prints one JSON line: `{"rewrap": {"rewrapped": N, "invalid": N,
+    /// "batches": N, "remaining": N, "interrupted": null}}`.
+    #[command(after_help = "Example:\n  strongroom rewrap patient")]
+    Rewrap {
+        /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
+        #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
+        record_type: String,
+    },
     /// Start a new key version for a record type.
     #[command(after_help = "Example:\n  strongroom rotate patient --rewrap")]
     Rotate {

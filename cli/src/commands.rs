@@ -160,7 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
             output::line(&json!({
                 "removed_readers": outcome.removed_readers.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }));
-            finish_rewrap(report, "revocation")
+            finish_rewrap(report, "revocation", record_type)
         }
         Command::Peers => {
             let client = ctx.client()?;
@@ -231,6 +231,24 @@ pub fn run(cli: Cli) -> Result<()> {
             record_type,
             rewrap,
         } => ctx.rotate(&*ctx.client()?, record_type, *rewrap, false),
+        Command::Rewrap { record_type } => {
+            let report = ctx.rewrap(&*ctx.client()?, record_type);
+            let done = report.done;
+            output::line(&json!({
+                "rewrap": {
+                    "rewrapped": done.rewrapped, "invalid": done.invalid, "batches": done.batches,
+                    "remaining": done.remaining,
+                    "interrupted": report.interrupted.as_ref().map(ToString::to_string),
+                }
+            }));
+            match report.interrupted {
+                None => Ok(()),
+                Some(err) => Err(anyhow::Error::new(err).context(format!(
+                    "re-wrapping was interrupted after {} record(s); run it again to go on",
+                    done.rewrapped
+                ))),
+            }
+        }
         Command::Reindex {
             record_type,
             batch,
@@ -636,7 +654,7 @@ impl Context_<'_> {
         if for_revoke {
             output::line(&json!({ "removed_readers": [] }));
         }
-        finish_rewrap(report, "rotation")
+        finish_rewrap(report, "rotation", record_type)
     }
 
     /// Re-wraps the existing records of `record_type`, with a progress bar;
@@ -751,7 +769,7 @@ impl Listing<'_> {
 
 /// Prints how a re-wrap went (if one ran), and fails if it was
 /// interrupted: the key change before it (`what`) is committed all the same.
-fn finish_rewrap(report: Option<RewrapReport>, what: &str) -> Result<()> {
+fn finish_rewrap(report: Option<RewrapReport>, what: &str, record_type: &str) -> Result<()> {
     let Some(report) = report else {
         return Ok(());
     };
@@ -766,7 +784,7 @@ fn finish_rewrap(report: Option<RewrapReport>, what: &str) -> Result<()> {
     match report.interrupted {
         None => Ok(()),
         Some(err) => Err(anyhow::Error::new(err).context(format!(
-            "the {what} is committed, but re-wrapping the existing records was interrupted after {} record(s)",
+            "the {what} is committed, but re-wrapping the existing records was interrupted after {} record(s); `strongroom rewrap {record_type}` goes on where it stopped",
             done.rewrapped
         ))),
     }

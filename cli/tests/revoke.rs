@@ -98,7 +98,7 @@ fn the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted() {
             assert_eq!(out.status.code(), Some(1), "{stderr}");
             assert_eq!(
                 stderr.trim_end(),
-                "error: the revocation is committed, but re-wrapping the existing records was interrupted after 0 record(s): database error: interrupted by test",
+                "error: the revocation is committed, but re-wrapping the existing records was interrupted after 0 record(s); `strongroom rewrap note` goes on where it stopped: database error: interrupted by test",
                 "one line"
             );
             // What was done is printed all the same.
@@ -116,6 +116,22 @@ fn the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted() {
             assert!(String::from_utf8(again.stderr)
                 .unwrap()
                 .contains("holds no share"));
+            // `rewrap` finishes the job without another rotation: again
+            // interrupted while the database refuses, then done.
+            let refused = run(db, "alice", &["rewrap", "note"]);
+            assert_eq!(refused.status.code(), Some(1));
+            assert!(String::from_utf8(refused.stderr)
+                .unwrap()
+                .contains("run it again to go on"));
+            match db.backend {
+                strongroom::Backend::Sqlite => db.sql("DROP TRIGGER stop_rewrap"),
+                _ => db.sql("DROP TRIGGER stop_rewrap ON records"),
+            }
+            let done = lines(&ok(db, "alice", &["rewrap", "note"]));
+            assert_eq!(
+                done[0]["rewrap"],
+                serde_json::json!({"rewrapped": 1, "invalid": 0, "batches": 1, "remaining": 0, "interrupted": null})
+            );
         },
     );
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use tracing::field::Empty;
 
-use super::access::current_version;
+use super::access::{current_version, KeyUnavailable};
 use super::observe::op_span;
 use super::resign;
 use super::{validate, Client};
@@ -253,7 +253,7 @@ impl Client {
         let (parsed, malformed) = resign::parse_rows(rows, "rewrap");
         let (moved, left) =
             self.change_verified(conn, &parsed, "rewrap", |conn, sealed, batch_id, index| {
-                Ok(self.rewrap_record(conn, sealed, current, new_key, batch_id, index))
+                self.rewrap_record(conn, sealed, current, new_key, batch_id, index)
             })?;
         let mut done = RewrapOutcome {
             invalid: malformed + left,
@@ -293,7 +293,8 @@ impl Client {
 
     /// One verified record with its data keys moved under `new_key`
     /// (version `current`), placed at `index` of batch `batch_id`; `None` if
-    /// a data key does not open.
+    /// a data key does not open, or the old access key cannot be had (the
+    /// record is counted invalid); a database error interrupts the pass.
     fn rewrap_record(
         &self,
         conn: &mut AnyConnection,
@@ -302,47 +303,55 @@ impl Client {
         new_key: &AccessKey,
         batch_id: BatchId,
         index: u32,
-    ) -> Option<SealedRecord> {
-        let old_key = self
-            .access_key(
-                conn,
-                sealed.writer_id,
-                &sealed.record_type,
-                sealed.key_version,
-            )
-            .ok()?;
-        let mut fields = BTreeMap::new();
-        for (name, envelope) in &sealed.fields {
-            let ctx = FieldContext {
-                record_type: &sealed.record_type,
-                record_id: sealed.record_id,
-                writer_id: sealed.writer_id,
-                field: name,
-                key_version: sealed.key_version,
-            };
-            let moved = envelope::rewrap_field(&old_key, &ctx, new_key, current, envelope).ok()?;
-            fields.insert(name.clone(), moved);
-        }
-        // A file's data key moves like a field's; its chunks stay as they are.
-        let file = match &sealed.file {
-            None => None,
-            Some(head) => Some(
-                file_stream::rewrap_file_key(
-                    &old_key,
-                    &sealed.file_context(),
-                    new_key,
-                    current,
-                    head,
-                )
-                .ok()?,
-            ),
+    ) -> Result<Option<SealedRecord>> {
+        let old_key = match self.access_key(
+            conn,
+            sealed.writer_id,
+            &sealed.record_type,
+            sealed.key_version,
+        ) {
+            Ok(key) => key,
+            Err(KeyUnavailable::Failed(err @ (Error::Database(_) | Error::Connect { .. }))) => {
+                return Err(err)
+            }
+            Err(_) => return Ok(None),
         };
-        Some(SealedRecord {
-            key_version: current,
-            fields,
-            file,
-            proof: RecordProof::Batch { batch_id, index },
-            ..sealed.clone()
-        })
+        let moved = (|| {
+            let mut fields = BTreeMap::new();
+            for (name, envelope) in &sealed.fields {
+                let ctx = FieldContext {
+                    record_type: &sealed.record_type,
+                    record_id: sealed.record_id,
+                    writer_id: sealed.writer_id,
+                    field: name,
+                    key_version: sealed.key_version,
+                };
+                let moved =
+                    envelope::rewrap_field(&old_key, &ctx, new_key, current, envelope).ok()?;
+                fields.insert(name.clone(), moved);
+            }
+            // A file's data key moves like a field's; its chunks stay as they are.
+            let file = match &sealed.file {
+                None => None,
+                Some(head) => Some(
+                    file_stream::rewrap_file_key(
+                        &old_key,
+                        &sealed.file_context(),
+                        new_key,
+                        current,
+                        head,
+                    )
+                    .ok()?,
+                ),
+            };
+            Some(SealedRecord {
+                key_version: current,
+                fields,
+                file,
+                proof: RecordProof::Batch { batch_id, index },
+                ..sealed.clone()
+            })
+        })();
+        Ok(moved)
     }
 }
