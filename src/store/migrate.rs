@@ -37,11 +37,16 @@ impl Store {
     /// together) take turns: every pending migration runs in one
     /// transaction that first takes the database's write lock (SQLite: an
     /// immediate transaction; PostgreSQL: a transaction-scoped advisory
-    /// lock), so the others wait, then find nothing pending.
+    /// lock), so the others wait, then find nothing pending. A database
+    /// with nothing pending is only read.
     pub fn run_migrations(&self) -> Result<Vec<String>> {
         use diesel::connection::Connection;
         use diesel::RunQueryDsl;
         type Failure = crate::error::BoxError;
+        // Nothing pending (every open of a migrated database): no lock.
+        if self.has_schema()? && self.migration_status()?.pending.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn()?;
         let versions: Vec<String> = match &mut *conn {
             AnyConnection::Sqlite(c) => c
