@@ -29,6 +29,14 @@ fn read(client: &Client, id: strongroom::RecordId) -> strongroom::Result<String>
     client.get(id).and_then(|r| r.field::<String>("note"))
 }
 
+/// The `note` of each record of `page`, in order.
+fn page_notes(page: &strongroom::Page) -> Vec<String> {
+    page.records
+        .iter()
+        .map(|r| r.field::<String>("note").unwrap())
+        .collect()
+}
+
 fn count(db: &TestDb, table: &str) -> i64 {
     db.count(&format!("SELECT COUNT(*) AS n FROM {table}"))
 }
@@ -1029,12 +1037,7 @@ fn an_untrusted_authorisers_share_skips_its_records_not_the_query() {
         let page = wary
             .query(&Query::new().record_type("hr").shared())
             .unwrap();
-        let texts: Vec<String> = page
-            .records
-            .iter()
-            .map(|r| r.field::<String>("note").unwrap())
-            .collect();
-        assert_eq!(texts, ["from other"]);
+        assert_eq!(page_notes(&page), ["from other"]);
         assert!(
             !page.skipped.is_empty()
                 && page
@@ -1060,12 +1063,7 @@ fn an_untrusted_authorisers_share_skips_its_records_not_the_query() {
         let page = fresh
             .query(&Query::new().record_type("hr").shared())
             .unwrap();
-        let texts: Vec<String> = page
-            .records
-            .iter()
-            .map(|r| r.field::<String>("note").unwrap())
-            .collect();
-        assert_eq!(texts, ["from other"]);
+        assert_eq!(page_notes(&page), ["from other"]);
         assert!(page
             .skipped
             .iter()

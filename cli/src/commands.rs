@@ -160,7 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
             output::line(&json!({
                 "removed_readers": outcome.removed_readers.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }));
-            finish_rewrap(report, "revocation", record_type)
+            finish_rewrap(report, Some("revocation"), record_type)
         }
         Command::Peers => {
             let client = ctx.client()?;
@@ -233,21 +233,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => ctx.rotate(&*ctx.client()?, record_type, *rewrap, false),
         Command::Rewrap { record_type } => {
             let report = ctx.rewrap(&*ctx.client()?, record_type);
-            let done = report.done;
-            output::line(&json!({
-                "rewrap": {
-                    "rewrapped": done.rewrapped, "invalid": done.invalid, "batches": done.batches,
-                    "remaining": done.remaining,
-                    "interrupted": report.interrupted.as_ref().map(ToString::to_string),
-                }
-            }));
-            match report.interrupted {
-                None => Ok(()),
-                Some(err) => Err(anyhow::Error::new(err).context(format!(
-                    "re-wrapping was interrupted after {} record(s); run it again to go on",
-                    done.rewrapped
-                ))),
-            }
+            finish_rewrap(Some(report), None, record_type)
         }
         Command::Reindex {
             record_type,
@@ -654,7 +640,7 @@ impl Context_<'_> {
         if for_revoke {
             output::line(&json!({ "removed_readers": [] }));
         }
-        finish_rewrap(report, "rotation", record_type)
+        finish_rewrap(report, Some("rotation"), record_type)
     }
 
     /// Re-wraps the existing records of `record_type`, with a progress bar;
@@ -768,8 +754,13 @@ impl Listing<'_> {
 }
 
 /// Prints how a re-wrap went (if one ran), and fails if it was
-/// interrupted: the key change before it (`what`) is committed all the same.
-fn finish_rewrap(report: Option<RewrapReport>, what: &str, record_type: &str) -> Result<()> {
+/// interrupted: the key change before it (`after`, none for `rewrap`
+/// itself) is committed all the same.
+fn finish_rewrap(
+    report: Option<RewrapReport>,
+    after: Option<&str>,
+    record_type: &str,
+) -> Result<()> {
     let Some(report) = report else {
         return Ok(());
     };
@@ -783,10 +774,16 @@ fn finish_rewrap(report: Option<RewrapReport>, what: &str, record_type: &str) ->
     }));
     match report.interrupted {
         None => Ok(()),
-        Some(err) => Err(anyhow::Error::new(err).context(format!(
-            "the {what} is committed, but re-wrapping the existing records was interrupted after {} record(s); `strongroom rewrap {record_type}` goes on where it stopped",
-            done.rewrapped
-        ))),
+        Some(err) => Err(anyhow::Error::new(err).context(match after {
+            Some(what) => format!(
+                "the {what} is committed, but re-wrapping the existing records was interrupted after {} record(s); `strongroom rewrap {record_type}` goes on where it stopped",
+                done.rewrapped
+            ),
+            None => format!(
+                "re-wrapping was interrupted after {} record(s); run it again to go on",
+                done.rewrapped
+            ),
+        })),
     }
 }
 

@@ -199,15 +199,7 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
     bar.set_position(already.min(total));
     let (mut imported, mut skipped, mut offset) = (0usize, 0usize, 0u64);
     loop {
-        let rows = source
-            .batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)
-            .with_context(|| {
-                format!(
-                    "reading source rows {} to {} in id order (every value is read as UTF-8 text)",
-                    offset + 1,
-                    offset + args.batch as u64
-                )
-            })?;
+        let rows = source.batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)?;
         if rows.is_empty() {
             break;
         }
@@ -283,15 +275,7 @@ fn verify(
     let mut named: Vec<String> = Vec::new();
     let mut offset = 0u64;
     loop {
-        let rows = source
-            .batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)
-            .with_context(|| {
-                format!(
-                    "reading source rows {} to {} in id order (every value is read as UTF-8 text)",
-                    offset + 1,
-                    offset + args.batch as u64
-                )
-            })?;
+        let rows = source.batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)?;
         if rows.is_empty() {
             break;
         }

@@ -114,6 +114,13 @@ macro_rules! op_span {
 }
 pub(super) use op_span;
 
+/// Records on an operation's span how long it took since `start`, in
+/// milliseconds to the microsecond.
+pub(super) fn record_duration(span: &Span, start: Instant) {
+    let micros = (start.elapsed().as_secs_f64() * 1e6).round();
+    span.record("duration_ms", micros / 1000.0);
+}
+
 /// What an operation's outcome says about failure.
 pub(super) trait Outcome {
     /// The error it ended with, if any.
@@ -138,9 +145,7 @@ impl Client {
     pub(super) fn observe<T: Outcome>(&self, span: Span, op: impl FnOnce(&Span) -> T) -> T {
         let start = Instant::now();
         let outcome = span.in_scope(|| op(&span));
-        // In milliseconds, to the microsecond.
-        let micros = (start.elapsed().as_secs_f64() * 1e6).round();
-        span.record("duration_ms", micros / 1000.0);
+        record_duration(&span, start);
         if let Some(err) = outcome.error() {
             span.record("error", tracing::field::display(err));
         }

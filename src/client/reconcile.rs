@@ -16,7 +16,7 @@ use chrono::Utc;
 
 use tracing::field::Empty;
 
-use super::observe::op_span;
+use super::observe::{op_span, record_duration};
 use super::{Client, Query};
 use crate::error::Error;
 use crate::ids::RecordId;
@@ -100,8 +100,7 @@ impl Client {
         );
         let start = std::time::Instant::now();
         let outcome = span.in_scope(|| self.reconcile_in(record_type, older_than, referenced));
-        let micros = (start.elapsed().as_secs_f64() * 1e6).round();
-        span.record("duration_ms", micros / 1000.0);
+        record_duration(&span, start);
         match &outcome {
             Ok(report) => {
                 span.record("scanned", report.scanned);

@@ -316,42 +316,48 @@ impl Client {
             }
             Err(_) => return Ok(None),
         };
-        let moved = (|| {
-            let mut fields = BTreeMap::new();
-            for (name, envelope) in &sealed.fields {
-                let ctx = FieldContext {
-                    record_type: &sealed.record_type,
-                    record_id: sealed.record_id,
-                    writer_id: sealed.writer_id,
-                    field: name,
-                    key_version: sealed.key_version,
-                };
-                let moved =
-                    envelope::rewrap_field(&old_key, &ctx, new_key, current, envelope).ok()?;
-                fields.insert(name.clone(), moved);
-            }
-            // A file's data key moves like a field's; its chunks stay as they are.
-            let file = match &sealed.file {
-                None => None,
-                Some(head) => Some(
-                    file_stream::rewrap_file_key(
-                        &old_key,
-                        &sealed.file_context(),
-                        new_key,
-                        current,
-                        head,
-                    )
-                    .ok()?,
-                ),
-            };
-            Some(SealedRecord {
-                key_version: current,
-                fields,
-                file,
-                proof: RecordProof::Batch { batch_id, index },
-                ..sealed.clone()
-            })
-        })();
-        Ok(moved)
+        Ok(moved_record(
+            sealed, &old_key, current, new_key, batch_id, index,
+        ))
     }
+}
+
+/// `sealed` with its data keys moved from `old_key` to `new_key` (version
+/// `current`), placed at `index` of batch `batch_id`; `None` if a data key
+/// does not open.
+fn moved_record(
+    sealed: &SealedRecord,
+    old_key: &AccessKey,
+    current: u32,
+    new_key: &AccessKey,
+    batch_id: BatchId,
+    index: u32,
+) -> Option<SealedRecord> {
+    let mut fields = BTreeMap::new();
+    for (name, envelope) in &sealed.fields {
+        let ctx = FieldContext {
+            record_type: &sealed.record_type,
+            record_id: sealed.record_id,
+            writer_id: sealed.writer_id,
+            field: name,
+            key_version: sealed.key_version,
+        };
+        let moved = envelope::rewrap_field(old_key, &ctx, new_key, current, envelope).ok()?;
+        fields.insert(name.clone(), moved);
+    }
+    // A file's data key moves like a field's; its chunks stay as they are.
+    let file = match &sealed.file {
+        None => None,
+        Some(head) => Some(
+            file_stream::rewrap_file_key(old_key, &sealed.file_context(), new_key, current, head)
+                .ok()?,
+        ),
+    };
+    Some(SealedRecord {
+        key_version: current,
+        fields,
+        file,
+        proof: RecordProof::Batch { batch_id, index },
+        ..sealed.clone()
+    })
 }

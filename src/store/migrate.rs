@@ -25,6 +25,16 @@ pub struct MigrationStatus {
     pub pending: Vec<String>,
 }
 
+/// The versions of `migrations`, in their order.
+fn versions<DB: diesel::backend::Backend>(
+    migrations: &[Box<dyn diesel::migration::Migration<DB>>],
+) -> Vec<String> {
+    migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect()
+}
+
 fn migration_error(err: impl Into<crate::error::BoxError>) -> Error {
     Error::Migration(err.into())
 }
@@ -44,7 +54,7 @@ impl Store {
         use diesel::RunQueryDsl;
         type Failure = crate::error::BoxError;
         // Nothing pending (every open of a migrated database): no lock.
-        if self.has_schema()? && self.migration_status()?.pending.is_empty() {
+        if self.migration_status()?.pending.is_empty() {
             return Ok(Vec::new());
         }
         let mut conn = self.conn()?;
@@ -106,21 +116,15 @@ impl Store {
     /// like a strongroom database).
     pub fn migration_status(&self) -> Result<MigrationStatus> {
         if !self.has_schema()? {
-            let pending: Vec<String> = match self.backend() {
-                super::Backend::Sqlite => {
-                    MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
-                        .map_err(migration_error)?
-                        .iter()
-                        .map(|m| m.name().version().to_string())
-                        .collect()
-                }
-                super::Backend::Postgres => {
-                    MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
-                        .map_err(migration_error)?
-                        .iter()
-                        .map(|m| m.name().version().to_string())
-                        .collect()
-                }
+            let pending = match self.backend() {
+                super::Backend::Sqlite => versions(
+                    &MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+                        .map_err(migration_error)?,
+                ),
+                super::Backend::Postgres => versions(
+                    &MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
+                        .map_err(migration_error)?,
+                ),
             };
             return Ok(MigrationStatus {
                 applied: Vec::new(),
@@ -131,26 +135,15 @@ impl Store {
         let (applied, pending) = match &mut *conn {
             AnyConnection::Sqlite(c) => (
                 c.applied_migrations().map_err(migration_error)?,
-                c.pending_migrations(SQLITE)
-                    .map_err(migration_error)?
-                    .iter()
-                    .map(|m| m.name().version().as_owned())
-                    .collect::<Vec<_>>(),
+                versions(&c.pending_migrations(SQLITE).map_err(migration_error)?),
             ),
             AnyConnection::Postgresql(c) => (
                 c.applied_migrations().map_err(migration_error)?,
-                c.pending_migrations(POSTGRES)
-                    .map_err(migration_error)?
-                    .iter()
-                    .map(|m| m.name().version().as_owned())
-                    .collect::<Vec<_>>(),
+                versions(&c.pending_migrations(POSTGRES).map_err(migration_error)?),
             ),
         };
         let mut applied: Vec<String> = applied.iter().map(ToString::to_string).collect();
         applied.sort();
-        Ok(MigrationStatus {
-            applied,
-            pending: pending.iter().map(ToString::to_string).collect(),
-        })
+        Ok(MigrationStatus { applied, pending })
     }
 }

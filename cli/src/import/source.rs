@@ -331,9 +331,16 @@ impl Source {
             "SELECT CAST({id} AS TEXT) AS source_id, {array} AS vals FROM {} ORDER BY {id} LIMIT {limit} OFFSET {offset}",
             table.sql()
         );
-        Ok(match self {
-            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
-            Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
+        let rows = match self {
+            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn),
+            Source::Postgres(conn) => diesel::sql_query(sql).load(conn),
+        };
+        rows.with_context(|| {
+            format!(
+                "reading source rows {} to {} in id order (every value is read as UTF-8 text)",
+                offset + 1,
+                offset.saturating_add(limit as u64)
+            )
         })
     }
 
