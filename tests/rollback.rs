@@ -439,3 +439,80 @@ fn with_verified_trust_an_unpinned_writers_records_are_skipped_in_a_query() {
         },
     );
 }
+
+/// Makes the directory `dir` immutable (`chattr +i`: no file can be made
+/// in it, even by root) for the life of the guard; `None`, after saying so
+/// loudly, where the file system or the user cannot.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn set(dir: &std::path::Path, test: &str) -> Option<Immutable> {
+        let done = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !done {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\n!!!!!!!! SKIPPED `{test}`: `chattr +i` is not available here (needs root and ext4-like file system) !!!!!!!!\n"
+            );
+            return None;
+        }
+        Some(Immutable(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// SECURITY.md: if the profile cannot record a rotation's new version (a
+/// read-only folder, a full disk), the rotation stands but the call
+/// returns that error — until the version is recorded, a restored key table
+/// would not be refused. A later write that can save the profile records it.
+#[test]
+fn a_revocation_whose_mark_cannot_be_saved_is_an_error_and_stands() {
+    each_backend(
+        "a_revocation_whose_mark_cannot_be_saved_is_an_error_and_stands",
+        |db| {
+            let store = db.store();
+            let folder = db.dir.path().join("profiles");
+            std::fs::create_dir(&folder).unwrap();
+            let alice = client(&folder.join("alice.profile"), &store);
+            let bob = client(&db.profile("bob"), &store);
+            put(&alice, "before").unwrap();
+            alice.share("patient", bob.id()).unwrap();
+            let Some(frozen) = Immutable::set(
+                &folder,
+                "a_revocation_whose_mark_cannot_be_saved_is_an_error_and_stands",
+            ) else {
+                return;
+            };
+            let revoked = alice.revoke("patient", bob.id());
+            drop(frozen);
+            assert!(
+                matches!(
+                    revoked,
+                    Err(Error::Profile(strongroom::ProfileError::Io { .. }))
+                ),
+                "{revoked:?}"
+            );
+            // The revocation stands: bob holds nothing, and the next
+            // write is under the new version (and records it).
+            assert!(matches!(
+                alice.revoke("patient", bob.id()),
+                Err(Error::NotShared { .. })
+            ));
+            let after = put(&alice, "after").unwrap();
+            assert_eq!(after.key_version, 2);
+            assert!(matches!(bob.get(after.id), Err(Error::AccessDenied { .. })));
+        },
+    );
+}
