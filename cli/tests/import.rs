@@ -59,9 +59,14 @@ fn run_in(db: &TestDb, profile: &str, cwd: &Path, args: &[String]) -> Output {
 
 /// Runs an import with `--json` and returns its summary.
 fn import_json(db: &TestDb, cwd: &Path, args: &[String]) -> serde_json::Value {
+    import_json_as(db, "importer", cwd, args)
+}
+
+/// [`import_json`] as `profile`.
+fn import_json_as(db: &TestDb, profile: &str, cwd: &Path, args: &[String]) -> serde_json::Value {
     let mut args = args.to_vec();
     args.push("--json".into());
-    let out = run_in(db, "importer", cwd, &args);
+    let out = run_in(db, profile, cwd, &args);
     assert!(
         out.status.success(),
         "strongroom {args:?}: {}",
@@ -592,4 +597,25 @@ fn a_postgres_source_read_under_other_date_settings_imports_nothing_new() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// README: "once" is per importing client and record type: another
+/// profile importing the same table imports every row again, into its own
+/// records, and a re-run of either imports nothing.
+#[test]
+fn another_client_importing_the_same_source_imports_every_row_again() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 30);
+    let from = format!("sqlite://{}", source.display());
+    let dir = db.dir.path();
+    for profile in ["importer", "second"] {
+        ok(&db, profile, &["init"]);
+    }
+    let args = import_args(&from, "people", "person");
+    let import = |profile: &str| counts(&import_json_as(&db, profile, dir, &args));
+    assert_eq!(import("importer"), (Some(30), Some(0)));
+    assert_eq!(import("second"), (Some(30), Some(0)));
+    assert_eq!(import("importer"), (Some(0), Some(30)));
+    assert_eq!(import("second"), (Some(0), Some(30)));
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 60);
 }
