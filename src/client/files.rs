@@ -64,7 +64,9 @@ impl Client {
     /// of one) `body` must therefore not read from the same store: a
     /// [`FileReader`] of it waits for that connection until the pool's
     /// timeout and the upload fails with [`Error::BodyIo`], storing
-    /// nothing. With two connections or more, copying a file as
+    /// nothing (a file of at most 48 chunks, which the reader fetches
+    /// ahead, may have been read whole before the upload began, and then
+    /// copies; do not count on it). With two connections or more, copying a file as
     /// `put_file(…, client.open_file(id)?)` works. A panic in `body`
     /// rolls the transaction back and then goes on unwinding.
     ///
