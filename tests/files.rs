@@ -591,6 +591,43 @@ fn a_version_edited_in_the_database_mid_read_is_tampering_not_a_conflict() {
     );
 }
 
+/// SECURITY.md: `Conflict` only for a newer version. The database rolled
+/// back mid-read to the file's older version (its own row, batch and
+/// chunks, all genuinely signed) is the tampering error, not a conflict.
+#[test]
+fn a_file_rolled_back_mid_read_to_its_older_version_is_tampering() {
+    each_backend(
+        "a_file_rolled_back_mid_read_to_its_older_version_is_tampering",
+        |db| {
+            let alice = client(db, "alice");
+            let id = put(&alice, &body(100 * CHUNK, 36));
+            for table in ["records", "record_batches", "file_chunks"] {
+                db.sql(&format!(
+                    "CREATE TABLE saved_{table} AS SELECT * FROM {table}"
+                ));
+            }
+            alice
+                .update_file(id, 1, &Plain::new(), &body(100 * CHUNK, 37)[..])
+                .unwrap();
+            let mut reader = alice.open_file(id).unwrap();
+            let mut first = vec![0u8; CHUNK];
+            reader.read_exact(&mut first).unwrap();
+            db.sql("DELETE FROM records");
+            db.sql("INSERT INTO records SELECT * FROM saved_records");
+            db.sql(
+                "INSERT INTO record_batches SELECT * FROM saved_record_batches WHERE true ON CONFLICT DO NOTHING",
+            );
+            db.sql("DELETE FROM file_chunks");
+            db.sql("INSERT INTO file_chunks SELECT * FROM saved_file_chunks");
+            let err = io::copy(&mut reader, &mut io::sink()).unwrap_err();
+            match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+                Some(Error::Decryption) => {}
+                other => panic!("expected the opaque decryption error, got {other:?} ({err})"),
+            }
+        },
+    );
+}
+
 /// A copy of a file made with `open_file` as the upload's source, on a
 /// pool with more than one connection (the put_file docs say why a pool of
 /// one cannot).

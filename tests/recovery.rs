@@ -114,6 +114,42 @@ fn a_lost_profile_is_recovered_by_sharing_on_to_a_new_client() {
 }
 
 #[test]
+fn the_recovery_client_stays_an_authoriser_of_every_type() {
+    each_backend(
+        "the_recovery_client_stays_an_authoriser_of_every_type",
+        |db| {
+            let alice = client(db, "alice");
+            let recovery = recovery(db);
+            alice.set_recovery_client(recovery.public()).unwrap();
+            write(&alice, "note", "before");
+            // Refused through the API, and nothing changes.
+            assert!(matches!(
+                alice.remove_authorizer("note", recovery.id()),
+                Err(Error::InvalidInput(_))
+            ));
+            // A database that dropped only its authorise grant: the next
+            // rotation authorises it again (it still held a read grant).
+            let dropped = db.try_sql("DELETE FROM policies WHERE kind = 'authorize'");
+            assert_eq!(dropped.unwrap(), 1);
+            alice.rotate("note").unwrap();
+            assert_eq!(
+                db.count("SELECT COUNT(*) AS n FROM policies WHERE kind = 'authorize'"),
+                1
+            );
+            let id = write(&alice, "note", "after the rotation");
+            let lost = alice.id();
+            drop(alice);
+            std::fs::remove_file(db.profile("alice")).unwrap();
+            let replacement = client(db, "alice-2");
+            recovery
+                .share_on_behalf(lost, "note", replacement.id())
+                .unwrap();
+            assert_eq!(read(&replacement, id).unwrap(), "after the rotation");
+        },
+    );
+}
+
+#[test]
 fn a_client_is_not_its_own_recovery_client() {
     let db = TestDb::sqlite();
     let alice = client(&db, "alice");

@@ -391,6 +391,38 @@ mod review {
         );
     }
 
+    /// README: "a mistyped URL starts nothing". An SQLite file that is not
+    /// a strongroom database (an empty file, another application's
+    /// database in rollback-journal mode) is refused, or only listed by
+    /// `migrate --status`, and left byte for byte as it was: no page size,
+    /// no WAL mode, no table.
+    #[test]
+    fn a_refused_command_leaves_an_sqlite_file_byte_for_byte_as_it_was() {
+        let db = TestDb::sqlite();
+        let path = db.sqlite_path().unwrap();
+        let wal = path.with_extension("db-wal");
+        std::fs::write(&path, b"").unwrap();
+        fails(&db, "alice", &["ls"], 1);
+        ok(&db, "alice", &["migrate", "--status"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "still empty");
+        db.sql("CREATE TABLE app (x INTEGER)");
+        db.sql("INSERT INTO app VALUES (1)");
+        let before = std::fs::read(&path).unwrap();
+        let err = fails(&db, "alice", &["ls"], 1);
+        assert!(err.contains("no strongroom database"), "{err}");
+        let status = ok(&db, "alice", &["migrate", "--status"]);
+        assert!(status.contains("pending"), "{status}");
+        assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+        assert!(!wal.exists(), "the file was put in WAL mode");
+        // `init` makes it a strongroom database, in WAL mode.
+        ok(&db, "alice", &["init"]);
+        ok(&db, "alice", &["ls"]);
+        assert_eq!(
+            db.texts("SELECT journal_mode AS t FROM pragma_journal_mode"),
+            ["wal"]
+        );
+    }
+
     /// README: 2 on usage errors, whatever the state of the database and
     /// profile: a malformed id or fingerprint is named before either is
     /// opened (here there is neither).

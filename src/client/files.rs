@@ -643,7 +643,9 @@ impl FileReader {
         });
         match now {
             Ok(None) => FailedRead::NotFound,
-            Ok(Some(Some(found))) if found != self.version => FailedRead::Conflict(Some(found)),
+            // Only a newer version is a change: an older one, however well
+            // signed, is the database rolling the record back.
+            Ok(Some(Some(found))) if found > self.version => FailedRead::Conflict(Some(found)),
             Ok(Some(_)) | Err(_) => FailedRead::Decryption,
         }
     }

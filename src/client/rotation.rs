@@ -74,11 +74,14 @@ impl Client {
         });
         authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
         // The recovery client comes from the profile, never from the
-        // rows: it is carried on even if the database dropped its grants.
+        // rows: it is carried on, reader and authoriser, even if the
+        // database dropped either of its grants.
         let recovery = self
             .with_profile(|p| p.recovery_client())
             .filter(|r| Some(*r) != exclude_reader && Some(*r) != exclude_grantor)
-            .filter(|r| !readers.iter().any(|g| g.id == *r));
+            .filter(|r| {
+                !(readers.iter().any(|g| g.id == *r) && authorizers.iter().any(|a| a.id == *r))
+            });
         let (key, of) = self.new_own_key(conn, record_type, next)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.

@@ -276,7 +276,9 @@ impl Client {
     /// access; readers it shared with keep what they already decrypted and
     /// the old versions they hold. Returns the rows deleted. A client that
     /// is not an authoriser of the type (never was, already removed, a
-    /// mistyped id) is [`Error::NotShared`], and nothing changes.
+    /// mistyped id) is [`Error::NotShared`], and nothing changes; the
+    /// profile's recovery client is [`Error::InvalidInput`] (see
+    /// [`Client::set_recovery_client`]).
     pub fn remove_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
         let span = op_span!(
             self,
@@ -297,6 +299,13 @@ impl Client {
         if authorizer == self.id() {
             return Err(Error::InvalidInput(
                 "a client cannot remove itself as authoriser",
+            ));
+        }
+        if self.recovery_client() == Some(authorizer) {
+            // Every rotation authorises the recovery client again, and a
+            // recovery needs it to authorise for the lost client.
+            return Err(Error::InvalidInput(
+                "this client is the profile's recovery client, which every type authorises so that a recovery can share on the lost client's behalf; removing it for one type would break that recovery",
             ));
         }
         let mut conn = self.store.conn()?;

@@ -25,6 +25,41 @@ pub struct MigrationStatus {
     pub pending: Vec<String>,
 }
 
+/// Whether the database holds a strongroom schema (diesel's migrations
+/// table); only reads.
+pub(super) fn schema_present(conn: &mut AnyConnection) -> diesel::QueryResult<bool> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found: Vec<Found> = match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM sqlite_master \
+             WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+        )
+        .load(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = '__diesel_schema_migrations'",
+        )
+        .load(c)?,
+    };
+    Ok(found.first().is_some_and(|f| f.n > 0))
+}
+
+/// SQLite: puts the database in WAL mode (kept in the file; readers then
+/// never wait for the writer). A no-op on PostgreSQL, and on a database
+/// already in WAL mode.
+pub(super) fn use_wal(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        AnyConnection::Sqlite(c) => c.batch_execute("PRAGMA journal_mode = WAL"),
+        AnyConnection::Postgresql(_) => Ok(()),
+    }
+}
+
 /// The versions of `migrations`, in their order.
 fn versions<DB: diesel::backend::Backend>(
     migrations: &[Box<dyn diesel::migration::Migration<DB>>],
@@ -79,6 +114,9 @@ impl Store {
                 })
                 .map_err(migration_error)?,
         };
+        // Outside the transaction (SQLite changes the journal mode only
+        // there): the database now holds the schema, and works in WAL mode.
+        use_wal(&mut conn).map_err(crate::store::tx::db_err)?;
         Ok(versions)
     }
 
@@ -87,27 +125,8 @@ impl Store {
     /// must not start a new database on a mistyped URL (the CLI runs its
     /// migrations only on a database that has one).
     pub fn has_schema(&self) -> Result<bool> {
-        use diesel::RunQueryDsl;
-        #[derive(diesel::QueryableByName)]
-        struct Found {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
         let mut conn = self.conn()?;
-        let found: Vec<Found> = match &mut *conn {
-            AnyConnection::Sqlite(c) => diesel::sql_query(
-                "SELECT COUNT(*) AS n FROM sqlite_master \
-                 WHERE type = 'table' AND name = '__diesel_schema_migrations'",
-            )
-            .load(c),
-            AnyConnection::Postgresql(c) => diesel::sql_query(
-                "SELECT COUNT(*) AS n FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '__diesel_schema_migrations'",
-            )
-            .load(c),
-        }
-        .map_err(crate::store::tx::db_err)?;
-        Ok(found.first().is_some_and(|f| f.n > 0))
+        schema_present(&mut conn).map_err(crate::store::tx::db_err)
     }
 
     /// Lists applied and pending migrations, changing nothing: a database

@@ -241,21 +241,31 @@ struct SessionSetup {
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut AnyConnection) -> std::result::Result<(), diesel::r2d2::Error> {
-        if let AnyConnection::Sqlite(conn) = conn {
-            // The page size first: it takes effect only on a database that
-            // is still empty, before WAL mode writes its header.
+        if let AnyConnection::Sqlite(sqlite) = conn {
+            // None of these writes to the file: the page size takes effect
+            // only when a still empty database is first written (by the
+            // migrations that create the schema).
             let sql = format!(
                 "PRAGMA page_size = {};
                  PRAGMA busy_timeout = {};
-                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA cache_size = -16384;",
                 self.sqlite_page_size,
                 self.sqlite_busy_timeout.as_millis()
             );
-            conn.batch_execute(&sql)
+            sqlite
+                .batch_execute(&sql)
                 .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        // WAL mode is written into the file: only a database that holds
+        // strongroom's schema is switched (a file that is not one, opened
+        // by mistake, is left as it was; the migrations that create the
+        // schema switch it).
+        if matches!(conn, AnyConnection::Sqlite(_))
+            && migrate::schema_present(conn).map_err(diesel::r2d2::Error::QueryError)?
+        {
+            migrate::use_wal(conn).map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }
