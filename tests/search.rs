@@ -881,6 +881,61 @@ fn the_leakage_report_counts_every_writer_and_every_live_version() {
     );
 }
 
+/// SECURITY.md: "plain if any record holds it as plain meta": every
+/// record counts, not only the newest. Here `ssn` is plain meta in the
+/// oldest record only, and sealed in 5,000 newer ones; each record also
+/// names a plain field of its own, so the report shows that every record
+/// was read (more than one page of the scan).
+#[test]
+fn the_leakage_report_reads_every_record_not_only_the_newest() {
+    use strongroom::index::FieldClass;
+    each_backend(
+        "the_leakage_report_reads_every_record_not_only_the_newest",
+        |db| {
+            let alice = client(db, "alice");
+            alice
+                .put(
+                    TYPE,
+                    &Fields::new().with("name", "Ada").unwrap(),
+                    &Plain::from([("ssn".to_owned(), "123-45-6789".to_owned())]),
+                )
+                .unwrap();
+            let newer: Vec<NewRecord> = (0..5_000)
+                .map(|i| {
+                    NewRecord::new(
+                        TYPE,
+                        Fields::new()
+                            .with("name", &format!("p{i}"))
+                            .unwrap()
+                            .with("ssn", "x")
+                            .unwrap(),
+                        Plain::from([(format!("own_{i}"), "1".to_owned())]),
+                    )
+                })
+                .collect();
+            alice.put_many(&newer).unwrap();
+            let report = alice.leakage(TYPE).unwrap();
+            let class = |name: &str| {
+                report
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name)
+                    .unwrap_or_else(|| panic!("{name} missing"))
+                    .class
+                    .clone()
+            };
+            assert!(matches!(class("ssn"), FieldClass::Plain));
+            assert!(matches!(class("name"), FieldClass::Sealed));
+            let own = report
+                .fields
+                .iter()
+                .filter(|f| f.name.starts_with("own_") && matches!(f.class, FieldClass::Plain))
+                .count();
+            assert_eq!(own, 5_000);
+        },
+    );
+}
+
 /// SECURITY.md: a client that declared nothing writes with the indexes its
 /// own newest indexed record was signed with, never with the store's
 /// unsigned index rows. A row planted for alice (a 256-bit index over

@@ -299,9 +299,20 @@ fn a_record_that_does_not_fit_the_model_is_skipped_not_a_failed_page() {
                 &Plain::from([("ward".to_owned(), "seven".to_owned())]),
             )
             .unwrap();
+        let before = alice.counters();
         let page = repo.query().fetch().unwrap();
         assert_eq!(page.records.len(), 1);
         assert_eq!(page.records[0].value(), &ada());
+        // README: the counters count what the caller got: one read, two
+        // skipped.
+        let after = alice.counters();
+        assert_eq!(
+            (
+                after.records_read - before.records_read,
+                after.records_skipped - before.records_skipped
+            ),
+            (1, 2)
+        );
         let mut skipped: Vec<_> = page
             .skipped
             .iter()
@@ -314,11 +325,13 @@ fn a_record_that_does_not_fit_the_model_is_skipped_not_a_failed_page() {
         ];
         expected.sort_by_key(|s| s.0);
         assert_eq!(skipped, expected);
-        // `get` of such a record names what is wrong.
+        // `get` of such a record names what is wrong, and is not a read.
+        let before = alice.counters();
         assert!(matches!(
             repo.get(no_name.id),
             Err(Error::MissingField { field }) if field == "name"
         ));
+        assert_eq!(alice.counters().records_read, before.records_read);
 
         // A peer's record the model cannot hold leaves the reader's shared
         // page whole.

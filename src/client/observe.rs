@@ -48,11 +48,13 @@ pub struct Counters {
     pub records_written: u64,
     /// Records returned verified (and decrypted, unless the query asked for
     /// meta only): each successful `get`, and each record of a page of
-    /// `query` or `query_pages`.
+    /// `query` or `query_pages` (or of a typed query's page).
     pub records_read: u64,
     /// Records a query passed over: every entry of [`crate::Page::skipped`]
     /// (a malformed row, a failed verification, no key shared, an unknown
-    /// writer). A single `get` that fails is an error, not counted here.
+    /// writer), and of a typed query's page (also a record that does not
+    /// fit the model). A single `get` that fails is an error, counted in
+    /// neither.
     pub records_skipped: u64,
     /// Access keys unwrapped (HPKE opens of wrapped access keys), as in
     /// [`crate::ClientStats::key_unwraps`].
@@ -90,6 +92,33 @@ impl Tally {
 
     pub(super) fn skipped(&self, n: usize) {
         add(&self.skipped, n);
+    }
+
+    /// Takes back `n` records counted read that a layer above did not
+    /// return after all.
+    fn unread(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        // Never below zero: `fetch_update` retries until it applies.
+        let _ = self
+            .read
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |read| {
+                Some(read.saturating_sub(n))
+            });
+    }
+}
+
+impl Client {
+    /// A typed page left out `n` records its model cannot hold, which the
+    /// key-value page counted read: they count as skipped instead.
+    pub(crate) fn count_not_fitting(&self, n: usize) {
+        self.tally.unread(n);
+        self.tally.skipped(n);
+    }
+
+    /// A typed `get` whose record it could not return (another type, or
+    /// not fitting the model) is an error, not a read.
+    pub(crate) fn count_failed_typed_get(&self) {
+        self.tally.unread(1);
     }
 }
 

@@ -457,9 +457,9 @@ impl Client {
     }
 
     /// What the database learns of `record_type`: each field seen in its
-    /// newest records (up to 1,000, every writer's; field names are stored
-    /// in the clear), sealed or plain (plain if it is plain meta in any of
-    /// them), the indexes in the store (per index name, over every writer
+    /// records (every record of every writer, read a page at a time; field
+    /// names are stored in the clear), sealed or plain (plain if it is
+    /// plain meta in any of them), the indexes in the store (per index name, over every writer
     /// and every live version: the fields any of them covers, at the most
     /// bits any keeps) and the planner's view at the current record count.
     /// Planner warnings are also logged at WARN.
@@ -473,7 +473,7 @@ impl Client {
         super::validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;
         let records = records::count_of_type(&mut conn, record_type)?;
-        let fields = records::field_names_of_type(&mut conn, record_type, 1000)?;
+        let fields = records::field_names_of_type(&mut conn, record_type)?;
         let live = indexes::live_versions(&mut conn, record_type, None, None)?;
         drop(conn);
         let report = Leakage::build(

@@ -690,34 +690,53 @@ pub(crate) struct FieldNames {
     pub plain: std::collections::BTreeSet<String>,
 }
 
-/// The field names of the newest `limit` records of `record_type`; rows
-/// that do not parse are passed over.
+/// The records [`field_names_of_type`] reads at a time.
+const FIELD_NAMES_PAGE: i64 = 5_000;
+
+/// The field names of every record of `record_type`, read a page at a
+/// time in record id order; rows that do not parse are passed over (a row
+/// whose id does not parse cannot be paged past, which a database that
+/// edits ids can use to hide names, as it can by deleting rows).
 pub(crate) fn field_names_of_type(
     conn: &mut AnyConnection,
     record_type: &str,
-    limit: i64,
 ) -> Result<FieldNames> {
-    type Raw = (Option<Vec<u8>>, Option<Vec<u8>>);
-    let rows: Vec<Raw> = records::table
-        .filter(records::record_type.eq(record_type.to_owned()))
-        .order(records::created_at.desc())
-        .limit(limit)
-        .select((
-            super::rows::Bytes(records::sealed_fields),
-            super::rows::Bytes(records::plain),
-        ))
-        .load(conn)
-        .map_err(db_err)?;
+    type Raw = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
     let mut names = FieldNames::default();
-    for (sealed, plain) in rows {
-        if let Some(fields) = sealed.and_then(|s| crate::record::decode_fields(&s).ok()) {
-            names.sealed.extend(fields.into_keys());
+    let mut after: Option<SqlId> = None;
+    loop {
+        let mut page = records::table
+            .filter(records::record_type.eq(record_type.to_owned()))
+            .order(records::record_id.asc())
+            .limit(FIELD_NAMES_PAGE)
+            .select((
+                super::rows::Bytes(records::record_id),
+                super::rows::Bytes(records::sealed_fields),
+                super::rows::Bytes(records::plain),
+            ))
+            .into_boxed::<DB>();
+        if let Some(after) = after {
+            page = page.filter(records::record_id.gt(after));
         }
-        if let Some(plain) = plain.and_then(|p| {
-            serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&p).ok()
-        }) {
-            names.plain.extend(plain.into_keys());
+        let rows: Vec<Raw> = page.load(conn).map_err(db_err)?;
+        let full = i64::try_from(rows.len()).is_ok_and(|n| n == FIELD_NAMES_PAGE);
+        let last = rows
+            .iter()
+            .rev()
+            .find_map(|(id, _, _)| id.as_deref().and_then(SqlId::from_stored));
+        for (_, sealed, plain) in rows {
+            if let Some(fields) = sealed.and_then(|s| crate::record::decode_fields(&s).ok()) {
+                names.sealed.extend(fields.into_keys());
+            }
+            if let Some(plain) = plain.and_then(|p| {
+                serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&p).ok()
+            }) {
+                names.plain.extend(plain.into_keys());
+            }
+        }
+        match last {
+            Some(last) if full && after.is_none_or(|a| a != last) => after = Some(last),
+            _ => return Ok(names),
         }
     }
-    Ok(names)
 }

@@ -150,10 +150,13 @@ impl<'c, T: Sensitive> Repo<'c, T> {
     pub fn get(&self, id: RecordId) -> Result<Stored<T>> {
         let record = self.client.get(id)?;
         if record.meta().record_type != T::RECORD_TYPE {
+            self.client.count_failed_typed_get();
             return Err(Error::NotFound { record_id: id });
         }
+        let value =
+            T::from_record(&record).inspect_err(|_| self.client.count_failed_typed_get())?;
         Ok(Stored {
-            value: T::from_record(&record)?,
+            value,
             meta: record.into_meta(),
         })
     }
@@ -295,6 +298,7 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
         }
         let page = self.client.query(&query)?;
         let mut skipped = page.skipped;
+        let skipped_before = skipped.len();
         let mut records = Vec::with_capacity(page.records.len());
         for record in page.records {
             match T::from_record(&record) {
@@ -315,6 +319,10 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
                     });
                 }
             }
+        }
+        let not_fitting = skipped.len() - skipped_before;
+        if not_fitting > 0 {
+            self.client.count_not_fitting(not_fitting);
         }
         Ok(TypedPage {
             records,
