@@ -34,8 +34,8 @@ impl Fields {
     /// Errors: [`Error::Serialization`] if the value's `Serialize` fails;
     /// [`Error::InvalidInput`] for a value whose JSON would not read back:
     /// a float that is not finite (NaN, ±∞, which JSON writes as `null`)
-    /// anywhere in it, or nesting deeper than 128 arrays or objects (the
-    /// depth serde_json reads).
+    /// anywhere in it, or nesting of 128 or more arrays or objects
+    /// (serde_json reads at most 127).
     ///
     /// ```
     /// # use strongroom::{Error, Fields};

@@ -4,7 +4,8 @@
 //! write instead of found at a read, when the value can no longer be had:
 //! - a float that is not finite (NaN, ±∞): serde_json writes `null`, so
 //!   the value reads back as `None` or as a type error;
-//! - nesting deeper than serde_json's read limit (128 arrays or objects):
+//! - nesting of 128 or more arrays or objects (serde_json's recursion
+//!   limit of 128 counts the value itself, so it reads at most 127):
 //!   written, but no read can parse it.
 //!
 //! A string, number or boolean costs one look at the first byte; an array,
@@ -39,7 +40,7 @@ pub(crate) fn reads_back<T: Serialize + ?Sized>(value: &T, json: &[u8]) -> Resul
         && serde_json::from_slice::<serde_json::Value>(json).is_err()
     {
         return Err(Error::InvalidInput(
-            "a value nested deeper than 128 arrays or objects cannot be read back",
+            "a value nested in 128 or more arrays or objects cannot be read back (serde_json reads at most 127)",
         ));
     }
     Ok(())
