@@ -107,6 +107,10 @@ impl Client {
         tracing::info!(record_type, version, "created access key");
         // A new type reaches the recovery client in the same transaction as
         // its first key: no record of it is ever out of recovery's reach.
+        // The profile is read under the lock that setting a recovery client
+        // holds while it authorises every type: one set meanwhile either
+        // sees this type or is seen here.
+        keys::lock_type_set(conn, me, false)?;
         if let Some(recovery) = self.with_profile(|p| p.recovery_client()) {
             self.authorize_in(conn, record_type, recovery, version)?;
         }

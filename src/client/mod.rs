@@ -131,10 +131,18 @@ impl Client {
         options: ProfileOptions<'_>,
     ) -> Result<Client> {
         let path = profile_path.as_ref();
+        let passphrase = options.passphrase;
         let profile = if path.exists() {
-            Profile::load(path, options.passphrase)?
+            Profile::load(path, passphrase)?
         } else {
-            Profile::create(path, options)?
+            match Profile::create(path, options) {
+                // Another process (or thread) created it meanwhile: that
+                // one is the profile.
+                Err(crate::Error::Profile(crate::error::ProfileError::Exists { .. })) => {
+                    Profile::load(path, passphrase)?
+                }
+                other => other?,
+            }
         };
         Self::from_profile(profile, store)
     }

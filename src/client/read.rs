@@ -170,7 +170,9 @@ impl Client {
     /// the next is fetched, on a second connection of the pool (pages
     /// follow one another, as with `query`, when the pool has no second
     /// connection free). Each page is read in a snapshot of its own, as
-    /// with `query`. Stops at the first error, the store's or `each`'s.
+    /// with `query`. No connection is held while `each` runs, so `each`
+    /// may use the store too, on a pool of one as well. Stops at the first
+    /// error, the store's or `each`'s.
     ///
     /// ```
     /// # use strongroom::{Client, Fields, Plain, Query, Store};
@@ -214,24 +216,30 @@ impl Client {
         mut each: impl FnMut(Page) -> Result<()>,
     ) -> Result<()> {
         query.check()?;
-        let mut conn = self.store.conn()?;
-        let mut fetched = read_transaction(&mut conn, |conn| self.fetch_page(conn, query))?;
-        // A second connection, taken when a second page is known to
-        // follow; without one the pages follow one another on the first.
-        let mut ahead = None;
+        // Every connection goes back to the pool before `each` runs, which
+        // may use the store itself (on a pool of one as well).
+        let fetch = |query: &Query| {
+            let mut conn = self.store.conn()?;
+            read_transaction(&mut conn, |conn| self.fetch_page(conn, query))
+        };
+        let mut fetched = fetch(query)?;
+        // A second connection fetches the next page while this one is
+        // opened; once none comes, the pages follow one another.
+        let mut overlap = true;
         loop {
             let next = fetched
                 .next
                 .clone()
                 .map(|cursor| query.clone().after(cursor));
-            if next.is_some() && ahead.is_none() {
-                ahead = Some(self.store.spare_conn());
-            }
-            let ahead = ahead.as_mut().and_then(Option::as_mut);
+            let ahead = match &next {
+                Some(_) if overlap => self.store.spare_conn(),
+                _ => None,
+            };
+            overlap = ahead.is_some();
             let (page, prefetched) = match (&next, ahead) {
-                (Some(next), Some(ahead)) => std::thread::scope(|scope| {
-                    let prefetch = scope.spawn(|| {
-                        read_transaction(&mut *ahead, |conn| self.fetch_page(conn, next))
+                (Some(next), Some(mut ahead)) => std::thread::scope(|scope| {
+                    let prefetch = scope.spawn(move || {
+                        read_transaction(&mut ahead, |conn| self.fetch_page(conn, next))
                     });
                     let page = self.open_page(query, fetched);
                     let prefetched = prefetch
@@ -241,9 +249,7 @@ impl Client {
                 }),
                 (Some(next), None) => {
                     let page = self.open_page(query, fetched);
-                    let prefetched =
-                        read_transaction(&mut conn, |conn| self.fetch_page(conn, next));
-                    (page, Some(prefetched))
+                    (page, Some(fetch(next)))
                 }
                 (None, _) => (self.open_page(query, fetched), None),
             };

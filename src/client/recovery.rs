@@ -73,12 +73,18 @@ impl Client {
         // caller holds, and `peer` refuses a database serving others
         // (Error::KeyChanged).
         self.with_profile(|p| p.pin(recovery))?;
-        let mut conn = self.store.conn()?;
-        self.peer(&mut conn, recovery.client_id)?;
+        {
+            let mut conn = self.store.conn()?;
+            self.peer(&mut conn, recovery.client_id)?;
+        }
         // Recorded first: a type created by a concurrent write from now on
-        // is authorised by that write; the ones that exist are done here.
+        // is authorised by that write; the ones that exist are done here,
+        // under the lock a type's first key takes (so a type created
+        // meanwhile is listed here or sees the setting). Again after a lost
+        // race on a unique row (a concurrent share of the same key).
         self.with_profile(|p| p.set_recovery_client(Some(recovery.client_id)))?;
-        let record_types = self.write_tx(&mut conn, |conn| {
+        let record_types = self.retrying(|conn| {
+            keys::lock_type_set(conn, self.id(), true)?;
             let record_types = keys::self_wrapped_types(conn, self.id())?;
             for record_type in &record_types {
                 let created = self.write_key(conn, record_type)?;

@@ -154,8 +154,9 @@ impl Client {
         if reader == self.id() {
             return Err(Error::InvalidInput("a client cannot share with itself"));
         }
-        let mut conn = self.store.conn()?;
-        let (outcome, created) = self.write_tx(&mut conn, |conn| {
+        // Again after a lost race on a unique row (the same share made
+        // concurrently): the second attempt finds it made.
+        let (outcome, created) = self.retrying(|conn| {
             // Sharing a type before its first record creates its key.
             let created = self.write_key(conn, record_type)?;
             let outcome = self.share_in(conn, self.id(), record_type, reader, created.version)?;
@@ -209,8 +210,7 @@ impl Client {
                 "an authoriser cannot share the writer's records with the writer",
             ));
         }
-        let mut conn = self.store.conn()?;
-        self.write_tx(&mut conn, |conn| {
+        self.retrying(|conn| {
             // The writer's key head, as its own share takes it: a rotation
             // waits for this share, or this share for the rotation (which
             // then carries its grant on).
@@ -258,8 +258,7 @@ impl Client {
         if authorizer == self.id() {
             return Err(Error::InvalidInput("a client cannot authorise itself"));
         }
-        let mut conn = self.store.conn()?;
-        let (outcome, created) = self.write_tx(&mut conn, |conn| {
+        let (outcome, created) = self.retrying(|conn| {
             let created = self.write_key(conn, record_type)?;
             let outcome = self.authorize_in(conn, record_type, authorizer, created.version)?;
             Ok((outcome, created))
@@ -419,6 +418,8 @@ impl Client {
                 .collect();
             Ok((outcome, key))
         })?;
+        // Back to the pool before the re-wrap takes one (a pool of one).
+        drop(conn);
         self.after_rotation(record_type, &outcome, key)?;
         tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
         if after == AfterRevoke::RewrapRecords && outcome.new_version.is_some() {

@@ -70,6 +70,39 @@ pub(crate) fn lock_head(
     }))
 }
 
+/// Marks the advisory locks on a writer's set of record types apart from
+/// other advisory locks ("types" in ASCII).
+const TYPE_SET_LOCK: i64 = 0x7479_7065_7300;
+
+/// PostgreSQL: a transaction-scoped advisory lock on `writer`'s set of
+/// record types, taken shared by the transaction that creates a type's
+/// first key and exclusive by one that must see every type (setting the
+/// recovery client), so neither misses the other. SQLite runs write
+/// transactions one at a time already: nothing to take.
+pub(crate) fn lock_type_set(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    exclusive: bool,
+) -> Result<()> {
+    let AnyConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    let id = writer.as_uuid().as_bytes();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&id[..8]);
+    let key = i64::from_be_bytes(first) ^ TYPE_SET_LOCK;
+    let statement = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    diesel::sql_query(statement)
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .execute(pg)
+        .map_err(db_err)?;
+    Ok(())
+}
+
 /// Moves the key head of (writer, type) to `version`; returns the rows
 /// changed (1, or 0 if the head is gone).
 pub(crate) fn set_head(
