@@ -254,6 +254,20 @@ fn after_restoring_an_older_database_the_lineage_restarts_only_when_asked() {
     let again = alice.restart_key_lineage("note", &[]).unwrap();
     assert_eq!(again.new_version, Some(4));
     assert!(read(&bob, write(&alice, "note", "v4")).is_err());
+    // A mistyped type (no key in the database, no mark in the profile) is
+    // refused, and starts nothing.
+    assert!(matches!(
+        alice.restart_key_lineage("nots", &[]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM key_heads WHERE record_type = 'nots'"),
+        0
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM access_keys WHERE record_type = 'nots'"),
+        0
+    );
 
     // Nothing automatic: a fresh store on the restored file still works
     // with version 4 and no error.

@@ -211,7 +211,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unauthorize { record_type, from } => {
             let authorizer = parse_client_id(from)?;
             let client = ctx.client()?;
-            let deleted = client.remove_authorizer(record_type, authorizer)?;
+            let deleted = client
+                .remove_authorizer(record_type, authorizer)
+                .map_err(|err| match err {
+                    strongroom::Error::NotShared { record_type, reader } => anyhow::anyhow!(
+                        "client {reader} is not an authoriser of record type `{record_type}`: nothing was withdrawn and the key was not rotated"
+                    ),
+                    other => other.into(),
+                })?;
             output::line(&json!({
                 "unauthorized": record_type, "from": authorizer.to_string(), "rows_deleted": deleted,
             }));
@@ -458,11 +465,16 @@ impl Context_<'_> {
                     }
                 };
                 let name = format!("recovery for {}", client.id());
-                let profile = Profile::create(
+                let mut profile = Profile::create(
                     out,
                     ProfileOptions::named(&name).passphrase(passphrase.as_str()),
                 )?;
-                let set = Client::from_profile(profile, client.store())
+                // The recovery profile pins the client it recovers (whose
+                // keys are at hand only now), so that a restore works under
+                // `trust verified` too, after that client's profile is lost.
+                let set = profile
+                    .pin(client.public())
+                    .and_then(|()| Client::from_profile(profile, client.store()))
                     .and_then(|recovery| client.set_recovery_client(recovery.public()));
                 let outcome = match set {
                     Ok(outcome) => outcome,

@@ -74,6 +74,13 @@ fn a_recovery_profile_brings_a_lost_clients_data_to_its_replacement() {
             // A type created afterwards is covered as well.
             let later = last_line(&ok(db, "alice", &["write", "lab", "-f", "note=later"]));
 
+            // The recovery profile trusts only verified peers (SECURITY.md's
+            // advice); it pinned alice when it was made.
+            succeeds(run_with(
+                db,
+                &recovery_profile,
+                &["--passphrase-env", "RECOVERY_PP", "trust", "verified"],
+            ));
             // Alice's profile is lost; her replacement starts afresh.
             std::fs::remove_file(db.profile("alice")).unwrap();
             let replacement = last_line(&ok(db, "alice-2", &["init"]));

@@ -18,6 +18,13 @@ fn the_cli_revoke_says_what_it_did() {
         let id = last_line(&ok(db, "alice", &["write", "note", "-f", "note=n0"]));
         ok(db, "alice", &["share", "note", "--with", &bob]);
 
+        // `unauthorize` of a reader that is no authoriser says so (not
+        // that it holds no share): exit 1, nothing rotated.
+        let out = run(db, "alice", &["unauthorize", "note", "--from", &bob]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("is not an authoriser"), "{stderr}");
+
         // An id that holds no share: exit 1, one line naming it, nothing
         // rotated.
         let typo = ClientId::random().to_string();

@@ -87,6 +87,12 @@ struct Direction {
     least_floor: Stat,
     /// strongroom over its shape's floor.
     to_shape_floor: Stat,
+    /// strongroom over its shape's floor with the cryptography spread as
+    /// this machine spread it in the same round (measured), not perfectly.
+    to_measured_floor: Stat,
+    /// The cryptography's one-core time over its time on one thread per
+    /// core (`cores` would be a perfect spread).
+    spread_speedup: Stat,
     /// The shape's database work over the least shape's.
     shape_to_least: Stat,
     stored_to_plain: Stat,
@@ -127,6 +133,16 @@ impl Direction {
                         (a.crypto)(&x.floor().text),
                         cores,
                     ))
+            }),
+            to_measured_floor: Stat::of(rounds, |x| {
+                let crypto = (a.crypto)(&x.floor().text);
+                let speedup = secs(crypto) / secs((a.crypto)(&x.floor().text_spread));
+                let base = secs((a.stored)(x));
+                let least = ((base + secs(crypto)) / speedup.clamp(1.0, cores as f64)).max(base);
+                secs((a.strongroom)(x)) / least
+            }),
+            spread_speedup: Stat::of(rounds, |x| {
+                secs((a.crypto)(&x.floor().text)) / secs((a.crypto)(&x.floor().text_spread))
             }),
             shape_to_least: Stat::of(rounds, |x| secs((a.stored)(x)) / secs((a.least)(x))),
             stored_to_plain: Stat::of(rounds, |x| secs((a.stored)(x)) / secs((a.plain)(x))),
@@ -337,6 +353,16 @@ pub fn print(label: &str, n: usize, r: &Rounds) {
         s.read.to_shape_floor.against(TO_FLOOR),
         s.read_cold.to_shape_floor.show()
     );
+    println!(
+        "  strongroom / its shape floor with the crypto spread as measured (speedup on {cores} threads: \
+         write {}, read warm {}, read cold {}): write {}, read warm {}, read cold {}",
+        s.write.spread_speedup.show(),
+        s.read.spread_speedup.show(),
+        s.read_cold.spread_speedup.show(),
+        s.write.to_measured_floor.show(),
+        s.read.to_measured_floor.show(),
+        s.read_cold.to_measured_floor.show()
+    );
     let last = r.rounds.last().expect("a round");
     println!(
         "  size       stored bytes a record: strongroom {:.0} ({}), plain {:.0}, least shape {:.0}; \
@@ -385,6 +411,10 @@ pub fn json(n: usize, r: &Rounds) -> serde_json::Value {
             "least_floor_ratio": x(d.least_floor.median),
             "plain_floor_ratio": x(d.plain_floor.median),
             "to_shape_floor": x(d.to_shape_floor.median),
+            "to_measured_floor": x(d.to_measured_floor.median),
+            "crypto_one_core_ms": ms(d.crypto),
+            "crypto_spread_ms": ms(d.crypto_spread),
+            "spread_speedup": x(d.spread_speedup.median),
             "shape_db_ms": ms(d.stored),
             "least_db_ms": ms(d.least),
             "shape_db_to_least_db": x(d.shape_to_least.median),

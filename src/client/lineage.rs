@@ -29,7 +29,9 @@ impl Client {
     /// Records already in the database keep their key versions and stay
     /// readable by whoever holds those keys; the readers not confirmed
     /// lose only the versions from this one on (their ids are in
-    /// `removed_readers`). Logged at warning level.
+    /// `removed_readers`). Logged at warning level. A type of which this
+    /// client holds no key in the database and its profile no mark (a
+    /// mistyped type) is [`Error::InvalidInput`], and nothing changes.
     pub fn restart_key_lineage(
         &self,
         record_type: &str,
@@ -84,6 +86,13 @@ impl Client {
             Some(database) => self.current_mark(database, record_type)?,
             None => None,
         };
+        if in_database.is_none() && mark.is_none() {
+            // Nothing to restart: a mistyped type would otherwise pass for
+            // a restart (and start a new type), leaving the real one refused.
+            return Err(Error::InvalidInput(
+                "this client holds no key of this record type in this database, and its profile has no mark for it: nothing to restart (a mistyped type?)",
+            ));
+        }
         let next = in_database
             .unwrap_or(0)
             .max(mark.unwrap_or(0))
