@@ -92,11 +92,11 @@ pub(crate) fn lock_type_set(
     first.copy_from_slice(&id[..8]);
     let key = i64::from_be_bytes(first) ^ TYPE_SET_LOCK;
     let statement = if exclusive {
-        "SELECT pg_advisory_xact_lock($1)"
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
     } else {
-        "SELECT pg_advisory_xact_lock_shared($1)"
+        diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
     };
-    diesel::sql_query(statement)
+    statement
         .bind::<diesel::sql_types::BigInt, _>(key)
         .execute(pg)
         .map_err(db_err)?;
