@@ -165,3 +165,31 @@ fn two_opens_of_one_new_profile_give_the_same_client() {
         assert_eq!(a.unwrap(), b.unwrap(), "round {round}");
     }
 }
+
+/// The recovery client set by another instance of the same profile (the
+/// CLI's `recovery create` beside a running server) binds this one too:
+/// it cannot be revoked or removed as authoriser, and a type this instance
+/// creates afterwards reaches it.
+#[test]
+fn a_recovery_client_set_by_another_instance_of_the_profile_binds_this_one() {
+    each_backend(
+        "a_recovery_client_set_by_another_instance_of_the_profile_binds_this_one",
+        |db| {
+            let server = client(db, "alice");
+            server.put("t", &note("x"), &Plain::new()).unwrap();
+            let cli = client(db, "alice");
+            let recovery = client(db, "recovery");
+            cli.set_recovery_client(recovery.public()).unwrap();
+            assert!(matches!(
+                server.remove_authorizer("t", recovery.id()),
+                Err(strongroom::Error::InvalidInput(_))
+            ));
+            assert!(matches!(
+                server.revoke("t", recovery.id()),
+                Err(strongroom::Error::InvalidInput(_))
+            ));
+            let fresh = server.put("fresh", &note("y"), &Plain::new()).unwrap();
+            assert_eq!(read(&recovery, fresh.id).unwrap(), "y");
+        },
+    );
+}

@@ -460,3 +460,33 @@ fn values_json_cannot_give_back_are_refused_at_the_write() {
     let back: serde_json::Value = alice.get(meta.id).unwrap().field("v").unwrap();
     assert_eq!(back, nested);
 }
+
+/// From a review: an indexed field named `condition` (the name the index
+/// method's own local had) compiles, and its filter finds the record.
+#[test]
+fn an_indexed_field_named_condition_filters() {
+    #[derive(Debug, Clone, PartialEq, Sensitive)]
+    struct Case {
+        clinic: String,
+        #[sensitive(index)]
+        condition: String,
+    }
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    let cases = alice.repo::<Case>();
+    for condition in ["flu", "cold"] {
+        cases
+            .insert(Case {
+                clinic: "north".into(),
+                condition: condition.into(),
+            })
+            .unwrap();
+    }
+    let page = cases
+        .query()
+        .filter(|f| f.condition_eq("flu"))
+        .fetch()
+        .unwrap();
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(page.records[0].value().condition, "flu");
+}

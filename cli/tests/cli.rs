@@ -407,11 +407,15 @@ mod review {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "still empty");
         db.sql("CREATE TABLE app (x INTEGER)");
         db.sql("INSERT INTO app VALUES (1)");
+        // Another application's diesel migrations are not strongroom's.
+        db.sql("CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)");
+        db.sql("INSERT INTO __diesel_schema_migrations (version) VALUES ('20240101000000')");
         let before = std::fs::read(&path).unwrap();
         let err = fails(&db, "alice", &["ls"], 1);
         assert!(err.contains("no strongroom database"), "{err}");
         let status = ok(&db, "alice", &["migrate", "--status"]);
         assert!(status.contains("pending"), "{status}");
+        assert!(!status.contains("applied"), "{status}");
         assert!(std::fs::read(&path).unwrap() == before, "the file changed");
         assert!(!wal.exists(), "the file was put in WAL mode");
         // `init` makes it a strongroom database, in WAL mode.

@@ -307,7 +307,7 @@ fn index_method(model: &Model<'_>, index: &IndexModel) -> Option<TokenStream> {
         let (arg, stored, ty) = (f.ident, &f.stored, f.option_inner.unwrap_or(f.ty));
         quote_spanned! {f.ty.span()=>
             let #arg: #ty = ::core::convert::Into::into(#arg);
-            condition = condition.with(#stored, &#arg);
+            __strongroom_condition = __strongroom_condition.with(#stored, &#arg);
         }
     });
     let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.stored)).collect();
@@ -321,9 +321,10 @@ fn index_method(model: &Model<'_>, index: &IndexModel) -> Option<TokenStream> {
         #[doc = #doc]
         #[must_use]
         pub fn #method(mut self, #(#params),*) -> Self {
-            let mut condition = #krate::index::IndexQuery::new(#name);
+            // Named so that no field (each an argument here) hides it.
+            let mut __strongroom_condition = #krate::index::IndexQuery::new(#name);
             #(#withs)*
-            self.indexes.push(condition);
+            self.indexes.push(__strongroom_condition);
             self
         }
     })

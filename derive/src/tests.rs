@@ -265,3 +265,33 @@ fn a_record_type_with_whitespace_at_either_end_is_a_compile_error() {
     });
     assert!(!out.contains("compile_error"), "{out}");
 }
+
+/// A field type named like the generated filter, without a path, would be
+/// hidden by it: refused with an error that says so; with a path, or in
+/// another model, it is fine.
+#[test]
+fn a_field_type_named_like_the_filter_is_refused_unless_qualified() {
+    let out = derive(syn::parse_quote! {
+        struct Patient { clinic: String, #[sensitive] f: Vec<PatientFilter> }
+    });
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(out.contains("the name of the filter"), "{out}");
+    for input in [
+        syn::parse_quote! { struct Patient { #[sensitive] f: self::PatientFilter } },
+        syn::parse_quote! { struct Visit { #[sensitive] f: PatientFilter } },
+    ] {
+        let out = derive(input);
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+}
+
+/// A field named `condition` is an argument of its index's filter method;
+/// the method's own local cannot be hidden by it.
+#[test]
+fn an_indexed_field_named_condition_keeps_the_methods_local_apart() {
+    let out = derive(syn::parse_quote! {
+        struct Case { clinic: String, #[sensitive(index)] condition: String }
+    });
+    assert_has(&out, quote!(let mut __strongroom_condition));
+    assert_lacks(&out, quote!(let mut condition));
+}

@@ -43,6 +43,21 @@ pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
     if let Some(problem) = type_problem {
         errors.spanned(model.record_type_span, format!("the record type {problem}"));
     }
+    // The generated filter is named `<Model>Filter`; inside the generated
+    // code it hides a type of the same name that a field names without a
+    // path, which would then not compile with an error about traits.
+    let filter = format!("{}Filter", model.ident);
+    for field in &model.fields {
+        if names_unqualified(field.ty, &filter) {
+            errors.spanned(
+                syn::spanned::Spanned::span(field.ty),
+                format!(
+                    "a field's type names `{filter}`, the name of the filter #[derive(Sensitive)] generates for `{}`: write it with a path (`self::{filter}`, `crate::…::{filter}`) or rename it",
+                    model.ident
+                ),
+            );
+        }
+    }
     let mut seen: HashMap<&str, &crate::ast::FieldModel<'_>> = HashMap::new();
     for field in &model.fields {
         if let Some(problem) = name_problem(&field.stored) {
@@ -81,4 +96,32 @@ pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
             errors.spanned(index.name_span, "an index names each field once");
         }
     }
+}
+
+/// Whether `ty` names `name` as a path of one segment anywhere in it
+/// (`PatientFilter`, `Vec<PatientFilter>`), not after `::`.
+fn names_unqualified(ty: &syn::Type, name: &str) -> bool {
+    fn walk(tokens: proc_macro2::TokenStream, name: &str) -> bool {
+        let mut after_colons = false;
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    if !after_colons && ident == name {
+                        return true;
+                    }
+                    after_colons = false;
+                }
+                proc_macro2::TokenTree::Punct(punct) => after_colons = punct.as_char() == ':',
+                proc_macro2::TokenTree::Group(group) => {
+                    if walk(group.stream(), name) {
+                        return true;
+                    }
+                    after_colons = false;
+                }
+                proc_macro2::TokenTree::Literal(_) => after_colons = false,
+            }
+        }
+        false
+    }
+    walk(quote::ToTokens::to_token_stream(ty), name)
 }

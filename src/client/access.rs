@@ -111,7 +111,7 @@ impl Client {
         // holds while it authorises every type: one set meanwhile either
         // sees this type or is seen here.
         keys::lock_type_set(conn, me, false)?;
-        if let Some(recovery) = self.with_profile(|p| p.recovery_client()) {
+        if let Some(recovery) = self.fresh_recovery_client()? {
             self.authorize_in(conn, record_type, recovery, version)?;
         }
         Ok(WriteKey {

@@ -103,4 +103,11 @@ impl Client {
     pub fn recovery_client(&self) -> Option<ClientId> {
         self.with_profile(|p| p.recovery_client())
     }
+
+    /// The recovery client as the profile file says now: another process
+    /// of this client (the CLI's `recovery create` beside a server) may
+    /// have set it since this one last read the file.
+    pub(crate) fn fresh_recovery_client(&self) -> Result<Option<ClientId>> {
+        self.with_profile(|p| p.refresh().map(|()| p.recovery_client()))
+    }
 }

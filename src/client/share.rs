@@ -300,7 +300,7 @@ impl Client {
                 "a client cannot remove itself as authoriser",
             ));
         }
-        if self.recovery_client() == Some(authorizer) {
+        if self.fresh_recovery_client()? == Some(authorizer) {
             // Every rotation authorises the recovery client again, and a
             // recovery needs it to authorise for the lost client.
             return Err(Error::InvalidInput(
@@ -389,7 +389,7 @@ impl Client {
         if reader == self.id() {
             return Err(Error::InvalidInput("a client cannot revoke itself"));
         }
-        if self.recovery_client() == Some(reader) {
+        if self.fresh_recovery_client()? == Some(reader) {
             // Every rotation wraps the new version to the recovery client
             // again, so a revocation would last until the next one.
             return Err(Error::InvalidInput(

@@ -34,7 +34,7 @@ pub(super) fn schema_present(conn: &mut AnyConnection) -> diesel::QueryResult<bo
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let found: Vec<Found> = match conn {
+    let found: Vec<Found> = match &mut *conn {
         AnyConnection::Sqlite(c) => diesel::sql_query(
             "SELECT COUNT(*) AS n FROM sqlite_master \
              WHERE type = 'table' AND name = '__diesel_schema_migrations'",
@@ -46,8 +46,30 @@ pub(super) fn schema_present(conn: &mut AnyConnection) -> diesel::QueryResult<bo
         )
         .load(c)?,
     };
-    Ok(found.first().is_some_and(|f| f.n > 0))
+    if !found.first().is_some_and(|f| f.n > 0) {
+        return Ok(false);
+    }
+    // diesel's table alone may be another application's: strongroom's own
+    // first migration must be among its rows.
+    let ours: Vec<Found> = match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM __diesel_schema_migrations WHERE version = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(INITIAL_MIGRATION)
+        .load(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM __diesel_schema_migrations WHERE version = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(INITIAL_MIGRATION)
+        .load(c)?,
+    };
+    Ok(ours.first().is_some_and(|f| f.n > 0))
 }
+
+/// The version of strongroom's first migration on both backends (checked
+/// against the embedded ones by a test): its row in diesel's table marks a
+/// strongroom database.
+const INITIAL_MIGRATION: &str = "20261127000001";
 
 /// SQLite: puts the database in WAL mode (kept in the file; readers then
 /// never wait for the writer). A no-op on PostgreSQL, and on a database
@@ -161,8 +183,41 @@ impl Store {
                 versions(&c.pending_migrations(POSTGRES).map_err(migration_error)?),
             ),
         };
-        let mut applied: Vec<String> = applied.iter().map(ToString::to_string).collect();
+        // Only strongroom's own: diesel's table may list another
+        // application's migrations too.
+        let ours = match self.backend() {
+            super::Backend::Sqlite => versions(
+                &MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+                    .map_err(migration_error)?,
+            ),
+            super::Backend::Postgres => versions(
+                &MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
+                    .map_err(migration_error)?,
+            ),
+        };
+        let mut applied: Vec<String> = applied
+            .iter()
+            .map(ToString::to_string)
+            .filter(|version| ours.contains(version))
+            .collect();
         applied.sort();
         Ok(MigrationStatus { applied, pending })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_initial_migration_is_the_first_embedded_one_on_both_backends() {
+        let sqlite =
+            versions(&MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE).unwrap());
+        let postgres = versions(&MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES).unwrap());
+        assert_eq!(sqlite.first().map(String::as_str), Some(INITIAL_MIGRATION));
+        assert_eq!(
+            postgres.first().map(String::as_str),
+            Some(INITIAL_MIGRATION)
+        );
     }
 }
