@@ -214,7 +214,11 @@ impl Record {
             })
     }
 
-    /// All decrypted fields as one JSON object.
+    /// All decrypted fields as one JSON object of `serde_json::Value`s. An
+    /// integer beyond the range of `i64` and `u64` (an `i128` or `u128`
+    /// value) becomes an approximate float there, as it does in any
+    /// `serde_json::Value`: read such a field with
+    /// [`Record::field`]`::<u128>`, which gives it back exactly.
     pub fn data_json(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
         let mut object = serde_json::Map::new();
         for name in self.field_names() {

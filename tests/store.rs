@@ -406,6 +406,18 @@ fn queries_filter_order_and_paginate() {
             alice.query(&Query::new().limit(1001)),
             Err(Error::InvalidInput(_))
         ));
+        // A plain filter no write could match is refused, as the write is.
+        for query in [
+            Query::new().plain_eq("", "v"),
+            Query::new().plain_eq("a\0", "v"),
+            Query::new().plain_eq("k".repeat(256), "v"),
+            Query::new().plain_eq("k", "x".repeat(64 * 1024 + 1)),
+        ] {
+            assert!(matches!(alice.query(&query), Err(Error::InvalidInput(_))));
+        }
+        assert!(alice
+            .query(&Query::new().plain_eq("k", "x".repeat(64 * 1024)))
+            .is_ok());
         assert!(strongroom::Cursor::parse("c1.junk").is_err());
         assert!(strongroom::Cursor::parse("c2.junk").is_err());
 

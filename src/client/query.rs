@@ -195,7 +195,9 @@ impl Query {
     }
 
     /// Only records whose plain meta `name` equals `value` (repeatable: all
-    /// must hold).
+    /// must hold). A name or value no write accepts (an empty name, one
+    /// over 255 bytes or with control characters, a value over 64 KiB)
+    /// makes the query [`Error::InvalidInput`].
     pub fn plain_eq(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.plain.push((name.into(), value.into()));
         self
@@ -273,6 +275,7 @@ impl Query {
         if let Some(record_type) = &self.record_type {
             super::validate::record_type(record_type)?;
         }
+        super::validate::plain_filter(&self.plain)?;
         if self.second_index {
             return Err(Error::InvalidInput("a query uses one index condition"));
         }

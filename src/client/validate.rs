@@ -112,6 +112,23 @@ pub(super) fn plain(plain: &Plain) -> Result<()> {
     Ok(())
 }
 
+/// A query's plain filter, as writes check plain meta: a name or value no
+/// write accepts could match nothing, and is refused instead.
+pub(super) fn plain_filter(pairs: &[(String, String)]) -> Result<()> {
+    if !pairs.iter().all(|(name, _)| name_ok(name)) {
+        return Err(Error::InvalidInput(
+            "a plain meta name is 1 to 255 bytes without control characters",
+        ));
+    }
+    if pairs
+        .iter()
+        .any(|(_, value)| value.len() > MAX_PLAIN_VALUE_LEN)
+    {
+        return Err(Error::InvalidInput("a plain meta value is at most 64 KiB"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,7 @@ pub struct Repo<'c, T> {
 impl<T> std::fmt::Debug for Repo<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Repo")
-            .field("record_type", &std::any::type_name::<T>())
+            .field("model", &std::any::type_name::<T>())
             .field("client", &self.client.id())
             .finish()
     }
@@ -193,8 +193,12 @@ impl<'c, T: Sensitive> Repo<'c, T> {
     }
 
     /// Indexes this client's records of the model under the current key
-    /// version with the model's indexes ([`Client::reindex`]): after
-    /// adding an index to a model, or after a rotation.
+    /// version with the model's indexes ([`Client::reindex`]): after a
+    /// rotation, or after adding the first index to a model. An index
+    /// added to a model whose records are already indexed at the current
+    /// key version needs a rotation first ([`Client::rotate`]): until
+    /// then, writes through the new model and this call are
+    /// [`Error::InvalidInput`].
     pub fn reindex(&self, batch_size: usize) -> Result<crate::index::ReindexOutcome> {
         self.declared()?;
         self.client.reindex(T::RECORD_TYPE, batch_size)
