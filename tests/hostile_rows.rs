@@ -860,3 +860,116 @@ fn a_row_edited_to_name_a_key_it_lacks_is_tampering_not_a_missing_share() {
         assert!(reasons.contains(&(Some(ids[1]), SkipReason::Invalid)));
     });
 }
+
+/// From a review of every table: made-up wrapped-key rows never block a
+/// rotation, a revocation, a share or setting the recovery client, and a
+/// share in force is listed whatever its unsigned time says.
+mod made_up_key_rows {
+    use super::*;
+
+    fn plant(db: &TestDb, writer: &Client, record_type: &str, version: &str, reader: &Client) {
+        let w = db.id(writer.id());
+        db.sql(&format!(
+            "INSERT INTO access_keys VALUES ({w}, '{record_type}', {version}, {}, {w}, {}, 0)",
+            db.id(reader.id()),
+            db.blob(&[9; 90])
+        ));
+    }
+
+    #[test]
+    fn a_row_at_the_next_version_does_not_block_a_revocation() {
+        each_backend(
+            "a_row_at_the_next_version_does_not_block_a_revocation",
+            |db| {
+                let (alice, bob, carol) =
+                    (client(db, "alice"), client(db, "bob"), client(db, "carol"));
+                notes(&alice, 2);
+                alice.share("note", bob.id()).unwrap();
+                alice.share("note", carol.id()).unwrap();
+                plant(db, &alice, "note", "2", &bob);
+                let outcome = alice.revoke_and_rewrap("note", carol.id()).unwrap();
+                assert_eq!(outcome.new_version, Some(2));
+                let after = alice.put("note", &note("after"), &Plain::new()).unwrap().id;
+                assert!(read(&carol, after).is_err(), "carol was revoked");
+                assert_eq!(read(&bob, after).unwrap(), "after");
+                plant(db, &alice, "note", "3", &alice);
+                assert_eq!(alice.rotate("note").unwrap().new_version, Some(3));
+            },
+        );
+    }
+
+    #[test]
+    fn a_row_at_version_0_does_not_block_a_share() {
+        each_backend("a_row_at_version_0_does_not_block_a_share", |db| {
+            let (alice, carol) = (client(db, "alice"), client(db, "carol"));
+            let ids = notes(&alice, 1);
+            plant(db, &alice, "note", "0", &alice);
+            alice.share("note", carol.id()).unwrap();
+            assert!(read(&carol, ids[0]).is_ok());
+        });
+    }
+
+    #[test]
+    fn a_made_up_type_does_not_stop_the_recovery_client() {
+        each_backend("a_made_up_type_does_not_stop_the_recovery_client", |db| {
+            let (alice, recovery) = (client(db, "alice"), client(db, "recovery"));
+            let ids = notes(&alice, 1);
+            plant(db, &alice, "ghost", "1", &alice);
+            let outcome = alice.set_recovery_client(recovery.public()).unwrap();
+            assert_eq!(outcome.record_types, ["note"]);
+            assert_eq!(outcome.skipped, ["ghost"]);
+            assert!(read(&recovery, ids[0]).is_ok());
+        });
+    }
+
+    #[test]
+    fn a_record_twice_in_a_page_is_returned_once() {
+        let db = TestDb::sqlite();
+        let alice = client(&db, "alice");
+        let mut plain = Plain::new();
+        plain.insert("clinic".into(), "north".into());
+        let ids: Vec<RecordId> = (0..5)
+            .map(|n| alice.put("note", &note(&n.to_string()), &plain).unwrap().id)
+            .collect();
+        // The meta index without its primary key, one row copied.
+        db.sql("CREATE TABLE m2 AS SELECT * FROM meta_index");
+        db.sql("DROP TABLE meta_index");
+        db.sql("ALTER TABLE m2 RENAME TO meta_index");
+        db.sql(&format!(
+            "INSERT INTO meta_index SELECT * FROM meta_index WHERE record_id = {}",
+            db.id(ids[2])
+        ));
+        let mut seen = Vec::new();
+        let mut query = Query::new()
+            .record_type("note")
+            .plain_eq("clinic", "north")
+            .limit(100);
+        loop {
+            let page = alice.query(&query).unwrap();
+            seen.extend(page.records.iter().map(|r| r.id()));
+            match page.next {
+                Some(cursor) => query = query.after(cursor),
+                None => break,
+            }
+        }
+        seen.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_share_with_a_time_out_of_range_is_listed() {
+        each_backend("a_share_with_a_time_out_of_range_is_listed", |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            notes(&alice, 1);
+            alice.share("note", bob.id()).unwrap();
+            db.sql(&format!(
+                "UPDATE policies SET created_at = 9223372036854775807 WHERE reader_id = {}",
+                db.id(bob.id())
+            ));
+            assert_eq!(alice.outgoing_shares().unwrap().len(), 1);
+            assert_eq!(bob.incoming_shares().unwrap().len(), 1);
+        });
+    }
+}

@@ -488,6 +488,7 @@ impl Context_<'_> {
                 output::line(&json!({
                     "recovery_client": outcome.recovery_client.to_string(),
                     "record_types": outcome.record_types,
+                    "skipped": outcome.skipped,
                 }));
                 note!(
                     "created the recovery profile {}: keep it offline, and its passphrase apart from it",

@@ -99,7 +99,7 @@ impl Client {
             .checked_add(1)
             .ok_or(Error::InvalidInput("key version overflow"))?;
         let confirmed: BTreeSet<ClientId> = confirmed.iter().copied().collect();
-        let recovery = self.with_profile(|p| p.recovery_client());
+        let recovery = self.fresh_recovery_client()?;
         let mut removed: BTreeSet<ClientId> = BTreeSet::new();
         for row in grants::of_type(conn, me, record_type)? {
             if !confirmed.contains(&row.reader_id) && Some(row.reader_id) != recovery {

@@ -424,6 +424,9 @@ impl Client {
     ) -> Result<(Vec<Pending>, Vec<Skipped>)> {
         let mut skipped = Vec::new();
         let mut heads = Vec::with_capacity(rows.len());
+        // A record the page holds twice (rows copied where the database's
+        // keys were dropped) is returned once.
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
         for stored in rows {
             let parsed = stored.parse().and_then(|row| match row.head() {
                 Ok(head) => Ok((row, head)),
@@ -433,6 +436,9 @@ impl Client {
                 }),
             });
             match parsed {
+                Ok(parsed) if !seen.insert(parsed.1.record_id) => {
+                    tracing::warn!(record_id = %parsed.1.record_id, "a page held a record twice; returning it once");
+                }
                 Ok(parsed) => heads.push(parsed),
                 Err(bad) => {
                     tracing::warn!(record_id = ?bad.record_id, "a stored record row is malformed");

@@ -21,6 +21,13 @@ pub struct RecoveryOutcome {
     /// This client's record types it was shared with and authorised to,
     /// sorted.
     pub record_types: Vec<String>,
+    /// Types the database lists for this client that were passed over,
+    /// sorted: no own key of the type opens (rows the database made up, or
+    /// not valid as a type), or the database holds an older key than the
+    /// profile's mark ([`Error::KeyRollback`]; see
+    /// [`Client::restart_key_lineage`], which authorises the recovery
+    /// client again). Each is logged at warning level.
+    pub skipped: Vec<String>,
 }
 
 impl Client {
@@ -82,20 +89,51 @@ impl Client {
         // under the lock a type's first key takes (so a type created
         // meanwhile is listed here or sees the setting). Again after a lost
         // race on a unique row (a concurrent share of the same key).
+        let previous = self.fresh_recovery_client()?;
         self.with_profile(|p| p.set_recovery_client(Some(recovery.client_id)))?;
-        let record_types = self.retrying(|conn| {
+        let done = self.retrying(|conn| {
             keys::lock_type_set(conn, self.id(), true)?;
-            let record_types = keys::self_wrapped_types(conn, self.id())?;
-            for record_type in &record_types {
-                let created = self.write_key(conn, record_type)?;
-                self.authorize_in(conn, record_type, recovery.client_id, created.version)?;
+            let (mut record_types, mut skipped) = (Vec::new(), Vec::new());
+            for record_type in keys::self_wrapped_types(conn, self.id())? {
+                let usable = match super::validate::record_type(&record_type) {
+                    Ok(()) => match self.own_current_version(conn, &record_type) {
+                        Ok(version) => version.is_some(),
+                        Err(Error::KeyRollback { .. }) => false,
+                        Err(other) => return Err(other),
+                    },
+                    Err(_) => false,
+                };
+                if !usable {
+                    tracing::warn!(
+                        record_type,
+                        "not authorising the recovery client on a type with no usable own key"
+                    );
+                    skipped.push(record_type);
+                    continue;
+                }
+                let created = self.write_key(conn, &record_type)?;
+                self.authorize_in(conn, &record_type, recovery.client_id, created.version)?;
+                record_types.push(record_type);
             }
-            Ok(record_types)
-        })?;
-        tracing::info!(recovery_client = %recovery.client_id, record_types = record_types.len(), "set recovery client");
+            Ok((record_types, skipped))
+        });
+        let (record_types, skipped) = match done {
+            Ok(done) => done,
+            Err(err) => {
+                // Nothing was authorised: the profile goes back to what it
+                // said, so that it does not name a recovery client that
+                // cannot read this client's types.
+                if let Err(undo) = self.with_profile(|p| p.set_recovery_client(previous)) {
+                    tracing::error!(error = %undo, "could not take the recovery client out of the profile again");
+                }
+                return Err(err);
+            }
+        };
+        tracing::info!(recovery_client = %recovery.client_id, record_types = record_types.len(), skipped = skipped.len(), "set recovery client");
         Ok(RecoveryOutcome {
             recovery_client: recovery.client_id,
             record_types,
+            skipped,
         })
     }
 

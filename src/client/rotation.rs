@@ -131,13 +131,25 @@ impl Client {
     }
 
     /// A fresh access key for version `version` of this client's
-    /// `record_type`, wrapped to this client and stored.
+    /// `record_type`, wrapped to this client and stored. Called under the
+    /// head lock with `version` above every own key that opens: rows
+    /// already at `version` or above are made up, and go first (they would
+    /// stand in the new version's slots and block every rotation).
     pub(super) fn new_own_key(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
         version: u32,
     ) -> Result<(AccessKey, KeyId)> {
+        let planted = keys::delete_from_version(conn, self.id(), record_type, version)?;
+        if planted > 0 {
+            tracing::warn!(
+                record_type,
+                version,
+                rows = planted,
+                "removed wrapped-key rows at or above the new key version that no own key backs"
+            );
+        }
         let key = AccessKey::generate();
         let of = KeyId {
             writer_id: self.id(),

@@ -54,7 +54,9 @@ pub struct Share {
     pub kind: ShareKind,
     /// Who made the share: the writer, or an authoriser.
     pub granted_by: ClientId,
-    /// When.
+    /// When, as the database says (the time is not signed; one out of
+    /// range shows as the Unix epoch, and the share is listed all the
+    /// same).
     pub since: DateTime<Utc>,
 }
 
@@ -470,7 +472,9 @@ impl Client {
                     reader_id: row.reader_id,
                     kind: parse_kind(&row.kind)?,
                     granted_by: row.granted_by,
-                    since: from_micros(row.created_at)?,
+                    // Unsigned, and never a reason to hide a share in force:
+                    // a time out of range shows as the epoch.
+                    since: from_micros(row.created_at).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
                 })
             })
             .collect();
@@ -521,7 +525,8 @@ impl Client {
             policies: 0,
         };
         let versions = self.held_versions(conn, writer, record_type, self.id())?;
-        for version in versions.into_iter().filter(|v| *v <= up_to) {
+        // Versions start at 1: a row below is made up.
+        for version in versions.into_iter().filter(|v| (1..=up_to).contains(v)) {
             let slot = WrappedKeySlot {
                 writer_id: writer,
                 record_type,
@@ -539,10 +544,27 @@ impl Client {
                 self.has_wrapped_key(conn, writer, record_type, version, reader)?
             };
             if !wrapped {
+                // A version whose key this client cannot open (a row the
+                // database made up) is passed over, as writes pass it over.
+                let key = match self.access_key(conn, writer, record_type, version) {
+                    Ok(key) => key,
+                    Err(
+                        KeyUnavailable::NotShared
+                        | KeyUnavailable::UntrustedWrapper(_)
+                        | KeyUnavailable::Failed(Error::Decryption),
+                    ) => {
+                        tracing::warn!(
+                            record_type,
+                            version,
+                            "passing over a key version this client cannot open"
+                        );
+                        continue;
+                    }
+                    Err(KeyUnavailable::Failed(err)) => return Err(err),
+                };
                 if own_share {
                     keys::delete_wrapped(conn, slot)?;
                 }
-                let key = self.key_or_err(conn, writer, record_type, version)?;
                 let of = KeyId {
                     writer_id: writer,
                     record_type: record_type.to_owned(),

@@ -155,16 +155,44 @@ pub(crate) fn self_wrapped_types(
     writer: ClientId,
 ) -> Result<Vec<String>> {
     let me = SqlId::from(writer);
-    let types: Vec<Option<String>> = access_keys::table
+    // As bytes: a type that is not text (a row the database made up) is
+    // passed over, never a failed load.
+    let types: Vec<Option<Vec<u8>>> = access_keys::table
         .filter(access_keys::writer_id.eq(&me))
         .filter(access_keys::reader_id.eq(&me))
         .filter(access_keys::wrapper_id.eq(&me))
-        .select(access_keys::record_type.nullable())
+        .select(super::rows::Bytes(access_keys::record_type))
         .distinct()
-        .order(access_keys::record_type.nullable())
         .load(conn)
         .map_err(db_err)?;
-    Ok(types.into_iter().flatten().collect())
+    let mut types: Vec<String> = types
+        .into_iter()
+        .flatten()
+        .filter_map(|bytes| String::from_utf8(bytes).ok())
+        .collect();
+    types.sort();
+    types.dedup();
+    Ok(types)
+}
+
+/// Deletes every wrapped key of (writer, type) at `version` or above: a
+/// rotation to `version` holds the head lock, and no own key opened
+/// there, so such rows can only be made up (they would otherwise stand
+/// in the new version's slots). Returns the rows deleted.
+pub(crate) fn delete_from_version(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    version: u32,
+) -> Result<usize> {
+    diesel::delete(
+        access_keys::table
+            .filter(access_keys::writer_id.eq(SqlId::from(writer)))
+            .filter(access_keys::record_type.eq(record_type))
+            .filter(access_keys::key_version.ge(stored_version(version)?)),
+    )
+    .execute(conn)
+    .map_err(db_err)
 }
 
 /// Whether the database holds any access key `client` wrapped for itself
