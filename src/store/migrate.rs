@@ -46,7 +46,7 @@ pub(super) fn schema_present(conn: &mut AnyConnection) -> diesel::QueryResult<bo
         )
         .load(c)?,
     };
-    if !found.first().is_some_and(|f| f.n > 0) {
+    if found.first().is_none_or(|f| f.n <= 0) {
         return Ok(false);
     }
     // diesel's table alone may be another application's: strongroom's own
