@@ -151,25 +151,29 @@ impl Store {
         schema_present(&mut conn).map_err(crate::store::tx::db_err)
     }
 
+    /// Every migration this build embeds for the store's backend, in order.
+    fn embedded_versions(&self) -> Result<Vec<String>> {
+        Ok(match self.backend() {
+            super::Backend::Sqlite => versions(
+                &MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+                    .map_err(migration_error)?,
+            ),
+            super::Backend::Postgres => versions(
+                &MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
+                    .map_err(migration_error)?,
+            ),
+        })
+    }
+
     /// Lists applied and pending migrations, changing nothing: a database
     /// without strongroom's schema lists every migration as pending (and
     /// is not given diesel's migrations table, which would make it look
     /// like a strongroom database).
     pub fn migration_status(&self) -> Result<MigrationStatus> {
         if !self.has_schema()? {
-            let pending = match self.backend() {
-                super::Backend::Sqlite => versions(
-                    &MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
-                        .map_err(migration_error)?,
-                ),
-                super::Backend::Postgres => versions(
-                    &MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
-                        .map_err(migration_error)?,
-                ),
-            };
             return Ok(MigrationStatus {
                 applied: Vec::new(),
-                pending,
+                pending: self.embedded_versions()?,
             });
         }
         let mut conn = self.conn()?;
@@ -185,16 +189,7 @@ impl Store {
         };
         // Only strongroom's own: diesel's table may list another
         // application's migrations too.
-        let ours = match self.backend() {
-            super::Backend::Sqlite => versions(
-                &MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
-                    .map_err(migration_error)?,
-            ),
-            super::Backend::Postgres => versions(
-                &MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
-                    .map_err(migration_error)?,
-            ),
-        };
+        let ours = self.embedded_versions()?;
         let mut applied: Vec<String> = applied
             .iter()
             .map(ToString::to_string)
