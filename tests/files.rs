@@ -932,3 +932,73 @@ fn an_upload_killed_mid_stream_leaves_nothing_readable_and_no_chunks() {
         },
     );
 }
+
+/// SECURITY.md: a file replaced while it is read is never the tampering
+/// error. When the reader finds the chunks gone and no connection comes in
+/// time to look why (both of a pool of two held by uploads), the error is
+/// the store's (`PoolTimeout`), not `Decryption`.
+#[test]
+fn a_file_replaced_mid_read_on_a_busy_pool_is_the_stores_error_not_tampering() {
+    use std::sync::mpsc;
+    /// A source that gives one byte, then waits for the gate, then ends.
+    struct Gate(bool, mpsc::Receiver<()>);
+    impl Read for Gate {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if std::mem::take(&mut self.0) {
+                buf[0] = 1;
+                return Ok(1);
+            }
+            let _ = self.1.recv();
+            Ok(0)
+        }
+    }
+    let db = TestDb::sqlite();
+    drop(client(&db, "alice"));
+    let store = strongroom::Store::open_with(
+        &db.url,
+        strongroom::StoreOptions::default()
+            .pool_size(2)
+            .connection_timeout(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let alice = Client::open_or_create(db.profile("alice"), &store).unwrap();
+    let id = put(&alice, &body(100 * CHUNK, 40));
+    let mut reader = alice.open_file(id).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    alice
+        .update_file(id, 1, &Plain::new(), &b"new"[..])
+        .unwrap();
+    let mut first = vec![0u8; 20 * CHUNK];
+    reader.read_exact(&mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (open_a, gate_a) = mpsc::channel();
+    let (open_b, gate_b) = mpsc::channel();
+    std::thread::scope(|scope| {
+        // Owned here: a failed assertion drops them, which opens the gates
+        // (the uploads end) instead of leaving the scope waiting.
+        let (open_a, open_b) = (open_a, open_b);
+        let uploads = [gate_a, gate_b].map(|gate| {
+            let alice = &alice;
+            scope.spawn(move || alice.put_file("scan", &Plain::new(), Gate(true, gate)))
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let err = io::copy(&mut reader, &mut io::sink()).unwrap_err();
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<Error>());
+        assert!(
+            !matches!(inner, Some(Error::Decryption)),
+            "a replaced file read as tampering: {err}"
+        );
+        assert!(
+            matches!(
+                inner,
+                Some(Error::PoolTimeout { .. } | Error::Conflict { .. })
+            ),
+            "{err}"
+        );
+        open_a.send(()).unwrap();
+        open_b.send(()).unwrap();
+        for upload in uploads {
+            let _ = upload.join().unwrap();
+        }
+    });
+}

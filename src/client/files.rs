@@ -254,7 +254,9 @@ impl Client {
     /// Errors: as [`Client::get`]; a chunk missing, reordered, duplicated,
     /// truncated, altered or from another file or version is
     /// [`Error::Decryption`]; a record changed or deleted while it was
-    /// read is [`Error::Conflict`] or [`Error::NotFound`]; a record that
+    /// read is [`Error::Conflict`] or [`Error::NotFound`] (or, when no
+    /// connection comes in time to tell which, the store's error, such as
+    /// [`Error::PoolTimeout`]: never the tampering error); a record that
     /// is not a file is [`Error::NotAFile`]; `out` failing is
     /// [`Error::BodyIo`].
     pub fn read_file(&self, id: RecordId, mut out: impl Write) -> Result<RecordMeta> {
@@ -596,11 +598,18 @@ impl FileReader {
         }
         match self.open_next() {
             Ok(()) => Ok(Some(&self.plain[..])),
-            Err(Error::Decryption) => {
-                let failed = self.why_missing();
-                self.failed = Some(failed);
-                Err(self.error(failed))
-            }
+            Err(Error::Decryption) => match self.why_missing() {
+                Ok(failed) => {
+                    self.failed = Some(failed);
+                    Err(self.error(failed))
+                }
+                // The store could not say (no connection came in time): its
+                // error, never the tampering error, which it would not be.
+                Err(err) => {
+                    self.failed = Some(FailedRead::Earlier);
+                    Err(err)
+                }
+            },
             Err(other) => {
                 self.failed = Some(FailedRead::Earlier);
                 Err(other)
@@ -627,7 +636,7 @@ impl FileReader {
     /// the chunks or the row are not the writer's. The database's word
     /// alone (a version number edited in place) is never taken for a
     /// conflict.
-    fn why_missing(&self) -> FailedRead {
+    fn why_missing(&self) -> Result<FailedRead> {
         let id = self.meta.id;
         let writer = self.meta.writer_id;
         let now = self.store.conn().and_then(|mut conn| {
@@ -641,13 +650,13 @@ impl FileReader {
                 Ok(Some(verified_version(conn, stored, writer, key)))
             })
         });
-        match now {
-            Ok(None) => FailedRead::NotFound,
+        Ok(match now? {
+            None => FailedRead::NotFound,
             // Only a newer version is a change: an older one, however well
             // signed, is the database rolling the record back.
-            Ok(Some(Some(found))) if found > self.version => FailedRead::Conflict(Some(found)),
-            Ok(Some(_)) | Err(_) => FailedRead::Decryption,
-        }
+            Some(Some(found)) if found > self.version => FailedRead::Conflict(Some(found)),
+            Some(_) => FailedRead::Decryption,
+        })
     }
 
     fn error(&self, failed: FailedRead) -> Error {
