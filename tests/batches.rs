@@ -9,7 +9,8 @@ use common::{each_backend, unhex, TestDb};
 use strongroom::hazmat::record;
 use strongroom::hazmat::signature::RecordHeader;
 use strongroom::{
-    BatchId, Client, Error, Fields, NewRecord, Plain, Profile, Query, RecordId, SkipReason, Store,
+    BatchId, Client, Error, Fields, NewRecord, Order, Plain, Profile, Query, RecordId, SkipReason,
+    Store,
 };
 
 fn client(db: &TestDb, store: &Store, name: &str) -> Client {
@@ -72,6 +73,72 @@ fn a_large_write_is_signed_in_batches_and_every_record_verifies() {
                     .unwrap(),
                 "note 449"
             );
+        },
+    );
+}
+
+#[test]
+fn each_batch_of_a_write_has_its_own_creation_time_and_pages_in_the_order_given() {
+    each_backend(
+        "each_batch_of_a_write_has_its_own_creation_time_and_pages_in_the_order_given",
+        |db| {
+            let alice = client(db, &db.store(), "alice");
+            let mut records = notes(450);
+            for (i, record) in records.iter_mut().enumerate() {
+                record.plain.insert("clinic".into(), "north".into());
+                record.plain.insert("n".into(), i.to_string());
+            }
+            let metas = alice.put_many(&records).unwrap();
+            // The call's time for the first 200, one microsecond later for
+            // each batch after.
+            let start = metas[0].created_at;
+            for (i, meta) in metas.iter().enumerate() {
+                let batch = i64::try_from(i / 200).unwrap();
+                assert_eq!(
+                    meta.created_at,
+                    start + chrono::Duration::microseconds(batch),
+                    "record {i}"
+                );
+                assert_eq!(meta.updated_at, meta.created_at, "record {i}");
+                assert_eq!(
+                    alice.get(meta.id).unwrap().meta().created_at,
+                    meta.created_at
+                );
+            }
+            // Paged by creation, unfiltered and filtered by plain meta,
+            // either way: batch by batch in the order given.
+            for query in [
+                Query::new().record_type("note"),
+                Query::new().record_type("note").plain_eq("clinic", "north"),
+            ] {
+                for descending in [false, true] {
+                    let order = if descending {
+                        Order::CreatedDesc
+                    } else {
+                        Order::CreatedAsc
+                    };
+                    let mut query = query.clone().order(order).limit(70);
+                    let mut batches_seen = Vec::new();
+                    loop {
+                        let page = alice.query(&query).unwrap();
+                        assert!(page.skipped.is_empty());
+                        batches_seen.extend(
+                            page.records
+                                .iter()
+                                .map(|r| r.meta().plain["n"].parse::<usize>().unwrap() / 200),
+                        );
+                        match page.next {
+                            Some(cursor) => query = query.after(cursor),
+                            None => break,
+                        }
+                    }
+                    let mut expected: Vec<usize> = (0..450).map(|i| i / 200).collect();
+                    if descending {
+                        expected.reverse();
+                    }
+                    assert_eq!(batches_seen, expected, "descending: {descending}");
+                }
+            }
         },
     );
 }

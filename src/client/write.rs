@@ -71,6 +71,10 @@ impl Client {
 
     /// Writes many new records in one transaction: all or none. Records
     /// are sealed on the other cores while the database writes.
+    ///
+    /// They are signed in batches of 200. Their creation time is the
+    /// call's, one microsecond later for each batch before theirs, so the
+    /// records of one call page in the order given, batch by batch.
     pub fn put_many(&self, new_records: &[NewRecord]) -> Result<Vec<RecordMeta>> {
         let span = op_span!(
             self,
@@ -426,9 +430,20 @@ impl Client {
         chunk: &[NewRecord],
         keys: &HashMap<&str, WriteKey>,
         indexes: &HashMap<&str, PreparedIndexes>,
-        now: i64,
+        start: i64,
     ) -> Result<SealedChunk> {
         let batch_id = BatchId::random();
+        // Each batch its own creation time: the call's start, one
+        // microsecond later for each batch before it. A page filtered by
+        // plain meta sorts the records of one creation time by id
+        // (PostgreSQL's meta index keys (tag, created_at) only), so no
+        // creation time holds more than one batch however long the call;
+        // and the records of a long call page in the order given, batch by
+        // batch.
+        let now = i64::try_from(index)
+            .ok()
+            .and_then(|index| start.checked_add(index))
+            .ok_or(Error::InvalidInput("clock out of range"))?;
         let at = from_micros(now).ok_or(Error::InvalidInput("clock out of range"))?;
         let mut records = Vec::with_capacity(chunk.len());
         for (place, record) in (0u32..).zip(chunk) {
