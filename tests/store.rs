@@ -784,7 +784,7 @@ fn unreachable_database_names_the_target_but_never_the_password() {
 }
 
 /// Migrations in each backend's folder.
-const MIGRATIONS: usize = 4;
+const MIGRATIONS: usize = 5;
 
 #[test]
 fn migrations_report_their_status_and_can_be_skipped() {
@@ -1220,20 +1220,34 @@ fn the_meta_index_migration_keeps_every_entry_of_a_database_written_before_it() 
             drop(alice);
 
             // Back to the shape before migration 000004, as a database
-            // written by an earlier version holds it.
+            // written by an earlier version holds it: the later migrations
+            // undone first, newest first.
             let folder = match db.backend {
                 Backend::Sqlite => "sqlite",
                 _ => "postgres",
             };
-            let down = std::fs::read_to_string(format!(
-                "{}/migrations/{folder}/2026-12-06-000004_meta_index_in_creation_order/down.sql",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap();
-            for statement in down.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                db.sql(statement);
+            for (migration, version) in [
+                (
+                    "2026-12-07-000005_meta_index_deduplicated",
+                    "20261207000005",
+                ),
+                (
+                    "2026-12-06-000004_meta_index_in_creation_order",
+                    "20261206000004",
+                ),
+            ] {
+                let down = std::fs::read_to_string(format!(
+                    "{}/migrations/{folder}/{migration}/down.sql",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap();
+                for statement in down.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    db.sql(statement);
+                }
+                db.sql(&format!(
+                    "DELETE FROM __diesel_schema_migrations WHERE version = '{version}'"
+                ));
             }
-            db.sql("DELETE FROM __diesel_schema_migrations WHERE version = '20261206000004'");
             assert_eq!(
                 db.count("SELECT COUNT(*) AS n FROM meta_index"),
                 24,
