@@ -38,7 +38,8 @@ pub enum Error {
     },
 
     /// This database does not carry an identity this profile has written
-    /// to, yet it holds access keys this client wrapped for itself: a copy
+    /// to, yet it holds rows this client wrote as a writer (access keys,
+    /// key heads, records, batches or grants on its types): a copy
     /// or restore of a database whose identity row was changed, deleted or
     /// replaced. Rollback protection cannot vouch for it, so no key
     /// decision (write, share, rotate, revoke, re-wrap) is made until the
@@ -268,14 +269,15 @@ pub enum ProfileError {
 
     /// A profile file was written by a newer (or unknown) format version.
     #[error(
-        "profile {path} has format version {found}, this strongroom reads version {supported}"
+        "profile {path} has format version {found}, this strongroom reads versions 1 to {supported}"
     )]
     Version {
         /// The profile file.
         path: PathBuf,
         /// The version found in the file.
         found: u64,
-        /// The version this build reads.
+        /// The newest version this build reads (it reads every version
+        /// from 1 to this one).
         supported: u32,
     },
 
@@ -312,7 +314,7 @@ fn identity_changed_text(database: &Option<crate::ids::DatabaseId>) -> String {
         |id| format!("has identity {id}, which this profile has never written to,"),
     );
     format!(
-        "this database {which} but holds access keys this client wrapped for itself \
+        "this database {which} but holds rows this client wrote (its keys, records or grants) \
          (a restored or copied database?); refusing to use it for key decisions until it is \
          adopted (Client::adopt_database or `strongroom --adopt-database`; see SECURITY.md)"
     )

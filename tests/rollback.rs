@@ -516,3 +516,62 @@ fn a_revocation_whose_mark_cannot_be_saved_is_an_error_and_stands() {
         },
     );
 }
+
+/// The operator copies the key tables, the writer revokes, then the
+/// operator gives the database a fresh identity and hides the writer's own
+/// key rows for one decision, hoping the profile learns the new identity
+/// with no marks, and brings the copied tables back. The writer's other
+/// rows (its records and batch signatures) still name it: the decision
+/// refuses, the profile learns nothing, and the restored keys stay refused.
+#[test]
+fn a_fresh_identity_with_the_writers_keys_hidden_is_refused() {
+    each_backend(
+        "a_fresh_identity_with_the_writers_keys_hidden_is_refused",
+        |db| {
+            let store = db.store();
+            let alice = client(&db.profile("alice"), &store);
+            let bob = client(&db.profile("bob"), &store);
+            put(&alice, "before the revocation").unwrap();
+            alice.share("patient", bob.id()).unwrap();
+            snapshot_key_tables(db);
+            assert_eq!(
+                alice.revoke("patient", bob.id()).unwrap().new_version,
+                Some(2)
+            );
+            let me = db.id(alice.id());
+            drop(alice);
+            let new_id = strongroom::DatabaseId::random();
+            db.sql(&format!(
+                "UPDATE database_identity SET database_id = {}",
+                db.id(new_id)
+            ));
+            for table in KEY_TABLES {
+                db.sql(&format!("DELETE FROM {table} WHERE writer_id = {me}"));
+            }
+            let before = records(db);
+            let alice = client(&db.profile("alice"), &store);
+            match put(&alice, "while the keys are hidden") {
+                Err(Error::DatabaseIdentityChanged { database }) => {
+                    assert_eq!(database, Some(new_id))
+                }
+                other => panic!("expected DatabaseIdentityChanged, got {other:?}"),
+            }
+            let profile = strongroom::Profile::load(db.profile("alice"), None).unwrap();
+            assert!(
+                !profile.knows_database(new_id),
+                "a refused decision must not teach the profile the new identity"
+            );
+            restore_key_tables(db);
+            let alice = client(&db.profile("alice"), &store);
+            match put(&alice, "after the keys came back") {
+                Err(Error::DatabaseIdentityChanged { .. }) => {}
+                Err(other) => panic!("expected DatabaseIdentityChanged, got {other:?}"),
+                Ok(meta) => panic!(
+                    "wrote under key version {} after the keys came back",
+                    meta.key_version
+                ),
+            }
+            assert_eq!(records(db), before, "nothing was written");
+        },
+    );
+}

@@ -39,13 +39,14 @@ impl DatabaseMark {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Decision {
     /// Use this identity (known to the profile, or new to it and the
-    /// database holds none of this client's keys).
+    /// database holds no row this client wrote).
     Use(DatabaseId),
-    /// The database has no well-formed identity and none of this client's
-    /// keys: give it one.
+    /// The database has no well-formed identity and no row this client
+    /// wrote: give it one.
     GiveIdentity,
-    /// The profile does not know this database, yet it holds this
-    /// client's own access keys: a copy or restore whose identity changed.
+    /// The profile does not know this database, yet it holds rows this
+    /// client wrote: a copy or restore whose identity changed (or an
+    /// operator who gave it a new one).
     Refuse {
         /// The identity it carries, if well formed.
         database: Option<DatabaseId>,
@@ -54,22 +55,23 @@ pub(super) enum Decision {
 
 /// The rollback rule for a first key decision, without a database:
 /// `stored` is the identity row, `knows` asks the (re-read) profile
-/// whether it knows an identity, `holds_own_keys` asks the database
-/// whether it holds access keys this client wrapped for itself. Each
+/// whether it knows an identity, `holds_own_rows` asks the database
+/// whether it holds any row this client wrote as a writer (an access key,
+/// a key head, a record, a batch or a grant of its own). Each
 /// question is asked only when the answer matters, and `knows` again after
-/// `holds_own_keys` (another process may have remembered the database
+/// `holds_own_rows` (another process may have remembered the database
 /// meanwhile, before storing its first key).
 pub(super) fn decide(
     stored: StoredIdentity,
     mut knows: impl FnMut(DatabaseId) -> Result<bool>,
-    mut holds_own_keys: impl FnMut() -> Result<bool>,
+    mut holds_own_rows: impl FnMut() -> Result<bool>,
 ) -> Result<Decision> {
     if let StoredIdentity::Id(id) = stored {
         if knows(id)? {
             return Ok(Decision::Use(id));
         }
     }
-    if holds_own_keys()? {
+    if holds_own_rows()? {
         return match stored {
             StoredIdentity::Id(id) if knows(id)? => Ok(Decision::Use(id)),
             StoredIdentity::Id(id) => Ok(Decision::Refuse { database: Some(id) }),
@@ -90,9 +92,10 @@ impl Client {
     ///
     /// The first decision of a client reads the database's identity. One
     /// the profile knows is used; an unknown one is remembered (this is the
-    /// client's first write there) unless the database already holds
-    /// access keys this client wrapped for itself — then it is a copy or
-    /// restore whose identity changed, and [`Error::DatabaseIdentityChanged`]
+    /// client's first write there) unless the database already holds rows
+    /// this client wrote as a writer (keys, key heads, records, batches,
+    /// grants on its types) — then it is a copy or restore whose identity
+    /// changed, and [`Error::DatabaseIdentityChanged`]
     /// until [`Client::adopt_database`]. The checked id is kept for the
     /// client's life.
     pub(crate) fn marked_database(&self, conn: &mut AnyConnection) -> Result<Option<DatabaseId>> {
@@ -112,10 +115,10 @@ impl Client {
                 Ok::<_, Error>(p.knows_database(id))
             })
         };
-        let id = match decide(stored, knows, || self.holds_own_keys(conn))? {
+        let id = match decide(stored, knows, || self.holds_own_rows(conn))? {
             Decision::Use(id) => id,
             Decision::Refuse { database } => {
-                tracing::warn!(database = ?database, "refusing a database whose identity this profile does not know but which holds this client's own access keys");
+                tracing::warn!(database = ?database, "refusing a database whose identity this profile does not know but which holds rows this client wrote");
                 return Err(Error::DatabaseIdentityChanged { database });
             }
             // A database without (a well-formed) identity and without any
@@ -129,10 +132,12 @@ impl Client {
         Ok(Some(id))
     }
 
-    /// Whether the database holds any access key this client wrapped for
-    /// itself (any record type).
-    fn holds_own_keys(&self, conn: &mut AnyConnection) -> Result<bool> {
-        keys::holds_self_wrapped_keys(conn, self.id())
+    /// Whether the database holds any row this client wrote as a writer
+    /// (any record type). Its own access keys alone would not do: an
+    /// operator could hide them for one decision, with a new identity,
+    /// and bring them back once the profile had learnt it.
+    fn holds_own_rows(&self, conn: &mut AnyConnection) -> Result<bool> {
+        keys::holds_rows_of(conn, self.id())
     }
 
     /// This client's mark for `record_type` in `database`, re-read from the

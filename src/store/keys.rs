@@ -9,7 +9,7 @@ use super::rows::{
     int, now_micros, AccessKeyRow, KeyHeadRow, StoredAccessKey, ACCESS_KEY_COLUMNS, HEAD_VERSION,
     KEY_VERSION,
 };
-use super::schema::{access_keys, key_heads, policies, records};
+use super::schema::{access_keys, key_heads, policies, record_batches, records};
 use super::sql_id::SqlId;
 use super::tx::{db_err, on_backend};
 use super::AnyConnection;
@@ -195,18 +195,42 @@ pub(crate) fn delete_from_version(
     .map_err(db_err)
 }
 
-/// Whether the database holds any access key `client` wrapped for itself
-/// as a writer (any record type).
-pub(crate) fn holds_self_wrapped_keys(conn: &mut AnyConnection, client: ClientId) -> Result<bool> {
+/// Whether the database holds any row of `client` as a writer: an access
+/// key of one of its types (wrapped for anyone), a key head past its
+/// placeholder version 0, a record, a batch signature or a grant on one
+/// of its types (any record type).
+/// Grants it made on another writer's types as an authoriser do not
+/// count: it makes them without a key decision of its own.
+pub(crate) fn holds_rows_of(conn: &mut AnyConnection, client: ClientId) -> Result<bool> {
+    use diesel::dsl::{exists, select};
     let me = SqlId::from(client);
-    let found: i64 = access_keys::table
-        .filter(access_keys::writer_id.eq(&me))
-        .filter(access_keys::reader_id.eq(&me))
-        .filter(access_keys::wrapper_id.eq(&me))
-        .count()
-        .get_result(conn)
-        .map_err(db_err)?;
-    Ok(found > 0)
+    // Each question stops at its first row; the first one answered yes
+    // ends the search.
+    Ok(select(exists(
+        access_keys::table.filter(access_keys::writer_id.eq(&me)),
+    ))
+    .get_result::<bool>(conn)
+    .map_err(db_err)?
+        // A head at version 0 is the placeholder a write's own
+        // transaction inserts to lock on, before this question.
+        || select(exists(
+            key_heads::table
+                .filter(key_heads::writer_id.eq(&me))
+                .filter(key_heads::current_version.ne(0)),
+        ))
+        .get_result::<bool>(conn)
+        .map_err(db_err)?
+        || select(exists(records::table.filter(records::writer_id.eq(&me))))
+            .get_result::<bool>(conn)
+            .map_err(db_err)?
+        || select(exists(
+            record_batches::table.filter(record_batches::writer_id.eq(&me)),
+        ))
+        .get_result::<bool>(conn)
+        .map_err(db_err)?
+        || select(exists(policies::table.filter(policies::writer_id.eq(&me))))
+            .get_result::<bool>(conn)
+            .map_err(db_err)?)
 }
 
 /// Whether anything is stored for `writer`'s `record_type` (wrapped keys,
