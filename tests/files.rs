@@ -466,15 +466,27 @@ fn every_change_to_the_chunk_rows_is_the_opaque_error() {
         assert!(matches!(alice.get(id), Err(Error::Decryption)));
         decryption(read_all(&alice, id), "head removed");
 
-        // A row after the last one is not part of the body: the file reads
-        // as written.
-        let (id, bytes, chunks) = five_chunk_file(db, &alice, 17);
-        db.sql(&format!(
-            "INSERT INTO file_chunks (record_id, version, seq, chunk) VALUES ({}, 1, 5, {})",
-            db.id(id),
-            db.blob(&common::unhex(&chunks[4]))
-        ));
-        assert_eq!(read_all(&alice, id).unwrap(), bytes);
+        // A row no write makes: a copy of a chunk added after the last one,
+        // or before the first. The body's own chunks all verify; the extra
+        // row is the database's doing, and the last chunk is withheld.
+        for (seed, seq, copied) in [(17, 5, 4), (18, -1, 0), (19, 6, 4)] {
+            let (id, bytes, chunks) = five_chunk_file(db, &alice, seed);
+            db.sql(&format!(
+                "INSERT INTO file_chunks (record_id, version, seq, chunk) VALUES ({}, 1, {seq}, {})",
+                db.id(id),
+                db.blob(&common::unhex(&chunks[copied]))
+            ));
+            let mut out = Vec::new();
+            let result = alice.read_file(id, &mut out);
+            assert!(
+                matches!(result, Err(Error::Decryption)),
+                "a row at sequence {seq}: {result:?}"
+            );
+            assert!(
+                out.len() <= 4 * CHUNK && bytes.starts_with(&out),
+                "a row at sequence {seq}: only a prefix without the last chunk is written"
+            );
+        }
     });
 }
 

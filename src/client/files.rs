@@ -347,7 +347,8 @@ enum Ahead {
 /// digests them in order, ahead of the reader, until `chunks` were sent,
 /// none are left, or the reader is gone. A chunk row longer than
 /// `max_chunk` (a sealed full chunk) fails the read as tampered, before it
-/// is digested.
+/// is digested; so does any row outside sequence numbers `0..chunks`,
+/// before the last chunk is sent.
 fn read_ahead(
     store: &Store,
     record_id: RecordId,
@@ -398,6 +399,25 @@ fn read_ahead(
             }
             sent += 1;
             let last = sent == chunks;
+            if last {
+                // Rows beyond the body (after its last chunk, or before
+                // its first) are the database's doing: the read fails
+                // before the last chunk's bytes go out.
+                let outside = store.conn().and_then(|mut conn| {
+                    files::has_rows_outside(&mut conn, record_id, version, chunks)
+                });
+                match outside {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        let _ = sender.send(Ahead::Failed(Error::Decryption));
+                        return;
+                    }
+                    Err(err) => {
+                        let _ = sender.send(Ahead::Failed(err));
+                        return;
+                    }
+                }
+            }
             let total = if last {
                 match digest.take().map(ChunksDigest::finish) {
                     Some(Ok(total)) => Some(total),

@@ -73,6 +73,30 @@ pub(crate) fn window(
         .map_err(db_err)
 }
 
+/// Whether `record_id` has chunk rows at `version` outside sequence
+/// numbers `0..chunks`: rows no write makes (the body has exactly `chunks`
+/// chunks), which the database added. Compared as stored, so on SQLite a
+/// sequence number stored as text counts as one too.
+pub(crate) fn has_rows_outside(
+    conn: &mut AnyConnection,
+    record_id: RecordId,
+    version: u64,
+    chunks: u64,
+) -> Result<bool> {
+    let found: i64 = file_chunks::table
+        .filter(file_chunks::record_id.eq(SqlId::from(record_id)))
+        .filter(file_chunks::version.eq(stored(version)?))
+        .filter(
+            file_chunks::seq
+                .lt(0)
+                .or(file_chunks::seq.ge(stored(chunks)?)),
+        )
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(found > 0)
+}
+
 /// Removes every chunk of `record_id` (all versions); returns how many.
 pub(crate) fn delete_record(conn: &mut AnyConnection, record_id: RecordId) -> Result<usize> {
     diesel::delete(file_chunks::table.filter(file_chunks::record_id.eq(SqlId::from(record_id))))
