@@ -158,7 +158,8 @@ pub use ids::{BatchId, ClientId, DatabaseId, RecordId};
 pub use model::{Fields, NewRecord, Plain, Record, RecordMeta};
 pub use profile::{PeerTrust, Profile, ProfileOptions, PROFILE_VERSION};
 pub use store::{
-    redacted_url, Backend, MigrationStatus, Store, StoreOptions, DEFAULT_SQLITE_PAGE_SIZE,
+    postgres_connection_string, redacted_driver_message, redacted_url, Backend, MigrationStatus,
+    Store, StoreOptions, DEFAULT_SQLITE_PAGE_SIZE,
 };
 pub use strongroom_derive::Sensitive;
 pub use typed::{PlainValue, Repo, Sensitive, Stored, TypedPage, TypedQuery};

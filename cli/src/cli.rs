@@ -546,7 +546,7 @@ pub enum FileCommand {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The source database: postgres://… or sqlite://PATH (only read).
+    /// The source database: postgres://…, libpq keywords (host=… dbname=…) or sqlite://PATH (only read; PostgreSQL gives up after 5 s unless the URL sets connect_timeout).
     #[arg(long, value_name = "URL")]
     pub from: String,
     /// The source table.

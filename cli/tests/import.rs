@@ -619,3 +619,103 @@ fn another_client_importing_the_same_source_imports_every_row_again() {
     assert_eq!(import("second"), (Some(0), Some(30)));
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 60);
 }
+
+/// `--from` as libpq keywords (`host=… dbname=…`), as `--db` takes them:
+/// the import reads the source and imports every row.
+#[test]
+fn import_from_takes_libpq_keywords_like_db_does() {
+    let Some(db) = common::postgres_db("import_from_takes_libpq_keywords_like_db_does") else {
+        return;
+    };
+    // postgres://USER@HOST:PORT/NAME, as `postgres_db` makes it.
+    let rest = db
+        .url
+        .strip_prefix("postgres://")
+        .expect("a postgres:// URL");
+    let (user, rest) = rest.split_once('@').expect("a user");
+    let (address, name) = rest.split_once('/').expect("a database name");
+    let (host, port) = address.rsplit_once(':').unwrap_or((address, "5432"));
+    assert!(
+        !user.contains(':'),
+        "the test server's URL carries a password"
+    );
+    let keywords = format!("host={host} port={port} user={user} dbname={name}");
+    db.sql("CREATE TABLE people (id BIGINT PRIMARY KEY, name TEXT NOT NULL, ssn TEXT, city TEXT)");
+    db.sql(
+        "INSERT INTO people SELECT g, 'name ' || g, 'ssn-' || g, 'city ' || (g % 4) \
+         FROM generate_series(1, 12) g",
+    );
+    ok(&db, "importer", &["init"]);
+    let summary = import_json(
+        &db,
+        db.dir.path(),
+        &import_args(&keywords, "people", "person"),
+    );
+    assert_eq!(counts(&summary), (Some(12), Some(0)));
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 12);
+}
+
+/// A `--from` URL libpq cannot parse: whatever the error, the password in
+/// it is printed nowhere.
+#[test]
+fn import_from_a_malformed_postgres_url_does_not_print_its_password() {
+    let db = TestDb::sqlite();
+    ok(&db, "importer", &["init"]);
+    for from in [
+        "postgres://app:hunter2@[::1/app",
+        "postgres://app:hunter2@db:notaport/app",
+        "postgresql://app:hunter2@/app?sslmode=bogus",
+        "host=db password=hunter2 dbname=app sslmode=bogus",
+    ] {
+        let out = run_in(
+            &db,
+            "importer",
+            db.dir.path(),
+            &import_args(from, "people", "person"),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{from}: {stderr}");
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{from}: the password was printed: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{from}: {stderr}");
+    }
+}
+
+/// A source server that accepts the connection and never answers: the
+/// import gives up (the 5 s connect timeout) and says so, instead of
+/// waiting for the operating system. The 120 s bound only catches a hang;
+/// it measures nothing.
+#[test]
+fn import_from_a_server_that_never_answers_gives_up() {
+    let db = TestDb::sqlite();
+    ok(&db, "importer", &["init"]);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let from = format!("postgres://app:hunter2@127.0.0.1:{port}/app");
+    let mut child = Command::new(bin())
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile("importer"))
+        .args(import_args(&from, "people", "person"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the import still waits for a silent server after 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect to the source"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    drop(silent);
+}

@@ -573,9 +573,73 @@ fn one_line(message: &str) -> String {
         .join(" ")
 }
 
-/// A database URL with its password removed, for messages and logs.
+/// A database URL with its password removed, for messages and logs
+/// (libpq keyword strings too: `password=` and `sslpassword=` become
+/// `***`).
 pub fn redacted_url(url: &str) -> String {
-    url::redact(url)
+    match DatabaseUrl::parse(url) {
+        Ok(parsed) => parsed.redacted(),
+        Err(_) => url::redact(url),
+    }
+}
+
+/// A PostgreSQL connection string as strongroom's own pool connects with
+/// it: `url` is a `postgres://` URL or a libpq keyword string (`host=…
+/// dbname=…`), and gets libpq's `connect_timeout` (whole seconds, at
+/// least 2) unless it sets its own, so a server that never answers fails
+/// in that time instead of the operating system's minutes.
+///
+/// For connections of your own to a PostgreSQL database beside the store
+/// (the CLI's import source is one); print the result only through
+/// [`redacted_url`], and a driver's message about it only through
+/// [`redacted_driver_message`].
+///
+/// ```
+/// use std::time::Duration;
+/// let conn = strongroom::postgres_connection_string(
+///     "postgres://app:secret@db/app",
+///     Duration::from_secs(5),
+/// )?;
+/// assert_eq!(conn, "postgres://app:secret@db/app?connect_timeout=5");
+/// assert!(strongroom::postgres_connection_string("sqlite://x.db", Duration::from_secs(5)).is_err());
+/// # Ok::<(), strongroom::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidUrl`] for anything but a PostgreSQL URL or keyword
+/// string.
+pub fn postgres_connection_string(url: &str, connect_timeout: Duration) -> Result<String> {
+    let parsed = DatabaseUrl::parse(url)?;
+    parsed
+        .postgres_with_timeout(connect_timeout)
+        .ok_or_else(|| Error::InvalidUrl {
+            url: parsed.redacted(),
+            reason: "expected a PostgreSQL URL (postgres://…) or libpq keywords (host=… dbname=…)",
+        })
+}
+
+/// A database driver's message about a connection to `url`, safe to print:
+/// on one line, with `url` itself (which libpq quotes whole when it
+/// cannot parse it) replaced by its redacted form and its password
+/// removed wherever it still appears.
+///
+/// ```
+/// let url = "postgres://app:hunter2@[::1/app";
+/// let message = format!("invalid IPv6 host address in URI: \"{url}\"\n");
+/// let safe = strongroom::redacted_driver_message(url, &message);
+/// assert!(!safe.contains("hunter2"), "{safe}");
+/// assert!(!safe.contains('\n'));
+/// ```
+pub fn redacted_driver_message(url: &str, message: &str) -> String {
+    let whole = if url.is_empty() {
+        message.to_owned()
+    } else {
+        message.replace(url, &redacted_url(url))
+    };
+    let password = DatabaseUrl::parse(url)
+        .ok()
+        .and_then(|parsed| parsed.password().map(str::to_owned));
+    one_line(&scrub(&whole, password.as_deref()))
 }
 
 /// Removes `secret` from a driver's message (drivers should never echo a

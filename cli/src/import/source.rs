@@ -144,6 +144,11 @@ fn sqlite_identity(canonical: &std::path::Path) -> Result<String> {
     }
 }
 
+/// How long connecting to a PostgreSQL source may take before the import
+/// gives up (libpq's `connect_timeout`, unless the URL sets its own): the
+/// same as the store's connection timeout.
+const SOURCE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Source {
     pub fn open(url: &str) -> Result<Source> {
         if let Some(path) = url.strip_prefix("sqlite://") {
@@ -160,12 +165,15 @@ impl Source {
                 .execute(&mut conn)
                 .context("setting the source read-only")?;
             Ok(Source::Sqlite { conn, identity })
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut conn = PgConnection::establish(url).map_err(|err| {
+        } else if let Ok(connection) =
+            strongroom::postgres_connection_string(url, SOURCE_CONNECT_TIMEOUT)
+        {
+            // A URL or libpq keywords, with a connect timeout, as `--db`.
+            let mut conn = PgConnection::establish(&connection).map_err(|err| {
                 anyhow!(
                     "cannot connect to the source {}: {}",
                     strongroom::redacted_url(url),
-                    err.to_string().replace('\n', " ")
+                    strongroom::redacted_driver_message(&connection, &err.to_string())
                 )
             })?;
             diesel::sql_query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
@@ -179,7 +187,11 @@ impl Source {
                 .context("pinning the source session's text formats")?;
             Ok(Source::Postgres(conn))
         } else {
-            Err(Usage("--from takes postgres://… or sqlite://PATH".into()).into())
+            Err(Usage(
+                "--from takes postgres://…, libpq keywords (host=… dbname=…) or sqlite://PATH"
+                    .into(),
+            )
+            .into())
         }
     }
 
