@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     }
     match backend.get(first.id) {
         Ok(record) => println!(
-            "  backend: still holds the version-1 key it had unwrapped in memory, so it reads an older reading: {} (revocation protects what is written after it; `revoke(.., true)` re-wraps old records too)",
+            "  backend: still holds the version-1 key it had unwrapped in memory, so it reads an older reading: {} (revocation protects what is written after it; `revoke_and_rewrap` re-wraps old records too)",
             record.field::<String>("reading")?
         ),
         Err(err) => println!("  backend: older readings are out of reach too ({err})"),
