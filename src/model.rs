@@ -91,6 +91,14 @@ impl Fields {
     pub(crate) fn encoded(&self) -> &BTreeMap<String, Zeroizing<Vec<u8>>> {
         &self.values
     }
+
+    /// Adds a field already encoded (a value read back), unless one of
+    /// that name is there.
+    pub(crate) fn insert_encoded_if_absent(&mut self, name: &str, json: &Zeroizing<Vec<u8>>) {
+        if !self.values.contains_key(name) {
+            self.values.insert(name.to_owned(), json.clone());
+        }
+    }
 }
 
 impl fmt::Debug for Fields {
@@ -225,6 +233,13 @@ impl Record {
             object.insert(name.to_owned(), self.field(name)?);
         }
         Ok(object)
+    }
+
+    /// The decrypted fields' JSON encodings, by name (none without data).
+    pub(crate) fn encoded_fields(&self) -> impl Iterator<Item = (&str, &Zeroizing<Vec<u8>>)> {
+        self.data
+            .iter()
+            .flat_map(|d| d.iter().map(|(name, json)| (name.as_str(), json)))
     }
 
     /// Drops the data, keeping the meta.

@@ -938,3 +938,77 @@ fn a_profile_behind_a_symbolic_link_is_saved_to_its_target() {
     assert!(Profile::load(&link, None).is_err());
     assert!(dir.path().join("safe").join("alice.profile.lock").exists());
 }
+
+#[test]
+fn a_bad_client_name_is_refused_before_any_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "n".repeat(256);
+    for name in ["", "nul\0name", "tab\tname", "line\nbreak", long.as_str()] {
+        let path = temp_path(&dir, "named.profile");
+        assert!(
+            matches!(
+                Profile::create(&path, ProfileOptions::named(name)),
+                Err(Error::InvalidInput(_))
+            ),
+            "{name:?}"
+        );
+        assert!(!path.exists(), "{name:?}: a profile file was written");
+    }
+    let path = temp_path(&dir, "named.profile");
+    let profile = Profile::create(&path, ProfileOptions::named("Ärztin Ada")).unwrap();
+    assert_eq!(profile.name(), Some("Ärztin Ada"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_profile_path_that_is_no_regular_file_is_malformed_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = temp_path(&dir, "fifo.profile");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let mut cases = vec![PathBuf::from("/dev/zero"), dir.path().to_path_buf()];
+    if made {
+        cases.push(fifo);
+    } else {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n!!!!!!!! mkfifo failed: the FIFO case of this test is SKIPPED !!!!!!!!\n"
+        );
+    }
+    for path in cases {
+        assert!(
+            matches!(
+                Profile::load(&path, None),
+                Err(Error::Profile(strongroom::ProfileError::Malformed { .. }))
+            ),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_passphrase_for_a_profile_that_is_not_sealed_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "p.profile");
+    Profile::create(&path, ProfileOptions::default()).unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || LogWriter(writer.clone()))
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let profile = Profile::load(&path, Some("a passphrase")).unwrap();
+        assert!(!profile.is_sealed());
+    });
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("not sealed"),
+        "{text}"
+    );
+    assert!(!text.contains("a passphrase\""), "{text}");
+}

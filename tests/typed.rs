@@ -213,6 +213,65 @@ mod evolution {
         #[sensitive]
         pub blood_type: String,
     }
+
+    /// A newer version beside V1: a sealed field and a plain one added.
+    #[derive(Debug, Clone, PartialEq, Sensitive)]
+    #[sensitive(record_type = "member")]
+    pub struct MemberV4 {
+        pub club: String,
+        pub city: String,
+        #[sensitive]
+        pub name: String,
+        #[sensitive]
+        pub history: Vec<String>,
+        #[sensitive]
+        pub allergies: Option<Vec<String>>,
+    }
+}
+
+/// A rolling deploy: the new build writes a field the old build does not
+/// know; the old build reads the record, changes what it knows and writes
+/// it back. The new fields survive, by `get` and by a query.
+#[test]
+fn an_update_through_an_older_model_keeps_the_fields_it_does_not_know() {
+    use evolution::*;
+    each_backend(
+        "an_update_through_an_older_model_keeps_the_fields_it_does_not_know",
+        |db| {
+            let alice = client(db, "alice");
+            let newer = alice.repo::<MemberV4>();
+            let older = alice.repo::<MemberV1>();
+            let written = newer
+                .insert(MemberV4 {
+                    club: "chess".into(),
+                    city: "London".into(),
+                    name: "Ada".into(),
+                    history: vec!["joined".into()],
+                    allergies: Some(vec!["peanuts".into()]),
+                })
+                .unwrap();
+            let mut read = older.get(written.id()).unwrap();
+            read.name = "Ada Lovelace".into();
+            let updated = older.update(read).unwrap();
+            let back = newer.get(written.id()).unwrap();
+            assert_eq!(back.name, "Ada Lovelace");
+            assert_eq!(back.allergies, Some(vec!["peanuts".to_owned()]));
+            assert_eq!(back.city, "London");
+            assert_eq!(back.version(), 2);
+            // The old model's own view is what it wrote.
+            assert_eq!(updated.club, "chess");
+            // Through a query page too.
+            let page = older.query().limit(10).fetch().unwrap();
+            let mut from_page = page.records.into_iter().next().unwrap();
+            from_page.history.push("won".into());
+            older.update(from_page).unwrap();
+            let back = newer.get(written.id()).unwrap();
+            assert_eq!(back.history, vec!["joined".to_owned(), "won".to_owned()]);
+            assert_eq!(back.allergies, Some(vec!["peanuts".to_owned()]));
+            assert_eq!(back.city, "London");
+            assert_eq!(back.name, "Ada Lovelace");
+        },
+    );
 }
 
 #[test]

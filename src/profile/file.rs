@@ -126,6 +126,12 @@ impl Profile {
                 encryption_key,
                 signing_key,
             } => {
+                if let Unlock::Passphrase(Some(_)) = unlock {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "a passphrase was given but this profile is not sealed: it was not used (Profile::set_passphrase or `strongroom profile passwd` seals it)"
+                    );
+                }
                 let enc =
                     decode_key(encryption_key).ok_or_else(|| malformed(&path, "bad secret key"))?;
                 let sign =

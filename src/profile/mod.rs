@@ -191,11 +191,40 @@ fn followed(path: &Path) -> Result<PathBuf> {
     })
 }
 
+/// Reads at most one byte more than [`MAX_FILE_LEN`] from `path`, so a
+/// file that grows (or a device that never ends) cannot exhaust memory.
+fn read_bounded(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)?
+        .take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A client's name: 1 to 255 bytes without control characters (it is
+/// stored in the clear in the profile and in the database's `clients`
+/// table, where PostgreSQL refuses a NUL).
+fn check_client_name(name: &str) -> Result<()> {
+    if !name.is_empty() && name.len() <= 255 && !name.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(
+            "a client name is 1 to 255 bytes without control characters",
+        ))
+    }
+}
+
 impl Profile {
     /// Creates a new identity and writes it to a new profile at `path`.
-    /// Refuses to overwrite an existing file ([`ProfileError::Exists`](crate::ProfileError::Exists)).
+    /// Refuses to overwrite an existing file ([`ProfileError::Exists`](crate::ProfileError::Exists)),
+    /// and a name that is empty, over 255 bytes or holds control characters
+    /// ([`Error::InvalidInput`], before anything is written).
     pub fn create(path: impl AsRef<Path>, options: ProfileOptions<'_>) -> Result<Profile> {
         let path = path.as_ref().to_path_buf();
+        if let Some(name) = options.name {
+            check_client_name(name)?;
+        }
         let sealing = options.passphrase.map(new_sealing).transpose()?;
         let profile = Profile {
             path,
@@ -247,10 +276,17 @@ impl Profile {
         // A file replaced between this stat and the read below is only read
         // again at the next refresh: the stamp is never newer than the data.
         warn_if_readable_by_others(&path, &metadata);
+        if !metadata.is_file() {
+            // A FIFO would block the read, a device never end it.
+            return Err(malformed(&path, "not a regular file"));
+        }
         if metadata.len() > MAX_FILE_LEN {
             return Err(malformed(&path, "file is too large to be a profile"));
         }
-        let bytes = Zeroizing::new(std::fs::read(&path).map_err(io)?);
+        let bytes = read_bounded(&path).map_err(io)?;
+        if bytes.len() as u64 > MAX_FILE_LEN {
+            return Err(malformed(&path, "file is too large to be a profile"));
+        }
         let mut profile = Self::from_json_bytes(path, &bytes, Unlock::Passphrase(passphrase))?;
         profile.stamp = stamp_of(&metadata);
         Ok(profile)
@@ -298,16 +334,30 @@ impl Profile {
     /// and higher key version marks. Best effort: a file it cannot read is
     /// left out of the merge.
     fn merge_from_disk(&mut self) -> Result<()> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => Zeroizing::new(bytes),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(Error::Profile(ProfileError::Io {
-                    path: self.path.clone(),
-                    source,
-                }))
+        match std::fs::metadata(&self.path) {
+            Ok(metadata) if !metadata.is_file() => {
+                return Err(malformed(
+                    &self.path,
+                    "the file changed into something this process cannot read; not overwriting it",
+                ))
             }
-        };
+            _ => {}
+        }
+        let bytes =
+            match read_bounded(&self.path) {
+                Ok(bytes) if bytes.len() as u64 > MAX_FILE_LEN => return Err(malformed(
+                    &self.path,
+                    "the file changed into something this process cannot read; not overwriting it",
+                )),
+                Ok(bytes) => bytes,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(source) => {
+                    return Err(Error::Profile(ProfileError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }))
+                }
+            };
         let refuse = |reason| malformed(&self.path, reason);
         let file = serde_json::from_slice::<ProfileFile>(&bytes).map_err(|_| {
             refuse("the file changed into something this process cannot read; not overwriting it")

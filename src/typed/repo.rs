@@ -7,15 +7,71 @@ use super::Sensitive;
 use crate::client::{Client, Cursor, Order, Query, SkipReason, Skipped};
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
-use crate::model::{NewRecord, RecordMeta};
+use crate::model::{NewRecord, Plain, Record, RecordMeta};
 
 /// A value read from or written to the store, with its record's meta (id,
 /// version, writer, timestamps). Derefs to the value.
+///
+/// A value read through a model that does not name every field of its
+/// record (an older build of the model, while a newer one has added a
+/// field) keeps those fields aside, and [`Repo::update`] writes them back
+/// unchanged: an update through an older model loses nothing it does not
+/// know. (This needs the model to list its fields, as
+/// `#[derive(Sensitive)]` does; a hand-written [`Sensitive`] whose
+/// [`Sensitive::model_fields`] lists none keeps nothing aside.)
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Stored<T> {
     meta: RecordMeta,
     value: T,
+    unmodelled: Unmodelled,
+}
+
+/// The sealed fields and plain entries of a record that its model does not
+/// name, kept to be written back by an update. `Debug` shows names only.
+#[derive(Clone, Default, PartialEq)]
+struct Unmodelled {
+    fields: std::collections::BTreeMap<String, zeroize::Zeroizing<Vec<u8>>>,
+    plain: Plain,
+}
+
+impl std::fmt::Debug for Unmodelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unmodelled")
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("plain", &self.plain.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The names a model gives its fields (sealed and plain), or `None` when it
+/// lists none (a hand-written model: nothing can be told apart).
+fn model_names<T: Sensitive>() -> Option<std::collections::BTreeSet<String>> {
+    let names: std::collections::BTreeSet<String> =
+        T::model_fields().into_iter().map(|f| f.name).collect();
+    (!names.is_empty()).then_some(names)
+}
+
+impl Unmodelled {
+    fn of(record: &Record, names: Option<&std::collections::BTreeSet<String>>) -> Self {
+        let Some(names) = names else {
+            return Self::default();
+        };
+        Unmodelled {
+            fields: record
+                .encoded_fields()
+                .filter(|(name, _)| !names.contains(*name))
+                .map(|(name, json)| (name.to_owned(), json.clone()))
+                .collect(),
+            plain: record
+                .meta()
+                .plain
+                .iter()
+                .filter(|(name, _)| !names.contains(name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        }
+    }
 }
 
 impl<T> Stored<T> {
@@ -123,7 +179,11 @@ impl<'c, T: Sensitive> Repo<'c, T> {
         let meta = self
             .client
             .put(&record.record_type, &record.fields, &record.plain)?;
-        Ok(Stored { meta, value })
+        Ok(Stored {
+            meta,
+            value,
+            unmodelled: Unmodelled::default(),
+        })
     }
 
     /// Stores many new values in one transaction: all or none.
@@ -137,7 +197,11 @@ impl<'c, T: Sensitive> Repo<'c, T> {
         Ok(metas
             .into_iter()
             .zip(values)
-            .map(|(meta, value)| Stored { meta, value })
+            .map(|(meta, value)| Stored {
+                meta,
+                value,
+                unmodelled: Unmodelled::default(),
+            })
             .collect())
     }
 
@@ -155,23 +219,34 @@ impl<'c, T: Sensitive> Repo<'c, T> {
         }
         let value =
             T::from_record(&record).inspect_err(|_| self.client.count_failed_typed_get())?;
+        let unmodelled = Unmodelled::of(&record, model_names::<T>().as_ref());
         Ok(Stored {
             value,
             meta: record.into_meta(),
+            unmodelled,
         })
     }
 
     /// Writes a changed value back, if the record is still at the version
     /// it was read at ([`Error::Conflict`] otherwise; nothing is written).
+    /// Fields and plain entries of the record that the model does not name
+    /// (written by a newer build of the model) are written back as read.
     pub fn update(&self, stored: Stored<T>) -> Result<Stored<T>> {
         self.declared()?;
-        let (fields, plain) = stored.value.to_parts()?;
+        let (mut fields, mut plain) = stored.value.to_parts()?;
+        for (name, json) in &stored.unmodelled.fields {
+            fields.insert_encoded_if_absent(name, json);
+        }
+        for (name, value) in &stored.unmodelled.plain {
+            plain.entry(name.clone()).or_insert_with(|| value.clone());
+        }
         let meta = self
             .client
             .update(stored.meta.id, stored.meta.version, &fields, &plain)?;
         Ok(Stored {
             meta,
             value: stored.value,
+            unmodelled: stored.unmodelled,
         })
     }
 
@@ -304,9 +379,11 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
         let mut skipped = page.skipped;
         let skipped_before = skipped.len();
         let mut records = Vec::with_capacity(page.records.len());
+        let names = model_names::<T>();
         for record in page.records {
             match T::from_record(&record) {
                 Ok(value) => records.push(Stored {
+                    unmodelled: Unmodelled::of(&record, names.as_ref()),
                     value,
                     meta: record.into_meta(),
                 }),
