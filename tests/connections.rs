@@ -86,6 +86,20 @@ fn a_missing_postgres_database_fails_at_once_naming_it() {
 }
 
 #[test]
+fn an_sqlite_file_that_is_no_database_fails_at_once_and_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.jpg");
+    let bytes: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let text = connect_fails_at_once(&format!("sqlite://{}", path.display()));
+    assert!(
+        text.contains("not a database") && !text.contains("timed out"),
+        "the driver's reason, not the pool's: {text}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the file was changed");
+}
+
+#[test]
 fn an_unknown_host_fails_at_once_naming_it() {
     let url = "postgres://postgres@no-such-host.invalid:5432/app";
     let text = connect_fails_at_once(url);

@@ -464,6 +464,7 @@ impl Context_<'_> {
                         .into())
                     }
                 };
+                let previous = client.recovery_client();
                 let name = format!("recovery for {}", client.id());
                 let mut profile = Profile::create(
                     out,
@@ -494,6 +495,11 @@ impl Context_<'_> {
                     "created the recovery profile {}: keep it offline, and its passphrase apart from it",
                     out.display()
                 );
+                if let Some(previous) = previous.filter(|p| *p != outcome.recovery_client) {
+                    note!(
+                        "replaced the recovery client {previous}: it keeps the keys and grants it holds (it can still read and restore the types it covered) until you revoke it from each type: strongroom revoke TYPE --from {previous}"
+                    );
+                }
                 crate::out!("{}", outcome.recovery_client);
                 Ok(())
             }
@@ -509,7 +515,11 @@ impl Context_<'_> {
                 if let Some(fingerprint) = fingerprint {
                     recovery.pin_peer(to, &fingerprint)?;
                 }
-                let record_types: Vec<String> = recovery
+                // The listing is the database's word (unverified): each
+                // type is restored on its own, and one whose grant does not
+                // verify (a row the database made up, or a type that is
+                // gone) does not stop the others.
+                let record_types: std::collections::BTreeSet<String> = recovery
                     .incoming_shares()?
                     .into_iter()
                     .filter(|s| s.writer_id == lost && s.kind == strongroom::ShareKind::Authorize)
@@ -518,12 +528,23 @@ impl Context_<'_> {
                 if record_types.is_empty() {
                     bail!("this client is not the recovery client of {lost}: no record type of it is authorised to it");
                 }
-                for record_type in record_types {
-                    let outcome = recovery.share_on_behalf(lost, &record_type, to)?;
-                    output::line(&json!({
-                        "restored": record_type, "writer": lost.to_string(), "to": to.to_string(),
-                        "wrapped_keys": outcome.wrapped_keys,
-                    }));
+                let mut failed = Vec::new();
+                for record_type in &record_types {
+                    match recovery.share_on_behalf(lost, record_type, to) {
+                        Ok(outcome) => output::line(&json!({
+                            "restored": record_type, "writer": lost.to_string(), "to": to.to_string(),
+                            "wrapped_keys": outcome.wrapped_keys,
+                        })),
+                        Err(err) => failed.push(format!("{record_type:?} ({err})")),
+                    }
+                }
+                if !failed.is_empty() {
+                    bail!(
+                        "restored {} of {} record types; not restored: {}",
+                        record_types.len() - failed.len(),
+                        record_types.len(),
+                        failed.join(", ")
+                    );
                 }
                 Ok(())
             }

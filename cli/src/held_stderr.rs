@@ -14,7 +14,9 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-/// At most this many lines are kept; later ones are only counted.
+/// At most this many of the library's lines are kept; later ones are only
+/// counted. The CLI's own notes ([`note!`]) are always kept: they are few,
+/// and some are part of a command's answer (`more: --after …`).
 const MAX_HELD: usize = 100;
 
 static HOLDING: AtomicBool = AtomicBool::new(false);
@@ -28,7 +30,9 @@ static HELD: Mutex<Held> = Mutex::new(Held {
 struct Held {
     /// Whole lines, each ending in a newline.
     text: Vec<u8>,
+    /// The library's lines kept.
     lines: usize,
+    /// The library's lines only counted.
     dropped: usize,
 }
 
@@ -46,10 +50,12 @@ pub fn holding() -> bool {
     HOLDING.load(Ordering::SeqCst)
 }
 
-fn keep(bytes: &[u8]) {
+fn keep(bytes: &[u8], own: bool) {
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     let mut held = held();
-    if held.lines >= MAX_HELD {
+    if own {
+        held.text.extend_from_slice(bytes);
+    } else if held.lines >= MAX_HELD {
         held.dropped += lines;
     } else {
         held.lines += lines;
@@ -60,7 +66,7 @@ fn keep(bytes: &[u8]) {
 /// Says `line` on stderr: now, or when the command ends if stderr is held.
 pub fn say(line: std::fmt::Arguments<'_>) {
     if holding() {
-        keep(format!("{line}\n").as_bytes());
+        keep(format!("{line}\n").as_bytes(), true);
     } else {
         eprintln!("{line}");
     }
@@ -80,7 +86,7 @@ pub struct HeldWriter;
 
 impl Write for HeldWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        keep(buf);
+        keep(buf, false);
         Ok(buf.len())
     }
 
@@ -156,10 +162,17 @@ mod tests {
              warning: 2 record(s) were left as they were)"
         );
         for n in 0..MAX_HELD + 3 {
-            note!("line {n}");
+            HeldWriter
+                .write_all(format!("2026-12-06T19:00:00.000000Z  WARN line {n}\n").as_bytes())
+                .unwrap();
         }
+        // The CLI's own notes are kept past the library's cap.
+        note!("more: --after 42");
         let suffix = as_suffix();
-        assert!(suffix.ends_with("; and 5 more)"), "{suffix}");
+        assert!(
+            suffix.ends_with("; more: --after 42; and 4 more)"),
+            "{suffix}"
+        );
         assert!(!suffix.contains('\n'), "{suffix}");
     }
 }

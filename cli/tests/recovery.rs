@@ -184,3 +184,108 @@ fn restart_lineage_is_the_way_on_after_restoring_an_older_database() {
     assert_eq!(field(&db, "bob", &id), "after");
     fails(&db, "carol", &["read", &id], 1);
 }
+
+/// The operator plants a grant row naming the recovery client for a type
+/// the lost client never had (sorted first). `recovery restore` restores
+/// every real type, names the planted one in its error, and exits 1.
+#[test]
+fn a_planted_grant_row_does_not_stop_the_restore_of_the_real_types() {
+    each_backend(
+        "a_planted_grant_row_does_not_stop_the_restore_of_the_real_types",
+        |db| {
+            let alice = last_line(&ok(db, "alice", &["init"]));
+            let note = last_line(&ok(db, "alice", &["write", "note", "-f", "note=kept"]));
+            ok(db, "alice", &["write", "lab", "-f", "note=also"]);
+            let recovery_profile = db.dir.path().join("alice-recovery.profile");
+            succeeds(run_with(
+                db,
+                &db.profile("alice"),
+                &[
+                    "recovery",
+                    "create",
+                    "--out",
+                    recovery_profile.to_str().unwrap(),
+                    "--recovery-passphrase-env",
+                    "RECOVERY_PP",
+                ],
+            ));
+            db.sql(
+                "INSERT INTO policies (writer_id, record_type, reader_id, kind, granted_by, via, \
+                 reader_key, key_version, signature, created_at) \
+                 SELECT writer_id, 'aaa_planted', reader_id, kind, granted_by, via, reader_key, \
+                 key_version, signature, created_at FROM policies \
+                 WHERE record_type = 'note' AND kind = 'authorize'",
+            );
+            std::fs::remove_file(db.profile("alice")).unwrap();
+            let replacement = last_line(&ok(db, "alice-2", &["init"]));
+            let out = run_with(
+                db,
+                &recovery_profile,
+                &[
+                    "--passphrase-env",
+                    "RECOVERY_PP",
+                    "recovery",
+                    "restore",
+                    "--lost",
+                    &alice,
+                    "--to",
+                    &replacement,
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            let mut restored: Vec<String> = json_lines(&String::from_utf8(out.stdout).unwrap())
+                .iter()
+                .map(|l| l["restored"].as_str().unwrap().to_owned())
+                .collect();
+            restored.sort();
+            assert_eq!(restored, ["lab", "note"], "{stderr}");
+            let error: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.starts_with("error: "))
+                .collect();
+            assert_eq!(error.len(), 1, "{stderr}");
+            assert!(
+                error[0].contains("restored 2 of 3") && error[0].contains("aaa_planted"),
+                "{stderr}"
+            );
+            assert_eq!(field(db, "alice-2", &note), "kept");
+        },
+    );
+}
+
+/// A second `recovery create` says which recovery client it replaced; the
+/// replaced one keeps its grants until it is revoked, which then works.
+#[test]
+fn a_second_recovery_create_names_the_client_it_replaced() {
+    let db = TestDb::sqlite();
+    ok(&db, "alice", &["init"]);
+    ok(&db, "alice", &["write", "note", "-f", "note=kept"]);
+    let create = |name: &str| {
+        let path = db.dir.path().join(name);
+        let out = run_with(
+            &db,
+            &db.profile("alice"),
+            &[
+                "recovery",
+                "create",
+                "--out",
+                path.to_str().unwrap(),
+                "--recovery-passphrase-env",
+                "RECOVERY_PP",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (last_line(&succeeds(out)), stderr)
+    };
+    let (first, stderr) = create("one.profile");
+    assert!(!stderr.contains("replaced"), "{stderr}");
+    let (second, stderr) = create("two.profile");
+    assert_ne!(first, second);
+    assert!(
+        stderr.contains(&format!("replaced the recovery client {first}")),
+        "{stderr}"
+    );
+    let out = ok(&db, "alice", &["revoke", "note", "--from", &first]);
+    assert!(!out.is_empty());
+}

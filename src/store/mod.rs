@@ -299,10 +299,19 @@ impl Store {
             check_sqlite_file(&url, std::path::Path::new(path), options.create_if_missing)?;
         }
         let manager = Manager::new(&url, options.connection_timeout);
-        // One connection first, outside the pool: a database that cannot be
-        // reached fails here at once with the driver's reason, instead of
-        // after the pool's retries with "timed out waiting for connection".
-        let first = manager.connect().map_err(|err| connect_error(&url, &err))?;
+        let session = SessionSetup {
+            sqlite_busy_timeout: options.sqlite_busy_timeout,
+            sqlite_page_size: options.sqlite_page_size,
+        };
+        // One connection first, outside the pool, set up as the pool sets
+        // up each: a database that cannot be reached, or an SQLite file
+        // that is no database, fails here at once with the driver's
+        // reason, instead of after the pool's retries with "timed out
+        // waiting for connection".
+        let mut first = manager.connect().map_err(|err| connect_error(&url, &err))?;
+        session
+            .on_acquire(&mut first)
+            .map_err(|err| connect_error(&url, &err))?;
         drop(first);
         let connect_failure = ConnectFailure::default();
         let mut builder = Pool::builder()
@@ -312,10 +321,7 @@ impl Store {
                 options.pool_size.max(1)
             })
             .connection_timeout(options.connection_timeout)
-            .connection_customizer(Box::new(SessionSetup {
-                sqlite_busy_timeout: options.sqlite_busy_timeout,
-                sqlite_page_size: options.sqlite_page_size,
-            }))
+            .connection_customizer(Box::new(session))
             .error_handler(Box::new(QuietErrors {
                 password: url.password().map(|pw| Zeroizing::new(pw.to_owned())),
                 latest: connect_failure.clone(),
