@@ -207,10 +207,13 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
         let mut batch = Vec::with_capacity(rows.len());
         for row in &rows {
             let (source_id, values) = plan.parse(row)?;
-            batch.push(ImportRow::new(
-                source_id,
-                plan.record(&args.record_type, &values)?,
-            ));
+            let record = plan.record(&args.record_type, &values)?;
+            // Checked here, so the error names the row (a bad value would
+            // otherwise fail the whole batch, unnamed).
+            strongroom::check_plain(&record.plain).with_context(|| {
+                format!("source row {source_id:?}: a --plain column's value cannot be stored as plain meta; nothing of its batch was imported")
+            })?;
+            batch.push(ImportRow::new(source_id, record));
         }
         let outcome = client.import_batch(&plan.source_key, &batch)?;
         imported += outcome.imported;

@@ -719,3 +719,33 @@ fn import_from_a_server_that_never_answers_gives_up() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     drop(silent);
 }
+
+/// A `--plain` value too long to be plain meta (over 64 KiB) fails the
+/// import naming its source row, and nothing of its batch is written.
+#[test]
+fn a_plain_value_too_long_names_its_source_row() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 20);
+    sqlite_sql(
+        &source,
+        &format!(
+            "UPDATE people SET city = '{}' WHERE id = 13",
+            "c".repeat(64 * 1024 + 1)
+        ),
+    );
+    ok(&db, "importer", &["init"]);
+    let from = format!("sqlite://{}", source.display());
+    let out = run_in(
+        &db,
+        "importer",
+        db.dir.path(),
+        &import_args(&from, "people", "person"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("source row \"13\""), "{stderr}");
+    assert!(stderr.contains("64 KiB"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The batch of 50 holding row 13 (all 20 rows) wrote nothing.
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
+}

@@ -68,7 +68,7 @@ pub use reconcile::ReconcileReport;
 pub use recovery::RecoveryOutcome;
 pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};
 pub use share::{RevokeOutcome, Share, ShareKind, ShareOutcome};
-pub use validate::{check_name, check_record_type};
+pub use validate::{check_name, check_plain, check_record_type};
 
 /// Counters a client keeps about its key work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

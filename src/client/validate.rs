@@ -100,6 +100,22 @@ pub(super) fn fields(fields: &Fields) -> Result<()> {
     }
 }
 
+/// Checks plain meta as every write does: names as [`check_name`], each
+/// value at most 64 KiB; a bad entry is [`Error::InvalidInput`]. For tools
+/// that build plain meta from their input (an import) and want to name the
+/// row that holds a bad value before writing a batch.
+///
+/// ```
+/// let mut plain = strongroom::Plain::new();
+/// plain.insert("city".into(), "London".into());
+/// assert!(strongroom::check_plain(&plain).is_ok());
+/// plain.insert("notes".into(), "x".repeat(64 * 1024 + 1));
+/// assert!(strongroom::check_plain(&plain).is_err());
+/// ```
+pub fn check_plain(plain: &Plain) -> Result<()> {
+    self::plain(plain)
+}
+
 pub(super) fn plain(plain: &Plain) -> Result<()> {
     if !plain.keys().all(|k| name_ok(k)) {
         return Err(Error::InvalidInput(
