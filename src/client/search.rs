@@ -77,6 +77,9 @@ pub(crate) struct IndexCondition<'q> {
 impl IndexCondition<'_> {
     /// Whether a verified record's decrypted values equal the searched
     /// ones, normalised as the record's own signed index description says.
+    /// That description must cover exactly the searched fields: one over
+    /// fewer (another writer's index of the same name, or this index before
+    /// it changed) would let a record match on some of them only.
     pub(crate) fn matches(
         &self,
         sealed: &SealedRecord,
@@ -93,6 +96,11 @@ impl IndexCondition<'_> {
         else {
             return false;
         };
+        // `inputs` below needs every field of the description among the
+        // searched ones; equal counts make the two sets the same.
+        if self.condition.values.len() != spec.fields().len() {
+            return false;
+        }
         let (Some(searched), Some(stored)) = (
             inputs(&spec, self.condition.values.encoded()),
             inputs(&spec, data),
