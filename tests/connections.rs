@@ -190,3 +190,87 @@ fn words_that_are_not_a_connection_string_are_an_invalid_url() {
         );
     }
 }
+
+const SECRET: &str = "Sekr3tPw";
+
+/// The error of a failed open, and every source under it, Display and
+/// Debug, holds no part of [`SECRET`].
+fn assert_no_secret(what: &str, result: strongroom::Result<Store>) {
+    let Err(err) = result else {
+        return;
+    };
+    let mut text = format!("{err} / {err:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(&format!(" / {s} / {s:?}"));
+        source = s.source();
+    }
+    assert!(
+        !text.contains("Sekr3t") && !text.contains("3tPw"),
+        "{what}: the password is in the error: {text}"
+    );
+}
+
+#[test]
+fn a_password_anywhere_in_the_connection_string_stays_out_of_the_error() {
+    // libpq takes the password in the user information, as a query
+    // parameter or as a keyword; one with a bad `%` escape it refuses,
+    // echoing the token.
+    for (what, url) in [
+        (
+            "query parameter",
+            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?password={SECRET}%zz"),
+        ),
+        (
+            "query parameter, percent-encoded",
+            format!(
+                "postgres://postgres@127.0.0.1:5432/nosuchdb?sslmode=bogus&password=Sekr%33tPw"
+            ),
+        ),
+        (
+            "TLS key passphrase",
+            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?sslpassword={SECRET}%zz"),
+        ),
+        (
+            "user information",
+            format!("postgres://postgres:{SECRET}%zz@127.0.0.1:5432/nosuchdb"),
+        ),
+        (
+            "keywords",
+            format!("host=127.0.0.1 dbname=nosuchdb password='{SECRET}' sslmode=bogus"),
+        ),
+    ] {
+        assert_no_secret(what, Store::open(&url));
+        assert!(!strongroom::redacted_url(&url).contains("Sekr"), "{what}");
+    }
+}
+
+#[test]
+fn timeouts_out_of_range_are_invalid_input_not_a_panic() {
+    let db = common::TestDb::sqlite();
+    drop(db.store());
+    for options in [
+        StoreOptions::default().connection_timeout(Duration::ZERO),
+        StoreOptions::default().connection_timeout(Duration::MAX),
+        StoreOptions::default().connection_timeout(Duration::from_secs(24 * 3600 + 1)),
+        StoreOptions::default().sqlite_busy_timeout(Duration::MAX),
+    ] {
+        let result = std::panic::catch_unwind(|| Store::open_with(&db.url, options.clone()));
+        match result {
+            Err(_) => panic!("Store::open_with panicked on {options:?}"),
+            Ok(Err(Error::InvalidInput(_))) => {}
+            Ok(other) => panic!("{options:?}: expected InvalidInput, got {other:?}"),
+        }
+    }
+    // The bounds themselves open.
+    Store::open_with(
+        &db.url,
+        StoreOptions::default().connection_timeout(Duration::from_millis(1)),
+    )
+    .unwrap();
+    Store::open_with(
+        &db.url,
+        StoreOptions::default().connection_timeout(Duration::from_secs(24 * 3600)),
+    )
+    .unwrap();
+}

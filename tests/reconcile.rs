@@ -131,3 +131,23 @@ fn a_bad_record_type_is_refused() {
         );
     });
 }
+
+#[test]
+fn a_grace_period_beyond_the_calendar_is_invalid_input_not_a_panic() {
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    notes(&alice, 1);
+    // A million years fits chrono's duration, not `now` minus it.
+    for grace in [Duration::from_secs(1_000_000 * 365 * 86_400), Duration::MAX] {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            alice.reconcile("note", grace, |_ids: &[RecordId]| {
+                Ok::<HashSet<RecordId>, Error>(HashSet::new())
+            })
+        }));
+        match result {
+            Err(_) => panic!("reconcile panicked on {grace:?}"),
+            Ok(Err(Error::InvalidInput(_))) => {}
+            Ok(other) => panic!("{grace:?}: expected InvalidInput, got {other:?}"),
+        }
+    }
+}

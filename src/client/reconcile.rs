@@ -125,7 +125,11 @@ impl Client {
         } else {
             let grace = chrono::Duration::from_std(older_than)
                 .map_err(|_| Error::InvalidInput("older_than is too large"))?;
-            Some(Utc::now() - grace)
+            Some(
+                Utc::now()
+                    .checked_sub_signed(grace)
+                    .ok_or(Error::InvalidInput("older_than is too large"))?,
+            )
         };
         let mut report = ReconcileReport::default();
         let mut cursor = None;

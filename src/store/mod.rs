@@ -120,11 +120,13 @@ pub struct StoreOptions {
     /// How long to wait for a connection, from the pool or the server
     /// (default 5 s; a PostgreSQL server gets it as libpq's
     /// `connect_timeout`, in whole seconds, at least 2, unless the URL sets
-    /// one).
+    /// one). From 1 ms to 24 hours: anything else is
+    /// [`Error::InvalidInput`] at open.
     pub connection_timeout: Duration,
     /// Run pending embedded migrations on open (default true).
     pub run_migrations: bool,
-    /// How long SQLite waits on a locked database (default 5 s).
+    /// How long SQLite waits on a locked database (default 5 s; at most
+    /// 24 hours, more is [`Error::InvalidInput`] at open).
     pub sqlite_busy_timeout: Duration,
     /// Create a missing SQLite file (default false: a missing file is
     /// [`Error::NoDatabase`]). The folder must exist.
@@ -233,6 +235,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The shortest connection timeout a store takes (the pool needs one above
+/// zero).
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// The longest connection or busy timeout a store takes: a day is beyond
+/// any wait a caller means, and far from the overflow of a deadline
+/// computed from it.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 #[derive(Debug)]
 struct SessionSetup {
     sqlite_busy_timeout: Duration,
@@ -289,6 +300,16 @@ impl Store {
             Backend::Sqlite
         };
         let in_memory = url == DatabaseUrl::SqliteMemory;
+        if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&options.connection_timeout) {
+            return Err(Error::InvalidInput(
+                "the connection timeout is from 1 ms to 24 hours",
+            ));
+        }
+        if options.sqlite_busy_timeout > MAX_TIMEOUT {
+            return Err(Error::InvalidInput(
+                "the SQLite busy timeout is at most 24 hours",
+            ));
+        }
         let page = options.sqlite_page_size;
         if !(512..=65_536).contains(&page) || !page.is_power_of_two() {
             return Err(Error::InvalidInput(
@@ -323,7 +344,7 @@ impl Store {
             .connection_timeout(options.connection_timeout)
             .connection_customizer(Box::new(session))
             .error_handler(Box::new(QuietErrors {
-                password: url.password().map(|pw| Zeroizing::new(pw.to_owned())),
+                secrets: url.secrets().into_iter().map(Zeroizing::new).collect(),
                 latest: connect_failure.clone(),
             }))
             .event_handler(Box::new(ConnectSuccess {
@@ -497,7 +518,7 @@ fn check_sqlite_file(url: &DatabaseUrl, path: &std::path::Path, create: bool) ->
 /// that met it, once, not one log line per retry.
 struct QuietErrors {
     /// Scrubbed from the driver's messages.
-    password: Option<Zeroizing<String>>,
+    secrets: Vec<Zeroizing<String>>,
     latest: ConnectFailure,
 }
 
@@ -509,7 +530,7 @@ impl std::fmt::Debug for QuietErrors {
 
 impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        let reason = driver_reason(&error, self.password.as_deref().map(String::as_str));
+        let reason = driver_reason(&error, &self.secrets);
         tracing::debug!(error = %reason, "pool could not open a connection");
         self.latest.set(Some(reason));
     }
@@ -560,13 +581,13 @@ impl diesel::r2d2::HandleEvent for ConnectSuccess {
 fn connect_error(url: &DatabaseUrl, err: &dyn std::fmt::Display) -> Error {
     Error::Connect {
         target: url.redacted(),
-        reason: driver_reason(err, url.password()),
+        reason: driver_reason(err, &url.secrets()),
     }
 }
 
 /// The driver's message on one line, without the password.
-fn driver_reason(err: &dyn std::fmt::Display, password: Option<&str>) -> String {
-    one_line(&scrub(&err.to_string(), password))
+fn driver_reason(err: &dyn std::fmt::Display, secrets: &[impl AsRef<str>]) -> String {
+    one_line(&scrub(&err.to_string(), secrets))
 }
 
 /// A driver's message on one line (libpq ends lines with `\n`).
@@ -642,19 +663,27 @@ pub fn redacted_driver_message(url: &str, message: &str) -> String {
     } else {
         message.replace(url, &redacted_url(url))
     };
-    let password = DatabaseUrl::parse(url)
-        .ok()
-        .and_then(|parsed| parsed.password().map(str::to_owned));
-    one_line(&scrub(&whole, password.as_deref()))
+    let secrets = DatabaseUrl::parse(url)
+        .map(|parsed| parsed.secrets())
+        .unwrap_or_default();
+    one_line(&scrub(&whole, &secrets))
 }
 
-/// Removes `secret` from a driver's message (drivers should never echo a
-/// password, but an error path is no place to find out).
-fn scrub(message: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if !secret.is_empty() => message.replace(secret, "***"),
-        _ => message.to_owned(),
+/// Removes every secret from a driver's message (drivers should never
+/// echo a password, but an error path is no place to find out); the
+/// longest first, so one that contains another goes whole.
+fn scrub(message: &str, secrets: &[impl AsRef<str>]) -> String {
+    let mut secrets: Vec<&str> = secrets
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|s| !s.is_empty())
+        .collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut message = message.to_owned();
+    for secret in secrets {
+        message = message.replace(secret, "***");
     }
+    message
 }
 
 #[cfg(test)]

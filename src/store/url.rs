@@ -111,6 +111,37 @@ impl DatabaseUrl {
         }
     }
 
+    /// Every secret in the URL, to scrub from driver messages: the
+    /// password in the user information and every `password` or
+    /// `sslpassword` parameter (of a URL's query or a keyword string),
+    /// each as written and percent-decoded (libpq echoes either), longest
+    /// first, none empty.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        match self {
+            DatabaseUrl::Postgres(url) => {
+                found.extend(self.password().map(str::to_owned));
+                if let Some((_, query)) = url.split_once('?') {
+                    for kv in query.split('&') {
+                        let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+                        if is_secret_parameter(key) {
+                            found.push(value.to_owned());
+                        }
+                    }
+                }
+                let decoded: Vec<String> =
+                    found.iter().filter_map(|s| percent_decoded(s)).collect();
+                found.extend(decoded);
+            }
+            DatabaseUrl::PostgresKeywords(text) => found = keywords::secrets(text),
+            _ => {}
+        }
+        found.retain(|s| !s.is_empty());
+        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        found.dedup();
+        found
+    }
+
     /// The password in the URL, if any (to scrub it from driver messages).
     pub(crate) fn password(&self) -> Option<&str> {
         match self {
@@ -136,6 +167,28 @@ impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// `text` with its `%XX` escapes decoded, if it has any and they all
+/// decode to UTF-8.
+fn percent_decoded(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Whether a libpq parameter holds a secret: the password, and the

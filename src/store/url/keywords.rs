@@ -132,6 +132,23 @@ pub(crate) fn password_span(text: &str) -> Option<Range<usize>> {
         .map(|pair| pair.raw)
 }
 
+/// Every secret value in `text` (the password, the TLS key's passphrase),
+/// as written and as libpq reads it (quotes and escapes removed).
+pub(crate) fn secrets(text: &str) -> Vec<String> {
+    let Some(pairs) = pairs(text) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for pair in pairs
+        .into_iter()
+        .filter(|p| super::is_secret_parameter(&p.key))
+    {
+        found.push(text[pair.raw].to_owned());
+        found.push(pair.value);
+    }
+    found
+}
+
 /// `text` without its password pair, the rest printed as `key=value`.
 pub(crate) fn redact(text: &str) -> String {
     let Some(pairs) = pairs(text) else {
