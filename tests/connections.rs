@@ -223,9 +223,8 @@ fn a_password_anywhere_in_the_connection_string_stays_out_of_the_error() {
         ),
         (
             "query parameter, percent-encoded",
-            format!(
-                "postgres://postgres@127.0.0.1:5432/nosuchdb?sslmode=bogus&password=Sekr%33tPw"
-            ),
+            "postgres://postgres@127.0.0.1:5432/nosuchdb?sslmode=bogus&password=Sekr%33tPw"
+                .to_owned(),
         ),
         (
             "TLS key passphrase",
