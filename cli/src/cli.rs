@@ -36,8 +36,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "VAR")]
     pub passphrase_env: Option<String>,
 
-    /// The largest field value `-f` or `--json` takes, in bytes (larger
-    /// bodies belong in files).
+    /// The largest field value `-f`, `--json` or an import's sensitive
+    /// column takes, in bytes (larger bodies belong in files).
     #[arg(
         long,
         global = true,

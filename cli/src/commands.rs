@@ -257,7 +257,7 @@ pub fn run(cli: Cli) -> Result<()> {
             search::leakage(&*ctx.client()?, record_type, !logs_asked)
         }
         Command::File(command) => crate::files::run(command, || ctx.client()),
-        Command::Import(args) => crate::import::run(&*ctx.client()?, args),
+        Command::Import(args) => crate::import::run(&*ctx.client()?, args, ctx.cli.max_field_size),
         Command::Recovery(command) => ctx.recovery(command),
     }
 }

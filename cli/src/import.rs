@@ -178,7 +178,10 @@ impl Plan {
     }
 }
 
-pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
+/// Imports (or maps, or verifies) the source table; a sensitive value
+/// over `max_field_size` bytes (`--max-field-size`) fails the import,
+/// naming its row, before its batch is written.
+pub fn run(client: &Client, args: &ImportArgs, max_field_size: u64) -> Result<()> {
     let columns = Plan::columns(args)?;
     let mut source = Source::open(&args.from)?;
     let plan = Plan::new(client, args, columns, &mut source)?;
@@ -207,6 +210,14 @@ pub fn run(client: &Client, args: &ImportArgs) -> Result<()> {
         let mut batch = Vec::with_capacity(rows.len());
         for row in &rows {
             let (source_id, values) = plan.parse(row)?;
+            for (name, value) in plan.sensitive.iter().zip(&values) {
+                let len = value.as_ref().map_or(0, String::len) as u64;
+                if len > max_field_size {
+                    bail!(
+                        "source row {source_id:?}: `{name}` holds {len} bytes, more than --max-field-size ({max_field_size} bytes); nothing of its batch was imported"
+                    );
+                }
+            }
             let record = plan.record(&args.record_type, &values)?;
             // Checked here, so the error names the row (a bad value would
             // otherwise fail the whole batch, unnamed).

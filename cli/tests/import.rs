@@ -749,3 +749,31 @@ fn a_plain_value_too_long_names_its_source_row() {
     // The batch of 50 holding row 13 (all 20 rows) wrote nothing.
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
 }
+
+/// `--max-field-size` holds for an import's sensitive columns as for
+/// `write`: a larger value fails the import naming its row, before its
+/// batch is written.
+#[test]
+fn max_field_size_applies_to_the_sensitive_columns_of_an_import() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 20);
+    sqlite_sql(
+        &source,
+        "UPDATE people SET name = 'a name longer than forty bytes, far longer' WHERE id = 7",
+    );
+    ok(&db, "importer", &["init"]);
+    let from = format!("sqlite://{}", source.display());
+    let mut args = vec!["--max-field-size".to_owned(), "40".to_owned()];
+    args.extend(import_args(&from, "people", "person"));
+    let out = run_in(&db, "importer", db.dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source row \"7\"") && stderr.contains("--max-field-size"),
+        "{stderr}"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
+    // Within the limit, the same import goes through.
+    let summary = import_json(&db, db.dir.path(), &import_args(&from, "people", "person"));
+    assert_eq!(counts(&summary), (Some(20), Some(0)));
+}
