@@ -78,9 +78,9 @@ fn a_large_write_is_signed_in_batches_and_every_record_verifies() {
 }
 
 #[test]
-fn each_batch_of_a_write_has_its_own_creation_time_and_pages_in_the_order_given() {
+fn each_batch_of_a_write_has_its_own_creation_time_and_the_batches_page_in_order() {
     each_backend(
-        "each_batch_of_a_write_has_its_own_creation_time_and_pages_in_the_order_given",
+        "each_batch_of_a_write_has_its_own_creation_time_and_the_batches_page_in_order",
         |db| {
             let alice = client(db, &db.store(), "alice");
             let mut records = notes(450);
@@ -106,7 +106,8 @@ fn each_batch_of_a_write_has_its_own_creation_time_and_pages_in_the_order_given(
                 );
             }
             // Paged by creation, unfiltered and filtered by plain meta,
-            // either way: batch by batch in the order given.
+            // either way: the batches in the order given (the records of
+            // one batch share a creation time and page by their random id).
             for query in [
                 Query::new().record_type("note"),
                 Query::new().record_type("note").plain_eq("clinic", "north"),

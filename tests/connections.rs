@@ -214,33 +214,52 @@ fn assert_no_secret(what: &str, result: strongroom::Result<Store>) {
 #[test]
 fn a_password_anywhere_in_the_connection_string_stays_out_of_the_error() {
     // libpq takes the password in the user information, as a query
-    // parameter or as a keyword; one with a bad `%` escape it refuses,
-    // echoing the token.
-    for (what, url) in [
+    // parameter (its name percent-decoded too) or as a keyword; one with a
+    // bad `%` escape it refuses, echoing the token. Each case: the string,
+    // and the password as a driver could echo it (decoded where it
+    // decodes).
+    let bad = format!("{SECRET}%zz");
+    for (what, url, echoed) in [
         (
             "query parameter",
-            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?password={SECRET}%zz"),
+            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?password={bad}"),
+            bad.clone(),
         ),
         (
             "query parameter, percent-encoded",
             "postgres://postgres@127.0.0.1:5432/nosuchdb?sslmode=bogus&password=Sekr%33tPw"
                 .to_owned(),
+            SECRET.to_owned(),
+        ),
+        (
+            "query parameter with a percent-encoded name",
+            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?pass%77ord={bad}"),
+            bad.clone(),
         ),
         (
             "TLS key passphrase",
-            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?sslpassword={SECRET}%zz"),
+            format!("postgres://postgres@127.0.0.1:5432/nosuchdb?sslpassword={bad}"),
+            bad.clone(),
         ),
         (
             "user information",
-            format!("postgres://postgres:{SECRET}%zz@127.0.0.1:5432/nosuchdb"),
+            format!("postgres://postgres:{bad}@127.0.0.1:5432/nosuchdb"),
+            bad.clone(),
         ),
         (
             "keywords",
             format!("host=127.0.0.1 dbname=nosuchdb password='{SECRET}' sslmode=bogus"),
+            SECRET.to_owned(),
         ),
     ] {
         assert_no_secret(what, Store::open(&url));
         assert!(!strongroom::redacted_url(&url).contains("Sekr"), "{what}");
+        let message = format!("password \"{echoed}\" rejected for {url}");
+        let safe = strongroom::redacted_driver_message(&url, &message);
+        assert!(
+            !safe.contains("Sekr") && !safe.contains("3tPw"),
+            "{what}: {safe}"
+        );
     }
 }
 

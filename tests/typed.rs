@@ -214,6 +214,27 @@ mod evolution {
         pub blood_type: String,
     }
 
+    /// A model whose `city` is plain meta.
+    #[derive(Debug, Clone, PartialEq, Sensitive)]
+    #[sensitive(record_type = "resident")]
+    pub struct ResidentCityPlain {
+        pub club: String,
+        pub city: Option<String>,
+        #[sensitive]
+        pub name: String,
+    }
+
+    /// The same record type once `city` was made sensitive.
+    #[derive(Debug, Clone, PartialEq, Sensitive)]
+    #[sensitive(record_type = "resident")]
+    pub struct ResidentCitySealed {
+        pub club: String,
+        #[sensitive]
+        pub city: Option<String>,
+        #[sensitive]
+        pub name: String,
+    }
+
     /// A newer version beside V1: a sealed field and a plain one added.
     #[derive(Debug, Clone, PartialEq, Sensitive)]
     #[sensitive(record_type = "member")]
@@ -548,4 +569,59 @@ fn an_indexed_field_named_condition_filters() {
         .unwrap();
     assert_eq!(page.records.len(), 1);
     assert_eq!(page.records[0].value().condition, "flu");
+}
+
+/// A newer build made `city` sensitive. The older build (city plain)
+/// updating a record the newer one wrote keeps the sealed city it cannot
+/// see; the newer build updating a record the older one wrote does not
+/// write the plain city back in the clear.
+#[test]
+fn a_field_moved_between_plain_and_sealed_is_never_lost_and_never_put_back_in_the_clear() {
+    use evolution::*;
+    each_backend(
+        "a_field_moved_between_plain_and_sealed_is_never_lost_and_never_put_back_in_the_clear",
+        |db| {
+            let alice = client(db, "alice");
+            let older = alice.repo::<ResidentCityPlain>();
+            let newer = alice.repo::<ResidentCitySealed>();
+            let written = newer
+                .insert(ResidentCitySealed {
+                    club: "chess".into(),
+                    city: Some("London".into()),
+                    name: "Ada".into(),
+                })
+                .unwrap();
+            let mut read = older.get(written.id()).unwrap();
+            assert_eq!(
+                read.city, None,
+                "the older model does not see the sealed city"
+            );
+            read.name = "Ada Lovelace".into();
+            older.update(read).unwrap();
+            let back = newer.get(written.id()).unwrap();
+            assert_eq!(back.name, "Ada Lovelace");
+            assert_eq!(back.city, Some("London".to_owned()));
+            assert!(!back.meta().plain.contains_key("city"));
+
+            let old_record = older
+                .insert(ResidentCityPlain {
+                    club: "chess".into(),
+                    city: Some("Paris".into()),
+                    name: "Grace".into(),
+                })
+                .unwrap();
+            let mut read = newer.get(old_record.id()).unwrap();
+            assert_eq!(read.city, None, "the newer model reads no sealed city");
+            read.city = Some("Paris".into());
+            let updated = newer.update(read).unwrap();
+            assert!(
+                !updated.meta().plain.contains_key("city"),
+                "the plain city went back in the clear: {:?}",
+                updated.meta().plain
+            );
+            let back = newer.get(old_record.id()).unwrap();
+            assert_eq!(back.city, Some("Paris".to_owned()));
+            assert!(!back.meta().plain.contains_key("city"));
+        },
+    );
 }

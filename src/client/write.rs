@@ -74,7 +74,9 @@ impl Client {
     ///
     /// They are signed in batches of 200. Their creation time is the
     /// call's, one microsecond later for each batch before theirs, so the
-    /// records of one call page in the order given, batch by batch.
+    /// batches of one call page in the order given (the records within a
+    /// batch share a creation time and page by record id, which is
+    /// random).
     pub fn put_many(&self, new_records: &[NewRecord]) -> Result<Vec<RecordMeta>> {
         let span = op_span!(
             self,
@@ -438,8 +440,8 @@ impl Client {
         // plain meta sorts the records of one creation time by id
         // (PostgreSQL's meta index keys (tag, created_at) only), so no
         // creation time holds more than one batch however long the call;
-        // and the records of a long call page in the order given, batch by
-        // batch.
+        // and the batches of a long call page in the order given (within a
+        // batch, by record id).
         let now = i64::try_from(index)
             .ok()
             .and_then(|index| start.checked_add(index))

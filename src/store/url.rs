@@ -192,10 +192,20 @@ fn percent_decoded(text: &str) -> Option<String> {
 }
 
 /// Whether a libpq parameter holds a secret: the password, and the
-/// passphrase of the client's TLS key (`sslpassword`).
+/// passphrase of the client's TLS key (`sslpassword`). A URL's parameter
+/// names count as libpq reads them, percent-decoded (`pass%77ord` is
+/// `password`); a name that does not decode counts as a secret too.
 pub(crate) fn is_secret_parameter(key: &str) -> bool {
+    let decoded = if key.contains('%') {
+        match percent_decoded(key) {
+            Some(decoded) => decoded,
+            None => return true,
+        }
+    } else {
+        key.to_owned()
+    };
     matches!(
-        key.to_ascii_lowercase().as_str(),
+        decoded.to_ascii_lowercase().as_str(),
         "password" | "sslpassword"
     )
 }
@@ -315,6 +325,13 @@ mod tests {
             redact("postgres://db/app?sslpassword=tls-secret&sslmode=verify-full&PASSWORD=x"),
             "postgres://db/app?sslmode=verify-full"
         );
+        // libpq decodes parameter names: an encoded `password` is one.
+        assert_eq!(
+            redact("postgres://db/app?pass%77ord=hunter2&sslmode=require&SSL%70assword=x"),
+            "postgres://db/app?sslmode=require"
+        );
+        let url = DatabaseUrl::parse("postgres://db/app?pass%77ord=hunt%65r2").unwrap();
+        assert_eq!(url.secrets(), ["hunt%65r2", "hunter2"]);
         assert_eq!(redact("postgres://bob@h/app"), "postgres://bob@h/app");
         assert_eq!(redact("postgres://b:p@ss@h/app"), "postgres://b@h/app");
         let url = DatabaseUrl::parse("postgres://bob:hunter2@h:1/app").unwrap();

@@ -16,7 +16,10 @@ use crate::model::{NewRecord, Plain, Record, RecordMeta};
 /// record (an older build of the model, while a newer one has added a
 /// field) keeps those fields aside, and [`Repo::update`] writes them back
 /// unchanged: an update through an older model loses nothing it does not
-/// know. (This needs the model to list its fields, as
+/// know, a sealed field it knows only as plain meta included. A plain
+/// entry the model names as a sealed field is not written back: the model
+/// never puts a value it holds sensitive in the clear. (This needs the
+/// model to list its fields, as
 /// `#[derive(Sensitive)]` does; a hand-written [`Sensitive`] whose
 /// [`Sensitive::model_fields`] lists none keeps nothing aside.)
 #[derive(Debug, Clone, PartialEq)]
@@ -44,30 +47,50 @@ impl std::fmt::Debug for Unmodelled {
     }
 }
 
-/// The names a model gives its fields (sealed and plain), or `None` when it
-/// lists none (a hand-written model: nothing can be told apart).
-fn model_names<T: Sensitive>() -> Option<std::collections::BTreeSet<String>> {
-    let names: std::collections::BTreeSet<String> =
-        T::model_fields().into_iter().map(|f| f.name).collect();
-    (!names.is_empty()).then_some(names)
+/// The names a model gives its sealed fields and its plain ones, or `None`
+/// when it lists none (a hand-written model: nothing can be told apart).
+struct ModelNames {
+    sealed: std::collections::BTreeSet<String>,
+    plain: std::collections::BTreeSet<String>,
+}
+
+fn model_names<T: Sensitive>() -> Option<ModelNames> {
+    let fields = T::model_fields();
+    if fields.is_empty() {
+        return None;
+    }
+    let (sealed, plain): (Vec<_>, Vec<_>) = fields.into_iter().partition(|f| f.sealed);
+    Some(ModelNames {
+        sealed: sealed.into_iter().map(|f| f.name).collect(),
+        plain: plain.into_iter().map(|f| f.name).collect(),
+    })
 }
 
 impl Unmodelled {
-    fn of(record: &Record, names: Option<&std::collections::BTreeSet<String>>) -> Self {
+    /// What `record` holds that the model does not know: a sealed field
+    /// the model has no sealed field of that name for (a newer build that
+    /// sealed a field the model keeps plain: the sealed value is kept, never
+    /// lost), and a plain entry whose name the model gives no field at all.
+    /// A plain entry the model names as a sealed field is not kept: the
+    /// model holds that value to be sensitive and never writes it in the
+    /// clear.
+    fn of(record: &Record, names: Option<&ModelNames>) -> Self {
         let Some(names) = names else {
             return Self::default();
         };
         Unmodelled {
             fields: record
                 .encoded_fields()
-                .filter(|(name, _)| !names.contains(*name))
+                .filter(|(name, _)| !names.sealed.contains(*name))
                 .map(|(name, json)| (name.to_owned(), json.clone()))
                 .collect(),
             plain: record
                 .meta()
                 .plain
                 .iter()
-                .filter(|(name, _)| !names.contains(name.as_str()))
+                .filter(|(name, _)| {
+                    !names.plain.contains(name.as_str()) && !names.sealed.contains(name.as_str())
+                })
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
         }
