@@ -7,6 +7,7 @@ pub mod blind;
 pub mod envelope;
 pub mod file_stream;
 pub mod fingerprint;
+pub(crate) mod kdf;
 pub mod keys;
 pub(crate) mod rng;
 pub mod signature;

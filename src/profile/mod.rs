@@ -41,7 +41,6 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use orion::kdf::{self, CostParams, Password, Salt};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 

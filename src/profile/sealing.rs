@@ -95,15 +95,5 @@ pub(super) fn derive_key(
     iterations: u32,
     memory_kib: u32,
 ) -> Result<PassphraseKey> {
-    if passphrase.is_empty() {
-        return Err(Error::InvalidInput("the passphrase is empty"));
-    }
-    let password = Password::try_from(passphrase.as_bytes())
-        .map_err(|_| Error::InvalidInput("unusable passphrase"))?;
-    let salt = Salt::try_from(&salt[..]).map_err(|_| Error::Crypto("Argon2id salt"))?;
-    let cost = CostParams::new(iterations, memory_kib, 1)
-        .map_err(|_| Error::Crypto("Argon2id parameters"))?;
-    let derived = kdf::derive_key(&password, &salt, &cost, KEY_LEN as u32)
-        .map_err(|_| Error::Crypto("Argon2id"))?;
-    PassphraseKey::try_from_slice(derived.unprotected_as_ref())
+    crate::crypto::kdf::passphrase_key(passphrase, salt, iterations, memory_kib)
 }

@@ -786,14 +786,8 @@ pub(crate) fn meta_tag(name: &str, value: &str) -> i64 {
         .and_then(|c| c.str(value))
         .map(|c| c.finish())
         .unwrap_or_default();
-    let digest = orion::hazardous::hash::blake2::blake2b::Blake2b::new(8)
-        .and_then(|mut h| h.update(&encoded).and_then(|()| h.finalize()));
-    match digest {
-        Ok(digest) => {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(digest.as_ref());
-            i64::from_be_bytes(bytes)
-        }
+    match crate::crypto::kdf::digest_8(&encoded) {
+        Ok(bytes) => i64::from_be_bytes(bytes),
         // BLAKE2b with an 8-byte output cannot fail; a constant tag would
         // only widen the candidates, which readers filter again.
         Err(_) => 0,
