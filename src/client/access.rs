@@ -121,28 +121,19 @@ impl Client {
         })
     }
 
-    /// The newest version of this client's own access key for
-    /// `record_type`: the highest version it wrapped to itself (rows only it
-    /// can make), never below the mark in its profile. A database that
-    /// lost or hid the newest version is [`Error::KeyRollback`].
-    pub(crate) fn own_current_version(
+    /// The newest version of `record_type` whose self-wrapped key row
+    /// really opens: the wrapper column is only a claim, the HPKE auth tag
+    /// is the proof. Rows that do not open (made up by the database, at any
+    /// version) and malformed versions are passed over, never an error.
+    pub(crate) fn newest_opening_own_version(
         &self,
         conn: &mut AnyConnection,
         record_type: &str,
     ) -> Result<Option<u32>> {
         let me = self.id();
-        // Malformed versions (NULL, out of range, of another type) are
-        // passed over, never a failed write.
-        let versions = keys::self_wrapped_versions(conn, me, record_type)?;
-        // The newest version whose key really opens: the wrapper column is
-        // only a claim, the HPKE auth tag is the proof.
-        let mut newest = None;
-        for version in versions {
+        for version in keys::self_wrapped_versions(conn, me, record_type)? {
             match self.access_key(conn, me, record_type, version) {
-                Ok(_) => {
-                    newest = Some(version);
-                    break;
-                }
+                Ok(_) => return Ok(Some(version)),
                 Err(_) => {
                     tracing::warn!(
                         record_type,
@@ -152,6 +143,19 @@ impl Client {
                 }
             }
         }
+        Ok(None)
+    }
+
+    /// The newest version of this client's own access key for
+    /// `record_type`: the highest version it wrapped to itself (rows only it
+    /// can make), never below the mark in its profile. A database that
+    /// lost or hid the newest version is [`Error::KeyRollback`].
+    pub(crate) fn own_current_version(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<Option<u32>> {
+        let newest = self.newest_opening_own_version(conn, record_type)?;
         // The database's identity first (it may refuse), then the mark,
         // re-read from the profile file: another process of this client may
         // have rotated since this one last looked.

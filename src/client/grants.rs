@@ -44,9 +44,14 @@ impl Client {
         // A malformed row is not the same grant, and is replaced.
         let same = match grants::find(conn, writer, record_type, grantee.id, kind_text, None)? {
             grants::Found::Row(p) => {
+                // `via` too: a writer's direct share must replace a grant
+                // the writer re-signed for an authoriser's share (after a
+                // rotation), or the reader's access would stay tied to
+                // that authoriser.
                 p.granted_by == self.id()
                     && i64::from(p.key_version) == i64::from(version)
                     && p.reader_key == grantee.key
+                    && p.via == grantee.via
             }
             grants::Found::Absent | grants::Found::Malformed => false,
         };

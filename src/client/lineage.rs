@@ -78,9 +78,10 @@ impl Client {
         let me = self.id();
         // Locks the head as a rotation does.
         super::access::current_version_for_rotation(conn, me, record_type)?;
-        let in_database = keys::self_wrapped_versions(conn, me, record_type)?
-            .first()
-            .copied();
+        // Only a row that opens counts: one the database made up at a high
+        // version would otherwise push the new lineage to the end of the
+        // version range, where no rotation or revocation could follow.
+        let in_database = self.newest_opening_own_version(conn, record_type)?;
         let database = self.marked_database(conn)?;
         let mark = match database {
             Some(database) => self.current_mark(database, record_type)?,

@@ -1,0 +1,94 @@
+//! Sharing against a database that plants rows, and a writer's direct
+//! share next to an authoriser's (review H of 2026-12-07), on SQLite and
+//! PostgreSQL.
+
+mod common;
+
+use common::notes::{client, note, read};
+use common::{each_backend, TestDb};
+use strongroom::{Client, Plain, RecordId};
+
+fn put_note(client: &Client, text: &str) -> RecordId {
+    client.put("note", &note(text), &Plain::new()).unwrap().id
+}
+
+/// The clinic (an authoriser) shares with the doctor; alice rotates (the
+/// doctor's grant is re-signed by alice, through the clinic); then alice
+/// shares with the doctor herself. The share is hers: removing or revoking
+/// the clinic leaves the doctor reading.
+fn direct_share_after_rotation(db: &TestDb, revoke_the_clinic: bool) {
+    let (alice, clinic, doc) = (client(db, "alice"), client(db, "clinic"), client(db, "doc"));
+    put_note(&alice, "old");
+    alice.add_authorizer("note", clinic.id()).unwrap();
+    clinic
+        .share_on_behalf(alice.id(), "note", doc.id())
+        .unwrap();
+    alice.rotate("note").unwrap();
+    alice.share("note", doc.id()).unwrap();
+    let shares = alice.outgoing_shares().unwrap();
+    let doc_share = shares.iter().find(|s| s.reader_id == doc.id()).unwrap();
+    assert_eq!(doc_share.granted_by, alice.id());
+    if revoke_the_clinic {
+        let out = alice.revoke("note", clinic.id()).unwrap();
+        assert_eq!(out.removed_readers, vec![clinic.id()]);
+    } else {
+        alice.remove_authorizer("note", clinic.id()).unwrap();
+    }
+    let new = put_note(&alice, "new");
+    assert_eq!(read(&client(db, "doc"), new).unwrap(), "new");
+}
+
+#[test]
+fn a_direct_share_after_a_rotation_survives_removing_the_authoriser() {
+    each_backend(
+        "a_direct_share_after_a_rotation_survives_removing_the_authoriser",
+        |db| direct_share_after_rotation(db, false),
+    );
+}
+
+#[test]
+fn a_direct_share_after_a_rotation_survives_revoking_the_authoriser() {
+    each_backend(
+        "a_direct_share_after_a_rotation_survives_revoking_the_authoriser",
+        |db| direct_share_after_rotation(db, true),
+    );
+}
+
+/// The database plants a copy of alice's own key row at version
+/// 2147483646 (it does not open there). Writes pass it over; so does a
+/// restarted lineage, which moves to version 2, after which revoking and
+/// rotating work.
+#[test]
+fn a_planted_own_key_at_the_end_of_the_range_never_takes_a_restarted_lineage() {
+    each_backend(
+        "a_planted_own_key_at_the_end_of_the_range_never_takes_a_restarted_lineage",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            put_note(&alice, "v1");
+            alice.share("note", bob.id()).unwrap();
+            db.sql(&format!(
+                "INSERT INTO access_keys SELECT writer_id, record_type, 2147483646, reader_id, \
+                 wrapper_id, wrapped_key, created_at FROM access_keys \
+                 WHERE key_version = 1 AND reader_id = {}",
+                db.id(alice.id())
+            ));
+            assert_eq!(
+                alice
+                    .put("note", &note("x"), &Plain::new())
+                    .unwrap()
+                    .key_version,
+                1
+            );
+            let restarted = alice.restart_key_lineage("note", &[bob.id()]).unwrap();
+            assert_eq!(restarted.new_version, Some(2));
+            let revoked = alice.revoke("note", bob.id()).unwrap();
+            assert_eq!(revoked.new_version, Some(3));
+            assert_eq!(
+                client(db, "alice").rotate("note").unwrap().new_version,
+                Some(4)
+            );
+            let after = put_note(&alice, "after");
+            assert!(read(&bob, after).is_err());
+        },
+    );
+}
