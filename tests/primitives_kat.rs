@@ -98,3 +98,73 @@ fn secretstream_xchacha20poly1305_libsodium_vector() {
             .is_err());
     }
 }
+
+/// XChaCha20-Poly1305 with AAD, the AEAD of every field envelope, data-key
+/// seal and sealed profile: draft-irtf-cfrg-xchacha-03, appendix A.3.1,
+/// through orion's `hazardous::aead::xchacha20poly1305` (what
+/// `src/crypto/aead.rs` calls), sealing and opening; a flipped byte of
+/// the ciphertext, the tag or the AAD does not open.
+#[test]
+fn xchacha20_poly1305_draft_irtf_cfrg_xchacha_a_3_1() {
+    use orion::hazardous::aead::xchacha20poly1305::{Nonce, SecretKey, XChaCha20Poly1305};
+    let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    let aad = hex::decode("50515253c0c1c2c3c4c5c6c7").unwrap();
+    let key =
+        SecretKey::try_from(
+            &hex::decode("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")
+                .unwrap()[..],
+        )
+        .unwrap();
+    let nonce = Nonce::try_from(
+        &hex::decode("404142434445464748494a4b4c4d4e4f5051525354555657").unwrap()[..],
+    )
+    .unwrap();
+    let expected = hex::decode(concat!(
+        "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb",
+        "731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452",
+        "2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9",
+        "21f9664c97637da9768812f615c68b13b52e",
+        "c0875924c1c7987947deafd8780acf49",
+    ))
+    .unwrap();
+    let mut sealed = vec![0u8; plaintext.len() + 16];
+    XChaCha20Poly1305::seal(&key, &nonce, plaintext, Some(&aad), &mut sealed).unwrap();
+    assert_eq!(hex::encode(&sealed), hex::encode(&expected));
+    let mut opened = vec![0u8; plaintext.len()];
+    XChaCha20Poly1305::open(&key, &nonce, &sealed, Some(&aad), &mut opened).unwrap();
+    assert_eq!(&opened[..], &plaintext[..]);
+    for at in [0, 57, sealed.len() - 1] {
+        let mut tampered = sealed.clone();
+        tampered[at] ^= 1;
+        assert!(XChaCha20Poly1305::open(&key, &nonce, &tampered, Some(&aad), &mut opened).is_err());
+    }
+    let mut other_aad = aad.clone();
+    other_aad[0] ^= 1;
+    assert!(XChaCha20Poly1305::open(&key, &nonce, &sealed, Some(&other_aad), &mut opened).is_err());
+    assert!(XChaCha20Poly1305::open(&key, &nonce, &sealed, None, &mut opened).is_err());
+}
+
+/// Argon2id, which derives the key that seals a profile: RFC 9106, section
+/// 5.3 (version 0x13, 32 KiB, 3 passes, 4 lanes, with secret and
+/// associated data), through orion's `hazardous::kdf::argon2` (the code
+/// under `orion::kdf`, which `src/crypto/kdf.rs` calls with one lane and
+/// neither).
+#[test]
+fn argon2id_rfc9106_section_5_3() {
+    use orion::hazardous::kdf::argon2::{Argon2, CostParams, Sequential, ID};
+    let cost = CostParams::new(3, 32, 4).unwrap();
+    let mut tag = [0u8; 32];
+    Argon2::<ID, Sequential>::derive_key(
+        &[0x01; 32],
+        &[0x02; 16],
+        &cost,
+        Some(&[0x03; 8]),
+        Some(&[0x04; 12]),
+        &mut tag,
+    )
+    .unwrap();
+    assert_eq!(
+        hex::encode(tag),
+        "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
+    );
+}

@@ -625,3 +625,27 @@ fn a_field_moved_between_plain_and_sealed_is_never_lost_and_never_put_back_in_th
         },
     );
 }
+
+/// `Stored<T>` and `TypedPage<T>` print meta, never the value, though the
+/// model's own derived `Debug` prints its sensitive fields.
+#[test]
+fn stored_values_and_typed_pages_print_no_sensitive_field() {
+    let db = TestDb::sqlite();
+    let alice = client(&db, "alice");
+    let patients = alice.repo::<Patient>();
+    let mut value = ada();
+    value.name = "Debug-Secret-Name-8841".into();
+    let stored = patients.insert(value).unwrap();
+    assert!(format!("{:?}", stored.value()).contains("Debug-Secret-Name-8841"));
+    let read = patients.get(stored.id()).unwrap();
+    let page = patients.query().fetch().unwrap();
+    for text in [
+        format!("{stored:?}"),
+        format!("{read:?}"),
+        format!("{read:#?}"),
+        format!("{page:?}"),
+    ] {
+        assert!(!text.contains("Debug-Secret-Name-8841"), "{text}");
+        assert!(text.contains("Patient"), "{text}");
+    }
+}

@@ -48,6 +48,30 @@ mod tests {
     /// puts the output length in the parameter block), so its known answer
     /// comes from the reference tool: `printf abc | b2sum -l 64` prints
     /// `d8bb14d833d59559` (GNU coreutils 9).
+    /// strongroom's own derivation (one lane, no secret, no associated
+    /// data) against the reference implementation's command line:
+    /// `echo -n "123" | argon2 ABCDEFGHIJKLMNOP -id -v 13 -k 1024 -t 5`
+    /// (phc-winner-argon2; one lane is its default). RFC 9106's own vector
+    /// (four lanes, a secret and associated data) is in
+    /// `tests/primitives_kat.rs`.
+    #[test]
+    fn passphrase_key_is_argon2id_as_the_reference_cli_gives_it() {
+        let key = passphrase_key("123", b"ABCDEFGHIJKLMNOP", 5, 1024).unwrap();
+        let hex: String = key
+            .unprotected_as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "3c5d010180ba0cf5b6b858cba23b318e42d33088983c404598599c3b029ecac6"
+        );
+        assert!(matches!(
+            passphrase_key("", b"ABCDEFGHIJKLMNOP", 5, 1024),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
     #[test]
     fn digest_8_is_blake2b_64() {
         assert_eq!(

@@ -22,7 +22,10 @@ use crate::model::{NewRecord, Plain, Record, RecordMeta};
 /// model to list its fields, as
 /// `#[derive(Sensitive)]` does; a hand-written [`Sensitive`] whose
 /// [`Sensitive::model_fields`] lists none keeps nothing aside.)
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` shows the meta and the model's type name, never the value: a
+/// model's own `Debug` (derived) would print its sensitive fields.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Stored<T> {
     meta: RecordMeta,
@@ -94,6 +97,16 @@ impl Unmodelled {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
         }
+    }
+}
+
+impl<T> std::fmt::Debug for Stored<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stored")
+            .field("meta", &self.meta)
+            .field("value", &format_args!("<{}>", std::any::type_name::<T>()))
+            .field("unmodelled", &self.unmodelled)
+            .finish()
     }
 }
 
