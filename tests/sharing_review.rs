@@ -92,3 +92,47 @@ fn a_planted_own_key_at_the_end_of_the_range_never_takes_a_restarted_lineage() {
         },
     );
 }
+
+/// Two authorisers share with the same reader (a recovery client replaced
+/// by a second, each restoring to the replacement): the second share
+/// makes the reader's access its own, keys included, so revoking the first
+/// authoriser leaves the reader every record, old and new (review J).
+#[test]
+fn a_second_authorisers_share_survives_revoking_the_first() {
+    each_backend(
+        "a_second_authorisers_share_survives_revoking_the_first",
+        |db| {
+            let (alice, first, second, doc) = (
+                client(db, "alice"),
+                client(db, "first"),
+                client(db, "second"),
+                client(db, "doc"),
+            );
+            let old = put_note(&alice, "old");
+            alice.add_authorizer("note", first.id()).unwrap();
+            alice.add_authorizer("note", second.id()).unwrap();
+            assert_eq!(
+                first
+                    .share_on_behalf(alice.id(), "note", doc.id())
+                    .unwrap()
+                    .wrapped_keys,
+                1
+            );
+            assert_eq!(
+                second
+                    .share_on_behalf(alice.id(), "note", doc.id())
+                    .unwrap()
+                    .wrapped_keys,
+                1,
+                "the second share wraps the key itself"
+            );
+            let out = alice.revoke("note", first.id()).unwrap();
+            assert_eq!(out.removed_readers, vec![first.id()]);
+            let new = put_note(&alice, "new");
+            let doc = client(db, "doc");
+            assert_eq!(read(&doc, old).unwrap(), "old");
+            assert_eq!(read(&doc, new).unwrap(), "new");
+            assert!(read(&first, new).is_err());
+        },
+    );
+}

@@ -533,16 +533,17 @@ impl Client {
                 key_version: version,
                 reader_id: reader,
             };
-            // The writer's own share wraps every version itself: a key an
-            // authoriser wrapped would go when that authoriser is removed,
-            // so it is replaced.
+            // A share leaves the reader's key of a version to a wrapper
+            // whose removal does not take it: the writer's own share wraps
+            // every version itself, an authoriser's keeps what the writer
+            // or it wrapped. A key another authoriser wrapped would go when
+            // that authoriser is removed or revoked (its shares withdrawn),
+            // though the reader's grant is now this share's: it is replaced.
             let own_share = writer == self.id();
-            let wrapped = if own_share {
-                matches!(keys::find_wrapped(conn, slot)?,
-                    keys::Wrapped::Found(wrapper, _) if wrapper == self.id())
-            } else {
-                self.has_wrapped_key(conn, writer, record_type, version, reader)?
-            };
+            let existing = keys::find_wrapped(conn, slot)?;
+            let wrapped = matches!(&existing,
+                keys::Wrapped::Found(wrapper, _)
+                    if *wrapper == self.id() || (!own_share && *wrapper == writer));
             if !wrapped {
                 // A version whose key this client cannot open (a row the
                 // database made up) is passed over, as writes pass it over.
@@ -562,7 +563,7 @@ impl Client {
                     }
                     Err(KeyUnavailable::Failed(err)) => return Err(err),
                 };
-                if own_share {
+                if !matches!(existing, keys::Wrapped::Absent) {
                     keys::delete_wrapped(conn, slot)?;
                 }
                 let of = KeyId {
@@ -636,23 +637,6 @@ impl Client {
         holder: ClientId,
     ) -> Result<Vec<u32>> {
         keys::held_versions(conn, writer, record_type, holder)
-    }
-
-    fn has_wrapped_key(
-        &self,
-        conn: &mut AnyConnection,
-        writer: ClientId,
-        record_type: &str,
-        version: u32,
-        reader: ClientId,
-    ) -> Result<bool> {
-        let slot = WrappedKeySlot {
-            writer_id: writer,
-            record_type,
-            key_version: version,
-            reader_id: reader,
-        };
-        keys::has_wrapped(conn, slot)
     }
 
     /// The access key of (writer, type, version), or an error if this

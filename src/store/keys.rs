@@ -372,16 +372,3 @@ pub(crate) fn delete_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>)
     .execute(conn)
     .map_err(db_err)
 }
-
-/// Whether a wrapped key stands in `slot`.
-pub(crate) fn has_wrapped(conn: &mut AnyConnection, slot: WrappedKeySlot<'_>) -> Result<bool> {
-    let count: i64 = access_keys::table
-        .filter(access_keys::writer_id.eq(SqlId::from(slot.writer_id)))
-        .filter(access_keys::record_type.eq(slot.record_type))
-        .filter(access_keys::key_version.eq(stored_version(slot.key_version)?))
-        .filter(access_keys::reader_id.eq(SqlId::from(slot.reader_id)))
-        .count()
-        .get_result(conn)
-        .map_err(db_err)?;
-    Ok(count > 0)
-}
