@@ -601,8 +601,8 @@ fn one_line(message: &str) -> String {
 }
 
 /// A database URL with its password removed, for messages and logs
-/// (libpq keyword strings too: `password=` and `sslpassword=` become
-/// `***`).
+/// (libpq keyword strings too: their `password=` and `sslpassword=` pairs
+/// are left out).
 pub fn redacted_url(url: &str) -> String {
     match DatabaseUrl::parse(url) {
         Ok(parsed) => parsed.redacted(),
@@ -670,18 +670,13 @@ pub fn redacted_driver_message(url: &str, message: &str) -> String {
 }
 
 /// Removes every secret from a driver's message (drivers should never
-/// echo a password, but an error path is no place to find out); the
-/// longest first, so one that contains another goes whole.
+/// echo a password, but an error path is no place to find out). `secrets`
+/// come as [`DatabaseUrl::secrets`] gives them: none empty, the longest
+/// first, so one that contains another goes whole.
 fn scrub(message: &str, secrets: &[impl AsRef<str>]) -> String {
-    let mut secrets: Vec<&str> = secrets
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|s| !s.is_empty())
-        .collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut message = message.to_owned();
     for secret in secrets {
-        message = message.replace(secret, "***");
+        message = message.replace(secret.as_ref(), "***");
     }
     message
 }

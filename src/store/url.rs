@@ -120,7 +120,7 @@ impl DatabaseUrl {
         let mut found = Vec::new();
         match self {
             DatabaseUrl::Postgres(url) => {
-                found.extend(self.password().map(str::to_owned));
+                found.extend(userinfo_password(url).map(str::to_owned));
                 if let Some((_, query)) = url.split_once('?') {
                     for kv in query.split('&') {
                         let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
@@ -141,32 +141,21 @@ impl DatabaseUrl {
         found.dedup();
         found
     }
-
-    /// The password in the URL, if any (to scrub it from driver messages).
-    pub(crate) fn password(&self) -> Option<&str> {
-        match self {
-            DatabaseUrl::Postgres(url) => {
-                let rest = url.split_once("://")?.1;
-                let authority = rest.split(['/', '?']).next()?;
-                let userinfo = authority.rsplit_once('@')?.0;
-                userinfo
-                    .split_once(':')
-                    .map(|(_, pw)| pw)
-                    .filter(|pw| !pw.is_empty())
-            }
-            DatabaseUrl::PostgresKeywords(text) => {
-                let span = keywords::password_span(text)?;
-                Some(&text[span]).filter(|pw| !pw.is_empty())
-            }
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// The password in a URL's user information (`scheme://user:password@…`),
+/// as written.
+fn userinfo_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    userinfo.split_once(':').map(|(_, pw)| pw)
 }
 
 /// `text` with its `%XX` escapes decoded, if it has any and they all
@@ -279,7 +268,7 @@ mod tests {
         use std::time::Duration;
         let url = DatabaseUrl::parse("host=db dbname=app password='p w'").unwrap();
         assert!(url.is_postgres());
-        assert_eq!(url.password(), Some("p w"));
+        assert_eq!(url.secrets(), ["p w"]);
         assert_eq!(url.redacted(), "host=db dbname=app");
         assert_eq!(
             url.postgres_with_timeout(Duration::from_millis(200))
@@ -335,7 +324,7 @@ mod tests {
         assert_eq!(redact("postgres://bob@h/app"), "postgres://bob@h/app");
         assert_eq!(redact("postgres://b:p@ss@h/app"), "postgres://b@h/app");
         let url = DatabaseUrl::parse("postgres://bob:hunter2@h:1/app").unwrap();
-        assert_eq!(url.password(), Some("hunter2"));
+        assert_eq!(url.secrets(), ["hunter2"]);
         assert!(!format!("{url:?}").contains("hunter2"));
     }
 }
