@@ -212,11 +212,9 @@ pub fn run(client: &Client, args: &ImportArgs, max_field_size: u64) -> Result<()
             let (source_id, values) = plan.parse(row)?;
             for (name, value) in plan.sensitive.iter().zip(&values) {
                 let len = value.as_ref().map_or(0, String::len) as u64;
-                if len > max_field_size {
-                    bail!(
-                        "source row {source_id:?}: `{name}` holds {len} bytes, more than --max-field-size ({max_field_size} bytes); nothing of its batch was imported"
-                    );
-                }
+                crate::values::check_size(name, len, max_field_size).with_context(|| {
+                    format!("source row {source_id:?}: nothing of its batch was imported")
+                })?;
             }
             let record = plan.record(&args.record_type, &values)?;
             // Checked here, so the error names the row (a bad value would

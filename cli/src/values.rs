@@ -165,7 +165,8 @@ fn read_limited(name: &str, reader: impl Read, max: u64) -> Result<String> {
     })
 }
 
-fn check_size(name: &str, len: u64, max: u64) -> Result<()> {
+/// Refuses a field value of `len` bytes over `--max-field-size` (`max`).
+pub(crate) fn check_size(name: &str, len: u64, max: u64) -> Result<()> {
     if len > max {
         anyhow::bail!(
             "`{name}` is larger than --max-field-size ({max} bytes); larger bodies belong in files"
