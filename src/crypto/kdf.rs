@@ -44,10 +44,6 @@ pub(crate) fn digest_8(bytes: &[u8]) -> Result<[u8; 8]> {
 mod tests {
     use super::*;
 
-    /// BLAKE2b with an 8-byte output is its own parameterisation (RFC 7693
-    /// puts the output length in the parameter block), so its known answer
-    /// comes from the reference tool: `printf abc | b2sum -l 64` prints
-    /// `d8bb14d833d59559` (GNU coreutils 9).
     /// strongroom's own derivation (one lane, no secret, no associated
     /// data) against the reference implementation's command line:
     /// `echo -n "123" | argon2 ABCDEFGHIJKLMNOP -id -v 13 -k 1024 -t 5`
@@ -72,6 +68,10 @@ mod tests {
         ));
     }
 
+    /// BLAKE2b with an 8-byte output is its own parameterisation (RFC 7693
+    /// puts the output length in the parameter block), so its known answer
+    /// comes from the reference tool: `printf abc | b2sum -l 64` prints
+    /// `d8bb14d833d59559` (GNU coreutils 9).
     #[test]
     fn digest_8_is_blake2b_64() {
         assert_eq!(

@@ -171,7 +171,7 @@ impl Profile {
                         let passphrase = passphrase.ok_or_else(|| {
                             Error::Profile(ProfileError::PassphraseRequired { path: path.clone() })
                         })?;
-                        derive_key(passphrase, &salt, *iterations, *memory_kib)?
+                        passphrase_key(passphrase, &salt, *iterations, *memory_kib)?
                     }
                     // Re-reading a file this process opened: the same salt
                     // and parameters give the same key.

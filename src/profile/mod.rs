@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::aead;
+use crate::crypto::kdf::passphrase_key;
 use crate::crypto::keys::{
     EncryptionPublicKey, EncryptionSecretKey, PassphraseKey, SigningPublicKey, SigningSecretKey,
     KEY_LEN,
@@ -169,7 +170,7 @@ impl fmt::Debug for Profile {
 fn new_sealing(passphrase: &str) -> Result<Sealing> {
     let salt: [u8; SALT_LEN] = rng::bytes();
     Ok(Sealing {
-        key: derive_key(passphrase, &salt, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB)?,
+        key: passphrase_key(passphrase, &salt, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB)?,
         salt,
         iterations: ARGON2_ITERATIONS,
         memory_kib: ARGON2_MEMORY_KIB,
@@ -333,34 +334,25 @@ impl Profile {
     /// and higher key version marks. Best effort: a file it cannot read is
     /// left out of the merge.
     fn merge_from_disk(&mut self) -> Result<()> {
-        match std::fs::metadata(&self.path) {
-            Ok(metadata) if !metadata.is_file() => {
-                return Err(malformed(
-                    &self.path,
-                    "the file changed into something this process cannot read; not overwriting it",
-                ))
-            }
-            _ => {}
-        }
-        let bytes =
-            match read_bounded(&self.path) {
-                Ok(bytes) if bytes.len() as u64 > MAX_FILE_LEN => return Err(malformed(
-                    &self.path,
-                    "the file changed into something this process cannot read; not overwriting it",
-                )),
-                Ok(bytes) => bytes,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(source) => {
-                    return Err(Error::Profile(ProfileError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }))
-                }
-            };
         let refuse = |reason| malformed(&self.path, reason);
-        let file = serde_json::from_slice::<ProfileFile>(&bytes).map_err(|_| {
+        let unreadable = || {
             refuse("the file changed into something this process cannot read; not overwriting it")
-        })?;
+        };
+        if std::fs::metadata(&self.path).is_ok_and(|metadata| !metadata.is_file()) {
+            return Err(unreadable());
+        }
+        let bytes = match read_bounded(&self.path) {
+            Ok(bytes) if bytes.len() as u64 > MAX_FILE_LEN => return Err(unreadable()),
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(Error::Profile(ProfileError::Io {
+                    path: self.path.clone(),
+                    source,
+                }))
+            }
+        };
+        let file = serde_json::from_slice::<ProfileFile>(&bytes).map_err(|_| unreadable())?;
         let unlock = match &self.sealing {
             Some(sealing) => Unlock::Known(sealing),
             None => Unlock::Passphrase(None),

@@ -88,12 +88,3 @@ pub(super) fn sealed_aad(
     }
     Ok(aad.finish())
 }
-
-pub(super) fn derive_key(
-    passphrase: &str,
-    salt: &[u8; SALT_LEN],
-    iterations: u32,
-    memory_kib: u32,
-) -> Result<PassphraseKey> {
-    crate::crypto::kdf::passphrase_key(passphrase, salt, iterations, memory_kib)
-}
