@@ -391,22 +391,28 @@ fn loading_a_profile_others_can_read_logs_a_warning() {
     let profile = Profile::create(&path, ProfileOptions::default()).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
 
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || LogWriter(writer.clone()))
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let text = logs_of(|| {
         Profile::load(&path, None).unwrap();
     });
-    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(
         text.contains("WARN") && text.contains("readable by other users"),
         "{text}"
     );
     let secret = base64_of(profile.identity().signing_secret().unprotected_as_bytes());
     assert!(!text.contains(&secret));
+}
+
+/// What `f` logs (every level the default subscriber writes), as text.
+fn logs_of(f: impl FnOnce()) -> String {
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || LogWriter(writer.clone()))
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = logs.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
 }
 
 struct LogWriter(Arc<Mutex<Vec<u8>>>);
@@ -995,17 +1001,10 @@ fn a_passphrase_for_a_profile_that_is_not_sealed_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "p.profile");
     Profile::create(&path, ProfileOptions::default()).unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || LogWriter(writer.clone()))
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let text = logs_of(|| {
         let profile = Profile::load(&path, Some("a passphrase")).unwrap();
         assert!(!profile.is_sealed());
     });
-    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(
         text.contains("WARN") && text.contains("not sealed"),
         "{text}"
