@@ -26,6 +26,46 @@ fn run_with(db: &TestDb, profile: &std::path::Path, args: &[&str]) -> Output {
         .expect("run strongroom")
 }
 
+/// `recovery create --out OUT` run by the client of `profile`, the
+/// recovery profile sealed under [`RECOVERY_PASSPHRASE`].
+fn recovery_create(db: &TestDb, profile: &std::path::Path, out: &std::path::Path) -> Output {
+    run_with(
+        db,
+        profile,
+        &[
+            "recovery",
+            "create",
+            "--out",
+            out.to_str().unwrap(),
+            "--recovery-passphrase-env",
+            "RECOVERY_PP",
+        ],
+    )
+}
+
+/// `recovery restore --lost LOST --to TO` run with the recovery profile,
+/// `extra` arguments after.
+fn recovery_restore(
+    db: &TestDb,
+    recovery_profile: &std::path::Path,
+    lost: &str,
+    to: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "--passphrase-env",
+        "RECOVERY_PP",
+        "recovery",
+        "restore",
+        "--lost",
+        lost,
+        "--to",
+        to,
+    ];
+    args.extend_from_slice(extra);
+    run_with(db, recovery_profile, &args)
+}
+
 fn succeeds(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -48,18 +88,7 @@ fn a_recovery_profile_brings_a_lost_clients_data_to_its_replacement() {
             let alice = last_line(&ok(db, "alice", &["init"]));
             let before = last_line(&ok(db, "alice", &["write", "note", "-f", "note=before"]));
             let recovery_profile = db.dir.path().join("alice-recovery.profile");
-            let out = succeeds(run_with(
-                db,
-                &db.profile("alice"),
-                &[
-                    "recovery",
-                    "create",
-                    "--out",
-                    recovery_profile.to_str().unwrap(),
-                    "--recovery-passphrase-env",
-                    "RECOVERY_PP",
-                ],
-            ));
+            let out = succeeds(recovery_create(db, &db.profile("alice"), &recovery_profile));
             let recovery_id = last_line(&out);
             let summary = &json_lines(out.lines().next().unwrap())[0];
             assert_eq!(summary["record_types"], serde_json::json!(["note"]));
@@ -92,21 +121,12 @@ fn a_recovery_profile_brings_a_lost_clients_data_to_its_replacement() {
                 .strip_prefix("fingerprint: ")
                 .unwrap()
                 .to_owned();
-            let out = succeeds(run_with(
+            let out = succeeds(recovery_restore(
                 db,
                 &recovery_profile,
-                &[
-                    "--passphrase-env",
-                    "RECOVERY_PP",
-                    "recovery",
-                    "restore",
-                    "--lost",
-                    &alice,
-                    "--to",
-                    &replacement,
-                    "--fingerprint",
-                    &fingerprint,
-                ],
+                &alice,
+                &replacement,
+                &["--fingerprint", &fingerprint],
             ));
             let mut restored: Vec<String> = json_lines(&out)
                 .iter()
@@ -197,18 +217,7 @@ fn a_planted_grant_row_does_not_stop_the_restore_of_the_real_types() {
             let note = last_line(&ok(db, "alice", &["write", "note", "-f", "note=kept"]));
             ok(db, "alice", &["write", "lab", "-f", "note=also"]);
             let recovery_profile = db.dir.path().join("alice-recovery.profile");
-            succeeds(run_with(
-                db,
-                &db.profile("alice"),
-                &[
-                    "recovery",
-                    "create",
-                    "--out",
-                    recovery_profile.to_str().unwrap(),
-                    "--recovery-passphrase-env",
-                    "RECOVERY_PP",
-                ],
-            ));
+            succeeds(recovery_create(db, &db.profile("alice"), &recovery_profile));
             db.sql(
                 "INSERT INTO policies (writer_id, record_type, reader_id, kind, granted_by, via, \
                  reader_key, key_version, signature, created_at) \
@@ -218,20 +227,7 @@ fn a_planted_grant_row_does_not_stop_the_restore_of_the_real_types() {
             );
             std::fs::remove_file(db.profile("alice")).unwrap();
             let replacement = last_line(&ok(db, "alice-2", &["init"]));
-            let out = run_with(
-                db,
-                &recovery_profile,
-                &[
-                    "--passphrase-env",
-                    "RECOVERY_PP",
-                    "recovery",
-                    "restore",
-                    "--lost",
-                    &alice,
-                    "--to",
-                    &replacement,
-                ],
-            );
+            let out = recovery_restore(db, &recovery_profile, &alice, &replacement, &[]);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{stderr}");
             let mut restored: Vec<String> = json_lines(&String::from_utf8(out.stdout).unwrap())
@@ -263,18 +259,7 @@ fn a_second_recovery_create_names_the_client_it_replaced() {
     ok(&db, "alice", &["write", "note", "-f", "note=kept"]);
     let create = |name: &str| {
         let path = db.dir.path().join(name);
-        let out = run_with(
-            &db,
-            &db.profile("alice"),
-            &[
-                "recovery",
-                "create",
-                "--out",
-                path.to_str().unwrap(),
-                "--recovery-passphrase-env",
-                "RECOVERY_PP",
-            ],
-        );
+        let out = recovery_create(&db, &db.profile("alice"), &path);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         (last_line(&succeeds(out)), stderr)
     };
