@@ -88,7 +88,10 @@ fn a_planted_own_key_at_the_end_of_the_range_never_takes_a_restarted_lineage() {
                 Some(4)
             );
             let after = put_note(&alice, "after");
-            assert!(read(&bob, after).is_err());
+            assert!(matches!(
+                read(&bob, after),
+                Err(strongroom::Error::AccessDenied { .. })
+            ));
         },
     );
 }
@@ -132,7 +135,41 @@ fn a_second_authorisers_share_survives_revoking_the_first() {
             let doc = client(db, "doc");
             assert_eq!(read(&doc, old).unwrap(), "old");
             assert_eq!(read(&doc, new).unwrap(), "new");
-            assert!(read(&first, new).is_err());
+            assert!(matches!(
+                read(&first, new),
+                Err(strongroom::Error::AccessDenied { .. })
+            ));
+        },
+    );
+}
+
+/// SECURITY.md: revoking a reader does not bind the authorisers still in
+/// place; one may share with that reader again, who then reads what is
+/// written from then on, and the listing names the authoriser.
+#[test]
+fn an_authoriser_in_place_may_share_again_with_a_revoked_reader() {
+    each_backend(
+        "an_authoriser_in_place_may_share_again_with_a_revoked_reader",
+        |db| {
+            let (alice, clinic, bob) =
+                (client(db, "alice"), client(db, "clinic"), client(db, "bob"));
+            put_note(&alice, "old");
+            alice.add_authorizer("note", clinic.id()).unwrap();
+            alice.share("note", bob.id()).unwrap();
+            alice.revoke("note", bob.id()).unwrap();
+            let between = put_note(&alice, "between");
+            assert!(matches!(
+                read(&bob, between),
+                Err(strongroom::Error::AccessDenied { .. })
+            ));
+            clinic
+                .share_on_behalf(alice.id(), "note", bob.id())
+                .unwrap();
+            let after = put_note(&alice, "after");
+            assert_eq!(read(&bob, after).unwrap(), "after");
+            let shares = alice.outgoing_shares().unwrap();
+            let bobs = shares.iter().find(|s| s.reader_id == bob.id()).unwrap();
+            assert_eq!(bobs.granted_by, clinic.id());
         },
     );
 }

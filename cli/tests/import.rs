@@ -777,3 +777,31 @@ fn max_field_size_applies_to_the_sensitive_columns_of_an_import() {
     let summary = import_json(&db, db.dir.path(), &import_args(&from, "people", "person"));
     assert_eq!(counts(&summary), (Some(20), Some(0)));
 }
+
+/// README: a row that stops the import leaves the batches before it
+/// imported, and a run after the row is fixed goes on from there.
+#[test]
+fn an_import_stopped_by_a_bad_row_keeps_the_batches_before_it_and_resumes() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 20);
+    let long = "c".repeat(64 * 1024 + 1);
+    sqlite_sql(
+        &source,
+        &format!("UPDATE people SET city = '{long}' WHERE id = 13"),
+    );
+    ok(&db, "importer", &["init"]);
+    let from = format!("sqlite://{}", source.display());
+    let mut args = import_args(&from, "people", "person");
+    let batch = args.iter().position(|a| a == "--batch").unwrap();
+    args[batch + 1] = "5".into();
+    let out = run_in(&db, "importer", db.dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("source row \"13\""), "{stderr}");
+    // Rows 1-10 (two batches of 5) went in; the batch of 11-15 did not.
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 10);
+    sqlite_sql(&source, "UPDATE people SET city = 'city 1' WHERE id = 13");
+    let summary = import_json(&db, db.dir.path(), &args);
+    assert_eq!(counts(&summary), (Some(10), Some(10)));
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 20);
+}

@@ -110,7 +110,10 @@ pub(super) fn fields(fields: &Fields) -> Result<()> {
 /// plain.insert("city".into(), "London".into());
 /// assert!(strongroom::check_plain(&plain).is_ok());
 /// plain.insert("notes".into(), "x".repeat(64 * 1024 + 1));
-/// assert!(strongroom::check_plain(&plain).is_err());
+/// assert!(matches!(
+///     strongroom::check_plain(&plain),
+///     Err(strongroom::Error::InvalidInput(_))
+/// ));
 /// ```
 pub fn check_plain(plain: &Plain) -> Result<()> {
     self::plain(plain)

@@ -628,7 +628,10 @@ pub fn redacted_url(url: &str) -> String {
 ///     Duration::from_secs(5),
 /// )?;
 /// assert_eq!(conn, "postgres://app:secret@db/app?connect_timeout=5");
-/// assert!(strongroom::postgres_connection_string("sqlite://x.db", Duration::from_secs(5)).is_err());
+/// assert!(matches!(
+///     strongroom::postgres_connection_string("sqlite://x.db", Duration::from_secs(5)),
+///     Err(strongroom::Error::InvalidUrl { .. })
+/// ));
 /// # Ok::<(), strongroom::Error>(())
 /// ```
 ///
