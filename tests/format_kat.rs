@@ -813,3 +813,28 @@ fn a_written_index_stores_the_description_format_md_specifies() {
         },
     );
 }
+
+/// FORMAT.md: every value written through `Client` is its JSON encoding,
+/// strings included: "Ada" is sealed as the 5 bytes `"Ada"`, so its
+/// envelope body is 112 + 5 = 117 bytes, and the sealed-fields column of a
+/// record holding only it is 1 + 2 + 4 ("note") + 4 + 117 = 128 bytes.
+#[test]
+fn a_string_value_is_sealed_as_its_json_encoding() {
+    let db = common::TestDb::sqlite();
+    let alice = strongroom::Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
+    let fields = strongroom::Fields::new().with("note", "Ada").unwrap();
+    let id = alice
+        .put("note", &fields, &strongroom::Plain::new())
+        .unwrap()
+        .id;
+    let column = unhex(
+        &db.texts(&format!(
+            "SELECT {} AS t FROM records WHERE record_id = {}",
+            db.hex("sealed_fields"),
+            db.id(id)
+        ))[0],
+    );
+    assert_eq!(column.len(), 128);
+    let envelopes = strongroom::hazmat::record::decode_fields(&column).unwrap();
+    assert_eq!(envelopes["note"].len(), 117);
+}
