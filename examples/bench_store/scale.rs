@@ -5,6 +5,9 @@
 //! store, on an SQLite file and on PostgreSQL. It prints:
 //!
 //! - the insert rate of every tenth batch, and of the first and last;
+//!   beside them, the median rate of the first tenth of the batches and of
+//!   the last tenth (up to ten each), which tells a falling rate from the
+//!   noise of two single batches;
 //! - a decrypting page of 1,000 at the start and at the end of the keyset
 //!   (each field decoded; one untimed read of each, then five alternating
 //!   samples, the median);
@@ -27,7 +30,7 @@ use diesel::sql_types::{Integer, Text};
 use serde_json::json;
 use strongroom::{Client, Cursor, Query, Store};
 
-use super::{decode, median, new_records, plain_rows, scratch_pg, stored};
+use super::{decode, median, median_f64, new_records, plain_rows, scratch_pg, stored};
 
 /// Records a `put_many` writes.
 const BATCH: usize = 10_000;
@@ -234,6 +237,24 @@ fn scale(
         total.elapsed(),
         verdict(insert_ratio, INSERT_TARGET)
     );
+    // Two single batches are two samples of a rate that varies from batch
+    // to batch on a shared machine: beside the target's figure, the median
+    // of the first tenth of the batches against that of the last tenth
+    // (up to ten batches each) says whether the rate really falls.
+    let tenth = (batches / 10).clamp(1, 10);
+    let (head_median, tail_median) = (
+        median_f64(rates[..tenth].to_vec()),
+        median_f64(rates[batches - tenth..].to_vec()),
+    );
+    let trend_ratio = head_median / tail_median;
+    let (slowest, fastest) = rates
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    println!(
+        "  insert trend: median of the first {tenth} batches {head_median:.0} records/s, \
+         of the last {tenth} {tail_median:.0} records/s: {trend_ratio:.2}x \
+         (single batches ranged {slowest:.0}-{fastest:.0} records/s)"
+    );
 
     // The keyset, walked once without decrypting (records still verified)
     // to find where its last full page starts.
@@ -275,6 +296,11 @@ fn scale(
         "insert_first_per_s": first.round(),
         "insert_last_per_s": last.round(),
         "insert_first_to_last": round3(insert_ratio),
+        "insert_batches_per_median": tenth,
+        "insert_first_median_per_s": head_median.round(),
+        "insert_last_median_per_s": tail_median.round(),
+        "insert_median_first_to_last": round3(trend_ratio),
+        "insert_batch_range_per_s": [slowest.round(), fastest.round()],
     });
     let queries = Pages {
         start: Query::new().record_type("patient").limit(PAGE),
