@@ -1361,3 +1361,43 @@ fn stores_migrating_one_fresh_database_at_once_all_succeed() {
         },
     );
 }
+
+/// "Only records created at or after `from` and before `before`" (and the
+/// same for `updated_between`), judged at the bounds' full precision:
+/// stored times are whole microseconds, and a bound a nanosecond past a
+/// record's time is past it.
+#[test]
+fn time_bounds_between_two_microseconds_are_compared_exactly() {
+    each_backend(
+        "time_bounds_between_two_microseconds_are_compared_exactly",
+        |db| {
+            let store = db.store();
+            let alice = Client::open_or_create(db.profile("alice"), &store).unwrap();
+            let meta = alice
+                .put(
+                    "note",
+                    &Fields::new().with("text", "a").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap();
+            let nano = chrono::Duration::nanoseconds(1);
+            let count = |query: Query| alice.query(&query).unwrap().records.len();
+            for (t, between) in [
+                (
+                    meta.created_at,
+                    Query::created_between as fn(Query, _, _) -> Query,
+                ),
+                (meta.updated_at, Query::updated_between),
+            ] {
+                // At or after `from`: not when `from` is a nanosecond later.
+                assert_eq!(count(between(Query::new(), Some(t), None)), 1);
+                assert_eq!(count(between(Query::new(), Some(t + nano), None)), 0);
+                assert_eq!(count(between(Query::new(), Some(t - nano), None)), 1);
+                // Before `before`: when `before` is a nanosecond later.
+                assert_eq!(count(between(Query::new(), None, Some(t))), 0);
+                assert_eq!(count(between(Query::new(), None, Some(t + nano))), 1);
+                assert_eq!(count(between(Query::new(), None, Some(t - nano))), 0);
+            }
+        },
+    );
+}

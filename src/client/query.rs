@@ -204,24 +204,28 @@ impl Query {
     }
 
     /// Only records created at or after `from` and before `before`.
+    /// Stored times are whole microseconds; the bounds are compared at
+    /// their full precision (a bound between two microseconds falls
+    /// between them).
     pub fn created_between(
         mut self,
         from: Option<DateTime<Utc>>,
         before: Option<DateTime<Utc>>,
     ) -> Self {
-        self.created_from = from.map(|t| t.timestamp_micros());
-        self.created_before = before.map(|t| t.timestamp_micros());
+        self.created_from = from.map(first_micros_at_or_after);
+        self.created_before = before.map(first_micros_at_or_after);
         self
     }
 
-    /// Only records last written at or after `from` and before `before`.
+    /// Only records last written at or after `from` and before `before`,
+    /// compared as [`Query::created_between`] compares.
     pub fn updated_between(
         mut self,
         from: Option<DateTime<Utc>>,
         before: Option<DateTime<Utc>>,
     ) -> Self {
-        self.updated_from = from.map(|t| t.timestamp_micros());
-        self.updated_before = before.map(|t| t.timestamp_micros());
+        self.updated_from = from.map(first_micros_at_or_after);
+        self.updated_before = before.map(first_micros_at_or_after);
         self
     }
 
@@ -344,4 +348,19 @@ pub struct Page {
     /// decrypted but whose values did not match (a truncated index's false
     /// positives, or rows the database made up); never returned.
     pub discarded: usize,
+}
+
+/// The first whole microsecond at or after `t`, as stored times count
+/// (microseconds since the Unix epoch): a stored time `c` is at or after
+/// `t` exactly when `c >= first_micros_at_or_after(t)`, and before `t`
+/// exactly when `c < first_micros_at_or_after(t)`.
+fn first_micros_at_or_after(t: DateTime<Utc>) -> i64 {
+    // `timestamp_micros` rounds toward the past (its sub-second part is
+    // never negative); a part of a microsecond left over moves it on.
+    let floor = t.timestamp_micros();
+    if t.timestamp_subsec_nanos() % 1_000 == 0 {
+        floor
+    } else {
+        floor.saturating_add(1)
+    }
 }
