@@ -358,7 +358,7 @@ fn first_micros_at_or_after(t: DateTime<Utc>) -> i64 {
     // `timestamp_micros` rounds toward the past (its sub-second part is
     // never negative); a part of a microsecond left over moves it on.
     let floor = t.timestamp_micros();
-    if t.timestamp_subsec_nanos() % 1_000 == 0 {
+    if t.timestamp_subsec_nanos().is_multiple_of(1_000) {
         floor
     } else {
         floor.saturating_add(1)
