@@ -96,15 +96,53 @@ impl FieldContext<'_> {
     /// untouched; the value stays bound to its key version through its data
     /// key, which only the data-key seal (bound to the version) releases.
     pub(crate) fn aads(&self) -> Result<(Vec<u8>, Vec<u8>)> {
-        let common = Canonical::new(AAD_LABEL)
+        let mut buffer = Vec::new();
+        let aads = self.aads_in(&mut buffer)?;
+        Ok((aads.data_key().to_vec(), aads.value().to_vec()))
+    }
+
+    /// [`FieldContext::aads`] written into `buffer` (cleared first, its
+    /// allocation reused): the value's AAD, then the data key's, each
+    /// built from the same common part. No allocation once `buffer` is
+    /// large enough, so a reader opening many fields reuses one buffer.
+    pub(crate) fn aads_in<'b>(&self, buffer: &'b mut Vec<u8>) -> Result<Aads<'b>> {
+        let capacity = 2 * (64 + self.record_type.len() + self.field.len());
+        let mut out = Canonical::reusing(AAD_LABEL, std::mem::take(buffer), capacity)
             .u32(FORMAT_VERSION)
             .str(self.record_type)?
             .uuid(self.record_id.as_uuid())
             .uuid(self.writer_id.as_uuid())
-            .str(self.field)?;
-        let value_aad = common.clone().u32(ROLE_VALUE).finish();
-        let dk_aad = common.u32(ROLE_DATA_KEY).u32(self.key_version).finish();
-        Ok((dk_aad, value_aad))
+            .str(self.field)?
+            .finish();
+        let common = out.len();
+        out.extend_from_slice(&ROLE_VALUE.to_be_bytes());
+        let split = out.len();
+        out.extend_from_within(..common);
+        out.extend_from_slice(&ROLE_DATA_KEY.to_be_bytes());
+        out.extend_from_slice(&self.key_version.to_be_bytes());
+        *buffer = out;
+        Ok(Aads {
+            bytes: buffer,
+            split,
+        })
+    }
+}
+
+/// The two AADs of one field, in one buffer (see [`FieldContext::aads_in`]).
+pub(crate) struct Aads<'b> {
+    bytes: &'b [u8],
+    split: usize,
+}
+
+impl Aads<'_> {
+    /// The data-key seal's AAD.
+    pub(crate) fn data_key(&self) -> &[u8] {
+        &self.bytes[self.split..]
+    }
+
+    /// The value seal's AAD.
+    pub(crate) fn value(&self) -> &[u8] {
+        &self.bytes[..self.split]
     }
 }
 
@@ -214,17 +252,28 @@ pub fn open_field(
     ctx: &FieldContext<'_>,
     envelope: &Envelope,
 ) -> Result<Vec<u8>> {
+    open_field_in(access_key, ctx, envelope, &mut Vec::new())
+}
+
+/// [`open_field`] with its AADs framed in `scratch` (any content; its
+/// allocation is reused), for a reader that opens many fields.
+pub(crate) fn open_field_in(
+    access_key: &AccessKey,
+    ctx: &FieldContext<'_>,
+    envelope: &Envelope,
+    scratch: &mut Vec<u8>,
+) -> Result<Vec<u8>> {
     let body = envelope.as_bytes();
     if body.len() < MIN_LEN {
         return Err(Error::Decryption);
     }
-    let (dk_aad, value_aad) = ctx.aads().map_err(|_| Error::Decryption)?;
-    let data_key = open_data_key(access_key, &dk_aad, body)?;
+    let aads = ctx.aads_in(scratch).map_err(|_| Error::Decryption)?;
+    let data_key = open_data_key(access_key, aads.data_key(), body)?;
     let sealed_value = &body[SEALED_DK_LEN..];
     let mut plaintext = vec![0u8; sealed_value.len() - OVERHEAD];
     aead::open_into(
         data_key.unprotected_as_bytes(),
-        &value_aad,
+        aads.value(),
         sealed_value,
         &mut plaintext,
     )?;
@@ -302,4 +351,38 @@ pub fn open_json<T: DeserializeOwned>(
     });
     json.zeroize();
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reused buffer, whatever it held, frames the same AADs as a fresh
+    /// one, and both are the canonical encodings FORMAT.md gives.
+    #[test]
+    fn aads_framed_in_a_reused_buffer_are_the_canonical_ones() {
+        let ctx = FieldContext {
+            record_type: "patient",
+            record_id: RecordId::random(),
+            writer_id: ClientId::random(),
+            field: "name",
+            key_version: 7,
+        };
+        let common = || {
+            Canonical::new(AAD_LABEL)
+                .u32(FORMAT_VERSION)
+                .str("patient")
+                .unwrap()
+                .uuid(ctx.record_id.as_uuid())
+                .uuid(ctx.writer_id.as_uuid())
+                .str("name")
+                .unwrap()
+        };
+        let dk = common().u32(ROLE_DATA_KEY).u32(7).finish();
+        let value = common().u32(ROLE_VALUE).finish();
+        assert_eq!(ctx.aads().unwrap(), (dk.clone(), value.clone()));
+        let mut scratch = vec![0xAB; 1000];
+        let aads = ctx.aads_in(&mut scratch).unwrap();
+        assert_eq!((aads.data_key(), aads.value()), (&dk[..], &value[..]));
+    }
 }

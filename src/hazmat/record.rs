@@ -167,10 +167,12 @@ impl SealedRecord {
     /// Opens every field (after a check by the caller). Values already
     /// opened are wiped if a later one fails.
     fn open_fields(&self, access_key: &AccessKey) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
+        // One buffer frames every field's AADs.
+        let mut scratch = Vec::new();
         self.fields
             .iter()
             .map(|(name, sealed)| {
-                envelope::open_field(access_key, &self.field_context(name), sealed)
+                envelope::open_field_in(access_key, &self.field_context(name), sealed, &mut scratch)
                     .map(|value| (name.clone(), Zeroizing::new(value)))
             })
             .collect()
