@@ -34,7 +34,7 @@ impl Fields {
     /// Errors: [`Error::Serialization`] if the value's `Serialize` fails;
     /// [`Error::InvalidInput`] for a value whose JSON would not read back:
     /// a float that is not finite (NaN, ±∞, which JSON writes as `null`)
-    /// anywhere in it, or nesting of 128 or more arrays or objects
+    /// anywhere in it (a map key too), or nesting of 128 or more arrays or objects
     /// (serde_json reads at most 127).
     ///
     /// ```
@@ -47,7 +47,9 @@ impl Fields {
         name: impl Into<String>,
         value: &T,
     ) -> Result<&mut Self> {
-        let json = Zeroizing::new(serde_json::to_vec(value).map_err(|_| Error::Serialization)?);
+        let json = Zeroizing::new(
+            serde_json::to_vec(value).map_err(|_| crate::value_check::encoding_failed(value))?,
+        );
         crate::value_check::reads_back(value, &json)?;
         self.values.insert(name.into(), json);
         Ok(self)

@@ -28,10 +28,8 @@ pub(crate) fn reads_back<T: Serialize + ?Sized>(value: &T, json: &[u8]) -> Resul
     if !matches!(json.first(), Some(b'[' | b'{' | b'n')) {
         return Ok(());
     }
-    if json.windows(4).any(|w| w == b"null") && value.serialize(&mut FiniteFloats).is_err() {
-        return Err(Error::InvalidInput(
-            "a float that is not finite (NaN or infinite) has no JSON form; it would read back as null",
-        ));
+    if json.windows(4).any(|w| w == b"null") && has_non_finite_float(value) {
+        return Err(not_finite());
     }
     let brackets = json.iter().filter(|&&b| b == b'[' || b == b'{').count();
     if brackets > MOST_BRACKETS_WITHOUT_PARSE
@@ -46,12 +44,43 @@ pub(crate) fn reads_back<T: Serialize + ?Sized>(value: &T, json: &[u8]) -> Resul
     Ok(())
 }
 
+/// The error of a value holding a float that is not finite.
+fn not_finite() -> Error {
+    Error::InvalidInput(
+        "a float that is not finite (NaN or infinite) has no JSON form; it would read back as null",
+    )
+}
+
+/// The error of a value serde_json could not encode: [`Error::InvalidInput`]
+/// when a float that is not finite stopped it (as a map key, which
+/// serde_json refuses rather than writing `null`), else
+/// [`Error::Serialization`] (the value's own `Serialize` failed).
+pub(crate) fn encoding_failed<T: Serialize + ?Sized>(value: &T) -> Error {
+    if has_non_finite_float(value) {
+        not_finite()
+    } else {
+        Error::Serialization
+    }
+}
+
+/// Whether a float that is not finite is anywhere in `value` (a map key
+/// included).
+fn has_non_finite_float<T: Serialize + ?Sized>(value: &T) -> bool {
+    matches!(
+        value.serialize(&mut FiniteFloats),
+        Err(NotFinite { float: true })
+    )
+}
+
 /// A serializer that writes nothing and fails on the first float that is
-/// not finite.
+/// not finite (or on the value's own error).
 struct FiniteFloats;
 
 #[derive(Debug)]
-struct NotFinite;
+struct NotFinite {
+    /// A float stopped the walk, not the value's own `Serialize`.
+    float: bool,
+}
 
 impl std::fmt::Display for NotFinite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,7 +92,7 @@ impl std::error::Error for NotFinite {}
 
 impl ser::Error for NotFinite {
     fn custom<T: std::fmt::Display>(_: T) -> Self {
-        NotFinite
+        NotFinite { float: false }
     }
 }
 
@@ -84,14 +113,14 @@ impl ser::Serializer for &mut FiniteFloats {
         if v.is_finite() {
             Ok(())
         } else {
-            Err(NotFinite)
+            Err(NotFinite { float: true })
         }
     }
     fn serialize_f64(self, v: f64) -> Walk {
         if v.is_finite() {
             Ok(())
         } else {
-            Err(NotFinite)
+            Err(NotFinite { float: true })
         }
     }
     fn serialize_bool(self, _: bool) -> Walk {
@@ -314,6 +343,55 @@ mod tests {
             assert!(matches!(check(&map), Err(Error::InvalidInput(_))));
         }
         assert!(matches!(check(&f32::NAN), Err(Error::InvalidInput(_))));
+    }
+
+    /// A map keyed by a float that is not finite: serde_json refuses to
+    /// encode it at all (a finite float key it writes as a string).
+    struct FloatKeyed(f64);
+
+    impl Serialize for FloatKeyed {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = s.serialize_map(Some(1))?;
+            map.serialize_entry(&self.0, &1u8)?;
+            map.end()
+        }
+    }
+
+    /// A value whose own `Serialize` fails.
+    struct Failing;
+
+    impl Serialize for Failing {
+        fn serialize<S: ser::Serializer>(&self, _: S) -> std::result::Result<S::Ok, S::Error> {
+            Err(ser::Error::custom("this value has no encoding"))
+        }
+    }
+
+    #[test]
+    fn a_value_serde_json_cannot_encode_is_invalid_input_for_a_float_else_serialization() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(serde_json::to_vec(&FloatKeyed(bad)).is_err());
+            assert!(matches!(
+                encoding_failed(&FloatKeyed(bad)),
+                Error::InvalidInput(_)
+            ));
+        }
+        // What a writer sees, through the public builder.
+        assert!(matches!(
+            crate::Fields::new().with("weights", &FloatKeyed(f64::NAN)),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            crate::Fields::new().with("x", &Failing),
+            Err(Error::Serialization)
+        ));
+        assert!(serde_json::to_vec(&Failing).is_err());
+        assert!(matches!(encoding_failed(&Failing), Error::Serialization));
+        // The value's own failure is no float, even beside a finite one.
+        assert!(matches!(
+            encoding_failed(&(1.5f64, Failing)),
+            Error::Serialization
+        ));
     }
 
     #[test]
