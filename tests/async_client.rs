@@ -202,9 +202,15 @@ async fn typed_round_trip() {
         assert!(matches!(wrong, Err(Error::NotFound { .. })), "{wrong:?}");
         alice.get(other.id).await.unwrap();
 
+        // A delete returns no record, so it counts no read, whether it
+        // deletes or is refused (its type check reads the record).
+        let read_before = alice.client().counters().records_read;
         let stale = patients.delete(updated.id(), 1).await;
         assert!(matches!(stale, Err(Error::Conflict { .. })), "{stale:?}");
+        let wrong = patients.delete(other.id, 1).await;
+        assert!(matches!(wrong, Err(Error::NotFound { .. })), "{wrong:?}");
         patients.delete(updated.id(), 2).await.unwrap();
+        assert_eq!(alice.client().counters().records_read, read_before);
         let gone = patients.get(updated.id()).await;
         assert!(matches!(gone, Err(Error::NotFound { .. })), "{gone:?}");
     }
