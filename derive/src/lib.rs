@@ -19,7 +19,10 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Derives `strongroom::Sensitive` for a struct with named fields.
+/// Derives `strongroom::Sensitive` for a struct with named fields (at
+/// least one). Its record type follows the library's rule (1 to 255
+/// bytes, no control or invisible characters, no whitespace at either
+/// end), checked here at compile time.
 ///
 /// ```text
 /// #[derive(Sensitive)]

@@ -295,3 +295,31 @@ fn an_indexed_field_named_condition_keeps_the_methods_local_apart() {
     assert_has(&out, quote!(let mut __strongroom_condition));
     assert_lacks(&out, quote!(let mut condition));
 }
+
+#[test]
+fn a_record_type_with_an_invisible_character_is_a_compile_error() {
+    for record_type in ["patient\u{200B}", "\u{FEFF}patient", "pati\u{202E}ent"] {
+        let out = derive(syn::parse_quote! {
+            #[sensitive(record_type = #record_type)]
+            struct Patient { #[sensitive] name: String }
+        });
+        assert!(
+            out.contains("contains an invisible character"),
+            "{record_type:?}:\n{out}"
+        );
+    }
+    let out = derive(syn::parse_quote! {
+        #[sensitive(record_type = "患者")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn a_model_without_fields_is_a_compile_error() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(record_type = "member")]
+        struct Member {}
+    });
+    assert!(out.contains("needs at least one field"), "{out}");
+}

@@ -171,4 +171,28 @@ mod tests {
             assert!(record_type(good).is_ok(), "{good:?}");
         }
     }
+
+    /// The derive refuses at compile time the record types every write
+    /// refuses, with a copy of `invisible` (a proc-macro crate cannot
+    /// share this one): the two tables stay equal.
+    #[test]
+    fn the_derives_table_of_invisible_characters_is_this_one() {
+        fn table(source: &str) -> String {
+            let start = source
+                .find("fn invisible(c: char) -> bool {")
+                .expect("fn invisible");
+            let body = &source[start..];
+            let end = body.find("\n}\n").expect("end of fn invisible");
+            body[..end].split_whitespace().collect()
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let Ok(derive) = std::fs::read_to_string(root.join("derive/src/valid.rs")) else {
+            eprintln!(
+                "SKIPPED the_derives_table_of_invisible_characters_is_this_one: derive/src/valid.rs is not beside this crate (a packaged copy)"
+            );
+            return;
+        };
+        let this = std::fs::read_to_string(root.join("src/client/validate.rs")).unwrap();
+        assert_eq!(table(&derive), table(&this));
+    }
 }
