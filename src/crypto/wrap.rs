@@ -106,12 +106,13 @@ impl WrapContext<'_> {
 pub struct WrappedAccessKey(String);
 
 impl WrappedAccessKey {
-    /// The stored text form.
+    /// The text form, `srk1.` and unpadded base64url of the bytes the
+    /// store keeps (FORMAT.md).
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The stored text form, owned.
+    /// The text form, owned.
     pub fn into_string(self) -> String {
         self.0
     }
