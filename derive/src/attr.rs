@@ -88,14 +88,18 @@ pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAt
         }
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("record_type") {
-                let value: LitStr = meta.value()?.parse()?;
+                let Some(value) = key_value::<LitStr>(&meta, errors)? else {
+                    return Ok(());
+                };
                 if out.record_type.is_some() {
                     errors.spanned(value.span(), "duplicate `record_type`");
                 }
                 out.record_type = Some(value);
                 Ok(())
             } else if meta.path.is_ident("crate") {
-                let value: LitStr = meta.value()?.parse()?;
+                let Some(value) = key_value::<LitStr>(&meta, errors)? else {
+                    return Ok(());
+                };
                 if out.krate.is_some() {
                     errors.spanned(value.span(), "duplicate `crate`");
                 }
@@ -115,7 +119,7 @@ pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAt
                 out.indexes.push(index);
                 Ok(())
             } else {
-                Err(meta.error(format!("unknown key: {STRUCT_SYNTAX}")))
+                unknown_key(&meta, STRUCT_SYNTAX, errors)
             }
         });
         if let Err(err) = result {
@@ -152,7 +156,9 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
             syn::Meta::List(_) => {
                 let result = attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("rename") {
-                        let value: LitStr = meta.value()?.parse()?;
+                        let Some(value) = key_value::<LitStr>(&meta, errors)? else {
+                            return Ok(());
+                        };
                         if out.rename.is_some() {
                             errors.spanned(value.span(), "duplicate `rename`");
                         }
@@ -166,7 +172,7 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
                         out.index = Some(index);
                         Ok(())
                     } else {
-                        Err(meta.error(format!("unknown key: {FIELD_SYNTAX}")))
+                        unknown_key(&meta, FIELD_SYNTAX, errors)
                     }
                 });
                 if let Err(err) = result {
@@ -199,7 +205,9 @@ fn index_attr(
     }
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("bits") {
-            let lit: LitInt = inner.value()?.parse()?;
+            let Some(lit) = key_value::<LitInt>(&inner, errors)? else {
+                return Ok(());
+            };
             match lit.base10_parse::<u16>() {
                 Ok(bits) if (1..=256).contains(&bits) => {
                     if out.bits.is_some() {
@@ -233,7 +241,9 @@ fn index_attr(
             out.normalize = Some(normalize);
             Ok(())
         } else if inner.path.is_ident("name") {
-            let lit: LitStr = inner.value()?.parse()?;
+            let Some(lit) = key_value::<LitStr>(&inner, errors)? else {
+                return Ok(());
+            };
             if out.name.is_some() {
                 errors.spanned(lit.span(), "duplicate `name`");
             }
@@ -251,10 +261,55 @@ fn index_attr(
             out.fields = list.into_iter().collect();
             Ok(())
         } else {
-            Err(inner.error(format!("unknown key: {INDEX_SYNTAX}")))
+            unknown_key(&inner, INDEX_SYNTAX, errors)
         }
     })?;
     Ok(out)
+}
+
+/// An unknown key's error, collected; its tokens (`= value`, `(...)`)
+/// are passed over so that the keys after it are still read.
+fn unknown_key(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    syntax: &str,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    errors.push(meta.error(format!("unknown key: {syntax}")));
+    skip_to_next_key(meta.input)
+}
+
+/// The `= value` of a key, parsed as `T`; a value that does not parse is
+/// collected as an error (and passed over), so that the keys after it are
+/// still read.
+fn key_value<T: syn::parse::Parse>(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<T>> {
+    let input = match meta.value() {
+        Ok(input) => input,
+        Err(err) => {
+            errors.push(err);
+            skip_to_next_key(meta.input)?;
+            return Ok(None);
+        }
+    };
+    match input.parse::<T>() {
+        Ok(value) => Ok(Some(value)),
+        Err(err) => {
+            errors.push(err);
+            skip_to_next_key(input)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Passes over the tokens up to the next `,` of the attribute's list (a
+/// group, such as `(...)` or `[...]`, is one token).
+fn skip_to_next_key(input: syn::parse::ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(syn::Token![,]) {
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
 }
 
 fn attr_span(attr: &Attribute) -> Span {

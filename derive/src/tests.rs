@@ -323,3 +323,50 @@ fn a_model_without_fields_is_a_compile_error() {
     });
     assert!(out.contains("needs at least one field"), "{out}");
 }
+
+#[test]
+fn every_unknown_key_of_one_attribute_is_reported() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(recordtype = "patient", krate = "x")]
+        struct Patient { #[sensitive(renam = "n", indx)] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 4, "{out}");
+    let out = derive(syn::parse_quote! {
+        struct Patient { #[sensitive(index(bitz = 3, norm(x)))] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+}
+
+#[test]
+fn an_error_after_a_value_that_does_not_parse_is_still_reported() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(record_type = 5, bogus = "x")]
+        struct Patient { #[sensitive(rename = 7, index(bits = "x", name = 3))] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 5, "{out}");
+    // A key after a grouped unknown one is read: its own error shows.
+    let out = derive(syn::parse_quote! {
+        #[sensitive(bogus(1, 2), record_type = "")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    assert!(out.contains("the record type is empty"), "{out}");
+}
+
+#[test]
+fn a_plain_field_named_like_an_index_method_is_a_derive_error() {
+    let out = derive(syn::parse_quote! {
+        struct Person { ssn_eq: String, #[sensitive(index)] ssn: String }
+    });
+    assert!(out.contains("the filter method `ssn_eq`"), "{out}");
+    let out = derive(syn::parse_quote! {
+        #[sensitive(index(name = "ssn", fields = ["ssn", "born"]))]
+        struct Person { #[sensitive] born: String, #[sensitive(index, rename = "x")] ssn: String }
+    });
+    assert!(out.contains("the filter method `ssn_eq`"), "{out}");
+    // Different names: no error.
+    let out = derive(syn::parse_quote! {
+        struct Person { ssn: String, #[sensitive(index)] tax_id: String }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+}

@@ -92,6 +92,34 @@ pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
             seen.insert(&field.stored, field);
         }
     }
+    // The filter's methods: one per plain field (its name), one per index
+    // (`<field>_eq`, `<name>_eq`). Two of one name would be rustc's
+    // "duplicate definitions", far from the attribute that caused it.
+    let mut methods: HashMap<String, String> = HashMap::new();
+    for field in model.fields.iter().filter(|f| !f.sensitive) {
+        methods.insert(
+            syn::ext::IdentExt::unraw(field.ident).to_string(),
+            format!("plain field `{}`", field.ident),
+        );
+    }
+    for index in &model.indexes {
+        let Some(method) = &index.method else {
+            continue;
+        };
+        let name = syn::ext::IdentExt::unraw(method).to_string();
+        match methods.get(&name) {
+            Some(first) => errors.spanned(
+                index.name_span,
+                format!(
+                    "the filter method `{name}` of index `{}` is already the filter method of {first}: rename the field or give the index another name",
+                    index.name
+                ),
+            ),
+            None => {
+                methods.insert(name, format!("index `{}`", index.name));
+            }
+        }
+    }
     let mut index_names = std::collections::HashSet::new();
     for index in &model.indexes {
         if let Some(problem) = name_problem(&index.name) {
