@@ -44,6 +44,20 @@ impl Drop for Session {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context_ { cli: &cli };
+    // Only a command that opens the database as the profile's client can
+    // adopt it; on the others the flag would pass silently and the next
+    // write would be refused again.
+    if cli.adopt_database
+        && matches!(
+            cli.command,
+            Command::Init { .. } | Command::Whoami | Command::Profile(_) | Command::Migrate { .. }
+        )
+    {
+        return Err(Usage(
+            "--adopt-database takes effect on a command that opens the database as this profile's client; `init`, `whoami`, `profile` and `migrate` do not: give it to the command that was refused (for example `strongroom --adopt-database ls --type TYPE`)".into(),
+        )
+        .into());
+    }
     match &cli.command {
         Command::Init { name } => ctx.init(name.as_deref()),
         Command::Whoami => {

@@ -114,6 +114,19 @@ fn a_changed_database_identity_needs_adopt_database() {
         ));
         let err = fails(db, "alice", &["write", "patient", "-f", "name=Bo"], 1);
         assert!(err.contains("--adopt-database"), "{err}");
+        // A command that does not open the database as the client cannot
+        // adopt it: a usage error, never a silent success.
+        for command in [
+            &["whoami"][..],
+            &["migrate"],
+            &["migrate", "--status"],
+            &["profile", "passwd", "--remove"],
+        ] {
+            let args = [&["--adopt-database"][..], command].concat();
+            let err = fails(db, "alice", &args, 2);
+            assert!(err.contains("--adopt-database takes effect"), "{err}");
+        }
+        fails(db, "alice", &["write", "patient", "-f", "name=Bo"], 1);
         let out = run(
             db,
             "alice",

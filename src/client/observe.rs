@@ -123,6 +123,7 @@ impl Client {
 
     /// A record a layer above read only for its own check (the type an
     /// async typed delete checks) and did not return: not a read.
+    #[cfg(feature = "tokio")]
     pub(crate) fn count_internal_get(&self) {
         self.tally.unread(1);
     }
