@@ -822,6 +822,17 @@ fn finish_rewrap(
     }));
     match report.interrupted {
         None => Ok(()),
+        // Refused, not interrupted: running it again meets the same refusal
+        // (the error says the way on).
+        Some(
+            err @ (strongroom::Error::KeyRollback { .. }
+            | strongroom::Error::DatabaseIdentityChanged { .. }),
+        ) => Err(anyhow::Error::new(err).context(match after {
+            Some(what) => format!(
+                "the {what} is committed, but re-wrapping the existing records was refused"
+            ),
+            None => "re-wrapping was refused".to_owned(),
+        })),
         Some(err) => Err(anyhow::Error::new(err).context(match after {
             Some(what) => format!(
                 "the {what} is committed, but re-wrapping the existing records was interrupted after {} record(s); `strongroom rewrap {record_type}` goes on where it stopped",

@@ -142,3 +142,35 @@ fn the_cli_says_when_a_rewrap_after_a_committed_revocation_was_interrupted() {
         },
     );
 }
+
+/// A re-wrap the database's rolled-back keys refuse is a refusal, not an
+/// interruption: the error says so (and the way on), never "run it again",
+/// and tells its warning once.
+#[test]
+fn a_rewrap_refused_for_a_rolled_back_key_is_not_called_interrupted() {
+    each_backend(
+        "a_rewrap_refused_for_a_rolled_back_key_is_not_called_interrupted",
+        |db| {
+            ok(db, "alice", &["init"]);
+            ok(db, "alice", &["write", "note", "-f", "note=n0"]);
+            ok(db, "alice", &["rotate", "note"]);
+            // The key rows as an older backup held them: version 1 only.
+            db.sql("DELETE FROM access_keys WHERE key_version = 2");
+            db.sql("UPDATE key_heads SET current_version = 1");
+            for _ in 0..2 {
+                let out = run(db, "alice", &["rewrap", "note"]);
+                let stderr = String::from_utf8(out.stderr).unwrap();
+                assert_eq!(out.status.code(), Some(1), "{stderr}");
+                assert!(
+                    stderr.starts_with("error: re-wrapping was refused: "),
+                    "{stderr}"
+                );
+                assert!(stderr.contains("restart-lineage"), "{stderr}");
+                assert!(!stderr.contains("run it again"), "{stderr}");
+                assert_eq!(stderr.matches("rolled back").count(), 1, "{stderr}");
+                let printed = lines(&String::from_utf8(out.stdout).unwrap());
+                assert_eq!(printed[0]["rewrap"]["rewrapped"], 0);
+            }
+        },
+    );
+}
