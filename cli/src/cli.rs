@@ -51,6 +51,8 @@ pub struct Cli {
     /// it carries, before the command runs: the way on after "refusing to use
     /// it for key decisions until it is adopted". Rollback protection for it
     /// restarts from the key versions it holds now (see SECURITY.md).
+    /// Only on a command that opens the database as the client: `init`,
+    /// `whoami`, `profile` and `migrate` refuse it (exit status 2).
     #[arg(long, global = true)]
     pub adopt_database: bool,
 
@@ -138,8 +140,10 @@ pub enum Command {
         /// --type): the value as `-f` takes it (VALUE, @PATH, `-` for
         /// stdin, @@…), compared as the text `-f` writes. Repeat it for each
         /// field of a compound index. The index is the one over exactly
-        /// these fields; records are decrypted and compared before they are
-        /// printed, and stderr says how many candidates were discarded.
+        /// these fields, of the writers searched (this client, those of
+        /// --writer, or with --all-writers those sharing the type);
+        /// records are decrypted and compared before they are printed, and
+        /// stderr says how many candidates were discarded.
         #[arg(long = "where", value_name = "FIELD=VALUE", requires = "record_type")]
         where_: Vec<String>,
         /// How many records at most; when more match, stderr says how to

@@ -110,7 +110,17 @@ pub fn run(cli: Cli) -> Result<()> {
             search::check_where(&wanted)?;
             let client = ctx.client()?;
             if let (Some(record_type), false) = (record_type, wanted.is_empty()) {
-                query = query.index_eq(search::where_condition(&client, record_type, &wanted)?);
+                let named = writer
+                    .iter()
+                    .map(|w| parse_client_id(w))
+                    .collect::<Result<Vec<_>>>()?;
+                let writers = search::searched_writers(&client, record_type, &named, *all_writers)?;
+                query = query.index_eq(search::where_condition(
+                    &client,
+                    record_type,
+                    &wanted,
+                    &writers,
+                )?);
             }
             listing.print(&client, query, |_| true)
         }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use serde_json::json;
 use strongroom::index::{IndexInfo, IndexQuery, IndexSpec, Normalize};
-use strongroom::{Client, Query};
+use strongroom::{Client, ClientId, Query};
 
 use crate::cli::{IndexArgs, IndexNormalize};
 use crate::{output, progress, Usage};
@@ -196,19 +196,63 @@ pub fn check_where(pairs: &[(String, String)]) -> Result<()> {
     Ok(())
 }
 
-/// The index condition of `ls --where`: the index of `record_type` (any
-/// writer's) over exactly the fields named, searched for the values
-/// given, each as the JSON text `-f` writes.
+/// The writers an `ls` searches: the ones `--writer` names, else this
+/// client and (with `--all-writers`) every writer sharing `record_type`
+/// with it, else this client alone: those whose indexes `--where` may use.
+pub fn searched_writers(
+    client: &Client,
+    record_type: &str,
+    named: &[ClientId],
+    all_writers: bool,
+) -> Result<BTreeSet<ClientId>> {
+    if !named.is_empty() {
+        return Ok(named.iter().copied().collect());
+    }
+    let mut writers = BTreeSet::from([client.id()]);
+    if all_writers {
+        writers.extend(
+            client
+                .incoming_shares()?
+                .into_iter()
+                .filter(|share| share.record_type == record_type)
+                .map(|share| share.writer_id),
+        );
+    }
+    Ok(writers)
+}
+
+/// The index condition of `ls --where`: the index of `record_type` over
+/// exactly the fields named, searched for the values given, each as the
+/// JSON text `-f` writes. The index is taken from the writers searched
+/// when one of them has such an index (another client's index of another
+/// name must not take its place); only when none has does any writer's
+/// index give the name (the search then finds what the writers searched
+/// indexed under it: usually nothing).
 pub fn where_condition(
     client: &Client,
     record_type: &str,
     pairs: &[(String, String)],
+    writers: &BTreeSet<ClientId>,
 ) -> Result<IndexQuery> {
     let wanted: BTreeSet<&str> = pairs.iter().map(|(f, _)| f.as_str()).collect();
-    let infos = client.indexes(record_type)?;
+    let all = client.indexes(record_type)?;
+    let covering = |info: &IndexInfo| {
+        info.fields
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            == wanted
+    };
+    let searched_cover = all
+        .iter()
+        .any(|info| writers.contains(&info.writer_id) && covering(info));
+    let infos: Vec<&IndexInfo> = all
+        .iter()
+        .filter(|info| !searched_cover || writers.contains(&info.writer_id))
+        .collect();
     let mut names: Vec<&str> = infos
         .iter()
-        .filter(|i| i.fields.iter().map(String::as_str).collect::<BTreeSet<_>>() == wanted)
+        .filter(|info| covering(info))
         .map(|i| i.name.as_str())
         .collect();
     names.sort_unstable();
@@ -221,12 +265,12 @@ pub fn where_condition(
         ),
         [] => bail!(
             "no index of record type `{record_type}` covers exactly the field(s) of --where ({fields}); its indexes: {}",
-            describe(&infos)
+            describe(&all)
         ),
         _ => match names.iter().find(|n| wanted.len() == 1 && wanted.contains(*n)) {
             Some(name) => name,
             None => bail!(
-                "several indexes of record type `{record_type}` cover exactly {fields}: {}",
+                "several indexes of record type `{record_type}` cover exactly {fields}: {} (one search uses one index name: name the writers with --writer)",
                 names.join(", ")
             ),
         },

@@ -378,6 +378,33 @@ fn a_truncated_index_discards_false_positives_and_says_so_on_stderr() {
     );
 }
 
+/// `--where` takes its index from the writers it searches: an unrelated
+/// client's index over the same field, under another name, neither hides
+/// this client's records nor makes the search ambiguous.
+#[test]
+fn ls_where_is_not_taken_over_by_an_unrelated_writers_index() {
+    each_backend(
+        "ls_where_is_not_taken_over_by_an_unrelated_writers_index",
+        |db| {
+            ok(db, "alice", &["init"]);
+            ok(db, "bob", &["init"]);
+            ok(db, "carol", &["init"]);
+            let mine = write(db, "alice", &["-f", "ssn=111", "--index", "mine=ssn"]);
+            assert_eq!(found(db, "alice", &["--where", "ssn=111"]), [mine.as_str()]);
+            // Bob and Carol share nothing with Alice and index the same
+            // field under other names.
+            write(db, "bob", &["-f", "ssn=222", "--index", "ssn"]);
+            write(db, "carol", &["-f", "ssn=333", "--index", "theirs=ssn"]);
+            assert_eq!(found(db, "alice", &["--where", "ssn=111"]), [mine.as_str()]);
+            assert_eq!(
+                found(db, "alice", &["--where", "ssn=111", "--all-writers"]),
+                [mine.as_str()]
+            );
+            assert!(found(db, "bob", &["--where", "ssn=111"]).is_empty());
+        },
+    );
+}
+
 #[test]
 fn a_shared_reader_searches_with_all_writers() {
     each_backend("a_shared_reader_searches_with_all_writers", |db| {
