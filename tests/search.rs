@@ -88,6 +88,54 @@ fn exact_match_no_match_normaliser_and_compound_index() {
     });
 }
 
+/// Integers beyond the 64-bit range read back from JSON as the nearest
+/// float, so two of them could give one index input: such a value is not
+/// indexed and a search for one is refused, never answered with a record
+/// holding another value. Values within 64 bits, strings of digits
+/// included, are found as before.
+#[test]
+fn integers_beyond_64_bits_are_never_matched_for_one_another() {
+    each_backend(
+        "integers_beyond_64_bits_are_never_matched_for_one_another",
+        |db| {
+            let alice = client(db, "alice");
+            alice
+                .declare_indexes(TYPE, [IndexSpec::on_field("n").bits(256)])
+                .unwrap();
+            let put = |fields: Fields| alice.put(TYPE, &fields, &Plain::new()).unwrap().id;
+            let big = 1u128 << 64;
+            let stored = put(Fields::new().with("n", &big).unwrap());
+            let small = put(Fields::new().with("n", &u64::MAX).unwrap());
+            let text = put(Fields::new().with("n", &(big + 1).to_string()).unwrap());
+            let search = |condition: IndexQuery| {
+                alice.query(&Query::new().record_type(TYPE).index_eq(condition))
+            };
+            // The stored big integer is not returned for its neighbour, nor
+            // for itself: neither can be searched.
+            for n in [big, big + 1] {
+                let refused = search(IndexQuery::new("n").with("n", &n));
+                assert!(
+                    matches!(refused, Err(Error::InvalidInput(_))),
+                    "{refused:?}"
+                );
+            }
+            let ids = |page: strongroom::Page| {
+                page.records.iter().map(|r| r.meta().id).collect::<Vec<_>>()
+            };
+            assert_eq!(
+                ids(search(IndexQuery::new("n").with("n", &u64::MAX)).unwrap()),
+                [small]
+            );
+            assert_eq!(
+                ids(search(IndexQuery::new("n").with("n", &(big + 1).to_string())).unwrap()),
+                [text]
+            );
+            // Still stored and read back exactly.
+            assert_eq!(alice.get(stored).unwrap().field::<u128>("n").unwrap(), big);
+        },
+    );
+}
+
 #[test]
 fn truncation_false_positives_never_reach_the_caller() {
     each_backend("truncation_false_positives_never_reach_the_caller", |db| {

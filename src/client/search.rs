@@ -15,7 +15,7 @@ use crate::crypto::keys::{AccessKey, IndexKey};
 use crate::error::{Error, Result};
 use crate::format::blind_index::{BlindIndexes, IndexEntry};
 use crate::ids::ClientId;
-use crate::index::values::inputs;
+use crate::index::values::{inputs, integers_exact};
 use crate::index::{IndexInfo, IndexQuery, IndexSpec, Leakage, ModelField};
 use crate::record::SealedRecord;
 use crate::store::indexes::{self, IndexValueRow, IndexVersionRow};
@@ -346,6 +346,16 @@ impl Client {
         let record_type = query.record_type.as_deref().ok_or(Error::InvalidInput(
             "an index condition needs the query's record type",
         ))?;
+        if !condition
+            .values
+            .encoded()
+            .values()
+            .all(|value| integers_exact(value.as_ref()))
+        {
+            return Err(Error::InvalidInput(
+                "an integer beyond the 64-bit range is not indexed (JSON reads it as an inexact float), so it cannot be searched",
+            ));
+        }
         let declared = self.declared_index(record_type, &condition.name);
         let live = indexes::live_versions(conn, record_type, Some(&condition.name), None)?;
         let mut values = Vec::new();

@@ -8,9 +8,10 @@ use zeroize::Zeroizing;
 use crate::index::IndexSpec;
 
 /// The inputs of `spec` from field values (JSON encodings by name), in the
-/// spec's field order; `None` when a covered field is missing or is not
-/// JSON. A JSON string is normalised; every value is re-encoded, so the
-/// same value always gives the same bytes.
+/// spec's field order; `None` when a covered field is missing, is not
+/// JSON, or holds an integer beyond the 64-bit range (see
+/// [`integers_exact`]). A JSON string is normalised; every value is
+/// re-encoded, so the same value always gives the same bytes.
 pub(crate) fn inputs<V: AsRef<[u8]>>(
     spec: &IndexSpec,
     values: &BTreeMap<String, V>,
@@ -19,6 +20,9 @@ pub(crate) fn inputs<V: AsRef<[u8]>>(
         .iter()
         .map(|field| {
             let raw = values.get(field)?;
+            if !integers_exact(raw.as_ref()) {
+                return None;
+            }
             let value: serde_json::Value = serde_json::from_slice(raw.as_ref()).ok()?;
             let value = match value {
                 serde_json::Value::String(s) => {
@@ -35,6 +39,55 @@ pub(crate) fn inputs<V: AsRef<[u8]>>(
             Some(encoded)
         })
         .collect()
+}
+
+/// Whether every integer in the JSON text `json` (a number written without
+/// a fraction or an exponent, outside strings) fits an `i64` or a `u64`.
+/// serde_json reads a larger one as the nearest `f64`, so two different
+/// such integers (`2^64` and `2^64 + 1`, from a `u128`) would give the same
+/// input: a value holding one is not indexed, and a search for one is
+/// refused, rather than a record returned for a value it does not hold.
+pub(crate) fn integers_exact(json: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut at = 0;
+    while at < json.len() {
+        let byte = json[at];
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            at += 1;
+            continue;
+        }
+        match byte {
+            b'"' => {
+                in_string = true;
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = json[at..]
+                    .iter()
+                    .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .map_or(json.len(), |n| at + n);
+                let token = &json[at..end];
+                let integer = !token.iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+                if integer {
+                    let fits = std::str::from_utf8(token)
+                        .is_ok_and(|t| t.parse::<i64>().is_ok() || t.parse::<u64>().is_ok());
+                    if !fits {
+                        return false;
+                    }
+                }
+                at = end;
+            }
+            _ => at += 1,
+        }
+    }
+    true
 }
 
 /// Writes `value` as compact JSON with every object's keys in byte order,
@@ -76,6 +129,34 @@ fn canonical_json(value: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::R
 mod tests {
     use super::*;
     use crate::index::Normalize;
+
+    #[test]
+    fn integers_beyond_64_bits_are_found_anywhere_outside_strings() {
+        let big = (1u128 << 64).to_string();
+        for exact in [
+            "0".to_owned(),
+            i64::MIN.to_string(),
+            u64::MAX.to_string(),
+            "1.5e300".to_owned(),
+            "-0.0".to_owned(),
+            format!("\"{big}\""),
+            format!("{{\"{big}\":1}}"),
+            format!("[\"a\\\"{big}\", 2]"),
+            "[1,2,{\"a\":-3}]".to_owned(),
+            "123456789012345678901234567890.0".to_owned(),
+        ] {
+            assert!(integers_exact(exact.as_bytes()), "{exact}");
+        }
+        for lossy in [
+            big.clone(),
+            format!("-{big}"),
+            format!("[1, {big}]"),
+            format!("{{\"a\":{{\"b\":{big}}}}}"),
+            (i128::MIN).to_string(),
+        ] {
+            assert!(!integers_exact(lossy.as_bytes()), "{lossy}");
+        }
+    }
 
     #[test]
     fn strings_are_normalised_and_everything_is_canonical() {
