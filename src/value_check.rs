@@ -52,29 +52,59 @@ fn not_finite() -> Error {
 }
 
 /// The error of a value serde_json could not encode: [`Error::InvalidInput`]
-/// when a float that is not finite stopped it (as a map key, which
-/// serde_json refuses rather than writing `null`), else
-/// [`Error::Serialization`] (the value's own `Serialize` failed).
+/// when a float that is not finite, as a map key, stopped it (serde_json
+/// writes such a float as `null` elsewhere, but refuses it as a key),
+/// else [`Error::Serialization`] (the value's own `Serialize` failed, or
+/// serde_json refused something else, such as a key that is a tuple).
 pub(crate) fn encoding_failed<T: Serialize + ?Sized>(value: &T) -> Error {
-    if has_non_finite_float(value) {
-        not_finite()
-    } else {
-        Error::Serialization
+    // The walk stops where serde_json stopped: at the first key that is a
+    // float that is not finite, or at the value's own error, whichever
+    // comes first.
+    let mut walk = FiniteFloats {
+        keys_only: true,
+        in_key: false,
+    };
+    match value.serialize(&mut walk) {
+        Err(NotFinite { float: true }) => not_finite(),
+        _ => Error::Serialization,
     }
 }
 
 /// Whether a float that is not finite is anywhere in `value` (a map key
 /// included).
 fn has_non_finite_float<T: Serialize + ?Sized>(value: &T) -> bool {
-    matches!(
-        value.serialize(&mut FiniteFloats),
-        Err(NotFinite { float: true })
-    )
+    let mut walk = FiniteFloats {
+        keys_only: false,
+        in_key: false,
+    };
+    matches!(value.serialize(&mut walk), Err(NotFinite { float: true }))
 }
 
 /// A serializer that writes nothing and fails on the first float that is
-/// not finite (or on the value's own error).
-struct FiniteFloats;
+/// not finite (or on the value's own error). With `keys_only`, only a
+/// float that is itself a map key (through newtypes) counts, as serde_json
+/// refuses only that.
+struct FiniteFloats {
+    keys_only: bool,
+    /// Walking a map key, not yet inside a compound value within it.
+    in_key: bool,
+}
+
+impl FiniteFloats {
+    fn float(&self, finite: bool) -> Walk {
+        if finite || (self.keys_only && !self.in_key) {
+            Ok(())
+        } else {
+            Err(NotFinite { float: true })
+        }
+    }
+
+    /// Entering a compound value: a float inside it is no longer the key.
+    fn compound(&mut self) -> std::result::Result<&mut Self, NotFinite> {
+        self.in_key = false;
+        Ok(self)
+    }
+}
 
 #[derive(Debug)]
 struct NotFinite {
@@ -110,18 +140,10 @@ impl ser::Serializer for &mut FiniteFloats {
     type SerializeStructVariant = Self;
 
     fn serialize_f32(self, v: f32) -> Walk {
-        if v.is_finite() {
-            Ok(())
-        } else {
-            Err(NotFinite { float: true })
-        }
+        self.float(v.is_finite())
     }
     fn serialize_f64(self, v: f64) -> Walk {
-        if v.is_finite() {
-            Ok(())
-        } else {
-            Err(NotFinite { float: true })
-        }
+        self.float(v.is_finite())
     }
     fn serialize_bool(self, _: bool) -> Walk {
         Ok(())
@@ -193,17 +215,17 @@ impl ser::Serializer for &mut FiniteFloats {
         value.serialize(self)
     }
     fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
     fn serialize_tuple(self, _: usize) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
     fn serialize_tuple_struct(
         self,
         _: &'static str,
         _: usize,
     ) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
     fn serialize_tuple_variant(
         self,
@@ -212,13 +234,13 @@ impl ser::Serializer for &mut FiniteFloats {
         _: &'static str,
         _: usize,
     ) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
     fn serialize_map(self, _: Option<usize>) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
     fn serialize_struct_variant(
         self,
@@ -227,7 +249,7 @@ impl ser::Serializer for &mut FiniteFloats {
         _: &'static str,
         _: usize,
     ) -> std::result::Result<Self, NotFinite> {
-        Ok(self)
+        self.compound()
     }
 }
 
@@ -279,7 +301,10 @@ impl ser::SerializeMap for &mut FiniteFloats {
     type Ok = ();
     type Error = NotFinite;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Walk {
-        key.serialize(&mut **self)
+        self.in_key = true;
+        let walked = key.serialize(&mut **self);
+        self.in_key = false;
+        walked
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Walk {
         value.serialize(&mut **self)
@@ -358,6 +383,35 @@ mod tests {
         }
     }
 
+    /// An `f64` ordered as a map key (serialised as the float).
+    struct TotalF64(f64);
+
+    impl PartialEq for TotalF64 {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other).is_eq()
+        }
+    }
+
+    impl Eq for TotalF64 {}
+
+    impl PartialOrd for TotalF64 {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+
+    impl Ord for TotalF64 {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&other.0)
+        }
+    }
+
+    impl Serialize for TotalF64 {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            s.serialize_f64(self.0)
+        }
+    }
+
     /// A value whose own `Serialize` fails.
     struct Failing;
 
@@ -387,11 +441,28 @@ mod tests {
         ));
         assert!(serde_json::to_vec(&Failing).is_err());
         assert!(matches!(encoding_failed(&Failing), Error::Serialization));
-        // The value's own failure is no float, even beside a finite one.
-        assert!(matches!(
-            encoding_failed(&(1.5f64, Failing)),
-            Error::Serialization
-        ));
+        // The value's own failure is no float, even beside a finite one,
+        // or after one that is not finite (serde_json writes that as
+        // `null` and goes on to the failure).
+        for float in [1.5f64, f64::NAN] {
+            assert!(serde_json::to_vec(&(float, Failing)).is_err());
+            assert!(matches!(
+                encoding_failed(&(float, Failing)),
+                Error::Serialization
+            ));
+        }
+        // A key that is a tuple is refused whatever it holds: no float's
+        // fault.
+        for float in [1.5f64, f64::NAN] {
+            let keyed: std::collections::BTreeMap<(u8, TotalF64), u8> =
+                [((1, TotalF64(float)), 1)].into();
+            assert!(serde_json::to_vec(&keyed).is_err());
+            assert!(matches!(encoding_failed(&keyed), Error::Serialization));
+        }
+        // A float key that is not finite, nested anywhere in the value.
+        let nested = vec![Some(FloatKeyed(f64::INFINITY))];
+        assert!(serde_json::to_vec(&nested).is_err());
+        assert!(matches!(encoding_failed(&nested), Error::InvalidInput(_)));
     }
 
     #[test]
