@@ -355,6 +355,11 @@ pub struct Page {
 /// `t` exactly when `c >= first_micros_at_or_after(t)`, and before `t`
 /// exactly when `c < first_micros_at_or_after(t)`.
 fn first_micros_at_or_after(t: DateTime<Utc>) -> i64 {
+    // A leap second (sub-second part past 1e9) is after every instant of
+    // its second: stored times count it as the next second's start.
+    if t.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return t.timestamp().saturating_add(1).saturating_mul(1_000_000);
+    }
     // `timestamp_micros` rounds toward the past (its sub-second part is
     // never negative); a part of a microsecond left over moves it on.
     let floor = t.timestamp_micros();
@@ -362,5 +367,46 @@ fn first_micros_at_or_after(t: DateTime<Utc>) -> i64 {
         floor
     } else {
         floor.saturating_add(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn at(secs: i64, nanos: u32) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, nanos).single().unwrap()
+    }
+
+    #[test]
+    fn a_bound_is_the_first_stored_microsecond_at_or_after_it() {
+        assert_eq!(first_micros_at_or_after(at(10, 0)), 10_000_000);
+        assert_eq!(first_micros_at_or_after(at(10, 1_000)), 10_000_001);
+        assert_eq!(first_micros_at_or_after(at(10, 1)), 10_000_001);
+        assert_eq!(first_micros_at_or_after(at(10, 999_999_999)), 11_000_000);
+        // Before 1970: toward the future as well.
+        assert_eq!(first_micros_at_or_after(at(-1, 999_999_500)), 0);
+        assert_eq!(first_micros_at_or_after(at(-1, 999_998_500)), -1);
+        // A leap second is after every instant of its second and before
+        // the next second's start.
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        let next = NaiveDate::from_ymd_opt(2017, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert!(leap < next);
+        assert_eq!(first_micros_at_or_after(leap), next.timestamp_micros());
+        // The extremes do not overflow.
+        assert_eq!(
+            first_micros_at_or_after(DateTime::<Utc>::MAX_UTC),
+            DateTime::<Utc>::MAX_UTC.timestamp_micros() + 1
+        );
+        first_micros_at_or_after(DateTime::<Utc>::MIN_UTC);
     }
 }
