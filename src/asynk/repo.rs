@@ -124,7 +124,7 @@ impl<T: Sensitive + Send + 'static> AsyncRepo<T> {
             .run(move |client| {
                 let record = client.get(id)?;
                 // Read for the type check only: no record is returned.
-                client.count_internal_get();
+                client.count_unreturned_get();
                 if record.meta().record_type != T::RECORD_TYPE {
                     return Err(Error::NotFound { record_id: id });
                 }

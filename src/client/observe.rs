@@ -115,16 +115,11 @@ impl Client {
         self.tally.skipped(n);
     }
 
-    /// A typed `get` whose record it could not return (another type, or
-    /// not fitting the model) is an error, not a read.
-    pub(crate) fn count_failed_typed_get(&self) {
-        self.tally.unread(1);
-    }
-
-    /// A record a layer above read only for its own check (the type an
-    /// async typed delete checks) and did not return: not a read.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn count_internal_get(&self) {
+    /// A `get` made by a layer above whose record it did not return: a
+    /// typed `get` that failed (another type, or not fitting the model),
+    /// or the type check of an async typed delete. An error or a check,
+    /// not a read.
+    pub(crate) fn count_unreturned_get(&self) {
         self.tally.unread(1);
     }
 }

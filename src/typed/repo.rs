@@ -250,11 +250,10 @@ impl<'c, T: Sensitive> Repo<'c, T> {
     pub fn get(&self, id: RecordId) -> Result<Stored<T>> {
         let record = self.client.get(id)?;
         if record.meta().record_type != T::RECORD_TYPE {
-            self.client.count_failed_typed_get();
+            self.client.count_unreturned_get();
             return Err(Error::NotFound { record_id: id });
         }
-        let value =
-            T::from_record(&record).inspect_err(|_| self.client.count_failed_typed_get())?;
+        let value = T::from_record(&record).inspect_err(|_| self.client.count_unreturned_get())?;
         let unmodelled = Unmodelled::of(&record, model_names::<T>().as_ref());
         Ok(Stored {
             value,
