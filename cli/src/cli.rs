@@ -269,7 +269,10 @@ pub enum Command {
     /// how to finish one they left interrupted. In batches, one
     /// transaction each; stopped, it goes on where it was when run again.
     /// Prints one JSON line: `{"rewrap": {"rewrapped": N, "invalid": N,
-    /// "batches": N, "remaining": N, "interrupted": null}}`.
+    /// "batches": N, "remaining": N, "interrupted": null}}`; on failure
+    /// `"interrupted"` holds the error that stopped it, a refusal too
+    /// (a rolled-back key: the error line says "refused" and the way on,
+    /// and running it again meets the same refusal).
     #[command(after_help = "Example:\n  strongroom rewrap patient")]
     Rewrap {
         /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
