@@ -52,6 +52,9 @@ pub(crate) struct IndexAttr {
     /// `bits = N`, checked to be 1 to 256.
     pub(crate) bits: Option<(u16, Span)>,
     pub(crate) normalize: Option<NormalizeAttr>,
+    /// A key of it did not parse (its error is reported): what it lacks
+    /// is not reported again.
+    pub(crate) malformed: bool,
 }
 
 /// The struct's attributes.
@@ -110,7 +113,7 @@ pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAt
                 Ok(())
             } else if meta.path.is_ident("index") {
                 let index = index_attr(&meta, true, errors)?;
-                if index.name.is_none() || index.fields.is_empty() {
+                if !index.malformed && (index.name.is_none() || index.fields.is_empty()) {
                     errors.spanned(
                         index.span,
                         "an index on the struct needs a name and its fields: `index(name = \"by_x_y\", fields = [\"x\", \"y\"])`",
@@ -196,16 +199,20 @@ fn index_attr(
         fields: Vec::new(),
         bits: None,
         normalize: None,
+        malformed: false,
     };
     if !meta.input.peek(syn::token::Paren) {
         if meta.input.peek(syn::Token![=]) {
-            return Err(meta.error(INDEX_SYNTAX));
+            errors.push(meta.error(INDEX_SYNTAX));
+            out.malformed = true;
+            skip_to_next_key(meta.input)?;
         }
         return Ok(out);
     }
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("bits") {
             let Some(lit) = key_value::<LitInt>(&inner, errors)? else {
+                out.malformed = true;
                 return Ok(());
             };
             match lit.base10_parse::<u16>() {
@@ -219,7 +226,14 @@ fn index_attr(
             }
             Ok(())
         } else if inner.path.is_ident("normalize") {
-            let value = inner.value()?;
+            let value = match inner.value() {
+                Ok(value) => value,
+                Err(err) => {
+                    errors.push(err);
+                    out.malformed = true;
+                    return skip_to_next_key(inner.input);
+                }
+            };
             let normalize = if value.peek(LitStr) {
                 let lit: LitStr = value.parse()?;
                 match lit.value().as_str() {
@@ -233,7 +247,17 @@ fn index_attr(
                     }
                 }
             } else {
-                NormalizeAttr::Custom(value.call(Path::parse_mod_style)?)
+                match value.call(Path::parse_mod_style) {
+                    Ok(path) => NormalizeAttr::Custom(path),
+                    Err(_) => {
+                        errors.spanned(
+                            inner.path.span(),
+                            "`normalize` takes \"lowercase\", \"trim\", \"none\" or a path to a `fn(&str) -> String`",
+                        );
+                        out.malformed = true;
+                        return skip_to_next_key(value);
+                    }
+                }
             };
             if out.normalize.is_some() {
                 errors.spanned(inner.path.span(), "duplicate `normalize`");
@@ -242,6 +266,7 @@ fn index_attr(
             Ok(())
         } else if inner.path.is_ident("name") {
             let Some(lit) = key_value::<LitStr>(&inner, errors)? else {
+                out.malformed = true;
                 return Ok(());
             };
             if out.name.is_some() {
@@ -250,17 +275,28 @@ fn index_attr(
             out.name = Some(lit);
             Ok(())
         } else if on_struct && inner.path.is_ident("fields") {
-            let value = inner.value()?;
-            let content;
-            syn::bracketed!(content in value);
-            let list =
-                syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(&content)?;
+            let list = match inner.value().and_then(|value| {
+                let content;
+                syn::bracketed!(content in value);
+                syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(&content)
+            }) {
+                Ok(list) => list,
+                Err(_) => {
+                    errors.spanned(
+                        inner.path.span(),
+                        "`fields` takes a list of field names: `fields = [\"a\", \"b\"]`",
+                    );
+                    out.malformed = true;
+                    return skip_to_next_key(inner.input);
+                }
+            };
             if !out.fields.is_empty() {
                 errors.spanned(inner.path.span(), "duplicate `fields`");
             }
             out.fields = list.into_iter().collect();
             Ok(())
         } else {
+            out.malformed = true;
             unknown_key(&inner, INDEX_SYNTAX, errors)
         }
     })?;

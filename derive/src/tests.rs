@@ -370,3 +370,47 @@ fn a_plain_field_named_like_an_index_method_is_a_derive_error() {
     });
     assert!(!out.contains("compile_error"), "{out}");
 }
+
+#[test]
+fn a_bad_normalize_fields_or_index_value_is_reported_and_the_keys_after_it_read() {
+    for (input, errors) in [
+        (
+            syn::parse_quote! {
+                struct Patient { #[sensitive(index(normalize = 5, bitz = 1))] name: String }
+            },
+            2,
+        ),
+        (
+            syn::parse_quote! {
+                #[sensitive(index(name = "n", fields = "a", bogus = 1))]
+                struct Patient { #[sensitive] a: String }
+            },
+            2,
+        ),
+        (
+            syn::parse_quote! {
+                struct Patient { #[sensitive(index = 1, bogus)] name: String }
+            },
+            2,
+        ),
+        // One error each, not a second one for what the bad key left out.
+        (
+            syn::parse_quote! {
+                #[sensitive(index(name = 5, fields = ["a"]))]
+                struct Patient { #[sensitive] a: String }
+            },
+            1,
+        ),
+        (
+            syn::parse_quote! {
+                #[sensitive(index(name = "ssn", fields = ["ssn", "born"]))]
+                struct Person { #[sensitive] born: String, #[sensitive(index)] ssn: String }
+            },
+            1,
+        ),
+    ] {
+        let input: DeriveInput = input;
+        let out = derive(input);
+        assert_eq!(out.matches("compile_error").count(), errors, "{out}");
+    }
+}

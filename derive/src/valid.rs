@@ -102,7 +102,12 @@ pub(crate) fn check(model: &Model<'_>, errors: &mut Errors) {
             format!("plain field `{}`", field.ident),
         );
     }
+    let mut named_once = std::collections::HashSet::new();
     for index in &model.indexes {
+        // A second index of one name is reported as such below.
+        if !named_once.insert(index.name.as_str()) {
+            continue;
+        }
         let Some(method) = &index.method else {
             continue;
         };
