@@ -280,12 +280,16 @@ fn timeouts_out_of_range_are_invalid_input_not_a_panic() {
             Ok(other) => panic!("{options:?}: expected InvalidInput, got {other:?}"),
         }
     }
-    // The bounds themselves open.
-    Store::open_with(
+    // The bounds themselves are accepted. Whether a connection comes within
+    // 1 ms depends on the machine's load: a timeout is the store's answer
+    // then, never InvalidInput or a panic.
+    match Store::open_with(
         &db.url,
         StoreOptions::default().connection_timeout(Duration::from_millis(1)),
-    )
-    .unwrap();
+    ) {
+        Ok(_) | Err(Error::Connect { .. }) => {}
+        Err(other) => panic!("a 1 ms connection timeout: {other:?}"),
+    }
     Store::open_with(
         &db.url,
         StoreOptions::default().connection_timeout(Duration::from_secs(24 * 3600)),
