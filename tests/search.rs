@@ -701,28 +701,9 @@ fn lookup_rows_pointed_at_other_records_return_no_wrong_record_and_are_discarded
             let ada = patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
             let bob = patient(&alice, "bob@example.org", "Babbage", "1791-12-26");
             let carol = patient(&alice, "carol@example.org", "Herschel", "1750-03-16");
-            let ada_value = |db: &TestDb| {
-                db.texts(&format!(
-                    "SELECT {} AS t FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
-                    db.hex("value"),
-                    db.id(ada)
-                ))
-                .pop()
-                .unwrap()
-            };
-            let value = ada_value(db);
             // A forged row: bob's lookup row replaced by one with ada's
             // value. Both are candidates; only ada is returned.
-            db.sql(&format!(
-                "DELETE FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
-                db.id(bob)
-            ));
-            db.sql(&format!(
-                "INSERT INTO blind_index_values (record_id, index_name, record_type, value) \
-                 VALUES ({}, 'email', '{TYPE}', {})",
-                db.id(bob),
-                db.blob(&unhex(&value))
-            ));
+            db.forge_index_value(bob, "email", TYPE, &db.index_value(ada, "email"));
             let page = find(&alice, email("ada@example.org"), false);
             assert_eq!(emails(&page), ["ada@example.org"]);
             assert_eq!(page.discarded, 1);
@@ -767,15 +748,7 @@ fn a_flood_of_planted_candidates_still_answers() {
         declare(&alice, 16);
         let ada = patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
         patient(&alice, "bob@example.org", "Babbage", "1791-12-26");
-        let value = db
-            .texts(&format!(
-                "SELECT {} AS t FROM blind_index_values WHERE record_id = {} AND index_name = 'email'",
-                db.hex("value"),
-                db.id(ada)
-            ))
-            .pop()
-            .unwrap();
-        let value = db.blob(&unhex(&value));
+        let value = db.blob(&db.index_value(ada, "email"));
         db.sql(&match db.backend {
             Backend::Sqlite => format!(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000) \

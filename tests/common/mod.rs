@@ -123,6 +123,39 @@ impl TestDb {
         }
     }
 
+    /// The blind index value `record` stores for `index` (its lookup row).
+    pub fn index_value(&self, record: impl std::fmt::Display, index: &str) -> Vec<u8> {
+        let hex = self
+            .texts(&format!(
+                "SELECT {} AS t FROM blind_index_values WHERE record_id = {} AND index_name = '{index}'",
+                self.hex("value"),
+                self.id(record)
+            ))
+            .pop()
+            .expect("a lookup row");
+        unhex(&hex)
+    }
+
+    /// Replaces `record`'s lookup row for `index` with one holding `value`,
+    /// as a hostile database could.
+    pub fn forge_index_value(
+        &self,
+        record: impl std::fmt::Display,
+        index: &str,
+        record_type: &str,
+        value: &[u8],
+    ) {
+        let id = self.id(record);
+        self.sql(&format!(
+            "DELETE FROM blind_index_values WHERE record_id = {id} AND index_name = '{index}'"
+        ));
+        self.sql(&format!(
+            "INSERT INTO blind_index_values (record_id, index_name, record_type, value) \
+             VALUES ({id}, '{index}', '{record_type}', {})",
+            self.blob(value)
+        ));
+    }
+
     /// An SQL expression giving a binary column (BLOB / bytea) as
     /// lower-case hex text, to select with [`TestDb::texts`].
     pub fn hex(&self, column: &str) -> String {
