@@ -95,16 +95,11 @@ impl FieldContext<'_> {
     /// data key under a newer access key leaves the value's ciphertext
     /// untouched; the value stays bound to its key version through its data
     /// key, which only the data-key seal (bound to the version) releases.
-    pub(crate) fn aads(&self) -> Result<(Vec<u8>, Vec<u8>)> {
-        let mut buffer = Vec::new();
-        let aads = self.aads_in(&mut buffer)?;
-        Ok((aads.data_key().to_vec(), aads.value().to_vec()))
-    }
-
-    /// [`FieldContext::aads`] written into `buffer` (cleared first, its
-    /// allocation reused): the value's AAD, then the data key's, each
-    /// built from the same common part. No allocation once `buffer` is
-    /// large enough, so a reader opening many fields reuses one buffer.
+    ///
+    /// Both are written into `buffer` (cleared first, its allocation
+    /// reused): the value's AAD, then the data key's, each built from the
+    /// same common part. No allocation once `buffer` is large enough, so a
+    /// reader opening many fields reuses one buffer.
     pub(crate) fn aads_in<'b>(&self, buffer: &'b mut Vec<u8>) -> Result<Aads<'b>> {
         let capacity = 2 * (64 + self.record_type.len() + self.field.len());
         let mut out = Canonical::reusing(AAD_LABEL, std::mem::take(buffer), capacity)
@@ -210,18 +205,19 @@ pub fn seal_field(
     ctx: &FieldContext<'_>,
     plaintext: &[u8],
 ) -> Result<Envelope> {
-    let (dk_aad, value_aad) = ctx.aads()?;
+    let mut buffer = Vec::new();
+    let aads = ctx.aads_in(&mut buffer)?;
     let data_key = DataKey::generate();
     let mut body = Vec::with_capacity(SEALED_DK_LEN + OVERHEAD + plaintext.len());
     aead::seal_into(
         access_key.unprotected_as_bytes(),
-        &dk_aad,
+        aads.data_key(),
         data_key.unprotected_as_bytes(),
         &mut body,
     )?;
     aead::seal_into(
         data_key.unprotected_as_bytes(),
-        &value_aad,
+        aads.value(),
         plaintext,
         &mut body,
     )?;
@@ -296,13 +292,14 @@ pub fn rewrap_field(
         return Err(Error::Decryption);
     }
     let mut body = envelope.as_bytes().to_vec();
-    let (dk_aad, value_aad) = ctx.aads().map_err(|_| Error::Decryption)?;
-    let data_key = open_data_key(from, &dk_aad, &body)?;
+    let mut buffer = Vec::new();
+    let aads = ctx.aads_in(&mut buffer).map_err(|_| Error::Decryption)?;
+    let data_key = open_data_key(from, aads.data_key(), &body)?;
     let sealed_value = &body[SEALED_DK_LEN..];
     let mut check = zeroize::Zeroizing::new(vec![0u8; sealed_value.len() - OVERHEAD]);
     aead::open_into(
         data_key.unprotected_as_bytes(),
-        &value_aad,
+        aads.value(),
         sealed_value,
         &mut check,
     )?;
@@ -310,11 +307,11 @@ pub fn rewrap_field(
         key_version: to_version,
         ..*ctx
     };
-    let (new_dk_aad, _) = moved.aads()?;
+    let new_aads = moved.aads_in(&mut buffer)?;
     let mut sealed_dk = Vec::with_capacity(SEALED_DK_LEN);
     aead::seal_into(
         to.unprotected_as_bytes(),
-        &new_dk_aad,
+        new_aads.data_key(),
         data_key.unprotected_as_bytes(),
         &mut sealed_dk,
     )?;
@@ -357,8 +354,8 @@ pub fn open_json<T: DeserializeOwned>(
 mod tests {
     use super::*;
 
-    /// A reused buffer, whatever it held, frames the same AADs as a fresh
-    /// one, and both are the canonical encodings FORMAT.md gives.
+    /// A fresh buffer and a reused one, whatever it held, frame the same
+    /// AADs: the canonical encodings FORMAT.md gives.
     #[test]
     fn aads_framed_in_a_reused_buffer_are_the_canonical_ones() {
         let ctx = FieldContext {
@@ -380,9 +377,9 @@ mod tests {
         };
         let dk = common().u32(ROLE_DATA_KEY).u32(7).finish();
         let value = common().u32(ROLE_VALUE).finish();
-        assert_eq!(ctx.aads().unwrap(), (dk.clone(), value.clone()));
-        let mut scratch = vec![0xAB; 1000];
-        let aads = ctx.aads_in(&mut scratch).unwrap();
-        assert_eq!((aads.data_key(), aads.value()), (&dk[..], &value[..]));
+        for mut buffer in [Vec::new(), vec![0xAB; 1000]] {
+            let aads = ctx.aads_in(&mut buffer).unwrap();
+            assert_eq!((aads.data_key(), aads.value()), (&dk[..], &value[..]));
+        }
     }
 }
