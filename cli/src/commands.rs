@@ -110,11 +110,12 @@ pub fn run(cli: Cli) -> Result<()> {
             search::check_where(&wanted)?;
             let client = ctx.client()?;
             if let (Some(record_type), false) = (record_type, wanted.is_empty()) {
-                let named = writer
-                    .iter()
-                    .map(|w| parse_client_id(w))
-                    .collect::<Result<Vec<_>>>()?;
-                let writers = search::searched_writers(&client, record_type, &named, *all_writers)?;
+                let writers = search::searched_writers(
+                    &client,
+                    record_type,
+                    &listing.writer_ids()?,
+                    *all_writers,
+                )?;
                 query = query.index_eq(search::where_condition(
                     &client,
                     record_type,
@@ -733,6 +734,11 @@ pub struct Listing<'a> {
 }
 
 impl Listing<'_> {
+    /// The clients `--writer` names.
+    pub fn writer_ids(&self) -> Result<Vec<ClientId>> {
+        self.writers.iter().map(|w| parse_client_id(w)).collect()
+    }
+
     /// The query, built before the client is opened, so a usage error is
     /// named first.
     pub fn query(&self) -> Result<Query> {
@@ -756,12 +762,7 @@ impl Listing<'_> {
             query = query.shared();
         }
         if !self.writers.is_empty() {
-            query = query.writers(
-                self.writers
-                    .iter()
-                    .map(|w| parse_client_id(w))
-                    .collect::<Result<Vec<_>>>()?,
-            );
+            query = query.writers(self.writer_ids()?);
         }
         for (name, value) in values::plain_pairs(self.plain)? {
             query = query.plain_eq(name, value);
