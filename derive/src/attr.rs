@@ -340,10 +340,27 @@ fn key_value<T: syn::parse::Parse>(
 }
 
 /// Passes over the tokens up to the next `,` of the attribute's list (a
-/// group, such as `(...)` or `[...]`, is one token).
+/// group, such as `(...)` or `[...]`, is one token). A `,` inside angle
+/// brackets, as in `Vec<u8, A>`, belongs to the value; `->` and `=>` open
+/// and close nothing.
 fn skip_to_next_key(input: syn::parse::ParseStream<'_>) -> syn::Result<()> {
-    while !input.is_empty() && !input.peek(syn::Token![,]) {
-        input.parse::<proc_macro2::TokenTree>()?;
+    let mut angle_depth = 0usize;
+    let mut joined_to_previous: Option<char> = None;
+    while !input.is_empty() && (angle_depth > 0 || !input.peek(syn::Token![,])) {
+        let token = input.parse::<proc_macro2::TokenTree>()?;
+        let proc_macro2::TokenTree::Punct(punct) = token else {
+            joined_to_previous = None;
+            continue;
+        };
+        match punct.as_char() {
+            '<' => angle_depth += 1,
+            '>' if !matches!(joined_to_previous, Some('-' | '=')) => {
+                angle_depth = angle_depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        joined_to_previous =
+            (punct.spacing() == proc_macro2::Spacing::Joint).then(|| punct.as_char());
     }
     Ok(())
 }

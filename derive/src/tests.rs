@@ -354,6 +354,34 @@ fn an_error_after_a_value_that_does_not_parse_is_still_reported() {
 }
 
 #[test]
+fn an_unknown_keys_value_with_commas_inside_angle_brackets_is_one_error() {
+    let out = derive(syn::parse_quote! {
+        #[sensitive(bogus = Vec<u8, A>, record_type = "")]
+        struct Patient { #[sensitive(foo = HashMap<K, Vec<V, B>>, renam = "n")] name: String }
+    });
+    // bogus, the empty record type, foo and renam: one error each, none for
+    // the text after a comma inside `<...>`.
+    assert_eq!(out.matches("compile_error").count(), 4, "{out}");
+    assert!(out.contains("the record type is empty"), "{out}");
+    assert!(out.contains("valid keys: rename"), "{out}");
+    // `->` and `=>` close no bracket: the `,` after them is inside `<...>`
+    // still, and the key after the closing `>` is read.
+    let out = derive(syn::parse_quote! {
+        #[sensitive(bogus = Vec<Box<dyn Fn() -> u8>, A>, record_type = "")]
+        struct Patient { #[sensitive(foo = M<a => b, B>, renam = "n")] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 4, "{out}");
+    assert!(out.contains("the record type is empty"), "{out}");
+    // `<<` opens two brackets.
+    let out = derive(syn::parse_quote! {
+        #[sensitive(bogus = Vec<<T as Tr>::A, B>, record_type = "")]
+        struct Patient { #[sensitive] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    assert!(out.contains("the record type is empty"), "{out}");
+}
+
+#[test]
 fn a_plain_field_named_like_an_index_method_is_a_derive_error() {
     let out = derive(syn::parse_quote! {
         struct Person { ssn_eq: String, #[sensitive(index)] ssn: String }
