@@ -47,10 +47,7 @@ impl Fields {
         name: impl Into<String>,
         value: &T,
     ) -> Result<&mut Self> {
-        let json = Zeroizing::new(
-            serde_json::to_vec(value).map_err(|_| crate::value_check::encoding_failed(value))?,
-        );
-        crate::value_check::reads_back(value, &json)?;
+        let json = encode(value)?;
         self.values.insert(name.into(), json);
         Ok(self)
     }
@@ -64,6 +61,63 @@ impl Fields {
         self.insert(name, value)?;
         Ok(self)
     }
+
+    /// Adds (or replaces) a field as [`Fields::insert`] does, its JSON
+    /// followed by spaces up to the next multiple of `block` bytes, so
+    /// that values of up to `block` bytes all seal to the same size: an
+    /// `Option`'s `None` (`null`) and a short `Some` look alike. JSON
+    /// ignores the spaces: the value reads back unchanged, and a blind
+    /// index over the field gives the same token as without padding.
+    ///
+    /// The padding hides a value's length only up to `block`: a longer
+    /// value still shows how many blocks it fills.
+    ///
+    /// Errors: those of [`Fields::insert`], and [`Error::InvalidInput`]
+    /// for a `block` of 0 or over [`Fields::MAX_PAD_BLOCK`].
+    ///
+    /// ```
+    /// # use strongroom::Fields;
+    /// let unset = Fields::new().with_padded("referrer", &None::<String>, 64)?;
+    /// let set = Fields::new().with_padded("referrer", &Some("Dr Who"), 64)?;
+    /// // Both seal 64 bytes of JSON; read back, they are `None` and `Some("Dr Who")`.
+    /// # Ok::<(), strongroom::Error>(())
+    /// ```
+    pub fn insert_padded<T: Serialize + ?Sized>(
+        &mut self,
+        name: impl Into<String>,
+        value: &T,
+        block: usize,
+    ) -> Result<&mut Self> {
+        if !(1..=Self::MAX_PAD_BLOCK).contains(&block) {
+            return Err(Error::InvalidInput("a padding block is 1 to 65,536 bytes"));
+        }
+        let json = encode(value)?;
+        let padded_len = json
+            .len()
+            .checked_next_multiple_of(block)
+            .ok_or(Error::InvalidInput("value too large to pad"))?;
+        // Allocated once at its final size: no reallocation leaves a copy
+        // of the value behind unzeroized.
+        let mut padded = Zeroizing::new(Vec::with_capacity(padded_len));
+        padded.extend_from_slice(&json);
+        padded.resize(padded_len, b' ');
+        self.values.insert(name.into(), padded);
+        Ok(self)
+    }
+
+    /// Builder form of [`Fields::insert_padded`].
+    pub fn with_padded<T: Serialize + ?Sized>(
+        mut self,
+        name: impl Into<String>,
+        value: &T,
+        block: usize,
+    ) -> Result<Self> {
+        self.insert_padded(name, value, block)?;
+        Ok(self)
+    }
+
+    /// The largest padding block [`Fields::insert_padded`] takes: 64 KiB.
+    pub const MAX_PAD_BLOCK: usize = 65_536;
 
     /// Every entry of a JSON object becomes a field.
     pub fn from_json_object(object: &serde_json::Map<String, serde_json::Value>) -> Result<Self> {
@@ -101,6 +155,15 @@ impl Fields {
             self.values.insert(name.to_owned(), json.clone());
         }
     }
+}
+
+/// A value's JSON encoding, checked to read back (see [`Fields::insert`]).
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Zeroizing<Vec<u8>>> {
+    let json = Zeroizing::new(
+        serde_json::to_vec(value).map_err(|_| crate::value_check::encoding_failed(value))?,
+    );
+    crate::value_check::reads_back(value, &json)?;
+    Ok(json)
 }
 
 impl fmt::Debug for Fields {
@@ -256,5 +319,53 @@ impl fmt::Debug for Record {
             .field("meta", &self.meta)
             .field("fields", &self.field_names().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(fields: &Fields, name: &str) -> Vec<u8> {
+        fields.encoded()[name].to_vec()
+    }
+
+    #[test]
+    fn padding_appends_spaces_to_the_next_multiple_of_the_block() {
+        for (value, block, len) in [
+            (serde_json::json!(null), 16, 16),
+            (serde_json::json!("0123456789abcd"), 16, 16),
+            (serde_json::json!("0123456789abcde"), 16, 32),
+            (serde_json::json!(7), 1, 1),
+            (serde_json::json!({"a": [1, 2]}), 65_536, 65_536),
+        ] {
+            let fields = Fields::new().with_padded("v", &value, block).unwrap();
+            let padded = encoded(&fields, "v");
+            let bare = serde_json::to_vec(&value).unwrap();
+            assert_eq!(padded.len(), len, "{value}");
+            assert_eq!(&padded[..bare.len()], &bare[..], "{value}");
+            assert!(padded[bare.len()..].iter().all(|&b| b == b' '), "{value}");
+            let read: serde_json::Value = serde_json::from_slice(&padded).unwrap();
+            assert_eq!(read, value);
+        }
+    }
+
+    #[test]
+    fn a_padding_block_out_of_range_or_a_bad_value_is_refused() {
+        for block in [0, Fields::MAX_PAD_BLOCK + 1, usize::MAX] {
+            assert!(matches!(
+                Fields::new().with_padded("v", &1, block),
+                Err(Error::InvalidInput("a padding block is 1 to 65,536 bytes"))
+            ));
+        }
+        assert!(matches!(
+            Fields::new().with_padded("v", &f64::NAN, 16),
+            Err(Error::InvalidInput(_))
+        ));
+        // A refused insert leaves the fields as they were.
+        let mut fields = Fields::new().with_padded("v", &1, 16).unwrap();
+        assert!(fields.insert_padded("v", &2, 0).is_err());
+        assert_eq!(encoded(&fields, "v").len(), 16);
+        assert_eq!(encoded(&fields, "v")[0], b'1');
     }
 }

@@ -649,3 +649,105 @@ fn stored_values_and_typed_pages_print_no_sensitive_field() {
         assert!(text.contains("Patient"), "{text}");
     }
 }
+
+/// `pad` on an `Option` field: set or not, it seals the same number of
+/// bytes; the same fields without `pad`, for comparison.
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "referral")]
+struct Referral {
+    #[sensitive(pad = 64, index)]
+    referrer: Option<String>,
+    #[sensitive(pad = 65536)]
+    largest_block: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "referral")]
+struct ReferralUnpadded {
+    #[sensitive(index)]
+    referrer: Option<String>,
+    #[sensitive]
+    largest_block: u8,
+}
+
+fn sealed_len(db: &TestDb, id: strongroom::RecordId) -> i64 {
+    db.count(&format!(
+        "SELECT CAST(length(sealed_fields) AS BIGINT) AS n FROM records WHERE record_id = {}",
+        db.id(id)
+    ))
+}
+
+#[test]
+fn a_padded_field_seals_the_same_size_set_or_not_and_reads_back_unchanged() {
+    each_backend(
+        "a_padded_field_seals_the_same_size_set_or_not_and_reads_back_unchanged",
+        |db| {
+            let alice = client(db, "alice");
+            let padded = alice.repo::<Referral>();
+            let unpadded = alice.repo::<ReferralUnpadded>();
+            let referral = |referrer: Option<&str>| Referral {
+                referrer: referrer.map(str::to_owned),
+                largest_block: 7,
+            };
+            let none = padded.insert(referral(None)).unwrap();
+            let some = padded.insert(referral(Some("Dr Who"))).unwrap();
+            let long = padded.insert(referral(Some(&"x".repeat(100)))).unwrap();
+            assert_eq!(sealed_len(db, none.id()), sealed_len(db, some.id()));
+            // Beyond the block, the value fills one more block of 64.
+            assert_eq!(sealed_len(db, long.id()), sealed_len(db, none.id()) + 64);
+            // Without `pad`, the two differ: the padding is what hides it.
+            let bare_none = unpadded
+                .insert(ReferralUnpadded {
+                    referrer: None,
+                    largest_block: 7,
+                })
+                .unwrap();
+            let bare_some = unpadded
+                .insert(ReferralUnpadded {
+                    referrer: Some("Dr Who".into()),
+                    largest_block: 7,
+                })
+                .unwrap();
+            assert_ne!(
+                sealed_len(db, bare_none.id()),
+                sealed_len(db, bare_some.id())
+            );
+
+            // Read back unchanged, through the model and as JSON.
+            assert_eq!(*padded.get(none.id()).unwrap(), referral(None));
+            assert_eq!(*padded.get(some.id()).unwrap(), referral(Some("Dr Who")));
+            let record = alice.get(some.id()).unwrap();
+            assert_eq!(
+                record.data_json().unwrap(),
+                *serde_json::json!({ "referrer": "Dr Who", "largest_block": 7 })
+                    .as_object()
+                    .unwrap()
+            );
+
+            // The blind index ignores the padding: the same token as the
+            // unpadded value's, and the filter finds it.
+            assert_eq!(
+                db.index_value(some.id(), "referrer"),
+                db.index_value(bare_some.id(), "referrer")
+            );
+            let found = padded
+                .query()
+                .filter(|r| r.referrer_eq("Dr Who"))
+                .fetch()
+                .unwrap();
+            // The padded record and the unpadded one of the same value.
+            let mut ids: Vec<_> = found.records.iter().map(|r| r.id()).collect();
+            ids.sort();
+            let mut expected = vec![some.id(), bare_some.id()];
+            expected.sort();
+            assert_eq!(ids, expected);
+
+            // An update pads again: set to unset keeps the size.
+            let mut changed = padded.get(some.id()).unwrap();
+            changed.referrer = None;
+            let changed = padded.update(changed).unwrap();
+            assert_eq!(sealed_len(db, changed.id()), sealed_len(db, none.id()));
+            assert_eq!(padded.get(some.id()).unwrap().referrer, None);
+        },
+    );
+}

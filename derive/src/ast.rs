@@ -41,6 +41,8 @@ pub(crate) struct FieldModel<'a> {
     pub(crate) stored_span: Span,
     /// `T` when the field's type is `Option<T>`.
     pub(crate) option_inner: Option<&'a Type>,
+    /// `pad = N`: the block its sealed JSON is padded to.
+    pub(crate) pad: Option<usize>,
 }
 
 /// The path generated code names strongroom by: `crate = "..."` if given,
@@ -115,6 +117,7 @@ pub(crate) fn model<'a>(
                 stored,
                 stored_span,
                 option_inner: option_inner(&field.ty),
+                pad: field_attrs.pad,
             })
         })
         .collect();

@@ -29,8 +29,11 @@ impl Errors {
 
 pub(crate) const STRUCT_SYNTAX: &str = "expected `#[sensitive(record_type = \"name\")]`, `#[sensitive(crate = \"path::to::strongroom\")]` or `#[sensitive(index(name = \"by_x_y\", fields = [\"x\", \"y\"]))]` on the struct (valid keys: record_type, crate, index)";
 pub(crate) const FIELD_SYNTAX: &str =
-    "expected `#[sensitive]`, `#[sensitive(rename = \"stored_name\")]` or `#[sensitive(index)]` on a field (valid keys: rename, index)";
+    "expected `#[sensitive]`, `#[sensitive(rename = \"stored_name\")]`, `#[sensitive(pad = 64)]` or `#[sensitive(index)]` on a field (valid keys: rename, pad, index)";
 pub(crate) const INDEX_SYNTAX: &str = "expected `index` or `index(bits = 16, normalize = \"lowercase\" | \"trim\" | path::to::function)` (valid keys: bits, normalize, and on the struct name and fields)";
+
+/// The largest `pad`: the library's `Fields::MAX_PAD_BLOCK`.
+const MAX_PAD_BLOCK: usize = 65_536;
 
 /// How an index normalises values: a built-in by name, or a function.
 #[derive(Clone)]
@@ -74,6 +77,9 @@ pub(crate) struct FieldAttrs {
     /// Where `#[sensitive]` was written, if it was.
     pub(crate) sensitive: Option<Span>,
     pub(crate) rename: Option<LitStr>,
+    /// `pad = N`: the sealed JSON is padded to a multiple of N bytes,
+    /// checked to be 1 to 65,536.
+    pub(crate) pad: Option<usize>,
     /// `index` or `index(...)`: a blind index over this field.
     pub(crate) index: Option<IndexAttr>,
 }
@@ -166,6 +172,23 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
                             errors.spanned(value.span(), "duplicate `rename`");
                         }
                         out.rename = Some(value);
+                        Ok(())
+                    } else if meta.path.is_ident("pad") {
+                        let Some(lit) = key_value::<LitInt>(&meta, errors)? else {
+                            return Ok(());
+                        };
+                        match lit.base10_parse::<usize>() {
+                            Ok(block) if (1..=MAX_PAD_BLOCK).contains(&block) => {
+                                if out.pad.is_some() {
+                                    errors.spanned(lit.span(), "duplicate `pad`");
+                                }
+                                out.pad = Some(block);
+                            }
+                            _ => errors.spanned(
+                                lit.span(),
+                                "`pad` pads to a multiple of 1 to 65536 bytes",
+                            ),
+                        }
                         Ok(())
                     } else if meta.path.is_ident("index") {
                         let index = index_attr(&meta, false, errors)?;

@@ -94,8 +94,13 @@ fn expand(model: &Model<'_>) -> TokenStream {
 
     let seal = sensitive.iter().map(|f| {
         let (name, stored) = (f.ident, &f.stored);
-        quote_spanned! {f.ty.span()=>
-            fields.insert(#stored, &self.#name)?;
+        match f.pad {
+            Some(block) => quote_spanned! {f.ty.span()=>
+                fields.insert_padded(#stored, &self.#name, #block)?;
+            },
+            None => quote_spanned! {f.ty.span()=>
+                fields.insert(#stored, &self.#name)?;
+            },
         }
     });
     let to_plain = plain.iter().map(|f| {

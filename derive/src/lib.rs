@@ -32,8 +32,14 @@ use proc_macro::TokenStream;
 ///     #[sensitive] name: String,          // encrypted
 ///     #[sensitive(rename = "hist")]       // stored under another name
 ///     history: Vec<Visit>,
+///     #[sensitive(pad = 64)]              // sealed padded to a multiple of 64 bytes
+///     referrer: Option<String>,
 /// }
 /// ```
+///
+/// `pad = N` (1 to 65,536) seals the field's JSON followed by spaces up
+/// to a multiple of `N` bytes (`strongroom::Fields::insert_padded`), so
+/// that `None` and any value of up to `N` bytes seal to the same size.
 ///
 /// Every generated trait impl is marked `#[automatically_derived]`.
 ///

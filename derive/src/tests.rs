@@ -382,6 +382,46 @@ fn an_unknown_keys_value_with_commas_inside_angle_brackets_is_one_error() {
 }
 
 #[test]
+fn pad_seals_the_field_padded_and_its_bounds_are_checked() {
+    let out = derive(syn::parse_quote! {
+        struct Patient {
+            #[sensitive(pad = 64, index)] referrer: Option<String>,
+            #[sensitive] name: String,
+        }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+    assert_has(
+        &out,
+        quote!(fields.insert_padded("referrer", &self.referrer, 64usize)?;),
+    );
+    assert_has(&out, quote!(fields.insert("name", &self.name)?;));
+    for (attr, message) in [
+        (
+            quote!(pad = 0),
+            "`pad` pads to a multiple of 1 to 65536 bytes",
+        ),
+        (
+            quote!(pad = 65537),
+            "`pad` pads to a multiple of 1 to 65536 bytes",
+        ),
+        (quote!(pad = "64"), "expected integer literal"),
+        (quote!(pad = 8, pad = 16), "duplicate `pad`"),
+        (quote!(pad), "expected `=`"),
+    ] {
+        let out = derive(syn::parse_quote! {
+            struct Patient { #[sensitive(#attr, rename = 5)] name: String }
+        });
+        // Its own error, and the key after it still read.
+        assert_eq!(out.matches("compile_error").count(), 2, "{attr}: {out}");
+        assert!(out.contains(message), "{attr}: {out}");
+    }
+    let out = derive(syn::parse_quote! {
+        struct Patient { #[sensitive(pad = 65536)] name: String }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
 fn a_plain_field_named_like_an_index_method_is_a_derive_error() {
     let out = derive(syn::parse_quote! {
         struct Person { ssn_eq: String, #[sensitive(index)] ssn: String }
