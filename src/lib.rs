@@ -132,6 +132,7 @@ pub mod hazmat;
 mod identity;
 mod ids;
 pub mod index;
+mod json_text;
 mod model;
 mod profile;
 use hazmat::record;

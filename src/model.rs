@@ -300,6 +300,70 @@ impl Record {
         Ok(object)
     }
 
+    /// All decrypted fields as one compact JSON object, as text (`{}`
+    /// without data): each value as it was stored, on one line, so an
+    /// integer beyond 64 bits (an `i128` or `u128`) is exact here, where
+    /// [`Record::data_json`] gives an approximate float. A field whose
+    /// stored bytes are not JSON is [`Error::ValueType`] naming it.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &strongroom::Client, id: strongroom::RecordId) -> strongroom::Result<()> {
+    /// let record = client.get(id)?;
+    /// println!("{}", record.data_json_text()?.as_str()); // {"big":340282366920938463463374607431768211455,"name":"Ada"}
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn data_json_text(&self) -> Result<Zeroizing<String>> {
+        let mut parts = Vec::new();
+        let mut capacity = 2;
+        for (name, json) in self.encoded_fields() {
+            let not_json = || Error::ValueType {
+                field: name.to_owned(),
+            };
+            let text = std::str::from_utf8(json).map_err(|_| not_json())?;
+            if !crate::json_text::is_valid(text) {
+                return Err(not_json());
+            }
+            let quoted_name = serde_json::to_string(name).map_err(|_| not_json())?;
+            capacity += quoted_name.len() + text.len() + 2;
+            parts.push((quoted_name, text));
+        }
+        // Sized once: no reallocation leaves a copy of a value unzeroized.
+        let mut out = Zeroizing::new(String::with_capacity(capacity));
+        out.push('{');
+        for (i, (quoted_name, text)) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(quoted_name);
+            out.push(':');
+            crate::json_text::push_compact(text, &mut out);
+        }
+        out.push('}');
+        Ok(out)
+    }
+
+    /// The decrypted fields as they were stored, byte for byte (none
+    /// without data), to write back with changes: an update given them
+    /// keeps every field it does not change as it was, its padding
+    /// ([`Fields::insert_padded`]) and an `i128` or `u128` exactly, where
+    /// going through [`Record::data_json`] would make that integer a float.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &strongroom::Client, id: strongroom::RecordId) -> strongroom::Result<()> {
+    /// let current = client.get(id)?;
+    /// let mut fields = current.to_fields();
+    /// fields.insert("name", "Ada King")?;
+    /// client.update(id, current.version(), &fields, &current.meta().plain)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn to_fields(&self) -> Fields {
+        Fields {
+            values: self.data.clone().unwrap_or_default(),
+        }
+    }
+
     /// The decrypted fields' JSON encodings, by name (none without data).
     pub(crate) fn encoded_fields(&self) -> impl Iterator<Item = (&str, &Zeroizing<Vec<u8>>)> {
         self.data
@@ -347,6 +411,69 @@ mod tests {
             assert!(padded[bare.len()..].iter().all(|&b| b == b' '), "{value}");
             let read: serde_json::Value = serde_json::from_slice(&padded).unwrap();
             assert_eq!(read, value);
+        }
+    }
+
+    fn record_holding(values: &[(&str, &[u8])]) -> Record {
+        let meta = RecordMeta {
+            id: RecordId::random(),
+            version: 1,
+            writer_id: ClientId::random(),
+            record_type: "t".into(),
+            key_version: 1,
+            file_size: None,
+            plain: Plain::new(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let data = values
+            .iter()
+            .map(|(name, json)| ((*name).to_owned(), Zeroizing::new(json.to_vec())))
+            .collect();
+        Record::new(meta, Some(data))
+    }
+
+    #[test]
+    fn data_json_text_gives_each_value_as_stored_on_one_line() {
+        let big = u128::MAX.to_string();
+        let fields = Fields::new()
+            .with("big", &u128::MAX)
+            .unwrap()
+            .with_padded("none", &None::<u8>, 64)
+            .unwrap()
+            .with("quote\"d\nname", "v")
+            .unwrap();
+        let record = Record::new(
+            record_holding(&[]).into_meta(),
+            Some(fields.encoded().clone()),
+        );
+        let text = record.data_json_text().unwrap();
+        assert_eq!(
+            text.as_str(),
+            format!("{{\"big\":{big},\"none\":null,\"quote\\\"d\\nname\":\"v\"}}")
+        );
+        // It reads as one JSON object of the three fields.
+        let read: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(read.len(), 3);
+        // Whitespace a hazmat writer left inside a value goes; strings keep theirs.
+        let spaced = record_holding(&[("v", b" [ 1 ,\n \" a\\tb \" ]\r\n")]);
+        assert_eq!(
+            spaced.data_json_text().unwrap().as_str(),
+            "{\"v\":[1,\" a\\tb \"]}"
+        );
+        assert_eq!(record_holding(&[]).data_json_text().unwrap().as_str(), "{}");
+        let no_data = Record::new(record_holding(&[]).into_meta(), None);
+        assert_eq!(no_data.data_json_text().unwrap().as_str(), "{}");
+    }
+
+    #[test]
+    fn data_json_text_names_a_field_that_is_not_json() {
+        for bad in [&b"{"[..], b"\xff", b"1 2", b"\"a\nb\""] {
+            let record = record_holding(&[("good", b"1"), ("bad", bad)]);
+            assert!(
+                matches!(record.data_json_text(), Err(Error::ValueType { field }) if field == "bad"),
+                "{bad:?}"
+            );
         }
     }
 

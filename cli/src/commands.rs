@@ -83,7 +83,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let id = parse_record_id(id)?;
             let client = ctx.client()?;
             let record = client.get(id)?;
-            output::line(&output::record(&record, true)?);
+            output::record_line(&record, true)?;
             Ok(())
         }
         Command::Ls {
@@ -665,7 +665,10 @@ impl Context_<'_> {
             }
             .into());
         }
-        let mut fields = Fields::from_json_object(&current.data_json()?)?;
+        // The fields not given are written back as stored, byte for byte:
+        // through JSON values, a u128 would turn into a float and a padded
+        // value lose its padding.
+        let mut fields = current.to_fields();
         for (name, value) in values::field_pairs(&values.fields, self.cli.max_field_size)? {
             fields.insert(name, &value)?;
         }
@@ -789,7 +792,7 @@ impl Listing<'_> {
             skipped += page.skipped.len();
             discarded += page.discarded;
             for record in page.records.iter().filter(|r| keep(r)) {
-                output::line(&output::record(record, self.data)?);
+                output::record_line(record, self.data)?;
                 printed += 1;
             }
             match page.next {

@@ -22,12 +22,21 @@ pub fn meta(meta: &RecordMeta) -> Value {
     out
 }
 
-pub fn record(record: &Record, with_data: bool) -> anyhow::Result<Value> {
-    let mut out = json!({ "meta": meta(record.meta()) });
+/// Prints a record on one line: `{"data":{…},"meta":{…}}`, or only its
+/// meta. The data is the fields as stored (`Record::data_json_text`), so a
+/// program's `u128` prints exactly, not as a float.
+pub fn record_line(record: &Record, with_data: bool) -> anyhow::Result<()> {
+    let meta = meta(record.meta());
     if with_data {
-        out["data"] = Value::Object(record.data_json()?);
+        let data = record.data_json_text()?;
+        stdout_line(format_args!(
+            "{{\"data\":{},\"meta\":{meta}}}",
+            data.as_str()
+        ));
+    } else {
+        line(&json!({ "meta": meta }));
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn share(share: &Share, direction: &str) -> Value {

@@ -108,6 +108,74 @@ fn a_two_client_session() {
     });
 }
 
+/// `update` writes back the fields it is not given as they were stored: a
+/// program's `u128` stays exact (not a float), and a padded field keeps
+/// its padding (its sealed size does not give away that it is unset).
+#[test]
+fn update_writes_back_the_fields_it_is_not_given_byte_for_byte() {
+    each_backend(
+        "update_writes_back_the_fields_it_is_not_given_byte_for_byte",
+        |db| {
+            ok(db, "alice", &["init"]);
+            let open = || strongroom::Client::open_or_create(db.profile("alice"), &db.store());
+            let fields = strongroom::Fields::new()
+                .with("name", "Ada")
+                .unwrap()
+                .with("big", &u128::MAX)
+                .unwrap()
+                .with_padded("referrer", &None::<String>, 64)
+                .unwrap();
+            let id = open()
+                .unwrap()
+                .put("patient", &fields, &strongroom::Plain::new())
+                .unwrap()
+                .id;
+            let sealed_len = || {
+                db.count(&format!(
+                    "SELECT CAST(length(sealed_fields) AS BIGINT) AS n FROM records WHERE record_id = {}",
+                    db.id(id)
+                ))
+            };
+            let before = sealed_len();
+
+            // A name of the same length: the sealed size may not change.
+            ok(
+                db,
+                "alice",
+                &[
+                    "update",
+                    &id.to_string(),
+                    "--version",
+                    "1",
+                    "-f",
+                    "name=Bea",
+                ],
+            );
+            let record = open().unwrap().get(id).unwrap();
+            assert_eq!(record.version(), 2);
+            assert_eq!(record.field::<String>("name").unwrap(), "Bea");
+            assert_eq!(record.field::<u128>("big").unwrap(), u128::MAX);
+            assert_eq!(record.field::<Option<String>>("referrer").unwrap(), None);
+            assert_eq!(sealed_len(), before, "the padding was kept");
+
+            // `read` and `ls --data` print the u128 exactly, one record a
+            // line, the padding gone.
+            let exact = u128::MAX.to_string();
+            for out in [
+                ok(db, "alice", &["read", &id.to_string()]),
+                ok(db, "alice", &["ls", "--data"]),
+            ] {
+                assert_eq!(out.lines().count(), 1, "{out}");
+                assert!(out.contains(&format!("\"big\":{exact},")), "{out}");
+                assert!(out.contains("\"referrer\":null}"), "{out}");
+                let line: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(line["data"]["name"], "Bea");
+                assert_eq!(line["meta"]["version"], 2);
+            }
+        },
+    );
+}
+
 #[test]
 fn a_tampered_row_makes_read_fail_cleanly() {
     each_backend("a_tampered_row_makes_read_fail_cleanly", |db| {
