@@ -364,9 +364,25 @@ fn key_value<T: syn::parse::Parse>(
 
 /// Passes over the tokens up to the next `,` of the attribute's list (a
 /// group, such as `(...)` or `[...]`, is one token). A `,` inside angle
-/// brackets, as in `Vec<u8, A>`, belongs to the value; `->` and `=>` open
-/// and close nothing.
+/// brackets, as in `Vec<u8, A>`, belongs to the value; `->` and `=>` close
+/// nothing. When the brackets never close (`a < b`, a comparison), the
+/// first `,` ends the value after all, so that the keys after it are read.
 fn skip_to_next_key(input: syn::parse::ParseStream<'_>) -> syn::Result<()> {
+    use syn::parse::discouraged::Speculative;
+    let fork = input.fork();
+    if skip_balancing_angles(&fork)? {
+        input.advance_to(&fork);
+        return Ok(());
+    }
+    while !input.is_empty() && !input.peek(syn::Token![,]) {
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// Passes over tokens up to a `,` outside angle brackets or the end;
+/// whether every `<` passed was closed.
+fn skip_balancing_angles(input: syn::parse::ParseStream<'_>) -> syn::Result<bool> {
     let mut angle_depth = 0usize;
     let mut joined_to_previous: Option<char> = None;
     while !input.is_empty() && (angle_depth > 0 || !input.peek(syn::Token![,])) {
@@ -385,7 +401,7 @@ fn skip_to_next_key(input: syn::parse::ParseStream<'_>) -> syn::Result<()> {
         joined_to_previous =
             (punct.spacing() == proc_macro2::Spacing::Joint).then(|| punct.as_char());
     }
-    Ok(())
+    Ok(angle_depth == 0)
 }
 
 fn attr_span(attr: &Attribute) -> Span {

@@ -372,6 +372,15 @@ fn an_unknown_keys_value_with_commas_inside_angle_brackets_is_one_error() {
     });
     assert_eq!(out.matches("compile_error").count(), 4, "{out}");
     assert!(out.contains("the record type is empty"), "{out}");
+    // Brackets that never close (a comparison, a shift): the first `,`
+    // ends the value, and the keys after it are read.
+    for value in [quote!(a < b), quote!(1 << 2)] {
+        let out = derive(syn::parse_quote! {
+            struct Patient { #[sensitive(foo = #value, pad = 0)] name: String }
+        });
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(out.contains("`pad` pads to a multiple"), "{out}");
+    }
     // `<<` opens two brackets.
     let out = derive(syn::parse_quote! {
         #[sensitive(bogus = Vec<<T as Tr>::A, B>, record_type = "")]
