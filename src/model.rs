@@ -116,6 +116,35 @@ impl Fields {
         Ok(self)
     }
 
+    /// Adds or replaces field `name` as [`Fields::insert`] does, padded as
+    /// the value it replaces was: when that one was padded (its JSON ends
+    /// in spaces, which serde_json never writes), to a multiple of its
+    /// length (or of the largest block up to [`Fields::MAX_PAD_BLOCK`]
+    /// that divides it), so that the new value seals to the old size
+    /// whenever it fits, and the field's size shows no more than it did.
+    /// A field that was not padded, or is new, is not padded.
+    ///
+    /// For fields from [`Record::to_fields`]: the CLI's `update` changes
+    /// fields this way.
+    ///
+    /// ```
+    /// # use strongroom::Fields;
+    /// let mut fields = Fields::new().with_padded("referrer", &None::<String>, 64)?;
+    /// fields.insert_keeping_padding("referrer", &Some("Dr Who"))?; // padded to 64 too
+    /// # Ok::<(), strongroom::Error>(())
+    /// ```
+    pub fn insert_keeping_padding<T: Serialize + ?Sized>(
+        &mut self,
+        name: impl Into<String>,
+        value: &T,
+    ) -> Result<&mut Self> {
+        let name = name.into();
+        match self.values.get(&name).and_then(|old| stored_padding(old)) {
+            Some(block) => self.insert_padded(name, value, block),
+            None => self.insert(name, value),
+        }
+    }
+
     /// The largest padding block [`Fields::insert_padded`] takes: 64 KiB.
     pub const MAX_PAD_BLOCK: usize = 65_536;
 
@@ -155,6 +184,18 @@ impl Fields {
             self.values.insert(name.to_owned(), json.clone());
         }
     }
+}
+
+/// The block a stored value was padded to, as far as its bytes show: none
+/// unless it ends in a space; else its length, or the largest block up to
+/// [`Fields::MAX_PAD_BLOCK`] that divides it.
+fn stored_padding(json: &[u8]) -> Option<usize> {
+    if json.last() != Some(&b' ') {
+        return None;
+    }
+    (1..=json.len().min(Fields::MAX_PAD_BLOCK))
+        .rev()
+        .find(|block| json.len().is_multiple_of(*block))
 }
 
 /// A value's JSON encoding, checked to read back (see [`Fields::insert`]).
@@ -343,25 +384,32 @@ impl Record {
         Ok(out)
     }
 
-    /// The decrypted fields as they were stored, byte for byte (none
-    /// without data), to write back with changes: an update given them
-    /// keeps every field it does not change as it was, its padding
-    /// ([`Fields::insert_padded`]) and an `i128` or `u128` exactly, where
-    /// going through [`Record::data_json`] would make that integer a float.
+    /// The decrypted fields as they were stored, byte for byte, to write
+    /// back with changes: an update given them keeps every field it does
+    /// not change as it was, its padding ([`Fields::insert_padded`]) and
+    /// an `i128` or `u128` exactly, where going through
+    /// [`Record::data_json`] would make that integer a float. To change a
+    /// padded field without its size telling, replace it with
+    /// [`Fields::insert_keeping_padding`].
+    ///
+    /// Errors: [`Error::InvalidInput`] for a record read without its data
+    /// (a [`Query::meta_only`](crate::Query::meta_only) page): an update
+    /// from its empty fields would delete every field.
     ///
     /// ```no_run
     /// # fn demo(client: &strongroom::Client, id: strongroom::RecordId) -> strongroom::Result<()> {
     /// let current = client.get(id)?;
-    /// let mut fields = current.to_fields();
-    /// fields.insert("name", "Ada King")?;
+    /// let mut fields = current.to_fields()?;
+    /// fields.insert_keeping_padding("name", "Ada King")?;
     /// client.update(id, current.version(), &fields, &current.meta().plain)?;
     /// # Ok(())
     /// # }
     /// ```
-    pub fn to_fields(&self) -> Fields {
-        Fields {
-            values: self.data.clone().unwrap_or_default(),
-        }
+    pub fn to_fields(&self) -> Result<Fields> {
+        let values = self.data.clone().ok_or(Error::InvalidInput(
+            "the record was read without its data: there are no fields to write back",
+        ))?;
+        Ok(Fields { values })
     }
 
     /// The decrypted fields' JSON encodings, by name (none without data).
@@ -475,6 +523,41 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_value_replaced_keeping_padding_seals_to_the_old_size_when_it_fits() {
+        let mut fields = Fields::new()
+            .with_padded("padded", &None::<String>, 64)
+            .unwrap()
+            .with("bare", &None::<String>)
+            .unwrap()
+            .with_padded("large", &"x".repeat(69_990), 10_000)
+            .unwrap();
+        fields.insert_keeping_padding("padded", "Dr Who").unwrap();
+        assert_eq!(encoded(&fields, "padded").len(), 64);
+        fields
+            .insert_keeping_padding("padded", &"y".repeat(100))
+            .unwrap();
+        assert_eq!(encoded(&fields, "padded").len(), 128);
+        fields.insert_keeping_padding("bare", "Dr Who").unwrap();
+        assert_eq!(encoded(&fields, "bare"), b"\"Dr Who\"");
+        fields.insert_keeping_padding("new", "Dr Who").unwrap();
+        assert_eq!(encoded(&fields, "new"), b"\"Dr Who\"");
+        // 70,000 bytes: the largest block up to 64 KiB dividing it, 35,000.
+        assert_eq!(encoded(&fields, "large").len(), 70_000);
+        fields.insert_keeping_padding("large", "short").unwrap();
+        assert_eq!(encoded(&fields, "large").len(), 35_000);
+        let read: String = serde_json::from_slice(&encoded(&fields, "large")).unwrap();
+        assert_eq!(read, "short");
+    }
+
+    #[test]
+    fn to_fields_of_a_record_read_without_data_is_refused() {
+        let record = Record::new(record_holding(&[]).into_meta(), None);
+        assert!(matches!(record.to_fields(), Err(Error::InvalidInput(_))));
+        let record = record_holding(&[("a", b"1  ")]);
+        assert_eq!(encoded(&record.to_fields().unwrap(), "a"), b"1  ");
     }
 
     #[test]

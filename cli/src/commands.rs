@@ -667,10 +667,10 @@ impl Context_<'_> {
         }
         // The fields not given are written back as stored, byte for byte:
         // through JSON values, a u128 would turn into a float and a padded
-        // value lose its padding.
-        let mut fields = current.to_fields();
+        // value lose its padding. A padded field given is padded again.
+        let mut fields = current.to_fields()?;
         for (name, value) in values::field_pairs(&values.fields, self.cli.max_field_size)? {
-            fields.insert(name, &value)?;
+            fields.insert_keeping_padding(name, &value)?;
         }
         let mut plain = current.meta().plain.clone();
         plain.extend(values::plain_pairs(&values.plain)?);

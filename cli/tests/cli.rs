@@ -158,6 +158,30 @@ fn update_writes_back_the_fields_it_is_not_given_byte_for_byte() {
             assert_eq!(record.field::<Option<String>>("referrer").unwrap(), None);
             assert_eq!(sealed_len(), before, "the padding was kept");
 
+            // A padded field given is padded again: set, it keeps the size
+            // it had unset.
+            ok(
+                db,
+                "alice",
+                &[
+                    "update",
+                    &id.to_string(),
+                    "--version",
+                    "2",
+                    "-f",
+                    "referrer=Dr Who",
+                ],
+            );
+            assert_eq!(sealed_len(), before, "the given field was padded");
+            let record = open().unwrap().get(id).unwrap();
+            assert_eq!(
+                record
+                    .field::<Option<String>>("referrer")
+                    .unwrap()
+                    .as_deref(),
+                Some("Dr Who")
+            );
+
             // `read` and `ls --data` print the u128 exactly, one record a
             // line, the padding gone.
             let exact = u128::MAX.to_string();
@@ -167,10 +191,10 @@ fn update_writes_back_the_fields_it_is_not_given_byte_for_byte() {
             ] {
                 assert_eq!(out.lines().count(), 1, "{out}");
                 assert!(out.contains(&format!("\"big\":{exact},")), "{out}");
-                assert!(out.contains("\"referrer\":null}"), "{out}");
+                assert!(out.contains("\"referrer\":\"Dr Who\"}"), "{out}");
                 let line: serde_json::Value = serde_json::from_str(&out).unwrap();
                 assert_eq!(line["data"]["name"], "Bea");
-                assert_eq!(line["meta"]["version"], 2);
+                assert_eq!(line["meta"]["version"], 3);
             }
         },
     );
