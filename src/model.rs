@@ -63,13 +63,15 @@ impl Fields {
     }
 
     /// Adds (or replaces) a field as [`Fields::insert`] does, its JSON
-    /// followed by spaces up to the next multiple of `block` bytes, so
-    /// that values of up to `block` bytes all seal to the same size: an
-    /// `Option`'s `None` (`null`) and a short `Some` look alike. JSON
-    /// ignores the spaces: the value reads back unchanged, and a blind
-    /// index over the field gives the same token as without padding.
+    /// followed by at least one space, up to the next multiple of `block`
+    /// bytes, so that values shorter than `block` bytes all seal to the
+    /// same size: an `Option`'s `None` (`null`) and a short `Some` look
+    /// alike. JSON ignores the spaces: the value reads back unchanged, and
+    /// a blind index over the field gives the same token as without
+    /// padding. The one space always there marks the value as padded (see
+    /// [`Fields::insert_keeping_padding`]).
     ///
-    /// The padding hides a value's length only up to `block`: a longer
+    /// The padding hides a value's length only below `block`: a longer
     /// value still shows how many blocks it fills.
     ///
     /// Errors: those of [`Fields::insert`], and [`Error::InvalidInput`]
@@ -91,16 +93,7 @@ impl Fields {
         if !(1..=Self::MAX_PAD_BLOCK).contains(&block) {
             return Err(Error::InvalidInput("a padding block is 1 to 65,536 bytes"));
         }
-        let json = encode(value)?;
-        let padded_len = json
-            .len()
-            .checked_next_multiple_of(block)
-            .ok_or(Error::InvalidInput("value too large to pad"))?;
-        // Allocated once at its final size: no reallocation leaves a copy
-        // of the value behind unzeroized.
-        let mut padded = Zeroizing::new(Vec::with_capacity(padded_len));
-        padded.extend_from_slice(&json);
-        padded.resize(padded_len, b' ');
+        let padded = pad(&encode(value)?, block)?;
         self.values.insert(name.into(), padded);
         Ok(self)
     }
@@ -118,11 +111,11 @@ impl Fields {
 
     /// Adds or replaces field `name` as [`Fields::insert`] does, padded as
     /// the value it replaces was: when that one was padded (its JSON ends
-    /// in spaces, which serde_json never writes), to a multiple of its
-    /// length (or of the largest block up to [`Fields::MAX_PAD_BLOCK`]
-    /// that divides it), so that the new value seals to the old size
-    /// whenever it fits, and the field's size shows no more than it did.
-    /// A field that was not padded, or is new, is not padded.
+    /// in a space, which serde_json never writes and padding always
+    /// does), to the next multiple of its length, so that the new value
+    /// seals to the old size whenever it fits, and the field's size shows
+    /// no more than it did. A field that was not padded, or is new, is not
+    /// padded.
     ///
     /// For fields from [`Record::to_fields`]: the CLI's `update` changes
     /// fields this way.
@@ -139,8 +132,17 @@ impl Fields {
         value: &T,
     ) -> Result<&mut Self> {
         let name = name.into();
-        match self.values.get(&name).and_then(|old| stored_padding(old)) {
-            Some(block) => self.insert_padded(name, value, block),
+        let old_padded_len = self
+            .values
+            .get(&name)
+            .filter(|old| old.last() == Some(&b' '))
+            .map(|old| old.len());
+        match old_padded_len {
+            Some(len) => {
+                let padded = pad(&encode(value)?, len)?;
+                self.values.insert(name, padded);
+                Ok(self)
+            }
             None => self.insert(name, value),
         }
     }
@@ -186,16 +188,19 @@ impl Fields {
     }
 }
 
-/// The block a stored value was padded to, as far as its bytes show: none
-/// unless it ends in a space; else its length, or the largest block up to
-/// [`Fields::MAX_PAD_BLOCK`] that divides it.
-fn stored_padding(json: &[u8]) -> Option<usize> {
-    if json.last() != Some(&b' ') {
-        return None;
-    }
-    (1..=json.len().min(Fields::MAX_PAD_BLOCK))
-        .rev()
-        .find(|block| json.len().is_multiple_of(*block))
+/// `json` followed by at least one space, up to the next multiple of
+/// `block` (not 0). Allocated once at its final size: no reallocation
+/// leaves a copy of the value behind unzeroized.
+fn pad(json: &[u8], block: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let padded_len = json
+        .len()
+        .checked_add(1)
+        .and_then(|len| len.checked_next_multiple_of(block))
+        .ok_or(Error::InvalidInput("value too large to pad"))?;
+    let mut padded = Zeroizing::new(Vec::with_capacity(padded_len));
+    padded.extend_from_slice(json);
+    padded.resize(padded_len, b' ');
+    Ok(padded)
 }
 
 /// A value's JSON encoding, checked to read back (see [`Fields::insert`]).
@@ -446,9 +451,10 @@ mod tests {
     fn padding_appends_spaces_to_the_next_multiple_of_the_block() {
         for (value, block, len) in [
             (serde_json::json!(null), 16, 16),
-            (serde_json::json!("0123456789abcd"), 16, 16),
-            (serde_json::json!("0123456789abcde"), 16, 32),
-            (serde_json::json!(7), 1, 1),
+            (serde_json::json!(null), 4, 8),
+            (serde_json::json!("0123456789abc"), 16, 16),
+            (serde_json::json!("0123456789abcd"), 16, 32),
+            (serde_json::json!(7), 1, 2),
             (serde_json::json!({"a": [1, 2]}), 65_536, 65_536),
         ] {
             let fields = Fields::new().with_padded("v", &value, block).unwrap();
@@ -456,6 +462,7 @@ mod tests {
             let bare = serde_json::to_vec(&value).unwrap();
             assert_eq!(padded.len(), len, "{value}");
             assert_eq!(&padded[..bare.len()], &bare[..], "{value}");
+            assert!(padded.len() > bare.len(), "at least one space: {value}");
             assert!(padded[bare.len()..].iter().all(|&b| b == b' '), "{value}");
             let read: serde_json::Value = serde_json::from_slice(&padded).unwrap();
             assert_eq!(read, value);
@@ -536,20 +543,27 @@ mod tests {
             .unwrap();
         fields.insert_keeping_padding("padded", "Dr Who").unwrap();
         assert_eq!(encoded(&fields, "padded").len(), 64);
+        // JSON of exactly 64 bytes: one more block, still marked padded.
         fields
-            .insert_keeping_padding("padded", &"y".repeat(100))
+            .insert_keeping_padding("padded", &"y".repeat(62))
             .unwrap();
+        assert_eq!(encoded(&fields, "padded").len(), 128);
+        fields.insert_keeping_padding("padded", "Dr Who").unwrap();
         assert_eq!(encoded(&fields, "padded").len(), 128);
         fields.insert_keeping_padding("bare", "Dr Who").unwrap();
         assert_eq!(encoded(&fields, "bare"), b"\"Dr Who\"");
         fields.insert_keeping_padding("new", "Dr Who").unwrap();
         assert_eq!(encoded(&fields, "new"), b"\"Dr Who\"");
-        // 70,000 bytes: the largest block up to 64 KiB dividing it, 35,000.
+        // Over 64 KiB too, the old size is kept.
         assert_eq!(encoded(&fields, "large").len(), 70_000);
         fields.insert_keeping_padding("large", "short").unwrap();
-        assert_eq!(encoded(&fields, "large").len(), 35_000);
+        assert_eq!(encoded(&fields, "large").len(), 70_000);
         let read: String = serde_json::from_slice(&encoded(&fields, "large")).unwrap();
         assert_eq!(read, "short");
+        // A block of 4 that `null` fills: still marked, still kept.
+        let mut fields = Fields::new().with_padded("r", &None::<u8>, 4).unwrap();
+        fields.insert_keeping_padding("r", &1u8).unwrap();
+        assert_eq!(encoded(&fields, "r"), b"1       ");
     }
 
     #[test]

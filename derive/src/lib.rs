@@ -37,9 +37,9 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// `pad = N` (1 to 65,536) seals the field's JSON followed by spaces up
-/// to a multiple of `N` bytes (`strongroom::Fields::insert_padded`), so
-/// that `None` and any value of up to `N` bytes seal to the same size.
+/// `pad = N` (1 to 65,536) seals the field's JSON followed by at least one
+/// space, up to a multiple of `N` bytes (`strongroom::Fields::insert_padded`),
+/// so that `None` and any value shorter than `N` bytes seal to the same size.
 ///
 /// Every generated trait impl is marked `#[automatically_derived]`.
 ///
