@@ -363,14 +363,18 @@ fn key_value<T: syn::parse::Parse>(
 }
 
 /// Passes over the tokens up to the next `,` of the attribute's list (a
-/// group, such as `(...)` or `[...]`, is one token). A `,` inside angle
-/// brackets, as in `Vec<u8, A>`, belongs to the value; `->` and `=>` close
-/// nothing. When the brackets never close (`a < b`, a comparison), the
-/// first `,` ends the value after all, so that the keys after it are read.
+/// group, such as `(...)` or `[...]`, is one token). A value (after an
+/// `=` or not) that is a type, such as `Vec<u8, A>`, is passed over
+/// whole, its commas included;
+/// anything else ends at the first `,` (so that after `a < b, pad = 0`
+/// the `pad` is still read).
 fn skip_to_next_key(input: syn::parse::ParseStream<'_>) -> syn::Result<()> {
     use syn::parse::discouraged::Speculative;
     let fork = input.fork();
-    if skip_balancing_angles(&fork)? {
+    if fork.peek(syn::Token![=]) {
+        fork.parse::<syn::Token![=]>()?;
+    }
+    if fork.parse::<syn::Type>().is_ok() && (fork.is_empty() || fork.peek(syn::Token![,])) {
         input.advance_to(&fork);
         return Ok(());
     }
@@ -378,30 +382,6 @@ fn skip_to_next_key(input: syn::parse::ParseStream<'_>) -> syn::Result<()> {
         input.parse::<proc_macro2::TokenTree>()?;
     }
     Ok(())
-}
-
-/// Passes over tokens up to a `,` outside angle brackets or the end;
-/// whether every `<` passed was closed.
-fn skip_balancing_angles(input: syn::parse::ParseStream<'_>) -> syn::Result<bool> {
-    let mut angle_depth = 0usize;
-    let mut joined_to_previous: Option<char> = None;
-    while !input.is_empty() && (angle_depth > 0 || !input.peek(syn::Token![,])) {
-        let token = input.parse::<proc_macro2::TokenTree>()?;
-        let proc_macro2::TokenTree::Punct(punct) = token else {
-            joined_to_previous = None;
-            continue;
-        };
-        match punct.as_char() {
-            '<' => angle_depth += 1,
-            '>' if !matches!(joined_to_previous, Some('-' | '=')) => {
-                angle_depth = angle_depth.saturating_sub(1);
-            }
-            _ => {}
-        }
-        joined_to_previous =
-            (punct.spacing() == proc_macro2::Spacing::Joint).then(|| punct.as_char());
-    }
-    Ok(angle_depth == 0)
 }
 
 fn attr_span(attr: &Attribute) -> Span {

@@ -364,16 +364,16 @@ fn an_unknown_keys_value_with_commas_inside_angle_brackets_is_one_error() {
     assert_eq!(out.matches("compile_error").count(), 4, "{out}");
     assert!(out.contains("the record type is empty"), "{out}");
     assert!(out.contains("valid keys: rename"), "{out}");
-    // `->` and `=>` close no bracket: the `,` after them is inside `<...>`
-    // still, and the key after the closing `>` is read.
+    // `->` inside a type closes no bracket: the key after the type is read.
     let out = derive(syn::parse_quote! {
         #[sensitive(bogus = Vec<Box<dyn Fn() -> u8>, A>, record_type = "")]
-        struct Patient { #[sensitive(foo = M<a => b, B>, renam = "n")] name: String }
+        struct Patient { #[sensitive(foo = M<(A, B), [u8; 2]>, renam = "n")] name: String }
     });
     assert_eq!(out.matches("compile_error").count(), 4, "{out}");
     assert!(out.contains("the record type is empty"), "{out}");
-    // Brackets that never close (a comparison, a shift): the first `,`
-    // ends the value, and the keys after it are read.
+    // A value that is not a type (a comparison, a shift, one that a later
+    // `>` would seem to close): the first `,` ends it, and the keys after
+    // it are read.
     for value in [quote!(a < b), quote!(1 << 2)] {
         let out = derive(syn::parse_quote! {
             struct Patient { #[sensitive(foo = #value, pad = 0)] name: String }
@@ -381,7 +381,12 @@ fn an_unknown_keys_value_with_commas_inside_angle_brackets_is_one_error() {
         assert_eq!(out.matches("compile_error").count(), 2, "{out}");
         assert!(out.contains("`pad` pads to a multiple"), "{out}");
     }
-    // `<<` opens two brackets.
+    let out = derive(syn::parse_quote! {
+        struct Patient { #[sensitive(foo = a < b, pad = 0, bar = c > d)] name: String }
+    });
+    assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+    assert!(out.contains("`pad` pads to a multiple"), "{out}");
+    // A qualified path inside a type: one value.
     let out = derive(syn::parse_quote! {
         #[sensitive(bogus = Vec<<T as Tr>::A, B>, record_type = "")]
         struct Patient { #[sensitive] name: String }
