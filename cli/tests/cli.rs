@@ -130,12 +130,7 @@ fn update_writes_back_the_fields_it_is_not_given_byte_for_byte() {
                 .put("patient", &fields, &strongroom::Plain::new())
                 .unwrap()
                 .id;
-            let sealed_len = || {
-                db.count(&format!(
-                    "SELECT CAST(length(sealed_fields) AS BIGINT) AS n FROM records WHERE record_id = {}",
-                    db.id(id)
-                ))
-            };
+            let sealed_len = || db.sealed_fields_len(id);
             let before = sealed_len();
 
             // A name of the same length: the sealed size may not change.

@@ -177,6 +177,14 @@ impl TestDb {
         }
     }
 
+    /// The length in bytes of `record`'s `sealed_fields` column.
+    pub fn sealed_fields_len(&self, record: impl std::fmt::Display) -> i64 {
+        self.count(&format!(
+            "SELECT CAST(length(sealed_fields) AS BIGINT) AS n FROM records WHERE record_id = {}",
+            self.id(record)
+        ))
+    }
+
     /// Counts rows matching a `SELECT COUNT(*) AS n FROM …` statement.
     pub fn count(&self, statement: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
