@@ -5,8 +5,8 @@
 mod common;
 
 use common::notes::{client, note, read};
-use common::{each_backend, TestDb};
-use strongroom::{Client, Plain, RecordId};
+use common::{each_backend, unhex, TestDb};
+use strongroom::{Client, ClientId, Error, Plain, RecordId};
 
 fn put_note(client: &Client, text: &str) -> RecordId {
     client.put("note", &note(text), &Plain::new()).unwrap().id
@@ -170,6 +170,76 @@ fn an_authoriser_in_place_may_share_again_with_a_revoked_reader() {
             let shares = alice.outgoing_shares().unwrap();
             let bobs = shares.iter().find(|s| s.reader_id == bob.id()).unwrap();
             assert_eq!(bobs.granted_by, clinic.id());
+        },
+    );
+}
+
+/// Copies `writer`'s signed read grant for `reader` of `record_type` from
+/// database `from` into `to`, as an operator who can read the one and
+/// write the other could.
+fn copy_read_grant(
+    from: &TestDb,
+    to: &TestDb,
+    writer: ClientId,
+    record_type: &str,
+    reader: ClientId,
+) {
+    let rows = from.texts(&format!(
+        "SELECT {} || ':' || {} || ':' || CAST(key_version AS TEXT) AS t FROM policies \
+         WHERE writer_id = {} AND record_type = '{record_type}' AND reader_id = {} AND kind = 'read'",
+        from.hex("reader_key"),
+        from.hex("signature"),
+        from.id(writer),
+        from.id(reader)
+    ));
+    let [row] = rows.as_slice() else {
+        panic!("expected one read grant, found {rows:?}");
+    };
+    let parts: Vec<&str> = row.split(':').collect();
+    to.sql(&format!(
+        "INSERT INTO policies (writer_id, record_type, reader_id, kind, granted_by, via, reader_key, \
+         key_version, signature, created_at) \
+         VALUES ({0}, '{record_type}', {1}, 'read', {0}, NULL, {2}, {3}, {4}, 0)",
+        to.id(writer),
+        to.id(reader),
+        to.blob(&unhex(parts[0])),
+        parts[2],
+        to.blob(&unhex(parts[1]))
+    ));
+}
+
+/// One profile on two databases (review S2 of 2026-12-07): alice shares
+/// her type with bob in database A and rotates it to version 3 there; in
+/// database B (each backend) she never shares it with bob. The operator
+/// copies bob's grant, signed by alice for version 3, into B. Alice's
+/// rotation in B (revoking carol, at version 1) passes over it: a genuine
+/// grant is never above the current version. Bob reads nothing in B.
+#[test]
+fn a_grant_copied_from_another_database_at_a_higher_version_is_ignored_by_a_rotation() {
+    each_backend(
+        "a_grant_copied_from_another_database_at_a_higher_version_is_ignored_by_a_rotation",
+        |b| {
+            let a = TestDb::sqlite();
+            let (alice_a, bob_a) = (client(&a, "alice"), client(&a, "bob"));
+            put_note(&alice_a, "in A");
+            alice_a.share("note", bob_a.id()).unwrap();
+            alice_a.rotate("note").unwrap();
+            alice_a.rotate("note").unwrap();
+            // The same profiles on database B.
+            let on_b = |name: &str| Client::open_or_create(a.profile(name), &b.store()).unwrap();
+            let (alice, bob, carol) = (on_b("alice"), on_b("bob"), on_b("carol"));
+            put_note(&alice, "in B");
+            alice.share("note", carol.id()).unwrap();
+            copy_read_grant(&a, b, alice.id(), "note", bob.id());
+            let outcome = alice.revoke("note", carol.id()).unwrap();
+            assert_eq!(outcome.new_version, Some(2));
+            assert_eq!(
+                outcome.wrapped_keys, 1,
+                "the new version is wrapped to alice alone"
+            );
+            let after = put_note(&alice, "after the revocation");
+            assert!(matches!(read(&bob, after), Err(Error::AccessDenied { .. })));
+            assert_eq!(read(&alice, after).unwrap(), "after the revocation");
         },
     );
 }

@@ -1,11 +1,12 @@
 //! Which grants a rotation honours: the rules, apart from the database.
 //!
 //! A writer rotating its type wraps the new key only to readers whose read
-//! grant verifies and covers the current version — signed by the writer,
-//! or by an authoriser whose own grant (signed by the writer) covers it —
-//! and to the reader key recorded in that grant, never one the database
-//! serves. Rows the database made up, or replayed from before a rotation,
-//! do not count. These rules take the policy rows and a way to find a
+//! grant verifies and is for exactly the current version — signed by the
+//! writer, or by an authoriser whose own grant (signed by the writer) is
+//! for it too — and to the reader key recorded in that grant, never one the
+//! database serves. Rows the database made up, replayed from before a
+//! rotation, or carrying a version above the current one (copied from
+//! another database) do not count. These rules take the policy rows and a way to find a
 //! grantor's signing key, and need no database, so they are tested here
 //! directly.
 
@@ -68,7 +69,11 @@ pub(super) fn valid_grantees(
     let claims: Vec<Claimed<'_>> = rows
         .iter()
         .filter_map(|row| claimed(row, writer, record_type))
-        .filter(|c| c.grant.key_version >= current && c.grant.reader_id != writer)
+        // Exactly the current version: a rotation replaces every grant of
+        // the type with one for its new version, so a genuine grant is
+        // never above it; a higher one was copied in (from another
+        // database this writer uses, where the type went further).
+        .filter(|c| c.grant.key_version == current && c.grant.reader_id != writer)
         .collect();
     let authorizers: Vec<Grantee> = claims
         .iter()
@@ -223,6 +228,26 @@ mod tests {
         let p = people();
         let rows = [row(&p.writer, &p.bob, GrantKind::Read, 2, &p.writer, None)];
         assert!(grantees(&p, &rows, 3).0.is_empty());
+    }
+
+    #[test]
+    fn a_grant_for_a_version_above_the_current_one_does_not() {
+        // Genuine grants are re-signed at each rotation, so none is ever
+        // above the current version; one that is was copied in, such as
+        // from another database where the writer's type went further.
+        let p = people();
+        let authorize = row(
+            &p.writer,
+            &p.clinic,
+            GrantKind::Authorize,
+            4,
+            &p.writer,
+            None,
+        );
+        let read = row(&p.writer, &p.bob, GrantKind::Read, 4, &p.writer, None);
+        let (readers, authorizers) = grantees(&p, &[authorize, read], 3);
+        assert!(readers.is_empty());
+        assert!(authorizers.is_empty());
     }
 
     #[test]

@@ -86,10 +86,10 @@ impl Client {
     }
 
     /// The readers and authorisers of this client's type whose grants for
-    /// `current` verify: read grants signed by this client, or by an
-    /// authoriser whose own grant (signed by this client) covers `current`.
-    /// Rows the database made up, or replayed from before a rotation, do
-    /// not count. Each comes with the public key its grantor pinned.
+    /// exactly `current` verify: read grants signed by this client, or by
+    /// an authoriser whose own grant (signed by this client) is for
+    /// `current` too. Rows the database made up, replayed from before a
+    /// rotation, or above `current` do not count. Each comes with the public key its grantor pinned.
     pub(super) fn valid_grants(
         &self,
         conn: &mut AnyConnection,
