@@ -8,6 +8,8 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context, Result};
 use zeroize::Zeroizing;
 
+use crate::Usage;
+
 /// A passphrase, wiped from memory when dropped.
 pub type Passphrase = Zeroizing<String>;
 
@@ -23,21 +25,57 @@ pub fn can_prompt() -> bool {
 
 /// The passphrase in the environment variable `var` (which must be set and
 /// not empty).
+///
+/// A script may pass the passphrase itself where the variable's name
+/// belongs: a "name" that is no variable name (letters, digits and `_`,
+/// not starting with a digit) is a usage error, and errors repeat the name
+/// only when it looks like a conventional one (capitals, digits and `_`),
+/// so a mistaken passphrase is never printed.
 pub fn from_env(var: &str) -> Result<Passphrase> {
+    if !is_variable_name(var) {
+        return Err(Usage(
+            "a passphrase option takes the NAME of an environment variable that holds the passphrase (letters, digits and _), not the passphrase itself; what was given is not shown".into(),
+        )
+        .into());
+    }
+    let named = if is_conventional_name(var) {
+        format!("the passphrase variable {var}")
+    } else {
+        "the passphrase variable named by the option".to_owned()
+    };
     // The error never carries the value (`VarError::NotUnicode` would
     // print it).
     let value = Zeroizing::new(match std::env::var(var) {
         Ok(value) => value,
-        Err(std::env::VarError::NotPresent) => bail!("the passphrase variable {var} is not set"),
+        Err(std::env::VarError::NotPresent) => bail!("{named} is not set"),
         Err(std::env::VarError::NotUnicode(raw)) => {
             drop(Zeroizing::new(raw.into_encoded_bytes()));
-            bail!("the passphrase variable {var} is not valid UTF-8")
+            bail!("{named} is not valid UTF-8")
         }
     });
     if value.is_empty() {
-        bail!("the passphrase variable {var} is empty");
+        bail!("{named} is empty");
     }
     Ok(value)
+}
+
+/// A POSIX environment variable name: ASCII letters, digits and `_`, not
+/// starting with a digit.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A name as variables are conventionally spelled (`ALICE_PASSPHRASE`):
+/// safe to repeat in an error.
+fn is_conventional_name(name: &str) -> bool {
+    is_variable_name(name)
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Asks once on the terminal.
@@ -69,4 +107,33 @@ pub fn warn_unsealed(profile: &std::path::Path) {
         "the secret keys in {} are not sealed under a passphrase: the file's permissions are their only protection (seal them with `strongroom profile passwd`)",
         profile.display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_variable_names_are_names_and_only_conventional_ones_are_repeated() {
+        for name in ["PP", "ALICE_PASSPHRASE", "_X1", "alice_pp", "Pp"] {
+            assert!(is_variable_name(name), "{name}");
+        }
+        for name in ["", "1PP", "correct horse", "n3w-s3cret", "pä", "a=b", "$PP"] {
+            assert!(!is_variable_name(name), "{name}");
+        }
+        assert!(is_conventional_name("ALICE_PASSPHRASE"));
+        assert!(!is_conventional_name("hunter2"));
+        assert!(!is_conventional_name("Tr0ub4dor_3"));
+    }
+
+    #[test]
+    fn a_passphrase_given_for_a_name_is_a_usage_error_that_does_not_show_it() {
+        let err = from_env("correct horse battery staple").unwrap_err();
+        assert!(err.downcast_ref::<Usage>().is_some(), "{err}");
+        assert!(!err.to_string().contains("horse"), "{err}");
+        let err = from_env("hunter2_not_set_anywhere").unwrap_err();
+        assert!(err.downcast_ref::<Usage>().is_none(), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("is not set"), "{err}");
+    }
 }

@@ -287,6 +287,58 @@ fn passwd_without_a_new_passphrase_or_terminal_is_a_usage_error_and_changes_noth
     assert_eq!(std::fs::read(db.profile("alice")).unwrap(), before);
 }
 
+/// A script that passes the passphrase itself where a variable's name
+/// belongs (`--passphrase-env "$PP"`) never sees it printed: what is no
+/// variable name is a usage error, and a name is repeated only when it is
+/// spelled as variables conventionally are.
+#[test]
+fn a_passphrase_given_in_place_of_a_variable_name_is_never_printed() {
+    let db = TestDb::sqlite();
+    ok(&db, "alice", &["init"]);
+    let before = std::fs::read(db.profile("alice")).unwrap();
+    let passphrase = "correct horse battery staple";
+    let out = run_env(
+        &db,
+        &[("PP", passphrase)],
+        &["--passphrase-env", passphrase, "ls"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("NAME of an environment variable"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("horse"), "{stderr}");
+    let err = fails(
+        &db,
+        "alice",
+        &["profile", "passwd", "--new-passphrase-env", "n3w-s3cret"],
+        2,
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+    // A passphrase that happens to be a valid name, but not a conventional
+    // one: the variable is not set, and the error does not repeat it.
+    let out_dir = tempfile::tempdir().unwrap();
+    let recovery = out_dir.path().join("recovery.profile");
+    let err = fails(
+        &db,
+        "alice",
+        &[
+            "recovery",
+            "create",
+            "--out",
+            recovery.to_str().unwrap(),
+            "--recovery-passphrase-env",
+            "Tr0ub4dor_3",
+        ],
+        1,
+    );
+    assert!(err.contains("is not set"), "{err}");
+    assert!(!err.contains("Tr0ub4dor"), "{err}");
+    assert!(!recovery.exists());
+    assert_eq!(std::fs::read(db.profile("alice")).unwrap(), before);
+}
+
 #[test]
 fn passwd_on_a_terminal_asks_twice() {
     if !script_available() {
