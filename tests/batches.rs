@@ -396,6 +396,10 @@ fn a_rewrap_signs_at_most_200_records_per_batch() {
             (outcome.rewrapped, outcome.invalid, outcome.batches),
             (450, 0, 1)
         );
+        assert_eq!(outcome.key_version, Some(2));
+        // A type alice holds no key of: nothing done, and no version.
+        let none = alice.rewrap_existing("no_such_type", 4096).unwrap();
+        assert_eq!((none.rewrapped, none.key_version), (0, None));
         assert_eq!(
             batches(db),
             3,

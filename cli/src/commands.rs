@@ -265,6 +265,12 @@ pub fn run(cli: Cli) -> Result<()> {
         } => ctx.rotate(&*ctx.client()?, record_type, *rewrap, false),
         Command::Rewrap { record_type } => {
             let report = ctx.rewrap(&*ctx.client()?, record_type);
+            if report.interrupted.is_none() && report.done.key_version.is_none() {
+                // A mistyped type must not pass for a finished re-wrap.
+                bail!(
+                    "this client holds no key of record type `{record_type}`: nothing to re-wrap"
+                );
+            }
             finish_rewrap(Some(report), None, record_type)
         }
         Command::Reindex {

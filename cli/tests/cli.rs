@@ -627,6 +627,23 @@ mod review {
         assert!(err.contains("nothing to rotate"), "{err}");
     }
 
+    /// So is `rewrap` of such a type, with nothing on standard output (a
+    /// script finishing an interrupted re-wrap with a typo must not see
+    /// it succeed); a type it writes, with nothing left to re-wrap, is not.
+    #[test]
+    fn rewrapping_a_type_without_a_key_is_an_error() {
+        let db = TestDb::sqlite();
+        ok(&db, "alice", &["init"]);
+        ok(&db, "alice", &["write", "note", "-f", "text=hi"]);
+        let out = run(&db, "alice", &["rewrap", "nosuchtype"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("nothing to re-wrap"), "{stderr}");
+        assert!(out.stdout.is_empty());
+        let done = ok(&db, "alice", &["rewrap", "note"]);
+        assert!(done.contains(r#""rewrapped":0"#), "{done}");
+    }
+
     /// `file get --force` replaces a regular file only: a symbolic link
     /// (or a device, or a pipe) at `--out` is refused and left as it was.
     #[test]

@@ -42,6 +42,12 @@ pub struct RewrapOutcome {
     /// while the pass runs (in progress reports), and after an
     /// interruption whose database did not answer the count either.
     pub remaining: Option<usize>,
+    /// The key version records are re-wrapped under: this client's current
+    /// one for the type. `None` when it holds no key of the type in this
+    /// database (nothing to re-wrap: a type it never wrote here, or a
+    /// mistyped one), and while the pass runs or after an interruption
+    /// before its last step.
+    pub key_version: Option<u32>,
 }
 
 /// How a re-wrap went that could not fail the call it ran in (the one
@@ -180,6 +186,7 @@ impl Client {
             })?;
             let Some(last) = step.last else {
                 total.remaining = Some(step.remaining);
+                total.key_version = step.done.key_version;
                 return Ok(());
             };
             total.rewrapped += step.done.rewrapped;
@@ -213,7 +220,10 @@ impl Client {
         let Some(last) = rows.last().map(StoredRecord::keyset_id) else {
             let remaining = records::count_older_than(conn, self.id(), record_type, current)?;
             return Ok(Step {
-                done: RewrapOutcome::default(),
+                done: RewrapOutcome {
+                    key_version: Some(current),
+                    ..RewrapOutcome::default()
+                },
                 last: None,
                 remaining,
             });
