@@ -113,7 +113,7 @@ pub enum Command {
         #[command(flatten)]
         index: IndexArgs,
     },
-    /// Print a record as {"data": {...}, "meta": {...}} (own or shared).
+    /// Print a record as one line {"data":{...},"meta":{...}} (own or shared).
     #[command(after_help = "Example:\n  strongroom read 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c")]
     Read {
         /// The record id (a UUID, as `write` prints it).

@@ -663,6 +663,12 @@ impl Context_<'_> {
         let id = parse_record_id(id)?;
         let client = self.client()?;
         let current = client.get(id)?;
+        if current.meta().file_size.is_some() {
+            bail!(
+                "record {id} is a file record, which `update` does not change: put the new body with `strongroom file put` and remove the old record with `strongroom delete {id} --version {}`",
+                current.version()
+            );
+        }
         if current.version() != version {
             return Err(strongroom::Error::Conflict {
                 record_id: Some(id),

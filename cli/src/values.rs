@@ -3,6 +3,7 @@
 //! value need not sit in argv and shell history; record types; the size
 //! limit every value is held to before it is read whole.
 
+use std::collections::HashSet;
 use std::io::Read;
 
 use anyhow::{Context, Result};
@@ -59,17 +60,32 @@ fn source(value: &str) -> Source<'_> {
     }
 }
 
-/// `-p NAME=VALUE` pairs, taken literally.
+/// A usage error for a name given twice to one flag (the later value
+/// would silently win).
+fn once<'a>(seen: &mut HashSet<&'a str>, flag: &str, name: &'a str) -> Result<()> {
+    if seen.insert(name) {
+        Ok(())
+    } else {
+        Err(Usage(format!("{flag} names `{name}` twice")).into())
+    }
+}
+
+/// `-p NAME=VALUE` pairs, taken literally; each name once.
 pub fn plain_pairs(args: &[String]) -> Result<Vec<(String, String)>> {
+    let mut seen = HashSet::new();
     args.iter()
-        .map(|arg| split(arg, "-p").map(|(n, v)| (n.to_owned(), v.to_owned())))
+        .map(|arg| {
+            let (name, value) = split(arg, "-p")?;
+            once(&mut seen, "-p", name)?;
+            Ok((name.to_owned(), value.to_owned()))
+        })
         .collect()
 }
 
 /// `-f` pairs with their values read: `NAME=VALUE`, `NAME=@PATH` (the
 /// file's text), `NAME=-` (stdin's text, once), `NAME=@@…` (a value that
 /// starts with `@`). Each value is at most `max` bytes, checked before it
-/// is read whole.
+/// is read whole. Each name once.
 pub fn field_pairs(args: &[String], max: u64) -> Result<Vec<(String, String)>> {
     read_pairs("-f", args, max)
 }
@@ -90,8 +106,10 @@ pub fn read_pairs_from<R: Read>(
 ) -> Result<Vec<(String, String)>> {
     let mut stdin = Some(stdin);
     let mut out = Vec::with_capacity(args.len());
+    let mut seen = HashSet::new();
     for arg in args {
         let (name, value) = split(arg, flag)?;
+        once(&mut seen, flag, name)?;
         let text = match source(value) {
             Source::Inline(text) => {
                 check_size(name, text.len() as u64, max)?;
@@ -225,7 +243,10 @@ mod tests {
         /// when it has a valid name before its first `=`, into that split.
         #[test]
         fn plain_pairs_split_at_the_first_equals_sign(args in prop::collection::vec(arg(), 0..6)) {
-            let named = args.iter().all(|a| a.split_once('=').is_some_and(|(n, _)| strongroom::check_name(n).is_ok()));
+            let names: Vec<&str> = args.iter().filter_map(|a| a.split_once('=').map(|(n, _)| n)).collect();
+            let named = names.len() == args.len()
+                && names.iter().all(|n| strongroom::check_name(n).is_ok())
+                && names.iter().collect::<HashSet<_>>().len() == names.len();
             match plain_pairs(&args) {
                 Ok(pairs) => {
                     prop_assert!(named);
@@ -310,6 +331,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_name_given_twice_to_one_flag_is_a_usage_error() {
+        let args = ["a=1".to_owned(), "b=2".to_owned(), "a=3".to_owned()];
+        for result in [
+            plain_pairs(&args),
+            read_pairs_from("-f", &args, 16, stdin(b"")),
+        ] {
+            let err = result.unwrap_err();
+            assert!(err.downcast_ref::<Usage>().is_some(), "{err}");
+            assert!(err.to_string().contains("names `a` twice"), "{err}");
+        }
+        assert_eq!(plain_pairs(&args[..2]).unwrap().len(), 2);
     }
 
     #[test]

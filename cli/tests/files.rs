@@ -399,6 +399,17 @@ fn get_of_a_record_that_is_not_a_file_or_not_there_fails_clearly() {
                 "scan",
                 &[],
             );
+            // `update` does not change a file record, and says what does.
+            let err = fails(
+                db,
+                "alice",
+                &["update", &id, "--version", "1", "-f", "note=x"],
+                1,
+            );
+            assert!(
+                err.contains("is a file record") && err.contains("strongroom file put"),
+                "{err}"
+            );
             ok(db, "alice", &["delete", &id, "--version", "1"]);
             fails(db, "alice", &["file", "get", &id, "--out", target], 1);
             assert_eq!(db.count("SELECT COUNT(*) AS n FROM file_chunks"), 0);
