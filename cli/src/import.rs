@@ -149,18 +149,61 @@ impl Plan {
         })
     }
 
-    /// Splits a source row into its id and (sensitive, plain) values.
+    /// Splits a source row into its id and (sensitive, plain) values. Every
+    /// value is imported as UTF-8 text: a row holding another encoding (a
+    /// SQLite text value of any bytes) is an error naming its id and the
+    /// columns that hold such bytes.
     fn parse(&self, row: &SourceRow) -> Result<(String, Vec<Option<String>>)> {
         let id = row
             .source_id
-            .clone()
+            .as_deref()
             .context("a source row has a NULL id")?;
+        let id = std::str::from_utf8(id)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "source row {:?}: its id is not UTF-8 text; nothing of its batch was imported",
+                    String::from_utf8_lossy(id)
+                )
+            })?
+            .to_owned();
+        let Ok(vals) = std::str::from_utf8(&row.vals) else {
+            bail!(
+                "source row {id:?}: {} not UTF-8 text (strongroom imports text: convert the value); nothing of its batch was imported",
+                self.columns_not_utf8(&row.vals)
+            );
+        };
         let values: Vec<Option<String>> =
-            serde_json::from_str(&row.vals).context("the source returned a malformed row")?;
+            serde_json::from_str(vals).context("the source returned a malformed row")?;
         if values.len() != self.sensitive.len() + self.plain.len() {
             bail!("the source returned a row with the wrong number of columns");
         }
         Ok((id, values))
+    }
+
+    /// "column `a` is" / "columns `a`, `b` are" / "a value is": the columns
+    /// of a row (`vals`, a JSON array that is not UTF-8) whose value holds
+    /// bytes that are not UTF-8, as far as they can be told apart (a
+    /// replacement character already in a value cannot).
+    fn columns_not_utf8(&self, vals: &[u8]) -> String {
+        let lossy = String::from_utf8_lossy(vals);
+        let names: Vec<String> = serde_json::from_str::<Vec<Option<String>>>(&lossy)
+            .ok()
+            .filter(|values| values.len() == self.sensitive.len() + self.plain.len())
+            .map(|values| {
+                self.sensitive
+                    .iter()
+                    .chain(&self.plain)
+                    .zip(values)
+                    .filter(|(_, v)| v.as_ref().is_some_and(|v| v.contains('\u{FFFD}')))
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match names.len() {
+            0 => "a value is".to_owned(),
+            1 => format!("column {} is", names[0]),
+            _ => format!("columns {} are", names.join(", ")),
+        }
     }
 
     fn record(&self, record_type: &str, values: &[Option<String>]) -> Result<NewRecord> {

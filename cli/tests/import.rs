@@ -805,3 +805,34 @@ fn an_import_stopped_by_a_bad_row_keeps_the_batches_before_it_and_resumes() {
     assert_eq!(counts(&summary), (Some(10), Some(10)));
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 20);
 }
+
+/// A SQLite source value that is not UTF-8 text (review R): the import
+/// stops at its row, naming the row's id and its column, with the batches
+/// before it imported, instead of failing the whole batch's read unnamed.
+#[test]
+fn a_value_that_is_not_utf8_names_its_source_row_and_column() {
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 20);
+    sqlite_sql(
+        &source,
+        "UPDATE people SET ssn = CAST(x'ff00fe' AS TEXT) WHERE id = 13",
+    );
+    ok(&db, "importer", &["init"]);
+    let from = format!("sqlite://{}", source.display());
+    let mut args = import_args(&from, "people", "person");
+    let batch = args.iter().position(|a| a == "--batch").unwrap();
+    args[batch + 1] = "5".into();
+    let out = run_in(&db, "importer", db.dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source row \"13\": column `ssn` is not UTF-8 text"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Rows 0-9 (two batches of 5) went in; the batch of 10-14 did not.
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 10);
+    sqlite_sql(&source, "UPDATE people SET ssn = 'ssn-13' WHERE id = 13");
+    let summary = import_json(&db, db.dir.path(), &args);
+    assert_eq!(counts(&summary), (Some(10), Some(10)));
+}

@@ -62,12 +62,14 @@ impl Table {
     }
 }
 
+/// A source row as bytes: a SQLite text value need not be UTF-8, and one
+/// that is not must fail its own row (named), not the whole batch's read.
 #[derive(QueryableByName)]
 pub(super) struct SourceRow {
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    pub source_id: Option<String>,
-    #[diesel(sql_type = Text)]
-    pub vals: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+    pub source_id: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    pub vals: Vec<u8>,
 }
 
 #[derive(QueryableByName)]
@@ -322,7 +324,7 @@ impl Source {
     }
 
     /// One batch of rows, in id order: the id and every column as text (or
-    /// null), as a JSON array.
+    /// null), as a JSON array; both read as bytes (see [`SourceRow`]).
     pub fn batch(
         &mut self,
         table: &Table,
@@ -335,12 +337,21 @@ impl Source {
             .iter()
             .map(|c| format!("CAST({c} AS TEXT)"))
             .collect();
-        let array = match self {
-            Source::Sqlite { .. } => format!("json_array({})", casts.join(", ")),
-            Source::Postgres(_) => format!("json_build_array({})::text", casts.join(", ")),
+        let (source_id, array) = match self {
+            Source::Sqlite { .. } => (
+                format!("CAST(CAST({id} AS TEXT) AS BLOB)"),
+                format!("CAST(json_array({}) AS BLOB)", casts.join(", ")),
+            ),
+            Source::Postgres(_) => (
+                format!("convert_to(CAST({id} AS TEXT), 'UTF8')"),
+                format!(
+                    "convert_to(json_build_array({})::text, 'UTF8')",
+                    casts.join(", ")
+                ),
+            ),
         };
         let sql = format!(
-            "SELECT CAST({id} AS TEXT) AS source_id, {array} AS vals FROM {} ORDER BY {id} LIMIT {limit} OFFSET {offset}",
+            "SELECT {source_id} AS source_id, {array} AS vals FROM {} ORDER BY {id} LIMIT {limit} OFFSET {offset}",
             table.sql()
         );
         let rows = match self {
@@ -349,7 +360,7 @@ impl Source {
         };
         rows.with_context(|| {
             format!(
-                "reading source rows {} to {} in id order (every value is read as UTF-8 text)",
+                "reading source rows {} to {} in id order",
                 offset + 1,
                 offset.saturating_add(limit as u64)
             )
