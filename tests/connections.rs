@@ -296,3 +296,112 @@ fn timeouts_out_of_range_are_invalid_input_not_a_panic() {
     )
     .unwrap();
 }
+
+/// A PostgreSQL login role for one test, with a password (so the test
+/// works whatever the server's authentication method); dropped, with every
+/// privilege it was granted in the test database, when it goes.
+struct TempRole {
+    name: String,
+    password: String,
+    /// The test database, as its owner: where its privileges are revoked.
+    owner_url: String,
+}
+
+impl TempRole {
+    fn create(db: &common::TestDb) -> TempRole {
+        let name = format!("strongroom_app_{}", uuid::Uuid::new_v4().simple());
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        db.sql(&format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'"));
+        TempRole {
+            name,
+            password,
+            owner_url: db.url.clone(),
+        }
+    }
+
+    /// `url` (a URL of the test database) as this role.
+    fn url(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let host_and_database = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        format!(
+            "{scheme}://{}:{}@{host_and_database}",
+            self.name, self.password
+        )
+    }
+}
+
+impl Drop for TempRole {
+    fn drop(&mut self) {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        if let Ok(mut owner) = PgConnection::establish(&self.owner_url) {
+            let _ = diesel::sql_query(format!("DROP OWNED BY {}", self.name)).execute(&mut owner);
+            let _ =
+                diesel::sql_query(format!("DROP ROLE IF EXISTS {}", self.name)).execute(&mut owner);
+        }
+    }
+}
+
+/// The deployment OPERATIONS.md describes (review U of 2026-12-07): the
+/// owner applies the migrations, the application's role may only read and
+/// write strongroom's tables. Its default open (which runs pending
+/// migrations) finds nothing pending with `SELECT`s alone, and writes and
+/// reads; diesel's harness would have tried `CREATE TABLE IF NOT EXISTS`
+/// and failed with "permission denied for schema". Without `SELECT` on
+/// diesel's table, the store is not taken for an empty database: opening
+/// it is the permission error.
+#[test]
+fn a_role_that_may_only_read_and_write_the_tables_opens_a_migrated_store() {
+    let test = "a_role_that_may_only_read_and_write_the_tables_opens_a_migrated_store";
+    let Some(db) = common::postgres_db(test) else {
+        return;
+    };
+    let role = TempRole::create(&db);
+    let owner = Store::open_or_create(&db.url).unwrap();
+    let all = owner.migration_status().unwrap().applied;
+    assert!(!all.is_empty());
+    drop(owner);
+    let database = db.url.rsplit_once('/').unwrap().1;
+    for grant in [
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_owned(),
+        format!("GRANT CONNECT ON DATABASE {database} TO {}", role.name),
+        format!("GRANT USAGE ON SCHEMA public TO {}", role.name),
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}",
+            role.name
+        ),
+    ] {
+        db.sql(&grant);
+    }
+    let app_url = role.url(&db.url);
+    let app = Store::open(&app_url).unwrap();
+    let status = app.migration_status().unwrap();
+    assert_eq!((status.applied, status.pending.len()), (all, 0));
+    let alice = strongroom::Client::open_or_create(db.profile("alice"), &app).unwrap();
+    let fields = strongroom::Fields::new()
+        .with("note", "least privilege")
+        .unwrap();
+    let id = alice
+        .put("note", &fields, &strongroom::Plain::new())
+        .unwrap()
+        .id;
+    let read = alice.get(id).unwrap().field::<String>("note").unwrap();
+    assert_eq!(read, "least privilege");
+    drop((alice, app));
+
+    db.sql(&format!(
+        "REVOKE SELECT ON __diesel_schema_migrations FROM {}",
+        role.name
+    ));
+    let app = Store::open_with(&app_url, StoreOptions::default().without_migrations()).unwrap();
+    for err in [
+        app.has_schema().unwrap_err(),
+        app.migration_status().unwrap_err(),
+        Store::open(&app_url).err().unwrap(),
+    ] {
+        assert!(
+            err.to_string()
+                .contains("permission denied for table __diesel_schema_migrations"),
+            "{err}"
+        );
+    }
+}

@@ -40,9 +40,13 @@ pub(super) fn schema_present(conn: &mut AnyConnection) -> diesel::QueryResult<bo
              WHERE type = 'table' AND name = '__diesel_schema_migrations'",
         )
         .load(c)?,
+        // The catalog, not information_schema: that view hides a table the
+        // role holds no privilege on, and a role without one on diesel's
+        // table would be told the database is empty.
         AnyConnection::Postgresql(c) => diesel::sql_query(
-            "SELECT COUNT(*) AS n FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_name = '__diesel_schema_migrations'",
+            "SELECT COUNT(*) AS n FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace \
+             WHERE s.nspname = current_schema() AND c.relname = '__diesel_schema_migrations'",
         )
         .load(c)?,
     };
@@ -64,6 +68,25 @@ pub(super) fn schema_present(conn: &mut AnyConnection) -> diesel::QueryResult<bo
         .load(c)?,
     };
     Ok(ours.first().is_some_and(|f| f.n > 0))
+}
+
+/// The versions diesel's migrations table lists, read with a plain
+/// `SELECT`: diesel's own listing first creates the table if it is
+/// missing, which a role without `CREATE` on the schema may not do, even
+/// when nothing is pending.
+fn applied_versions(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<String>> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    const SQL: &str = "SELECT version FROM __diesel_schema_migrations";
+    let rows: Vec<Applied> = match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(SQL).load(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(SQL).load(c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.version).collect())
 }
 
 /// The version of strongroom's first migration on both backends (checked
@@ -165,36 +188,26 @@ impl Store {
         })
     }
 
-    /// Lists applied and pending migrations, changing nothing: a database
-    /// without strongroom's schema lists every migration as pending (and
-    /// is not given diesel's migrations table, which would make it look
-    /// like a strongroom database).
+    /// Lists applied and pending migrations, changing nothing (only
+    /// `SELECT`s: a role that may only read and write strongroom's tables
+    /// can ask): a database without strongroom's schema lists every
+    /// migration as pending (and is not given diesel's migrations table,
+    /// which would make it look like a strongroom database).
     pub fn migration_status(&self) -> Result<MigrationStatus> {
+        let ours = self.embedded_versions()?;
         if !self.has_schema()? {
             return Ok(MigrationStatus {
                 applied: Vec::new(),
-                pending: self.embedded_versions()?,
+                pending: ours,
             });
         }
         let mut conn = self.conn()?;
-        let (applied, pending) = match &mut *conn {
-            AnyConnection::Sqlite(c) => (
-                c.applied_migrations().map_err(migration_error)?,
-                versions(&c.pending_migrations(SQLITE).map_err(migration_error)?),
-            ),
-            AnyConnection::Postgresql(c) => (
-                c.applied_migrations().map_err(migration_error)?,
-                versions(&c.pending_migrations(POSTGRES).map_err(migration_error)?),
-            ),
-        };
+        let listed = applied_versions(&mut conn).map_err(crate::store::tx::db_err)?;
         // Only strongroom's own: diesel's table may list another
         // application's migrations too.
-        let ours = self.embedded_versions()?;
-        let mut applied: Vec<String> = applied
-            .iter()
-            .map(ToString::to_string)
-            .filter(|version| ours.contains(version))
-            .collect();
+        let (mut applied, pending): (Vec<String>, Vec<String>) = ours
+            .into_iter()
+            .partition(|version| listed.contains(version));
         applied.sort();
         Ok(MigrationStatus { applied, pending })
     }
