@@ -6,7 +6,8 @@
 //! An upload is one write transaction: the chunks, then the record that
 //! signs them. A failed or interrupted upload (an error from the source,
 //! a lost connection, a killed process) leaves nothing: no record and no
-//! chunk. On SQLite that transaction holds the database's write lock for
+//! chunk. (A connection lost during the commit itself leaves the outcome
+//! unknown to the caller: the upload may have landed.) On SQLite that transaction holds the database's write lock for
 //! the whole upload, so other writers wait (up to the busy timeout).
 
 use std::collections::BTreeMap;
@@ -48,7 +49,11 @@ impl Client {
     /// ([`RecordMeta::file_size`] is the body's length).
     ///
     /// One transaction: if `body` fails ([`Error::BodyIo`]) or anything
-    /// else does (a lost connection, a killed process), nothing is stored.
+    /// else does (a lost connection, a killed process), nothing is stored;
+    /// only a connection lost during the commit itself leaves it unknown
+    /// whether the upload landed. On PostgreSQL, a server's
+    /// `idle_in_transaction_session_timeout` shorter than the longest wait
+    /// for `body` ends the upload (see OPERATIONS.md, "PostgreSQL").
     /// The type's first access key, if this is the type's first record, is
     /// created and stored before the upload starts. **On SQLite the
     /// transaction holds the database's write lock for the whole upload**:
