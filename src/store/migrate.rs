@@ -81,10 +81,13 @@ fn applied_versions(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<String>
         #[diesel(sql_type = diesel::sql_types::Text)]
         version: String,
     }
-    const SQL: &str = "SELECT version FROM __diesel_schema_migrations";
     let rows: Vec<Applied> = match conn {
-        AnyConnection::Sqlite(c) => diesel::sql_query(SQL).load(c)?,
-        AnyConnection::Postgresql(c) => diesel::sql_query(SQL).load(c)?,
+        AnyConnection::Sqlite(c) => {
+            diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(c)?
+        }
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(c)?
+        }
     };
     Ok(rows.into_iter().map(|r| r.version).collect())
 }
