@@ -98,6 +98,24 @@ impl Fields {
         Ok(self)
     }
 
+    /// For `#[derive(Sensitive)]`: whether field `name` decodes into `T`,
+    /// the type it was inserted from. serde's buffered content (behind
+    /// `#[serde(flatten)]` and internally tagged or untagged enums) has no
+    /// 128-bit integers, so such a value is written but can never be read
+    /// back: refused here, before anything is written.
+    #[doc(hidden)]
+    pub fn __check_reads_back<T: DeserializeOwned>(&self, name: &str) -> Result<()> {
+        let Some(json) = self.values.get(name) else {
+            return Err(Error::Internal("checking a field that was not inserted"));
+        };
+        match serde_json::from_slice::<T>(json) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::InvalidInput(
+                "a sealed value does not decode into its own type, so it could never be read back (serde's buffered content, behind #[serde(flatten)] and internally tagged or untagged enums, has no 128-bit integers); nothing was written",
+            )),
+        }
+    }
+
     /// Builder form of [`Fields::insert_padded`].
     pub fn with_padded<T: Serialize + ?Sized>(
         mut self,

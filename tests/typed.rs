@@ -798,3 +798,75 @@ fn sealed_floats_read_back_bit_for_bit() {
         assert_eq!((read.series.len(), differing), (written.series.len(), 0));
     });
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Big {
+    big: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Flattened {
+    #[serde(flatten)]
+    inner: Big,
+    tag: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Untagged {
+    Big(Big),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "buffered")]
+struct Buffered {
+    #[sensitive]
+    flattened: Option<Flattened>,
+    #[sensitive(pad = 64)]
+    untagged: Untagged,
+}
+
+/// A value serde can write but never read back as its own type (a `u128`
+/// in serde's buffered content, behind `#[serde(flatten)]` or an untagged
+/// enum; review W of 2026-12-07) is refused at the write, and nothing is
+/// stored; the same types without one write and read back.
+#[test]
+fn a_sealed_value_that_would_not_read_back_as_its_type_is_refused_at_the_write() {
+    each_backend(
+        "a_sealed_value_that_would_not_read_back_as_its_type_is_refused_at_the_write",
+        |db| {
+            let alice = client(db, "alice");
+            let repo = alice.repo::<Buffered>();
+            let readable = Buffered {
+                flattened: None,
+                untagged: Untagged::Text("fine".into()),
+            };
+            let id = repo.insert(readable.clone()).unwrap().id();
+            assert_eq!(*repo.get(id).unwrap(), readable);
+            for unreadable in [
+                Buffered {
+                    flattened: Some(Flattened {
+                        inner: Big { big: 5 },
+                        tag: "t".into(),
+                    }),
+                    untagged: Untagged::Text("fine".into()),
+                },
+                Buffered {
+                    flattened: None,
+                    untagged: Untagged::Big(Big { big: 5 }),
+                },
+            ] {
+                assert!(matches!(
+                    repo.insert(unreadable.clone()),
+                    Err(Error::InvalidInput(_))
+                ));
+                let mut stored = repo.get(id).unwrap();
+                *stored = unreadable;
+                assert!(matches!(repo.update(stored), Err(Error::InvalidInput(_))));
+            }
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 1);
+            assert_eq!(repo.get(id).unwrap().version(), 1);
+        },
+    );
+}

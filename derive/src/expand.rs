@@ -93,14 +93,19 @@ fn expand(model: &Model<'_>) -> TokenStream {
         model.fields.iter().partition(|f| f.sensitive);
 
     let seal = sensitive.iter().map(|f| {
-        let (name, stored) = (f.ident, &f.stored);
-        match f.pad {
-            Some(block) => quote_spanned! {f.ty.span()=>
+        let (name, stored, ty) = (f.ident, &f.stored, f.ty);
+        let insert = match f.pad {
+            Some(block) => quote_spanned! {ty.span()=>
                 fields.insert_padded(#stored, &self.#name, #block)?;
             },
-            None => quote_spanned! {f.ty.span()=>
+            None => quote_spanned! {ty.span()=>
                 fields.insert(#stored, &self.#name)?;
             },
+        };
+        // The value must read back as the type `from_record` decodes.
+        quote_spanned! {ty.span()=>
+            #insert
+            fields.__check_reads_back::<#ty>(#stored)?;
         }
     });
     let to_plain = plain.iter().map(|f| {

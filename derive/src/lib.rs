@@ -41,6 +41,15 @@ use proc_macro::TokenStream;
 /// space, up to a multiple of `N` bytes (`strongroom::Fields::insert_padded`),
 /// so that `None` and any value shorter than `N` bytes seal to the same size.
 ///
+/// A sensitive field's value must decode back into its own type: one that
+/// would not (a `u128` or `i128` behind `#[serde(flatten)]` or in an
+/// internally tagged or untagged enum, which serde buffers without 128-bit
+/// integers) is `strongroom::Error::InvalidInput` at the write, with
+/// nothing written. `#[serde(...)]` attributes on the model's own fields
+/// are not applied: fields are stored under their Rust names (or
+/// `rename`), and a `#[serde(skip)]` plain field is stored in the clear
+/// like any other.
+///
 /// Every generated trait impl is marked `#[automatically_derived]`.
 ///
 /// # Blind indexes (equality search on sensitive fields)

@@ -166,6 +166,11 @@ fn rename_is_the_stored_name() {
         }
     });
     assert_has(&out, quote!(fields.insert("hist", &self.history)?;));
+    // Checked to read back as the type it is read as.
+    assert_has(
+        &out,
+        quote!(fields.__check_reads_back::<Vec<Visit> >("hist")?;),
+    );
     assert_has(&out, quote!(history: record.field::<Vec<Visit> >("hist")?,));
     assert_lacks(&out, quote!("history"));
     // A plain field is stored and filtered under its own name.
