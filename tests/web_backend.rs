@@ -174,6 +174,31 @@ async fn start(name: &str, store_url: &str, dir: &std::path::Path, create: bool)
     }
 }
 
+/// Runs `sql` on strongroom's store at `store_url` (SQLite or PostgreSQL).
+fn store_sql(store_url: &str, sql: &str) {
+    match store_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+        None => {
+            let mut conn = diesel::PgConnection::establish(store_url).unwrap();
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+    };
+}
+
+/// `id` as an SQL literal of the store's id column (a 16-byte BLOB on
+/// SQLite, a `uuid` on PostgreSQL).
+fn sql_id(store_url: &str, id: RecordId) -> String {
+    let uuid = id.to_string();
+    if store_url.starts_with("sqlite://") {
+        format!("X'{}'", uuid.replace('-', ""))
+    } else {
+        format!("'{uuid}'::uuid")
+    }
+}
+
 fn patient(clinic: &str, ward: u16, name: &str, national_id: &str, notes: &str) -> Value {
     json!({"clinic": clinic, "ward": ward, "name": name, "national_id": national_id, "notes": notes})
 }
@@ -362,7 +387,32 @@ async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::
     }
     let all: PatientPage = api.get("/patients").await.unwrap().json();
     assert_eq!(all.patients, vec![ada.clone(), grace.clone(), alan.clone()]);
-    assert!(all.next.is_none());
+    assert!(all.next.is_none() && all.unreadable.is_empty());
+
+    // -- one tampered record (Ada's sealed fields under Grace's id) is
+    // left out of the page and named, not a 500 for every caller
+    let grace_id = sql_id(&store_url, grace.record_id);
+    let ada_id = sql_id(&store_url, ada.record_id);
+    store_sql(
+        &store_url,
+        &format!("CREATE TABLE saved_fields AS SELECT sealed_fields FROM records WHERE record_id = {grace_id}"),
+    );
+    store_sql(
+        &store_url,
+        &format!("UPDATE records SET sealed_fields = (SELECT sealed_fields FROM records WHERE record_id = {ada_id}) WHERE record_id = {grace_id}"),
+    );
+    let tampered = api.get("/patients").await.unwrap();
+    assert_eq!(tampered.status, StatusCode::OK, "{:?}", tampered.body);
+    let tampered: PatientPage = tampered.json();
+    assert_eq!(tampered.patients, vec![ada.clone(), alan.clone()]);
+    assert_eq!(tampered.unreadable, vec![grace.id.to_string()]);
+    store_sql(
+        &store_url,
+        &format!("UPDATE records SET sealed_fields = (SELECT sealed_fields FROM saved_fields) WHERE record_id = {grace_id}"),
+    );
+    store_sql(&store_url, "DROP TABLE saved_fields");
+    let restored: PatientPage = api.get("/patients").await.unwrap().json();
+    assert_eq!(restored.patients, all.patients);
     for bad in [
         "/patients?limit=0",
         "/patients?limit=101",

@@ -10,7 +10,12 @@
 //! hold a blocking thread at once, so the others wait as futures (holding
 //! no thread) instead of as threads blocked on the pool. Tokio's own
 //! blocking pool serves the threads; no pool of strongroom's own is needed,
-//! since the semaphore bounds what it takes from it. The permits belong to
+//! since the semaphore bounds what it takes from it. Waiting for a permit
+//! has no time limit of its own (the pool's connection timeout starts only
+//! once the work runs): while the database hangs, calls queue up as
+//! futures. Give requests a deadline of your own (`tokio::time::timeout`,
+//! tower's `TimeoutLayer`); a call dropped while it waits did nothing. The
+//! permits belong to
 //! one handle and its clones: two `AsyncClient`s made from two clients on
 //! one store may together ask for twice the pool (the extra calls then wait
 //! on the pool, up to its connection timeout), so make one per client and
@@ -33,9 +38,10 @@
 //! [`Error::InvalidInput`] if a method is called outside a tokio runtime.
 //!
 //! # Tracing
-//! The work runs inside the span that was current where the future was
-//! made, so a request's span (and its request id) is the parent of the
-//! client's operation spans.
+//! The work runs inside the span that is current when the future is first
+//! polled (where it is awaited: a future passed to `.instrument(span)`
+//! runs in that span), so a request's span (and its request id) is the
+//! parent of the client's operation spans.
 //!
 //! # Example
 //! ```

@@ -74,7 +74,7 @@ impl AppState {
         let client = Client::open_or_create(profile, store)?;
         // As many primary connections as strongroom ones: every piece of
         // blocking work holds at most one of each.
-        let primary = Primary::open(primary, 8)?;
+        let primary = Primary::open(primary, store.pool_size())?;
         Ok(AppState {
             vault: AsyncClient::new(client),
             primary,
@@ -140,6 +140,9 @@ pub enum AppError {
     Conflict { current: Option<u64> },
     /// 403: this service may not read it (never shared, or revoked).
     Forbidden,
+    /// 503: no database connection came in time, or the database cannot
+    /// be reached; worth retrying later.
+    Unavailable,
     /// 500: anything else. The detail is logged (it names ids and the
     /// driver's message, never a value) and never sent.
     Internal(String),
@@ -155,6 +158,10 @@ impl From<strongroom::Error> for AppError {
             }
             E::AccessDenied { .. } | E::NotPermitted(_) => AppError::Forbidden,
             E::InvalidInput(why) => AppError::BadRequest(why),
+            E::PoolTimeout { .. } | E::Connect { .. } => {
+                tracing::warn!(error = %err, "the sensitive database is unavailable");
+                AppError::Unavailable
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -207,6 +214,12 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "this service has no access to that record",
+                None,
+            ),
+            AppError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is busy or its database unreachable; try again later",
                 None,
             ),
             AppError::Internal(detail) => {
@@ -539,6 +552,11 @@ pub struct PatientPage {
     pub patients: Vec<PatientOut>,
     /// Pass as `cursor` for the next page; absent on the last one.
     pub next: Option<String>,
+    /// Patients on this page whose sensitive part cannot be read (a row
+    /// that fails verification): left out, and named here, instead of
+    /// failing the page for every caller. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 async fn list_patients(
@@ -567,17 +585,34 @@ async fn list_patients(
             // shows the newer sensitive part.
             let repo = client.repo::<PatientSecret>();
             let mut patients = Vec::with_capacity(rows.len());
+            let mut unreadable = Vec::new();
             for row in &rows {
+                use strongroom::Error as E;
                 match repo.get(row.secret) {
                     Ok(secret) => patients.push(PatientOut::new(row, &secret)),
-                    Err(strongroom::Error::NotFound { .. }) => {}
+                    Err(E::NotFound { .. }) => {}
+                    // This row's record, not the database: one bad row
+                    // must not fail the page for everyone.
+                    Err(
+                        err @ (E::Decryption
+                        | E::AccessDenied { .. }
+                        | E::ValueType { .. }
+                        | E::MissingField { .. }),
+                    ) => {
+                        tracing::warn!(patient = row.id, error = %err, "left out a patient whose sensitive part cannot be read");
+                        unreadable.push(row.id.to_string());
+                    }
                     Err(err) => return Err(err.into()),
                 }
             }
             let next = more
                 .then(|| rows.last().map(|row| row.id.to_string()))
                 .flatten();
-            Ok(PatientPage { patients, next })
+            Ok(PatientPage {
+                patients,
+                next,
+                unreadable,
+            })
         })
         .await?;
     Ok(Json(page))
