@@ -778,32 +778,41 @@ fn max_field_size_applies_to_the_sensitive_columns_of_an_import() {
     assert_eq!(counts(&summary), (Some(20), Some(0)));
 }
 
-/// README: a row that stops the import leaves the batches before it
-/// imported, and a run after the row is fixed goes on from there.
-#[test]
-fn an_import_stopped_by_a_bad_row_keeps_the_batches_before_it_and_resumes() {
+/// Source rows 0 to 19, row 13 made bad by `bad`: an import in batches
+/// of 5 stops at it with exit status 1 naming it, rows 0 to 9 imported and
+/// the batch holding it not; once `fix` mends the row, a run goes on from
+/// there and imports the other 10. Returns the first run's stderr.
+fn an_import_stops_at_row_13_and_resumes(bad: &str, fix: &str) -> String {
     let db = TestDb::sqlite();
     let source = sqlite_source(&db, 20);
-    let long = "c".repeat(64 * 1024 + 1);
-    sqlite_sql(
-        &source,
-        &format!("UPDATE people SET city = '{long}' WHERE id = 13"),
-    );
+    sqlite_sql(&source, bad);
     ok(&db, "importer", &["init"]);
     let from = format!("sqlite://{}", source.display());
     let mut args = import_args(&from, "people", "person");
     let batch = args.iter().position(|a| a == "--batch").unwrap();
     args[batch + 1] = "5".into();
     let out = run_in(&db, "importer", db.dir.path(), &args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("source row \"13\""), "{stderr}");
-    // Rows 1-10 (two batches of 5) went in; the batch of 11-15 did not.
+    // Rows 0-9 (two batches of 5) went in; the batch of 10-14 did not.
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 10);
-    sqlite_sql(&source, "UPDATE people SET city = 'city 1' WHERE id = 13");
+    sqlite_sql(&source, fix);
     let summary = import_json(&db, db.dir.path(), &args);
     assert_eq!(counts(&summary), (Some(10), Some(10)));
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 20);
+    stderr
+}
+
+/// README: a row that stops the import leaves the batches before it
+/// imported, and a run after the row is fixed goes on from there.
+#[test]
+fn an_import_stopped_by_a_bad_row_keeps_the_batches_before_it_and_resumes() {
+    let long = "c".repeat(64 * 1024 + 1);
+    an_import_stops_at_row_13_and_resumes(
+        &format!("UPDATE people SET city = '{long}' WHERE id = 13"),
+        "UPDATE people SET city = 'city 1' WHERE id = 13",
+    );
 }
 
 /// A SQLite source value that is not UTF-8 text (review R): the import
@@ -811,28 +820,13 @@ fn an_import_stopped_by_a_bad_row_keeps_the_batches_before_it_and_resumes() {
 /// before it imported, instead of failing the whole batch's read unnamed.
 #[test]
 fn a_value_that_is_not_utf8_names_its_source_row_and_column() {
-    let db = TestDb::sqlite();
-    let source = sqlite_source(&db, 20);
-    sqlite_sql(
-        &source,
+    let stderr = an_import_stops_at_row_13_and_resumes(
         "UPDATE people SET ssn = CAST(x'ff00fe' AS TEXT) WHERE id = 13",
+        "UPDATE people SET ssn = 'ssn-13' WHERE id = 13",
     );
-    ok(&db, "importer", &["init"]);
-    let from = format!("sqlite://{}", source.display());
-    let mut args = import_args(&from, "people", "person");
-    let batch = args.iter().position(|a| a == "--batch").unwrap();
-    args[batch + 1] = "5".into();
-    let out = run_in(&db, "importer", db.dir.path(), &args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("source row \"13\": column `ssn` is not UTF-8 text"),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    // Rows 0-9 (two batches of 5) went in; the batch of 10-14 did not.
-    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 10);
-    sqlite_sql(&source, "UPDATE people SET ssn = 'ssn-13' WHERE id = 13");
-    let summary = import_json(&db, db.dir.path(), &args);
-    assert_eq!(counts(&summary), (Some(10), Some(10)));
 }
