@@ -349,6 +349,10 @@ pub fn leakage(client: &Client, record_type: &str, quiet_library: bool) -> Resul
     } else {
         client.leakage(record_type)
     }?;
+    if report.records == 0 && report.fields.is_empty() && report.indexes.is_empty() {
+        // A mistyped type must not pass for one that leaks nothing.
+        bail!("no record or index of record type `{record_type}` is in this database: nothing to report");
+    }
     for line in report.to_string().lines() {
         if line.starts_with("warning: ") {
             note!("{line}");

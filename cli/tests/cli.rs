@@ -630,6 +630,7 @@ mod review {
     /// So is `rewrap` of such a type, with nothing on standard output (a
     /// script finishing an interrupted re-wrap with a typo must not see
     /// it succeed); a type it writes, with nothing left to re-wrap, is not.
+    /// `leakage` of a type with no record and no index is an error too.
     #[test]
     fn rewrapping_a_type_without_a_key_is_an_error() {
         let db = TestDb::sqlite();
@@ -642,6 +643,11 @@ mod review {
         assert!(out.stdout.is_empty());
         let done = ok(&db, "alice", &["rewrap", "note"]);
         assert!(done.contains(r#""rewrapped":0"#), "{done}");
+        // `leakage` too: a type with no record and no index is an error.
+        let err = fails(&db, "alice", &["leakage", "nosuchtype"], 1);
+        assert!(err.contains("nothing to report"), "{err}");
+        let report = ok(&db, "alice", &["leakage", "note"]);
+        assert!(report.contains("text"), "{report}");
     }
 
     /// `file get --force` replaces a regular file only: a symbolic link
