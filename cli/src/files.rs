@@ -100,14 +100,45 @@ fn put<C: Deref<Target = Client>>(
 
 /// `file get --out -`: the body to stdout as it verifies; on failure
 /// stdout holds at most a prefix (never the last chunk).
+///
+/// A reader that goes away (`file get ID --out - | head -c 100`) ends the
+/// command quietly with status 0, as `ls | head` does: it took what it
+/// wanted, every byte of which had verified.
 fn get_to_stdout(client: &Client, id: RecordId) -> Result<()> {
     let mut reader = open(client, id)?;
     let mut out = io::BufWriter::with_capacity(COPY_BUFFER, io::stdout().lock());
-    copy_body(&mut reader, &mut out).map_err(|err| {
-        err.context(format!(
+    match copy_body(&mut reader, &mut out) {
+        Ok(()) => Ok(()),
+        Err(err) if err.is::<ReaderGone>() => {
+            // Nothing more can be written; the buffer's bytes are dropped.
+            let _ = out.into_parts();
+            Ok(())
+        }
+        Err(err) => Err(err.context(format!(
             "reading file {id} (standard output may hold a prefix of its body, never its end)"
-        ))
-    })
+        ))),
+    }
+}
+
+/// The reader of what `copy_body` writes went away (a broken pipe).
+#[derive(Debug)]
+struct ReaderGone;
+
+impl std::fmt::Display for ReaderGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("writing the body: the reader went away (broken pipe)")
+    }
+}
+
+impl std::error::Error for ReaderGone {}
+
+/// A write error of `copy_body`: [`ReaderGone`] for a broken pipe.
+fn write_error(err: io::Error) -> anyhow::Error {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        anyhow::Error::new(ReaderGone)
+    } else {
+        anyhow::Error::new(err).context("writing the body")
+    }
 }
 
 /// Opens file record `id`, its record verified; a record that is not a
@@ -229,10 +260,10 @@ fn copy_body(reader: &mut FileReader, out: &mut impl Write) -> Result<()> {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(body_error(err)),
         };
-        out.write_all(&buf[..n]).context("writing the body")?;
+        out.write_all(&buf[..n]).map_err(write_error)?;
         meter.add(n);
     }
-    out.flush().context("writing the body")
+    out.flush().map_err(write_error)
 }
 
 /// The library's own error back out of the reader's [`io::Error`].

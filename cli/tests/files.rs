@@ -137,6 +137,40 @@ fn put_then_get_gives_back_every_size_byte_for_byte() {
     });
 }
 
+/// `file get ID --out - | head -c 10`: a reader of standard output that
+/// goes away after a prefix ends the command quietly with status 0, as
+/// `ls | head` does (review R).
+#[test]
+fn a_reader_of_standard_output_that_goes_away_ends_get_quietly() {
+    use std::io::Read;
+    let db = TestDb::sqlite();
+    ok(&db, "alice", &["init"]);
+    let bytes = body(3 * 1024 * 1024);
+    let id = put(&db, "alice", &source(&db, "in", &bytes), "scan", &[]);
+    let mut child = Command::new(bin())
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile("alice"))
+        .args(["file", "get", &id, "--out", "-"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut prefix = [0u8; 10];
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut prefix)
+        .unwrap();
+    // The pipe's reading end is closed here, as `head` closes it.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(prefix, bytes[..10]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 #[test]
 fn put_reads_stdin_and_large_bodies_draw_no_bar_off_a_terminal() {
     each_backend(
