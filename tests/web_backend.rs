@@ -2,7 +2,7 @@
 //! router is started on loopback ports, twice (a `clinic` service and a
 //! `reader` service, each with its own strongroom client and primary
 //! database, on one strongroom store), and driven with hyper's client:
-//! create, read, list, update and delete with their errors (400, 404,
+//! create, read, list, update and delete with their errors (400, 413, 415, 404,
 //! 409; an update without a version is 400), sharing (403 before, 200 after, 403 for a record written
 //! after the revocation), a failing primary insert (its strongroom record
 //! is removed), reconciliation (an orphan is removed), then a concurrent
@@ -84,7 +84,12 @@ impl Http {
         }
         let body = match body {
             Some(body) => {
-                request = request.header("content-type", "application/json");
+                if !headers
+                    .iter()
+                    .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+                {
+                    request = request.header("content-type", "application/json");
+                }
                 Full::new(Bytes::from(body))
             }
             None => Full::new(Bytes::new()),
@@ -429,6 +434,36 @@ async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::
         );
     }
 
+    // -- a body over axum's 2 MB limit is 413, one not sent as JSON 415
+    let huge = api
+        .post(
+            "/patients",
+            &patient("north", 1, "Big", "0000", &"x".repeat(3_000_000)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        huge.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{:?}",
+        huge.body
+    );
+    let text = api
+        .send(
+            Method::POST,
+            "/patients",
+            &[("content-type", "text/plain")],
+            Some(patient("north", 1, "Plain", "0000", "").to_string()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        text.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{:?}",
+        text.body
+    );
+
     // -- update: If-Match or the body's version; a stale one is 409
     let path = format!("/patients/{}", ada.id);
     let v2 = api
@@ -517,11 +552,12 @@ async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::
         );
         assert_eq!(reply.body["error"], "bad_request");
     }
+    // No body and no content type: not JSON (415).
     let no_type = api
         .send(Method::POST, "/patients", &[], None)
         .await
         .unwrap();
-    assert_eq!(no_type.status, StatusCode::BAD_REQUEST);
+    assert_eq!(no_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let bad_reader = api
         .post(
             "/shares",

@@ -134,6 +134,10 @@ pub async fn serve(
 pub enum AppError {
     /// 400: the body, query or a header is malformed.
     BadRequest(&'static str),
+    /// 413: the body is over the size the router takes.
+    TooLarge,
+    /// 415: the body is not declared as JSON.
+    NotJson,
     /// 404: no such patient (or record, share, client).
     NotFound,
     /// 409: the version given is not the current one.
@@ -180,8 +184,12 @@ impl From<diesel::result::Error> for AppError {
 }
 
 impl From<JsonRejection> for AppError {
-    fn from(_: JsonRejection) -> Self {
-        AppError::BadRequest("the body is not the JSON this endpoint takes")
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::NotJson,
+            _ => AppError::BadRequest("the body is not the JSON this endpoint takes"),
+        }
     }
 }
 
@@ -203,6 +211,18 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, error, message, current_version) = match self {
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why, None),
+            AppError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the body is too large",
+                None,
+            ),
+            AppError::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not_json",
+                "the body must be sent as application/json",
+                None,
+            ),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource", None),
             AppError::Conflict { current } => (
                 StatusCode::CONFLICT,
