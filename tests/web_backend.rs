@@ -179,31 +179,6 @@ async fn start(name: &str, store_url: &str, dir: &std::path::Path, create: bool)
     }
 }
 
-/// Runs `sql` on strongroom's store at `store_url` (SQLite or PostgreSQL).
-fn store_sql(store_url: &str, sql: &str) {
-    match store_url.strip_prefix("sqlite://") {
-        Some(path) => {
-            let mut conn = diesel::SqliteConnection::establish(path).unwrap();
-            diesel::sql_query(sql).execute(&mut conn).unwrap();
-        }
-        None => {
-            let mut conn = diesel::PgConnection::establish(store_url).unwrap();
-            diesel::sql_query(sql).execute(&mut conn).unwrap();
-        }
-    };
-}
-
-/// `id` as an SQL literal of the store's id column (a 16-byte BLOB on
-/// SQLite, a `uuid` on PostgreSQL).
-fn sql_id(store_url: &str, id: RecordId) -> String {
-    let uuid = id.to_string();
-    if store_url.starts_with("sqlite://") {
-        format!("X'{}'", uuid.replace('-', ""))
-    } else {
-        format!("'{uuid}'::uuid")
-    }
-}
-
 fn patient(clinic: &str, ward: u16, name: &str, national_id: &str, notes: &str) -> Value {
     json!({"clinic": clinic, "ward": ward, "name": name, "national_id": national_id, "notes": notes})
 }
@@ -272,25 +247,25 @@ async fn web_backend_over_http() {
     // strongroom on SQLite, then on PostgreSQL (the primary databases are
     // SQLite files in both runs).
     let dir = tempfile::tempdir().unwrap();
-    let store_url = format!("sqlite://{}", dir.path().join("strongroom.db").display());
-    scenario(&logs, "SQLite", &store_url, dir.path()).await;
+    let sqlite = common::TestDb::sqlite();
+    scenario(&logs, "SQLite", &sqlite, dir.path()).await;
 
     let pg = tokio::task::spawn_blocking(|| common::postgres_db("web_backend_over_http"))
         .await
         .unwrap();
     if let Some(pg) = pg {
         let dir = tempfile::tempdir().unwrap();
-        scenario(&logs, "PostgreSQL", &pg.url, dir.path()).await;
+        scenario(&logs, "PostgreSQL", &pg, dir.path()).await;
         tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
     }
 }
 
-/// The whole scenario with strongroom's store at `store_url` and the
+/// The whole scenario with strongroom's store in `db` and the
 /// services' profiles and primary databases in `dir`.
-async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::Path) {
+async fn scenario(logs: &Logs, backend: &str, db: &common::TestDb, dir: &std::path::Path) {
     logs.clear();
     eprintln!("-- strongroom on {backend}");
-    let store_url = store_url.to_owned();
+    let store_url = db.url.clone();
     let clinic = start("clinic", &store_url, dir, true).await;
     let reader = start("reader", &store_url, dir, false).await;
     let api = &clinic.http;
@@ -396,26 +371,24 @@ async fn scenario(logs: &Logs, backend: &str, store_url: &str, dir: &std::path::
 
     // -- one tampered record (Ada's sealed fields under Grace's id) is
     // left out of the page and named, not a 500 for every caller
-    let grace_id = sql_id(&store_url, grace.record_id);
-    let ada_id = sql_id(&store_url, ada.record_id);
-    store_sql(
-        &store_url,
-        &format!("CREATE TABLE saved_fields AS SELECT sealed_fields FROM records WHERE record_id = {grace_id}"),
-    );
-    store_sql(
-        &store_url,
-        &format!("UPDATE records SET sealed_fields = (SELECT sealed_fields FROM records WHERE record_id = {ada_id}) WHERE record_id = {grace_id}"),
-    );
+    let (grace_id, ada_id) = (db.id(grace.record_id), db.id(ada.record_id));
+    db.sql(&format!(
+        "CREATE TABLE saved_fields AS SELECT sealed_fields FROM records WHERE record_id = {grace_id}"
+    ));
+    db.sql(&format!(
+        "UPDATE records SET sealed_fields = (SELECT sealed_fields FROM records \
+         WHERE record_id = {ada_id}) WHERE record_id = {grace_id}"
+    ));
     let tampered = api.get("/patients").await.unwrap();
     assert_eq!(tampered.status, StatusCode::OK, "{:?}", tampered.body);
     let tampered: PatientPage = tampered.json();
     assert_eq!(tampered.patients, vec![ada.clone(), alan.clone()]);
     assert_eq!(tampered.unreadable, vec![grace.id.to_string()]);
-    store_sql(
-        &store_url,
-        &format!("UPDATE records SET sealed_fields = (SELECT sealed_fields FROM saved_fields) WHERE record_id = {grace_id}"),
-    );
-    store_sql(&store_url, "DROP TABLE saved_fields");
+    db.sql(&format!(
+        "UPDATE records SET sealed_fields = (SELECT sealed_fields FROM saved_fields) \
+         WHERE record_id = {grace_id}"
+    ));
+    db.sql("DROP TABLE saved_fields");
     let restored: PatientPage = api.get("/patients").await.unwrap().json();
     assert_eq!(restored.patients, all.patients);
     for bad in [
