@@ -197,15 +197,14 @@ impl Store {
     /// migration as pending (and is not given diesel's migrations table,
     /// which would make it look like a strongroom database).
     pub fn migration_status(&self) -> Result<MigrationStatus> {
+        use crate::store::tx::db_err;
         let ours = self.embedded_versions()?;
-        if !self.has_schema()? {
-            return Ok(MigrationStatus {
-                applied: Vec::new(),
-                pending: ours,
-            });
-        }
         let mut conn = self.conn()?;
-        let listed = applied_versions(&mut conn).map_err(crate::store::tx::db_err)?;
+        let listed = if schema_present(&mut conn).map_err(db_err)? {
+            applied_versions(&mut conn).map_err(db_err)?
+        } else {
+            Vec::new()
+        };
         // Only strongroom's own: diesel's table may list another
         // application's migrations too.
         let (mut applied, pending): (Vec<String>, Vec<String>) = ours
