@@ -133,6 +133,18 @@ pub enum Error {
     #[error("migration failed: {0}")]
     Migration(#[source] BoxError),
 
+    /// The database's schema is not the one this build writes: it has no
+    /// strongroom schema, or an older one, with `pending` of this build's
+    /// migrations not applied (the store was opened with
+    /// [`StoreOptions::without_migrations`](crate::StoreOptions::without_migrations)).
+    /// Apply them ([`Store::run_migrations`](crate::Store::run_migrations),
+    /// `strongroom migrate`, or diesel's CLI) before opening a client.
+    #[error("the database's schema is behind this build: {pending} of its migrations are not applied (apply them with Store::run_migrations, `strongroom migrate` or diesel's CLI)")]
+    MigrationsPending {
+        /// How many of this build's migrations are not applied.
+        pending: usize,
+    },
+
     /// A write was refused by a constraint (unique, foreign key, check).
     /// The source is the driver's error (a `diesel::result::Error`).
     #[error("constraint violated: {0}")]

@@ -814,6 +814,40 @@ fn migrations_report_their_status_and_can_be_skipped() {
 }
 
 #[test]
+fn a_client_on_a_schema_behind_this_build_is_refused_naming_the_pending_migrations() {
+    each_backend(
+        "a_client_on_a_schema_behind_this_build_is_refused_naming_the_pending_migrations",
+        |db| {
+            let options = StoreOptions::default()
+                .without_migrations()
+                .create_if_missing();
+            // No schema at all: every migration is pending, and the client
+            // writes nothing (the database still has no schema).
+            let bare = Store::open_with(&db.url, options.clone()).unwrap();
+            let refused = Client::open_or_create(db.profile("alice"), &bare).unwrap_err();
+            assert!(
+                matches!(refused, Error::MigrationsPending { pending } if pending == MIGRATIONS),
+                "{refused:?}"
+            );
+            assert!(refused.to_string().contains("Store::run_migrations"));
+            assert!(!bare.has_schema().unwrap());
+            // An older schema: the newest migration not applied yet.
+            bare.run_migrations().unwrap();
+            let newest = bare.migration_status().unwrap().applied.pop().unwrap();
+            db.sql(&format!(
+                "DELETE FROM __diesel_schema_migrations WHERE version = '{newest}'"
+            ));
+            let behind = Store::open_with(&db.url, options).unwrap();
+            let refused = Client::open_or_create(db.profile("alice"), &behind).unwrap_err();
+            assert!(
+                matches!(refused, Error::MigrationsPending { pending: 1 }),
+                "{refused:?}"
+            );
+        },
+    );
+}
+
+#[test]
 fn an_update_never_follows_a_record_type_changed_in_the_database() {
     each_backend(
         "an_update_never_follows_a_record_type_changed_in_the_database",

@@ -148,7 +148,16 @@ impl Client {
     }
 
     /// A client for an already loaded profile; registers its public keys.
+    ///
+    /// A store whose schema is behind this build (opened with
+    /// [`StoreOptions::without_migrations`](crate::StoreOptions::without_migrations)
+    /// before its migrations ran) is [`Error::MigrationsPending`](crate::Error::MigrationsPending),
+    /// and nothing is written.
     pub fn from_profile(profile: Profile, store: &Store) -> Result<Client> {
+        let pending = store.migration_status()?.pending.len();
+        if pending > 0 {
+            return Err(crate::Error::MigrationsPending { pending });
+        }
         let client = Client {
             store: store.clone(),
             identity: profile.identity().duplicate()?,
