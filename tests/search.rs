@@ -770,6 +770,70 @@ fn a_flood_of_planted_candidates_still_answers() {
 /// silently put in the first one's place; an index name no spec can have
 /// (a NUL) is refused alike on both backends.
 #[test]
+fn an_index_left_out_at_an_indexed_key_version_is_refused_until_a_rotation() {
+    each_backend(
+        "an_index_left_out_at_an_indexed_key_version_is_refused_until_a_rotation",
+        |db| {
+            let alice = client(db, "alice");
+            declare(&alice, 16);
+            let ada = patient(&alice, "ada@example.org", "Lovelace", "1815-12-10");
+            let by_name = || {
+                IndexQuery::new("by_name_dob")
+                    .with("last_name", "Lovelace")
+                    .with("dob", "1815-12-10")
+            };
+            assert_eq!(emails(&find(&alice, by_name(), false)), ["ada@example.org"]);
+            let fields = |email: &str| {
+                Fields::new()
+                    .with("email", email)
+                    .unwrap()
+                    .with("last_name", "Lovelace")
+                    .unwrap()
+                    .with("dob", "1815-12-10")
+                    .unwrap()
+            };
+            let left_out = |result: strongroom::Result<strongroom::RecordMeta>| match result {
+                Err(Error::InvalidInput(why)) => assert!(why.contains("leaves out"), "{why}"),
+                other => panic!("expected InvalidInput, got {other:?}"),
+            };
+            // A declaration (another build's model, say) without
+            // `by_name_dob`, and one without any index: at the key version
+            // that has it, a put or an update would leave its records out of
+            // an index every reader still searches.
+            for declared in [
+                vec![IndexSpec::on_field("email").normalize(Normalize::Lowercase)],
+                vec![],
+            ] {
+                alice.declare_indexes(TYPE, declared).unwrap();
+                left_out(alice.put(TYPE, &fields("grace@example.org"), &Plain::new()));
+                left_out(alice.update(ada, 1, &fields("ada.king@example.org"), &Plain::new()));
+            }
+            assert_eq!(
+                db.count("SELECT COUNT(*) AS n FROM records"),
+                1,
+                "nothing written"
+            );
+            assert_eq!(emails(&find(&alice, by_name(), false)), ["ada@example.org"]);
+            // After a rotation the new version has only `email`; the re-index
+            // moves the old record onto it and retires `by_name_dob`.
+            alice.rotate(TYPE).unwrap();
+            alice
+                .declare_indexes(
+                    TYPE,
+                    [IndexSpec::on_field("email").normalize(Normalize::Lowercase)],
+                )
+                .unwrap();
+            patient(&alice, "grace@example.org", "Hopper", "1906-12-09");
+            assert_eq!(alice.reindex(TYPE, 100).unwrap().reindexed, 1);
+            assert_eq!(
+                emails(&find(&alice, email("ADA@example.org"), false)),
+                ["ada@example.org"]
+            );
+        },
+    );
+}
+
+#[test]
 fn a_second_index_condition_and_a_bad_index_name_are_refused() {
     each_backend(
         "a_second_index_condition_and_a_bad_index_name_are_refused",

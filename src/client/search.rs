@@ -141,7 +141,8 @@ impl Client {
     /// declaration. An index cannot change within a key version: a write
     /// whose declaration differs from the one its key version was first
     /// indexed with is [`Error::InvalidInput`] (rotate the type, then
-    /// re-index, to change an index).
+    /// re-index, to change an index): another description of an index, an
+    /// index added, or one left out that a record of the version carries.
     ///
     /// Without a declaration, a client indexes its writes of a type with
     /// the indexes its newest index version names in the store, each as
@@ -187,12 +188,22 @@ impl Client {
         conn: &mut AnyConnection,
         record_type: &str,
     ) -> Result<Vec<IndexSpec>> {
+        Ok(self.indexes_to_compute(conn, record_type)?.0)
+    }
+
+    /// [`Client::effective_indexes`], and whether they are this client's
+    /// declaration (`false`: taken from its signed records).
+    fn indexes_to_compute(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+    ) -> Result<(Vec<IndexSpec>, bool)> {
         if let Some(specs) = self.indexes.of(record_type) {
-            return Ok(specs.as_ref().clone());
+            return Ok((specs.as_ref().clone(), true));
         }
         let live = indexes::live_versions(conn, record_type, None, Some(self.id()))?;
         let Some(newest) = live.iter().map(|v| v.index_version).max() else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
         let names: std::collections::BTreeSet<&str> = live
             .iter()
@@ -210,7 +221,7 @@ impl Client {
                 ),
             }
         }
-        Ok(specs)
+        Ok((specs, false))
     }
 
     /// Index `name` of `record_type` as this client's newest record that
@@ -226,6 +237,19 @@ impl Client {
         record_type: &str,
         name: &str,
     ) -> Result<Option<IndexSpec>> {
+        Ok(self
+            .signed_entry(conn, record_type, name)?
+            .map(|(_, spec)| spec))
+    }
+
+    /// [`Client::signed_spec`], with the index version the record signed
+    /// it at.
+    fn signed_entry(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        name: &str,
+    ) -> Result<Option<(u32, IndexSpec)>> {
         for stored in records::newest_with_index(conn, self.id(), record_type, name, 4)? {
             let Ok(row) = stored.parse() else {
                 continue;
@@ -241,12 +265,13 @@ impl Client {
                 Err(Error::Decryption) => continue,
                 Err(other) => return Err(other),
             }
-            let entry = sealed
-                .indexes
-                .as_ref()
-                .and_then(|indexes| indexes.entries.iter().find(|e| e.name == name));
-            if let Some(entry) = entry {
-                return IndexSpec::from_bytes(&entry.name, &entry.spec, None).map(Some);
+            let entry = sealed.indexes.as_ref().and_then(|indexes| {
+                let entry = indexes.entries.iter().find(|e| e.name == name)?;
+                Some((indexes.index_version, entry))
+            });
+            if let Some((version, entry)) = entry {
+                return IndexSpec::from_bytes(&entry.name, &entry.spec, None)
+                    .map(|spec| Some((version, spec)));
             }
         }
         Ok(None)
@@ -275,8 +300,8 @@ impl Client {
         version: u32,
         adding: u64,
     ) -> Result<Option<PreparedIndexes>> {
-        let specs = self.effective_indexes(conn, record_type)?;
-        if specs.is_empty() {
+        let (specs, declared) = self.indexes_to_compute(conn, record_type)?;
+        if specs.is_empty() && !declared {
             return Ok(None);
         }
         let prepared = PreparedIndexes {
@@ -297,9 +322,46 @@ impl Client {
                 })
             })
             .collect::<Result<_>>()?;
-        indexes::register(conn, &rows)?;
+        self.register_index_versions(conn, record_type, version, &rows, declared)?;
+        if specs.is_empty() {
+            return Ok(None);
+        }
         self.plan_once(conn, record_type, &specs, adding)?;
         Ok(Some(prepared))
+    }
+
+    /// Registers the index versions of a write under key `version`
+    /// ([`indexes::register`]). A declaration must be the version's whole
+    /// set of indexes: one that leaves out an index some record of this
+    /// client signed at the version is [`Error::InvalidInput`], since the
+    /// write's records would be missing from an index every reader still
+    /// searches. An index row no signed record of the version carries
+    /// (one the database made up) is passed over, as are the ones the
+    /// signed records cannot name (`declared` false: the indexes were
+    /// taken from those records already).
+    fn register_index_versions(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        version: u32,
+        rows: &[IndexVersionRow],
+        declared: bool,
+    ) -> Result<()> {
+        let left_out = indexes::register(conn, self.id(), record_type, version, rows)?;
+        if !declared {
+            return Ok(());
+        }
+        for name in left_out {
+            if self
+                .signed_entry(conn, record_type, &name)?
+                .is_some_and(|(signed_at, _)| signed_at == version)
+            {
+                return Err(Error::InvalidInput(
+                    "this declaration leaves out an index the type's current key version has (the records written would be missing from it): declare the type's indexes as they are, or rotate the type, then reindex, to drop one",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// On this client's first indexed write of `record_type`, asks

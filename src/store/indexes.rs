@@ -170,55 +170,70 @@ pub(crate) fn live_versions(
 type NameBytes = Option<Vec<u8>>;
 type SpecBytes = Option<Vec<u8>>;
 
-/// Registers index versions a write uses (all of one writer, type and
-/// version). A version already registered with another description is
-/// [`Error::InvalidInput`]: an index cannot change within a key version.
-/// Nor can one be added to a version that already has indexes: the records
-/// indexed under it would lack the new index, and `reindex` moves only
-/// records of older versions. Both want a rotation, then a re-index.
-pub(crate) fn register(conn: &mut AnyConnection, rows: &[IndexVersionRow]) -> Result<()> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
+/// Registers the index versions a write of `writer`'s `record_type` under
+/// key `version` computes (`rows`, all of that writer, type and version;
+/// none for a write that computes no index) and returns the names of the
+/// version's registered indexes the write leaves out, for the caller to
+/// judge. A version keeps the indexes it was first registered with, each
+/// as described then: another description of one is
+/// [`Error::InvalidInput`], and so is an index added to a version that has
+/// indexes (the records indexed under it would lack it, and `reindex`
+/// moves only records of older versions). Both want a rotation, then a
+/// re-index.
+pub(crate) fn register(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    version: u32,
+    rows: &[IndexVersionRow],
+) -> Result<Vec<String>> {
+    let version =
+        i32::try_from(version).map_err(|_| Error::InvalidInput("key version overflow"))?;
     // The version's registered indexes (name, description), read once.
     let registered: Vec<(NameBytes, SpecBytes)> = blind_index_versions::table
-        .filter(blind_index_versions::writer_id.eq(first.writer_id))
-        .filter(blind_index_versions::record_type.eq(&first.record_type))
-        .filter(blind_index_versions::index_version.eq(first.index_version))
+        .filter(blind_index_versions::writer_id.eq(SqlId::from(writer)))
+        .filter(blind_index_versions::record_type.eq(record_type.to_owned()))
+        .filter(blind_index_versions::index_version.eq(version))
         .select((
             Bytes(blind_index_versions::index_name),
             Bytes(blind_index_versions::spec),
         ))
         .load(conn)
         .map_err(db_err)?;
+    if registered.is_empty() {
+        for row in rows {
+            diesel::insert_into(blind_index_versions::table)
+                .values(row)
+                .execute(conn)
+                .map_err(db_err)?;
+        }
+        return Ok(Vec::new());
+    }
     let spec_of = |row: &IndexVersionRow| {
         registered
             .iter()
             .find(|(name, _)| name.as_deref() == Some(row.index_name.as_bytes()))
             .map(|(_, spec)| spec)
     };
-    if !registered.is_empty() && rows.iter().any(|row| spec_of(row).is_none()) {
+    if rows.iter().any(|row| spec_of(row).is_none()) {
         return Err(Error::InvalidInput(
             "a new index cannot be added at a key version that already has indexes (its records would lack it): rotate the type, then reindex, to add it",
         ));
     }
-    for row in rows {
-        match spec_of(row) {
-            Some(Some(spec)) if *spec == row.spec => {}
-            Some(_) => {
-                return Err(Error::InvalidInput(
-                    "this index is already declared differently at the type's current key version: rotate the type, then reindex, to change it",
-                ))
-            }
-            None => {
-                diesel::insert_into(blind_index_versions::table)
-                    .values(row)
-                    .execute(conn)
-                    .map_err(db_err)?;
-            }
-        }
+    if rows
+        .iter()
+        .any(|row| !matches!(spec_of(row), Some(Some(spec)) if *spec == row.spec))
+    {
+        return Err(Error::InvalidInput(
+            "this index is already declared differently at the type's current key version: rotate the type, then reindex, to change it",
+        ));
     }
-    Ok(())
+    // A name that is not text names no index anyone can ask for.
+    Ok(registered
+        .into_iter()
+        .filter_map(|(name, _)| String::from_utf8(name?).ok())
+        .filter(|name| !rows.iter().any(|row| row.index_name == *name))
+        .collect())
 }
 
 /// Retires `writer`'s index versions of `record_type` older than
