@@ -339,3 +339,96 @@ fn an_index_added_at_an_indexed_key_version_waits_for_a_rotation() {
         },
     );
 }
+
+/// An earlier build of a model that kept `email` as plain meta.
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "member")]
+struct MemberPlainEmail {
+    email: String,
+    #[sensitive]
+    name: String,
+}
+
+/// The current build: `email` sealed and indexed at 24 bits.
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "member")]
+struct MemberWide {
+    #[sensitive(index(bits = 24))]
+    email: String,
+    #[sensitive]
+    name: String,
+}
+
+/// After the planner's advice: 8 bits.
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "member")]
+struct MemberNarrow {
+    #[sensitive(index(bits = 8))]
+    email: String,
+    #[sensitive]
+    name: String,
+}
+
+/// `Repo::leakage` reports what the records already stored reveal, not
+/// only what the model declares: a field an older model kept plain is
+/// plain, and an index counts at the bits of a live version not yet
+/// retired by a re-index.
+#[test]
+fn a_models_leakage_report_counts_what_older_records_reveal() {
+    each_backend(
+        "a_models_leakage_report_counts_what_older_records_reveal",
+        |db| {
+            let alice = client(db, "alice");
+            let class = |report: &strongroom::index::Leakage, name: &str| {
+                report
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name)
+                    .unwrap_or_else(|| panic!("{name} missing from {report}"))
+                    .class
+                    .clone()
+            };
+            let member = |n: u32| (format!("m{n}@example.org"), format!("M{n}"));
+            let wide = alice.repo::<MemberWide>();
+            // Before any record: the model's own declaration.
+            assert!(matches!(
+                class(&wide.leakage().unwrap(), "email"),
+                FieldClass::Indexed { ref indexes } if indexes == &[("email".to_owned(), 24)]
+            ));
+            for n in 0..3 {
+                let (email, name) = member(n);
+                wide.insert(MemberWide { email, name }).unwrap();
+            }
+            alice.rotate("member").unwrap();
+            let narrow = alice.repo::<MemberNarrow>();
+            let (email, name) = member(3);
+            narrow.insert(MemberNarrow { email, name }).unwrap();
+            // Three records still carry 24-bit values.
+            assert!(matches!(
+                class(&narrow.leakage().unwrap(), "email"),
+                FieldClass::Indexed { ref indexes } if indexes == &[("email".to_owned(), 24)]
+            ));
+            assert_eq!(narrow.reindex(100).unwrap().reindexed, 3);
+            assert!(matches!(
+                class(&narrow.leakage().unwrap(), "email"),
+                FieldClass::Indexed { ref indexes } if indexes == &[("email".to_owned(), 8)]
+            ));
+            // A record of an older build holds the email in the clear.
+            let (email, name) = member(4);
+            alice
+                .repo::<MemberPlainEmail>()
+                .insert(MemberPlainEmail { email, name })
+                .unwrap();
+            let report = narrow.leakage().unwrap();
+            assert!(
+                matches!(class(&report, "email"), FieldClass::Plain),
+                "{report}"
+            );
+            assert!(
+                matches!(class(&report, "name"), FieldClass::Sealed),
+                "{report}"
+            );
+            assert_eq!(report.records, 5);
+        },
+    );
+}

@@ -545,69 +545,78 @@ impl Client {
     /// Planner warnings are also logged at WARN.
     pub fn leakage(&self, record_type: &str) -> Result<Leakage> {
         self.observe(op_span!(self, "leakage", record_type), |_| {
-            self.leakage_in(record_type)
+            self.leakage_with(record_type, Vec::new(), &[])
         })
     }
 
-    fn leakage_in(&self, record_type: &str) -> Result<Leakage> {
-        super::validate::record_type(record_type)?;
-        let mut conn = self.store.conn()?;
-        let records = records::count_of_type(&mut conn, record_type)?;
-        let fields = records::field_names_of_type(&mut conn, record_type)?;
-        let live = indexes::live_versions(&mut conn, record_type, None, None)?;
-        drop(conn);
-        let report = Leakage::build(
-            record_type,
-            records,
-            fields
-                .sealed
-                .into_iter()
-                .map(ModelField::sealed)
-                .chain(fields.plain.into_iter().map(ModelField::plain)),
-            most_leaking(live),
-        );
-        report.log_warnings();
-        Ok(report)
-    }
-
     /// What the database learns of `record_type` as the model `fields`
-    /// and `specs` declare it, at the current record count (the derive's
-    /// `Repo::leakage`).
+    /// and `specs` declare it and as the store holds it already (the
+    /// derive's `Repo::leakage`): [`Client::leakage`]'s report with the
+    /// model's fields and indexes added, so a field plain in any record
+    /// (an older model's) is plain, and an index counts at the most bits
+    /// the model or any live version keeps.
     pub fn leakage_of_model(
         &self,
         record_type: &str,
         fields: Vec<ModelField>,
         specs: &[IndexSpec],
     ) -> Result<Leakage> {
+        self.observe(op_span!(self, "leakage", record_type), |_| {
+            self.leakage_with(record_type, fields, specs)
+        })
+    }
+
+    fn leakage_with(
+        &self,
+        record_type: &str,
+        model: Vec<ModelField>,
+        specs: &[IndexSpec],
+    ) -> Result<Leakage> {
         super::validate::record_type(record_type)?;
         let mut conn = self.store.conn()?;
         let records = records::count_of_type(&mut conn, record_type)?;
+        let stored = records::field_names_of_type(&mut conn, record_type)?;
+        let live = indexes::live_versions(&mut conn, record_type, None, None)?;
+        drop(conn);
+        let model_indexes = specs
+            .iter()
+            .map(|s| (s.name().to_owned(), s.fields().to_vec(), s.bits_kept()));
         let report = Leakage::build(
             record_type,
             records,
-            fields,
-            specs
-                .iter()
-                .map(|s| (s.name().to_owned(), s.fields().to_vec(), s.bits_kept())),
+            model.into_iter().chain(
+                stored
+                    .sealed
+                    .into_iter()
+                    .map(ModelField::sealed)
+                    .chain(stored.plain.into_iter().map(ModelField::plain)),
+            ),
+            most_leaking(model_indexes.chain(live_parts(live))),
         );
         report.log_warnings();
         Ok(report)
     }
 }
 
-/// One (name, fields, bits) per index name over every live version of
-/// every writer: the union of the fields they cover and the most bits any
-/// keeps (the most leakage; an older version not yet retired by a
-/// reindex still leaks what it kept).
-fn most_leaking(live: Vec<indexes::LiveVersion>) -> Vec<(String, Vec<String>, u16)> {
+/// Each live version as (name, fields, bits); a description that does not
+/// parse is left out.
+fn live_parts(live: Vec<indexes::LiveVersion>) -> impl Iterator<Item = (String, Vec<String>, u16)> {
+    live.into_iter().filter_map(|version| {
+        let (_, fields, bits) = crate::index::spec_parts(&version.spec).ok()?;
+        Some((version.index_name, fields, bits))
+    })
+}
+
+/// One (name, fields, bits) per index name over `indexes` (every live
+/// version of every writer, and a model's): the union of the fields they
+/// cover and the most bits any keeps (the most leakage; an older version
+/// not yet retired by a reindex still leaks what it kept).
+fn most_leaking(
+    indexes: impl IntoIterator<Item = (String, Vec<String>, u16)>,
+) -> Vec<(String, Vec<String>, u16)> {
     let mut by_name: BTreeMap<String, (Vec<String>, u16)> = BTreeMap::new();
-    for version in live {
-        let Ok((_, fields, bits)) = crate::index::spec_parts(&version.spec) else {
-            continue;
-        };
-        let entry = by_name
-            .entry(version.index_name)
-            .or_insert_with(|| (Vec::new(), bits));
+    for (name, fields, bits) in indexes {
+        let entry = by_name.entry(name).or_insert_with(|| (Vec::new(), bits));
         for field in fields {
             if !entry.0.contains(&field) {
                 entry.0.push(field);

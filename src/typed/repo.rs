@@ -316,15 +316,13 @@ impl<'c, T: Sensitive> Repo<'c, T> {
 
     /// What the database learns of this model's records: each field
     /// sealed, indexed or plain, its indexes, and the planner's view at
-    /// the current record count ([`Client::leakage_of_model`]; a model
-    /// that lists no fields falls back to [`Client::leakage`]).
+    /// the current record count, as the model declares them and as the
+    /// records already stored hold them, whichever leaks more (a field an
+    /// older model kept plain is plain; an index counts at the most bits
+    /// any live version keeps): [`Client::leakage_of_model`].
     pub fn leakage(&self) -> Result<crate::index::Leakage> {
-        let fields = T::model_fields();
-        if fields.is_empty() {
-            return self.client.leakage(T::RECORD_TYPE);
-        }
         self.client
-            .leakage_of_model(T::RECORD_TYPE, fields, &T::indexes())
+            .leakage_of_model(T::RECORD_TYPE, T::model_fields(), &T::indexes())
     }
 }
 
