@@ -9,6 +9,10 @@ use std::sync::{Arc, Mutex};
 use strongroom::{Error, Identity};
 use strongroom::{Profile, ProfileOptions, PROFILE_VERSION};
 
+mod common;
+
+use common::Immutable;
+
 /// A named edit of a profile's JSON.
 type JsonEdit = Box<dyn Fn(&mut serde_json::Value)>;
 
@@ -1010,4 +1014,80 @@ fn a_passphrase_for_a_profile_that_is_not_sealed_is_warned_about() {
         "{text}"
     );
     assert!(!text.contains("a passphrase\""), "{text}");
+}
+
+/// A sealed profile in a folder of its own (to be frozen), loaded, with
+/// one peer pinned (so the lock file exists before the folder is frozen).
+fn sealed_in_folder(dir: &tempfile::TempDir, passphrase: Option<&str>) -> (PathBuf, Profile) {
+    let folder = dir.path().join("profiles");
+    fs::create_dir(&folder).unwrap();
+    let path = folder.join("alice.profile");
+    let options = ProfileOptions::named("alice");
+    let options = match passphrase {
+        Some(passphrase) => options.passphrase(passphrase),
+        None => options,
+    };
+    Profile::create(&path, options).unwrap();
+    let mut profile = Profile::load(&path, passphrase).unwrap();
+    profile.pin(Identity::generate().unwrap().public()).unwrap();
+    (path, profile)
+}
+
+/// `Profile::set_passphrase`: the file holds the old sealing or the new
+/// one. One that cannot be saved (a frozen folder) changes nothing, in
+/// the file or in the value: the value keeps opening its own file, so the
+/// next change (a pin) is saved under the old sealing, and a passphrase
+/// whose setting failed never takes effect with a later save.
+#[test]
+fn a_passphrase_change_that_cannot_be_saved_changes_nothing() {
+    let test = "a_passphrase_change_that_cannot_be_saved_changes_nothing";
+    for (old, new) in [
+        (Some("old pass"), None),
+        (Some("old pass"), Some("new pass")),
+        (None, Some("typed once")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut profile) = sealed_in_folder(&dir, old);
+        let folder = path.parent().unwrap().to_owned();
+        let Some(frozen) = Immutable::set(&folder, test) else {
+            return;
+        };
+        let changed = profile.set_passphrase(new);
+        drop(frozen);
+        assert!(
+            matches!(
+                changed,
+                Err(Error::Profile(strongroom::ProfileError::Io { .. }))
+            ),
+            "{old:?} -> {new:?}: {changed:?}"
+        );
+        assert_eq!(profile.is_sealed(), old.is_some(), "{old:?} -> {new:?}");
+        profile.pin(Identity::generate().unwrap().public()).unwrap();
+        let reloaded = Profile::load(&path, old).unwrap();
+        assert_eq!(reloaded.is_sealed(), old.is_some(), "{old:?} -> {new:?}");
+        assert_eq!(reloaded.pinned_peers().count(), 2, "{old:?} -> {new:?}");
+    }
+}
+
+/// `Profile::save` merges under the file's lock, as every change does: an
+/// older value saved never lowers a mark another process recorded since.
+#[test]
+fn saving_an_older_profile_value_keeps_the_marks_recorded_since() {
+    let db = common::TestDb::sqlite();
+    let store = db.store();
+    let path = db.profile("alice");
+    let alice = common::notes::client(&db, "alice");
+    common::notes::notes(&alice, 1);
+    let mut stale = Profile::load(&path, None).unwrap();
+    alice.rotate("note").unwrap();
+    let database = store.database_id().unwrap();
+    let mark = || {
+        Profile::load(&path, None)
+            .unwrap()
+            .key_version_mark(database, "note")
+    };
+    assert_eq!(mark(), Some(2));
+    stale.save().unwrap();
+    assert_eq!(mark(), Some(2));
+    assert_eq!(stale.key_version_mark(database, "note"), Some(2));
 }

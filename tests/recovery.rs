@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{each_backend, TestDb};
+use common::{each_backend, Immutable, TestDb};
 use strongroom::{Client, Error, Fields, Plain, Profile, ProfileOptions, RecordId, Store};
 
 fn client(db: &TestDb, name: &str) -> Client {
@@ -275,4 +275,39 @@ fn after_restoring_an_older_database_the_lineage_restarts_only_when_asked() {
     let store = Store::open(&db.url).unwrap();
     let alice = Client::open_or_create(db.profile("alice"), &store).unwrap();
     write(&alice, "note", "still fine");
+}
+
+/// `Client::set_recovery_client` records the recovery client in the
+/// profile: a call whose profile cannot be saved (a frozen folder) fails,
+/// and this client neither names that client afterwards nor authorises it
+/// on a type created later.
+#[test]
+fn a_recovery_client_that_cannot_be_recorded_is_not_used() {
+    let test = "a_recovery_client_that_cannot_be_recorded_is_not_used";
+    let db = TestDb::sqlite();
+    let store = db.store();
+    let folder = db.dir.path().join("profiles");
+    std::fs::create_dir(&folder).unwrap();
+    let alice = Client::open_or_create(folder.join("alice.profile"), &store).unwrap();
+    write(&alice, "note", "first");
+    let recovery = recovery(&db);
+    // Pinned first: only the recovery setting is left to save.
+    alice
+        .pin_peer(recovery.id(), &recovery.fingerprint().unwrap())
+        .unwrap();
+    let Some(frozen) = Immutable::set(&folder, test) else {
+        return;
+    };
+    let set = alice.set_recovery_client(recovery.public());
+    drop(frozen);
+    assert!(matches!(set, Err(Error::Profile(_))), "{set:?}");
+    assert_eq!(alice.recovery_client(), None);
+    let later = write(&alice, "lab", "a type created after the failed call");
+    assert!(read(&recovery, later).is_err());
+    assert_eq!(
+        Profile::load(folder.join("alice.profile"), None)
+            .unwrap()
+            .recovery_client(),
+        None
+    );
 }

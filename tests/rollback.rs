@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{each_backend, TestDb};
+use common::{each_backend, Immutable, TestDb};
 use strongroom::PeerTrust;
 use strongroom::{Backend, Client, Error, Fields, Fingerprint, Identity, Plain, Query, Store};
 
@@ -438,39 +438,6 @@ fn with_verified_trust_an_unpinned_writers_records_are_skipped_in_a_query() {
             );
         },
     );
-}
-
-/// Makes the directory `dir` immutable (`chattr +i`: no file can be made
-/// in it, even by root) for the life of the guard; `None`, after saying so
-/// loudly, where the file system or the user cannot.
-struct Immutable(std::path::PathBuf);
-
-impl Immutable {
-    fn set(dir: &std::path::Path, test: &str) -> Option<Immutable> {
-        let done = std::process::Command::new("chattr")
-            .arg("+i")
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !done {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "\n!!!!!!!! SKIPPED `{test}`: `chattr +i` is not available here (needs root and ext4-like file system) !!!!!!!!\n"
-            );
-            return None;
-        }
-        Some(Immutable(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// SECURITY.md: if the profile cannot record a rotation's new version (a

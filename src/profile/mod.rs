@@ -408,11 +408,20 @@ impl Profile {
     /// Runs `update` between re-reading the file and saving it, under an
     /// exclusive lock on `<profile>.lock`, so processes sharing the profile
     /// do not lose each other's pins and key marks.
+    ///
+    /// A change that cannot be saved is undone in this value too (the peer
+    /// trust and the recovery client as the file holds them), so it never
+    /// acts on a setting its file does not hold; pins and marks learnt
+    /// stay, for the next save to record (a raised mark only refuses more).
     fn update_file<T>(&mut self, update: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let _lock = self.lock(true)?;
         self.merge_from_disk()?;
+        let saved = (self.peer_trust, self.recovery_client);
         let out = update(self)?;
-        self.save()?;
+        if let Err(err) = self.write_file() {
+            (self.peer_trust, self.recovery_client) = saved;
+            return Err(err);
+        }
         self.stamp = file_stamp(&self.path);
         Ok(out)
     }
@@ -467,8 +476,15 @@ impl Profile {
         })
     }
 
-    /// Writes the profile back to its file, atomically.
-    pub fn save(&self) -> Result<()> {
+    /// Writes the profile back to its file, under its lock and merged with
+    /// what other processes recorded there (pins, marks), atomically.
+    pub fn save(&mut self) -> Result<()> {
+        self.update_file(|_| Ok(()))
+    }
+
+    /// Writes this value to the profile's file, atomically (the caller
+    /// holds the lock and merged the file first).
+    fn write_file(&self) -> Result<()> {
         let bytes = self.to_json()?;
         write_atomically(&self.path, &bytes, true).map_err(|source| {
             Error::Profile(ProfileError::Io {
@@ -533,7 +549,9 @@ impl Profile {
     /// Seals the secret keys under `passphrase` (a new random salt, the
     /// default Argon2id parameters), or with `None` stores them in the
     /// clear; the file is replaced atomically, under the profile's lock, so
-    /// it holds either the old sealing or the new one, never a mix.
+    /// it holds either the old sealing or the new one, never a mix. A
+    /// change that cannot be saved (an error) changes nothing: the file and
+    /// this value keep the old sealing.
     ///
     /// Another process that has this profile open keeps the old key. After
     /// a new passphrase, its next change to the file is refused (it cannot
@@ -557,10 +575,19 @@ impl Profile {
     pub fn set_passphrase(&mut self, passphrase: Option<&str>) -> Result<()> {
         // Argon2id runs before the lock is taken: it takes a while.
         let sealing = passphrase.map(new_sealing).transpose()?;
-        self.update_file(|profile| {
-            profile.sealing = sealing;
+        let mut before = None;
+        let changed = self.update_file(|profile| {
+            before = Some(std::mem::replace(&mut profile.sealing, sealing));
             Ok(())
-        })?;
+        });
+        if let Err(err) = changed {
+            // Not saved: the file keeps the old sealing, and so does this
+            // value (or it could no longer open its own file).
+            if let Some(before) = before {
+                self.sealing = before;
+            }
+            return Err(err);
+        }
         tracing::info!(client_id = %self.identity.client_id(), sealed = self.sealing.is_some(), "changed the profile's passphrase");
         Ok(())
     }

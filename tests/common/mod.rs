@@ -305,3 +305,36 @@ pub fn refuse_rewraps_to_version_2(db: &TestDb) {
         }
     }
 }
+
+/// Makes the directory `dir` immutable (`chattr +i`: no file can be made
+/// in it, even by root) for the life of the guard; `None`, after saying so
+/// loudly, where the file system or the user cannot.
+pub struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    pub fn set(dir: &std::path::Path, test: &str) -> Option<Immutable> {
+        let done = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !done {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\n!!!!!!!! SKIPPED `{test}`: `chattr +i` is not available here (needs root and ext4-like file system) !!!!!!!!\n"
+            );
+            return None;
+        }
+        Some(Immutable(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
