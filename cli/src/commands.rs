@@ -408,12 +408,24 @@ impl Context_<'_> {
         // where there is no profile yet.
         let store = self.store()?;
         let profile = self.profile()?;
+        // A database the profile knows already keeps its marks: adopting
+        // it changes nothing, and must not say otherwise.
+        let known = self.cli.adopt_database
+            && store
+                .database_id()
+                .is_ok_and(|database| profile.knows_database(database));
         let client = Client::from_profile(profile, &store)?;
         if self.cli.adopt_database {
             let database = client.adopt_database()?;
-            note!(
-                "adopted database {database}: rollback protection for it restarts from the key versions it holds now"
-            );
+            if known {
+                note!(
+                    "database {database} is this profile's already: its key version marks are kept (after restoring an older backup, `strongroom recovery restart-lineage` goes past a refused rollback)"
+                );
+            } else {
+                note!(
+                    "adopted database {database}: rollback protection for it restarts from the key versions it holds now"
+                );
+            }
         }
         Ok(Session(client))
     }

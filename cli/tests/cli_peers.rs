@@ -135,6 +135,17 @@ fn a_changed_database_identity_needs_adopt_database() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("adopted database"));
         ok(db, "alice", &["write", "patient", "-f", "name=Cy"]);
+        // Adopting a database the profile knows changes nothing, and says
+        // so instead of claiming that rollback protection restarts.
+        let out = run(
+            db,
+            "alice",
+            &["--adopt-database", "write", "patient", "-f", "name=Di"],
+        );
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is this profile's already"), "{stderr}");
+        assert!(!stderr.contains("restarts"), "{stderr}");
     });
 }
 

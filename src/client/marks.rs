@@ -173,7 +173,10 @@ impl Client {
     /// database restarts from the key versions it holds now, so do it only
     /// when you know why the identity changed (you rebuilt the database, or
     /// moved its tables into a new schema). Marks the profile holds for
-    /// other databases are untouched.
+    /// other databases are untouched, and so are those of a database whose
+    /// identity it knows already: adopting that one changes nothing (after
+    /// restoring an older backup of it, [`Client::restart_key_lineage`] is
+    /// the way past [`Error::KeyRollback`](crate::Error::KeyRollback)).
     pub fn adopt_database(&self) -> Result<DatabaseId> {
         let span = op_span!(self, "adopt_database", database = tracing::field::Empty);
         self.observe(span, |span| {
@@ -189,11 +192,16 @@ impl Client {
             StoredIdentity::Id(id) => Ok(id),
             StoredIdentity::Missing | StoredIdentity::Malformed => identity::replace(conn),
         })?;
-        if self.store.keeps_marks() {
-            self.with_profile(|p| p.remember_database(id))?;
-            self.database.set(id);
+        if !self.store.keeps_marks() {
+            return Ok(id);
         }
-        tracing::warn!(database = %id, "adopted database: rollback protection for it restarts from the key versions it holds now");
+        if self.with_profile(|p| p.knows_database(id)) {
+            tracing::info!(database = %id, "adopting a database this profile knows already: its key version marks are kept");
+        } else {
+            self.with_profile(|p| p.remember_database(id))?;
+            tracing::warn!(database = %id, "adopted database: rollback protection for it restarts from the key versions it holds now");
+        }
+        self.database.set(id);
         Ok(id)
     }
 }
