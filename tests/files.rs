@@ -9,6 +9,7 @@ mod common;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::notes::{client, note};
@@ -945,25 +946,69 @@ fn an_upload_killed_mid_stream_leaves_nothing_readable_and_no_chunks() {
     );
 }
 
+/// A source that gives one byte, then waits for the gate (a message, or
+/// its sender dropped), then ends.
+struct Gate(bool, mpsc::Receiver<()>);
+
+impl Read for Gate {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if std::mem::take(&mut self.0) {
+            buf[0] = 1;
+            return Ok(1);
+        }
+        let _ = self.1.recv();
+        Ok(0)
+    }
+}
+
+/// SECURITY.md: a revocation waits for the writer's uploads of the type in
+/// progress, on PostgreSQL too: they seal under the old key and commit
+/// first, so no file is sealed under a key revoked meanwhile.
+#[test]
+fn a_revocation_waits_for_an_upload_of_the_type_in_progress() {
+    each_backend(
+        "a_revocation_waits_for_an_upload_of_the_type_in_progress",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            let revoker = client(db, "alice");
+            put(&alice, b"first");
+            alice.share("scan", bob.id()).unwrap();
+            let (open, gate) = mpsc::channel();
+            std::thread::scope(|scope| {
+                let upload =
+                    scope.spawn(|| alice.put_file("scan", &Plain::new(), Gate(true, gate)));
+                std::thread::sleep(Duration::from_millis(300));
+                let (done, revoked) = mpsc::channel();
+                let revoke = scope.spawn(move || {
+                    let outcome = revoker.revoke("scan", bob.id());
+                    let _ = done.send(());
+                    outcome
+                });
+                let finished_during_upload =
+                    revoked.recv_timeout(Duration::from_millis(700)).is_ok();
+                open.send(()).unwrap();
+                let uploaded = upload.join().unwrap().unwrap();
+                revoke.join().unwrap().unwrap();
+                assert!(
+                    !finished_during_upload,
+                    "the revocation did not wait for the upload"
+                );
+                assert_eq!(uploaded.key_version, 1);
+            });
+            let after = alice
+                .put_file("scan", &Plain::new(), &b"after"[..])
+                .unwrap();
+            assert_eq!(after.key_version, 2);
+        },
+    );
+}
+
 /// SECURITY.md: a file replaced while it is read is never the tampering
 /// error. When the reader finds the chunks gone and no connection comes in
 /// time to look why (both of a pool of two held by uploads), the error is
 /// the store's (`PoolTimeout`), not `Decryption`.
 #[test]
 fn a_file_replaced_mid_read_on_a_busy_pool_is_the_stores_error_not_tampering() {
-    use std::sync::mpsc;
-    /// A source that gives one byte, then waits for the gate, then ends.
-    struct Gate(bool, mpsc::Receiver<()>);
-    impl Read for Gate {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if std::mem::take(&mut self.0) {
-                buf[0] = 1;
-                return Ok(1);
-            }
-            let _ = self.1.recv();
-            Ok(0)
-        }
-    }
     let db = TestDb::sqlite();
     drop(client(&db, "alice"));
     let store = strongroom::Store::open_with(

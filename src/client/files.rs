@@ -61,7 +61,11 @@ impl Client {
     /// [`StoreOptions::sqlite_busy_timeout`](crate::StoreOptions) (5 s by
     /// default) and then fail with a database error, so give a store that
     /// takes large uploads a longer one. PostgreSQL writers do not wait on
-    /// an upload.
+    /// an upload, with one exception: a rotation of the type (`rotate`,
+    /// `revoke`, `restart_key_lineage`) waits for this writer's uploads of
+    /// it in progress (each holds the type's key head for its whole
+    /// transaction, so no file is sealed under a key revoked meanwhile),
+    /// for as long as their sources take.
     ///
     /// The upload holds one of the pool's connections for its whole
     /// transaction. **On a pool of one connection** (`sqlite::memory:`
