@@ -78,14 +78,18 @@ impl DatabaseUrl {
         let seconds = timeout.as_secs_f64().ceil().max(2.0) as u64;
         match self {
             DatabaseUrl::Postgres(url) => {
-                let query = url.split_once('?').map_or("", |(_, q)| q);
+                // The query as libpq finds it: a `?` in the password is not
+                // its start.
+                let parts = UrlParts::split(url);
+                let has_query = parts.as_ref().is_some_and(|p| p.tail.contains('?'));
+                let query = parts.map_or("", |p| p.query());
                 if query
                     .split('&')
                     .any(|kv| kv.starts_with("connect_timeout="))
                 {
                     Some(url.clone())
                 } else {
-                    let sep = if url.contains('?') { '&' } else { '?' };
+                    let sep = if has_query { '&' } else { '?' };
                     Some(format!("{url}{sep}connect_timeout={seconds}"))
                 }
             }
@@ -120,14 +124,15 @@ impl DatabaseUrl {
         let mut found = Vec::new();
         match self {
             DatabaseUrl::Postgres(url) => {
-                found.extend(userinfo_password(url).map(str::to_owned));
-                if let Some((_, query)) = url.split_once('?') {
-                    for kv in query.split('&') {
+                if let Some(parts) = UrlParts::split(url) {
+                    found.extend(parts.password().map(str::to_owned));
+                    for kv in parts.query().split('&') {
                         let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
                         if is_secret_parameter(key) {
                             found.push(value.to_owned());
                         }
                     }
+                    found.extend(parts.ambiguous_pieces());
                 }
                 let decoded: Vec<String> =
                     found.iter().filter_map(|s| percent_decoded(s)).collect();
@@ -149,13 +154,87 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The password in a URL's user information (`scheme://user:password@…`),
-/// as written.
-fn userinfo_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    userinfo.split_once(':').map(|(_, pw)| pw)
+/// A `postgres://` URL split as libpq splits it (`fe-connect.c`): the
+/// user information runs from `://` to the first `@`, unless a `/` comes
+/// first (a `?` does not end it, and the password runs to that `@`); the
+/// host part from there to the first `/` or `?`; then the database and
+/// the query.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    userinfo: Option<&'a str>,
+    host: &'a str,
+    /// `/database?query`, `?query` or nothing.
+    tail: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    fn split(url: &'a str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        let (userinfo, after) = match rest.find(['@', '/']) {
+            Some(at) if rest.as_bytes()[at] == b'@' => (Some(&rest[..at]), &rest[at + 1..]),
+            _ => (None, rest),
+        };
+        let (host, tail) = match after.find(['/', '?']) {
+            Some(end) => after.split_at(end),
+            None => (after, ""),
+        };
+        Some(UrlParts {
+            scheme,
+            userinfo,
+            host,
+            tail,
+        })
+    }
+
+    /// The user information's password, as written.
+    fn password(&self) -> Option<&'a str> {
+        self.userinfo?.split_once(':').map(|(_, password)| password)
+    }
+
+    /// The query (after the first `?` past the user information).
+    fn query(&self) -> &'a str {
+        self.tail.split_once('?').map_or("", |(_, query)| query)
+    }
+
+    /// Whether libpq may read part of what was meant as a password as
+    /// something else: an `@` past the user information (a password with
+    /// `@`, `/` or `?` before the host, or a forgotten host), or a port
+    /// that is not a number (`user:password/db`). Such a URL is never
+    /// printed, and its pieces are scrubbed from the driver's messages.
+    fn ambiguous(&self) -> bool {
+        let port_is_not_a_number = self.host.split(',').any(|host| {
+            let host = match host.rfind(']') {
+                Some(end) => &host[end + 1..],
+                None => host,
+            };
+            host.split_once(':')
+                .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()))
+        });
+        self.host.contains('@') || self.tail.contains('@') || port_is_not_a_number
+    }
+
+    /// For an ambiguous URL: everything before its last `@` (else its
+    /// host part), whole and in the pieces libpq may quote.
+    fn ambiguous_pieces(&self) -> Vec<String> {
+        if !self.ambiguous() {
+            return Vec::new();
+        }
+        let joined = match self.userinfo {
+            Some(userinfo) => format!("{userinfo}@{}{}", self.host, self.tail),
+            None => format!("{}{}", self.host, self.tail),
+        };
+        let region = match joined.rfind('@') {
+            Some(at) => &joined[..at],
+            None => self.host,
+        };
+        let mut pieces: Vec<String> = region
+            .split([':', '/', '@', '?', ',', '&', '='])
+            .filter(|piece| !piece.is_empty())
+            .map(str::to_owned)
+            .collect();
+        pieces.push(region.to_owned());
+        pieces
+    }
 }
 
 /// `text` with its `%XX` escapes decoded, if it has any and they all
@@ -180,8 +259,9 @@ fn percent_decoded(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Whether a libpq parameter holds a secret: the password, and the
-/// passphrase of the client's TLS key (`sslpassword`). A URL's parameter
+/// Whether a libpq parameter holds a secret: those libpq itself hides
+/// (its `"*"` options): the password, the passphrase of the client's TLS
+/// key (`sslpassword`) and the OAuth client secret. A URL's parameter
 /// names count as libpq reads them, percent-decoded (`pass%77ord` is
 /// `password`); a name that does not decode counts as a secret too.
 pub(crate) fn is_secret_parameter(key: &str) -> bool {
@@ -195,32 +275,33 @@ pub(crate) fn is_secret_parameter(key: &str) -> bool {
     };
     matches!(
         decoded.to_ascii_lowercase().as_str(),
-        "password" | "sslpassword"
+        "password" | "sslpassword" | "oauth_client_secret"
     )
 }
 
-/// Removes the password from `scheme://user:password@host…` and any
-/// `password=` or `sslpassword=` query parameter; the rest is kept.
+/// Removes the password from `scheme://user:password@host…` (as libpq
+/// reads the URL) and any secret query parameter; the rest is kept. A URL
+/// libpq may read otherwise than it looks ([`UrlParts::ambiguous`]) is
+/// `<unprintable url>`.
 pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(parts) = UrlParts::split(url) else {
         return if url.contains('@') || url.contains("password") {
             "<unprintable url>".to_owned()
         } else {
             url.to_owned()
         };
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
+    if parts.ambiguous() {
+        return "<unprintable url>".to_owned();
+    }
+    let authority = match parts.userinfo {
+        Some(userinfo) => {
             let user = userinfo.split(':').next().unwrap_or("");
-            format!("{user}@{host}")
+            format!("{user}@{}", parts.host)
         }
-        None => authority.to_owned(),
+        None => parts.host.to_owned(),
     };
-    let tail = match tail.split_once('?') {
+    let tail = match parts.tail.split_once('?') {
         Some((path, query)) => {
             let kept: Vec<&str> = query
                 .split('&')
@@ -232,9 +313,9 @@ pub(crate) fn redact(url: &str) -> String {
                 format!("{path}?{}", kept.join("&"))
             }
         }
-        None => tail.to_owned(),
+        None => parts.tail.to_owned(),
     };
-    format!("{scheme}://{authority}{tail}")
+    format!("{}://{authority}{tail}", parts.scheme)
 }
 
 #[cfg(test)]
@@ -322,9 +403,54 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://db/app?pass%77ord=hunt%65r2").unwrap();
         assert_eq!(url.secrets(), ["hunt%65r2", "hunter2"]);
         assert_eq!(redact("postgres://bob@h/app"), "postgres://bob@h/app");
-        assert_eq!(redact("postgres://b:p@ss@h/app"), "postgres://b@h/app");
+        // libpq reads host `ss@h` here: not printed at all.
+        assert_eq!(redact("postgres://b:p@ss@h/app"), "<unprintable url>");
         let url = DatabaseUrl::parse("postgres://bob:hunter2@h:1/app").unwrap();
         assert_eq!(url.secrets(), ["hunter2"]);
         assert!(!format!("{url:?}").contains("hunter2"));
+    }
+
+    /// libpq ends the user information at the first `@` (unless a `/`
+    /// comes first), not at a `?`; a URL it may read otherwise than it
+    /// looks is never printed, and its pieces are scrubbed.
+    #[test]
+    fn passwords_are_found_where_libpq_finds_them() {
+        use std::time::Duration;
+        let url = DatabaseUrl::parse("postgres://bob:pa?ss@h:5432/app").unwrap();
+        assert_eq!(url.redacted(), "postgres://bob@h:5432/app");
+        assert_eq!(url.secrets(), ["pa?ss"]);
+        assert_eq!(
+            url.postgres_with_timeout(Duration::from_secs(5)).unwrap(),
+            "postgres://bob:pa?ss@h:5432/app?connect_timeout=5"
+        );
+        let url = DatabaseUrl::parse("postgres://bob:pa?ss@h/app?sslmode=require").unwrap();
+        assert_eq!(
+            url.postgres_with_timeout(Duration::from_secs(5)).unwrap(),
+            "postgres://bob:pa?ss@h/app?sslmode=require&connect_timeout=5"
+        );
+        for (written, quoted) in [
+            ("postgres://bob:head@tail@h/app", "tail"),
+            ("postgres://bob:sl/ash@h/app", "sl"),
+            ("postgres://bob:a/b?c@h/app", "c"),
+            ("postgres://bob:secret/app", "secret"),
+        ] {
+            let url = DatabaseUrl::parse(written).unwrap();
+            assert_eq!(url.redacted(), "<unprintable url>", "{written}");
+            assert!(url.secrets().iter().any(|s| s == quoted), "{written}");
+        }
+        for fine in [
+            "postgres://h:5432,h2:5433/app",
+            "postgres://[::1]:5432/app",
+            "postgres://bob@[::1]/app",
+        ] {
+            assert_eq!(DatabaseUrl::parse(fine).unwrap().redacted(), fine);
+        }
+        assert_eq!(
+            redact("postgres://h/app?oauth_client_secret=s3&sslmode=require"),
+            "postgres://h/app?sslmode=require"
+        );
+        let keywords = DatabaseUrl::parse("host=h oauth_client_secret=s3").unwrap();
+        assert_eq!(keywords.redacted(), "host=h");
+        assert_eq!(keywords.secrets(), ["s3"]);
     }
 }
