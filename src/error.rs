@@ -99,7 +99,8 @@ pub enum Error {
 
     /// The database could not be reached or refused the connection.
     /// `target` names scheme, user, host, port and database, never the
-    /// password.
+    /// password (a URL libpq may read otherwise than it looks, such as one
+    /// with an `@` after its user information, is `<unprintable url>`).
     #[error("cannot connect to {target}: {reason}")]
     Connect {
         /// The URL, password removed.

@@ -600,9 +600,12 @@ fn one_line(message: &str) -> String {
         .join(" ")
 }
 
-/// A database URL with its password removed, for messages and logs
-/// (libpq keyword strings too: their `password=` and `sslpassword=` pairs
-/// are left out).
+/// A database URL with its password removed, for messages and logs: the
+/// user information's password as libpq finds it (up to the first `@`),
+/// and every `password`, `sslpassword` and `oauth_client_secret`
+/// parameter or keyword. A URL libpq may read otherwise than it looks (an
+/// `@` after the user information, a port that is not a number) is
+/// `<unprintable url>`.
 pub fn redacted_url(url: &str) -> String {
     match DatabaseUrl::parse(url) {
         Ok(parsed) => parsed.redacted(),
