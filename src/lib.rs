@@ -145,7 +145,7 @@ mod value_check;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use client::{check_name, check_plain, check_record_type};
+pub use client::{check_name, check_plain, check_record_type, MAX_IMPORT_NAME_LEN};
 pub use client::{
     Client, ClientStats, Counters, Cursor, FileReader, ImportBatchOutcome, ImportRow, Order, Page,
     Query, ReconcileReport, RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share,

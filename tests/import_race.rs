@@ -79,3 +79,34 @@ fn two_imports_of_one_source_at_once_import_each_row_once() {
         },
     );
 }
+
+/// `MAX_IMPORT_NAME_LEN`: a source name or source id over 1,024 bytes is
+/// `InvalidInput` before anything is written, on both engines (the
+/// PostgreSQL index on the import map cannot hold a much longer one); at
+/// the limit it imports.
+#[test]
+fn a_source_name_or_id_over_the_limit_is_invalid_input_and_nothing_is_written() {
+    each_backend(
+        "a_source_name_or_id_over_the_limit_is_invalid_input_and_nothing_is_written",
+        |db| {
+            let client = Client::open_or_create(db.profile("importer"), &db.store()).unwrap();
+            let at_limit = "i".repeat(strongroom::MAX_IMPORT_NAME_LEN);
+            let over = "o".repeat(strongroom::MAX_IMPORT_NAME_LEN + 1);
+            let row = |id: &str| {
+                let mut fields = Fields::new();
+                fields.insert("name", "n").unwrap();
+                ImportRow::new(id, NewRecord::new("person", fields, Plain::new()))
+            };
+            for (source, id) in [(over.as_str(), "1"), ("legacy", over.as_str())] {
+                let refused = client.import_batch(source, &[row(id)]);
+                assert!(
+                    matches!(refused, Err(strongroom::Error::InvalidInput(_))),
+                    "{refused:?}"
+                );
+            }
+            assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0);
+            let outcome = client.import_batch(&at_limit, &[row(&at_limit)]).unwrap();
+            assert_eq!(outcome.imported, 1);
+        },
+    );
+}

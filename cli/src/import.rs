@@ -45,7 +45,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use strongroom::{Client, Fields, ImportRow, NewRecord, Plain};
 
-use self::source::{framed, quote, Source, SourceRow, Table};
+use self::source::{framed, quote, Pages, Source, SourceRow, Table};
 use crate::cli::ImportArgs;
 use crate::{output, progress, Usage};
 
@@ -233,6 +233,12 @@ pub fn run(client: &Client, args: &ImportArgs, max_field_size: u64) -> Result<()
     }
     // Each row needs its own id: a repeated one would be taken for a row
     // imported earlier and skipped. Refused before anything is written.
+    let nulls = source.null_ids(&plan.table, &plan.id)?;
+    if nulls > 0 {
+        bail!(
+            "{nulls} source row(s) have a NULL id; each row needs its own --id-column value; nothing was imported"
+        );
+    }
     let repeated = source.repeated_ids(&plan.table, &plan.id)?;
     if repeated > 0 {
         bail!(
@@ -243,16 +249,29 @@ pub fn run(client: &Client, args: &ImportArgs, max_field_size: u64) -> Result<()
     let already = client.imported_count(&plan.source_key)?;
     let bar = progress::bar(Some(total), "importing");
     bar.set_position(already.min(total));
-    let (mut imported, mut skipped, mut offset) = (0usize, 0usize, 0u64);
+    let (mut imported, mut skipped) = (0usize, 0usize);
+    let mut pages = Pages::default();
     loop {
-        let rows = source.batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)?;
+        let rows = pages.next(
+            &mut source,
+            &plan.table,
+            &plan.id,
+            &plan.columns,
+            args.batch,
+        )?;
         if rows.is_empty() {
             break;
         }
-        offset += rows.len() as u64;
         let mut batch = Vec::with_capacity(rows.len());
         for row in &rows {
             let (source_id, values) = plan.parse(row)?;
+            if source_id.len() > strongroom::MAX_IMPORT_NAME_LEN {
+                let start: String = source_id.chars().take(40).collect();
+                bail!(
+                    "source row {start:?}…: its id is longer than {} bytes, the most an import keeps; nothing of its batch was imported",
+                    strongroom::MAX_IMPORT_NAME_LEN
+                );
+            }
             for (name, value) in plan.sensitive.iter().zip(&values) {
                 let len = value.as_ref().map_or(0, String::len) as u64;
                 crate::values::check_size(name, len, max_field_size).with_context(|| {
@@ -328,13 +347,12 @@ fn verify(
     let bar = progress::bar(Some(total), "verifying");
     let (mut checked, mut missing, mut different) = (0usize, 0usize, 0usize);
     let mut named: Vec<String> = Vec::new();
-    let mut offset = 0u64;
+    let mut pages = Pages::default();
     loop {
-        let rows = source.batch(&plan.table, &plan.id, &plan.columns, offset, args.batch)?;
+        let rows = pages.next(source, &plan.table, &plan.id, &plan.columns, args.batch)?;
         if rows.is_empty() {
             break;
         }
-        offset += rows.len() as u64;
         let parsed = rows
             .iter()
             .map(|r| plan.parse(r))
@@ -436,13 +454,12 @@ fn map(client: &Client, plan: &Plan, source: &mut Source, args: &ImportArgs) -> 
         Ok(())
     };
     if args.source_ids.is_empty() {
-        let mut offset = 0u64;
+        let mut pages = Pages::default();
         loop {
-            let rows = source.batch(&plan.table, &plan.id, &[], offset, args.batch)?;
+            let rows = pages.next(source, &plan.table, &plan.id, &[], args.batch)?;
             if rows.is_empty() {
                 break;
             }
-            offset += rows.len() as u64;
             let ids = rows
                 .iter()
                 .map(|r| plan.parse(r).map(|(id, _)| id))

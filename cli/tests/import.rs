@@ -505,12 +505,27 @@ fn a_source_whose_ids_repeat_is_refused_before_anything_is_written() {
         &source,
         "INSERT INTO classes VALUES (1, 'Ada', NULL, 'a'), ('1', 'Text one', NULL, 'b'), (2, 'Bob', NULL, 'c')",
     );
-    for table in ["twice", "classes"] {
+    // A NULL id, last in id order on PostgreSQL, first on SQLite: refused
+    // before anything is written either way.
+    sqlite_sql(
+        &source,
+        "CREATE TABLE nulls (id INTEGER, name TEXT, ssn TEXT, city TEXT)",
+    );
+    sqlite_sql(&source, "INSERT INTO nulls SELECT * FROM people");
+    sqlite_sql(
+        &source,
+        "INSERT INTO nulls VALUES (NULL, 'no id', NULL, 'x')",
+    );
+    for (table, refused) in [
+        ("twice", "repeat another row's id"),
+        ("classes", "repeat another row's id"),
+        ("nulls", "1 source row(s) have a NULL id"),
+    ] {
         let out = run_in(&db, "importer", dir, &import_args(&from, table, "person"));
         assert_eq!(out.status.code(), Some(1), "{table}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("repeat another row's id") && stderr.contains("nothing was imported"),
+            stderr.contains(refused) && stderr.contains("nothing was imported"),
             "{table}: {stderr}"
         );
         assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 0, "{table}");
@@ -829,4 +844,131 @@ fn a_value_that_is_not_utf8_names_its_source_row_and_column() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// README: an id over 1,024 bytes stops the import at its row, naming it,
+/// with the batches before it imported, on either store (PostgreSQL's
+/// index on the import map cannot hold a much longer one).
+#[test]
+fn an_id_over_1024_bytes_stops_the_import_at_its_row() {
+    each_backend("an_id_over_1024_bytes_stops_the_import_at_its_row", |db| {
+        let source = db.dir.path().join("ids.db");
+        sqlite_sql(
+            &source,
+            "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
+        );
+        for n in 0..10 {
+            sqlite_sql(
+                &source,
+                &format!("INSERT INTO people VALUES ('a{n:02}', 'n', 's', 'c')"),
+            );
+        }
+        let long = format!("b{}", "x".repeat(1100));
+        sqlite_sql(
+            &source,
+            &format!("INSERT INTO people VALUES ('{long}', 'n', 's', 'c')"),
+        );
+        ok(db, "importer", &["init"]);
+        let mut args = import_args(
+            &format!("sqlite://{}", source.display()),
+            "people",
+            "person",
+        );
+        let batch = args.iter().position(|a| a == "--batch").unwrap();
+        args[batch + 1] = "5".into();
+        let out = run_in(db, "importer", db.dir.path(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("source row \"bxxx") && stderr.contains("longer than 1024 bytes"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(&long), "the whole id is not printed");
+        assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 10);
+    });
+}
+
+/// README: the import waits up to 5 s for the application's write lock on
+/// an SQLite source, instead of failing at once ("database is locked").
+#[test]
+fn an_sqlite_source_the_application_holds_locked_for_a_moment_is_waited_for() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let db = TestDb::sqlite();
+    let source = sqlite_source(&db, 30);
+    ok(&db, "importer", &["init"]);
+    let mut app = diesel::SqliteConnection::establish(source.to_str().unwrap()).unwrap();
+    app.batch_execute("BEGIN EXCLUSIVE; UPDATE people SET city = 'moved' WHERE id = 1")
+        .unwrap();
+    let from = format!("sqlite://{}", source.display());
+    let mut import = Command::new(bin());
+    import
+        .current_dir(db.dir.path())
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile("importer"))
+        .args(import_args(&from, "people", "person"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = import.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    app.batch_execute("COMMIT").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), 30);
+}
+
+/// README: a value that is not UTF-8 text in a PostgreSQL database in
+/// `SQL_ASCII` (which keeps any bytes) stops the import at its row, named,
+/// as on SQLite, instead of failing the read of its whole batch unnamed.
+#[test]
+fn a_value_that_is_not_utf8_in_an_sql_ascii_postgres_source_names_its_row() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(admin_db) = common::postgres_db(
+        "a_value_that_is_not_utf8_in_an_sql_ascii_postgres_source_names_its_row",
+    ) else {
+        return;
+    };
+    let name = format!("strongroom_test_ascii_{}", uuid::Uuid::new_v4().simple());
+    admin_db.sql(&format!(
+        "CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    ));
+    struct DropDb<'a>(&'a TestDb, String);
+    impl Drop for DropDb<'_> {
+        fn drop(&mut self) {
+            let _ = self
+                .0
+                .try_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.1));
+        }
+    }
+    let _dropped = DropDb(&admin_db, name.clone());
+    let (base, _) = admin_db.url.rsplit_once('/').unwrap();
+    let from = format!("{base}/{name}");
+    let mut source = diesel::PgConnection::establish(&from).unwrap();
+    source
+        .batch_execute(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, city TEXT); \
+             INSERT INTO people SELECT n, 'name ' || n, 'ssn-' || n, 'city' FROM generate_series(0, 19) AS n; \
+             UPDATE people SET ssn = E'caf\\xe9' WHERE id = 13;",
+        )
+        .unwrap();
+    drop(source);
+    let store = TestDb::sqlite();
+    ok(&store, "importer", &["init"]);
+    let mut args = import_args(&from, "people", "person");
+    let batch = args.iter().position(|a| a == "--batch").unwrap();
+    args[batch + 1] = "5".into();
+    let out = run_in(&store, "importer", store.dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source row \"13\": column `ssn` is not UTF-8 text"),
+        "{stderr}"
+    );
+    assert_eq!(store.count("SELECT COUNT(*) AS n FROM records"), 10);
 }

@@ -45,14 +45,27 @@ pub struct ImportBatchOutcome {
     pub already_imported: usize,
 }
 
+/// The longest import source name, and the longest source id, in bytes:
+/// the pair keys the mapping table, whose index entries PostgreSQL bounds
+/// (at about 2.7 KB).
+pub const MAX_IMPORT_NAME_LEN: usize = 1024;
+
 /// Refuses a source name or source id holding a NUL character, which no
-/// import could have stored (PostgreSQL's text cannot hold one) — as
-/// [`Error::InvalidInput`], before it reaches the database.
-fn check_text<'a>(source: &str, source_ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    if source.contains('\0') || source_ids.into_iter().any(|id| id.contains('\0')) {
-        return Err(Error::InvalidInput(
-            "an import source name or source id holds a NUL character",
-        ));
+/// import could have stored (PostgreSQL's text cannot hold one), or longer
+/// than [`MAX_IMPORT_NAME_LEN`] bytes — as [`Error::InvalidInput`], before
+/// it reaches the database.
+fn check_text<'a>(source: &'a str, source_ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    for text in std::iter::once(source).chain(source_ids) {
+        if text.contains('\0') {
+            return Err(Error::InvalidInput(
+                "an import source name or source id holds a NUL character",
+            ));
+        }
+        if text.len() > MAX_IMPORT_NAME_LEN {
+            return Err(Error::InvalidInput(
+                "an import source name or source id is longer than 1,024 bytes",
+            ));
+        }
     }
     Ok(())
 }

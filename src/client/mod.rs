@@ -61,7 +61,7 @@ use crate::store::Store;
 
 pub use files::FileReader;
 pub(crate) use grant_rules::valid_grantee_parts;
-pub use import::{ImportBatchOutcome, ImportRow};
+pub use import::{ImportBatchOutcome, ImportRow, MAX_IMPORT_NAME_LEN};
 pub use observe::Counters;
 pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
 pub use reconcile::ReconcileReport;

@@ -70,6 +70,95 @@ pub(super) struct SourceRow {
     pub source_id: Option<Vec<u8>>,
     #[diesel(sql_type = diesel::sql_types::Binary)]
     pub vals: Vec<u8>,
+    /// The id's type: SQLite's storage class (`typeof`), PostgreSQL's
+    /// column type (`pg_typeof`), for the next page's bound.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    id_type: Option<String>,
+    /// A SQLite id stored as a REAL, exactly (its text may round).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    id_real: Option<f64>,
+}
+
+/// Where the next page of the source starts: after the last id read, in
+/// the id column's own order and type (keyset paging: rows the
+/// application deletes or adds meanwhile never shift the rows still to
+/// read, as an `OFFSET` would, and a page costs the same at any depth).
+#[derive(Debug, Clone, PartialEq)]
+enum After {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    /// PostgreSQL: the id's text, cast back to its type.
+    Typed {
+        text: String,
+        type_name: String,
+    },
+}
+
+/// Reads a source table page by page, in id order.
+#[derive(Default)]
+pub(super) struct Pages {
+    after: Option<After>,
+    read: u64,
+}
+
+impl Pages {
+    /// The next page of at most `limit` rows (empty at the end).
+    pub fn next(
+        &mut self,
+        source: &mut Source,
+        table: &Table,
+        id: &str,
+        columns: &[String],
+        limit: usize,
+    ) -> Result<Vec<SourceRow>> {
+        let rows = source
+            .page(table, id, columns, self.after.as_ref(), limit)
+            .with_context(|| {
+                format!(
+                    "reading source rows {} to {} in id order",
+                    self.read + 1,
+                    self.read.saturating_add(limit as u64)
+                )
+            })?;
+        if let Some(last) = rows.last() {
+            self.after = Some(last.after(source)?);
+            self.read += rows.len() as u64;
+        }
+        Ok(rows)
+    }
+}
+
+impl SourceRow {
+    /// The bound of the page after this row.
+    fn after(&self, source: &Source) -> Result<After> {
+        let Some(id) = &self.source_id else {
+            bail!("a source row has a NULL id");
+        };
+        let text = || {
+            String::from_utf8(id.clone())
+                .map_err(|_| anyhow!("a source row's id is not UTF-8 text"))
+        };
+        Ok(match (source, self.id_type.as_deref()) {
+            (Source::Postgres(_), Some(type_name)) => After::Typed {
+                text: text()?,
+                type_name: type_name.to_owned(),
+            },
+            (Source::Postgres(_), None) => bail!("the source did not give its id's type"),
+            (Source::Sqlite { .. }, Some("integer")) => After::Integer(
+                text()?
+                    .parse()
+                    .context("the source returned a malformed integer id")?,
+            ),
+            (Source::Sqlite { .. }, Some("real")) => After::Real(
+                self.id_real
+                    .context("the source returned a malformed real id")?,
+            ),
+            (Source::Sqlite { .. }, Some("text")) => After::Text(text()?),
+            (Source::Sqlite { .. }, _) => After::Bytes(id.clone()),
+        })
+    }
 }
 
 #[derive(QueryableByName)]
@@ -146,6 +235,11 @@ fn sqlite_identity(canonical: &std::path::Path) -> Result<String> {
     }
 }
 
+/// The encoding a PostgreSQL source's text is read in: UTF-8, but an
+/// SQL_ASCII database's bytes as they are (PostgreSQL cannot convert them).
+const ENCODING: &str = "CASE WHEN pg_catalog.current_setting('server_encoding') = 'SQL_ASCII' \
+     THEN 'SQL_ASCII' ELSE 'UTF8' END";
+
 /// How long connecting to a PostgreSQL source may take before the import
 /// gives up (libpq's `connect_timeout`, unless the URL sets its own): the
 /// same as the store's connection timeout.
@@ -166,6 +260,11 @@ impl Source {
             diesel::sql_query("PRAGMA query_only = ON")
                 .execute(&mut conn)
                 .context("setting the source read-only")?;
+            // The application may be writing it: wait for its write lock
+            // as the store does, instead of failing at once.
+            diesel::sql_query("PRAGMA busy_timeout = 5000")
+                .execute(&mut conn)
+                .context("setting the source's busy timeout")?;
             Ok(Source::Sqlite { conn, identity })
         } else if let Ok(connection) =
             strongroom::postgres_connection_string(url, SOURCE_CONNECT_TIMEOUT)
@@ -323,48 +422,82 @@ impl Source {
         Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
     }
 
-    /// One batch of rows, in id order: the id and every column as text (or
-    /// null), as a JSON array; both read as bytes (see [`SourceRow`]).
-    pub fn batch(
+    /// The page of at most `limit` rows after `after`, in id order: the
+    /// id and every column as text (or null), as a JSON array; both read
+    /// as bytes (see [`SourceRow`]).
+    fn page(
         &mut self,
         table: &Table,
         id: &str,
         columns: &[String],
-        offset: u64,
+        after: Option<&After>,
         limit: usize,
-    ) -> Result<Vec<SourceRow>> {
+    ) -> diesel::QueryResult<Vec<SourceRow>> {
+        use diesel::sql_types::{BigInt, Binary, Double};
         let casts: Vec<String> = columns
             .iter()
             .map(|c| format!("CAST({c} AS TEXT)"))
             .collect();
-        let (source_id, array) = match self {
-            Source::Sqlite { .. } => (
-                format!("CAST(CAST({id} AS TEXT) AS BLOB)"),
-                format!("CAST(json_array({}) AS BLOB)", casts.join(", ")),
+        let selected = match self {
+            Source::Sqlite { .. } => format!(
+                "CAST(CAST({id} AS TEXT) AS BLOB) AS source_id, \
+                 CAST(json_array({}) AS BLOB) AS vals, typeof({id}) AS id_type, \
+                 CASE WHEN typeof({id}) = 'real' THEN {id} END AS id_real",
+                casts.join(", ")
             ),
-            Source::Postgres(_) => (
-                format!("convert_to(CAST({id} AS TEXT), 'UTF8')"),
-                format!(
-                    "convert_to(json_build_array({})::text, 'UTF8')",
-                    casts.join(", ")
-                ),
+            // Bytes as the database holds them: an SQL_ASCII database's
+            // text is not converted (a value that is not UTF-8 then fails
+            // its own row, named, instead of the whole page's read).
+            Source::Postgres(_) => format!(
+                "convert_to(CAST({id} AS TEXT), {ENCODING}) AS source_id, \
+                 convert_to(json_build_array({})::text, {ENCODING}) AS vals, \
+                 pg_catalog.pg_typeof({id})::text AS id_type, NULL::float8 AS id_real",
+                casts.join(", ")
             ),
         };
-        let sql = format!(
-            "SELECT {source_id} AS source_id, {array} AS vals FROM {} ORDER BY {id} LIMIT {limit} OFFSET {offset}",
-            table.sql()
-        );
-        let rows = match self {
-            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn),
-            Source::Postgres(conn) => diesel::sql_query(sql).load(conn),
+        let from = table.sql();
+        let page = |bound: &str| {
+            format!("SELECT {selected} FROM {from}{bound} ORDER BY {id} LIMIT {limit}")
         };
-        rows.with_context(|| {
-            format!(
-                "reading source rows {} to {} in id order",
-                offset + 1,
-                offset.saturating_add(limit as u64)
-            )
-        })
+        match (self, after) {
+            (Source::Sqlite { conn, .. }, None) => diesel::sql_query(page("")).load(conn),
+            (Source::Postgres(conn), None) => diesel::sql_query(page("")).load(conn),
+            (Source::Sqlite { conn, .. }, Some(after)) => {
+                let query = diesel::sql_query(page(&format!(" WHERE {id} > ?1")));
+                match after {
+                    After::Integer(v) => query.bind::<BigInt, _>(*v).load(conn),
+                    After::Real(v) => query.bind::<Double, _>(*v).load(conn),
+                    After::Text(v) => query.bind::<Text, _>(v).load(conn),
+                    After::Bytes(v) => query.bind::<Binary, _>(v).load(conn),
+                    // Not made for SQLite; as text if it were.
+                    After::Typed { text, .. } => query.bind::<Text, _>(text).load(conn),
+                }
+            }
+            (Source::Postgres(conn), Some(after)) => {
+                let After::Typed { text, type_name } = after else {
+                    // Only made for SQLite.
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        "a PostgreSQL page needs a typed bound".into(),
+                    ));
+                };
+                // The type's name as the server spells it (`pg_typeof`,
+                // quoted where it needs to be): the id's text cast back to
+                // its own type, so the bound compares as the ordering does.
+                diesel::sql_query(page(&format!(" WHERE {id} > CAST($1 AS {type_name})")))
+                    .bind::<Text, _>(text)
+                    .load(conn)
+            }
+        }
+    }
+
+    /// How many rows have a NULL id.
+    pub fn null_ids(&mut self, table: &Table, id: &str) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) - COUNT({id}) AS n FROM {}", table.sql());
+        let rows: Vec<Count> = match self {
+            Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
+            Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
+        };
+        Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
     }
 
     /// Runs a statement on the source connection (tests: a write must fail).
@@ -414,44 +547,66 @@ mod tests {
         );
     }
 
+    /// A schema of the test's own on the test server, dropped with the
+    /// guard; `None` (after saying so loudly) when there is no server
+    /// outside CI.
+    struct PgSchema {
+        url: String,
+        name: String,
+        admin: PgConnection,
+    }
+
+    impl PgSchema {
+        fn create(test: &str) -> Option<PgSchema> {
+            let url = std::env::var("STRONGROOM_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+            let admin = match PgConnection::establish(&url) {
+                Ok(conn) => conn,
+                Err(err) => {
+                    if std::env::var("CI").is_ok_and(|v| v == "true") {
+                        panic!("PostgreSQL not reachable at {url} ({err}) (CI=true: a failure)");
+                    }
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "\n!!!!!!!! SKIPPED {test}: PostgreSQL not reachable at {url} ({err}) !!!!!!!!\n"
+                    );
+                    return None;
+                }
+            };
+            let mut schema = PgSchema {
+                url,
+                name: format!("strongroom_src_{}", uuid::Uuid::new_v4().simple()),
+                admin,
+            };
+            let create = format!("CREATE SCHEMA {}", schema.name);
+            schema.admin.batch_execute(&create).unwrap();
+            Some(schema)
+        }
+    }
+
+    impl Drop for PgSchema {
+        fn drop(&mut self) {
+            let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+            let _ = self.admin.batch_execute(&drop);
+        }
+    }
+
     #[test]
     fn a_postgres_source_refuses_writes_through_its_connection() {
-        let url = std::env::var("STRONGROOM_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let mut admin = match PgConnection::establish(&url) {
-            Ok(conn) => conn,
-            Err(err) => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("PostgreSQL not reachable at {url} ({err}) (CI=true: a failure)");
-                }
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "\n!!!!!!!! SKIPPED a_postgres_source_refuses_writes_through_its_connection: PostgreSQL not reachable at {url} ({err}) !!!!!!!!\n"
-                );
-                return;
-            }
+        let Some(mut pg) =
+            PgSchema::create("a_postgres_source_refuses_writes_through_its_connection")
+        else {
+            return;
         };
-        // A schema of this test's own, dropped at the end.
-        let schema = format!("strongroom_ro_{}", uuid::Uuid::new_v4().simple());
-        struct Drop_<'a>(&'a str, String);
-        impl Drop for Drop_<'_> {
-            fn drop(&mut self) {
-                if let Ok(mut c) = PgConnection::establish(self.0) {
-                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1))
-                        .execute(&mut c);
-                }
-            }
-        }
-        let _cleanup = Drop_(&url, schema.clone());
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut admin,
-            &format!(
-                "CREATE SCHEMA {schema}; CREATE TABLE {schema}.people (id INT PRIMARY KEY, name TEXT); \
+        let (url, schema) = (pg.url.clone(), pg.name.clone());
+        pg.admin
+            .batch_execute(&format!(
+                "CREATE TABLE {schema}.people (id INT PRIMARY KEY, name TEXT); \
                  INSERT INTO {schema}.people VALUES (1, 'Ada')"
-            ),
-        )
-        .unwrap();
+            ))
+            .unwrap();
+        let admin = &mut pg.admin;
         let mut source = Source::open(&url).unwrap();
         let table = source.resolve(&format!("{schema}.people")).unwrap();
         assert_eq!(
@@ -478,12 +633,128 @@ mod tests {
         }
         let names: Vec<Name> =
             diesel::sql_query(format!("SELECT name FROM {schema}.people ORDER BY id"))
-                .load(&mut admin)
+                .load(admin)
                 .unwrap();
         assert_eq!(
             names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
             ["Ada"]
         );
+    }
+
+    /// Every id of `table`, page by page (`limit` a page), running
+    /// `between` after the first page.
+    fn read_ids(
+        source: &mut Source,
+        table: &Table,
+        limit: usize,
+        mut between: impl FnMut(),
+    ) -> Vec<String> {
+        let mut pages = Pages::default();
+        let mut ids = Vec::new();
+        loop {
+            let rows = pages
+                .next(source, table, "\"id\"", &["\"id\"".to_owned()], limit)
+                .unwrap();
+            if rows.is_empty() {
+                return ids;
+            }
+            if ids.is_empty() {
+                between();
+            }
+            ids.extend(
+                rows.iter()
+                    .map(|r| String::from_utf8_lossy(r.source_id.as_deref().unwrap()).into_owned()),
+            );
+        }
+    }
+
+    /// Pages start after the last id read, compared in the id's own type:
+    /// rows deleted meanwhile shift nothing (an OFFSET would skip rows),
+    /// numbers order as numbers, and SQLite's mixed storage classes (an
+    /// untyped id column) are each read once.
+    #[test]
+    fn a_sqlite_source_is_paged_by_id_and_rows_deleted_meanwhile_skip_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("legacy.db");
+        let mut app = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        app.batch_execute(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); \
+             CREATE TABLE mixed (id, name TEXT);",
+        )
+        .unwrap();
+        for n in 1..=12 {
+            app.batch_execute(&format!("INSERT INTO people VALUES ({n}, 'p{n}')"))
+                .unwrap();
+        }
+        app.batch_execute(
+            "INSERT INTO mixed VALUES (10, 'a'), (9.5, 'b'), (2, 'c'), ('10', 'd'), ('9', 'e'), \
+             (x'00ff', 'f'), (0.1, 'g');",
+        )
+        .unwrap();
+        let mut source = Source::open(&format!("sqlite://{}", path.display())).unwrap();
+        let people = source.resolve("people").unwrap();
+        let ids = read_ids(&mut source, &people, 5, || {
+            app.batch_execute("DELETE FROM people WHERE id <= 3")
+                .unwrap();
+        });
+        let expected: Vec<String> = (1..=12).map(|n| n.to_string()).collect();
+        assert_eq!(ids, expected);
+        let mixed = source.resolve("mixed").unwrap();
+        let ids = read_ids(&mut source, &mixed, 1, || {});
+        assert_eq!(
+            ids,
+            ["0.1", "2", "9.5", "10", "10", "9", "\0\u{fffd}"],
+            "numbers in order, then texts, then the blob, each once"
+        );
+    }
+
+    /// On PostgreSQL too: each page starts after the last id, cast back to
+    /// the id column's own type (integers, uuids, timestamps, numerics,
+    /// text), and rows deleted meanwhile shift nothing.
+    #[test]
+    fn a_postgres_source_is_paged_by_id_in_its_own_type() {
+        let Some(mut pg) = PgSchema::create("a_postgres_source_is_paged_by_id_in_its_own_type")
+        else {
+            return;
+        };
+        let schema = pg.name.clone();
+        let types = [
+            ("integer", "n"),
+            ("bigint", "n::bigint * 1000000000"),
+            ("numeric(10, 2)", "n / 4.0"),
+            ("text", "'id' || n"),
+            (
+                "timestamptz",
+                "timestamptz '2020-01-01 00:00:00+00' + n * interval '1 hour'",
+            ),
+            (
+                "uuid",
+                "('00000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid",
+            ),
+        ];
+        for (column_type, value) in types {
+            pg.admin
+                .batch_execute(&format!(
+                    "DROP TABLE IF EXISTS {schema}.t; \
+                     CREATE TABLE {schema}.t (id {column_type} PRIMARY KEY); \
+                     INSERT INTO {schema}.t SELECT {value} FROM generate_series(1, 12) AS n"
+                ))
+                .unwrap();
+            let mut source = Source::open(&pg.url).unwrap();
+            let table = source.resolve(&format!("{schema}.t")).unwrap();
+            let mut all = Source::open(&pg.url).unwrap();
+            let expected = read_ids(&mut all, &table, 100, || {});
+            assert_eq!(expected.len(), 12, "{column_type}");
+            let admin = &mut pg.admin;
+            let ids = read_ids(&mut source, &table, 5, || {
+                // The three smallest ids, already read.
+                let delete = format!(
+                    "DELETE FROM {schema}.t WHERE id IN (SELECT id FROM {schema}.t ORDER BY id LIMIT 3)"
+                );
+                admin.batch_execute(&delete).unwrap();
+            });
+            assert_eq!(ids, expected, "{column_type}");
+        }
     }
 
     #[test]
