@@ -130,6 +130,34 @@ mod tests {
     use super::*;
     use crate::index::Normalize;
 
+    /// The index input of a number is its text as FORMAT.md spells it
+    /// (serde_json 1.0.147 on, whose float formatting the manifest's
+    /// minimum version pins: the older one wrote `1e20`, and an index
+    /// computed by one build would not find records of the other).
+    #[test]
+    fn numbers_are_written_as_format_md_specifies() {
+        for (value, text) in [
+            (serde_json::json!(1e20), "1e+20"),
+            (serde_json::json!(1.5e-7), "1.5e-7"),
+            (serde_json::json!(1e-5), "0.00001"),
+            (serde_json::json!(1e16), "1e+16"),
+            (serde_json::json!(1e15), "1000000000000000.0"),
+            (serde_json::json!(1.0), "1.0"),
+            (serde_json::json!(-0.0), "-0.0"),
+            (serde_json::json!(0.1), "0.1"),
+            (
+                serde_json::json!(1.2345678901234568e20),
+                "1.2345678901234568e+20",
+            ),
+            (serde_json::json!(u64::MAX), "18446744073709551615"),
+            (serde_json::json!(-7), "-7"),
+        ] {
+            let mut out = Vec::new();
+            canonical_json(&value, &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
+    }
+
     #[test]
     fn integers_beyond_64_bits_are_found_anywhere_outside_strings() {
         let big = (1u128 << 64).to_string();
