@@ -942,11 +942,8 @@ fn the_leakage_report_counts_every_writer_and_every_live_version() {
             let report = alice.leakage(TYPE).unwrap();
             let class = |name: &str| {
                 report
-                    .fields
-                    .iter()
-                    .find(|f| f.name == name)
+                    .field(name)
                     .unwrap_or_else(|| panic!("{name} missing from {report}"))
-                    .class
                     .clone()
             };
             match class("ssn") {
@@ -1002,11 +999,8 @@ fn the_leakage_report_reads_every_record_not_only_the_newest() {
             let report = alice.leakage(TYPE).unwrap();
             let class = |name: &str| {
                 report
-                    .fields
-                    .iter()
-                    .find(|f| f.name == name)
+                    .field(name)
                     .unwrap_or_else(|| panic!("{name} missing"))
-                    .class
                     .clone()
             };
             assert!(matches!(class("ssn"), FieldClass::Plain));

@@ -266,11 +266,8 @@ fn the_leakage_report_lists_every_field_of_the_model() {
         let report = people.leakage().unwrap();
         let class = |name: &str| {
             report
-                .fields
-                .iter()
-                .find(|f| f.name == name)
+                .field(name)
                 .unwrap_or_else(|| panic!("{name} missing from {report}"))
-                .class
                 .clone()
         };
         assert!(matches!(class("clinic"), FieldClass::Plain), "{report}");
@@ -381,11 +378,8 @@ fn a_models_leakage_report_counts_what_older_records_reveal() {
             let alice = client(db, "alice");
             let class = |report: &strongroom::index::Leakage, name: &str| {
                 report
-                    .fields
-                    .iter()
-                    .find(|f| f.name == name)
+                    .field(name)
                     .unwrap_or_else(|| panic!("{name} missing from {report}"))
-                    .class
                     .clone()
             };
             let member = |n: u32| (format!("m{n}@example.org"), format!("M{n}"));

@@ -109,6 +109,14 @@ pub struct Leakage {
 }
 
 impl Leakage {
+    /// What the database learns of field `name`, if the report lists it.
+    pub fn field(&self, name: &str) -> Option<&FieldClass> {
+        self.fields
+            .iter()
+            .find(|field| field.name == name)
+            .map(|field| &field.class)
+    }
+
     /// Builds the report from the fields and indexes (name, fields, bits).
     pub(crate) fn build(
         record_type: &str,
