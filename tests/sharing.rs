@@ -330,9 +330,24 @@ fn authorizers_share_on_the_writers_behalf_until_removed() {
                 .iter()
                 .any(|s| s.reader_id == erin.id() && s.kind == ShareKind::Read));
 
+            // A rotation signs every grant again as Alice's: the listings
+            // still name Dave as the one who shared with Erin, and keep when
+            // each share was made.
+            let since = |shares: Vec<strongroom::Share>, reader: strongroom::ClientId| {
+                let share = shares.into_iter().find(|s| s.reader_id == reader).unwrap();
+                (share.granted_by, share.since)
+            };
+            let before = since(alice.outgoing_shares().unwrap(), erin.id());
+            assert_eq!(before.0, dave.id());
+            alice.rotate("note").unwrap();
+            assert_eq!(since(alice.outgoing_shares().unwrap(), erin.id()), before);
+            assert_eq!(since(erin.incoming_shares().unwrap(), erin.id()), before);
+
             // Removing Dave stops further sharing and withdraws the shares he
-            // made: Erin, in a new process, can no longer read.
-            alice.remove_authorizer("note", dave.id()).unwrap();
+            // made, naming their readers: Erin, in a new process, can no
+            // longer read.
+            let removed = alice.remove_authorizer("note", dave.id()).unwrap();
+            assert_eq!(removed.removed_readers, [erin.id()]);
             assert!(matches!(
                 dave.share_on_behalf(alice.id(), "note", frank.id()),
                 Err(Error::NotPermitted(_))

@@ -182,9 +182,11 @@ pub enum Command {
         #[arg(long)]
         version: u64,
     },
-    /// Share a record type with a client.
+    /// Share a record type with a client: this client's own type, or with
+    /// --writer another writer's type that writer authorised this client to
+    /// share (`strongroom authorize`).
     #[command(
-        after_help = "Example:\n  strongroom share patient --with \"$bob_id\" --fingerprint \"$bob_fingerprint\""
+        after_help = "Examples:\n  strongroom share patient --with \"$bob_id\" --fingerprint \"$bob_fingerprint\"\n  strongroom share patient --with \"$bob_id\" --writer \"$clinic_id\""
     )]
     Share {
         /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
@@ -197,6 +199,10 @@ pub enum Command {
         /// whoami`); a mismatch refuses, pinning and sharing nothing.
         #[arg(long, value_name = "FINGERPRINT")]
         fingerprint: Option<String>,
+        /// Share this writer's type on its behalf (this client holds an
+        /// authoriser grant from it), instead of this client's own.
+        #[arg(long, value_name = "CLIENT_ID")]
+        writer: Option<String>,
     },
     /// List pinned peers with their fingerprints, one JSON object per line.
     #[command(after_help = "Example:\n  strongroom peers")]
@@ -215,8 +221,9 @@ pub enum Command {
         fingerprint: String,
     },
     /// Show or set which peers this profile trusts: `first-use` (pin a
-    /// peer's keys the first time they are needed) or `verified` (only
-    /// peers pinned with `pin`).
+    /// peer's keys the first time they are needed) or `verified` (no new
+    /// peer without `pin`; peers pinned before stay pinned: check them
+    /// with `peers`).
     #[command(after_help = "Example:\n  strongroom trust verified")]
     Trust {
         /// The new setting; without it, print the current one.

@@ -141,18 +141,34 @@ pub fn run(cli: Cli) -> Result<()> {
             record_type,
             with,
             fingerprint,
+            writer,
         } => {
             let reader = parse_client_id(with)?;
             let fingerprint = fingerprint.as_deref().map(parse_fingerprint).transpose()?;
+            let writer = writer.as_deref().map(parse_client_id).transpose()?;
             let client = ctx.client()?;
-            let outcome = match fingerprint {
-                Some(fingerprint) => client.share_verified(record_type, reader, &fingerprint)?,
-                None => client.share(record_type, reader)?,
+            let outcome = match (writer, fingerprint) {
+                (Some(writer), fingerprint) => {
+                    // The reader's keys checked before anything is wrapped
+                    // to them, as `share --fingerprint` does.
+                    if let Some(fingerprint) = fingerprint {
+                        client.pin_peer(reader, &fingerprint)?;
+                    }
+                    client.share_on_behalf(writer, record_type, reader)?
+                }
+                (None, Some(fingerprint)) => {
+                    client.share_verified(record_type, reader, &fingerprint)?
+                }
+                (None, None) => client.share(record_type, reader)?,
             };
-            output::line(&json!({
+            let mut line = json!({
                 "shared": record_type, "with": reader.to_string(),
                 "wrapped_keys": outcome.wrapped_keys, "policies": outcome.policies,
-            }));
+            });
+            if let Some(writer) = writer {
+                line["writer"] = json!(writer.to_string());
+            }
+            output::line(&line);
             Ok(())
         }
         Command::Revoke {
@@ -236,7 +252,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unauthorize { record_type, from } => {
             let authorizer = parse_client_id(from)?;
             let client = ctx.client()?;
-            let deleted = client
+            let outcome = client
                 .remove_authorizer(record_type, authorizer)
                 .map_err(|err| match err {
                     strongroom::Error::NotShared { record_type, reader } => anyhow::anyhow!(
@@ -245,7 +261,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     other => other.into(),
                 })?;
             output::line(&json!({
-                "unauthorized": record_type, "from": authorizer.to_string(), "rows_deleted": deleted,
+                "unauthorized": record_type, "from": authorizer.to_string(), "rows_deleted": outcome.rows_deleted,
+                "removed_readers": outcome.removed_readers.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }));
             Ok(())
         }

@@ -174,3 +174,43 @@ fn a_rewrap_refused_for_a_rolled_back_key_is_not_called_interrupted() {
         },
     );
 }
+
+/// An authoriser shares the writer's type from the CLI (`share --writer`);
+/// `shares` names it as the grantor, also after a rotation; `unauthorize`
+/// names the readers whose shares it withdrew, and they lose the type.
+#[test]
+fn an_authoriser_shares_from_the_cli_and_unauthorize_names_the_readers_it_cuts_off() {
+    each_backend(
+        "an_authoriser_shares_from_the_cli_and_unauthorize_names_the_readers_it_cuts_off",
+        |db| {
+            let alice = last_line(&ok(db, "alice", &["init"]));
+            let clinic = last_line(&ok(db, "clinic", &["init"]));
+            let doc = last_line(&ok(db, "doc", &["init"]));
+            let id = last_line(&ok(db, "alice", &["write", "note", "-f", "note=n0"]));
+            ok(db, "alice", &["authorize", "note", "--to", &clinic]);
+            let shared = lines(&ok(
+                db,
+                "clinic",
+                &["share", "note", "--with", &doc, "--writer", &alice],
+            ));
+            assert_eq!(shared[0]["writer"], alice.as_str());
+            let as_doc: serde_json::Value =
+                serde_json::from_str(&ok(db, "doc", &["read", &id])).unwrap();
+            assert_eq!(as_doc["data"]["note"], "n0");
+            ok(db, "alice", &["rotate", "note"]);
+            let docs_share = lines(&ok(db, "alice", &["shares"]))
+                .into_iter()
+                .find(|line| line["client_id"] == doc.as_str())
+                .unwrap();
+            assert_eq!(docs_share["granted_by"], clinic.as_str(), "{docs_share}");
+            let withdrawn = lines(&ok(
+                db,
+                "alice",
+                &["unauthorize", "note", "--from", &clinic],
+            ));
+            assert_eq!(withdrawn[0]["removed_readers"], serde_json::json!([doc]));
+            let out = run(db, "doc", &["read", &id]);
+            assert_eq!(out.status.code(), Some(1));
+        },
+    );
+}

@@ -23,6 +23,9 @@ pub(super) struct Grantee {
     pub(super) id: ClientId,
     pub(super) key: EncryptionPublicKey,
     pub(super) via: Option<ClientId>,
+    /// When the share was made (its grant row's time, unsigned): kept when
+    /// a rotation signs the grant again; `None` for a share made now.
+    pub(super) since: Option<i64>,
 }
 
 /// A policy row read as the grant it claims to be (not verified yet).
@@ -83,6 +86,7 @@ pub(super) fn valid_grantees(
             id: c.grant.reader_id,
             key: c.grant.reader_key,
             via: None,
+            since: Some(c.row.created_at),
         })
         .collect();
     let mut readers = Vec::new();
@@ -105,6 +109,7 @@ pub(super) fn valid_grantees(
                 id: c.grant.reader_id,
                 key: c.grant.reader_key,
                 via,
+                since: Some(c.row.created_at),
             });
         } else {
             tracing::warn!(record_type, reader = %c.grant.reader_id, "ignoring a read grant that does not verify");

@@ -80,7 +80,7 @@ impl Client {
                 reader_key: grantee.key,
                 key_version: version as i32,
                 signature: self.identity.signer().sign_grant(&grant)?,
-                created_at: now_micros(),
+                created_at: grantee.since.unwrap_or_else(now_micros),
             },
         )
     }

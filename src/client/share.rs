@@ -52,11 +52,12 @@ pub struct Share {
     pub reader_id: ClientId,
     /// Read access or authoriser.
     pub kind: ShareKind,
-    /// Who made the share: the writer, or an authoriser.
+    /// Who made the share: the writer, or an authoriser (also after a
+    /// rotation re-signed the authoriser's grant as the writer's).
     pub granted_by: ClientId,
-    /// When, as the database says (the time is not signed; one out of
-    /// range shows as the Unix epoch, and the share is listed all the
-    /// same).
+    /// When it was made, as the database says (rotations keep it; the
+    /// time is not signed; one out of range shows as the Unix epoch, and
+    /// the share is listed all the same).
     pub since: DateTime<Utc>,
 }
 
@@ -274,13 +275,20 @@ impl Client {
     /// (their wrapped keys and policies deleted) and the key rotates, so
     /// keys it wraps from then on — of the new version — are refused by
     /// readers, even if its old grant is replayed. It keeps its own read
-    /// access; readers it shared with keep what they already decrypted and
-    /// the old versions they hold. Returns the rows deleted. A client that
+    /// access; readers it shared with keep only what they already decrypted
+    /// (and, while a process of theirs runs, the keys it has unwrapped):
+    /// their wrapped keys of every version are deleted. A client that
     /// is not an authoriser of the type (never was, already removed, a
     /// mistyped id) is [`Error::NotShared`], and nothing changes; the
     /// profile's recovery client is [`Error::InvalidInput`] (see
-    /// [`Client::set_recovery_client`]).
-    pub fn remove_authorizer(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
+    /// [`Client::set_recovery_client`]). The outcome names the readers
+    /// whose shares were withdrawn ([`RevokeOutcome::removed_readers`]),
+    /// the rows deleted and the new key version.
+    pub fn remove_authorizer(
+        &self,
+        record_type: &str,
+        authorizer: ClientId,
+    ) -> Result<RevokeOutcome> {
         let span = op_span!(
             self,
             "remove_authorizer",
@@ -289,13 +297,17 @@ impl Client {
             rows_deleted = Empty
         );
         self.observe(span, |span| {
-            let deleted = self.remove_authorizer_in(record_type, authorizer)?;
-            span.record("rows_deleted", deleted);
-            Ok(deleted)
+            let outcome = self.remove_authorizer_in(record_type, authorizer)?;
+            span.record("rows_deleted", outcome.rows_deleted);
+            Ok(outcome)
         })
     }
 
-    fn remove_authorizer_in(&self, record_type: &str, authorizer: ClientId) -> Result<usize> {
+    fn remove_authorizer_in(
+        &self,
+        record_type: &str,
+        authorizer: ClientId,
+    ) -> Result<RevokeOutcome> {
         validate::record_type(record_type)?;
         if authorizer == self.id() {
             return Err(Error::InvalidInput(
@@ -335,7 +347,7 @@ impl Client {
         })?;
         self.after_rotation(record_type, &outcome, key)?;
         tracing::info!(record_type, %authorizer, deleted = outcome.rows_deleted, "removed authoriser");
-        Ok(outcome.rows_deleted)
+        Ok(outcome)
     }
 
     /// Revokes `reader`'s access to this client's `record_type`: deletes its
@@ -471,7 +483,9 @@ impl Client {
                     record_type: row.record_type,
                     reader_id: row.reader_id,
                     kind: parse_kind(&row.kind)?,
-                    granted_by: row.granted_by,
+                    // A share an authoriser made stays its own after a
+                    // rotation re-signs the grant as the writer's.
+                    granted_by: row.via.unwrap_or(row.granted_by),
                     // Unsigned, and never a reason to hide a share in force:
                     // a time out of range shows as the epoch.
                     since: from_micros(row.created_at).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
@@ -504,6 +518,7 @@ impl Client {
                 id: authorizer,
                 key: authorizer_keys.encryption_key,
                 via: None,
+                since: None,
             },
             GrantKind::Authorize,
             version,
@@ -583,6 +598,7 @@ impl Client {
                 id: reader,
                 key: reader_keys.encryption_key,
                 via: None,
+                since: None,
             },
             GrantKind::Read,
             up_to,

@@ -126,9 +126,14 @@ pub enum PeerTrust {
     /// needed and pinned (trust on first use); later changes are refused.
     #[default]
     FirstUse,
-    /// Only peers pinned from a fingerprint checked out of band
-    /// ([`crate::Client::pin_peer`]) are used; any other is
-    /// [`Error::PeerNotVerified`]. Closes trust on first use.
+    /// No peer is pinned from the database any more: a peer not pinned yet
+    /// is used only once pinned from a fingerprint checked out of band
+    /// ([`crate::Client::pin_peer`]); until then it is
+    /// [`Error::PeerNotVerified`]. Closes trust on first use from then on:
+    /// peers pinned before (on first use, under
+    /// [`PeerTrust::FirstUse`]) stay pinned and used, since the profile
+    /// does not record how a pin was made — check their fingerprints
+    /// (`strongroom peers`) when switching.
     Verified,
 }
 
