@@ -931,3 +931,57 @@ impl Write for Expect {
         Ok(())
     }
 }
+
+/// Each of `dir`'s temporary copies of the profile `p.profile` (what a
+/// save killed before its rename leaves: `.p.profile.tmp-…`).
+fn profile_copies(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".p.profile.tmp-"))
+        .collect()
+}
+
+/// A profile save killed before its rename leaves the profile whole and a
+/// temporary copy of it (secret keys included) beside it; the next save
+/// removes every such copy, so sealing the profile afterwards leaves none
+/// in the clear.
+#[test]
+fn profile_saves_killed_midway_leave_no_copy_after_the_next_save() {
+    const TEST: &str = "profile_saves_killed_midway_leave_no_copy_after_the_next_save";
+    as_child(TEST, |env| {
+        let mut profile = strongroom::Profile::load(env.dir.join("p.profile"), None).unwrap();
+        say("started");
+        for i in 0u64.. {
+            let trust = if i % 2 == 0 {
+                strongroom::PeerTrust::Verified
+            } else {
+                strongroom::PeerTrust::FirstUse
+            };
+            profile.set_peer_trust(trust).unwrap();
+        }
+    });
+    let db = TestDb::sqlite();
+    let path = db.dir.path().join("p.profile");
+    let created =
+        strongroom::Profile::create(&path, strongroom::ProfileOptions::default()).unwrap();
+    let public = *created.identity().public();
+    let mut rng = rand::thread_rng();
+    // Killed until a kill lands inside a save (each does with a fair
+    // chance): otherwise the test would prove nothing.
+    let mut copies_seen = 0;
+    for round in 0..40 {
+        let delay = Duration::from_millis(rng.gen_range(20..300));
+        run_and_kill(TEST, &db, round, None, When::After(delay));
+        let loaded = strongroom::Profile::load(&path, None).unwrap();
+        assert_eq!(loaded.identity().public(), &public, "the profile is whole");
+        copies_seen = profile_copies(db.dir.path()).len();
+        if copies_seen > 0 {
+            break;
+        }
+    }
+    assert!(copies_seen > 0, "no kill in 40 landed inside a save");
+    let mut profile = strongroom::Profile::load(&path, None).unwrap();
+    profile.set_passphrase(Some("sealed at last")).unwrap();
+    assert_eq!(profile_copies(db.dir.path()), Vec::<String>::new());
+}

@@ -62,6 +62,35 @@ fn create_then_load_gives_the_same_identity() {
     assert!(!loaded.is_sealed());
 }
 
+/// A save killed before its rename leaves its temporary file (a whole copy
+/// of the profile, secret keys included, named `.<profile>.tmp-…`): the
+/// next save of that profile removes it, and leaves another profile's in
+/// the same folder alone (its save may be under way).
+#[test]
+fn the_next_save_removes_the_temporary_copies_a_killed_save_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "p.profile");
+    let mut profile = Profile::create(&path, ProfileOptions::default()).unwrap();
+    let copy = fs::read(&path).unwrap();
+    for name in [
+        ".p.profile.tmp-a1B2c3",
+        ".p.profile.tmp-Zz9y8x",
+        ".q.profile.tmp-a1B2c3",
+    ] {
+        fs::write(dir.path().join(name), &copy).unwrap();
+    }
+    profile.pin(Identity::generate().unwrap().public()).unwrap();
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [".q.profile.tmp-a1B2c3", "p.profile", "p.profile.lock"]
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn profiles_are_written_with_mode_0600_and_no_temp_files_left() {

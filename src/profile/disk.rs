@@ -53,16 +53,50 @@ pub(super) fn warn_if_readable_by_others(path: &Path, metadata: &std::fs::Metada
 #[cfg(not(unix))]
 pub(super) fn warn_if_readable_by_others(_path: &Path, _metadata: &std::fs::Metadata) {}
 
+/// The folder `path` is in.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// The name every temporary file of the profile at `path` starts with:
+/// `.<file name>.tmp-`, its own (another profile in the same folder has
+/// another).
+fn temp_prefix(path: &Path) -> std::ffi::OsString {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(path.file_name().unwrap_or_default());
+    prefix.push(".tmp-");
+    prefix
+}
+
+/// Removes the temporary files a save of the profile at `path` left when
+/// its process was killed before the rename (each a whole copy of the
+/// profile, secret keys included). Called under the profile's exclusive
+/// lock, when no save of it is under way; returns how many it removed.
+pub(super) fn remove_leftover_temps(path: &Path) -> std::io::Result<usize> {
+    let prefix = temp_prefix(path);
+    let prefix = prefix.as_encoded_bytes();
+    let mut removed = 0;
+    for entry in std::fs::read_dir(folder_of(path))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.as_encoded_bytes().starts_with(prefix) && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes `bytes` to `path` through a 0600 temporary file in the same folder,
 /// synced and renamed into place. With `replace` false an existing file is
 /// left alone and the error is `AlreadyExists`.
 pub(super) fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     let mut temp = tempfile::Builder::new()
-        .prefix(".strongroom-profile-")
+        .prefix(&temp_prefix(path))
         .tempfile_in(dir)?;
     #[cfg(unix)]
     {

@@ -423,6 +423,19 @@ impl Profile {
         self.merge_from_disk()?;
         let saved = (self.peer_trust, self.recovery_client);
         let out = update(self)?;
+        // A save killed before its rename left a whole copy of the profile
+        // beside it; under the lock no save is under way, so each such
+        // file is a leftover. Failing to remove one does not stop the save.
+        match disk::remove_leftover_temps(&self.path) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                removed,
+                "removed temporary profile files a killed save left"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not remove the temporary profile files a killed save left")
+            }
+        }
         if let Err(err) = self.write_file() {
             (self.peer_trust, self.recovery_client) = saved;
             return Err(err);
