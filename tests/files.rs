@@ -900,9 +900,11 @@ fn an_upload_killed_mid_stream_leaves_nothing_readable_and_no_chunks() {
             wait_for(&mark, &log);
             // The upload is in the database, uncommitted: on SQLite it holds
             // the write lock, on PostgreSQL a session is inside a
-            // transaction. Chunks are inserted by a second thread, so the
-            // source may block while an insert is still running: wait for
-            // the database to show the open transaction.
+            // transaction that has written rows (it holds a transaction id:
+            // chunks are in flight, not only a lock). Chunks are inserted by
+            // a second thread, so the source may block while an insert is
+            // still running: wait for the database to show the open
+            // transaction.
             let open = || match db.backend {
                 Backend::Sqlite => match db.try_sql("BEGIN IMMEDIATE") {
                     Err(err) => err.to_string().contains("locked"),
@@ -912,7 +914,8 @@ fn an_upload_killed_mid_stream_leaves_nothing_readable_and_no_chunks() {
                 _ => {
                     db.count(
                         "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                         WHERE datname = current_database() AND state = 'idle in transaction'",
+                         WHERE datname = current_database() AND state = 'idle in transaction' \
+                         AND backend_xid IS NOT NULL",
                     ) >= 1
                 }
             };
