@@ -269,6 +269,14 @@ fn sealed_profile_detects_edits_to_its_clear_parts() {
             "iterations",
             Box::new(|v| v["secrets"]["sealed"]["iterations"] = 4.into()),
         ),
+        // A pin the owner vouched for is recorded as such, and covered:
+        // dropping it (or adding one) is an edit too.
+        (
+            "verified pins",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("verified_pins").unwrap();
+            }),
+        ),
     ];
     assert_each_edit_is_detected(&path, &original, edits);
 }
@@ -701,6 +709,23 @@ fn profile_aad_by_hand(v: &serde_json::Value) -> Vec<u8> {
             out.extend_from_slice(&(marks[record_type].as_u64().unwrap() as u32).to_be_bytes());
         }
     }
+    if let Some(recovery) = v.get("recovery_client").and_then(|r| r.as_str()) {
+        lp(&mut out, b"recovery_client");
+        out.extend_from_slice(&uuid(recovery));
+    }
+    // The pins vouched for, when there are any, in ascending id.
+    if let Some(verified) = v.get("verified_pins").and_then(|p| p.as_array()) {
+        lp(&mut out, b"verified_pins");
+        out.extend_from_slice(&(verified.len() as u32).to_be_bytes());
+        let mut ids: Vec<[u8; 16]> = verified
+            .iter()
+            .map(|id| uuid(id.as_str().unwrap()))
+            .collect();
+        ids.sort();
+        for id in ids {
+            out.extend_from_slice(&id);
+        }
+    }
     out
 }
 
@@ -786,6 +811,7 @@ fn a_version_1_profile_is_read_and_upgraded_without_its_url_marks() {
     let mut v1 = v2.clone();
     let object = v1.as_object_mut().unwrap();
     object.remove("databases");
+    object.remove("verified_pins");
     object.remove("peer_trust");
     object.insert("strongroom_profile".into(), 1.into());
     object.insert(

@@ -221,9 +221,9 @@ pub enum Command {
         fingerprint: String,
     },
     /// Show or set which peers this profile trusts: `first-use` (pin a
-    /// peer's keys the first time they are needed) or `verified` (no new
-    /// peer without `pin`; peers pinned before stay pinned: check them
-    /// with `peers`).
+    /// peer's keys the first time they are needed) or `verified` (only
+    /// peers pinned with `pin`, or `share --fingerprint`; `peers` shows
+    /// which).
     #[command(after_help = "Example:\n  strongroom trust verified")]
     Trust {
         /// The new setting; without it, print the current one.

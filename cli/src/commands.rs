@@ -209,6 +209,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 output::line(&json!({
                     "client_id": peer.client_id.to_string(),
                     "fingerprint": peer.fingerprint()?.to_string(),
+                    "verified": client.is_pin_verified(peer.client_id),
                 }));
             }
             Ok(())

@@ -103,6 +103,35 @@ fn verified_trust_needs_a_pin_from_a_fingerprint_first() {
     );
 }
 
+/// `trust verified` uses only pins checked against a fingerprint: a peer
+/// pinned on first use before the switch is refused until pinned with its
+/// fingerprint, and `peers` says which pins were checked.
+#[test]
+fn trust_verified_refuses_a_peer_pinned_on_first_use_until_it_is_pinned_with_its_fingerprint() {
+    each_backend(
+        "trust_verified_refuses_a_peer_pinned_on_first_use_until_it_is_pinned_with_its_fingerprint",
+        |db| {
+            ok(db, "alice", &["init"]);
+            let bob = last_line(&ok(db, "bob", &["init"]));
+            ok(db, "alice", &["share", "note", "--with", &bob]);
+            assert_eq!(
+                json_lines(&ok(db, "alice", &["peers"]))[0]["verified"],
+                false
+            );
+            ok(db, "alice", &["trust", "verified"]);
+            let err = fails(db, "alice", &["share", "other", "--with", &bob], 1);
+            assert!(err.contains("only verified peers"), "{err}");
+            let bobs = fingerprint(db, "bob");
+            ok(db, "alice", &["pin", &bob, "--fingerprint", &bobs]);
+            assert_eq!(
+                json_lines(&ok(db, "alice", &["peers"]))[0]["verified"],
+                true
+            );
+            ok(db, "alice", &["share", "other", "--with", &bob]);
+        },
+    );
+}
+
 #[test]
 fn a_changed_database_identity_needs_adopt_database() {
     each_backend("a_changed_database_identity_needs_adopt_database", |db| {

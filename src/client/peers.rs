@@ -58,7 +58,18 @@ impl Client {
         if client_id == self.id() {
             return Ok(*self.public());
         }
-        let (pinned, trust) = self.with_profile(|p| (p.pinned(client_id).copied(), p.peer_trust()));
+        let (pinned, trust, verified) = self.with_profile(|p| {
+            (
+                p.pinned(client_id).copied(),
+                p.peer_trust(),
+                p.is_pin_verified(client_id),
+            )
+        });
+        // Under verified trust only a pin checked against a fingerprint
+        // counts, not one taken on first use before the switch.
+        if trust == PeerTrust::Verified && !verified {
+            return Err(Error::PeerNotVerified { client_id });
+        }
         let served = clients::find(conn, client_id)?;
         if let Some(pinned) = pinned {
             return match served {
@@ -73,15 +84,12 @@ impl Client {
                 }
             };
         }
-        if trust == PeerTrust::Verified {
-            return Err(Error::PeerNotVerified { client_id });
-        }
         let peer = match served {
             Served::Nothing => return Err(Error::UnknownClient { client_id }),
             Served::Malformed => return Err(Error::Decryption),
             Served::Keys(keys) => keys,
         };
-        self.with_profile(|p| p.pin(&peer))?;
+        self.with_profile(|p| p.pin_on_first_use(&peer))?;
         Ok(peer)
     }
 
@@ -153,6 +161,13 @@ impl Client {
     /// Every peer pinned in this client's profile.
     pub fn pinned_peers(&self) -> Vec<PublicIdentity> {
         self.with_profile(|p| p.pinned_peers().copied().collect())
+    }
+
+    /// Whether `client_id`'s pin was checked against a fingerprint (or
+    /// given by this profile's owner), not taken on first use: under
+    /// [`PeerTrust::Verified`] only such pins are used.
+    pub fn is_pin_verified(&self, client_id: ClientId) -> bool {
+        self.with_profile(|p| p.is_pin_verified(client_id))
     }
 
     /// Which peers this client trusts the database to name (saved in the

@@ -27,6 +27,11 @@ pub(super) struct ProfileFile {
     /// authorised to, for recovery ([`crate::Client::set_recovery_client`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) recovery_client: Option<ClientId>,
+    /// The pinned peers whose keys were checked against a fingerprint
+    /// ([`crate::Client::pin_peer`]): under `verified` trust, the only
+    /// ones used.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub(super) verified_pins: BTreeSet<ClientId>,
     /// Version 1 only: marks keyed by the URL or path a database was reached
     /// at. Read (the sealed AAD covers them) and dropped: they cannot be
     /// matched to a database identity.
@@ -196,7 +201,12 @@ impl Profile {
                 };
                 let tail = match &file.key_versions {
                     Some(v1_marks) => AadTail::Version1(v1_marks),
-                    None => AadTail::Version2(file.peer_trust, &databases, file.recovery_client),
+                    None => AadTail::Version2(
+                        file.peer_trust,
+                        &databases,
+                        file.recovery_client,
+                        &file.verified_pins,
+                    ),
                 };
                 let aad = sealed_aad(&file.name, &public, &pinned, tail, &sealing)?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
@@ -222,10 +232,17 @@ impl Profile {
             path,
             name: file.name.clone(),
             identity,
-            pinned,
             peer_trust: file.peer_trust,
             databases,
             recovery_client: file.recovery_client,
+            // Only pins can be verified ones.
+            verified_pins: file
+                .verified_pins
+                .iter()
+                .copied()
+                .filter(|id| pinned.contains_key(id))
+                .collect(),
+            pinned,
             sealing,
             stamp: None,
         })
@@ -245,7 +262,12 @@ impl Profile {
                     &self.name,
                     public,
                     &self.pinned,
-                    AadTail::Version2(self.peer_trust, &self.databases, self.recovery_client),
+                    AadTail::Version2(
+                        self.peer_trust,
+                        &self.databases,
+                        self.recovery_client,
+                        &self.verified_pins,
+                    ),
                     sealing,
                 )?;
                 let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
@@ -291,6 +313,7 @@ impl Profile {
                 .collect(),
             key_versions: None,
             recovery_client: self.recovery_client,
+            verified_pins: self.verified_pins.clone(),
             peer_trust: self.peer_trust,
             databases: self
                 .databases

@@ -36,7 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -126,14 +126,11 @@ pub enum PeerTrust {
     /// needed and pinned (trust on first use); later changes are refused.
     #[default]
     FirstUse,
-    /// No peer is pinned from the database any more: a peer not pinned yet
-    /// is used only once pinned from a fingerprint checked out of band
-    /// ([`crate::Client::pin_peer`]); until then it is
-    /// [`Error::PeerNotVerified`]. Closes trust on first use from then on:
-    /// peers pinned before (on first use, under
-    /// [`PeerTrust::FirstUse`]) stay pinned and used, since the profile
-    /// does not record how a pin was made — check their fingerprints
-    /// (`strongroom peers`) when switching.
+    /// Only peers pinned from a fingerprint checked out of band
+    /// ([`crate::Client::pin_peer`]) are used; any other — not pinned, or
+    /// pinned on first use before the switch — is
+    /// [`Error::PeerNotVerified`] until pinned that way. Closes trust on
+    /// first use.
     Verified,
 }
 
@@ -152,6 +149,9 @@ pub struct Profile {
     /// Every record type of this client is shared with and authorised to
     /// this client too (for recovery).
     recovery_client: Option<ClientId>,
+    /// The pins the caller vouched for ([`Profile::pin`],
+    /// [`crate::Client::pin_peer`]), not taken on first use.
+    verified_pins: BTreeSet<ClientId>,
     sealing: Option<Sealing>,
     stamp: Option<FileStamp>,
 }
@@ -239,6 +239,7 @@ impl Profile {
             peer_trust: PeerTrust::FirstUse,
             databases: BTreeMap::new(),
             recovery_client: None,
+            verified_pins: BTreeSet::new(),
             sealing,
             stamp: None,
         };
@@ -386,6 +387,13 @@ impl Profile {
             for (record_type, version) in marks {
                 let mark = mine.entry(record_type).or_insert(version);
                 *mark = (*mark).max(version);
+            }
+        }
+        // A pin another process checked against a fingerprint, of the keys
+        // this one pinned too.
+        for id in other.verified_pins {
+            if self.pinned.contains_key(&id) {
+                self.verified_pins.insert(id);
             }
         }
         // Only ever changed through `update_file`, so the file's values are
@@ -615,30 +623,53 @@ impl Profile {
         self.pinned.get(&client_id)
     }
 
-    /// Pins `peer`'s public keys on first use (and saves the profile), or
-    /// checks them against the pinned ones: a difference is
-    /// [`Error::KeyChanged`] and nothing is changed.
+    /// Whether `client_id`'s pin was vouched for — checked against a
+    /// fingerprint ([`crate::Client::pin_peer`]) or given by the caller
+    /// ([`Profile::pin`]) — rather than taken from the database on first
+    /// use: under [`PeerTrust::Verified`] only such pins are used.
+    pub fn is_pin_verified(&self, client_id: ClientId) -> bool {
+        self.verified_pins.contains(&client_id)
+    }
+
+    /// Pins `peer`'s public keys, which the caller vouches for (its own
+    /// copy, or keys it checked against a fingerprint), and saves the
+    /// profile; keys pinned already are checked against them: a
+    /// difference is [`Error::KeyChanged`] and nothing is changed. Such a
+    /// pin counts under [`PeerTrust::Verified`] ([`Profile::is_pin_verified`]).
     pub fn pin(&mut self, peer: &PublicIdentity) -> Result<()> {
-        if let Some(pinned) = self.pinned.get(&peer.client_id) {
-            return if pinned == peer {
-                Ok(())
-            } else {
-                tracing::warn!(client_id = %peer.client_id, "peer public keys differ from the pinned ones");
-                Err(Error::KeyChanged {
-                    client_id: peer.client_id,
-                })
-            };
-        }
-        self.update_file(|profile| match profile.pinned.get(&peer.client_id) {
-            Some(pinned) if pinned != peer => Err(Error::KeyChanged {
-                client_id: peer.client_id,
-            }),
-            Some(_) => Ok(()),
-            None => {
-                profile.pinned.insert(peer.client_id, *peer);
-                tracing::debug!(client_id = %peer.client_id, "pinned peer public keys");
-                Ok(())
+        self.pin_keys(peer, true)
+    }
+
+    /// Pins the keys the database serves for a peer not pinned yet (trust
+    /// on first use): such a pin does not count under
+    /// [`PeerTrust::Verified`].
+    pub(crate) fn pin_on_first_use(&mut self, peer: &PublicIdentity) -> Result<()> {
+        self.pin_keys(peer, false)
+    }
+
+    fn pin_keys(&mut self, peer: &PublicIdentity, vouched: bool) -> Result<()> {
+        let id = peer.client_id;
+        match self.pinned.get(&id) {
+            Some(pinned) if pinned != peer => {
+                tracing::warn!(client_id = %id, "peer public keys differ from the pinned ones");
+                return Err(Error::KeyChanged { client_id: id });
             }
+            Some(_) if !vouched || self.is_pin_verified(id) => return Ok(()),
+            _ => {}
+        }
+        self.update_file(|profile| {
+            match profile.pinned.get(&id) {
+                Some(pinned) if pinned != peer => return Err(Error::KeyChanged { client_id: id }),
+                Some(_) => {}
+                None => {
+                    profile.pinned.insert(id, *peer);
+                    tracing::debug!(client_id = %id, vouched, "pinned peer public keys");
+                }
+            }
+            if vouched {
+                profile.verified_pins.insert(id);
+            }
+            Ok(())
         })
     }
 }
@@ -700,6 +731,7 @@ pub(crate) fn encode_for_seeds(
         peer_trust: PeerTrust::FirstUse,
         databases: marks,
         recovery_client: None,
+        verified_pins: BTreeSet::new(),
         sealing: known.map(KnownSealing::sealing),
         stamp: None,
     };

@@ -26,9 +26,15 @@ pub(super) enum AadTail<'a> {
     /// Version 1: the marks by URL.
     Version1(&'a Marks),
     /// Version 2: the peer trust, the marks by database identity and, when
-    /// one is set, the recovery client (absent: the AAD of a file written
-    /// before recovery clients existed, unchanged).
-    Version2(PeerTrust, &'a BTreeMap<DatabaseId, Marks>, Option<ClientId>),
+    /// one is set, the recovery client, then, when there are any, the
+    /// verified pins (each absent part: the AAD of a file written before it
+    /// existed, unchanged).
+    Version2(
+        PeerTrust,
+        &'a BTreeMap<DatabaseId, Marks>,
+        Option<ClientId>,
+        &'a BTreeSet<ClientId>,
+    ),
 }
 
 /// The AAD of a sealed profile: every clear-text part of the file.
@@ -67,9 +73,11 @@ pub(super) fn sealed_aad(
             .bytes(peer.encryption_key.as_bytes())?
             .bytes(peer.signing_key.as_bytes())?;
     }
-    let (peer_trust, databases, recovery) = match tail {
+    let (peer_trust, databases, recovery, verified) = match tail {
         AadTail::Version1(marks) => return Ok(aad.pairs_u32(marks)?.finish()),
-        AadTail::Version2(peer_trust, databases, recovery) => (peer_trust, databases, recovery),
+        AadTail::Version2(peer_trust, databases, recovery, verified) => {
+            (peer_trust, databases, recovery, verified)
+        }
     };
     aad = aad
         .u32(match peer_trust {
@@ -85,6 +93,14 @@ pub(super) fn sealed_aad(
     }
     if let Some(recovery) = recovery {
         aad = aad.str("recovery_client")?.uuid(recovery.as_uuid());
+    }
+    if !verified.is_empty() {
+        aad = aad
+            .str("verified_pins")?
+            .u32(u32::try_from(verified.len()).map_err(|_| Error::InvalidInput("too many pins"))?);
+        for id in verified {
+            aad = aad.uuid(id.as_uuid());
+        }
     }
     Ok(aad.finish())
 }
