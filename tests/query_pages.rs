@@ -111,3 +111,45 @@ fn query_pages_works_on_a_pool_of_one_connection() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
 }
+
+/// `Query::plain_eq`: up to `MAX_PLAIN_FILTERS` filters, all holding, find
+/// the record; one more is `InvalidInput` before the database is asked;
+/// the same filter repeated counts once.
+#[test]
+fn plain_filters_are_capped_and_a_repeated_one_counts_once() {
+    each_backend(
+        "plain_filters_are_capped_and_a_repeated_one_counts_once",
+        |db| {
+            let alice = client(db, "alice");
+            let plain: strongroom::Plain = (0..=strongroom::MAX_PLAIN_FILTERS)
+                .map(|i| (format!("k{i}"), format!("v{i}")))
+                .collect();
+            let fields = strongroom::Fields::new().with("note", "n").unwrap();
+            let id = alice.put("note", &fields, &plain).unwrap().id;
+            let filtered = |n: usize| {
+                (0..n).fold(Query::new().record_type("note"), |q, i| {
+                    q.plain_eq(format!("k{i}"), format!("v{i}"))
+                })
+            };
+            let found = alice
+                .query(&filtered(strongroom::MAX_PLAIN_FILTERS))
+                .unwrap();
+            assert_eq!(
+                found.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                [id]
+            );
+            assert!(matches!(
+                alice.query(&filtered(strongroom::MAX_PLAIN_FILTERS + 1)),
+                Err(Error::InvalidInput(_))
+            ));
+            let repeated = (0..1000).fold(Query::new().record_type("note"), |q, _| {
+                q.plain_eq("k0", "v0")
+            });
+            let found = alice.query(&repeated).unwrap();
+            assert_eq!(
+                found.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                [id]
+            );
+        },
+    );
+}

@@ -63,7 +63,9 @@ pub use files::FileReader;
 pub(crate) use grant_rules::valid_grantee_parts;
 pub use import::{ImportBatchOutcome, ImportRow, MAX_IMPORT_NAME_LEN};
 pub use observe::Counters;
-pub use query::{Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE};
+pub use query::{
+    Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE, MAX_PLAIN_FILTERS,
+};
 pub use reconcile::ReconcileReport;
 pub use recovery::RecoveryOutcome;
 pub use rewrap::{RewrapOutcome, RewrapReport, DEFAULT_REWRAP_BATCH};

@@ -12,9 +12,18 @@ use crate::store::rows::KeysetId;
 
 /// The largest page a query returns.
 pub const MAX_PAGE_SIZE: usize = 1000;
+/// The most plain meta filters ([`Query::plain_eq`]) one query holds.
+pub const MAX_PLAIN_FILTERS: usize = 64;
 const CURSOR_PREFIX: &str = "c2.";
 
 /// Result order. Ties are broken by record id, so pages never overlap.
+///
+/// A walk page by page (with [`Page::next`] or [`Client::query_pages`](crate::Client::query_pages))
+/// while records are written: by creation time, every record that exists
+/// for the whole walk comes once, in order; by last write
+/// ([`Order::UpdatedAsc`], [`Order::UpdatedDesc`]), a record updated during
+/// the walk moves in that order, so it may come again (at its new version)
+/// or not at all. Use a creation order for a complete walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Order {
@@ -195,11 +204,17 @@ impl Query {
     }
 
     /// Only records whose plain meta `name` equals `value` (repeatable: all
-    /// must hold). A name or value no write accepts (an empty name, one
-    /// over 255 bytes or with control characters, a value over 64 KiB)
-    /// makes the query [`Error::InvalidInput`].
+    /// must hold; the same filter twice counts once). A name or value no
+    /// write accepts (an empty name, one over 255 bytes or with control
+    /// characters, a value over 64 KiB), or more than
+    /// [`MAX_PLAIN_FILTERS`](crate::MAX_PLAIN_FILTERS) filters, makes the
+    /// query [`Error::InvalidInput`].
     pub fn plain_eq(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.plain.push((name.into(), value.into()));
+        let pair = (name.into(), value.into());
+        // The same filter twice is one filter.
+        if !self.plain.contains(&pair) {
+            self.plain.push(pair);
+        }
         self
     }
 
@@ -248,7 +263,10 @@ impl Query {
     }
 
     /// Return meta only: the fields are not decrypted (signatures are still
-    /// verified). By default a query decrypts every field.
+    /// verified). By default a query decrypts every field. Meta needs no
+    /// key: a record whose signature verifies is listed even when this
+    /// client holds no key of its version (a query that decrypts skips it
+    /// as [`SkipReason::NoAccess`]).
     pub fn meta_only(mut self) -> Self {
         self.with_data = false;
         self

@@ -170,9 +170,12 @@ impl Client {
     /// the next is fetched, on a second connection of the pool (pages
     /// follow one another, as with `query`, when the pool has no second
     /// connection free). Each page is read in a snapshot of its own, as
-    /// with `query`. No connection is held while `each` runs, so `each`
-    /// may use the store too, on a pool of one as well. Stops at the first
-    /// error, the store's or `each`'s.
+    /// with `query`; the next page is read before `each` has the current
+    /// one (ahead of it, or just before it on a pool of one), so what
+    /// `each` changes shows in the page after next, not in the next. No
+    /// connection is held while `each` runs, so `each` may use the store
+    /// too, on a pool of one as well. Stops at the first error, the
+    /// store's or `each`'s.
     ///
     /// ```
     /// # use strongroom::{Client, Fields, Plain, Query, Store};

@@ -134,6 +134,14 @@ pub(super) fn plain(plain: &Plain) -> Result<()> {
 /// A query's plain filter, as writes check plain meta: a name or value no
 /// write accepts could match nothing, and is refused instead.
 pub(super) fn plain_filter(pairs: &[(String, String)]) -> Result<()> {
+    // Each filter is one more condition on the meta index: thousands of
+    // them exceed SQLite's expression depth and keep PostgreSQL busy for
+    // minutes.
+    if pairs.len() > crate::MAX_PLAIN_FILTERS {
+        return Err(Error::InvalidInput(
+            "a query holds at most 64 plain filters",
+        ));
+    }
     if !pairs.iter().all(|(name, _)| name_ok(name)) {
         return Err(Error::InvalidInput(
             "a plain meta name is 1 to 255 bytes without control characters",
