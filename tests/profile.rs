@@ -80,15 +80,20 @@ fn the_next_save_removes_the_temporary_copies_a_killed_save_left() {
         fs::write(dir.path().join(name), &copy).unwrap();
     }
     profile.pin(Identity::generate().unwrap().public()).unwrap();
-    let mut names: Vec<String> = fs::read_dir(dir.path())
+    assert_eq!(
+        names_in(dir.path()),
+        [".q.profile.tmp-a1B2c3", "p.profile", "p.profile.lock"]
+    );
+}
+
+/// The names of the files in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [".q.profile.tmp-a1B2c3", "p.profile", "p.profile.lock"]
-    );
+    names
 }
 
 #[cfg(unix)]
@@ -107,13 +112,8 @@ fn profiles_are_written_with_mode_0600_and_no_temp_files_left() {
         fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let mut names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        names_in(dir.path()),
         ["p.profile", "p.profile.lock"],
         "no temporary file left, only the lock file beside the profile"
     );
