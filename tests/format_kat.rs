@@ -214,11 +214,19 @@ fn the_field_aads_are_the_bytes_format_md_specifies() {
     assert_eq!(value_aad(), unhex(VALUE_AAD));
 }
 
+/// The envelope of [`envelope_by_hand`]'s inputs (access key 0x11…, data
+/// key 0x22…, nonces 0x33… and 0x44…, `VALUE`, the key version 3 AADs),
+/// computed outside Rust with libsodium's XChaCha20-Poly1305 (PyNaCl) from
+/// FORMAT.md: a known answer for strongroom's envelope, not only for the
+/// primitive.
+const ENVELOPE_V3: &str = "srf1.MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzmIZVq1pJIRWgtgqG7M_c9KllXtxukVauyUa0WLI13WOy_UMz7ScZtsAEKBmalXMBREREREREREREREREREREREREREREREREj3ciS0XK3GN8AwIA99VtXQeOq1f6_3fQk8PiaSgvrA";
+
 #[test]
 fn the_library_opens_exactly_the_envelopes_sealed_with_those_aads() {
     let ak = AccessKey::from_bytes(ACCESS_KEY);
     let ctx = field_context(3);
     let text = envelope_by_hand(&unhex(DK_AAD_V3), &unhex(VALUE_AAD));
+    assert_eq!(text, ENVELOPE_V3);
     let sealed = Envelope::from_text(&text).unwrap();
     assert_eq!(envelope::open_field(&ak, &ctx, &sealed).unwrap(), VALUE);
 
@@ -837,4 +845,36 @@ fn a_string_value_is_sealed_as_its_json_encoding() {
     assert_eq!(column.len(), 128);
     let envelopes = strongroom::hazmat::record::decode_fields(&column).unwrap();
     assert_eq!(envelopes["note"].len(), 117);
+}
+
+/// A wrapped access key computed outside Rust with an independent HPKE
+/// implementation (pyhpke, which reproduces RFC 9180 A.2.3): auth mode,
+/// the reader's and wrapper's keys and the ephemeral key material of RFC
+/// 9180 A.2.3 (skRm, skSm, ikmE), `info` and AAD = [`WRAP_INFO_V3`], the
+/// access key 0x11…. The library unwraps it to that key, and refuses it in
+/// any other context.
+#[test]
+fn a_wrapped_access_key_made_by_another_hpke_implementation_unwraps() {
+    const WRAPPED: &str = "srk1.92dMyM17qlhy0fM9uv_jMUI59hl9313tF0Z2C_yEfg5l2mNdIaaG-e-o4s2W-vangC53mn1-iC_7tYIvt2JgQD9zvMVdbASKDina4O3vNzI";
+    // RFC 9180 A.2.3: skRm, and pkSm (the public key of skSm).
+    let reader = EncryptionSecretKey::try_from_slice(&unhex(
+        "3ca22a6d1cda1bb9480949ec5329d3bf0b080ca4c45879c95eddb55c70b80b82",
+    ))
+    .unwrap();
+    let wrapper = EncryptionPublicKey::from_bytes(
+        unhex("f0f4f9e96c54aeed3f323de8534fffd7e0577e4ce269896716bcb95643c8712b")
+            .try_into()
+            .unwrap(),
+    );
+    let ctx = wrap_context(3);
+    let key = wrap::unwrap_access_key(WRAPPED, &ctx, &reader, &wrapper).unwrap();
+    assert_eq!(key.unprotected_as_bytes(), &ACCESS_KEY);
+    let other = WrapContext {
+        key_version: 4,
+        ..ctx
+    };
+    assert!(matches!(
+        wrap::unwrap_access_key(WRAPPED, &other, &reader, &wrapper),
+        Err(Error::Decryption)
+    ));
 }

@@ -99,6 +99,57 @@ fn secretstream_xchacha20poly1305_libsodium_vector() {
     }
 }
 
+/// The stream as files use it: two chunks with additional data, the last
+/// one tagged FINAL (each chunk moves the stream's key on). Generated with
+/// libsodium's `crypto_secretstream_xchacha20poly1305` (PyNaCl 1.6.2) with
+/// the key of the vector above, this header and additional data
+/// `strongroom chunk ad`: orion seals the same bytes and opens them back;
+/// the chunks swapped, or the additional data changed, are refused.
+#[test]
+fn secretstream_two_chunks_with_additional_data_and_final_libsodium_vector() {
+    use orion::hazardous::aead::streaming::{Nonce, SecretKey, StreamTag, StreamXChaCha20Poly1305};
+    let key =
+        SecretKey::try_from(
+            &hex::decode("3132333435363738396162636465666768696a6b6c6d6f6e7071727374757600")
+                .unwrap()[..],
+        )
+        .unwrap();
+    let nonce = Nonce::try_from(
+        &hex::decode("92ca954b77f4b6e6e88bf62cace634ee731b594254780d72").unwrap()[..],
+    )
+    .unwrap();
+    let ad: &[u8] = b"strongroom chunk ad";
+    let first = hex::decode("3a40493faa8dd6021096794972543259fae39a82e322a53086").unwrap();
+    let last = hex::decode("739be0d23a644ab8d802660b89feb6d328c7b1").unwrap();
+    let mut sealer = StreamXChaCha20Poly1305::new(&key, &nonce);
+    let mut sealed = [vec![0u8; first.len()], vec![0u8; last.len()]];
+    sealer
+        .seal_chunk(b"abcdefgh", Some(ad), &mut sealed[0], &StreamTag::Message)
+        .unwrap();
+    sealer
+        .seal_chunk(b"ij", Some(ad), &mut sealed[1], &StreamTag::Finish)
+        .unwrap();
+    assert_eq!(sealed, [first.clone(), last.clone()]);
+    let mut opener = StreamXChaCha20Poly1305::new(&key, &nonce);
+    let (mut one, mut two) = ([0u8; 8], [0u8; 2]);
+    assert_eq!(
+        opener.open_chunk(&first, Some(ad), &mut one).unwrap(),
+        StreamTag::Message
+    );
+    assert_eq!(
+        opener.open_chunk(&last, Some(ad), &mut two).unwrap(),
+        StreamTag::Finish
+    );
+    assert_eq!((&one, &two), (b"abcdefgh", b"ij"));
+    let mut out = [0u8; 8];
+    assert!(StreamXChaCha20Poly1305::new(&key, &nonce)
+        .open_chunk(&last, Some(ad), &mut out[..2])
+        .is_err());
+    assert!(StreamXChaCha20Poly1305::new(&key, &nonce)
+        .open_chunk(&first, Some(b"other"), &mut out)
+        .is_err());
+}
+
 /// XChaCha20-Poly1305 with AAD, the AEAD of every field envelope, data-key
 /// seal and sealed profile: draft-irtf-cfrg-xchacha-03, appendix A.3.1,
 /// through orion's `hazardous::aead::xchacha20poly1305` (what

@@ -558,6 +558,43 @@ fn the_record_digest_is_the_one_format_md_specifies() {
         &file.digest().unwrap().as_bytes()[..],
         digest_of(&file_record).as_ref()
     );
+    // Known answers, computed outside Rust (Python's hashlib BLAKE2b) from
+    // FORMAT.md: the record, the file record, and the record with a
+    // 0-entry blind index list (`01 ‖ u32 1 ‖ 0000`).
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(
+        hex(content.digest().unwrap().as_bytes()),
+        "eff4be1081fb29f0a41ee98e1ba238692e20d9b55b3beea67413e504822a1553"
+    );
+    assert_eq!(
+        hex(file.digest().unwrap().as_bytes()),
+        "d97203310cdac8067c3a9a04473a4eddc4f653e37d419f3862b1d5b072925a9a"
+    );
+    let entries = [0x01, 0, 0, 0, 1, 0, 0];
+    let indexed = SignedContent {
+        indexes: Some(&entries),
+        ..content
+    };
+    assert_eq!(
+        hex(indexed.digest().unwrap().as_bytes()),
+        "5b529c6051fdf621d5b74c3ba247f080869717b4d0fd045df8154bd257534774"
+    );
+    // And the batch signature over the record's digest alone, by the
+    // Ed25519 key of seed 1, 2, …, 32 (computed outside Rust with Python's
+    // `cryptography`): Ed25519 is deterministic.
+    let seed: [u8; 32] = std::array::from_fn(|i| i as u8 + 1);
+    let signer = strongroom::hazmat::signature::RecordSigner::new(
+        &strongroom::hazmat::SigningSecretKey::from_bytes(seed),
+    )
+    .unwrap();
+    let batch_id = BatchId::from_uuid("0190a1b2-c3d4-7e5f-8a9b-000000000001".parse().unwrap());
+    let batch = signer
+        .sign_batch(batch_id, writer_id, vec![content.digest().unwrap()])
+        .unwrap();
+    assert_eq!(
+        hex(batch.signature_bytes()),
+        "7faed798b21016c38d4d38dad65bbb469745b778a2873145ca4c3dada6ab884163060a599fe32519815d7988c55ead4056577e2acc005a12f537fec4fe857c0f"
+    );
 }
 
 /// The batch signature is Ed25519 over exactly the message FORMAT.md
