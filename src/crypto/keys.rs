@@ -221,6 +221,28 @@ mod tests {
         assert_debug_redacted(format!("{ek:?}"), ek.unprotected_as_bytes());
         let sk = SigningSecretKey::generate();
         assert_debug_redacted(format!("{sk:#?}"), sk.unprotected_as_bytes());
+        let is = IndexSecret::generate();
+        assert_debug_redacted(format!("{is:?}"), is.unprotected_as_bytes());
+        let ik = IndexKey::generate();
+        assert_debug_redacted(format!("{ik:?}"), ik.unprotected_as_bytes());
+        let pk = PassphraseKey::generate();
+        assert_debug_redacted(format!("{pk:?}"), pk.unprotected_as_bytes());
+    }
+
+    /// Every secret key type wipes its bytes when dropped (checked by the
+    /// compiler: each implements `ZeroizeOnDrop`), as does the Ed25519 key
+    /// ed25519-dalek holds while signing.
+    #[test]
+    fn every_secret_type_zeroizes_on_drop() {
+        fn zeroizes_on_drop<T: ZeroizeOnDrop>() {}
+        zeroizes_on_drop::<IndexSecret>();
+        zeroizes_on_drop::<IndexKey>();
+        zeroizes_on_drop::<AccessKey>();
+        zeroizes_on_drop::<DataKey>();
+        zeroizes_on_drop::<EncryptionSecretKey>();
+        zeroizes_on_drop::<SigningSecretKey>();
+        zeroizes_on_drop::<PassphraseKey>();
+        zeroizes_on_drop::<ed25519_dalek::SigningKey>();
     }
 
     #[test]
