@@ -477,6 +477,57 @@ fn a_share_grant_signs_the_bytes_format_md_specifies() {
             ),
             "{grant:?}"
         );
+        // The genuine signature verifies no grant with any part changed.
+        let other_id = ClientId::random();
+        let changed = [
+            ShareGrant {
+                kind: match grant.kind {
+                    GrantKind::Read => GrantKind::Authorize,
+                    _ => GrantKind::Read,
+                },
+                ..grant
+            },
+            ShareGrant {
+                key_version: grant.key_version + 1,
+                ..grant
+            },
+            ShareGrant {
+                reader_key: EncryptionPublicKey::from_bytes([0x99; 32]),
+                ..grant
+            },
+            ShareGrant {
+                reader_id: other_id,
+                ..grant
+            },
+            ShareGrant {
+                writer_id: other_id,
+                ..grant
+            },
+            ShareGrant {
+                granted_by: other_id,
+                ..grant
+            },
+            ShareGrant {
+                record_type: "patients",
+                ..grant
+            },
+            ShareGrant {
+                via: match grant.via {
+                    Some(_) => None,
+                    None => Some(other_id),
+                },
+                ..grant
+            },
+        ];
+        for forged in changed {
+            assert!(
+                matches!(
+                    signature::verify_grant(&secret.public_key(), &forged, expected_signature),
+                    Err(Error::Decryption)
+                ),
+                "{forged:?}"
+            );
+        }
     }
 }
 

@@ -281,6 +281,54 @@ fn sealed_profile_detects_edits_to_its_clear_parts() {
     assert_each_edit_is_detected(&path, &original, edits);
 }
 
+/// The sealed secret keys themselves (nonce ‖ ciphertext ‖ tag): a byte
+/// flipped in any part, or another client id for the same seal, fails the
+/// seal (`WrongPassphrase`); a seal a byte short is malformed.
+#[test]
+fn a_sealed_profile_detects_edits_to_its_sealed_keys() {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "sealed.profile");
+    Profile::create(&path, sealed_options("pass phrase")).unwrap();
+    let original = fs::read(&path).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    let sealed = engine
+        .decode(value["secrets"]["sealed"]["sealed_keys"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(sealed.len(), 24 + 64 + 16);
+    let mut edits: Vec<(&str, JsonEdit)> = Vec::new();
+    // In the nonce, the ciphertext and the tag.
+    for at in [0, 23, 24, 60, 87, 88, 103] {
+        let mut flipped = sealed.clone();
+        flipped[at] ^= 0x01;
+        let text = engine.encode(&flipped);
+        edits.push((
+            "a byte of the sealed keys",
+            Box::new(move |v| v["secrets"]["sealed"]["sealed_keys"] = text.clone().into()),
+        ));
+    }
+    let other_id = uuid::Uuid::new_v4().to_string();
+    edits.push((
+        "the client id",
+        Box::new(move |v| v["client_id"] = other_id.clone().into()),
+    ));
+    assert_each_edit_is_detected(&path, &original, edits);
+    fs::write(&path, &original).unwrap();
+    let short = engine.encode(&sealed[..sealed.len() - 1]);
+    edit_json(&path, |v| {
+        v["secrets"]["sealed"]["sealed_keys"] = short.into()
+    });
+    let err = Profile::load(&path, Some("pass phrase")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Profile(strongroom::ProfileError::Malformed { .. })
+        ),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn truncated_profiles_are_malformed_never_a_panic() {
     let dir = tempfile::tempdir().unwrap();
