@@ -827,11 +827,20 @@ impl Listing<'_> {
         // Pages of at most what is still to print, so a page that reaches
         // the limit ends exactly where the next `--after` starts (records
         // left out by `keep` only make pages print fewer).
-        let (mut printed, mut skipped, mut discarded) = (0, 0, 0);
+        let (mut printed, mut discarded) = (0, 0);
+        // Skipped records by why: no access, writer unknown or not
+        // verified, failed verification.
+        let mut skipped = [0usize; 3];
         let more = loop {
             let room = self.limit.map_or(usize::MAX, |limit| limit - printed);
             let page = client.query(&query.clone().limit(room.min(strongroom::MAX_PAGE_SIZE)))?;
-            skipped += page.skipped.len();
+            for skip in &page.skipped {
+                skipped[match skip.reason {
+                    strongroom::SkipReason::NoAccess => 0,
+                    strongroom::SkipReason::UnknownWriter => 1,
+                    _ => 2,
+                }] += 1;
+            }
             discarded += page.discarded;
             for record in page.records.iter().filter(|r| keep(r)) {
                 output::record_line(record, self.data)?;
@@ -844,8 +853,22 @@ impl Listing<'_> {
                 next => break next,
             }
         };
-        if skipped > 0 {
-            note!("warning: {skipped} matching record(s) could not be read (no access or failed verification)");
+        let total: usize = skipped.iter().sum();
+        if total > 0 {
+            let [no_access, unknown_writer, invalid] = skipped;
+            let why: Vec<String> = [
+                (no_access, "no access key shared with this client"),
+                (unknown_writer, "writer (or the client that shared its key) not registered, or not pinned under `trust verified`: see `strongroom pin`"),
+                (invalid, "failed verification"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, reason)| format!("{n}: {reason}"))
+            .collect();
+            note!(
+                "warning: {total} matching record(s) could not be read ({})",
+                why.join("; ")
+            );
         }
         if discarded > 0 {
             note!("discarded: {discarded} candidate(s) the index found whose values did not match (false positives of a truncated index)");

@@ -128,6 +128,19 @@ fn trust_verified_refuses_a_peer_pinned_on_first_use_until_it_is_pinned_with_its
                 true
             );
             ok(db, "alice", &["share", "other", "--with", &bob]);
+            // A reader under `trust verified` that has not pinned the
+            // writer lists none of its records, and says why.
+            let alice = last_line(&ok(db, "alice", &["whoami"]));
+            ok(db, "alice", &["write", "note", "-f", "note=n"]);
+            ok(db, "bob", &["trust", "verified"]);
+            let out = run(db, "bob", &["ls", "--writer", &alice]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(out.stdout.is_empty());
+            assert!(
+                stderr.contains("1: writer (or the client that shared its key) not registered, or not pinned under `trust verified`"),
+                "{stderr}"
+            );
         },
     );
 }
