@@ -972,3 +972,41 @@ fn a_value_that_is_not_utf8_in_an_sql_ascii_postgres_source_names_its_row() {
     );
     assert_eq!(store.count("SELECT COUNT(*) AS n FROM records"), 10);
 }
+
+/// README: an id that is not UTF-8 text stops the import at its row,
+/// naming it, also when it is the last of its batch (whose id bounds the
+/// next batch's read).
+#[test]
+fn an_id_that_is_not_utf8_at_the_end_of_a_batch_names_its_row() {
+    let db = TestDb::sqlite();
+    let source = db.dir.path().join("ids.db");
+    sqlite_sql(
+        &source,
+        "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
+    );
+    for n in 0..4 {
+        sqlite_sql(
+            &source,
+            &format!("INSERT INTO people VALUES ('a{n:02}', 'n', 's', 'c')"),
+        );
+    }
+    sqlite_sql(
+        &source,
+        "INSERT INTO people VALUES (CAST(x'61ff' AS TEXT), 'n', 's', 'c')",
+    );
+    ok(&db, "importer", &["init"]);
+    let mut args = import_args(
+        &format!("sqlite://{}", source.display()),
+        "people",
+        "person",
+    );
+    let batch = args.iter().position(|a| a == "--batch").unwrap();
+    args[batch + 1] = "5".into();
+    let out = run_in(&db, "importer", db.dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source row \"a\u{fffd}\": its id is not UTF-8 text"),
+        "{stderr}"
+    );
+}

@@ -101,6 +101,14 @@ enum After {
 pub(super) struct Pages {
     after: Option<After>,
     read: u64,
+    /// Why the page after the last one read cannot be asked for (its
+    /// last id cannot be a bound): told at the next call, so that the
+    /// caller first names the row that is at fault.
+    stuck: Option<String>,
+    /// PostgreSQL: the id column's declared type, length included
+    /// (`character(8)`: `pg_typeof` says `character`, which casts to one
+    /// character), once looked up.
+    declared_type: Option<Option<String>>,
 }
 
 impl Pages {
@@ -113,6 +121,9 @@ impl Pages {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<SourceRow>> {
+        if let Some(why) = self.stuck.take() {
+            bail!("{why}");
+        }
         let rows = source
             .page(table, id, columns, self.after.as_ref(), limit)
             .with_context(|| {
@@ -122,11 +133,69 @@ impl Pages {
                     self.read.saturating_add(limit as u64)
                 )
             })?;
-        if let Some(last) = rows.last() {
-            self.after = Some(last.after(source)?);
-            self.read += rows.len() as u64;
+        let Some(last) = rows.last() else {
+            return Ok(rows);
+        };
+        self.read += rows.len() as u64;
+        match last.after(source) {
+            Ok(mut after) => {
+                if let After::Typed { type_name, .. } = &mut after {
+                    if let Some(declared) = self.declared_type(source, table, id)? {
+                        *type_name = declared;
+                    }
+                }
+                // A page must move past the last one: one that ends on
+                // the same id would be asked for again and again.
+                if self.after.as_ref() == Some(&after) {
+                    bail!(
+                        "reading the source in id order did not get past the id after row {} (the id column's type does not order as its text casts back); nothing more was read",
+                        self.read
+                    );
+                }
+                self.after = Some(after);
+            }
+            Err(err) => self.stuck = Some(err.to_string()),
         }
         Ok(rows)
+    }
+
+    /// The id column's declared type on PostgreSQL (`format_type` of the
+    /// table's column, length included), looked up once; `None` for
+    /// SQLite or an id that is not one of the table's columns.
+    fn declared_type(
+        &mut self,
+        source: &mut Source,
+        table: &Table,
+        id: &str,
+    ) -> Result<Option<String>> {
+        if let Some(known) = &self.declared_type {
+            return Ok(known.clone());
+        }
+        let found = match source {
+            Source::Sqlite { .. } => None,
+            Source::Postgres(conn) => {
+                #[derive(QueryableByName)]
+                struct Declared {
+                    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+                    t: Option<String>,
+                }
+                // The column as `quote` spells it: "name", quotes doubled.
+                let rows: Vec<Declared> = diesel::sql_query(
+                    "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) AS t \
+                     FROM pg_catalog.pg_attribute a \
+                     WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 \
+                     AND NOT a.attisdropped \
+                     AND '\"' || replace(a.attname, '\"', '\"\"') || '\"' = $2",
+                )
+                .bind::<Text, _>(table.sql())
+                .bind::<Text, _>(id)
+                .load(conn)
+                .context("looking up the source id column's type")?;
+                rows.into_iter().next().and_then(|row| row.t)
+            }
+        };
+        self.declared_type = Some(found.clone());
+        Ok(found)
     }
 }
 
@@ -731,6 +800,11 @@ mod tests {
                 "uuid",
                 "('00000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid",
             ),
+            // pg_typeof says `character` and `bit`: cast back without
+            // their length, the bound would be one character or bit.
+            ("char(8)", "'id' || lpad(n::text, 6, '0')"),
+            ("bit(8)", "n::bit(8)"),
+            ("varchar(10)", "'v' || lpad(n::text, 3, '0')"),
         ];
         for (column_type, value) in types {
             pg.admin
