@@ -270,6 +270,11 @@ fn a_password_anywhere_in_the_connection_string_stays_out_of_the_error() {
             "Sekr".to_owned(),
         ),
         (
+            "a query password with an `@`, no database path",
+            "postgres://127.0.0.1:5432?password=Sekr@3tPw".to_owned(),
+            "3tPw".to_owned(),
+        ),
+        (
             "OAuth client secret",
             format!("postgres://postgres@127.0.0.1:5432/nosuchdb?oauth_client_secret={bad}"),
             bad.clone(),

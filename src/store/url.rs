@@ -210,29 +210,35 @@ impl<'a> UrlParts<'a> {
             host.split_once(':')
                 .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()))
         });
-        self.host.contains('@') || self.tail.contains('@') || port_is_not_a_number
+        // A query that reaches past an `@` in its values (`h?password=a@b`)
+        // reads, to libpq, as user information up to that `@`.
+        let query_in_userinfo = self
+            .userinfo
+            .and_then(|userinfo| userinfo.split_once('?'))
+            .is_some_and(|(_, after)| after.contains('='));
+        self.host.contains('@')
+            || self.tail.contains('@')
+            || port_is_not_a_number
+            || query_in_userinfo
     }
 
-    /// For an ambiguous URL: everything before its last `@` (else its
-    /// host part), whole and in the pieces libpq may quote.
+    /// For an ambiguous URL: everything after `://`, whole and in the
+    /// pieces libpq may quote (a host name libpq reads may be the tail of
+    /// a password, so nothing of such a URL is taken as safe to print).
     fn ambiguous_pieces(&self) -> Vec<String> {
         if !self.ambiguous() {
             return Vec::new();
         }
-        let joined = match self.userinfo {
+        let rest = match self.userinfo {
             Some(userinfo) => format!("{userinfo}@{}{}", self.host, self.tail),
             None => format!("{}{}", self.host, self.tail),
         };
-        let region = match joined.rfind('@') {
-            Some(at) => &joined[..at],
-            None => self.host,
-        };
-        let mut pieces: Vec<String> = region
+        let mut pieces: Vec<String> = rest
             .split([':', '/', '@', '?', ',', '&', '='])
             .filter(|piece| !piece.is_empty())
             .map(str::to_owned)
             .collect();
-        pieces.push(region.to_owned());
+        pieces.push(rest);
         pieces
     }
 }
@@ -429,6 +435,8 @@ mod tests {
             "postgres://bob:pa?ss@h/app?sslmode=require&connect_timeout=5"
         );
         for (written, quoted) in [
+            ("postgres://h?password=s3cr@t0p", "t0p"),
+            ("postgres://h:5432?password=a@b", "b"),
             ("postgres://bob:head@tail@h/app", "tail"),
             ("postgres://bob:sl/ash@h/app", "sl"),
             ("postgres://bob:a/b?c@h/app", "c"),
