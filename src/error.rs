@@ -61,7 +61,7 @@ pub enum Error {
 
     /// The profile trusts only peers pinned from a verified fingerprint
     /// ([`crate::profile::PeerTrust::Verified`]) and this peer has not been.
-    #[error("client {client_id} is not pinned and this profile trusts only verified peers; pin it from its fingerprint first (Client::pin_peer, `strongroom pin`)")]
+    #[error("client {client_id} is not pinned from its fingerprint and this profile trusts only verified peers; pin it from its fingerprint first (Client::pin_peer, `strongroom pin`)")]
     PeerNotVerified {
         /// The peer.
         client_id: crate::ids::ClientId,

@@ -72,17 +72,33 @@ fn the_next_save_removes_the_temporary_copies_a_killed_save_left() {
     let path = temp_path(&dir, "p.profile");
     let mut profile = Profile::create(&path, ProfileOptions::default()).unwrap();
     let copy = fs::read(&path).unwrap();
-    for name in [
-        ".p.profile.tmp-a1B2c3",
-        ".p.profile.tmp-Zz9y8x",
-        ".q.profile.tmp-a1B2c3",
+    let another = temp_path(&dir, "other");
+    Profile::create(&another, ProfileOptions::default()).unwrap();
+    let another = fs::read(&another).unwrap();
+    for (name, bytes) in [
+        (".p.profile.tmp-a1B2c3", &copy),
+        (".p.profile.tmp-Zz9y8x", &copy[..copy.len() / 2].to_vec()),
+        (".p.profile.tmp-000000", &Vec::new()),
+        // Another profile's temporary file, or a file that only shares
+        // the prefix (not six letters or digits after it, or not this
+        // client's profile): left alone.
+        (".q.profile.tmp-a1B2c3", &copy),
+        (".p.profile.tmp-2.tmp-a1B2c3", &copy),
+        (".p.profile.tmp-backup", &another),
     ] {
-        fs::write(dir.path().join(name), &copy).unwrap();
+        fs::write(dir.path().join(name), bytes).unwrap();
     }
     profile.pin(Identity::generate().unwrap().public()).unwrap();
     assert_eq!(
         names_in(dir.path()),
-        [".q.profile.tmp-a1B2c3", "p.profile", "p.profile.lock"]
+        [
+            ".p.profile.tmp-2.tmp-a1B2c3",
+            ".p.profile.tmp-backup",
+            ".q.profile.tmp-a1B2c3",
+            "other",
+            "p.profile",
+            "p.profile.lock"
+        ]
     );
 }
 
@@ -1193,4 +1209,37 @@ fn saving_an_older_profile_value_keeps_the_marks_recorded_since() {
     stale.save().unwrap();
     assert_eq!(mark(), Some(2));
     assert_eq!(stale.key_version_mark(database, "note"), Some(2));
+}
+
+/// A profile an older build wrote has no `verified_pins`: under verified
+/// trust that build used every pin, and so does this one (the next save
+/// lists them); under first-use trust no pin counts as verified. A file
+/// this build wrote always lists them, an empty list too.
+#[test]
+fn a_profile_from_before_verified_pins_keeps_its_pins_under_verified_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "p.profile");
+    let mut profile = Profile::create(&path, ProfileOptions::default()).unwrap();
+    let peer = Identity::generate().unwrap();
+    let peer_id = peer.client_id();
+    profile.pin(peer.public()).unwrap();
+    assert!(profile.is_pin_verified(peer_id));
+    for (trust, kept) in [
+        (strongroom::PeerTrust::Verified, true),
+        (strongroom::PeerTrust::FirstUse, false),
+    ] {
+        profile.set_peer_trust(trust).unwrap();
+        edit_json(&path, |v| {
+            assert!(v.as_object_mut().unwrap().remove("verified_pins").is_some());
+        });
+        let mut older = Profile::load(&path, None).unwrap();
+        assert_eq!(older.is_pin_verified(peer_id), kept, "{trust:?}");
+        older.save().unwrap();
+        let saved: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            saved["verified_pins"].as_array().unwrap().len(),
+            usize::from(kept)
+        );
+        profile = Profile::load(&path, None).unwrap();
+    }
 }

@@ -75,19 +75,42 @@ fn temp_prefix(path: &Path) -> std::ffi::OsString {
 /// its process was killed before the rename (each a whole copy of the
 /// profile, secret keys included). Called under the profile's exclusive
 /// lock, when no save of it is under way; returns how many it removed.
-pub(super) fn remove_leftover_temps(path: &Path) -> std::io::Result<usize> {
+/// Only a file named as a save names its temporary file (the prefix and
+/// six letters or digits) that holds a profile of `client_id`, or what a
+/// killed save left of one, is removed: never another file that happens
+/// to share the prefix.
+pub(super) fn remove_leftover_temps(path: &Path, client_id: ClientId) -> std::io::Result<usize> {
     let prefix = temp_prefix(path);
     let prefix = prefix.as_encoded_bytes();
     let mut removed = 0;
     for entry in std::fs::read_dir(folder_of(path))? {
         let entry = entry?;
         let name = entry.file_name();
-        if name.as_encoded_bytes().starts_with(prefix) && entry.file_type()?.is_file() {
-            std::fs::remove_file(entry.path())?;
-            removed += 1;
+        let Some(suffix) = name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        if suffix.len() != 6 || !suffix.iter().all(u8::is_ascii_alphanumeric) {
+            continue;
         }
+        if !entry.file_type()?.is_file() || !holds_profile_of(&entry.path(), client_id) {
+            continue;
+        }
+        std::fs::remove_file(entry.path())?;
+        removed += 1;
     }
     Ok(removed)
+}
+
+/// Whether the file at `path` is a profile of `client_id`, or what a save
+/// killed part-way left of one: empty, or holding the client's id (a save
+/// writes it near the start), read up to the size a profile may have.
+fn holds_profile_of(path: &Path, client_id: ClientId) -> bool {
+    let Ok(bytes) = read_bounded(path) else {
+        return false;
+    };
+    let id = client_id.to_string();
+    bytes.len() as u64 <= MAX_FILE_LEN
+        && (bytes.is_empty() || bytes.windows(id.len()).any(|w| w == id.as_bytes()))
 }
 
 /// Writes `bytes` to `path` through a 0600 temporary file in the same folder,

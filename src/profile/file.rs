@@ -27,11 +27,13 @@ pub(super) struct ProfileFile {
     /// authorised to, for recovery ([`crate::Client::set_recovery_client`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) recovery_client: Option<ClientId>,
-    /// The pinned peers whose keys were checked against a fingerprint
-    /// ([`crate::Client::pin_peer`]): under `verified` trust, the only
-    /// ones used.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub(super) verified_pins: BTreeSet<ClientId>,
+    /// The pinned peers whose keys the owner vouched for (checked against
+    /// a fingerprint, [`crate::Client::pin_peer`], or given,
+    /// [`Profile::pin`]): under `verified` trust, the only ones used.
+    /// Written by every save (an empty list too); absent from a file an
+    /// older build wrote, which did not tell pins apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) verified_pins: Option<BTreeSet<ClientId>>,
     /// Version 1 only: marks keyed by the URL or path a database was reached
     /// at. Read (the sealed AAD covers them) and dropped: they cannot be
     /// matched to a database identity.
@@ -205,7 +207,7 @@ impl Profile {
                         file.peer_trust,
                         &databases,
                         file.recovery_client,
-                        &file.verified_pins,
+                        file.verified_pins.as_ref(),
                     ),
                 };
                 let aad = sealed_aad(&file.name, &public, &pinned, tail, &sealing)?;
@@ -235,13 +237,20 @@ impl Profile {
             peer_trust: file.peer_trust,
             databases,
             recovery_client: file.recovery_client,
-            // Only pins can be verified ones.
-            verified_pins: file
-                .verified_pins
-                .iter()
-                .copied()
-                .filter(|id| pinned.contains_key(id))
-                .collect(),
+            verified_pins: match &file.verified_pins {
+                // Only pins can be verified ones.
+                Some(verified) => verified
+                    .iter()
+                    .copied()
+                    .filter(|id| pinned.contains_key(id))
+                    .collect(),
+                // A file from before pins were told apart: under verified
+                // trust that build used every pin, and so does this one
+                // (the next save lists them); under first-use trust none
+                // counts as verified.
+                None if file.peer_trust == PeerTrust::Verified => pinned.keys().copied().collect(),
+                None => BTreeSet::new(),
+            },
             pinned,
             sealing,
             stamp: None,
@@ -266,7 +275,7 @@ impl Profile {
                         self.peer_trust,
                         &self.databases,
                         self.recovery_client,
-                        &self.verified_pins,
+                        Some(&self.verified_pins),
                     ),
                     sealing,
                 )?;
@@ -313,7 +322,7 @@ impl Profile {
                 .collect(),
             key_versions: None,
             recovery_client: self.recovery_client,
-            verified_pins: self.verified_pins.clone(),
+            verified_pins: Some(self.verified_pins.clone()),
             peer_trust: self.peer_trust,
             databases: self
                 .databases

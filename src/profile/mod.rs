@@ -434,7 +434,7 @@ impl Profile {
         // A save killed before its rename left a whole copy of the profile
         // beside it; under the lock no save is under way, so each such
         // file is a leftover. Failing to remove one does not stop the save.
-        match disk::remove_leftover_temps(&self.path) {
+        match disk::remove_leftover_temps(&self.path, self.identity.client_id()) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(
                 removed,

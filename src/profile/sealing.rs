@@ -26,14 +26,14 @@ pub(super) enum AadTail<'a> {
     /// Version 1: the marks by URL.
     Version1(&'a Marks),
     /// Version 2: the peer trust, the marks by database identity and, when
-    /// one is set, the recovery client, then, when there are any, the
-    /// verified pins (each absent part: the AAD of a file written before it
-    /// existed, unchanged).
+    /// one is set, the recovery client, then the verified pins, when the
+    /// file lists them (each absent part: the AAD of a file written before
+    /// it existed, unchanged).
     Version2(
         PeerTrust,
         &'a BTreeMap<DatabaseId, Marks>,
         Option<ClientId>,
-        &'a BTreeSet<ClientId>,
+        Option<&'a BTreeSet<ClientId>>,
     ),
 }
 
@@ -94,7 +94,7 @@ pub(super) fn sealed_aad(
     if let Some(recovery) = recovery {
         aad = aad.str("recovery_client")?.uuid(recovery.as_uuid());
     }
-    if !verified.is_empty() {
+    if let Some(verified) = verified {
         aad = aad
             .str("verified_pins")?
             .u32(u32::try_from(verified.len()).map_err(|_| Error::InvalidInput("too many pins"))?);
