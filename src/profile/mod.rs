@@ -503,7 +503,9 @@ impl Profile {
     }
 
     /// Writes the profile back to its file, under its lock and merged with
-    /// what other processes recorded there (pins, marks), atomically.
+    /// what other processes recorded there (pins, marks), atomically. A
+    /// file this process can no longer read (another client's profile,
+    /// or garbled) is refused, as every change refuses it, not replaced.
     pub fn save(&mut self) -> Result<()> {
         self.update_file(|_| Ok(()))
     }
