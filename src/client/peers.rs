@@ -49,7 +49,9 @@ impl Client {
     /// ones — checked against what the database serves now, a difference
     /// being [`Error::KeyChanged`] (the pin is used, never replaced) — or,
     /// for a peer not pinned yet, the registered ones, pinned now (first
-    /// use; refused with [`PeerTrust::Verified`]).
+    /// use). Under [`PeerTrust::Verified`] a peer not pinned, or pinned on
+    /// first use, is [`Error::PeerNotVerified`] before anything is
+    /// compared.
     pub(crate) fn peer(
         &self,
         conn: &mut AnyConnection,

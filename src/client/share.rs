@@ -85,9 +85,12 @@ pub struct RevokeOutcome {
     /// Wrapped keys written for the new version (writer and remaining
     /// readers).
     pub wrapped_keys: usize,
-    /// The readers whose access was removed: the revoked client, and every
-    /// reader whose share it had made as an authoriser (withdrawn with it).
-    /// Empty for a rotation.
+    /// The readers whose access was removed: for a revocation the revoked
+    /// client and every reader whose share it had made as an authoriser
+    /// (withdrawn with it); for [`Client::remove_authorizer`] the readers
+    /// whose shares it had made (it keeps its own); for
+    /// [`Client::restart_key_lineage`] the readers dropped. Empty for a
+    /// rotation.
     pub removed_readers: Vec<ClientId>,
     /// How re-wrapping the existing records went, when it was asked for
     /// (and there was a key to re-wrap under): records re-wrapped, left as

@@ -9,7 +9,8 @@
 //! A profile may be sealed under a passphrase: Argon2id (orion, 64 MiB,
 //! 3 passes, a random 16-byte salt) derives a key that seals the secret keys
 //! with XChaCha20-Poly1305; everything else in the file (id, name, public
-//! keys, KDF parameters, pinned peers) is the AAD of that seal, so an edit to
+//! keys, KDF parameters, pinned peers, peer trust, key version marks,
+//! recovery client, verified pins) is the AAD of that seal, so an edit to
 //! it is detected when the profile is opened.
 //!
 //! # Errors
@@ -130,7 +131,8 @@ pub enum PeerTrust {
     /// ([`crate::Client::pin_peer`]) are used; any other — not pinned, or
     /// pinned on first use before the switch — is
     /// [`Error::PeerNotVerified`] until pinned that way. Closes trust on
-    /// first use.
+    /// first use. (A profile file from before pins were told apart, saved
+    /// under this setting, keeps its pins.)
     Verified,
 }
 
@@ -337,8 +339,10 @@ impl Profile {
 
     /// Re-reads this profile's file (written meanwhile by another process
     /// using the same profile) and merges what it learnt: pins it lacks,
-    /// and higher key version marks. Best effort: a file it cannot read is
-    /// left out of the merge.
+    /// higher key version marks, and the verified pins of keys it pinned
+    /// too. A missing file merges nothing; a file this process cannot read
+    /// or open, or another client's profile, is refused
+    /// (`ProfileError::Malformed`), never overwritten.
     fn merge_from_disk(&mut self) -> Result<()> {
         let refuse = |reason| malformed(&self.path, reason);
         let unreadable = || {

@@ -604,8 +604,8 @@ fn one_line(message: &str) -> String {
 /// user information's password as libpq finds it (up to the first `@`),
 /// and every `password`, `sslpassword` and `oauth_client_secret`
 /// parameter or keyword. A URL libpq may read otherwise than it looks (an
-/// `@` after the user information, a port that is not a number) is
-/// `<unprintable url>`.
+/// `@` after the user information or inside the query, a port that is not
+/// a number) is `<unprintable url>`.
 pub fn redacted_url(url: &str) -> String {
     match DatabaseUrl::parse(url) {
         Ok(parsed) => parsed.redacted(),

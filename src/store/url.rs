@@ -198,8 +198,9 @@ impl<'a> UrlParts<'a> {
 
     /// Whether libpq may read part of what was meant as a password as
     /// something else: an `@` past the user information (a password with
-    /// `@`, `/` or `?` before the host, or a forgotten host), or a port
-    /// that is not a number (`user:password/db`). Such a URL is never
+    /// `@`, `/` or `?` before the host, or a forgotten host), a query
+    /// reaching past an `@` (`h?password=a@b`, read as user information),
+    /// or a port that is not a number (`user:password/db`). Such a URL is never
     /// printed, and its pieces are scrubbed from the driver's messages.
     fn ambiguous(&self) -> bool {
         let port_is_not_a_number = self.host.split(',').any(|host| {
