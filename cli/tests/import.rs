@@ -75,6 +75,18 @@ fn import_json_as(db: &TestDb, profile: &str, cwd: &Path, args: &[String]) -> se
     serde_json::from_str(&last_line(&String::from_utf8(out.stdout).unwrap())).unwrap()
 }
 
+/// Imports `table` of `from` into `db` in batches of 5, as `importer`, and
+/// expects it to stop with exit status 1; returns its stderr.
+fn import_in_fives_fails(db: &TestDb, from: &str, table: &str) -> String {
+    let mut args = import_args(from, table, "person");
+    let batch = args.iter().position(|a| a == "--batch").unwrap();
+    args[batch + 1] = "5".into();
+    let out = run_in(db, "importer", db.dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
 fn counts(summary: &serde_json::Value) -> (Option<u64>, Option<u64>) {
     (
         summary["imported"].as_u64(),
@@ -869,16 +881,7 @@ fn an_id_over_1024_bytes_stops_the_import_at_its_row() {
             &format!("INSERT INTO people VALUES ('{long}', 'n', 's', 'c')"),
         );
         ok(db, "importer", &["init"]);
-        let mut args = import_args(
-            &format!("sqlite://{}", source.display()),
-            "people",
-            "person",
-        );
-        let batch = args.iter().position(|a| a == "--batch").unwrap();
-        args[batch + 1] = "5".into();
-        let out = run_in(db, "importer", db.dir.path(), &args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let stderr = import_in_fives_fails(db, &format!("sqlite://{}", source.display()), "people");
         assert!(
             stderr.contains("source row \"bxxx") && stderr.contains("longer than 1024 bytes"),
             "{stderr}"
@@ -960,12 +963,7 @@ fn a_value_that_is_not_utf8_in_an_sql_ascii_postgres_source_names_its_row() {
     drop(source);
     let store = TestDb::sqlite();
     ok(&store, "importer", &["init"]);
-    let mut args = import_args(&from, "people", "person");
-    let batch = args.iter().position(|a| a == "--batch").unwrap();
-    args[batch + 1] = "5".into();
-    let out = run_in(&store, "importer", store.dir.path(), &args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = import_in_fives_fails(&store, &from, "people");
     assert!(
         stderr.contains("source row \"13\": column `ssn` is not UTF-8 text"),
         "{stderr}"
@@ -995,16 +993,7 @@ fn an_id_that_is_not_utf8_at_the_end_of_a_batch_names_its_row() {
         "INSERT INTO people VALUES (CAST(x'61ff' AS TEXT), 'n', 's', 'c')",
     );
     ok(&db, "importer", &["init"]);
-    let mut args = import_args(
-        &format!("sqlite://{}", source.display()),
-        "people",
-        "person",
-    );
-    let batch = args.iter().position(|a| a == "--batch").unwrap();
-    args[batch + 1] = "5".into();
-    let out = run_in(&db, "importer", db.dir.path(), &args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = import_in_fives_fails(&db, &format!("sqlite://{}", source.display()), "people");
     assert!(
         stderr.contains("source row \"a\u{fffd}\": its id is not UTF-8 text"),
         "{stderr}"
