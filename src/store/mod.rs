@@ -256,14 +256,17 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
             // None of these writes to the file: the page size takes effect
             // only when a still empty database is first written (by the
             // migrations that create the schema).
+            // The busy timeout first: the others read the file, and one
+            // that meets a lock (another process recovering the WAL after
+            // a crash, say) must wait for it, not fail at once.
             let sql = format!(
-                "PRAGMA page_size = {};
-                 PRAGMA busy_timeout = {};
+                "PRAGMA busy_timeout = {};
+                 PRAGMA page_size = {};
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA cache_size = -16384;",
-                self.sqlite_page_size,
-                self.sqlite_busy_timeout.as_millis()
+                self.sqlite_busy_timeout.as_millis(),
+                self.sqlite_page_size
             );
             sqlite
                 .batch_execute(&sql)

@@ -42,20 +42,38 @@ impl TestDb {
         (self.backend == Backend::Sqlite).then(|| self.dir.path().join("sensitive.db"))
     }
 
-    /// Runs raw SQL on the test database (to tamper, inspect, dump).
-    pub fn sql(&self, statement: &str) {
-        self.try_sql(statement).expect(statement);
+    /// A raw connection to the SQLite file that waits for a lock another
+    /// connection holds (a store's, a killed process's WAL being
+    /// recovered) instead of failing at once.
+    fn sqlite_conn(&self, wait: bool) -> diesel::SqliteConnection {
+        use diesel::connection::SimpleConnection;
+        let mut conn =
+            diesel::SqliteConnection::establish(self.sqlite_path().unwrap().to_str().unwrap())
+                .expect("sqlite connect");
+        if wait {
+            conn.batch_execute("PRAGMA busy_timeout = 10000")
+                .expect("sqlite busy timeout");
+        }
+        conn
     }
 
-    /// Runs raw SQL and returns the database's own answer: the rows it
-    /// changed, or its error.
+    /// Runs raw SQL on the test database (to tamper, inspect, dump).
+    /// On SQLite it waits for a lock another connection holds.
+    pub fn sql(&self, statement: &str) {
+        self.execute(statement, true).expect(statement);
+    }
+
+    /// Runs raw SQL and returns the database's own answer at once: the
+    /// rows it changed, or its error (on SQLite, "locked" without waiting:
+    /// how a test sees that another process holds the write lock).
     pub fn try_sql(&self, statement: &str) -> Result<usize, diesel::result::Error> {
+        self.execute(statement, false)
+    }
+
+    fn execute(&self, statement: &str, wait: bool) -> Result<usize, diesel::result::Error> {
         match self.backend {
             Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(
-                    self.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .expect("sqlite connect");
+                let mut conn = self.sqlite_conn(wait);
                 diesel::sql_query(statement).execute(&mut conn)
             }
             _ => {
@@ -73,15 +91,9 @@ impl TestDb {
             + 'static,
     {
         match self.backend {
-            Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(
-                    self.sqlite_path().unwrap().to_str().unwrap(),
-                )
-                .unwrap();
-                diesel::sql_query(statement)
-                    .load(&mut conn)
-                    .expect(statement)
-            }
+            Backend::Sqlite => diesel::sql_query(statement)
+                .load(&mut self.sqlite_conn(true))
+                .expect(statement),
             _ => {
                 let mut conn = PgConnection::establish(&self.url).unwrap();
                 diesel::sql_query(statement)
