@@ -301,7 +301,12 @@ impl Client {
         adding: u64,
     ) -> Result<Option<PreparedIndexes>> {
         let (specs, declared) = self.indexes_to_compute(conn, record_type)?;
-        if specs.is_empty() && !declared {
+        if specs.is_empty() {
+            // An empty declaration still may not leave out the version's
+            // indexes.
+            if declared {
+                self.register_index_versions(conn, record_type, version, &[], true)?;
+            }
             return Ok(None);
         }
         let prepared = PreparedIndexes {
@@ -323,9 +328,6 @@ impl Client {
             })
             .collect::<Result<_>>()?;
         self.register_index_versions(conn, record_type, version, &rows, declared)?;
-        if specs.is_empty() {
-            return Ok(None);
-        }
         self.plan_once(conn, record_type, &specs, adding)?;
         Ok(Some(prepared))
     }
