@@ -116,10 +116,11 @@ impl DatabaseUrl {
     }
 
     /// Every secret in the URL, to scrub from driver messages: the
-    /// password in the user information and every `password` or
-    /// `sslpassword` parameter (of a URL's query or a keyword string),
-    /// each as written and percent-decoded (libpq echoes either), longest
-    /// first, none empty.
+    /// password in the user information, every `password`, `sslpassword`
+    /// or `oauth_client_secret` parameter (of a URL's query or a keyword
+    /// string) and, for a URL libpq may read otherwise than it looks, each
+    /// of its pieces; each as written and percent-decoded (libpq echoes
+    /// either), longest first, none empty.
     pub(crate) fn secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
         match self {
