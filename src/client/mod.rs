@@ -156,10 +156,7 @@ impl Client {
     /// before its migrations ran) is [`Error::MigrationsPending`](crate::Error::MigrationsPending),
     /// and nothing is written.
     pub fn from_profile(profile: Profile, store: &Store) -> Result<Client> {
-        let pending = store.migration_status()?.pending.len();
-        if pending > 0 {
-            return Err(crate::Error::MigrationsPending { pending });
-        }
+        store.ensure_schema_current()?;
         let client = Client {
             store: store.clone(),
             identity: profile.identity().duplicate()?,

@@ -5,6 +5,8 @@
 use diesel::migration::MigrationSource;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use std::sync::atomic::Ordering;
+
 use super::{AnyConnection, Store};
 use crate::error::{Error, Result};
 
@@ -165,6 +167,7 @@ impl Store {
         // Outside the transaction (SQLite changes the journal mode only
         // there): the database now holds the schema, and works in WAL mode.
         use_wal(&mut conn).map_err(crate::store::tx::db_err)?;
+        self.schema_current.store(true, Ordering::Relaxed);
         Ok(versions)
     }
 
@@ -211,7 +214,23 @@ impl Store {
             .into_iter()
             .partition(|version| listed.contains(version));
         applied.sort();
+        if pending.is_empty() {
+            self.schema_current.store(true, Ordering::Relaxed);
+        }
         Ok(MigrationStatus { applied, pending })
+    }
+
+    /// [`Error::MigrationsPending`] if this build's migrations are not all
+    /// applied; asks the database only until this store has seen them all
+    /// applied once (opening it with migrations did).
+    pub(crate) fn ensure_schema_current(&self) -> Result<()> {
+        if self.schema_current.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match self.migration_status()?.pending.len() {
+            0 => Ok(()),
+            pending => Err(Error::MigrationsPending { pending }),
+        }
     }
 }
 

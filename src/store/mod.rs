@@ -224,6 +224,9 @@ pub struct Store {
     connect_failure: ConnectFailure,
     backend: Backend,
     url: DatabaseUrl,
+    /// Set once this store saw every embedded migration applied: a
+    /// client's open need not ask again.
+    schema_current: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -255,10 +258,10 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
         if let AnyConnection::Sqlite(sqlite) = conn {
             // None of these writes to the file: the page size takes effect
             // only when a still empty database is first written (by the
-            // migrations that create the schema).
-            // The busy timeout first: the others read the file, and one
-            // that meets a lock (another process recovering the WAL after
-            // a crash, say) must wait for it, not fail at once.
+            // migrations that create the schema). The busy timeout comes
+            // first: the others may read the file, and one that meets a
+            // lock (another process recovering the WAL after a crash, say)
+            // must wait for it, not fail at once.
             let sql = format!(
                 "PRAGMA busy_timeout = {};
                  PRAGMA page_size = {};
@@ -370,6 +373,7 @@ impl Store {
             connect_failure,
             backend,
             url,
+            schema_current: Default::default(),
         };
         if options.run_migrations {
             let applied = store.run_migrations()?;
