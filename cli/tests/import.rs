@@ -858,23 +858,30 @@ fn a_value_that_is_not_utf8_names_its_source_row_and_column() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
+/// An SQLite source of `rows` people with text ids `a00`, `a01`, … (the
+/// columns of [`sqlite_source`]), for a test to add a bad row to.
+fn text_id_source(db: &TestDb, rows: usize) -> std::path::PathBuf {
+    let source = db.dir.path().join("ids.db");
+    sqlite_sql(
+        &source,
+        "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
+    );
+    for n in 0..rows {
+        sqlite_sql(
+            &source,
+            &format!("INSERT INTO people VALUES ('a{n:02}', 'n', 's', 'c')"),
+        );
+    }
+    source
+}
+
 /// README: an id over 1,024 bytes stops the import at its row, naming it,
 /// with the batches before it imported, on either store (PostgreSQL's
 /// index on the import map cannot hold a much longer one).
 #[test]
 fn an_id_over_1024_bytes_stops_the_import_at_its_row() {
     each_backend("an_id_over_1024_bytes_stops_the_import_at_its_row", |db| {
-        let source = db.dir.path().join("ids.db");
-        sqlite_sql(
-            &source,
-            "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
-        );
-        for n in 0..10 {
-            sqlite_sql(
-                &source,
-                &format!("INSERT INTO people VALUES ('a{n:02}', 'n', 's', 'c')"),
-            );
-        }
+        let source = text_id_source(db, 10);
         let long = format!("b{}", "x".repeat(1100));
         sqlite_sql(
             &source,
@@ -977,17 +984,7 @@ fn a_value_that_is_not_utf8_in_an_sql_ascii_postgres_source_names_its_row() {
 #[test]
 fn an_id_that_is_not_utf8_at_the_end_of_a_batch_names_its_row() {
     let db = TestDb::sqlite();
-    let source = db.dir.path().join("ids.db");
-    sqlite_sql(
-        &source,
-        "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT, ssn TEXT, city TEXT)",
-    );
-    for n in 0..4 {
-        sqlite_sql(
-            &source,
-            &format!("INSERT INTO people VALUES ('a{n:02}', 'n', 's', 'c')"),
-        );
-    }
+    let source = text_id_source(&db, 4);
     sqlite_sql(
         &source,
         "INSERT INTO people VALUES (CAST(x'61ff' AS TEXT), 'n', 's', 'c')",
