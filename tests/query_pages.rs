@@ -153,3 +153,31 @@ fn plain_filters_are_capped_and_a_repeated_one_counts_once() {
         },
     );
 }
+
+/// README: a meta-only query lists a record whose key this client does
+/// not hold (its meta needs none; its signature still verifies), where a
+/// query that decrypts skips it as `NoAccess`.
+#[test]
+fn a_meta_only_query_lists_records_whose_key_the_client_lacks() {
+    each_backend(
+        "a_meta_only_query_lists_records_whose_key_the_client_lacks",
+        |db| {
+            let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+            let id = notes(&alice, 1)[0];
+            let query = Query::new().record_type("note").writers(vec![alice.id()]);
+            let decrypting = bob.query(&query).unwrap();
+            assert!(decrypting.records.is_empty());
+            assert_eq!(decrypting.skipped.len(), 1);
+            assert_eq!(
+                decrypting.skipped[0].reason,
+                strongroom::SkipReason::NoAccess
+            );
+            let meta = bob.query(&query.meta_only()).unwrap();
+            assert_eq!(
+                meta.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                [id]
+            );
+            assert!(meta.skipped.is_empty());
+        },
+    );
+}

@@ -1074,3 +1074,45 @@ fn an_undeclared_client_takes_its_indexes_from_its_signed_records_not_the_index_
         },
     );
 }
+
+/// FORMAT.md: a record of a type with indexes in use but none of their
+/// fields stores `records.blind_indexes` as a 0-entry list (`01 ‖ u32 v ‖
+/// 0000`), with `records.index_version` v, not NULL; a file record, or a
+/// record of a type without indexes, stores NULL.
+#[test]
+fn a_record_without_covered_fields_stores_an_empty_index_list() {
+    each_backend(
+        "a_record_without_covered_fields_stores_an_empty_index_list",
+        |db| {
+            let alice = client(db, "alice");
+            declare(&alice, 16);
+            let other = alice
+                .put(
+                    TYPE,
+                    &Fields::new().with("other", "x").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap()
+                .id;
+            let plain_type = alice
+                .put(
+                    "memo",
+                    &Fields::new().with("other", "x").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap()
+                .id;
+            let stored = |id: strongroom::RecordId| {
+                db.texts(&format!(
+                    "SELECT CASE WHEN blind_indexes IS NULL THEN 'NULL' ELSE {} END || ':' \
+                     || COALESCE(CAST(index_version AS TEXT), 'NULL') AS t \
+                     FROM records WHERE record_id = {}",
+                    db.hex("blind_indexes"),
+                    db.id(id)
+                ))
+            };
+            assert_eq!(stored(other), ["01000000010000:1"]);
+            assert_eq!(stored(plain_type), ["NULL:NULL"]);
+        },
+    );
+}
