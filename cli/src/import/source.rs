@@ -468,11 +468,25 @@ impl Source {
         Ok(())
     }
 
+    /// `count` and the text type as the source's SQL names them. On
+    /// PostgreSQL by their schema, as pg_dump does: a function of the same
+    /// name matching the arguments better, in a schema on the session's
+    /// `search_path` (anyone's `public` before PostgreSQL 15), would
+    /// otherwise be called instead (CVE-2018-1058) and could forge what is
+    /// read. An SQLite file cannot define functions.
+    fn builtins(&self) -> (&'static str, &'static str) {
+        match self {
+            Source::Sqlite { .. } => ("COUNT", "TEXT"),
+            Source::Postgres(_) => ("pg_catalog.count", "pg_catalog.text"),
+        }
+    }
+
     /// How many rows share their id's text with another row (NULL ids
     /// not counted): 0 when every row has its own id.
     pub fn repeated_ids(&mut self, table: &Table, id: &str) -> Result<u64> {
+        let (count, text) = self.builtins();
         let sql = format!(
-            "SELECT COUNT(CAST({id} AS TEXT)) - COUNT(DISTINCT CAST({id} AS TEXT)) AS n FROM {}",
+            "SELECT {count}(CAST({id} AS {text})) - {count}(DISTINCT CAST({id} AS {text})) AS n FROM {}",
             table.sql()
         );
         let rows: Vec<Count> = match self {
@@ -483,7 +497,8 @@ impl Source {
     }
 
     pub fn count(&mut self, table: &Table) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) AS n FROM {}", table.sql());
+        let (count, _) = self.builtins();
+        let sql = format!("SELECT {count}(*) AS n FROM {}", table.sql());
         let rows: Vec<Count> = match self {
             Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
             Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
@@ -503,9 +518,10 @@ impl Source {
         limit: usize,
     ) -> diesel::QueryResult<Vec<SourceRow>> {
         use diesel::sql_types::{BigInt, Binary, Double};
+        let (_, text) = self.builtins();
         let casts: Vec<String> = columns
             .iter()
-            .map(|c| format!("CAST({c} AS TEXT)"))
+            .map(|c| format!("CAST({c} AS {text})"))
             .collect();
         let selected = match self {
             Source::Sqlite { .. } => format!(
@@ -518,8 +534,8 @@ impl Source {
             // text is not converted (a value that is not UTF-8 then fails
             // its own row, named, instead of the whole page's read).
             Source::Postgres(_) => format!(
-                "convert_to(CAST({id} AS TEXT), {ENCODING}) AS source_id, \
-                 convert_to(json_build_array({})::text, {ENCODING}) AS vals, \
+                "pg_catalog.convert_to(CAST({id} AS {text}), {ENCODING}) AS source_id, \
+                 pg_catalog.convert_to(CAST(pg_catalog.json_build_array({}) AS {text}), {ENCODING}) AS vals, \
                  pg_catalog.pg_typeof({id})::text AS id_type, NULL::float8 AS id_real",
                 casts.join(", ")
             ),
@@ -561,7 +577,11 @@ impl Source {
 
     /// How many rows have a NULL id.
     pub fn null_ids(&mut self, table: &Table, id: &str) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) - COUNT({id}) AS n FROM {}", table.sql());
+        let (count, _) = self.builtins();
+        let sql = format!(
+            "SELECT {count}(*) - {count}({id}) AS n FROM {}",
+            table.sql()
+        );
         let rows: Vec<Count> = match self {
             Source::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn)?,
             Source::Postgres(conn) => diesel::sql_query(sql).load(conn)?,
@@ -708,6 +728,65 @@ mod tests {
             names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
             ["Ada"]
         );
+    }
+
+    /// The source's SQL names every built-in it calls by its schema
+    /// (`pg_catalog.`), as pg_dump does: a function of the same name that
+    /// matches the arguments better, in a schema on the session's
+    /// `search_path` (anyone's `public` before PostgreSQL 15), is not
+    /// called instead (CVE-2018-1058), so it cannot forge the values read.
+    #[test]
+    fn a_postgres_source_calls_no_lookalike_function_on_its_search_path() {
+        let Some(mut pg) =
+            PgSchema::create("a_postgres_source_calls_no_lookalike_function_on_its_search_path")
+        else {
+            return;
+        };
+        let (url, schema) = (pg.url.clone(), pg.name.clone());
+        pg.admin
+            .batch_execute(&format!(
+                "CREATE TABLE {schema}.people (id INT PRIMARY KEY, name TEXT); \
+                 INSERT INTO {schema}.people VALUES (1, 'Ada'), (2, 'Grace'); \
+                 CREATE FUNCTION {schema}.json_build_array(text, text) RETURNS json \
+                   LANGUAGE sql AS $$ SELECT '[\"forged\", \"forged\"]'::json $$; \
+                 CREATE FUNCTION {schema}.convert_to(text, text) RETURNS bytea \
+                   LANGUAGE sql AS $$ SELECT '\\x666f72676564'::bytea $$; \
+                 CREATE FUNCTION {schema}.count(text) RETURNS bigint \
+                   LANGUAGE sql AS $$ SELECT 7::bigint $$;"
+            ))
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let with_path = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        let mut source = Source::open(&with_path).unwrap();
+        let table = source.resolve("people").unwrap();
+        assert_eq!(table.schema, schema, "resolved through the search path");
+        let rows = Pages::default()
+            .next(
+                &mut source,
+                &table,
+                "\"id\"",
+                &["\"id\"".to_owned(), "\"name\"".to_owned()],
+                10,
+            )
+            .unwrap();
+        let read: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    String::from_utf8_lossy(row.source_id.as_deref().unwrap()).into_owned(),
+                    String::from_utf8_lossy(&row.vals).into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("1".to_owned(), r#"["1", "Ada"]"#.to_owned()),
+                ("2".to_owned(), r#"["2", "Grace"]"#.to_owned())
+            ]
+        );
+        assert_eq!(source.repeated_ids(&table, "\"id\"").unwrap(), 0);
+        assert_eq!(source.null_ids(&table, "\"id\"").unwrap(), 0);
     }
 
     /// Every id of `table`, page by page (`limit` a page), running
