@@ -218,10 +218,17 @@ impl<'a> UrlParts<'a> {
             .userinfo
             .and_then(|userinfo| userinfo.split_once('?'))
             .is_some_and(|(_, after)| after.contains('='));
+        // A second `?`, or a parameter with a second `=`
+        // (`app?sslmode=require?password=x`), is a query libpq refuses,
+        // and the name it was meant to sit under is anyone's guess.
+        let query = self.query();
+        let malformed_query =
+            query.contains('?') || query.split('&').any(|kv| kv.matches('=').count() > 1);
         self.host.contains('@')
             || self.tail.contains('@')
             || port_is_not_a_number
             || query_in_userinfo
+            || malformed_query
     }
 
     /// For an ambiguous URL: everything after `://`, whole and in the
@@ -443,6 +450,18 @@ mod tests {
             ("postgres://bob:sl/ash@h/app", "sl"),
             ("postgres://bob:a/b?c@h/app", "c"),
             ("postgres://bob:secret/app", "secret"),
+            (
+                "postgres://h/app?sslmode=require?password=hunter2",
+                "hunter2",
+            ),
+            (
+                "postgres://h/app?sslmode=require=password=hunter2",
+                "hunter2",
+            ),
+            (
+                "postgres://h/app?application_name=x&user=a?password=hunter2",
+                "hunter2",
+            ),
         ] {
             let url = DatabaseUrl::parse(written).unwrap();
             assert_eq!(url.redacted(), "<unprintable url>", "{written}");
