@@ -165,3 +165,6 @@ pub use store::{
 };
 pub use strongroom_derive::Sensitive;
 pub use typed::{PlainValue, Repo, Sensitive, Stored, TypedPage, TypedQuery};
+/// The buffer decrypted values come in: wiped when dropped, read through
+/// `Deref` (re-exported so no direct `zeroize` dependency is needed to name it).
+pub use zeroize::Zeroizing;

@@ -11,7 +11,7 @@ use strongroom::{ClientId, Error, RecordId};
 /// Opens an envelope given in its text form (`srf1.` + base64url): the
 /// tampering below works on the text, as a user handling exports would.
 fn open_text(ak: &AccessKey, ctx: &FieldContext<'_>, text: &str) -> strongroom::Result<Vec<u8>> {
-    envelope::open_field(ak, ctx, &Envelope::from_text(text)?)
+    envelope::open_field(ak, ctx, &Envelope::from_text(text)?).map(|value| value.to_vec())
 }
 
 fn open_json_text<T: serde::de::DeserializeOwned>(

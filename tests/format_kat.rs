@@ -228,7 +228,7 @@ fn the_library_opens_exactly_the_envelopes_sealed_with_those_aads() {
     let text = envelope_by_hand(&unhex(DK_AAD_V3), &unhex(VALUE_AAD));
     assert_eq!(text, ENVELOPE_V3);
     let sealed = Envelope::from_text(&text).unwrap();
-    assert_eq!(envelope::open_field(&ak, &ctx, &sealed).unwrap(), VALUE);
+    assert_eq!(*envelope::open_field(&ak, &ctx, &sealed).unwrap(), VALUE);
 
     // Any other AAD, even one close to it, is refused: the library's AADs
     // are exactly the constants.

@@ -38,7 +38,7 @@
 //! };
 //! let sealed = envelope::seal_field(&ak, &ctx, b"Ada Lovelace")?;
 //! assert!(sealed.to_text().starts_with("srf1."));
-//! assert_eq!(envelope::open_field(&ak, &ctx, &sealed)?, b"Ada Lovelace");
+//! assert_eq!(*envelope::open_field(&ak, &ctx, &sealed)?, b"Ada Lovelace");
 //! // The text form parses back to the same bytes.
 //! assert_eq!(envelope::Envelope::from_text(&sealed.to_text())?, sealed);
 //! # Ok::<(), strongroom::Error>(())
@@ -48,7 +48,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::aead::{self, OVERHEAD};
 use crate::crypto::keys::{AccessKey, DataKey, KEY_LEN};
@@ -241,14 +241,15 @@ fn open_data_key(access_key: &AccessKey, dk_aad: &[u8], body: &[u8]) -> Result<D
 
 /// Opens an envelope made by [`seal_field`] for the same `ctx`.
 ///
-/// Every failure is the opaque [`Error::Decryption`].
+/// Every failure is the opaque [`Error::Decryption`]. The value comes in
+/// a buffer wiped when dropped.
 #[must_use = "the opened value is the only result"]
 pub fn open_field(
     access_key: &AccessKey,
     ctx: &FieldContext<'_>,
     envelope: &Envelope,
-) -> Result<Vec<u8>> {
-    open_field_in(access_key, ctx, envelope, &mut Vec::new())
+) -> Result<Zeroizing<Vec<u8>>> {
+    open_field_in(access_key, ctx, envelope, &mut Vec::new()).map(Zeroizing::new)
 }
 
 /// [`open_field`] with its AADs framed in `scratch` (any content; its
@@ -342,12 +343,10 @@ pub fn open_json<T: DeserializeOwned>(
     ctx: &FieldContext<'_>,
     envelope: &Envelope,
 ) -> Result<T> {
-    let mut json = open_field(access_key, ctx, envelope)?;
-    let value = serde_json::from_slice(&json).map_err(|_| Error::ValueType {
+    let json = open_field(access_key, ctx, envelope)?;
+    serde_json::from_slice(&json).map_err(|_| Error::ValueType {
         field: ctx.field.to_owned(),
-    });
-    json.zeroize();
-    value
+    })
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@
 //! // then every field decrypted.
 //! let verified = batch.verify(alice.client_id(), &alice.public().signing_key)?;
 //! let opened = record::open_record(&sealed, &verified, &access_key)?;
-//! assert_eq!(opened["name"], b"Ada Lovelace");
+//! assert_eq!(*opened["name"], b"Ada Lovelace");
 //! # Ok::<(), strongroom::Error>(())
 //! ```
 

@@ -177,15 +177,6 @@ impl SealedRecord {
             })
             .collect()
     }
-
-    /// [`SealedRecord::open_fields`], the values handed over unwrapped.
-    fn open_fields_plain(&self, access_key: &AccessKey) -> Result<BTreeMap<String, Vec<u8>>> {
-        Ok(self
-            .open_fields(access_key)?
-            .into_iter()
-            .map(|(name, mut value)| (name, std::mem::take(&mut *value)))
-            .collect())
-    }
 }
 
 impl fmt::Debug for SealedRecord {
@@ -271,15 +262,16 @@ pub fn sign_batch(
 }
 
 /// Checks `record` against its verified batch, then opens every field.
-/// Nothing is decrypted unless the check holds.
+/// Nothing is decrypted unless the check holds. Each value comes in a
+/// buffer wiped when dropped.
 #[must_use = "the opened values are the only result"]
 pub fn open_record(
     record: &SealedRecord,
     batch: &VerifiedBatch,
     access_key: &AccessKey,
-) -> Result<BTreeMap<String, Vec<u8>>> {
+) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
     record.verify_in(batch)?;
-    record.open_fields_plain(access_key)
+    record.open_fields(access_key)
 }
 
 /// Opens every field of a record the caller has already verified.
