@@ -940,11 +940,9 @@ fn a_version_1_profile_is_read_and_upgraded_without_its_url_marks() {
     ));
 }
 
-#[test]
-fn the_hand_built_profile_aad_matches_its_known_answer() {
-    // Fixed clear parts, and the bytes FORMAT.md's layout gives for them
-    // (computed independently with Python's struct module).
-    let v = serde_json::json!({
+/// The clear parts the profile AAD known answers are computed from.
+fn profile_aad_kat_inputs() -> serde_json::Value {
+    serde_json::json!({
         "client_id": "00112233-4455-6677-8899-aabbccddeeff",
         "name": "alice",
         "encryption_public_key": base64_of(&[1u8; 32]),
@@ -954,30 +952,30 @@ fn the_hand_built_profile_aad_matches_its_known_answer() {
             "encryption_public_key": base64_of(&[4u8; 32]), "signing_public_key": base64_of(&[5u8; 32]) } },
         "peer_trust": "verified",
         "databases": { "0f0e0d0c-0b0a-0908-0706-050403020100": { "key_versions": { "patient": 2, "note": 1 } } }
-    });
-    assert_eq!(hex::encode(profile_aad_by_hand(&v)), PROFILE_AAD_KAT);
+    })
 }
 
-const PROFILE_AAD_KAT: &str = include_str!("vectors/profile_aad.hex");
+#[test]
+fn the_hand_built_profile_aad_matches_its_known_answer() {
+    // Fixed clear parts, and the bytes FORMAT.md's layout gives for them
+    // (computed independently with Python's struct module).
+    assert_eq!(
+        hex::encode(profile_aad_by_hand(&profile_aad_kat_inputs())),
+        include_str!("vectors/profile_aad.hex")
+    );
+}
 
 #[test]
 fn the_hand_built_profile_aad_with_its_optional_tails_matches_its_known_answer() {
     // The inputs above plus a recovery client and two verified pins given
     // out of order (FORMAT.md: the tails in that order, the pins ascending);
     // bytes computed independently with Python's struct and uuid modules.
-    let v = serde_json::json!({
-        "client_id": "00112233-4455-6677-8899-aabbccddeeff",
-        "name": "alice",
-        "encryption_public_key": base64_of(&[1u8; 32]),
-        "signing_public_key": base64_of(&[2u8; 32]),
-        "secrets": { "sealed": { "salt": base64_of(&[3u8; 16]), "iterations": 3, "memory_kib": 65536 } },
-        "pinned": { "ffeeddcc-bbaa-9988-7766-554433221100": {
-            "encryption_public_key": base64_of(&[4u8; 32]), "signing_public_key": base64_of(&[5u8; 32]) } },
-        "peer_trust": "verified",
-        "databases": { "0f0e0d0c-0b0a-0908-0706-050403020100": { "key_versions": { "patient": 2, "note": 1 } } },
-        "recovery_client": "11111111-2222-3333-4444-555555555555",
-        "verified_pins": ["ffeeddcc-bbaa-9988-7766-554433221100", "00000000-0000-0000-0000-000000000001"]
-    });
+    let mut v = profile_aad_kat_inputs();
+    v["recovery_client"] = "11111111-2222-3333-4444-555555555555".into();
+    v["verified_pins"] = serde_json::json!([
+        "ffeeddcc-bbaa-9988-7766-554433221100",
+        "00000000-0000-0000-0000-000000000001"
+    ]);
     assert_eq!(
         hex::encode(profile_aad_by_hand(&v)),
         include_str!("vectors/profile_aad_recovery_verified.hex")
