@@ -512,7 +512,7 @@ pub enum FileCommand {
     /// existing one is left as it was) and the temporary file is removed.
     /// Prints nothing on stdout unless --out is `-`.
     #[command(
-        after_help = "Examples:\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out scan.pdf\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out - | tar x\n\nWith --out -, the body goes to standard output as it is verified: on a failure (exit status 1) standard output may already hold a prefix of the body, never its last chunk. Keep it only if the command succeeded.\n\nA process killed with a signal (Ctrl-C, kill) can leave its temporary file, .strongroom-*.part, beside PATH: it holds decrypted bytes; remove it."
+        after_help = "Examples:\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out scan.pdf\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out - | tar x\n\nWith --out -, the body goes to standard output as it is verified: on a failure (exit status 1) standard output may already hold a prefix of the body, never its last chunk. Keep it only if the command succeeded.\n\nCtrl-C, SIGTERM or SIGHUP removes the temporary file before the tool ends; a process killed with SIGKILL (kill -9) or a machine crash can leave it, .strongroom-XXXXXX.part beside PATH (mode 0600): it holds decrypted bytes; remove it."
     )]
     Get {
         /// The file record's id (a UUID, as `file put` prints it).
@@ -560,8 +560,13 @@ pub enum FileCommand {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The source database: postgres://…, libpq keywords (host=… dbname=…) or sqlite://PATH (only read; PostgreSQL gives up after 5 s unless the URL sets connect_timeout).
-    #[arg(long, value_name = "URL")]
+    /// The source database: postgres://…, libpq keywords (host=… dbname=…) or sqlite://PATH (only read; PostgreSQL gives up after 5 s unless the URL sets connect_timeout). A URL holding a password belongs in STRONGROOM_IMPORT_FROM, or the password in PGPASSWORD or ~/.pgpass: other local users can read a command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "STRONGROOM_IMPORT_FROM",
+        hide_env_values = true
+    )]
     pub from: String,
     /// The source table.
     #[arg(long)]

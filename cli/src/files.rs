@@ -192,8 +192,11 @@ impl Target {
 
 /// `file get --out PATH`: the body into a temporary file beside PATH
 /// (mode 0600), synced, then renamed to PATH once the whole body verified.
-/// Any failure drops the temporary file, which removes it.
+/// Any failure drops the temporary file, which removes it; so does Ctrl-C,
+/// SIGTERM or SIGHUP (the tool then ends as interrupted), but not SIGKILL.
 fn get_to_path(client: &Client, id: RecordId, target: &Target) -> Result<()> {
+    // Declared first, dropped last: the temporary file is gone by then.
+    let _removed_first = crate::interrupt::Guard::new(crate::interrupt::Signals::Stop);
     let name = target.path.display();
     let mut reader = open(client, id)?;
     let mut temp = temp_file(&target.dir)
@@ -254,6 +257,7 @@ fn copy_body(reader: &mut FileReader, out: &mut impl Write) -> Result<()> {
     let mut meter = Meter::new(reader.meta().file_size, "decrypting");
     let mut buf = vec![0u8; COPY_BUFFER];
     loop {
+        crate::interrupt::check()?;
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

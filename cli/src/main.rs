@@ -8,6 +8,7 @@ mod commands;
 mod files;
 mod held_stderr;
 mod import;
+mod interrupt;
 mod output;
 mod passphrase;
 mod progress;
@@ -50,21 +51,32 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(err)) if err.downcast_ref::<Usage>().is_some() => {
-            eprintln!("error: {err}{}", after());
+            say_error(format_args!(
+                "error: {}{}",
+                printable(&err.to_string()),
+                after()
+            ));
             ExitCode::from(2)
         }
         Ok(Err(err)) => {
-            eprintln!("error: {}{}", one_line(&err), after());
+            say_error(format_args!("error: {}{}", one_line(&err), after()));
             ExitCode::from(1)
         }
         Err(_) => {
-            eprintln!(
+            say_error(format_args!(
                 "error: internal error (a bug in strongroom; please report it){}",
                 after()
-            );
+            ));
             ExitCode::from(1)
         }
     }
+}
+
+/// The one error line on stderr. A stderr that is gone (a closed pipe)
+/// loses the line, never the exit status (`eprintln!` would panic).
+pub(crate) fn say_error(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Whether `RUST_LOG` asks for logs: set and not blank (an empty filter
@@ -85,9 +97,9 @@ fn parse_failure(err: clap::Error) -> ExitCode {
             Some(ContextValue::String(arg)) if arg.starts_with("--")
         );
         if !names_an_option {
-            eprintln!(
+            say_error(format_args!(
                 "error: unexpected argument (not shown: it may be a value); give each -f or -p as one argument, NAME=VALUE, quoted as a whole\n\nFor more information, try '--help'."
-            );
+            ));
             return ExitCode::from(2);
         }
     }
@@ -104,7 +116,22 @@ fn one_line(err: &anyhow::Error) -> String {
             text.push_str(&cause);
         }
     }
-    text.replace('\n', " ")
+    printable(&text)
+}
+
+/// `text` as one line that cannot drive a terminal: a line break is a
+/// space, any other control character (an escape sequence, a carriage
+/// return, from an argument or from the database) its escape, `\u{1b}`.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Tracing output on stderr (colour only on a terminal): warnings by

@@ -78,8 +78,11 @@ fn is_conventional_name(name: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Asks once on the terminal.
+/// Asks once on the terminal. Ctrl-C at the prompt (which the prompt
+/// reads as a byte and raises itself) ends the tool only once the prompt
+/// has put the terminal's echo back.
 pub fn prompt(question: &str) -> Result<Passphrase> {
+    let _restored_first = crate::interrupt::Guard::new(crate::interrupt::Signals::Interrupt);
     rpassword::prompt_password(question)
         .map(Zeroizing::new)
         .context("could not read the passphrase from the terminal")
