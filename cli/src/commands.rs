@@ -847,6 +847,8 @@ impl Listing<'_> {
                 printed += 1;
             }
             match page.next {
+                // Nobody reads the rest.
+                _ if output::reader_gone() => break None,
                 Some(cursor) if self.limit.is_none_or(|limit| printed < limit) => {
                     query = query.after(cursor)
                 }

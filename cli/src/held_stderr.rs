@@ -88,7 +88,8 @@ pub fn say(line: std::fmt::Arguments<'_>) {
     if holding() {
         keep(format!("{line}\n").as_bytes(), true);
     } else {
-        eprintln!("{line}");
+        // A closed stderr loses the line, not the exit status.
+        let _ = writeln!(io::stderr().lock(), "{line}");
     }
 }
 

@@ -1,5 +1,7 @@
 //! What the tool prints for scripts: JSON.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{json, Value};
 use strongroom::{Record, RecordMeta, Share, ShareKind};
 
@@ -61,24 +63,36 @@ pub fn line(value: &Value) {
     stdout_line(format_args!("{value}"));
 }
 
+/// Whether the reader of standard output went away (a broken pipe).
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the reader of standard output went away: listings stop
+/// fetching pages nobody reads.
+pub fn reader_gone() -> bool {
+    READER_GONE.load(Ordering::Relaxed)
+}
+
 /// Prints one line on standard output. A reader that went away
-/// (`strongroom whoami | head -n1`) ends the tool quietly with status 0, as
-/// ripgrep does: everything it printed was wanted, and an operation's
-/// output comes after its work is committed. Any other write error (a full
-/// disk behind a redirection) is one `error:` line and status 1, not a
-/// panic.
+/// (`strongroom whoami | head -n1`) takes no more lines, quietly, as with
+/// ripgrep; the command still ends with its own verdict: status 0 only if
+/// it succeeded (an `import --verify` that found a mismatch still exits 1
+/// under `… | head`). Any other write error (a full disk behind a
+/// redirection) is one `error:` line and status 1, not a panic.
 pub fn stdout_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    if reader_gone() {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(err) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
-            crate::held_stderr::release();
-            std::process::exit(0);
+            READER_GONE.store(true, Ordering::Relaxed);
+            return;
         }
-        eprintln!(
+        crate::say_error(format_args!(
             "error: writing to standard output: {err}{}",
             crate::held_stderr::as_suffix()
-        );
+        ));
         std::process::exit(1);
     }
 }
