@@ -601,11 +601,14 @@ impl Client {
 }
 
 /// Each live version as (name, fields, bits); a description that does not
-/// parse is left out.
+/// parse, or names a field no declaration accepts, is left out.
 fn live_parts(live: Vec<indexes::LiveVersion>) -> impl Iterator<Item = (String, Vec<String>, u16)> {
     live.into_iter().filter_map(|version| {
         let (_, fields, bits) = crate::index::spec_parts(&version.spec).ok()?;
-        Some((version.index_name, fields, bits))
+        fields
+            .iter()
+            .all(|field| crate::check_name(field).is_ok())
+            .then_some((version.index_name, fields, bits))
     })
 }
 

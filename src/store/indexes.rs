@@ -118,7 +118,8 @@ pub(crate) struct LiveVersion {
 }
 
 /// The live index versions of `record_type` (of one index, of one writer,
-/// when named), oldest first. Rows that do not parse are left out.
+/// when named), oldest first. Rows that do not parse are left out, and so
+/// are names no declaration accepts (control characters).
 pub(crate) fn live_versions(
     conn: &mut AnyConnection,
     record_type: &str,
@@ -158,7 +159,9 @@ pub(crate) fn live_versions(
         .filter_map(|(writer, name, version, spec)| {
             Some(LiveVersion {
                 writer_id: ClientId::from_uuid(SqlId::from_stored(&writer?)?.uuid()),
-                index_name: String::from_utf8(name?).ok()?,
+                index_name: String::from_utf8(name?)
+                    .ok()
+                    .filter(|name| crate::check_name(name).is_ok())?,
                 index_version: u32::try_from(version?).ok()?,
                 spec: spec?,
             })

@@ -725,13 +725,17 @@ pub(crate) fn field_names_of_type(
             .rev()
             .find_map(|(id, _, _)| id.as_deref().and_then(SqlId::from_stored));
         for (_, sealed, plain) in rows {
+            // A name no write accepts (control characters: escape
+            // sequences for a terminal, forged report lines) is the
+            // database's invention, and is left out.
+            let written = |name: &String| crate::check_name(name).is_ok();
             if let Some(fields) = sealed.and_then(|s| crate::record::decode_fields(&s).ok()) {
-                names.sealed.extend(fields.into_keys());
+                names.sealed.extend(fields.into_keys().filter(written));
             }
             if let Some(plain) = plain.and_then(|p| {
                 serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&p).ok()
             }) {
-                names.plain.extend(plain.into_keys());
+                names.plain.extend(plain.into_keys().filter(written));
             }
         }
         match last {
