@@ -153,7 +153,10 @@ impl Client {
     /// stale version is [`Error::Conflict`] and writes nothing; a record
     /// that is not a file is [`Error::NotAFile`]. `body` as for
     /// [`Client::put_file`] (on a pool of one connection it must not read
-    /// from the same store).
+    /// from the same store). Besides what `put_file` holds, on PostgreSQL
+    /// the update holds the record's row for the whole upload: another
+    /// update or a delete of this record, and a re-wrap or re-index pass
+    /// reaching it, waits for `body` to end (readers do not wait).
     pub fn update_file(
         &self,
         id: RecordId,
@@ -311,8 +314,9 @@ impl Client {
         self.tally.read(1);
         let version = sealed.version;
         let chunks = opener.head().chunk_count();
-        // No stored chunk longer than a sealed full chunk is digested or
-        // handed on: a huge value the database put there fails at once.
+        // No stored chunk longer than a sealed full chunk is loaded,
+        // digested or handed on: a huge value the database put there
+        // arrives as NULL (`files::window`) and fails the read.
         let max_chunk = usize::try_from(opener.head().chunk_size())
             .map_or(usize::MAX, |size| size.saturating_add(CHUNK_OVERHEAD));
         let (sender, ahead) = mpsc::sync_channel(2 * CHUNKS_PER_FETCH);
@@ -376,7 +380,7 @@ fn read_ahead(
     let mut sent = 0u64;
     while sent < chunks {
         let window = store.conn().and_then(|mut conn| {
-            files::window(&mut conn, record_id, version, sent, CHUNKS_PER_FETCH)
+            files::window(&mut conn, record_id, version, sent, CHUNKS_PER_FETCH, max_chunk)
         });
         let rows = match window {
             Ok(rows) if rows.is_empty() => {

@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use super::rows::{Bytes, Wide};
+use super::rows::{BoundedBytes, Bytes, Wide};
 use super::schema::{file_chunks, records};
 use super::sql_id::SqlId;
 use super::tx::db_err;
@@ -54,13 +54,15 @@ pub(crate) fn insert(conn: &mut AnyConnection, rows: &[ChunkRow]) -> Result<()> 
 }
 
 /// Up to `limit` chunks of `record_id` at `version`, from sequence number
-/// `from` on, in order.
+/// `from` on, in order; a chunk longer than `max_len` bytes (no write
+/// makes one) arrives as NULL, never loaded.
 pub(crate) fn window(
     conn: &mut AnyConnection,
     record_id: RecordId,
     version: u64,
     from: u64,
     limit: usize,
+    max_len: usize,
 ) -> Result<Vec<StoredChunk>> {
     file_chunks::table
         .filter(file_chunks::record_id.eq(SqlId::from(record_id)))
@@ -68,7 +70,10 @@ pub(crate) fn window(
         .filter(file_chunks::seq.ge(stored(from)?))
         .order(file_chunks::seq.asc())
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .select((Wide(file_chunks::seq), Bytes(file_chunks::chunk)))
+        .select((
+            Wide(file_chunks::seq),
+            BoundedBytes(file_chunks::chunk, i64::try_from(max_len).unwrap_or(i64::MAX)),
+        ))
         .load::<StoredChunk>(conn)
         .map_err(db_err)
 }

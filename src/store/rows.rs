@@ -212,6 +212,60 @@ impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for Bytes<C> {}
 
 impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for Bytes<C> {}
 
+/// A binary column's bytes, or NULL when its value is longer than the
+/// bound (bytes) or, on SQLite, not a BLOB: a value the database made huge
+/// is never sent, let alone loaded, whatever its size. The bound is a bound parameter, so the
+/// prepared statement is cached as before.
+#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+pub(crate) struct BoundedBytes<C>(pub C, pub i64);
+
+impl<C: Expression> Expression for BoundedBytes<C> {
+    type SqlType = Nullable<Binary>;
+}
+
+impl<C: QueryFragment<Sqlite>> QueryFragment<Sqlite> for BoundedBytes<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        // Only a BLOB (what writes store), whose `length` counts bytes and
+        // is read off the row's header for the column itself, without
+        // loading the value; any other storage class is NULL too.
+        out.push_sql("CASE WHEN typeof(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") = 'blob' AND length(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") <= ");
+        out.push_bind_param::<BigInt, i64>(&self.1)?;
+        out.push_sql(" THEN ");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(" END");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Pg>> QueryFragment<Pg> for BoundedBytes<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("CASE WHEN octet_length(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") <= ");
+        out.push_bind_param::<BigInt, i64>(&self.1)?;
+        out.push_sql(" THEN ");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(" END");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Sqlite> + QueryFragment<Pg>> QueryFragment<AnyBackend>
+    for BoundedBytes<C>
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, AnyBackend>) -> QueryResult<()> {
+        AnyBackend::walk_variant_ast(self, out)
+    }
+}
+
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for BoundedBytes<C> {}
+
+impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for BoundedBytes<C> {}
+
 /// An integer column read as `CAST(column AS BIGINT)`, NULL allowed: a
 /// PostgreSQL `integer` arrives as 64 bits like a `bigint`, and an SQLite
 /// value is never silently cut to 32 bits (nor fails: SQLite converts any
