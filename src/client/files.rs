@@ -380,7 +380,14 @@ fn read_ahead(
     let mut sent = 0u64;
     while sent < chunks {
         let window = store.conn().and_then(|mut conn| {
-            files::window(&mut conn, record_id, version, sent, CHUNKS_PER_FETCH, max_chunk)
+            files::window(
+                &mut conn,
+                record_id,
+                version,
+                sent,
+                CHUNKS_PER_FETCH,
+                max_chunk,
+            )
         });
         let rows = match window {
             Ok(rows) if rows.is_empty() => {

@@ -72,7 +72,10 @@ pub(crate) fn window(
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))
         .select((
             Wide(file_chunks::seq),
-            BoundedBytes(file_chunks::chunk, i64::try_from(max_len).unwrap_or(i64::MAX)),
+            BoundedBytes(
+                file_chunks::chunk,
+                i64::try_from(max_len).unwrap_or(i64::MAX),
+            ),
         ))
         .load::<StoredChunk>(conn)
         .map_err(db_err)

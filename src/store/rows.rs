@@ -254,9 +254,7 @@ impl<C: QueryFragment<Pg>> QueryFragment<Pg> for BoundedBytes<C> {
     }
 }
 
-impl<C: QueryFragment<Sqlite> + QueryFragment<Pg>> QueryFragment<AnyBackend>
-    for BoundedBytes<C>
-{
+impl<C: QueryFragment<Sqlite> + QueryFragment<Pg>> QueryFragment<AnyBackend> for BoundedBytes<C> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, AnyBackend>) -> QueryResult<()> {
         AnyBackend::walk_variant_ast(self, out)
     }
