@@ -870,3 +870,52 @@ fn a_sealed_value_that_would_not_read_back_as_its_type_is_refused_at_the_write()
         },
     );
 }
+
+/// A model whose sealed fields are all optional.
+#[derive(Debug, Clone, PartialEq, Sensitive)]
+#[sensitive(record_type = "scan")]
+struct ScanNote {
+    clinic: String,
+    #[sensitive]
+    note: Option<String>,
+}
+
+/// README: a file record of the model's type is a body, never a value of
+/// the model: `get` of one is `NotFound` (so it is never updated or deleted
+/// through the repository as a value), and a typed query skips it as
+/// `DoesNotFit` while returning the type's values.
+#[test]
+fn a_file_record_of_the_models_type_is_not_read_as_a_value() {
+    each_backend(
+        "a_file_record_of_the_models_type_is_not_read_as_a_value",
+        |db| {
+            let alice = client(db, "alice");
+            let repo = alice.repo::<ScanNote>();
+            let note = repo
+                .insert(ScanNote {
+                    clinic: "north".into(),
+                    note: Some("n".into()),
+                })
+                .unwrap();
+            let plain = strongroom::Plain::from([("clinic".to_owned(), "north".to_owned())]);
+            let file = alice.put_file("scan", &plain, &b"body"[..]).unwrap();
+            match repo.get(file.id) {
+                Err(Error::NotFound { record_id }) => assert_eq!(record_id, file.id),
+                other => panic!("a file record read as {other:?}"),
+            }
+            let page = repo.query().filter(|f| f.clinic("north")).fetch().unwrap();
+            let ids: Vec<_> = page.records.iter().map(|r| r.id()).collect();
+            assert_eq!(ids, [note.id()]);
+            assert!(
+                page.skipped.iter().any(|s| s.record_id == Some(file.id)
+                    && s.reason == strongroom::SkipReason::DoesNotFit),
+                "{:?}",
+                page.skipped
+            );
+            // The file is still there, as a file.
+            let mut body = Vec::new();
+            alice.read_file(file.id, &mut body).unwrap();
+            assert_eq!(body, b"body");
+        },
+    );
+}

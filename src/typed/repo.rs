@@ -243,13 +243,15 @@ impl<'c, T: Sensitive> Repo<'c, T> {
 
     /// Reads one value. Errors as [`Client::get`]; a record of another
     /// type that this client can read is [`Error::NotFound`] (one it
-    /// cannot read is [`Error::AccessDenied`], as with [`Client::get`]); a
+    /// cannot read is [`Error::AccessDenied`], as with [`Client::get`]),
+    /// and so is a file record of the type (a body, never a value of the
+    /// model: [`Client::open_file`] reads it); a
     /// record of the type that does not fit the model is the error
     /// [`Sensitive::from_record`] gives ([`Error::MissingField`],
     /// [`Error::ValueType`]).
     pub fn get(&self, id: RecordId) -> Result<Stored<T>> {
         let record = self.client.get(id)?;
-        if record.meta().record_type != T::RECORD_TYPE {
+        if record.meta().record_type != T::RECORD_TYPE || record.meta().file_size.is_some() {
             self.client.count_unreturned_get();
             return Err(Error::NotFound { record_id: id });
         }
@@ -327,8 +329,8 @@ impl<'c, T: Sensitive> Repo<'c, T> {
 }
 
 /// A typed query: the key-value [`Query`] plus filters on the model's plain
-/// fields. Filtering on a sensitive field does not compile: the generated
-/// filter has no method for it.
+/// fields and blind indexes. Filtering on a sensitive field without an
+/// index does not compile: the generated filter has no method for it.
 pub struct TypedQuery<'c, T: Sensitive> {
     client: &'c Client,
     refused: Option<&'static str>,
@@ -414,7 +416,16 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
         let mut records = Vec::with_capacity(page.records.len());
         let names = model_names::<T>();
         for record in page.records {
-            match T::from_record(&record) {
+            // A file record of the type is a body, never a value of the
+            // model (one whose sealed fields are all optional would
+            // otherwise read as a value of absent fields).
+            let value = match record.meta().file_size {
+                Some(_) => Err(Error::InvalidInput(
+                    "a file record is not a value of a model",
+                )),
+                None => T::from_record(&record),
+            };
+            match value {
                 Ok(value) => records.push(Stored {
                     unmodelled: Unmodelled::of(&record, names.as_ref()),
                     value,
