@@ -185,9 +185,15 @@ fn index_models(
                 ),
             }
         }
+        // Letters, digits and `_` only: `r#x` would parse as a raw
+        // identifier, which `Ident::new` refuses (a panic, not an error).
+        let plain_name = name
+            .value()
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_');
         let method = match syn::parse_str::<Ident>(&format!("{}_eq", name.value())) {
-            Ok(ident) => Some(Ident::new(&ident.to_string(), name.span())),
-            Err(_) => {
+            Ok(ident) if plain_name => Some(Ident::new(&ident.to_string(), name.span())),
+            _ => {
                 errors.spanned(
                     name.span(),
                     "a compound index's name must make a method name (`<name>_eq`): letters, digits and `_`",

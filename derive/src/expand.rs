@@ -96,10 +96,10 @@ fn expand(model: &Model<'_>) -> TokenStream {
         let (name, stored, ty) = (f.ident, &f.stored, f.ty);
         let insert = match f.pad {
             Some(block) => quote_spanned! {ty.span()=>
-                fields.insert_padded(#stored, &self.#name, #block)?;
+                let _ = fields.insert_padded(#stored, &self.#name, #block)?;
             },
             None => quote_spanned! {ty.span()=>
-                fields.insert(#stored, &self.#name)?;
+                let _ = fields.insert(#stored, &self.#name)?;
             },
         };
         // The value must read back as the type `from_record` decodes.
@@ -112,7 +112,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
         let (name, stored, ty) = (f.ident, &f.stored, f.ty);
         quote_spanned! {ty.span()=>
             if let ::core::option::Option::Some(value) = <#ty as #krate::PlainValue>::to_plain(&self.#name) {
-                plain.insert(::std::string::String::from(#stored), value);
+                let _ = plain.insert(::std::string::String::from(#stored), value);
             }
         }
     });
@@ -175,6 +175,10 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let filter_name = filter.to_string();
 
     quote! {
+        // The filter is public (its methods are the query API) though
+        // nothing outside names it: a crate denying `unreachable_pub`
+        // must still derive.
+        #[allow(unreachable_pub)]
         const _: () = {
             #[doc = #filter_doc]
             pub struct #filter #filter_generics {

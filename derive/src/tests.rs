@@ -495,6 +495,14 @@ fn a_bad_normalize_fields_or_index_value_is_reported_and_the_keys_after_it_read(
             },
             1,
         ),
+        // A name that would make a raw identifier: an error, not a panic.
+        (
+            syn::parse_quote! {
+                #[sensitive(index(name = "r#x", fields = ["a"]))]
+                struct Patient { #[sensitive] a: String }
+            },
+            1,
+        ),
     ] {
         let input: DeriveInput = input;
         let out = derive(input);

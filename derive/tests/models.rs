@@ -119,3 +119,52 @@ fn crate_path_override_works_through_a_reexport() {
         assert_eq!(page.records[0].value(), &memo);
     });
 }
+
+/// A crate that denies rustc's allow-by-default lints can still derive:
+/// the generated code sits at the user's field spans, so its own lints
+/// count there (this module not compiling fails the test build).
+#[deny(
+    unused_results,
+    unused_qualifications,
+    trivial_casts,
+    trivial_numeric_casts,
+    unused_import_braces,
+    single_use_lifetimes,
+    unreachable_pub,
+    missing_debug_implementations,
+    variant_size_differences,
+    unused_lifetimes
+)]
+mod strict_lints {
+    use strongroom::Sensitive;
+
+    /// A model.
+    #[derive(Debug, Clone, Sensitive)]
+    #[sensitive(record_type = "linted")]
+    pub(crate) struct Linted {
+        pub(crate) clinic: String,
+        pub(crate) ward: Option<u32>,
+        #[sensitive]
+        pub(crate) name: String,
+        #[sensitive(pad = 64, index)]
+        pub(crate) referrer: Option<String>,
+    }
+}
+
+#[test]
+fn a_crate_denying_allow_by_default_lints_derives() {
+    use strict_lints::Linted;
+    let _ = <Linted as Sensitive>::Filter::default()
+        .clinic("x")
+        .ward(3u32)
+        .referrer_eq("y");
+    let value = Linted {
+        clinic: "x".into(),
+        ward: Some(3),
+        name: "n".into(),
+        referrer: None,
+    };
+    let (fields, plain) = value.to_parts().unwrap();
+    assert_eq!(fields.names().collect::<Vec<_>>(), ["name", "referrer"]);
+    assert_eq!(plain.len(), 2);
+}
