@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use super::rows::{BoundedBytes, Bytes, Wide};
+use super::rows::{BoundedBytes, Wide};
 use super::schema::{file_chunks, records};
 use super::sql_id::SqlId;
 use super::tx::db_err;
