@@ -129,6 +129,15 @@ pub enum Error {
         target: String,
     },
 
+    /// A PostgreSQL statement ran past the store's statement timeout
+    /// ([`StoreOptions::postgres_statement_timeout`](crate::StoreOptions))
+    /// and the server cancelled it: its transaction was rolled back,
+    /// nothing of it was written. Retrying later may succeed. Recognised by
+    /// the server's message in English (`lc_messages`); a server speaking
+    /// another language gives [`Error::Database`] instead.
+    #[error("a database statement ran past the statement timeout and was cancelled; nothing was written")]
+    StatementTimeout,
+
     /// Applying or listing migrations failed. The source is the migration
     /// harness's error.
     #[error("migration failed: {0}")]
@@ -207,6 +216,15 @@ pub enum Error {
         record_type: String,
         /// The client named.
         reader: crate::ids::ClientId,
+    },
+
+    /// The database serves public keys for a client this profile has not
+    /// pinned that are no usable keys (malformed, or an X25519 point no
+    /// key can be agreed with): nothing was pinned or shared.
+    #[error("the database serves public keys for client {client_id} that are not usable keys (malformed or a low-order point); refusing them, nothing was pinned")]
+    BadPeerKeys {
+        /// The peer whose served keys are unusable.
+        client_id: crate::ids::ClientId,
     },
 
     /// A client id has no registered public keys in the store.

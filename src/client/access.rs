@@ -292,7 +292,7 @@ impl Client {
                 tracing::warn!(%writer, record_type, %wrapper, "a key wrapped by a client this one cannot trust");
                 return Err(KeyUnavailable::UntrustedWrapper(err));
             }
-            Err(err) => return Err(KeyUnavailable::Failed(err)),
+            Err(err) => return Err(KeyUnavailable::Failed(super::peers::opaque_bad_keys(err))),
         };
         let ctx = WrapContext {
             writer_id: writer,
@@ -366,7 +366,9 @@ impl Client {
             tracing::warn!(record_type, "ignoring a malformed authoriser grant row");
             return Ok(None);
         };
-        let writer_keys = self.peer(conn, writer)?;
+        let writer_keys = self
+            .peer(conn, writer)
+            .map_err(super::peers::opaque_bad_keys)?;
         let grant = ShareGrant {
             writer_id: writer,
             record_type,

@@ -115,7 +115,17 @@ pub(super) fn valid_grantees(
             tracing::warn!(record_type, reader = %c.grant.reader_id, "ignoring a read grant that does not verify");
         }
     }
-    (readers, authorizers)
+    (once_each(readers), once_each(authorizers))
+}
+
+/// One grantee per client: a grant copied in twice (where the schema's
+/// uniqueness is gone) must not make a rotation wrap twice into one slot.
+/// The writer's own grant is kept before one that came through an
+/// authoriser.
+fn once_each(mut grantees: Vec<Grantee>) -> Vec<Grantee> {
+    grantees.sort_by_key(|g| (g.id, g.via.is_some()));
+    grantees.dedup_by_key(|g| g.id);
+    grantees
 }
 
 /// A grantee as (id, the key its grantor pinned, the authoriser it came

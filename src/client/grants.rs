@@ -122,6 +122,27 @@ impl Client {
         if let Some(err) = key_changed {
             return Err(err);
         }
-        Ok((readers, authorizers))
+        // A grantee this client pinned gets its key from the pin: a grant
+        // an authoriser signed naming another key (the database fooled
+        // it, or it lies) does not redirect this client's wraps.
+        let pinned = |grantees: Vec<Grantee>| -> Vec<Grantee> {
+            grantees
+                .into_iter()
+                .map(|mut g| {
+                    if let Some(pin) = self.with_profile(|p| p.pinned(g.id).copied()) {
+                        if pin.encryption_key != g.key {
+                            tracing::warn!(
+                                record_type,
+                                grantee = %g.id,
+                                "a grant names another public key than this client's pin: the pinned key is used"
+                            );
+                            g.key = pin.encryption_key;
+                        }
+                    }
+                    g
+                })
+                .collect()
+        };
+        Ok((pinned(readers), pinned(authorizers)))
     }
 }

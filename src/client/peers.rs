@@ -88,8 +88,13 @@ impl Client {
         }
         let peer = match served {
             Served::Nothing => return Err(Error::UnknownClient { client_id }),
-            Served::Malformed => return Err(Error::Decryption),
-            Served::Keys(keys) => keys,
+            Served::Keys(keys) if keys.encryption_key.is_usable() => keys,
+            // Never pinned: once the real keys are served again they are
+            // taken, instead of every use failing as a changed key.
+            Served::Malformed | Served::Keys(_) => {
+                tracing::warn!(%client_id, "the database serves unusable public keys for a peer; refusing them");
+                return Err(Error::BadPeerKeys { client_id });
+            }
         };
         self.with_profile(|p| p.pin_on_first_use(&peer))?;
         Ok(peer)
@@ -128,7 +133,7 @@ impl Client {
             (Some(pinned), _) => pinned,
             (None, Served::Keys(keys)) => keys,
             (None, Served::Nothing) => return Err(Error::UnknownClient { client_id }),
-            (None, Served::Malformed) => return Err(Error::Decryption),
+            (None, Served::Malformed) => return Err(Error::BadPeerKeys { client_id }),
         };
         if keys.fingerprint()? != *expected {
             tracing::warn!(%client_id, "peer keys do not match the expected fingerprint; not pinned");
@@ -191,5 +196,15 @@ impl Client {
             let mut conn = self.store.conn()?;
             self.peer(&mut conn, client_id)
         })
+    }
+}
+
+/// On a read path, unusable keys the database serves for a peer are a bad
+/// row like any other: the opaque [`Error::Decryption`]. Sharing and
+/// pinning name the peer instead ([`Error::BadPeerKeys`]).
+pub(super) fn opaque_bad_keys(err: Error) -> Error {
+    match err {
+        Error::BadPeerKeys { .. } => Error::Decryption,
+        other => other,
     }
 }

@@ -74,20 +74,45 @@ impl Client {
         });
         authorizers.retain(|a| Some(a.id) != exclude_reader && Some(a.id) != exclude_grantor);
         // The recovery client comes from the profile, never from the
-        // rows: it is carried on, reader and authoriser, even if the
-        // database dropped either of its grants.
+        // rows, and so do its keys (the pin): it is carried on, reader and
+        // authoriser, whatever its grants say (dropped, or an authoriser's
+        // naming another key) and whatever the database serves as its keys.
         let recovery = self
             .with_profile(|p| p.recovery_client())
-            .filter(|r| Some(*r) != exclude_reader && Some(*r) != exclude_grantor)
-            .filter(|r| {
-                !(readers.iter().any(|g| g.id == *r) && authorizers.iter().any(|a| a.id == *r))
-            });
+            .filter(|r| Some(*r) != exclude_reader && Some(*r) != exclude_grantor);
+        if let Some(recovery) = recovery {
+            let granted = readers.iter().any(|g| g.id == recovery && g.via.is_none())
+                && authorizers.iter().any(|a| a.id == recovery);
+            if !granted {
+                tracing::warn!(
+                    record_type,
+                    %recovery,
+                    "the store held no valid grant of this client's own for the profile's recovery client: wrapping the new version to it again"
+                );
+            }
+            readers.retain(|g| g.id != recovery);
+            authorizers.retain(|a| a.id != recovery);
+        }
         let (key, of) = self.new_own_key(conn, record_type, next)?;
         let mut wrapped = 1;
         // Every grant is replaced by one for the new version.
         grants::delete_of_type(conn, me, record_type)?;
         for reader in readers {
-            self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key)?;
+            // A key no wrap can be made to (a grant's key that is no
+            // usable X25519 point) leaves that reader out, named, instead
+            // of blocking the rotation (and any revocation) of the type.
+            match self.store_wrapped_key(conn, &key, &of, reader.id, &reader.key) {
+                Ok(()) => {}
+                Err(Error::Crypto(_)) => {
+                    tracing::warn!(
+                        record_type,
+                        reader = %reader.id,
+                        "a grant names a public key no access key can be wrapped to: this reader is left out of the new version"
+                    );
+                    continue;
+                }
+                Err(err) => return Err(err),
+            }
             self.put_grant(conn, record_type, reader, GrantKind::Read, next)?;
             wrapped += 1;
         }
@@ -103,13 +128,8 @@ impl Client {
             });
         }
         if let Some(recovery) = recovery {
-            tracing::warn!(
-                record_type,
-                %recovery,
-                "the store held no valid grant for the profile's recovery client: wrapping the new version to it again"
-            );
             wrapped += self
-                .authorize_in(conn, record_type, recovery, next)?
+                .authorize_pinned_in(conn, record_type, recovery, next)?
                 .wrapped_keys;
         }
         tracing::info!(

@@ -22,6 +22,7 @@ use crate::cache::KeyId;
 use crate::crypto::keys::AccessKey;
 use crate::crypto::signature::GrantKind;
 use crate::error::{Error, Result};
+use crate::identity::PublicIdentity;
 use crate::ids::ClientId;
 use crate::store::grants::{self, KIND_AUTHORIZE, KIND_READ};
 use crate::store::keys::{self, WrappedKeySlot};
@@ -145,7 +146,10 @@ impl Client {
     /// every live access key version to the reader's pinned public key and
     /// writes a `read` policy carrying a grant this client signs, in one
     /// transaction — O(1) rows whatever the number of records. Sharing
-    /// again is a no-op. An unregistered reader is [`Error::UnknownClient`].
+    /// again is a no-op. An unregistered reader is [`Error::UnknownClient`];
+    /// one not pinned yet whose registered keys are unusable (malformed,
+    /// or a low-order X25519 point) is [`Error::BadPeerKeys`], and is not
+    /// pinned.
     pub fn share(&self, record_type: &str, reader: ClientId) -> Result<ShareOutcome> {
         let span = op_span!(self, "share", record_type, reader = %reader, wrapped_keys = Empty);
         self.observe(span, |span| {
@@ -228,7 +232,7 @@ impl Client {
             };
             // A share the writer made itself stays the writer's: replacing
             // its grant would tie the reader's access to this authoriser.
-            if self.writer_shared_directly(conn, writer, record_type, reader)? {
+            if self.writer_shared_directly(conn, writer, record_type, reader, covers)? {
                 return Ok(ShareOutcome {
                     wrapped_keys: 0,
                     policies: 0,
@@ -328,15 +332,11 @@ impl Client {
         let (outcome, key) = self.write_tx(&mut conn, |conn| {
             current_version_for_rotation(conn, self.id(), record_type)?;
             // Not an authoriser of the type (never, already removed, a
-            // mistyped id): nothing to withdraw, and no rotation.
-            if let grants::Found::Absent = grants::find(
-                conn,
-                self.id(),
-                record_type,
-                authorizer,
-                KIND_AUTHORIZE,
-                None,
-            )? {
+            // mistyped id): nothing to withdraw, and no rotation. Judged by
+            // every row its authority left (its authorise grant, shares
+            // signed by or through it, keys it wrapped), so a hidden
+            // authorise grant does not keep its readers in.
+            if !grants::holds_authority(conn, self.id(), record_type, authorizer)? {
                 return Err(Error::NotShared {
                     record_type: record_type.to_owned(),
                     reader: authorizer,
@@ -499,9 +499,6 @@ impl Client {
         Ok(shares)
     }
 
-    /// Inside a write transaction: wraps every key version of (writer,
-    /// type) this client holds, up to `up_to`, to `reader` (where it has
-    /// none yet) and stores this client's signed read grant for `up_to`.
     /// Shares this client's `record_type` with `authorizer` and grants it
     /// the right to share on this client's behalf, up to `version`, inside
     /// the caller's transaction.
@@ -512,8 +509,43 @@ impl Client {
         authorizer: ClientId,
         version: u32,
     ) -> Result<ShareOutcome> {
-        let mut outcome = self.share_in(conn, self.id(), record_type, authorizer, version)?;
-        let authorizer_keys = self.peer(conn, authorizer)?;
+        let keys = self.peer(conn, authorizer)?;
+        self.authorize_to(conn, record_type, authorizer, &keys, version)
+    }
+
+    /// [`Client::authorize_in`] to the keys this profile pinned for
+    /// `authorizer` (the recovery client), whatever the database serves
+    /// for it now; to the database's, checked as every peer's are, if it
+    /// has no pin.
+    pub(super) fn authorize_pinned_in(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        authorizer: ClientId,
+        version: u32,
+    ) -> Result<ShareOutcome> {
+        match self.with_profile(|p| p.pinned(authorizer).copied()) {
+            Some(keys) => self.authorize_to(conn, record_type, authorizer, &keys, version),
+            None => self.authorize_in(conn, record_type, authorizer, version),
+        }
+    }
+
+    fn authorize_to(
+        &self,
+        conn: &mut AnyConnection,
+        record_type: &str,
+        authorizer: ClientId,
+        authorizer_keys: &PublicIdentity,
+        version: u32,
+    ) -> Result<ShareOutcome> {
+        let mut outcome = self.share_to(
+            conn,
+            self.id(),
+            record_type,
+            authorizer,
+            authorizer_keys,
+            version,
+        )?;
         outcome.policies += self.put_grant(
             conn,
             record_type,
@@ -529,6 +561,9 @@ impl Client {
         Ok(outcome)
     }
 
+    /// Inside a write transaction: wraps every key version of (writer,
+    /// type) this client holds, up to `up_to`, to `reader` (where it has
+    /// none yet) and stores this client's signed read grant for `up_to`.
     pub(super) fn share_in(
         &self,
         conn: &mut AnyConnection,
@@ -538,6 +573,19 @@ impl Client {
         up_to: u32,
     ) -> Result<ShareOutcome> {
         let reader_keys = self.peer(conn, reader)?;
+        self.share_to(conn, writer, record_type, reader, &reader_keys, up_to)
+    }
+
+    /// [`Client::share_in`] to `reader_keys`.
+    fn share_to(
+        &self,
+        conn: &mut AnyConnection,
+        writer: ClientId,
+        record_type: &str,
+        reader: ClientId,
+        reader_keys: &PublicIdentity,
+        up_to: u32,
+    ) -> Result<ShareOutcome> {
         let mut outcome = ShareOutcome {
             wrapped_keys: 0,
             policies: 0,
@@ -610,14 +658,17 @@ impl Client {
     }
 
     /// Whether `reader` holds a read grant of `writer`'s `record_type` that
-    /// the writer signed itself (directly, not through an authoriser) and
-    /// that verifies under the writer's pinned key.
+    /// the writer signed itself (directly, not through an authoriser), that
+    /// verifies under the writer's pinned key, for `current` (the version
+    /// this authoriser's own grant covers: a rotation signs every grant
+    /// again): a revoked reader's old grant, replayed, is no share.
     fn writer_shared_directly(
         &self,
         conn: &mut AnyConnection,
         writer: ClientId,
         record_type: &str,
         reader: ClientId,
+        current: u32,
     ) -> Result<bool> {
         let grants::Found::Row(row) = grants::find(
             conn,
@@ -634,13 +685,12 @@ impl Client {
             return Ok(false);
         }
         let writer_key = self.peer(conn, writer)?.signing_key;
-        let version = u32::try_from(row.key_version).unwrap_or(u32::MAX);
         let (readers, _) = super::grant_rules::valid_grantees(
             std::slice::from_ref(&*row),
             writer,
             &writer_key,
             record_type,
-            version,
+            current,
             |_| None,
         );
         Ok(readers.iter().any(|g| g.id == reader && g.via.is_none()))

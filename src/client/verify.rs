@@ -184,7 +184,10 @@ impl Checks {
                 // this client's trust and fails the whole operation
                 // (`Error::KeyChanged`).
                 Err(
-                    Error::UnknownClient { .. } | Error::PeerNotVerified { .. } | Error::Decryption,
+                    Error::UnknownClient { .. }
+                    | Error::PeerNotVerified { .. }
+                    | Error::BadPeerKeys { .. }
+                    | Error::Decryption,
                 ) => None,
                 Err(other) => return Err(other),
             }
@@ -214,7 +217,11 @@ impl Client {
         if record.writer_id != self.id() {
             // The precise error for a writer this client cannot trust; the
             // key found is the one the checks use (not looked up again).
-            let peer = self.peer(conn, record.writer_id)?;
+            // Unusable keys served for the writer: a bad row on a read
+            // path, the opaque error.
+            let peer = self
+                .peer(conn, record.writer_id)
+                .map_err(super::peers::opaque_bad_keys)?;
             checks
                 .writers
                 .insert(record.writer_id, Some(peer.signing_key));

@@ -177,6 +177,21 @@ impl EncryptionSecretKey {
 }
 
 impl EncryptionPublicKey {
+    /// Whether a key can be agreed with this point: not one of X25519's
+    /// low-order points (the all-zero key among them), whose shared secret
+    /// is the same whatever the other side's key, and to which HPKE
+    /// refuses to wrap.
+    pub(crate) fn is_usable(&self) -> bool {
+        use orion::hazardous::ecc::x25519;
+        let (Ok(ours), Ok(theirs)) = (
+            x25519::PrivateKey::generate(),
+            x25519::PublicKey::try_from(&self.0[..]),
+        ) else {
+            return false;
+        };
+        x25519::key_agreement(&ours, &theirs).is_ok()
+    }
+
     /// The key as orion's HPKE public key.
     pub(crate) fn to_orion(self) -> Result<orion::hazardous::kem::x25519_hkdf_sha256::PublicKey> {
         orion::hazardous::kem::x25519_hkdf_sha256::PublicKey::try_from(&self.0[..])

@@ -174,6 +174,50 @@ pub(crate) fn holds_share(
     Ok(keys > 0)
 }
 
+/// Whether `client` holds or has used authority over `writer`'s
+/// `record_type` here, by the rows as stored: an authorise grant naming it,
+/// a read grant it signed or that came through it (re-signed by the writer
+/// at a rotation), or a key it wrapped for another client. What
+/// [`withdraw`] would remove for an authoriser, short of its own read
+/// access: one hidden row (its authorise grant) does not hide the rest.
+pub(crate) fn holds_authority(
+    conn: &mut AnyConnection,
+    writer: ClientId,
+    record_type: &str,
+    client: ClientId,
+) -> Result<bool> {
+    let (me, client) = (SqlId::from(writer), SqlId::from(client));
+    let policies: i64 = policies::table
+        .filter(policies::writer_id.eq(&me))
+        .filter(policies::record_type.eq(record_type))
+        .filter(
+            policies::reader_id
+                .eq(&client)
+                .and(policies::kind.eq(KIND_AUTHORIZE))
+                .or(policies::kind.eq(KIND_READ).and(
+                    policies::granted_by
+                        .eq(&client)
+                        .or(policies::via.eq(&client)),
+                )),
+        )
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    if policies > 0 {
+        return Ok(true);
+    }
+    let keys: i64 = access_keys::table
+        .filter(access_keys::writer_id.eq(&me))
+        .filter(access_keys::record_type.eq(record_type))
+        .filter(access_keys::wrapper_id.eq(&client))
+        .filter(access_keys::reader_id.ne(&me))
+        .filter(access_keys::reader_id.ne(&client))
+        .count()
+        .get_result(conn)
+        .map_err(db_err)?;
+    Ok(keys > 0)
+}
+
 /// What [`withdraw`] removed.
 pub(crate) struct Withdrawn {
     /// Rows deleted.
