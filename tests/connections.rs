@@ -494,3 +494,72 @@ fn a_password_with_a_question_mark_is_never_printed() {
         Err(err) => assert_no_secret("a refused password with a `?`", Err(err)),
     }
 }
+
+/// `StoreOptions::postgres_statement_timeout`: a statement stuck behind a
+/// table another session locked is cancelled by the server after the
+/// timeout, as `Error::StatementTimeout`, with nothing written and its
+/// pooled connection back in the pool; once the lock goes, the same calls
+/// succeed. Migrations run whatever the timeout.
+#[test]
+fn a_statement_past_the_statement_timeout_is_cancelled_and_nothing_is_written() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(db) = common::postgres_db(
+        "a_statement_past_the_statement_timeout_is_cancelled_and_nothing_is_written",
+    ) else {
+        return;
+    };
+    let options = StoreOptions::default()
+        .pool_size(1)
+        .postgres_statement_timeout(Duration::from_millis(300))
+        .create_if_missing();
+    let store = Store::open_with(&db.url, options).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = strongroom::Client::open_or_create(dir.path().join("a.profile"), &store).unwrap();
+    let fields = strongroom::Fields::new().with("name", &"Ada").unwrap();
+    let id = alice
+        .put("note", &fields, &strongroom::Plain::new())
+        .unwrap()
+        .id;
+
+    let mut locker = diesel::PgConnection::establish(&db.url).unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let started = Instant::now();
+    match alice.get(id) {
+        Err(Error::StatementTimeout) => {}
+        other => panic!("expected StatementTimeout, got {other:?}"),
+    }
+    match alice.put("note", &fields, &strongroom::Plain::new()) {
+        Err(Error::StatementTimeout) => {}
+        other => panic!("expected StatementTimeout, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancelled by the server, not left waiting: {:?}",
+        started.elapsed()
+    );
+    locker.batch_execute("ROLLBACK").unwrap();
+    // The pool's one connection is usable again, and the stuck write left
+    // nothing: one record.
+    assert_eq!(
+        alice.get(id).unwrap().field::<String>("name").unwrap(),
+        "Ada"
+    );
+    let page = alice
+        .query(&strongroom::Query::new().record_type("note").meta_only())
+        .unwrap();
+    assert_eq!(page.records.len(), 1);
+}
+
+#[test]
+fn a_statement_timeout_out_of_range_is_refused_at_open() {
+    for timeout in [Duration::ZERO, Duration::from_secs(25 * 60 * 60)] {
+        let options = StoreOptions::default().postgres_statement_timeout(timeout);
+        match Store::open_with("sqlite::memory:", options) {
+            Err(Error::InvalidInput(_)) => {}
+            other => panic!("{timeout:?}: {other:?}"),
+        }
+    }
+}

@@ -154,6 +154,9 @@ impl Store {
                 .map_err(migration_error)?,
             AnyConnection::Postgresql(c) => c
                 .transaction::<_, Failure, _>(|c| {
+                    // A migration may take longer than the store's
+                    // statement timeout allows a statement of its own.
+                    diesel::sql_query("SET LOCAL statement_timeout = 0").execute(c)?;
                     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
                         .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
                         .execute(c)?;

@@ -135,6 +135,13 @@ pub struct StoreOptions {
     /// [`DEFAULT_SQLITE_PAGE_SIZE`]; a power of two from 512 to 65,536).
     /// A database that exists keeps the page size it was made with.
     pub sqlite_page_size: u32,
+    /// The longest a PostgreSQL statement may run, lock waits included,
+    /// before the server cancels it ([`Error::StatementTimeout`]; its
+    /// transaction is rolled back). Default `None`: the server's own
+    /// `statement_timeout` (PostgreSQL's default is no limit). From 1 ms
+    /// to 24 hours; ignored by SQLite, whose waits are
+    /// [`StoreOptions::sqlite_busy_timeout`].
+    pub postgres_statement_timeout: Option<Duration>,
 }
 
 /// The page size of the SQLite databases a [`Store`] creates: 16 KiB
@@ -160,6 +167,7 @@ impl Default for StoreOptions {
             sqlite_busy_timeout: Duration::from_secs(5),
             create_if_missing: false,
             sqlite_page_size: DEFAULT_SQLITE_PAGE_SIZE,
+            postgres_statement_timeout: None,
         }
     }
 }
@@ -193,6 +201,24 @@ impl StoreOptions {
     #[must_use]
     pub fn sqlite_page_size(mut self, bytes: u32) -> Self {
         self.sqlite_page_size = bytes;
+        self
+    }
+
+    /// The longest a PostgreSQL statement may run before the server
+    /// cancels it ([`StoreOptions::postgres_statement_timeout`]). A web
+    /// backend sets one: a deadline of its own drops a request's wait, but
+    /// a statement already sent (behind a table another session locked, say)
+    /// keeps its pooled connection until the server answers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = strongroom::StoreOptions::default()
+    ///     .postgres_statement_timeout(Duration::from_secs(5));
+    /// assert_eq!(options.postgres_statement_timeout, Some(Duration::from_secs(5)));
+    /// ```
+    #[must_use]
+    pub fn postgres_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.postgres_statement_timeout = Some(timeout);
         self
     }
 
@@ -251,6 +277,7 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 struct SessionSetup {
     sqlite_busy_timeout: Duration,
     sqlite_page_size: u32,
+    postgres_statement_timeout: Option<Duration>,
 }
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
@@ -273,6 +300,12 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
             );
             sqlite
                 .batch_execute(&sql)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        if let (AnyConnection::Postgresql(pg), Some(timeout)) =
+            (&mut *conn, self.postgres_statement_timeout)
+        {
+            pg.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
                 .map_err(diesel::r2d2::Error::QueryError)?;
         }
         // WAL mode is written into the file: only a database that holds
@@ -316,6 +349,14 @@ impl Store {
                 "the SQLite busy timeout is at most 24 hours",
             ));
         }
+        if options
+            .postgres_statement_timeout
+            .is_some_and(|timeout| !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout))
+        {
+            return Err(Error::InvalidInput(
+                "the PostgreSQL statement timeout is from 1 ms to 24 hours",
+            ));
+        }
         let page = options.sqlite_page_size;
         if !(512..=65_536).contains(&page) || !page.is_power_of_two() {
             return Err(Error::InvalidInput(
@@ -329,6 +370,7 @@ impl Store {
         let session = SessionSetup {
             sqlite_busy_timeout: options.sqlite_busy_timeout,
             sqlite_page_size: options.sqlite_page_size,
+            postgres_statement_timeout: options.postgres_statement_timeout,
         };
         // One connection first, outside the pool, set up as the pool sets
         // up each: a database that cannot be reached, or an SQLite file

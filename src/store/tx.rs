@@ -42,6 +42,12 @@ pub(crate) fn db_err(err: DieselError) -> Error {
                     | DatabaseErrorKind::NotNullViolation
                     | DatabaseErrorKind::CheckViolation
             );
+            if info
+                .message()
+                .starts_with("canceling statement due to statement timeout")
+            {
+                return Error::StatementTimeout;
+            }
             if matches!(kind, DatabaseErrorKind::SerializationFailure) {
                 return Error::Conflict {
                     record_id: None,
