@@ -59,13 +59,13 @@ async fn main() -> anyhow::Result<()> {
         let url = format!("sqlite://{}", root.join("strongroom.db").display());
         let clinic = AppState::open(
             "clinic",
-            &Store::open_or_create(&url)?,
+            &Store::open_with(&url, app::store_options().create_if_missing())?,
             &root.join("clinic.profile"),
             &root.join("clinic.db"),
         )?;
         let reader = AppState::open(
             "reader",
-            &Store::open(&url)?,
+            &Store::open_with(&url, app::store_options())?,
             &root.join("reader.profile"),
             &root.join("reader.db"),
         )?;

@@ -14,7 +14,12 @@
 //! has no time limit of its own (the pool's connection timeout starts only
 //! once the work runs): while the database hangs, calls queue up as
 //! futures. Give requests a deadline of your own (`tokio::time::timeout`,
-//! tower's `TimeoutLayer`); a call dropped while it waits did nothing. The
+//! tower's `TimeoutLayer`); a call dropped while it waits did nothing. A
+//! deadline drops only the wait: a call already running keeps its permit
+//! and connection until the database answers (a statement behind a table
+//! another session locked may never answer), so on PostgreSQL also set
+//! [`StoreOptions::postgres_statement_timeout`](crate::StoreOptions::postgres_statement_timeout),
+//! which the server enforces ([`Error::StatementTimeout`]). The
 //! permits belong to
 //! one handle and its clones: two `AsyncClient`s made from two clients on
 //! one store may together ask for twice the pool (the extra calls then wait

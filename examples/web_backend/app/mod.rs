@@ -27,7 +27,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use strongroom::asynk::AsyncClient;
-use strongroom::{Client, ClientId, RecordId, Sensitive, Store, Stored};
+use strongroom::{Client, ClientId, RecordId, Sensitive, Store, StoreOptions, Stored};
 use tracing::Instrument;
 
 pub use primary::{PatientRow, Primary, PrimaryError};
@@ -44,6 +44,18 @@ pub struct PatientSecret {
     pub national_id: String,
     #[sensitive]
     pub notes: String,
+}
+
+/// How long a request may take before the service answers 503.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The options the service opens its strongroom store with: on PostgreSQL
+/// the server cancels a statement after 5 s (one behind a table another
+/// session locked, say), so a request's work never holds a connection,
+/// and its permit, for longer; a request deadline alone would only stop
+/// the waiting.
+pub fn store_options() -> StoreOptions {
+    StoreOptions::default().postgres_statement_timeout(Duration::from_secs(5))
 }
 
 /// The header a request id is read from (if the caller sent a usable one)
@@ -162,7 +174,7 @@ impl From<strongroom::Error> for AppError {
             }
             E::AccessDenied { .. } | E::NotPermitted(_) => AppError::Forbidden,
             E::InvalidInput(why) => AppError::BadRequest(why),
-            E::PoolTimeout { .. } | E::Connect { .. } => {
+            E::PoolTimeout { .. } | E::Connect { .. } | E::StatementTimeout => {
                 tracing::warn!(error = %err, "the sensitive database is unavailable");
                 AppError::Unavailable
             }
@@ -295,7 +307,19 @@ async fn request_span(request: Request, next: Next) -> Response {
         ms = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    // A request that outlives its deadline is answered 503; work it
+    // started runs to its end on its blocking thread (see `blocking`),
+    // bounded on PostgreSQL by the store's statement timeout.
+    let mut response =
+        match tokio::time::timeout(REQUEST_DEADLINE, next.run(request).instrument(span.clone()))
+            .await
+        {
+            Ok(response) => response,
+            Err(_) => {
+                span.in_scope(|| tracing::warn!("the request ran past its deadline"));
+                AppError::Unavailable.into_response()
+            }
+        };
     span.record("status", response.status().as_u16());
     span.record("ms", started.elapsed().as_millis() as u64);
     span.in_scope(|| tracing::info!("response"));
@@ -382,13 +406,22 @@ impl PatientOut {
     }
 }
 
-fn etag(version: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a header value")
+/// The entity tag of a patient at `version`: strong when the plain row and
+/// the sensitive part are of that same version; weak (`W/"N"`, which a
+/// conditional update never matches) when the row lags behind the record,
+/// as it does while an update is between its two commits.
+fn etag(version: u64, strong: bool) -> HeaderValue {
+    let tag = if strong {
+        format!("\"{version}\"")
+    } else {
+        format!("W/\"{version}\"")
+    };
+    HeaderValue::from_str(&tag).expect("a number is a header value")
 }
 
-fn patient_response(status: StatusCode, patient: PatientOut) -> Response {
+fn patient_response(status: StatusCode, patient: PatientOut, strong: bool) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::ETAG, etag(patient.version));
+    headers.insert(header::ETAG, etag(patient.version, strong));
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&format!("/patients/{}", patient.id)) {
             headers.insert(header::LOCATION, location);
@@ -397,31 +430,75 @@ fn patient_response(status: StatusCode, patient: PatientOut) -> Response {
     (status, headers, Json(patient)).into_response()
 }
 
-/// The version an update or delete expects: `If-Match: "N"` (or `N`), or
-/// `version` in the body; both must agree.
-fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, AppError> {
+/// What an update or delete asks of the current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected {
+    /// No condition (a delete only).
+    Unconditional,
+    /// `If-Match: *`: whatever version is current.
+    Any,
+    /// One of these versions (strong tags; a list with only weak tags is
+    /// empty: it matches nothing).
+    OneOf(Vec<u64>),
+}
+
+impl Expected {
+    /// The version to write against, given the version the row is at: the
+    /// row's for `*` or no condition, else the listed version the row is
+    /// at, or the newest listed (strongroom then answers a conflict if it
+    /// is stale). `None`: nothing listed can match.
+    fn version(&self, row_version: u64) -> Option<u64> {
+        match self {
+            Expected::Unconditional | Expected::Any => Some(row_version),
+            Expected::OneOf(versions) if versions.contains(&row_version) => Some(row_version),
+            Expected::OneOf(versions) => versions.iter().copied().max(),
+        }
+    }
+}
+
+/// The version an update or delete expects: `If-Match` as RFC 9110 reads
+/// it (`*`, or a comma-separated list of entity tags `"N"`, of which a weak
+/// `W/"N"` never matches; a bare `N` is taken too), or `version` in the
+/// body; both must agree.
+fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Expected, AppError> {
+    const MALFORMED: AppError = AppError::BadRequest("If-Match: *, or entity tags \"N\"");
     let header = match headers.get(header::IF_MATCH) {
         None => None,
         Some(value) => {
-            let text = value
-                .to_str()
-                .map_err(|_| AppError::BadRequest("If-Match: a version, \"N\""))?
-                .trim();
-            let text = text
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .unwrap_or(text);
-            Some(
-                text.parse::<u64>()
-                    .map_err(|_| AppError::BadRequest("If-Match: a version, \"N\""))?,
-            )
+            let text = value.to_str().map_err(|_| MALFORMED)?.trim();
+            if text == "*" {
+                Some(Expected::Any)
+            } else {
+                let mut versions = Vec::new();
+                for tag in text.split(',').map(str::trim) {
+                    let (weak, tag) = match tag.strip_prefix("W/") {
+                        Some(rest) => (true, rest),
+                        None => (false, tag),
+                    };
+                    let digits = tag
+                        .strip_prefix('"')
+                        .and_then(|t| t.strip_suffix('"'))
+                        .unwrap_or(tag);
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(MALFORMED);
+                    }
+                    let version = digits.parse::<u64>().map_err(|_| MALFORMED)?;
+                    if !weak {
+                        versions.push(version);
+                    }
+                }
+                Some(Expected::OneOf(versions))
+            }
         }
     };
     match (header, body) {
-        (Some(h), Some(b)) if h != b => Err(AppError::BadRequest(
-            "If-Match and the body's version differ",
-        )),
-        (h, b) => Ok(h.or(b)),
+        (None, None) => Ok(Expected::Unconditional),
+        (None, Some(b)) => Ok(Expected::OneOf(vec![b])),
+        (Some(Expected::OneOf(listed)), Some(b)) if !listed.contains(&b) => Err(
+            AppError::BadRequest("If-Match and the body's version differ"),
+        ),
+        (Some(_), Some(b)) => Ok(Expected::OneOf(vec![b])),
+        (Some(h), None) => Ok(h),
     }
 }
 
@@ -471,7 +548,7 @@ async fn create_patient(
     let patient = app
         .blocking(move |client, primary| create(client, primary, &input))
         .await?;
-    Ok(patient_response(StatusCode::CREATED, patient))
+    Ok(patient_response(StatusCode::CREATED, patient, true))
 }
 
 async fn get_patient(
@@ -479,14 +556,18 @@ async fn get_patient(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = patient_id(&id)?;
-    let patient = app
+    let (patient, strong) = app
         .blocking(move |client, primary| {
             let row = primary.find(id)?.ok_or(AppError::NotFound)?;
             let secret = client.repo::<PatientSecret>().get(row.secret)?;
-            Ok(PatientOut::new(&row, &secret))
+            // The row's plain columns are of another version than the
+            // sensitive part (an update between its two commits): this
+            // body is a mix, and its tag must not pass for the version's.
+            let strong = u64::try_from(row.secret_version).ok() == Some(secret.version());
+            Ok((PatientOut::new(&row, &secret), strong))
         })
         .await?;
-    Ok(patient_response(StatusCode::OK, patient))
+    Ok(patient_response(StatusCode::OK, patient, strong))
 }
 
 async fn update_patient(
@@ -498,20 +579,44 @@ async fn update_patient(
     let id = patient_id(&id)?;
     let Json(input) = body?;
     input.check()?;
-    let expected = expected_version(&headers, input.version)?.ok_or(AppError::BadRequest(
-        "name the version: an If-Match header or \"version\" in the body",
-    ))?;
+    let expected = expected_version(&headers, input.version)?;
+    if expected == Expected::Unconditional {
+        return Err(AppError::BadRequest(
+            "name the version: an If-Match header or \"version\" in the body",
+        ));
+    }
     let patient = app
         .blocking(move |client, primary| {
             let row = primary.find(id)?.ok_or(AppError::NotFound)?;
+            let row_version = u64::try_from(row.secret_version).unwrap_or_default();
+            let expected = expected.version(row_version).ok_or(AppError::Conflict {
+                current: Some(row_version),
+            })?;
+            let new_version = expected
+                .checked_add(1)
+                .ok_or(AppError::Conflict { current: None })?;
             let secret = input.secret();
             let (fields, plain) = secret.to_parts()?;
-            // strongroom holds the version: a stale one is a conflict and
-            // nothing is written anywhere.
-            let meta = client.update(row.secret, expected, &fields, &plain)?;
-            // The row's plain columns follow, only ever forward: of two
-            // updates racing here, the later version's columns stay.
-            primary.update_plain(id, &input.clinic, i32::from(input.ward), meta.version)?;
+            // The row's plain columns first, in the primary's transaction,
+            // then strongroom's update inside it: a row that cannot be
+            // written fails before strongroom is touched, and a stale
+            // version (a conflict, nothing written in strongroom) rolls the
+            // row back. Only a failure of the primary's own commit, after
+            // strongroom's, can still leave the two apart (the row then
+            // lags, and reads carry a weak tag).
+            let meta = primary
+                .update_then(
+                    id,
+                    &input.clinic,
+                    i32::from(input.ward),
+                    new_version,
+                    |row| {
+                        client
+                            .update(row.secret, expected, &fields, &plain)
+                            .map_err(AppError::from)
+                    },
+                )?
+                .ok_or(AppError::NotFound)?;
             Ok(PatientOut {
                 id,
                 clinic: input.clinic,
@@ -524,7 +629,7 @@ async fn update_patient(
             })
         })
         .await?;
-    Ok(patient_response(StatusCode::OK, patient))
+    Ok(patient_response(StatusCode::OK, patient, true))
 }
 
 async fn delete_patient(
@@ -541,11 +646,23 @@ async fn delete_patient(
             // both, and a crash between the two leaves at worst an orphan
             // record for reconciliation, never a row without its record.
             primary.delete_then(id, |row| {
-                let version = match expected {
-                    Some(version) => version,
-                    None => client.repo::<PatientSecret>().get(row.secret)?.version(),
-                };
-                client.delete(row.secret, version)?;
+                // The version from the row, never by decrypting the record:
+                // a patient whose sensitive part cannot be read can still
+                // be deleted.
+                let row_version = u64::try_from(row.secret_version).unwrap_or_default();
+                let version = expected.version(row_version).ok_or(AppError::Conflict {
+                    current: Some(row_version),
+                })?;
+                match client.delete(row.secret, version) {
+                    // Without a condition, whatever version is current
+                    // goes (the record moved on past the row).
+                    Err(strongroom::Error::Conflict {
+                        found: Some(found), ..
+                    }) if matches!(expected, Expected::Unconditional | Expected::Any) => {
+                        client.delete(row.secret, found)?
+                    }
+                    other => other?,
+                }
                 Ok(())
             })
         })

@@ -23,8 +23,7 @@ diesel::table! {
 }
 
 /// A patient's row as the service reads it: plain data, and the strongroom
-/// record that holds the rest. (The table also keeps `secret_version`, the
-/// record version its plain columns are from, and `created_at`, in
+/// record that holds the rest. (The table also keeps `created_at`, in
 /// microseconds since the Unix epoch.)
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = patients)]
@@ -34,6 +33,8 @@ pub struct PatientRow {
     pub ward: i32,
     /// The strongroom record id, stored natively.
     pub secret: RecordId,
+    /// The record version the plain columns are from.
+    pub secret_version: i64,
 }
 
 #[derive(Insertable)]
@@ -148,6 +149,7 @@ impl Primary {
             clinic: clinic.to_owned(),
             ward,
             secret,
+            secret_version: 1,
         })
     }
 
@@ -185,28 +187,47 @@ impl Primary {
         Ok((rows, more))
     }
 
-    /// Sets a row's plain columns as of record version `version`, unless
-    /// the row already holds a later version's.
-    pub fn update_plain(
+    /// Sets row `id`'s plain columns as of record version `version`
+    /// (unless the row already holds a later version's) in a transaction
+    /// that commits only if `then` (given the row as it was) succeeds: a
+    /// row that cannot be written fails before `then` runs, and a `then`
+    /// that fails leaves the row as it was. `None` if there is no such
+    /// row.
+    pub fn update_then<T, E>(
         &self,
         id: i64,
         clinic: &str,
         ward: i32,
         version: u64,
-    ) -> PrimaryResult<()> {
+        then: impl FnOnce(&PatientRow) -> Result<T, E>,
+    ) -> Result<Option<T>, E>
+    where
+        E: From<diesel::result::Error> + From<PrimaryError>,
+    {
         let version = i64::try_from(version).unwrap_or(i64::MAX);
-        diesel::update(
-            patients::table
+        let mut conn = self.conn()?;
+        conn.immediate_transaction(|conn| {
+            let Some(row) = patients::table
                 .find(id)
-                .filter(patients::secret_version.lt(version)),
-        )
-        .set((
-            patients::clinic.eq(clinic),
-            patients::ward.eq(ward),
-            patients::secret_version.eq(version),
-        ))
-        .execute(&mut self.conn()?)?;
-        Ok(())
+                .select(PatientRow::as_select())
+                .first(conn)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            diesel::update(
+                patients::table
+                    .find(id)
+                    .filter(patients::secret_version.lt(version)),
+            )
+            .set((
+                patients::clinic.eq(clinic),
+                patients::ward.eq(ward),
+                patients::secret_version.eq(version),
+            ))
+            .execute(conn)?;
+            then(&row).map(Some)
+        })
     }
 
     /// Deletes row `id` in a transaction that commits only if `then` (given
