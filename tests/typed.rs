@@ -919,3 +919,47 @@ fn a_file_record_of_the_models_type_is_not_read_as_a_value() {
         },
     );
 }
+
+/// README, model evolution: a value the older build (field plain) sets for
+/// a field the newer build seals lands in plain meta beside the sealed
+/// one; the newer build goes on reading the sealed value and drops the
+/// plain one at its next update (it never writes a field it seals in the
+/// clear).
+#[test]
+fn a_value_the_older_build_sets_for_a_field_the_newer_seals_is_shadowed() {
+    use evolution::*;
+    each_backend(
+        "a_value_the_older_build_sets_for_a_field_the_newer_seals_is_shadowed",
+        |db| {
+            let alice = client(db, "alice");
+            let older = alice.repo::<ResidentCityPlain>();
+            let newer = alice.repo::<ResidentCitySealed>();
+            let written = newer
+                .insert(ResidentCitySealed {
+                    club: "chess".into(),
+                    city: Some("London".into()),
+                    name: "Ada".into(),
+                })
+                .unwrap();
+            let mut read = older.get(written.id()).unwrap();
+            assert_eq!(
+                read.city, None,
+                "the older build does not see a sealed city"
+            );
+            read.city = Some("Paris".into());
+            older.update(read).unwrap();
+            let back = newer.get(written.id()).unwrap();
+            assert_eq!(back.city.as_deref(), Some("London"));
+            assert_eq!(
+                back.meta().plain.get("city").map(String::as_str),
+                Some("Paris")
+            );
+            let again = newer.update(back).unwrap();
+            assert_eq!(again.meta().plain.get("city"), None);
+            assert_eq!(
+                newer.get(written.id()).unwrap().city.as_deref(),
+                Some("London")
+            );
+        },
+    );
+}

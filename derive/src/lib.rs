@@ -78,7 +78,10 @@ use proc_macro::TokenStream;
 ///   method `<name>_eq(a, b)`; same options.
 /// - A custom normaliser is known by its path as written (stored with the
 ///   index): readers and later versions of the model must name it by the
-///   same path.
+///   same path, and two different functions must never be written alike
+///   (two models of one record type in two modules, each naming its own
+///   `digits`, would be taken for one normaliser: the first model's is
+///   used). Write a unique path, `crate::normalise::digits`.
 /// - A sensitive field without `index` has no `_eq` method: filtering on it
 ///   does not compile. `Client::repo` declares the model's indexes.
 ///

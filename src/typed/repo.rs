@@ -419,11 +419,16 @@ impl<'c, T: Sensitive> TypedQuery<'c, T> {
             // A file record of the type is a body, never a value of the
             // model (one whose sealed fields are all optional would
             // otherwise read as a value of absent fields).
-            let value = match record.meta().file_size {
-                Some(_) => Err(Error::InvalidInput(
+            let value = if record.meta().file_size.is_some() {
+                Err(Error::InvalidInput(
                     "a file record is not a value of a model",
-                )),
-                None => T::from_record(&record),
+                ))
+            } else if record.meta().record_type != T::RECORD_TYPE {
+                // Never a record of another type, whatever the database
+                // answered to the type filter.
+                Err(Error::InvalidInput("a record of another type"))
+            } else {
+                T::from_record(&record)
             };
             match value {
                 Ok(value) => records.push(Stored {
