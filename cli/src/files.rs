@@ -103,7 +103,8 @@ fn put<C: Deref<Target = Client>>(
 ///
 /// A reader that goes away (`file get ID --out - | head -c 100`) ends the
 /// command quietly with status 0, as `ls | head` does: it took what it
-/// wanted, every byte of which had verified.
+/// wanted, every byte of which came from a chunk that authenticated (the
+/// body as a whole is verified only at its end, never reached).
 fn get_to_stdout(client: &Client, id: RecordId) -> Result<()> {
     let mut reader = open(client, id)?;
     let mut out = io::BufWriter::with_capacity(COPY_BUFFER, io::stdout().lock());
@@ -165,6 +166,15 @@ impl Target {
     /// `--force` and only a regular one, never a directory.
     fn check(path: &Path, force: bool) -> Result<Target> {
         let name = path.display();
+        // `out/` names a folder, existing or not: refused before anything
+        // is decrypted, not at the rename after.
+        if path
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+        {
+            bail!("--out {name} names a folder; give the file's path");
+        }
         match path.symlink_metadata() {
             Ok(about) if about.is_dir() => bail!("--out {name} is a directory"),
             Ok(_) if !force => {

@@ -492,6 +492,12 @@ fn get_refuses_an_existing_out_unless_forced() {
             1,
         );
         assert!(err.contains("is a directory"), "{err}");
+        // A path ending in `/` names a folder, existing or not: refused
+        // before anything is decrypted, nothing created.
+        let folder = format!("{}/", db.dir.path().join("not-yet").display());
+        let err = fails(db, "alice", &["file", "get", &id, "--out", &folder], 1);
+        assert!(err.contains("names a folder"), "{err}");
+        assert!(!db.dir.path().join("not-yet").exists());
     });
 }
 

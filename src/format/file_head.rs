@@ -22,8 +22,11 @@ pub(crate) const HEAD_VERSION: u8 = 1;
 pub(crate) const SEALED_DK_LEN: usize = 24 + 32 + 16;
 /// Bytes of an encoded head.
 pub(crate) const HEAD_LEN: usize = 1 + 8 + 4 + 8 + 32 + 24 + SEALED_DK_LEN;
-/// The largest chunk size a head may name (4 MiB): a reader allocates a
-/// chunk's worth, so a head cannot make it allocate more.
+/// The largest chunk size a head may name (4 MiB), which bounds a
+/// reader's memory: it holds up to about 49 sealed chunks at once (a
+/// fetch window of 16 and the read-ahead queue), so about 200 MiB for a
+/// head naming 4 MiB chunks, about 3 MiB for the default 64 KiB; a stored
+/// chunk longer than the head's size is never loaded.
 pub const MAX_CHUNK_SIZE: u32 = 4 * 1024 * 1024;
 
 /// A file record's head: the body's length and chunking, the digest of its
