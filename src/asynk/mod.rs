@@ -38,8 +38,9 @@
 //!
 //! # Errors
 //! As the blocking methods, plus [`Error::Internal`] if the blocking work
-//! panicked (the panic's message is not kept or logged: it could name
-//! anything) or the runtime shut down before it ran, and
+//! panicked (the panic's message is not kept or logged by strongroom: it
+//! could name anything; Rust's default panic hook still prints it to
+//! stderr, so install a hook of your own if a message could name data) or the runtime shut down before it ran, and
 //! [`Error::InvalidInput`] if a method is called outside a tokio runtime.
 //!
 //! # Tracing
@@ -134,7 +135,9 @@ impl AsyncClient {
     }
 
     /// Wraps a client already shared (with blocking code, say); both sides
-    /// then share its caches.
+    /// then share its caches. Each call makes a handle with permits of its
+    /// own: call it once and clone the handle (two handles from one client
+    /// may together ask for twice the pool).
     ///
     /// ```
     /// use std::sync::Arc;
