@@ -12,6 +12,7 @@ use strongroom::{Client, FileReader, Plain, RecordId};
 
 use crate::cli::FileCommand;
 use crate::commands::{parse_record_id, Listing};
+use crate::partial::Partial;
 use crate::progress::{Meter, Metered};
 use crate::values;
 
@@ -200,49 +201,34 @@ impl Target {
     }
 }
 
-/// `file get --out PATH`: the body into a temporary file beside PATH
-/// (mode 0600), synced, then renamed to PATH once the whole body verified.
-/// Any failure drops the temporary file, which removes it; so does Ctrl-C,
-/// SIGTERM or SIGHUP (the tool then ends as interrupted), but not SIGKILL.
+/// `file get --out PATH`: the body into a partial file in PATH's folder
+/// ([`Partial`]: on Linux one with no name), synced, then put at PATH once
+/// the whole body verified. Any failure drops the partial file, which
+/// removes it.
 fn get_to_path(client: &Client, id: RecordId, target: &Target) -> Result<()> {
-    // Declared first, dropped last: the temporary file is gone by then.
-    let _removed_first = crate::interrupt::Guard::new(crate::interrupt::Signals::Stop);
     let name = target.path.display();
     let mut reader = open(client, id)?;
-    let mut temp = temp_file(&target.dir)
+    let mut partial = Partial::create(&target.dir)
         .with_context(|| format!("creating a temporary file in {}", target.dir.display()))?;
-    copy_body(&mut reader, temp.as_file_mut())
+    copy_body(&mut reader, partial.file_mut())
         .map_err(|err| err.context(format!("reading file {id} (nothing was written to {name})")))?;
-    temp.as_file()
+    partial
+        .file()
         .sync_all()
         .with_context(|| format!("writing {name} (nothing was written to it)"))?;
-    let persisted = if target.force {
-        temp.persist(&target.path)
-    } else {
-        // Not over a file that appeared since `Target::check`.
-        temp.persist_noclobber(&target.path)
-    };
-    persisted.map_err(|err| {
-        let hint = if err.error.kind() == io::ErrorKind::AlreadyExists {
-            " (it appeared while the body was read; use --force to replace it)"
-        } else {
-            ""
-        };
-        anyhow::Error::new(err.error).context(format!("renaming the body to {name}{hint}"))
-    })?;
+    // Not over a file that appeared since `Target::check`, unless --force.
+    partial
+        .persist(&target.path, &target.dir, target.force)
+        .map_err(|err| {
+            let hint = if err.kind() == io::ErrorKind::AlreadyExists {
+                " (it appeared while the body was read; use --force to replace it)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(err).context(format!("putting the body at {name}{hint}"))
+        })?;
     sync_dir(&target.dir);
     Ok(())
-}
-
-fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".strongroom-").suffix(".part");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o600));
-    }
-    builder.tempfile_in(dir)
 }
 
 /// Makes the rename durable where the platform allows it. The body is in

@@ -2,15 +2,15 @@
 //! first.
 //!
 //! Outside a [`Guard`] these signals end the tool at once, as they always
-//! did. Inside one, a signal it covers only raises a flag: the work sees it
-//! ([`check`]) and ends through its own error path (the temporary file of
-//! `file get --out`, which holds decrypted plaintext, removed; the terminal
-//! the passphrase prompt set to no echo restored), and when the guard drops
-//! the signal's default action runs, so the tool still ends as interrupted
-//! (the shell sees the signal, not an exit status).
-//!
-//! SIGKILL cannot be caught: a `kill -9` during `file get --out PATH` can
-//! still leave its `.strongroom-XXXXXX.part` file (mode 0600) beside PATH.
+//! did. Inside one, the first signal it covers only raises a flag: the work
+//! sees it ([`check`]) and ends through its own error path (a named
+//! temporary file of `file get --out`, which holds decrypted plaintext,
+//! removed; the terminal the passphrase prompt set to no echo restored),
+//! and when the guard drops the signal's default action runs, so the tool
+//! still ends as interrupted (the shell sees the signal, not an exit
+//! status). A second signal while guarded ends the tool at once: work
+//! waiting on the database, which checks no flag, is never left
+//! unstoppable but by SIGKILL.
 
 /// The signals a guard may cover.
 #[derive(Clone, Copy)]
@@ -62,14 +62,17 @@ mod imp {
                         arrived: Arc::new(AtomicBool::new(false)),
                         immediate: Arc::new(AtomicBool::new(true)),
                     };
-                    // The flag first, then the default action when not
-                    // guarded: the handlers run in that order.
-                    signal_hook::flag::register(signal, watch.arrived.clone()).ok()?;
+                    // The handlers run in this order: the default action
+                    // when not guarded; then when one arrived before (a
+                    // second signal); then the flag.
                     signal_hook::flag::register_conditional_default(
                         signal,
                         watch.immediate.clone(),
                     )
                     .ok()?;
+                    signal_hook::flag::register_conditional_default(signal, watch.arrived.clone())
+                        .ok()?;
+                    signal_hook::flag::register(signal, watch.arrived.clone()).ok()?;
                     watches.push(watch);
                 }
                 Some(watches)

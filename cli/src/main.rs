@@ -10,6 +10,7 @@ mod held_stderr;
 mod import;
 mod interrupt;
 mod output;
+mod partial;
 mod passphrase;
 mod progress;
 mod search;

@@ -46,9 +46,20 @@ fn leakage_does_not_print_hostile_field_names_raw() {
     );
 }
 
-/// Ctrl-C (SIGINT) during `file get --out PATH` removes the temporary
-/// `.strongroom-*.part` file, which holds decrypted plaintext, before the
-/// tool ends (README), and the tool still ends as interrupted.
+/// How many bytes process `pid` has written to a file it holds open in
+/// `dir` (named or not: an unnamed file shows as `dir/#N (deleted)`).
+fn partial_len(pid: u32, dir: &std::path::Path) -> Option<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to.starts_with(dir)))
+        .and_then(|fd| std::fs::metadata(fd.path()).ok())
+        .map(|about| about.len())
+}
+
+/// Ctrl-C (SIGINT) during `file get --out PATH`, with a MiB of the body
+/// already decrypted, leaves no file holding decrypted plaintext in PATH's
+/// folder (README), and the tool ends as interrupted.
 #[test]
 fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
     let db = TestDb::sqlite();
@@ -69,11 +80,11 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
     let out_dir = dir.join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let target = out_dir.join("copy.bin");
+    // Anything left in the folder: a part file, or the target itself.
     let parts = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&out_dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "part"))
             .collect()
     };
     let mut caught = false;
@@ -89,10 +100,7 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
             .unwrap();
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            if parts()
-                .iter()
-                .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 1 << 20))
-            {
+            if partial_len(child.id(), &out_dir).is_some_and(|len| len > 1 << 20) {
                 break;
             }
             if child.try_wait().unwrap().is_some() {
@@ -281,4 +289,64 @@ fn a_malformed_id_is_not_echoed_with_its_control_characters() {
         );
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
     }
+}
+
+/// Ctrl-C ends `file get --out PATH` while it waits on the database (a
+/// table another session locked, PostgreSQL, no statement timeout), not
+/// only between chunks, and leaves no decrypted part file behind.
+#[test]
+fn ctrl_c_ends_a_file_get_that_waits_on_the_database() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(db) = common::postgres_db("ctrl_c_ends_a_file_get_that_waits_on_the_database") else {
+        return;
+    };
+    ok(&db, "alice", &["init", "--name", "alice"]);
+    let source = db.dir.path().join("small.bin");
+    std::fs::write(&source, vec![7u8; 100_000]).unwrap();
+    let id = last_line(&ok(
+        &db,
+        "alice",
+        &["file", "put", source.to_str().unwrap(), "--type", "scan"],
+    ));
+    let out_dir = db.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let target = out_dir.join("copy.bin");
+    let mut locker = diesel::PgConnection::establish(&db.url).unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE file_chunks IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut child = Command::new(bin())
+        .args(["--db", &db.url, "--profile"])
+        .arg(db.profile("alice"))
+        .args(["file", "get", &id, "--out", target.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    let mut ended = None;
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Some(status) = child.try_wait().unwrap() {
+            ended = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if ended.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    locker.batch_execute("ROLLBACK").unwrap();
+    assert!(
+        ended.is_some(),
+        "Ctrl-C did not end `file get --out` while it waited on the database"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
