@@ -131,11 +131,13 @@ pub enum Error {
 
     /// A PostgreSQL statement ran past the store's statement timeout
     /// ([`StoreOptions::postgres_statement_timeout`](crate::StoreOptions))
-    /// and the server cancelled it: its transaction was rolled back,
-    /// nothing of it was written. Retrying later may succeed. Recognised by
-    /// the server's message in English (`lc_messages`); a server speaking
-    /// another language gives [`Error::Database`] instead.
-    #[error("a database statement ran past the statement timeout and was cancelled; nothing was written")]
+    /// and the server cancelled it: its transaction was rolled back. An
+    /// operation of one transaction wrote nothing; one that commits in
+    /// batches (re-wrap, re-index, import) keeps the batches committed
+    /// before, as with any other error. Retrying later may succeed.
+    /// Recognised by the server's message in English (`lc_messages`); a
+    /// server speaking another language gives [`Error::Database`] instead.
+    #[error("a database statement ran past the statement timeout and was cancelled; its transaction was rolled back")]
     StatementTimeout,
 
     /// Applying or listing migrations failed. The source is the migration

@@ -563,3 +563,55 @@ fn a_statement_timeout_out_of_range_is_refused_at_open() {
         }
     }
 }
+
+/// `Error::StatementTimeout` in a later batch of a call made of several
+/// transactions (`rewrap_existing`, committing batch by batch) leaves the
+/// batches before committed, and its message does not claim that nothing
+/// was written.
+#[test]
+fn a_statement_timeout_in_a_later_rewrap_batch_does_not_claim_nothing_was_written() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use std::time::Duration;
+    let Some(db) = common::postgres_db(
+        "a_statement_timeout_in_a_later_rewrap_batch_does_not_claim_nothing_was_written",
+    ) else {
+        return;
+    };
+    let options = strongroom::StoreOptions::default()
+        .pool_size(2)
+        .postgres_statement_timeout(Duration::from_millis(300))
+        .create_if_missing();
+    let store = strongroom::Store::open_with(&db.url, options).unwrap();
+    let alice = strongroom::Client::open_or_create(db.profile("alice"), &store).unwrap();
+    for i in 0..4 {
+        alice
+            .put(
+                "note",
+                &common::notes::note(&format!("n{i}")),
+                &strongroom::Plain::new(),
+            )
+            .unwrap();
+    }
+    alice.rotate("note").unwrap();
+    let mut locker = diesel::PgConnection::establish(&db.url).unwrap();
+    let mut locked = false;
+    let result = alice.rewrap_existing_with_progress("note", 2, |_| {
+        if !locked {
+            locker
+                .batch_execute("BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE")
+                .unwrap();
+            locked = true;
+        }
+    });
+    locker.batch_execute("ROLLBACK").unwrap();
+    let rewrapped =
+        db.texts("SELECT CAST(count(*) AS TEXT) AS t FROM records WHERE key_version = 2");
+    let err = result.expect_err("the second batch timed out");
+    assert!(matches!(err, Error::StatementTimeout), "{err:?}");
+    assert_eq!(rewrapped, ["2"], "the first batch stays committed");
+    assert!(
+        !err.to_string().contains("nothing was written"),
+        "error {err:?} ({err}) while {rewrapped:?} records were re-wrapped and committed"
+    );
+}

@@ -7,7 +7,7 @@ mod common;
 
 use common::notes::{client, note, read};
 use common::{each_backend, unhex, TestDb};
-use strongroom::{Client, ClientId, Error, Identity, Plain, RecordId};
+use strongroom::{Client, ClientId, Error, Identity, PeerTrust, Plain, RecordId};
 
 fn put_note(client: &Client, text: &str) -> RecordId {
     client.put("note", &note(text), &Plain::new()).unwrap().id
@@ -417,6 +417,71 @@ fn an_authorisers_share_is_not_silently_skipped_for_a_replayed_stale_direct_gran
                 read_later.is_ok() || outcome.wrapped_keys + outcome.policies > 0,
                 "share_on_behalf returned {outcome:?} (success, nothing done) and Bob reads {read_later:?}"
             );
+        },
+    );
+}
+
+/// README/SECURITY: under `PeerTrust::Verified` "only such pins [checked
+/// against a fingerprint] are used" — a pin taken on first use is not. "A
+/// writer's own pin beats an authoriser's grant key" takes only pins the
+/// writer would use itself: a rotation never wraps the new version to a
+/// key the operator planted at first use (which `share` itself refuses,
+/// PeerNotVerified) instead of the key the verified authoriser's grant
+/// names.
+#[test]
+fn a_rotation_under_verified_trust_never_wraps_to_an_unverified_first_use_pin() {
+    each_backend(
+        "a_rotation_under_verified_trust_never_wraps_to_an_unverified_first_use_pin",
+        |db| {
+            let (alice, bob, dave) = (client(db, "alice"), client(db, "bob"), client(db, "dave"));
+            let mallory = Identity::generate().unwrap();
+            alice.put("note", &note("v1"), &Plain::new()).unwrap();
+            // Operator: Bob's key row names Mallory's X25519 key while Alice
+            // first meets Bob (a look-up pins it on first use).
+            db.sql(&format!(
+                "UPDATE clients SET public_key = {} WHERE client_id = {}",
+                db.blob(mallory.public().encryption_key.as_bytes()),
+                db.id(bob.id())
+            ));
+            alice.lookup_client(bob.id()).unwrap();
+            db.sql(&format!(
+                "UPDATE clients SET public_key = {} WHERE client_id = {}",
+                db.blob(bob.public().encryption_key.as_bytes()),
+                db.id(bob.id())
+            ));
+            // Alice closes first use: Dave verified, then Verified trust.
+            alice
+                .pin_peer(dave.id(), &dave.fingerprint().unwrap())
+                .unwrap();
+            alice.add_authorizer("note", dave.id()).unwrap();
+            alice.set_peer_trust(PeerTrust::Verified).unwrap();
+            // Alice herself cannot share with Bob: his pin is not verified.
+            assert!(alice.share("note", bob.id()).is_err());
+            // Dave verified Bob and shares on Alice's behalf (Bob's real key).
+            dave.pin_peer(bob.id(), &bob.fingerprint().unwrap())
+                .unwrap();
+            dave.share_on_behalf(alice.id(), "note", bob.id()).unwrap();
+            let v = alice.rotate("note").unwrap().new_version.unwrap();
+            let row = wrapped_key_row(db, alice.id(), bob.id(), v);
+            if let Some(row) = row {
+                let ctx = strongroom::hazmat::wrap::WrapContext {
+                    writer_id: alice.id(),
+                    record_type: "note",
+                    key_version: v,
+                    reader_id: bob.id(),
+                    wrapper_id: alice.id(),
+                };
+                let stolen = strongroom::hazmat::wrap::unwrap_access_key(
+                    &row,
+                    &ctx,
+                    mallory.encryption_secret(),
+                    &alice.public().encryption_key,
+                );
+                assert!(
+                stolen.is_err(),
+                "Mallory opened the version-{v} key a rotation under Verified trust wrapped to Alice's unverified first-use pin for Bob"
+            );
+            }
         },
     );
 }

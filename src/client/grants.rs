@@ -124,12 +124,20 @@ impl Client {
         }
         // A grantee this client pinned gets its key from the pin: a grant
         // an authoriser signed naming another key (the database fooled
-        // it, or it lies) does not redirect this client's wraps.
+        // it, or it lies) does not redirect this client's wraps. Only a pin
+        // this client would use itself: under verified trust, one taken on
+        // first use is not (the operator may have served it).
+        let usable_pin = |id: ClientId| {
+            self.with_profile(|p| {
+                let usable = p.peer_trust() != crate::PeerTrust::Verified || p.is_pin_verified(id);
+                p.pinned(id).copied().filter(|_| usable)
+            })
+        };
         let pinned = |grantees: Vec<Grantee>| -> Vec<Grantee> {
             grantees
                 .into_iter()
                 .map(|mut g| {
-                    if let Some(pin) = self.with_profile(|p| p.pinned(g.id).copied()) {
+                    if let Some(pin) = usable_pin(g.id) {
                         if pin.encryption_key != g.key {
                             tracing::warn!(
                                 record_type,

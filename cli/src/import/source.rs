@@ -185,7 +185,7 @@ impl Pages {
                      FROM pg_catalog.pg_attribute a \
                      WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 \
                      AND NOT a.attisdropped \
-                     AND '\"' || replace(a.attname, '\"', '\"\"') || '\"' = $2",
+                     AND '\"' || pg_catalog.replace(a.attname, '\"', '\"\"') || '\"' = $2",
                 )
                 .bind::<Text, _>(table.sql())
                 .bind::<Text, _>(id)
