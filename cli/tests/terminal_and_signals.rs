@@ -57,11 +57,11 @@ fn partial_len(pid: u32, dir: &std::path::Path) -> Option<u64> {
         .map(|about| about.len())
 }
 
-/// Ctrl-C (SIGINT) during `file get --out PATH`, with a MiB of the body
-/// already decrypted, leaves no file holding decrypted plaintext in PATH's
-/// folder (README), and the tool ends as interrupted.
+/// Ctrl-C (SIGINT), SIGTERM or SIGHUP during `file get --out PATH`, with
+/// a MiB of the body already decrypted, leaves no file holding decrypted
+/// plaintext in PATH's folder (README), and the tool ends by the signal.
 #[test]
-fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
+fn a_signal_during_file_get_leaves_no_decrypted_part_file() {
     let db = TestDb::sqlite();
     ok(&db, "alice", &["init", "--name", "alice"]);
     let dir = db.dir.path();
@@ -79,10 +79,25 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
     ));
     let out_dir = dir.join("out");
     std::fs::create_dir(&out_dir).unwrap();
+    for (signal, number) in [("-INT", 2), ("-TERM", 15), ("-HUP", 1)] {
+        interrupt_a_file_get(&db, &id, &out_dir, &body, signal, number);
+    }
+}
+
+/// Runs `file get` into `out_dir` and sends `signal` once a MiB is
+/// written; asserts the tool ended by it and left nothing in `out_dir`.
+fn interrupt_a_file_get(
+    db: &TestDb,
+    id: &str,
+    out_dir: &std::path::Path,
+    body: &[u8],
+    signal: &str,
+    number: i32,
+) {
     let target = out_dir.join("copy.bin");
     // Anything left in the folder: a part file, or the target itself.
     let parts = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(&out_dir)
+        std::fs::read_dir(out_dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect()
@@ -92,7 +107,7 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
         let mut child = Command::new(bin())
             .args(["--db", &db.url, "--profile"])
             .arg(db.profile("alice"))
-            .args(["file", "get", &id, "--out", target.to_str().unwrap()])
+            .args(["file", "get", id, "--out", target.to_str().unwrap()])
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -100,16 +115,15 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
             .unwrap();
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            if partial_len(child.id(), &out_dir).is_some_and(|len| len > 1 << 20) {
+            if partial_len(child.id(), out_dir).is_some_and(|len| len > 1 << 20) {
                 break;
             }
             if child.try_wait().unwrap().is_some() {
                 break;
             }
         }
-        // Ctrl-C.
         let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status();
         let status = child.wait().unwrap();
         if status.success() {
@@ -120,12 +134,12 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
         #[cfg(unix)]
         {
             use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(2), "ended as interrupted: {status:?}");
+            assert_eq!(status.signal(), Some(number), "{signal}: {status:?}");
         }
         caught = true;
         break;
     }
-    assert!(caught, "never interrupted a get midway");
+    assert!(caught, "{signal}: never interrupted a get midway");
     let left = parts();
     let leaked = left.iter().any(|p| {
         let bytes = std::fs::read(p).unwrap();
@@ -133,7 +147,7 @@ fn ctrl_c_during_file_get_leaves_no_decrypted_part_file() {
     });
     assert!(
         left.is_empty(),
-        "an interrupted `file get` left {left:?} (decrypted plaintext: {leaked})"
+        "{signal}: an interrupted `file get` left {left:?} (decrypted plaintext: {leaked})"
     );
 }
 
