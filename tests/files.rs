@@ -1062,3 +1062,71 @@ fn a_file_replaced_mid_read_on_a_busy_pool_is_the_stores_error_not_tampering() {
         }
     });
 }
+
+/// A source that gives `first` bytes, then sleeps `pause`, then ends.
+struct Pausing {
+    first: Vec<u8>,
+    pause: Duration,
+    paused: bool,
+}
+
+impl Read for Pausing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.first.is_empty() {
+            let n = buf.len().min(self.first.len());
+            buf[..n].copy_from_slice(&self.first[..n]);
+            self.first.drain(..n);
+            return Ok(n);
+        }
+        if !self.paused {
+            self.paused = true;
+            std::thread::sleep(self.pause);
+        }
+        Ok(0)
+    }
+}
+
+/// OPERATIONS.md, "Timeouts": a server's `idle_in_transaction_session_timeout`
+/// shorter than a pause of an upload's source ends the upload, which then
+/// fails whole: no record, no chunk, and the store goes on working.
+#[test]
+fn an_upload_whose_source_pauses_past_the_idle_timeout_fails_whole() {
+    let Some(db) =
+        common::postgres_db("an_upload_whose_source_pauses_past_the_idle_timeout_fails_whole")
+    else {
+        return;
+    };
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{sep}options=-c%20idle_in_transaction_session_timeout%3D300",
+        db.url
+    );
+    let store = strongroom::Store::open_with(
+        &url,
+        strongroom::StoreOptions::default().create_if_missing(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Client::open_or_create(dir.path().join("alice.profile"), &store).unwrap();
+    // The type's first key, so only the upload's own rows are at stake.
+    alice.put("scan", &note("first"), &Plain::new()).unwrap();
+    let before = db.count("SELECT COUNT(*) AS n FROM records");
+    let source = Pausing {
+        first: body(3 * CHUNK, 51),
+        pause: Duration::from_millis(1500),
+        paused: false,
+    };
+    let result = alice.put_file("scan", &Plain::new(), source);
+    assert!(
+        result.is_err(),
+        "the upload outlived the idle timeout: {result:?}"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM records"), before);
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM file_chunks"), 0);
+    // The pool replaces the connection the server closed.
+    let id = alice
+        .put_file("scan", &Plain::new(), &body(CHUNK, 52)[..])
+        .unwrap()
+        .id;
+    assert_eq!(read_all(&alice, id).unwrap(), body(CHUNK, 52));
+}
