@@ -16,6 +16,8 @@
 #[path = "../examples/web_backend/app/mod.rs"]
 mod app;
 mod common;
+#[allow(dead_code)]
+mod web_support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -23,119 +25,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::{AppState, PatientOut, PatientPage, PatientSecret, ReconcileReport, SharedPatient};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use diesel::{Connection, RunQueryDsl};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::TokioExecutor;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use strongroom::{Query, RecordId, Store};
-
-// ------------------------------------------------------------ the client
-
-/// One HTTP client (its own connection pool) against one service.
-#[derive(Clone)]
-struct Http {
-    client: HyperClient<HttpConnector, Full<Bytes>>,
-    base: String,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn json<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_value(self.body.clone())
-            .unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-impl Http {
-    fn new(base: &str) -> Self {
-        Http {
-            client: HyperClient::builder(TokioExecutor::new()).build_http(),
-            base: base.to_owned(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> anyhow::Result<Reply> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = match body {
-            Some(body) => {
-                if !headers
-                    .iter()
-                    .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-                {
-                    request = request.header("content-type", "application/json");
-                }
-                Full::new(Bytes::from(body))
-            }
-            None => Full::new(Bytes::new()),
-        };
-        let response = tokio::time::timeout(
-            Duration::from_secs(30),
-            self.client.request(request.body(body)?),
-        )
-        .await??;
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await?.to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| anyhow::anyhow!("response body is not JSON ({e}): {bytes:?}"))?
-        };
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Reply> {
-        self.send(Method::GET, path, &[], None).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
-        self.send(Method::POST, path, &[], Some(body.to_string()))
-            .await
-    }
-
-    async fn put(&self, path: &str, if_match: Option<u64>, body: &Value) -> anyhow::Result<Reply> {
-        let tag = if_match.map(|v| format!("\"{v}\""));
-        let headers: Vec<(&str, &str)> = tag.iter().map(|t| ("if-match", t.as_str())).collect();
-        self.send(Method::PUT, path, &headers, Some(body.to_string()))
-            .await
-    }
-
-    async fn delete(&self, path: &str, if_match: Option<u64>) -> anyhow::Result<Reply> {
-        let tag = if_match.map(|v| format!("\"{v}\""));
-        let headers: Vec<(&str, &str)> = tag.iter().map(|t| ("if-match", t.as_str())).collect();
-        self.send(Method::DELETE, path, &headers, None).await
-    }
-}
+use web_support::{Http, Reply};
 
 // ---------------------------------------------------------- the services
 

@@ -6,82 +6,18 @@
 #[path = "../examples/web_backend/app/mod.rs"]
 mod app;
 mod common;
+#[allow(dead_code)]
+mod web_support;
 
 use std::time::Duration;
 
 use app::{AppState, PatientOut};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use diesel::{Connection, RunQueryDsl};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use strongroom::asynk::AsyncClient;
 use strongroom::{Client, Error, Fields, Plain, Store, StoreOptions};
-
-// ------------------------------------------------------------ HTTP helpers
-
-#[derive(Clone)]
-struct Http {
-    client: HyperClient<HttpConnector, Full<Bytes>>,
-    base: String,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Http {
-    fn new(base: &str) -> Self {
-        Http {
-            client: HyperClient::builder(TokioExecutor::new()).build_http(),
-            base: base.to_owned(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-        deadline: Duration,
-    ) -> anyhow::Result<Reply> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Full::new(Bytes::from(body.to_string()))
-            }
-            None => Full::new(Bytes::new()),
-        };
-        let response =
-            tokio::time::timeout(deadline, self.client.request(request.body(body)?)).await??;
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await?.to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
-    }
-}
+use web_support::{Http, Reply};
 
 struct Service {
     state: AppState,
@@ -122,7 +58,7 @@ fn ada() -> Value {
 async fn create(service: &Service) -> PatientOut {
     let created = service
         .http
-        .send(Method::POST, "/patients", &[], Some(ada()), T)
+        .send_value(Method::POST, "/patients", &[], Some(ada()), T)
         .await
         .unwrap();
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
@@ -145,12 +81,12 @@ async fn if_match_star_matches_the_current_version() {
     changed["name"] = json!("Ada King");
     let put = service
         .http
-        .send(Method::PUT, &path, &[("if-match", "*")], Some(changed), T)
+        .send_value(Method::PUT, &path, &[("if-match", "*")], Some(changed), T)
         .await
         .unwrap();
     let delete = service
         .http
-        .send(Method::DELETE, &path, &[("if-match", "*")], None, T)
+        .send_value(Method::DELETE, &path, &[("if-match", "*")], None, T)
         .await
         .unwrap();
     assert_eq!(
@@ -177,7 +113,7 @@ async fn if_match_lists_match_and_weak_tags_never_do() {
 
     let weak = service
         .http
-        .send(
+        .send_value(
             Method::PUT,
             &path,
             &[("if-match", "W/\"1\"")],
@@ -188,7 +124,7 @@ async fn if_match_lists_match_and_weak_tags_never_do() {
         .unwrap();
     let list = service
         .http
-        .send(
+        .send_value(
             Method::PUT,
             &path,
             &[("if-match", "\"7\", \"1\"")],
@@ -236,7 +172,7 @@ async fn a_failed_primary_update_leaves_the_patient_as_it_was() {
     moved["name"] = json!("Ada King");
     let put = service
         .http
-        .send(
+        .send_value(
             Method::PUT,
             &path,
             &[("if-match", "\"1\"")],
@@ -254,7 +190,7 @@ async fn a_failed_primary_update_leaves_the_patient_as_it_was() {
 
     let read = service
         .http
-        .send(Method::GET, &path, &[], None, T)
+        .send_value(Method::GET, &path, &[], None, T)
         .await
         .unwrap();
     let now: PatientOut = serde_json::from_value(read.body.clone()).unwrap();
@@ -316,7 +252,7 @@ async fn a_locked_database_is_a_503_not_a_hang() {
     let started = std::time::Instant::now();
     let reply = service
         .http
-        .send(Method::GET, &path, &[], None, Duration::from_secs(20))
+        .send_value(Method::GET, &path, &[], None, Duration::from_secs(20))
         .await;
     let waited = started.elapsed();
     release_tx.send(()).unwrap();
@@ -462,7 +398,7 @@ async fn abandoned_requests_do_not_starve_the_service() {
     let empty = "/patients?clinic=nowhere";
     let before = service
         .http
-        .send(Method::GET, empty, &[], None, Duration::from_secs(5))
+        .send_value(Method::GET, empty, &[], None, Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(before.status, StatusCode::OK);
@@ -487,7 +423,7 @@ async fn abandoned_requests_do_not_starve_the_service() {
         .map(|_| {
             let (http, path) = (service.http.clone(), path.clone());
             tokio::spawn(async move {
-                http.send(Method::GET, &path, &[], None, Duration::from_secs(1))
+                http.send_value(Method::GET, &path, &[], None, Duration::from_secs(1))
                     .await
                     .is_err()
             })
@@ -501,11 +437,11 @@ async fn abandoned_requests_do_not_starve_the_service() {
     }
     let alive = service
         .http
-        .send(Method::GET, "/", &[], None, Duration::from_secs(5))
+        .send_value(Method::GET, "/", &[], None, Duration::from_secs(5))
         .await;
     let starved = service
         .http
-        .send(Method::GET, empty, &[], None, Duration::from_secs(10))
+        .send_value(Method::GET, empty, &[], None, Duration::from_secs(10))
         .await;
     release_tx.send(()).unwrap();
     locker.join().unwrap();
@@ -541,7 +477,7 @@ async fn an_unreadable_patient_can_be_deleted_without_a_version() {
     let page: app::PatientPage = serde_json::from_value(
         service
             .http
-            .send(Method::GET, "/patients", &[], None, T)
+            .send_value(Method::GET, "/patients", &[], None, T)
             .await
             .unwrap()
             .body,
@@ -550,7 +486,7 @@ async fn an_unreadable_patient_can_be_deleted_without_a_version() {
     assert_eq!(page.unreadable, vec![grace.id.to_string()]);
     let delete = service
         .http
-        .send(
+        .send_value(
             Method::DELETE,
             &format!("/patients/{}", grace.id),
             &[],
@@ -585,7 +521,7 @@ async fn one_strong_etag_never_names_two_bodies() {
     let put = {
         let (http, path) = (service.http.clone(), path.clone());
         tokio::spawn(async move {
-            http.send(Method::PUT, &path, &[("if-match", "\"1\"")], Some(moved), T)
+            http.send_value(Method::PUT, &path, &[("if-match", "\"1\"")], Some(moved), T)
                 .await
                 .unwrap()
         })
@@ -609,7 +545,7 @@ async fn one_strong_etag_never_names_two_bodies() {
     }
     let during = service
         .http
-        .send(Method::GET, &path, &[], None, T)
+        .send_value(Method::GET, &path, &[], None, T)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -618,7 +554,7 @@ async fn one_strong_etag_never_names_two_bodies() {
     assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
     let after = service
         .http
-        .send(Method::GET, &path, &[], None, T)
+        .send_value(Method::GET, &path, &[], None, T)
         .await
         .unwrap();
     let tag = |r: &Reply| r.headers.get("etag").unwrap().to_str().unwrap().to_owned();
