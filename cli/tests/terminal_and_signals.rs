@@ -344,18 +344,18 @@ fn ctrl_c_ends_a_file_get_that_waits_on_the_database() {
         .args(["-INT", &child.id().to_string()])
         .status();
     let start = Instant::now();
-    let mut ended = None;
-    while start.elapsed() < Duration::from_secs(5) {
+    let ended = loop {
         if let Some(status) = child.try_wait().unwrap() {
-            ended = Some(status);
-            break;
+            break Some(status);
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            break None;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    if ended.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    };
+    // Ended already, or ended now (SIGKILL), and reaped either way.
+    let _ = child.kill();
+    let _ = child.wait();
     locker.batch_execute("ROLLBACK").unwrap();
     assert!(
         ended.is_some(),
