@@ -1116,3 +1116,91 @@ fn a_record_without_covered_fields_stores_an_empty_index_list() {
         },
     );
 }
+
+fn with_ssn(c: &Client, n: usize) {
+    let batch: Vec<NewRecord> = (0..n)
+        .map(|i| {
+            NewRecord::new(
+                TYPE,
+                Fields::new()
+                    .with("ssn", &format!("123-45-{i:04}"))
+                    .unwrap(),
+                Plain::new(),
+            )
+        })
+        .collect();
+    c.put_many(&batch).unwrap();
+}
+
+fn without_ssn(c: &Client, n: usize) {
+    let batch: Vec<NewRecord> = (0..n)
+        .map(|i| {
+            NewRecord::new(
+                TYPE,
+                Fields::new().with("note", &format!("n{i}")).unwrap(),
+                Plain::new(),
+            )
+        })
+        .collect();
+    c.put_many(&batch).unwrap();
+}
+
+fn ssn_warning(c: &Client) -> (Option<strongroom::index::PlanWarning>, String) {
+    let report = c.leakage(TYPE).unwrap();
+    let ssn = report
+        .indexes
+        .iter()
+        .find(|i| i.name == "ssn")
+        .expect("the ssn index is reported");
+    (ssn.plan.warning, report.to_string())
+}
+
+/// SECURITY.md: "With R records [in one writer's index at one key
+/// version] and `bits` bits, about C = R / 2^bits records share each value
+/// ... The planner warns below C = 2". Only records carrying an entry of
+/// the index count: 5 ssns at 4 bits (16 values) are C = 0.3, whatever
+/// the 200 records without an ssn.
+#[test]
+fn leakage_counts_only_the_entries_of_the_index() {
+    each_backend(
+        "leakage_counts_only_the_entries_of_the_index",
+        |db: &TestDb| {
+            let alice = client(db, "alice");
+            alice
+                .declare_indexes(TYPE, [IndexSpec::on_field("ssn").bits(4)])
+                .unwrap();
+            with_ssn(&alice, 5);
+            // Patients without an ssn (an optional field).
+            without_ssn(&alice, 200);
+            let (warning, report) = ssn_warning(&alice);
+            assert_eq!(
+                warning,
+                Some(strongroom::index::PlanWarning::EqualityLeaksExactly),
+                "5 entries at 4 bits leak equality exactly, but the report says:\n{report}"
+            );
+        },
+    );
+}
+
+/// The same with another writer: index values are keyed per writer (and
+/// per index version), so the database sees which of Alice's 5 records
+/// share a value whatever Bob writes; Bob's 200 records of the type (in
+/// his own index of the same name, under his own key) do not hide it.
+#[test]
+fn leakage_counts_each_writers_index_apart() {
+    each_backend("leakage_counts_each_writers_index_apart", |db: &TestDb| {
+        let (alice, bob) = (client(db, "alice"), client(db, "bob"));
+        for c in [&alice, &bob] {
+            c.declare_indexes(TYPE, [IndexSpec::on_field("ssn").bits(4)])
+                .unwrap();
+        }
+        with_ssn(&alice, 5);
+        with_ssn(&bob, 200);
+        let (warning, report) = ssn_warning(&alice);
+        assert_eq!(
+                warning,
+                Some(strongroom::index::PlanWarning::EqualityLeaksExactly),
+                "Alice's 5 entries under her own index key leak equality exactly, but the report says:\n{report}"
+            );
+    });
+}

@@ -367,8 +367,9 @@ impl Client {
     }
 
     /// On this client's first indexed write of `record_type`, asks
-    /// the planner about each index at the type's record count once the
-    /// write's `adding` records are in, and logs its warnings at WARN (as
+    /// the planner about each index at the count of this writer's own
+    /// entries of it (its largest key version's) once the write's `adding`
+    /// records are in, and logs its warnings at WARN (as
     /// [`Client::leakage`] does).
     fn plan_once(
         &self,
@@ -380,8 +381,17 @@ impl Client {
         if !self.indexes.first_plan(record_type) {
             return Ok(());
         }
-        let records = records::count_of_type(conn, record_type)?.saturating_add(adding);
+        // This writer's own entries of each index (its values are keyed
+        // per writer and key version), its largest group, with the write's.
+        let own = indexes::entry_counts(conn, record_type, Some(self.id()))?;
         for spec in specs {
+            let records = own
+                .iter()
+                .filter(|(name, _)| name == spec.name())
+                .map(|(_, n)| *n)
+                .max()
+                .unwrap_or(0)
+                .saturating_add(adding);
             let plan = crate::index::plan(records, spec.bits_kept());
             if let Some(warning) = plan.warning {
                 tracing::warn!(
@@ -579,6 +589,7 @@ impl Client {
         let records = records::count_of_type(&mut conn, record_type)?;
         let stored = records::field_names_of_type(&mut conn, record_type)?;
         let live = indexes::live_versions(&mut conn, record_type, None, None)?;
+        let groups = indexes::entry_counts(&mut conn, record_type, None)?;
         drop(conn);
         let model_indexes = specs
             .iter()
@@ -594,6 +605,7 @@ impl Client {
                     .chain(stored.plain.into_iter().map(ModelField::plain)),
             ),
             most_leaking(model_indexes.chain(live_parts(live))),
+            &groups,
         );
         report.log_warnings();
         Ok(report)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::ids::ClientId;
-use crate::index::planner::{plan, Plan};
+use crate::index::planner::{plan, Plan, PlanWarning};
 
 /// A field of a model or record type, as its writer declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +88,16 @@ pub struct IndexLeakage {
     pub name: String,
     /// The fields it covers.
     pub fields: Vec<String>,
-    /// The planner's view at the current record count.
+    /// The planner's view. Over the index's own entries when it has any:
+    /// its values are keyed per writer and key version, so only records of
+    /// one such group can share a value; the plan is that of the smallest
+    /// group when equality leaks exactly there, else of the largest (see
+    /// [`IndexLeakage::per_group`]). Over every record of the type when
+    /// it has none yet.
     pub plan: Plan,
+    /// Whether [`IndexLeakage::plan`] counts one writer's entries at one
+    /// key version (`false`: every record of the type, no entry yet).
+    pub per_group: bool,
 }
 
 /// What the database learns of a record type: each field's class, each
@@ -117,12 +125,15 @@ impl Leakage {
             .map(|field| &field.class)
     }
 
-    /// Builds the report from the fields and indexes (name, fields, bits).
+    /// Builds the report from the fields, the indexes (name, fields, bits)
+    /// and each index's entry counts per writer and key version (`groups`:
+    /// (index name, entries), any number per name).
     pub(crate) fn build(
         record_type: &str,
         records: u64,
         fields: impl IntoIterator<Item = ModelField>,
         indexes: impl IntoIterator<Item = (String, Vec<String>, u16)>,
+        groups: &[(String, u64)],
     ) -> Leakage {
         let indexes: BTreeMap<String, (Vec<String>, u16)> = indexes
             .into_iter()
@@ -160,10 +171,25 @@ impl Leakage {
             .collect();
         let indexes = indexes
             .into_iter()
-            .map(|(name, (fields, bits))| IndexLeakage {
-                name,
-                fields,
-                plan: plan(records, bits),
+            .map(|(name, (fields, bits))| {
+                let sizes = groups.iter().filter(|(n, _)| *n == name).map(|(_, n)| *n);
+                let (plan, per_group) = match (sizes.clone().min(), sizes.max()) {
+                    (Some(smallest), Some(largest)) => {
+                        let small = plan(smallest, bits);
+                        if small.warning == Some(PlanWarning::EqualityLeaksExactly) {
+                            (small, true)
+                        } else {
+                            (plan(largest, bits), true)
+                        }
+                    }
+                    _ => (plan(records, bits), false),
+                };
+                IndexLeakage {
+                    name,
+                    fields,
+                    plan,
+                    per_group,
+                }
             })
             .collect();
         Leakage {
@@ -182,7 +208,7 @@ impl Leakage {
                     record_type = %self.record_type,
                     index = %index.name,
                     bits = index.plan.bits,
-                    records = self.records,
+                    records = index.plan.records,
                     expected_per_value = index.plan.expected_per_value,
                     "{warning}"
                 );
@@ -225,7 +251,7 @@ impl fmt::Display for Leakage {
             }
         }
         for index in &self.indexes {
-            writeln!(
+            write!(
                 f,
                 "index {} over {}: {} bits, about {:.2} records share a value",
                 index.name,
@@ -233,6 +259,14 @@ impl fmt::Display for Leakage {
                 index.plan.bits,
                 index.plan.expected_per_value
             )?;
+            if index.per_group {
+                write!(
+                    f,
+                    " (among the {} entries of one writer's index at one key version)",
+                    index.plan.records
+                )?;
+            }
+            writeln!(f)?;
         }
         for index in &self.indexes {
             if let Some(warning) = index.plan.warning {
@@ -258,6 +292,7 @@ mod tests {
                 ModelField::sealed("notes"),
             ],
             [("ssn".to_owned(), vec!["ssn".to_owned()], 16)],
+            &[],
         );
         let text = report.to_string();
         assert!(text.contains("field clinic: plain"), "{text}");

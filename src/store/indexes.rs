@@ -68,6 +68,56 @@ pub(crate) fn candidates(
     Ok(Some(ids))
 }
 
+// `entry_counts` groups lookup rows by their index and their record's
+// writer and index version.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    blind_index_values::index_name,
+    records::writer_id,
+    records::index_version,
+);
+
+/// How many lookup rows each index of `record_type` has per writer and
+/// index version (its values are keyed per writer and version, so only
+/// rows of one group can share a value): `(index name, rows)` for each
+/// group; a name that is not text is left out. With `writer`, only that
+/// writer's groups.
+pub(crate) fn entry_counts(
+    conn: &mut AnyConnection,
+    record_type: &str,
+    writer: Option<ClientId>,
+) -> Result<Vec<(String, u64)>> {
+    let joined = blind_index_values::table
+        .inner_join(records::table.on(records::record_id.eq(blind_index_values::record_id)))
+        .filter(blind_index_values::record_type.eq(record_type.to_owned()));
+    let group = (
+        blind_index_values::index_name,
+        records::writer_id,
+        records::index_version,
+    );
+    let counted = (
+        Bytes(blind_index_values::index_name),
+        diesel::dsl::count_star(),
+    );
+    let rows: Vec<(Option<Vec<u8>>, i64)> = match writer {
+        Some(writer) => joined
+            .filter(records::writer_id.eq(SqlId::from(writer)))
+            .group_by(group)
+            .select(counted)
+            .load(conn),
+        None => joined.group_by(group).select(counted).load(conn),
+    }
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, n)| {
+            Some((
+                String::from_utf8(name?).ok()?,
+                u64::try_from(n).unwrap_or(0),
+            ))
+        })
+        .collect())
+}
+
 /// The lookup rows of a record's index entries.
 pub(crate) fn value_rows(row: &RecordRow, indexes: &BlindIndexes) -> Vec<IndexValueRow> {
     indexes
