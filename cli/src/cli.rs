@@ -138,7 +138,9 @@ pub enum Command {
         plain: Vec<String>,
         /// Exact match on a sealed field through its blind index (needs
         /// --type): the value as `-f` takes it (VALUE, @PATH, `-` for
-        /// stdin, @@…), compared as the text `-f` writes. Repeat it for each
+        /// stdin, @@…), compared as the text `-f` writes (a field written
+        /// with --json as a number or another non-string value is indexed
+        /// as that value, and --where does not find it). Repeat it for each
         /// field of a compound index. The index is the one over exactly
         /// these fields, of the writers searched (this client, those of
         /// --writer, or with --all-writers those sharing the type);

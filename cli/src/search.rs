@@ -117,7 +117,11 @@ pub fn declare(client: &Client, record_type: &str, args: &IndexArgs) -> Result<O
         if same_fields && !explicit {
             continue;
         }
-        let mut spec = IndexSpec::new(index.name.clone(), index.fields.clone());
+        // Only what a flag names changes: the index's other setting stays.
+        let mut spec = match existing {
+            Some(at) if same_fields => specs[at].clone(),
+            _ => IndexSpec::new(index.name.clone(), index.fields.clone()),
+        };
         if let Some(bits) = args.index_bits {
             spec = spec.bits(bits);
         }

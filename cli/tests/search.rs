@@ -728,3 +728,103 @@ fn leakage_lists_sealed_indexed_and_plain_fields() {
         );
     });
 }
+
+fn found_where(db: &TestDb, args: &[&str]) -> usize {
+    json_lines(&ok(
+        db,
+        "alice",
+        &[&["ls", "--type", TYPE][..], args].concat(),
+    ))
+    .len()
+}
+
+fn live_specs(db: &TestDb) -> Vec<String> {
+    db.texts(&format!(
+        "SELECT {} AS t FROM blind_index_versions ORDER BY index_version",
+        db.hex("spec")
+    ))
+}
+
+/// `--index` help: "The type's indexes so far are kept"; `search::declare`:
+/// "an index of the same name and fields keeps its bits and normaliser
+/// unless `--index-bits` or `--index-normalize` say otherwise". After a
+/// rotation, `reindex --index email --index-bits 6` (asking for fewer
+/// bits only) keeps the `lowercase` normaliser: the search that found Ada
+/// still finds her.
+#[test]
+fn index_bits_alone_keep_the_normaliser() {
+    each_backend("index_bits_alone_keep_the_normaliser", |db| {
+        ok(db, "alice", &["init"]);
+        ok(
+            db,
+            "alice",
+            &[
+                "write",
+                TYPE,
+                "-f",
+                "email=Ada@Example.org",
+                "--index",
+                "email",
+                "--index-bits",
+                "8",
+                "--index-normalize",
+                "lowercase",
+            ],
+        );
+        assert_eq!(found_where(db, &["--where", "email=ada@example.org"]), 1);
+        ok(db, "alice", &["rotate", TYPE]);
+        ok(
+            db,
+            "alice",
+            &["reindex", TYPE, "--index", "email", "--index-bits", "6"],
+        );
+        assert_eq!(
+            found_where(db, &["--where", "email=ada@example.org"]),
+            1,
+            "the lowercase normaliser was dropped: live specs {:?}",
+            live_specs(db)
+        );
+    });
+}
+
+/// The same the other way: `--index-normalize trim` alone keeps an 8-bit
+/// index at 8 bits (not the default 16: more leakage nobody asked for).
+#[test]
+fn index_normalize_alone_keeps_the_bits() {
+    each_backend("index_normalize_alone_keeps_the_bits", |db| {
+        ok(db, "alice", &["init"]);
+        ok(
+            db,
+            "alice",
+            &[
+                "write",
+                TYPE,
+                "-f",
+                "email=ada",
+                "--index",
+                "email",
+                "--index-bits",
+                "8",
+            ],
+        );
+        ok(db, "alice", &["rotate", TYPE]);
+        ok(
+            db,
+            "alice",
+            &[
+                "reindex",
+                TYPE,
+                "--index",
+                "email",
+                "--index-normalize",
+                "trim",
+            ],
+        );
+        let specs = live_specs(db);
+        // u8 1 ‖ u16 bits: 8 bits is "010008…".
+        assert!(
+            specs.iter().all(|s| s.starts_with("010008")),
+            "bits changed from 8: live specs {specs:?}"
+        );
+    });
+}
