@@ -1204,3 +1204,26 @@ fn leakage_counts_each_writers_index_apart() {
             );
     });
 }
+
+/// A custom normaliser's id is at most 248 bytes (its stored name,
+/// `custom:ID`, at most 255), as the error says.
+#[test]
+fn a_custom_normaliser_id_is_at_most_248_bytes() {
+    fn same(v: &str) -> String {
+        v.to_owned()
+    }
+    for (len, ok) in [(248, true), (249, false)] {
+        let id: &'static str = Box::leak("n".repeat(len).into_boxed_str());
+        let spec = IndexSpec::on_field("ssn").normalize(Normalize::Custom { id, apply: same });
+        let db = TestDb::sqlite();
+        let alice = client(&db, "alice");
+        match alice.declare_indexes(TYPE, [spec]) {
+            Ok(_) => assert!(ok, "{len} bytes accepted"),
+            Err(Error::InvalidInput(why)) => {
+                assert!(!ok, "{len} bytes refused: {why}");
+                assert!(why.contains("248"), "{why}");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}

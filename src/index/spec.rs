@@ -195,7 +195,7 @@ impl IndexSpec {
             return Err(Error::InvalidInput("an index keeps 1 to 256 bits"));
         }
         if self.normalize.id().len() > MAX_NAME_LEN {
-            return Err(Error::InvalidInput("a normaliser id is at most 250 bytes"));
+            return Err(Error::InvalidInput("a custom normaliser id is at most 248 bytes (its stored name, custom:ID, at most 255)"));
         }
         Ok(())
     }
