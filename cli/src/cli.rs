@@ -255,8 +255,8 @@ pub enum Command {
         /// The record type (e.g. `patient`): 1 to 255 bytes, not blank.
         #[arg(value_name = "TYPE", value_parser = crate::values::record_type)]
         record_type: String,
-        /// The authoriser's client id.
-        #[arg(long, value_name = "CLIENT_ID")]
+        /// The authoriser's client id (`--with` as for `share` works too).
+        #[arg(long, value_name = "CLIENT_ID", alias = "with")]
         to: String,
     },
     /// Withdraw an authoriser (and the shares it made).

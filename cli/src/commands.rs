@@ -671,9 +671,16 @@ impl Context_<'_> {
             }
         };
         for (name, value) in values::field_pairs(&values.fields, self.cli.max_field_size)? {
+            if fields.names().any(|given| given == name) {
+                return Err(Usage(format!(
+                    "field `{name}` is given by both --json and -f (one would silently win)"
+                ))
+                .into());
+            }
             fields.insert(name, &value)?;
         }
         let plain: Plain = values::plain_pairs(&values.plain)?.into_iter().collect();
+        sealed_and_plain_apart(&fields, &plain)?;
         search::check_args(
             index,
             Some(&fields.names().map(str::to_owned).collect()),
@@ -716,6 +723,7 @@ impl Context_<'_> {
         }
         let mut plain = current.meta().plain.clone();
         plain.extend(values::plain_pairs(&values.plain)?);
+        sealed_and_plain_apart(&fields, &plain)?;
         let meta = client.update(id, version, &fields, &plain)?;
         output::line(&json!({ "id": meta.id.to_string(), "version": meta.version }));
         Ok(())
@@ -944,4 +952,16 @@ fn parse_fingerprint(text: &str) -> Result<Fingerprint> {
 pub fn parse_client_id(text: &str) -> Result<ClientId> {
     text.parse()
         .map_err(|_| Usage(format!("`{text}` is not a client id (a UUID)")).into())
+}
+
+/// A usage error for a name both sealed and plain meta: the plain copy
+/// would keep in the clear what the sealed one protects.
+fn sealed_and_plain_apart(fields: &Fields, plain: &Plain) -> Result<()> {
+    match fields.names().find(|name| plain.contains_key(*name)) {
+        Some(name) => Err(Usage(format!(
+            "`{name}` is both a sealed field (-f/--json) and plain meta (-p): the plain copy would store it in the clear; give it once"
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }

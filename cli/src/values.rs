@@ -154,6 +154,9 @@ pub fn read_input(source: &str, max: u64) -> Result<String> {
 pub fn json_fields(text: &str) -> Result<Fields> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|err| Usage(format!("--json is not valid JSON: {err}")))?;
+    // An object naming a member twice: serde_json keeps the later value
+    // silently, as `-f a=1 -f a=2` would, which is refused too.
+    serde_json::from_str::<NoMemberTwice>(text).map_err(|err| Usage(format!("--json: {err}")))?;
     let object = value
         .as_object()
         .ok_or_else(|| Usage("--json needs a JSON object".into()))?;
@@ -161,6 +164,75 @@ pub fn json_fields(text: &str) -> Result<Fields> {
         check_name("--json", name)?;
     }
     Ok(Fields::from_json_object(object)?)
+}
+
+/// A JSON text walked only to find an object that names a member twice
+/// (at any depth); the error gives the line and column, never the name
+/// (a member of a value is data).
+struct NoMemberTwice;
+
+impl<'de> serde::Deserialize<'de> for NoMemberTwice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoMemberTwiceVisitor)
+    }
+}
+
+struct NoMemberTwiceVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoMemberTwiceVisitor {
+    type Value = NoMemberTwice;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<NoMemberTwice, E> {
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<NoMemberTwice, E> {
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<NoMemberTwice, E> {
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<NoMemberTwice, E> {
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<NoMemberTwice, E> {
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_unit<E>(self) -> Result<NoMemberTwice, E> {
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<NoMemberTwice, A::Error> {
+        while seq.next_element::<NoMemberTwice>()?.is_some() {}
+        Ok(NoMemberTwice)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<NoMemberTwice, A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !seen.insert(name) {
+                return Err(serde::de::Error::custom(
+                    "an object names a member twice (the later value would silently win)",
+                ));
+            }
+            map.next_value::<NoMemberTwice>()?;
+        }
+        Ok(NoMemberTwice)
+    }
 }
 
 fn read_file(name: &str, path: &str, max: u64) -> Result<String> {

@@ -187,7 +187,7 @@ impl Client {
                 return Ok(None);
             }
         }
-        tracing::warn!(record_type, newest = ?newest, mark = ?mark, "access key version rolled back in the database");
+        tracing::warn!(record_type, newest = %super::observe::shown(newest), mark = %super::observe::shown(mark), "access key version rolled back in the database");
         Err(Error::KeyRollback {
             record_type: record_type.to_owned(),
         })

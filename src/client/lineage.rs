@@ -129,8 +129,8 @@ impl Client {
         }
         tracing::warn!(
             record_type,
-            database_version = ?in_database,
-            profile_mark = ?mark,
+            database_version = %super::observe::shown(in_database),
+            profile_mark = %super::observe::shown(mark),
             new_version = next,
             confirmed_readers = confirmed.len(),
             dropped_grants = removed.len(),

@@ -118,7 +118,7 @@ impl Client {
         let id = match decide(stored, knows, || self.holds_own_rows(conn))? {
             Decision::Use(id) => id,
             Decision::Refuse { database } => {
-                tracing::warn!(database = ?database, "refusing a database whose identity this profile does not know but which holds rows this client wrote");
+                tracing::warn!(database = %super::observe::shown(database), "refusing a database whose identity this profile does not know but which holds rows this client wrote");
                 return Err(Error::DatabaseIdentityChanged { database });
             }
             // A database without (a well-formed) identity and without any

@@ -212,3 +212,9 @@ impl Client {
         }
     }
 }
+
+/// An optional value as a log field shows it: the value, or `none` (never
+/// Rust's `Some(…)`, which a CLI user reads in its error line).
+pub(super) fn shown<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "none".to_owned(), |value| value.to_string())
+}

@@ -444,7 +444,7 @@ impl Client {
                 }
                 Ok(parsed) => heads.push(parsed),
                 Err(bad) => {
-                    tracing::warn!(record_id = ?bad.record_id, "a stored record row is malformed");
+                    tracing::warn!(record_id = %super::observe::shown(bad.record_id), "a stored record row is malformed");
                     skipped.push(Skipped {
                         record_id: bad.record_id,
                         writer_id: bad.writer_id,

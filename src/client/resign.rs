@@ -27,12 +27,12 @@ pub(crate) fn parse_rows(
             Ok(row) => match row.to_sealed() {
                 Ok(sealed) => parsed.push((row, sealed)),
                 Err(_) => {
-                    tracing::warn!(record_id = ?row.id(), action, "left a malformed record row");
+                    tracing::warn!(record_id = %row.id(), action, "left a malformed record row");
                     invalid += 1;
                 }
             },
             Err(bad) => {
-                tracing::warn!(record_id = ?bad.record_id, action, "left a malformed record row");
+                tracing::warn!(record_id = %super::observe::shown(bad.record_id), action, "left a malformed record row");
                 invalid += 1;
             }
         }

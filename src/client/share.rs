@@ -438,7 +438,7 @@ impl Client {
         // Back to the pool before the re-wrap takes one (a pool of one).
         drop(conn);
         self.after_rotation(record_type, &outcome, key)?;
-        tracing::info!(record_type, %reader, new_version = ?outcome.new_version, removed = outcome.removed_readers.len(), "revoked reader");
+        tracing::info!(record_type, %reader, new_version = %super::observe::shown(outcome.new_version), removed = outcome.removed_readers.len(), "revoked reader");
         if after == AfterRevoke::RewrapRecords && outcome.new_version.is_some() {
             let report = self.rewrap_existing_report(record_type, DEFAULT_REWRAP_BATCH, |_| {});
             if let Some(err) = &report.interrupted {
