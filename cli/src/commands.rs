@@ -84,6 +84,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let client = ctx.client()?;
             let record = client.get(id)?;
             output::record_line(&record, true)?;
+            if record.meta().file_size.is_some() {
+                note!("note: record {id} is a file record: its body is read with `strongroom file get {id} --out PATH`");
+            }
             Ok(())
         }
         Command::Ls {
@@ -404,8 +407,9 @@ impl Context_<'_> {
         // always made.
         if !store.is_in_memory() && !store.has_schema()? {
             bail!(
-                "no strongroom database at {} (create it with `strongroom init` or `strongroom migrate`)",
-                store.redacted_url()
+                "no strongroom database at {} ({})",
+                store.redacted_url(),
+                self.how_to_create()
             );
         }
         store.run_migrations()?;
@@ -414,11 +418,21 @@ impl Context_<'_> {
 
     fn open_store(&self, options: StoreOptions) -> Result<Store> {
         Store::open_with(&self.cli.db, options).map_err(|err| match err {
-            strongroom::Error::NoDatabase { target } => anyhow::anyhow!(
-                "no database at {target} (create it with `strongroom init` or `strongroom migrate`)"
-            ),
+            strongroom::Error::NoDatabase { target } => {
+                anyhow::anyhow!("no database at {target} ({})", self.how_to_create())
+            }
             other => other.into(),
         })
+    }
+
+    /// How a missing database is made: `migrate` when the profile exists
+    /// already (`init` would refuse it), else either.
+    fn how_to_create(&self) -> &'static str {
+        if self.cli.profile.exists() {
+            "create it with `strongroom migrate`, or check --db"
+        } else {
+            "create it with `strongroom init` or `strongroom migrate`"
+        }
     }
 
     fn client(&self) -> Result<Session> {

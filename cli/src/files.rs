@@ -193,6 +193,9 @@ impl Target {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
             _ => PathBuf::from("."),
         };
+        if !dir.is_dir() {
+            bail!("--out {name}: the folder {} does not exist", dir.display());
+        }
         Ok(Target {
             path: path.to_owned(),
             dir,

@@ -169,3 +169,66 @@ fn authorize_with_points_to_the_flag_it_takes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
 }
+
+/// `read` of a file record prints its meta and an empty `data`, and says
+/// on stderr how its body is read (`file get`), not as if it were empty.
+#[test]
+fn reading_a_file_record_says_how_its_body_is_read() {
+    let db = alice();
+    let body = db.dir.path().join("scan.bin");
+    std::fs::write(&body, b"body").unwrap();
+    let id = last_line(&ok(
+        &db,
+        "alice",
+        &["file", "put", body.to_str().unwrap(), "--type", "scan"],
+    ));
+    let out = run(&db, "alice", &["read", &id]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("strongroom file get {id} --out PATH")),
+        "{stderr}"
+    );
+}
+
+/// With the profile in place, a missing database is made with `migrate`
+/// (`init` would refuse the existing profile): the error says so.
+#[test]
+fn a_missing_database_with_an_existing_profile_points_to_migrate() {
+    let db = alice();
+    let missing = format!("sqlite://{}", db.dir.path().join("other.db").display());
+    let out = std::process::Command::new(support::bin())
+        .args(["--db", &missing, "--profile"])
+        .arg(db.profile("alice"))
+        .args(["ls", "--type", "patient"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("strongroom migrate"), "{stderr}");
+    assert!(!stderr.contains("strongroom init"), "{stderr}");
+}
+
+/// `file get --out` into a folder that does not exist names the folder,
+/// before anything is decrypted (not a temporary file's path).
+#[test]
+fn file_get_into_a_missing_folder_names_the_folder() {
+    let db = alice();
+    let body = db.dir.path().join("scan.bin");
+    std::fs::write(&body, b"body").unwrap();
+    let id = last_line(&ok(
+        &db,
+        "alice",
+        &["file", "put", body.to_str().unwrap(), "--type", "scan"],
+    ));
+    let target = db.dir.path().join("no-such-dir").join("x.bin");
+    let stderr = fails(
+        &db,
+        "alice",
+        &["file", "get", &id, "--out", target.to_str().unwrap()],
+        1,
+    );
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!stderr.contains(".part"), "{stderr}");
+}
