@@ -1227,3 +1227,51 @@ fn a_custom_normaliser_id_is_at_most_248_bytes() {
         }
     }
 }
+
+/// Data read from the database is hostile: a bad row is skipped, never a
+/// failed query. One edited `blind_index_versions` row (unsigned) is
+/// passed over for a client that declared the index (its condition is
+/// checked against the declaration), not turned into an `InvalidInput`
+/// blaming the caller's correct condition; a condition the declaration
+/// does not fit is still that error.
+#[test]
+fn an_edited_index_version_row_does_not_fail_a_declared_search() {
+    each_backend(
+        "an_edited_index_version_row_does_not_fail_a_declared_search",
+        |db: &TestDb| {
+            let alice = client(db, "alice");
+            alice
+                .declare_indexes(TYPE, [IndexSpec::on_field("email")])
+                .unwrap();
+            alice
+                .put(
+                    TYPE,
+                    &Fields::new().with("email", "ada@example.org").unwrap(),
+                    &Plain::new(),
+                )
+                .unwrap();
+            // The description FORMAT.md gives: u8 1, u16 bits, normaliser,
+            // fields; here over a field `other`.
+            let forged = [&[1u8, 0, 16, 4][..], b"none", &[1, 5], b"other"].concat();
+            db.sql(&format!(
+                "UPDATE blind_index_versions SET spec = {} WHERE index_name = 'email'",
+                db.blob(&forged)
+            ));
+            let got = alice.query(
+                &Query::new()
+                    .record_type(TYPE)
+                    .index_eq(IndexQuery::new("email").with("email", "ada@example.org")),
+            );
+            assert!(
+                got.is_ok(),
+                "one edited index row failed the whole search: {got:?}"
+            );
+            let wrong = alice.query(
+                &Query::new()
+                    .record_type(TYPE)
+                    .index_eq(IndexQuery::new("email").with("other", "x")),
+            );
+            assert!(matches!(wrong, Err(Error::InvalidInput(_))), "{wrong:?}");
+        },
+    );
+}

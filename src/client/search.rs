@@ -431,6 +431,24 @@ impl Client {
             ));
         }
         let declared = self.declared_index(record_type, &condition.name);
+        // A caller that declared the index and searches its own records
+        // has its condition checked against the declaration, the only
+        // `InvalidInput` it gets: a stored version row of its own
+        // (unsigned) that cannot take the condition is the database's
+        // doing, passed over, never blamed on the query.
+        let own_only = match (&query.writers, query.shared) {
+            (Some(writers), _) => writers.iter().all(|w| *w == self.id()),
+            (None, shared) => !shared,
+        };
+        if let (Some(spec), true) = (&declared, own_only) {
+            let fits = condition.values.len() == spec.fields().len()
+                && inputs(spec, condition.values.encoded()).is_some();
+            if !fits {
+                return Err(Error::InvalidInput(
+                    "an index condition gives a value for each field of the index, and no other",
+                ));
+            }
+        }
         let live = indexes::live_versions(conn, record_type, Some(&condition.name), None)?;
         let mut values = Vec::new();
         // A version that cannot take this condition (another writer's
@@ -458,7 +476,9 @@ impl Client {
                             writer_id = %version.writer_id,
                             "an index version cannot take this condition; passed over"
                         );
-                        refused.get_or_insert(Error::InvalidInput(why));
+                        if !(declared.is_some() && version.writer_id == self.id()) {
+                            refused.get_or_insert(Error::InvalidInput(why));
+                        }
                         continue;
                     }
                     Err(_) => {
@@ -477,9 +497,11 @@ impl Client {
                     writer_id = %version.writer_id,
                     "an index version covers other fields than the condition; passed over"
                 );
-                refused.get_or_insert(Error::InvalidInput(
-                    "an index condition gives a value for each field of the index, and no other",
-                ));
+                if !(declared.is_some() && version.writer_id == self.id()) {
+                    refused.get_or_insert(Error::InvalidInput(
+                        "an index condition gives a value for each field of the index, and no other",
+                    ));
+                }
                 continue;
             };
             let key = match self.access_key(
