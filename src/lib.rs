@@ -150,7 +150,7 @@ pub use client::{
     Client, ClientStats, Counters, Cursor, FileReader, ImportBatchOutcome, ImportRow, Order, Page,
     Query, ReconcileReport, RecoveryOutcome, RevokeOutcome, RewrapOutcome, RewrapReport, Share,
     ShareKind, ShareOutcome, SkipReason, Skipped, DEFAULT_REWRAP_BATCH, MAX_PAGE_SIZE,
-    MAX_PLAIN_FILTERS,
+    MAX_PLAIN_FILTERS, MAX_QUERY_WRITERS,
 };
 pub use crypto::fingerprint::Fingerprint;
 pub use crypto::keys::{EncryptionPublicKey, SigningPublicKey};

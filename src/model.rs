@@ -102,7 +102,8 @@ impl Fields {
     /// the type it was inserted from. serde's buffered content (behind
     /// `#[serde(flatten)]` and internally tagged or untagged enums) has no
     /// 128-bit integers, so such a value is written but can never be read
-    /// back: refused here, before anything is written.
+    /// back: refused here, before anything is written. The decoded copy is
+    /// a `T`, dropped as `T` drops (not wiped unless `T` wipes itself).
     #[doc(hidden)]
     pub fn __check_reads_back<T: DeserializeOwned>(&self, name: &str) -> Result<()> {
         let Some(json) = self.values.get(name) else {
@@ -222,12 +223,39 @@ fn pad(json: &[u8], block: usize) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// A value's JSON encoding, checked to read back (see [`Fields::insert`]).
+/// Written through [`WipingBuffer`]: no buffer outgrown on the way is
+/// freed with part of the value in it.
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Zeroizing<Vec<u8>>> {
-    let json = Zeroizing::new(
-        serde_json::to_vec(value).map_err(|_| crate::value_check::encoding_failed(value))?,
-    );
+    let mut out = WipingBuffer(Zeroizing::new(Vec::new()));
+    serde_json::to_writer(&mut out, value)
+        .map_err(|_| crate::value_check::encoding_failed(value))?;
+    let json = out.0;
     crate::value_check::reads_back(value, &json)?;
     Ok(json)
+}
+
+/// A growing buffer that wipes what it outgrows: each time it needs more
+/// room it copies its bytes into a larger allocation and zeroizes the old
+/// one before freeing it (a `Vec`'s own growth would free it as it is).
+struct WipingBuffer(Zeroizing<Vec<u8>>);
+
+impl std::io::Write for WipingBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let needed = self.0.len().saturating_add(data.len());
+        if needed > self.0.capacity() {
+            let mut grown =
+                Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)).max(64));
+            grown.extend_from_slice(&self.0);
+            // The old allocation is wiped (whole capacity) as it drops.
+            self.0 = Zeroizing::new(grown);
+        }
+        self.0.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Fields {

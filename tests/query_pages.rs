@@ -181,3 +181,42 @@ fn a_meta_only_query_lists_records_whose_key_the_client_lacks() {
         },
     );
 }
+
+/// README: queries filter by writer(s), up to 10,000
+/// (`MAX_QUERY_WRITERS`): a list that long is served on both backends,
+/// one more is `InvalidInput`, never a database error (SQLite takes at
+/// most 32,766 bound values in a statement).
+#[test]
+fn a_writers_list_is_served_up_to_its_limit_and_refused_past_it() {
+    each_backend(
+        "a_writers_list_is_served_up_to_its_limit_and_refused_past_it",
+        |db| {
+            let alice =
+                strongroom::Client::open_or_create(db.profile("alice"), &db.store()).unwrap();
+            let id = alice
+                .put(
+                    "note",
+                    &strongroom::Fields::new().with("n", &1).unwrap(),
+                    &strongroom::Plain::new(),
+                )
+                .unwrap()
+                .id;
+            let mut writers: Vec<strongroom::ClientId> = (1..strongroom::MAX_QUERY_WRITERS)
+                .map(|_| strongroom::ClientId::random())
+                .collect();
+            writers.push(alice.id());
+            let page = alice
+                .query(&strongroom::Query::new().writers(writers.clone()))
+                .unwrap();
+            assert_eq!(
+                page.records.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                [id]
+            );
+            writers.push(strongroom::ClientId::random());
+            match alice.query(&strongroom::Query::new().writers(writers)) {
+                Err(strongroom::Error::InvalidInput(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        },
+    );
+}

@@ -65,6 +65,7 @@ pub use import::{ImportBatchOutcome, ImportRow, MAX_IMPORT_NAME_LEN};
 pub use observe::Counters;
 pub use query::{
     Cursor, Order, Page, Query, SkipReason, Skipped, MAX_PAGE_SIZE, MAX_PLAIN_FILTERS,
+    MAX_QUERY_WRITERS,
 };
 pub use reconcile::ReconcileReport;
 pub use recovery::RecoveryOutcome;

@@ -14,6 +14,9 @@ use crate::store::rows::KeysetId;
 pub const MAX_PAGE_SIZE: usize = 1000;
 /// The most plain meta filters ([`Query::plain_eq`]) one query holds.
 pub const MAX_PLAIN_FILTERS: usize = 64;
+/// The most writers ([`Query::writers`]) one query names: each is a bound
+/// value, and SQLite takes at most 32,766 in one statement.
+pub const MAX_QUERY_WRITERS: usize = 10_000;
 const CURSOR_PREFIX: &str = "c2.";
 
 /// Result order. Ties are broken by record id, so pages never overlap.
@@ -197,7 +200,9 @@ impl Query {
     }
 
     /// Only records by these writers (default: this client only; with
-    /// [`Query::shared`], this client and everyone sharing with it).
+    /// [`Query::shared`], this client and everyone sharing with it). More
+    /// than [`MAX_QUERY_WRITERS`](crate::MAX_QUERY_WRITERS) writers make
+    /// the query [`Error::InvalidInput`].
     pub fn writers(mut self, writers: impl IntoIterator<Item = ClientId>) -> Self {
         self.writers = Some(writers.into_iter().collect());
         self
@@ -298,6 +303,13 @@ impl Query {
             super::validate::record_type(record_type)?;
         }
         super::validate::plain_filter(&self.plain)?;
+        if self
+            .writers
+            .as_ref()
+            .is_some_and(|w| w.len() > MAX_QUERY_WRITERS)
+        {
+            return Err(Error::InvalidInput("a query names at most 10,000 writers"));
+        }
         if self.second_index {
             return Err(Error::InvalidInput("a query uses one index condition"));
         }

@@ -75,8 +75,8 @@ impl Client {
     /// They are signed in batches of 200. Their creation time is the
     /// call's, one microsecond later for each batch before theirs, so the
     /// batches of one call page in the order given (the records within a
-    /// batch share a creation time and page by record id, which is
-    /// random).
+    /// batch share a creation time and page by record id: a UUIDv7,
+    /// ordered by time to the millisecond and random below it).
     pub fn put_many(&self, new_records: &[NewRecord]) -> Result<Vec<RecordMeta>> {
         let span = op_span!(
             self,
@@ -187,7 +187,10 @@ impl Client {
     /// under fresh data keys with the current access key, the version goes
     /// up by one and the record is signed again. A stale version is
     /// [`Error::Conflict`] and writes nothing; a record that no longer
-    /// exists (deleted before or while this runs) is [`Error::NotFound`].
+    /// exists (deleted before or while this runs) is [`Error::NotFound`];
+    /// another writer's record is [`Error::AccessDenied`], a stored row
+    /// that fails verification or is malformed [`Error::Decryption`], and
+    /// a file record [`Error::InvalidInput`] (use `update_file`).
     pub fn update(
         &self,
         id: RecordId,
@@ -284,7 +287,9 @@ impl Client {
     /// Deletes one of this client's records if it is still at
     /// `expected_version` ([`Error::Conflict`] otherwise; a record that no
     /// longer exists, deleted before or concurrently, is
-    /// [`Error::NotFound`]).
+    /// [`Error::NotFound`]; another writer's record is
+    /// [`Error::AccessDenied`], and a stored row that fails verification
+    /// or is malformed [`Error::Decryption`]).
     pub fn delete(&self, id: RecordId, expected_version: u64) -> Result<()> {
         let span = op_span!(self, "delete", record_id = %id, expected_version);
         self.observe(span, |_| self.delete_in(id, expected_version))
