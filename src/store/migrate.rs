@@ -6,6 +6,7 @@ use diesel::migration::MigrationSource;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::{AnyConnection, Store};
 use crate::error::{Error, Result};
@@ -102,11 +103,32 @@ const INITIAL_MIGRATION: &str = "20261127000001";
 /// SQLite: puts the database in WAL mode (kept in the file; readers then
 /// never wait for the writer). A no-op on PostgreSQL, and on a database
 /// already in WAL mode.
-pub(super) fn use_wal(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+///
+/// The switch reads the file's header, then writes it: SQLite's busy
+/// handler is not called when a read turns into a write, so when two
+/// connections switch one database at once (the pool opening a
+/// connection on a database whose migrations just committed while they
+/// switch it; two processes opening a database together) one of them
+/// fails at once with "database is locked". It tries again, for at most
+/// `wait` (the busy timeout): the next try waits for the other's switch
+/// and finds the database in WAL mode.
+pub(super) fn use_wal(conn: &mut AnyConnection, wait: Duration) -> diesel::QueryResult<()> {
     use diesel::connection::SimpleConnection;
-    match conn {
-        AnyConnection::Sqlite(c) => c.batch_execute("PRAGMA journal_mode = WAL"),
-        AnyConnection::Postgresql(_) => Ok(()),
+    let AnyConnection::Sqlite(c) = conn else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match c.batch_execute("PRAGMA journal_mode = WAL") {
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message() == "database is locked" && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done,
+        }
     }
 }
 
@@ -169,7 +191,7 @@ impl Store {
         };
         // Outside the transaction (SQLite changes the journal mode only
         // there): the database now holds the schema, and works in WAL mode.
-        use_wal(&mut conn).map_err(crate::store::tx::db_err)?;
+        use_wal(&mut conn, self.sqlite_busy_timeout).map_err(crate::store::tx::db_err)?;
         self.schema_current.store(true, Ordering::Relaxed);
         Ok(versions)
     }

@@ -253,6 +253,9 @@ pub struct Store {
     /// Set once this store saw every embedded migration applied: a
     /// client's open need not ask again.
     schema_current: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// [`StoreOptions::sqlite_busy_timeout`]: how long the switch to WAL
+    /// mode after the migrations tries again on a locked database.
+    sqlite_busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -315,7 +318,8 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
         if matches!(conn, AnyConnection::Sqlite(_))
             && migrate::schema_present(conn).map_err(diesel::r2d2::Error::QueryError)?
         {
-            migrate::use_wal(conn).map_err(diesel::r2d2::Error::QueryError)?;
+            migrate::use_wal(conn, self.sqlite_busy_timeout)
+                .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }
@@ -416,6 +420,7 @@ impl Store {
             backend,
             url,
             schema_current: Default::default(),
+            sqlite_busy_timeout: options.sqlite_busy_timeout,
         };
         if options.run_migrations {
             let applied = store.run_migrations()?;
