@@ -13,8 +13,8 @@ fn client(db: &TestDb, name: &str) -> Client {
 }
 
 // ---------------------------------------------------------------------
-// README "Sharing": the snippet is `rust,ignore`, so no doc test compiles
-// it. This is the snippet as shown, with the comments' claims asserted.
+// README "Sharing": the snippet (compiled as a doc test, never run there)
+// run as shown, with the comments' claims asserted.
 #[test]
 fn readme_sharing_snippet_compiles_and_does_what_its_comments_say() {
     each_backend("readme_sharing_snippet", |db| {
