@@ -514,7 +514,7 @@ pub enum FileCommand {
     /// existing one is left as it was) and the temporary file is removed.
     /// Prints nothing on stdout unless --out is `-`.
     #[command(
-        after_help = "Examples:\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out scan.pdf\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out - | tar x\n\nWith --out -, the body goes to standard output as it is verified: on a failure (exit status 1) standard output may already hold a prefix of the body, never its last chunk. Keep it only if the command succeeded.\n\nCtrl-C, SIGTERM or SIGHUP removes the temporary file before the tool ends; a process killed with SIGKILL (kill -9) or a machine crash can leave it, .strongroom-XXXXXX.part beside PATH (mode 0600): it holds decrypted bytes; remove it."
+        after_help = "Examples:\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out scan.pdf\n  strongroom file get 0192f1d2-7c3e-7a21-9d2b-5c1e8f3a4b6c --out - | tar x\n\nWith --out -, the body goes to standard output as it is verified: on a failure (exit status 1) standard output may already hold a prefix of the body, never its last chunk. Keep it only if the command succeeded.\n\nOn Linux the body is written to a file with no name until it is whole and verified: nothing is left behind whatever ends the tool. Elsewhere (or on a filesystem without such files) it is .strongroom-XXXXXX.part beside PATH (mode 0600), removed on failure and by Ctrl-C, SIGTERM or SIGHUP; SIGKILL (kill -9) or a machine crash can leave it: it holds decrypted bytes; remove it."
     )]
     Get {
         /// The file record's id (a UUID, as `file put` prints it).

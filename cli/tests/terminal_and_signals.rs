@@ -57,9 +57,10 @@ fn partial_len(pid: u32, dir: &std::path::Path) -> Option<u64> {
         .map(|about| about.len())
 }
 
-/// Ctrl-C (SIGINT), SIGTERM or SIGHUP during `file get --out PATH`, with
-/// a MiB of the body already decrypted, leaves no file holding decrypted
-/// plaintext in PATH's folder (README), and the tool ends by the signal.
+/// Ctrl-C (SIGINT), SIGTERM or SIGHUP (and on Linux SIGKILL) during `file
+/// get --out PATH`, with a MiB of the body already decrypted, leaves no
+/// file holding decrypted plaintext in PATH's folder (README), and the tool
+/// ends by the signal.
 #[test]
 fn a_signal_during_file_get_leaves_no_decrypted_part_file() {
     let db = TestDb::sqlite();
@@ -82,6 +83,10 @@ fn a_signal_during_file_get_leaves_no_decrypted_part_file() {
     for (signal, number) in [("-INT", 2), ("-TERM", 15), ("-HUP", 1)] {
         interrupt_a_file_get(&db, &id, &out_dir, &body, signal, number);
     }
+    // README: on Linux the body has no name until it is whole, so even
+    // SIGKILL leaves nothing.
+    #[cfg(target_os = "linux")]
+    interrupt_a_file_get(&db, &id, &out_dir, &body, "-KILL", 9);
 }
 
 /// Runs `file get` into `out_dir` and sends `signal` once a MiB is
