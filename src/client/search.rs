@@ -467,6 +467,10 @@ impl Client {
             if !wanted {
                 continue;
             }
+            // A version of this client's own index that cannot take a
+            // condition its declaration fits is the database's doing: passed
+            // over without blaming the query.
+            let blames_query = !(declared.is_some() && version.writer_id == self.id());
             let spec =
                 match IndexSpec::from_bytes(&condition.name, &version.spec, declared.as_ref()) {
                     Ok(spec) => spec,
@@ -476,7 +480,7 @@ impl Client {
                             writer_id = %version.writer_id,
                             "an index version cannot take this condition; passed over"
                         );
-                        if !(declared.is_some() && version.writer_id == self.id()) {
+                        if blames_query {
                             refused.get_or_insert(Error::InvalidInput(why));
                         }
                         continue;
@@ -497,7 +501,7 @@ impl Client {
                     writer_id = %version.writer_id,
                     "an index version covers other fields than the condition; passed over"
                 );
-                if !(declared.is_some() && version.writer_id == self.id()) {
+                if blames_query {
                     refused.get_or_insert(Error::InvalidInput(
                         "an index condition gives a value for each field of the index, and no other",
                     ));
